@@ -1,0 +1,1 @@
+/* embed.cl — representation ops: embedding gather/scatter-add, l2_normalize, similarity, contrastive loss, attention lookup. */

@@ -1,0 +1,1 @@
+/* gemm.cl — matrix products (CLBlast and our own kernels): matmul with transposes, batched matmul. */

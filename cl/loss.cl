@@ -1,0 +1,1 @@
+/* loss.cl — losses: fused cross-entropy with integer labels, mse, masked mse. */

@@ -1,0 +1,1 @@
+/* misc.cl — ops without backward: argmax, accuracy, fill, copy, transpose. */

@@ -1,0 +1,1 @@
+/* optim.cl — optimizer updates: SGD with momentum, Adam/AdamW, gradient-norm clipping. */

@@ -1,0 +1,97 @@
+/* clgrad/device.h — OpenCL platforms and devices, selection, and the device context.
+ *
+ * clg_devices_list() enumerates every device of every platform (platforms with
+ * no devices, such as Mesa's empty Clover, are skipped, not errors).
+ * clg_device_select() turns a user spec ("auto", "cpu", "gpu", "P:D", or a
+ * substring of the device/platform name) into one device; when nothing matches
+ * the error message lists every device found.
+ *
+ * A clg_ctx owns one OpenCL context and in-order queue on one device, the
+ * programs built for it (each built at most once per ctx, from the persistent
+ * cache when possible) and its kernels.  A ctx is not thread-safe: use one
+ * per thread.
+ */
+#ifndef CLGRAD_DEVICE_H
+#define CLGRAD_DEVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "clgrad/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum clg_device_type {
+    CLG_DEVICE_CPU = 1, CLG_DEVICE_GPU = 2, CLG_DEVICE_ACCELERATOR = 4, CLG_DEVICE_OTHER = 8
+} clg_device_type;
+
+typedef struct clg_device_info {
+    int platform_index;          /* P in "P:D" */
+    int device_index;            /* D in "P:D" (index within its platform) */
+    char platform_name[128];
+    char platform_version[128];
+    char name[128];
+    char vendor[128];
+    char driver_version[128];
+    char device_version[128];    /* CL_DEVICE_VERSION */
+    char opencl_c_version[64];   /* CL_DEVICE_OPENCL_C_VERSION, e.g. "OpenCL C 1.2 PoCL" */
+    int c_major, c_minor;        /* parsed from opencl_c_version */
+    clg_device_type type;
+    unsigned compute_units;
+    unsigned clock_mhz;
+    uint64_t global_mem;
+    uint64_t local_mem;
+    uint64_t max_alloc;
+    size_t max_work_group;
+    int fp16, fp64;
+    char extensions[2048];       /* truncated if longer */
+    void *platform_id;           /* cl_platform_id */
+    void *device_id;             /* cl_device_id */
+} clg_device_info;
+
+/* Enumerate all devices. *out is malloc'ed (free with clg_devices_free);
+ * *n may be 0 only if the call fails with CLG_ERR_NO_DEVICE. */
+clg_status clg_devices_list(clg_device_info **out, int *n);
+void clg_devices_free(clg_device_info *list);
+
+/* "CPU", "GPU", "ACCELERATOR", "OTHER" */
+const char *clg_device_type_name(clg_device_type t);
+
+/* Select one device.  spec NULL or "" means the CLGRAD_DEVICE environment
+ * variable, or "auto" when that is unset.  "auto" picks a GPU (most global
+ * memory x compute units), else an accelerator, else a CPU — among CPUs it
+ * prefers PoCL, whose launch cost is far lower than rusticl's llvmpipe. */
+clg_status clg_device_select(const char *spec, clg_device_info *out);
+
+typedef struct clg_ctx clg_ctx;
+
+typedef struct clg_ctx_options {
+    int profiling;      /* enable OpenCL event profiling on the queue */
+} clg_ctx_options;
+
+/* Create a context on the device; opts may be NULL. */
+clg_status clg_ctx_create(const clg_device_info *dev, const clg_ctx_options *opts, clg_ctx **out);
+void clg_ctx_destroy(clg_ctx *ctx);
+
+const clg_device_info *clg_ctx_device(const clg_ctx *ctx);
+
+/* Wait for all queued work (clFinish), then report any error that a kernel
+ * flagged on the device (e.g. an embedding index out of range) as
+ * CLG_ERR_INDEX with the op, the value and the valid range. */
+clg_status clg_ctx_finish(clg_ctx *ctx);
+
+/* Raw OpenCL handles, for interop: cl_context, cl_command_queue, cl_device_id. */
+void *clg_ctx_cl_context(clg_ctx *ctx);
+void *clg_ctx_cl_queue(clg_ctx *ctx);
+
+/* Build every embedded program for this device (used by `clgrad devices --check`). */
+clg_status clg_ctx_build_all(clg_ctx *ctx);
+
+/* Kernel launches enqueued on this ctx since creation (for launch counting). */
+uint64_t clg_ctx_launch_count(const clg_ctx *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,75 @@
+/* clgrad/ops.h — the fixed op set: shape inference, forward and backward.
+ *
+ * Ops are listed once in clgrad/ops.def.  Each op takes n_inputs tensors and
+ * writes one output tensor that the caller allocated with the shape that
+ * clg_op_infer() returns.  All work is enqueued on the ctx's in-order queue;
+ * nothing here blocks on the device except the explicit read functions.
+ *
+ * Backward: given the forward inputs, the forward output and the gradient of
+ * the output (gout), write the gradient of each input i into gin[i]; entries
+ * of gin may be NULL for inputs whose gradient is not wanted (and must be
+ * NULL for i32 inputs).  With `accumulate` set, gradients are added into
+ * gin[i] instead of overwriting it.
+ *
+ * Index checks that need device data (an embedding index out of range, a
+ * label >= classes) do not read out of bounds: the kernel skips the element
+ * and flags it, and the next clg_ctx_finish() returns CLG_ERR_INDEX naming
+ * the op, the value and the range.
+ */
+#ifndef CLGRAD_OPS_H
+#define CLGRAD_OPS_H
+
+#include <stdint.h>
+#include "clgrad/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum clg_op {
+#define CLG_OP(ID, name, nin, family) CLG_OP_##ID,
+#include "clgrad/ops.def"
+#undef CLG_OP
+    CLG_OP_COUNT
+} clg_op;
+
+/* Op attributes; each op reads only the fields its comment in ops.def names,
+ * others keep their zero defaults (use clg_attrs_default()). */
+typedef struct clg_attrs {
+    int trans_a, trans_b;   /* matmul, bmm */
+    int axis;               /* sum, mean: axis to reduce; < 0 = all elements */
+    int keepdim;            /* sum, mean: keep the reduced axis as size 1 */
+    float alpha, beta;      /* scale factor; random ranges; fill value */
+    float p;                /* dropout probability; patch_mask ratio */
+    int patch;              /* patch_mask: patch side P */
+    int height, width;      /* patch_mask: image size (H*W = row length) */
+    uint64_t seed;          /* random ops */
+    uint64_t counter;       /* random ops: e.g. the training step */
+    int deterministic;      /* embedding backward: fixed summation order */
+    clg_shape shape;        /* ops with no input: the output shape */
+} clg_attrs;
+
+clg_attrs clg_attrs_default(void);
+
+const char *clg_op_name(clg_op op);
+int clg_op_num_inputs(clg_op op);
+int clg_op_has_backward(clg_op op);
+/* Look an op up by name; returns CLG_OP_COUNT if unknown. */
+clg_op clg_op_from_name(const char *name);
+
+/* Check input shapes/dtypes and compute the output shape. */
+clg_status clg_op_infer(clg_op op, const clg_shape *const *in, const clg_attrs *a, clg_shape *out);
+
+/* Run the op: out must have the inferred shape. */
+clg_status clg_op_forward(clg_ctx *ctx, clg_op op, const clg_tensor *const *in,
+                          clg_tensor *out, const clg_attrs *a);
+
+/* Gradients of the inputs (see the header comment). */
+clg_status clg_op_backward(clg_ctx *ctx, clg_op op, const clg_tensor *const *in,
+                           const clg_tensor *out, const clg_tensor *gout,
+                           clg_tensor *const *gin, const clg_attrs *a, int accumulate);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,71 @@
+/* clgrad/program.h — OpenCL programs compiled at run time, with a persistent binary cache.
+ *
+ * The kernels of the cl/ folder (one .cl file per op family) are embedded in the library at build time; setting
+ * CLGRAD_CL_DIR=/path/to/cl loads them from disk instead (edit, rerun, no
+ * rebuild).  Build options come from the device: -cl-std from
+ * CL_DEVICE_OPENCL_C_VERSION, -DCLG_DEVICE_CPU/GPU, tunables as -D defines,
+ * plus CLGRAD_BUILD_OPTIONS if set.  No fast-math.
+ *
+ * Binary cache: key = hash(platform version, device name, driver version,
+ * source, options, format version); stored under CLGRAD_CACHE_DIR, else
+ * $XDG_CACHE_HOME/clgrad, else ~/.cache/clgrad.  Entries carry a checksum;
+ * a truncated or corrupt entry is rebuilt, never fatal.  Writes go to a temp
+ * file that is renamed into place.
+ *
+ * Policy (CLGRAD_CACHE): "0" disables it; "1"/unset uses it except on PoCL,
+ * which caches compiled kernels itself and for which loading a binary costs
+ * an extra compile; "force" uses it on every device.
+ */
+#ifndef CLGRAD_PROGRAM_H
+#define CLGRAD_PROGRAM_H
+
+#include <stddef.h>
+#include "clgrad/device.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum clg_cache_policy {
+    CLG_CACHE_OFF = 0, CLG_CACHE_AUTO = 1, CLG_CACHE_FORCE = 2
+} clg_cache_policy;
+
+/* Where a program came from on its last build. */
+typedef enum clg_program_origin {
+    CLG_ORIGIN_SOURCE = 0,      /* compiled from source, cache not used */
+    CLG_ORIGIN_CACHE_HIT = 1,   /* loaded from our binary cache */
+    CLG_ORIGIN_CACHE_STORED = 2,/* compiled from source and stored in the cache */
+    CLG_ORIGIN_CACHE_REBUILT = 3/* cache entry was corrupt: compiled and rewritten */
+} clg_program_origin;
+
+typedef struct clg_build_report {
+    clg_program_origin origin;
+    double seconds;             /* wall time of the build or load */
+    char cache_path[1024];       /* the entry's file, "" if the cache was not used */
+} clg_build_report;
+
+/* Build an arbitrary program (name is used in messages, e.g. "cl/x.cl").
+ * On a compile error returns CLG_ERR_BUILD and clg_last_error() holds the
+ * file name and the compiler's log.  *out is a cl_program the caller releases
+ * with clReleaseProgram.  report may be NULL. */
+clg_status clg_program_build_source(clg_ctx *ctx, const char *name, const char *source,
+                                    const char *extra_options, void **out,
+                                    clg_build_report *report);
+
+/* Override the cache policy for this ctx (default from CLGRAD_CACHE). */
+void clg_ctx_set_cache_policy(clg_ctx *ctx, clg_cache_policy p);
+
+/* The cache directory in use (may not exist yet). */
+clg_status clg_cache_dir(char *buf, size_t size);
+
+/* Embedded program files, in build order. */
+int clg_program_count(void);
+const char *clg_program_name(int i);   /* e.g. "elementwise.cl" */
+
+/* Build (or fetch the already built) embedded program i on this ctx. */
+clg_status clg_ctx_build_program(clg_ctx *ctx, int i, clg_build_report *report);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,165 @@
+/* internal.h — what the library's own files share: the ctx, error helpers, kernel launch helpers. */
+#ifndef CLGRAD_INTERNAL_H
+#define CLGRAD_INTERNAL_H
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#include <CL/cl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clgrad/status.h"
+#include "clgrad/device.h"
+#include "clgrad/program.h"
+#include "clgrad/tensor.h"
+#include "clgrad/ops.h"
+
+#if defined(__GNUC__)
+#define CLG_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define CLG_PRINTF(a, b)
+#endif
+
+/* ---- errors (status.c) ------------------------------------------------- */
+
+/* Record a message for status s and return s. */
+clg_status clg__fail(clg_status s, const char *fmt, ...) CLG_PRINTF(2, 3);
+/* Record "what failed: CL_NAME (code)" and return CLG_ERR_OPENCL, or
+ * CLG_ERR_OUT_OF_MEMORY for the allocation codes. */
+clg_status clg__cl_fail(cl_int err, const char *what, ...) CLG_PRINTF(2, 3);
+/* Append text to the current message (e.g. a build log). */
+void clg__append(const char *fmt, ...) CLG_PRINTF(1, 2);
+void clg__set_raw(int code);
+void clg__clear_error(void);
+void clg__log(clg_log_level lvl, const char *fmt, ...) CLG_PRINTF(2, 3);
+
+/* ---- programs (program.c, generated cl_sources.c) ------------------------ */
+
+typedef struct clg_cl_source { const char *name; const char *data; size_t len; } clg_cl_source;
+extern const clg_cl_source clg__cl_sources[];
+extern const int clg__cl_source_count;
+
+/* Embedded programs by file: keep in sync with meson's cl_files list order. */
+typedef enum clg_prog {
+    CLG_PROG_COMMON = 0,
+    CLG_PROG_ELEMENTWISE, CLG_PROG_REDUCE, CLG_PROG_LOSS, CLG_PROG_EMBED,
+    CLG_PROG_GEMM, CLG_PROG_RANDOM, CLG_PROG_MISC, CLG_PROG_OPTIM,
+    CLG_PROG_COUNT
+} clg_prog;
+
+#define CLG_MAX_KERNELS 256
+
+typedef struct clg_kernel_entry {
+    int prog;
+    char *name;             /* owned copy */
+    cl_kernel k;
+} clg_kernel_entry;
+
+/* Device-side error flags written by kernels: [0] = op id + 1, [1] = bad value, [2] = limit. */
+#define CLG_ERRFLAG_WORDS 4
+
+struct clg_ctx {
+    clg_device_info info;
+    cl_platform_id platform;
+    cl_device_id device;
+    cl_context context;
+    cl_command_queue queue;
+    int profiling;
+    clg_cache_policy cache_policy;
+    cl_program programs[CLG_PROG_COUNT];
+    clg_kernel_entry kernels[CLG_MAX_KERNELS];
+    int n_kernels;
+    cl_mem errflags;        /* int[CLG_ERRFLAG_WORDS] */
+    uint64_t launches;
+    size_t wg_default;      /* default 1-D work-group size */
+    void *gemm_state;       /* owned by ops_gemm.c */
+    void (*gemm_state_free)(void *);
+};
+
+/* Source text of an embedded file (or from CLGRAD_CL_DIR). Caller frees. */
+clg_status clg__program_source(int prog, char **out, size_t *len);
+/* The built program `prog` (builds on first use). */
+clg_status clg__program(clg_ctx *ctx, int prog, cl_program *out);
+/* Kernel `name` of program `prog` (created on first use, cached in ctx). */
+clg_status clg__kernel(clg_ctx *ctx, int prog, const char *name, cl_kernel *out);
+/* Device-derived build options (-cl-std, -D...). */
+void clg__build_options(const clg_ctx *ctx, const char *extra, char *buf, size_t size);
+
+/* ---- kernel arguments and launches (launch.c) ---------------------------- */
+
+typedef enum { CLG_KARG_MEM, CLG_KARG_INT, CLG_KARG_FLOAT, CLG_KARG_UINT, CLG_KARG_LOCAL } clg_karg_kind;
+typedef struct clg_karg {
+    clg_karg_kind kind;
+    union { cl_mem mem; cl_int i; cl_float f; cl_uint u; size_t local_bytes; } v;
+} clg_karg;
+
+#define KMEM(m)   ((clg_karg){ .kind = CLG_KARG_MEM,   .v.mem = (cl_mem)(m) })
+#define KINT(x)   ((clg_karg){ .kind = CLG_KARG_INT,   .v.i = (cl_int)(x) })
+#define KUINT(x)  ((clg_karg){ .kind = CLG_KARG_UINT,  .v.u = (cl_uint)(x) })
+#define KFLT(x)   ((clg_karg){ .kind = CLG_KARG_FLOAT, .v.f = (cl_float)(x) })
+#define KLOCAL(n) ((clg_karg){ .kind = CLG_KARG_LOCAL, .v.local_bytes = (size_t)(n) })
+/* A tensor as two arguments: its buffer and its element offset. */
+#define KTEN(t)   KMEM((t)->buf), KINT((t)->offset)
+
+/* Set args then enqueue a 1-D launch of n work-items, rounded up to a
+ * multiple of the work-group size (kernels must bounds-check). */
+clg_status clg__launch1d(clg_ctx *ctx, int prog, const char *kname, size_t n,
+                         const clg_karg *args, int nargs);
+/* Same, 2-D with explicit global (rounded up) and local sizes (local may be NULL). */
+clg_status clg__launch2d(clg_ctx *ctx, int prog, const char *kname, const size_t gsize[2],
+                         const size_t *lsize, const clg_karg *args, int nargs);
+/* Generic N-D enqueue of an already fetched kernel. */
+clg_status clg__enqueue(clg_ctx *ctx, cl_kernel k, const char *kname, cl_uint dims,
+                        const size_t *gsize, const size_t *lsize);
+clg_status clg__set_args(cl_kernel k, const char *kname, const clg_karg *args, int nargs);
+
+#define CLG_NARGS(arr) ((int)(sizeof(arr) / sizeof((arr)[0])))
+/* LAUNCH1D(ctx, prog, "kernel", n, KTEN(x), KINT(n), ...) */
+#define LAUNCH1D(ctx, prog, kname, n, ...)                                      \
+    clg__launch1d((ctx), (prog), (kname), (n), (const clg_karg[]){ __VA_ARGS__ }, \
+                  CLG_NARGS(((const clg_karg[]){ __VA_ARGS__ })))
+
+/* ---- tensors -------------------------------------------------------------- */
+
+/* Check a tensor's dtype; returns CLG_ERR_DTYPE with "op: input i must be f32". */
+clg_status clg__check_dtype(const char *op, int idx, const clg_shape *s, clg_dtype want);
+/* Fail with CLG_ERR_SHAPE listing the op and all input shapes. */
+clg_status clg__shape_fail(const char *op, const clg_shape *const *in, int nin, const char *why);
+/* Enqueue a fill of t with a 32-bit pattern. */
+clg_status clg__fill_pattern(clg_ctx *ctx, clg_tensor *t, uint32_t pattern);
+
+/* ---- op descriptors (ops.c, ops_<family>.c) ------------------------------- */
+
+typedef clg_status (*clg_infer_fn)(const clg_shape *const *in, const clg_attrs *a, clg_shape *out);
+typedef clg_status (*clg_forward_fn)(clg_ctx *ctx, const clg_tensor *const *in, clg_tensor *out,
+                                     const clg_attrs *a);
+typedef clg_status (*clg_backward_fn)(clg_ctx *ctx, const clg_tensor *const *in,
+                                      const clg_tensor *out, const clg_tensor *gout,
+                                      clg_tensor *const *gin, const clg_attrs *a, int accumulate);
+
+typedef struct clg_op_desc {
+    const char *name;
+    int n_inputs;
+    clg_infer_fn infer;
+    clg_forward_fn forward;
+    clg_backward_fn backward;   /* NULL: not differentiable */
+} clg_op_desc;
+
+#define CLG_OP(ID, name, nin, family) extern const clg_op_desc clg_opdesc_##name;
+#include "clgrad/ops.def"
+#undef CLG_OP
+
+/* Descriptor of an op whose kernels are not in this build yet: every call
+ * returns CLG_ERR_UNSUPPORTED naming the op. */
+clg_status clg__unavailable_infer(const char *op);
+#define CLG_OP_UNAVAILABLE(NAME)                                                                    \
+    static clg_status NAME##_unavail(const clg_shape *const *in, const clg_attrs *a, clg_shape *out) \
+    {                                                                                               \
+        (void)in; (void)a; (void)out;                                                               \
+        return clg__unavailable_infer(#NAME);                                                       \
+    }                                                                                               \
+    const clg_op_desc clg_opdesc_##NAME = { #NAME, 0, NAME##_unavail, NULL, NULL };
+
+#endif

@@ -1,0 +1,67 @@
+/* launch.c — setting kernel arguments and enqueuing launches with rounded-up global sizes. */
+#include "internal.h"
+
+clg_status clg__set_args(cl_kernel k, const char *kname, const clg_karg *args, int nargs)
+{
+    for (int i = 0; i < nargs; i++) {
+        cl_int err;
+        switch (args[i].kind) {
+        case CLG_KARG_MEM: err = clSetKernelArg(k, (cl_uint)i, sizeof(cl_mem), &args[i].v.mem); break;
+        case CLG_KARG_INT: err = clSetKernelArg(k, (cl_uint)i, sizeof(cl_int), &args[i].v.i); break;
+        case CLG_KARG_UINT: err = clSetKernelArg(k, (cl_uint)i, sizeof(cl_uint), &args[i].v.u); break;
+        case CLG_KARG_FLOAT: err = clSetKernelArg(k, (cl_uint)i, sizeof(cl_float), &args[i].v.f); break;
+        case CLG_KARG_LOCAL: err = clSetKernelArg(k, (cl_uint)i, args[i].v.local_bytes, NULL); break;
+        default: err = CL_INVALID_ARG_VALUE; break;
+        }
+        if (err != CL_SUCCESS)
+            return clg__cl_fail(err, "clSetKernelArg(%s, arg %d)", kname, i);
+    }
+    return CLG_OK;
+}
+
+clg_status clg__enqueue(clg_ctx *ctx, cl_kernel k, const char *kname, cl_uint dims,
+                        const size_t *gsize, const size_t *lsize)
+{
+    size_t g[3];
+    for (cl_uint d = 0; d < dims; d++) {
+        if (gsize[d] == 0)
+            return CLG_OK; /* nothing to do */
+        g[d] = gsize[d];
+        if (lsize && lsize[d])
+            g[d] = (g[d] + lsize[d] - 1) / lsize[d] * lsize[d];
+    }
+    cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, dims, NULL, g, lsize, 0, NULL, NULL);
+    if (err != CL_SUCCESS)
+        return clg__cl_fail(err, "clEnqueueNDRangeKernel(%s)", kname);
+    ctx->launches++;
+    return CLG_OK;
+}
+
+clg_status clg__launch1d(clg_ctx *ctx, int prog, const char *kname, size_t n, const clg_karg *args,
+                         int nargs)
+{
+    if (n == 0)
+        return CLG_OK;
+    cl_kernel k;
+    clg_status st = clg__kernel(ctx, prog, kname, &k);
+    if (st)
+        return st;
+    if ((st = clg__set_args(k, kname, args, nargs)))
+        return st;
+    size_t l = ctx->wg_default;
+    return clg__enqueue(ctx, k, kname, 1, &n, &l);
+}
+
+clg_status clg__launch2d(clg_ctx *ctx, int prog, const char *kname, const size_t gsize[2],
+                         const size_t *lsize, const clg_karg *args, int nargs)
+{
+    if (gsize[0] == 0 || gsize[1] == 0)
+        return CLG_OK;
+    cl_kernel k;
+    clg_status st = clg__kernel(ctx, prog, kname, &k);
+    if (st)
+        return st;
+    if ((st = clg__set_args(k, kname, args, nargs)))
+        return st;
+    return clg__enqueue(ctx, k, kname, 2, gsize, lsize);
+}

@@ -1,0 +1,133 @@
+/* harness.c — per-device test runner: enumerate devices, filter, one ctx per device per process. */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+clg_ctx *tctx;
+const clg_device_info *tdev;
+
+static int ieq_sub(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *hay; hay++) {
+        size_t i = 0;
+        while (i < n && hay[i] && (hay[i] | 32) == (needle[i] | 32))
+            i++;
+        if (i == n)
+            return 1;
+    }
+    return n == 0;
+}
+
+static int selected(const clg_device_info *d)
+{
+    const char *f = getenv("CLGRAD_TEST_DEVICES");
+    if (!f || !*f)
+        return 1;
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", f);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        int p, q;
+        char c;
+        if (sscanf(tok, "%d:%d%c", &p, &q, &c) == 2) {
+            if (p == d->platform_index && q == d->device_index)
+                return 1;
+        } else if (ieq_sub(d->name, tok) || ieq_sub(d->platform_name, tok)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int clg_test_is_rusticl(void)
+{
+    return tdev && strstr(tdev->platform_name, "rusticl") != NULL;
+}
+
+/* Under LeakSanitizer, drivers that the ICD loader unloads at exit leave their leaks
+ * unnamed ("<unknown module>"), so the driver-only suppressions cannot match them.  With
+ * CLGRAD_TEST_PIN_DRIVERS=1, load every ICD library once more with RTLD_NODELETE so that
+ * stack traces keep their module names. */
+static void pin_drivers(void)
+{
+    const char *pin = getenv("CLGRAD_TEST_PIN_DRIVERS");
+    if (!pin || strcmp(pin, "1") != 0)
+        return;
+    const char *dir = getenv("OCL_ICD_VENDORS");
+    if (!dir || !*dir)
+        dir = "/etc/OpenCL/vendors";
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 4, ".icd") != 0)
+            continue;
+        char path[1024], lib[512] = "";
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        if (fgets(lib, sizeof lib, f)) {
+            lib[strcspn(lib, "\r\n")] = 0;
+            if (*lib)
+                dlopen(lib, RTLD_NOW | RTLD_NODELETE);
+        }
+        fclose(f);
+    }
+    closedir(d);
+}
+
+int clg_test_run_per_device(const char *suite, const struct CMUnitTest *tests, size_t n)
+{
+    pin_drivers();
+    clg_device_info *list = NULL;
+    int nd = 0;
+    clg_status st = clg_devices_list(&list, &nd);
+    const char *ci = getenv("CI");
+    int in_ci = ci && !strcmp(ci, "true");
+    if (st) {
+        fprintf(stderr, "[%s] no OpenCL device: %s\n", suite, clg_last_error());
+        return in_ci ? 1 : 77; /* 77: meson's "skipped" */
+    }
+    int failures = 0, ran = 0;
+    for (int i = 0; i < nd; i++) {
+        if (!selected(&list[i]))
+            continue;
+        clg_ctx *ctx = NULL;
+        if (clg_ctx_create(&list[i], NULL, &ctx)) {
+            fprintf(stderr, "[%s] cannot create a context on %s: %s\n", suite, list[i].name, clg_last_error());
+            failures++;
+            continue;
+        }
+        tctx = ctx;
+        tdev = clg_ctx_device(ctx);
+        char group[300];
+        snprintf(group, sizeof group, "%s on %d:%d %s (%s)", suite, list[i].platform_index,
+                 list[i].device_index, list[i].name, list[i].platform_name);
+        failures += _cmocka_run_group_tests(group, tests, n, NULL, NULL);
+        clg_ctx_destroy(ctx);
+        tctx = NULL;
+        tdev = NULL;
+        ran++;
+    }
+    clg_devices_free(list);
+    if (in_ci && ran < 2) {
+        fprintf(stderr, "[%s] CI=true needs at least two OpenCL devices (PoCL and rusticl), found %d selected\n",
+                suite, ran);
+        return failures + 1;
+    }
+    if (ran == 0)
+        return 77;
+    return failures;
+}
+
+int clg_test_run(const char *suite, const struct CMUnitTest *tests, size_t n)
+{
+    return _cmocka_run_group_tests(suite, tests, n, NULL, NULL);
+}

@@ -1,0 +1,39 @@
+/* harness.h — run a cmocka group once per OpenCL device, with the current device's ctx in tctx. */
+#ifndef CLGRAD_TEST_HARNESS_H
+#define CLGRAD_TEST_HARNESS_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "clgrad/clgrad.h"
+
+/* The ctx of the device the group is running on (NULL in device-less suites). */
+extern clg_ctx *tctx;
+extern const clg_device_info *tdev;
+
+/* Run the tests once per selected device.  Devices come from every platform,
+ * filtered by CLGRAD_TEST_DEVICES (comma-separated name substrings or P:D).
+ * Under CI=true, fewer than two devices is a failure, so a silent skip cannot
+ * pass.  Returns the number of failed tests (the process exit code). */
+int clg_test_run_per_device(const char *suite, const struct CMUnitTest *tests, size_t n);
+
+/* Run device-less tests once. */
+int clg_test_run(const char *suite, const struct CMUnitTest *tests, size_t n);
+
+/* Assert a status, printing clg_last_error() on mismatch. */
+#define assert_clg_ok(expr) assert_clg_status((expr), CLG_OK)
+#define assert_clg_status(expr, want)                                                              \
+    do {                                                                                           \
+        clg_status st_ = (expr);                                                                   \
+        if (st_ != (want))                                                                         \
+            fail_msg("%s returned %s, expected %s: %s", #expr, clg_status_name(st_),               \
+                     clg_status_name(want), clg_last_error());                                     \
+    } while (0)
+
+/* Is this device rusticl (slow launches, slow CLBlast)?  Tests use it to keep shapes small. */
+int clg_test_is_rusticl(void);
+
+#endif

@@ -1,0 +1,119 @@
+/* test_device.c — enumeration, selection specs and their errors, and a probe kernel per device. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+static void test_list_and_select(void **s)
+{
+    (void)s;
+    clg_device_info *l;
+    int n;
+    assert_clg_ok(clg_devices_list(&l, &n));
+    assert_true(n >= 1);
+    clg_device_info d;
+    assert_clg_ok(clg_device_select("auto", &d));
+    assert_clg_ok(clg_device_select("cpu", &d));
+    assert_int_equal(d.type, CLG_DEVICE_CPU);
+    char spec[32];
+    snprintf(spec, sizeof spec, "%d:%d", l[n - 1].platform_index, l[n - 1].device_index);
+    assert_clg_ok(clg_device_select(spec, &d));
+    assert_string_equal(d.name, l[n - 1].name);
+    /* a name substring, case-insensitive */
+    char sub[8];
+    snprintf(sub, sizeof sub, "%.4s", l[0].name);
+    for (char *p = sub; *p; p++)
+        *p = (char)((*p >= 'a' && *p <= 'z') ? *p - 32 : *p);
+    assert_clg_ok(clg_device_select(sub, &d));
+    clg_devices_free(l);
+}
+
+static void test_bad_spec_lists_devices(void **s)
+{
+    (void)s;
+    clg_device_info d;
+    assert_int_equal(clg_device_select("no-such-device-xyz", &d), CLG_ERR_DEVICE_NOT_FOUND);
+    const char *m = clg_last_error();
+    assert_non_null(strstr(m, "no-such-device-xyz"));
+    assert_non_null(strstr(m, "available devices"));
+    assert_non_null(strstr(m, tdev->name));
+    assert_int_equal(clg_device_select("9:9", &d), CLG_ERR_DEVICE_NOT_FOUND);
+}
+
+static void test_env_device(void **s)
+{
+    (void)s;
+    char spec[32];
+    snprintf(spec, sizeof spec, "%d:%d", tdev->platform_index, tdev->device_index);
+    setenv("CLGRAD_DEVICE", spec, 1);
+    clg_device_info d;
+    assert_clg_ok(clg_device_select(NULL, &d));
+    assert_string_equal(d.name, tdev->name);
+    unsetenv("CLGRAD_DEVICE");
+}
+
+static void test_device_record(void **s)
+{
+    (void)s;
+    assert_true(strlen(tdev->name) > 0);
+    assert_true(tdev->compute_units >= 1);
+    assert_true(tdev->global_mem > 0);
+    assert_true(tdev->max_work_group >= 1);
+    assert_true(tdev->c_major >= 1);
+}
+
+static void test_probe_kernel(void **s)
+{
+    (void)s;
+    enum { N = 1000 };
+    float x[N], y[N], out[N];
+    for (int i = 0; i < N; i++) {
+        x[i] = (float)i;
+        y[i] = 1.0f;
+    }
+    clg_shape sh = clg_shape_make(CLG_F32, 1, (int64_t[]){ N });
+    clg_tensor tx, ty;
+    assert_clg_ok(clg_tensor_new(tctx, &sh, &tx));
+    assert_clg_ok(clg_tensor_new(tctx, &sh, &ty));
+    assert_clg_ok(clg_tensor_write(&tx, x));
+    assert_clg_ok(clg_tensor_write(&ty, y));
+    /* scale via the op table too: y2 = 0.5 * x */
+    clg_attrs a = clg_attrs_default();
+    a.alpha = 0.5f;
+    const clg_tensor *in[1] = { &tx };
+    assert_clg_ok(clg_op_forward(tctx, CLG_OP_SCALE, in, &ty, &a));
+    assert_clg_ok(clg_tensor_read(&ty, out));
+    for (int i = 0; i < N; i++)
+        assert_float_equal(out[i], 0.5f * (float)i, 0);
+    clg_tensor_free(&tx);
+    clg_tensor_free(&ty);
+}
+
+static void test_views_and_transfers(void **s)
+{
+    (void)s;
+    clg_shape sh = clg_shape_make(CLG_F32, 1, (int64_t[]){ 10 });
+    clg_tensor t, v;
+    assert_clg_ok(clg_tensor_zeros(tctx, &sh, &t));
+    clg_shape vs = clg_shape_make(CLG_F32, 2, (int64_t[]){ 2, 3 });
+    assert_clg_ok(clg_tensor_view(&t, 4, &vs, &v));
+    float six[6] = { 1, 2, 3, 4, 5, 6 }, all[10];
+    assert_clg_ok(clg_tensor_write(&v, six));
+    assert_clg_ok(clg_tensor_read(&t, all));
+    float want[10] = { 0, 0, 0, 0, 1, 2, 3, 4, 5, 6 };
+    assert_memory_equal(all, want, sizeof want);
+    clg_shape big = clg_shape_make(CLG_F32, 1, (int64_t[]){ 7 });
+    assert_int_equal(clg_tensor_view(&t, 4, &big, &v), CLG_ERR_SHAPE);
+    clg_tensor_free(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_list_and_select), cmocka_unit_test(test_bad_spec_lists_devices),
+        cmocka_unit_test(test_env_device), cmocka_unit_test(test_device_record),
+        cmocka_unit_test(test_probe_kernel), cmocka_unit_test(test_views_and_transfers),
+    };
+    return clg_test_run_per_device("device", tests, sizeof tests / sizeof tests[0]);
+}
