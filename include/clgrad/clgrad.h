@@ -12,5 +12,8 @@
 #include "clgrad/program.h"
 #include "clgrad/tensor.h"
 #include "clgrad/ops.h"
+#include "clgrad/optim.h"
+#include "clgrad/io.h"
+#include "clgrad/graph.h"
 
 #endif

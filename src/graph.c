@@ -1,0 +1,2 @@
+/* graph.c — placeholder, see include/clgrad/graph.h. */
+typedef int clg_placeholder_graph;
