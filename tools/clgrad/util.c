@@ -1,0 +1,148 @@
+/* util.c — CLI helpers: option parsing, progress bar, SVG loss curves. */
+#include "util.h"
+
+#include <math.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+double util_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+const char *util_opt(int argc, char **argv, char *used, const char *name)
+{
+    size_t n = strlen(name);
+    for (int i = 1; i < argc; i++) {
+        if (used[i] || strncmp(argv[i], name, n) != 0)
+            continue;
+        if (argv[i][n] == '=') {
+            used[i] = 1;
+            return argv[i] + n + 1;
+        }
+        if (argv[i][n] == 0 && i + 1 < argc) {
+            used[i] = used[i + 1] = 1;
+            return argv[i + 1];
+        }
+    }
+    return NULL;
+}
+
+int util_flag(int argc, char **argv, char *used, const char *name)
+{
+    for (int i = 1; i < argc; i++)
+        if (!used[i] && !strcmp(argv[i], name)) {
+            used[i] = 1;
+            return 1;
+        }
+    return 0;
+}
+
+const char *util_positional(int argc, char **argv, char *used)
+{
+    for (int i = 1; i < argc; i++)
+        if (!used[i] && strncmp(argv[i], "--", 2) != 0) {
+            used[i] = 1;
+            return argv[i];
+        }
+    return NULL;
+}
+
+int util_unknown(const char *cmd, int argc, char **argv, const char *used)
+{
+    int bad = 0;
+    for (int i = 1; i < argc; i++)
+        if (!used[i]) {
+            fprintf(stderr, "clgrad %s: unknown or incomplete argument '%s'\n", cmd, argv[i]);
+            bad = 1;
+        }
+    return bad;
+}
+
+void util_progress_start(util_progress *p, const char *label, long total, const char *unit)
+{
+    p->label = label;
+    p->total = total;
+    p->done = 0;
+    p->t0 = util_now();
+    p->last_draw = 0;
+    p->tty = isatty(fileno(stderr));
+    p->unit = unit;
+}
+
+void util_progress_update(util_progress *p, long done, const char *extra)
+{
+    p->done = done;
+    if (!p->tty)
+        return;
+    double t = util_now();
+    if (t - p->last_draw < 0.1 && done < p->total)
+        return;
+    p->last_draw = t;
+    double el = t - p->t0, rate = el > 0 ? (double)done / el : 0;
+    double eta = rate > 0 ? (double)(p->total - done) / rate : 0;
+    int width = 30, fill = p->total > 0 ? (int)((double)width * (double)done / (double)p->total) : 0;
+    char bar[64];
+    for (int i = 0; i < width; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[width] = 0;
+    fprintf(stderr, "\r%s [%s] %ld/%ld %.0f %s/s ETA %.0fs %s\033[K", p->label, bar, done, p->total, rate,
+            p->unit, eta, extra ? extra : "");
+    fflush(stderr);
+}
+
+void util_progress_end(util_progress *p)
+{
+    if (p->tty)
+        fprintf(stderr, "\r\033[K");
+}
+
+int util_svg_curves(const char *path, const char *title, const char *xlabel, int n,
+                    const double *const *series, const char *const *names, int nseries)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    const double W = 640, H = 400, L = 60, R = 20, T = 40, B = 50;
+    double lo = INFINITY, hi = -INFINITY;
+    for (int s = 0; s < nseries; s++)
+        for (int i = 0; i < n; i++)
+            if (isfinite(series[s][i])) {
+                lo = fmin(lo, series[s][i]);
+                hi = fmax(hi, series[s][i]);
+            }
+    if (!(lo < hi)) {
+        lo = isfinite(lo) ? lo - 1 : 0;
+        hi = lo + 2;
+    }
+    static const char *colors[] = { "#1f77b4", "#d62728", "#2ca02c", "#9467bd" };
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" "
+               "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", W, H);
+    fprintf(f, "<text x=\"%.0f\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">%s</text>\n", W / 2, title);
+    fprintf(f, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"black\"/>\n", L, H - B, W - R, H - B);
+    fprintf(f, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"black\"/>\n", L, T, L, H - B);
+    for (int k = 0; k <= 4; k++) {
+        double v = lo + (hi - lo) * k / 4, y = H - B - (H - T - B) * k / 4;
+        fprintf(f, "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%.4g</text>\n", L - 5, y + 4, v);
+        fprintf(f, "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", L, y, W - R, y);
+    }
+    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">%s</text>\n", (L + W - R) / 2, H - 12, xlabel);
+    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">1</text>\n", L, H - B + 15);
+    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">%d</text>\n", W - R, H - B + 15, n);
+    for (int s = 0; s < nseries; s++) {
+        fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", colors[s % 4]);
+        for (int i = 0; i < n; i++) {
+            double x = L + (n > 1 ? (W - L - R) * i / (n - 1) : 0);
+            double y = H - B - (H - T - B) * (series[s][i] - lo) / (hi - lo);
+            if (isfinite(y))
+                fprintf(f, "%.1f,%.1f ", x, y);
+        }
+        fprintf(f, "\"/>\n<text x=\"%.0f\" y=\"%.0f\" fill=\"%s\">%s</text>\n", W - R - 150, T + 15 + 15 * s,
+                colors[s % 4], names[s]);
+    }
+    fprintf(f, "</svg>\n");
+    return fclose(f) == 0 ? 0 : -1;
+}

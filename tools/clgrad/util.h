@@ -1,0 +1,34 @@
+/* util.h — CLI helpers: option parsing, progress bar, CSV log, SVG loss curve, timing. */
+#ifndef CLGRAD_CLI_UTIL_H
+#define CLGRAD_CLI_UTIL_H
+
+#include <stdio.h>
+
+double util_now(void);
+
+/* Parse "--name value" / "--name=value" options: returns the value for name, or NULL.
+ * Marks consumed argv entries in used[] (size argc). */
+const char *util_opt(int argc, char **argv, char *used, const char *name);
+int util_flag(int argc, char **argv, char *used, const char *name);
+/* First argv entry (from 1) not consumed and not starting with "--", or NULL; marks it used. */
+const char *util_positional(int argc, char **argv, char *used);
+/* Report unconsumed arguments; returns 1 if any. */
+int util_unknown(const char *cmd, int argc, char **argv, const char *used);
+
+/* Progress line: on a terminal a redrawn bar with rate and ETA; otherwise nothing until done. */
+typedef struct util_progress {
+    const char *label;
+    long total, done;
+    double t0, last_draw;
+    int tty;
+    const char *unit;
+} util_progress;
+void util_progress_start(util_progress *p, const char *label, long total, const char *unit);
+void util_progress_update(util_progress *p, long done, const char *extra);
+void util_progress_end(util_progress *p);
+
+/* Write an SVG line chart of up to 4 series (x = index + 1). */
+int util_svg_curves(const char *path, const char *title, const char *xlabel, int n,
+                    const double *const *series, const char *const *names, int nseries);
+
+#endif
