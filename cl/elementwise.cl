@@ -45,3 +45,64 @@ UNARY_FWD(exp, exp(v))
 UNARY_BWD(exp, out)
 UNARY_FWD(log, log(v))
 UNARY_BWD(log, 1.0f / v)
+
+/* Broadcasting binary forward: output index split over padded dims (d1, d2, d3 are the
+ * inner output dims); as*, bs* are the operands' strides, 0 along broadcast dims. */
+#define BINARY_FWD(NAME, EXPR)                                                                   \
+    __kernel void NAME##_fwd(__global const float *a, int ao, __global const float *b, int bo,    \
+                             __global float *y, int yo, int n, int d1, int d2, int d3, int as0,   \
+                             int as1, int as2, int as3, int bs0, int bs1, int bs2, int bs3)       \
+    {                                                                                            \
+        int i = get_global_id(0);                                                                \
+        if (i >= n)                                                                              \
+            return;                                                                              \
+        int i3 = i % d3, r = i / d3;                                                             \
+        int i2 = r % d2;                                                                         \
+        r /= d2;                                                                                 \
+        int i1 = r % d1, i0 = r / d1;                                                            \
+        float u = a[ao + i0 * as0 + i1 * as1 + i2 * as2 + i3 * as3];                             \
+        float v = b[bo + i0 * bs0 + i1 * bs1 + i2 * bs2 + i3 * bs3];                             \
+        y[yo + i] = (EXPR);                                                                      \
+    }
+
+BINARY_FWD(add, u + v)
+BINARY_FWD(sub, u - v)
+BINARY_FWD(mul, u * v)
+
+/* Gradient of one broadcast operand x (padded dims x0..x3) of an output with dims d0..d3:
+ * each work-item owns one gx element and loops over the output positions that read it
+ * (the whole extent along dims where x has size 1), so no atomics are needed.
+ * mode 0: g = scale * sum(gy); mode 1: g = sum(gy * other), other strided by os*. */
+__kernel void binary_bwd(__global const float *gy, int gyo, __global const float *o, int oo,
+                         __global float *gx, int gxo, int n, int x0, int x1, int x2, int x3, int d0,
+                         int d1, int d2, int d3, int os0, int os1, int os2, int os3, float scale,
+                         int mode, int acc)
+{
+    int i = get_global_id(0);
+    if (i >= n)
+        return;
+    int c3 = i % x3, r = i / x3;
+    int c2 = r % x2;
+    r /= x2;
+    int c1 = r % x1, c0 = r / x1;
+    int lo0 = x0 == d0 ? c0 : 0, hi0 = x0 == d0 ? c0 + 1 : d0;
+    int lo1 = x1 == d1 ? c1 : 0, hi1 = x1 == d1 ? c1 + 1 : d1;
+    int lo2 = x2 == d2 ? c2 : 0, hi2 = x2 == d2 ? c2 + 1 : d2;
+    int lo3 = x3 == d3 ? c3 : 0, hi3 = x3 == d3 ? c3 + 1 : d3;
+    float s = 0.0f, comp = 0.0f; /* Kahan-compensated: broadcast extents can be long */
+    for (int j0 = lo0; j0 < hi0; j0++)
+        for (int j1 = lo1; j1 < hi1; j1++)
+            for (int j2 = lo2; j2 < hi2; j2++)
+                for (int j3 = lo3; j3 < hi3; j3++) {
+                    int k = ((j0 * d1 + j1) * d2 + j2) * d3 + j3;
+                    float t = gy[gyo + k];
+                    if (mode)
+                        t *= o[oo + j0 * os0 + j1 * os1 + j2 * os2 + j3 * os3];
+                    float yk = t - comp;
+                    float nt = s + yk;
+                    comp = (nt - s) - yk;
+                    s = nt;
+                }
+    float g = mode ? s : scale * s;
+    gx[gxo + i] = acc ? gx[gxo + i] + g : g;
+}

@@ -1,1 +1,177 @@
 /* reduce.cl — reductions: sum and mean over an axis or all, softmax and log_softmax over rows. */
+
+/* Kernels come in two shapes: *_item (one work-item per output or row; for many short
+ * reductions) and *_group (one work-group per output or row with a local-memory tree;
+ * the host launches them with a power-of-two local size).  Serial loops use Kahan
+ * compensation so long strided sums stay accurate. */
+
+inline void kahan_add(float *s, float *c, float v)
+{
+    float y = v - *c;
+    float t = *s + y;
+    *c = (t - *s) - y;
+    *s = t;
+}
+
+/* Sum of v over the work-group (power-of-two size); every item gets the result. */
+inline float wg_sum(__local float *sh, float v)
+{
+    int l = get_local_id(0), n = get_local_size(0);
+    sh[l] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = n / 2; s > 0; s >>= 1) {
+        if (l < s)
+            sh[l] += sh[l + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    float r = sh[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}
+
+inline float wg_max(__local float *sh, float v)
+{
+    int l = get_local_id(0), n = get_local_size(0);
+    sh[l] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = n / 2; s > 0; s >>= 1) {
+        if (l < s)
+            sh[l] = fmax(sh[l], sh[l + s]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    float r = sh[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}
+
+/* ---- sum / mean: x viewed as [outer, R, inner], y as [outer, inner] ------------ */
+
+__kernel void reduce_sum_item(__global const float *x, int xo, __global float *y, int yo, int nout,
+                              int R, int inner, float scale)
+{
+    int o = get_global_id(0);
+    if (o >= nout)
+        return;
+    int base = xo + (o / inner) * R * inner + o % inner;
+    float s = 0.0f, c = 0.0f;
+    for (int r = 0; r < R; r++)
+        kahan_add(&s, &c, x[base + r * inner]);
+    y[yo + o] = s * scale;
+}
+
+__kernel void reduce_sum_group(__global const float *x, int xo, __global float *y, int yo, int R,
+                               int inner, float scale, __local float *sh)
+{
+    int o = get_group_id(0), l = get_local_id(0), wg = get_local_size(0);
+    int base = xo + (o / inner) * R * inner + o % inner;
+    float s = 0.0f, c = 0.0f;
+    for (int r = l; r < R; r += wg)
+        kahan_add(&s, &c, x[base + r * inner]);
+    s = wg_sum(sh, s);
+    if (l == 0)
+        y[yo + o] = s * scale;
+}
+
+/* gx[outer, r, inner] = scale * gy[outer, inner] */
+__kernel void reduce_sum_bwd(__global const float *gy, int gyo, __global float *gx, int gxo, int n,
+                             int R, int inner, float scale, int acc)
+{
+    int i = get_global_id(0);
+    if (i >= n)
+        return;
+    int o = (i / (R * inner)) * inner + i % inner;
+    float g = scale * gy[gyo + o];
+    gx[gxo + i] = acc ? gx[gxo + i] + g : g;
+}
+
+/* ---- softmax / log_softmax over rows of length C ----------------------------- */
+
+/* A row whose max is -inf (all -inf) is shifted by 0 instead, giving NaN like 0/0. */
+inline float safe_shift(float m) { return isinf(m) && m < 0.0f ? 0.0f : m; }
+
+__kernel void softmax_item(__global const float *x, int xo, __global float *y, int yo, int rows,
+                           int C, int logsm)
+{
+    int r = get_global_id(0);
+    if (r >= rows)
+        return;
+    __global const float *xr = x + xo + r * C;
+    __global float *yr = y + yo + r * C;
+    float m = -INFINITY;
+    for (int j = 0; j < C; j++)
+        m = fmax(m, xr[j]);
+    m = safe_shift(m);
+    float s = 0.0f, c = 0.0f;
+    for (int j = 0; j < C; j++)
+        kahan_add(&s, &c, exp(xr[j] - m));
+    if (logsm) {
+        float ls = m + log(s);
+        for (int j = 0; j < C; j++)
+            yr[j] = xr[j] - ls;
+    } else {
+        float inv = 1.0f / s;
+        for (int j = 0; j < C; j++)
+            yr[j] = exp(xr[j] - m) * inv;
+    }
+}
+
+__kernel void softmax_group(__global const float *x, int xo, __global float *y, int yo, int C,
+                            int logsm, __local float *sh)
+{
+    int r = get_group_id(0), l = get_local_id(0), wg = get_local_size(0);
+    __global const float *xr = x + xo + r * C;
+    __global float *yr = y + yo + r * C;
+    float m = -INFINITY;
+    for (int j = l; j < C; j += wg)
+        m = fmax(m, xr[j]);
+    m = safe_shift(wg_max(sh, m));
+    float s = 0.0f, c = 0.0f;
+    for (int j = l; j < C; j += wg)
+        kahan_add(&s, &c, exp(xr[j] - m));
+    s = wg_sum(sh, s);
+    if (logsm) {
+        float ls = m + log(s);
+        for (int j = l; j < C; j += wg)
+            yr[j] = xr[j] - ls;
+    } else {
+        float inv = 1.0f / s;
+        for (int j = l; j < C; j += wg)
+            yr[j] = exp(xr[j] - m) * inv;
+    }
+}
+
+/* softmax:     gx = y * (gy - sum(gy * y))
+ * log_softmax: gx = gy - exp(y) * sum(gy) */
+__kernel void softmax_bwd_item(__global const float *y, int yo, __global const float *gy, int gyo,
+                               __global float *gx, int gxo, int rows, int C, int logsm, int acc)
+{
+    int r = get_global_id(0);
+    if (r >= rows)
+        return;
+    int b = r * C;
+    float s = 0.0f, c = 0.0f;
+    for (int j = 0; j < C; j++)
+        kahan_add(&s, &c, logsm ? gy[gyo + b + j] : gy[gyo + b + j] * y[yo + b + j]);
+    for (int j = 0; j < C; j++) {
+        float yv = y[yo + b + j], gv = gy[gyo + b + j];
+        float g = logsm ? gv - exp(yv) * s : yv * (gv - s);
+        gx[gxo + b + j] = acc ? gx[gxo + b + j] + g : g;
+    }
+}
+
+__kernel void softmax_bwd_group(__global const float *y, int yo, __global const float *gy, int gyo,
+                                __global float *gx, int gxo, int C, int logsm, int acc,
+                                __local float *sh)
+{
+    int r = get_group_id(0), l = get_local_id(0), wg = get_local_size(0);
+    int b = r * C;
+    float s = 0.0f, c = 0.0f;
+    for (int j = l; j < C; j += wg)
+        kahan_add(&s, &c, logsm ? gy[gyo + b + j] : gy[gyo + b + j] * y[yo + b + j]);
+    s = wg_sum(sh, s);
+    for (int j = l; j < C; j += wg) {
+        float yv = y[yo + b + j], gv = gy[gyo + b + j];
+        float g = logsm ? gv - exp(yv) * s : yv * (gv - s);
+        gx[gxo + b + j] = acc ? gx[gxo + b + j] + g : g;
+    }
+}

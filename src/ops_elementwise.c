@@ -58,8 +58,122 @@ UNARY_OP(sigmoid, 0.0f)
 UNARY_OP(exp, 0.0f)
 UNARY_OP(log, 0.0f)
 
-/* ---- binary (placeholder until the broadcasting kernels land) -------------- */
+/* ---- binary with numpy-style broadcasting ----------------------------------- */
 
-CLG_OP_UNAVAILABLE(add)
-CLG_OP_UNAVAILABLE(sub)
-CLG_OP_UNAVAILABLE(mul)
+/* Shapes right-aligned and padded to 4 dims: dims of a, b and the output, and the
+ * element strides of a and b in output index space (0 along broadcast dims). */
+typedef struct bcast {
+    int ad[4], bd[4], od[4];
+    int as[4], bs[4];
+    int n;
+} bcast;
+
+static void pad4(const clg_shape *s, int d[4])
+{
+    int off = 4 - s->ndim;
+    for (int k = 0; k < 4; k++)
+        d[k] = k < off ? 1 : (int)s->dim[k - off];
+}
+
+static void strides4(const int d[4], const int od[4], int st[4])
+{
+    int acc = 1;
+    for (int k = 3; k >= 0; k--) {
+        st[k] = (d[k] == 1 && od[k] != 1) ? 0 : acc;
+        acc *= d[k];
+    }
+}
+
+static clg_status binary_infer(const char *op, const clg_shape *const *in, clg_shape *out)
+{
+    clg_status st;
+    if ((st = clg__check_dtype(op, 0, in[0], CLG_F32)) || (st = clg__check_dtype(op, 1, in[1], CLG_F32)))
+        return st;
+    int nd = in[0]->ndim > in[1]->ndim ? in[0]->ndim : in[1]->ndim;
+    *out = clg_shape_make(CLG_F32, 0, NULL);
+    out->ndim = nd;
+    for (int k = 0; k < nd; k++) {
+        int ka = k - (nd - in[0]->ndim), kb = k - (nd - in[1]->ndim);
+        int64_t da = ka >= 0 ? in[0]->dim[ka] : 1, db = kb >= 0 ? in[1]->dim[kb] : 1;
+        if (da != db && da != 1 && db != 1)
+            return clg__shape_fail(op, in, 2, "shapes do not broadcast");
+        out->dim[k] = da == 1 ? db : da;
+    }
+    if (clg_shape_numel(out) > INT32_MAX)
+        return clg__shape_fail(op, in, 2, "too many elements");
+    return CLG_OK;
+}
+
+static void bcast_make(const clg_tensor *a, const clg_tensor *b, const clg_tensor *y, bcast *g)
+{
+    pad4(&a->s, g->ad);
+    pad4(&b->s, g->bd);
+    pad4(&y->s, g->od);
+    strides4(g->ad, g->od, g->as);
+    strides4(g->bd, g->od, g->bs);
+    g->n = (int)clg_shape_numel(&y->s);
+}
+
+static clg_status binary_fwd(clg_ctx *ctx, const char *kname, const clg_tensor *a, const clg_tensor *b,
+                             clg_tensor *y)
+{
+    bcast g;
+    bcast_make(a, b, y, &g);
+    return LAUNCH1D(ctx, CLG_PROG_ELEMENTWISE, kname, (size_t)g.n, KTEN(a), KTEN(b), KTEN(y), KINT(g.n),
+                    KINT(g.od[1]), KINT(g.od[2]), KINT(g.od[3]), KINT(g.as[0]), KINT(g.as[1]),
+                    KINT(g.as[2]), KINT(g.as[3]), KINT(g.bs[0]), KINT(g.bs[1]), KINT(g.bs[2]),
+                    KINT(g.bs[3]));
+}
+
+/* Gradient of one operand x (dims xd): each work-item owns one element of gx and sums
+ * scale * gy (mode 0) or gy * other (mode 1) over the positions broadcast onto it. */
+static clg_status binary_bwd_one(clg_ctx *ctx, const clg_tensor *gy, const clg_tensor *other,
+                                 const int ostr[4], clg_tensor *gx, const int xd[4], const int od[4],
+                                 float scale, int mode, int acc)
+{
+    int n = (int)clg_shape_numel(&gx->s);
+    return LAUNCH1D(ctx, CLG_PROG_ELEMENTWISE, "binary_bwd", (size_t)n, KTEN(gy), KTEN(other), KTEN(gx),
+                    KINT(n), KINT(xd[0]), KINT(xd[1]), KINT(xd[2]), KINT(xd[3]), KINT(od[0]), KINT(od[1]),
+                    KINT(od[2]), KINT(od[3]), KINT(ostr[0]), KINT(ostr[1]), KINT(ostr[2]), KINT(ostr[3]),
+                    KFLT(scale), KINT(mode), KINT(acc));
+}
+
+/* mul: 0 = add, 1 = sub, 2 = mul */
+static clg_status binary_bwd(clg_ctx *ctx, const clg_tensor *const *in, const clg_tensor *out,
+                             const clg_tensor *gout, clg_tensor *const *gin, int kind, int acc)
+{
+    bcast g;
+    bcast_make(in[0], in[1], out, &g);
+    clg_status st = CLG_OK;
+    if (gin[0])
+        st = binary_bwd_one(ctx, gout, in[1], g.bs, gin[0], g.ad, g.od, 1.0f, kind == 2, acc);
+    if (!st && gin[1])
+        st = binary_bwd_one(ctx, gout, in[0], g.as, gin[1], g.bd, g.od, kind == 1 ? -1.0f : 1.0f, kind == 2,
+                            acc);
+    return st;
+}
+
+#define BINARY_OP(NAME, KIND)                                                                          \
+    static clg_status NAME##_infer(const clg_shape *const *in, const clg_attrs *a, clg_shape *out)     \
+    {                                                                                                  \
+        (void)a;                                                                                       \
+        return binary_infer(#NAME, in, out);                                                           \
+    }                                                                                                  \
+    static clg_status NAME##_forward(clg_ctx *ctx, const clg_tensor *const *in, clg_tensor *out,       \
+                                     const clg_attrs *a)                                               \
+    {                                                                                                  \
+        (void)a;                                                                                       \
+        return binary_fwd(ctx, #NAME "_fwd", in[0], in[1], out);                                       \
+    }                                                                                                  \
+    static clg_status NAME##_backward(clg_ctx *ctx, const clg_tensor *const *in, const clg_tensor *out, \
+                                      const clg_tensor *gout, clg_tensor *const *gin,                  \
+                                      const clg_attrs *a, int acc)                                     \
+    {                                                                                                  \
+        (void)a;                                                                                       \
+        return binary_bwd(ctx, in, out, gout, gin, (KIND), acc);                                       \
+    }                                                                                                  \
+    const clg_op_desc clg_opdesc_##NAME = { #NAME, 2, NAME##_infer, NAME##_forward, NAME##_backward };
+
+BINARY_OP(add, 0)
+BINARY_OP(sub, 1)
+BINARY_OP(mul, 2)

@@ -22,6 +22,35 @@ UNARY_REF(sigmoid, 1 / (1 + exp(-v)))
 UNARY_REF(exp, exp(v))
 UNARY_REF(log, log(v))
 
-int ref_add(const ref_tensor *in, const clg_attrs *a, ref_tensor *out) { (void)in; (void)a; (void)out; return -1; }
-int ref_sub(const ref_tensor *in, const clg_attrs *a, ref_tensor *out) { (void)in; (void)a; (void)out; return -1; }
-int ref_mul(const ref_tensor *in, const clg_attrs *a, ref_tensor *out) { (void)in; (void)a; (void)out; return -1; }
+/* Broadcasting binary reference: out index -> operand index via right-aligned dims. */
+static int64_t bidx(const clg_shape *x, const clg_shape *o, int64_t i)
+{
+    int64_t idx = 0, stride = 1;
+    for (int k = o->ndim - 1, kx = x->ndim - 1; k >= 0; k--, kx--) {
+        int64_t c = i % o->dim[k];
+        i /= o->dim[k];
+        if (kx >= 0) {
+            if (x->dim[kx] != 1)
+                idx += c * stride;
+            stride *= x->dim[kx];
+        }
+    }
+    return idx;
+}
+
+#define BINARY_REF(NAME, EXPR)                                                      \
+    int ref_##NAME(const ref_tensor *in, const clg_attrs *a, ref_tensor *out)       \
+    {                                                                               \
+        (void)a;                                                                    \
+        int64_t n = clg_shape_numel(&out->s);                                       \
+        for (int64_t i = 0; i < n; i++) {                                           \
+            double u = in[0].d[bidx(&in[0].s, &out->s, i)];                         \
+            double v = in[1].d[bidx(&in[1].s, &out->s, i)];                         \
+            out->d[i] = (EXPR);                                                     \
+        }                                                                           \
+        return 0;                                                                   \
+    }
+
+BINARY_REF(add, u + v)
+BINARY_REF(sub, u - v)
+BINARY_REF(mul, u * v)

@@ -1,4 +1,6 @@
 /* test_elementwise.c — element-wise ops vs the double reference and finite differences, per device. */
+/* Tolerances: unary forward atol 1e-5 rtol 1e-5; binary forward atol 1e-5 rtol 1e-4 (defaults);
+ * backward via check_op_backward gtol 2e-3 (default: |dev - fd| <= gtol * max(1, max|fd|)). */
 #include <string.h>
 
 #include "harness.h"
@@ -26,6 +28,77 @@ static void test_sigmoid(void **s) { (void)s; unary_cases(CLG_OP_SIGMOID, IN_UNI
 static void test_exp(void **s) { (void)s; unary_cases(CLG_OP_EXP, IN_UNIFORM); }
 static void test_log(void **s) { (void)s; unary_cases(CLG_OP_LOG, IN_POSITIVE); }
 static void test_scale(void **s) { (void)s; unary_cases(CLG_OP_SCALE, IN_UNIFORM); }
+
+/* Binary cases: {a shape, b shape}. */
+static void binary_cases(clg_op op)
+{
+    const clg_shape cases[][2] = {
+        { SHAPE2(CLG_F32, 7, 33), SHAPE2(CLG_F32, 7, 33) },          /* same shape */
+        { SHAPE1(CLG_F32, 1031), SHAPE1(CLG_F32, 1031) },
+        { SHAPE2(CLG_F32, 33, 7), SHAPE1(CLG_F32, 7) },              /* bias row [N,C] + [C] */
+        { SHAPE2(CLG_F32, 1031, 1), SHAPE2(CLG_F32, 1031, 7) },      /* column [N,1] with [N,C] */
+        { SHAPE2(CLG_F32, 33, 7), SHAPE2(CLG_F32, 33, 1) },
+        { SHAPE1(CLG_F32, 1), SHAPE2(CLG_F32, 7, 33) },              /* scalar-like [1] */
+        { SHAPE2(CLG_F32, 1031, 3), SHAPE1(CLG_F32, 1) },
+        { SHAPE1(CLG_F32, 1), SHAPE1(CLG_F32, 1) },
+        { SCALAR(CLG_F32), SHAPE3(CLG_F32, 2, 1, 7) },
+        { SHAPE3(CLG_F32, 7, 1, 33), SHAPE2(CLG_F32, 3, 1) },        /* both sides broadcast */
+        { SHAPE4(CLG_F32, 2, 1, 3, 1), SHAPE4(CLG_F32, 1, 7, 1, 5) },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        op_case c = { .op = op, .nin = 2, .attrs = clg_attrs_default() };
+        c.in[0] = (in_spec){ .s = cases[i][0], .kind = IN_UNIFORM, .lo = -2, .hi = 2 };
+        c.in[1] = (in_spec){ .s = cases[i][1], .kind = IN_UNIFORM, .lo = -2, .hi = 2 };
+        check_op_forward(tctx, &c, 300 + i);
+        check_op_backward(tctx, &c, 400 + i);
+    }
+}
+
+static void test_add(void **s) { (void)s; binary_cases(CLG_OP_ADD); }
+static void test_sub(void **s) { (void)s; binary_cases(CLG_OP_SUB); }
+static void test_mul(void **s) { (void)s; binary_cases(CLG_OP_MUL); }
+
+/* A long broadcast extent: the bias gradient sums 4099 rows. */
+static void test_bias_grad_long(void **s)
+{
+    (void)s;
+    op_case c = { .op = CLG_OP_ADD, .nin = 2, .attrs = clg_attrs_default() };
+    c.in[0] = (in_spec){ .s = SHAPE2(CLG_F32, 4099, 2), .no_grad = 1 };
+    c.in[1] = (in_spec){ .s = SHAPE1(CLG_F32, 2) };
+    check_op_backward(tctx, &c, 500);
+}
+
+static void test_binary_bad(void **s)
+{
+    (void)s;
+    clg_shape a = SHAPE2(CLG_F32, 4, 5), b = SHAPE1(CLG_F32, 3), out;
+    const clg_shape *in[2] = { &a, &b };
+    assert_int_equal(clg_op_infer(CLG_OP_ADD, in, NULL, &out), CLG_ERR_SHAPE);
+    assert_non_null(strstr(clg_last_error(), "add"));
+    assert_non_null(strstr(clg_last_error(), "f32[4,5]"));
+    assert_non_null(strstr(clg_last_error(), "f32[3]"));
+    clg_shape c = SHAPE3(CLG_F32, 2, 3, 5), d = SHAPE3(CLG_F32, 3, 3, 5);
+    const clg_shape *in2[2] = { &c, &d };
+    assert_int_equal(clg_op_infer(CLG_OP_MUL, in2, NULL, &out), CLG_ERR_SHAPE);
+    assert_non_null(strstr(clg_last_error(), "mul"));
+    clg_shape e = SHAPE2(CLG_I32, 4, 5);
+    const clg_shape *in3[2] = { &a, &e };
+    assert_int_equal(clg_op_infer(CLG_OP_SUB, in3, NULL, &out), CLG_ERR_DTYPE);
+    assert_non_null(strstr(clg_last_error(), "sub"));
+    assert_non_null(strstr(clg_last_error(), "i32"));
+    /* an output of the wrong (un-broadcast) shape is rejected by forward */
+    clg_tensor ta, tb, ty;
+    clg_shape sb = SHAPE1(CLG_F32, 5);
+    assert_clg_ok(clg_tensor_new(tctx, &a, &ta));
+    assert_clg_ok(clg_tensor_new(tctx, &sb, &tb));
+    assert_clg_ok(clg_tensor_new(tctx, &sb, &ty));
+    assert_int_equal(clg_op_forward(tctx, CLG_OP_ADD, (const clg_tensor *[]){ &ta, &tb }, &ty, NULL),
+                     CLG_ERR_SHAPE);
+    assert_non_null(strstr(clg_last_error(), "f32[4,5]"));
+    clg_tensor_free(&ta);
+    clg_tensor_free(&tb);
+    clg_tensor_free(&ty);
+}
 
 static void test_bad_inputs(void **s)
 {
@@ -59,7 +132,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_relu), cmocka_unit_test(test_gelu), cmocka_unit_test(test_tanh),
         cmocka_unit_test(test_sigmoid), cmocka_unit_test(test_exp), cmocka_unit_test(test_log),
-        cmocka_unit_test(test_scale), cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_scale), cmocka_unit_test(test_add), cmocka_unit_test(test_sub),
+        cmocka_unit_test(test_mul), cmocka_unit_test(test_bias_grad_long), cmocka_unit_test(test_binary_bad),
+        cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_zero_sized),
     };
     return clg_test_run_per_device("elementwise", tests, sizeof tests / sizeof tests[0]);
