@@ -1,1 +1,220 @@
-/* gemm.cl — matrix products (CLBlast and our own kernels): matmul with transposes, batched matmul. */
+/* gemm.cl — matrix products C = alpha·op(A)·op(B) + beta·C: simple, local-memory tiled and register-tiled kernels. */
+
+/* All kernels share one argument list (row-major, batch = get_global_id(2)):
+ *   A, ao, lda, sa   stored A (op(A) is [M,K]), element offset, row length, batch stride
+ *   B, bo, ldb, sb   stored B (op(B) is [K,N])
+ *   C, co, ldc, sc   C [M,N]
+ *   M, N, K, alpha, beta   beta == 0 never reads C.
+ * The simple and local kernels take the transposes at run time (ta, tb); the
+ * register-tiled kernels get them, and their tile sizes, as -D defines. */
+
+#ifndef GEMM_TA
+#define GEMM_TA 0
+#endif
+#ifndef GEMM_TB
+#define GEMM_TB 0
+#endif
+#ifndef GEMM_TM          /* rows of C per work-item (register tile) */
+#define GEMM_TM 8
+#endif
+#ifndef GEMM_VW          /* vector width: along N (gemm_tiled_n) or along K (gemm_tiled_k) */
+#define GEMM_VW 16
+#endif
+#ifndef GEMM_NV          /* vectors per row of the tile along N (gemm_tiled_n) */
+#define GEMM_NV 2
+#endif
+#ifndef GEMM_TNK         /* columns of C per work-item in gemm_tiled_k */
+#define GEMM_TNK 4
+#endif
+#ifndef GEMM_LTS         /* local-memory tile side (work-group LTS x LTS) */
+#define GEMM_LTS 16
+#endif
+
+#define GEMM_CAT_(a, b) a##b
+#define GEMM_CAT(a, b) GEMM_CAT_(a, b)
+#define VT GEMM_CAT(float, GEMM_VW)
+#define VLOAD GEMM_CAT(vload, GEMM_VW)
+#define VSTORE GEMM_CAT(vstore, GEMM_VW)
+#define GEMM_TN (GEMM_VW * GEMM_NV)
+
+#define GEMM_ARGS                                                                        \
+    __global const float *A, int ao, int lda, int sa, __global const float *B, int bo, \
+    int ldb, int sb, __global float *C, int co, int ldc, int sc, int M, int N, int K,  \
+    float alpha, float beta
+
+/* Element (i,k) of op(A) and (k,j) of op(B), transposes known at compile time. */
+#define AT(i, k) (GEMM_TA ? A[(size_t)(k) * lda + (i)] : A[(size_t)(i) * lda + (k)])
+#define BT(k, j) (GEMM_TB ? B[(size_t)(j) * ldb + (k)] : B[(size_t)(k) * ldb + (j)])
+
+inline void gemm_store1(__global float *c, float v, float alpha, float beta)
+{
+    *c = beta != 0.0f ? alpha * v + beta * *c : alpha * v;
+}
+
+/* One output per work-item straight from global memory; any transposes. */
+__kernel void gemm_simple(GEMM_ARGS, int ta, int tb)
+{
+    int j = get_global_id(0), i = get_global_id(1), z = get_global_id(2);
+    if (i >= M || j >= N)
+        return;
+    A += ao + (size_t)z * sa;
+    B += bo + (size_t)z * sb;
+    C += co + (size_t)z * sc;
+    size_t ai = ta ? (size_t)i : (size_t)i * lda, ak = ta ? (size_t)lda : 1;
+    size_t bj = tb ? (size_t)j * ldb : (size_t)j, bk = tb ? 1 : (size_t)ldb;
+    float acc = 0.0f;
+    for (int k = 0; k < K; k++)
+        acc = fma(A[ai + k * ak], B[bj + k * bk], acc);
+    gemm_store1(C + (size_t)i * ldc + j, acc, alpha, beta);
+}
+
+/* GPU style: a work-group computes an LTS x LTS tile of C, staging LTS-wide
+ * slices of op(A) and op(B) in local memory; one output per work-item. */
+__kernel void gemm_local(GEMM_ARGS, int ta, int tb)
+{
+    __local float As[GEMM_LTS][GEMM_LTS];
+    __local float Bs[GEMM_LTS][GEMM_LTS + 1];
+    int lx = get_local_id(0), ly = get_local_id(1);
+    int j = get_group_id(0) * GEMM_LTS + lx, i = get_group_id(1) * GEMM_LTS + ly;
+    int z = get_global_id(2);
+    A += ao + (size_t)z * sa;
+    B += bo + (size_t)z * sb;
+    C += co + (size_t)z * sc;
+    float acc = 0.0f;
+    for (int k0 = 0; k0 < K; k0 += GEMM_LTS) {
+        /* As[ly][lx] = op(A)(i, k0+lx); Bs[ly][lx] = op(B)(k0+ly, j) */
+        int ka = k0 + lx, kb = k0 + ly;
+        float av = 0.0f, bv = 0.0f;
+        if (i < M && ka < K)
+            av = ta ? A[(size_t)ka * lda + i] : A[(size_t)i * lda + ka];
+        if (j < N && kb < K)
+            bv = tb ? B[(size_t)j * ldb + kb] : B[(size_t)kb * ldb + j];
+        As[ly][lx] = av;
+        Bs[ly][lx] = bv;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int kk = 0; kk < GEMM_LTS; kk++)
+            acc = fma(As[ly][kk], Bs[kk][lx], acc);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (i < M && j < N)
+        gemm_store1(C + (size_t)i * ldc + j, acc, alpha, beta);
+}
+
+/* Guarded scalar path for partial tiles: rows i0..i0+tm-1, columns j0..j0+tn-1. */
+inline void gemm_edge(__global const float *A, int lda, __global const float *B, int ldb,
+                      __global float *C, int ldc, int K, float alpha, float beta, int i0, int tm,
+                      int j0, int tn)
+{
+    for (int r = 0; r < tm; r++)
+        for (int c = 0; c < tn; c++) {
+            float acc = 0.0f;
+            for (int k = 0; k < K; k++)
+                acc = fma(AT(i0 + r, k), BT(k, j0 + c), acc);
+            gemm_store1(C + (size_t)(i0 + r) * ldc + j0 + c, acc, alpha, beta);
+        }
+}
+
+/* CPU style, vectorised along N: a work-item computes a TM x (VW*NV) tile of C
+ * in vector registers, loading a row slice of op(B) per k and broadcasting TM
+ * scalars of op(A).  Global size (ceil(N/TN), ceil(M/TM), batch). */
+__kernel void gemm_tiled_n(GEMM_ARGS)
+{
+    int j0 = get_global_id(0) * GEMM_TN, i0 = get_global_id(1) * GEMM_TM, z = get_global_id(2);
+    if (i0 >= M || j0 >= N)
+        return;
+    A += ao + (size_t)z * sa;
+    B += bo + (size_t)z * sb;
+    C += co + (size_t)z * sc;
+    if (i0 + GEMM_TM > M || j0 + GEMM_TN > N) {
+        gemm_edge(A, lda, B, ldb, C, ldc, K, alpha, beta, i0, min(GEMM_TM, M - i0), j0,
+                  min(GEMM_TN, N - j0));
+        return;
+    }
+    VT acc[GEMM_TM][GEMM_NV];
+    for (int r = 0; r < GEMM_TM; r++)
+        for (int v = 0; v < GEMM_NV; v++)
+            acc[r][v] = (VT)(0.0f);
+    for (int k = 0; k < K; k++) {
+        VT b[GEMM_NV];
+#if GEMM_TB
+        for (int v = 0; v < GEMM_NV; v++) {
+            float tmp[GEMM_VW];
+            for (int e = 0; e < GEMM_VW; e++)
+                tmp[e] = B[(size_t)(j0 + v * GEMM_VW + e) * ldb + k];
+            b[v] = VLOAD(0, tmp);
+        }
+#else
+        __global const float *brow = B + (size_t)k * ldb + j0;
+        for (int v = 0; v < GEMM_NV; v++)
+            b[v] = VLOAD(v, brow);
+#endif
+        for (int r = 0; r < GEMM_TM; r++) {
+            float a = AT(i0 + r, k);
+            for (int v = 0; v < GEMM_NV; v++)
+                acc[r][v] = fma((VT)(a), b[v], acc[r][v]);
+        }
+    }
+    for (int r = 0; r < GEMM_TM; r++) {
+        __global float *crow = C + (size_t)(i0 + r) * ldc + j0;
+        for (int v = 0; v < GEMM_NV; v++) {
+            VT o = alpha * acc[r][v];
+            if (beta != 0.0f)
+                o += beta * VLOAD(v, crow);
+            VSTORE(o, v, crow);
+        }
+    }
+}
+
+inline float gemm_hsum(VT v)
+{
+#if GEMM_VW == 16
+    float8 h8 = v.lo + v.hi;
+    float4 h4 = h8.lo + h8.hi;
+#elif GEMM_VW == 8
+    float4 h4 = v.lo + v.hi;
+#else
+    float4 h4 = v;
+#endif
+    float2 h2 = h4.lo + h4.hi;
+    return h2.x + h2.y;
+}
+
+/* CPU style for A·Bᵀ (TA=0, TB=1: both operands contiguous along K): a
+ * work-item computes TM x TNK dot products with vector accumulators along K,
+ * reduced at the end.  Global size (ceil(N/TNK), ceil(M/TM), batch). */
+__kernel void gemm_tiled_k(GEMM_ARGS)
+{
+    int j0 = get_global_id(0) * GEMM_TNK, i0 = get_global_id(1) * GEMM_TM, z = get_global_id(2);
+    if (i0 >= M || j0 >= N)
+        return;
+    A += ao + (size_t)z * sa;
+    B += bo + (size_t)z * sb;
+    C += co + (size_t)z * sc;
+    if (i0 + GEMM_TM > M || j0 + GEMM_TNK > N) {
+        gemm_edge(A, lda, B, ldb, C, ldc, K, alpha, beta, i0, min(GEMM_TM, M - i0), j0,
+                  min(GEMM_TNK, N - j0));
+        return;
+    }
+    VT acc[GEMM_TM][GEMM_TNK];
+    for (int r = 0; r < GEMM_TM; r++)
+        for (int c = 0; c < GEMM_TNK; c++)
+            acc[r][c] = (VT)(0.0f);
+    int kv = K - K % GEMM_VW;
+    for (int k = 0; k < kv; k += GEMM_VW) {
+        VT a[GEMM_TM], b[GEMM_TNK];
+        for (int r = 0; r < GEMM_TM; r++)
+            a[r] = VLOAD(0, A + (size_t)(i0 + r) * lda + k);
+        for (int c = 0; c < GEMM_TNK; c++)
+            b[c] = VLOAD(0, B + (size_t)(j0 + c) * ldb + k);
+        for (int r = 0; r < GEMM_TM; r++)
+            for (int c = 0; c < GEMM_TNK; c++)
+                acc[r][c] = fma(a[r], b[c], acc[r][c]);
+    }
+    for (int r = 0; r < GEMM_TM; r++)
+        for (int c = 0; c < GEMM_TNK; c++) {
+            float s = gemm_hsum(acc[r][c]);
+            for (int k = kv; k < K; k++)
+                s = fma(A[(size_t)(i0 + r) * lda + k], B[(size_t)(j0 + c) * ldb + k], s);
+            gemm_store1(C + (size_t)(i0 + r) * ldc + j0 + c, s, alpha, beta);
+        }
+}

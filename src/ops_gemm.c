@@ -1,5 +1,417 @@
 /* ops_gemm.c — matrix products (CLBlast and our own kernels): matmul with transposes, batched matmul. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <clblast_c.h>
+
 #include "internal.h"
 
-CLG_OP_UNAVAILABLE(matmul)
-CLG_OP_UNAVAILABLE(bmm)
+/* Paths, chosen per call: CLGRAD_GEMM=clblast|tiled|local|simple forces one;
+ * otherwise CPU devices use the register-tiled kernels (tiled) and other
+ * devices the local-memory kernel (local). */
+typedef enum { PATH_TILED, PATH_LOCAL, PATH_SIMPLE, PATH_CLBLAST } gemm_path;
+
+/* One strided, batched product in row-major storage:
+ * C[z] = alpha·op(A[z])·op(B[z]) + beta·C[z] for z < batch. */
+typedef struct gemm_call {
+    int ta, tb, M, N, K, batch;
+    cl_mem a, b, c;
+    int ao, bo, co;         /* element offsets */
+    int lda, ldb, ldc;      /* row lengths as stored */
+    int sa, sb, sc;         /* batch strides */
+    float alpha, beta;
+} gemm_call;
+
+/* ---- per-ctx cache of specialised programs -------------------------------- */
+
+#define GEMM_MAX_VARIANTS 32
+
+typedef struct gemm_variant {
+    char key[256];
+    cl_program prog;
+    cl_kernel k;
+} gemm_variant;
+
+typedef struct gemm_state {
+    gemm_variant v[GEMM_MAX_VARIANTS];
+    int n;
+    int clblast_used;
+} gemm_state;
+
+static void gemm_state_free(void *p)
+{
+    gemm_state *s = p;
+    for (int i = 0; i < s->n; i++) {
+        clReleaseKernel(s->v[i].k);
+        clReleaseProgram(s->v[i].prog);
+    }
+    /* CLBlast keeps programs (and so the context) alive in a process-wide cache. */
+    if (s->clblast_used)
+        CLBlastClearCache();
+    free(s);
+}
+
+static clg_status get_state(clg_ctx *ctx, gemm_state **out)
+{
+    if (!ctx->gemm_state) {
+        gemm_state *s = calloc(1, sizeof *s);
+        if (!s)
+            return clg__fail(CLG_ERR_OUT_OF_MEMORY, "gemm: out of memory");
+        ctx->gemm_state = s;
+        ctx->gemm_state_free = gemm_state_free;
+    }
+    *out = ctx->gemm_state;
+    return CLG_OK;
+}
+
+/* Kernel `kname` of cl/gemm.cl built with the extra options `defs` (cached). */
+static clg_status variant_kernel(clg_ctx *ctx, const char *kname, const char *defs, cl_kernel *out)
+{
+    gemm_state *s = NULL;
+    clg_status st = get_state(ctx, &s);
+    if (st)
+        return st;
+    char key[256];
+    snprintf(key, sizeof key, "%s %s", kname, defs);
+    for (int i = 0; i < s->n; i++)
+        if (!strcmp(s->v[i].key, key)) {
+            *out = s->v[i].k;
+            return CLG_OK;
+        }
+    if (s->n >= GEMM_MAX_VARIANTS)
+        return clg__fail(CLG_ERR_UNSUPPORTED, "gemm: too many kernel variants (max %d)", GEMM_MAX_VARIANTS);
+    char *src;
+    size_t len;
+    if ((st = clg__program_source(CLG_PROG_GEMM, &src, &len)))
+        return st;
+    void *p = NULL;
+    st = clg_program_build_source(ctx, "cl/gemm.cl", src, defs, &p, NULL);
+    free(src);
+    if (st)
+        return st;
+    cl_int err;
+    cl_kernel k = clCreateKernel((cl_program)p, kname, &err);
+    if (err != CL_SUCCESS) {
+        clReleaseProgram((cl_program)p);
+        return clg__cl_fail(err, "clCreateKernel(%s in cl/gemm.cl, %s)", kname, defs);
+    }
+    gemm_variant *v = &s->v[s->n++];
+    memcpy(v->key, key, sizeof key);
+    v->prog = (cl_program)p;
+    v->k = k;
+    *out = k;
+    return CLG_OK;
+}
+
+/* ---- paths ------------------------------------------------------------------ */
+
+static clg_karg *common_args(const gemm_call *g, clg_karg *a)
+{
+    int i = 0;
+    a[i++] = KMEM(g->a); a[i++] = KINT(g->ao); a[i++] = KINT(g->lda); a[i++] = KINT(g->sa);
+    a[i++] = KMEM(g->b); a[i++] = KINT(g->bo); a[i++] = KINT(g->ldb); a[i++] = KINT(g->sb);
+    a[i++] = KMEM(g->c); a[i++] = KINT(g->co); a[i++] = KINT(g->ldc); a[i++] = KINT(g->sc);
+    a[i++] = KINT(g->M); a[i++] = KINT(g->N); a[i++] = KINT(g->K);
+    a[i++] = KFLT(g->alpha); a[i++] = KFLT(g->beta);
+    return a + i;
+}
+#define N_COMMON_ARGS 17
+
+static clg_status run_kernel(clg_ctx *ctx, cl_kernel k, const char *kname, const clg_karg *args, int nargs,
+                             const size_t g[3], const size_t *l)
+{
+    clg_status st = clg__set_args(k, kname, args, nargs);
+    if (st)
+        return st;
+    return clg__enqueue(ctx, k, kname, 3, g, l);
+}
+
+static clg_status path_simple(clg_ctx *ctx, const gemm_call *g)
+{
+    clg_karg args[N_COMMON_ARGS + 2];
+    clg_karg *e = common_args(g, args);
+    e[0] = KINT(g->ta);
+    e[1] = KINT(g->tb);
+    cl_kernel k;
+    clg_status st = clg__kernel(ctx, CLG_PROG_GEMM, "gemm_simple", &k);
+    if (st)
+        return st;
+    size_t gs[3] = { (size_t)g->N, (size_t)g->M, (size_t)g->batch };
+    return run_kernel(ctx, k, "gemm_simple", args, N_COMMON_ARGS + 2, gs, NULL);
+}
+
+static clg_status path_local(clg_ctx *ctx, const gemm_call *g)
+{
+    int lts = ctx->info.max_work_group >= 256 ? 16 : 8;
+    char defs[64];
+    snprintf(defs, sizeof defs, "-DGEMM_LTS=%d", lts);
+    cl_kernel k;
+    clg_status st = variant_kernel(ctx, "gemm_local", defs, &k);
+    if (st)
+        return st;
+    clg_karg args[N_COMMON_ARGS + 2];
+    clg_karg *e = common_args(g, args);
+    e[0] = KINT(g->ta);
+    e[1] = KINT(g->tb);
+    size_t gs[3] = { (size_t)g->N, (size_t)g->M, (size_t)g->batch };
+    size_t ls[3] = { (size_t)lts, (size_t)lts, 1 };
+    return run_kernel(ctx, k, "gemm_local", args, N_COMMON_ARGS + 2, gs, ls);
+}
+
+/* Register tiles; CLGRAD_GEMM_TILE="TM,VW,NV" overrides them (for tuning). */
+static void tile_params(int *tm, int *vw, int *nv)
+{
+    *tm = 8;
+    *vw = 16;
+    *nv = 2;
+    const char *e = getenv("CLGRAD_GEMM_TILE");
+    int a, b, c;
+    if (e && sscanf(e, "%d,%d,%d", &a, &b, &c) == 3 && a > 0 && a <= 16 &&
+        (b == 4 || b == 8 || b == 16) && c > 0 && c <= 4) {
+        *tm = a;
+        *vw = b;
+        *nv = c;
+    }
+}
+
+static clg_status path_tiled(clg_ctx *ctx, const gemm_call *g)
+{
+    char defs[160];
+    const char *kname;
+    size_t gs[3];
+    int tm, vw, nv;
+    tile_params(&tm, &vw, &nv);
+    if (!g->ta && g->tb) {
+        /* A·Bᵀ: both operands run along K, vectorise along K */
+        int tmk = 4, tnk = 4;
+        snprintf(defs, sizeof defs, "-DGEMM_TA=0 -DGEMM_TB=1 -DGEMM_TM=%d -DGEMM_TNK=%d -DGEMM_VW=%d", tmk, tnk,
+                 vw);
+        kname = "gemm_tiled_k";
+        gs[0] = (size_t)(g->N + tnk - 1) / (size_t)tnk;
+        gs[1] = (size_t)(g->M + tmk - 1) / (size_t)tmk;
+    } else {
+        snprintf(defs, sizeof defs, "-DGEMM_TA=%d -DGEMM_TB=%d -DGEMM_TM=%d -DGEMM_VW=%d -DGEMM_NV=%d", g->ta,
+                 g->tb, tm, vw, nv);
+        kname = "gemm_tiled_n";
+        gs[0] = (size_t)(g->N + vw * nv - 1) / (size_t)(vw * nv);
+        gs[1] = (size_t)(g->M + tm - 1) / (size_t)tm;
+    }
+    gs[2] = (size_t)g->batch;
+    cl_kernel k;
+    clg_status st = variant_kernel(ctx, kname, defs, &k);
+    if (st)
+        return st;
+    clg_karg args[N_COMMON_ARGS];
+    common_args(g, args);
+    return run_kernel(ctx, k, kname, args, N_COMMON_ARGS, gs, NULL);
+}
+
+static clg_status path_clblast(clg_ctx *ctx, const gemm_call *g)
+{
+    gemm_state *s = NULL;
+    clg_status st = get_state(ctx, &s);
+    if (st)
+        return st;
+    s->clblast_used = 1;
+    CLBlastTranspose ta = g->ta ? CLBlastTransposeYes : CLBlastTransposeNo;
+    CLBlastTranspose tb = g->tb ? CLBlastTransposeYes : CLBlastTransposeNo;
+    CLBlastStatusCode rc;
+    if (g->batch == 1)
+        rc = CLBlastSgemm(CLBlastLayoutRowMajor, ta, tb, (size_t)g->M, (size_t)g->N, (size_t)g->K, g->alpha, g->a,
+                          (size_t)g->ao, (size_t)g->lda, g->b, (size_t)g->bo, (size_t)g->ldb, g->beta, g->c,
+                          (size_t)g->co, (size_t)g->ldc, &ctx->queue, NULL);
+    else
+        rc = CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, ta, tb, (size_t)g->M, (size_t)g->N, (size_t)g->K,
+                                        g->alpha, g->a, (size_t)g->ao, (size_t)g->lda, (size_t)g->sa, g->b,
+                                        (size_t)g->bo, (size_t)g->ldb, (size_t)g->sb, g->beta, g->c,
+                                        (size_t)g->co, (size_t)g->ldc, (size_t)g->sc, (size_t)g->batch,
+                                        &ctx->queue, NULL);
+    if (rc != CLBlastSuccess) {
+        clg__fail(CLG_ERR_CLBLAST, "gemm: CLBlast sgemm%s %dx%dx%d (batch %d, trans %d/%d) failed with status %d",
+                  g->batch == 1 ? "" : "StridedBatched", g->M, g->N, g->K, g->batch, g->ta, g->tb, (int)rc);
+        clg__set_raw((int)rc);
+        return CLG_ERR_CLBLAST;
+    }
+    ctx->launches++;
+    return CLG_OK;
+}
+
+static gemm_path choose_path(const clg_ctx *ctx)
+{
+    const char *e = getenv("CLGRAD_GEMM");
+    if (e && *e) {
+        if (!strcmp(e, "clblast"))
+            return PATH_CLBLAST;
+        if (!strcmp(e, "tiled"))
+            return PATH_TILED;
+        if (!strcmp(e, "local"))
+            return PATH_LOCAL;
+        if (!strcmp(e, "simple"))
+            return PATH_SIMPLE;
+    }
+    return ctx->info.type == CLG_DEVICE_CPU ? PATH_TILED : PATH_LOCAL;
+}
+
+/* Zero C (all batches, contiguous) where K == 0 or CLBlast must not read garbage. */
+static clg_status zero_c(clg_ctx *ctx, const gemm_call *g)
+{
+    cl_uint zero = 0;
+    size_t n = (size_t)g->M * (size_t)g->N * (size_t)g->batch;
+    cl_int err = clEnqueueFillBuffer(ctx->queue, g->c, &zero, sizeof zero, (size_t)g->co * 4, n * 4, 0, NULL,
+                                     NULL);
+    if (err != CL_SUCCESS)
+        return clg__cl_fail(err, "gemm: clEnqueueFillBuffer(%zu elements)", n);
+    return CLG_OK;
+}
+
+static clg_status gemm_run(clg_ctx *ctx, gemm_call *g)
+{
+    if (g->M == 0 || g->N == 0 || g->batch == 0)
+        return CLG_OK;
+    if (g->K == 0)
+        return g->beta == 0.0f ? zero_c(ctx, g) : CLG_OK;
+    switch (choose_path(ctx)) {
+    case PATH_CLBLAST:
+        if (g->beta == 0.0f) {
+            /* 0·NaN would leak uninitialised memory into C */
+            clg_status st = zero_c(ctx, g);
+            if (st)
+                return st;
+        }
+        return path_clblast(ctx, g);
+    case PATH_LOCAL: return path_local(ctx, g);
+    case PATH_SIMPLE: return path_simple(ctx, g);
+    case PATH_TILED:
+    default: return path_tiled(ctx, g);
+    }
+}
+
+/* ---- ops ---------------------------------------------------------------------- */
+
+/* op(X) of a stored [r,c] matrix with transpose t: rows and columns. */
+static void op_dims(const clg_shape *s, int t, int64_t *rows, int64_t *cols)
+{
+    int64_t r = s->dim[s->ndim - 2], c = s->dim[s->ndim - 1];
+    *rows = t ? c : r;
+    *cols = t ? r : c;
+}
+
+static clg_status gemm_infer(const char *op, int nd, const clg_shape *const *in, const clg_attrs *a,
+                             clg_shape *out)
+{
+    clg_status st;
+    for (int i = 0; i < 2; i++)
+        if ((st = clg__check_dtype(op, i, in[i], CLG_F32)))
+            return st;
+    char why[200];
+    for (int i = 0; i < 2; i++)
+        if (in[i]->ndim != nd) {
+            snprintf(why, sizeof why, "input %d must be %d-D, got %d-D", i, nd, in[i]->ndim);
+            return clg__shape_fail(op, in, 2, why);
+        }
+    int64_t m, k1, k2, n;
+    op_dims(in[0], a->trans_a, &m, &k1);
+    op_dims(in[1], a->trans_b, &k2, &n);
+    if (k1 != k2) {
+        snprintf(why, sizeof why,
+                 "inner dimensions differ: op(A) is [%lld,%lld] (trans_a=%d), op(B) is [%lld,%lld] (trans_b=%d)",
+                 (long long)m, (long long)k1, a->trans_a ? 1 : 0, (long long)k2, (long long)n,
+                 a->trans_b ? 1 : 0);
+        return clg__shape_fail(op, in, 2, why);
+    }
+    if (nd == 3 && in[0]->dim[0] != in[1]->dim[0]) {
+        snprintf(why, sizeof why, "batch sizes differ: %lld vs %lld", (long long)in[0]->dim[0],
+                 (long long)in[1]->dim[0]);
+        return clg__shape_fail(op, in, 2, why);
+    }
+    int64_t bsz = nd == 3 ? in[0]->dim[0] : 1;
+    if (m * k1 * bsz > INT32_MAX || k2 * n * bsz > INT32_MAX || m * n * bsz > INT32_MAX) {
+        snprintf(why, sizeof why, "more than 2^31-1 elements per operand are not supported");
+        return clg__shape_fail(op, in, 2, why);
+    }
+    out->dtype = CLG_F32;
+    out->ndim = nd;
+    if (nd == 3)
+        out->dim[0] = bsz;
+    out->dim[nd - 2] = m;
+    out->dim[nd - 1] = n;
+    return CLG_OK;
+}
+
+/* Describe dst = alpha·op(x)·op(y) + beta·dst for stored x, y (2-D or 3-D, same rank). */
+static gemm_call make_call(const clg_tensor *x, int tx, const clg_tensor *y, int ty, clg_tensor *dst, float beta)
+{
+    gemm_call g;
+    memset(&g, 0, sizeof g);
+    int nd = x->s.ndim;
+    int64_t m, k, n, k2;
+    op_dims(&x->s, tx, &m, &k);
+    op_dims(&y->s, ty, &k2, &n);
+    (void)k2;
+    g.ta = tx;
+    g.tb = ty;
+    g.M = (int)m;
+    g.N = (int)n;
+    g.K = (int)k;
+    g.batch = nd == 3 ? (int)x->s.dim[0] : 1;
+    g.a = (cl_mem)x->buf;
+    g.b = (cl_mem)y->buf;
+    g.c = (cl_mem)dst->buf;
+    g.ao = (int)x->offset;
+    g.bo = (int)y->offset;
+    g.co = (int)dst->offset;
+    g.lda = (int)x->s.dim[nd - 1];
+    g.ldb = (int)y->s.dim[nd - 1];
+    g.ldc = (int)n;
+    g.sa = (int)(m * k);
+    g.sb = (int)(k * n);
+    g.sc = (int)(m * n);
+    g.alpha = 1.0f;
+    g.beta = beta;
+    return g;
+}
+
+static clg_status gemm_forward(clg_ctx *ctx, const clg_tensor *const *in, clg_tensor *out, const clg_attrs *a)
+{
+    gemm_call g = make_call(in[0], a->trans_a ? 1 : 0, in[1], a->trans_b ? 1 : 0, out, 0.0f);
+    return gemm_run(ctx, &g);
+}
+
+/* C = op(A)·op(B):
+ *   dA = dC·op(B)ᵀ, stored as A:  ta=0: dC·op(B)ᵀ;  ta=1: op(B)·dCᵀ
+ *   dB = op(A)ᵀ·dC, stored as B:  tb=0: op(A)ᵀ·dC;  tb=1: dCᵀ·op(A) */
+static clg_status gemm_backward(clg_ctx *ctx, const clg_tensor *const *in, const clg_tensor *out,
+                                const clg_tensor *gout, clg_tensor *const *gin, const clg_attrs *a, int acc)
+{
+    (void)out;
+    int ta = a->trans_a ? 1 : 0, tb = a->trans_b ? 1 : 0;
+    float beta = acc ? 1.0f : 0.0f;
+    clg_status st;
+    if (gin[0]) {
+        gemm_call g = ta ? make_call(in[1], tb, gout, 1, gin[0], beta)
+                         : make_call(gout, 0, in[1], !tb, gin[0], beta);
+        if ((st = gemm_run(ctx, &g)))
+            return st;
+    }
+    if (gin[1]) {
+        gemm_call g = tb ? make_call(gout, 1, in[0], ta, gin[1], beta)
+                         : make_call(in[0], !ta, gout, 0, gin[1], beta);
+        if ((st = gemm_run(ctx, &g)))
+            return st;
+    }
+    return CLG_OK;
+}
+
+static clg_status matmul_infer(const clg_shape *const *in, const clg_attrs *a, clg_shape *out)
+{
+    return gemm_infer("matmul", 2, in, a, out);
+}
+
+static clg_status bmm_infer(const clg_shape *const *in, const clg_attrs *a, clg_shape *out)
+{
+    return gemm_infer("bmm", 3, in, a, out);
+}
+
+const clg_op_desc clg_opdesc_matmul = { "matmul", 2, matmul_infer, gemm_forward, gemm_backward };
+const clg_op_desc clg_opdesc_bmm = { "bmm", 2, bmm_infer, gemm_forward, gemm_backward };

@@ -1,16 +1,253 @@
-/* test_gemm.c — the gemm ops vs the double reference and finite differences, per device. */
+/* test_gemm.c — the gemm ops vs the double reference and finite differences, per device and per path. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "harness.h"
 #include "ref_ops.h"
 
-static void test_table_entries(void **s)
+/* (M, K, N) of op(A)·op(B): 1, 7, 33 and >1000 along each axis, full register tiles (8x32,
+ * 4x4 with K a multiple of 16) and partial ones. */
+static const int shapes[][3] = {
+    { 1, 1, 1 }, { 7, 33, 5 }, { 33, 7, 33 }, { 3, 1031, 5 }, { 1031, 3, 2 }, { 2, 3, 1031 },
+    { 24, 20, 96 }, { 8, 48, 12 }, { 17, 37, 65 },
+};
+#define N_SHAPES (sizeof shapes / sizeof shapes[0])
+
+static void use_path(const char *p) { setenv("CLGRAD_GEMM", p, 1); }
+
+static int teardown_path(void **s)
 {
     (void)s;
-    assert_true(clg_op_num_inputs(CLG_OP_MATMUL) >= 0);
-    assert_true(clg_op_num_inputs(CLG_OP_BMM) >= 0);
+    unsetenv("CLGRAD_GEMM");
+    return 0;
+}
+
+/* Tolerance of an f32 dot product of length K with terms in [-1,1]. */
+static void set_tol(op_case *c, int K)
+{
+    c->atol = 1e-6 + 2e-7 * K;
+    c->rtol = 1e-5;
+}
+
+static op_case mm_case(int M, int K, int N, int ta, int tb)
+{
+    op_case c = { .op = CLG_OP_MATMUL, .nin = 2, .attrs = clg_attrs_default() };
+    c.attrs.trans_a = ta;
+    c.attrs.trans_b = tb;
+    c.in[0].s = ta ? SHAPE2(CLG_F32, K, M) : SHAPE2(CLG_F32, M, K);
+    c.in[1].s = tb ? SHAPE2(CLG_F32, N, K) : SHAPE2(CLG_F32, K, N);
+    set_tol(&c, K);
+    return c;
+}
+
+static op_case bmm_case(int B, int M, int K, int N, int ta, int tb)
+{
+    op_case c = mm_case(M, K, N, ta, tb);
+    c.op = CLG_OP_BMM;
+    for (int i = 0; i < 2; i++)
+        c.in[i].s = SHAPE3(CLG_F32, B, c.in[i].s.dim[0], c.in[i].s.dim[1]);
+    return c;
+}
+
+/* Every transpose combination over the shape table, forward; backward on a subset. */
+static void matmul_all(const char *path, size_t n_shapes, int backward)
+{
+    use_path(path);
+    for (int t = 0; t < 4; t++)
+        for (size_t i = 0; i < n_shapes; i++) {
+            op_case c = mm_case(shapes[i][0], shapes[i][1], shapes[i][2], t & 1, t >> 1);
+            check_op_forward(tctx, &c, 1000 + 10 * i + t);
+            if (backward && (i == 1 || i == 2 || i == 3 || i == 8))
+                check_op_backward(tctx, &c, 2000 + 10 * i + t);
+        }
+}
+
+static void bmm_all(const char *path)
+{
+    use_path(path);
+    for (int t = 0; t < 4; t++) {
+        op_case c = bmm_case(3, 9, 17, 35, t & 1, t >> 1);
+        check_op_forward(tctx, &c, 3000 + t);
+        check_op_backward(tctx, &c, 3100 + t);
+        op_case d = bmm_case(2, 1, 1031, 3, t & 1, t >> 1);
+        check_op_forward(tctx, &d, 3200 + t);
+    }
+}
+
+static void test_matmul_tiled(void **s) { (void)s; matmul_all("tiled", N_SHAPES, 1); }
+static void test_matmul_local(void **s) { (void)s; matmul_all("local", N_SHAPES, 1); }
+static void test_matmul_simple(void **s) { (void)s; matmul_all("simple", N_SHAPES, 1); }
+static void test_bmm_tiled(void **s) { (void)s; bmm_all("tiled"); }
+static void test_bmm_local(void **s) { (void)s; bmm_all("local"); }
+static void test_bmm_simple(void **s) { (void)s; bmm_all("simple"); }
+
+/* CLBlast compiles its kernels on first use (seconds on PoCL) and its large-matrix kernels
+ * are slow on rusticl: tiny shapes only (CLBlast's direct kernels). */
+static void test_clblast(void **s)
+{
+    (void)s;
+    use_path("clblast");
+    for (int t = 0; t < 4; t++) {
+        op_case c = mm_case(7, 33, 5, t & 1, t >> 1);
+        check_op_forward(tctx, &c, 4000 + t);
+    }
+    op_case c = mm_case(5, 7, 3, 1, 0);
+    check_op_backward(tctx, &c, 4100);
+    op_case b = bmm_case(3, 5, 7, 3, 0, 1);
+    check_op_forward(tctx, &b, 4200);
+    check_op_backward(tctx, &b, 4201);
+}
+
+/* Operands and result as views at odd element offsets into larger buffers. */
+static void test_offsets(void **s)
+{
+    (void)s;
+    const char *paths[] = { "tiled", "local", "simple" };
+    const int M = 9, K = 17, N = 33, off = 5;
+    for (size_t p = 0; p < 3; p++) {
+        use_path(paths[p]);
+        for (int t = 0; t < 4; t++) {
+            op_case c = mm_case(M, K, N, t & 1, t >> 1);
+            trng g = { 77 + (uint64_t)t };
+            ref_tensor r[2], big[2], want;
+            clg_tensor tb[2], tv[2], outbig, outv;
+            for (int i = 0; i < 2; i++) {
+                ref_alloc(&r[i], &c.in[i].s);
+                int64_t n = clg_shape_numel(&c.in[i].s);
+                clg_shape bs = SHAPE1(CLG_F32, n + off + 3);
+                ref_alloc(&big[i], &bs);
+                for (int64_t j = 0; j < n + off + 3; j++)
+                    big[i].d[j] = (double)(float)(2 * trng_uniform(&g) - 1);
+                for (int64_t j = 0; j < n; j++)
+                    r[i].d[j] = big[i].d[j + off];
+                ref_upload(tctx, &big[i], &tb[i]);
+                assert_clg_ok(clg_tensor_view(&tb[i], off, &c.in[i].s, &tv[i]));
+            }
+            clg_shape os = SHAPE2(CLG_F32, M, N), obs = SHAPE1(CLG_F32, M * N + 2 * off);
+            ref_alloc(&want, &os);
+            assert_int_equal(ref_matmul(r, &c.attrs, &want), 0);
+            assert_clg_ok(clg_tensor_zeros(tctx, &obs, &outbig));
+            assert_clg_ok(clg_tensor_view(&outbig, off, &os, &outv));
+            const clg_tensor *in[2] = { &tv[0], &tv[1] };
+            assert_clg_ok(clg_op_forward(tctx, CLG_OP_MATMUL, in, &outv, &c.attrs));
+            ref_tensor got;
+            ref_download(&outbig, &got);
+            for (int64_t j = 0; j < M * N + 2 * off; j++) {
+                double w = (j >= off && j < off + M * N) ? want.d[j - off] : 0.0;
+                if (!(fabs(got.d[j] - w) <= 1e-5 + 1e-5 * fabs(w)))
+                    fail_msg("%s trans %d/%d: element %lld of the padded output is %g, want %g", paths[p],
+                             t & 1, t >> 1, (long long)j, got.d[j], w);
+            }
+            ref_free(&got);
+            ref_free(&want);
+            for (int i = 0; i < 2; i++) {
+                ref_free(&r[i]);
+                ref_free(&big[i]);
+                clg_tensor_free(&tb[i]);
+            }
+            clg_tensor_free(&outbig);
+        }
+    }
+}
+
+/* K == 0 gives zeros (and accumulate leaves the gradient alone); M == 0 does nothing. */
+static void test_empty(void **s)
+{
+    (void)s;
+    clg_shape sa = SHAPE2(CLG_F32, 3, 0), sb = SHAPE2(CLG_F32, 0, 4), so = SHAPE2(CLG_F32, 3, 4);
+    clg_tensor a, b, o;
+    assert_clg_ok(clg_tensor_new(tctx, &sa, &a));
+    assert_clg_ok(clg_tensor_new(tctx, &sb, &b));
+    assert_clg_ok(clg_tensor_new(tctx, &so, &o));
+    float ones[12], got[12];
+    for (int i = 0; i < 12; i++)
+        ones[i] = 1.0f;
+    assert_clg_ok(clg_tensor_write(&o, ones));
+    const clg_tensor *in[2] = { &a, &b };
+    assert_clg_ok(clg_op_forward(tctx, CLG_OP_MATMUL, in, &o, NULL));
+    assert_clg_ok(clg_tensor_read(&o, got));
+    for (int i = 0; i < 12; i++)
+        assert_true(got[i] == 0.0f);
+    clg_tensor_free(&a);
+    clg_tensor_free(&b);
+    clg_tensor_free(&o);
+
+    clg_shape za = SHAPE2(CLG_F32, 0, 5), zb = SHAPE2(CLG_F32, 5, 4), zo = SHAPE2(CLG_F32, 0, 4);
+    assert_clg_ok(clg_tensor_new(tctx, &za, &a));
+    assert_clg_ok(clg_tensor_new(tctx, &zb, &b));
+    assert_clg_ok(clg_tensor_new(tctx, &zo, &o));
+    assert_clg_ok(clg_op_forward(tctx, CLG_OP_MATMUL, in, &o, NULL));
+    assert_clg_ok(clg_ctx_finish(tctx));
+    clg_tensor_free(&a);
+    clg_tensor_free(&b);
+    clg_tensor_free(&o);
+}
+
+static void expect_shape_error(clg_op op, clg_shape sa, clg_shape sb, int ta, int tb, const char *w1,
+                               const char *w2)
+{
+    clg_attrs at = clg_attrs_default();
+    at.trans_a = ta;
+    at.trans_b = tb;
+    const clg_shape *in[2] = { &sa, &sb };
+    clg_shape out;
+    clg_status st = clg_op_infer(op, in, &at, &out);
+    if (st != CLG_ERR_SHAPE && st != CLG_ERR_DTYPE)
+        fail_msg("%s: expected an error, got %s", clg_op_name(op), clg_status_name(st));
+    const char *msg = clg_last_error();
+    if (!strstr(msg, clg_op_name(op)) || (w1 && !strstr(msg, w1)) || (w2 && !strstr(msg, w2)))
+        fail_msg("message lacks '%s'/'%s': %s", w1 ? w1 : "", w2 ? w2 : "", msg);
+}
+
+static void test_bad_shapes(void **s)
+{
+    (void)s;
+    expect_shape_error(CLG_OP_MATMUL, SHAPE2(CLG_F32, 4, 5), SHAPE2(CLG_F32, 6, 7), 0, 0, "inner dimensions",
+                       "f32[6,7]");
+    expect_shape_error(CLG_OP_MATMUL, SHAPE2(CLG_F32, 4, 5), SHAPE2(CLG_F32, 4, 7), 1, 1, "op(A) is [5,4]",
+                       "op(B) is [7,4]");
+    expect_shape_error(CLG_OP_MATMUL, SHAPE3(CLG_F32, 2, 4, 5), SHAPE2(CLG_F32, 5, 7), 0, 0, "2-D",
+                       "f32[2,4,5]");
+    expect_shape_error(CLG_OP_BMM, SHAPE2(CLG_F32, 4, 5), SHAPE2(CLG_F32, 5, 7), 0, 0, "3-D", NULL);
+    expect_shape_error(CLG_OP_BMM, SHAPE3(CLG_F32, 2, 4, 5), SHAPE3(CLG_F32, 3, 5, 7), 0, 0, "batch sizes differ",
+                       "f32[3,5,7]");
+    expect_shape_error(CLG_OP_BMM, SHAPE3(CLG_F32, 2, 4, 5), SHAPE3(CLG_F32, 2, 4, 7), 0, 0, "inner dimensions",
+                       NULL);
+    /* status codes through the forward entry point */
+    clg_shape sa = SHAPE2(CLG_F32, 4, 5), sb = SHAPE2(CLG_F32, 6, 7), si = SHAPE2(CLG_I32, 5, 7),
+              so = SHAPE2(CLG_F32, 4, 7);
+    clg_tensor a, b, bi, o;
+    assert_clg_ok(clg_tensor_new(tctx, &sa, &a));
+    assert_clg_ok(clg_tensor_new(tctx, &sb, &b));
+    assert_clg_ok(clg_tensor_new(tctx, &si, &bi));
+    assert_clg_ok(clg_tensor_new(tctx, &so, &o));
+    assert_clg_status(clg_op_forward(tctx, CLG_OP_MATMUL, (const clg_tensor *[]){ &a, &b }, &o, NULL),
+                      CLG_ERR_SHAPE);
+    assert_non_null(strstr(clg_last_error(), "matmul"));
+    assert_non_null(strstr(clg_last_error(), "f32[4,5]"));
+    assert_clg_status(clg_op_forward(tctx, CLG_OP_MATMUL, (const clg_tensor *[]){ &a, &bi }, &o, NULL),
+                      CLG_ERR_DTYPE);
+    assert_non_null(strstr(clg_last_error(), "matmul: input 1 must be f32"));
+    clg_tensor_free(&a);
+    clg_tensor_free(&b);
+    clg_tensor_free(&bi);
+    clg_tensor_free(&o);
 }
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = { cmocka_unit_test(test_table_entries) };
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_matmul_tiled, teardown_path),
+        cmocka_unit_test_teardown(test_matmul_local, teardown_path),
+        cmocka_unit_test_teardown(test_matmul_simple, teardown_path),
+        cmocka_unit_test_teardown(test_bmm_tiled, teardown_path),
+        cmocka_unit_test_teardown(test_bmm_local, teardown_path),
+        cmocka_unit_test_teardown(test_bmm_simple, teardown_path),
+        cmocka_unit_test_teardown(test_clblast, teardown_path),
+        cmocka_unit_test_teardown(test_offsets, teardown_path),
+        cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_bad_shapes),
+    };
     return clg_test_run_per_device("gemm", tests, sizeof tests / sizeof tests[0]);
 }
