@@ -749,7 +749,7 @@ static void attribute(clg_graph *g, const exentry *e, double ms)
         g->nodes[e->node].prof_fwd_n++;
     } else if (e->kind == EX_SEED || e->kind == EX_BWD) {
         g->nodes[e->node].prof_bwd_ms += ms;
-        g->nodes[e->node].prof_bwd_n++;
+        g->nodes[e->node].prof_bwd_n += e->kind == EX_BWD; /* the seed fill is not a run */
     } else {
         g->prof_opt_ms += ms;
         g->prof_opt_n++;
