@@ -1,10 +1,879 @@
-/* test_graph.c — tests of include/clgrad/graph.h. */
-#include "harness.h"
+/* test_graph.c — the graph runtime per device: building errors, autodiff vs finite differences, memory plan, runs. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-static void test_placeholder(void **s) { (void)s; assert_true(1); }
+#include "harness.h"
+#include "ref_ops.h"
+
+/* ---- helpers ------------------------------------------------------------------------------------ */
+
+/* An op is in this build unless its shape inference says CLG_ERR_UNSUPPORTED. */
+static int op_available(clg_op op)
+{
+    clg_shape s = SHAPE2(CLG_F32, 2, 2);
+    const clg_shape *in[4] = { &s, &s, &s, &s };
+    clg_shape out;
+    clg_attrs a = clg_attrs_default();
+    return clg_op_infer(op, in, &a, &out) != CLG_ERR_UNSUPPORTED;
+}
+
+static int optim_available(clg_optim_kind kind)
+{
+    clg_shape s = SHAPE1(CLG_F32, 1);
+    clg_tensor p, gr, m, v;
+    assert_clg_ok(clg_tensor_zeros(tctx, &s, &p));
+    assert_clg_ok(clg_tensor_zeros(tctx, &s, &gr));
+    assert_clg_ok(clg_tensor_zeros(tctx, &s, &m));
+    assert_clg_ok(clg_tensor_zeros(tctx, &s, &v));
+    clg_status st = kind == CLG_OPTIM_SGD ? clg_sgd_update(tctx, &p, &gr, &m, 0.1f, 0.9f, 0.0f)
+                                          : clg_adam_update(tctx, &p, &gr, &m, &v, 0.1f, 0.9f, 0.999f, 1e-8f, 0.0f,
+                                                            kind == CLG_OPTIM_ADAMW, 1);
+    assert_clg_ok(clg_ctx_finish(tctx));
+    clg_tensor_free(&p);
+    clg_tensor_free(&gr);
+    clg_tensor_free(&m);
+    clg_tensor_free(&v);
+    return st != CLG_ERR_UNSUPPORTED;
+}
+
+static int skip_unless_ops(const clg_op *ops, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!op_available(ops[i])) {
+            print_message("  [ skipped: op %s is not in this build yet ]\n", clg_op_name(ops[i]));
+            return 1;
+        }
+    return 0;
+}
+
+/* Double host value and derivative of a unary op. */
+static double host_unary(clg_op op, float alpha, double x, double *dx)
+{
+    *dx = 0;
+    const double k = sqrt(2.0 / M_PI);
+    switch (op) {
+    case CLG_OP_TANH: { double t = tanh(x); *dx = 1 - t * t; return t; }
+    case CLG_OP_SIGMOID: { double s = 1 / (1 + exp(-x)); *dx = s * (1 - s); return s; }
+    case CLG_OP_EXP: *dx = exp(x); return exp(x);
+    case CLG_OP_LOG: *dx = 1 / x; return log(x);
+    case CLG_OP_RELU: *dx = x > 0 ? 1 : 0; return x > 0 ? x : 0;
+    case CLG_OP_SCALE: *dx = alpha; return alpha * x;
+    case CLG_OP_GELU: {
+        double u = k * (x + 0.044715 * x * x * x), t = tanh(u);
+        *dx = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x);
+        return 0.5 * x * (1 + t);
+    }
+    default: fail_msg("host_unary: op %s", clg_op_name(op)); return 0;
+    }
+}
+
+/* Append a unary op node; returns its id. */
+static int unary(clg_graph *g, clg_op op, int x, float alpha)
+{
+    clg_attrs a = clg_attrs_default();
+    a.alpha = alpha;
+    int id = -1;
+    assert_clg_ok(clg_graph_op(g, op, (int[]){ x }, 1, &a, &id));
+    return id;
+}
+
+static int binary(clg_graph *g, clg_op op, int x, int y)
+{
+    int id = -1;
+    assert_clg_ok(clg_graph_op(g, op, (int[]){ x, y }, 2, NULL, &id));
+    return id;
+}
+
+static void fill_uniform(float *v, size_t n, double lo, double hi, uint64_t seed)
+{
+    trng r = { seed };
+    for (size_t i = 0; i < n; i++)
+        v[i] = (float)(lo + (hi - lo) * trng_uniform(&r));
+}
+
+/* Loss (sum of the loss node's elements, in double) after a forward. */
+static double graph_loss(clg_graph *g, int loss, size_t n)
+{
+    float *v = malloc(sizeof *v * (n ? n : 1));
+    assert_non_null(v);
+    assert_clg_ok(clg_graph_forward(g));
+    assert_clg_ok(clg_graph_read(g, loss, v));
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += v[i];
+    free(v);
+    return s;
+}
+
+/* Central finite differences of the whole loss for up to max_fd elements of every trainable param,
+ * compared with the gradients the last step left: |g - fd| <= tol * max(1, |fd|). */
+static void check_param_grads_fd(clg_graph *g, int loss, double h, double tol, int max_fd)
+{
+    clg_shape ls;
+    assert_clg_ok(clg_graph_node_shape(g, loss, &ls));
+    size_t ln = (size_t)clg_shape_numel(&ls);
+    for (int p = 0; p < clg_graph_param_count(g); p++) {
+        int id = clg_graph_param_id(g, p);
+        clg_shape s;
+        assert_clg_ok(clg_graph_param_shape(g, p, &s));
+        size_t n = (size_t)clg_shape_numel(&s);
+        float *val = malloc(sizeof *val * n), *grad = malloc(sizeof *grad * n);
+        assert_non_null(val);
+        assert_non_null(grad);
+        assert_clg_ok(clg_graph_param_read(g, p, val));
+        assert_clg_ok(clg_graph_grad_read(g, id, grad));
+        size_t stride = n > (size_t)max_fd ? n / (size_t)max_fd : 1;
+        for (size_t i = 0; i < n; i += stride) {
+            float keep = val[i];
+            val[i] = (float)(keep + h);
+            double hp = (double)val[i] - keep;
+            assert_clg_ok(clg_graph_param_write(g, p, val));
+            double lp = graph_loss(g, loss, ln);
+            val[i] = (float)(keep - h);
+            double hm = keep - (double)val[i];
+            assert_clg_ok(clg_graph_param_write(g, p, val));
+            double lm = graph_loss(g, loss, ln);
+            val[i] = keep;
+            double fd = (lp - lm) / (hp + hm);
+            if (fabs(grad[i] - fd) > tol * fmax(1.0, fabs(fd)))
+                fail_msg("param %s[%zu]: gradient %.7g, finite difference %.7g", clg_graph_param_name(g, p), i,
+                         grad[i], fd);
+        }
+        assert_clg_ok(clg_graph_param_write(g, p, val));
+        free(val);
+        free(grad);
+    }
+}
+
+/* ---- building ----------------------------------------------------------------------------------- */
+
+static void test_build_errors(void **s)
+{
+    (void)s;
+    clg_graph *g;
+    assert_clg_ok(clg_graph_create(tctx, &g));
+    int x, lab, id = -7;
+    clg_shape sx = SHAPE2(CLG_F32, 4, 5), sl = SHAPE1(CLG_I32, 4);
+    assert_clg_ok(clg_graph_input(g, "x", &sx, &x));
+    assert_clg_ok(clg_graph_input(g, "labels", &sl, &lab));
+
+    assert_clg_status(clg_graph_op(g, CLG_OP_RELU, (int[]){ lab }, 1, NULL, &id), CLG_ERR_DTYPE);
+    assert_non_null(strstr(clg_last_error(), "relu"));
+    assert_non_null(strstr(clg_last_error(), "labels"));
+    assert_non_null(strstr(clg_last_error(), "i32"));
+    assert_int_equal(id, -7);
+
+    assert_clg_status(clg_graph_op(g, CLG_OP_RELU, (int[]){ x, x }, 2, NULL, &id), CLG_ERR_INVALID_ARG);
+    assert_non_null(strstr(clg_last_error(), "clg_graph_op(relu): 2 inputs given, the op takes 1"));
+    assert_clg_status(clg_graph_op(g, CLG_OP_TANH, (int[]){ 99 }, 1, NULL, &id), CLG_ERR_INVALID_ARG);
+    assert_non_null(strstr(clg_last_error(), "node id 99"));
+    assert_clg_status(clg_graph_input(g, "x", &sx, &id), CLG_ERR_INVALID_ARG);
+    assert_non_null(strstr(clg_last_error(), "\"x\" is already used"));
+
+    clg_shape bad = SHAPE2(CLG_F32, 3, -2), si = SHAPE1(CLG_I32, 3);
+    assert_clg_status(clg_graph_param(g, "w", &bad, NULL, 0, &id), CLG_ERR_SHAPE);
+    assert_non_null(strstr(clg_last_error(), "negative dimension -2"));
+    assert_clg_status(clg_graph_param(g, "w", &si, NULL, 0, &id), CLG_ERR_DTYPE);
+    assert_non_null(strstr(clg_last_error(), "parameters must be f32"));
+    clg_init un = { .kind = CLG_INIT_UNIFORM, .a = 1, .b = 0 };
+    assert_clg_status(clg_graph_param(g, "w", &sx, &un, 0, &id), CLG_ERR_INVALID_ARG);
+    assert_non_null(strstr(clg_last_error(), "a <= b"));
+
+    assert_clg_status(clg_graph_set_loss(g, lab), CLG_ERR_DTYPE);
+    assert_non_null(strstr(clg_last_error(), "labels"));
+
+    /* A real shape mismatch needs a binary op: x·x with x [4,5]. */
+    clg_status st = clg_graph_op(g, CLG_OP_MATMUL, (int[]){ x, x }, 2, NULL, &id);
+    if (op_available(CLG_OP_MATMUL)) {
+        assert_int_equal(st, CLG_ERR_SHAPE);
+        assert_non_null(strstr(clg_last_error(), "matmul"));
+        assert_non_null(strstr(clg_last_error(), "f32[4,5]"));
+    } else {
+        assert_int_equal(st, CLG_ERR_UNSUPPORTED);
+        assert_non_null(strstr(clg_last_error(), "matmul"));
+    }
+    assert_int_equal(clg_graph_node_count(g), 2);
+
+    float loss;
+    assert_clg_status(clg_graph_step(g, &loss), CLG_ERR_STATE);
+    assert_non_null(strstr(clg_last_error(), "plan"));
+    assert_clg_status(clg_graph_plan(g, CLG_PLAN_TRAIN), CLG_ERR_STATE);
+    assert_non_null(strstr(clg_last_error(), "loss"));
+
+    int y = unary(g, CLG_OP_TANH, x, 1);
+    assert_string_equal(clg_graph_node_name(g, y), "tanh_2");
+    assert_clg_ok(clg_graph_set_name(g, y, "hidden"));
+    assert_int_equal(clg_graph_find(g, "hidden"), y);
+    assert_clg_status(clg_graph_set_name(g, y, "labels"), CLG_ERR_INVALID_ARG);
+    assert_clg_status(clg_graph_set_input(g, y, &loss), CLG_ERR_INVALID_ARG);
+    assert_non_null(strstr(clg_last_error(), "not an input"));
+    clg_graph_destroy(g);
+}
+
+/* ---- autodiff ------------------------------------------------------------------------------------ */
+
+static const int64_t sizes[] = { 1, 7, 33, 1031 };
+
+/* p -> tanh -> gelu -> exp -> scale(0.5) = loss (non-scalar: the sum), plus a dead branch sigmoid(tanh). */
+static void test_autodiff_chain(void **s)
+{
+    (void)s;
+    for (size_t c = 0; c < sizeof sizes / sizeof sizes[0]; c++) {
+        int64_t n = sizes[c];
+        clg_graph *g;
+        assert_clg_ok(clg_graph_create(tctx, &g));
+        clg_graph_set_seed(g, 11 + c);
+        clg_shape sp = SHAPE1(CLG_F32, n);
+        clg_init init = { .kind = CLG_INIT_UNIFORM, .a = -1.5f, .b = 1.5f };
+        int p, a, b, e, loss, dead;
+        assert_clg_ok(clg_graph_param(g, "p", &sp, &init, 0, &p));
+        a = unary(g, CLG_OP_TANH, p, 1);
+        b = unary(g, CLG_OP_GELU, a, 1);
+        e = unary(g, CLG_OP_EXP, b, 1);
+        loss = unary(g, CLG_OP_SCALE, e, 0.5f);
+        dead = unary(g, CLG_OP_SIGMOID, a, 1);
+        assert_clg_ok(clg_graph_set_loss(g, loss));
+        assert_clg_ok(clg_graph_plan(g, CLG_PLAN_TRAIN));
+
+        clg_graph_stats st0, st1;
+        assert_clg_ok(clg_graph_stats_get(g, &st0));
+        assert_int_equal(st0.grad_buffers, 5); /* p, tanh, gelu, exp, scale — not the sigmoid branch */
+        float lossv;
+        assert_clg_ok(clg_graph_step(g, &lossv));
+        assert_clg_ok(clg_graph_stats_get(g, &st1));
+        assert_int_equal(st1.launches - st0.launches, 5 + 4); /* 5 forward, 4 backward */
+
+        float *pv = malloc(sizeof *pv * (size_t)n), *gv = malloc(sizeof *gv * (size_t)n);
+        float *dv = malloc(sizeof *dv * (size_t)n);
+        assert_clg_ok(clg_graph_param_read(g, 0, pv));
+        assert_clg_ok(clg_graph_grad_read(g, p, gv));
+        assert_clg_ok(clg_graph_read(g, dead, dv));
+        double want = 0;
+        for (int64_t i = 0; i < n; i++) {
+            double d1 = 0, d2 = 0, d3 = 0, d4 = 0, d5 = 0;
+            double v = host_unary(CLG_OP_TANH, 1, pv[i], &d1);
+            double sg = host_unary(CLG_OP_SIGMOID, 1, v, &d5);
+            v = host_unary(CLG_OP_GELU, 1, v, &d2);
+            v = host_unary(CLG_OP_EXP, 1, v, &d3);
+            v = host_unary(CLG_OP_SCALE, 0.5f, v, &d4);
+            want += v;
+            double gw = d1 * d2 * d3 * d4;
+            if (fabs(gv[i] - gw) > 1e-5 + 1e-4 * fabs(gw))
+                fail_msg("n=%lld: grad[%lld] = %.7g, want %.7g", (long long)n, (long long)i, gv[i], gw);
+            if (fabs(dv[i] - sg) > 1e-5)
+                fail_msg("n=%lld: sigmoid[%lld] = %.7g, want %.7g", (long long)n, (long long)i, dv[i], sg);
+        }
+        assert_true(fabs(lossv - want) <= 1e-5 * fmax(1, fabs(want)));
+        check_param_grads_fd(g, loss, 1e-2, 2e-3, 5);
+        free(pv);
+        free(gv);
+        free(dv);
+        clg_graph_destroy(g);
+    }
+}
+
+/* a = tanh(p) feeds three ops, and one add takes the same node twice:
+ * loss = u, u = t + t, t = (exp(a) + sigmoid(a)) + a. */
+static void test_autodiff_fanout(void **s)
+{
+    (void)s;
+    if (skip_unless_ops((clg_op[]){ CLG_OP_ADD }, 1)) {
+        skip();
+        return;
+    }
+    clg_graph *g;
+    assert_clg_ok(clg_graph_create(tctx, &g));
+    clg_shape sp = SHAPE2(CLG_F32, 7, 33);
+    clg_init init = { .kind = CLG_INIT_UNIFORM, .a = -1, .b = 1 };
+    int p;
+    assert_clg_ok(clg_graph_param(g, "p", &sp, &init, 0, &p));
+    int a = unary(g, CLG_OP_TANH, p, 1);
+    int b = unary(g, CLG_OP_EXP, a, 1), c = unary(g, CLG_OP_SIGMOID, a, 1);
+    int t = binary(g, CLG_OP_ADD, binary(g, CLG_OP_ADD, b, c), a);
+    int u = binary(g, CLG_OP_ADD, t, t);
+    int loss = u;
+    if (op_available(CLG_OP_SUM)) {
+        clg_attrs sa = clg_attrs_default();
+        assert_clg_ok(clg_graph_op(g, CLG_OP_SUM, (int[]){ u }, 1, &sa, &loss));
+    }
+    assert_clg_ok(clg_graph_set_loss(g, loss));
+    assert_clg_ok(clg_graph_plan(g, CLG_PLAN_TRAIN));
+    assert_clg_ok(clg_graph_step(g, NULL));
+    size_t n = 7 * 33;
+    float pv[7 * 33], gv[7 * 33];
+    assert_clg_ok(clg_graph_param_read(g, 0, pv));
+    assert_clg_ok(clg_graph_grad_read(g, p, gv));
+    for (size_t i = 0; i < n; i++) {
+        double da = 0, ds = 0, de = 0;
+        double av = host_unary(CLG_OP_TANH, 1, pv[i], &da);
+        host_unary(CLG_OP_SIGMOID, 1, av, &ds);
+        host_unary(CLG_OP_EXP, 1, av, &de);
+        double gw = 2 * (de + ds + 1) * da;
+        if (fabs(gv[i] - gw) > 1e-5 + 1e-4 * fabs(gw))
+            fail_msg("grad[%zu] = %.7g, want %.7g", i, gv[i], gw);
+    }
+    check_param_grads_fd(g, loss, 1e-2, 2e-3, 6);
+    clg_graph_destroy(g);
+}
+
+/* ---- memory plan ------------------------------------------------------------------------------ */
+
+static const clg_op chain_ops[] = { CLG_OP_TANH, CLG_OP_SCALE, CLG_OP_SIGMOID, CLG_OP_SCALE,
+                                    CLG_OP_TANH, CLG_OP_EXP,   CLG_OP_SCALE,   CLG_OP_TANH };
+static const float chain_alpha[] = { 1, 0.9f, 1, 1.1f, 1, 1, 0.5f, 1 };
+#define CHAIN_N ((int)(sizeof chain_ops / sizeof chain_ops[0]))
+
+static double host_chain(double x, double *dx)
+{
+    double d = 1;
+    for (int k = 0; k < CHAIN_N; k++) {
+        double dk = 0;
+        x = host_unary(chain_ops[k], chain_alpha[k], x, &dk);
+        d *= dk;
+    }
+    *dx = d;
+    return x;
+}
+
+static void test_plan_chain(void **s)
+{
+    (void)s;
+    const int64_t R = 33, C = 31;
+    size_t n = (size_t)(R * C);
+    clg_shape sx = SHAPE2(CLG_F32, R, C);
+    float *xv = malloc(n * sizeof *xv), *yv = malloc(n * sizeof *yv), *gv = malloc(n * sizeof *gv);
+    fill_uniform(xv, n, -2, 2, 5);
+
+    /* Inference: the intermediates ping-pong between two pool slices; no gradient buffers. */
+    clg_graph *g;
+    assert_clg_ok(clg_graph_create(tctx, &g));
+    int x, y;
+    assert_clg_ok(clg_graph_input(g, "x", &sx, &x));
+    y = x;
+    for (int k = 0; k < CHAIN_N; k++)
+        y = unary(g, chain_ops[k], y, chain_alpha[k]);
+    assert_clg_ok(clg_graph_plan(g, CLG_PLAN_INFERENCE));
+    size_t planned, naive;
+    assert_clg_ok(clg_graph_memory(g, &planned, &naive));
+    clg_graph_stats st;
+    assert_clg_ok(clg_graph_stats_get(g, &st));
+    assert_int_equal(st.grad_buffers, 0);
+    assert_int_equal(st.grad_bytes, 0);
+    assert_int_equal(st.pooled_tensors, CHAIN_N - 1);
+    assert_true(planned < naive);
+    size_t slice = (n + 31) / 32 * 32 * 4;
+    assert_true(st.pool_bytes <= 2 * slice);
+    assert_int_equal(naive - planned, (CHAIN_N - 1) * n * 4 - st.pool_bytes);
+    assert_clg_ok(clg_graph_set_input(g, x, xv));
+    assert_clg_ok(clg_graph_forward(g));
+    assert_clg_ok(clg_graph_read(g, y, yv));
+    assert_clg_status(clg_graph_read(g, y - 1, yv + 0), CLG_ERR_STATE);
+    assert_non_null(strstr(clg_last_error(), "clg_graph_keep"));
+    assert_clg_ok(clg_graph_read(g, y, yv));
+    for (size_t i = 0; i < n; i++) {
+        double d, w = host_chain(xv[i], &d);
+        if (fabs(yv[i] - w) > 1e-5 + 1e-5 * fabs(w))
+            fail_msg("inference y[%zu] = %.7g, want %.7g", i, yv[i], w);
+    }
+    /* A step needs a TRAIN plan. */
+    assert_clg_status(clg_graph_step(g, NULL), CLG_ERR_STATE);
+    clg_graph_destroy(g);
+
+    /* Training: activations live until their backward, gradients share the pool too. */
+    assert_clg_ok(clg_graph_create(tctx, &g));
+    int p;
+    assert_clg_ok(clg_graph_param(g, "p", &sx, NULL, 0, &p));
+    assert_clg_ok(clg_graph_param_write(g, 0, xv));
+    y = p;
+    for (int k = 0; k < CHAIN_N; k++)
+        y = unary(g, chain_ops[k], y, chain_alpha[k]);
+    assert_clg_ok(clg_graph_set_loss(g, y));
+    assert_clg_ok(clg_graph_plan(g, CLG_PLAN_TRAIN));
+    assert_clg_ok(clg_graph_memory(g, &planned, &naive));
+    assert_clg_ok(clg_graph_stats_get(g, &st));
+    assert_true(planned < naive);
+    assert_int_equal(st.grad_buffers, CHAIN_N + 1);
+    assert_true(st.grad_bytes > 0);
+    float lossv;
+    assert_clg_ok(clg_graph_step(g, &lossv));
+    assert_clg_ok(clg_graph_grad_read(g, p, gv));
+    double want = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d, w = host_chain(xv[i], &d);
+        want += w;
+        if (fabs(gv[i] - d) > 1e-5 + 1e-4 * fabs(d))
+            fail_msg("train grad[%zu] = %.7g, want %.7g", i, gv[i], d);
+    }
+    assert_true(fabs(lossv - want) <= 1e-5 * fabs(want) + 1e-4);
+    clg_graph_destroy(g);
+    free(xv);
+    free(yv);
+    free(gv);
+}
+
+/* ---- runs ----------------------------------------------------------------------------------------- */
+
+static void test_blocking_reads(void **s)
+{
+    (void)s;
+    clg_graph *g;
+    assert_clg_ok(clg_graph_create(tctx, &g));
+    clg_shape sp = SHAPE2(CLG_F32, 7, 3), sc = SCALAR(CLG_F32);
+    clg_init k = { .kind = CLG_INIT_CONSTANT, .a = 0.25f };
+    int p, q, x;
+    assert_clg_ok(clg_graph_param(g, "p", &sp, &k, 0, &p));
+    assert_clg_ok(clg_graph_param(g, "q", &sc, &k, 1, &q));
+    assert_clg_ok(clg_graph_input(g, "x", &sp, &x));
+    int loss = unary(g, CLG_OP_EXP, unary(g, CLG_OP_TANH, q, 1), 1); /* scalar loss */
+    unary(g, CLG_OP_RELU, unary(g, CLG_OP_SCALE, p, 2), 1);
+    int sgd = optim_available(CLG_OPTIM_SGD);
+    if (sgd) {
+        clg_optim_options o = clg_optim_defaults(CLG_OPTIM_SGD);
+        o.lr = 0.1f;
+        assert_clg_ok(clg_graph_set_optimizer(g, &o));
+    }
+    assert_clg_ok(clg_graph_set_loss(g, loss));
+    assert_clg_ok(clg_graph_plan(g, CLG_PLAN_TRAIN));
+    float xin[21] = { 0 };
+    assert_clg_ok(clg_graph_set_input(g, x, xin));
+    clg_graph_stats a, b, c;
+    assert_clg_ok(clg_graph_stats_get(g, &a));
+    float lossv = -1;
+    assert_clg_ok(clg_graph_step(g, &lossv));
+    assert_clg_ok(clg_graph_stats_get(g, &b));
+    assert_int_equal(b.blocking_reads - a.blocking_reads, 1);
+    assert_true(fabs(lossv - exp(tanh(0.25))) < 1e-5);
+    for (int i = 0; i < 3; i++)
+        assert_clg_ok(clg_graph_step(g, NULL));
+    assert_clg_ok(clg_graph_forward(g));
+    assert_clg_ok(clg_graph_stats_get(g, &c));
+    assert_int_equal(c.blocking_reads, b.blocking_reads);
+    assert_int_equal(c.steps, 4);
+    assert_int_equal(c.forwards, 1);
+    assert_int_equal(clg_graph_step_count(g), 4);
+    float qv;
+    assert_clg_ok(clg_graph_param_read(g, 1, &qv));
+    if (sgd) {
+        /* 4 plain SGD steps on q with d/dq exp(tanh q) */
+        double qh = 0.25;
+        for (int i = 0; i < 4; i++)
+            qh -= 0.1 * exp(tanh(qh)) * (1 - tanh(qh) * tanh(qh));
+        assert_true(fabs(qv - qh) < 1e-5);
+    } else {
+        assert_true(qv == 0.25f);
+    }
+    assert_clg_ok(clg_ctx_finish(tctx));
+    clg_graph_destroy(g);
+}
+
+static void test_freeze(void **s)
+{
+    (void)s;
+    clg_graph *g;
+    assert_clg_ok(clg_graph_create(tctx, &g));
+    clg_shape sp = SHAPE1(CLG_F32, 33);
+    clg_init init = { .kind = CLG_INIT_UNIFORM, .a = -1, .b = 1 };
+    int enc, head;
+    assert_clg_ok(clg_graph_param(g, "enc", &sp, &init, 1, &enc));
+    assert_clg_ok(clg_graph_param(g, "head", &sp, &init, 2, &head));
+    int loss = unary(g, CLG_OP_EXP, unary(g, CLG_OP_TANH, enc, 1), 1);
+    unary(g, CLG_OP_SIGMOID, head, 1);
+    assert_clg_ok(clg_graph_set_loss(g, loss));
+    assert_clg_ok(clg_graph_freeze_group(g, 1, 1));
+    assert_clg_ok(clg_graph_plan(g, CLG_PLAN_TRAIN));
+    clg_graph_stats a, b;
+    assert_clg_ok(clg_graph_stats_get(g, &a));
+    assert_int_equal(a.grad_buffers, 0);
+    assert_clg_ok(clg_graph_step(g, NULL));
+    assert_clg_ok(clg_graph_stats_get(g, &b));
+    assert_int_equal(b.launches - a.launches, 3); /* forward only */
+    float gv[33];
+    assert_clg_status(clg_graph_grad_read(g, enc, gv), CLG_ERR_STATE);
+    assert_non_null(strstr(clg_last_error(), "frozen"));
+    assert_clg_status(clg_graph_grad_read(g, head, gv), CLG_ERR_STATE);
+    assert_non_null(strstr(clg_last_error(), "does not reach the loss"));
+    clg_tensor *t = (clg_tensor *)1;
+    assert_clg_ok(clg_graph_param_tensor(g, 0, CLG_STATE_GRAD, &t));
+    assert_null(t);
+    assert_clg_ok(clg_graph_freeze_group(g, 1, 0));
+    assert_clg_status(clg_graph_step(g, NULL), CLG_ERR_STATE); /* unfreezing drops the plan */
+    assert_clg_ok(clg_graph_plan(g, CLG_PLAN_TRAIN));
+    assert_clg_ok(clg_graph_step(g, NULL));
+    assert_clg_ok(clg_graph_grad_read(g, enc, gv));
+    assert_clg_ok(clg_graph_param_tensor(g, 0, CLG_STATE_GRAD, &t));
+    assert_non_null(t);
+    clg_graph_destroy(g);
+}
+
+/* ---- insight ------------------------------------------------------------------------------------ */
+
+static void test_dot(void **s)
+{
+    (void)s;
+    clg_graph *g;
+    assert_clg_ok(clg_graph_create(tctx, &g));
+    clg_shape sp = SHAPE2(CLG_F32, 7, 3);
+    int x, w;
+    assert_clg_ok(clg_graph_input(g, "images", &sp, &x));
+    assert_clg_ok(clg_graph_param(g, "w_enc", &sp, NULL, 3, &w));
+    int h = unary(g, CLG_OP_TANH, w, 1);
+    assert_clg_ok(clg_graph_set_name(g, h, "hidden"));
+    unary(g, CLG_OP_RELU, x, 1);
+    assert_clg_ok(clg_graph_set_loss(g, h));
+    assert_clg_ok(clg_graph_freeze_group(g, 3, 1));
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    assert_clg_ok(clg_graph_dot(g, f));
+    fclose(f);
+    assert_non_null(strstr(text, "digraph"));
+    assert_non_null(strstr(text, "images"));
+    assert_non_null(strstr(text, "w_enc"));
+    assert_non_null(strstr(text, "hidden"));
+    assert_non_null(strstr(text, "relu_3"));
+    assert_non_null(strstr(text, "f32[7,3]"));
+    assert_non_null(strstr(text, "n1 -> n2"));
+    assert_non_null(strstr(text, "dashed"));
+    assert_non_null(strstr(text, "doublecircle"));
+    free(text);
+    clg_graph_destroy(g);
+}
+
+static void profile_on(clg_ctx *ctx, const char *clock)
+{
+    clg_graph *g;
+    assert_clg_ok(clg_graph_create(ctx, &g));
+    clg_shape sp = SHAPE1(CLG_F32, 1031);
+    clg_init init = { .kind = CLG_INIT_UNIFORM, .a = -1, .b = 1 };
+    int p;
+    assert_clg_ok(clg_graph_param(g, "p", &sp, &init, 0, &p));
+    int loss = unary(g, CLG_OP_EXP, unary(g, CLG_OP_TANH, p, 1), 1);
+    assert_clg_ok(clg_graph_set_loss(g, loss));
+    assert_clg_ok(clg_graph_plan(g, CLG_PLAN_TRAIN));
+    assert_clg_ok(clg_graph_set_profile(g, 1));
+    float l1, l2;
+    assert_clg_ok(clg_graph_step(g, &l1));
+    assert_clg_ok(clg_graph_step(g, &l2));
+    assert_true(l1 == l2); /* no optimizer */
+    char buf[4096];
+    size_t need = 0;
+    assert_clg_ok(clg_graph_profile_report(g, buf, sizeof buf, &need));
+    assert_true(need <= sizeof buf);
+    assert_non_null(strstr(buf, "tanh_1"));
+    assert_non_null(strstr(buf, "exp_2"));
+    assert_non_null(strstr(buf, clock));
+    /* Each op ran forward and backward twice. */
+    const char *row = strstr(buf, "exp_2");
+    double fms, bms;
+    unsigned long fn, bn;
+    char nm[64], op[64];
+    assert_int_equal(sscanf(row, "%63s %63s %lf %lu %lf %lu", nm, op, &fms, &fn, &bms, &bn), 6);
+    assert_int_equal(fn, 2);
+    assert_int_equal(bn, 2);
+    assert_true(fms >= 0 && bms >= 0);
+    char small[16];
+    assert_clg_ok(clg_graph_profile_report(g, small, sizeof small, NULL));
+    assert_int_equal(strlen(small), sizeof small - 1);
+    clg_graph_destroy(g);
+}
+
+static void test_profile(void **s)
+{
+    (void)s;
+    profile_on(tctx, "host clock");
+    clg_ctx *pctx;
+    clg_ctx_options o = { .profiling = 1 };
+    assert_clg_ok(clg_ctx_create(tdev, &o, &pctx));
+    profile_on(pctx, "device clock");
+    clg_ctx_destroy(pctx);
+}
+
+/* ---- parameters ---------------------------------------------------------------------------------- */
+
+static void stats_of(const float *v, size_t n, double *mean, double *sd, double *maxabs)
+{
+    double s = 0, s2 = 0, m = 0;
+    for (size_t i = 0; i < n; i++) {
+        s += v[i];
+        s2 += (double)v[i] * v[i];
+        m = fmax(m, fabs(v[i]));
+    }
+    *mean = s / (double)n;
+    *sd = sqrt(s2 / (double)n - *mean * *mean);
+    *maxabs = m;
+}
+
+static void test_param_init(void **s)
+{
+    (void)s;
+    enum { R = 64, C = 50, N = R * C };
+    clg_shape sw = SHAPE2(CLG_F32, R, C);
+    float *v = malloc(sizeof *v * N), *v2 = malloc(sizeof *v2 * N);
+    double mean, sd, mx;
+    clg_graph *g, *g2;
+    assert_clg_ok(clg_graph_create(tctx, &g));
+    clg_graph_set_seed(g, 42);
+    clg_init inits[] = {
+        { .kind = CLG_INIT_ZEROS }, { .kind = CLG_INIT_CONSTANT, .a = 0.25f },
+        { .kind = CLG_INIT_UNIFORM, .a = 2, .b = 3 }, { .kind = CLG_INIT_XAVIER_UNIFORM },
+        { .kind = CLG_INIT_HE_NORMAL }, { .kind = CLG_INIT_HE_UNIFORM, .gain = 2 },
+    };
+    int ni = (int)(sizeof inits / sizeof inits[0]);
+    for (int i = 0; i < ni; i++)
+        assert_clg_ok(clg_graph_param(g, NULL, &sw, &inits[i], 0, NULL));
+    assert_int_equal(clg_graph_param_count(g), ni);
+    assert_string_equal(clg_graph_param_name(g, 2), "param_2");
+
+    assert_clg_ok(clg_graph_param_read(g, 0, v));
+    stats_of(v, N, &mean, &sd, &mx);
+    assert_true(mx == 0);
+    assert_clg_ok(clg_graph_param_read(g, 1, v));
+    stats_of(v, N, &mean, &sd, &mx);
+    assert_true(mean == 0.25 && sd < 1e-6);
+    assert_clg_ok(clg_graph_param_read(g, 2, v));
+    stats_of(v, N, &mean, &sd, &mx);
+    for (int i = 0; i < N; i++)
+        assert_true(v[i] >= 2 && v[i] < 3);
+    assert_true(fabs(mean - 2.5) < 0.02 && fabs(sd - sqrt(1.0 / 12)) < 0.01);
+    double r = sqrt(6.0 / (R + C));
+    assert_clg_ok(clg_graph_param_read(g, 3, v));
+    stats_of(v, N, &mean, &sd, &mx);
+    assert_true(mx <= r && mx > 0.98 * r && fabs(mean) < 0.02 * r);
+    assert_clg_ok(clg_graph_param_read(g, 4, v));
+    stats_of(v, N, &mean, &sd, &mx);
+    assert_true(fabs(sd - sqrt(2.0 / R)) < 0.05 * sqrt(2.0 / R) && fabs(mean) < 0.01);
+    r = 2 * sqrt(6.0 / R);
+    assert_clg_ok(clg_graph_param_read(g, 5, v));
+    stats_of(v, N, &mean, &sd, &mx);
+    assert_true(mx <= r && mx > 0.98 * r);
+
+    /* Same seed, same values; another seed, other values; streams differ between params. */
+    assert_clg_ok(clg_graph_create(tctx, &g2));
+    clg_graph_set_seed(g2, 42);
+    for (int i = 0; i < ni; i++)
+        assert_clg_ok(clg_graph_param(g2, NULL, &sw, &inits[i], 0, NULL));
+    for (int i = 0; i < ni; i++) {
+        assert_clg_ok(clg_graph_param_read(g, i, v));
+        assert_clg_ok(clg_graph_param_read(g2, i, v2));
+        assert_memory_equal(v, v2, sizeof *v * N);
+    }
+    clg_graph_set_seed(g2, 43);
+    assert_clg_ok(clg_graph_param(g2, NULL, &sw, &inits[3], 0, NULL));
+    assert_clg_ok(clg_graph_param_read(g2, ni, v2));
+    assert_clg_ok(clg_graph_param_read(g, 3, v));
+    assert_memory_not_equal(v, v2, sizeof *v * N);
+    assert_clg_ok(clg_graph_param_read(g, 5, v2));
+    assert_memory_not_equal(v, v2, sizeof *v * N);
+    clg_graph_destroy(g);
+    clg_graph_destroy(g2);
+    free(v);
+    free(v2);
+}
+
+static void test_lr_schedule(void **s)
+{
+    (void)s;
+    clg_optim_options o = clg_optim_defaults(CLG_OPTIM_ADAMW);
+    o.lr = 0.5f;
+    assert_true(clg_optim_lr_at(&o, 0) == 0.5f && clg_optim_lr_at(&o, 12345) == 0.5f);
+    o.warmup_steps = 4;
+    assert_float_equal(clg_optim_lr_at(&o, 0), 0.125, 1e-7);
+    assert_float_equal(clg_optim_lr_at(&o, 2), 0.375, 1e-7);
+    assert_float_equal(clg_optim_lr_at(&o, 3), 0.5, 1e-7);
+    assert_float_equal(clg_optim_lr_at(&o, 4), 0.5, 1e-7);
+    o.schedule = CLG_LR_STEP;
+    o.step_size = 10;
+    o.gamma = 0.5f;
+    assert_float_equal(clg_optim_lr_at(&o, 13), 0.5, 1e-7);
+    assert_float_equal(clg_optim_lr_at(&o, 14), 0.25, 1e-7);
+    assert_float_equal(clg_optim_lr_at(&o, 4 + 25), 0.125, 1e-7);
+    o.schedule = CLG_LR_COSINE;
+    o.warmup_steps = 0;
+    o.total_steps = 100;
+    o.min_lr = 0.1f;
+    assert_float_equal(clg_optim_lr_at(&o, 0), 0.5, 1e-6);
+    assert_float_equal(clg_optim_lr_at(&o, 50), 0.3, 1e-6);
+    assert_float_equal(clg_optim_lr_at(&o, 100), 0.1, 1e-6);
+    assert_float_equal(clg_optim_lr_at(&o, 1000), 0.1, 1e-6);
+    o.lr = -1;
+    clg_graph *g;
+    assert_clg_ok(clg_graph_create(tctx, &g));
+    assert_clg_status(clg_graph_set_optimizer(g, &o), CLG_ERR_INVALID_ARG);
+    assert_non_null(strstr(clg_last_error(), "lr -1"));
+    clg_graph_destroy(g);
+}
+
+/* ---- MLP (runs once matmul, add and cross_entropy land) ------------------------------------------ */
+
+enum { MLP_D = 8, MLP_H = 16, MLP_C = 3 };
+
+typedef struct mlp { clg_graph *g; int x, y, w1, b1, w2, b2, logits, loss; } mlp;
+
+static void mlp_build(mlp *m, int64_t n, int64_t d, int64_t h, int64_t c, clg_op act, uint64_t seed)
+{
+    assert_clg_ok(clg_graph_create(tctx, &m->g));
+    clg_graph *g = m->g;
+    clg_graph_set_seed(g, seed);
+    clg_shape sx = SHAPE2(CLG_F32, n, d), sy = SHAPE1(CLG_I32, n);
+    clg_shape sw1 = SHAPE2(CLG_F32, d, h), sb1 = SHAPE1(CLG_F32, h);
+    clg_shape sw2 = SHAPE2(CLG_F32, h, c), sb2 = SHAPE1(CLG_F32, c);
+    clg_init xav = { .kind = CLG_INIT_XAVIER_UNIFORM }, he = { .kind = CLG_INIT_HE_UNIFORM };
+    clg_init bias = { .kind = CLG_INIT_UNIFORM, .a = -0.1f, .b = 0.1f };
+    assert_clg_ok(clg_graph_input(g, "x", &sx, &m->x));
+    assert_clg_ok(clg_graph_input(g, "y", &sy, &m->y));
+    assert_clg_ok(clg_graph_param(g, "enc.w", &sw1, &he, 0, &m->w1));
+    assert_clg_ok(clg_graph_param(g, "enc.b", &sb1, &bias, 0, &m->b1));
+    assert_clg_ok(clg_graph_param(g, "head.w", &sw2, &xav, 1, &m->w2));
+    assert_clg_ok(clg_graph_param(g, "head.b", &sb2, &bias, 1, &m->b2));
+    int hid = unary(g, act, binary(g, CLG_OP_ADD, binary(g, CLG_OP_MATMUL, m->x, m->w1), m->b1), 1);
+    m->logits = binary(g, CLG_OP_ADD, binary(g, CLG_OP_MATMUL, hid, m->w2), m->b2);
+    m->loss = binary(g, CLG_OP_CROSS_ENTROPY, m->logits, m->y);
+    assert_clg_ok(clg_graph_set_loss(g, m->loss));
+}
+
+/* Separable data: class k's points sit around a random centre. */
+static void blobs(float *x, int32_t *y, int n, int d, int c, uint64_t seed)
+{
+    trng r = { seed };
+    float centre[MLP_C][MLP_D];
+    for (int k = 0; k < c; k++)
+        for (int j = 0; j < d; j++)
+            centre[k][j] = (float)(4 * trng_uniform(&r) - 2);
+    for (int i = 0; i < n; i++) {
+        y[i] = i % c;
+        for (int j = 0; j < d; j++)
+            x[i * d + j] = centre[y[i]][j] + (float)(0.6 * (trng_uniform(&r) - 0.5));
+    }
+}
+
+static const clg_op mlp_ops[] = { CLG_OP_MATMUL, CLG_OP_ADD, CLG_OP_CROSS_ENTROPY, CLG_OP_RELU };
+
+static void test_mlp_gradients(void **s)
+{
+    (void)s;
+    if (skip_unless_ops(mlp_ops, 4)) {
+        skip();
+        return;
+    }
+    const int n = 7, d = 5, h = 6, c = 3;
+    mlp m;
+    mlp_build(&m, n, d, h, c, CLG_OP_TANH, 3);
+    float x[7 * 5];
+    int32_t y[7];
+    fill_uniform(x, (size_t)(n * d), -1, 1, 9);
+    for (int i = 0; i < n; i++)
+        y[i] = (i * 5) % c;
+    assert_clg_ok(clg_graph_plan(m.g, CLG_PLAN_TRAIN));
+    assert_clg_ok(clg_graph_set_input(m.g, m.x, x));
+    assert_clg_ok(clg_graph_set_input(m.g, m.y, y));
+    float loss;
+    assert_clg_ok(clg_graph_step(m.g, &loss));
+    assert_true(isfinite(loss) && loss > 0);
+    check_param_grads_fd(m.g, m.loss, 1e-2, 2e-3, 8);
+    assert_clg_ok(clg_ctx_finish(tctx));
+    clg_graph_destroy(m.g);
+}
+
+static void mlp_train(float *losses, int steps, uint64_t seed)
+{
+    enum { N = 64 };
+    static float x[N * MLP_D];
+    static int32_t y[N];
+    blobs(x, y, N, MLP_D, MLP_C, 1234);
+    mlp m;
+    mlp_build(&m, N, MLP_D, MLP_H, MLP_C, CLG_OP_RELU, seed);
+    clg_optim_options o = clg_optim_defaults(CLG_OPTIM_ADAM);
+    o.lr = 0.03f;
+    o.warmup_steps = 5;
+    assert_clg_ok(clg_graph_set_optimizer(m.g, &o));
+    assert_clg_ok(clg_graph_plan(m.g, CLG_PLAN_TRAIN));
+    assert_clg_ok(clg_graph_set_input(m.g, m.x, x));
+    assert_clg_ok(clg_graph_set_input(m.g, m.y, y));
+    for (int i = 0; i < steps; i++)
+        assert_clg_ok(clg_graph_step(m.g, &losses[i]));
+    clg_tensor *t;
+    assert_clg_ok(clg_graph_param_tensor(m.g, 0, CLG_STATE_ADAM_M, &t));
+    assert_non_null(t);
+    assert_clg_ok(clg_graph_param_tensor(m.g, 0, CLG_STATE_VELOCITY, &t));
+    assert_null(t);
+    assert_clg_ok(clg_ctx_finish(tctx));
+    clg_graph_destroy(m.g);
+}
+
+static void test_mlp_train(void **s)
+{
+    (void)s;
+    if (skip_unless_ops(mlp_ops, 4) || !optim_available(CLG_OPTIM_ADAM)) {
+        skip();
+        return;
+    }
+    enum { STEPS = 150 };
+    float l1[STEPS], l2[STEPS];
+    mlp_train(l1, STEPS, 7);
+    assert_true(l1[0] > 0.5f);
+    if (!(l1[STEPS - 1] < 0.05f))
+        fail_msg("loss after %d steps: %g (first %g), want < 0.05", STEPS, l1[STEPS - 1], l1[0]);
+    mlp_train(l2, STEPS, 7);
+    assert_memory_equal(l1, l2, sizeof l1); /* bit-identical */
+}
+
+/* A new head on a frozen encoder: the encoder does not move, the head does. */
+static void test_mlp_frozen_encoder(void **s)
+{
+    (void)s;
+    if (skip_unless_ops(mlp_ops, 4) || !optim_available(CLG_OPTIM_SGD)) {
+        skip();
+        return;
+    }
+    enum { N = 33 };
+    float x[N * MLP_D];
+    int32_t y[N];
+    blobs(x, y, N, MLP_D, MLP_C, 99);
+    mlp m;
+    mlp_build(&m, N, MLP_D, MLP_H, MLP_C, CLG_OP_RELU, 5);
+    clg_optim_options o = clg_optim_defaults(CLG_OPTIM_SGD);
+    o.lr = 0.1f;
+    o.momentum = 0.9f;
+    assert_clg_ok(clg_graph_set_optimizer(m.g, &o));
+    assert_clg_ok(clg_graph_freeze_group(m.g, 0, 1));
+    assert_clg_ok(clg_graph_plan(m.g, CLG_PLAN_TRAIN));
+    float w1a[MLP_D * MLP_H], w1b[MLP_D * MLP_H], w2a[MLP_H * MLP_C], w2b[MLP_H * MLP_C];
+    assert_clg_ok(clg_graph_param_read(m.g, 0, w1a));
+    assert_clg_ok(clg_graph_param_read(m.g, 2, w2a));
+    assert_clg_ok(clg_graph_set_input(m.g, m.x, x));
+    assert_clg_ok(clg_graph_set_input(m.g, m.y, y));
+    float first, last;
+    assert_clg_ok(clg_graph_step(m.g, &first));
+    for (int i = 0; i < 20; i++)
+        assert_clg_ok(clg_graph_step(m.g, NULL));
+    assert_clg_ok(clg_graph_step(m.g, &last));
+    assert_true(last < first);
+    assert_clg_ok(clg_graph_param_read(m.g, 0, w1b));
+    assert_clg_ok(clg_graph_param_read(m.g, 2, w2b));
+    assert_memory_equal(w1a, w1b, sizeof w1a);
+    assert_memory_not_equal(w2a, w2b, sizeof w2a);
+    clg_tensor *t;
+    assert_clg_ok(clg_graph_param_tensor(m.g, 2, CLG_STATE_VELOCITY, &t));
+    assert_non_null(t);
+    assert_clg_ok(clg_graph_param_tensor(m.g, 0, CLG_STATE_VELOCITY, &t));
+    assert_null(t);
+    assert_clg_ok(clg_ctx_finish(tctx));
+    clg_graph_destroy(m.g);
+}
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = { cmocka_unit_test(test_placeholder) };
-    return clg_test_run("graph", tests, sizeof tests / sizeof tests[0]);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_build_errors),   cmocka_unit_test(test_autodiff_chain),
+        cmocka_unit_test(test_autodiff_fanout), cmocka_unit_test(test_plan_chain),
+        cmocka_unit_test(test_blocking_reads), cmocka_unit_test(test_freeze),
+        cmocka_unit_test(test_dot),            cmocka_unit_test(test_profile),
+        cmocka_unit_test(test_param_init),     cmocka_unit_test(test_lr_schedule),
+        cmocka_unit_test(test_mlp_gradients),  cmocka_unit_test(test_mlp_train),
+        cmocka_unit_test(test_mlp_frozen_encoder),
+    };
+    return clg_test_run_per_device("graph", tests, sizeof tests / sizeof tests[0]);
 }

@@ -1,8 +1,248 @@
-/* clgrad/graph.h — the graph runtime: build once, derive gradients, plan memory, run steps. */
+/* clgrad/graph.h — the graph runtime: build once, derive gradients, plan memory, run steps.
+ *
+ * Life cycle
+ *   1. Build: clg_graph_create(), then add nodes — inputs (uploaded per step), params (trainable,
+ *      initialised on the host from the graph's seed), consts and ops.  Each node has an int id.
+ *      clg_graph_op() runs the op's shape inference at once, so a shape or dtype mistake is
+ *      reported by the call that adds it, with the node and the shapes in the message.
+ *   2. Choose the loss (clg_graph_set_loss), the optimizer (clg_graph_set_optimizer) and which
+ *      parameter groups are frozen (clg_graph_freeze_group).
+ *   3. Plan: clg_graph_plan(g, CLG_PLAN_TRAIN or CLG_PLAN_INFERENCE) orders the nodes, derives
+ *      the backward pass (reverse mode, only for nodes that lie between a trainable param and the
+ *      loss), and assigns every intermediate tensor (activations and their gradients) a slice of
+ *      one device pool by liveness, so tensors whose lifetimes do not overlap share memory.
+ *      Adding nodes or changing the loss/frozen groups afterwards drops the plan (plan again).
+ *   4. Run: clg_graph_set_input() (async upload), clg_graph_step() (forward, backward, optimizer
+ *      update) or clg_graph_forward(), then read nodes, params and gradients.
+ *
+ * Synchronisation: a step only enqueues work on the ctx's in-order queue.  It blocks at most once,
+ * to read the loss when loss_out is non-NULL; clg_graph_stats() counts the blocking reads so this
+ * is checkable.  Device-side index errors (a label out of range) surface at the next
+ * clg_ctx_finish().
+ *
+ * Loss: normally a scalar.  A non-scalar loss node means the sum of its elements (its gradient is
+ * seeded with 1.0 everywhere; loss_out gets the sum, computed in double on the host).
+ *
+ * Memory: the values of input, param and const nodes, the gradients of params and the optimizer
+ * state live in their own buffers for the graph's life.  Op outputs live in the shared pool and are
+ * overwritten once dead, except the loss, ops that nothing consumes (graph outputs) and nodes
+ * marked with clg_graph_keep(), which get their own buffers; only those can be read back.
+ *
+ * Not thread-safe (like the ctx).  Errors are clg_status values with a message in clg_last_error().
+ */
 #ifndef CLGRAD_GRAPH_H
 #define CLGRAD_GRAPH_H
 
+#include <stdint.h>
+#include <stdio.h>
 #include "clgrad/ops.h"
 #include "clgrad/optim.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct clg_graph clg_graph;
+
+/* Longest node name kept (longer names are rejected). */
+#define CLG_GRAPH_NAME_MAX 63
+
+/* ---- building ------------------------------------------------------------------------------- */
+
+clg_status clg_graph_create(clg_ctx *ctx, clg_graph **out);
+void clg_graph_destroy(clg_graph *g);
+
+/* Seed of the host generator used by parameter initialisers.  Each param draws from its own stream
+ * derived from (seed, its param index), so the same seed and build order give the same values.
+ * Affects params added after the call (default seed: 0). */
+void clg_graph_set_seed(clg_graph *g, uint64_t seed);
+
+/* A per-step input (data batch, labels).  Its values are uploaded by clg_graph_set_input().
+ * name may be NULL (a name "input_<id>" is made up); names must be unique in the graph. */
+clg_status clg_graph_input(clg_graph *g, const char *name, const clg_shape *s, int *id);
+
+typedef enum clg_init_kind {
+    CLG_INIT_ZEROS = 0,
+    CLG_INIT_CONSTANT,        /* every element = a */
+    CLG_INIT_UNIFORM,         /* uniform in [a, b) */
+    CLG_INIT_XAVIER_UNIFORM,  /* Glorot: U(-r, r), r = gain*sqrt(6/(fan_in+fan_out)) */
+    CLG_INIT_HE_NORMAL,       /* Kaiming: N(0, gain*sqrt(2/fan_in)) */
+    CLG_INIT_HE_UNIFORM,      /* Kaiming: U(-r, r), r = gain*sqrt(6/fan_in) */
+} clg_init_kind;
+
+/* Initialiser of a param.  gain 0 means 1.  fan_in/fan_out 0 means derived from the shape, for the
+ * x·W convention (W is [in, out]): ndim >= 2: fan_in = dim[ndim-2] * (product of dims before it),
+ * fan_out = dim[ndim-1]; ndim 1: fan_in = fan_out = dim[0]; scalar: 1. */
+typedef struct clg_init {
+    clg_init_kind kind;
+    float a, b;
+    float gain;
+    int64_t fan_in, fan_out;
+} clg_init;
+
+/* A trainable f32 parameter in parameter group `group` (any int; used for freezing).  Its values
+ * are drawn on the host and written to the device now (init NULL means zeros). */
+clg_status clg_graph_param(clg_graph *g, const char *name, const clg_shape *s, const clg_init *init,
+                           int group, int *id);
+
+/* A constant tensor whose values (numel * 4 bytes, f32 or i32) are copied to the device now. */
+clg_status clg_graph_const(clg_graph *g, const char *name, const clg_shape *s, const void *data,
+                           int *id);
+
+/* An op node.  n must equal the op's arity; attrs may be NULL (defaults).  Shape inference runs now:
+ * on failure the status is the op's (CLG_ERR_SHAPE, CLG_ERR_DTYPE, CLG_ERR_UNSUPPORTED, ...) and the
+ * message names the node and the op's own message. */
+clg_status clg_graph_op(clg_graph *g, clg_op op, const int *inputs, int n, const clg_attrs *attrs,
+                        int *id);
+
+/* Rename a node (before planning; names must stay unique). */
+clg_status clg_graph_set_name(clg_graph *g, int id, const char *name);
+/* Keep the node's value in its own buffer so it can be read after a step or forward. */
+clg_status clg_graph_keep(clg_graph *g, int id);
+
+/* The node to minimise (f32; see "Loss" above). */
+clg_status clg_graph_set_loss(clg_graph *g, int id);
+
+/* frozen != 0: params of the group get no gradient and no update. */
+clg_status clg_graph_freeze_group(clg_graph *g, int group, int frozen);
+
+/* ---- queries --------------------------------------------------------------------------------- */
+
+int clg_graph_node_count(const clg_graph *g);
+/* Look up a node by name; -1 when absent. */
+int clg_graph_find(const clg_graph *g, const char *name);
+const char *clg_graph_node_name(const clg_graph *g, int id);   /* NULL for a bad id */
+clg_status clg_graph_node_shape(const clg_graph *g, int id, clg_shape *out);
+
+/* ---- optimizer ------------------------------------------------------------------------------- */
+
+typedef enum clg_optim_kind {
+    CLG_OPTIM_NONE = 0,   /* step computes gradients only */
+    CLG_OPTIM_SGD,        /* momentum, weight_decay (L2) */
+    CLG_OPTIM_ADAM,       /* beta1, beta2, eps, weight_decay (L2, added to the gradient) */
+    CLG_OPTIM_ADAMW,      /* decoupled weight decay */
+} clg_optim_kind;
+
+typedef enum clg_lr_schedule {
+    CLG_LR_CONSTANT = 0,
+    CLG_LR_STEP,          /* lr * gamma^floor(t / step_size) */
+    CLG_LR_COSINE,        /* min_lr + (lr - min_lr) * (1 + cos(pi * min(t, T) / T)) / 2,
+                           * T = total_steps - warmup_steps */
+} clg_lr_schedule;
+
+/* Learning rate for 0-based step s: during the first warmup_steps steps it rises linearly,
+ * lr * (s + 1) / warmup_steps; afterwards the schedule runs with t = s - warmup_steps. */
+typedef struct clg_optim_options {
+    clg_optim_kind kind;
+    float lr;
+    float momentum;           /* SGD */
+    float weight_decay;
+    float beta1, beta2, eps;  /* Adam(W) */
+    clg_lr_schedule schedule;
+    int warmup_steps;
+    int step_size;            /* CLG_LR_STEP */
+    float gamma;              /* CLG_LR_STEP */
+    int total_steps;          /* CLG_LR_COSINE */
+    float min_lr;             /* CLG_LR_COSINE */
+    float clip_norm;          /* > 0: scale all gradients so their global L2 norm is <= clip_norm */
+} clg_optim_options;
+
+/* Usual defaults for a kind: lr 1e-3 (SGD 1e-2), betas 0.9/0.999, eps 1e-8, constant schedule. */
+clg_optim_options clg_optim_defaults(clg_optim_kind kind);
+/* The learning rate the schedule gives at 0-based step s (what clg_graph_step uses). */
+float clg_optim_lr_at(const clg_optim_options *o, int64_t s);
+
+/* Set (or replace) the optimizer; its state (velocity / m, v) is zeroed. */
+clg_status clg_graph_set_optimizer(clg_graph *g, const clg_optim_options *o);
+
+/* ---- planning ------------------------------------------------------------------------------- */
+
+typedef enum clg_plan_mode {
+    CLG_PLAN_TRAIN = 0,       /* forward, backward, optimizer */
+    CLG_PLAN_INFERENCE = 1,   /* forward only: no gradient buffers, no optimizer state */
+} clg_plan_mode;
+
+clg_status clg_graph_plan(clg_graph *g, clg_plan_mode mode);
+
+/* Device bytes of the plan: planned = pool + own buffers; naive = the same with every pooled
+ * tensor in its own buffer.  Needs a plan. */
+clg_status clg_graph_memory(const clg_graph *g, size_t *planned, size_t *naive);
+
+/* ---- running -------------------------------------------------------------------------------- */
+
+/* Enqueue a non-blocking upload of an input node's values (numel * 4 bytes).  host must stay valid
+ * and unchanged until the queue has passed the next step (e.g. until the next blocking read). */
+clg_status clg_graph_set_input(clg_graph *g, int id, const void *host);
+
+/* One training step: forward, backward (TRAIN plan), optimizer update.  loss_out NULL: nothing is
+ * read back and nothing blocks. */
+clg_status clg_graph_step(clg_graph *g, float *loss_out);
+/* Forward only (either plan mode). */
+clg_status clg_graph_forward(clg_graph *g);
+
+/* Blocking reads of a node's value (input, param, const, or a kept op) and of a param's gradient
+ * (after a step; a frozen or unused param has none: CLG_ERR_STATE). */
+clg_status clg_graph_read(clg_graph *g, int id, void *host);
+clg_status clg_graph_grad_read(clg_graph *g, int id, void *host);
+
+/* Steps run so far (the next step's 0-based index for the LR schedule); settable for resuming. */
+int64_t clg_graph_step_count(const clg_graph *g);
+void clg_graph_set_step_count(clg_graph *g, int64_t steps);
+
+typedef struct clg_graph_stats {
+    uint64_t steps;           /* clg_graph_step calls */
+    uint64_t forwards;        /* clg_graph_forward calls */
+    uint64_t blocking_reads;  /* host reads that waited on the device (loss, node, param reads) */
+    uint64_t launches;        /* kernel launches enqueued by the graph's steps and forwards */
+    int pooled_tensors;       /* tensors planned into the pool */
+    int grad_buffers;         /* gradient tensors in the plan (params' and pooled) */
+    size_t grad_bytes;        /* their bytes (0 in an inference plan) */
+    size_t pool_bytes;
+} clg_graph_stats;
+
+clg_status clg_graph_stats_get(const clg_graph *g, clg_graph_stats *out);
+
+/* ---- parameters, for checkpoints ------------------------------------------------------------ */
+
+int clg_graph_param_count(const clg_graph *g);
+int clg_graph_param_id(const clg_graph *g, int index);        /* node id, -1 for a bad index */
+const char *clg_graph_param_name(const clg_graph *g, int index);
+clg_status clg_graph_param_shape(const clg_graph *g, int index, clg_shape *out);
+int clg_graph_param_group(const clg_graph *g, int index);
+/* Blocking copies of param `index`'s values (numel * 4 bytes). */
+clg_status clg_graph_param_read(clg_graph *g, int index, void *host);
+clg_status clg_graph_param_write(clg_graph *g, int index, const void *host);
+
+typedef enum clg_param_state {
+    CLG_STATE_VALUE = 0,
+    CLG_STATE_GRAD,           /* in a TRAIN plan, for trainable params that reach the loss */
+    CLG_STATE_VELOCITY,       /* SGD with momentum */
+    CLG_STATE_ADAM_M,
+    CLG_STATE_ADAM_V,
+} clg_param_state;
+
+/* The device tensor holding a param's value, gradient or optimizer state; *out is NULL when the
+ * param has none (no optimizer, frozen, not planned).  The tensor stays owned by the graph and
+ * valid until the graph is re-planned, given a new optimizer or destroyed. */
+clg_status clg_graph_param_tensor(clg_graph *g, int index, clg_param_state which, clg_tensor **out);
+
+/* ---- insight -------------------------------------------------------------------------------- */
+
+/* Graphviz DOT: one node per graph node (name, op, shape), params as boxes (dashed when frozen),
+ * inputs as ellipses, the loss double-circled; edges follow data. */
+clg_status clg_graph_dot(const clg_graph *g, FILE *f);
+
+/* Profile mode: time every op.  On a ctx created with profiling (clg_ctx_options.profiling) the times
+ * come from OpenCL marker events between ops; otherwise from the host clock with a clFinish after
+ * each op.  Either way profiled runs synchronise at the end, so leave it off for real runs. */
+clg_status clg_graph_set_profile(clg_graph *g, int on);
+/* Per node: forward and backward time (ms, summed over profiled runs) and counts, plus the
+ * optimizer, as text into buf (truncated to size; always NUL-terminated).  Returns the length the
+ * full text needs through *needed when non-NULL. */
+clg_status clg_graph_profile_report(const clg_graph *g, char *buf, size_t size, size_t *needed);
+clg_status clg_graph_profile_print(const clg_graph *g, FILE *f);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

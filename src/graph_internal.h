@@ -1,0 +1,90 @@
+/* graph_internal.h — the graph's private structures, shared by graph.c, autograd.c and plan.c. */
+#ifndef CLGRAD_GRAPH_INTERNAL_H
+#define CLGRAD_GRAPH_INTERNAL_H
+
+#include "internal.h"
+#include "clgrad/graph.h"
+
+#define GNODE_MAX_IN 4
+
+typedef enum { GN_INPUT, GN_PARAM, GN_CONST, GN_OP } gnode_kind;
+
+typedef struct gnode {
+    gnode_kind kind;
+    char name[CLG_GRAPH_NAME_MAX + 1];
+    clg_shape s;
+    clg_op op;
+    clg_attrs attrs;
+    int in[GNODE_MAX_IN];
+    int nin;
+    int group;              /* params */
+    int param_index;        /* params, else -1 */
+    int keep;               /* user asked to keep the value readable */
+    clg_tensor val;         /* own buffer (input/param/const/kept op) or a pool view */
+    clg_tensor grad;        /* params: own buffer; others: pool view */
+    clg_tensor st1, st2;    /* optimizer state: velocity or Adam m; Adam v */
+    /* plan */
+    int own_val;            /* val is an own allocation made by the plan (kept op outputs) */
+    int needs_grad;
+    int val_buf, grad_buf;  /* index into plan buffers, -1 if not pooled */
+    double prof_fwd_ms, prof_bwd_ms;
+    uint64_t prof_fwd_n, prof_bwd_n;
+} gnode;
+
+typedef enum { EX_FWD, EX_SEED, EX_BWD, EX_CLIP, EX_OPT } exkind;
+
+typedef struct exentry {
+    exkind kind;
+    int node;
+    unsigned gin_mask;      /* EX_BWD: which inputs get a gradient in this call */
+    int acc;                /* EX_BWD: accumulate into them */
+} exentry;
+
+typedef struct pbuf {
+    size_t elems;
+    int first, last;        /* exec indices, inclusive */
+    size_t offset;          /* in elements, in the pool */
+    int node, is_grad;
+} pbuf;
+
+struct clg_graph {
+    clg_ctx *ctx;
+    gnode *nodes;
+    int n, cap;
+    int *params;            /* node ids by param index */
+    int n_params, cap_params;
+    int *frozen;            /* frozen group ids */
+    int n_frozen, cap_frozen;
+    uint64_t seed;
+    int loss;
+    clg_optim_options opt;
+    int has_opt;
+    /* plan */
+    int planned;
+    clg_plan_mode mode;
+    int *order;             /* topological order of node ids */
+    exentry *ex;
+    int n_ex;
+    pbuf *bufs;
+    int n_bufs;
+    clg_tensor pool;
+    size_t pool_elems, naive_elems;
+    clg_tensor sq_norm;     /* clipping scratch */
+    double *loss_host;      /* host copy for a non-scalar loss */
+    /* run */
+    int64_t steps;
+    clg_graph_stats stats;
+    int profile;
+    double prof_opt_ms;
+    uint64_t prof_opt_n;
+};
+
+/* autograd.c: mark needs_grad and append the backward (and optimizer) entries to g->ex. */
+clg_status clg__graph_autograd(clg_graph *g);
+/* plan.c: liveness of pooled tensors over g->ex, pool offsets, views. */
+clg_status clg__graph_plan_memory(clg_graph *g);
+/* graph.c: append an exec entry. */
+clg_status clg__graph_push_ex(clg_graph *g, exentry e);
+int clg__graph_is_frozen(const clg_graph *g, int group);
+
+#endif
