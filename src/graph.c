@@ -727,12 +727,18 @@ static clg_status run_entry(clg_graph *g, const exentry *e)
     const clg_tensor *in[GNODE_MAX_IN];
     for (int i = 0; i < x->nin; i++)
         in[i] = &g->nodes[x->in[i]].val;
+    /* Random ops draw a new stream every step: counter = the node's counter + the step index
+     * (forward and backward of one step agree, so dropout's backward regenerates its mask). */
+    clg_attrs a = x->attrs;
+    if (x->op == CLG_OP_RANDOM_UNIFORM || x->op == CLG_OP_RANDOM_NORMAL || x->op == CLG_OP_PATCH_MASK ||
+        x->op == CLG_OP_DROPOUT)
+        a.counter += (uint64_t)g->steps;
     if (e->kind == EX_FWD)
-        return clg_op_forward(ctx, x->op, in, &x->val, &x->attrs);
+        return clg_op_forward(ctx, x->op, in, &x->val, &a);
     clg_tensor *gin[GNODE_MAX_IN];
     for (int i = 0; i < x->nin; i++)
         gin[i] = (e->gin_mask & (1u << i)) ? &g->nodes[x->in[i]].grad : NULL;
-    return clg_op_backward(ctx, x->op, in, &x->val, &x->grad, gin, &x->attrs, e->acc);
+    return clg_op_backward(ctx, x->op, in, &x->val, &x->grad, gin, &a, e->acc);
 }
 
 static double now_ms(void)
