@@ -35,7 +35,7 @@ UNARY_FWD(relu, v > 0.0f ? v : 0.0f)
 UNARY_BWD(relu, v > 0.0f ? 1.0f : 0.0f)
 UNARY_FWD(gelu, 0.5f * v * (1.0f + tanh(GELU_K * (v + GELU_C * v * v * v))))
 UNARY_BWD(gelu, (0.5f * (1.0f + tanh(GELU_K * (v + GELU_C * v * v * v))) +
-                 0.5f * v * (1.0f - pow(tanh(GELU_K * (v + GELU_C * v * v * v)), 2.0f)) *
+                 0.5f * v * (1.0f - tanh(GELU_K * (v + GELU_C * v * v * v)) * tanh(GELU_K * (v + GELU_C * v * v * v))) *
                      GELU_K * (1.0f + 3.0f * GELU_C * v * v)))
 UNARY_FWD(tanh, tanh(v))
 UNARY_BWD(tanh, 1.0f - out * out)
