@@ -162,9 +162,9 @@ static clg_status path_local(clg_ctx *ctx, const gemm_call *g)
 /* Register tiles; CLGRAD_GEMM_TILE="TM,VW,NV" overrides them (for tuning). */
 static void tile_params(int *tm, int *vw, int *nv)
 {
-    *tm = 8;
+    *tm = 16;
     *vw = 16;
-    *nv = 2;
+    *nv = 1;
     const char *e = getenv("CLGRAD_GEMM_TILE");
     int a, b, c;
     if (e && sscanf(e, "%d,%d,%d", &a, &b, &c) == 3 && a > 0 && a <= 16 &&
@@ -204,7 +204,19 @@ static clg_status path_tiled(clg_ctx *ctx, const gemm_call *g)
         return st;
     clg_karg args[N_COMMON_ARGS];
     common_args(g, args);
-    return run_kernel(ctx, k, kname, args, N_COMMON_ARGS, gs, NULL);
+    /* One work-item per work-group: each is already a vectorised tile, and a fixed
+     * local size spares PoCL a re-specialisation per global size.
+     * CLGRAD_GEMM_WG="x,y" overrides it (tuning), "0,0" leaves it to the driver. */
+    size_t ls[3] = { 1, 1, 1 };
+    const char *wg = getenv("CLGRAD_GEMM_WG");
+    int lx, ly;
+    if (wg && sscanf(wg, "%d,%d", &lx, &ly) == 2 && lx >= 0 && ly >= 0) {
+        if (lx == 0 || ly == 0)
+            return run_kernel(ctx, k, kname, args, N_COMMON_ARGS, gs, NULL);
+        ls[0] = (size_t)lx;
+        ls[1] = (size_t)ly;
+    }
+    return run_kernel(ctx, k, kname, args, N_COMMON_ARGS, gs, ls);
 }
 
 static clg_status path_clblast(clg_ctx *ctx, const gemm_call *g)
