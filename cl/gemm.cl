@@ -100,23 +100,19 @@ __kernel void gemm_local(GEMM_ARGS, int ta, int tb)
         gemm_store1(C + (size_t)i * ldc + j, acc, alpha, beta);
 }
 
-/* Guarded scalar path for partial tiles: rows i0..i0+tm-1, columns j0..j0+tn-1. */
-inline void gemm_edge(__global const float *A, int lda, __global const float *B, int ldb,
-                      __global float *C, int ldc, int K, float alpha, float beta, int i0, int tm,
-                      int j0, int tn)
-{
-    for (int r = 0; r < tm; r++)
-        for (int c = 0; c < tn; c++) {
-            float acc = 0.0f;
-            for (int k = 0; k < K; k++)
-                acc = fma(AT(i0 + r, k), BT(k, j0 + c), acc);
-            gemm_store1(C + (size_t)(i0 + r) * ldc + j0 + c, acc, alpha, beta);
-        }
-}
-
 /* CPU style, vectorised along N: a work-item computes a TM x (VW*NV) tile of C
  * in vector registers, loading a row slice of op(B) per k and broadcasting TM
- * scalars of op(A).  Global size (ceil(N/TN), ceil(M/TM), batch). */
+ * scalars of op(A).  Partial tiles stay vectorised: rows past M are clamped
+ * (computed twice, never stored), columns past N are loaded as zeros.
+ * Global size (ceil(N/TN), ceil(M/TM), batch). */
+#define TILED_N_FMA                                                              \
+    _Pragma("unroll") for (int r = 0; r < GEMM_TM; r++)                          \
+    {                                                                            \
+        float a = GEMM_TA ? A[(size_t)k * lda + ir[r]] : A[(size_t)ir[r] * lda + k]; \
+        _Pragma("unroll") for (int v = 0; v < GEMM_NV; v++)                      \
+            acc[r][v] = fma((VT)(a), b[v], acc[r][v]);                           \
+    }
+
 __kernel void gemm_tiled_n(GEMM_ARGS)
 {
     int j0 = get_global_id(0) * GEMM_TN, i0 = get_global_id(1) * GEMM_TM, z = get_global_id(2);
@@ -125,42 +121,70 @@ __kernel void gemm_tiled_n(GEMM_ARGS)
     A += ao + (size_t)z * sa;
     B += bo + (size_t)z * sb;
     C += co + (size_t)z * sc;
-    if (i0 + GEMM_TM > M || j0 + GEMM_TN > N) {
-        gemm_edge(A, lda, B, ldb, C, ldc, K, alpha, beta, i0, min(GEMM_TM, M - i0), j0,
-                  min(GEMM_TN, N - j0));
-        return;
-    }
+    int ir[GEMM_TM];
     VT acc[GEMM_TM][GEMM_NV];
-    for (int r = 0; r < GEMM_TM; r++)
+    #pragma unroll
+    for (int r = 0; r < GEMM_TM; r++) {
+        ir[r] = min(i0 + r, M - 1);
+        #pragma unroll
         for (int v = 0; v < GEMM_NV; v++)
             acc[r][v] = (VT)(0.0f);
-    for (int k = 0; k < K; k++) {
-        VT b[GEMM_NV];
+    }
+    int full_n = j0 + GEMM_TN <= N;
+    if (full_n) {
+        for (int k = 0; k < K; k++) {
+            VT b[GEMM_NV];
 #if GEMM_TB
-        for (int v = 0; v < GEMM_NV; v++) {
-            float tmp[GEMM_VW];
-            for (int e = 0; e < GEMM_VW; e++)
-                tmp[e] = B[(size_t)(j0 + v * GEMM_VW + e) * ldb + k];
-            b[v] = VLOAD(0, tmp);
-        }
+            #pragma unroll
+            for (int v = 0; v < GEMM_NV; v++) {
+                float tmp[GEMM_VW];
+                #pragma unroll
+                for (int e = 0; e < GEMM_VW; e++)
+                    tmp[e] = B[(size_t)(j0 + v * GEMM_VW + e) * ldb + k];
+                b[v] = VLOAD(0, tmp);
+            }
 #else
-        __global const float *brow = B + (size_t)k * ldb + j0;
-        for (int v = 0; v < GEMM_NV; v++)
-            b[v] = VLOAD(v, brow);
-#endif
-        for (int r = 0; r < GEMM_TM; r++) {
-            float a = AT(i0 + r, k);
+            __global const float *brow = B + (size_t)k * ldb + j0;
+            #pragma unroll
             for (int v = 0; v < GEMM_NV; v++)
-                acc[r][v] = fma((VT)(a), b[v], acc[r][v]);
+                b[v] = VLOAD(v, brow);
+#endif
+            TILED_N_FMA
+        }
+    } else {
+        for (int k = 0; k < K; k++) {
+            VT b[GEMM_NV];
+            #pragma unroll
+            for (int v = 0; v < GEMM_NV; v++) {
+                float tmp[GEMM_VW];
+                #pragma unroll
+                for (int e = 0; e < GEMM_VW; e++) {
+                    int j = j0 + v * GEMM_VW + e;
+                    tmp[e] = j < N ? BT(k, j) : 0.0f;
+                }
+                b[v] = VLOAD(0, tmp);
+            }
+            TILED_N_FMA
         }
     }
+    #pragma unroll
     for (int r = 0; r < GEMM_TM; r++) {
+        if (i0 + r >= M)
+            break;
         __global float *crow = C + (size_t)(i0 + r) * ldc + j0;
+        #pragma unroll
         for (int v = 0; v < GEMM_NV; v++) {
-            VT o = alpha * acc[r][v];
-            if (beta != 0.0f)
-                o += beta * VLOAD(v, crow);
-            VSTORE(o, v, crow);
+            if (full_n) {
+                VT o = alpha * acc[r][v];
+                if (beta != 0.0f)
+                    o += beta * VLOAD(v, crow);
+                VSTORE(o, v, crow);
+            } else {
+                float tmp[GEMM_VW];
+                VSTORE(acc[r][v], 0, tmp);
+                for (int e = 0; e < GEMM_VW && j0 + v * GEMM_VW + e < N; e++)
+                    gemm_store1(crow + v * GEMM_VW + e, tmp[e], alpha, beta);
+            }
         }
     }
 }
@@ -181,7 +205,8 @@ inline float gemm_hsum(VT v)
 
 /* CPU style for A·Bᵀ (TA=0, TB=1: both operands contiguous along K): a
  * work-item computes TM x TNK dot products with vector accumulators along K,
- * reduced at the end.  Global size (ceil(N/TNK), ceil(M/TM), batch). */
+ * reduced at the end.  Rows/columns past the edge are clamped, never stored.
+ * Global size (ceil(N/TNK), ceil(M/TM), batch). */
 __kernel void gemm_tiled_k(GEMM_ARGS)
 {
     int j0 = get_global_id(0) * GEMM_TNK, i0 = get_global_id(1) * GEMM_TM, z = get_global_id(2);
@@ -190,31 +215,41 @@ __kernel void gemm_tiled_k(GEMM_ARGS)
     A += ao + (size_t)z * sa;
     B += bo + (size_t)z * sb;
     C += co + (size_t)z * sc;
-    if (i0 + GEMM_TM > M || j0 + GEMM_TNK > N) {
-        gemm_edge(A, lda, B, ldb, C, ldc, K, alpha, beta, i0, min(GEMM_TM, M - i0), j0,
-                  min(GEMM_TNK, N - j0));
-        return;
-    }
+    int ir[GEMM_TM], jc[GEMM_TNK];
     VT acc[GEMM_TM][GEMM_TNK];
-    for (int r = 0; r < GEMM_TM; r++)
+    #pragma unroll
+    for (int r = 0; r < GEMM_TM; r++) {
+        ir[r] = min(i0 + r, M - 1);
+        #pragma unroll
         for (int c = 0; c < GEMM_TNK; c++)
             acc[r][c] = (VT)(0.0f);
+    }
+    #pragma unroll
+    for (int c = 0; c < GEMM_TNK; c++)
+        jc[c] = min(j0 + c, N - 1);
     int kv = K - K % GEMM_VW;
     for (int k = 0; k < kv; k += GEMM_VW) {
         VT a[GEMM_TM], b[GEMM_TNK];
+        #pragma unroll
         for (int r = 0; r < GEMM_TM; r++)
-            a[r] = VLOAD(0, A + (size_t)(i0 + r) * lda + k);
+            a[r] = VLOAD(0, A + (size_t)ir[r] * lda + k);
+        #pragma unroll
         for (int c = 0; c < GEMM_TNK; c++)
-            b[c] = VLOAD(0, B + (size_t)(j0 + c) * ldb + k);
+            b[c] = VLOAD(0, B + (size_t)jc[c] * ldb + k);
+        #pragma unroll
         for (int r = 0; r < GEMM_TM; r++)
+            #pragma unroll
             for (int c = 0; c < GEMM_TNK; c++)
                 acc[r][c] = fma(a[r], b[c], acc[r][c]);
     }
+    #pragma unroll
     for (int r = 0; r < GEMM_TM; r++)
+        #pragma unroll
         for (int c = 0; c < GEMM_TNK; c++) {
             float s = gemm_hsum(acc[r][c]);
             for (int k = kv; k < K; k++)
-                s = fma(A[(size_t)(i0 + r) * lda + k], B[(size_t)(j0 + c) * ldb + k], s);
-            gemm_store1(C + (size_t)(i0 + r) * ldc + j0 + c, s, alpha, beta);
+                s = fma(A[(size_t)ir[r] * lda + k], B[(size_t)jc[c] * ldb + k], s);
+            if (i0 + r < M && j0 + c < N)
+                gemm_store1(C + (size_t)(i0 + r) * ldc + j0 + c, s, alpha, beta);
         }
 }

@@ -20,6 +20,7 @@ static int teardown_path(void **s)
 {
     (void)s;
     unsetenv("CLGRAD_GEMM");
+    unsetenv("CLGRAD_GEMM_TILE");
     return 0;
 }
 
@@ -75,7 +76,15 @@ static void bmm_all(const char *path)
     }
 }
 
-static void test_matmul_tiled(void **s) { (void)s; matmul_all("tiled", N_SHAPES, 1); }
+static void test_matmul_tiled(void **s)
+{
+    (void)s;
+    matmul_all("tiled", N_SHAPES, 1);
+    /* another register tile: several vectors per row, narrower vectors */
+    setenv("CLGRAD_GEMM_TILE", "8,8,2", 1);
+    matmul_all("tiled", N_SHAPES, 0);
+    unsetenv("CLGRAD_GEMM_TILE");
+}
 static void test_matmul_local(void **s) { (void)s; matmul_all("local", N_SHAPES, 1); }
 static void test_matmul_simple(void **s) { (void)s; matmul_all("simple", N_SHAPES, 1); }
 static void test_bmm_tiled(void **s) { (void)s; bmm_all("tiled"); }

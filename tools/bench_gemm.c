@@ -142,6 +142,9 @@ static double time_blas(const bcase *c, int reps)
     free(a);
     free(b);
     free(o);
+    /* OpenBLAS's idle threads spin for a while after a call and would steal the cores
+     * from the OpenCL runtime measured next */
+    nanosleep(&(struct timespec){ .tv_sec = 0, .tv_nsec = 300000000 }, NULL);
     return median(t, reps);
 }
 #endif
