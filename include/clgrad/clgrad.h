@@ -15,5 +15,6 @@
 #include "clgrad/optim.h"
 #include "clgrad/io.h"
 #include "clgrad/graph.h"
+#include "clgrad/models.h"
 
 #endif

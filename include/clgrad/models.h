@@ -1,0 +1,70 @@
+/* clgrad/models.h — model builders on the graph runtime: the MLP classifier (and, later, the
+ * masked auto-encoder).  A builder only adds nodes to a graph; training loops live in the caller.
+ *
+ * Parameter names and layouts: layer i (1-based) has "fc<i>.weight" f32[in, out] (used as x·W, the
+ * transpose of PyTorch's nn.Linear.weight) and "fc<i>.bias" f32[out].
+ */
+#ifndef CLGRAD_MODELS_H
+#define CLGRAD_MODELS_H
+
+#include "clgrad/graph.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CLG_MLP_MAX_LAYERS 8
+
+typedef struct clg_mlp {
+    clg_graph *g;       /* owned: destroy with clg_mlp_destroy */
+    int batch;
+    int n_layers;       /* linear layers */
+    int widths[CLG_MLP_MAX_LAYERS + 1];
+    int x;              /* input node f32[batch, widths[0]] */
+    int labels;         /* input node i32[batch] */
+    int logits;         /* f32[batch, classes], kept (readable) */
+    int loss;           /* cross-entropy, mean over the batch */
+} clg_mlp;
+
+/* widths = {in, hidden..., classes}, n_widths >= 2.  ReLU between layers; He-uniform weights and
+ * zero biases drawn from `seed`; parameter group = layer index (0-based), so a caller can freeze
+ * layers.  The graph is not planned yet (set an optimizer, then clg_graph_plan). */
+clg_status clg_mlp_build(clg_ctx *ctx, const int *widths, int n_widths, int batch, uint64_t seed,
+                         clg_mlp *out);
+void clg_mlp_destroy(clg_mlp *m);
+
+/* ---- masked auto-encoder ------------------------------------------------------------------ */
+
+/* Images [batch, H*W] are cut into P×P patches; a fraction `mask_ratio` of the patches of each
+ * sample (an exact count, drawn on the device from (seed, step)) is hidden from the encoder, and
+ * the loss is the MSE on the hidden pixels only.  Encoder: widths enc[0..n_enc-1] with
+ * enc[0] = H*W, ReLU after every layer but the last (the code); decoder: the mirror image,
+ * ReLU after every layer but the output.  Parameters "enc.fc<i>.weight/bias" (group 0) and
+ * "dec.fc<i>.weight/bias" (group 1). */
+typedef struct clg_mae_config {
+    int height, width, patch;
+    float mask_ratio;
+    int enc[CLG_MLP_MAX_LAYERS];
+    int n_enc;                 /* number of widths in enc, >= 2 */
+    int batch;
+    uint64_t seed;
+} clg_mae_config;
+
+typedef struct clg_mae {
+    clg_graph *g;
+    clg_mae_config cfg;
+    int x;                     /* input f32[batch, H*W] */
+    int mask;                  /* f32[batch, H*W], 1 = hidden (kept) */
+    int masked_input;          /* kept */
+    int recon;                 /* decoder output, kept */
+    int loss;
+} clg_mae;
+
+clg_mae_config clg_mae_defaults(void);
+clg_status clg_mae_build(clg_ctx *ctx, const clg_mae_config *cfg, clg_mae *out);
+void clg_mae_destroy(clg_mae *m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,107 @@
+/* mae.c — the masked auto-encoder as a graph: patch mask, visible pixels through an MLP encoder
+ * and decoder, MSE on the masked pixels. */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+#include "clgrad/models.h"
+
+clg_mae_config clg_mae_defaults(void)
+{
+    clg_mae_config c;
+    memset(&c, 0, sizeof c);
+    c.height = 28;
+    c.width = 28;
+    c.patch = 4;
+    c.mask_ratio = 0.75f;
+    c.enc[0] = 784;
+    c.enc[1] = 512;
+    c.enc[2] = 128;
+    c.n_enc = 3;
+    c.batch = 256;
+    c.seed = 1;
+    return c;
+}
+
+/* x·W + b for a new layer named prefix.fc<i>, optional ReLU. */
+static clg_status linear(clg_graph *g, const char *prefix, int idx, int in_node, int fan_in, int fan_out,
+                         int group, int relu, int *out)
+{
+    char wn[48], bn[48];
+    snprintf(wn, sizeof wn, "%s.fc%d.weight", prefix, idx);
+    snprintf(bn, sizeof bn, "%s.fc%d.bias", prefix, idx);
+    clg_shape sw = clg_shape_make(CLG_F32, 2, (int64_t[]){ fan_in, fan_out });
+    clg_shape sb = clg_shape_make(CLG_F32, 1, (int64_t[]){ fan_out });
+    clg_init wi = { .kind = relu ? CLG_INIT_HE_UNIFORM : CLG_INIT_XAVIER_UNIFORM };
+    int w, b, mm, z;
+    clg_status st;
+    if ((st = clg_graph_param(g, wn, &sw, &wi, group, &w)) || (st = clg_graph_param(g, bn, &sb, NULL, group, &b)) ||
+        (st = clg_graph_op(g, CLG_OP_MATMUL, (int[]){ in_node, w }, 2, NULL, &mm)) ||
+        (st = clg_graph_op(g, CLG_OP_ADD, (int[]){ mm, b }, 2, NULL, &z)))
+        return st;
+    if (!relu) {
+        *out = z;
+        return CLG_OK;
+    }
+    return clg_graph_op(g, CLG_OP_RELU, &z, 1, NULL, out);
+}
+
+clg_status clg_mae_build(clg_ctx *ctx, const clg_mae_config *cfg, clg_mae *out)
+{
+    if (!ctx || !cfg || !out)
+        return clg__fail(CLG_ERR_INVALID_ARG, "mae: NULL argument");
+    memset(out, 0, sizeof *out);
+    const clg_mae_config *c = cfg;
+    if (c->n_enc < 2 || c->n_enc > CLG_MLP_MAX_LAYERS || c->enc[0] != c->height * c->width || c->batch < 1 ||
+        c->patch < 1 || c->height % c->patch || c->width % c->patch || !(c->mask_ratio >= 0 && c->mask_ratio <= 1))
+        return clg__fail(CLG_ERR_INVALID_ARG,
+                         "mae: need enc[0] = height*width (%d*%d), patch dividing both, ratio in [0,1], batch >= 1",
+                         c->height, c->width);
+    out->cfg = *c;
+    clg_status st = clg_graph_create(ctx, &out->g);
+    if (st)
+        return st;
+    clg_graph *g = out->g;
+    clg_graph_set_seed(g, c->seed);
+    int D = c->enc[0];
+    clg_shape sx = clg_shape_make(CLG_F32, 2, (int64_t[]){ c->batch, D });
+    clg_attrs ma = clg_attrs_default();
+    ma.height = c->height;
+    ma.width = c->width;
+    ma.patch = c->patch;
+    ma.p = c->mask_ratio;
+    ma.seed = c->seed * 0x9e3779b97f4a7c15ULL + 17;
+    int hidden_part, h;
+    if ((st = clg_graph_input(g, "x", &sx, &out->x)) ||
+        (st = clg_graph_op(g, CLG_OP_PATCH_MASK, &out->x, 1, &ma, &out->mask)) ||
+        (st = clg_graph_op(g, CLG_OP_MUL, (int[]){ out->x, out->mask }, 2, NULL, &hidden_part)) ||
+        (st = clg_graph_op(g, CLG_OP_SUB, (int[]){ out->x, hidden_part }, 2, NULL, &out->masked_input)))
+        goto fail;
+    h = out->masked_input;
+    for (int l = 0; l + 1 < c->n_enc; l++)
+        if ((st = linear(g, "enc", l + 1, h, c->enc[l], c->enc[l + 1], 0, l + 2 < c->n_enc, &h)))
+            goto fail;
+    for (int l = c->n_enc - 1, i = 1; l > 0; l--, i++)
+        if ((st = linear(g, "dec", i, h, c->enc[l], c->enc[l - 1], 1, l > 1, &h)))
+            goto fail;
+    out->recon = h;
+    if ((st = clg_graph_set_name(g, out->mask, "mask")) || (st = clg_graph_set_name(g, out->masked_input, "masked_input")) ||
+        (st = clg_graph_set_name(g, out->recon, "recon")) || (st = clg_graph_keep(g, out->mask)) ||
+        (st = clg_graph_keep(g, out->masked_input)) || (st = clg_graph_keep(g, out->recon)) ||
+        (st = clg_graph_op(g, CLG_OP_MASKED_MSE, (int[]){ out->recon, out->x, out->mask }, 3, NULL, &out->loss)) ||
+        (st = clg_graph_set_name(g, out->loss, "loss")) || (st = clg_graph_set_loss(g, out->loss)))
+        goto fail;
+    return CLG_OK;
+fail:
+    clg_graph_destroy(out->g);
+    out->g = NULL;
+    return st;
+}
+
+void clg_mae_destroy(clg_mae *m)
+{
+    if (!m)
+        return;
+    clg_graph_destroy(m->g);
+    m->g = NULL;
+}

@@ -1,0 +1,71 @@
+/* mlp.c — the MLP classifier as a graph: (x·W + b, ReLU)* then x·W + b and cross-entropy. */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+#include "clgrad/models.h"
+
+clg_status clg_mlp_build(clg_ctx *ctx, const int *widths, int n_widths, int batch, uint64_t seed,
+                         clg_mlp *out)
+{
+    if (!ctx || !widths || !out || n_widths < 2 || n_widths > CLG_MLP_MAX_LAYERS + 1 || batch < 1)
+        return clg__fail(CLG_ERR_INVALID_ARG, "mlp: need 2..%d widths and batch >= 1", CLG_MLP_MAX_LAYERS + 1);
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < n_widths; i++) {
+        if (widths[i] < 1)
+            return clg__fail(CLG_ERR_INVALID_ARG, "mlp: width %d is %d", i, widths[i]);
+        out->widths[i] = widths[i];
+    }
+    out->batch = batch;
+    out->n_layers = n_widths - 1;
+    clg_status st = clg_graph_create(ctx, &out->g);
+    if (st)
+        return st;
+    clg_graph *g = out->g;
+    clg_graph_set_seed(g, seed);
+    clg_shape sx = clg_shape_make(CLG_F32, 2, (int64_t[]){ batch, widths[0] });
+    clg_shape sy = clg_shape_make(CLG_I32, 1, (int64_t[]){ batch });
+    if ((st = clg_graph_input(g, "x", &sx, &out->x)) || (st = clg_graph_input(g, "labels", &sy, &out->labels)))
+        goto fail;
+    int h = out->x;
+    for (int l = 0; l < out->n_layers; l++) {
+        char wn[32], bn[32];
+        snprintf(wn, sizeof wn, "fc%d.weight", l + 1);
+        snprintf(bn, sizeof bn, "fc%d.bias", l + 1);
+        clg_shape sw = clg_shape_make(CLG_F32, 2, (int64_t[]){ widths[l], widths[l + 1] });
+        clg_shape sb = clg_shape_make(CLG_F32, 1, (int64_t[]){ widths[l + 1] });
+        clg_init wi = { .kind = CLG_INIT_HE_UNIFORM };
+        clg_init bi = { .kind = CLG_INIT_ZEROS };
+        int w, b, mm, z;
+        if ((st = clg_graph_param(g, wn, &sw, &wi, l, &w)) || (st = clg_graph_param(g, bn, &sb, &bi, l, &b)))
+            goto fail;
+        if ((st = clg_graph_op(g, CLG_OP_MATMUL, (int[]){ h, w }, 2, NULL, &mm)) ||
+            (st = clg_graph_op(g, CLG_OP_ADD, (int[]){ mm, b }, 2, NULL, &z)))
+            goto fail;
+        if (l + 1 < out->n_layers) {
+            if ((st = clg_graph_op(g, CLG_OP_RELU, &z, 1, NULL, &h)))
+                goto fail;
+        } else {
+            h = z;
+        }
+    }
+    out->logits = h;
+    if ((st = clg_graph_set_name(g, h, "logits")) || (st = clg_graph_keep(g, h)))
+        goto fail;
+    if ((st = clg_graph_op(g, CLG_OP_CROSS_ENTROPY, (int[]){ h, out->labels }, 2, NULL, &out->loss)) ||
+        (st = clg_graph_set_name(g, out->loss, "loss")) || (st = clg_graph_set_loss(g, out->loss)))
+        goto fail;
+    return CLG_OK;
+fail:
+    clg_graph_destroy(out->g);
+    out->g = NULL;
+    return st;
+}
+
+void clg_mlp_destroy(clg_mlp *m)
+{
+    if (!m)
+        return;
+    clg_graph_destroy(m->g);
+    m->g = NULL;
+}
