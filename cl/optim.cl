@@ -1,1 +1,102 @@
 /* optim.cl — optimizer updates: SGD with momentum, Adam/AdamW, gradient-norm clipping. */
+
+/* d = g + wd*p; with momentum (has_v): v = mom*v + d, d = v; p -= lr*d. */
+__kernel void sgd_update(__global float *p, int po, __global const float *g, int go, __global float *v, int vo,
+                         int n, float lr, float mom, float wd, int has_v)
+{
+    int i = get_global_id(0);
+    if (i >= n)
+        return;
+    float w = p[po + i];
+    float d = g[go + i] + wd * w;
+    if (has_v) {
+        d = mom * v[vo + i] + d;
+        v[vo + i] = d;
+    }
+    p[po + i] = w - lr * d;
+}
+
+/* Adam; decoupled: p *= decay (= 1 - lr*wd) first and wd is not added to g.
+ * step_size = lr / (1 - b1^t), inv_sqrt_bc2 = 1 / sqrt(1 - b2^t), from the host. */
+__kernel void adam_update(__global float *p, int po, __global const float *g, int go, __global float *m, int mo,
+                          __global float *v, int vo, int n, float b1, float b2, float eps, float wd,
+                          int decoupled, float decay, float step_size, float inv_sqrt_bc2)
+{
+    int i = get_global_id(0);
+    if (i >= n)
+        return;
+    float w = p[po + i];
+    float gr = g[go + i];
+    if (decoupled)
+        w *= decay;
+    else
+        gr += wd * w;
+    float mm = b1 * m[mo + i] + (1.0f - b1) * gr;
+    float vv = b2 * v[vo + i] + (1.0f - b2) * gr * gr;
+    m[mo + i] = mm;
+    v[vo + i] = vv;
+    p[po + i] = w - step_size * mm / (sqrt(vv) * inv_sqrt_bc2 + eps);
+}
+
+/* Tree reduction of buf[0..lsz) into buf[0] (any lsz <= CLG_WG). */
+void wg_sum(__local float *buf, int lid, int lsz)
+{
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int w = lsz; w > 1;) {
+        int h = (w + 1) / 2;
+        if (lid < w - h)
+            buf[lid] += buf[lid + h];
+        barrier(CLK_LOCAL_MEM_FENCE);
+        w = h;
+    }
+}
+
+/* Stage 1: each work-group sums x^2 over a grid-stride slice (compensated), tree-reduces,
+ * and writes one partial sum to part[pofs + group]. */
+__kernel void sq_norm_partial(__global const float *x, int xo, int n, __global float *part, int pofs)
+{
+    __local float buf[CLG_WG];
+    int lid = get_local_id(0), lsz = get_local_size(0);
+    int stride = get_num_groups(0) * lsz;
+    float s = 0.0f, c = 0.0f;
+    for (int i = get_global_id(0); i < n; i += stride) {
+        float v = x[xo + i];
+        float y = v * v - c;
+        float t = s + y;
+        c = (t - s) - y;
+        s = t;
+    }
+    buf[lid] = s;
+    wg_sum(buf, lid, lsz);
+    if (lid == 0)
+        part[pofs + get_group_id(0)] = buf[0];
+}
+
+/* Stage 2: one work-group sums the np partials into out[oo]. */
+__kernel void sq_norm_final(__global const float *part, int np, __global float *out, int oo)
+{
+    __local float buf[CLG_WG];
+    int lid = get_local_id(0), lsz = get_local_size(0);
+    float s = 0.0f, c = 0.0f;
+    for (int i = lid; i < np; i += lsz) {
+        float y = part[i] - c;
+        float t = s + y;
+        c = (t - s) - y;
+        s = t;
+    }
+    buf[lid] = s;
+    wg_sum(buf, lid, lsz);
+    if (lid == 0 && get_group_id(0) == 0)
+        out[oo] = buf[0];
+}
+
+/* g *= min(1, max_norm / sqrt(sq[so])), the norm read on the device. */
+__kernel void grad_clip(__global float *g, int go, int n, __global const float *sq, int so, float max_norm)
+{
+    int i = get_global_id(0);
+    if (i >= n)
+        return;
+    float nrm = sqrt(sq[so]);
+    if (nrm > max_norm)
+        g[go + i] *= max_norm / nrm;
+}

@@ -1,7 +1,180 @@
 /* ops_random.c — counter-based randomness (Philox4x32-10): uniform, normal, patch masks, dropout. */
+#include <math.h>
+#include <stdio.h>
+
 #include "internal.h"
 
-CLG_OP_UNAVAILABLE(random_uniform)
-CLG_OP_UNAVAILABLE(random_normal)
-CLG_OP_UNAVAILABLE(patch_mask)
-CLG_OP_UNAVAILABLE(dropout)
+/* Every draw is a pure function of (attrs.seed, attrs.counter, stream tag, element index), the
+ * Philox key being the seed and counter words 2-3 the counter (see cl/random.cl), so results do
+ * not depend on the device or its work-group size, and a backward can regenerate a mask. */
+#define RNG_ARGS(a) KUINT((uint32_t)(a)->seed), KUINT((uint32_t)((a)->seed >> 32)), \
+                    KUINT((uint32_t)(a)->counter), KUINT((uint32_t)((a)->counter >> 32))
+
+static size_t blocks_of(int64_t n) { return (size_t)((n + 3) / 4); }
+
+static clg_status check_numel(const char *op, const clg_shape *s)
+{
+    int64_t n = clg_shape_numel(s);
+    if (n > INT32_MAX) {
+        char sb[96];
+        return clg__fail(CLG_ERR_SHAPE, "%s: %s has more than 2^31-1 elements", op,
+                         clg_shape_str(s, sb, sizeof sb));
+    }
+    return CLG_OK;
+}
+
+/* ---- random_uniform, random_normal ------------------------------------------ */
+
+static clg_status gen_shape(const char *op, const clg_attrs *a, clg_shape *out)
+{
+    const clg_shape *s = &a->shape;
+    char sb[96];
+    if (s->ndim < 0 || s->ndim > CLG_MAX_DIMS)
+        return clg__fail(CLG_ERR_SHAPE, "%s: attrs.shape has %d dimensions (0..%d allowed)", op, s->ndim,
+                         CLG_MAX_DIMS);
+    for (int i = 0; i < s->ndim; i++)
+        if (s->dim[i] < 0)
+            return clg__fail(CLG_ERR_SHAPE, "%s: attrs.shape %s has a negative dimension", op,
+                             clg_shape_str(s, sb, sizeof sb));
+    if (s->dtype != CLG_F32)
+        return clg__fail(CLG_ERR_DTYPE, "%s: attrs.shape must be f32, got %s", op,
+                         clg_shape_str(s, sb, sizeof sb));
+    clg_status st = check_numel(op, s);
+    if (st)
+        return st;
+    *out = *s;
+    return CLG_OK;
+}
+
+static clg_status random_uniform_infer(const clg_shape *const *in, const clg_attrs *a, clg_shape *out)
+{
+    (void)in;
+    if (!isfinite(a->alpha) || !isfinite(a->beta) || !(a->alpha < a->beta))
+        return clg__fail(CLG_ERR_INVALID_ARG,
+                         "random_uniform: range [attrs.alpha=%g, attrs.beta=%g) is empty or not finite "
+                         "(set alpha = low < beta = high; the defaults 1, 0 are not a range)",
+                         (double)a->alpha, (double)a->beta);
+    return gen_shape("random_uniform", a, out);
+}
+
+static clg_status random_uniform_forward(clg_ctx *ctx, const clg_tensor *const *in, clg_tensor *out,
+                                         const clg_attrs *a)
+{
+    (void)in;
+    int64_t n = clg_shape_numel(&out->s);
+    return LAUNCH1D(ctx, CLG_PROG_RANDOM, "random_uniform_fwd", blocks_of(n), KTEN(out), KINT(n), RNG_ARGS(a),
+                    KFLT(a->alpha), KFLT(a->beta));
+}
+
+const clg_op_desc clg_opdesc_random_uniform = { "random_uniform", 0, random_uniform_infer,
+                                                random_uniform_forward, NULL };
+
+static clg_status random_normal_infer(const clg_shape *const *in, const clg_attrs *a, clg_shape *out)
+{
+    (void)in;
+    if (!isfinite(a->alpha) || !isfinite(a->beta) || a->beta < 0)
+        return clg__fail(CLG_ERR_INVALID_ARG,
+                         "random_normal: mean attrs.alpha=%g and std attrs.beta=%g must be finite, std >= 0",
+                         (double)a->alpha, (double)a->beta);
+    return gen_shape("random_normal", a, out);
+}
+
+static clg_status random_normal_forward(clg_ctx *ctx, const clg_tensor *const *in, clg_tensor *out,
+                                        const clg_attrs *a)
+{
+    (void)in;
+    int64_t n = clg_shape_numel(&out->s);
+    return LAUNCH1D(ctx, CLG_PROG_RANDOM, "random_normal_fwd", blocks_of(n), KTEN(out), KINT(n), RNG_ARGS(a),
+                    KFLT(a->alpha), KFLT(a->beta));
+}
+
+const clg_op_desc clg_opdesc_random_normal = { "random_normal", 0, random_normal_infer, random_normal_forward,
+                                               NULL };
+
+/* ---- patch_mask ---------------------------------------------------------------- */
+
+static clg_status patch_mask_infer(const clg_shape *const *in, const clg_attrs *a, clg_shape *out)
+{
+    const char *op = "patch_mask";
+    clg_status st = clg__check_dtype(op, 0, in[0], CLG_F32);
+    if (st)
+        return st;
+    char why[160];
+    int H = a->height, W = a->width, P = a->patch;
+    if (H <= 0 || W <= 0 || P <= 0) {
+        snprintf(why, sizeof why, "attrs.height=%d, width=%d and patch=%d must be positive", H, W, P);
+        return clg__shape_fail(op, in, 1, why);
+    }
+    if (H % P || W % P) {
+        snprintf(why, sizeof why, "height %d and width %d must be multiples of the patch size %d", H, W, P);
+        return clg__shape_fail(op, in, 1, why);
+    }
+    if (in[0]->ndim != 2 || in[0]->dim[1] != (int64_t)H * W) {
+        snprintf(why, sizeof why, "images must be [N, H*W] = [N, %lld]", (long long)H * W);
+        return clg__shape_fail(op, in, 1, why);
+    }
+    if (!(a->p >= 0.0f && a->p <= 1.0f))
+        return clg__fail(CLG_ERR_INVALID_ARG, "patch_mask: masked fraction attrs.p=%g must be in [0, 1]",
+                         (double)a->p);
+    if ((st = check_numel(op, in[0])))
+        return st;
+    *out = *in[0];
+    return CLG_OK;
+}
+
+static clg_status patch_mask_forward(clg_ctx *ctx, const clg_tensor *const *in, clg_tensor *out,
+                                     const clg_attrs *a)
+{
+    (void)in;
+    int N = (int)out->s.dim[0], P = a->patch;
+    int np = (a->height / P) * (a->width / P);
+    int k = (int)floor((double)a->p * np + 0.5);
+    return LAUNCH1D(ctx, CLG_PROG_RANDOM, "patch_mask_fwd", (size_t)N * (size_t)np, KTEN(out), KINT(N),
+                    KINT(a->height), KINT(a->width), KINT(P), KINT(k), RNG_ARGS(a));
+}
+
+const clg_op_desc clg_opdesc_patch_mask = { "patch_mask", 1, patch_mask_infer, patch_mask_forward, NULL };
+
+/* ---- dropout ------------------------------------------------------------------ */
+
+static clg_status dropout_infer(const clg_shape *const *in, const clg_attrs *a, clg_shape *out)
+{
+    clg_status st = clg__check_dtype("dropout", 0, in[0], CLG_F32);
+    if (st)
+        return st;
+    if (!(a->p >= 0.0f && a->p < 1.0f))
+        return clg__fail(CLG_ERR_INVALID_ARG, "dropout: drop probability attrs.p=%g must be in [0, 1)",
+                         (double)a->p);
+    if ((st = check_numel("dropout", in[0])))
+        return st;
+    *out = *in[0];
+    return CLG_OK;
+}
+
+/* keep iff 24-bit draw >= ceil(p * 2^24) (exact: p * 2^24 is exact in double) */
+static cl_uint dropout_thr(const clg_attrs *a) { return (cl_uint)ceil((double)a->p * 16777216.0); }
+static float dropout_scale(const clg_attrs *a) { return (float)(1.0 / (1.0 - (double)a->p)); }
+
+static clg_status dropout_forward(clg_ctx *ctx, const clg_tensor *const *in, clg_tensor *out,
+                                  const clg_attrs *a)
+{
+    int64_t n = clg_shape_numel(&out->s);
+    return LAUNCH1D(ctx, CLG_PROG_RANDOM, "dropout_fwd", blocks_of(n), KTEN(in[0]), KTEN(out), KINT(n),
+                    KUINT(dropout_thr(a)), KFLT(dropout_scale(a)), RNG_ARGS(a));
+}
+
+static clg_status dropout_backward(clg_ctx *ctx, const clg_tensor *const *in, const clg_tensor *out,
+                                   const clg_tensor *gout, clg_tensor *const *gin, const clg_attrs *a, int acc)
+{
+    (void)out;
+    if (!gin[0])
+        return CLG_OK;
+    clg_status st = dropout_infer((const clg_shape *const[]){ &in[0]->s }, a, &(clg_shape){ 0 });
+    if (st)
+        return st;
+    int64_t n = clg_shape_numel(&in[0]->s);
+    return LAUNCH1D(ctx, CLG_PROG_RANDOM, "dropout_bwd", blocks_of(n), KTEN(gout), KTEN(gin[0]), KINT(n),
+                    KUINT(dropout_thr(a)), KFLT(dropout_scale(a)), RNG_ARGS(a), KINT(acc != 0));
+}
+
+const clg_op_desc clg_opdesc_dropout = { "dropout", 1, dropout_infer, dropout_forward, dropout_backward };

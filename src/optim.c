@@ -1,32 +1,186 @@
 /* optim.c — optimizer updates (SGD, Adam/AdamW) and gradient clipping on the device. */
+#include <math.h>
+#include <stdio.h>
+
 #include "internal.h"
 #include "clgrad/optim.h"
+
+/* Work-groups per tensor in clg_grad_sq_norm: about 8 elements per work-item, at most this many. */
+#define SQ_NORM_MAX_GROUPS 256
+#define SQ_NORM_ITEMS 8
+
+/* A non-NULL f32 tensor of ctx, with storage, at most 2^31-1 elements. */
+static clg_status check_tensor(clg_ctx *ctx, const char *op, const char *what, const clg_tensor *t)
+{
+    char sb[96];
+    if (!t)
+        return clg__fail(CLG_ERR_INVALID_ARG, "%s: %s is NULL", op, what);
+    if (t->s.dtype != CLG_F32)
+        return clg__fail(CLG_ERR_DTYPE, "%s: %s must be f32, got %s", op, what, clg_shape_str(&t->s, sb, sizeof sb));
+    if (t->ctx && t->ctx != ctx)
+        return clg__fail(CLG_ERR_INVALID_ARG, "%s: %s lives on another ctx", op, what);
+    int64_t n = clg_shape_numel(&t->s);
+    if (n > INT32_MAX)
+        return clg__fail(CLG_ERR_SHAPE, "%s: %s %s has more than 2^31-1 elements", op, what,
+                         clg_shape_str(&t->s, sb, sizeof sb));
+    if (n > 0 && !t->buf)
+        return clg__fail(CLG_ERR_STATE, "%s: %s has no buffer", op, what);
+    return CLG_OK;
+}
+
+/* check_tensor plus: same shape as param. */
+static clg_status check_like(clg_ctx *ctx, const char *op, const char *what, const clg_tensor *t,
+                             const clg_tensor *param)
+{
+    clg_status st = check_tensor(ctx, op, what, t);
+    if (st)
+        return st;
+    if (!clg_shape_equal(&t->s, &param->s)) {
+        char a[96], b[96];
+        return clg__fail(CLG_ERR_SHAPE, "%s: %s is %s, param is %s", op, what, clg_shape_str(&t->s, a, sizeof a),
+                         clg_shape_str(&param->s, b, sizeof b));
+    }
+    return CLG_OK;
+}
+
+static clg_status check_scalar(clg_ctx *ctx, const char *op, const char *what, const clg_tensor *t)
+{
+    clg_status st = check_tensor(ctx, op, what, t);
+    if (st)
+        return st;
+    if (clg_shape_numel(&t->s) != 1) {
+        char sb[96];
+        return clg__fail(CLG_ERR_SHAPE, "%s: %s must have one element, got %s", op, what,
+                         clg_shape_str(&t->s, sb, sizeof sb));
+    }
+    return CLG_OK;
+}
 
 clg_status clg_sgd_update(clg_ctx *ctx, clg_tensor *param, const clg_tensor *grad, clg_tensor *velocity,
                           float lr, float momentum, float weight_decay)
 {
-    (void)ctx; (void)param; (void)grad; (void)velocity; (void)lr; (void)momentum; (void)weight_decay;
-    return clg__fail(CLG_ERR_UNSUPPORTED, "sgd: not available in this build");
+    const char *op = "sgd";
+    clg_status st;
+    if (!ctx)
+        return clg__fail(CLG_ERR_INVALID_ARG, "%s: NULL ctx", op);
+    if ((st = check_tensor(ctx, op, "param", param)) || (st = check_like(ctx, op, "grad", grad, param)))
+        return st;
+    if (!isfinite(lr) || !isfinite(momentum) || !isfinite(weight_decay))
+        return clg__fail(CLG_ERR_INVALID_ARG, "%s: lr=%g, momentum=%g, weight_decay=%g must be finite", op,
+                         (double)lr, (double)momentum, (double)weight_decay);
+    if (!velocity && momentum != 0.0f)
+        return clg__fail(CLG_ERR_INVALID_ARG, "%s: momentum=%g needs a velocity tensor", op, (double)momentum);
+    if (velocity && (st = check_like(ctx, op, "velocity", velocity, param)))
+        return st;
+    int n = (int)clg_shape_numel(&param->s);
+    const clg_tensor *v = velocity ? velocity : param; /* unused when has_v == 0 */
+    return LAUNCH1D(ctx, CLG_PROG_OPTIM, "sgd_update", (size_t)n, KTEN(param), KTEN(grad), KTEN(v), KINT(n),
+                    KFLT(lr), KFLT(momentum), KFLT(weight_decay), KINT(velocity != NULL));
 }
 
 clg_status clg_adam_update(clg_ctx *ctx, clg_tensor *param, const clg_tensor *grad, clg_tensor *m,
                            clg_tensor *v, float lr, float beta1, float beta2, float eps,
                            float weight_decay, int decoupled, int step)
 {
-    (void)ctx; (void)param; (void)grad; (void)m; (void)v; (void)lr; (void)beta1; (void)beta2; (void)eps;
-    (void)weight_decay; (void)decoupled; (void)step;
-    return clg__fail(CLG_ERR_UNSUPPORTED, "adam: not available in this build");
+    const char *op = decoupled ? "adamw" : "adam";
+    clg_status st;
+    if (!ctx)
+        return clg__fail(CLG_ERR_INVALID_ARG, "%s: NULL ctx", op);
+    if ((st = check_tensor(ctx, op, "param", param)) || (st = check_like(ctx, op, "grad", grad, param)) ||
+        (st = check_like(ctx, op, "m", m, param)) || (st = check_like(ctx, op, "v", v, param)))
+        return st;
+    if (step < 1)
+        return clg__fail(CLG_ERR_INVALID_ARG, "%s: step=%d must be >= 1 (it is 1-based)", op, step);
+    if (!isfinite(lr) || !isfinite(weight_decay) || !(beta1 >= 0.0f && beta1 < 1.0f) ||
+        !(beta2 >= 0.0f && beta2 < 1.0f) || !(eps >= 0.0f && isfinite(eps)))
+        return clg__fail(CLG_ERR_INVALID_ARG,
+                         "%s: need finite lr=%g and weight_decay=%g, beta1=%g and beta2=%g in [0, 1), eps=%g >= 0",
+                         op, (double)lr, (double)weight_decay, (double)beta1, (double)beta2, (double)eps);
+    double bc1 = 1.0 - pow((double)beta1, step), bc2 = 1.0 - pow((double)beta2, step);
+    float step_size = (float)((double)lr / bc1);
+    float inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
+    float decay = (float)(1.0 - (double)lr * (double)weight_decay);
+    int n = (int)clg_shape_numel(&param->s);
+    return LAUNCH1D(ctx, CLG_PROG_OPTIM, "adam_update", (size_t)n, KTEN(param), KTEN(grad), KTEN(m), KTEN(v),
+                    KINT(n), KFLT(beta1), KFLT(beta2), KFLT(eps), KFLT(weight_decay), KINT(decoupled != 0),
+                    KFLT(decay), KFLT(step_size), KFLT(inv_sqrt_bc2));
+}
+
+static int sq_norm_groups(int64_t n, size_t wg)
+{
+    int64_t per = (int64_t)wg * SQ_NORM_ITEMS;
+    int64_t g = (n + per - 1) / per;
+    return (int)(g < SQ_NORM_MAX_GROUPS ? g : SQ_NORM_MAX_GROUPS);
+}
+
+static clg_status check_grads(clg_ctx *ctx, const char *op, const clg_tensor *const *grads, int n)
+{
+    if (!ctx)
+        return clg__fail(CLG_ERR_INVALID_ARG, "%s: NULL ctx", op);
+    if (n < 0 || (n > 0 && !grads))
+        return clg__fail(CLG_ERR_INVALID_ARG, "%s: bad gradient list (n=%d, grads=%s)", op, n,
+                         grads ? "set" : "NULL");
+    for (int i = 0; i < n; i++) {
+        char what[32];
+        snprintf(what, sizeof what, "grads[%d]", i);
+        clg_status st = check_tensor(ctx, op, what, grads[i]);
+        if (st)
+            return st;
+    }
+    return CLG_OK;
 }
 
 clg_status clg_grad_sq_norm(clg_ctx *ctx, const clg_tensor *const *grads, int n, clg_tensor *out)
 {
-    (void)ctx; (void)grads; (void)n; (void)out;
-    return clg__fail(CLG_ERR_UNSUPPORTED, "grad_sq_norm: not available in this build");
+    const char *op = "grad_sq_norm";
+    clg_status st;
+    if ((st = check_grads(ctx, op, grads, n)) || (st = check_scalar(ctx, op, "out", out)))
+        return st;
+    size_t wg = ctx->wg_default;
+    int total = 0;
+    for (int i = 0; i < n; i++)
+        total += sq_norm_groups(clg_shape_numel(&grads[i]->s), wg);
+    /* Partial sums live in a buffer released right after the enqueues: OpenCL keeps it alive
+     * until the queued kernels that use it have finished. */
+    cl_mem part = NULL;
+    if (total > 0) {
+        cl_int err;
+        part = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, (size_t)total * sizeof(float), NULL, &err);
+        if (err != CL_SUCCESS)
+            return clg__cl_fail(err, "%s: clCreateBuffer(%d partial sums)", op, total);
+    }
+    int pofs = 0;
+    for (int i = 0; i < n && !st; i++) {
+        int64_t len = clg_shape_numel(&grads[i]->s);
+        int g = sq_norm_groups(len, wg);
+        if (g == 0)
+            continue;
+        st = LAUNCH1D(ctx, CLG_PROG_OPTIM, "sq_norm_partial", (size_t)g * wg, KTEN(grads[i]), KINT(len),
+                      KMEM(part), KINT(pofs));
+        pofs += g;
+    }
+    if (!st)
+        st = LAUNCH1D(ctx, CLG_PROG_OPTIM, "sq_norm_final", wg, KMEM(part ? part : (cl_mem)out->buf), KINT(total),
+                      KTEN(out));
+    if (part)
+        clReleaseMemObject(part);
+    return st;
 }
 
 clg_status clg_grad_clip(clg_ctx *ctx, clg_tensor *const *grads, int n, const clg_tensor *sq_norm,
                          float max_norm)
 {
-    (void)ctx; (void)grads; (void)n; (void)sq_norm; (void)max_norm;
-    return clg__fail(CLG_ERR_UNSUPPORTED, "grad_clip: not available in this build");
+    const char *op = "grad_clip";
+    clg_status st;
+    if ((st = check_grads(ctx, op, (const clg_tensor *const *)grads, n)) ||
+        (st = check_scalar(ctx, op, "sq_norm", sq_norm)))
+        return st;
+    if (!(max_norm > 0.0f) || !isfinite(max_norm))
+        return clg__fail(CLG_ERR_INVALID_ARG, "%s: max_norm=%g must be positive and finite", op, (double)max_norm);
+    for (int i = 0; i < n && !st; i++) {
+        int len = (int)clg_shape_numel(&grads[i]->s);
+        st = LAUNCH1D(ctx, CLG_PROG_OPTIM, "grad_clip", (size_t)len, KTEN(grads[i]), KINT(len), KTEN(sq_norm),
+                      KFLT(max_norm));
+    }
+    return st;
 }

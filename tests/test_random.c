@@ -1,18 +1,419 @@
-/* test_random.c — the random ops vs the double reference and finite differences, per device. */
+/* test_random.c — the random ops vs the host Philox reference, statistics and finite differences, per device. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "harness.h"
 #include "ref_ops.h"
 
-static void test_table_entries(void **s)
+void ref_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]); /* ref_random.c */
+
+static const int64_t sizes[] = { 1, 7, 33, 1031 };
+#define NSIZES (sizeof sizes / sizeof sizes[0])
+
+static clg_attrs rng_attrs(uint64_t seed, uint64_t counter)
+{
+    clg_attrs a = clg_attrs_default();
+    a.seed = seed;
+    a.counter = counter;
+    return a;
+}
+
+/* Run an op on one optional input and return the output on the host (caller frees). */
+static float *run_op(clg_op op, const clg_tensor *x, const clg_attrs *a, int64_t *n_out)
+{
+    clg_shape os;
+    const clg_shape *shp[1] = { x ? &x->s : NULL };
+    assert_clg_ok(clg_op_infer(op, shp, a, &os));
+    clg_tensor y;
+    assert_clg_ok(clg_tensor_new(tctx, &os, &y));
+    const clg_tensor *in[1] = { x };
+    assert_clg_ok(clg_op_forward(tctx, op, in, &y, a));
+    int64_t n = clg_shape_numel(&os);
+    float *h = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+    assert_non_null(h);
+    assert_clg_ok(clg_tensor_read(&y, h));
+    clg_tensor_free(&y);
+    *n_out = n;
+    return h;
+}
+
+static void moments(const float *v, int64_t n, double *mean, double *var)
+{
+    double s = 0, s2 = 0;
+    for (int64_t i = 0; i < n; i++)
+        s += v[i];
+    *mean = s / (double)n;
+    for (int64_t i = 0; i < n; i++)
+        s2 += (v[i] - *mean) * (v[i] - *mean);
+    *var = s2 / (double)n;
+}
+
+/* ---- Philox ------------------------------------------------------------------- */
+
+static void test_philox_known_answers(void **s)
 {
     (void)s;
-    assert_true(clg_op_num_inputs(CLG_OP_RANDOM_UNIFORM) >= 0);
-    assert_true(clg_op_num_inputs(CLG_OP_RANDOM_NORMAL) >= 0);
-    assert_true(clg_op_num_inputs(CLG_OP_PATCH_MASK) >= 0);
-    assert_true(clg_op_num_inputs(CLG_OP_DROPOUT) >= 0);
+    /* Random123's known-answer vectors for Philox4x32-10 */
+    static const uint32_t kat[3][10] = {
+        { 0, 0, 0, 0, 0, 0, 0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8 },
+        { 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff,
+          0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd },
+        { 0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344, 0xa4093822, 0x299f31d0,
+          0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1 },
+    };
+    for (int i = 0; i < 3; i++) {
+        uint32_t out[4];
+        ref_philox4x32_10(kat[i], kat[i] + 4, out);
+        for (int j = 0; j < 4; j++)
+            assert_int_equal(out[j], kat[i][6 + j]);
+    }
+}
+
+/* ---- random_uniform ------------------------------------------------------------- */
+
+/* With [0, 1) the output is the 24-bit draw itself: the device stream must match bit for bit. */
+static void test_uniform_bit_exact(void **s)
+{
+    (void)s;
+    for (size_t i = 0; i < NSIZES; i++) {
+        op_case c = { .op = CLG_OP_RANDOM_UNIFORM, .nin = 0, .attrs = rng_attrs(0x123456789abcdefULL + i, 7 + i) };
+        c.attrs.alpha = 0.0f; /* low */
+        c.attrs.beta = 1.0f;  /* high */
+        c.attrs.shape = SHAPE2(CLG_F32, sizes[i], 3);
+        c.atol = 1e-30;
+        c.rtol = 1e-30;
+        check_op_forward(tctx, &c, 1);
+    }
+}
+
+/* Other ranges: lo + (hi - lo) * u in float, within 1 ulp of the double reference. */
+static void test_uniform_range(void **s)
+{
+    (void)s;
+    for (size_t i = 0; i < NSIZES; i++) {
+        op_case c = { .op = CLG_OP_RANDOM_UNIFORM, .nin = 0, .attrs = rng_attrs(42, i) };
+        c.attrs.alpha = -2.0f;
+        c.attrs.beta = 3.0f;
+        c.attrs.shape = SHAPE1(CLG_F32, sizes[i]);
+        c.atol = 2.4e-7; /* 1 ulp in [2, 4) */
+        c.rtol = 1e-30;
+        check_op_forward(tctx, &c, 1);
+    }
+}
+
+static void test_uniform_default_range_rejected(void **s)
+{
+    (void)s;
+    clg_attrs a = rng_attrs(1, 0); /* alpha = 1, beta = 0: not a range */
+    a.shape = SHAPE1(CLG_F32, 10);
+    clg_shape os;
+    assert_int_equal(clg_op_infer(CLG_OP_RANDOM_UNIFORM, NULL, &a, &os), CLG_ERR_INVALID_ARG);
+    assert_non_null(strstr(clg_last_error(), "random_uniform"));
+    assert_non_null(strstr(clg_last_error(), "attrs.alpha=1"));
+    a.alpha = 0.5f;
+    a.beta = 0.5f;
+    assert_int_equal(clg_op_infer(CLG_OP_RANDOM_UNIFORM, NULL, &a, &os), CLG_ERR_INVALID_ARG);
+    a.beta = 1.0f;
+    a.shape = SHAPE1(CLG_I32, 10);
+    assert_int_equal(clg_op_infer(CLG_OP_RANDOM_UNIFORM, NULL, &a, &os), CLG_ERR_DTYPE);
+    assert_non_null(strstr(clg_last_error(), "i32[10]"));
+    a.shape = SHAPE2(CLG_F32, 3, -1);
+    assert_int_equal(clg_op_infer(CLG_OP_RANDOM_UNIFORM, NULL, &a, &os), CLG_ERR_SHAPE);
+    assert_non_null(strstr(clg_last_error(), "negative"));
+}
+
+static void test_uniform_stats(void **s)
+{
+    (void)s;
+    clg_attrs a = rng_attrs(2024, 3);
+    a.alpha = -1.0f;
+    a.beta = 3.0f;
+    a.shape = SHAPE1(CLG_F32, 100000);
+    int64_t n;
+    float *v = run_op(CLG_OP_RANDOM_UNIFORM, NULL, &a, &n);
+    double mean, var, lo = 1e9, hi = -1e9;
+    moments(v, n, &mean, &var);
+    for (int64_t i = 0; i < n; i++) {
+        lo = fmin(lo, v[i]);
+        hi = fmax(hi, v[i]);
+    }
+    /* mean 1 (sd of the mean 0.0037), variance 16/12 (sd ~0.0038) */
+    assert_true(fabs(mean - 1.0) < 0.02);
+    assert_true(fabs(var - 16.0 / 12.0) < 0.03);
+    assert_true(lo >= -1.0 && lo < -0.999);
+    assert_true(hi < 3.0 && hi > 2.999);
+    free(v);
+}
+
+/* Same (seed, counter) -> same stream; another counter or seed -> another stream. */
+static void test_streams(void **s)
+{
+    (void)s;
+    clg_attrs a = rng_attrs(99, 5);
+    a.alpha = 0.0f;
+    a.beta = 1.0f;
+    a.shape = SHAPE1(CLG_F32, 4096);
+    int64_t n;
+    float *r0 = run_op(CLG_OP_RANDOM_UNIFORM, NULL, &a, &n);
+    float *r1 = run_op(CLG_OP_RANDOM_UNIFORM, NULL, &a, &n);
+    a.counter = 6;
+    float *r2 = run_op(CLG_OP_RANDOM_UNIFORM, NULL, &a, &n);
+    a.counter = 5 + (1ULL << 32); /* the high word of the counter counts too */
+    float *r3 = run_op(CLG_OP_RANDOM_UNIFORM, NULL, &a, &n);
+    a.counter = 5;
+    a.seed = 99 + (1ULL << 32);
+    float *r4 = run_op(CLG_OP_RANDOM_UNIFORM, NULL, &a, &n);
+    assert_memory_equal(r0, r1, (size_t)n * sizeof(float));
+    int same2 = 0, same3 = 0, same4 = 0;
+    for (int64_t i = 0; i < n; i++) {
+        same2 += r0[i] == r2[i];
+        same3 += r0[i] == r3[i];
+        same4 += r0[i] == r4[i];
+    }
+    assert_true(same2 < 5 && same3 < 5 && same4 < 5);
+    free(r0); free(r1); free(r2); free(r3); free(r4);
+}
+
+/* ---- random_normal --------------------------------------------------------------- */
+
+static void test_normal_vs_reference(void **s)
+{
+    (void)s;
+    for (size_t i = 0; i < NSIZES; i++) {
+        op_case c = { .op = CLG_OP_RANDOM_NORMAL, .nin = 0, .attrs = rng_attrs(7, 100 + i) };
+        c.attrs.alpha = 0.5f; /* mean */
+        c.attrs.beta = 2.0f;  /* std */
+        c.attrs.shape = SHAPE2(CLG_F32, 3, sizes[i]);
+        /* float log/sqrt/cospi are allowed a few ulp in OpenCL 1.2 */
+        c.atol = 2e-5;
+        c.rtol = 1e-5;
+        check_op_forward(tctx, &c, 1);
+    }
+}
+
+static void test_normal_stats(void **s)
+{
+    (void)s;
+    clg_attrs a = rng_attrs(31337, 0);
+    a.alpha = -1.5f;
+    a.beta = 0.5f;
+    a.shape = SHAPE2(CLG_F32, 1000, 100);
+    int64_t n;
+    float *v = run_op(CLG_OP_RANDOM_NORMAL, NULL, &a, &n);
+    double mean, var;
+    moments(v, n, &mean, &var);
+    /* sd of the mean 0.0016, of the variance ~0.0011 */
+    assert_true(fabs(mean + 1.5) < 0.008);
+    assert_true(fabs(var - 0.25) < 0.006);
+    int beyond3 = 0;
+    for (int64_t i = 0; i < n; i++)
+        beyond3 += fabs(v[i] + 1.5) > 1.5;
+    assert_true(beyond3 > 200 && beyond3 < 340); /* 0.27% of 100k = 270 */
+    free(v);
+
+    clg_attrs bad = a;
+    bad.beta = -1.0f;
+    clg_shape os;
+    assert_int_equal(clg_op_infer(CLG_OP_RANDOM_NORMAL, NULL, &bad, &os), CLG_ERR_INVALID_ARG);
+    assert_non_null(strstr(clg_last_error(), "random_normal"));
+}
+
+/* ---- patch_mask ---------------------------------------------------------------- */
+
+static clg_attrs patch_attrs(int H, int W, int P, float p, uint64_t seed, uint64_t counter)
+{
+    clg_attrs a = rng_attrs(seed, counter);
+    a.height = H;
+    a.width = W;
+    a.patch = P;
+    a.p = p;
+    return a;
+}
+
+static void test_patch_mask_vs_reference(void **s)
+{
+    (void)s;
+    struct { int N, H, W, P; float p; } cs[] = {
+        { 3, 28, 28, 4, 0.75f }, { 7, 8, 12, 4, 0.5f }, { 1, 4, 4, 4, 0.5f },
+        { 33, 6, 6, 2, 0.3f }, { 2, 32, 32, 8, 0.25f }, { 5, 6, 6, 3, 0.0f }, { 5, 6, 6, 3, 1.0f },
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
+        op_case c = { .op = CLG_OP_PATCH_MASK, .nin = 1,
+                      .attrs = patch_attrs(cs[i].H, cs[i].W, cs[i].P, cs[i].p, 5 + i, i) };
+        c.in[0] = (in_spec){ .s = SHAPE2(CLG_F32, cs[i].N, cs[i].H * cs[i].W) };
+        c.atol = 1e-30;
+        c.rtol = 1e-30;
+        check_op_forward(tctx, &c, 1);
+    }
+    assert_false(clg_op_has_backward(CLG_OP_PATCH_MASK));
+}
+
+static float *patch_mask_run(int N, const clg_attrs *a)
+{
+    clg_tensor x;
+    clg_shape sx = SHAPE2(CLG_F32, N, a->height * a->width);
+    assert_clg_ok(clg_tensor_zeros(tctx, &sx, &x));
+    int64_t n;
+    float *m = run_op(CLG_OP_PATCH_MASK, &x, a, &n);
+    clg_tensor_free(&x);
+    return m;
+}
+
+/* 28x28 with 4x4 patches and p = 0.75: 49 patches, exactly 37 masked in every sample. */
+static void test_patch_mask_counts(void **s)
+{
+    (void)s;
+    const int N = 500, H = 28, W = 28, P = 4, np = 49, pw = 7;
+    clg_attrs a = patch_attrs(H, W, P, 0.75f, 1234, 17);
+    float *m = patch_mask_run(N, &a);
+    int freq[49] = { 0 };
+    for (int n = 0; n < N; n++) {
+        const float *row = m + (size_t)n * H * W;
+        int masked = 0, ones = 0;
+        for (int t = 0; t < np; t++) {
+            int py = (t / pw) * P, px = (t % pw) * P;
+            float v0 = row[py * W + px];
+            assert_true(v0 == 0.0f || v0 == 1.0f);
+            for (int dy = 0; dy < P; dy++)
+                for (int dx = 0; dx < P; dx++)
+                    assert_true(row[(py + dy) * W + px + dx] == v0); /* whole patches */
+            masked += v0 == 1.0f;
+            freq[t] += v0 == 1.0f;
+        }
+        for (int i = 0; i < H * W; i++)
+            ones += row[i] == 1.0f;
+        assert_int_equal(masked, 37);
+        assert_int_equal(ones, 37 * P * P);
+    }
+    /* every patch is masked with probability 37/49 = 0.755 (sd 0.019 over 500 samples) */
+    for (int t = 0; t < np; t++)
+        assert_true(fabs(freq[t] / (double)N - 37.0 / 49.0) < 0.1);
+    /* samples differ from each other */
+    int dup = 0;
+    for (int n = 1; n < N; n++)
+        dup += !memcmp(m, m + (size_t)n * H * W, (size_t)H * W * sizeof(float));
+    assert_int_equal(dup, 0);
+    /* reproducible from (seed, counter); another counter gives other masks */
+    float *again = patch_mask_run(N, &a);
+    assert_memory_equal(m, again, (size_t)N * H * W * sizeof(float));
+    a.counter = 18;
+    float *other = patch_mask_run(N, &a);
+    int same = 0;
+    for (int n = 0; n < N; n++)
+        same += !memcmp(m + (size_t)n * H * W, other + (size_t)n * H * W, (size_t)H * W * sizeof(float));
+    assert_int_equal(same, 0);
+    free(m);
+    free(again);
+    free(other);
+}
+
+static void test_patch_mask_bad_inputs(void **s)
+{
+    (void)s;
+    clg_shape os, x = SHAPE2(CLG_F32, 4, 30 * 28);
+    const clg_shape *in[1] = { &x };
+    clg_attrs a = patch_attrs(30, 28, 4, 0.5f, 1, 0);
+    assert_int_equal(clg_op_infer(CLG_OP_PATCH_MASK, in, &a, &os), CLG_ERR_SHAPE);
+    assert_non_null(strstr(clg_last_error(), "patch_mask"));
+    assert_non_null(strstr(clg_last_error(), "multiples of the patch size 4"));
+    assert_non_null(strstr(clg_last_error(), "f32[4,840]"));
+    a = patch_attrs(28, 28, 4, 0.5f, 1, 0);
+    assert_int_equal(clg_op_infer(CLG_OP_PATCH_MASK, in, &a, &os), CLG_ERR_SHAPE);
+    assert_non_null(strstr(clg_last_error(), "[N, H*W] = [N, 784]"));
+    a.patch = 0;
+    assert_int_equal(clg_op_infer(CLG_OP_PATCH_MASK, in, &a, &os), CLG_ERR_SHAPE);
+    assert_non_null(strstr(clg_last_error(), "patch=0"));
+    clg_shape xi = SHAPE2(CLG_I32, 4, 784);
+    const clg_shape *ini[1] = { &xi };
+    a = patch_attrs(28, 28, 4, 0.5f, 1, 0);
+    assert_int_equal(clg_op_infer(CLG_OP_PATCH_MASK, ini, &a, &os), CLG_ERR_DTYPE);
+    assert_non_null(strstr(clg_last_error(), "patch_mask: input 0 must be f32"));
+    clg_shape xg = SHAPE2(CLG_F32, 4, 784);
+    const clg_shape *ing[1] = { &xg };
+    a.p = 1.5f;
+    assert_int_equal(clg_op_infer(CLG_OP_PATCH_MASK, ing, &a, &os), CLG_ERR_INVALID_ARG);
+    assert_non_null(strstr(clg_last_error(), "attrs.p=1.5"));
+}
+
+/* ---- dropout ---------------------------------------------------------------------- */
+
+static void test_dropout_forward_backward(void **s)
+{
+    (void)s;
+    for (size_t i = 0; i < NSIZES; i++) {
+        op_case c = { .op = CLG_OP_DROPOUT, .nin = 1, .attrs = rng_attrs(77, 1000 + i) };
+        c.attrs.p = 0.3f;
+        c.in[0] = (in_spec){ .s = SHAPE2(CLG_F32, sizes[i], 3), .lo = -2, .hi = 2 };
+        c.atol = 1e-30;
+        c.rtol = 2.5e-7; /* the scale 1/(1-p) is rounded to float once */
+        check_op_forward(tctx, &c, 10 + i);
+        check_op_backward(tctx, &c, 20 + i);
+    }
+    /* p = 0 is the identity */
+    op_case c = { .op = CLG_OP_DROPOUT, .nin = 1, .attrs = rng_attrs(1, 2) };
+    c.attrs.p = 0.0f;
+    c.in[0] = (in_spec){ .s = SHAPE1(CLG_F32, 33) };
+    c.atol = 1e-30;
+    c.rtol = 1e-30;
+    check_op_forward(tctx, &c, 3);
+}
+
+static void test_dropout_stats(void **s)
+{
+    (void)s;
+    clg_tensor x;
+    clg_shape sx = SHAPE1(CLG_F32, 100000);
+    assert_clg_ok(clg_tensor_new(tctx, &sx, &x));
+    float *ones = malloc(100000 * sizeof(float));
+    assert_non_null(ones);
+    for (int i = 0; i < 100000; i++)
+        ones[i] = 1.0f;
+    assert_clg_ok(clg_tensor_write(&x, ones));
+    clg_attrs a = rng_attrs(5, 6);
+    a.p = 0.25f;
+    int64_t n;
+    float *y = run_op(CLG_OP_DROPOUT, &x, &a, &n);
+    double mean, var;
+    moments(y, n, &mean, &var);
+    int kept = 0;
+    for (int64_t i = 0; i < n; i++) {
+        assert_true(y[i] == 0.0f || fabs(y[i] - 4.0 / 3.0) < 1e-6);
+        kept += y[i] != 0.0f;
+    }
+    assert_true(fabs(kept / 1e5 - 0.75) < 0.007); /* sd 0.0014 */
+    assert_true(fabs(mean - 1.0) < 0.01);         /* expectation preserved */
+    a.p = 1.0f;
+    clg_shape os;
+    const clg_shape *in[1] = { &sx };
+    assert_int_equal(clg_op_infer(CLG_OP_DROPOUT, in, &a, &os), CLG_ERR_INVALID_ARG);
+    assert_non_null(strstr(clg_last_error(), "dropout"));
+    clg_shape si = SHAPE1(CLG_I32, 5);
+    const clg_shape *ini[1] = { &si };
+    a.p = 0.5f;
+    assert_int_equal(clg_op_infer(CLG_OP_DROPOUT, ini, &a, &os), CLG_ERR_DTYPE);
+    assert_non_null(strstr(clg_last_error(), "dropout: input 0 must be f32"));
+    free(y);
+    free(ones);
+    clg_tensor_free(&x);
 }
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = { cmocka_unit_test(test_table_entries) };
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_philox_known_answers),
+        cmocka_unit_test(test_uniform_bit_exact),
+        cmocka_unit_test(test_uniform_range),
+        cmocka_unit_test(test_uniform_default_range_rejected),
+        cmocka_unit_test(test_uniform_stats),
+        cmocka_unit_test(test_streams),
+        cmocka_unit_test(test_normal_vs_reference),
+        cmocka_unit_test(test_normal_stats),
+        cmocka_unit_test(test_patch_mask_vs_reference),
+        cmocka_unit_test(test_patch_mask_counts),
+        cmocka_unit_test(test_patch_mask_bad_inputs),
+        cmocka_unit_test(test_dropout_forward_backward),
+        cmocka_unit_test(test_dropout_stats),
+    };
     return clg_test_run_per_device("random", tests, sizeof tests / sizeof tests[0]);
 }

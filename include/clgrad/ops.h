@@ -40,6 +40,8 @@ typedef struct clg_attrs {
     int axis;               /* sum, mean: axis to reduce; < 0 = all elements */
     int keepdim;            /* sum, mean: keep the reduced axis as size 1 */
     float alpha, beta;      /* scale factor; random ranges; fill value */
+                            /* random_uniform: set alpha = low < beta = high (the defaults 1, 0
+                             * are rejected); random_normal: alpha = mean, beta = std >= 0 */
     float p;                /* dropout probability; patch_mask ratio */
     int patch;              /* patch_mask: patch side P */
     int height, width;      /* patch_mask: image size (H*W = row length) */

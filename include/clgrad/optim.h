@@ -4,6 +4,13 @@
  * All updates are in place on `param` (and the optimizer state tensors, which the caller
  * allocates with the parameter's shape and zeroes once).  Hyper-parameters are host values
  * passed as kernel arguments, so a learning-rate schedule costs no device synchronisation.
+ *
+ * Every function only enqueues work (one launch per tensor, plus one for the norm's final
+ * pass) and checks its arguments first: a NULL tensor or ctx -> CLG_ERR_INVALID_ARG, an i32
+ * tensor -> CLG_ERR_DTYPE, a state or gradient whose shape differs from the parameter's ->
+ * CLG_ERR_SHAPE, a hyper-parameter out of range -> CLG_ERR_INVALID_ARG; the message names the
+ * function ("sgd", "adam"/"adamw", "grad_sq_norm", "grad_clip"), the argument and the shapes.
+ * Results are deterministic for a given device (fixed reduction order, no atomics).
  */
 #ifndef CLGRAD_OPTIM_H
 #define CLGRAD_OPTIM_H
@@ -15,20 +22,33 @@ extern "C" {
 #endif
 
 /* velocity = momentum*velocity + (grad + wd*param); param -= lr*velocity.
- * velocity may be NULL when momentum == 0. */
+ * velocity may be NULL when momentum == 0 (then param -= lr*(grad + wd*param)); a non-zero
+ * momentum without velocity is CLG_ERR_INVALID_ARG.  lr, momentum, weight_decay must be finite. */
 clg_status clg_sgd_update(clg_ctx *ctx, clg_tensor *param, const clg_tensor *grad, clg_tensor *velocity,
                           float lr, float momentum, float weight_decay);
 
 /* Adam (decoupled = 0: L2 weight decay added to the gradient) or AdamW (decoupled = 1:
- * param -= lr*wd*param).  step is 1-based and drives the bias correction. */
+ * param -= lr*wd*param).  step is 1-based and drives the bias correction.
+ *   g = grad (+ wd*param unless decoupled);  decoupled: param *= 1 - lr*wd first
+ *   m = beta1*m + (1-beta1)*g;  v = beta2*v + (1-beta2)*g^2
+ *   param -= lr/(1-beta1^step) * m / (sqrt(v)/sqrt(1-beta2^step) + eps)
+ * The bias corrections are computed in double on the host.  Needs step >= 1, beta1 and beta2
+ * in [0, 1), eps >= 0, finite lr and weight_decay. */
 clg_status clg_adam_update(clg_ctx *ctx, clg_tensor *param, const clg_tensor *grad, clg_tensor *m,
                            clg_tensor *v, float lr, float beta1, float beta2, float eps,
                            float weight_decay, int decoupled, int step);
 
-/* out (f32 scalar) = sum over all grads of sum(g^2). */
+/* out (f32 scalar) = sum over all grads of sum(g^2).
+ * out may have any shape with one element.  Each non-empty tensor is reduced by up to 256
+ * work-groups (compensated per work-item sums, then a tree in local memory) into partial sums in
+ * a temporary buffer; a final one-work-group pass sums those into out.  No float atomics; the
+ * relative error stays ~1e-7 even for millions of elements.  n == 0 (grads may then be NULL)
+ * or only empty tensors write 0. */
 clg_status clg_grad_sq_norm(clg_ctx *ctx, const clg_tensor *const *grads, int n, clg_tensor *out);
 
-/* Scale every grad by min(1, max_norm / sqrt(sq_norm)), reading sq_norm on the device. */
+/* Scale every grad by min(1, max_norm / sqrt(sq_norm)), reading sq_norm on the device
+ * (typically the out of clg_grad_sq_norm; nothing is read back to the host).  Grads whose norm
+ * is <= max_norm stay bit-for-bit unchanged.  max_norm must be positive and finite. */
 clg_status clg_grad_clip(clg_ctx *ctx, clg_tensor *const *grads, int n, const clg_tensor *sq_norm,
                          float max_norm);
 
