@@ -1,2 +1,0 @@
-/* io.c — placeholder, see include/clgrad/io.h. */
-typedef int clg_placeholder_io;
