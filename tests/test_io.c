@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <png.h>
 #include <zlib.h>
 
 #include "harness.h"
@@ -843,6 +844,88 @@ static void test_st_we_read_python(void **s)
     clg_safetensors_close(f);
 }
 
+/* ---- PNG ------------------------------------------------------------------------ */
+
+/* Read a PNG back with libpng's classic API; returns malloc'ed rows or NULL. */
+static unsigned char *png_read_back(const char *path, int *w, int *h, int *color, int *depth)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    unsigned char *volatile out = NULL;
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_read_struct(&png, &info, NULL);
+        fclose(f);
+        free(out);
+        return NULL;
+    }
+    png_init_io(png, f);
+    png_read_info(png, info);
+    *w = (int)png_get_image_width(png, info);
+    *h = (int)png_get_image_height(png, info);
+    *color = png_get_color_type(png, info);
+    *depth = png_get_bit_depth(png, info);
+    size_t stride = png_get_rowbytes(png, info);
+    out = malloc(stride * (size_t)*h);
+    for (int y = 0; y < *h; y++)
+        png_read_row(png, out + (size_t)y * stride, NULL);
+    png_read_end(png, NULL);
+    png_destroy_read_struct(&png, &info, NULL);
+    fclose(f);
+    return out;
+}
+
+static void test_png_round_trip(void **s)
+{
+    (void)s;
+    static const struct { int w, h, ch, color; } cases[] = {
+        { 1, 1, 1, PNG_COLOR_TYPE_GRAY }, { 7, 33, 1, PNG_COLOR_TYPE_GRAY },
+        { 1033, 2, 3, PNG_COLOR_TYPE_RGB }, { 33, 7, 3, PNG_COLOR_TYPE_RGB },
+        { 5, 3, 2, PNG_COLOR_TYPE_GRAY_ALPHA }, { 3, 5, 4, PNG_COLOR_TYPE_RGB_ALPHA },
+    };
+    const char *p = tpath("img.png");
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        size_t n = (size_t)cases[c].w * (size_t)cases[c].h * (size_t)cases[c].ch;
+        uint8_t *px = malloc(n);
+        for (size_t i = 0; i < n; i++)
+            px[i] = (uint8_t)(i * 31 + c);
+        assert_clg_ok(clg_png_write(p, px, cases[c].w, cases[c].h, cases[c].ch));
+        int w, h, color, depth;
+        unsigned char *back = png_read_back(p, &w, &h, &color, &depth);
+        assert_non_null(back);
+        assert_int_equal(w, cases[c].w);
+        assert_int_equal(h, cases[c].h);
+        assert_int_equal(color, cases[c].color);
+        assert_int_equal(depth, 8);
+        assert_memory_equal(back, px, n);
+        free(back);
+        free(px);
+    }
+    assert_true(no_temp_files_left());
+}
+
+static void test_png_errors(void **s)
+{
+    (void)s;
+    uint8_t px[12] = { 0 };
+    const char *p = tpath("bad.png");
+    assert_clg_status(clg_png_write(p, px, 2, 2, 5), CLG_ERR_INVALID_ARG);
+    assert_msg_has("5 channels");
+    assert_msg_has(p);
+    assert_clg_status(clg_png_write(p, px, 2, 2, 0), CLG_ERR_INVALID_ARG);
+    assert_clg_status(clg_png_write(p, px, 0, 2, 1), CLG_ERR_INVALID_ARG);
+    assert_msg_has("0x2");
+    assert_clg_status(clg_png_write(p, px, 2, -1, 1), CLG_ERR_INVALID_ARG);
+    assert_clg_status(clg_png_write(p, NULL, 2, 2, 1), CLG_ERR_INVALID_ARG);
+    assert_clg_status(clg_png_write(NULL, px, 2, 2, 1), CLG_ERR_INVALID_ARG);
+    assert_int_equal(access(p, F_OK), -1);
+    assert_clg_status(clg_png_write("/nonexistent-clgrad-dir/a.png", px, 2, 2, 3), CLG_ERR_IO);
+    assert_msg_has("/nonexistent-clgrad-dir/a.png");
+    assert_true(no_temp_files_left());
+}
+
 /* ---- runner ---------------------------------------------------------------- */
 
 static void rm_tree(const char *dir)
@@ -882,6 +965,8 @@ int main(void)
         cmocka_unit_test(test_st_fuzz),
         cmocka_unit_test(test_st_python_reads_ours),
         cmocka_unit_test(test_st_we_read_python),
+        cmocka_unit_test(test_png_round_trip),
+        cmocka_unit_test(test_png_errors),
     };
     int rc = clg_test_run("io", tests, sizeof tests / sizeof tests[0]);
     rm_tree(tdir);

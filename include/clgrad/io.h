@@ -124,6 +124,15 @@ const char *clg_safetensors_meta(const clg_st_file *f, const char *key);
 /* Release everything; NULL is fine. */
 void clg_safetensors_close(clg_st_file *f);
 
+/* ---- PNG -------------------------------------------------------------------
+ *
+ * Write an 8-bit image: pixels is height rows of width * channels bytes,
+ * top row first; channels is 1 (gray), 2 (gray + alpha), 3 (RGB) or
+ * 4 (RGBA).  width and height are 1..1000000.  Written through libpng (its
+ * warnings are dropped, its errors become CLG_ERR_IO naming the file) to a
+ * temp file that is renamed over path. */
+clg_status clg_png_write(const char *path, const uint8_t *pixels, int width, int height, int channels);
+
 #ifdef __cplusplus
 }
 #endif
