@@ -191,7 +191,8 @@ static clg_status jexpect(jp *j, char c)
     if (j->p >= j->end)
         return jerr(j, "expected '%c', found the end of the header", c);
     if (*j->p != (unsigned char)c)
-        return jerr(j, "expected '%c', found '%c'", c, *j->p);
+        return (*j->p >= 0x20 && *j->p < 0x7f) ? jerr(j, "expected '%c', found '%c'", c, *j->p)
+                                                : jerr(j, "expected '%c', found byte 0x%02x", c, *j->p);
     j->p++;
     return CLG_OK;
 }
@@ -806,7 +807,8 @@ static clg_status validate(clg_st_file *f)
                              f->path, e->name, (unsigned long long)e->begin, (unsigned long long)e->end,
                              f->buflen);
     }
-    qsort(f->e, (size_t)f->n, sizeof *f->e, cmp_entry);
+    if (f->n > 1)
+        qsort(f->e, (size_t)f->n, sizeof *f->e, cmp_entry);
     uint64_t pos = 0;
     for (int i = 0; i < f->n; i++) {
         st_entry *e = &f->e[i];
