@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <png.h>
 #include <zlib.h>
 
 #include "harness.h"
@@ -350,6 +351,581 @@ static void test_fashion_mnist(void **s)
     free(y);
 }
 
+/* ---- safetensors ------------------------------------------------------------ */
+
+static int no_temp_files_left(void)
+{
+    DIR *d = opendir(tdir);
+    struct dirent *e;
+    int ok = 1;
+    while ((e = readdir(d)))
+        if (strstr(e->d_name, ".tmp-"))
+            ok = 0;
+    closedir(d);
+    return ok;
+}
+
+static void test_st_round_trip(void **s)
+{
+    (void)s;
+    enum { NBIG = 1033 * 3 };
+    float *big = malloc(NBIG * sizeof *big);
+    int32_t *ints = malloc(7 * 33 * sizeof *ints);
+    for (int i = 0; i < NBIG; i++)
+        big[i] = (float)sin(i * 0.1) * 1e3f;
+    big[0] = NAN;
+    big[1] = INFINITY;
+    big[2] = -0.0f;
+    big[3] = 1e-45f; /* subnormal */
+    for (int i = 0; i < 7 * 33; i++)
+        ints[i] = (i % 2 ? -1 : 1) * i * 65599;
+    ints[0] = INT32_MIN;
+    ints[1] = INT32_MAX;
+    float one = 3.5f;
+    int32_t step = 42;
+    const clg_st_tensor t[] = {
+        { "big", CLG_F32, 2, { 1033, 3 }, big },
+        { "ints", CLG_I32, 2, { 7, 33 }, ints },
+        { "one", CLG_F32, 4, { 1, 1, 1, 1 }, &one },
+        { "step", CLG_I32, 0, { 0 }, &step },
+        { "empty", CLG_F32, 3, { 4, 0, 7 }, NULL },
+        { "w\xc3\xa9ird \"name\"\\\n\x01", CLG_F32, 1, { 1 }, &one },
+    };
+    const char *meta[] = { "format", "pt", "note", "a \"quoted\"\nline\twith\\tabs", "", "empty key", NULL };
+    const char *p = tpath("rt.safetensors");
+    for (int rep = 0; rep < 2; rep++) /* the second write replaces the first */
+        assert_clg_ok(clg_safetensors_write(p, t, 6, meta));
+    assert_true(no_temp_files_left());
+
+    size_t len;
+    unsigned char *raw = read_whole(p, &len);
+    uint64_t hlen = 0;
+    for (int k = 7; k >= 0; k--)
+        hlen = hlen << 8 | raw[k];
+    assert_int_equal((8 + hlen) % 8, 0);
+    assert_int_equal(raw[8], '{');
+    free(raw);
+
+    clg_st_file *f;
+    assert_clg_ok(clg_safetensors_open(p, &f));
+    assert_int_equal(clg_safetensors_count(f), 6);
+    for (int i = 0; i < 6; i++) {
+        clg_st_tensor v;
+        assert_clg_ok(clg_safetensors_get(f, i, &v));
+        assert_string_equal(v.name, t[i].name);
+        assert_int_equal(v.dtype, t[i].dtype);
+        assert_int_equal(v.ndim, t[i].ndim);
+        size_t numel = 1;
+        for (int k = 0; k < v.ndim; k++) {
+            assert_int_equal(v.shape[k], t[i].shape[k]);
+            numel *= (size_t)v.shape[k];
+        }
+        assert_int_equal((uintptr_t)v.data % 4, 0);
+        if (numel)
+            assert_memory_equal(v.data, t[i].data, numel * 4); /* bit-exact, NaN and -0 included */
+    }
+    clg_st_tensor v;
+    assert_clg_ok(clg_safetensors_find(f, "ints", &v));
+    assert_int_equal(((const int32_t *)v.data)[1], INT32_MAX);
+    assert_clg_status(clg_safetensors_find(f, "nothere", &v), CLG_ERR_INVALID_ARG);
+    assert_msg_has("nothere");
+    assert_msg_has(p);
+    assert_clg_status(clg_safetensors_get(f, 6, &v), CLG_ERR_INVALID_ARG);
+    assert_clg_status(clg_safetensors_get(f, -1, &v), CLG_ERR_INVALID_ARG);
+    assert_string_equal(clg_safetensors_meta(f, "format"), "pt");
+    assert_string_equal(clg_safetensors_meta(f, "note"), meta[3]);
+    assert_string_equal(clg_safetensors_meta(f, ""), "empty key");
+    assert_null(clg_safetensors_meta(f, "missing"));
+    clg_safetensors_close(f);
+    clg_safetensors_close(NULL);
+    assert_int_equal(clg_safetensors_count(NULL), 0);
+
+    /* no tensors, no metadata */
+    assert_clg_ok(clg_safetensors_write(p, NULL, 0, NULL));
+    assert_clg_ok(clg_safetensors_open(p, &f));
+    assert_int_equal(clg_safetensors_count(f), 0);
+    assert_null(clg_safetensors_meta(f, "format"));
+    clg_safetensors_close(f);
+    free(big);
+    free(ints);
+}
+
+static void test_st_write_errors(void **s)
+{
+    (void)s;
+    float x[4] = { 1, 2, 3, 4 };
+    const char *p = tpath("werr.safetensors");
+    clg_st_tensor t[2] = { { "a", CLG_F32, 1, { 4 }, x }, { "a", CLG_F32, 1, { 4 }, x } };
+    assert_clg_status(clg_safetensors_write(p, t, 2, NULL), CLG_ERR_INVALID_ARG);
+    assert_msg_has("'a' used twice");
+    t[1].name = "__metadata__";
+    assert_clg_status(clg_safetensors_write(p, t, 2, NULL), CLG_ERR_INVALID_ARG);
+    t[1].name = "";
+    assert_clg_status(clg_safetensors_write(p, t, 2, NULL), CLG_ERR_INVALID_ARG);
+    t[1].name = "b";
+    t[1].dtype = (clg_dtype)7;
+    assert_clg_status(clg_safetensors_write(p, t, 2, NULL), CLG_ERR_DTYPE);
+    t[1].dtype = CLG_I32;
+    t[1].ndim = 5;
+    assert_clg_status(clg_safetensors_write(p, t, 2, NULL), CLG_ERR_SHAPE);
+    t[1].ndim = 1;
+    t[1].shape[0] = -4;
+    assert_clg_status(clg_safetensors_write(p, t, 2, NULL), CLG_ERR_SHAPE);
+    assert_msg_has("'b'");
+    t[1].shape[0] = 4;
+    t[1].data = NULL;
+    assert_clg_status(clg_safetensors_write(p, t, 2, NULL), CLG_ERR_INVALID_ARG);
+    assert_msg_has("no data");
+    t[1].data = x;
+    const char *meta[] = { "k", NULL, NULL };
+    assert_clg_status(clg_safetensors_write(p, t, 2, meta), CLG_ERR_INVALID_ARG);
+    assert_msg_has("'k'");
+    const char *meta2[] = { "k", "1", "k", "2", NULL };
+    assert_clg_status(clg_safetensors_write(p, t, 2, meta2), CLG_ERR_INVALID_ARG);
+    assert_clg_status(clg_safetensors_write(p, NULL, 2, NULL), CLG_ERR_INVALID_ARG);
+    assert_clg_status(clg_safetensors_write(NULL, t, 2, NULL), CLG_ERR_INVALID_ARG);
+    assert_int_equal(access(p, F_OK), -1);
+    /* unwritable destination */
+    assert_clg_status(clg_safetensors_write("/nonexistent-clgrad-dir/x.safetensors", t, 2, NULL), CLG_ERR_IO);
+    assert_msg_has("/nonexistent-clgrad-dir/x.safetensors");
+    /* a failed write leaves the previous file alone */
+    assert_clg_ok(clg_safetensors_write(p, t, 2, NULL));
+    size_t l1, l2;
+    unsigned char *before = read_whole(p, &l1);
+    t[1].ndim = 9;
+    assert_clg_status(clg_safetensors_write(p, t, 2, NULL), CLG_ERR_SHAPE);
+    unsigned char *after = read_whole(p, &l2);
+    assert_int_equal(l1, l2);
+    assert_memory_equal(before, after, l1);
+    free(before);
+    free(after);
+    assert_true(no_temp_files_left());
+}
+
+/* A raw safetensors file: header text (hlen = strlen unless hlen_override >= 0), then data. */
+static void write_raw_st(const char *path, const char *header, const void *data, size_t dlen,
+                         long long hlen_override)
+{
+    size_t hl = strlen(header);
+    uint64_t h = hlen_override >= 0 ? (uint64_t)hlen_override : hl;
+    unsigned char *b = malloc(8 + hl + dlen + 1);
+    for (int k = 0; k < 8; k++)
+        b[k] = (unsigned char)(h >> (8 * k));
+    memcpy(b + 8, header, hl);
+    if (dlen)
+        memcpy(b + 8 + hl, data, dlen);
+    write_file(path, b, 8 + hl + dlen, 0);
+    free(b);
+}
+
+/* Expect open(header + dlen zero bytes) to fail with want and a message containing needle. */
+static void st_bad(const char *header, size_t dlen, clg_status want, const char *needle)
+{
+    static unsigned char zeros[256];
+    const char *p = tpath("bad.safetensors");
+    write_raw_st(p, header, zeros, dlen, -1);
+    clg_st_file *f = (clg_st_file *)1;
+    clg_status st = clg_safetensors_open(p, &f);
+    if (st != want)
+        fail_msg("header %s: got %s (%s), expected %s", header, clg_status_name(st), clg_last_error(),
+                 clg_status_name(want));
+    assert_null(f);
+    assert_msg_has(p);
+    assert_msg_has(needle);
+}
+
+static void test_st_corrupt(void **s)
+{
+    (void)s;
+    clg_st_file *f;
+    const char *p = tpath("bad.safetensors");
+    /* the header itself */
+    st_bad("", 0, CLG_ERR_FORMAT, "header length");
+    st_bad("hello world", 0, CLG_ERR_FORMAT, "must be a JSON object");
+    st_bad("[1,2]", 0, CLG_ERR_FORMAT, "JSON object");
+    st_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}", 4, CLG_ERR_FORMAT, "expected '}'");
+    st_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},}", 4, CLG_ERR_FORMAT, "malformed");
+    st_bad("{\"a\" {\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, CLG_ERR_FORMAT, "expected ':'");
+    st_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}} x", 4, CLG_ERR_FORMAT, "after the header");
+    st_bad("{\"a\":{\"dtype\":\"F32,\"shape\":[1],\"data_offsets\":[0,4]}}", 4, CLG_ERR_FORMAT, "unknown dtype 'F32,'");
+    st_bad("{\"a\":{\"dtype\":\"F32", 0, CLG_ERR_FORMAT, "unterminated string");
+    st_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4],\"x\":tru}}", 4, CLG_ERR_FORMAT, "unexpected character");
+    st_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4],\"x\":-}}", 4, CLG_ERR_FORMAT, "bad number");
+    st_bad("{\"a\\q\":{}}", 0, CLG_ERR_FORMAT, "bad escape");
+    st_bad("{\"a\\ud800\":{}}", 0, CLG_ERR_FORMAT, "surrogate");
+    st_bad("{\"a\\u12\":{}}", 0, CLG_ERR_FORMAT, "\\u escape");
+    st_bad("{\"a\x01\":{}}", 0, CLG_ERR_FORMAT, "control character");
+    st_bad("{\"a\":{\"dtype\":\"Q7\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, CLG_ERR_FORMAT, "unknown dtype 'Q7'");
+    st_bad("{\"a\":{\"dtype\":7,\"shape\":[1],\"data_offsets\":[0,4]}}", 4, CLG_ERR_FORMAT, "must be a string");
+    st_bad("{\"a\":{\"shape\":[1],\"data_offsets\":[0,4]}}", 4, CLG_ERR_FORMAT, "lacks \"dtype\"");
+    st_bad("{\"a\":{\"dtype\":\"F32\",\"data_offsets\":[0,4]}}", 4, CLG_ERR_FORMAT, "lacks \"shape\"");
+    st_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4, CLG_ERR_FORMAT, "lacks \"data_offsets\"");
+    st_bad("{\"a\":[1]}", 4, CLG_ERR_FORMAT, "expected an object");
+    st_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", 4, CLG_ERR_FORMAT, "non-negative integer");
+    st_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[1.0],\"data_offsets\":[0,4]}}", 4, CLG_ERR_FORMAT, "non-negative integer");
+    st_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[01],\"data_offsets\":[0,4]}}", 4, CLG_ERR_FORMAT, "non-negative integer");
+    st_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[99999999999999999999],\"data_offsets\":[0,4]}}", 4, CLG_ERR_FORMAT, "too large");
+    st_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0]}}", 4, CLG_ERR_FORMAT, "[begin, end]");
+    st_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4,8]}}", 4, CLG_ERR_FORMAT, "more than 2");
+    st_bad("{\"a\":{\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, CLG_ERR_FORMAT, "twice");
+    st_bad("{\"__metadata__\":{\"k\":1}}", 0, CLG_ERR_FORMAT, "must be a string");
+    st_bad("{\"__metadata__\":{\"k\":\"1\",\"k\":\"2\"}}", 0, CLG_ERR_FORMAT, "'k' given twice");
+    st_bad("{\"__metadata__\":{},\"__metadata__\":{}}", 0, CLG_ERR_FORMAT, "twice");
+    {
+        char deep[400] = "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4],\"x\":";
+        for (int i = 0; i < 80; i++)
+            strcat(deep, "[");
+        st_bad(deep, 4, CLG_ERR_FORMAT, "nested deeper");
+    }
+    /* offsets and sizes */
+    st_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4, CLG_ERR_FORMAT, "need 8");
+    st_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,4]}}", 8, CLG_ERR_FORMAT, "end before");
+    st_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 4, CLG_ERR_FORMAT, "past the end");
+    st_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+           "\"b\":{\"dtype\":\"I32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, CLG_ERR_FORMAT, "overlaps");
+    st_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, CLG_ERR_FORMAT, "unused data bytes");
+    st_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 8, CLG_ERR_FORMAT, "after the last tensor");
+    st_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+           "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, CLG_ERR_FORMAT, "'a' appears twice");
+    st_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4294967296],\"data_offsets\":[0,4]}}", 4,
+           CLG_ERR_FORMAT, "too large");
+    /* header length lies */
+    write_raw_st(p, "{}", NULL, 0, 1000);
+    assert_clg_status(clg_safetensors_open(p, &f), CLG_ERR_FORMAT);
+    assert_msg_has("header length 1000 is larger");
+    write_raw_st(p, "{}", NULL, 0, (long long)0x7fffffffffffffffLL);
+    assert_clg_status(clg_safetensors_open(p, &f), CLG_ERR_FORMAT);
+    write_file(p, "\x02\0\0", 3, 0);
+    assert_clg_status(clg_safetensors_open(p, &f), CLG_ERR_FORMAT);
+    assert_msg_has("too short");
+    assert_clg_status(clg_safetensors_open(tpath("nope.safetensors"), &f), CLG_ERR_IO);
+    assert_msg_has(tpath("nope.safetensors"));
+    assert_clg_status(clg_safetensors_open(tdir, &f), CLG_ERR_IO);
+
+    /* accepted oddities: spaces/newlines, unknown fields with nested values, no metadata */
+    write_raw_st(p, " \n{ \"a\" : { \"extra\": {\"x\": [1, -2.5e3, true, null, {\"y\": \"\\u00e9\"}]},"
+                    " \"data_offsets\" : [ 0 , 4 ], \"shape\" : [ ] , \"dtype\" : \"F32\" } }   ",
+                 "\0\0\x80\x3f", 4, -1);
+    assert_clg_ok(clg_safetensors_open(p, &f));
+    clg_st_tensor v;
+    assert_clg_ok(clg_safetensors_find(f, "a", &v));
+    assert_int_equal(v.ndim, 0);
+    assert_true(((const float *)v.data)[0] == 1.0f);
+    clg_safetensors_close(f);
+
+    /* valid types clgrad cannot use: the file opens, the tensor is refused */
+    write_raw_st(p, "{\"f8\":{\"dtype\":\"F8_E4M3\",\"shape\":[2],\"data_offsets\":[0,2]},"
+                    "\"d5\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1],\"data_offsets\":[2,6]}}", "\0\0\0\0\0\0", 6, -1);
+    assert_clg_ok(clg_safetensors_open(p, &f));
+    assert_clg_status(clg_safetensors_find(f, "f8", &v), CLG_ERR_UNSUPPORTED);
+    assert_msg_has("F8_E4M3");
+    assert_clg_status(clg_safetensors_find(f, "d5", &v), CLG_ERR_UNSUPPORTED);
+    assert_msg_has("5 dimensions");
+    clg_safetensors_close(f);
+    /* an i64 that does not fit in i32 */
+    write_raw_st(p, "{\"big\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]}}",
+                 "\0\0\0\0\1\0\0\0", 8, -1);
+    assert_clg_status(clg_safetensors_open(p, &f), CLG_ERR_UNSUPPORTED);
+    assert_msg_has("4294967296");
+}
+
+/* Every truncation and many byte flips of a valid file: never a crash, only clean statuses. */
+static void test_st_fuzz(void **s)
+{
+    (void)s;
+    float x[7] = { 1, 2, 3, 4, 5, 6, 7 };
+    int32_t y[3] = { -1, 0, 1 };
+    const clg_st_tensor t[] = { { "x", CLG_F32, 2, { 7, 1 }, x }, { "y", CLG_I32, 1, { 3 }, y } };
+    const char *meta[] = { "k", "v", NULL };
+    const char *p = tpath("fuzz.safetensors"), *q = tpath("fuzz2.safetensors");
+    assert_clg_ok(clg_safetensors_write(p, t, 2, meta));
+    size_t len;
+    unsigned char *b = read_whole(p, &len);
+    clg_st_file *f;
+    for (size_t cut = 0; cut < len; cut++) {
+        write_file(q, b, cut, 0);
+        clg_status st = clg_safetensors_open(q, &f);
+        if (st != CLG_ERR_FORMAT)
+            fail_msg("truncated to %zu bytes: %s (%s)", cut, clg_status_name(st), clg_last_error());
+        assert_msg_has(q);
+    }
+    unsigned seed = 12345;
+    int ok = 0;
+    for (int it = 0; it < 600; it++) {
+        unsigned char *c = malloc(len);
+        memcpy(c, b, len);
+        for (int k = 0; k < 1 + it % 3; k++) {
+            seed = seed * 1103515245u + 12345u;
+            size_t pos = 8 + (seed >> 8) % (len - 8);
+            seed = seed * 1103515245u + 12345u;
+            c[pos] = (unsigned char)(seed >> 16);
+        }
+        write_file(q, c, len, 0);
+        free(c);
+        clg_status st = clg_safetensors_open(q, &f);
+        if (st == CLG_OK) {
+            ok++;
+            for (int i = 0; i < clg_safetensors_count(f); i++) {
+                clg_st_tensor v;
+                clg_safetensors_get(f, i, &v);
+            }
+            clg_safetensors_close(f);
+        } else if (st != CLG_ERR_FORMAT && st != CLG_ERR_UNSUPPORTED) {
+            fail_msg("flip %d: %s (%s)", it, clg_status_name(st), clg_last_error());
+        }
+    }
+    assert_true(ok > 0); /* flips in the data section stay valid */
+    free(b);
+}
+
+/* ---- interop with Python (json + struct only; torch when importable) -------- */
+
+static const char *py_reader =
+    "import json, struct, sys\n"
+    "def load(path):\n"
+    "    b = open(path, 'rb').read()\n"
+    "    n = struct.unpack('<Q', b[:8])[0]\n"
+    "    h = json.loads(b[8:8 + n].decode('utf-8'))\n"
+    "    meta = h.pop('__metadata__', {})\n"
+    "    data = b[8 + n:]\n"
+    "    out = {}\n"
+    "    for name, t in h.items():\n"
+    "        s, e = t['data_offsets']\n"
+    "        numel = 1\n"
+    "        for d in t['shape']: numel *= d\n"
+    "        code = {'F32': 'f', 'I32': 'i'}[t['dtype']]\n"
+    "        assert e - s == 4 * numel, name\n"
+    "        out[name] = (t['dtype'], t['shape'], list(struct.unpack('<%d%s' % (numel, code), data[s:e])))\n"
+    "    return out, meta\n"
+    "out, meta = load(sys.argv[1])\n"
+    "assert meta == {'framework': 'clgrad', 'quote': 'say \"hi\"\\n'}, meta\n"
+    "assert sorted(out) == ['b.bias', 'emb', 'w\\u00e9'], sorted(out)\n"
+    "dt, shape, v = out['w\\u00e9']\n"
+    "assert dt == 'F32' and shape == [7, 33], (dt, shape)\n"
+    "assert v == [(i % 17) * 0.25 - 2.0 for i in range(7 * 33)]\n"
+    "dt, shape, v = out['emb']\n"
+    "assert dt == 'I32' and shape == [1033], (dt, shape)\n"
+    "assert v == [(i * 7919) % 100003 - 50000 for i in range(1033)]\n"
+    "dt, shape, v = out['b.bias']\n"
+    "assert dt == 'F32' and shape == [] and v == [0.5]\n"
+    "try:\n"
+    "    import torch\n"
+    "except Exception:\n"
+    "    torch = None\n"
+    "if torch is not None:\n"
+    "    dt, shape, v = out['w\\u00e9']\n"
+    "    x = torch.tensor(v, dtype=torch.float32).reshape(shape)\n"
+    "    assert x.shape == (7, 33) and float(x[1, 0]) == (33 % 17) * 0.25 - 2.0\n"
+    "    print('torch ok')\n"
+    "print('OK')\n";
+
+static const char *py_writer =
+    "import json, struct, sys\n"
+    "tensors = [\n"
+    "  ('x', 'F32', [33], struct.pack('<33f', *[i * 0.5 - 3 for i in range(33)])),\n"
+    "  ('lab\\u00e9ls \\U0001F600', 'I32', [2, 3], struct.pack('<6i', -7, 0, 7, 2**31 - 1, -2**31, 5)),\n"
+    "  ('d', 'F64', [7], struct.pack('<7d', 1.0, -2.5, 1e-3, 3.25, 1e30, 0.0, -1.0)),\n"
+    "  ('h', 'F16', [5], struct.pack('<5e', 1.0, -2.5, 65504.0, 2.0**-24, float('inf'))),\n"
+    "  ('bf', 'BF16', [2], struct.pack('<2H', 0x3f80, 0xc020)),\n"
+    "  ('l', 'I64', [3], struct.pack('<3q', -5, 0, 2**31 - 1)),\n"
+    "  ('u', 'U8', [4], bytes([0, 1, 200, 255])),\n"
+    "  ('flag', 'BOOL', [3], bytes([0, 1, 1])),\n"
+    "  ('i8', 'I8', [2], struct.pack('<2b', -128, 127)),\n"
+    "]\n"
+    "header = {'__metadata__': {'made by': 'python \\u2603'}}\n"
+    "blob = b''\n"
+    "for name, dt, shape, raw in reversed(tensors):\n"
+    "    header[name] = {'dtype': dt, 'shape': shape, 'data_offsets': [len(blob), len(blob) + len(raw)]}\n"
+    "    blob += raw\n"
+    "h = json.dumps(header).encode('utf-8')\n"
+    "try:\n"
+    "    import torch\n"
+    "    assert torch.tensor([1.0]).numel() == 1\n"
+    "except ImportError:\n"
+    "    pass\n"
+    "open(sys.argv[1], 'wb').write(struct.pack('<Q', len(h)) + h + blob)\n";
+
+static const char *python(void)
+{
+    if (access("/usr/bin/python3", X_OK) == 0)
+        return "/usr/bin/python3";
+    if (system("python3 -c 'import json, struct' >/dev/null 2>&1") == 0)
+        return "python3";
+    return NULL;
+}
+
+static void test_st_python_reads_ours(void **s)
+{
+    (void)s;
+    const char *py = python();
+    if (!py)
+        skip();
+    float w[7 * 33], half = 0.5f;
+    int32_t emb[1033];
+    for (int i = 0; i < 7 * 33; i++)
+        w[i] = (float)(i % 17) * 0.25f - 2.0f;
+    for (int i = 0; i < 1033; i++)
+        emb[i] = (i * 7919) % 100003 - 50000;
+    const clg_st_tensor t[] = {
+        { "w\xc3\xa9", CLG_F32, 2, { 7, 33 }, w },
+        { "emb", CLG_I32, 1, { 1033 }, emb },
+        { "b.bias", CLG_F32, 0, { 0 }, &half },
+    };
+    const char *meta[] = { "framework", "clgrad", "quote", "say \"hi\"\n", NULL };
+    assert_clg_ok(clg_safetensors_write(tpath("ours.safetensors"), t, 3, meta));
+    FILE *f = fopen(tpath("reader.py"), "w");
+    fputs(py_reader, f);
+    fclose(f);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s %s %s", py, tpath("reader.py"), tpath("ours.safetensors"));
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_st_we_read_python(void **s)
+{
+    (void)s;
+    const char *py = python();
+    if (!py)
+        skip();
+    FILE *fp = fopen(tpath("writer.py"), "w");
+    fputs(py_writer, fp);
+    fclose(fp);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s %s %s", py, tpath("writer.py"), tpath("py.safetensors"));
+    assert_int_equal(system(cmd), 0);
+    clg_st_file *f;
+    assert_clg_ok(clg_safetensors_open(tpath("py.safetensors"), &f));
+    assert_int_equal(clg_safetensors_count(f), 9);
+    assert_string_equal(clg_safetensors_meta(f, "made by"), "python \xe2\x98\x83");
+    clg_st_tensor v;
+    /* data order is the reverse of the list above */
+    assert_clg_ok(clg_safetensors_get(f, 0, &v));
+    assert_string_equal(v.name, "i8");
+    assert_clg_ok(clg_safetensors_find(f, "x", &v));
+    assert_int_equal(v.dtype, CLG_F32);
+    assert_int_equal(v.ndim, 1);
+    assert_int_equal(v.shape[0], 33);
+    for (int i = 0; i < 33; i++)
+        assert_true(((const float *)v.data)[i] == (float)i * 0.5f - 3.0f);
+    assert_clg_ok(clg_safetensors_find(f, "lab\xc3\xa9ls \xf0\x9f\x98\x80", &v));
+    assert_int_equal(v.dtype, CLG_I32);
+    assert_int_equal(v.ndim, 2);
+    assert_int_equal(v.shape[0], 2);
+    assert_int_equal(v.shape[1], 3);
+    const int32_t want_l[6] = { -7, 0, 7, INT32_MAX, INT32_MIN, 5 };
+    assert_memory_equal(v.data, want_l, sizeof want_l);
+    assert_clg_ok(clg_safetensors_find(f, "d", &v));
+    assert_int_equal(v.dtype, CLG_F32);
+    const float want_d[7] = { 1.0f, -2.5f, 1e-3f, 3.25f, 1e30f, 0.0f, -1.0f };
+    assert_memory_equal(v.data, want_d, sizeof want_d);
+    assert_clg_ok(clg_safetensors_find(f, "h", &v));
+    const float *h = v.data;
+    assert_true(h[0] == 1.0f && h[1] == -2.5f && h[2] == 65504.0f && h[3] == ldexpf(1.0f, -24) &&
+                isinf(h[4]) && h[4] > 0);
+    assert_clg_ok(clg_safetensors_find(f, "bf", &v));
+    assert_true(((const float *)v.data)[0] == 1.0f && ((const float *)v.data)[1] == -2.5f);
+    assert_clg_ok(clg_safetensors_find(f, "l", &v));
+    assert_int_equal(v.dtype, CLG_I32);
+    const int32_t want_i64[3] = { -5, 0, INT32_MAX };
+    assert_memory_equal(v.data, want_i64, sizeof want_i64);
+    assert_clg_ok(clg_safetensors_find(f, "u", &v));
+    const int32_t want_u[4] = { 0, 1, 200, 255 };
+    assert_memory_equal(v.data, want_u, sizeof want_u);
+    assert_clg_ok(clg_safetensors_find(f, "flag", &v));
+    const int32_t want_b[3] = { 0, 1, 1 };
+    assert_memory_equal(v.data, want_b, sizeof want_b);
+    assert_clg_ok(clg_safetensors_find(f, "i8", &v));
+    const int32_t want_i8[2] = { -128, 127 };
+    assert_memory_equal(v.data, want_i8, sizeof want_i8);
+    for (int i = 0; i < 9; i++) {
+        assert_clg_ok(clg_safetensors_get(f, i, &v));
+        assert_int_equal((uintptr_t)v.data % 4, 0);
+    }
+    clg_safetensors_close(f);
+}
+
+/* ---- PNG ------------------------------------------------------------------------ */
+
+/* Read a PNG back with libpng's classic API; returns malloc'ed rows or NULL. */
+static unsigned char *png_read_back(const char *path, int *w, int *h, int *color, int *depth)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    unsigned char *volatile out = NULL;
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_read_struct(&png, &info, NULL);
+        fclose(f);
+        free(out);
+        return NULL;
+    }
+    png_init_io(png, f);
+    png_read_info(png, info);
+    *w = (int)png_get_image_width(png, info);
+    *h = (int)png_get_image_height(png, info);
+    *color = png_get_color_type(png, info);
+    *depth = png_get_bit_depth(png, info);
+    size_t stride = png_get_rowbytes(png, info);
+    out = malloc(stride * (size_t)*h);
+    for (int y = 0; y < *h; y++)
+        png_read_row(png, out + (size_t)y * stride, NULL);
+    png_read_end(png, NULL);
+    png_destroy_read_struct(&png, &info, NULL);
+    fclose(f);
+    return out;
+}
+
+static void test_png_round_trip(void **s)
+{
+    (void)s;
+    static const struct { int w, h, ch, color; } cases[] = {
+        { 1, 1, 1, PNG_COLOR_TYPE_GRAY }, { 7, 33, 1, PNG_COLOR_TYPE_GRAY },
+        { 1033, 2, 3, PNG_COLOR_TYPE_RGB }, { 33, 7, 3, PNG_COLOR_TYPE_RGB },
+        { 5, 3, 2, PNG_COLOR_TYPE_GRAY_ALPHA }, { 3, 5, 4, PNG_COLOR_TYPE_RGB_ALPHA },
+    };
+    const char *p = tpath("img.png");
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        size_t n = (size_t)cases[c].w * (size_t)cases[c].h * (size_t)cases[c].ch;
+        uint8_t *px = malloc(n);
+        for (size_t i = 0; i < n; i++)
+            px[i] = (uint8_t)(i * 31 + c);
+        assert_clg_ok(clg_png_write(p, px, cases[c].w, cases[c].h, cases[c].ch));
+        int w, h, color, depth;
+        unsigned char *back = png_read_back(p, &w, &h, &color, &depth);
+        assert_non_null(back);
+        assert_int_equal(w, cases[c].w);
+        assert_int_equal(h, cases[c].h);
+        assert_int_equal(color, cases[c].color);
+        assert_int_equal(depth, 8);
+        assert_memory_equal(back, px, n);
+        free(back);
+        free(px);
+    }
+    assert_true(no_temp_files_left());
+}
+
+static void test_png_errors(void **s)
+{
+    (void)s;
+    uint8_t px[12] = { 0 };
+    const char *p = tpath("bad.png");
+    assert_clg_status(clg_png_write(p, px, 2, 2, 5), CLG_ERR_INVALID_ARG);
+    assert_msg_has("5 channels");
+    assert_msg_has(p);
+    assert_clg_status(clg_png_write(p, px, 2, 2, 0), CLG_ERR_INVALID_ARG);
+    assert_clg_status(clg_png_write(p, px, 0, 2, 1), CLG_ERR_INVALID_ARG);
+    assert_msg_has("0x2");
+    assert_clg_status(clg_png_write(p, px, 2, -1, 1), CLG_ERR_INVALID_ARG);
+    assert_clg_status(clg_png_write(p, NULL, 2, 2, 1), CLG_ERR_INVALID_ARG);
+    assert_clg_status(clg_png_write(NULL, px, 2, 2, 1), CLG_ERR_INVALID_ARG);
+    assert_int_equal(access(p, F_OK), -1);
+    assert_clg_status(clg_png_write("/nonexistent-clgrad-dir/a.png", px, 2, 2, 3), CLG_ERR_IO);
+    assert_msg_has("/nonexistent-clgrad-dir/a.png");
+    assert_true(no_temp_files_left());
+}
+
 /* ---- runner ---------------------------------------------------------------- */
 
 static void rm_tree(const char *dir)
@@ -383,6 +959,14 @@ int main(void)
         cmocka_unit_test(test_mnist_small),
         cmocka_unit_test(test_mnist_errors),
         cmocka_unit_test(test_fashion_mnist),
+        cmocka_unit_test(test_st_round_trip),
+        cmocka_unit_test(test_st_write_errors),
+        cmocka_unit_test(test_st_corrupt),
+        cmocka_unit_test(test_st_fuzz),
+        cmocka_unit_test(test_st_python_reads_ours),
+        cmocka_unit_test(test_st_we_read_python),
+        cmocka_unit_test(test_png_round_trip),
+        cmocka_unit_test(test_png_errors),
     };
     int rc = clg_test_run("io", tests, sizeof tests / sizeof tests[0]);
     rm_tree(tdir);

@@ -16,5 +16,6 @@
 #include "clgrad/io.h"
 #include "clgrad/graph.h"
 #include "clgrad/models.h"
+#include "clgrad/checkpoint.h"
 
 #endif

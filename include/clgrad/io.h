@@ -59,6 +59,80 @@ void clg_idx_free(clg_idx *idx);
 clg_status clg_mnist_load(const char *dir, const char *split, float **images, int32_t **labels,
                           int *n, int *rows, int *cols);
 
+/* ---- safetensors ----------------------------------------------------------
+ *
+ * The format of https://github.com/huggingface/safetensors: an 8-byte
+ * little-endian header length N, N bytes of JSON
+ *   {"name": {"dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end]},
+ *    ..., "__metadata__": {"key": "value", ...}}
+ * (possibly padded with spaces), then the tensors' raw little-endian bytes;
+ * offsets are relative to the end of the header.
+ *
+ * One struct describes a tensor both for writing and for reading.  Shapes
+ * have 0..CLG_MAX_DIMS dimensions (0 = a scalar of one element); data is
+ * row-major host memory of numel elements of 4 bytes.
+ */
+typedef struct clg_st_tensor {
+    const char *name;
+    clg_dtype dtype;                /* CLG_F32 or CLG_I32 */
+    int ndim;
+    int64_t shape[CLG_MAX_DIMS];
+    const void *data;               /* host memory; may be NULL when numel is 0 */
+} clg_st_tensor;
+
+/* Write n tensors (in that order) to path.  meta_kv is NULL or a list of
+ * key, value strings ended by a NULL key, stored in "__metadata__".  Names
+ * must be unique, non-empty and not "__metadata__"; keys must be unique.
+ * The header is padded with spaces so that the data starts 8-byte aligned.
+ * Written to a temp file in the same folder, then renamed over path. */
+clg_status clg_safetensors_write(const char *path, const clg_st_tensor *tensors, int n,
+                                 const char *const *meta_kv);
+
+/* An opened safetensors file, read entirely into memory. */
+typedef struct clg_st_file clg_st_file;
+
+/* Read and validate a whole file.  The header is parsed strictly (JSON
+ * strings with escapes, numbers, nested objects and arrays are understood;
+ * anything malformed is rejected): a truncated file, a header length past
+ * the end of the file, a missing or ill-typed field, an unknown dtype,
+ * duplicate names, offsets out of range, overlapping or leaving holes, or a
+ * byte count that does not match dtype x shape are all CLG_ERR_FORMAT, with
+ * the file name and the offending tensor in the message.
+ *
+ * Element types: F32 and I32 are used as they are; F64, F16 and BF16 are
+ * converted to F32 and I64, I16, I8, U8, U16, U32, U64 and BOOL to I32 when
+ * opened (an integer that does not fit is CLG_ERR_UNSUPPORTED).  Tensors of
+ * other valid types (F8_*) and tensors of more than CLG_MAX_DIMS dimensions
+ * do not stop the file from opening; clg_safetensors_get reports them as
+ * CLG_ERR_UNSUPPORTED. */
+clg_status clg_safetensors_open(const char *path, clg_st_file **out);
+
+/* Number of tensors (metadata excluded); 0 for NULL. */
+int clg_safetensors_count(const clg_st_file *f);
+
+/* A view of tensor `index` (in data-offset order, which is the order the
+ * writer was given).  name and data point into f and stay valid until
+ * clg_safetensors_close(f).  Data is 4-byte aligned. */
+clg_status clg_safetensors_get(const clg_st_file *f, int index, clg_st_tensor *out);
+
+/* The same, by name; a missing name is CLG_ERR_INVALID_ARG naming it and the file. */
+clg_status clg_safetensors_find(const clg_st_file *f, const char *name, clg_st_tensor *out);
+
+/* The metadata value of key, or NULL when absent.  Valid until close. */
+const char *clg_safetensors_meta(const clg_st_file *f, const char *key);
+
+/* Release everything; NULL is fine. */
+void clg_safetensors_close(clg_st_file *f);
+
+/* ---- PNG -------------------------------------------------------------------
+ *
+ * Write an 8-bit image: pixels is height rows of width * channels bytes,
+ * top row first; channels is 1 (gray), 2 (gray + alpha), 3 (RGB) or
+ * 4 (RGBA).  width and height are 1..1000000.  Written through libpng (its
+ * warnings are dropped, its errors become CLG_ERR_IO naming the file) to a
+ * temp file that is renamed over path. */
+clg_status clg_png_write(const char *path, const uint8_t *pixels, int width, int height, int channels);
+
 #ifdef __cplusplus
 }
 #endif
