@@ -1,6 +1,190 @@
-/* ops_loss.c — losses: fused cross-entropy with integer labels, mse, masked mse. */
+/* ops_loss.c — losses: fused cross-entropy with integer labels, mse, masked mse (scalar outputs). */
 #include "internal.h"
 
-CLG_OP_UNAVAILABLE(cross_entropy)
-CLG_OP_UNAVAILABLE(mse)
-CLG_OP_UNAVAILABLE(masked_mse)
+/* Largest power of two <= min(cap, the kernel's and the device's work-group limit). */
+static size_t group_size(clg_ctx *ctx, cl_kernel k, size_t cap)
+{
+    size_t kw = 0;
+    if (clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kw, &kw, NULL) != CL_SUCCESS)
+        kw = 1;
+    if (ctx->info.max_work_group && kw > ctx->info.max_work_group)
+        kw = ctx->info.max_work_group;
+    size_t g = 1;
+    while (g * 2 <= kw && g * 2 <= cap)
+        g *= 2;
+    return g;
+}
+
+/* Launch a single-work-group reduction kernel with `nloc` local float arrays of group size. */
+static clg_status launch_group(clg_ctx *ctx, const char *kname, clg_karg *args, int nargs, int nloc)
+{
+    cl_kernel k;
+    clg_status st = clg__kernel(ctx, CLG_PROG_LOSS, kname, &k);
+    if (st)
+        return st;
+    size_t L = group_size(ctx, k, 256);
+    for (int i = 0; i < nloc; i++)
+        args[nargs - nloc + i] = KLOCAL(L * sizeof(float));
+    if ((st = clg__set_args(k, kname, args, nargs)))
+        return st;
+    return clg__enqueue(ctx, k, kname, 1, &L, &L);
+}
+
+static clg_status scratch(clg_ctx *ctx, int64_t n, clg_tensor *t)
+{
+    clg_shape s = clg_shape_make(CLG_F32, 1, (int64_t[]){ n > 0 ? n : 1 });
+    return clg_tensor_new(ctx, &s, t);
+}
+
+/* ---- cross_entropy ----------------------------------------------------------------------------- */
+
+static clg_status ce_infer(const clg_shape *const *in, const clg_attrs *a, clg_shape *out)
+{
+    (void)a;
+    clg_status st;
+    if ((st = clg__check_dtype("cross_entropy", 0, in[0], CLG_F32)) ||
+        (st = clg__check_dtype("cross_entropy", 1, in[1], CLG_I32)))
+        return st;
+    if (in[0]->ndim != 2 || in[1]->ndim != 1 || in[1]->dim[0] != in[0]->dim[0])
+        return clg__shape_fail("cross_entropy", in, 2, "needs logits [N,C] and labels [N]");
+    if (in[0]->dim[1] < 1)
+        return clg__shape_fail("cross_entropy", in, 2, "needs at least one class");
+    *out = clg_shape_make(CLG_F32, 0, NULL);
+    return CLG_OK;
+}
+
+static clg_status ce_forward(clg_ctx *ctx, const clg_tensor *const *in, clg_tensor *out, const clg_attrs *a)
+{
+    (void)a;
+    int N = (int)in[0]->s.dim[0], C = (int)in[0]->s.dim[1];
+    if (N == 0)
+        return clg__fill_pattern(ctx, out, 0); /* mean over no rows: 0 */
+    clg_tensor rows;
+    clg_status st = scratch(ctx, N, &rows);
+    if (st)
+        return st;
+    st = LAUNCH1D(ctx, CLG_PROG_LOSS, "ce_rows", (size_t)N, KTEN(in[0]), KTEN(in[1]), KMEM(rows.buf), KINT(N),
+                  KINT(C), KMEM(ctx->errflags), KINT(CLG_OP_CROSS_ENTROPY + 1));
+    if (!st) {
+        clg_karg args[] = { KMEM(rows.buf), KINT(N), KFLT(1.0f / (float)N), KTEN(out), KLOCAL(0) };
+        st = launch_group(ctx, "sum_scaled", args, CLG_NARGS(args), 1);
+    }
+    clg_tensor_free(&rows); /* released once the queued kernels are done */
+    return st;
+}
+
+static clg_status ce_backward(clg_ctx *ctx, const clg_tensor *const *in, const clg_tensor *out,
+                              const clg_tensor *gout, clg_tensor *const *gin, const clg_attrs *a, int acc)
+{
+    (void)out;
+    (void)a;
+    if (!gin[0])
+        return CLG_OK;
+    int N = (int)in[0]->s.dim[0], C = (int)in[0]->s.dim[1];
+    return LAUNCH1D(ctx, CLG_PROG_LOSS, "ce_bwd", (size_t)N, KTEN(in[0]), KTEN(in[1]), KTEN(gout), KTEN(gin[0]),
+                    KINT(N), KINT(C), KINT(acc));
+}
+
+const clg_op_desc clg_opdesc_cross_entropy = { "cross_entropy", 2, ce_infer, ce_forward, ce_backward };
+
+/* ---- mse and masked_mse ------------------------------------------------------------------------ */
+
+static clg_status sq_infer(const char *op, const clg_shape *const *in, int nin, clg_shape *out)
+{
+    for (int i = 0; i < nin; i++) {
+        clg_status st = clg__check_dtype(op, i, in[i], CLG_F32);
+        if (st)
+            return st;
+        if (i > 0 && !clg_shape_equal(in[i], in[0]))
+            return clg__shape_fail(op, in, nin, "inputs must have the same shape");
+    }
+    *out = clg_shape_make(CLG_F32, 0, NULL);
+    return CLG_OK;
+}
+
+static clg_status mse_infer(const clg_shape *const *in, const clg_attrs *a, clg_shape *out)
+{
+    (void)a;
+    return sq_infer("mse", in, 2, out);
+}
+
+static clg_status masked_mse_infer(const clg_shape *const *in, const clg_attrs *a, clg_shape *out)
+{
+    (void)a;
+    return sq_infer("masked_mse", in, 3, out);
+}
+
+/* sums[0] = sum(w (p-t)^2), sums[1] = sum(w) */
+static clg_status sq_sums(clg_ctx *ctx, const clg_tensor *const *in, int has_mask, clg_tensor *sums)
+{
+    int n = (int)clg_shape_numel(&in[0]->s);
+    const clg_tensor *mk = has_mask ? in[2] : in[0];
+    clg_karg args[] = { KTEN(in[0]), KTEN(in[1]), KTEN(mk), KINT(has_mask), KINT(n), KMEM(sums->buf),
+                        KLOCAL(0), KLOCAL(0) };
+    return launch_group(ctx, "sqerr_sum", args, CLG_NARGS(args), 2);
+}
+
+static clg_status sq_forward(clg_ctx *ctx, const clg_tensor *const *in, clg_tensor *out, int has_mask)
+{
+    clg_tensor sums;
+    clg_status st = scratch(ctx, 2, &sums);
+    if (st)
+        return st;
+    if (!(st = sq_sums(ctx, in, has_mask, &sums)))
+        st = LAUNCH1D(ctx, CLG_PROG_LOSS, "sqerr_finish", 1, KMEM(sums.buf), KTEN(out));
+    clg_tensor_free(&sums);
+    return st;
+}
+
+static clg_status sq_backward(clg_ctx *ctx, const clg_tensor *const *in, const clg_tensor *gout,
+                              clg_tensor *const *gin, int has_mask, int acc)
+{
+    if (!gin[0] && !gin[1])
+        return CLG_OK;
+    int n = (int)clg_shape_numel(&in[0]->s);
+    if (n == 0)
+        return CLG_OK;
+    clg_tensor sums;
+    clg_status st = scratch(ctx, 2, &sums);
+    if (st)
+        return st;
+    const clg_tensor *mk = has_mask ? in[2] : in[0];
+    const clg_tensor *gp = gin[0] ? gin[0] : in[0], *gt = gin[1] ? gin[1] : in[0];
+    if (!(st = sq_sums(ctx, in, has_mask, &sums)))
+        st = LAUNCH1D(ctx, CLG_PROG_LOSS, "sqerr_bwd", (size_t)n, KTEN(in[0]), KTEN(in[1]), KTEN(mk),
+                      KINT(has_mask), KMEM(sums.buf), KTEN(gout), KTEN(gp), KINT(gin[0] != NULL), KTEN(gt),
+                      KINT(gin[1] != NULL), KINT(n), KINT(acc));
+    clg_tensor_free(&sums);
+    return st;
+}
+
+static clg_status mse_forward(clg_ctx *ctx, const clg_tensor *const *in, clg_tensor *out, const clg_attrs *a)
+{
+    (void)a;
+    return sq_forward(ctx, in, out, 0);
+}
+
+static clg_status mse_backward(clg_ctx *ctx, const clg_tensor *const *in, const clg_tensor *out,
+                               const clg_tensor *gout, clg_tensor *const *gin, const clg_attrs *a, int acc)
+{
+    (void)out;
+    (void)a;
+    return sq_backward(ctx, in, gout, gin, 0, acc);
+}
+
+static clg_status masked_mse_forward(clg_ctx *ctx, const clg_tensor *const *in, clg_tensor *out, const clg_attrs *a)
+{
+    (void)a;
+    return sq_forward(ctx, in, out, 1);
+}
+
+static clg_status masked_mse_backward(clg_ctx *ctx, const clg_tensor *const *in, const clg_tensor *out,
+                                      const clg_tensor *gout, clg_tensor *const *gin, const clg_attrs *a, int acc)
+{
+    (void)out;
+    (void)a;
+    return sq_backward(ctx, in, gout, gin, 1, acc);
+}
+
+const clg_op_desc clg_opdesc_mse = { "mse", 2, mse_infer, mse_forward, mse_backward };
+const clg_op_desc clg_opdesc_masked_mse = { "masked_mse", 3, masked_mse_infer, masked_mse_forward, masked_mse_backward };
