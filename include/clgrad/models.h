@@ -26,9 +26,9 @@ typedef struct clg_mlp {
     int loss;           /* cross-entropy, mean over the batch */
 } clg_mlp;
 
-/* widths = {in, hidden..., classes}, n_widths >= 2.  ReLU between layers; He-uniform weights and
- * zero biases drawn from `seed`; parameter group = layer index (0-based), so a caller can freeze
- * layers.  The graph is not planned yet (set an optimizer, then clg_graph_plan). */
+/* widths = {in, hidden..., classes}, n_widths >= 2.  ReLU between layers; parameter group = layer index (0-based), so a caller can freeze
+ * layers; weights and biases start U(-1/sqrt(fan_in), 1/sqrt(fan_in)) like PyTorch's nn.Linear
+ * (drawn from `seed`).  The graph is not planned yet (set an optimizer, then clg_graph_plan). */
 clg_status clg_mlp_build(clg_ctx *ctx, const int *widths, int n_widths, int batch, uint64_t seed,
                          clg_mlp *out);
 void clg_mlp_destroy(clg_mlp *m);

@@ -1,4 +1,5 @@
 /* mlp.c — the MLP classifier as a graph: (x·W + b, ReLU)* then x·W + b and cross-entropy. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,8 +35,10 @@ clg_status clg_mlp_build(clg_ctx *ctx, const int *widths, int n_widths, int batc
         snprintf(bn, sizeof bn, "fc%d.bias", l + 1);
         clg_shape sw = clg_shape_make(CLG_F32, 2, (int64_t[]){ widths[l], widths[l + 1] });
         clg_shape sb = clg_shape_make(CLG_F32, 1, (int64_t[]){ widths[l + 1] });
-        clg_init wi = { .kind = CLG_INIT_HE_UNIFORM };
-        clg_init bi = { .kind = CLG_INIT_ZEROS };
+        /* nn.Linear's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases */
+        float r = 1.0f / sqrtf((float)widths[l]);
+        clg_init wi = { .kind = CLG_INIT_UNIFORM, .a = -r, .b = r };
+        clg_init bi = { .kind = CLG_INIT_UNIFORM, .a = -r, .b = r };
         int w, b, mm, z;
         if ((st = clg_graph_param(g, wn, &sw, &wi, l, &w)) || (st = clg_graph_param(g, bn, &sb, &bi, l, &b)))
             goto fail;

@@ -16,6 +16,7 @@ static const struct {
     const char *help;
 } commands[] = {
     { "devices", cmd_devices, "list OpenCL devices (--json, --check)" },
+    { "train", cmd_train, "train a model: mlp (MNIST-format classifier)" },
 };
 
 static void usage(FILE *f)

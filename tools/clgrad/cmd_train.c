@@ -1,0 +1,110 @@
+/* cmd_train.c — `clgrad train mlp`: train the MLP classifier on an MNIST-format data set on the
+ * chosen device, with a progress bar, per-epoch metrics, a CSV log, an SVG loss curve and a
+ * safetensors checkpoint. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "mlp.h"
+#include "util.h"
+
+#define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
+
+static void usage_mlp(FILE *f)
+{
+    fprintf(f,
+            "usage: clgrad train mlp [options]\n"
+            "  --data DIR          MNIST-format data folder (default " DEFAULT_DATA ")\n"
+            "  --hidden LIST       hidden layer widths, comma-separated (default 256,256)\n"
+            "  --epochs N          (default 10)\n"
+            "  --batch N           (default 128)\n"
+            "  --lr X              learning rate (default 1e-3)\n"
+            "  --optimizer NAME    adam | adamw | sgd (default adam)\n"
+            "  --seed N            (default 1)\n"
+            "  --device SPEC       auto | cpu | gpu | P:D | name substring (default auto)\n"
+            "  --out FILE          checkpoint (.safetensors; default mlp.safetensors)\n"
+            "  --log FILE          CSV log (default: the checkpoint's name with .csv)\n"
+            "  --train-limit N     use only the first N training images\n");
+}
+
+int cmd_train(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fprintf(argc < 2 ? stderr : stdout, "usage: clgrad train mlp|mae [options]  (--help after the model for its options)\n");
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "mlp"))
+        return cmd_train_mlp(argc - 1, argv + 1);
+    fprintf(stderr, "clgrad train: unknown model '%s' (mlp)\n", argv[1]);
+    return 2;
+}
+
+int cmd_train_mlp(int argc, char **argv)
+{
+    char *used = calloc((size_t)argc + 1, 1);
+    if (!used)
+        return 1;
+    if (util_flag(argc, argv, used, "--help") || util_flag(argc, argv, used, "-h")) {
+        usage_mlp(stdout);
+        free(used);
+        return 0;
+    }
+    mlp_config cfg;
+    mlp_config_default(&cfg);
+    const char *v;
+    const char *data = DEFAULT_DATA, *device = NULL, *out = "mlp.safetensors", *log = NULL;
+    long train_limit = 0;
+    if ((v = util_opt(argc, argv, used, "--data"))) data = v;
+    if ((v = util_opt(argc, argv, used, "--device"))) device = v;
+    if ((v = util_opt(argc, argv, used, "--out"))) out = v;
+    if ((v = util_opt(argc, argv, used, "--log"))) log = v;
+    if ((v = util_opt(argc, argv, used, "--epochs"))) cfg.epochs = atoi(v);
+    if ((v = util_opt(argc, argv, used, "--batch"))) cfg.batch = atoi(v);
+    if ((v = util_opt(argc, argv, used, "--lr"))) cfg.lr = (float)atof(v);
+    if ((v = util_opt(argc, argv, used, "--seed"))) cfg.seed = strtoull(v, NULL, 10);
+    if ((v = util_opt(argc, argv, used, "--train-limit"))) train_limit = atol(v);
+    if ((v = util_opt(argc, argv, used, "--optimizer"))) {
+        if (!strcmp(v, "adam")) cfg.optim = CLG_OPTIM_ADAM;
+        else if (!strcmp(v, "adamw")) cfg.optim = CLG_OPTIM_ADAMW;
+        else if (!strcmp(v, "sgd")) cfg.optim = CLG_OPTIM_SGD;
+        else {
+            fprintf(stderr, "clgrad train mlp: unknown optimizer '%s' (adam, adamw, sgd)\n", v);
+            free(used);
+            return 2;
+        }
+    }
+    if ((v = util_opt(argc, argv, used, "--hidden"))) {
+        cfg.n_hidden = 0;
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", v);
+        for (char *tok = strtok(buf, ","); tok && cfg.n_hidden < MLP_MAX_LAYERS - 1; tok = strtok(NULL, ","))
+            cfg.hidden[cfg.n_hidden++] = atoi(tok);
+    }
+    int bad = util_unknown("train mlp", argc, argv, used);
+    free(used);
+    if (bad)
+        return 2;
+    if (cfg.epochs < 1 || cfg.batch < 1 || !(cfg.lr > 0)) {
+        fprintf(stderr, "clgrad train mlp: --epochs, --batch and --lr must be positive\n");
+        return 2;
+    }
+    for (int i = 0; i < cfg.n_hidden; i++)
+        if (cfg.hidden[i] < 1) {
+            fprintf(stderr, "clgrad train mlp: bad --hidden value\n");
+            return 2;
+        }
+
+    char logpath[1024];
+    if (!log) {
+        snprintf(logpath, sizeof logpath, "%s", out);
+        char *dot = strrchr(logpath, '.');
+        if (dot && !strchr(dot, '/'))
+            *dot = 0;
+        strncat(logpath, ".csv", sizeof logpath - strlen(logpath) - 1);
+        log = logpath;
+    }
+    return mlp_train_run(&cfg, data, device, out, log, train_limit);
+}

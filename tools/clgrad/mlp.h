@@ -1,0 +1,26 @@
+/* mlp.h — the `clgrad train mlp` training loop (CLI side of the MLP classifier). */
+#ifndef CLGRAD_CLI_MLP_H
+#define CLGRAD_CLI_MLP_H
+
+#include <stdint.h>
+#include "clgrad/clgrad.h"
+#include "clgrad/models.h"
+
+#define MLP_MAX_LAYERS CLG_MLP_MAX_LAYERS
+
+typedef struct mlp_config {
+    int hidden[MLP_MAX_LAYERS];
+    int n_hidden;
+    int epochs, batch;
+    float lr;
+    clg_optim_kind optim;
+    uint64_t seed;
+} mlp_config;
+
+void mlp_config_default(mlp_config *c);
+int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, const char *out,
+                  const char *log, long train_limit);
+
+int cmd_train_mlp(int argc, char **argv);
+
+#endif

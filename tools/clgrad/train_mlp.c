@@ -1,0 +1,250 @@
+/* train_mlp.c — the MLP classifier's training loop: shuffled batches, per-epoch train loss and
+ * accuracy, test accuracy, CSV log, SVG curve, checkpoint, final summary. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "mlp.h"
+#include "util.h"
+
+void mlp_config_default(mlp_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->hidden[0] = 256;
+    c->hidden[1] = 256;
+    c->n_hidden = 2;
+    c->epochs = 10;
+    c->batch = 128;
+    c->lr = 1e-3f;
+    c->optim = CLG_OPTIM_ADAM;
+    c->seed = 1;
+}
+
+/* splitmix64: the data shuffle's generator. */
+static uint64_t mix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+void cli_shuffle(int *idx, int n, uint64_t *state)
+{
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)(mix(state) % (uint64_t)(i + 1));
+        int t = idx[i];
+        idx[i] = idx[j];
+        idx[j] = t;
+    }
+}
+
+/* Accuracy of `model` on (images, labels), in batches of the model's batch size; the last partial
+ * batch is padded and only its real rows count. */
+static clg_status evaluate(clg_mlp *m, const float *images, const int32_t *labels, int n, int dim,
+                           double *acc_out)
+{
+    int B = m->batch, C = m->widths[m->n_layers];
+    float *xb = calloc((size_t)B * (size_t)dim, sizeof(float));
+    int32_t *yb = calloc((size_t)B, sizeof(int32_t));
+    float *logits = malloc((size_t)B * (size_t)C * sizeof(float));
+    clg_status st = CLG_OK;
+    long correct = 0;
+    if (!xb || !yb || !logits) {
+        st = CLG_ERR_OUT_OF_MEMORY;
+        goto out;
+    }
+    for (int s = 0; s < n; s += B) {
+        int rows = n - s < B ? n - s : B;
+        memcpy(xb, images + (size_t)s * (size_t)dim, (size_t)rows * (size_t)dim * sizeof(float));
+        memset(xb + (size_t)rows * (size_t)dim, 0, (size_t)(B - rows) * (size_t)dim * sizeof(float));
+        memcpy(yb, labels + s, (size_t)rows * sizeof(int32_t));
+        memset(yb + rows, 0, (size_t)(B - rows) * sizeof(int32_t));
+        if ((st = clg_graph_set_input(m->g, m->x, xb)) || (st = clg_graph_set_input(m->g, m->labels, yb)) ||
+            (st = clg_graph_forward(m->g)) || (st = clg_graph_read(m->g, m->logits, logits)))
+            goto out;
+        for (int r = 0; r < rows; r++) {
+            const float *row = logits + (size_t)r * (size_t)C;
+            int best = 0;
+            for (int c = 1; c < C; c++)
+                if (row[c] > row[best])
+                    best = c;
+            correct += best == yb[r];
+        }
+    }
+    *acc_out = n > 0 ? (double)correct / n : 0;
+out:
+    free(xb);
+    free(yb);
+    free(logits);
+    return st;
+}
+
+int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, const char *out,
+                  const char *log, long train_limit)
+{
+    int rc = 1;
+    clg_status st;
+    float *tr_x = NULL, *te_x = NULL, *xb = NULL;
+    int32_t *tr_y = NULL, *te_y = NULL, *yb = NULL;
+    int *order = NULL;
+    double *curve_loss = NULL, *curve_test = NULL;
+    int n_tr = 0, n_te = 0, rows = 0, cols = 0, r2, c2;
+    clg_ctx *ctx = NULL;
+    clg_mlp m = { 0 };
+    FILE *csv = NULL;
+
+    if ((st = clg_mnist_load(data, "train", &tr_x, &tr_y, &n_tr, &rows, &cols)) ||
+        (st = clg_mnist_load(data, "t10k", &te_x, &te_y, &n_te, &r2, &c2))) {
+        cli_fail("loading data", st);
+        goto out;
+    }
+    if (train_limit > 0 && train_limit < n_tr)
+        n_tr = (int)train_limit;
+    int dim = rows * cols, B = cfg->batch;
+    if (n_tr < B) {
+        fprintf(stderr, "clgrad train mlp: %d training images is fewer than one batch of %d\n", n_tr, B);
+        goto out;
+    }
+    clg_device_info dev;
+    if ((st = clg_device_select(device, &dev)) || (st = clg_ctx_create(&dev, NULL, &ctx))) {
+        cli_fail("device", st);
+        goto out;
+    }
+    int widths[MLP_MAX_LAYERS + 1], nw = 0;
+    widths[nw++] = dim;
+    for (int i = 0; i < cfg->n_hidden; i++)
+        widths[nw++] = cfg->hidden[i];
+    widths[nw++] = 10;
+    if ((st = clg_mlp_build(ctx, widths, nw, B, cfg->seed, &m))) {
+        cli_fail("building the model", st);
+        goto out;
+    }
+    int steps_per_epoch = n_tr / B;
+    clg_optim_options oo = clg_optim_defaults(cfg->optim);
+    oo.lr = cfg->lr;
+    if ((st = clg_graph_set_optimizer(m.g, &oo)) || (st = clg_graph_plan(m.g, CLG_PLAN_TRAIN))) {
+        cli_fail("planning", st);
+        goto out;
+    }
+    char arch[128];
+    int an = 0;
+    for (int i = 0; i < nw; i++)
+        an += snprintf(arch + an, sizeof arch - (size_t)an, "%s%d", i ? "-" : "", widths[i]);
+    printf("clgrad train mlp: %s on %s (%s)\n", arch, dev.name, dev.platform_name);
+    printf("data: %s (%d train, %d test, %dx%d); batch %d, %d epochs, %s lr %g, seed %llu\n", data, n_tr, n_te,
+           rows, cols, B, cfg->epochs,
+           cfg->optim == CLG_OPTIM_SGD ? "sgd" : cfg->optim == CLG_OPTIM_ADAMW ? "adamw" : "adam", cfg->lr,
+           (unsigned long long)cfg->seed);
+
+    xb = malloc((size_t)B * (size_t)dim * sizeof(float));
+    yb = malloc((size_t)B * sizeof(int32_t));
+    order = malloc((size_t)n_tr * sizeof(int));
+    curve_loss = calloc((size_t)cfg->epochs, sizeof(double));
+    curve_test = calloc((size_t)cfg->epochs, sizeof(double));
+    if (!xb || !yb || !order || !curve_loss || !curve_test) {
+        fprintf(stderr, "clgrad train mlp: out of memory\n");
+        goto out;
+    }
+    for (int i = 0; i < n_tr; i++)
+        order[i] = i;
+    csv = fopen(log, "w");
+    if (!csv) {
+        fprintf(stderr, "clgrad train mlp: cannot write %s\n", log);
+        goto out;
+    }
+    fprintf(csv, "epoch,train_loss,train_acc,test_acc,seconds,samples_per_s\n");
+    uint64_t rng = cfg->seed ^ 0x5eedda7aULL;
+    double t_all = util_now(), train_s = 0, last_test = 0;
+    for (int ep = 0; ep < cfg->epochs; ep++) {
+        cli_shuffle(order, n_tr, &rng);
+        util_progress p;
+        char label[32];
+        snprintf(label, sizeof label, "epoch %d/%d", ep + 1, cfg->epochs);
+        util_progress_start(&p, label, (long)steps_per_epoch * B, "samples");
+        double t0 = util_now(), loss_sum = 0;
+        for (int s = 0; s < steps_per_epoch; s++) {
+            for (int r = 0; r < B; r++) {
+                int i = order[s * B + r];
+                memcpy(xb + (size_t)r * (size_t)dim, tr_x + (size_t)i * (size_t)dim, (size_t)dim * sizeof(float));
+                yb[r] = tr_y[i];
+            }
+            float loss;
+            if ((st = clg_graph_set_input(m.g, m.x, xb)) || (st = clg_graph_set_input(m.g, m.labels, yb)) ||
+                (st = clg_graph_step(m.g, &loss))) {
+                util_progress_end(&p);
+                cli_fail("training step", st);
+                goto out;
+            }
+            if (!isfinite(loss)) {
+                util_progress_end(&p);
+                fprintf(stderr, "clgrad train mlp: loss is %g at epoch %d step %d; lower --lr\n", loss, ep + 1, s);
+                goto out;
+            }
+            loss_sum += loss;
+            char extra[48];
+            snprintf(extra, sizeof extra, "loss %.4f", loss_sum / (s + 1));
+            util_progress_update(&p, (long)(s + 1) * B, extra);
+        }
+        if ((st = clg_ctx_finish(ctx))) {
+            util_progress_end(&p);
+            cli_fail("training", st);
+            goto out;
+        }
+        double ep_s = util_now() - t0;
+        train_s += ep_s;
+        util_progress_end(&p);
+        double tr_acc, te_acc;
+        if ((st = evaluate(&m, tr_x, tr_y, n_tr < 10000 ? n_tr : 10000, dim, &tr_acc)) ||
+            (st = evaluate(&m, te_x, te_y, n_te, dim, &te_acc))) {
+            cli_fail("evaluation", st);
+            goto out;
+        }
+        double sps = (double)steps_per_epoch * B / ep_s;
+        curve_loss[ep] = loss_sum / steps_per_epoch;
+        curve_test[ep] = te_acc;
+        last_test = te_acc;
+        printf("epoch %2d  train loss %.4f  train acc %.4f  test acc %.4f  %.1f s  %.0f samples/s\n", ep + 1,
+               curve_loss[ep], tr_acc, te_acc, ep_s, sps);
+        fflush(stdout);
+        fprintf(csv, "%d,%.6f,%.6f,%.6f,%.3f,%.1f\n", ep + 1, curve_loss[ep], tr_acc, te_acc, ep_s, sps);
+        fflush(csv);
+    }
+    double total = util_now() - t_all;
+    char svg[1100];
+    snprintf(svg, sizeof svg, "%s", log);
+    char *dot = strrchr(svg, '.');
+    if (dot && !strchr(dot, '/'))
+        *dot = 0;
+    strncat(svg, ".svg", sizeof svg - strlen(svg) - 1);
+    const double *series[2] = { curve_loss, curve_test };
+    const char *names[2] = { "train loss", "test accuracy" };
+    util_svg_curves(svg, "clgrad train mlp", "epoch", cfg->epochs, series, names, 2);
+
+    const char *meta[] = { "model", "mlp", "arch", arch, NULL };
+    if ((st = clg_checkpoint_save(m.g, out, meta))) {
+        cli_fail("saving the checkpoint", st);
+        goto out;
+    }
+    printf("done: test accuracy %.4f; %.1f s total, %.1f s training, %.0f samples/s on %s\n", last_test, total,
+           train_s, (double)steps_per_epoch * B * cfg->epochs / train_s, dev.name);
+    printf("wrote %s, %s, %s\n", out, log, svg);
+    rc = 0;
+out:
+    if (csv)
+        fclose(csv);
+    clg_mlp_destroy(&m);
+    clg_ctx_destroy(ctx);
+    free(tr_x);
+    free(tr_y);
+    free(te_x);
+    free(te_y);
+    free(xb);
+    free(yb);
+    free(order);
+    free(curve_loss);
+    free(curve_test);
+    return rc;
+}
