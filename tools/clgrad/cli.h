@@ -12,6 +12,30 @@ int cmd_train(int argc, char **argv);
 /* Fisher-Yates shuffle driven by a splitmix64 state (reproducible from the seed). */
 void cli_shuffle(int *idx, int n, uint64_t *state);
 
+int cmd_train_mlp(int argc, char **argv);
+int cmd_train_mae(int argc, char **argv);
+
+/* An MNIST-format data set in host memory (pixels scaled to [0,1]). */
+typedef struct cli_data {
+    float *train_x, *test_x;
+    int32_t *train_y, *test_y;
+    int n_train, n_test, rows, cols;
+} cli_data;
+
+/* Load the train and t10k splits from dir (train_limit > 0 keeps only that many training images);
+ * prints the error and returns 1 on failure. */
+int cli_load_mnist(const char *dir, long train_limit, cli_data *d);
+void cli_data_free(cli_data *d);
+
+/* Select the device (spec NULL: CLGRAD_DEVICE or auto) and create a ctx; prints and returns 1 on failure. */
+int cli_open_device(const char *spec, clg_device_info *dev, clg_ctx **ctx);
+
+/* Output files beside a checkpoint path: X.safetensors -> X.csv, X.svg, X.png. */
+typedef struct cli_paths {
+    char csv[1100], svg[1100], png[1100];
+} cli_paths;
+void cli_derive_paths(const char *out, cli_paths *p);
+
 /* Print "clgrad: <what>: <status message>" to stderr and return 1. */
 int cli_fail(const char *what, clg_status st);
 

@@ -38,7 +38,9 @@ int cmd_train(int argc, char **argv)
     }
     if (!strcmp(argv[1], "mlp"))
         return cmd_train_mlp(argc - 1, argv + 1);
-    fprintf(stderr, "clgrad train: unknown model '%s' (mlp)\n", argv[1]);
+    if (!strcmp(argv[1], "mae"))
+        return cmd_train_mae(argc - 1, argv + 1);
+    fprintf(stderr, "clgrad train: unknown model '%s' (mlp, mae)\n", argv[1]);
     return 2;
 }
 

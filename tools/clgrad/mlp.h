@@ -21,6 +21,4 @@ void mlp_config_default(mlp_config *c);
 int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, const char *out,
                   const char *log, long train_limit);
 
-int cmd_train_mlp(int argc, char **argv);
-
 #endif

@@ -22,25 +22,6 @@ void mlp_config_default(mlp_config *c)
     c->seed = 1;
 }
 
-/* splitmix64: the data shuffle's generator. */
-static uint64_t mix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-void cli_shuffle(int *idx, int n, uint64_t *state)
-{
-    for (int i = n - 1; i > 0; i--) {
-        int j = (int)(mix(state) % (uint64_t)(i + 1));
-        int t = idx[i];
-        idx[i] = idx[j];
-        idx[j] = t;
-    }
-}
-
 /* Accuracy of `model` on (images, labels), in batches of the model's batch size; the last partial
  * batch is padded and only its real rows count. */
 static clg_status evaluate(clg_mlp *m, const float *images, const int32_t *labels, int n, int dim,
@@ -87,32 +68,27 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
 {
     int rc = 1;
     clg_status st;
-    float *tr_x = NULL, *te_x = NULL, *xb = NULL;
-    int32_t *tr_y = NULL, *te_y = NULL, *yb = NULL;
+    cli_data d = { 0 };
+    float *xb = NULL;
+    int32_t *yb = NULL;
     int *order = NULL;
     double *curve_loss = NULL, *curve_test = NULL;
-    int n_tr = 0, n_te = 0, rows = 0, cols = 0, r2, c2;
     clg_ctx *ctx = NULL;
     clg_mlp m = { 0 };
     FILE *csv = NULL;
 
-    if ((st = clg_mnist_load(data, "train", &tr_x, &tr_y, &n_tr, &rows, &cols)) ||
-        (st = clg_mnist_load(data, "t10k", &te_x, &te_y, &n_te, &r2, &c2))) {
-        cli_fail("loading data", st);
+    if (cli_load_mnist(data, train_limit, &d))
         goto out;
-    }
-    if (train_limit > 0 && train_limit < n_tr)
-        n_tr = (int)train_limit;
-    int dim = rows * cols, B = cfg->batch;
+    int dim = d.rows * d.cols, B = cfg->batch, n_tr = d.n_train, n_te = d.n_test, rows = d.rows, cols = d.cols;
+    const float *tr_x = d.train_x, *te_x = d.test_x;
+    const int32_t *tr_y = d.train_y, *te_y = d.test_y;
     if (n_tr < B) {
         fprintf(stderr, "clgrad train mlp: %d training images is fewer than one batch of %d\n", n_tr, B);
         goto out;
     }
     clg_device_info dev;
-    if ((st = clg_device_select(device, &dev)) || (st = clg_ctx_create(&dev, NULL, &ctx))) {
-        cli_fail("device", st);
+    if (cli_open_device(device, &dev, &ctx))
         goto out;
-    }
     int widths[MLP_MAX_LAYERS + 1], nw = 0;
     widths[nw++] = dim;
     for (int i = 0; i < cfg->n_hidden; i++)
@@ -213,12 +189,9 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
         fflush(csv);
     }
     double total = util_now() - t_all;
-    char svg[1100];
-    snprintf(svg, sizeof svg, "%s", log);
-    char *dot = strrchr(svg, '.');
-    if (dot && !strchr(dot, '/'))
-        *dot = 0;
-    strncat(svg, ".svg", sizeof svg - strlen(svg) - 1);
+    cli_paths paths;
+    cli_derive_paths(log, &paths);
+    const char *svg = paths.svg;
     const double *series[2] = { curve_loss, curve_test };
     const char *names[2] = { "train loss", "test accuracy" };
     util_svg_curves(svg, "clgrad train mlp", "epoch", cfg->epochs, series, names, 2);
@@ -237,10 +210,7 @@ out:
         fclose(csv);
     clg_mlp_destroy(&m);
     clg_ctx_destroy(ctx);
-    free(tr_x);
-    free(tr_y);
-    free(te_x);
-    free(te_y);
+    cli_data_free(&d);
     free(xb);
     free(yb);
     free(order);

@@ -1,0 +1,75 @@
+/* common.c — what the training commands share: data loading, device opening, output paths, shuffling. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cli_load_mnist(const char *dir, long train_limit, cli_data *d)
+{
+    memset(d, 0, sizeof *d);
+    int r2, c2;
+    clg_status st;
+    if ((st = clg_mnist_load(dir, "train", &d->train_x, &d->train_y, &d->n_train, &d->rows, &d->cols)) ||
+        (st = clg_mnist_load(dir, "t10k", &d->test_x, &d->test_y, &d->n_test, &r2, &c2))) {
+        cli_fail("loading data", st);
+        cli_data_free(d);
+        return 1;
+    }
+    if (r2 != d->rows || c2 != d->cols) {
+        fprintf(stderr, "clgrad: %s: train images are %dx%d but test images %dx%d\n", dir, d->rows, d->cols, r2, c2);
+        cli_data_free(d);
+        return 1;
+    }
+    if (train_limit > 0 && train_limit < d->n_train)
+        d->n_train = (int)train_limit;
+    return 0;
+}
+
+void cli_data_free(cli_data *d)
+{
+    free(d->train_x);
+    free(d->train_y);
+    free(d->test_x);
+    free(d->test_y);
+    memset(d, 0, sizeof *d);
+}
+
+int cli_open_device(const char *spec, clg_device_info *dev, clg_ctx **ctx)
+{
+    clg_status st;
+    if ((st = clg_device_select(spec, dev)) || (st = clg_ctx_create(dev, NULL, ctx)))
+        return cli_fail("device", st);
+    return 0;
+}
+
+void cli_derive_paths(const char *out, cli_paths *p)
+{
+    char base[1024];
+    snprintf(base, sizeof base, "%s", out);
+    char *dot = strrchr(base, '.');
+    if (dot && !strchr(dot, '/'))
+        *dot = 0;
+    snprintf(p->csv, sizeof p->csv, "%s.csv", base);
+    snprintf(p->svg, sizeof p->svg, "%s.svg", base);
+    snprintf(p->png, sizeof p->png, "%s.png", base);
+}
+
+/* splitmix64 */
+static uint64_t mix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+void cli_shuffle(int *idx, int n, uint64_t *state)
+{
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)(mix(state) % (uint64_t)(i + 1));
+        int t = idx[i];
+        idx[i] = idx[j];
+        idx[j] = t;
+    }
+}

@@ -1,0 +1,302 @@
+/* train_mae.c — `clgrad train mae`: the masked auto-encoder on MNIST-format images: train with a
+ * fresh patch mask per step, report test masked-pixel MSE beside the mean-image baseline, and
+ * write a reconstructions PNG, a CSV log, an SVG curve and a checkpoint. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "util.h"
+
+#define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
+#define GRID_IMAGES 8
+#define GRID_SCALE 3
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: clgrad train mae [options]\n"
+            "  --data DIR        MNIST-format data folder (default " DEFAULT_DATA ")\n"
+            "  --patch P         patch side (default 4)\n"
+            "  --mask-ratio X    fraction of patches hidden per image (default 0.75)\n"
+            "  --encoder LIST    encoder widths after the input, e.g. 512,128 (default); the decoder mirrors it\n"
+            "  --epochs N        (default 20)\n"
+            "  --batch N         (default 256)\n"
+            "  --lr X            Adam learning rate (default 1e-3)\n"
+            "  --seed N          (default 1)\n"
+            "  --device SPEC     auto | cpu | gpu | P:D | name substring\n"
+            "  --out FILE        checkpoint (default mae.safetensors); the log (.csv), curve (.svg) and\n"
+            "                    reconstructions (.png) are written beside it\n"
+            "  --train-limit N   use only the first N training images\n");
+}
+
+/* Masked MSE of the model and of the mean-image baseline over the test set (fixed masks: the step
+ * count does not change during evaluation). */
+static clg_status evaluate(clg_mae *m, const float *images, int n, const float *mean_img, double *mse,
+                           double *base_mse)
+{
+    int B = m->cfg.batch, D = m->cfg.enc[0];
+    float *xb = malloc((size_t)B * (size_t)D * sizeof(float));
+    float *mask = malloc((size_t)B * (size_t)D * sizeof(float));
+    float *rec = malloc((size_t)B * (size_t)D * sizeof(float));
+    clg_status st = CLG_OK;
+    double se = 0, sb = 0, cnt = 0;
+    if (!xb || !mask || !rec) {
+        st = CLG_ERR_OUT_OF_MEMORY;
+        goto out;
+    }
+    for (int s = 0; s < n; s += B) {
+        int rows = n - s < B ? n - s : B;
+        memcpy(xb, images + (size_t)s * (size_t)D, (size_t)rows * (size_t)D * sizeof(float));
+        memset(xb + (size_t)rows * (size_t)D, 0, (size_t)(B - rows) * (size_t)D * sizeof(float));
+        if ((st = clg_graph_set_input(m->g, m->x, xb)) || (st = clg_graph_forward(m->g)) ||
+            (st = clg_graph_read(m->g, m->mask, mask)) || (st = clg_graph_read(m->g, m->recon, rec)))
+            goto out;
+        for (size_t i = 0; i < (size_t)rows * (size_t)D; i++) {
+            if (mask[i] == 0)
+                continue;
+            double d = rec[i] - xb[i], e = mean_img[i % (size_t)D] - xb[i];
+            se += d * d;
+            sb += e * e;
+            cnt += 1;
+        }
+    }
+    *mse = cnt > 0 ? se / cnt : 0;
+    *base_mse = cnt > 0 ? sb / cnt : 0;
+out:
+    free(xb);
+    free(mask);
+    free(rec);
+    return st;
+}
+
+static uint8_t px(float v)
+{
+    v = v < 0 ? 0 : v > 1 ? 1 : v;
+    return (uint8_t)lrintf(v * 255.0f);
+}
+
+/* One row per test image: original | masked input (hidden pixels grey) | reconstruction. */
+static clg_status write_grid(clg_mae *m, const float *images, const char *path)
+{
+    int B = m->cfg.batch, H = m->cfg.height, W = m->cfg.width, D = H * W;
+    int k = GRID_IMAGES < B ? GRID_IMAGES : B, S = GRID_SCALE, gap = 2;
+    int gw = (3 * W + 2 * gap) * S, gh = k * (H + gap) * S;
+    float *xb = calloc((size_t)B * (size_t)D, sizeof(float));
+    float *mask = malloc((size_t)B * (size_t)D * sizeof(float));
+    float *rec = malloc((size_t)B * (size_t)D * sizeof(float));
+    uint8_t *img = malloc((size_t)gw * (size_t)gh);
+    clg_status st = CLG_OK;
+    if (!xb || !mask || !rec || !img) {
+        st = CLG_ERR_OUT_OF_MEMORY;
+        goto out;
+    }
+    memset(img, 255, (size_t)gw * (size_t)gh);
+    memcpy(xb, images, (size_t)k * (size_t)D * sizeof(float));
+    if ((st = clg_graph_set_input(m->g, m->x, xb)) || (st = clg_graph_forward(m->g)) ||
+        (st = clg_graph_read(m->g, m->mask, mask)) || (st = clg_graph_read(m->g, m->recon, rec)))
+        goto out;
+    for (int r = 0; r < k; r++)
+        for (int col = 0; col < 3; col++)
+            for (int y = 0; y < H; y++)
+                for (int x = 0; x < W; x++) {
+                    size_t i = (size_t)r * (size_t)D + (size_t)(y * W + x);
+                    uint8_t v = col == 0 ? px(xb[i]) : col == 1 ? (mask[i] != 0 ? 128 : px(xb[i])) : px(rec[i]);
+                    int ox = (col * (W + gap) + x) * S, oy = (r * (H + gap) + y) * S;
+                    for (int dy = 0; dy < S; dy++)
+                        memset(img + (size_t)(oy + dy) * (size_t)gw + ox, v, (size_t)S);
+                }
+    st = clg_png_write(path, img, gw, gh, 1);
+out:
+    free(xb);
+    free(mask);
+    free(rec);
+    free(img);
+    return st;
+}
+
+int cmd_train_mae(int argc, char **argv)
+{
+    char *used = calloc((size_t)argc + 1, 1);
+    if (!used)
+        return 1;
+    if (util_flag(argc, argv, used, "--help") || util_flag(argc, argv, used, "-h")) {
+        usage(stdout);
+        free(used);
+        return 0;
+    }
+    clg_mae_config cfg = clg_mae_defaults();
+    int epochs = 20;
+    float lr = 1e-3f;
+    long train_limit = 0;
+    const char *v, *data = DEFAULT_DATA, *device = NULL, *out = "mae.safetensors";
+    if ((v = util_opt(argc, argv, used, "--data"))) data = v;
+    if ((v = util_opt(argc, argv, used, "--device"))) device = v;
+    if ((v = util_opt(argc, argv, used, "--out"))) out = v;
+    if ((v = util_opt(argc, argv, used, "--patch"))) cfg.patch = atoi(v);
+    if ((v = util_opt(argc, argv, used, "--mask-ratio"))) cfg.mask_ratio = (float)atof(v);
+    if ((v = util_opt(argc, argv, used, "--epochs"))) epochs = atoi(v);
+    if ((v = util_opt(argc, argv, used, "--batch"))) cfg.batch = atoi(v);
+    if ((v = util_opt(argc, argv, used, "--lr"))) lr = (float)atof(v);
+    if ((v = util_opt(argc, argv, used, "--seed"))) cfg.seed = strtoull(v, NULL, 10);
+    if ((v = util_opt(argc, argv, used, "--train-limit"))) train_limit = atol(v);
+    if ((v = util_opt(argc, argv, used, "--encoder"))) {
+        cfg.n_enc = 1;
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", v);
+        for (char *tok = strtok(buf, ","); tok && cfg.n_enc < CLG_MLP_MAX_LAYERS; tok = strtok(NULL, ","))
+            cfg.enc[cfg.n_enc++] = atoi(tok);
+    }
+    int bad = util_unknown("train mae", argc, argv, used);
+    free(used);
+    if (bad)
+        return 2;
+    if (epochs < 1 || !(lr > 0)) {
+        fprintf(stderr, "clgrad train mae: --epochs and --lr must be positive\n");
+        return 2;
+    }
+
+    int rc = 1;
+    clg_status st;
+    cli_data d = { 0 };
+    clg_ctx *ctx = NULL;
+    clg_mae m = { 0 };
+    FILE *csv = NULL;
+    float *xb = NULL, *mean_img = NULL;
+    int *order = NULL;
+    double *curve_train = NULL, *curve_test = NULL;
+    cli_paths paths;
+    cli_derive_paths(out, &paths);
+
+    if (cli_load_mnist(data, train_limit, &d))
+        goto out;
+    cfg.height = d.rows;
+    cfg.width = d.cols;
+    cfg.enc[0] = d.rows * d.cols;
+    int D = cfg.enc[0], B = cfg.batch;
+    if (d.n_train < B) {
+        fprintf(stderr, "clgrad train mae: %d training images is fewer than one batch of %d\n", d.n_train, B);
+        goto out;
+    }
+    clg_device_info dev;
+    if (cli_open_device(device, &dev, &ctx))
+        goto out;
+    if ((st = clg_mae_build(ctx, &cfg, &m))) {
+        cli_fail("building the model", st);
+        goto out;
+    }
+    clg_optim_options oo = clg_optim_defaults(CLG_OPTIM_ADAM);
+    oo.lr = lr;
+    if ((st = clg_graph_set_optimizer(m.g, &oo)) || (st = clg_graph_plan(m.g, CLG_PLAN_TRAIN))) {
+        cli_fail("planning", st);
+        goto out;
+    }
+    char arch[128];
+    int an = 0;
+    for (int i = 0; i < cfg.n_enc; i++)
+        an += snprintf(arch + an, sizeof arch - (size_t)an, "%s%d", i ? "-" : "", cfg.enc[i]);
+    for (int i = cfg.n_enc - 2; i >= 0; i--)
+        an += snprintf(arch + an, sizeof arch - (size_t)an, "-%d", cfg.enc[i]);
+    printf("clgrad train mae: %s, %dx%d patches, %.0f%% masked, on %s (%s)\n", arch, cfg.patch, cfg.patch,
+           100.0 * cfg.mask_ratio, dev.name, dev.platform_name);
+    printf("data: %s (%d train, %d test); batch %d, %d epochs, adam lr %g, seed %llu\n", data, d.n_train, d.n_test, B,
+           epochs, lr, (unsigned long long)cfg.seed);
+
+    int steps = d.n_train / B;
+    xb = malloc((size_t)B * (size_t)D * sizeof(float));
+    mean_img = calloc((size_t)D, sizeof(float));
+    order = malloc((size_t)d.n_train * sizeof(int));
+    curve_train = calloc((size_t)epochs, sizeof(double));
+    curve_test = calloc((size_t)epochs, sizeof(double));
+    if (!xb || !mean_img || !order || !curve_train || !curve_test) {
+        fprintf(stderr, "clgrad train mae: out of memory\n");
+        goto out;
+    }
+    for (int i = 0; i < d.n_train; i++) {
+        order[i] = i;
+        for (int j = 0; j < D; j++)
+            mean_img[j] += d.train_x[(size_t)i * (size_t)D + (size_t)j] / (float)d.n_train;
+    }
+    if (!(csv = fopen(paths.csv, "w"))) {
+        fprintf(stderr, "clgrad train mae: cannot write %s\n", paths.csv);
+        goto out;
+    }
+    fprintf(csv, "epoch,train_masked_mse,test_masked_mse,baseline_masked_mse,seconds,samples_per_s\n");
+    uint64_t rng = cfg.seed ^ 0x5eedda7aULL;
+    double t_all = util_now(), train_s = 0, te = 0, base = 0;
+    for (int ep = 0; ep < epochs; ep++) {
+        cli_shuffle(order, d.n_train, &rng);
+        util_progress p;
+        char label[32];
+        snprintf(label, sizeof label, "epoch %d/%d", ep + 1, epochs);
+        util_progress_start(&p, label, (long)steps * B, "samples");
+        double t0 = util_now(), sum = 0;
+        for (int s = 0; s < steps; s++) {
+            for (int r = 0; r < B; r++)
+                memcpy(xb + (size_t)r * (size_t)D, d.train_x + (size_t)order[s * B + r] * (size_t)D,
+                       (size_t)D * sizeof(float));
+            float loss;
+            if ((st = clg_graph_set_input(m.g, m.x, xb)) || (st = clg_graph_step(m.g, &loss))) {
+                util_progress_end(&p);
+                cli_fail("training step", st);
+                goto out;
+            }
+            if (!isfinite(loss)) {
+                util_progress_end(&p);
+                fprintf(stderr, "clgrad train mae: loss is %g at epoch %d; lower --lr\n", loss, ep + 1);
+                goto out;
+            }
+            sum += loss;
+            char extra[48];
+            snprintf(extra, sizeof extra, "masked mse %.4f", sum / (s + 1));
+            util_progress_update(&p, (long)(s + 1) * B, extra);
+        }
+        double ep_s = util_now() - t0;
+        train_s += ep_s;
+        util_progress_end(&p);
+        if ((st = evaluate(&m, d.test_x, d.n_test, mean_img, &te, &base))) {
+            cli_fail("evaluation", st);
+            goto out;
+        }
+        curve_train[ep] = sum / steps;
+        curve_test[ep] = te;
+        double sps = (double)steps * B / ep_s;
+        printf("epoch %2d  train masked mse %.5f  test masked mse %.5f  (mean-image baseline %.5f)  %.1f s  %.0f samples/s\n",
+               ep + 1, curve_train[ep], te, base, ep_s, sps);
+        fflush(stdout);
+        fprintf(csv, "%d,%.6f,%.6f,%.6f,%.3f,%.1f\n", ep + 1, curve_train[ep], te, base, ep_s, sps);
+        fflush(csv);
+    }
+    const double *series[2] = { curve_train, curve_test };
+    const char *names[2] = { "train masked MSE", "test masked MSE" };
+    util_svg_curves(paths.svg, "clgrad train mae", "epoch", epochs, series, names, 2);
+    if ((st = write_grid(&m, d.test_x, paths.png))) {
+        cli_fail("writing the reconstructions", st);
+        goto out;
+    }
+    char ratio[32], patch[16];
+    snprintf(ratio, sizeof ratio, "%g", cfg.mask_ratio);
+    snprintf(patch, sizeof patch, "%d", cfg.patch);
+    const char *meta[] = { "model", "mae", "arch", arch, "mask_ratio", ratio, "patch", patch, NULL };
+    if ((st = clg_checkpoint_save(m.g, out, meta))) {
+        cli_fail("saving the checkpoint", st);
+        goto out;
+    }
+    printf("done: test masked mse %.5f vs mean-image baseline %.5f; %.1f s total, %.0f samples/s on %s\n", te, base,
+           util_now() - t_all, (double)steps * B * epochs / train_s, dev.name);
+    printf("wrote %s, %s, %s, %s\n", out, paths.csv, paths.svg, paths.png);
+    rc = 0;
+out:
+    if (csv)
+        fclose(csv);
+    clg_mae_destroy(&m);
+    clg_ctx_destroy(ctx);
+    cli_data_free(&d);
+    free(xb);
+    free(mean_img);
+    free(order);
+    free(curve_train);
+    free(curve_test);
+    return rc;
+}
