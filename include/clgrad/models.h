@@ -33,6 +33,14 @@ clg_status clg_mlp_build(clg_ctx *ctx, const int *widths, int n_widths, int batc
                          clg_mlp *out);
 void clg_mlp_destroy(clg_mlp *m);
 
+/* A classifier on an encoder: enc = {in, hidden..., code} (n_enc >= 1 widths; n_enc == 1 means a
+ * linear classifier on the input), ReLU after every encoder layer including the code, then a new
+ * linear "head" to `classes` and cross-entropy.  Parameters are named like the masked
+ * auto-encoder's ("enc.fc<i>.weight/bias", group 0) so its checkpoint loads into them;
+ * "head.weight/bias" are group 1.  Freeze group 0 to train only the head on a frozen encoder. */
+clg_status clg_classifier_build(clg_ctx *ctx, const int *enc, int n_enc, int classes, int batch, uint64_t seed,
+                                clg_mlp *out);
+
 /* ---- masked auto-encoder ------------------------------------------------------------------ */
 
 /* Images [batch, H*W] are cut into P×P patches; a fraction `mask_ratio` of the patches of each

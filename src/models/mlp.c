@@ -6,8 +6,10 @@
 #include "internal.h"
 #include "clgrad/models.h"
 
-clg_status clg_mlp_build(clg_ctx *ctx, const int *widths, int n_widths, int batch, uint64_t seed,
-                         clg_mlp *out)
+/* A chain of linear layers (ReLU between them, and after the last one when relu_last) topped by
+ * cross-entropy.  Layer l is named names[l] ("<name>.weight", "<name>.bias") in group groups[l]. */
+static clg_status build_chain(clg_ctx *ctx, const int *widths, int n_widths, int batch, uint64_t seed,
+                              const char *const *names, const int *groups, int relu_at, clg_mlp *out)
 {
     if (!ctx || !widths || !out || n_widths < 2 || n_widths > CLG_MLP_MAX_LAYERS + 1 || batch < 1)
         return clg__fail(CLG_ERR_INVALID_ARG, "mlp: need 2..%d widths and batch >= 1", CLG_MLP_MAX_LAYERS + 1);
@@ -30,9 +32,9 @@ clg_status clg_mlp_build(clg_ctx *ctx, const int *widths, int n_widths, int batc
         goto fail;
     int h = out->x;
     for (int l = 0; l < out->n_layers; l++) {
-        char wn[32], bn[32];
-        snprintf(wn, sizeof wn, "fc%d.weight", l + 1);
-        snprintf(bn, sizeof bn, "fc%d.bias", l + 1);
+        char wn[64], bn[64];
+        snprintf(wn, sizeof wn, "%s.weight", names[l]);
+        snprintf(bn, sizeof bn, "%s.bias", names[l]);
         clg_shape sw = clg_shape_make(CLG_F32, 2, (int64_t[]){ widths[l], widths[l + 1] });
         clg_shape sb = clg_shape_make(CLG_F32, 1, (int64_t[]){ widths[l + 1] });
         /* nn.Linear's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases */
@@ -40,12 +42,13 @@ clg_status clg_mlp_build(clg_ctx *ctx, const int *widths, int n_widths, int batc
         clg_init wi = { .kind = CLG_INIT_UNIFORM, .a = -r, .b = r };
         clg_init bi = { .kind = CLG_INIT_UNIFORM, .a = -r, .b = r };
         int w, b, mm, z;
-        if ((st = clg_graph_param(g, wn, &sw, &wi, l, &w)) || (st = clg_graph_param(g, bn, &sb, &bi, l, &b)))
+        if ((st = clg_graph_param(g, wn, &sw, &wi, groups[l], &w)) ||
+            (st = clg_graph_param(g, bn, &sb, &bi, groups[l], &b)))
             goto fail;
         if ((st = clg_graph_op(g, CLG_OP_MATMUL, (int[]){ h, w }, 2, NULL, &mm)) ||
             (st = clg_graph_op(g, CLG_OP_ADD, (int[]){ mm, b }, 2, NULL, &z)))
             goto fail;
-        if (l + 1 < out->n_layers) {
+        if (l < relu_at) {
             if ((st = clg_graph_op(g, CLG_OP_RELU, &z, 1, NULL, &h)))
                 goto fail;
         } else {
@@ -63,6 +66,42 @@ fail:
     clg_graph_destroy(out->g);
     out->g = NULL;
     return st;
+}
+
+clg_status clg_mlp_build(clg_ctx *ctx, const int *widths, int n_widths, int batch, uint64_t seed,
+                         clg_mlp *out)
+{
+    char names[CLG_MLP_MAX_LAYERS][16];
+    const char *np[CLG_MLP_MAX_LAYERS];
+    int groups[CLG_MLP_MAX_LAYERS];
+    for (int l = 0; l < CLG_MLP_MAX_LAYERS; l++) {
+        snprintf(names[l], sizeof names[l], "fc%d", l + 1);
+        np[l] = names[l];
+        groups[l] = l;
+    }
+    return build_chain(ctx, widths, n_widths, batch, seed, np, groups, n_widths - 2, out);
+}
+
+clg_status clg_classifier_build(clg_ctx *ctx, const int *enc, int n_enc, int classes, int batch, uint64_t seed,
+                                clg_mlp *out)
+{
+    if (!enc || n_enc < 1 || n_enc > CLG_MLP_MAX_LAYERS)
+        return clg__fail(CLG_ERR_INVALID_ARG, "classifier: need 1..%d encoder widths", CLG_MLP_MAX_LAYERS);
+    int widths[CLG_MLP_MAX_LAYERS + 1];
+    char names[CLG_MLP_MAX_LAYERS][16];
+    const char *np[CLG_MLP_MAX_LAYERS];
+    int groups[CLG_MLP_MAX_LAYERS];
+    for (int i = 0; i < n_enc; i++)
+        widths[i] = enc[i];
+    widths[n_enc] = classes;
+    for (int l = 0; l + 1 < n_enc; l++) {
+        snprintf(names[l], sizeof names[l], "enc.fc%d", l + 1);
+        np[l] = names[l];
+        groups[l] = 0;
+    }
+    np[n_enc - 1] = "head";
+    groups[n_enc - 1] = 1;
+    return build_chain(ctx, widths, n_enc + 1, batch, seed, np, groups, n_enc - 1, out);
 }
 
 void clg_mlp_destroy(clg_mlp *m)

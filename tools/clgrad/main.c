@@ -16,7 +16,8 @@ static const struct {
     const char *help;
 } commands[] = {
     { "devices", cmd_devices, "list OpenCL devices (--json, --check)" },
-    { "train", cmd_train, "train a model: mlp (MNIST-format classifier)" },
+    { "train", cmd_train, "train a model: mlp (classifier), mae (masked auto-encoder)" },
+    { "adapt", cmd_adapt, "reuse a pretrained encoder: new final layer (probe) or fine-tune" },
 };
 
 static void usage(FILE *f)

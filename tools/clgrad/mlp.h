@@ -15,6 +15,10 @@ typedef struct mlp_config {
     float lr;
     clg_optim_kind optim;
     uint64_t seed;
+    const char *title;        /* "train mlp" or "adapt ..." for messages */
+    int classifier;           /* 1: hidden = encoder widths, with a new "head" (clg_classifier_build) */
+    const char *from;         /* checkpoint whose enc.* tensors are loaded, or NULL */
+    int freeze_encoder;       /* train only the head */
 } mlp_config;
 
 void mlp_config_default(mlp_config *c);

@@ -20,6 +20,7 @@ void mlp_config_default(mlp_config *c)
     c->lr = 1e-3f;
     c->optim = CLG_OPTIM_ADAM;
     c->seed = 1;
+    c->title = "train mlp";
 }
 
 /* Accuracy of `model` on (images, labels), in batches of the model's batch size; the last partial
@@ -83,7 +84,7 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
     const float *tr_x = d.train_x, *te_x = d.test_x;
     const int32_t *tr_y = d.train_y, *te_y = d.test_y;
     if (n_tr < B) {
-        fprintf(stderr, "clgrad train mlp: %d training images is fewer than one batch of %d\n", n_tr, B);
+        fprintf(stderr, "clgrad %s: %d training images is fewer than one batch of %d\n", cfg->title, n_tr, B);
         goto out;
     }
     clg_device_info dev;
@@ -93,9 +94,32 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
     widths[nw++] = dim;
     for (int i = 0; i < cfg->n_hidden; i++)
         widths[nw++] = cfg->hidden[i];
-    widths[nw++] = 10;
-    if ((st = clg_mlp_build(ctx, widths, nw, B, cfg->seed, &m))) {
+    if (cfg->classifier) {
+        /* hidden = the encoder's widths after the input; the head is added by the builder */
+        st = clg_classifier_build(ctx, widths, nw, 10, B, cfg->seed, &m);
+        widths[nw++] = 10;
+    } else {
+        widths[nw++] = 10;
+        st = clg_mlp_build(ctx, widths, nw, B, cfg->seed, &m);
+    }
+    if (st) {
         cli_fail("building the model", st);
+        goto out;
+    }
+    if (cfg->from) {
+        int loaded = 0;
+        if ((st = clg_checkpoint_load(m.g, cfg->from, CLG_LOAD_PARTIAL, &loaded))) {
+            cli_fail("loading the encoder", st);
+            goto out;
+        }
+        if (loaded != 2 * (nw - 2)) {
+            fprintf(stderr, "clgrad adapt: %s holds %d of the encoder's %d tensors (enc.fc<i>.weight/bias)\n",
+                    cfg->from, loaded, 2 * (nw - 2));
+            goto out;
+        }
+    }
+    if (cfg->freeze_encoder && (st = clg_graph_freeze_group(m.g, 0, 1))) {
+        cli_fail("freezing the encoder", st);
         goto out;
     }
     int steps_per_epoch = n_tr / B;
@@ -109,7 +133,7 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
     int an = 0;
     for (int i = 0; i < nw; i++)
         an += snprintf(arch + an, sizeof arch - (size_t)an, "%s%d", i ? "-" : "", widths[i]);
-    printf("clgrad train mlp: %s on %s (%s)\n", arch, dev.name, dev.platform_name);
+    printf("clgrad %s: %s on %s (%s)\n", cfg->title, arch, dev.name, dev.platform_name);
     printf("data: %s (%d train, %d test, %dx%d); batch %d, %d epochs, %s lr %g, seed %llu\n", data, n_tr, n_te,
            rows, cols, B, cfg->epochs,
            cfg->optim == CLG_OPTIM_SGD ? "sgd" : cfg->optim == CLG_OPTIM_ADAMW ? "adamw" : "adam", cfg->lr,
@@ -121,14 +145,14 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
     curve_loss = calloc((size_t)cfg->epochs, sizeof(double));
     curve_test = calloc((size_t)cfg->epochs, sizeof(double));
     if (!xb || !yb || !order || !curve_loss || !curve_test) {
-        fprintf(stderr, "clgrad train mlp: out of memory\n");
+        fprintf(stderr, "clgrad %s: out of memory\n", cfg->title);
         goto out;
     }
     for (int i = 0; i < n_tr; i++)
         order[i] = i;
     csv = fopen(log, "w");
     if (!csv) {
-        fprintf(stderr, "clgrad train mlp: cannot write %s\n", log);
+        fprintf(stderr, "clgrad %s: cannot write %s\n", cfg->title, log);
         goto out;
     }
     fprintf(csv, "epoch,train_loss,train_acc,test_acc,seconds,samples_per_s\n");
@@ -156,7 +180,7 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
             }
             if (!isfinite(loss)) {
                 util_progress_end(&p);
-                fprintf(stderr, "clgrad train mlp: loss is %g at epoch %d step %d; lower --lr\n", loss, ep + 1, s);
+                fprintf(stderr, "clgrad %s: loss is %g at epoch %d step %d; lower --lr\n", cfg->title, loss, ep + 1, s);
                 goto out;
             }
             loss_sum += loss;
@@ -194,9 +218,9 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
     const char *svg = paths.svg;
     const double *series[2] = { curve_loss, curve_test };
     const char *names[2] = { "train loss", "test accuracy" };
-    util_svg_curves(svg, "clgrad train mlp", "epoch", cfg->epochs, series, names, 2);
+    util_svg_curves(svg, cfg->title, "epoch", cfg->epochs, series, names, 2);
 
-    const char *meta[] = { "model", "mlp", "arch", arch, NULL };
+    const char *meta[] = { "model", cfg->classifier ? "classifier" : "mlp", "arch", arch, NULL };
     if ((st = clg_checkpoint_save(m.g, out, meta))) {
         cli_fail("saving the checkpoint", st);
         goto out;
