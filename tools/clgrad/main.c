@@ -17,6 +17,7 @@ static const struct {
 } commands[] = {
     { "devices", cmd_devices, "list OpenCL devices (--json, --check)" },
     { "train", cmd_train, "train a model: mlp (classifier), mae (masked auto-encoder)" },
+    { "eval", cmd_eval, "evaluate a checkpoint on the test set" },
     { "adapt", cmd_adapt, "reuse a pretrained encoder: new final layer (probe) or fine-tune" },
 };
 

@@ -25,4 +25,9 @@ void mlp_config_default(mlp_config *c);
 int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, const char *out,
                   const char *log, long train_limit);
 
+/* Accuracy on (images, labels) in batches of the model's size (last batch padded). */
+clg_status mlp_evaluate(clg_mlp *m, const float *images, const int32_t *labels, int n, int dim, double *acc_out);
+/* Masked MSE of the auto-encoder and of the mean-image baseline (mean_img may be NULL: baseline 0). */
+clg_status mae_evaluate(clg_mae *m, const float *images, int n, const float *mean_img, double *mse, double *base_mse);
+
 #endif

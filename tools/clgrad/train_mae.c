@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "mlp.h"
 #include "util.h"
 
 #define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
@@ -33,7 +34,7 @@ static void usage(FILE *f)
 
 /* Masked MSE of the model and of the mean-image baseline over the test set (fixed masks: the step
  * count does not change during evaluation). */
-static clg_status evaluate(clg_mae *m, const float *images, int n, const float *mean_img, double *mse,
+clg_status mae_evaluate(clg_mae *m, const float *images, int n, const float *mean_img, double *mse,
                            double *base_mse)
 {
     int B = m->cfg.batch, D = m->cfg.enc[0];
@@ -56,7 +57,7 @@ static clg_status evaluate(clg_mae *m, const float *images, int n, const float *
         for (size_t i = 0; i < (size_t)rows * (size_t)D; i++) {
             if (mask[i] == 0)
                 continue;
-            double d = rec[i] - xb[i], e = mean_img[i % (size_t)D] - xb[i];
+            double d = rec[i] - xb[i], e = (mean_img ? mean_img[i % (size_t)D] : 0) - xb[i];
             se += d * d;
             sb += e * e;
             cnt += 1;
@@ -255,7 +256,7 @@ int cmd_train_mae(int argc, char **argv)
         double ep_s = util_now() - t0;
         train_s += ep_s;
         util_progress_end(&p);
-        if ((st = evaluate(&m, d.test_x, d.n_test, mean_img, &te, &base))) {
+        if ((st = mae_evaluate(&m, d.test_x, d.n_test, mean_img, &te, &base))) {
             cli_fail("evaluation", st);
             goto out;
         }

@@ -25,7 +25,7 @@ void mlp_config_default(mlp_config *c)
 
 /* Accuracy of `model` on (images, labels), in batches of the model's batch size; the last partial
  * batch is padded and only its real rows count. */
-static clg_status evaluate(clg_mlp *m, const float *images, const int32_t *labels, int n, int dim,
+clg_status mlp_evaluate(clg_mlp *m, const float *images, const int32_t *labels, int n, int dim,
                            double *acc_out)
 {
     int B = m->batch, C = m->widths[m->n_layers];
@@ -197,8 +197,8 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
         train_s += ep_s;
         util_progress_end(&p);
         double tr_acc, te_acc;
-        if ((st = evaluate(&m, tr_x, tr_y, n_tr < 10000 ? n_tr : 10000, dim, &tr_acc)) ||
-            (st = evaluate(&m, te_x, te_y, n_te, dim, &te_acc))) {
+        if ((st = mlp_evaluate(&m, tr_x, tr_y, n_tr < 10000 ? n_tr : 10000, dim, &tr_acc)) ||
+            (st = mlp_evaluate(&m, te_x, te_y, n_te, dim, &te_acc))) {
             cli_fail("evaluation", st);
             goto out;
         }
