@@ -1,0 +1,185 @@
+/* test_models.c — model builders and checkpoints: save -> load gives identical outputs, mismatched
+ * or truncated checkpoints are rejected with clear messages, a clgrad checkpoint reads in Python,
+ * and a classifier picks up a masked auto-encoder's encoder. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static char path[256];
+
+static void make_path(const char *tag)
+{
+    snprintf(path, sizeof path, "/tmp/clgrad-test-models-%ld-%d-%s.safetensors", (long)getpid(),
+             tdev->platform_index, tag);
+}
+
+static void forward_logits(clg_mlp *m, const float *x, float *logits)
+{
+    int32_t lab[4] = { 0, 1, 2, 0 };
+    assert_clg_ok(clg_graph_set_input(m->g, m->x, x));
+    assert_clg_ok(clg_graph_set_input(m->g, m->labels, lab));
+    assert_clg_ok(clg_graph_forward(m->g));
+    assert_clg_ok(clg_graph_read(m->g, m->logits, logits));
+}
+
+static void test_save_load_identical(void **s)
+{
+    (void)s;
+    make_path("mlp");
+    const int w[] = { 12, 8, 3 };
+    clg_mlp a, b;
+    assert_clg_ok(clg_mlp_build(tctx, w, 3, 4, 7, &a));
+    assert_clg_ok(clg_mlp_build(tctx, w, 3, 4, 99, &b)); /* different init */
+    clg_optim_options o = clg_optim_defaults(CLG_OPTIM_ADAM);
+    assert_clg_ok(clg_graph_set_optimizer(a.g, &o));
+    assert_clg_ok(clg_graph_plan(a.g, CLG_PLAN_TRAIN));
+    assert_clg_ok(clg_graph_plan(b.g, CLG_PLAN_INFERENCE));
+    float x[4 * 12], la[4 * 3], lb[4 * 3];
+    for (int i = 0; i < 4 * 12; i++)
+        x[i] = (float)((i * 37) % 11) / 11.0f;
+    int32_t lab[4] = { 0, 1, 2, 0 };
+    assert_clg_ok(clg_graph_set_input(a.g, a.x, x));
+    assert_clg_ok(clg_graph_set_input(a.g, a.labels, lab));
+    for (int i = 0; i < 3; i++)
+        assert_clg_ok(clg_graph_step(a.g, NULL));
+    const char *meta[] = { "model", "mlp", "arch", "12-8-3", NULL };
+    assert_clg_ok(clg_checkpoint_save(a.g, path, meta));
+    int loaded = 0;
+    assert_clg_ok(clg_checkpoint_load(b.g, path, 0, &loaded));
+    assert_int_equal(loaded, 4);
+    forward_logits(&a, x, la);
+    forward_logits(&b, x, lb);
+    assert_memory_equal(la, lb, sizeof la);
+
+    /* optimizer state round trip: resuming restores the step count */
+    clg_mlp c;
+    assert_clg_ok(clg_mlp_build(tctx, w, 3, 4, 5, &c));
+    assert_clg_ok(clg_graph_set_optimizer(c.g, &o));
+    assert_clg_ok(clg_graph_plan(c.g, CLG_PLAN_TRAIN));
+    assert_clg_ok(clg_checkpoint_load(c.g, path, CLG_LOAD_OPTIM_STATE, NULL));
+    assert_int_equal(clg_graph_step_count(c.g), 3);
+    clg_mlp_destroy(&c);
+    clg_mlp_destroy(&a);
+    clg_mlp_destroy(&b);
+}
+
+static void test_mismatched_and_truncated(void **s)
+{
+    (void)s;
+    make_path("bad");
+    const int w[] = { 12, 8, 3 }, w2[] = { 12, 9, 3 };
+    clg_mlp a, b;
+    assert_clg_ok(clg_mlp_build(tctx, w, 3, 4, 7, &a));
+    assert_clg_ok(clg_graph_plan(a.g, CLG_PLAN_INFERENCE));
+    assert_clg_ok(clg_checkpoint_save(a.g, path, NULL));
+    assert_clg_ok(clg_mlp_build(tctx, w2, 3, 4, 7, &b));
+    assert_clg_ok(clg_graph_plan(b.g, CLG_PLAN_INFERENCE));
+    float before[8 * 3], after[8 * 3];
+    assert_clg_ok(clg_graph_param_read(b.g, 2, before));
+    assert_int_equal(clg_checkpoint_load(b.g, path, 0, NULL), CLG_ERR_SHAPE);
+    assert_non_null(strstr(clg_last_error(), "fc1.weight"));
+    assert_non_null(strstr(clg_last_error(), "f32[12,8]"));
+    assert_non_null(strstr(clg_last_error(), "f32[12,9]"));
+    assert_clg_ok(clg_graph_param_read(b.g, 2, after)); /* nothing was written */
+    assert_memory_equal(before, after, sizeof before);
+
+    /* truncated file */
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    f = fopen(path, "wb");
+    fwrite(buf, 1, n / 2, f);
+    fclose(f);
+    assert_int_equal(clg_checkpoint_load(a.g, path, 0, NULL), CLG_ERR_FORMAT);
+    assert_non_null(strstr(clg_last_error(), path));
+    unlink(path);
+    clg_mlp_destroy(&a);
+    clg_mlp_destroy(&b);
+}
+
+static void test_encoder_into_classifier(void **s)
+{
+    (void)s;
+    make_path("mae");
+    clg_mae_config c = clg_mae_defaults();
+    c.height = 8;
+    c.width = 8;
+    c.patch = 2;
+    c.enc[0] = 64;
+    c.enc[1] = 16;
+    c.enc[2] = 6;
+    c.n_enc = 3;
+    c.batch = 4;
+    clg_mae ae;
+    assert_clg_ok(clg_mae_build(tctx, &c, &ae));
+    assert_clg_ok(clg_graph_plan(ae.g, CLG_PLAN_INFERENCE));
+    assert_clg_ok(clg_checkpoint_save(ae.g, path, NULL));
+    clg_mlp m;
+    const int enc[] = { 64, 16, 6 };
+    assert_clg_ok(clg_classifier_build(tctx, enc, 3, 10, 4, 3, &m));
+    assert_clg_ok(clg_graph_plan(m.g, CLG_PLAN_INFERENCE));
+    int loaded = 0;
+    assert_int_equal(clg_checkpoint_load(m.g, path, 0, NULL), CLG_ERR_FORMAT); /* head missing */
+    assert_non_null(strstr(clg_last_error(), "head"));
+    assert_clg_ok(clg_checkpoint_load(m.g, path, CLG_LOAD_PARTIAL, &loaded));
+    assert_int_equal(loaded, 4);
+    float w1a[64 * 16], w1b[64 * 16];
+    assert_clg_ok(clg_graph_param_read(ae.g, 0, w1a));
+    assert_clg_ok(clg_graph_param_read(m.g, 0, w1b));
+    assert_string_equal(clg_graph_param_name(m.g, 0), "enc.fc1.weight");
+    assert_memory_equal(w1a, w1b, sizeof w1a);
+    unlink(path);
+    clg_mae_destroy(&ae);
+    clg_mlp_destroy(&m);
+}
+
+static void test_python_reads_checkpoint(void **s)
+{
+    (void)s;
+    if (access("/usr/bin/python3", X_OK) != 0)
+        skip();
+    make_path("py");
+    const int w[] = { 5, 4, 2 };
+    clg_mlp a;
+    assert_clg_ok(clg_mlp_build(tctx, w, 3, 2, 11, &a));
+    assert_clg_ok(clg_graph_plan(a.g, CLG_PLAN_INFERENCE));
+    assert_clg_ok(clg_checkpoint_save(a.g, path, NULL));
+    float w1[5 * 4];
+    assert_clg_ok(clg_graph_param_read(a.g, 0, w1));
+    /* Python parses the file with json + struct and prints fc1.weight[1][2] and the shape */
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "/usr/bin/python3 -c \"import json,struct,sys; b=open('%s','rb').read(); n=struct.unpack('<Q',b[:8])[0]; "
+             "h=json.loads(b[8:8+n]); t=h['fc1.weight']; o=8+n+t['data_offsets'][0]; "
+             "v=struct.unpack('<20f', b[o:o+80]); print(t['dtype'], t['shape'][0], t['shape'][1], repr(v[1*4+2]))\"",
+             path);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char line[256] = "";
+    assert_non_null(fgets(line, sizeof line, p));
+    assert_int_equal(pclose(p), 0);
+    char dtype[8];
+    int r, c;
+    double v;
+    assert_int_equal(sscanf(line, "%7s %d %d %lf", dtype, &r, &c, &v), 4);
+    assert_string_equal(dtype, "F32");
+    assert_int_equal(r, 5);
+    assert_int_equal(c, 4);
+    assert_true((float)v == w1[1 * 4 + 2]);
+    unlink(path);
+    clg_mlp_destroy(&a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_save_load_identical), cmocka_unit_test(test_mismatched_and_truncated),
+        cmocka_unit_test(test_encoder_into_classifier), cmocka_unit_test(test_python_reads_checkpoint),
+    };
+    return clg_test_run_per_device("models", tests, sizeof tests / sizeof tests[0]);
+}
