@@ -1,1 +1,244 @@
 /* embed.cl — representation ops: embedding gather/scatter-add, l2_normalize, similarity, contrastive loss, attention lookup. */
+
+#define CLG_L2_EPS 1e-12f
+
+/* ---- embedding ---------------------------------------------------------------------------------- */
+
+/* y[r, c] = table[idx[r], c]; an index outside [0, V) gives a zero row and is flagged. */
+__kernel void emb_fwd(__global const float *t, int to, __global const int *idx, int io, __global float *y, int yo,
+                      int n, int V, int D, __global int *flags, int flag_op)
+{
+    int i = get_global_id(0);
+    if (i >= n)
+        return;
+    int r = i / D, c = i - r * D;
+    int k = idx[io + r];
+    if (k < 0 || k >= V) {
+        if (c == 0)
+            clg_flag_error(flags, flag_op, k, V);
+        y[yo + i] = 0.0f;
+        return;
+    }
+    y[yo + i] = t[to + (long)k * D + c];
+}
+
+/* For each index position i: head[i] = 1 if i is the first position holding its (in-range) row,
+ * next[i] = the following position with the same row, or -1.  O(n^2) scans, no atomics. */
+__kernel void emb_links(__global const int *idx, int io, int n, int V, __global int *head, __global int *next)
+{
+    int i = get_global_id(0);
+    if (i >= n)
+        return;
+    int k = idx[io + i];
+    if (k < 0 || k >= V) {
+        head[i] = 0;
+        next[i] = -1;
+        return;
+    }
+    int h = 1;
+    for (int j = 0; j < i; j++)
+        if (idx[io + j] == k) {
+            h = 0;
+            break;
+        }
+    int nx = -1;
+    for (int j = i + 1; j < n; j++)
+        if (idx[io + j] == k) {
+            nx = j;
+            break;
+        }
+    head[i] = h;
+    next[i] = nx;
+}
+
+/* Work-item (i, c): if position i heads its row's chain, sum gy[j, c] over the chain in index
+ * order and add it into gt[row, c] (each table element has exactly one writer: deterministic). */
+__kernel void emb_scatter(__global const int *idx, int io, __global const int *head, __global const int *next,
+                          __global const float *gy, int gyo, __global float *gt, int gto, int n, int D)
+{
+    int i = get_global_id(0), c = get_global_id(1);
+    if (i >= n || c >= D || !head[i])
+        return;
+    float s = 0.0f;
+    for (int j = i; j >= 0; j = next[j])
+        s += gy[gyo + (long)j * D + c];
+    long o = gto + (long)idx[io + i] * D + c;
+    gt[o] += s;
+}
+
+/* ---- l2_normalize ------------------------------------------------------------------------------- */
+
+/* One work-item per row: y = x / max(||x||, eps). */
+__kernel void l2n_fwd(__global const float *x, int xo, __global float *y, int yo, int rows, int D)
+{
+    int r = get_global_id(0);
+    if (r >= rows)
+        return;
+    __global const float *xr = x + xo + (long)r * D;
+    __global float *yr = y + yo + (long)r * D;
+    float s = 0.0f;
+    for (int c = 0; c < D; c++)
+        s += xr[c] * xr[c];
+    float inv = 1.0f / fmax(sqrt(s), CLG_L2_EPS);
+    for (int c = 0; c < D; c++)
+        yr[c] = xr[c] * inv;
+}
+
+/* dx = (g - y (y.g)) / ||x|| when ||x|| > eps, else g / eps. */
+__kernel void l2n_bwd(__global const float *x, int xo, __global const float *y, int yo, __global const float *g,
+                      int go, __global float *gx, int gxo, int rows, int D, int acc)
+{
+    int r = get_global_id(0);
+    if (r >= rows)
+        return;
+    __global const float *xr = x + xo + (long)r * D;
+    __global const float *yr = y + yo + (long)r * D;
+    __global const float *gr = g + go + (long)r * D;
+    __global float *dr = gx + gxo + (long)r * D;
+    float s = 0.0f, yg = 0.0f;
+    for (int c = 0; c < D; c++) {
+        s += xr[c] * xr[c];
+        yg += yr[c] * gr[c];
+    }
+    float nrm = sqrt(s);
+    int small = !(nrm > CLG_L2_EPS);
+    float inv = 1.0f / fmax(nrm, CLG_L2_EPS);
+    for (int c = 0; c < D; c++) {
+        float v = small ? gr[c] * inv : (gr[c] - yr[c] * yg) * inv;
+        dr[c] = acc ? dr[c] + v : v;
+    }
+}
+
+/* ---- similarity --------------------------------------------------------------------------------- */
+
+__kernel void sim_fwd(__global const float *x, int xo, __global const float *y, int yo, __global float *o, int oo,
+                      int N, int D)
+{
+    int r = get_global_id(0);
+    if (r >= N)
+        return;
+    float s = 0.0f;
+    for (int c = 0; c < D; c++)
+        s += x[xo + (long)r * D + c] * y[yo + (long)r * D + c];
+    o[oo + r] = s;
+}
+
+/* gx[r, c] = g[r] * other[r, c], one work-item per element. */
+__kernel void sim_bwd(__global const float *other, int ob, __global const float *g, int go, __global float *gx,
+                      int gxo, int n, int D, int acc)
+{
+    int i = get_global_id(0);
+    if (i >= n)
+        return;
+    float v = g[go + i / D] * other[ob + i];
+    gx[gxo + i] = acc ? gx[gxo + i] + v : v;
+}
+
+/* ---- contrastive_loss (symmetric InfoNCE) ------------------------------------------------------- */
+
+/* S[N,N] = Xn·Ynᵀ, logits = exp(ls) S.  Work-item r < N: row r's log-sum-exp into lse[r];
+ * r >= N: column r-N's into lse[r].  term[r] = lse[r] - logits[k,k]. */
+__kernel void clip_lse(__global const float *S, __global const float *ls, int lso, __global float *lse,
+                       __global float *term, int N)
+{
+    int r = get_global_id(0);
+    if (r >= 2 * N)
+        return;
+    float sc = exp(ls[lso]);
+    int col = r >= N, k = col ? r - N : r;
+    long step = col ? N : 1, base = col ? k : (long)k * N;
+    float m = -INFINITY;
+    for (int j = 0; j < N; j++)
+        m = fmax(m, sc * S[base + j * step]);
+    float s = 0.0f;
+    for (int j = 0; j < N; j++)
+        s += exp(sc * S[base + j * step] - m);
+    float l = m + log(s);
+    lse[r] = l;
+    term[r] = l - sc * S[(long)k * N + k];
+}
+
+/* out = scale * sum(v[0..n)) by one work-item (Kahan), optionally times a device scalar. */
+__kernel void sum_serial(__global const float *v, int n, float scale, __global float *out, int oo)
+{
+    if (get_global_id(0) != 0)
+        return;
+    float s = 0.0f, comp = 0.0f;
+    for (int i = 0; i < n; i++) {
+        float y = v[i] - comp;
+        float t = s + y;
+        comp = (t - s) - y;
+        s = t;
+    }
+    out[oo] = s * scale;
+}
+
+/* One work-item per row i: G[i,j] = (softmax_row - δ + softmax_col - δ) gout / (2N);
+ * dS = exp(ls) G (in place over S is not allowed: written to dS); part[i] = sum_j G logits. */
+__kernel void clip_grad(__global const float *S, __global const float *ls, int lso, __global const float *lse,
+                        __global const float *gy, int gyo, __global float *dS, __global float *part, int N)
+{
+    int i = get_global_id(0);
+    if (i >= N)
+        return;
+    float sc = exp(ls[lso]);
+    float w = gy[gyo] / (2.0f * (float)N);
+    float p = 0.0f;
+    for (int j = 0; j < N; j++) {
+        float l = sc * S[(long)i * N + j];
+        float d = (i == j) ? 2.0f : 0.0f;
+        float g = (exp(l - lse[i]) + exp(l - lse[N + j]) - d) * w;
+        dS[(long)i * N + j] = g * sc;
+        p += g * l;
+    }
+    part[i] = p;
+}
+
+/* gls (= d log_scale) = or += sum(part). */
+__kernel void clip_gscale(__global const float *part, int n, __global float *g, int go, int acc)
+{
+    if (get_global_id(0) != 0)
+        return;
+    float s = 0.0f;
+    for (int i = 0; i < n; i++)
+        s += part[i];
+    g[go] = acc ? g[go] + s : s;
+}
+
+/* ---- attention_lookup --------------------------------------------------------------------------- */
+
+/* In place, one work-item per row: P = softmax(alpha * S) over the last axis. */
+__kernel void att_softmax(__global float *S, int rows, int C, float alpha)
+{
+    int r = get_global_id(0);
+    if (r >= rows)
+        return;
+    __global float *s = S + (long)r * C;
+    float m = -INFINITY;
+    for (int c = 0; c < C; c++)
+        m = fmax(m, alpha * s[c]);
+    float z = 0.0f;
+    for (int c = 0; c < C; c++) {
+        float e = exp(alpha * s[c] - m);
+        s[c] = e;
+        z += e;
+    }
+    float inv = 1.0f / z;
+    for (int c = 0; c < C; c++)
+        s[c] *= inv;
+}
+
+/* In place over dP, one work-item per row: dS = alpha * P ∘ (dP - rowsum(dP ∘ P)). */
+__kernel void att_softmax_bwd(__global const float *P, __global float *dP, int rows, int C, float alpha)
+{
+    int r = get_global_id(0);
+    if (r >= rows)
+        return;
+    __global const float *p = P + (long)r * C;
+    __global float *d = dP + (long)r * C;
+    float dot = 0.0f;
+    for (int c = 0; c < C; c++)
+        dot += p[c] * d[c];
+    for (int c = 0; c < C; c++)
+        d[c] = alpha * p[c] * (d[c] - dot);
+}
