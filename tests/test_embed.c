@@ -229,6 +229,43 @@ static void test_attention_lookup(void **s)
     }
 }
 
+/* Empty inputs: nothing read out of bounds; gradients are zero, the empty contrastive loss is 0. */
+static void test_zero_sized(void **s)
+{
+    (void)s;
+    clg_shape st = SHAPE2(CLG_F32, 4, 3), si = SHAPE1(CLG_I32, 0), so = SHAPE2(CLG_F32, 0, 3);
+    clg_shape sx = SHAPE2(CLG_F32, 0, 3), sc = SCALAR(CLG_F32);
+    clg_tensor tt, ti, to, tgt, tx, tl, ty, tgx, tgl;
+    float g[12], one = 1.0f, v;
+    assert_clg_ok(clg_tensor_zeros(tctx, &st, &tt));
+    assert_clg_ok(clg_tensor_new(tctx, &si, &ti));
+    assert_clg_ok(clg_tensor_new(tctx, &so, &to));
+    assert_clg_ok(clg_tensor_new(tctx, &st, &tgt));
+    assert_clg_ok(clg_op_forward(tctx, CLG_OP_EMBEDDING, (const clg_tensor *[]){ &tt, &ti }, &to, NULL));
+    assert_clg_ok(clg_op_backward(tctx, CLG_OP_EMBEDDING, (const clg_tensor *[]){ &tt, &ti }, &to, &to,
+                                  (clg_tensor *const[]){ &tgt, NULL }, NULL, 0));
+    assert_clg_ok(clg_tensor_read(&tgt, g));
+    for (int i = 0; i < 12; i++)
+        assert_true(g[i] == 0.0f);
+    assert_clg_ok(clg_tensor_new(tctx, &sx, &tx));
+    assert_clg_ok(clg_tensor_new(tctx, &sc, &tl));
+    assert_clg_ok(clg_tensor_new(tctx, &sc, &ty));
+    assert_clg_ok(clg_tensor_new(tctx, &sx, &tgx));
+    assert_clg_ok(clg_tensor_new(tctx, &sc, &tgl));
+    assert_clg_ok(clg_tensor_write(&tl, &one));
+    const clg_tensor *in[3] = { &tx, &tx, &tl };
+    assert_clg_ok(clg_op_forward(tctx, CLG_OP_CONTRASTIVE_LOSS, in, &ty, NULL));
+    assert_clg_ok(clg_tensor_read(&ty, &v));
+    assert_true(v == 0.0f);
+    assert_clg_ok(clg_op_backward(tctx, CLG_OP_CONTRASTIVE_LOSS, in, &ty, &tl, (clg_tensor *const[]){ &tgx, NULL, &tgl },
+                                  NULL, 0));
+    assert_clg_ok(clg_tensor_read(&tgl, &v));
+    assert_true(v == 0.0f);
+    clg_tensor *all[] = { &tt, &ti, &to, &tgt, &tx, &tl, &ty, &tgx, &tgl };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        clg_tensor_free(all[i]);
+}
+
 /* ---- bad inputs -------------------------------------------------------------------------------------- */
 
 static void expect_fail(clg_op op, const clg_shape *const *in, clg_status want, const char *what)
@@ -293,7 +330,8 @@ int main(void)
         cmocka_unit_test(test_embedding_bad_index), cmocka_unit_test(test_l2_normalize),
         cmocka_unit_test(test_l2_normalize_zero_row), cmocka_unit_test(test_similarity),
         cmocka_unit_test(test_similarity_matrix), cmocka_unit_test(test_contrastive_loss),
-        cmocka_unit_test(test_attention_lookup),  cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_attention_lookup),  cmocka_unit_test(test_zero_sized),
+        cmocka_unit_test(test_bad_inputs),
     };
     return clg_test_run_per_device("embed", tests, sizeof tests / sizeof tests[0]);
 }
