@@ -22,47 +22,78 @@ __kernel void emb_fwd(__global const float *t, int to, __global const int *idx, 
     y[yo + i] = t[to + (long)k * D + c];
 }
 
-/* For each index position i: head[i] = 1 if i is the first position holding its (in-range) row,
- * next[i] = the following position with the same row, or -1.  O(n^2) scans, no atomics. */
-__kernel void emb_links(__global const int *idx, int io, int n, int V, __global int *head, __global int *next)
+/* Backward is a counting sort of index positions by table row, then one summing work-item per
+ * (row, column) in index order: deterministic and free of float atomics. */
+
+/* cnt[k] = number of in-range positions holding row k (cnt zeroed beforehand). */
+__kernel void emb_count(__global const int *idx, int io, int n, int V, __global int *cnt)
 {
     int i = get_global_id(0);
     if (i >= n)
         return;
     int k = idx[io + i];
-    if (k < 0 || k >= V) {
-        head[i] = 0;
-        next[i] = -1;
-        return;
-    }
-    int h = 1;
-    for (int j = 0; j < i; j++)
-        if (idx[io + j] == k) {
-            h = 0;
-            break;
-        }
-    int nx = -1;
-    for (int j = i + 1; j < n; j++)
-        if (idx[io + j] == k) {
-            nx = j;
-            break;
-        }
-    head[i] = h;
-    next[i] = nx;
+    if (k >= 0 && k < V)
+        atomic_inc(&cnt[k]);
 }
 
-/* Work-item (i, c): if position i heads its row's chain, sum gy[j, c] over the chain in index
- * order and add it into gt[row, c] (each table element has exactly one writer: deterministic). */
-__kernel void emb_scatter(__global const int *idx, int io, __global const int *head, __global const int *next,
-                          __global const float *gy, int gyo, __global float *gt, int gto, int n, int D)
+/* start = exclusive prefix sum of cnt, cur = a copy (the placement cursors); one work-item. */
+__kernel void emb_scan(__global const int *cnt, __global int *start, __global int *cur, int V)
 {
-    int i = get_global_id(0), c = get_global_id(1);
-    if (i >= n || c >= D || !head[i])
+    if (get_global_id(0) != 0)
+        return;
+    int s = 0;
+    for (int k = 0; k < V; k++) {
+        start[k] = s;
+        cur[k] = s;
+        s += cnt[k];
+    }
+}
+
+/* perm[cur[k]++] = i: positions land in their row's bucket, in arbitrary order. */
+__kernel void emb_place(__global const int *idx, int io, int n, int V, __global int *cur, __global int *perm)
+{
+    int i = get_global_id(0);
+    if (i >= n)
+        return;
+    int k = idx[io + i];
+    if (k >= 0 && k < V)
+        perm[atomic_inc(&cur[k])] = i;
+}
+
+/* Sort each row's bucket by position (insertion sort: buckets are short) to fix the order. */
+__kernel void emb_sort(__global const int *start, __global const int *cnt, __global int *perm, int V)
+{
+    int k = get_global_id(0);
+    if (k >= V)
+        return;
+    int b = start[k], e = b + cnt[k];
+    for (int j = b + 1; j < e; j++) {
+        int v = perm[j], m = j - 1;
+        while (m >= b && perm[m] > v) {
+            perm[m + 1] = perm[m];
+            m--;
+        }
+        perm[m + 1] = v;
+    }
+}
+
+/* Work-item (j, c) for sorted slot j: the first slot of each bucket sums the bucket's rows of gy
+ * in index order and adds the sum into gt[row, c] (one writer per table element).  Slots past
+ * the number of placed (in-range) positions, cur[V-1] after placement, are unused. */
+__kernel void emb_scatter(__global const int *idx, int io, __global const int *start, __global const int *cnt,
+                          __global const int *perm, __global const int *cur, int V, __global const float *gy,
+                          int gyo, __global float *gt, int gto, int n, int D)
+{
+    int j = get_global_id(0), c = get_global_id(1);
+    if (j >= n || c >= D || j >= cur[V - 1])
+        return;
+    int k = idx[io + perm[j]];
+    if (start[k] != j)
         return;
     float s = 0.0f;
-    for (int j = i; j >= 0; j = next[j])
-        s += gy[gyo + (long)j * D + c];
-    long o = gto + (long)idx[io + i] * D + c;
+    for (int e = j + cnt[k]; j < e; j++)
+        s += gy[gyo + (long)perm[j] * D + c];
+    long o = gto + (long)k * D + c;
     gt[o] += s;
 }
 

@@ -64,8 +64,10 @@ static clg_status embedding_forward(clg_ctx *ctx, const clg_tensor *const *in, c
                     KINT(V), KINT(D), KMEM(ctx->errflags), KINT(CLG_OP_EMBEDDING + 1));
 }
 
-/* Scatter-add without atomics: positions holding the same row are chained in index order and the
- * chain's head sums them, so the result is deterministic whatever attrs.deterministic says. */
+/* Scatter-add without float atomics: a device counting sort groups index positions by row (each
+ * bucket then sorted by position), and one work-item per (row, column) sums its bucket in index
+ * order, so the result is deterministic whatever attrs.deterministic says.  Out-of-range indices
+ * were flagged by the forward pass and are skipped here. */
 static clg_status embedding_backward(clg_ctx *ctx, const clg_tensor *const *in, const clg_tensor *out,
                                      const clg_tensor *gout, clg_tensor *const *gin, const clg_attrs *a, int acc)
 {
@@ -79,24 +81,32 @@ static clg_status embedding_backward(clg_ctx *ctx, const clg_tensor *const *in, 
         return st;
     int V = (int)in[0]->s.dim[0], D = (int)in[0]->s.dim[1];
     int n = (int)clg_shape_numel(&in[1]->s);
-    if (n == 0 || D == 0)
+    if (n == 0 || D == 0 || V == 0)
         return CLG_OK;
-    clg_tensor head, next;
-    if ((st = scratch2(ctx, CLG_I32, 1, n, &head)))
-        return st;
-    if ((st = scratch2(ctx, CLG_I32, 1, n, &next))) {
-        clg_tensor_free(&head);
-        return st;
-    }
-    st = LAUNCH1D(ctx, CLG_PROG_EMBED, "emb_links", (size_t)n, KTEN(in[1]), KINT(n), KINT(V), KMEM(head.buf),
-                  KMEM(next.buf));
-    if (!st) {
+    clg_tensor cnt = { 0 }, start = { 0 }, cur = { 0 }, perm = { 0 };
+    if ((st = scratch2(ctx, CLG_I32, 1, V, &cnt)) || (st = scratch2(ctx, CLG_I32, 1, V, &start)) ||
+        (st = scratch2(ctx, CLG_I32, 1, V, &cur)) || (st = scratch2(ctx, CLG_I32, 1, n, &perm)))
+        goto out;
+    if ((st = clg__fill_pattern(ctx, &cnt, 0)) ||
+        (st = LAUNCH1D(ctx, CLG_PROG_EMBED, "emb_count", (size_t)n, KTEN(in[1]), KINT(n), KINT(V), KMEM(cnt.buf))) ||
+        (st = LAUNCH1D(ctx, CLG_PROG_EMBED, "emb_scan", 1, KMEM(cnt.buf), KMEM(start.buf), KMEM(cur.buf), KINT(V))) ||
+        (st = LAUNCH1D(ctx, CLG_PROG_EMBED, "emb_place", (size_t)n, KTEN(in[1]), KINT(n), KINT(V), KMEM(cur.buf),
+                       KMEM(perm.buf))) ||
+        (st = LAUNCH1D(ctx, CLG_PROG_EMBED, "emb_sort", (size_t)V, KMEM(start.buf), KMEM(cnt.buf), KMEM(perm.buf),
+                       KINT(V))))
+        goto out;
+    /* the placed count is known only on the device: launch n slots, the kernel skips the rest */
+    {
         size_t g[2] = { (size_t)n, (size_t)D };
-        clg_karg args[] = { KTEN(in[1]), KMEM(head.buf), KMEM(next.buf), KTEN(gout), KTEN(gt), KINT(n), KINT(D) };
+        clg_karg args[] = { KTEN(in[1]), KMEM(start.buf), KMEM(cnt.buf), KMEM(perm.buf), KMEM(cur.buf), KINT(V),
+                            KTEN(gout), KTEN(gt), KINT(n), KINT(D) };
         st = clg__launch2d(ctx, CLG_PROG_EMBED, "emb_scatter", g, NULL, args, CLG_NARGS(args));
     }
-    clg_tensor_free(&head);
-    clg_tensor_free(&next);
+out:
+    clg_tensor_free(&cnt);
+    clg_tensor_free(&start);
+    clg_tensor_free(&cur);
+    clg_tensor_free(&perm);
     return st;
 }
 
