@@ -2,7 +2,7 @@
 /* Tolerances: forward |dev - ref| <= atol + rtol*|ref| with atol 1e-5, rtol 1e-4 (the defaults) for
  * embedding (exact copies), l2_normalize, similarity and the matrix ops; atol 1e-4 for the D = 1031
  * dot products (float sums of 1031 products of size ~1); contrastive_loss atol 1e-4 rtol 1e-4 (a log-sum-exp
- * of logits up to exp(2.5) ~ 12).  Backward via check_op_backward: |dev - fd| <= gtol * max(1, max|fd|),
+ * of logits up to exp(2.5) ~ 12, and up to 100 in the large-temperature case).  Backward via check_op_backward: |dev - fd| <= gtol * max(1, max|fd|),
  * gtol 2e-3 (default), 5e-3 for contrastive_loss and attention (softmax of float logits).  The
  * deterministic embedding gradient is compared bit for bit between two runs. */
 #include <math.h>
@@ -143,7 +143,7 @@ static void test_l2_normalize(void **s)
     }
 }
 
-/* A zero row stays zero (no NaN), and its gradient is g / 1e-12 scaled... only checked finite here. */
+/* A zero row stays zero (no NaN from 0/0). */
 static void test_l2_normalize_zero_row(void **s)
 {
     (void)s;
@@ -204,6 +204,15 @@ static void test_contrastive_loss(void **s)
         c.gtol = 5e-3;
         run_case(&c, 400 + i);
     }
+    /* CLIP's largest temperature: logits up to 100 must not overflow */
+    op_case c = { .op = CLG_OP_CONTRASTIVE_LOSS, .nin = 3, .attrs = clg_attrs_default() };
+    c.in[0] = (in_spec){ .s = SHAPE2(CLG_F32, 7, 33) };
+    c.in[1] = (in_spec){ .s = SHAPE2(CLG_F32, 7, 33) };
+    c.in[2] = (in_spec){ .s = SCALAR(CLG_F32), .lo = 4.5, .hi = 4.6 };
+    c.atol = 1e-4;
+    c.rtol = 1e-4;
+    c.gtol = 5e-3;
+    run_case(&c, 450);
 }
 
 static void test_attention_lookup(void **s)
