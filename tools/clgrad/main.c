@@ -16,6 +16,7 @@ static const struct {
     const char *help;
 } commands[] = {
     { "devices", cmd_devices, "list OpenCL devices (--json, --check)" },
+    { "bench", cmd_bench, "measure devices side by side (--quick, --json F; bench compare A B)" },
 };
 
 static void usage(FILE *f)
