@@ -857,7 +857,11 @@ static void bench_device(const clg_device_info *d, int col, const opts *o)
     b.q = (cl_command_queue)clg_ctx_cl_queue(b.ctx);
     snprintf(g_section, sizeof g_section, "device");
     bench_peak(&b);
+    if (getenv("CLGRAD_BENCH_VERBOSE"))
+        fprintf(stderr, "  peak done (%.1f s)\n", now_s() - t0);
     bench_bandwidth(&b);
+    if (getenv("CLGRAD_BENCH_VERBOSE"))
+        fprintf(stderr, "  bandwidth done (%.1f s)\n", now_s() - t0);
     bench_launch(&b);
     fprintf(stderr, "clgrad bench: D%d micro-benchmarks done (%.1f s)\n", col, now_s() - t0);
     snprintf(g_section, sizeof g_section, "gemm");
@@ -1257,6 +1261,17 @@ int cmd_bench(int argc, char **argv)
     const char *p = util_opt(argc, argv, used, "--paths");
     if (p)
         o.paths = p;
+    if (p) {
+        char list[128];
+        snprintf(list, sizeof list, "%s", p);
+        char *save = NULL;
+        for (char *q = strtok_r(list, ",", &save); q; q = strtok_r(NULL, ",", &save))
+            if (strcmp(q, "tiled") && strcmp(q, "local") && strcmp(q, "simple") && strcmp(q, "clblast")) {
+                fprintf(stderr, "clgrad bench: unknown GEMM path '%s' (tiled, local, simple, clblast)\n", q);
+                free(used);
+                return 2;
+            }
+    }
     const char *r = util_opt(argc, argv, used, "--reps");
     if (r && (o.reps = atoi(r)) < 1) {
         fprintf(stderr, "clgrad bench: --reps needs a positive count\n");
