@@ -905,7 +905,7 @@ static void fmt_cell(char *buf, size_t n, const cellv *c)
     case ST_NA: snprintf(buf, n, "n/a"); break;
     case ST_ERR: snprintf(buf, n, "err"); break;
     case ST_SKIP: snprintf(buf, n, "-"); break;
-    default: snprintf(buf, n, " "); break;
+    default: snprintf(buf, n, "%s", ""); break;
     }
 }
 
@@ -939,12 +939,16 @@ static void print_table(void)
                 printf("  %*s", wc[c], g_col[c].id);
             printf("\n");
         }
-        printf("%-*s  %-*s", wl, g_m[i].label, wu, g_m[i].unit);
-        for (int c = 0; c < g_ncol; c++) {
+        char line[1024];
+        int len = snprintf(line, sizeof line, "%-*s  %-*s", wl, g_m[i].label, wu, g_m[i].unit);
+        for (int c = 0; c < g_ncol && len < (int)sizeof line; c++) {
             fmt_cell(buf, sizeof buf, &g_c[i][c]);
-            printf("  %*s", wc[c], buf);
+            len += snprintf(line + len, sizeof line - (size_t)len, "  %*s", wc[c], buf);
         }
-        printf("\n");
+        len = len < (int)sizeof line ? len : (int)sizeof line - 1;
+        while (len > 0 && line[len - 1] == ' ')
+            line[--len] = 0;
+        printf("%s\n", line);
     }
     int first = 1;
     for (int i = 0; i < g_nm; i++)
