@@ -6,6 +6,7 @@
 
 int cmd_devices(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
 
 /* Print "clgrad: <what>: <status message>" to stderr and return 1. */
 int cli_fail(const char *what, clg_status st);

@@ -17,6 +17,7 @@ static const struct {
 } commands[] = {
     { "devices", cmd_devices, "list OpenCL devices (--json, --check)" },
     { "bench", cmd_bench, "measure devices side by side (--quick, --json F; bench compare A B)" },
+    { "tune", cmd_tune, "tune the tiled GEMM's tiles per device, stored in the cache dir (--quick)" },
 };
 
 static void usage(FILE *f)
