@@ -162,4 +162,13 @@ clg_status clg__unavailable_infer(const char *op);
     }                                                                                               \
     const clg_op_desc clg_opdesc_##NAME = { #NAME, 0, NAME##_unavail, NULL, NULL };
 
+/* ---- GEMM tuning (tune.c) ---------------------------------------------------- */
+
+/* Shape classes of the tiled GEMM that `clgrad tune` tunes separately. */
+enum { CLG_GEMM_CLASS_NN, CLG_GEMM_CLASS_TN, CLG_GEMM_CLASS_NT, CLG_GEMM_CLASS_NARROW, CLG_GEMM_CLASSES };
+int clg__gemm_class(int ta, int tb, int n);        /* narrow: N < 32 */
+const char *clg__gemm_class_name(int cls);         /* "nn", "tn", "nt", "narrow" */
+/* Tiles stored by `clgrad tune` for this device (name + driver version) and class: 1 if found. */
+int clg__gemm_tune_lookup(const clg_device_info *d, int cls, int *tm, int *vw, int *nv);
+
 #endif

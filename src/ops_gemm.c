@@ -38,6 +38,8 @@ typedef struct gemm_state {
     gemm_variant v[GEMM_MAX_VARIANTS];
     int n;
     int clblast_used;
+    int tune_loaded;                        /* tune[] read from the `clgrad tune` file */
+    int tune[CLG_GEMM_CLASSES][4];          /* found, TM, VW, NV per shape class */
 } gemm_state;
 
 static void gemm_state_free(void *p)
@@ -160,12 +162,27 @@ static clg_status path_local(clg_ctx *ctx, const gemm_call *g)
     return run_kernel(ctx, k, "gemm_local", args, N_COMMON_ARGS + 2, gs, ls);
 }
 
-/* Register tiles; CLGRAD_GEMM_TILE="TM,VW,NV" overrides them (for tuning). */
-static void tile_params(int *tm, int *vw, int *nv)
+/* Register tiles: 16,16,1, or what `clgrad tune` stored for this device and shape class
+ * (src/tune.c); CLGRAD_GEMM_TILE="TM,VW,NV" overrides both (for tuning). */
+static void tile_params(clg_ctx *ctx, const gemm_call *g, int *tm, int *vw, int *nv)
 {
     *tm = 16;
     *vw = 16;
     *nv = 1;
+    gemm_state *s = NULL;
+    if (get_state(ctx, &s) == CLG_OK) {
+        if (!s->tune_loaded) {
+            for (int c = 0; c < CLG_GEMM_CLASSES; c++)
+                s->tune[c][0] = clg__gemm_tune_lookup(&ctx->info, c, &s->tune[c][1], &s->tune[c][2], &s->tune[c][3]);
+            s->tune_loaded = 1;
+        }
+        const int *t = s->tune[clg__gemm_class(g->ta, g->tb, g->N)];
+        if (t[0]) {
+            *tm = t[1];
+            *vw = t[2];
+            *nv = t[3];
+        }
+    }
     const char *e = getenv("CLGRAD_GEMM_TILE");
     int a, b, c;
     if (e && sscanf(e, "%d,%d,%d", &a, &b, &c) == 3 && a > 0 && a <= 16 &&
@@ -182,7 +199,7 @@ static clg_status path_tiled(clg_ctx *ctx, const gemm_call *g)
     const char *kname;
     size_t gs[3];
     int tm, vw, nv;
-    tile_params(&tm, &vw, &nv);
+    tile_params(ctx, g, &tm, &vw, &nv);
     if (!g->ta && g->tb && g->K >= 4 * vw) {
         /* A·Bᵀ: both operands run along K, vectorise along K (short K: gather B instead) */
         int tmk = 4, tnk = 4;

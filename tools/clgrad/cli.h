@@ -10,6 +10,8 @@ int cmd_devices(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_adapt(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
 
 /* Fisher-Yates shuffle driven by a splitmix64 state (reproducible from the seed). */
 void cli_shuffle(int *idx, int n, uint64_t *state);

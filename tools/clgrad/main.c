@@ -19,6 +19,8 @@ static const struct {
     { "train", cmd_train, "train a model: mlp (classifier), mae (masked auto-encoder)" },
     { "eval", cmd_eval, "evaluate a checkpoint on the test set" },
     { "adapt", cmd_adapt, "reuse a pretrained encoder: new final layer (probe) or fine-tune" },
+    { "bench", cmd_bench, "measure devices side by side (--quick, --json F; bench compare A B)" },
+    { "tune", cmd_tune, "tune the tiled GEMM's tiles per device, stored in the cache dir (--quick)" },
 };
 
 static void usage(FILE *f)

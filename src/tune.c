@@ -1,0 +1,56 @@
+/* tune.c — lookup of the tiled GEMM's register tiles stored by `clgrad tune` in the cache dir. */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* File <cache dir>/gemm_tune.txt, one line per device and shape class, tab-separated:
+ *   device name \t driver version \t class \t TM,VW,NV
+ * A line whose driver version differs from the device's is ignored (re-tune after an update). */
+
+int clg__gemm_class(int ta, int tb, int n)
+{
+    if (n < 32)
+        return CLG_GEMM_CLASS_NARROW;
+    if (ta)
+        return CLG_GEMM_CLASS_TN;
+    return tb ? CLG_GEMM_CLASS_NT : CLG_GEMM_CLASS_NN;
+}
+
+const char *clg__gemm_class_name(int cls)
+{
+    static const char *const names[CLG_GEMM_CLASSES] = { "nn", "tn", "nt", "narrow" };
+    return cls >= 0 && cls < CLG_GEMM_CLASSES ? names[cls] : "?";
+}
+
+int clg__gemm_tune_lookup(const clg_device_info *d, int cls, int *tm, int *vw, int *nv)
+{
+    char dir[1024], path[1100], line[600];
+    if (clg_cache_dir(dir, sizeof dir) != CLG_OK) {
+        clg__clear_error();
+        return 0;
+    }
+    snprintf(path, sizeof path, "%s/gemm_tune.txt", dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    int found = 0;
+    const char *want = clg__gemm_class_name(cls);
+    while (!found && fgets(line, sizeof line, f)) {
+        char *sv = NULL;
+        char *name = strtok_r(line, "\t\n", &sv), *drv = strtok_r(NULL, "\t\n", &sv);
+        char *c = strtok_r(NULL, "\t\n", &sv), *val = strtok_r(NULL, "\t\n", &sv);
+        int a, b, e;
+        if (!name || !drv || !c || !val || strcmp(name, d->name) || strcmp(drv, d->driver_version) ||
+            strcmp(c, want) || sscanf(val, "%d,%d,%d", &a, &b, &e) != 3)
+            continue;
+        if (a < 1 || a > 16 || (b != 4 && b != 8 && b != 16) || e < 1 || e > 4)
+            continue;
+        *tm = a;
+        *vw = b;
+        *nv = e;
+        found = 1;
+    }
+    fclose(f);
+    return found;
+}

@@ -1,0 +1,313 @@
+/* cmd_tune.c — `clgrad tune`: search the tiled GEMM's register tiles per device and shape class, store the winners. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "util.h"
+
+/* Classes and file format must match src/tune.c: <cache dir>/gemm_tune.txt, lines
+ * "device name \t driver version \t class \t TM,VW,NV". */
+static const char *const class_names[] = { "nn", "tn", "nt", "narrow" };
+#define N_CLASSES 4
+
+typedef struct tshape {
+    int cls, M, K, N, ta, tb;
+} tshape;
+
+/* The MLP's (784-256-256-10, batch 128) products, by class (narrow = N < 32). */
+static const tshape shapes[] = {
+    { 0, 128, 784, 256, 0, 0 }, { 0, 128, 256, 256, 0, 0 },
+    { 1, 784, 128, 256, 1, 0 }, { 1, 256, 128, 256, 1, 0 },
+    { 2, 128, 10, 256, 0, 1 },
+    { 3, 128, 256, 10, 0, 0 }, { 3, 256, 128, 10, 1, 0 },
+};
+#define N_SHAPES ((int)(sizeof shapes / sizeof shapes[0]))
+
+typedef struct sdata {
+    float *a, *b;
+    double *ref;
+} sdata;
+
+static void fill(float *p, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        p[i] = (float)(seed >> 8) / 16777216.0f - 0.5f;
+    }
+}
+
+static int make_data(const tshape *s, sdata *d)
+{
+    size_t na = (size_t)s->M * s->K, nb = (size_t)s->K * s->N;
+    d->a = malloc(na * 4);
+    d->b = malloc(nb * 4);
+    d->ref = malloc((size_t)s->M * s->N * sizeof(double));
+    if (!d->a || !d->b || !d->ref)
+        return 1;
+    fill(d->a, na, 1);
+    fill(d->b, nb, 2);
+    for (int i = 0; i < s->M; i++)
+        for (int j = 0; j < s->N; j++) {
+            double acc = 0;
+            for (int k = 0; k < s->K; k++) {
+                double x = s->ta ? d->a[(size_t)k * s->M + i] : d->a[(size_t)i * s->K + k];
+                double y = s->tb ? d->b[(size_t)j * s->K + k] : d->b[(size_t)k * s->N + j];
+                acc += x * y;
+            }
+            d->ref[(size_t)i * s->N + j] = acc;
+        }
+    return 0;
+}
+
+/* Check the product against the reference, then return its median seconds; <0: wrong or failed. */
+static double run_shape(clg_ctx *ctx, const tshape *s, const sdata *d, int reps, char *why, size_t whysz)
+{
+    clg_shape sa = clg_shape_make(CLG_F32, 2, (int64_t[]){ s->ta ? s->K : s->M, s->ta ? s->M : s->K });
+    clg_shape sb = clg_shape_make(CLG_F32, 2, (int64_t[]){ s->tb ? s->N : s->K, s->tb ? s->K : s->N });
+    clg_shape so = clg_shape_make(CLG_F32, 2, (int64_t[]){ s->M, s->N });
+    clg_tensor ta = { 0 }, tb = { 0 }, to = { 0 };
+    double res = -1, t[32];
+    size_t no = (size_t)s->M * s->N;
+    float *out = malloc(no * 4);
+    clg_attrs at = clg_attrs_default();
+    at.trans_a = s->ta;
+    at.trans_b = s->tb;
+    const clg_tensor *in[2] = { &ta, &tb };
+    if (!out || clg_tensor_new(ctx, &sa, &ta) || clg_tensor_new(ctx, &sb, &tb) || clg_tensor_new(ctx, &so, &to) ||
+        clg_tensor_write(&ta, d->a) || clg_tensor_write(&tb, d->b) ||
+        clg_op_forward(ctx, CLG_OP_MATMUL, in, &to, &at) || clg_tensor_read(&to, out) || clg_ctx_finish(ctx)) {
+        snprintf(why, whysz, "%s", clg_last_error());
+        goto out;
+    }
+    for (size_t i = 0; i < no; i++) {
+        double tol = 1e-5 * s->K + 1e-4 * fabs(d->ref[i]);
+        if (!(fabs(out[i] - d->ref[i]) <= tol)) {
+            snprintf(why, whysz, "wrong result at %zu: %g, expected %g", i, out[i], d->ref[i]);
+            goto out;
+        }
+    }
+    for (int r = 0; r < reps; r++) {
+        double t0 = util_now();
+        if (clg_op_forward(ctx, CLG_OP_MATMUL, in, &to, &at) || clg_ctx_finish(ctx)) {
+            snprintf(why, whysz, "%s", clg_last_error());
+            goto out;
+        }
+        t[r] = util_now() - t0;
+    }
+    for (int i = 1; i < reps; i++)
+        for (int j = i; j > 0 && t[j] < t[j - 1]; j--) {
+            double x = t[j];
+            t[j] = t[j - 1];
+            t[j - 1] = x;
+        }
+    res = t[reps / 2];
+out:
+    free(out);
+    clg_tensor_free(&ta);
+    clg_tensor_free(&tb);
+    clg_tensor_free(&to);
+    return res;
+}
+
+static int mkdir_p(const char *path)
+{
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1;; p++)
+        if (*p == '/' || !*p) {
+            char c = *p;
+            *p = 0;
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+                return 1;
+            if (!c)
+                return 0;
+            *p = c;
+        }
+}
+
+/* Replace this device's lines (any driver version) by the winners, via a temp file and rename. */
+static int store(const clg_device_info *d, const int win[N_CLASSES][3], const int have[N_CLASSES], char *path,
+                 size_t psz)
+{
+    char dir[1024], tmp[1300], line[600];
+    if (clg_cache_dir(dir, sizeof dir) || mkdir_p(dir))
+        return 1;
+    snprintf(path, psz, "%s/gemm_tune.txt", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *out = fopen(tmp, "w");
+    if (!out)
+        return 1;
+    FILE *in = fopen(path, "r");
+    size_t nl = strlen(d->name);
+    if (in) {
+        while (fgets(line, sizeof line, in))
+            if (!(strncmp(line, d->name, nl) == 0 && line[nl] == '\t'))
+                fputs(line, out);
+        fclose(in);
+    }
+    for (int c = 0; c < N_CLASSES; c++)
+        if (have[c])
+            fprintf(out, "%s\t%s\t%s\t%d,%d,%d\n", d->name, d->driver_version, class_names[c], win[c][0], win[c][1],
+                    win[c][2]);
+    if (fclose(out) || rename(tmp, path)) {
+        remove(tmp);
+        return 1;
+    }
+    return 0;
+}
+
+static int tune_device(const clg_device_info *d, const sdata *data, int quick)
+{
+    static const int tms[] = { 4, 8, 16 }, vws[] = { 4, 8, 16 }, nvs[] = { 1, 2 };
+    int cand[18][3], nc = 0;
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+            for (int k = 0; k < 2; k++) {
+                if (quick && (tms[i] == 4 || vws[j] == 4 || nvs[k] == 2))
+                    continue;
+                cand[nc][0] = tms[i];
+                cand[nc][1] = vws[j];
+                cand[nc][2] = nvs[k];
+                nc++;
+            }
+    int reps = quick ? 3 : 7;
+    double best[N_CLASSES], deflt[N_CLASSES];
+    int win[N_CLASSES][3], have[N_CLASSES] = { 0 };
+    for (int c = 0; c < N_CLASSES; c++)
+        best[c] = deflt[c] = -1;
+    printf("\n== %d:%d %s (%s, driver %s): %d candidates TM,VW,NV\n", d->platform_index, d->device_index, d->name,
+           d->platform_name, d->driver_version, nc);
+    setenv("CLGRAD_GEMM", "tiled", 1);
+    for (int k = 0; k < nc; k++) {
+        char tile[32];
+        snprintf(tile, sizeof tile, "%d,%d,%d", cand[k][0], cand[k][1], cand[k][2]);
+        setenv("CLGRAD_GEMM_TILE", tile, 1);
+        clg_ctx *ctx = NULL;
+        if (clg_ctx_create(d, NULL, &ctx)) {
+            fprintf(stderr, "clgrad tune: %s\n", clg_last_error());
+            break;
+        }
+        double sum[N_CLASSES] = { 0 };
+        int bad[N_CLASSES] = { 0 };
+        for (int s = 0; s < N_SHAPES; s++) {
+            int c = shapes[s].cls;
+            if (bad[c])
+                continue;
+            char why[512] = "";
+            double t = run_shape(ctx, &shapes[s], &data[s], reps, why, sizeof why);
+            if (t < 0) {
+                bad[c] = 1;
+                printf("  %-8s %-6s rejected: %s\n", tile, class_names[c], why);
+            } else
+                sum[c] += t;
+        }
+        clg_ctx_destroy(ctx);
+        for (int c = 0; c < N_CLASSES; c++) {
+            if (bad[c])
+                continue;
+            if (cand[k][0] == 16 && cand[k][1] == 16 && cand[k][2] == 1)
+                deflt[c] = sum[c];
+            if (best[c] < 0 || sum[c] < best[c]) {
+                best[c] = sum[c];
+                memcpy(win[c], cand[k], sizeof win[c]);
+                have[c] = 1;
+            }
+        }
+    }
+    unsetenv("CLGRAD_GEMM_TILE");
+    unsetenv("CLGRAD_GEMM");
+    printf("%-7s %-12s %-10s %-12s %s\n", "class", "16,16,1 us", "best", "best us", "speed-up");
+    for (int c = 0; c < N_CLASSES; c++) {
+        if (!have[c]) {
+            printf("%-7s no valid candidate\n", class_names[c]);
+            continue;
+        }
+        char w[32];
+        snprintf(w, sizeof w, "%d,%d,%d", win[c][0], win[c][1], win[c][2]);
+        printf("%-7s %-12.1f %-10s %-12.1f %.2fx\n", class_names[c], deflt[c] * 1e6, w, best[c] * 1e6,
+               deflt[c] > 0 ? deflt[c] / best[c] : 0.0);
+    }
+    char path[1200];
+    if (store(d, (const int(*)[3])win, have, path, sizeof path)) {
+        fprintf(stderr, "clgrad tune: could not write the result (%s)\n", strerror(errno));
+        return 1;
+    }
+    printf("stored in %s (used by the tiled GEMM path while the driver version stays %s)\n", path,
+           d->driver_version);
+    return 0;
+}
+
+int cmd_tune(int argc, char **argv)
+{
+    char *used = calloc((size_t)argc + 1, 1);
+    if (!used)
+        return 1;
+    if (util_flag(argc, argv, used, "--help") || util_flag(argc, argv, used, "-h")) {
+        printf("usage: clgrad tune [--device SPEC[,SPEC]] [--quick]\n"
+               "Searches the tiled GEMM's register tiles (TM,VW,NV as in CLGRAD_GEMM_TILE) for the MLP's\n"
+               "shape classes (nn, tn = AᵀB, nt = short-K ABᵀ, narrow = N < 32), checks each candidate\n"
+               "against a host reference before timing it, and stores the winners per device name and\n"
+               "driver version in the clgrad cache dir (gemm_tune.txt).  rusticl devices are tuned only\n"
+               "when named with --device (the tiled path is not their default).\n");
+        free(used);
+        return 0;
+    }
+    int quick = util_flag(argc, argv, used, "--quick");
+    const char *spec = util_opt(argc, argv, used, "--device");
+    if (util_unknown("tune", argc, argv, used)) {
+        free(used);
+        return 2;
+    }
+    free(used);
+    sdata data[N_SHAPES];
+    memset(data, 0, sizeof data);
+    int rc = 0;
+    for (int s = 0; s < N_SHAPES; s++)
+        if (make_data(&shapes[s], &data[s])) {
+            rc = 1;
+            goto out;
+        }
+    if (spec) {
+        char list[512];
+        snprintf(list, sizeof list, "%s", spec);
+        char *sv = NULL;
+        for (char *p = strtok_r(list, ",", &sv); p; p = strtok_r(NULL, ",", &sv)) {
+            clg_device_info d;
+            clg_status st = clg_device_select(p, &d);
+            if (st) {
+                rc = cli_fail("tune", st);
+                goto out;
+            }
+            rc |= tune_device(&d, data, quick);
+        }
+    } else {
+        clg_device_info *l;
+        int n;
+        clg_status st = clg_devices_list(&l, &n);
+        if (st) {
+            rc = cli_fail("tune", st);
+            goto out;
+        }
+        for (int i = 0; i < n; i++) {
+            if (strstr(l[i].platform_name, "rusticl")) {
+                printf("\n== %d:%d %s (%s): skipped (the tiled path is not used there; name it with --device)\n",
+                       l[i].platform_index, l[i].device_index, l[i].name, l[i].platform_name);
+                continue;
+            }
+            rc |= tune_device(&l[i], data, quick);
+        }
+        clg_devices_free(l);
+    }
+out:
+    for (int s = 0; s < N_SHAPES; s++) {
+        free(data[s].a);
+        free(data[s].b);
+        free(data[s].ref);
+    }
+    return rc;
+}
