@@ -175,11 +175,40 @@ static void test_python_reads_checkpoint(void **s)
     clg_mlp_destroy(&a);
 }
 
+/* The memory plan shares buffers between activations and gradients whose lifetimes do not
+ * overlap: its peak must be below the naive sum for both the MLP and the auto-encoder. */
+static void test_memory_plan_below_naive(void **s)
+{
+    (void)s;
+    const int w[] = { 784, 256, 256, 10 };
+    clg_mlp m;
+    assert_clg_ok(clg_mlp_build(tctx, w, 4, 128, 1, &m));
+    clg_optim_options o = clg_optim_defaults(CLG_OPTIM_ADAM);
+    assert_clg_ok(clg_graph_set_optimizer(m.g, &o));
+    assert_clg_ok(clg_graph_plan(m.g, CLG_PLAN_TRAIN));
+    size_t planned, naive;
+    assert_clg_ok(clg_graph_memory(m.g, &planned, &naive));
+    assert_true(planned < naive);
+    clg_mlp_destroy(&m);
+
+    clg_mae_config c = clg_mae_defaults();
+    clg_mae ae;
+    assert_clg_ok(clg_mae_build(tctx, &c, &ae));
+    assert_clg_ok(clg_graph_set_optimizer(ae.g, &o));
+    assert_clg_ok(clg_graph_plan(ae.g, CLG_PLAN_TRAIN));
+    size_t p2, n2;
+    assert_clg_ok(clg_graph_memory(ae.g, &p2, &n2));
+    assert_true(p2 < n2);
+    print_message("memory plan on %s: MLP %zu of %zu naive bytes, MAE %zu of %zu\n", tdev->name, planned, naive, p2, n2);
+    clg_mae_destroy(&ae);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_save_load_identical), cmocka_unit_test(test_mismatched_and_truncated),
         cmocka_unit_test(test_encoder_into_classifier), cmocka_unit_test(test_python_reads_checkpoint),
+        cmocka_unit_test(test_memory_plan_below_naive),
     };
     return clg_test_run_per_device("models", tests, sizeof tests / sizeof tests[0]);
 }
