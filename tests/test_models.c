@@ -77,7 +77,7 @@ static void test_mismatched_and_truncated(void **s)
     assert_clg_ok(clg_checkpoint_save(a.g, path, NULL));
     assert_clg_ok(clg_mlp_build(tctx, w2, 3, 4, 7, &b));
     assert_clg_ok(clg_graph_plan(b.g, CLG_PLAN_INFERENCE));
-    float before[8 * 3], after[8 * 3];
+    float before[9 * 3], after[9 * 3]; /* b's fc2.weight is [9,3] */
     assert_clg_ok(clg_graph_param_read(b.g, 2, before));
     assert_int_equal(clg_checkpoint_load(b.g, path, 0, NULL), CLG_ERR_SHAPE);
     assert_non_null(strstr(clg_last_error(), "fc1.weight"));
