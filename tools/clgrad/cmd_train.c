@@ -27,7 +27,9 @@ static void usage_mlp(FILE *f)
             "  --device SPEC       auto | cpu | gpu | P:D | name substring (default auto)\n"
             "  --out FILE          checkpoint (.safetensors; default mlp.safetensors)\n"
             "  --log FILE          CSV log (default: the checkpoint's name with .csv)\n"
-            "  --train-limit N     use only the first N training images\n");
+            "  --train-limit N     use only the first N training images\n"
+            "  --profile           time every op (training and evaluation) and print a table at the end\n"
+            "  --dot FILE          write the training graph as Graphviz DOT\n");
 }
 
 int cmd_train(int argc, char **argv)
@@ -68,6 +70,8 @@ int cmd_train_mlp(int argc, char **argv)
     if ((v = util_opt(argc, argv, used, "--lr"))) cfg.lr = (float)atof(v);
     if ((v = util_opt(argc, argv, used, "--seed"))) cfg.seed = strtoull(v, NULL, 10);
     if ((v = util_opt(argc, argv, used, "--train-limit"))) train_limit = atol(v);
+    if ((v = util_opt(argc, argv, used, "--dot"))) cfg.dot = v;
+    cfg.profile = util_flag(argc, argv, used, "--profile");
     if ((v = util_opt(argc, argv, used, "--optimizer"))) {
         if (!strcmp(v, "adam")) cfg.optim = CLG_OPTIM_ADAM;
         else if (!strcmp(v, "adamw")) cfg.optim = CLG_OPTIM_ADAMW;

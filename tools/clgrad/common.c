@@ -73,3 +73,25 @@ void cli_shuffle(int *idx, int n, uint64_t *state)
         idx[j] = t;
     }
 }
+
+int cli_graph_insight(clg_graph *g, const char *dot_path, int profile)
+{
+    clg_status st;
+    if (dot_path) {
+        FILE *f = fopen(dot_path, "w");
+        if (!f) {
+            fprintf(stderr, "clgrad: cannot write %s\n", dot_path);
+            return 1;
+        }
+        st = clg_graph_dot(g, f);
+        if (fclose(f) != 0 && !st) {
+            fprintf(stderr, "clgrad: writing %s failed\n", dot_path);
+            return 1;
+        }
+        if (st)
+            return cli_fail("writing the graph", st);
+    }
+    if (profile && (st = clg_graph_set_profile(g, 1)))
+        return cli_fail("profiling", st);
+    return 0;
+}

@@ -19,6 +19,8 @@ typedef struct mlp_config {
     int classifier;           /* 1: hidden = encoder widths, with a new "head" (clg_classifier_build) */
     const char *from;         /* checkpoint whose enc.* tensors are loaded, or NULL */
     int freeze_encoder;       /* train only the head */
+    int profile;              /* time every op (OpenCL events) and print the table at the end */
+    const char *dot;          /* write the training graph as Graphviz DOT here, or NULL */
 } mlp_config;
 
 void mlp_config_default(mlp_config *c);

@@ -29,7 +29,9 @@ static void usage(FILE *f)
             "  --device SPEC     auto | cpu | gpu | P:D | name substring\n"
             "  --out FILE        checkpoint (default mae.safetensors); the log (.csv), curve (.svg) and\n"
             "                    reconstructions (.png) are written beside it\n"
-            "  --train-limit N   use only the first N training images\n");
+            "  --train-limit N   use only the first N training images\n"
+            "  --profile         time every op and print a table at the end\n"
+            "  --dot FILE        write the training graph as Graphviz DOT\n");
 }
 
 /* Masked MSE of the model and of the mean-image baseline over the test set (fixed masks: the step
@@ -142,6 +144,8 @@ int cmd_train_mae(int argc, char **argv)
     if ((v = util_opt(argc, argv, used, "--lr"))) lr = (float)atof(v);
     if ((v = util_opt(argc, argv, used, "--seed"))) cfg.seed = strtoull(v, NULL, 10);
     if ((v = util_opt(argc, argv, used, "--train-limit"))) train_limit = atol(v);
+    const char *dot = util_opt(argc, argv, used, "--dot");
+    int profile = util_flag(argc, argv, used, "--profile");
     if ((v = util_opt(argc, argv, used, "--encoder"))) {
         cfg.n_enc = 1;
         char buf[256];
@@ -193,6 +197,8 @@ int cmd_train_mae(int argc, char **argv)
         cli_fail("planning", st);
         goto out;
     }
+    if (cli_graph_insight(m.g, dot, profile))
+        goto out;
     char arch[128];
     int an = 0;
     for (int i = 0; i < cfg.n_enc; i++)
@@ -287,6 +293,8 @@ int cmd_train_mae(int argc, char **argv)
     printf("done: test masked mse %.5f vs mean-image baseline %.5f; %.1f s total, %.0f samples/s on %s\n", te, base,
            util_now() - t_all, (double)steps * B * epochs / train_s, dev.name);
     printf("wrote %s, %s, %s, %s\n", out, paths.csv, paths.svg, paths.png);
+    if (profile)
+        clg_graph_profile_print(m.g, stdout);
     rc = 0;
 out:
     if (csv)

@@ -129,6 +129,8 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
         cli_fail("planning", st);
         goto out;
     }
+    if (cli_graph_insight(m.g, cfg->dot, cfg->profile))
+        goto out;
     char arch[128];
     int an = 0;
     for (int i = 0; i < nw; i++)
@@ -228,6 +230,8 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
     printf("done: test accuracy %.4f; %.1f s total, %.1f s training, %.0f samples/s on %s\n", last_test, total,
            train_s, (double)steps_per_epoch * B * cfg->epochs / train_s, dev.name);
     printf("wrote %s, %s, %s\n", out, log, svg);
+    if (cfg->profile)
+        clg_graph_profile_print(m.g, stdout);
     rc = 0;
 out:
     if (csv)
