@@ -16,6 +16,11 @@ static const struct {
     const char *help;
 } commands[] = {
     { "devices", cmd_devices, "list OpenCL devices (--json, --check)" },
+    { "corpus", cmd_corpus, "make a plain-text corpus (gcide)" },
+    { "train-sgns", cmd_train_sgns, "train word vectors (skip-gram, negative sampling)" },
+    { "similar", cmd_similar, "nearest words by cosine similarity" },
+    { "analogy", cmd_analogy, "b - a + c word analogies" },
+    { "lookup", cmd_lookup, "soft dictionary lookup over word vectors" },
 };
 
 static void usage(FILE *f)
