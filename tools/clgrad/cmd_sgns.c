@@ -53,6 +53,7 @@ static int on_progress(void *user, int64_t done, int64_t total, double loss, flo
     train_view *v = user;
     char extra[96];
     snprintf(extra, sizeof extra, "loss %.4f lr %.5f", loss, (double)lr);
+    v->p.total = (long)total;
     util_progress_update(&v->p, (long)done, extra);
     double t = util_now();
     if (!v->p.tty && (t - v->last_line >= 5.0 || done >= total)) {
