@@ -7,12 +7,13 @@
  * the window are the centre word and K negatives shared by all contexts of that window; each context
  * row (input matrix) takes one SGD step per (context, output) pair, word2vec order: outputs move at
  * once, the context row after all K+1 outputs.  Rows are S8 float8 wide (padding stays zero).
- * span[2i], span[2i+1]: how many contexts left / right; neg[i*K + k]: the negatives. */
+ * span[2i], span[2i+1]: how many contexts left / right; neg[i*K + k]: the negatives.  Positions start
+ * at base (the deterministic mode launches one work-group at a time). */
 __kernel void sgns_train(__global float *win, __global float *wout, __global const int *tok,
                          __global const int *span, __global const int *neg, int n, int K, int S8,
-                         float lr, __global float *loss)
+                         float lr, __global float *loss, int base)
 {
-    int i = get_global_id(0);
+    int i = base + (int)get_global_id(0);
     if (i >= n)
         return;
     int lo = span[2 * i], hi = span[2 * i + 1];

@@ -159,6 +159,17 @@ static void test_planted(void **st)
     o.chunk = 1200;
     clg_vectors *v;
     assert_clg_ok(clg_sgns_train(tctx, path, &o, NULL, NULL, &v));
+    if (tdev->type == CLG_DEVICE_CPU) {
+        /* deterministic mode: two runs with one seed agree bit for bit */
+        o.deterministic = 1;
+        o.epochs = 3;
+        clg_vectors *d1, *d2;
+        assert_clg_ok(clg_sgns_train(tctx, path, &o, NULL, NULL, &d1));
+        assert_clg_ok(clg_sgns_train(tctx, path, &o, NULL, NULL, &d2));
+        assert_memory_equal(d1->data, d2->data, sizeof(float) * (size_t)d1->n * (size_t)d1->dim);
+        clg_vectors_free(d1);
+        clg_vectors_free(d2);
+    }
     unlink(path);
     assert_int_equal(v->n, G * M);
     assert_int_equal(v->dim, 16);

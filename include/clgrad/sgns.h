@@ -18,7 +18,10 @@
  * Determinism: the host side (vocabulary, subsampling, windows, negatives, initial weights) is a pure
  * function of the seed.  Work-items of one chunk update shared rows without locks (Hogwild), so on a
  * device that runs work-groups in parallel (PoCL with several threads) results are not bit-exact from
- * run to run; with a single compute unit they are.
+ * run to run; with a single compute unit they are.  The deterministic option launches one work-group
+ * at a time (a CPU runtime runs a work-group on one thread in a fixed order), which makes a run
+ * bit-exact given the seed on CPU devices at the cost of one core; on a GPU the lanes of a
+ * work-group still race.
  *
  * Vectors: clg_vectors holds words and a row-major n x dim float matrix; it reads and writes the
  * word2vec/fastText text (.vec) and binary formats.  clg_vec_index puts unit-normalised rows on the
@@ -62,6 +65,8 @@ typedef struct clg_sgns clg_sgns;
  * from the seed, output zero. */
 clg_status clg_sgns_create(clg_ctx *ctx, int n_words, int dim, int negative, uint64_t seed, clg_sgns **out);
 void clg_sgns_free(clg_sgns *m);
+/* Launch one work-group at a time (see the deterministic option above). */
+void clg_sgns_set_deterministic(clg_sgns *m, int on);
 /* Upload / download the matrices (row-major n_words x dim); either pointer may be NULL. */
 clg_status clg_sgns_set_weights(clg_sgns *m, const float *in, const float *out);
 clg_status clg_sgns_get_weights(clg_sgns *m, float *in, float *out);
@@ -84,6 +89,7 @@ typedef struct clg_sgns_options {
     double sample;      /* 1e-4; 0 disables subsampling */
     uint64_t seed;      /* 1 */
     int chunk;          /* positions per launch, 32768 */
+    int deterministic;  /* 0; 1: one work-group per launch (bit-exact on CPU devices, slower) */
 } clg_sgns_options;
 
 clg_sgns_options clg_sgns_options_default(void);

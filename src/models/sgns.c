@@ -224,6 +224,7 @@ struct clg_sgns {
     cl_mem win, wout;
     cl_mem tok, span, neg, loss;
     int cap;                   /* positions the chunk buffers hold */
+    int deterministic;         /* one work-group per launch */
     float *loss_host;
 };
 
@@ -350,6 +351,12 @@ clg_status clg_sgns_get_weights(clg_sgns *m, float *in, float *out)
     return st;
 }
 
+void clg_sgns_set_deterministic(clg_sgns *m, int on)
+{
+    if (m)
+        m->deterministic = on != 0;
+}
+
 static clg_status ensure_chunk(clg_sgns *m, int n)
 {
     if (n <= m->cap)
@@ -400,9 +407,30 @@ clg_status clg_sgns_step(clg_sgns *m, const int *tok, const int *span, const int
         err = clEnqueueWriteBuffer(q, m->neg, CL_FALSE, 0, (size_t)n * (size_t)m->K * 4, neg, 0, NULL, NULL);
     if (err)
         return clg__cl_fail(err, "sgns_step: upload of %d positions", n);
-    if ((st = LAUNCH1D(m->ctx, CLG_PROG_SGNS, "sgns_train", (size_t)n, KMEM(m->win), KMEM(m->wout), KMEM(m->tok),
-                       KMEM(m->span), KMEM(m->neg), KINT(n), KINT(m->K), KINT(m->S / 8), KFLT(lr), KMEM(m->loss))))
-        return st;
+    if (!m->deterministic) {
+        if ((st = LAUNCH1D(m->ctx, CLG_PROG_SGNS, "sgns_train", (size_t)n, KMEM(m->win), KMEM(m->wout), KMEM(m->tok),
+                           KMEM(m->span), KMEM(m->neg), KINT(n), KINT(m->K), KINT(m->S / 8), KFLT(lr), KMEM(m->loss),
+                           KINT(0))))
+            return st;
+    } else {
+        cl_kernel k;
+        size_t wg = 0;
+        if ((st = clg__kernel(m->ctx, CLG_PROG_SGNS, "sgns_train", &k)))
+            return st;
+        if ((err = clGetKernelWorkGroupInfo(k, m->ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof wg, &wg, NULL)))
+            return clg__cl_fail(err, "sgns_step: CL_KERNEL_WORK_GROUP_SIZE");
+        if (wg > 256)
+            wg = 256;   /* PoCL keeps every work-item's private row of a group on one stack */
+        if (wg < 1)
+            wg = 1;
+        for (int base = 0; base < n; base += (int)wg) {
+            size_t g = (size_t)(n - base) < wg ? (size_t)(n - base) : wg;
+            clg_karg a[] = { KMEM(m->win), KMEM(m->wout), KMEM(m->tok), KMEM(m->span), KMEM(m->neg), KINT(n),
+                             KINT(m->K), KINT(m->S / 8), KFLT(lr), KMEM(m->loss), KINT(base) };
+            if ((st = clg__set_args(k, "sgns_train", a, CLG_NARGS(a))) || (st = clg__enqueue(m->ctx, k, "sgns_train", 1, &g, &g)))
+                return st;
+        }
+    }
     /* the blocking read also keeps tok/span/neg alive until the uploads are done */
     err = clEnqueueReadBuffer(q, m->loss, CL_TRUE, 0, (size_t)n * 4, m->loss_host, 0, NULL, NULL);
     if (err)
@@ -421,7 +449,7 @@ clg_status clg_sgns_step(clg_sgns *m, const int *tok, const int *span, const int
 clg_sgns_options clg_sgns_options_default(void)
 {
     return (clg_sgns_options){ .dim = 100, .window = 5, .negative = 5, .epochs = 5, .min_count = 5, .lr = 0.025f,
-                               .sample = 1e-4, .seed = 1, .chunk = 32768 };
+                               .sample = 1e-4, .seed = 1, .chunk = 32768, .deterministic = 0 };
 }
 
 typedef struct trainer {
@@ -504,6 +532,7 @@ clg_status clg_sgns_train(clg_ctx *ctx, const char *corpus, const clg_sgns_optio
     }
     if ((st = clg_sgns_create(ctx, V, o.dim, o.negative, o.seed, &t.m)))
         goto out;
+    clg_sgns_set_deterministic(t.m, o.deterministic);
     int64_t total = train_words * o.epochs, done = 0;
     char w[MAX_WORD + 1];
     int stop = 0;

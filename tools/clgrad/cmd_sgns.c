@@ -75,8 +75,9 @@ int cmd_train_sgns(int argc, char **argv)
     if (util_flag(argc, argv, used, "--help") || util_flag(argc, argv, used, "-h")) {
         printf("usage: clgrad train sgns --corpus FILE --out vectors.vec [--dim 100] [--window 5] [--negative 5]\n"
                "         [--epochs 5] [--lr 0.025] [--min-count 5] [--sample 1e-4] [--chunk 32768] [--binary]\n"
-               "         [--device SPEC] [--seed N]\n"
-               "  Skip-gram with negative sampling; a corpus line is a sentence. --binary writes word2vec binary.\n");
+               "         [--device SPEC] [--seed N] [--deterministic]\n"
+               "  Skip-gram with negative sampling; a corpus line is a sentence. --binary writes word2vec binary.\n"
+               "  --deterministic: one work-group per launch, bit-exact for a seed on CPU devices (slower).\n");
         free(used);
         return 0;
     }
@@ -84,6 +85,7 @@ int cmd_train_sgns(int argc, char **argv)
     const char *corpus = util_opt(argc, argv, used, "--corpus"), *outp = util_opt(argc, argv, used, "--out");
     const char *dev = util_opt(argc, argv, used, "--device"), *s;
     int binary = util_flag(argc, argv, used, "--binary"), seed = 1;
+    o.deterministic = util_flag(argc, argv, used, "--deterministic");
     double d;
     if ((s = util_opt(argc, argv, used, "--dim")) && parse_int(cmd, "--dim", s, 1, CLG_SGNS_MAX_DIM, &o.dim))
         goto out;
