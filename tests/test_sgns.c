@@ -207,6 +207,9 @@ static clg_vectors *make_vectors(int n, int dim)
         for (int d = 0; d < dim; d++)
             v->data[(size_t)i * dim + d] = (i * dim + d) % 5 == 0 ? special[(i + d) % 8] : frand(&s) * 7.0f;
     }
+    /* a first float whose low byte is '\n' must not make a binary file look like text */
+    uint32_t nl = 0x3f80000au;
+    memcpy(&v->data[0], &nl, 4);
     return v;
 }
 
@@ -254,6 +257,7 @@ static void test_malformed(void **st)
     BAD("", "line 1 must be");
     BAD("hello world\n", "line 1 must be");
     BAD("2 3 4\n", "line 1 must be");
+    BAD("1 3\na 1 2\n", "fewer than 3 floats");
     BAD("2 3\na 1 2 3\nb 1 2\n", "line 3 ('b'): value 3 of 3");
     BAD("2 3\na 1 2 3\nb 1 x 3\n", "line 3 ('b'): value 2 of 3");
     BAD("2 3\na 1 2 3 4\nb 1 2 3\n", "line 2 ('a'): more than 3 values");

@@ -726,13 +726,19 @@ clg_status clg_vectors_load(const char *path, clg_vec_format fmt, clg_vectors **
         return load_fail(f, v, line, clg__fail(CLG_ERR_FORMAT, "vectors_load: '%s': line 1 must be \"<words> <dim>\"", path));
     long data_pos = ftell(f);
     if (fmt == CLG_VEC_AUTO) {
-        /* text if the first record is printable up to its newline */
+        /* text if the first record is printable up to its newline and has a word and dim fields */
         fmt = CLG_VEC_TEXT;
-        int c;
-        long k = 0;
-        while ((c = getc(f)) != EOF && c != '\n' && k++ < 64 * dim + 4096)
+        int c, prev_space = 1;
+        long k = 0, fields = 0;
+        while ((c = getc(f)) != EOF && c != '\n' && k++ < 64 * dim + 4096) {
             if (c < 0x20 && c != '\t' && c != '\r')
                 fmt = CLG_VEC_BINARY;
+            int sp = c == ' ' || c == '\t' || c == '\r';
+            fields += prev_space && !sp;
+            prev_space = sp;
+        }
+        if (fields < dim + 1)
+            fmt = CLG_VEC_BINARY;
         fseek(f, data_pos, SEEK_SET);
     }
     if (!vectors_alloc(&v, (int)n, (int)dim))
