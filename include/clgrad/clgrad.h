@@ -17,5 +17,6 @@
 #include "clgrad/graph.h"
 #include "clgrad/models.h"
 #include "clgrad/checkpoint.h"
+#include "clgrad/sgns.h"
 
 #endif

@@ -43,6 +43,11 @@ void cli_derive_paths(const char *out, cli_paths *p);
 /* After planning: write the graph as DOT to dot_path (if non-NULL) and switch profiling on (if
  * profile).  Prints and returns 1 on failure. */
 int cli_graph_insight(clg_graph *g, const char *dot_path, int profile);
+int cmd_corpus(int argc, char **argv);
+int cmd_train_sgns(int argc, char **argv);
+int cmd_similar(int argc, char **argv);
+int cmd_analogy(int argc, char **argv);
+int cmd_lookup(int argc, char **argv);
 
 /* Print "clgrad: <what>: <status message>" to stderr and return 1. */
 int cli_fail(const char *what, clg_status st);

@@ -16,11 +16,15 @@ static const struct {
     const char *help;
 } commands[] = {
     { "devices", cmd_devices, "list OpenCL devices (--json, --check)" },
-    { "train", cmd_train, "train a model: mlp (classifier), mae (masked auto-encoder)" },
+    { "train", cmd_train, "train a model: mlp (classifier), mae (masked auto-encoder), sgns (word vectors)" },
     { "eval", cmd_eval, "evaluate a checkpoint on the test set" },
     { "adapt", cmd_adapt, "reuse a pretrained encoder: new final layer (probe) or fine-tune" },
     { "bench", cmd_bench, "measure devices side by side (--quick, --json F; bench compare A B)" },
     { "tune", cmd_tune, "tune the tiled GEMM's tiles per device, stored in the cache dir (--quick)" },
+    { "corpus", cmd_corpus, "make a plain-text corpus (gcide)" },
+    { "similar", cmd_similar, "nearest words by cosine similarity" },
+    { "analogy", cmd_analogy, "b - a + c word analogies" },
+    { "lookup", cmd_lookup, "soft dictionary lookup over word vectors" },
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,940 @@
+/* sgns.c — vocabulary, skip-gram negative-sampling training on the device, word vectors I/O and queries. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "clgrad/sgns.h"
+
+#define MAX_WORD 100
+
+/* ---- random numbers (splitmix64) ------------------------------------------ */
+
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static double rng_uniform(uint64_t *s) { return (double)(rng_next(s) >> 11) * (1.0 / 9007199254740992.0); }
+
+/* ---- tokenizer -------------------------------------------------------------- */
+
+static int word_byte(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80; }
+
+/* Next token of f into w (NUL-terminated, lowercased, at most MAX_WORD bytes kept): returns its
+ * length, 0 for an end of line, -1 at the end of the file. */
+static int read_token(FILE *f, char *w)
+{
+    int n = 0, c;
+    while ((c = getc_unlocked(f)) != EOF) {
+        if (c == '\n') {
+            if (n) {
+                ungetc(c, f);
+                break;
+            }
+            return 0;
+        }
+        if (word_byte(c) || (n && (c == '\'' || c == '-'))) {
+            if (n < MAX_WORD)
+                w[n++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        } else if (n) {
+            break;
+        }
+    }
+    while (n && (w[n - 1] == '\'' || w[n - 1] == '-'))
+        n--;
+    w[n] = 0;
+    if (n)
+        return n;
+    return c == EOF ? -1 : 0;
+}
+
+/* ---- vocabulary ------------------------------------------------------------- */
+
+typedef struct vword { char *w; int64_t count; } vword;
+
+struct clg_vocab {
+    vword *words;       /* kept words, by id */
+    int n;
+    int64_t total;
+    int *table;         /* open addressing: id or -1 */
+    size_t tsize;       /* power of two */
+};
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* Find or insert w in a table of indices into arr (grown by the caller). Returns the slot. */
+static size_t slot_of(const int *table, size_t tsize, const vword *arr, const char *w)
+{
+    size_t i = (size_t)hash_str(w) & (tsize - 1);
+    while (table[i] >= 0 && strcmp(arr[table[i]].w, w) != 0)
+        i = (i + 1) & (tsize - 1);
+    return i;
+}
+
+static int rehash(int **table, size_t *tsize, const vword *arr, int n, size_t newsize)
+{
+    int *t = malloc(newsize * sizeof *t);
+    if (!t)
+        return -1;
+    memset(t, 0xff, newsize * sizeof *t);
+    for (int i = 0; i < n; i++)
+        t[slot_of(t, newsize, arr, arr[i].w)] = i;
+    free(*table);
+    *table = t;
+    *tsize = newsize;
+    return 0;
+}
+
+static int cmp_vword(const void *a, const void *b)
+{
+    const vword *x = a, *y = b;
+    if (x->count != y->count)
+        return x->count > y->count ? -1 : 1;
+    return strcmp(x->w, y->w);
+}
+
+void clg_vocab_free(clg_vocab *v)
+{
+    if (!v)
+        return;
+    for (int i = 0; i < v->n; i++)
+        free(v->words[i].w);
+    free(v->words);
+    free(v->table);
+    free(v);
+}
+
+clg_status clg_vocab_build(const char *path, int min_count, clg_vocab **out)
+{
+    if (!path || !out || min_count < 1)
+        return clg__fail(CLG_ERR_INVALID_ARG, "vocab: need a path and min_count >= 1");
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return clg__fail(CLG_ERR_IO, "vocab: cannot open corpus '%s': %s", path, strerror(errno));
+    clg_status st = CLG_OK;
+    vword *arr = NULL;
+    int n = 0, cap = 0;
+    int *table = NULL;
+    size_t tsize = 0;
+    int64_t total = 0;
+    char w[MAX_WORD + 1];
+    int r;
+    if (rehash(&table, &tsize, arr, 0, 1 << 16))
+        goto oom;
+    while ((r = read_token(f, w)) >= 0) {
+        if (r == 0)
+            continue;
+        total++;
+        size_t s = slot_of(table, tsize, arr, w);
+        if (table[s] >= 0) {
+            arr[table[s]].count++;
+            continue;
+        }
+        if (n == cap) {
+            int nc = cap ? cap * 2 : 4096;
+            vword *na = realloc(arr, (size_t)nc * sizeof *na);
+            if (!na)
+                goto oom;
+            arr = na;
+            cap = nc;
+        }
+        if (!(arr[n].w = strdup(w)))
+            goto oom;
+        arr[n].count = 1;
+        table[s] = n++;
+        if ((size_t)n * 2 > tsize && rehash(&table, &tsize, arr, n, tsize * 2))
+            goto oom;
+    }
+    if (ferror(f)) {
+        st = clg__fail(CLG_ERR_IO, "vocab: read error on '%s'", path);
+        goto out;
+    }
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+        if (arr[i].count >= min_count)
+            arr[kept++] = arr[i];
+        else
+            free(arr[i].w);
+    }
+    n = kept;
+    if (n == 0) {
+        st = clg__fail(CLG_ERR_FORMAT, "vocab: corpus '%s' has no word seen at least %d times (%lld tokens)", path,
+                       min_count, (long long)total);
+        goto out;
+    }
+    qsort(arr, (size_t)n, sizeof *arr, cmp_vword);
+    size_t ts = 16;
+    while (ts < (size_t)n * 2)
+        ts *= 2;
+    if (rehash(&table, &tsize, arr, n, ts))
+        goto oom;
+    clg_vocab *v = calloc(1, sizeof *v);
+    if (!v)
+        goto oom;
+    v->words = arr;
+    v->n = n;
+    v->total = total;
+    v->table = table;
+    v->tsize = tsize;
+    fclose(f);
+    *out = v;
+    return CLG_OK;
+oom:
+    st = clg__fail(CLG_ERR_OUT_OF_MEMORY, "vocab: out of host memory after %d distinct words", n);
+out:
+    fclose(f);
+    for (int i = 0; i < n; i++)
+        free(arr[i].w);
+    free(arr);
+    free(table);
+    return st;
+}
+
+int clg_vocab_size(const clg_vocab *v) { return v ? v->n : 0; }
+const char *clg_vocab_word(const clg_vocab *v, int id) { return v && id >= 0 && id < v->n ? v->words[id].w : NULL; }
+int64_t clg_vocab_count(const clg_vocab *v, int id) { return v && id >= 0 && id < v->n ? v->words[id].count : 0; }
+int64_t clg_vocab_total(const clg_vocab *v) { return v ? v->total : 0; }
+
+int clg_vocab_find(const clg_vocab *v, const char *word)
+{
+    if (!v || !word)
+        return -1;
+    return v->table[slot_of(v->table, v->tsize, v->words, word)];
+}
+
+/* ---- the model on the device ------------------------------------------------ */
+
+struct clg_sgns {
+    clg_ctx *ctx;
+    int n, dim, S, K;          /* S: padded row length (multiple of 8) */
+    cl_mem win, wout;
+    cl_mem tok, span, neg, loss;
+    int cap;                   /* positions the chunk buffers hold */
+    int deterministic;         /* one work-group per launch */
+    float *loss_host;
+};
+
+static int pad8(int d) { return (d + 7) / 8 * 8; }
+
+static void release(cl_mem *m)
+{
+    if (*m)
+        clReleaseMemObject(*m);
+    *m = NULL;
+}
+
+void clg_sgns_free(clg_sgns *m)
+{
+    if (!m)
+        return;
+    release(&m->win);
+    release(&m->wout);
+    release(&m->tok);
+    release(&m->span);
+    release(&m->neg);
+    release(&m->loss);
+    free(m->loss_host);
+    free(m);
+}
+
+static clg_status make_buf(clg_ctx *ctx, size_t bytes, cl_mem *out, const char *what)
+{
+    cl_int err;
+    *out = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes ? bytes : 4, NULL, &err);
+    if (err)
+        return clg__cl_fail(err, "sgns: clCreateBuffer(%s, %zu bytes)", what, bytes);
+    return CLG_OK;
+}
+
+/* Host rows (n x dim) <-> padded device rows (n x S). */
+static clg_status write_rows(clg_sgns *m, cl_mem buf, const float *src)
+{
+    size_t bytes = (size_t)m->n * (size_t)m->S * sizeof(float);
+    float *tmp = calloc((size_t)m->n * (size_t)m->S, sizeof(float));
+    if (!tmp)
+        return clg__fail(CLG_ERR_OUT_OF_MEMORY, "sgns: %zu bytes of host staging", bytes);
+    if (src)
+        for (int i = 0; i < m->n; i++)
+            memcpy(tmp + (size_t)i * m->S, src + (size_t)i * m->dim, (size_t)m->dim * sizeof(float));
+    cl_int err = clEnqueueWriteBuffer(m->ctx->queue, buf, CL_TRUE, 0, bytes, tmp, 0, NULL, NULL);
+    free(tmp);
+    return err ? clg__cl_fail(err, "sgns: upload of %d x %d weights", m->n, m->dim) : CLG_OK;
+}
+
+static clg_status read_rows(clg_sgns *m, cl_mem buf, float *dst)
+{
+    size_t bytes = (size_t)m->n * (size_t)m->S * sizeof(float);
+    float *tmp = malloc(bytes);
+    if (!tmp)
+        return clg__fail(CLG_ERR_OUT_OF_MEMORY, "sgns: %zu bytes of host staging", bytes);
+    cl_int err = clEnqueueReadBuffer(m->ctx->queue, buf, CL_TRUE, 0, bytes, tmp, 0, NULL, NULL);
+    if (!err)
+        for (int i = 0; i < m->n; i++)
+            memcpy(dst + (size_t)i * m->dim, tmp + (size_t)i * m->S, (size_t)m->dim * sizeof(float));
+    free(tmp);
+    return err ? clg__cl_fail(err, "sgns: download of %d x %d weights", m->n, m->dim) : CLG_OK;
+}
+
+clg_status clg_sgns_create(clg_ctx *ctx, int n_words, int dim, int negative, uint64_t seed, clg_sgns **out)
+{
+    if (!ctx || !out)
+        return clg__fail(CLG_ERR_INVALID_ARG, "sgns: NULL ctx or out");
+    *out = NULL;
+    if (n_words < 1 || dim < 1 || dim > CLG_SGNS_MAX_DIM || negative < 0 || negative > CLG_SGNS_MAX_NEGATIVE)
+        return clg__fail(CLG_ERR_INVALID_ARG, "sgns: need words >= 1 (got %d), dim in 1..%d (got %d), negative in 0..%d (got %d)",
+                         n_words, CLG_SGNS_MAX_DIM, dim, CLG_SGNS_MAX_NEGATIVE, negative);
+    clg_sgns *m = calloc(1, sizeof *m);
+    if (!m)
+        return clg__fail(CLG_ERR_OUT_OF_MEMORY, "sgns: model struct");
+    m->ctx = ctx;
+    m->n = n_words;
+    m->dim = dim;
+    m->S = pad8(dim);
+    m->K = negative;
+    size_t bytes = (size_t)n_words * (size_t)m->S * sizeof(float);
+    clg_status st;
+    float *init = malloc((size_t)n_words * (size_t)dim * sizeof(float));
+    if (!init) {
+        st = clg__fail(CLG_ERR_OUT_OF_MEMORY, "sgns: %d x %d initial weights", n_words, dim);
+        goto fail;
+    }
+    uint64_t s = seed;
+    for (size_t i = 0; i < (size_t)n_words * (size_t)dim; i++)
+        init[i] = (float)((rng_uniform(&s) - 0.5) / dim);
+    if ((st = make_buf(ctx, bytes, &m->win, "input vectors")) || (st = make_buf(ctx, bytes, &m->wout, "output vectors")) ||
+        (st = write_rows(m, m->win, init)) || (st = write_rows(m, m->wout, NULL)))
+        goto fail;
+    free(init);
+    *out = m;
+    return CLG_OK;
+fail:
+    free(init);
+    clg_sgns_free(m);
+    return st;
+}
+
+clg_status clg_sgns_set_weights(clg_sgns *m, const float *in, const float *out)
+{
+    if (!m)
+        return clg__fail(CLG_ERR_INVALID_ARG, "sgns_set_weights: NULL model");
+    clg_status st = CLG_OK;
+    if (in && (st = write_rows(m, m->win, in)))
+        return st;
+    if (out)
+        st = write_rows(m, m->wout, out);
+    return st;
+}
+
+clg_status clg_sgns_get_weights(clg_sgns *m, float *in, float *out)
+{
+    if (!m)
+        return clg__fail(CLG_ERR_INVALID_ARG, "sgns_get_weights: NULL model");
+    clg_status st = CLG_OK;
+    if (in && (st = read_rows(m, m->win, in)))
+        return st;
+    if (out)
+        st = read_rows(m, m->wout, out);
+    return st;
+}
+
+void clg_sgns_set_deterministic(clg_sgns *m, int on)
+{
+    if (m)
+        m->deterministic = on != 0;
+}
+
+static clg_status ensure_chunk(clg_sgns *m, int n)
+{
+    if (n <= m->cap)
+        return CLG_OK;
+    release(&m->tok);
+    release(&m->span);
+    release(&m->neg);
+    release(&m->loss);
+    free(m->loss_host);
+    m->cap = 0;
+    if (!(m->loss_host = malloc((size_t)n * sizeof(float))))
+        return clg__fail(CLG_ERR_OUT_OF_MEMORY, "sgns: chunk of %d positions", n);
+    clg_status st;
+    if ((st = make_buf(m->ctx, (size_t)n * 4, &m->tok, "tokens")) || (st = make_buf(m->ctx, (size_t)n * 8, &m->span, "spans")) ||
+        (st = make_buf(m->ctx, (size_t)n * (size_t)m->K * 4, &m->neg, "negatives")) ||
+        (st = make_buf(m->ctx, (size_t)n * 4, &m->loss, "loss")))
+        return st;
+    m->cap = n;
+    return CLG_OK;
+}
+
+clg_status clg_sgns_step(clg_sgns *m, const int *tok, const int *span, const int *neg, int n, float lr, double *loss)
+{
+    if (!m || n < 0 || (n > 0 && (!tok || !span || (m->K && !neg))))
+        return clg__fail(CLG_ERR_INVALID_ARG, "sgns_step: NULL model/arrays or n < 0 (%d)", n);
+    if (loss)
+        *loss = 0;
+    if (n == 0)
+        return CLG_OK;
+    for (int i = 0; i < n; i++) {
+        if (tok[i] < 0 || tok[i] >= m->n)
+            return clg__fail(CLG_ERR_INDEX, "sgns_step: token %d at position %d is outside 0..%d", tok[i], i, m->n - 1);
+        if (span[2 * i] < 0 || span[2 * i + 1] < 0 || span[2 * i] > i || span[2 * i + 1] >= n - i)
+            return clg__fail(CLG_ERR_INDEX, "sgns_step: window (%d, %d) of position %d leaves the chunk of %d", span[2 * i],
+                             span[2 * i + 1], i, n);
+    }
+    for (int i = 0; i < n * m->K; i++)
+        if (neg[i] < 0 || neg[i] >= m->n)
+            return clg__fail(CLG_ERR_INDEX, "sgns_step: negative %d (entry %d) is outside 0..%d", neg[i], i, m->n - 1);
+    clg_status st = ensure_chunk(m, n);
+    if (st)
+        return st;
+    cl_command_queue q = m->ctx->queue;
+    cl_int err = clEnqueueWriteBuffer(q, m->tok, CL_FALSE, 0, (size_t)n * 4, tok, 0, NULL, NULL);
+    if (!err)
+        err = clEnqueueWriteBuffer(q, m->span, CL_FALSE, 0, (size_t)n * 8, span, 0, NULL, NULL);
+    if (!err && m->K)
+        err = clEnqueueWriteBuffer(q, m->neg, CL_FALSE, 0, (size_t)n * (size_t)m->K * 4, neg, 0, NULL, NULL);
+    if (err)
+        return clg__cl_fail(err, "sgns_step: upload of %d positions", n);
+    if (!m->deterministic) {
+        if ((st = LAUNCH1D(m->ctx, CLG_PROG_SGNS, "sgns_train", (size_t)n, KMEM(m->win), KMEM(m->wout), KMEM(m->tok),
+                           KMEM(m->span), KMEM(m->neg), KINT(n), KINT(m->K), KINT(m->S / 8), KFLT(lr), KMEM(m->loss),
+                           KINT(0))))
+            return st;
+    } else {
+        cl_kernel k;
+        size_t wg = 0;
+        if ((st = clg__kernel(m->ctx, CLG_PROG_SGNS, "sgns_train", &k)))
+            return st;
+        if ((err = clGetKernelWorkGroupInfo(k, m->ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof wg, &wg, NULL)))
+            return clg__cl_fail(err, "sgns_step: CL_KERNEL_WORK_GROUP_SIZE");
+        if (wg > 256)
+            wg = 256;   /* PoCL keeps every work-item's private row of a group on one stack */
+        if (wg < 1)
+            wg = 1;
+        for (int base = 0; base < n; base += (int)wg) {
+            size_t g = (size_t)(n - base) < wg ? (size_t)(n - base) : wg;
+            clg_karg a[] = { KMEM(m->win), KMEM(m->wout), KMEM(m->tok), KMEM(m->span), KMEM(m->neg), KINT(n),
+                             KINT(m->K), KINT(m->S / 8), KFLT(lr), KMEM(m->loss), KINT(base) };
+            if ((st = clg__set_args(k, "sgns_train", a, CLG_NARGS(a))) || (st = clg__enqueue(m->ctx, k, "sgns_train", 1, &g, &g)))
+                return st;
+        }
+    }
+    /* the blocking read also keeps tok/span/neg alive until the uploads are done */
+    err = clEnqueueReadBuffer(q, m->loss, CL_TRUE, 0, (size_t)n * 4, m->loss_host, 0, NULL, NULL);
+    if (err)
+        return clg__cl_fail(err, "sgns_step: reading the loss of %d positions", n);
+    if (loss) {
+        double s = 0;
+        for (int i = 0; i < n; i++)
+            s += m->loss_host[i];
+        *loss = s;
+    }
+    return CLG_OK;
+}
+
+/* ---- training ----------------------------------------------------------------- */
+
+clg_sgns_options clg_sgns_options_default(void)
+{
+    return (clg_sgns_options){ .dim = 100, .window = 5, .negative = 5, .epochs = 5, .min_count = 5, .lr = 0.025f,
+                               .sample = 1e-4, .seed = 1, .chunk = 32768, .deterministic = 0 };
+}
+
+typedef struct trainer {
+    clg_sgns *m;
+    const clg_sgns_options *o;
+    int *tok, *span, *neg;
+    int n, line_start;
+    int *table;
+    int tsize;
+    uint64_t rng;
+} trainer;
+
+/* Close the current line's windows (positions line_start..n-1). */
+static void close_line(trainer *t)
+{
+    for (int i = t->line_start; i < t->n; i++) {
+        int b = 1 + (int)(rng_next(&t->rng) % (uint64_t)t->o->window);
+        int left = i - t->line_start, right = t->n - 1 - i;
+        t->span[2 * i] = b < left ? b : left;
+        t->span[2 * i + 1] = b < right ? b : right;
+    }
+    t->line_start = t->n;
+}
+
+static float *vectors_alloc(clg_vectors **out, int n, int dim);
+
+clg_status clg_sgns_train(clg_ctx *ctx, const char *corpus, const clg_sgns_options *opt, clg_sgns_progress_fn progress,
+                          void *user, clg_vectors **out)
+{
+    clg_sgns_options o = opt ? *opt : clg_sgns_options_default();
+    if (!ctx || !corpus || !out)
+        return clg__fail(CLG_ERR_INVALID_ARG, "sgns_train: NULL ctx, corpus or out");
+    *out = NULL;
+    if (o.window < 1 || o.epochs < 1 || o.negative < 1 || o.negative > CLG_SGNS_MAX_NEGATIVE || !(o.lr > 0) ||
+        o.sample < 0 || o.chunk < 1 || o.dim < 1 || o.dim > CLG_SGNS_MAX_DIM || o.min_count < 1)
+        return clg__fail(CLG_ERR_INVALID_ARG,
+                         "sgns_train: bad options (dim %d in 1..%d, window %d >= 1, negative %d in 1..%d, epochs %d >= 1, "
+                         "lr %g > 0, sample %g >= 0, min_count %d >= 1, chunk %d >= 1)",
+                         o.dim, CLG_SGNS_MAX_DIM, o.window, o.negative, CLG_SGNS_MAX_NEGATIVE, o.epochs, (double)o.lr,
+                         o.sample, o.min_count, o.chunk);
+    clg_vocab *voc = NULL;
+    clg_status st = clg_vocab_build(corpus, o.min_count, &voc);
+    if (st)
+        return st;
+    trainer t = { .o = &o, .rng = o.seed * 0x2545F4914F6CDD1Dull + 7 };
+    FILE *f = NULL;
+    double *keep = NULL;
+    int V = voc->n;
+    int64_t train_words = 0;
+    for (int i = 0; i < V; i++)
+        train_words += voc->words[i].count;
+    /* unigram^0.75 table */
+    t.tsize = V * 1000 < 2000000 ? V * 1000 : 2000000;
+    keep = malloc((size_t)V * sizeof *keep);
+    t.table = malloc((size_t)t.tsize * sizeof *t.table);
+    t.tok = malloc((size_t)o.chunk * sizeof *t.tok);
+    t.span = malloc((size_t)o.chunk * 2 * sizeof *t.span);
+    t.neg = malloc((size_t)o.chunk * (size_t)o.negative * sizeof *t.neg);
+    if (!keep || !t.table || !t.tok || !t.span || !t.neg) {
+        st = clg__fail(CLG_ERR_OUT_OF_MEMORY, "sgns_train: host buffers for %d words, chunk %d", V, o.chunk);
+        goto out;
+    }
+    double zsum = 0;
+    for (int i = 0; i < V; i++)
+        zsum += pow((double)voc->words[i].count, 0.75);
+    {
+        int w = 0;
+        double acc = pow((double)voc->words[0].count, 0.75) / zsum;
+        for (int a = 0; a < t.tsize; a++) {
+            t.table[a] = w;
+            if ((double)(a + 1) / t.tsize > acc && w < V - 1) {
+                w++;
+                acc += pow((double)voc->words[w].count, 0.75) / zsum;
+            }
+        }
+    }
+    for (int i = 0; i < V; i++) {
+        double fr = (double)voc->words[i].count, th = o.sample * (double)train_words;
+        keep[i] = o.sample > 0 ? (sqrt(fr / th) + 1) * th / fr : 1.0;
+    }
+    if ((st = clg_sgns_create(ctx, V, o.dim, o.negative, o.seed, &t.m)))
+        goto out;
+    clg_sgns_set_deterministic(t.m, o.deterministic);
+    int64_t total = train_words * o.epochs, done = 0;
+    char w[MAX_WORD + 1];
+    int stop = 0;
+    for (int ep = 0; ep < o.epochs && !stop; ep++) {
+        if (!(f = fopen(corpus, "rb"))) {
+            st = clg__fail(CLG_ERR_IO, "sgns_train: cannot reopen corpus '%s': %s", corpus, strerror(errno));
+            goto out;
+        }
+        int r, eof = 0;
+        int64_t chunk_words = 0;
+        while (!eof && !stop) {
+            r = read_token(f, w);
+            if (r < 0)
+                eof = 1;
+            if (r <= 0) {
+                close_line(&t);
+                if (!eof)
+                    continue;
+            } else {
+                int id = clg_vocab_find(voc, w);
+                if (id < 0)
+                    continue;
+                chunk_words++;
+                if (keep[id] < 1.0 && rng_uniform(&t.rng) > keep[id])
+                    continue;
+                t.tok[t.n] = id;
+                for (int k = 0; k < o.negative; k++) {
+                    int nw, tries = 0;
+                    do
+                        nw = t.table[rng_next(&t.rng) % (uint64_t)t.tsize];
+                    while (nw == id && V > 1 && ++tries < 10);
+                    t.neg[t.n * o.negative + k] = nw;
+                }
+                t.n++;
+                if (t.n < o.chunk)
+                    continue;
+                close_line(&t);
+            }
+            if (t.n == 0)
+                continue;
+            if (t.n < o.chunk && !eof)
+                continue;
+            /* launch the chunk */
+            double frac = (double)done / (double)total;
+            float lr = o.lr * (float)(frac < 1 - 1e-4 ? 1 - frac : 1e-4);
+            double loss;
+            if ((st = clg_sgns_step(t.m, t.tok, t.span, t.neg, t.n, lr, &loss)))
+                goto out;
+            int64_t pairs = 0;
+            for (int i = 0; i < t.n; i++)
+                pairs += t.span[2 * i] + t.span[2 * i + 1];
+            done += chunk_words;
+            chunk_words = 0;
+            t.n = t.line_start = 0;
+            if (progress && progress(user, done, total, pairs ? loss / (double)pairs : 0, lr))
+                stop = 1;
+        }
+        if (ferror(f)) {
+            st = clg__fail(CLG_ERR_IO, "sgns_train: read error on '%s'", corpus);
+            goto out;
+        }
+        fclose(f);
+        f = NULL;
+    }
+    clg_vectors *v = NULL;
+    float *data = vectors_alloc(&v, V, o.dim);
+    if (!data) {
+        st = clg__fail(CLG_ERR_OUT_OF_MEMORY, "sgns_train: %d x %d output vectors", V, o.dim);
+        goto out;
+    }
+    for (int i = 0; i < V; i++)
+        if (!(v->words[i] = strdup(voc->words[i].w))) {
+            clg_vectors_free(v);
+            st = clg__fail(CLG_ERR_OUT_OF_MEMORY, "sgns_train: vocabulary copy");
+            goto out;
+        }
+    if ((st = clg_sgns_get_weights(t.m, data, NULL))) {
+        clg_vectors_free(v);
+        goto out;
+    }
+    *out = v;
+out:
+    if (f)
+        fclose(f);
+    clg_sgns_free(t.m);
+    free(t.tok);
+    free(t.span);
+    free(t.neg);
+    free(t.table);
+    free(keep);
+    clg_vocab_free(voc);
+    return st;
+}
+
+/* ---- word vectors ---------------------------------------------------------------- */
+
+static float *vectors_alloc(clg_vectors **out, int n, int dim)
+{
+    clg_vectors *v = calloc(1, sizeof *v);
+    if (!v)
+        return NULL;
+    v->n = n;
+    v->dim = dim;
+    v->words = calloc((size_t)(n ? n : 1), sizeof *v->words);
+    v->data = malloc((size_t)(n ? n : 1) * (size_t)dim * sizeof(float));
+    if (!v->words || !v->data) {
+        clg_vectors_free(v);
+        return NULL;
+    }
+    *out = v;
+    return v->data;
+}
+
+void clg_vectors_free(clg_vectors *v)
+{
+    if (!v)
+        return;
+    if (v->words)
+        for (int i = 0; i < v->n; i++)
+            free(v->words[i]);
+    free(v->words);
+    free(v->data);
+    free(v);
+}
+
+clg_status clg_vectors_find(const clg_vectors *v, const char *word, int *id)
+{
+    if (!v || !word || !id)
+        return clg__fail(CLG_ERR_INVALID_ARG, "vectors_find: NULL argument");
+    for (int i = 0; i < v->n; i++)
+        if (!strcmp(v->words[i], word)) {
+            *id = i;
+            return CLG_OK;
+        }
+    *id = -1;
+    return clg__fail(CLG_ERR_INVALID_ARG, "unknown word '%s' (not among the %d words of the vectors)", word, v->n);
+}
+
+clg_status clg_vectors_save(const clg_vectors *v, const char *path, clg_vec_format fmt)
+{
+    if (!v || !path)
+        return clg__fail(CLG_ERR_INVALID_ARG, "vectors_save: NULL vectors or path");
+    for (int i = 0; i < v->n; i++)
+        if (!v->words[i][0] || strpbrk(v->words[i], " \t\n\r"))
+            return clg__fail(CLG_ERR_INVALID_ARG, "vectors_save: word %d ('%s') is empty or has white space", i, v->words[i]);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return clg__fail(CLG_ERR_IO, "vectors_save: cannot create '%s': %s", path, strerror(errno));
+    fprintf(f, "%d %d\n", v->n, v->dim);
+    for (int i = 0; i < v->n; i++) {
+        const float *r = v->data + (size_t)i * v->dim;
+        fputs(v->words[i], f);
+        if (fmt == CLG_VEC_BINARY) {
+            fputc(' ', f);
+            fwrite(r, sizeof(float), (size_t)v->dim, f);
+        } else {
+            for (int d = 0; d < v->dim; d++)
+                fprintf(f, " %.9g", (double)r[d]);
+        }
+        fputc('\n', f);
+    }
+    if (ferror(f) | (fclose(f) != 0))
+        return clg__fail(CLG_ERR_IO, "vectors_save: write error on '%s'", path);
+    return CLG_OK;
+}
+
+static clg_status load_fail(FILE *f, clg_vectors *v, char *line, clg_status st)
+{
+    if (f)
+        fclose(f);
+    free(line);
+    clg_vectors_free(v);
+    return st;
+}
+
+clg_status clg_vectors_load(const char *path, clg_vec_format fmt, clg_vectors **out)
+{
+    if (!path || !out)
+        return clg__fail(CLG_ERR_INVALID_ARG, "vectors_load: NULL path or out");
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return clg__fail(CLG_ERR_IO, "vectors_load: cannot open '%s': %s", path, strerror(errno));
+    char *line = NULL;
+    size_t lcap = 0;
+    clg_vectors *v = NULL;
+    long n, dim;
+    char tail[8];
+    ssize_t len = getline(&line, &lcap, f);
+    if (len <= 0 || sscanf(line, "%ld %ld %1s", &n, &dim, tail) != 2 || n < 0 || dim < 1 || n > 100000000 || dim > 100000)
+        return load_fail(f, v, line, clg__fail(CLG_ERR_FORMAT, "vectors_load: '%s': line 1 must be \"<words> <dim>\"", path));
+    long data_pos = ftell(f);
+    if (fmt == CLG_VEC_AUTO) {
+        /* text if the first record is printable up to its newline and has a word and dim fields */
+        fmt = CLG_VEC_TEXT;
+        int c, prev_space = 1;
+        long k = 0, fields = 0;
+        while ((c = getc(f)) != EOF && c != '\n' && k++ < 64 * dim + 4096) {
+            if (c < 0x20 && c != '\t' && c != '\r')
+                fmt = CLG_VEC_BINARY;
+            int sp = c == ' ' || c == '\t' || c == '\r';
+            fields += prev_space && !sp;
+            prev_space = sp;
+        }
+        if (fields < dim + 1)
+            fmt = CLG_VEC_BINARY;
+        fseek(f, data_pos, SEEK_SET);
+    }
+    if (!vectors_alloc(&v, (int)n, (int)dim))
+        return load_fail(f, v, line, clg__fail(CLG_ERR_OUT_OF_MEMORY, "vectors_load: %ld x %ld vectors", n, dim));
+    for (long i = 0; i < n; i++) {
+        float *r = v->data + (size_t)i * (size_t)dim;
+        if (fmt == CLG_VEC_TEXT) {
+            len = getline(&line, &lcap, f);
+            if (len <= 0)
+                return load_fail(f, v, line, clg__fail(CLG_ERR_FORMAT, "vectors_load: '%s' ends after %ld of %ld words", path, i, n));
+            char *p = line, *sp = line + strcspn(line, " \t\r\n");
+            if (sp == p || (*sp != ' ' && *sp != '\t'))
+                return load_fail(f, v, line, clg__fail(CLG_ERR_FORMAT, "vectors_load: '%s' line %ld: expected a word and %ld numbers", path, i + 2, dim));
+            *sp = 0;
+            if (!(v->words[i] = strdup(p)))
+                return load_fail(f, v, line, clg__fail(CLG_ERR_OUT_OF_MEMORY, "vectors_load: word copy"));
+            p = sp + 1;
+            for (long d = 0; d < dim; d++) {
+                char *e;
+                errno = 0;
+                float x = strtof(p, &e);
+                if (e == p || (errno == ERANGE && !isfinite(x)))
+                    return load_fail(f, v, line, clg__fail(CLG_ERR_FORMAT, "vectors_load: '%s' line %ld ('%s'): value %ld of %ld is missing or not a number",
+                                                            path, i + 2, v->words[i], d + 1, dim));
+                r[d] = x;
+                p = e;
+            }
+            while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+                p++;
+            if (*p)
+                return load_fail(f, v, line, clg__fail(CLG_ERR_FORMAT, "vectors_load: '%s' line %ld ('%s'): more than %ld values", path, i + 2, v->words[i], dim));
+        } else {
+            char w[1024];
+            int c, k = 0;
+            while ((c = getc(f)) == '\n' || c == '\r')
+                ;
+            while (c != EOF && c != ' ' && k < (int)sizeof w - 1) {
+                w[k++] = (char)c;
+                c = getc(f);
+            }
+            w[k] = 0;
+            if (c != ' ' || k == 0)
+                return load_fail(f, v, line, clg__fail(CLG_ERR_FORMAT, "vectors_load: '%s' binary record %ld: %s", path, i + 1,
+                                                        c == EOF ? "file ends early" : "word missing or too long"));
+            if (!(v->words[i] = strdup(w)))
+                return load_fail(f, v, line, clg__fail(CLG_ERR_OUT_OF_MEMORY, "vectors_load: word copy"));
+            if (fread(r, sizeof(float), (size_t)dim, f) != (size_t)dim)
+                return load_fail(f, v, line, clg__fail(CLG_ERR_FORMAT, "vectors_load: '%s' binary record %ld ('%s'): fewer than %ld floats",
+                                                        path, i + 1, w, dim));
+        }
+    }
+    fclose(f);
+    free(line);
+    *out = v;
+    return CLG_OK;
+}
+
+clg_status clg_vectors_soft_lookup(const clg_vectors *v, int query, const int *keys, const int *values, int n,
+                                   float temperature, double *weights, float *merged)
+{
+    if (!v || !keys || !values || !weights || !merged || n < 1 || !(temperature > 0))
+        return clg__fail(CLG_ERR_INVALID_ARG, "soft_lookup: need vectors, n >= 1 keys/values (got %d), temperature > 0 (got %g)",
+                         n, (double)temperature);
+    int ids[3] = { query };
+    for (int i = -1; i < n; i++) {
+        ids[0] = i < 0 ? query : keys[i];
+        ids[1] = i < 0 ? query : values[i];
+        for (int j = 0; j < 2; j++)
+            if (ids[j] < 0 || ids[j] >= v->n)
+                return clg__fail(CLG_ERR_INDEX, "soft_lookup: word id %d outside 0..%d", ids[j], v->n - 1);
+    }
+    const float *q = v->data + (size_t)query * v->dim;
+    double mx = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        const float *k = v->data + (size_t)keys[i] * v->dim;
+        double s = 0;
+        for (int d = 0; d < v->dim; d++)
+            s += (double)q[d] * k[d];
+        weights[i] = s / temperature;
+        mx = fmax(mx, weights[i]);
+    }
+    double z = 0;
+    for (int i = 0; i < n; i++)
+        z += (weights[i] = exp(weights[i] - mx));
+    for (int i = 0; i < n; i++)
+        weights[i] /= z;
+    for (int d = 0; d < v->dim; d++) {
+        double s = 0;
+        for (int i = 0; i < n; i++)
+            s += weights[i] * v->data[(size_t)values[i] * v->dim + d];
+        merged[d] = (float)s;
+    }
+    return CLG_OK;
+}
+
+/* ---- nearest neighbours on the device ----------------------------------------- */
+
+struct clg_vec_index {
+    clg_ctx *ctx;
+    int n, dim, S;
+    cl_mem m, q, scores;
+    float *qhost, *shost;
+};
+
+void clg_vec_index_free(clg_vec_index *ix)
+{
+    if (!ix)
+        return;
+    release(&ix->m);
+    release(&ix->q);
+    release(&ix->scores);
+    free(ix->qhost);
+    free(ix->shost);
+    free(ix);
+}
+
+clg_status clg_vec_index_create(clg_ctx *ctx, const clg_vectors *v, clg_vec_index **out)
+{
+    if (!ctx || !v || !out || v->n < 1 || v->dim < 1)
+        return clg__fail(CLG_ERR_INVALID_ARG, "vec_index: need a ctx and at least one vector");
+    *out = NULL;
+    clg_vec_index *ix = calloc(1, sizeof *ix);
+    if (!ix)
+        return clg__fail(CLG_ERR_OUT_OF_MEMORY, "vec_index: struct");
+    ix->ctx = ctx;
+    ix->n = v->n;
+    ix->dim = v->dim;
+    ix->S = pad8(v->dim);
+    clg_status st;
+    size_t rows = (size_t)v->n * (size_t)ix->S;
+    float *tmp = calloc(rows, sizeof(float));
+    ix->qhost = calloc((size_t)ix->S, sizeof(float));
+    ix->shost = malloc((size_t)v->n * sizeof(float));
+    if (!tmp || !ix->qhost || !ix->shost) {
+        free(tmp);
+        clg_vec_index_free(ix);
+        return clg__fail(CLG_ERR_OUT_OF_MEMORY, "vec_index: %d x %d staging", v->n, v->dim);
+    }
+    for (int i = 0; i < v->n; i++)
+        memcpy(tmp + (size_t)i * ix->S, v->data + (size_t)i * v->dim, (size_t)v->dim * sizeof(float));
+    if ((st = make_buf(ctx, rows * 4, &ix->m, "index rows")) || (st = make_buf(ctx, (size_t)ix->S * 4, &ix->q, "query")) ||
+        (st = make_buf(ctx, (size_t)v->n * 4, &ix->scores, "scores")))
+        goto fail;
+    cl_int err = clEnqueueWriteBuffer(ctx->queue, ix->m, CL_TRUE, 0, rows * 4, tmp, 0, NULL, NULL);
+    if (err) {
+        st = clg__cl_fail(err, "vec_index: upload of %d x %d vectors", v->n, v->dim);
+        goto fail;
+    }
+    if ((st = LAUNCH1D(ctx, CLG_PROG_SGNS, "sgns_normalize_rows", (size_t)v->n, KMEM(ix->m), KINT(v->n), KINT(ix->S / 8))))
+        goto fail;
+    free(tmp);
+    *out = ix;
+    return CLG_OK;
+fail:
+    free(tmp);
+    clg_vec_index_free(ix);
+    return st;
+}
+
+clg_status clg_vec_index_nearest(clg_vec_index *ix, const float *q, int k, const int *exclude, int n_exclude, int *ids,
+                                 float *scores, int *n_found)
+{
+    if (!ix || !q || !ids || !scores || !n_found || k < 1 || n_exclude < 0 || (n_exclude && !exclude))
+        return clg__fail(CLG_ERR_INVALID_ARG, "vec_index_nearest: NULL argument or k < 1 (%d)", k);
+    double ss = 0;
+    for (int d = 0; d < ix->dim; d++)
+        ss += (double)q[d] * q[d];
+    float inv = ss > 0 ? (float)(1.0 / sqrt(ss)) : 0.0f;
+    for (int d = 0; d < ix->dim; d++)
+        ix->qhost[d] = q[d] * inv;
+    cl_int err = clEnqueueWriteBuffer(ix->ctx->queue, ix->q, CL_TRUE, 0, (size_t)ix->S * 4, ix->qhost, 0, NULL, NULL);
+    if (err)
+        return clg__cl_fail(err, "vec_index_nearest: query upload");
+    clg_status st = LAUNCH1D(ix->ctx, CLG_PROG_SGNS, "sgns_matvec", (size_t)ix->n, KMEM(ix->m), KMEM(ix->q), KMEM(ix->scores),
+                             KINT(ix->n), KINT(ix->S / 8));
+    if (st)
+        return st;
+    if ((err = clEnqueueReadBuffer(ix->ctx->queue, ix->scores, CL_TRUE, 0, (size_t)ix->n * 4, ix->shost, 0, NULL, NULL)))
+        return clg__cl_fail(err, "vec_index_nearest: reading %d scores", ix->n);
+    int found = 0;
+    for (int i = 0; i < ix->n; i++) {
+        float s = ix->shost[i];
+        int skip = 0;
+        for (int e = 0; e < n_exclude; e++)
+            skip |= exclude[e] == i;
+        if (skip || (found == k && !(s > scores[k - 1])))
+            continue;
+        int p = found < k ? found++ : k - 1;
+        while (p > 0 && scores[p - 1] < s) {
+            scores[p] = scores[p - 1];
+            ids[p] = ids[p - 1];
+            p--;
+        }
+        scores[p] = s;
+        ids[p] = i;
+    }
+    *n_found = found;
+    return CLG_OK;
+}
