@@ -7,7 +7,7 @@ PKGS="build-essential pkg-config meson ninja-build python3 \
 ocl-icd-opencl-dev opencl-headers ocl-icd-libopencl1 clinfo \
 pocl-opencl-icd mesa-opencl-icd \
 libclblast-dev libcmocka-dev zlib1g-dev libpng-dev \
-libopenblas-dev \
+libopenblas-dev fasttext \
 dataset-fashion-mnist dict-gcide"
 
 SUDO=""
