@@ -810,7 +810,7 @@ static void test_mlp_train(void **s)
         skip();
         return;
     }
-    enum { STEPS = 150 };
+    enum { STEPS = 60 };
     float l1[STEPS], l2[STEPS];
     mlp_train(l1, STEPS, 7);
     assert_true(l1[0] > 0.5f);
