@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "clgrad/clgrad.h"
+#include "util.h" /* tools/clgrad/util.h */
 
 /* ---- the case table: one representative case per op (more where useful) ---- */
 
@@ -480,20 +481,6 @@ static void print_table(const row *rows, int nrows, result *res, const clg_devic
             }
 }
 
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            fprintf(f, "\\%c", *s);
-        else if ((unsigned char)*s < 0x20)
-            fprintf(f, "\\u%04x", (unsigned char)*s);
-        else
-            fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static void json_timing(FILE *f, const timing *t)
 {
     if (!t->done) {
@@ -516,9 +503,9 @@ static int write_json(const char *path, const row *rows, int nrows, const result
     fprintf(f, "  \"quick\": %s,\n  \"devices\": [\n", o->quick ? "true" : "false");
     for (int d = 0; d < ndev; d++) {
         fprintf(f, "    {\"id\": \"%d:%d\", \"name\": ", devs[d].platform_index, devs[d].device_index);
-        json_str(f, devs[d].name);
+        util_json_str(f, devs[d].name);
         fprintf(f, ", \"platform\": ");
-        json_str(f, devs[d].platform_name);
+        util_json_str(f, devs[d].platform_name);
         fprintf(f, "}%s\n", d + 1 < ndev ? "," : "");
     }
     fprintf(f, "  ],\n  \"results\": [\n");
@@ -529,12 +516,12 @@ static int write_json(const char *path, const row *rows, int nrows, const result
             const result *r = &res[i * ndev + d];
             fprintf(f, "%s    {\"op\": ", first ? "" : ",\n");
             first = 0;
-            json_str(f, clg_op_name(rows[i].op));
+            util_json_str(f, clg_op_name(rows[i].op));
             fprintf(f, ", \"case\": ");
-            json_str(f, rows[i].label);
+            util_json_str(f, rows[i].label);
             fprintf(f, ", \"device\": \"%d:%d\", \"status\": \"%s\", \"message\": ", devs[d].platform_index,
                     devs[d].device_index, names[r->state]);
-            json_str(f, r->msg);
+            util_json_str(f, r->msg);
             fprintf(f, ", \"fwd\": ");
             json_timing(f, &r->fwd);
             fprintf(f, ", \"bwd\": ");

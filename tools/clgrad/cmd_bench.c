@@ -961,20 +961,6 @@ static void print_table(void)
             }
 }
 
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            fprintf(f, "\\%c", *s);
-        else if ((unsigned char)*s < 0x20)
-            fprintf(f, "\\u%04x", (unsigned char)*s);
-        else
-            fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 /* One device and one metric per line, so `bench compare` can read it back without a JSON library. */
 static int write_json(const char *path, const opts *o)
 {
@@ -988,13 +974,13 @@ static int write_json(const char *path, const opts *o)
     fprintf(f, "  \"devices\": [\n");
     for (int c = 0; c < g_ncol; c++) {
         fprintf(f, "    {\"index\": %d, \"id\": ", c);
-        json_str(f, g_col[c].id);
+        util_json_str(f, g_col[c].id);
         fprintf(f, ", \"name\": ");
-        json_str(f, g_col[c].name);
+        util_json_str(f, g_col[c].name);
         fprintf(f, ", \"platform\": ");
-        json_str(f, g_col[c].platform);
+        util_json_str(f, g_col[c].platform);
         fprintf(f, ", \"driver\": ");
-        json_str(f, g_col[c].driver);
+        util_json_str(f, g_col[c].driver);
         fprintf(f, "}%s\n", c + 1 < g_ncol ? "," : "");
     }
     fprintf(f, "  ],\n  \"metrics\": [\n");
@@ -1006,9 +992,9 @@ static int write_json(const char *path, const opts *o)
                 continue;
             fprintf(f, "%s    {\"device\": %d, \"key\": ", first ? "" : ",\n", c);
             first = 0;
-            json_str(f, g_m[i].key);
+            util_json_str(f, g_m[i].key);
             fprintf(f, ", \"label\": ");
-            json_str(f, g_m[i].label);
+            util_json_str(f, g_m[i].label);
             fprintf(f, ", \"section\": \"%s\", \"unit\": \"%s\", \"status\": \"%s\"", g_m[i].section, g_m[i].unit,
                     state_names[v->state]);
             if (v->state == ST_OK)
@@ -1016,7 +1002,7 @@ static int write_json(const char *path, const opts *o)
                         v->reps);
             else {
                 fprintf(f, ", \"median\": null, \"message\": ");
-                json_str(f, v->msg);
+                util_json_str(f, v->msg);
             }
             fprintf(f, "}");
         }

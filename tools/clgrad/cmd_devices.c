@@ -5,20 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
-
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            printf("\\%c", *s);
-        else if ((unsigned char)*s < 0x20)
-            printf("\\u%04x", *s);
-        else
-            putchar(*s);
-    }
-    putchar('"');
-}
+#include "util.h"
 
 /* Build all programs and run y = 2x + y on 4097 elements; returns 0 on pass. */
 static int check_device(const clg_device_info *d, char *why, size_t whysz, double *build_s)
@@ -123,17 +110,17 @@ int cmd_devices(int argc, char **argv)
         if (json) {
             printf("  {\"id\": \"%d:%d\", \"type\": \"%s\", \"name\": ", d->platform_index, d->device_index,
                    clg_device_type_name(d->type));
-            json_str(d->name);
+            util_json_str(stdout, d->name);
             printf(", \"vendor\": ");
-            json_str(d->vendor);
+            util_json_str(stdout, d->vendor);
             printf(", \"platform\": ");
-            json_str(d->platform_name);
+            util_json_str(stdout, d->platform_name);
             printf(", \"platform_version\": ");
-            json_str(d->platform_version);
+            util_json_str(stdout, d->platform_version);
             printf(", \"driver_version\": ");
-            json_str(d->driver_version);
+            util_json_str(stdout, d->driver_version);
             printf(", \"opencl_c_version\": ");
-            json_str(d->opencl_c_version);
+            util_json_str(stdout, d->opencl_c_version);
             printf(", \"compute_units\": %u, \"clock_mhz\": %u, \"global_mem\": %llu, \"local_mem\": %llu, "
                    "\"max_alloc\": %llu, \"max_work_group\": %zu, \"fp16\": %s, \"fp64\": %s, \"default\": %s",
                    d->compute_units, d->clock_mhz, (unsigned long long)d->global_mem,
@@ -143,11 +130,11 @@ int cmd_devices(int argc, char **argv)
                 printf(", \"check\": %s, \"build_seconds\": %.3f", ok ? "true" : "false", build_s);
                 if (!ok) {
                     printf(", \"error\": ");
-                    json_str(why);
+                    util_json_str(stdout, why);
                 }
             }
             printf(", \"extensions\": ");
-            json_str(d->extensions);
+            util_json_str(stdout, d->extensions);
             printf("}%s\n", i + 1 < n ? "," : "");
         } else {
             char id[16];

@@ -146,3 +146,17 @@ int util_svg_curves(const char *path, const char *title, const char *xlabel, int
     fprintf(f, "</svg>\n");
     return fclose(f) == 0 ? 0 : -1;
 }
+
+void util_json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fprintf(f, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            fprintf(f, "\\u%04x", (unsigned char)*s);
+        else
+            fputc(*s, f);
+    }
+    fputc('"', f);
+}

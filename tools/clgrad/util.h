@@ -31,4 +31,7 @@ void util_progress_end(util_progress *p);
 int util_svg_curves(const char *path, const char *title, const char *xlabel, int n,
                     const double *const *series, const char *const *names, int nseries);
 
+/* Write s as a JSON string literal (quotes, backslashes and control characters escaped). */
+void util_json_str(FILE *f, const char *s);
+
 #endif
