@@ -74,7 +74,22 @@ UNARY_BWD(log, 1.0f / v)
         int i = get_global_id(0);                                                                    \
         if (i >= n)                                                                                  \
             return;                                                                                  \
-        int c = i % cols;                                                                            \
+        int c = arow || brow ? i % cols : i;                                                         \
+        float u = a[ao + (arow ? c : i)];                                                            \
+        float v = b[bo + (brow ? c : i)];                                                            \
+        y[yo + i] = (EXPR);                                                                          \
+    }
+
+/* Same as _fwd_rows for a row broadcast without the modulo: a 2-D launch, dim 0 over the cols
+ * of a row, dim 1 over the rows. */
+#define BINARY_FWD_ROWS2(NAME, EXPR)                                                                 \
+    __kernel void NAME##_fwd_rows2(__global const float *a, int ao, __global const float *b, int bo,  \
+                                   __global float *y, int yo, int rows, int cols, int arow, int brow) \
+    {                                                                                                \
+        int c = get_global_id(0), r = get_global_id(1);                                              \
+        if (c >= cols || r >= rows)                                                                  \
+            return;                                                                                  \
+        int i = r * cols + c;                                                                        \
         float u = a[ao + (arow ? c : i)];                                                            \
         float v = b[bo + (brow ? c : i)];                                                            \
         y[yo + i] = (EXPR);                                                                          \
@@ -83,6 +98,9 @@ UNARY_BWD(log, 1.0f / v)
 BINARY_FWD(add, u + v)
 BINARY_FWD(sub, u - v)
 BINARY_FWD(mul, u * v)
+BINARY_FWD_ROWS2(add, u + v)
+BINARY_FWD_ROWS2(sub, u - v)
+BINARY_FWD_ROWS2(mul, u * v)
 BINARY_FWD_ROWS(add, u + v)
 BINARY_FWD_ROWS(sub, u - v)
 BINARY_FWD_ROWS(mul, u * v)

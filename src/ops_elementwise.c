@@ -1,5 +1,7 @@
 /* ops_elementwise.c — unary activations (relu, gelu, tanh, sigmoid, exp, log, scale) and
  * broadcasting binary ops (add, sub, mul). */
+#include <stdio.h>
+
 #include "internal.h"
 
 /* ---- unary ----------------------------------------------------------------- */
@@ -138,6 +140,14 @@ static clg_status binary_fwd(clg_ctx *ctx, const char *kname, const char *kname_
     int ca = row_cols(g.ad, g.od), cb = row_cols(g.bd, g.od);
     if (g.n > 0 && ((ca == g.n && cb > 0) || (cb == g.n && ca > 0))) {
         int cols = ca < cb ? ca : cb;
+        if (cols < g.n && (size_t)cols >= ctx->wg_default) {
+            char k2[32];
+            snprintf(k2, sizeof k2, "%s2", kname_rows);
+            size_t gs[2] = { (size_t)cols, (size_t)(g.n / cols) }, ls[2] = { ctx->wg_default, 1 };
+            const clg_karg args[] = { KTEN(a), KTEN(b), KTEN(y), KINT(g.n / cols), KINT(cols), KINT(ca != g.n),
+                                      KINT(cb != g.n) };
+            return clg__launch2d(ctx, CLG_PROG_ELEMENTWISE, k2, gs, ls, args, CLG_NARGS(args));
+        }
         return LAUNCH1D(ctx, CLG_PROG_ELEMENTWISE, kname_rows, (size_t)g.n, KTEN(a), KTEN(b), KTEN(y), KINT(g.n),
                         KINT(cols), KINT(ca != g.n), KINT(cb != g.n));
     }
