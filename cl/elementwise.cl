@@ -65,9 +65,45 @@ UNARY_BWD(log, 1.0f / v)
         y[yo + i] = (EXPR);                                                                      \
     }
 
+/* Fast path: each operand is either full (index i) or a row broadcast along the leading dims
+ * (index i % cols, flag arow/brow set). */
+#define BINARY_FWD_ROWS(NAME, EXPR)                                                                  \
+    __kernel void NAME##_fwd_rows(__global const float *a, int ao, __global const float *b, int bo,   \
+                                  __global float *y, int yo, int n, int cols, int arow, int brow)     \
+    {                                                                                                \
+        int i = get_global_id(0);                                                                    \
+        if (i >= n)                                                                                  \
+            return;                                                                                  \
+        int c = arow || brow ? i % cols : i;                                                         \
+        float u = a[ao + (arow ? c : i)];                                                            \
+        float v = b[bo + (brow ? c : i)];                                                            \
+        y[yo + i] = (EXPR);                                                                          \
+    }
+
+/* Same as _fwd_rows for a row broadcast without the modulo: a 2-D launch, dim 0 over the cols
+ * of a row, dim 1 over the rows. */
+#define BINARY_FWD_ROWS2(NAME, EXPR)                                                                 \
+    __kernel void NAME##_fwd_rows2(__global const float *a, int ao, __global const float *b, int bo,  \
+                                   __global float *y, int yo, int rows, int cols, int arow, int brow) \
+    {                                                                                                \
+        int c = get_global_id(0), r = get_global_id(1);                                              \
+        if (c >= cols || r >= rows)                                                                  \
+            return;                                                                                  \
+        int i = r * cols + c;                                                                        \
+        float u = a[ao + (arow ? c : i)];                                                            \
+        float v = b[bo + (brow ? c : i)];                                                            \
+        y[yo + i] = (EXPR);                                                                          \
+    }
+
 BINARY_FWD(add, u + v)
 BINARY_FWD(sub, u - v)
 BINARY_FWD(mul, u * v)
+BINARY_FWD_ROWS2(add, u + v)
+BINARY_FWD_ROWS2(sub, u - v)
+BINARY_FWD_ROWS2(mul, u * v)
+BINARY_FWD_ROWS(add, u + v)
+BINARY_FWD_ROWS(sub, u - v)
+BINARY_FWD_ROWS(mul, u * v)
 
 /* Gradient of one broadcast operand x (padded dims x0..x3) of an output with dims d0..d3:
  * each work-item owns one gx element and loops over the output positions that read it
@@ -104,5 +140,36 @@ __kernel void binary_bwd(__global const float *gy, int gyo, __global const float
                     s = nt;
                 }
     float g = mode ? s : scale * s;
+    gx[gxo + i] = acc ? gx[gxo + i] + g : g;
+}
+
+/* Fast paths of binary_bwd when x and the other operand are each full or a row broadcast over
+ * `cols` trailing elements (xrow / orow).  Full x: one work-item per element, no loop.  Row x:
+ * one work-item per column sums the rows in order (Kahan), as binary_bwd does. */
+__kernel void binary_bwd_rows(__global const float *gy, int gyo, __global const float *o, int oo,
+                              __global float *gx, int gxo, int n, int rows, int cols, int xrow, int orow,
+                              float scale, int mode, int acc)
+{
+    int i = get_global_id(0);
+    if (i >= n)
+        return;
+    float g;
+    if (!xrow) {
+        float t = gy[gyo + i];
+        g = mode ? t * o[oo + (orow ? i % cols : i)] : scale * t;
+    } else {
+        float s = 0.0f, comp = 0.0f;
+        for (int r = 0; r < rows; r++) {
+            int k = r * cols + i;
+            float t = gy[gyo + k];
+            if (mode)
+                t *= o[oo + (orow ? i : k)];
+            float yk = t - comp;
+            float nt = s + yk;
+            comp = (nt - s) - yk;
+            s = nt;
+        }
+        g = mode ? s : scale * s;
+    }
     gx[gxo + i] = acc ? gx[gxo + i] + g : g;
 }

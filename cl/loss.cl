@@ -1,5 +1,6 @@
 /* loss.cl — cross-entropy (fused log-softmax + NLL), mse and masked mse; forward and backward.
- * Scalar results are reduced by one work-group (CLG_WG items, a power of two) with a local tree. */
+ * Scalar results: cross-entropy by one work-group with a local tree; mse in two stages (many groups
+ * write partial sums, one group adds them). */
 
 /* Per-row cross-entropy: rowloss[i] = logsumexp(x_i) - x_i[label_i]; a label outside [0,C) is
  * flagged (op id in flag_op) and its row counts 0. */
@@ -77,56 +78,91 @@ __kernel void ce_bwd(__global const float *x, int xo, __global const int *lab, i
     }
 }
 
-/* Partial sums for (masked) squared error, one work-group: out[0] = sum(w*(p-t)^2), out[1] = sum(w),
- * with w = mask (or 1 when has_mask == 0).  Kahan-compensated per item, then a local tree. */
-__kernel void sqerr_sum(__global const float *p, int po, __global const float *t, int to, __global const float *mk,
-                        int mo, int has_mask, int n, __global float *out, __local float *tmp, __local float *tmpm)
+/* Tree reduction of the two local arrays a[0..L), b[0..L) into a[0], b[0] (L a power of two). */
+void sum2_local(__local float *a, __local float *b, int l, int L)
 {
-    int l = get_local_id(0), L = get_local_size(0);
-    float s = 0.0f, c1 = 0.0f, m = 0.0f;
-    for (int i = l; i < n; i += L) {
-        float w = has_mask ? mk[mo + i] : 1.0f;
-        float d = p[po + i] - t[to + i];
-        float y = w * d * d - c1;
-        float z = s + y;
-        c1 = (z - s) - y;
-        s = z;
-        m += w;
-    }
-    tmp[l] = s;
-    tmpm[l] = m;
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int k = L / 2; k > 0; k >>= 1) {
         if (l < k) {
-            tmp[l] += tmp[l + k];
-            tmpm[l] += tmpm[l + k];
+            a[l] += a[l + k];
+            b[l] += b[l + k];
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
+}
+
+/* Stage 1 of the (masked) squared error, many work-groups of CLG_WG items (a power of two): group
+ * g writes part[2g] = sum(w*(p-t)^2) (0 when want_err == 0) and part[2g+1] = sum(w) over its
+ * grid-stride slice, w = mask (or 1 when has_mask == 0).  Kahan-compensated per item, then a
+ * local tree. */
+__kernel void sqerr_partial(__global const float *p, int po, __global const float *t, int to,
+                            __global const float *mk, int mo, int has_mask, int want_err, int n,
+                            __global float *part)
+{
+    __local float tmp[CLG_WG], tmpm[CLG_WG];
+    int l = get_local_id(0), L = get_local_size(0);
+    int stride = get_num_groups(0) * L;
+    float s = 0.0f, c1 = 0.0f, m = 0.0f;
+    for (int i = get_global_id(0); i < n; i += stride) {
+        float w = has_mask ? mk[mo + i] : 1.0f;
+        m += w;
+        if (want_err) {
+            float d = p[po + i] - t[to + i];
+            float y = w * d * d - c1;
+            float z = s + y;
+            c1 = (z - s) - y;
+            s = z;
+        }
+    }
+    tmp[l] = s;
+    tmpm[l] = m;
+    sum2_local(tmp, tmpm, l, L);
     if (l == 0) {
-        out[0] = tmp[0];
-        out[1] = tmpm[0];
+        part[2 * get_group_id(0)] = tmp[0];
+        part[2 * get_group_id(0) + 1] = tmpm[0];
     }
 }
 
-/* mse / masked mse forward finish: y = sums[0] / max(1, sums[1]). */
-__kernel void sqerr_finish(__global const float *sums, __global float *y, int yo)
+/* Stage 2, one work-group: sums[0..1] = the totals of the ng partial pairs (compensated), and
+ * when yo >= 0 also y[yo] = sums[0] / max(1, sums[1]) (the forward's loss). */
+__kernel void sqerr_final(__global const float *part, int ng, __global float *sums, __global float *y, int yo)
 {
-    if (get_global_id(0) == 0)
-        y[yo] = sums[0] / fmax(1.0f, sums[1]);
+    __local float tmp[CLG_WG], tmpm[CLG_WG];
+    int l = get_local_id(0), L = get_local_size(0);
+    float s = 0.0f, c1 = 0.0f, m = 0.0f, c2 = 0.0f;
+    for (int g = l; g < ng; g += L) {
+        float y1 = part[2 * g] - c1;
+        float z1 = s + y1;
+        c1 = (z1 - s) - y1;
+        s = z1;
+        float y2 = part[2 * g + 1] - c2;
+        float z2 = m + y2;
+        c2 = (z2 - m) - y2;
+        m = z2;
+    }
+    tmp[l] = s;
+    tmpm[l] = m;
+    sum2_local(tmp, tmpm, l, L);
+    if (l == 0) {
+        sums[0] = tmp[0];
+        sums[1] = tmpm[0];
+        if (yo >= 0)
+            y[yo] = tmp[0] / fmax(1.0f, tmpm[0]);
+    }
 }
 
-/* d pred = 2 w (p - t) gout / max(1, count), d target = -d pred. */
+/* d pred = 2 w (p - t) gout / max(1, count), d target = -d pred; count = sums[1] when has_mask,
+ * else ncount from the host. */
 __kernel void sqerr_bwd(__global const float *p, int po, __global const float *t, int to, __global const float *mk,
-                        int mo, int has_mask, __global const float *sums, __global const float *gy, int gyo,
-                        __global float *gp, int gpo, int want_p, __global float *gt, int gto, int want_t, int n,
-                        int acc)
+                        int mo, int has_mask, __global const float *sums, float ncount, __global const float *gy,
+                        int gyo, __global float *gp, int gpo, int want_p, __global float *gt, int gto, int want_t,
+                        int n, int acc)
 {
     int i = get_global_id(0);
     if (i >= n)
         return;
     float w = has_mask ? mk[mo + i] : 1.0f;
-    float g = 2.0f * w * (p[po + i] - t[to + i]) * gy[gyo] / fmax(1.0f, sums[1]);
+    float g = 2.0f * w * (p[po + i] - t[to + i]) * gy[gyo] / fmax(1.0f, has_mask ? sums[1] : ncount);
     if (want_p)
         gp[gpo + i] = acc ? gp[gpo + i] + g : g;
     if (want_t)

@@ -74,33 +74,46 @@ __kernel void random_normal_fwd(__global float *y, int yo, int n, uint k0, uint 
 }
 
 /* Patch masks by selection sampling (Knuth's algorithm S): patch t of sample s is taken with
- * probability (k - taken)/(np - t), so exactly k patches are taken.  One work-item per
- * (sample, patch) replays the draws for patches 0..t of its sample and writes its P*P pixels.
- * Draw t of sample s is word t%4 of block s*nblk + t/4. */
-__kernel void patch_mask_fwd(__global float *m, int mo, int nsamples, int H, int W, int P, int k,
-                             uint k0, uint k1, uint c2, uint c3)
+ * probability (k - taken)/(np - t), so exactly k patches are taken.  Draw t of sample s is word
+ * t%4 of block s*nblk + t/4.  Two passes: one work-item per sample runs its draws once and writes
+ * np 0/1 flags to sel, then one work-item per pixel row writes the pixels. */
+__kernel void patch_mask_select(__global int *sel, int nsamples, int np, int k, uint k0, uint k1, uint c2,
+                                uint c3)
+{
+    int s = get_global_id(0);
+    if (s >= nsamples)
+        return;
+    int nblk = (np + 3) / 4;
+    int taken = 0;
+    __global int *out = sel + (size_t)s * np;
+    for (int b = 0; b < nblk; b++) {
+        uint4 r = rng_block((uint)(s * nblk + b), RNG_TAG_PATCH, k0, k1, c2, c3);
+        uint w[4] = { r.x, r.y, r.z, r.w };
+        int q0 = b * 4;
+        for (int j = 0; j < 4 && q0 + j < np; j++) {
+            int take = (int)mul_hi(w[j], (uint)(np - q0 - j)) < k - taken;
+            taken += take;
+            out[q0 + j] = take;
+        }
+    }
+}
+
+/* Pixel pass: one work-item per (sample, pixel row) writes the row's W pixels. */
+__kernel void patch_mask_fill(__global const int *sel, __global float *m, int mo, int nsamples, int H, int W,
+                              int P)
 {
     int gid = get_global_id(0);
-    int pw = W / P, np = (H / P) * pw;
-    if (gid >= nsamples * np)
+    if (gid >= nsamples * H)
         return;
-    int s = gid / np, t = gid % np;
-    int nblk = (np + 3) / 4;
-    int taken = 0, mine = 0;
-    uint4 r = (uint4)(0u);
-    for (int q = 0; q <= t; q++) {
-        if ((q & 3) == 0)
-            r = rng_block((uint)(s * nblk + q / 4), RNG_TAG_PATCH, k0, k1, c2, c3);
-        int sel = (int)mul_hi(rng_word(r, q & 3), (uint)(np - q)) < k - taken;
-        taken += sel;
-        mine = sel;
-    }
-    float v = mine ? 1.0f : 0.0f;
-    int py = (t / pw) * P, px = (t % pw) * P;
-    __global float *row = m + mo + (size_t)s * H * W;
-    for (int dy = 0; dy < P; dy++)
+    int s = gid / H, y = gid - s * H;
+    int pw = W / P;
+    __global const int *f = sel + (size_t)s * (H / P) * pw + (y / P) * pw;
+    __global float *row = m + mo + (size_t)gid * W;
+    for (int px = 0; px < pw; px++) {
+        float v = f[px] ? 1.0f : 0.0f;
         for (int dx = 0; dx < P; dx++)
-            row[(py + dy) * W + px + dx] = v;
+            row[px * P + dx] = v;
+    }
 }
 
 /* Dropout: element i is kept when its 24-bit draw >= thr (= ceil(p * 2^24)), then scaled. */

@@ -1,5 +1,7 @@
 /* ops_elementwise.c — unary activations (relu, gelu, tanh, sigmoid, exp, log, scale) and
  * broadcasting binary ops (add, sub, mul). */
+#include <stdio.h>
+
 #include "internal.h"
 
 /* ---- unary ----------------------------------------------------------------- */
@@ -114,11 +116,41 @@ static void bcast_make(const clg_tensor *a, const clg_tensor *b, const clg_tenso
     g->n = (int)clg_shape_numel(&y->s);
 }
 
-static clg_status binary_fwd(clg_ctx *ctx, const char *kname, const clg_tensor *a, const clg_tensor *b,
-                             clg_tensor *y)
+/* Elements per row when x (padded dims xd) is the output (dims od) broadcast along its leading
+ * dims only: xd[k] == 1 before some j and == od[k] from j on.  0 when it is not. */
+static int row_cols(const int xd[4], const int od[4])
+{
+    int j = 4;
+    while (j > 0 && xd[j - 1] == od[j - 1])
+        j--;
+    for (int k = 0; k < j; k++)
+        if (xd[k] != 1)
+            return 0;
+    int c = 1;
+    for (int k = j; k < 4; k++)
+        c *= od[k];
+    return c;
+}
+
+static clg_status binary_fwd(clg_ctx *ctx, const char *kname, const char *kname_rows, const clg_tensor *a,
+                             const clg_tensor *b, clg_tensor *y)
 {
     bcast g;
     bcast_make(a, b, y, &g);
+    int ca = row_cols(g.ad, g.od), cb = row_cols(g.bd, g.od);
+    if (g.n > 0 && ((ca == g.n && cb > 0) || (cb == g.n && ca > 0))) {
+        int cols = ca < cb ? ca : cb;
+        if (cols < g.n && (size_t)cols >= ctx->wg_default) {
+            char k2[32];
+            snprintf(k2, sizeof k2, "%s2", kname_rows);
+            size_t gs[2] = { (size_t)cols, (size_t)(g.n / cols) }, ls[2] = { ctx->wg_default, 1 };
+            const clg_karg args[] = { KTEN(a), KTEN(b), KTEN(y), KINT(g.n / cols), KINT(cols), KINT(ca != g.n),
+                                      KINT(cb != g.n) };
+            return clg__launch2d(ctx, CLG_PROG_ELEMENTWISE, k2, gs, ls, args, CLG_NARGS(args));
+        }
+        return LAUNCH1D(ctx, CLG_PROG_ELEMENTWISE, kname_rows, (size_t)g.n, KTEN(a), KTEN(b), KTEN(y), KINT(g.n),
+                        KINT(cols), KINT(ca != g.n), KINT(cb != g.n));
+    }
     return LAUNCH1D(ctx, CLG_PROG_ELEMENTWISE, kname, (size_t)g.n, KTEN(a), KTEN(b), KTEN(y), KINT(g.n),
                     KINT(g.od[1]), KINT(g.od[2]), KINT(g.od[3]), KINT(g.as[0]), KINT(g.as[1]),
                     KINT(g.as[2]), KINT(g.as[3]), KINT(g.bs[0]), KINT(g.bs[1]), KINT(g.bs[2]),
@@ -128,10 +160,20 @@ static clg_status binary_fwd(clg_ctx *ctx, const char *kname, const clg_tensor *
 /* Gradient of one operand x (dims xd): each work-item owns one element of gx and sums
  * scale * gy (mode 0) or gy * other (mode 1) over the positions broadcast onto it. */
 static clg_status binary_bwd_one(clg_ctx *ctx, const clg_tensor *gy, const clg_tensor *other,
-                                 const int ostr[4], clg_tensor *gx, const int xd[4], const int od[4],
-                                 float scale, int mode, int acc)
+                                 const int ostr[4], const int odims[4], clg_tensor *gx, const int xd[4],
+                                 const int od[4], float scale, int mode, int acc)
 {
     int n = (int)clg_shape_numel(&gx->s);
+    int no = (int)clg_shape_numel(&gy->s);
+    int cx = row_cols(xd, od), co = row_cols(odims, od);
+    if (no > 0 && cx > 0 && (!mode || (co > 0 && (cx == no || co == no)))) {
+        int xrow = cx != no, cols = !mode ? cx : cx < co ? cx : co;
+        if (!mode)
+            co = no;
+        return LAUNCH1D(ctx, CLG_PROG_ELEMENTWISE, "binary_bwd_rows", (size_t)n, KTEN(gy), KTEN(other), KTEN(gx),
+                        KINT(n), KINT(no / cols), KINT(cols), KINT(xrow), KINT(co != no), KFLT(scale), KINT(mode),
+                        KINT(acc));
+    }
     return LAUNCH1D(ctx, CLG_PROG_ELEMENTWISE, "binary_bwd", (size_t)n, KTEN(gy), KTEN(other), KTEN(gx),
                     KINT(n), KINT(xd[0]), KINT(xd[1]), KINT(xd[2]), KINT(xd[3]), KINT(od[0]), KINT(od[1]),
                     KINT(od[2]), KINT(od[3]), KINT(ostr[0]), KINT(ostr[1]), KINT(ostr[2]), KINT(ostr[3]),
@@ -146,9 +188,9 @@ static clg_status binary_bwd(clg_ctx *ctx, const clg_tensor *const *in, const cl
     bcast_make(in[0], in[1], out, &g);
     clg_status st = CLG_OK;
     if (gin[0])
-        st = binary_bwd_one(ctx, gout, in[1], g.bs, gin[0], g.ad, g.od, 1.0f, kind == 2, acc);
+        st = binary_bwd_one(ctx, gout, in[1], g.bs, g.bd, gin[0], g.ad, g.od, 1.0f, kind == 2, acc);
     if (!st && gin[1])
-        st = binary_bwd_one(ctx, gout, in[0], g.as, gin[1], g.bd, g.od, kind == 1 ? -1.0f : 1.0f, kind == 2,
+        st = binary_bwd_one(ctx, gout, in[0], g.as, g.ad, gin[1], g.bd, g.od, kind == 1 ? -1.0f : 1.0f, kind == 2,
                             acc);
     return st;
 }
@@ -163,7 +205,7 @@ static clg_status binary_bwd(clg_ctx *ctx, const clg_tensor *const *in, const cl
                                      const clg_attrs *a)                                               \
     {                                                                                                  \
         (void)a;                                                                                       \
-        return binary_fwd(ctx, #NAME "_fwd", in[0], in[1], out);                                       \
+        return binary_fwd(ctx, #NAME "_fwd", #NAME "_fwd_rows", in[0], in[1], out);                    \
     }                                                                                                  \
     static clg_status NAME##_backward(clg_ctx *ctx, const clg_tensor *const *in, const clg_tensor *out, \
                                       const clg_tensor *gout, clg_tensor *const *gin,                  \

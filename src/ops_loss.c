@@ -114,14 +114,33 @@ static clg_status masked_mse_infer(const clg_shape *const *in, const clg_attrs *
     return sq_infer("masked_mse", in, 3, out);
 }
 
-/* sums[0] = sum(w (p-t)^2), sums[1] = sum(w) */
-static clg_status sq_sums(clg_ctx *ctx, const clg_tensor *const *in, int has_mask, clg_tensor *sums)
+#define SQ_ITEMS 16       /* elements per work-item before another group is added */
+#define SQ_MAX_GROUPS 256
+
+/* Two-stage reduction: sums[0] = sum(w (p-t)^2) (when want_err), sums[1] = sum(w); with y non-NULL
+ * also y = sums[0] / max(1, sums[1]).  sums is a 2-float scratch tensor. */
+static clg_status sq_sums(clg_ctx *ctx, const clg_tensor *const *in, int has_mask, int want_err,
+                          clg_tensor *sums, clg_tensor *y)
 {
     int n = (int)clg_shape_numel(&in[0]->s);
+    size_t wg = ctx->wg_default;
+    int64_t per = (int64_t)wg * SQ_ITEMS, ng = (n + per - 1) / per;
+    if (ng < 1)
+        ng = 1;
+    if (ng > SQ_MAX_GROUPS)
+        ng = SQ_MAX_GROUPS;
+    clg_tensor part;
+    clg_status st = scratch(ctx, 2 * ng, &part);
+    if (st)
+        return st;
     const clg_tensor *mk = has_mask ? in[2] : in[0];
-    clg_karg args[] = { KTEN(in[0]), KTEN(in[1]), KTEN(mk), KINT(has_mask), KINT(n), KMEM(sums->buf),
-                        KLOCAL(0), KLOCAL(0) };
-    return launch_group(ctx, "sqerr_sum", args, CLG_NARGS(args), 2);
+    st = LAUNCH1D(ctx, CLG_PROG_LOSS, "sqerr_partial", (size_t)ng * wg, KTEN(in[0]), KTEN(in[1]), KTEN(mk),
+                  KINT(has_mask), KINT(want_err), KINT(n), KMEM(part.buf));
+    if (!st)
+        st = LAUNCH1D(ctx, CLG_PROG_LOSS, "sqerr_final", wg, KMEM(part.buf), KINT(ng), KMEM(sums->buf),
+                      KMEM(y ? y->buf : sums->buf), KINT(y ? (int)y->offset : -1));
+    clg_tensor_free(&part);
+    return st;
 }
 
 static clg_status sq_forward(clg_ctx *ctx, const clg_tensor *const *in, clg_tensor *out, int has_mask)
@@ -130,12 +149,12 @@ static clg_status sq_forward(clg_ctx *ctx, const clg_tensor *const *in, clg_tens
     clg_status st = scratch(ctx, 2, &sums);
     if (st)
         return st;
-    if (!(st = sq_sums(ctx, in, has_mask, &sums)))
-        st = LAUNCH1D(ctx, CLG_PROG_LOSS, "sqerr_finish", 1, KMEM(sums.buf), KTEN(out));
+    st = sq_sums(ctx, in, has_mask, 1, &sums, out);
     clg_tensor_free(&sums);
     return st;
 }
 
+/* Backward needs only the count: n for mse, sum(mask) (reduced again) for masked_mse. */
 static clg_status sq_backward(clg_ctx *ctx, const clg_tensor *const *in, const clg_tensor *gout,
                               clg_tensor *const *gin, int has_mask, int acc)
 {
@@ -150,10 +169,12 @@ static clg_status sq_backward(clg_ctx *ctx, const clg_tensor *const *in, const c
         return st;
     const clg_tensor *mk = has_mask ? in[2] : in[0];
     const clg_tensor *gp = gin[0] ? gin[0] : in[0], *gt = gin[1] ? gin[1] : in[0];
-    if (!(st = sq_sums(ctx, in, has_mask, &sums)))
+    if (has_mask)
+        st = sq_sums(ctx, in, 1, 0, &sums, NULL);
+    if (!st)
         st = LAUNCH1D(ctx, CLG_PROG_LOSS, "sqerr_bwd", (size_t)n, KTEN(in[0]), KTEN(in[1]), KTEN(mk),
-                      KINT(has_mask), KMEM(sums.buf), KTEN(gout), KTEN(gp), KINT(gin[0] != NULL), KTEN(gt),
-                      KINT(gin[1] != NULL), KINT(n), KINT(acc));
+                      KINT(has_mask), KMEM(sums.buf), KFLT((float)n), KTEN(gout), KTEN(gp), KINT(gin[0] != NULL),
+                      KTEN(gt), KINT(gin[1] != NULL), KINT(n), KINT(acc));
     clg_tensor_free(&sums);
     return st;
 }

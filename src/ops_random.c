@@ -126,11 +126,24 @@ static clg_status patch_mask_forward(clg_ctx *ctx, const clg_tensor *const *in, 
                                      const clg_attrs *a)
 {
     (void)in;
-    int N = (int)out->s.dim[0], P = a->patch;
-    int np = (a->height / P) * (a->width / P);
+    int N = (int)out->s.dim[0], H = a->height, W = a->width, P = a->patch;
+    int np = (H / P) * (W / P);
     int k = (int)floor((double)a->p * np + 0.5);
-    return LAUNCH1D(ctx, CLG_PROG_RANDOM, "patch_mask_fwd", (size_t)N * (size_t)np, KTEN(out), KINT(N),
-                    KINT(a->height), KINT(a->width), KINT(P), KINT(k), RNG_ARGS(a));
+    if (N == 0)
+        return CLG_OK;
+    /* per-(sample, patch) flags, released once the queued kernels are done */
+    clg_shape ss = clg_shape_make(CLG_I32, 1, (int64_t[]){ (int64_t)N * np });
+    clg_tensor sel;
+    clg_status st = clg_tensor_new(ctx, &ss, &sel);
+    if (st)
+        return st;
+    st = LAUNCH1D(ctx, CLG_PROG_RANDOM, "patch_mask_select", (size_t)N, KMEM(sel.buf), KINT(N), KINT(np), KINT(k),
+                  RNG_ARGS(a));
+    if (!st)
+        st = LAUNCH1D(ctx, CLG_PROG_RANDOM, "patch_mask_fill", (size_t)N * (size_t)H, KMEM(sel.buf), KTEN(out),
+                      KINT(N), KINT(H), KINT(W), KINT(P));
+    clg_tensor_free(&sel);
+    return st;
 }
 
 const clg_op_desc clg_opdesc_patch_mask = { "patch_mask", 1, patch_mask_infer, patch_mask_forward, NULL };

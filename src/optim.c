@@ -78,6 +78,24 @@ clg_status clg_sgd_update(clg_ctx *ctx, clg_tensor *param, const clg_tensor *gra
                     KFLT(lr), KFLT(momentum), KFLT(weight_decay), KINT(velocity != NULL));
 }
 
+/* 1-D launch of an element-wise update with work-groups of up to 256 items: fewer, larger groups
+ * are markedly faster on CPU runtimes (PoCL) and no slower elsewhere. */
+static clg_status launch_wide(clg_ctx *ctx, const char *kname, size_t n, const clg_karg *args, int nargs)
+{
+    if (n == 0)
+        return CLG_OK;
+    cl_kernel k;
+    clg_status st = clg__kernel(ctx, CLG_PROG_OPTIM, kname, &k);
+    if (st || (st = clg__set_args(k, kname, args, nargs)))
+        return st;
+    size_t kw = 0, l = ctx->wg_default;
+    if (clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kw, &kw, NULL) != CL_SUCCESS)
+        kw = l;
+    while (l * 2 <= 256 && l * 2 <= kw && (!ctx->info.max_work_group || l * 2 <= ctx->info.max_work_group))
+        l *= 2;
+    return clg__enqueue(ctx, k, kname, 1, &n, &l);
+}
+
 clg_status clg_adam_update(clg_ctx *ctx, clg_tensor *param, const clg_tensor *grad, clg_tensor *m,
                            clg_tensor *v, float lr, float beta1, float beta2, float eps,
                            float weight_decay, int decoupled, int step)
@@ -101,9 +119,10 @@ clg_status clg_adam_update(clg_ctx *ctx, clg_tensor *param, const clg_tensor *gr
     float inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
     float decay = (float)(1.0 - (double)lr * (double)weight_decay);
     int n = (int)clg_shape_numel(&param->s);
-    return LAUNCH1D(ctx, CLG_PROG_OPTIM, "adam_update", (size_t)n, KTEN(param), KTEN(grad), KTEN(m), KTEN(v),
-                    KINT(n), KFLT(beta1), KFLT(beta2), KFLT(eps), KFLT(weight_decay), KINT(decoupled != 0),
-                    KFLT(decay), KFLT(step_size), KFLT(inv_sqrt_bc2));
+    const clg_karg args[] = { KTEN(param), KTEN(grad), KTEN(m), KTEN(v), KINT(n), KFLT(beta1), KFLT(beta2),
+                              KFLT(eps), KFLT(weight_decay), KINT(decoupled != 0), KFLT(decay),
+                              KFLT(step_size), KFLT(inv_sqrt_bc2) };
+    return launch_wide(ctx, "adam_update", (size_t)n, args, CLG_NARGS(args));
 }
 
 static int sq_norm_groups(int64_t n, size_t wg)

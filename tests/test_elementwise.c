@@ -36,6 +36,8 @@ static void binary_cases(clg_op op)
         { SHAPE2(CLG_F32, 7, 33), SHAPE2(CLG_F32, 7, 33) },          /* same shape */
         { SHAPE1(CLG_F32, 1031), SHAPE1(CLG_F32, 1031) },
         { SHAPE2(CLG_F32, 33, 7), SHAPE1(CLG_F32, 7) },              /* bias row [N,C] + [C] */
+        { SHAPE2(CLG_F32, 7, 1031), SHAPE1(CLG_F32, 1031) },        /* wide rows: 2-D fast path */
+        { SHAPE1(CLG_F32, 100), SHAPE3(CLG_F32, 3, 1, 100) },
         { SHAPE2(CLG_F32, 1031, 1), SHAPE2(CLG_F32, 1031, 7) },      /* column [N,1] with [N,C] */
         { SHAPE2(CLG_F32, 33, 7), SHAPE2(CLG_F32, 33, 1) },
         { SHAPE1(CLG_F32, 1), SHAPE2(CLG_F32, 7, 33) },              /* scalar-like [1] */
