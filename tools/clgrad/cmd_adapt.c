@@ -23,6 +23,7 @@ static void usage(FILE *f)
             "  --labels N        use only the first N training labels (default: all)\n"
             "  --epochs N        (default 30)    --batch N (default 128)    --lr X (default 1e-3)\n"
             "  --seed N          (default 1)     --device SPEC    --data DIR\n"
+            "  --schedule NAME   cosine (lr decays to 0; default) | constant\n"
             "  --out FILE        classifier checkpoint (default adapt.safetensors; .csv/.svg beside it)\n");
 }
 
@@ -91,6 +92,14 @@ int cmd_adapt(int argc, char **argv)
     if ((v = util_opt(argc, argv, used, "--batch"))) cfg.batch = atoi(v);
     if ((v = util_opt(argc, argv, used, "--lr"))) cfg.lr = (float)atof(v);
     if ((v = util_opt(argc, argv, used, "--seed"))) cfg.seed = strtoull(v, NULL, 10);
+    if ((v = util_opt(argc, argv, used, "--schedule"))) {
+        if (strcmp(v, "constant") && strcmp(v, "cosine")) {
+            fprintf(stderr, "clgrad adapt: unknown schedule '%s' (constant, cosine)\n", v);
+            free(used);
+            return 2;
+        }
+        cfg.cosine = !strcmp(v, "cosine");
+    }
     const char *enc = util_opt(argc, argv, used, "--encoder");
     int bad = util_unknown("adapt", argc, argv, used);
     free(used);

@@ -23,6 +23,7 @@ static void usage_mlp(FILE *f)
             "  --batch N           (default 128)\n"
             "  --lr X              learning rate (default 1e-3)\n"
             "  --optimizer NAME    adam | adamw | sgd (default adam)\n"
+            "  --schedule NAME     cosine (from --lr to 0 over the run; default) | constant\n"
             "  --seed N            (default 1)\n"
             "  --device SPEC       auto | cpu | gpu | P:D | name substring (default auto)\n"
             "  --out FILE          checkpoint (.safetensors; default mlp.safetensors)\n"
@@ -80,6 +81,15 @@ int cmd_train_mlp(int argc, char **argv)
         else if (!strcmp(v, "sgd")) cfg.optim = CLG_OPTIM_SGD;
         else {
             fprintf(stderr, "clgrad train mlp: unknown optimizer '%s' (adam, adamw, sgd)\n", v);
+            free(used);
+            return 2;
+        }
+    }
+    if ((v = util_opt(argc, argv, used, "--schedule"))) {
+        if (!strcmp(v, "constant")) cfg.cosine = 0;
+        else if (!strcmp(v, "cosine")) cfg.cosine = 1;
+        else {
+            fprintf(stderr, "clgrad train mlp: unknown schedule '%s' (constant, cosine)\n", v);
             free(used);
             return 2;
         }

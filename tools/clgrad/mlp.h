@@ -14,6 +14,7 @@ typedef struct mlp_config {
     int epochs, batch;
     float lr;
     clg_optim_kind optim;
+    int cosine;               /* 1 (default): cosine decay of lr to 0 over all steps; 0: constant */
     uint64_t seed;
     const char *title;        /* "train mlp" or "adapt ..." for messages */
     int classifier;           /* 1: hidden = encoder widths, with a new "head" (clg_classifier_build) */

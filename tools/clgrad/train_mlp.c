@@ -19,6 +19,7 @@ void mlp_config_default(mlp_config *c)
     c->batch = 128;
     c->lr = 1e-3f;
     c->optim = CLG_OPTIM_ADAM;
+    c->cosine = 1;
     c->seed = 1;
     c->title = "train mlp";
 }
@@ -122,9 +123,16 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
         cli_fail("freezing the encoder", st);
         goto out;
     }
-    int steps_per_epoch = n_tr / B;
+    /* Every image is seen each epoch, as with PyTorch's DataLoader (drop_last=False): the last,
+     * partial batch is topped up with images from the start of this epoch's permutation. */
+    int steps_per_epoch = (n_tr + B - 1) / B;
     clg_optim_options oo = clg_optim_defaults(cfg->optim);
     oo.lr = cfg->lr;
+    if (cfg->cosine) {
+        oo.schedule = CLG_LR_COSINE;
+        oo.total_steps = steps_per_epoch * cfg->epochs;
+        oo.min_lr = 0.0f;
+    }
     if ((st = clg_graph_set_optimizer(m.g, &oo)) || (st = clg_graph_plan(m.g, CLG_PLAN_TRAIN))) {
         cli_fail("planning", st);
         goto out;
@@ -136,10 +144,10 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
     for (int i = 0; i < nw; i++)
         an += snprintf(arch + an, sizeof arch - (size_t)an, "%s%d", i ? "-" : "", widths[i]);
     printf("clgrad %s: %s on %s (%s)\n", cfg->title, arch, dev.name, dev.platform_name);
-    printf("data: %s (%d train, %d test, %dx%d); batch %d, %d epochs, %s lr %g, seed %llu\n", data, n_tr, n_te,
+    printf("data: %s (%d train, %d test, %dx%d); batch %d, %d epochs, %s lr %g%s, seed %llu\n", data, n_tr, n_te,
            rows, cols, B, cfg->epochs,
            cfg->optim == CLG_OPTIM_SGD ? "sgd" : cfg->optim == CLG_OPTIM_ADAMW ? "adamw" : "adam", cfg->lr,
-           (unsigned long long)cfg->seed);
+           cfg->cosine ? " (cosine decay)" : "", (unsigned long long)cfg->seed);
 
     xb = malloc((size_t)B * (size_t)dim * sizeof(float));
     yb = malloc((size_t)B * sizeof(int32_t));
@@ -169,7 +177,7 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
         double t0 = util_now(), loss_sum = 0;
         for (int s = 0; s < steps_per_epoch; s++) {
             for (int r = 0; r < B; r++) {
-                int i = order[s * B + r];
+                int i = order[(s * B + r) % n_tr];
                 memcpy(xb + (size_t)r * (size_t)dim, tr_x + (size_t)i * (size_t)dim, (size_t)dim * sizeof(float));
                 yb[r] = tr_y[i];
             }
