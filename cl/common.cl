@@ -7,6 +7,16 @@
 #define CLG_WG 64
 #endif
 
+/* Kahan-compensated running sum: *s += v, with *c carrying the lost low-order bits (start both
+ * at 0).  Accurate long serial sums in float; relies on no fast-math (never passed). */
+inline void clg_kahan_add(float *s, float *c, float v)
+{
+    float y = v - *c;
+    float t = *s + y;
+    *c = (t - *s) - y;
+    *s = t;
+}
+
 /* Record an out-of-range index found on the device: the first op to flag wins
  * the slot; the host reads it in clg_ctx_finish(). */
 inline void clg_flag_error(__global int *flags, int op_plus_1, int value, int limit)

@@ -195,12 +195,8 @@ __kernel void sum_serial(__global const float *v, int n, float scale, __global f
     if (get_global_id(0) != 0)
         return;
     float s = 0.0f, comp = 0.0f;
-    for (int i = 0; i < n; i++) {
-        float y = v[i] - comp;
-        float t = s + y;
-        comp = (t - s) - y;
-        s = t;
-    }
+    for (int i = 0; i < n; i++)
+        clg_kahan_add(&s, &comp, v[i]);
     out[oo] = s * scale;
 }
 

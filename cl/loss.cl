@@ -32,12 +32,8 @@ __kernel void sum_scaled(__global const float *v, int n, float scale, __global f
 {
     int l = get_local_id(0), L = get_local_size(0);
     float s = 0.0f, comp = 0.0f;
-    for (int i = l; i < n; i += L) {
-        float y = v[i] - comp;
-        float t = s + y;
-        comp = (t - s) - y;
-        s = t;
-    }
+    for (int i = l; i < n; i += L)
+        clg_kahan_add(&s, &comp, v[i]);
     tmp[l] = s;
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int k = L / 2; k > 0; k >>= 1) {
@@ -108,10 +104,7 @@ __kernel void sqerr_partial(__global const float *p, int po, __global const floa
         m += w;
         if (want_err) {
             float d = p[po + i] - t[to + i];
-            float y = w * d * d - c1;
-            float z = s + y;
-            c1 = (z - s) - y;
-            s = z;
+            clg_kahan_add(&s, &c1, w * d * d);
         }
     }
     tmp[l] = s;
@@ -131,14 +124,8 @@ __kernel void sqerr_final(__global const float *part, int ng, __global float *su
     int l = get_local_id(0), L = get_local_size(0);
     float s = 0.0f, c1 = 0.0f, m = 0.0f, c2 = 0.0f;
     for (int g = l; g < ng; g += L) {
-        float y1 = part[2 * g] - c1;
-        float z1 = s + y1;
-        c1 = (z1 - s) - y1;
-        s = z1;
-        float y2 = part[2 * g + 1] - c2;
-        float z2 = m + y2;
-        c2 = (z2 - m) - y2;
-        m = z2;
+        clg_kahan_add(&s, &c1, part[2 * g]);
+        clg_kahan_add(&m, &c2, part[2 * g + 1]);
     }
     tmp[l] = s;
     tmpm[l] = m;

@@ -3,15 +3,7 @@
 /* Kernels come in two shapes: *_item (one work-item per output or row; for many short
  * reductions) and *_group (one work-group per output or row with a local-memory tree;
  * the host launches them with a power-of-two local size).  Serial loops use Kahan
- * compensation so long strided sums stay accurate. */
-
-inline void kahan_add(float *s, float *c, float v)
-{
-    float y = v - *c;
-    float t = *s + y;
-    *c = (t - *s) - y;
-    *s = t;
-}
+ * compensation (clg_kahan_add, common.cl) so long strided sums stay accurate. */
 
 /* Sum of v over the work-group (power-of-two size); every item gets the result. */
 inline float wg_sum(__local float *sh, float v)
@@ -55,7 +47,7 @@ __kernel void reduce_sum_item(__global const float *x, int xo, __global float *y
     int base = xo + (o / inner) * R * inner + o % inner;
     float s = 0.0f, c = 0.0f;
     for (int r = 0; r < R; r++)
-        kahan_add(&s, &c, x[base + r * inner]);
+        clg_kahan_add(&s, &c, x[base + r * inner]);
     y[yo + o] = s * scale;
 }
 
@@ -66,7 +58,7 @@ __kernel void reduce_sum_group(__global const float *x, int xo, __global float *
     int base = xo + (o / inner) * R * inner + o % inner;
     float s = 0.0f, c = 0.0f;
     for (int r = l; r < R; r += wg)
-        kahan_add(&s, &c, x[base + r * inner]);
+        clg_kahan_add(&s, &c, x[base + r * inner]);
     s = wg_sum(sh, s);
     if (l == 0)
         y[yo + o] = s * scale;
@@ -103,7 +95,7 @@ __kernel void softmax_item(__global const float *x, int xo, __global float *y, i
     m = safe_shift(m);
     float s = 0.0f, c = 0.0f;
     for (int j = 0; j < C; j++)
-        kahan_add(&s, &c, exp(xr[j] - m));
+        clg_kahan_add(&s, &c, exp(xr[j] - m));
     if (logsm) {
         float ls = m + log(s);
         for (int j = 0; j < C; j++)
@@ -127,7 +119,7 @@ __kernel void softmax_group(__global const float *x, int xo, __global float *y, 
     m = safe_shift(wg_max(sh, m));
     float s = 0.0f, c = 0.0f;
     for (int j = l; j < C; j += wg)
-        kahan_add(&s, &c, exp(xr[j] - m));
+        clg_kahan_add(&s, &c, exp(xr[j] - m));
     s = wg_sum(sh, s);
     if (logsm) {
         float ls = m + log(s);
@@ -151,7 +143,7 @@ __kernel void softmax_bwd_item(__global const float *y, int yo, __global const f
     int b = r * C;
     float s = 0.0f, c = 0.0f;
     for (int j = 0; j < C; j++)
-        kahan_add(&s, &c, logsm ? gy[gyo + b + j] : gy[gyo + b + j] * y[yo + b + j]);
+        clg_kahan_add(&s, &c, logsm ? gy[gyo + b + j] : gy[gyo + b + j] * y[yo + b + j]);
     for (int j = 0; j < C; j++) {
         float yv = y[yo + b + j], gv = gy[gyo + b + j];
         float g = logsm ? gv - exp(yv) * s : yv * (gv - s);
@@ -167,7 +159,7 @@ __kernel void softmax_bwd_group(__global const float *y, int yo, __global const 
     int b = r * C;
     float s = 0.0f, c = 0.0f;
     for (int j = l; j < C; j += wg)
-        kahan_add(&s, &c, logsm ? gy[gyo + b + j] : gy[gyo + b + j] * y[yo + b + j]);
+        clg_kahan_add(&s, &c, logsm ? gy[gyo + b + j] : gy[gyo + b + j] * y[yo + b + j]);
     s = wg_sum(sh, s);
     for (int j = l; j < C; j += wg) {
         float yv = y[yo + b + j], gv = gy[gyo + b + j];
