@@ -10,6 +10,7 @@
 #include <zlib.h>
 
 #include "harness.h"
+#include "util.h"
 #include "clgrad/io.h"
 
 /* ---- temp folder and file helpers ---------------------------------------- */
@@ -928,23 +929,6 @@ static void test_png_errors(void **s)
 
 /* ---- runner ---------------------------------------------------------------- */
 
-static void rm_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char p[1024];
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 int main(void)
 {
     const char *tmp = getenv("TMPDIR");
@@ -969,6 +953,6 @@ int main(void)
         cmocka_unit_test(test_png_errors),
     };
     int rc = clg_test_run("io", tests, sizeof tests / sizeof tests[0]);
-    rm_tree(tdir);
+    util_rm_tree(tdir);
     return rc;
 }

@@ -1,5 +1,4 @@
 /* bench_build.c — per device, time to build each embedded program cold vs from clgrad's binary cache. */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +6,7 @@
 #include <unistd.h>
 
 #include "clgrad/clgrad.h"
+#include "util.h"
 #include "clgrad/program.h"
 
 static double now_s(void)
@@ -26,23 +26,6 @@ static double median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-static void rm_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char p[2048];
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
 }
 
 /* Build program i on a fresh ctx with the given policy; seconds, or -1 on failure. */
@@ -101,7 +84,7 @@ static int bench_device(const clg_device_info *dev, int reps, const char *cache_
             continue;
         }
         cold = median(v, reps);
-        rm_dir(cache_dir);
+        util_rm_tree(cache_dir);
         store = timed_build(dev, i, CLG_CACHE_FORCE, &o);
         const char *note = "";
         if (store < 0) {
@@ -137,7 +120,7 @@ static int bench_device(const clg_device_info *dev, int reps, const char *cache_
     printf("  %-18s %10.3f %10s %10.4f %7.1fx\n", "total", tot_cold, "", tot_hit,
            tot_hit > 0 ? tot_cold / tot_hit : 0.0);
     free(v);
-    rm_dir(cache_dir);
+    util_rm_tree(cache_dir);
     return failures;
 }
 

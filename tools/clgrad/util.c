@@ -1,6 +1,7 @@
 /* util.c — CLI helpers: option parsing, progress bar, SVG loss curves. */
 #include "util.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <string.h>
 #include <time.h>
@@ -11,6 +12,23 @@ double util_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void util_rm_tree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    char p[2048];
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
 }
 
 const char *util_opt(int argc, char **argv, char *used, const char *name)

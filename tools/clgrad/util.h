@@ -6,6 +6,9 @@
 
 double util_now(void);
 
+/* Remove the plain files in dir, then dir itself (one level: for scratch folders). */
+void util_rm_tree(const char *dir);
+
 /* Parse "--name value" / "--name=value" options: returns the value for name, or NULL.
  * Marks consumed argv entries in used[] (size argc). */
 const char *util_opt(int argc, char **argv, char *used, const char *name);
