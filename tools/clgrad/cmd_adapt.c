@@ -64,14 +64,10 @@ out:
 
 int cmd_adapt(int argc, char **argv)
 {
-    char *used = calloc((size_t)argc + 1, 1);
+    int rc0;
+    char *used = util_args_begin(argc, argv, usage, &rc0);
     if (!used)
-        return 1;
-    if (util_flag(argc, argv, used, "--help") || util_flag(argc, argv, used, "-h")) {
-        usage(stdout);
-        free(used);
-        return 0;
-    }
+        return rc0;
     mlp_config cfg;
     mlp_config_default(&cfg);
     cfg.classifier = 1;

@@ -23,16 +23,17 @@ static int parse_arch(const char *arch, int *w, int max)
     return n;
 }
 
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: clgrad eval FILE.safetensors [--data DIR] [--device SPEC] [--batch N]\n");
+}
+
 int cmd_eval(int argc, char **argv)
 {
-    char *used = calloc((size_t)argc + 1, 1);
+    int rc0;
+    char *used = util_args_begin(argc, argv, usage, &rc0);
     if (!used)
-        return 1;
-    if (util_flag(argc, argv, used, "--help") || util_flag(argc, argv, used, "-h")) {
-        printf("usage: clgrad eval FILE.safetensors [--data DIR] [--device SPEC] [--batch N]\n");
-        free(used);
-        return 0;
-    }
+        return rc0;
     const char *v, *data = "/usr/share/datasets/fashion-mnist", *device = NULL;
     int batch = 500;
     if ((v = util_opt(argc, argv, used, "--data"))) data = v;
@@ -42,7 +43,7 @@ int cmd_eval(int argc, char **argv)
     int bad = util_unknown("eval", argc, argv, used);
     free(used);
     if (bad || !path || batch < 1) {
-        fprintf(stderr, "usage: clgrad eval FILE.safetensors [--data DIR] [--device SPEC] [--batch N]\n");
+        usage(stderr);
         return 2;
     }
     clg_st_file *f;

@@ -51,14 +51,10 @@ int cmd_train(int argc, char **argv)
 
 int cmd_train_mlp(int argc, char **argv)
 {
-    char *used = calloc((size_t)argc + 1, 1);
+    int rc0;
+    char *used = util_args_begin(argc, argv, usage_mlp, &rc0);
     if (!used)
-        return 1;
-    if (util_flag(argc, argv, used, "--help") || util_flag(argc, argv, used, "-h")) {
-        usage_mlp(stdout);
-        free(used);
-        return 0;
-    }
+        return rc0;
     mlp_config cfg;
     mlp_config_default(&cfg);
     const char *v;

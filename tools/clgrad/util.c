@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,6 +58,21 @@ int util_flag(int argc, char **argv, char *used, const char *name)
             return 1;
         }
     return 0;
+}
+
+char *util_args_begin(int argc, char **argv, void (*usage)(FILE *), int *rc)
+{
+    char *used = calloc((size_t)argc + 1, 1);
+    *rc = 1;
+    if (!used)
+        return NULL;
+    if (util_flag(argc, argv, used, "--help") || util_flag(argc, argv, used, "-h")) {
+        usage(stdout);
+        free(used);
+        *rc = 0;
+        return NULL;
+    }
+    return used;
 }
 
 const char *util_positional(int argc, char **argv, char *used)

@@ -15,6 +15,10 @@ const char *util_opt(int argc, char **argv, char *used, const char *name);
 int util_flag(int argc, char **argv, char *used, const char *name);
 /* First argv entry (from 1) not consumed and not starting with "--", or NULL; marks it used. */
 const char *util_positional(int argc, char **argv, char *used);
+/* Start parsing a command's arguments: returns the zeroed used[] array (argc + 1 entries; free
+ * it), or NULL after printing usage to stdout for --help/-h (*rc = 0) or when out of memory
+ * (*rc = 1). */
+char *util_args_begin(int argc, char **argv, void (*usage)(FILE *), int *rc);
 /* Report unconsumed arguments; returns 1 if any. */
 int util_unknown(const char *cmd, int argc, char **argv, const char *used);
 
