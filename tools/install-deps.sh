@@ -1,6 +1,8 @@
 #!/bin/sh
 # install-deps.sh — install every Debian package clgrad, its tests and its data need.
 # Idempotent and non-interactive; uses sudo when not run as root.
+# --reference also installs PyTorch (python3-torch, ~1 GB) for tools/torch_compare.py and
+# tools/torch_mlp_reference.py; tests and CI do not need it.
 set -eu
 
 PKGS="build-essential pkg-config meson ninja-build python3 \
@@ -9,6 +11,9 @@ pocl-opencl-icd mesa-opencl-icd \
 libclblast-dev libcmocka-dev zlib1g-dev libpng-dev \
 libopenblas-dev fasttext \
 dataset-fashion-mnist dict-gcide"
+if [ "${1:-}" = "--reference" ]; then
+    PKGS="$PKGS python3-torch python3-numpy"
+fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
