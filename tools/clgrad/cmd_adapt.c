@@ -23,7 +23,7 @@ static void usage(FILE *f)
             "  --labels N        use only the first N training labels (default: all)\n"
             "  --epochs N        (default 30)    --batch N (default 128)    --lr X (default 1e-3)\n"
             "  --seed N          (default 1)     --device SPEC    --data DIR\n"
-            "  --schedule NAME   cosine (lr decays to 0; default) | constant\n"
+            "  --schedule NAME   constant (default) | cosine (lr decays to 0)\n"
             "  --out FILE        classifier checkpoint (default adapt.safetensors; .csv/.svg beside it)\n");
 }
 
@@ -72,6 +72,7 @@ int cmd_adapt(int argc, char **argv)
     mlp_config_default(&cfg);
     cfg.classifier = 1;
     cfg.epochs = 30;
+    cfg.cosine = 0; /* few-label runs are short: a constant lr trains the new head further */
     cfg.hidden[0] = 512;
     cfg.hidden[1] = 128;
     cfg.n_hidden = 2;
