@@ -15,13 +15,13 @@
 /* Usage: bench_gemm [--device SPEC] [--paths tiled,local,simple,clblast] [--reps N] [--full]
  * Without --device every device is measured.  On rusticl (launches ~0.6 ms, big CLBlast
  * kernels very slow) only the batch-128 MLP shapes run, and CLBlast only the smallest one,
- * unless --full is given.  For a fair OpenBLAS number run it as
+ * unless --full is given; 2048^3 runs only with --full.  For a fair OpenBLAS number run it as
  *   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE build/bench_gemm */
 
 typedef struct bcase {
     const char *name;
     int M, K, N, ta, tb;
-    int mlp;              /* a batch-128 MLP shape (run everywhere) */
+    int mlp;              /* 1: a batch-128 MLP shape (run everywhere); 2: large, only with --full */
 } bcase;
 
 static const bcase cases[] = {
@@ -37,6 +37,7 @@ static const bcase cases[] = {
     { "512^3 NN", 512, 512, 512, 0, 0, 0 },
     { "512^3 TN", 512, 512, 512, 1, 0, 0 },
     { "512^3 NT", 512, 512, 512, 0, 1, 0 },
+    { "2048^3 NN", 2048, 2048, 2048, 0, 0, 2 },
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
 
@@ -162,7 +163,7 @@ static void bench_device(const clg_device_info *d, const char *paths, int reps, 
     printf("%-24s %-8s %10s %9s %10s %8s\n", "case", "path", "ms", "GFLOP/s", "first ms", "vs BLAS");
     for (size_t i = 0; i < N_CASES; i++) {
         const bcase *c = &cases[i];
-        if (rusticl && !full && !c->mlp)
+        if ((rusticl && !full && c->mlp != 1) || (!full && c->mlp == 2))
             continue;
         double flop = 2.0 * c->M * c->N * c->K, blas_gf = 0;
 #ifdef HAVE_OPENBLAS
