@@ -253,3 +253,175 @@ __kernel void gemm_tiled_k(GEMM_ARGS)
                 gemm_store1(C + (size_t)(i0 + r) * ldc + j0 + c, s, alpha, beta);
         }
 }
+
+/* CPU style with packing, for every transpose: a work-item (work-group 1x1x1)
+ * computes an MB x NB block of C.  Per k-block of at most KB it copies its slice
+ * of op(A) and op(B) into local memory in the layout the register tile reads
+ * (op(A) rows contiguous along k, padded so rows do not share cache sets, for
+ * TA=0; TM-row micro-panels [k][TM] for TA=1; op(B) micro-panels [k][TN]), then
+ * runs TM x (VW*NV) register tiles over it.  Packing removes the strided and
+ * cache-set-conflicting accesses of power-of-two leading dimensions.  Partial
+ * sums between k-blocks stay in local memory (Cs); only the last one writes C.  Edges: rows past M are clamped copies, columns past N
+ * zeros, neither stored.  Global size (ceil(N/NB), ceil(M/MB), batch). */
+#ifndef GEMM_MB
+#define GEMM_MB 64
+#endif
+#ifndef GEMM_NB
+#define GEMM_NB 64
+#endif
+#ifndef GEMM_KB
+#define GEMM_KB 256
+#endif
+#define GEMM_KBP (GEMM_KB + 16)
+#if GEMM_TA
+#define GEMM_AP_SIZE (GEMM_MB * GEMM_KB)
+#define APK(ap, r, k) ap[(k) * GEMM_TM + (r)]
+#else
+#define GEMM_AP_SIZE (GEMM_MB * GEMM_KBP)
+#define APK(ap, r, k) ap[(r) * GEMM_KBP + (k)]
+#endif
+
+__kernel void gemm_block(GEMM_ARGS)
+{
+    __local float Ap[GEMM_AP_SIZE];
+    __local float Bp[GEMM_NB * GEMM_KB];
+    __local float Cs[GEMM_MB * GEMM_NB];    /* partial sums between k-blocks */
+    int j0 = get_global_id(0) * GEMM_NB, i0 = get_global_id(1) * GEMM_MB, z = get_global_id(2);
+    if (i0 >= M || j0 >= N)
+        return;
+    A += ao + (size_t)z * sa;
+    B += bo + (size_t)z * sb;
+    C += co + (size_t)z * sc;
+    int mrows = min(GEMM_MB, M - i0), ncols = min(GEMM_NB, N - j0);
+    int mpack = min(GEMM_MB, (mrows + GEMM_TM - 1) / GEMM_TM * GEMM_TM);
+    int npack = min(GEMM_NB, (ncols + GEMM_TN - 1) / GEMM_TN * GEMM_TN);
+    int nkb = (K + GEMM_KB - 1) / GEMM_KB;
+    int kstep = (K + nkb - 1) / nkb;
+    for (int k0 = 0; k0 < K; k0 += kstep) {
+        int kb = min(kstep, K - k0);
+        /* pack op(A)[i0 .. i0+mpack, k0 .. k0+kb] */
+#if GEMM_TA
+        for (int r0 = 0; r0 < mpack; r0 += GEMM_TM) {
+            __local float *ap = Ap + r0 * GEMM_KB;
+            if (i0 + r0 + GEMM_TM <= M) {
+                for (int k = 0; k < kb; k++) {
+                    __global const float *src = A + (size_t)(k0 + k) * lda + i0 + r0;
+                    #pragma unroll
+                    for (int r = 0; r < GEMM_TM; r++)
+                        ap[k * GEMM_TM + r] = src[r];
+                }
+            } else {
+                for (int k = 0; k < kb; k++) {
+                    __global const float *src = A + (size_t)(k0 + k) * lda;
+                    for (int r = 0; r < GEMM_TM; r++)
+                        ap[k * GEMM_TM + r] = src[min(i0 + r0 + r, M - 1)];
+                }
+            }
+        }
+#else
+        for (int r = 0; r < mpack; r++) {
+            __global const float *src = A + (size_t)min(i0 + r, M - 1) * lda + k0;
+            __local float *dst = Ap + r * GEMM_KBP;
+            int k = 0;
+            for (; k + 16 <= kb; k += 16)
+                vstore16(vload16(0, src + k), 0, dst + k);
+            for (; k < kb; k++)
+                dst[k] = src[k];
+        }
+#endif
+        /* pack op(B)[k0 .. k0+kb, j0 .. j0+npack] as [npack/TN][kb][TN] */
+        for (int c0 = 0; c0 < npack; c0 += GEMM_TN) {
+            __local float *bp = Bp + c0 * GEMM_KB;
+            int full = j0 + c0 + GEMM_TN <= N;
+#if GEMM_TB
+            for (int c = 0; c < GEMM_TN; c++) {
+                int j = j0 + c0 + c;
+                if (j < N) {
+                    __global const float *src = B + (size_t)j * ldb + k0;
+                    for (int k = 0; k < kb; k++)
+                        bp[k * GEMM_TN + c] = src[k];
+                } else {
+                    for (int k = 0; k < kb; k++)
+                        bp[k * GEMM_TN + c] = 0.0f;
+                }
+            }
+            (void)full;
+#else
+            if (full) {
+                for (int k = 0; k < kb; k++) {
+                    __global const float *src = B + (size_t)(k0 + k) * ldb + j0 + c0;
+                    #pragma unroll
+                    for (int v = 0; v < GEMM_NV; v++)
+                        VSTORE(VLOAD(v, src), v, bp + k * GEMM_TN);
+                }
+            } else {
+                for (int k = 0; k < kb; k++) {
+                    __global const float *src = B + (size_t)(k0 + k) * ldb;
+                    for (int c = 0; c < GEMM_TN; c++)
+                        bp[k * GEMM_TN + c] = j0 + c0 + c < N ? src[j0 + c0 + c] : 0.0f;
+                }
+            }
+#endif
+        }
+        int first = k0 == 0, last = k0 + kb >= K;
+        for (int c0 = 0; c0 < npack; c0 += GEMM_TN) {
+            __local const float *bp = Bp + c0 * GEMM_KB;
+            for (int r0 = 0; r0 < mpack; r0 += GEMM_TM) {
+#if GEMM_TA
+                __local const float *ap = Ap + r0 * GEMM_KB;
+#else
+                __local const float *ap = Ap + r0 * GEMM_KBP;
+#endif
+                VT acc[GEMM_TM][GEMM_NV];
+                __local float *cs = Cs + r0 * GEMM_NB + c0;
+                #pragma unroll
+                for (int r = 0; r < GEMM_TM; r++)
+                    #pragma unroll
+                    for (int v = 0; v < GEMM_NV; v++)
+                        acc[r][v] = first ? (VT)(0.0f) : VLOAD(v, cs + r * GEMM_NB);
+                for (int k = 0; k < kb; k++) {
+                    VT b[GEMM_NV];
+                    #pragma unroll
+                    for (int v = 0; v < GEMM_NV; v++)
+                        b[v] = VLOAD(v, bp + k * GEMM_TN);
+                    #pragma unroll
+                    for (int r = 0; r < GEMM_TM; r++) {
+                        float a = APK(ap, r, k);
+                        #pragma unroll
+                        for (int v = 0; v < GEMM_NV; v++)
+                            acc[r][v] = fma((VT)(a), b[v], acc[r][v]);
+                    }
+                }
+                if (!last) {
+                    #pragma unroll
+                    for (int r = 0; r < GEMM_TM; r++)
+                        #pragma unroll
+                        for (int v = 0; v < GEMM_NV; v++)
+                            VSTORE(acc[r][v], v, cs + r * GEMM_NB);
+                    continue;
+                }
+                int full_n = j0 + c0 + GEMM_TN <= N;
+                #pragma unroll
+                for (int r = 0; r < GEMM_TM; r++) {
+                    if (i0 + r0 + r >= M)
+                        break;
+                    __global float *crow = C + (size_t)(i0 + r0 + r) * ldc + j0 + c0;
+                    #pragma unroll
+                    for (int v = 0; v < GEMM_NV; v++) {
+                        if (full_n) {
+                            VT o = alpha * acc[r][v];
+                            if (beta != 0.0f)
+                                o += beta * VLOAD(v, crow);
+                            VSTORE(o, v, crow);
+                        } else {
+                            float tmp[GEMM_VW];
+                            VSTORE(acc[r][v], 0, tmp);
+                            for (int e = 0; e < GEMM_VW && j0 + c0 + v * GEMM_VW + e < N; e++)
+                                gemm_store1(crow + v * GEMM_VW + e, tmp[e], alpha, beta);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -26,7 +26,7 @@ typedef struct gemm_call {
 
 /* ---- per-ctx cache of specialised programs -------------------------------- */
 
-#define GEMM_MAX_VARIANTS 32
+#define GEMM_MAX_VARIANTS 64
 
 typedef struct gemm_variant {
     char key[256];
@@ -193,14 +193,52 @@ static void tile_params(clg_ctx *ctx, const gemm_call *g, int *tm, int *vw, int 
     }
 }
 
+/* Block of C per work-item of gemm_block: MB,NB,KB (CLGRAD_GEMM_BLOCK overrides, for tuning). */
+static void block_params(clg_ctx *ctx, const gemm_call *g, int tm, int tn, int *mb, int *nb, int *kb)
+{
+    *mb = 64;
+    *nb = 64;
+    *kb = 256;
+    const char *e = getenv("CLGRAD_GEMM_BLOCK");
+    int a, b, c;
+    if (e && sscanf(e, "%d,%d,%d", &a, &b, &c) == 3 && a > 0 && b > 0 && c > 0 && a <= 1024 && b <= 1024 &&
+        c <= 4096) {
+        *mb = a;
+        *nb = b;
+        *kb = c;
+    }
+    (void)g;
+    /* multiples of the register tile, within local memory */
+    *mb = (*mb + tm - 1) / tm * tm;
+    *nb = (*nb + tn - 1) / tn * tn;
+    while (*kb > 16 && (uint64_t)(*mb * (*kb + 16) + *nb * *kb + *mb * *nb) * 4 > ctx->info.local_mem)
+        *kb /= 2;
+}
+
 static clg_status path_tiled(clg_ctx *ctx, const gemm_call *g)
 {
-    char defs[160];
+    char defs[200];
     const char *kname;
     size_t gs[3];
     int tm, vw, nv;
     tile_params(ctx, g, &tm, &vw, &nv);
-    if (!g->ta && g->tb && g->K >= 4 * vw) {
+    /* llvmpipe (rusticl) miscompiles gemm_block's k-block loop (wrong sums once K > KB),
+     * so there the tiled path keeps the unpacked kernels. */
+    const char *ke = getenv("CLGRAD_GEMM_KERNEL");
+    int use_block = !strstr(ctx->info.platform_name, "rusticl");
+    if (ke && *ke)
+        use_block = !strcmp(ke, "block");
+    if (use_block) {
+        int mb, nb, kb;
+        block_params(ctx, g, tm, vw * nv, &mb, &nb, &kb);
+        snprintf(defs, sizeof defs,
+                 "-DGEMM_TA=%d -DGEMM_TB=%d -DGEMM_TM=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_MB=%d -DGEMM_NB=%d "
+                 "-DGEMM_KB=%d",
+                 g->ta, g->tb, tm, vw, nv, mb, nb, kb);
+        kname = "gemm_block";
+        gs[0] = (size_t)(g->N + nb - 1) / (size_t)nb;
+        gs[1] = (size_t)(g->M + mb - 1) / (size_t)mb;
+    } else if (!g->ta && g->tb && g->K >= 4 * vw) {
         /* A·Bᵀ: both operands run along K, vectorise along K (short K: gather B instead) */
         int tmk = 4, tnk = 4;
         snprintf(defs, sizeof defs, "-DGEMM_TA=0 -DGEMM_TB=1 -DGEMM_TM=%d -DGEMM_TNK=%d -DGEMM_VW=%d", tmk, tnk,

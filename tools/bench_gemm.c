@@ -12,7 +12,7 @@
 #include <cblas.h>
 #endif
 
-/* Usage: bench_gemm [--device SPEC] [--paths tiled,local,simple,clblast] [--reps N] [--full]
+/* Usage: bench_gemm [--device SPEC] [--paths tiled,local,simple,clblast] [--reps N] [--full] [--only SUBSTR]
  * Without --device every device is measured.  On rusticl (launches ~0.6 ms, big CLBlast
  * kernels very slow) only the batch-128 MLP shapes run, and CLBlast only the smallest one,
  * unless --full is given; 2048^3 runs only with --full.  For a fair OpenBLAS number run it as
@@ -150,6 +150,8 @@ static double time_blas(const bcase *c, int reps)
 }
 #endif
 
+static const char *only; /* --only SUBSTR: cases whose name contains it */
+
 static void bench_device(const clg_device_info *d, const char *paths, int reps, int full)
 {
     clg_ctx *ctx;
@@ -163,7 +165,7 @@ static void bench_device(const clg_device_info *d, const char *paths, int reps, 
     printf("%-24s %-8s %10s %9s %10s %8s\n", "case", "path", "ms", "GFLOP/s", "first ms", "vs BLAS");
     for (size_t i = 0; i < N_CASES; i++) {
         const bcase *c = &cases[i];
-        if ((rusticl && !full && c->mlp != 1) || (!full && c->mlp == 2))
+        if ((rusticl && !full && c->mlp != 1) || (!full && c->mlp == 2) || (only && !strstr(c->name, only)))
             continue;
         double flop = 2.0 * c->M * c->N * c->K, blas_gf = 0;
 #ifdef HAVE_OPENBLAS
@@ -205,10 +207,12 @@ int main(int argc, char **argv)
             paths = argv[++i];
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
             reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+            only = argv[++i];
         else if (!strcmp(argv[i], "--full"))
             full = 1;
         else {
-            fprintf(stderr, "usage: %s [--device SPEC] [--paths tiled,local,simple,clblast] [--reps N] [--full]\n",
+            fprintf(stderr, "usage: %s [--device SPEC] [--paths tiled,local,simple,clblast] [--reps N] [--full] [--only SUBSTR]\n",
                     argv[0]);
             return 2;
         }
