@@ -103,7 +103,8 @@ __kernel void gemm_local(GEMM_ARGS, int ta, int tb)
 /* CPU style, vectorised along N: a work-item computes a TM x (VW*NV) tile of C
  * in vector registers, loading a row slice of op(B) per k and broadcasting TM
  * scalars of op(A).  Partial tiles stay vectorised: rows past M are clamped
- * (computed twice, never stored), columns past N are loaded as zeros.
+ * (computed twice, never stored); columns past N are loaded as zeros, or, for
+ * TB=0 where the row slice stays inside op(B), loaded as they lie and not stored.
  * Global size (ceil(N/TN), ceil(M/TM), batch). */
 #define TILED_N_FMA                                                              \
     _Pragma("unroll") for (int r = 0; r < GEMM_TM; r++)                          \
@@ -152,7 +153,22 @@ __kernel void gemm_tiled_n(GEMM_ARGS)
             TILED_N_FMA
         }
     } else {
-        for (int k = 0; k < K; k++) {
+        int k = 0;
+#if !GEMM_TB
+        /* rows whose whole TN-wide slice lies inside this op(B): plain vector loads,
+         * the lanes past N hold neighbouring elements and are never stored */
+        int room = K * ldb - j0 - GEMM_TN;
+        int kfast = room >= 0 ? min(K, room / ldb + 1) : 0;
+        for (; k < kfast; k++) {
+            VT b[GEMM_NV];
+            __global const float *brow = B + (size_t)k * ldb + j0;
+            #pragma unroll
+            for (int v = 0; v < GEMM_NV; v++)
+                b[v] = VLOAD(v, brow);
+            TILED_N_FMA
+        }
+#endif
+        for (; k < K; k++) {
             VT b[GEMM_NV];
             #pragma unroll
             for (int v = 0; v < GEMM_NV; v++) {

@@ -162,11 +162,27 @@ static clg_status path_local(clg_ctx *ctx, const gemm_call *g)
     return run_kernel(ctx, k, "gemm_local", args, N_COMMON_ARGS + 2, gs, ls);
 }
 
-/* Register tiles: 16,16,1, or what `clgrad tune` stored for this device and shape class
+/* Register tiles of the unpacked kernels: 16,16,1 (narrow N < 32: 8,16,1, more work-groups
+ * for the two cores), or what `clgrad tune` stored for this device and shape class
  * (src/tune.c); CLGRAD_GEMM_TILE="TM,VW,NV" overrides both (for tuning). */
+static int env_tile(int *tm, int *vw, int *nv)
+{
+    const char *e = getenv("CLGRAD_GEMM_TILE");
+    int a, b, c;
+    if (e && sscanf(e, "%d,%d,%d", &a, &b, &c) == 3 && a > 0 && a <= 16 && (b == 4 || b == 8 || b == 16) && c > 0 &&
+        c <= 4) {
+        *tm = a;
+        *vw = b;
+        *nv = c;
+        return 1;
+    }
+    return 0;
+}
+
 static void tile_params(clg_ctx *ctx, const gemm_call *g, int *tm, int *vw, int *nv)
 {
-    *tm = 16;
+    int cls = clg__gemm_class(g->ta, g->tb, g->N);
+    *tm = cls == CLG_GEMM_CLASS_NARROW ? 8 : 16;
     *vw = 16;
     *nv = 1;
     gemm_state *s = NULL;
@@ -176,28 +192,28 @@ static void tile_params(clg_ctx *ctx, const gemm_call *g, int *tm, int *vw, int 
                 s->tune[c][0] = clg__gemm_tune_lookup(&ctx->info, c, &s->tune[c][1], &s->tune[c][2], &s->tune[c][3]);
             s->tune_loaded = 1;
         }
-        const int *t = s->tune[clg__gemm_class(g->ta, g->tb, g->N)];
+        const int *t = s->tune[cls];
         if (t[0]) {
             *tm = t[1];
             *vw = t[2];
             *nv = t[3];
         }
     }
-    const char *e = getenv("CLGRAD_GEMM_TILE");
-    int a, b, c;
-    if (e && sscanf(e, "%d,%d,%d", &a, &b, &c) == 3 && a > 0 && a <= 16 &&
-        (b == 4 || b == 8 || b == 16) && c > 0 && c <= 4) {
-        *tm = a;
-        *vw = b;
-        *nv = c;
-    }
+    env_tile(tm, vw, nv);
 }
 
-/* Block of C per work-item of gemm_block: MB,NB,KB (CLGRAD_GEMM_BLOCK overrides, for tuning). */
-static void block_params(clg_ctx *ctx, const gemm_call *g, int tm, int tn, int *mb, int *nb, int *kb)
+/* Blocked kernel (gemm_block): register tile 16,16,1 and C blocks MB,NB = 64,128 with
+ * k-blocks KB = 256 (CLGRAD_GEMM_TILE and CLGRAD_GEMM_BLOCK="MB,NB,KB" override them);
+ * blocks are rounded to whole register tiles and KB halved until the packed panels fit
+ * in local memory. */
+static void block_params(clg_ctx *ctx, int *tm, int *vw, int *nv, int *mb, int *nb, int *kb)
 {
+    *tm = 16;
+    *vw = 16;
+    *nv = 1;
+    env_tile(tm, vw, nv);
     *mb = 64;
-    *nb = 64;
+    *nb = 128;
     *kb = 256;
     const char *e = getenv("CLGRAD_GEMM_BLOCK");
     int a, b, c;
@@ -207,12 +223,27 @@ static void block_params(clg_ctx *ctx, const gemm_call *g, int tm, int tn, int *
         *nb = b;
         *kb = c;
     }
-    (void)g;
-    /* multiples of the register tile, within local memory */
-    *mb = (*mb + tm - 1) / tm * tm;
+    int tn = *vw * *nv;
+    *mb = (*mb + *tm - 1) / *tm * *tm;
     *nb = (*nb + tn - 1) / tn * tn;
     while (*kb > 16 && (uint64_t)(*mb * (*kb + 16) + *nb * *kb + *mb * *nb) * 4 > ctx->info.local_mem)
         *kb /= 2;
+}
+
+/* Which tiled kernel: gemm_block (packed) for products of at least 512^3 multiply-adds
+ * (2048^3 for A·Bᵀ, where gemm_tiled_k is as fast up to there), where strided and
+ * cache-set-conflicting panels slow the unpacked kernels down; below that the packing
+ * costs more than it saves.  Never on rusticl: llvmpipe miscompiles gemm_block's
+ * k-block loop (wrong sums once K > KB).  CLGRAD_GEMM_KERNEL=block|tiled forces it. */
+static int use_block(const clg_ctx *ctx, const gemm_call *g)
+{
+    const char *e = getenv("CLGRAD_GEMM_KERNEL");
+    if (e && *e)
+        return !strcmp(e, "block");
+    if (strstr(ctx->info.platform_name, "rusticl"))
+        return 0;
+    double fma = (double)g->M * (double)g->N * (double)g->K;
+    return fma >= (!g->ta && g->tb ? 8589934592.0 : 134217728.0);
 }
 
 static clg_status path_tiled(clg_ctx *ctx, const gemm_call *g)
@@ -222,15 +253,9 @@ static clg_status path_tiled(clg_ctx *ctx, const gemm_call *g)
     size_t gs[3];
     int tm, vw, nv;
     tile_params(ctx, g, &tm, &vw, &nv);
-    /* llvmpipe (rusticl) miscompiles gemm_block's k-block loop (wrong sums once K > KB),
-     * so there the tiled path keeps the unpacked kernels. */
-    const char *ke = getenv("CLGRAD_GEMM_KERNEL");
-    int use_block = !strstr(ctx->info.platform_name, "rusticl");
-    if (ke && *ke)
-        use_block = !strcmp(ke, "block");
-    if (use_block) {
+    if (use_block(ctx, g)) {
         int mb, nb, kb;
-        block_params(ctx, g, tm, vw * nv, &mb, &nb, &kb);
+        block_params(ctx, &tm, &vw, &nv, &mb, &nb, &kb);
         snprintf(defs, sizeof defs,
                  "-DGEMM_TA=%d -DGEMM_TB=%d -DGEMM_TM=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_MB=%d -DGEMM_NB=%d "
                  "-DGEMM_KB=%d",
