@@ -234,14 +234,14 @@ static void block_params(clg_ctx *ctx, int *tm, int *vw, int *nv, int *mb, int *
  * (2048^3 for A·Bᵀ, where gemm_tiled_k is as fast up to there), where strided and
  * cache-set-conflicting panels slow the unpacked kernels down; below that the packing
  * costs more than it saves.  Never on rusticl: llvmpipe miscompiles gemm_block's
- * k-block loop (wrong sums once K > KB).  CLGRAD_GEMM_KERNEL=block|tiled forces it. */
+ * k-block loop (wrong sums once K > KB).  CLGRAD_GEMM_KERNEL=block|tiled forces it elsewhere. */
 static int use_block(const clg_ctx *ctx, const gemm_call *g)
 {
+    if (strstr(ctx->info.platform_name, "rusticl"))
+        return 0;
     const char *e = getenv("CLGRAD_GEMM_KERNEL");
     if (e && *e)
         return !strcmp(e, "block");
-    if (strstr(ctx->info.platform_name, "rusticl"))
-        return 0;
     double fma = (double)g->M * (double)g->N * (double)g->K;
     return fma >= (!g->ta && g->tb ? 8589934592.0 : 134217728.0);
 }
