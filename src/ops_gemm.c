@@ -162,8 +162,8 @@ static clg_status path_local(clg_ctx *ctx, const gemm_call *g)
     return run_kernel(ctx, k, "gemm_local", args, N_COMMON_ARGS + 2, gs, ls);
 }
 
-/* Register tiles of the unpacked kernels: 16,16,1 (narrow N < 32: 8,16,1, more work-groups
- * for the two cores), or what `clgrad tune` stored for this device and shape class
+/* Register tiles of the unpacked kernels: 12,16,2 (24 float16 accumulators) for nn and tn,
+ * 16,16,1 for nt, 8,16,1 for narrow N < 32 (more work-groups for the cores), or what `clgrad tune` stored for this device and shape class
  * (src/tune.c); CLGRAD_GEMM_TILE="TM,VW,NV" overrides both (for tuning). */
 static int env_tile(int *tm, int *vw, int *nv)
 {
@@ -182,9 +182,10 @@ static int env_tile(int *tm, int *vw, int *nv)
 static void tile_params(clg_ctx *ctx, const gemm_call *g, int *tm, int *vw, int *nv)
 {
     int cls = clg__gemm_class(g->ta, g->tb, g->N);
-    *tm = cls == CLG_GEMM_CLASS_NARROW ? 8 : 16;
+    int wide = cls == CLG_GEMM_CLASS_NN || cls == CLG_GEMM_CLASS_TN;
+    *tm = wide ? 12 : cls == CLG_GEMM_CLASS_NARROW ? 8 : 16;
     *vw = 16;
-    *nv = 1;
+    *nv = wide ? 2 : 1;
     gemm_state *s = NULL;
     if (get_state(ctx, &s) == CLG_OK) {
         if (!s->tune_loaded) {
