@@ -9,7 +9,9 @@
 
 /* Paths, chosen per call: CLGRAD_GEMM=clblast|tiled|local|simple forces one;
  * otherwise CPU devices use the register-tiled kernels (tiled), except rusticl
- * (simple), and other devices the local-memory kernel (local).  CLBlast is never
+ * (simple), and other devices the local-memory kernel (local).  Within tiled,
+ * products from 512^3 up use the packed, cache-blocked gemm_block (see use_block),
+ * smaller ones gemm_tiled_n / gemm_tiled_k (A·Bᵀ with K >= 4 vectors).  CLBlast is never
  * the default: on PoCL it compiles for ~12 s and runs at ~1/10 of tiled. */
 typedef enum { PATH_TILED, PATH_LOCAL, PATH_SIMPLE, PATH_CLBLAST } gemm_path;
 
