@@ -106,7 +106,7 @@ __kernel void gemm_local(GEMM_ARGS, int ta, int tb)
  * scalars of op(A).  Partial tiles stay vectorised: rows past M are clamped
  * (computed twice, never stored); columns past N are loaded as zeros, or, for
  * TB=0 where the row slice stays inside op(B), loaded as they lie and not stored.
- * Global size (ceil(N/TN), ceil(M/TM), batch). */
+ * Global size (ceil(N/TN), ceil(M/(TM*RM)), batch). */
 #define TILED_N_FMA                                                              \
     _Pragma("unroll") for (int r = 0; r < GEMM_TM; r++)                          \
     {                                                                            \
@@ -115,14 +115,27 @@ __kernel void gemm_local(GEMM_ARGS, int ta, int tb)
             acc[r][v] = fma((VT)(a), b[v], acc[r][v]);                           \
     }
 
-__kernel void gemm_tiled_n(GEMM_ARGS)
+#ifndef GEMM_RM           /* register tiles per work-item, consecutive along M (tiled_n, tiled_k) */
+#define GEMM_RM 1
+#endif
+
+/* Work-items of a few microseconds: each takes RM tiles down M (fewer work-groups,
+ * whose fixed cost on PoCL is ~0.5 us each; op(B)'s panel is reused from cache). */
+#define GEMM_RM_LOOP(TILE, TW)                                                   \
+    int j0 = get_global_id(0) * (TW), z = get_global_id(2);                      \
+    A += ao + (size_t)z * sa;                                                    \
+    B += bo + (size_t)z * sb;                                                    \
+    C += co + (size_t)z * sc;                                                    \
+    for (int q = 0; q < GEMM_RM; q++) {                                          \
+        int i0 = (get_global_id(1) * GEMM_RM + q) * GEMM_TM;                     \
+        if (i0 >= M || j0 >= N)                                                  \
+            return;                                                              \
+        TILE(A, lda, B, ldb, C, ldc, M, N, K, alpha, beta, i0, j0);              \
+    }
+
+inline void tiled_n_tile(__global const float *A, int lda, __global const float *B, int ldb, __global float *C,
+                         int ldc, int M, int N, int K, float alpha, float beta, int i0, int j0)
 {
-    int j0 = get_global_id(0) * GEMM_TN, i0 = get_global_id(1) * GEMM_TM, z = get_global_id(2);
-    if (i0 >= M || j0 >= N)
-        return;
-    A += ao + (size_t)z * sa;
-    B += bo + (size_t)z * sb;
-    C += co + (size_t)z * sc;
     int ir[GEMM_TM];
     VT acc[GEMM_TM][GEMM_NV];
     #pragma unroll
@@ -206,6 +219,11 @@ __kernel void gemm_tiled_n(GEMM_ARGS)
     }
 }
 
+__kernel void gemm_tiled_n(GEMM_ARGS)
+{
+    GEMM_RM_LOOP(tiled_n_tile, GEMM_TN)
+}
+
 inline float gemm_hsum(VT v)
 {
 #if GEMM_VW == 16
@@ -223,15 +241,10 @@ inline float gemm_hsum(VT v)
 /* CPU style for A·Bᵀ (TA=0, TB=1: both operands contiguous along K): a
  * work-item computes TM x TNK dot products with vector accumulators along K,
  * reduced at the end.  Rows/columns past the edge are clamped, never stored.
- * Global size (ceil(N/TNK), ceil(M/TM), batch). */
-__kernel void gemm_tiled_k(GEMM_ARGS)
+ * Global size (ceil(N/TNK), ceil(M/(TM*RM)), batch). */
+inline void tiled_k_tile(__global const float *A, int lda, __global const float *B, int ldb, __global float *C,
+                         int ldc, int M, int N, int K, float alpha, float beta, int i0, int j0)
 {
-    int j0 = get_global_id(0) * GEMM_TNK, i0 = get_global_id(1) * GEMM_TM, z = get_global_id(2);
-    if (i0 >= M || j0 >= N)
-        return;
-    A += ao + (size_t)z * sa;
-    B += bo + (size_t)z * sb;
-    C += co + (size_t)z * sc;
     int ir[GEMM_TM], jc[GEMM_TNK];
     VT acc[GEMM_TM][GEMM_TNK];
     #pragma unroll
@@ -269,6 +282,11 @@ __kernel void gemm_tiled_k(GEMM_ARGS)
             if (i0 + r < M && j0 + c < N)
                 gemm_store1(C + (size_t)(i0 + r) * ldc + j0 + c, s, alpha, beta);
         }
+}
+
+__kernel void gemm_tiled_k(GEMM_ARGS)
+{
+    GEMM_RM_LOOP(tiled_k_tile, GEMM_TNK)
 }
 
 /* CPU style with packing, for every transpose: a work-item (work-group 1x1x1)

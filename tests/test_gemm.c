@@ -23,6 +23,7 @@ static int teardown_path(void **s)
     unsetenv("CLGRAD_GEMM_TILE");
     unsetenv("CLGRAD_GEMM_KERNEL");
     unsetenv("CLGRAD_GEMM_BLOCK");
+    unsetenv("CLGRAD_GEMM_RM");
     return 0;
 }
 
@@ -86,6 +87,15 @@ static void test_matmul_tiled(void **s)
     setenv("CLGRAD_GEMM_TILE", "8,8,2", 1);
     matmul_all("tiled", N_SHAPES, 0);
     unsetenv("CLGRAD_GEMM_TILE");
+    /* three register tiles down M per work-item (the last group partly past M); one tile
+     * for every class keeps the number of programs to build (slow on rusticl) small */
+    setenv("CLGRAD_GEMM_RM", "3", 1);
+    setenv("CLGRAD_GEMM_TILE", "8,16,1", 1);
+    matmul_all("tiled", N_SHAPES, 0);
+    op_case b = bmm_case(3, 9, 17, 35, 0, 1);
+    check_op_forward(tctx, &b, 3300);
+    unsetenv("CLGRAD_GEMM_TILE");
+    unsetenv("CLGRAD_GEMM_RM");
 }
 /* The unpacked register-tiled kernels, whatever the size-based default (narrow-N vector
  * loads: N = 5, 33, 65 with K up to 1031). */
