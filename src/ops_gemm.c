@@ -10,7 +10,7 @@
 /* Paths, chosen per call: CLGRAD_GEMM=clblast|tiled|local|simple forces one;
  * otherwise CPU devices use the register-tiled kernels (tiled), except rusticl
  * (simple), and other devices the local-memory kernel (local).  Within tiled,
- * products from 512^3 up use the packed, cache-blocked gemm_block (see use_block),
+ * products from 1024^3 up use the packed, cache-blocked gemm_block (see use_block),
  * smaller ones gemm_tiled_n / gemm_tiled_k (A·Bᵀ with K >= 4 vectors).  CLBlast is never
  * the default: on PoCL it compiles for ~12 s and runs at ~1/10 of tiled. */
 typedef enum { PATH_TILED, PATH_LOCAL, PATH_SIMPLE, PATH_CLBLAST } gemm_path;
@@ -253,10 +253,10 @@ static int rows_per_item(const clg_ctx *ctx, const gemm_call *g, int tm, int tn,
     return rm < 1 ? 1 : rm;
 }
 
-/* Which tiled kernel: gemm_block (packed) for products of at least 512^3 multiply-adds
- * (2048^3 for A·Bᵀ, where gemm_tiled_k is as fast up to there), where strided and
- * cache-set-conflicting panels slow the unpacked kernels down; below that the packing
- * costs more than it saves.  Never on rusticl: llvmpipe miscompiles gemm_block's
+/* Which tiled kernel: gemm_block (packed) for products of at least 1024^3 multiply-adds
+ * (2048^3 for A·Bᵀ, gemm_tiled_k's case), where strided and cache-set-conflicting panels
+ * slow the unpacked kernels down (2048^3 NN on PoCL: 70 vs 170 GFLOP/s); below that the
+ * packing costs more than it saves (512^3: ~1.37 vs ~1.22 ms).  Never on rusticl: llvmpipe miscompiles gemm_block's
  * k-block loop (wrong sums once K > KB).  CLGRAD_GEMM_KERNEL=block|tiled forces it elsewhere. */
 static int use_block(const clg_ctx *ctx, const gemm_call *g)
 {
@@ -266,7 +266,7 @@ static int use_block(const clg_ctx *ctx, const gemm_call *g)
     if (e && *e)
         return !strcmp(e, "block");
     double fma = (double)g->M * (double)g->N * (double)g->K;
-    return fma >= (!g->ta && g->tb ? 8589934592.0 : 134217728.0);
+    return fma >= (!g->ta && g->tb ? 8589934592.0 : 1073741824.0);
 }
 
 static clg_status path_tiled(clg_ctx *ctx, const gemm_call *g)

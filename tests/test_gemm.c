@@ -108,7 +108,7 @@ static void test_matmul_unpacked(void **s)
     matmul_all("tiled", N_SHAPES, 1);
 }
 
-/* The packed gemm_block kernel (PoCL's default from 512^3 on; never used on rusticl, so
+/* The packed gemm_block kernel (PoCL's default from 1024^3 on; never used on rusticl, so
  * skipped there) with small blocks, so the table's shapes span several blocks and
  * k-blocks: partial blocks and register tiles, clamped rows, zero columns. */
 static void test_matmul_block(void **s)
