@@ -1,4 +1,4 @@
-/* gemm.cl — matrix products C = alpha·op(A)·op(B) + beta·C: simple, local-memory tiled and register-tiled kernels. */
+/* gemm.cl — matrix products C = alpha·op(A)·op(B) + beta·C: simple, local-memory tiled, register-tiled and packed cache-blocked kernels. */
 
 /* All kernels share one argument list (row-major, batch = get_global_id(2)):
  *   A, ao, lda, sa   stored A (op(A) is [M,K]), element offset, row length, batch stride
@@ -6,7 +6,8 @@
  *   C, co, ldc, sc   C [M,N]
  *   M, N, K, alpha, beta   beta == 0 never reads C.
  * The simple and local kernels take the transposes at run time (ta, tb); the
- * register-tiled kernels get them, and their tile sizes, as -D defines. */
+ * register-tiled kernels (gemm_tiled_n, gemm_tiled_k, gemm_block) get them, and
+ * their tile and block sizes, as -D defines. */
 
 #ifndef GEMM_TA
 #define GEMM_TA 0
@@ -103,8 +104,9 @@ __kernel void gemm_local(GEMM_ARGS, int ta, int tb)
 /* CPU style, vectorised along N: a work-item computes a TM x (VW*NV) tile of C
  * in vector registers, loading a row slice of op(B) per k and broadcasting TM
  * scalars of op(A).  Partial tiles stay vectorised: rows past M are clamped
- * (computed twice, never stored), columns past N are loaded as zeros.
- * Global size (ceil(N/TN), ceil(M/TM), batch). */
+ * (computed twice, never stored); columns past N are loaded as zeros, or, for
+ * TB=0 where the row slice stays inside op(B), loaded as they lie and not stored.
+ * Global size (ceil(N/TN), ceil(M/(TM*RM)), batch). */
 #define TILED_N_FMA                                                              \
     _Pragma("unroll") for (int r = 0; r < GEMM_TM; r++)                          \
     {                                                                            \
@@ -113,14 +115,27 @@ __kernel void gemm_local(GEMM_ARGS, int ta, int tb)
             acc[r][v] = fma((VT)(a), b[v], acc[r][v]);                           \
     }
 
-__kernel void gemm_tiled_n(GEMM_ARGS)
+#ifndef GEMM_RM           /* register tiles per work-item, consecutive along M (tiled_n, tiled_k) */
+#define GEMM_RM 1
+#endif
+
+/* Work-items of a few microseconds: each takes RM tiles down M (fewer work-groups,
+ * whose fixed cost on PoCL is ~0.5 us each; op(B)'s panel is reused from cache). */
+#define GEMM_RM_LOOP(TILE, TW)                                                   \
+    int j0 = get_global_id(0) * (TW), z = get_global_id(2);                      \
+    A += ao + (size_t)z * sa;                                                    \
+    B += bo + (size_t)z * sb;                                                    \
+    C += co + (size_t)z * sc;                                                    \
+    for (int q = 0; q < GEMM_RM; q++) {                                          \
+        int i0 = (get_global_id(1) * GEMM_RM + q) * GEMM_TM;                     \
+        if (i0 >= M || j0 >= N)                                                  \
+            return;                                                              \
+        TILE(A, lda, B, ldb, C, ldc, M, N, K, alpha, beta, i0, j0);              \
+    }
+
+inline void tiled_n_tile(__global const float *A, int lda, __global const float *B, int ldb, __global float *C,
+                         int ldc, int M, int N, int K, float alpha, float beta, int i0, int j0)
 {
-    int j0 = get_global_id(0) * GEMM_TN, i0 = get_global_id(1) * GEMM_TM, z = get_global_id(2);
-    if (i0 >= M || j0 >= N)
-        return;
-    A += ao + (size_t)z * sa;
-    B += bo + (size_t)z * sb;
-    C += co + (size_t)z * sc;
     int ir[GEMM_TM];
     VT acc[GEMM_TM][GEMM_NV];
     #pragma unroll
@@ -152,7 +167,22 @@ __kernel void gemm_tiled_n(GEMM_ARGS)
             TILED_N_FMA
         }
     } else {
-        for (int k = 0; k < K; k++) {
+        int k = 0;
+#if !GEMM_TB
+        /* rows whose whole TN-wide slice lies inside this op(B): plain vector loads,
+         * the lanes past N hold neighbouring elements and are never stored */
+        int room = K * ldb - j0 - GEMM_TN;
+        int kfast = room >= 0 ? min(K, room / ldb + 1) : 0;
+        for (; k < kfast; k++) {
+            VT b[GEMM_NV];
+            __global const float *brow = B + (size_t)k * ldb + j0;
+            #pragma unroll
+            for (int v = 0; v < GEMM_NV; v++)
+                b[v] = VLOAD(v, brow);
+            TILED_N_FMA
+        }
+#endif
+        for (; k < K; k++) {
             VT b[GEMM_NV];
             #pragma unroll
             for (int v = 0; v < GEMM_NV; v++) {
@@ -189,6 +219,11 @@ __kernel void gemm_tiled_n(GEMM_ARGS)
     }
 }
 
+__kernel void gemm_tiled_n(GEMM_ARGS)
+{
+    GEMM_RM_LOOP(tiled_n_tile, GEMM_TN)
+}
+
 inline float gemm_hsum(VT v)
 {
 #if GEMM_VW == 16
@@ -206,15 +241,10 @@ inline float gemm_hsum(VT v)
 /* CPU style for A·Bᵀ (TA=0, TB=1: both operands contiguous along K): a
  * work-item computes TM x TNK dot products with vector accumulators along K,
  * reduced at the end.  Rows/columns past the edge are clamped, never stored.
- * Global size (ceil(N/TNK), ceil(M/TM), batch). */
-__kernel void gemm_tiled_k(GEMM_ARGS)
+ * Global size (ceil(N/TNK), ceil(M/(TM*RM)), batch). */
+inline void tiled_k_tile(__global const float *A, int lda, __global const float *B, int ldb, __global float *C,
+                         int ldc, int M, int N, int K, float alpha, float beta, int i0, int j0)
 {
-    int j0 = get_global_id(0) * GEMM_TNK, i0 = get_global_id(1) * GEMM_TM, z = get_global_id(2);
-    if (i0 >= M || j0 >= N)
-        return;
-    A += ao + (size_t)z * sa;
-    B += bo + (size_t)z * sb;
-    C += co + (size_t)z * sc;
     int ir[GEMM_TM], jc[GEMM_TNK];
     VT acc[GEMM_TM][GEMM_TNK];
     #pragma unroll
@@ -252,4 +282,181 @@ __kernel void gemm_tiled_k(GEMM_ARGS)
             if (i0 + r < M && j0 + c < N)
                 gemm_store1(C + (size_t)(i0 + r) * ldc + j0 + c, s, alpha, beta);
         }
+}
+
+__kernel void gemm_tiled_k(GEMM_ARGS)
+{
+    GEMM_RM_LOOP(tiled_k_tile, GEMM_TNK)
+}
+
+/* CPU style with packing, for every transpose: a work-item (work-group 1x1x1)
+ * computes an MB x NB block of C.  Per k-block of at most KB it copies its slice
+ * of op(A) and op(B) into local memory in the layout the register tile reads
+ * (op(A) rows contiguous along k, padded so rows do not share cache sets, for
+ * TA=0; TM-row micro-panels [k][TM] for TA=1; op(B) micro-panels [k][TN]), then
+ * runs TM x (VW*NV) register tiles over it.  Packing removes the strided and
+ * cache-set-conflicting accesses of power-of-two leading dimensions.  Partial
+ * sums between k-blocks stay in local memory (Cs); only the last one writes C.  Edges: rows past M are clamped copies, columns past N
+ * zeros, neither stored.  Global size (ceil(N/NB), ceil(M/MB), batch). */
+#ifndef GEMM_MB
+#define GEMM_MB 64
+#endif
+#ifndef GEMM_NB
+#define GEMM_NB 64
+#endif
+#ifndef GEMM_KB
+#define GEMM_KB 256
+#endif
+#define GEMM_KBP (GEMM_KB + 16)
+#if GEMM_TA
+#define GEMM_AP_SIZE (GEMM_MB * GEMM_KB)
+#define APK(ap, r, k) ap[(k) * GEMM_TM + (r)]
+#else
+#define GEMM_AP_SIZE (GEMM_MB * GEMM_KBP)
+#define APK(ap, r, k) ap[(r) * GEMM_KBP + (k)]
+#endif
+
+__kernel void gemm_block(GEMM_ARGS)
+{
+    __local float Ap[GEMM_AP_SIZE];
+    __local float Bp[GEMM_NB * GEMM_KB];
+    __local float Cs[GEMM_MB * GEMM_NB];    /* partial sums between k-blocks */
+    int j0 = get_global_id(0) * GEMM_NB, i0 = get_global_id(1) * GEMM_MB, z = get_global_id(2);
+    if (i0 >= M || j0 >= N)
+        return;
+    A += ao + (size_t)z * sa;
+    B += bo + (size_t)z * sb;
+    C += co + (size_t)z * sc;
+    int mrows = min(GEMM_MB, M - i0), ncols = min(GEMM_NB, N - j0);
+    int mpack = min(GEMM_MB, (mrows + GEMM_TM - 1) / GEMM_TM * GEMM_TM);
+    int npack = min(GEMM_NB, (ncols + GEMM_TN - 1) / GEMM_TN * GEMM_TN);
+    int nkb = (K + GEMM_KB - 1) / GEMM_KB;
+    int kstep = (K + nkb - 1) / nkb;
+    for (int k0 = 0; k0 < K; k0 += kstep) {
+        int kb = min(kstep, K - k0);
+        /* pack op(A)[i0 .. i0+mpack, k0 .. k0+kb] */
+#if GEMM_TA
+        for (int r0 = 0; r0 < mpack; r0 += GEMM_TM) {
+            __local float *ap = Ap + r0 * GEMM_KB;
+            if (i0 + r0 + GEMM_TM <= M) {
+                for (int k = 0; k < kb; k++) {
+                    __global const float *src = A + (size_t)(k0 + k) * lda + i0 + r0;
+                    #pragma unroll
+                    for (int r = 0; r < GEMM_TM; r++)
+                        ap[k * GEMM_TM + r] = src[r];
+                }
+            } else {
+                for (int k = 0; k < kb; k++) {
+                    __global const float *src = A + (size_t)(k0 + k) * lda;
+                    for (int r = 0; r < GEMM_TM; r++)
+                        ap[k * GEMM_TM + r] = src[min(i0 + r0 + r, M - 1)];
+                }
+            }
+        }
+#else
+        for (int r = 0; r < mpack; r++) {
+            __global const float *src = A + (size_t)min(i0 + r, M - 1) * lda + k0;
+            __local float *dst = Ap + r * GEMM_KBP;
+            int k = 0;
+            for (; k + 16 <= kb; k += 16)
+                vstore16(vload16(0, src + k), 0, dst + k);
+            for (; k < kb; k++)
+                dst[k] = src[k];
+        }
+#endif
+        /* pack op(B)[k0 .. k0+kb, j0 .. j0+npack] as [npack/TN][kb][TN] */
+        for (int c0 = 0; c0 < npack; c0 += GEMM_TN) {
+            __local float *bp = Bp + c0 * GEMM_KB;
+            int full = j0 + c0 + GEMM_TN <= N;
+#if GEMM_TB
+            for (int c = 0; c < GEMM_TN; c++) {
+                int j = j0 + c0 + c;
+                if (j < N) {
+                    __global const float *src = B + (size_t)j * ldb + k0;
+                    for (int k = 0; k < kb; k++)
+                        bp[k * GEMM_TN + c] = src[k];
+                } else {
+                    for (int k = 0; k < kb; k++)
+                        bp[k * GEMM_TN + c] = 0.0f;
+                }
+            }
+            (void)full;
+#else
+            if (full) {
+                for (int k = 0; k < kb; k++) {
+                    __global const float *src = B + (size_t)(k0 + k) * ldb + j0 + c0;
+                    #pragma unroll
+                    for (int v = 0; v < GEMM_NV; v++)
+                        VSTORE(VLOAD(v, src), v, bp + k * GEMM_TN);
+                }
+            } else {
+                for (int k = 0; k < kb; k++) {
+                    __global const float *src = B + (size_t)(k0 + k) * ldb;
+                    for (int c = 0; c < GEMM_TN; c++)
+                        bp[k * GEMM_TN + c] = j0 + c0 + c < N ? src[j0 + c0 + c] : 0.0f;
+                }
+            }
+#endif
+        }
+        int first = k0 == 0, last = k0 + kb >= K;
+        for (int c0 = 0; c0 < npack; c0 += GEMM_TN) {
+            __local const float *bp = Bp + c0 * GEMM_KB;
+            for (int r0 = 0; r0 < mpack; r0 += GEMM_TM) {
+#if GEMM_TA
+                __local const float *ap = Ap + r0 * GEMM_KB;
+#else
+                __local const float *ap = Ap + r0 * GEMM_KBP;
+#endif
+                VT acc[GEMM_TM][GEMM_NV];
+                __local float *cs = Cs + r0 * GEMM_NB + c0;
+                #pragma unroll
+                for (int r = 0; r < GEMM_TM; r++)
+                    #pragma unroll
+                    for (int v = 0; v < GEMM_NV; v++)
+                        acc[r][v] = first ? (VT)(0.0f) : VLOAD(v, cs + r * GEMM_NB);
+                for (int k = 0; k < kb; k++) {
+                    VT b[GEMM_NV];
+                    #pragma unroll
+                    for (int v = 0; v < GEMM_NV; v++)
+                        b[v] = VLOAD(v, bp + k * GEMM_TN);
+                    #pragma unroll
+                    for (int r = 0; r < GEMM_TM; r++) {
+                        float a = APK(ap, r, k);
+                        #pragma unroll
+                        for (int v = 0; v < GEMM_NV; v++)
+                            acc[r][v] = fma((VT)(a), b[v], acc[r][v]);
+                    }
+                }
+                if (!last) {
+                    #pragma unroll
+                    for (int r = 0; r < GEMM_TM; r++)
+                        #pragma unroll
+                        for (int v = 0; v < GEMM_NV; v++)
+                            VSTORE(acc[r][v], v, cs + r * GEMM_NB);
+                    continue;
+                }
+                int full_n = j0 + c0 + GEMM_TN <= N;
+                #pragma unroll
+                for (int r = 0; r < GEMM_TM; r++) {
+                    if (i0 + r0 + r >= M)
+                        break;
+                    __global float *crow = C + (size_t)(i0 + r0 + r) * ldc + j0 + c0;
+                    #pragma unroll
+                    for (int v = 0; v < GEMM_NV; v++) {
+                        if (full_n) {
+                            VT o = alpha * acc[r][v];
+                            if (beta != 0.0f)
+                                o += beta * VLOAD(v, crow);
+                            VSTORE(o, v, crow);
+                        } else {
+                            float tmp[GEMM_VW];
+                            VSTORE(acc[r][v], 0, tmp);
+                            for (int e = 0; e < GEMM_VW && j0 + c0 + v * GEMM_VW + e < N; e++)
+                                gemm_store1(crow + v * GEMM_VW + e, tmp[e], alpha, beta);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -9,7 +9,9 @@
 
 /* Paths, chosen per call: CLGRAD_GEMM=clblast|tiled|local|simple forces one;
  * otherwise CPU devices use the register-tiled kernels (tiled), except rusticl
- * (simple), and other devices the local-memory kernel (local).  CLBlast is never
+ * (simple), and other devices the local-memory kernel (local).  Within tiled,
+ * products from 1024^3 up use the packed, cache-blocked gemm_block (see use_block),
+ * smaller ones gemm_tiled_n / gemm_tiled_k (A·Bᵀ with K >= 4 vectors).  CLBlast is never
  * the default: on PoCL it compiles for ~12 s and runs at ~1/10 of tiled. */
 typedef enum { PATH_TILED, PATH_LOCAL, PATH_SIMPLE, PATH_CLBLAST } gemm_path;
 
@@ -26,7 +28,7 @@ typedef struct gemm_call {
 
 /* ---- per-ctx cache of specialised programs -------------------------------- */
 
-#define GEMM_MAX_VARIANTS 32
+#define GEMM_MAX_VARIANTS 64
 
 typedef struct gemm_variant {
     char key[256];
@@ -162,13 +164,30 @@ static clg_status path_local(clg_ctx *ctx, const gemm_call *g)
     return run_kernel(ctx, k, "gemm_local", args, N_COMMON_ARGS + 2, gs, ls);
 }
 
-/* Register tiles: 16,16,1, or what `clgrad tune` stored for this device and shape class
+/* Register tiles of the unpacked kernels: 12,16,2 (24 float16 accumulators) for nn and tn,
+ * 16,16,1 for nt, 8,16,1 for narrow N < 32 (more work-groups for the cores), or what `clgrad tune` stored for this device and shape class
  * (src/tune.c); CLGRAD_GEMM_TILE="TM,VW,NV" overrides both (for tuning). */
+static int env_tile(int *tm, int *vw, int *nv)
+{
+    const char *e = getenv("CLGRAD_GEMM_TILE");
+    int a, b, c;
+    if (e && sscanf(e, "%d,%d,%d", &a, &b, &c) == 3 && a > 0 && a <= 16 && (b == 4 || b == 8 || b == 16) && c > 0 &&
+        c <= 4) {
+        *tm = a;
+        *vw = b;
+        *nv = c;
+        return 1;
+    }
+    return 0;
+}
+
 static void tile_params(clg_ctx *ctx, const gemm_call *g, int *tm, int *vw, int *nv)
 {
-    *tm = 16;
+    int cls = clg__gemm_class(g->ta, g->tb, g->N);
+    int wide = cls == CLG_GEMM_CLASS_NN || cls == CLG_GEMM_CLASS_TN;
+    *tm = wide ? 12 : cls == CLG_GEMM_CLASS_NARROW ? 8 : 16;
     *vw = 16;
-    *nv = 1;
+    *nv = wide ? 2 : 1;
     gemm_state *s = NULL;
     if (get_state(ctx, &s) == CLG_OK) {
         if (!s->tune_loaded) {
@@ -176,44 +195,115 @@ static void tile_params(clg_ctx *ctx, const gemm_call *g, int *tm, int *vw, int 
                 s->tune[c][0] = clg__gemm_tune_lookup(&ctx->info, c, &s->tune[c][1], &s->tune[c][2], &s->tune[c][3]);
             s->tune_loaded = 1;
         }
-        const int *t = s->tune[clg__gemm_class(g->ta, g->tb, g->N)];
+        const int *t = s->tune[cls];
         if (t[0]) {
             *tm = t[1];
             *vw = t[2];
             *nv = t[3];
         }
     }
-    const char *e = getenv("CLGRAD_GEMM_TILE");
+    env_tile(tm, vw, nv);
+}
+
+/* Blocked kernel (gemm_block): register tile 16,16,1 and C blocks MB,NB = 128,256 with
+ * k-blocks KB = 256 (2048^3 on PoCL: 88 ms, 64,128: 98 ms) (CLGRAD_GEMM_TILE and CLGRAD_GEMM_BLOCK="MB,NB,KB" override them);
+ * blocks are rounded to whole register tiles and KB halved until the packed panels fit
+ * in local memory. */
+static void block_params(clg_ctx *ctx, int *tm, int *vw, int *nv, int *mb, int *nb, int *kb)
+{
+    *tm = 16;
+    *vw = 16;
+    *nv = 1;
+    env_tile(tm, vw, nv);
+    *mb = 128;
+    *nb = 256;
+    *kb = 256;
+    const char *e = getenv("CLGRAD_GEMM_BLOCK");
     int a, b, c;
-    if (e && sscanf(e, "%d,%d,%d", &a, &b, &c) == 3 && a > 0 && a <= 16 &&
-        (b == 4 || b == 8 || b == 16) && c > 0 && c <= 4) {
-        *tm = a;
-        *vw = b;
-        *nv = c;
+    if (e && sscanf(e, "%d,%d,%d", &a, &b, &c) == 3 && a > 0 && b > 0 && c > 0 && a <= 1024 && b <= 1024 &&
+        c <= 4096) {
+        *mb = a;
+        *nb = b;
+        *kb = c;
     }
+    int tn = *vw * *nv;
+    *mb = (*mb + *tm - 1) / *tm * *tm;
+    *nb = (*nb + tn - 1) / tn * tn;
+    while (*kb > 16 && (uint64_t)(*mb * (*kb + 16) + *nb * *kb + *mb * *nb) * 4 > ctx->info.local_mem)
+        *kb /= 2;
+}
+
+/* Register tiles per work-item down M (GEMM_RM) for the unpacked kernels: as many as keep
+ * about `per_cu` work-groups per compute unit, 0: one (CLGRAD_GEMM_RM overrides, for tuning).
+ * Measured on PoCL: gemm_tiled_k gains ~8% at 8 per CU, gemm_tiled_n loses up to 15%. */
+static int rows_per_item(const clg_ctx *ctx, const gemm_call *g, int tm, int tn, int per_cu)
+{
+    int tiles_m = (g->M + tm - 1) / tm;
+    int64_t tiles = (int64_t)tiles_m * ((g->N + tn - 1) / tn) * g->batch;
+    const char *e = getenv("CLGRAD_GEMM_RM");
+    int rm = 1, v;
+    if (e && sscanf(e, "%d", &v) == 1 && v > 0)
+        rm = v;
+    else if (per_cu > 0)
+        rm = (int)(tiles / ((int64_t)per_cu * (ctx->info.compute_units ? ctx->info.compute_units : 1)));
+    if (rm > tiles_m)
+        rm = tiles_m;
+    if (rm > 16)
+        rm = 16;
+    return rm < 1 ? 1 : rm;
+}
+
+/* Which tiled kernel: gemm_block (packed) for products of at least 1024^3 multiply-adds
+ * (2048^3 for A·Bᵀ, gemm_tiled_k's case), where strided and cache-set-conflicting panels
+ * slow the unpacked kernels down (2048^3 NN on PoCL: 70 vs 170 GFLOP/s); below that the
+ * packing costs more than it saves (512^3: ~1.37 vs ~1.22 ms).  Never on rusticl: llvmpipe miscompiles gemm_block's
+ * k-block loop (wrong sums once K > KB).  CLGRAD_GEMM_KERNEL=block|tiled forces it elsewhere. */
+static int use_block(const clg_ctx *ctx, const gemm_call *g)
+{
+    if (strstr(ctx->info.platform_name, "rusticl"))
+        return 0;
+    const char *e = getenv("CLGRAD_GEMM_KERNEL");
+    if (e && *e)
+        return !strcmp(e, "block");
+    double fma = (double)g->M * (double)g->N * (double)g->K;
+    return fma >= (!g->ta && g->tb ? 8589934592.0 : 1073741824.0);
 }
 
 static clg_status path_tiled(clg_ctx *ctx, const gemm_call *g)
 {
-    char defs[160];
+    char defs[200];
     const char *kname;
     size_t gs[3];
     int tm, vw, nv;
     tile_params(ctx, g, &tm, &vw, &nv);
-    if (!g->ta && g->tb && g->K >= 4 * vw) {
+    if (use_block(ctx, g)) {
+        int mb, nb, kb;
+        block_params(ctx, &tm, &vw, &nv, &mb, &nb, &kb);
+        snprintf(defs, sizeof defs,
+                 "-DGEMM_TA=%d -DGEMM_TB=%d -DGEMM_TM=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_MB=%d -DGEMM_NB=%d "
+                 "-DGEMM_KB=%d",
+                 g->ta, g->tb, tm, vw, nv, mb, nb, kb);
+        kname = "gemm_block";
+        gs[0] = (size_t)(g->N + nb - 1) / (size_t)nb;
+        gs[1] = (size_t)(g->M + mb - 1) / (size_t)mb;
+    } else if (!g->ta && g->tb && g->K >= 4 * vw) {
         /* A·Bᵀ: both operands run along K, vectorise along K (short K: gather B instead) */
         int tmk = 4, tnk = 4;
         snprintf(defs, sizeof defs, "-DGEMM_TA=0 -DGEMM_TB=1 -DGEMM_TM=%d -DGEMM_TNK=%d -DGEMM_VW=%d", tmk, tnk,
                  vw);
         kname = "gemm_tiled_k";
+        int rm = rows_per_item(ctx, g, tmk, tnk, 8);
+        size_t len = strlen(defs);
+        snprintf(defs + len, sizeof defs - len, " -DGEMM_RM=%d", rm);
         gs[0] = (size_t)(g->N + tnk - 1) / (size_t)tnk;
-        gs[1] = (size_t)(g->M + tmk - 1) / (size_t)tmk;
+        gs[1] = (size_t)(g->M + tmk * rm - 1) / (size_t)(tmk * rm);
     } else {
-        snprintf(defs, sizeof defs, "-DGEMM_TA=%d -DGEMM_TB=%d -DGEMM_TM=%d -DGEMM_VW=%d -DGEMM_NV=%d", g->ta,
-                 g->tb, tm, vw, nv);
+        int rm = rows_per_item(ctx, g, tm, vw * nv, 0);
+        snprintf(defs, sizeof defs, "-DGEMM_TA=%d -DGEMM_TB=%d -DGEMM_TM=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_RM=%d",
+                 g->ta, g->tb, tm, vw, nv, rm);
         kname = "gemm_tiled_n";
         gs[0] = (size_t)(g->N + vw * nv - 1) / (size_t)(vw * nv);
-        gs[1] = (size_t)(g->M + tm - 1) / (size_t)tm;
+        gs[1] = (size_t)(g->M + tm * rm - 1) / (size_t)(tm * rm);
     }
     gs[2] = (size_t)g->batch;
     cl_kernel k;

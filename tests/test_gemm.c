@@ -21,6 +21,9 @@ static int teardown_path(void **s)
     (void)s;
     unsetenv("CLGRAD_GEMM");
     unsetenv("CLGRAD_GEMM_TILE");
+    unsetenv("CLGRAD_GEMM_KERNEL");
+    unsetenv("CLGRAD_GEMM_BLOCK");
+    unsetenv("CLGRAD_GEMM_RM");
     return 0;
 }
 
@@ -84,7 +87,58 @@ static void test_matmul_tiled(void **s)
     setenv("CLGRAD_GEMM_TILE", "8,8,2", 1);
     matmul_all("tiled", N_SHAPES, 0);
     unsetenv("CLGRAD_GEMM_TILE");
+    /* three register tiles down M per work-item (the last group partly past M); one tile
+     * for every class keeps the number of programs to build (slow on rusticl) small */
+    setenv("CLGRAD_GEMM_RM", "3", 1);
+    setenv("CLGRAD_GEMM_TILE", "8,16,1", 1);
+    matmul_all("tiled", N_SHAPES, 0);
+    op_case b = bmm_case(3, 9, 17, 35, 0, 1);
+    check_op_forward(tctx, &b, 3300);
+    unsetenv("CLGRAD_GEMM_TILE");
+    unsetenv("CLGRAD_GEMM_RM");
 }
+/* The unpacked register-tiled kernels, whatever the size-based default (narrow-N vector
+ * loads: N = 5, 33, 65 with K up to 1031). */
+static void test_matmul_unpacked(void **s)
+{
+    (void)s;
+    if (clg_test_is_rusticl())
+        skip(); /* the tiled path never packs there: test_matmul_tiled covers it */
+    setenv("CLGRAD_GEMM_KERNEL", "tiled", 1);
+    matmul_all("tiled", N_SHAPES, 1);
+}
+
+/* The packed gemm_block kernel (PoCL's default from 1024^3 on; never used on rusticl, so
+ * skipped there) with small blocks, so the table's shapes span several blocks and
+ * k-blocks: partial blocks and register tiles, clamped rows, zero columns. */
+static void test_matmul_block(void **s)
+{
+    (void)s;
+    if (clg_test_is_rusticl())
+        skip();
+    setenv("CLGRAD_GEMM_KERNEL", "block", 1);
+    setenv("CLGRAD_GEMM_BLOCK", "16,32,16", 1);
+    matmul_all("tiled", N_SHAPES, 1);
+    /* TM 8 x two float16 vectors; blocks rounded up to 24 x 64, odd KB */
+    setenv("CLGRAD_GEMM_TILE", "8,16,2", 1);
+    setenv("CLGRAD_GEMM_BLOCK", "20,40,23", 1);
+    matmul_all("tiled", N_SHAPES, 0);
+    /* the default blocks (one k-block up to K = 256) */
+    unsetenv("CLGRAD_GEMM_TILE");
+    unsetenv("CLGRAD_GEMM_BLOCK");
+    matmul_all("tiled", N_SHAPES, 0);
+}
+
+static void test_bmm_block(void **s)
+{
+    (void)s;
+    if (clg_test_is_rusticl())
+        skip();
+    setenv("CLGRAD_GEMM_KERNEL", "block", 1);
+    setenv("CLGRAD_GEMM_BLOCK", "16,16,32", 1);
+    bmm_all("tiled");
+}
+
 static void test_matmul_local(void **s) { (void)s; matmul_all("local", N_SHAPES, 1); }
 static void test_matmul_simple(void **s) { (void)s; matmul_all("simple", N_SHAPES, 1); }
 static void test_bmm_tiled(void **s) { (void)s; bmm_all("tiled"); }
@@ -112,10 +166,15 @@ static void test_clblast(void **s)
 static void test_offsets(void **s)
 {
     (void)s;
-    const char *paths[] = { "tiled", "local", "simple" };
+    const char *paths[] = { "tiled", "local", "simple", "block" };
     const int M = 9, K = 17, N = 33, off = 5;
-    for (size_t p = 0; p < 3; p++) {
-        use_path(paths[p]);
+    for (size_t p = 0; p < 4; p++) {
+        /* "block": the tiled path's packed kernel, two k-blocks (rusticl: unpacked) */
+        use_path(p == 3 ? "tiled" : paths[p]);
+        if (p == 3) {
+            setenv("CLGRAD_GEMM_KERNEL", "block", 1);
+            setenv("CLGRAD_GEMM_BLOCK", "16,16,16", 1);
+        }
         for (int t = 0; t < 4; t++) {
             op_case c = mm_case(M, K, N, t & 1, t >> 1);
             trng g = { 77 + (uint64_t)t };
@@ -248,6 +307,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_matmul_tiled, teardown_path),
+        cmocka_unit_test_teardown(test_matmul_unpacked, teardown_path),
+        cmocka_unit_test_teardown(test_matmul_block, teardown_path),
+        cmocka_unit_test_teardown(test_bmm_block, teardown_path),
         cmocka_unit_test_teardown(test_matmul_local, teardown_path),
         cmocka_unit_test_teardown(test_matmul_simple, teardown_path),
         cmocka_unit_test_teardown(test_bmm_tiled, teardown_path),

@@ -12,16 +12,16 @@
 #include <cblas.h>
 #endif
 
-/* Usage: bench_gemm [--device SPEC] [--paths tiled,local,simple,clblast] [--reps N] [--full]
+/* Usage: bench_gemm [--device SPEC] [--paths tiled,local,simple,clblast] [--reps N] [--full] [--only SUBSTR] [--min]
  * Without --device every device is measured.  On rusticl (launches ~0.6 ms, big CLBlast
  * kernels very slow) only the batch-128 MLP shapes run, and CLBlast only the smallest one,
- * unless --full is given.  For a fair OpenBLAS number run it as
+ * unless --full is given; 2048^3 runs only with --full.  For a fair OpenBLAS number run it as
  *   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE build/bench_gemm */
 
 typedef struct bcase {
     const char *name;
     int M, K, N, ta, tb;
-    int mlp;              /* a batch-128 MLP shape (run everywhere) */
+    int mlp;              /* 1: a batch-128 MLP shape (run everywhere); 2: large, only with --full */
 } bcase;
 
 static const bcase cases[] = {
@@ -37,6 +37,8 @@ static const bcase cases[] = {
     { "512^3 NN", 512, 512, 512, 0, 0, 0 },
     { "512^3 TN", 512, 512, 512, 1, 0, 0 },
     { "512^3 NT", 512, 512, 512, 0, 1, 0 },
+    { "2048^3 NN", 2048, 2048, 2048, 0, 0, 2 },
+    { "floor 1x1 . 1x1", 1, 1, 1, 0, 0, 2 },   /* per-call cost: launch and finish */
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
 
@@ -53,9 +55,13 @@ static int cmp_d(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static int use_min; /* --min: fastest repetition instead of the median (comparing variants on a noisy machine) */
+
 static double median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, cmp_d);
+    if (use_min)
+        return v[0];
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
@@ -149,6 +155,8 @@ static double time_blas(const bcase *c, int reps)
 }
 #endif
 
+static const char *only; /* --only SUBSTR: cases whose name contains it */
+
 static void bench_device(const clg_device_info *d, const char *paths, int reps, int full)
 {
     clg_ctx *ctx;
@@ -162,7 +170,7 @@ static void bench_device(const clg_device_info *d, const char *paths, int reps, 
     printf("%-24s %-8s %10s %9s %10s %8s\n", "case", "path", "ms", "GFLOP/s", "first ms", "vs BLAS");
     for (size_t i = 0; i < N_CASES; i++) {
         const bcase *c = &cases[i];
-        if (rusticl && !full && !c->mlp)
+        if ((rusticl && !full && c->mlp != 1) || (!full && c->mlp == 2) || (only && !strstr(c->name, only)))
             continue;
         double flop = 2.0 * c->M * c->N * c->K, blas_gf = 0;
 #ifdef HAVE_OPENBLAS
@@ -204,10 +212,14 @@ int main(int argc, char **argv)
             paths = argv[++i];
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
             reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+            only = argv[++i];
+        else if (!strcmp(argv[i], "--min"))
+            use_min = 1;
         else if (!strcmp(argv[i], "--full"))
             full = 1;
         else {
-            fprintf(stderr, "usage: %s [--device SPEC] [--paths tiled,local,simple,clblast] [--reps N] [--full]\n",
+            fprintf(stderr, "usage: %s [--device SPEC] [--paths tiled,local,simple,clblast] [--reps N] [--full] [--only SUBSTR] [--min]\n",
                     argv[0]);
             return 2;
         }

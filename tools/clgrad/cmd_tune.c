@@ -163,12 +163,12 @@ static int store(const clg_device_info *d, const int win[N_CLASSES][3], const in
 
 static int tune_device(const clg_device_info *d, const sdata *data, int quick)
 {
-    static const int tms[] = { 4, 8, 16 }, vws[] = { 4, 8, 16 }, nvs[] = { 1, 2 };
-    int cand[18][3], nc = 0;
-    for (int i = 0; i < 3; i++)
+    static const int tms[] = { 4, 8, 12, 16 }, vws[] = { 4, 8, 16 }, nvs[] = { 1, 2 };
+    int cand[24][3], nc = 0;
+    for (int i = 0; i < 4; i++)
         for (int j = 0; j < 3; j++)
             for (int k = 0; k < 2; k++) {
-                if (quick && (tms[i] == 4 || vws[j] == 4 || nvs[k] == 2))
+                if (quick && (tms[i] == 4 || vws[j] != 16))
                     continue;
                 cand[nc][0] = tms[i];
                 cand[nc][1] = vws[j];
@@ -210,7 +210,9 @@ static int tune_device(const clg_device_info *d, const sdata *data, int quick)
         for (int c = 0; c < N_CLASSES; c++) {
             if (bad[c])
                 continue;
-            if (cand[k][0] == 16 && cand[k][1] == 16 && cand[k][2] == 1)
+            /* the untuned defaults of src/ops_gemm.c: nn, tn 12,16,2; nt 16,16,1; narrow 8,16,1 */
+            static const int dtm[N_CLASSES] = { 12, 12, 16, 8 }, dnv[N_CLASSES] = { 2, 2, 1, 1 };
+            if (cand[k][0] == dtm[c] && cand[k][1] == 16 && cand[k][2] == dnv[c])
                 deflt[c] = sum[c];
             if (best[c] < 0 || sum[c] < best[c]) {
                 best[c] = sum[c];
@@ -221,7 +223,7 @@ static int tune_device(const clg_device_info *d, const sdata *data, int quick)
     }
     unsetenv("CLGRAD_GEMM_TILE");
     unsetenv("CLGRAD_GEMM");
-    printf("%-7s %-12s %-10s %-12s %s\n", "class", "16,16,1 us", "best", "best us", "speed-up");
+    printf("%-7s %-12s %-10s %-12s %s\n", "class", "default us", "best", "best us", "speed-up");
     for (int c = 0; c < N_CLASSES; c++) {
         if (!have[c]) {
             printf("%-7s no valid candidate\n", class_names[c]);
