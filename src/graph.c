@@ -40,8 +40,24 @@ int clg__graph_is_frozen(const clg_graph *g, int group)
     return 0;
 }
 
+/* Undo the fusion pass: every node gets back the op, inputs and attrs it was built with. */
+static void unfuse(clg_graph *g)
+{
+    for (int m = 0; m < g->n; m++) {
+        gnode *x = &g->nodes[m];
+        if (x->rewritten) {
+            x->op = x->orig_op;
+            x->attrs = x->orig_attrs;
+            x->nin = x->orig_nin;
+            memcpy(x->in, x->orig_in, sizeof x->in);
+        }
+        x->rewritten = x->fused = 0;
+    }
+}
+
 static void free_plan(clg_graph *g)
 {
+    unfuse(g);
     for (int m = 0; m < g->n; m++) {
         gnode *x = &g->nodes[m];
         if (x->kind == GN_OP) {
@@ -98,6 +114,8 @@ clg_status clg_graph_create(clg_ctx *ctx, clg_graph **out)
         return clg__fail(CLG_ERR_OUT_OF_MEMORY, "clg_graph_create: out of host memory");
     g->ctx = ctx;
     g->loss = -1;
+    const char *fz = getenv("CLGRAD_FUSE");
+    g->fuse = !(fz && !strcmp(fz, "0"));
     *out = g;
     return CLG_OK;
 }
@@ -585,6 +603,95 @@ static clg_status alloc_zeros(clg_graph *g, gnode *x, clg_tensor *t, const char 
     return CLG_OK;
 }
 
+clg_status clg_graph_set_fusion(clg_graph *g, int on)
+{
+    clg_status st = check_graph(g, "clg_graph_set_fusion");
+    if (st)
+        return st;
+    if (g->fuse != !!on) {
+        free_plan(g);
+        g->fuse = !!on;
+    }
+    return CLG_OK;
+}
+
+static int act_of(clg_op op)
+{
+    switch (op) {
+    case CLG_OP_RELU: return CLG_ACT_RELU;
+    case CLG_OP_GELU: return CLG_ACT_GELU;
+    case CLG_OP_TANH: return CLG_ACT_TANH;
+    case CLG_OP_SIGMOID: return CLG_ACT_SIGMOID;
+    default: return -1;
+    }
+}
+
+static void rewrite(gnode *x, int xi, int bi, int act)
+{
+    x->orig_op = x->op;
+    x->orig_attrs = x->attrs;
+    x->orig_nin = x->nin;
+    memcpy(x->orig_in, x->in, sizeof x->in);
+    x->rewritten = 1;
+    x->op = CLG_OP_BIAS_ACT;
+    x->attrs = clg_attrs_default();
+    x->attrs.act = act;
+    x->nin = 2;
+    x->in[0] = xi;
+    x->in[1] = bi;
+}
+
+/* Fusion pass: add(x, b) with b a row vector over x's last axis becomes bias_act(x, b); when its
+ * only consumer is an activation (relu, gelu, tanh, sigmoid) and the add is not kept, not the loss
+ * and not renamed (so nobody can ask for its value), the activation node runs bias_act(x, b, act)
+ * and the add node is dropped from the plan. */
+static clg_status fuse_pass(clg_graph *g)
+{
+    if (!g->fuse)
+        return CLG_OK;
+    int *uses = calloc((size_t)(g->n ? g->n : 1), sizeof *uses), *user = calloc((size_t)(g->n ? g->n : 1), sizeof *user);
+    if (!uses || !user) {
+        free(uses);
+        free(user);
+        return clg__fail(CLG_ERR_OUT_OF_MEMORY, "graph plan: out of host memory");
+    }
+    for (int m = 0; m < g->n; m++)
+        for (int i = 0; i < g->nodes[m].nin; i++) {
+            uses[g->nodes[m].in[i]]++;
+            user[g->nodes[m].in[i]] = m;
+        }
+    for (int m = 0; m < g->n; m++) {
+        gnode *x = &g->nodes[m];
+        if (x->kind != GN_OP || x->op != CLG_OP_ADD || x->s.ndim < 1)
+            continue;
+        const clg_shape *s0 = &g->nodes[x->in[0]].s, *s1 = &g->nodes[x->in[1]].s;
+        int64_t cols = x->s.dim[x->s.ndim - 1];
+        int xi, bi;
+        if (clg_shape_equal(s0, &x->s) && s1->ndim == 1 && s1->dim[0] == cols) {
+            xi = x->in[0];
+            bi = x->in[1];
+        } else if (clg_shape_equal(s1, &x->s) && s0->ndim == 1 && s0->dim[0] == cols) {
+            xi = x->in[1];
+            bi = x->in[0];
+        } else {
+            continue;
+        }
+        char defname[CLG_GRAPH_NAME_MAX + 1];
+        snprintf(defname, sizeof defname, "add_%d", m);
+        gnode *c = uses[m] == 1 ? &g->nodes[user[m]] : NULL;
+        if (c && c->kind == GN_OP && act_of(c->op) >= 0 && !c->rewritten && !x->keep && m != g->loss &&
+            !strcmp(x->name, defname)) {
+            rewrite(c, xi, bi, act_of(c->op));
+            x->fused = 1;
+        } else {
+            rewrite(x, xi, bi, CLG_ACT_NONE);
+        }
+    }
+    free(uses);
+    free(user);
+    return CLG_OK;
+}
+
 clg_status clg_graph_plan(clg_graph *g, clg_plan_mode mode)
 {
     clg_status st = check_graph(g, "clg_graph_plan");
@@ -594,9 +701,12 @@ clg_status clg_graph_plan(clg_graph *g, clg_plan_mode mode)
         return clg__fail(CLG_ERR_INVALID_ARG, "clg_graph_plan: unknown mode %d", (int)mode);
     free_plan(g);
     g->mode = mode;
+    if ((st = fuse_pass(g)))
+        goto fail;
     /* Forward: node ids are already a topological order (inputs exist before their users). */
     for (int m = 0; m < g->n; m++)
-        if (g->nodes[m].kind == GN_OP && (st = clg__graph_push_ex(g, (exentry){ .kind = EX_FWD, .node = m })))
+        if (g->nodes[m].kind == GN_OP && !g->nodes[m].fused &&
+            (st = clg__graph_push_ex(g, (exentry){ .kind = EX_FWD, .node = m })))
             goto fail;
     if (mode == CLG_PLAN_TRAIN && (st = clg__graph_autograd(g)))
         goto fail;
@@ -611,7 +721,7 @@ clg_status clg_graph_plan(clg_graph *g, clg_plan_mode mode)
             used[g->nodes[m].in[i]] = 1;
     for (int m = 0; m < g->n; m++) {
         gnode *x = &g->nodes[m];
-        if (x->kind != GN_OP || !(x->keep || m == g->loss || !used[m]))
+        if (x->kind != GN_OP || x->fused || !(x->keep || m == g->loss || !used[m]))
             continue;
         if ((st = clg_tensor_new(g->ctx, &x->s, &x->val))) {
             free(used);
@@ -873,8 +983,10 @@ clg_status clg_graph_step(clg_graph *g, float *loss_out)
         return st;
     if (!g->planned || g->mode != CLG_PLAN_TRAIN)
         return clg__fail(CLG_ERR_STATE, "clg_graph_step: the graph needs a TRAIN plan (clg_graph_plan)");
+    uint64_t l0 = g->stats.launches;
     if ((st = run(g, 0)))
         return st;
+    g->step_launches = g->stats.launches - l0;
     g->steps++;
     g->stats.steps++;
     if (!loss_out)
@@ -920,6 +1032,10 @@ clg_status clg_graph_read(clg_graph *g, int id, void *host)
     if (st || (st = check_id(g, id, "clg_graph_read")))
         return st;
     gnode *x = &g->nodes[id];
+    if (x->fused)
+        return clg__fail(CLG_ERR_STATE,
+                         "clg_graph_read: node %d (%s) was fused into its consumer; mark it with clg_graph_keep "
+                         "before planning", id, x->name);
     if (x->kind == GN_OP && !x->own_val)
         return clg__fail(CLG_ERR_STATE,
                          "clg_graph_read: node %d (%s) %s; mark it with clg_graph_keep before planning", id,
@@ -958,6 +1074,7 @@ clg_status clg_graph_stats_get(const clg_graph *g, clg_graph_stats *out)
     if (!out)
         return clg__fail(CLG_ERR_INVALID_ARG, "clg_graph_stats_get: NULL out");
     *out = g->stats;
+    out->step_launches = g->step_launches;
     out->pooled_tensors = g->n_bufs;
     out->pool_bytes = g->pool_elems * 4;
     out->grad_buffers = 0;
@@ -1071,7 +1188,7 @@ clg_status clg_graph_dot(const clg_graph *g, FILE *f)
         char sb[96];
         clg_shape_str(&x->s, sb, sizeof sb);
         const char *kind = x->kind == GN_INPUT ? "input" : x->kind == GN_PARAM ? "param"
-                         : x->kind == GN_CONST ? "const" : clg_op_name(x->op);
+                         : x->kind == GN_CONST ? "const" : clg_op_name(x->rewritten ? x->orig_op : x->op);
         const char *shape = x->kind == GN_INPUT ? "ellipse" : x->kind == GN_PARAM ? "box"
                           : x->kind == GN_CONST ? "note" : "rect";
         fprintf(f, "  n%d [label=\"%s\\n%s %s\", shape=%s", m, x->name, kind, sb,
@@ -1079,13 +1196,17 @@ clg_status clg_graph_dot(const clg_graph *g, FILE *f)
         if (x->kind == GN_PARAM)
             fprintf(f, ", style=\"%s\", fillcolor=\"#dbe8ff\"",
                     clg__graph_is_frozen(g, x->group) ? "filled,dashed" : "filled");
+        else if (x->kind == GN_OP && (x->fused || x->rewritten))
+            fprintf(f, ", style=\"rounded,dashed\", xlabel=\"%s\"", x->fused ? "fused" : "bias_act");
         else if (x->kind == GN_OP)
             fprintf(f, ", style=rounded");
         fprintf(f, "];\n");
     }
-    for (int m = 0; m < g->n; m++)
-        for (int i = 0; i < g->nodes[m].nin; i++)
-            fprintf(f, "  n%d -> n%d;\n", g->nodes[m].in[i], m);
+    for (int m = 0; m < g->n; m++) {
+        const gnode *x = &g->nodes[m];
+        for (int i = 0; i < (x->rewritten ? x->orig_nin : x->nin); i++)
+            fprintf(f, "  n%d -> n%d;\n", x->rewritten ? x->orig_in[i] : x->in[i], m);
+    }
     fprintf(f, "}\n");
     if (ferror(f))
         return clg__fail(CLG_ERR_IO, "clg_graph_dot: write failed");
@@ -1129,19 +1250,27 @@ clg_status clg_graph_profile_report(const clg_graph *g, char *buf, size_t size, 
     double tf = 0, tb = 0;
     appendf(buf, size, &len, "%-24s %-18s %12s %6s %12s %6s\n", "node", "op", "forward ms", "runs", "backward ms",
             "runs");
+    static const char *const acts[CLG_ACT_COUNT] = { "none", "relu", "gelu", "tanh", "sigmoid" };
     for (int m = 0; m < g->n; m++) {
         const gnode *x = &g->nodes[m];
-        if (x->kind != GN_OP && !x->prof_bwd_n)
+        if ((x->kind != GN_OP && !x->prof_bwd_n) || x->fused)
             continue;
-        appendf(buf, size, &len, "%-24s %-18s %12.3f %6" PRIu64 " %12.3f %6" PRIu64 "\n", x->name,
-                x->kind == GN_OP ? clg_op_name(x->op) : "-", x->prof_fwd_ms, x->prof_fwd_n, x->prof_bwd_ms,
-                x->prof_bwd_n);
+        char opn[40] = "-";
+        if (x->kind == GN_OP && x->op == CLG_OP_BIAS_ACT && x->attrs.act >= 0 && x->attrs.act < CLG_ACT_COUNT)
+            snprintf(opn, sizeof opn, "bias_act:%s", acts[x->attrs.act]);
+        else if (x->kind == GN_OP)
+            snprintf(opn, sizeof opn, "%s", clg_op_name(x->op));
+        appendf(buf, size, &len, "%-24s %-18s %12.3f %6" PRIu64 " %12.3f %6" PRIu64 "\n", x->name, opn,
+                x->prof_fwd_ms, x->prof_fwd_n, x->prof_bwd_ms, x->prof_bwd_n);
         tf += x->prof_fwd_ms;
         tb += x->prof_bwd_ms;
     }
     appendf(buf, size, &len, "%-24s %-18s %12.3f %6" PRIu64 "\n", "(optimizer)", "-", g->prof_opt_ms, g->prof_opt_n);
     appendf(buf, size, &len, "total: forward %.3f ms, backward %.3f ms, optimizer %.3f ms (%s clock)\n", tf, tb,
             g->prof_opt_ms, g->ctx->profiling ? "device" : "host");
+    if (g->stats.steps)
+        appendf(buf, size, &len, "kernel launches per training step: %" PRIu64 " (fusion %s)\n",
+                g->step_launches, g->fuse ? "on" : "off");
     if (needed)
         *needed = len + 1;
     return CLG_OK;

@@ -164,6 +164,16 @@ typedef enum clg_plan_mode {
 
 clg_status clg_graph_plan(clg_graph *g, clg_plan_mode mode);
 
+/* Fusion (on by default; the environment variable CLGRAD_FUSE=0 turns it off for new graphs).  When
+ * planning, add(x, b) with b a 1-D row vector over x's last axis runs as the fused bias_act op, and
+ * when that add's only consumer is relu, gelu, tanh or sigmoid, and the add is neither kept, the
+ * loss nor renamed, the activation node runs bias_act(x, b, act) and the add is dropped: one kernel
+ * instead of two forward, one or two instead of three backward.  Node ids, names, shapes and the
+ * DOT output keep the graph as built (fused nodes are drawn dashed); reading a fused add is
+ * CLG_ERR_STATE.  Results match the unfused graph: the forward bit for bit, bias gradients within
+ * float rounding (another summation order).  Changing the setting drops the plan. */
+clg_status clg_graph_set_fusion(clg_graph *g, int on);
+
 /* Device bytes of the plan: planned = pool + own buffers; naive = the same with every pooled
  * tensor in its own buffer.  Needs a plan. */
 clg_status clg_graph_memory(const clg_graph *g, size_t *planned, size_t *naive);
@@ -194,6 +204,7 @@ typedef struct clg_graph_stats {
     uint64_t forwards;        /* clg_graph_forward calls */
     uint64_t blocking_reads;  /* host reads that waited on the device (loss, node, param reads) */
     uint64_t launches;        /* kernel launches enqueued by the graph's steps and forwards */
+    uint64_t step_launches;   /* kernel launches of the last clg_graph_step */
     int pooled_tensors;       /* tensors planned into the pool */
     int grad_buffers;         /* gradient tensors in the plan (params' and pooled) */
     size_t grad_bytes;        /* their bytes (0 in an inference plan) */
