@@ -777,7 +777,7 @@ static void test_mlp_gradients(void **s)
     clg_graph_destroy(m.g);
 }
 
-static void mlp_train(float *losses, int steps, uint64_t seed)
+static void mlp_train_fuse(float *losses, int steps, uint64_t seed, int fuse, uint64_t *launches)
 {
     enum { N = 64 };
     static float x[N * MLP_D];
@@ -785,6 +785,7 @@ static void mlp_train(float *losses, int steps, uint64_t seed)
     blobs(x, y, N, MLP_D, MLP_C, 1234);
     mlp m;
     mlp_build(&m, N, MLP_D, MLP_H, MLP_C, CLG_OP_RELU, seed);
+    assert_clg_ok(clg_graph_set_fusion(m.g, fuse));
     clg_optim_options o = clg_optim_defaults(CLG_OPTIM_ADAM);
     o.lr = 0.03f;
     o.warmup_steps = 5;
@@ -794,6 +795,11 @@ static void mlp_train(float *losses, int steps, uint64_t seed)
     assert_clg_ok(clg_graph_set_input(m.g, m.y, y));
     for (int i = 0; i < steps; i++)
         assert_clg_ok(clg_graph_step(m.g, &losses[i]));
+    if (launches) {
+        clg_graph_stats gs;
+        assert_clg_ok(clg_graph_stats_get(m.g, &gs));
+        *launches = gs.step_launches;
+    }
     clg_tensor *t;
     assert_clg_ok(clg_graph_param_tensor(m.g, 0, CLG_STATE_ADAM_M, &t));
     assert_non_null(t);
@@ -802,6 +808,8 @@ static void mlp_train(float *losses, int steps, uint64_t seed)
     assert_clg_ok(clg_ctx_finish(tctx));
     clg_graph_destroy(m.g);
 }
+
+static void mlp_train(float *losses, int steps, uint64_t seed) { mlp_train_fuse(losses, steps, seed, 1, NULL); }
 
 static void test_mlp_train(void **s)
 {
@@ -818,6 +826,79 @@ static void test_mlp_train(void **s)
         fail_msg("loss after %d steps: %g (first %g), want < 0.05", STEPS, l1[STEPS - 1], l1[0]);
     mlp_train(l2, STEPS, 7);
     assert_memory_equal(l1, l2, sizeof l1); /* bit-identical */
+}
+
+/* Fusion on and off: the same loss trajectory (within float rounding: bias gradients are summed in
+ * another order), fewer launches per step with fusion; gradients vs FD with fusion off too. */
+static void test_fusion_on_off(void **s)
+{
+    (void)s;
+    if (skip_unless_ops(mlp_ops, 4) || !optim_available(CLG_OPTIM_ADAM)) {
+        skip();
+        return;
+    }
+    enum { STEPS = 30 };
+    float l1[STEPS], l2[STEPS];
+    uint64_t n1 = 0, n2 = 0;
+    mlp_train_fuse(l1, STEPS, 7, 1, &n1);
+    mlp_train_fuse(l2, STEPS, 7, 0, &n2);
+    for (int i = 0; i < STEPS; i++)
+        if (!(fabsf(l1[i] - l2[i]) <= 1e-4f + 1e-3f * fabsf(l2[i])))
+            fail_msg("step %d: loss %.9g with fusion, %.9g without", i, l1[i], l2[i]);
+    assert_memory_equal(l1, l2, sizeof(float)); /* the first forward is bit-identical */
+    if (!(n1 + 3 <= n2))
+        fail_msg("launches per step: %llu with fusion, %llu without", (unsigned long long)n1,
+                 (unsigned long long)n2);
+
+    /* FD gradients with fusion off; a fused add cannot be read, the DOT keeps the built graph */
+    mlp m;
+    mlp_build(&m, 7, 5, 6, 3, CLG_OP_SIGMOID, 3);
+    float x[7 * 5];
+    int32_t y[7];
+    fill_uniform(x, 35, -1, 1, 9);
+    for (int i = 0; i < 7; i++)
+        y[i] = (i * 5) % 3;
+    assert_clg_ok(clg_graph_set_fusion(m.g, 0));
+    assert_clg_ok(clg_graph_plan(m.g, CLG_PLAN_TRAIN));
+    assert_clg_ok(clg_graph_set_input(m.g, m.x, x));
+    assert_clg_ok(clg_graph_set_input(m.g, m.y, y));
+    float loss_off, loss_on;
+    assert_clg_ok(clg_graph_step(m.g, &loss_off));
+    check_param_grads_fd(m.g, m.loss, 1e-2, 2e-3, 8);
+    assert_clg_ok(clg_graph_set_fusion(m.g, 1));
+    assert_clg_ok(clg_graph_plan(m.g, CLG_PLAN_TRAIN));
+    assert_clg_ok(clg_graph_forward(m.g));
+    int add1 = -1;
+    for (int id = 0; id < clg_graph_node_count(m.g); id++)
+        if (add1 < 0 && !strncmp(clg_graph_node_name(m.g, id), "add_", 4))
+            add1 = id;
+    assert_true(add1 >= 0);
+    float tmp[7 * 6];
+    assert_clg_status(clg_graph_read(m.g, add1, tmp), CLG_ERR_STATE);
+    assert_non_null(strstr(clg_last_error(), "fused"));
+    char *dot = NULL;
+    size_t dlen = 0;
+    FILE *f = open_memstream(&dot, &dlen);
+    assert_non_null(f);
+    assert_clg_ok(clg_graph_dot(m.g, f));
+    fclose(f);
+    char edge[32];
+    snprintf(edge, sizeof edge, "n%d -> n%d;", add1, add1 + 1); /* add -> sigmoid stays drawn */
+    assert_non_null(strstr(dot, edge));
+    assert_non_null(strstr(dot, "xlabel=\"fused\""));
+    free(dot);
+    /* the fused plan gives the same loss */
+    assert_clg_ok(clg_graph_step(m.g, &loss_on));
+    clg_graph_destroy(m.g);
+    mlp_build(&m, 7, 5, 6, 3, CLG_OP_SIGMOID, 3);
+    assert_clg_ok(clg_graph_plan(m.g, CLG_PLAN_TRAIN));
+    assert_clg_ok(clg_graph_set_input(m.g, m.x, x));
+    assert_clg_ok(clg_graph_set_input(m.g, m.y, y));
+    assert_clg_ok(clg_graph_step(m.g, &loss_on));
+    assert_true(loss_on == loss_off);
+    check_param_grads_fd(m.g, m.loss, 1e-2, 2e-3, 8);
+    assert_clg_ok(clg_ctx_finish(tctx));
+    clg_graph_destroy(m.g);
 }
 
 /* A new head on a frozen encoder: the encoder does not move, the head does. */
@@ -873,7 +954,7 @@ int main(void)
         cmocka_unit_test(test_dot),            cmocka_unit_test(test_profile),
         cmocka_unit_test(test_param_init),     cmocka_unit_test(test_lr_schedule),
         cmocka_unit_test(test_mlp_gradients),  cmocka_unit_test(test_mlp_train),
-        cmocka_unit_test(test_mlp_frozen_encoder),
+        cmocka_unit_test(test_mlp_frozen_encoder), cmocka_unit_test(test_fusion_on_off),
     };
     return clg_test_run_per_device("graph", tests, sizeof tests / sizeof tests[0]);
 }
