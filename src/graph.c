@@ -74,6 +74,8 @@ static void free_plan(clg_graph *g)
     }
     clg_tensor_free(&g->pool);
     clg_tensor_free(&g->sq_norm);
+    clg_tensor_free(&g->arena[ARENA_GRAD]);
+    g->arena_elems = 0;
     free(g->ex);
     free(g->bufs);
     free(g->loss_host);
@@ -91,6 +93,8 @@ static void free_opt_state(clg_graph *g)
         clg_tensor_free(&g->nodes[m].st1);
         clg_tensor_free(&g->nodes[m].st2);
     }
+    clg_tensor_free(&g->arena[ARENA_ST1]);
+    clg_tensor_free(&g->arena[ARENA_ST2]);
 }
 
 clg_status clg__graph_push_ex(clg_graph *g, exentry e)
@@ -129,6 +133,7 @@ void clg_graph_destroy(clg_graph *g)
     for (int m = 0; m < g->n; m++)
         if (g->nodes[m].kind != GN_OP)
             clg_tensor_free(&g->nodes[m].val);
+    clg_tensor_free(&g->arena[ARENA_VAL]);
     free(g->nodes);
     free(g->params);
     free(g->frozen);
@@ -603,6 +608,92 @@ static clg_status alloc_zeros(clg_graph *g, gnode *x, clg_tensor *t, const char 
     return CLG_OK;
 }
 
+/* Param offsets in the arenas are multiples of this many elements (128 bytes), like the pool's. */
+#define ARENA_ALIGN 32
+
+static clg_status copy_into(clg_graph *g, const clg_tensor *src, cl_mem dst, size_t dst_off, size_t n)
+{
+    cl_int err = clEnqueueCopyBuffer(g->ctx->queue, (cl_mem)src->buf, dst, src->offset * 4, dst_off * 4, n * 4, 0,
+                                     NULL, NULL);
+    if (err != CL_SUCCESS)
+        return clg__cl_fail(err, "graph plan: clEnqueueCopyBuffer (optimizer arena)");
+    return CLG_OK;
+}
+
+static clg_tensor *param_field(gnode *x, int which)
+{
+    return which == ARENA_VAL ? &x->val : which == ARENA_GRAD ? &x->grad : which == ARENA_ST1 ? &x->st1 : &x->st2;
+}
+
+/* Lay arena `which` out for the trainable params (offs[p] >= 0): a new zeroed buffer, each such
+ * param's current tensor (own buffer or a view of the old arena) copied to its offset and replaced
+ * by a view; other params that were views of the old arena get their own copy back.  The old
+ * buffer is released (OpenCL keeps it until the queued copies have run). */
+static clg_status arena_layout(clg_graph *g, int which, const size_t *offs, size_t total, int wanted)
+{
+    clg_tensor old = g->arena[which], fresh;
+    memset(&fresh, 0, sizeof fresh);
+    clg_status st = CLG_OK;
+    if (wanted && total) {
+        clg_shape as = clg_shape_make(CLG_F32, 1, (int64_t[]){ (int64_t)total });
+        if ((st = clg_tensor_zeros(g->ctx, &as, &fresh))) {
+            char msg[512];
+            copy_error(msg, sizeof msg);
+            return clg__fail(st, "graph plan: optimizer arena of %zu bytes: %s", total * 4, msg);
+        }
+    }
+    for (int p = 0; p < g->n_params && !st; p++) {
+        gnode *x = &g->nodes[g->params[p]];
+        clg_tensor *t = param_field(x, which);
+        size_t n = (size_t)clg_shape_numel(&x->s);
+        if (fresh.buf && offs[p] != (size_t)-1) {
+            if (t->buf && which != ARENA_GRAD)
+                st = copy_into(g, t, (cl_mem)fresh.buf, offs[p], n);
+            clg_tensor_free(t);
+            if (!st)
+                st = clg_tensor_view(&fresh, offs[p], &x->s, t);
+        } else if (t->buf && !t->owns && old.buf && t->buf == old.buf) {
+            clg_tensor own;
+            if (!(st = clg_tensor_new(g->ctx, &x->s, &own)) && !(st = copy_into(g, t, (cl_mem)own.buf, 0, n)))
+                *t = own;
+            else if (own.buf)
+                clg_tensor_free(&own);
+        }
+    }
+    if (st) {
+        clg_tensor_free(&fresh);
+        return st;
+    }
+    clg_tensor_free(&old);
+    g->arena[which] = fresh;
+    return CLG_OK;
+}
+
+/* TRAIN plan with an optimizer: the four arenas for the params that get a gradient. */
+static clg_status plan_arenas(clg_graph *g, int st1, int st2)
+{
+    size_t *offs = malloc(sizeof *offs * (size_t)(g->n_params ? g->n_params : 1));
+    if (!offs)
+        return clg__fail(CLG_ERR_OUT_OF_MEMORY, "graph plan: out of host memory");
+    size_t total = 0;
+    for (int p = 0; p < g->n_params; p++) {
+        const gnode *x = &g->nodes[g->params[p]];
+        size_t n = (size_t)clg_shape_numel(&x->s);
+        offs[p] = (size_t)-1;
+        if (!x->needs_grad || n == 0)
+            continue;
+        offs[p] = total;
+        total = (total + n + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+    }
+    clg_status st;
+    if (!(st = arena_layout(g, ARENA_VAL, offs, total, 1)) && !(st = arena_layout(g, ARENA_GRAD, offs, total, 1)) &&
+        !(st = arena_layout(g, ARENA_ST1, offs, total, st1)))
+        st = arena_layout(g, ARENA_ST2, offs, total, st2);
+    g->arena_elems = st ? 0 : total;
+    free(offs);
+    return st;
+}
+
 clg_status clg_graph_set_fusion(clg_graph *g, int on)
 {
     clg_status st = check_graph(g, "clg_graph_set_fusion");
@@ -735,6 +826,8 @@ clg_status clg_graph_plan(clg_graph *g, clg_plan_mode mode)
     if (mode == CLG_PLAN_TRAIN) {
         int sgd_mom = g->has_opt && g->opt.kind == CLG_OPTIM_SGD && g->opt.momentum != 0.0f;
         int adam = g->has_opt && (g->opt.kind == CLG_OPTIM_ADAM || g->opt.kind == CLG_OPTIM_ADAMW);
+        if (g->has_opt && g->opt.kind != CLG_OPTIM_NONE && (st = plan_arenas(g, sgd_mom || adam, adam)))
+            goto fail;
         for (int p = 0; p < g->n_params; p++) {
             gnode *x = &g->nodes[g->params[p]];
             if (!x->needs_grad)
@@ -807,30 +900,31 @@ clg_status clg_graph_memory(const clg_graph *g, size_t *planned, size_t *naive)
 static clg_status run_entry(clg_graph *g, const exentry *e)
 {
     clg_ctx *ctx = g->ctx;
-    if (e->kind == EX_CLIP || e->kind == EX_OPT) {
-        if (e->kind == EX_CLIP) {
-            clg_tensor **grads = malloc(sizeof *grads * (size_t)(g->n_params ? g->n_params : 1));
-            if (!grads)
-                return clg__fail(CLG_ERR_OUT_OF_MEMORY, "graph step: out of host memory");
-            int k = 0;
-            for (int p = 0; p < g->n_params; p++)
-                if (g->nodes[g->params[p]].needs_grad)
-                    grads[k++] = &g->nodes[g->params[p]].grad;
-            clg_status st = clg_grad_sq_norm(ctx, (const clg_tensor *const *)grads, k, &g->sq_norm);
-            if (!st)
-                st = clg_grad_clip(ctx, grads, k, &g->sq_norm, g->opt.clip_norm);
-            free(grads);
-            return st;
+    if ((e->kind == EX_CLIP || e->kind == EX_OPT) && g->arena_elems) {
+        /* every trainable param at once, as one flat tensor per arena */
+        clg_shape fs = clg_shape_make(CLG_F32, 1, (int64_t[]){ (int64_t)g->arena_elems });
+        clg_tensor f[4];
+        for (int k = 0; k < 4; k++) {
+            f[k] = g->arena[k];
+            f[k].s = fs;
+            f[k].owns = 0;
         }
-        gnode *x = &g->nodes[e->node];
+        if (e->kind == EX_CLIP) {
+            const clg_tensor *gp = &f[ARENA_GRAD];
+            clg_tensor *gm = &f[ARENA_GRAD];
+            clg_status st = clg_grad_sq_norm(ctx, &gp, 1, &g->sq_norm);
+            return st ? st : clg_grad_clip(ctx, &gm, 1, &g->sq_norm, g->opt.clip_norm);
+        }
         float lr = clg_optim_lr_at(&g->opt, g->steps);
         if (g->opt.kind == CLG_OPTIM_SGD)
-            return clg_sgd_update(ctx, &x->val, &x->grad, x->st1.buf ? &x->st1 : NULL, lr, g->opt.momentum,
-                                  g->opt.weight_decay);
-        return clg_adam_update(ctx, &x->val, &x->grad, &x->st1, &x->st2, lr, g->opt.beta1, g->opt.beta2,
-                               g->opt.eps, g->opt.weight_decay, g->opt.kind == CLG_OPTIM_ADAMW,
+            return clg_sgd_update(ctx, &f[ARENA_VAL], &f[ARENA_GRAD], f[ARENA_ST1].buf ? &f[ARENA_ST1] : NULL, lr,
+                                  g->opt.momentum, g->opt.weight_decay);
+        return clg_adam_update(ctx, &f[ARENA_VAL], &f[ARENA_GRAD], &f[ARENA_ST1], &f[ARENA_ST2], lr, g->opt.beta1,
+                               g->opt.beta2, g->opt.eps, g->opt.weight_decay, g->opt.kind == CLG_OPTIM_ADAMW,
                                (int)(g->steps + 1));
     }
+    if (e->kind == EX_CLIP || e->kind == EX_OPT)
+        return CLG_OK; /* no trainable param has elements */
     gnode *x = &g->nodes[e->node];
     if (e->kind == EX_SEED)
         return clg__fill_pattern(ctx, &x->grad, FLOAT_ONE_BITS);

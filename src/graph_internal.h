@@ -77,6 +77,12 @@ struct clg_graph {
     clg_tensor pool;
     size_t pool_elems, naive_elems;
     clg_tensor sq_norm;     /* clipping scratch */
+    /* Optimizer arenas (TRAIN plan with an optimizer): the values, gradients and optimizer state of
+     * the trainable params, each param at the same aligned offset in all four, so one launch updates
+     * (or clips) them all; the params' tensors are views.  Values and state outlive the plan (the
+     * next plan re-lays them out by copying); the gradient arena is the plan's. */
+    clg_tensor arena[4];    /* ARENA_VAL, ARENA_GRAD, ARENA_ST1, ARENA_ST2 */
+    size_t arena_elems;     /* of the current layout (0: none) */
     double *loss_host;      /* host copy for a non-scalar loss */
     /* run */
     int64_t steps;
@@ -86,6 +92,8 @@ struct clg_graph {
     double prof_opt_ms;
     uint64_t prof_opt_n;
 };
+
+enum { ARENA_VAL, ARENA_GRAD, ARENA_ST1, ARENA_ST2 };
 
 /* autograd.c: mark needs_grad and append the backward (and optimizer) entries to g->ex. */
 clg_status clg__graph_autograd(clg_graph *g);
