@@ -26,7 +26,12 @@
  * Memory: the values of input, param and const nodes, the gradients of params and the optimizer
  * state live in their own buffers for the graph's life.  Op outputs live in the shared pool and are
  * overwritten once dead, except the loss, ops that nothing consumes (graph outputs) and nodes
- * marked with clg_graph_keep(), which get their own buffers; only those can be read back.
+ * marked with clg_graph_keep(), which get their own buffers; only those can be read back.  In a TRAIN
+ * plan with an optimizer, the values, gradients and optimizer state of the params that get a gradient
+ * are laid out contiguously (each param at the same 128-byte aligned offset in four arenas), so one
+ * launch updates every param and clipping costs three launches in all; each param still reads, writes
+ * and checkpoints as its own tensor (a view), and re-planning re-lays the arenas out, keeping values
+ * and optimizer state.
  *
  * Not thread-safe (like the ctx).  Errors are clg_status values with a message in clg_last_error().
  */
@@ -248,7 +253,7 @@ clg_status clg_graph_dot(const clg_graph *g, FILE *f);
  * each op.  Either way profiled runs synchronise at the end, so leave it off for real runs. */
 clg_status clg_graph_set_profile(clg_graph *g, int on);
 /* Per node: forward and backward time (ms, summed over profiled runs) and counts, plus the
- * optimizer, as text into buf (truncated to size; always NUL-terminated).  Returns the length the
+ * optimizer and the kernel launches of the last training step, as text into buf (truncated to size; always NUL-terminated).  Returns the length the
  * full text needs through *needed when non-NULL. */
 clg_status clg_graph_profile_report(const clg_graph *g, char *buf, size_t size, size_t *needed);
 clg_status clg_graph_profile_print(const clg_graph *g, FILE *f);
