@@ -1,4 +1,4 @@
-/* elementwise.cl — unary activations and broadcasting binary ops, forward and backward. */
+/* elementwise.cl — unary activations, broadcasting binary ops and the fused bias_act, forward and backward. */
 
 #define UNARY_FWD(NAME, EXPR)                                                                  \
     __kernel void NAME##_fwd(__global const float *x, int xo, __global float *y, int yo, int n, \
@@ -172,4 +172,107 @@ __kernel void binary_bwd_rows(__global const float *gy, int gyo, __global const 
         g = mode ? s : scale * s;
     }
     gx[gxo + i] = acc ? gx[gxo + i] + g : g;
+}
+
+/* ---- bias_act: y = act(x + b), b a row vector over the last axis (act: a clg_act) ---- */
+
+inline float act_fwd(float v, int act)
+{
+    switch (act) {
+    case 1: return v > 0.0f ? v : 0.0f;
+    case 2: return 0.5f * v * (1.0f + tanh(GELU_K * (v + GELU_C * v * v * v)));
+    case 3: return tanh(v);
+    case 4: return 1.0f / (1.0f + exp(-v));
+    default: return v;
+    }
+}
+
+/* act'(v) with out = act(v); the same expressions as the unary ops' backward. */
+inline float act_grad(float v, float out, int act)
+{
+    switch (act) {
+    case 1: return v > 0.0f ? 1.0f : 0.0f;
+    case 2: {
+        float t = tanh(GELU_K * (v + GELU_C * v * v * v));
+        return 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * GELU_K * (1.0f + 3.0f * GELU_C * v * v);
+    }
+    case 3: return 1.0f - out * out;
+    case 4: return out * (1.0f - out);
+    default: return 1.0f;
+    }
+}
+
+/* 2-D: dim 0 over the columns, dim 1 over the rows. */
+__kernel void bias_act_fwd(__global const float *x, int xo, __global const float *b, int bo, __global float *y,
+                           int yo, int rows, int cols, int act)
+{
+    int c = get_global_id(0), r = get_global_id(1);
+    if (c >= cols || r >= rows)
+        return;
+    int i = r * cols + c;
+    y[yo + i] = act_fwd(x[xo + i] + b[bo + c], act);
+}
+
+/* Backward, 2-D: dim 0 over strips of 4 columns, dim 1 over blocks of rb rows.  Each work-item
+ * computes dx = gy * act'(x + b) for its strip and block (written to gx when want_gx, added when
+ * acc), and the strip's column sums of dx over the block: into gb directly (adding when acc) when
+ * there is one block (direct), else into part[block * cols + c] for bias_act_db. */
+__kernel void bias_act_bwd(__global const float *x, int xo, __global const float *b, int bo,
+                           __global const float *y, int yo, __global const float *gy, int gyo,
+                           __global float *gx, int gxo, __global float *gb, int gbo, int rows, int cols,
+                           int rb, int act, int want_gx, int want_gb, int direct, int acc)
+{
+    int c0 = get_global_id(0) * 4, blk = get_global_id(1);
+    int r0 = blk * rb;
+    if (c0 >= cols || r0 >= rows)
+        return;
+    int r1 = min(rows, r0 + rb);
+    float4 s = (float4)(0.0f);
+    if (c0 + 4 <= cols) {
+        float4 bv = vload4(0, b + bo + c0);
+        for (int r = r0; r < r1; r++) {
+            int i = r * cols + c0;
+            float4 v = vload4(0, x + xo + i) + bv;
+            float4 o = act >= 3 ? vload4(0, y + yo + i) : (float4)(0.0f);
+            float4 g = vload4(0, gy + gyo + i);
+            float4 d = (float4)(g.s0 * act_grad(v.s0, o.s0, act), g.s1 * act_grad(v.s1, o.s1, act),
+                                g.s2 * act_grad(v.s2, o.s2, act), g.s3 * act_grad(v.s3, o.s3, act));
+            if (want_gx)
+                vstore4(acc ? vload4(0, gx + gxo + i) + d : d, 0, gx + gxo + i);
+            s += d;
+        }
+    } else {
+        float sa[4] = { 0.0f, 0.0f, 0.0f, 0.0f };
+        for (int r = r0; r < r1; r++)
+            for (int k = 0; k < 4 && c0 + k < cols; k++) {
+                int c = c0 + k, i = r * cols + c;
+                float v = x[xo + i] + b[bo + c];
+                float d = gy[gyo + i] * act_grad(v, act >= 3 ? y[yo + i] : 0.0f, act);
+                if (want_gx)
+                    gx[gxo + i] = acc ? gx[gxo + i] + d : d;
+                sa[k] += d;
+            }
+        s = (float4)(sa[0], sa[1], sa[2], sa[3]);
+    }
+    if (!want_gb)
+        return;
+    float sv[4] = { s.s0, s.s1, s.s2, s.s3 };
+    for (int k = 0; k < 4 && c0 + k < cols; k++) {
+        if (direct)
+            gb[gbo + c0 + k] = acc ? gb[gbo + c0 + k] + sv[k] : sv[k];
+        else
+            gb[gbo + blk * cols + c0 + k] = sv[k];
+    }
+}
+
+/* Second pass of bias_act_bwd: gb[c] (+)= the compensated sum of the nblk partials of column c. */
+__kernel void bias_act_db(__global const float *part, int cols, int nblk, __global float *gb, int gbo, int acc)
+{
+    int c = get_global_id(0);
+    if (c >= cols)
+        return;
+    float s = 0.0f, comp = 0.0f;
+    for (int k = 0; k < nblk; k++)
+        clg_kahan_add(&s, &comp, part[k * cols + c]);
+    gb[gbo + c] = acc ? gb[gbo + c] + s : s;
 }

@@ -90,11 +90,12 @@ clg_status clg__graph_autograd(clg_graph *g)
     if (g->has_opt && g->opt.kind != CLG_OPTIM_NONE) {
         if (g->opt.clip_norm > 0 && (st = clg__graph_push_ex(g, (exentry){ .kind = EX_CLIP, .node = -1 })))
             goto out;
-        for (int p = 0; p < g->n_params; p++) {
-            int id = g->params[p];
-            if (g->nodes[id].needs_grad && (st = clg__graph_push_ex(g, (exentry){ .kind = EX_OPT, .node = id })))
-                goto out;
-        }
+        /* one update of every trainable param at once (they share the optimizer arenas) */
+        int any = 0;
+        for (int p = 0; p < g->n_params; p++)
+            any |= g->nodes[g->params[p]].needs_grad && clg_shape_numel(&g->nodes[g->params[p]].s) > 0;
+        if (any && (st = clg__graph_push_ex(g, (exentry){ .kind = EX_OPT, .node = -1 })))
+            goto out;
     }
 out:
     free(on_path);

@@ -40,8 +40,24 @@ int clg__graph_is_frozen(const clg_graph *g, int group)
     return 0;
 }
 
+/* Undo the fusion pass: every node gets back the op, inputs and attrs it was built with. */
+static void unfuse(clg_graph *g)
+{
+    for (int m = 0; m < g->n; m++) {
+        gnode *x = &g->nodes[m];
+        if (x->rewritten) {
+            x->op = x->orig_op;
+            x->attrs = x->orig_attrs;
+            x->nin = x->orig_nin;
+            memcpy(x->in, x->orig_in, sizeof x->in);
+        }
+        x->rewritten = x->fused = 0;
+    }
+}
+
 static void free_plan(clg_graph *g)
 {
+    unfuse(g);
     for (int m = 0; m < g->n; m++) {
         gnode *x = &g->nodes[m];
         if (x->kind == GN_OP) {
@@ -58,6 +74,8 @@ static void free_plan(clg_graph *g)
     }
     clg_tensor_free(&g->pool);
     clg_tensor_free(&g->sq_norm);
+    clg_tensor_free(&g->arena[ARENA_GRAD]);
+    g->arena_elems = 0;
     free(g->ex);
     free(g->bufs);
     free(g->loss_host);
@@ -75,6 +93,8 @@ static void free_opt_state(clg_graph *g)
         clg_tensor_free(&g->nodes[m].st1);
         clg_tensor_free(&g->nodes[m].st2);
     }
+    clg_tensor_free(&g->arena[ARENA_ST1]);
+    clg_tensor_free(&g->arena[ARENA_ST2]);
 }
 
 clg_status clg__graph_push_ex(clg_graph *g, exentry e)
@@ -98,6 +118,8 @@ clg_status clg_graph_create(clg_ctx *ctx, clg_graph **out)
         return clg__fail(CLG_ERR_OUT_OF_MEMORY, "clg_graph_create: out of host memory");
     g->ctx = ctx;
     g->loss = -1;
+    const char *fz = getenv("CLGRAD_FUSE");
+    g->fuse = !(fz && !strcmp(fz, "0"));
     *out = g;
     return CLG_OK;
 }
@@ -111,6 +133,7 @@ void clg_graph_destroy(clg_graph *g)
     for (int m = 0; m < g->n; m++)
         if (g->nodes[m].kind != GN_OP)
             clg_tensor_free(&g->nodes[m].val);
+    clg_tensor_free(&g->arena[ARENA_VAL]);
     free(g->nodes);
     free(g->params);
     free(g->frozen);
@@ -585,6 +608,181 @@ static clg_status alloc_zeros(clg_graph *g, gnode *x, clg_tensor *t, const char 
     return CLG_OK;
 }
 
+/* Param offsets in the arenas are multiples of this many elements (128 bytes), like the pool's. */
+#define ARENA_ALIGN 32
+
+static clg_status copy_into(clg_graph *g, const clg_tensor *src, cl_mem dst, size_t dst_off, size_t n)
+{
+    cl_int err = clEnqueueCopyBuffer(g->ctx->queue, (cl_mem)src->buf, dst, src->offset * 4, dst_off * 4, n * 4, 0,
+                                     NULL, NULL);
+    if (err != CL_SUCCESS)
+        return clg__cl_fail(err, "graph plan: clEnqueueCopyBuffer (optimizer arena)");
+    return CLG_OK;
+}
+
+static clg_tensor *param_field(gnode *x, int which)
+{
+    return which == ARENA_VAL ? &x->val : which == ARENA_GRAD ? &x->grad : which == ARENA_ST1 ? &x->st1 : &x->st2;
+}
+
+/* Lay arena `which` out for the trainable params (offs[p] >= 0): a new zeroed buffer, each such
+ * param's current tensor (own buffer or a view of the old arena) copied to its offset and replaced
+ * by a view; other params that were views of the old arena get their own copy back.  The old
+ * buffer is released (OpenCL keeps it until the queued copies have run). */
+static clg_status arena_layout(clg_graph *g, int which, const size_t *offs, size_t total, int wanted)
+{
+    clg_tensor old = g->arena[which], fresh;
+    memset(&fresh, 0, sizeof fresh);
+    clg_status st = CLG_OK;
+    if (wanted && total) {
+        clg_shape as = clg_shape_make(CLG_F32, 1, (int64_t[]){ (int64_t)total });
+        if ((st = clg_tensor_zeros(g->ctx, &as, &fresh))) {
+            char msg[512];
+            copy_error(msg, sizeof msg);
+            return clg__fail(st, "graph plan: optimizer arena of %zu bytes: %s", total * 4, msg);
+        }
+    }
+    for (int p = 0; p < g->n_params && !st; p++) {
+        gnode *x = &g->nodes[g->params[p]];
+        clg_tensor *t = param_field(x, which);
+        size_t n = (size_t)clg_shape_numel(&x->s);
+        if (fresh.buf && offs[p] != (size_t)-1) {
+            if (t->buf && which != ARENA_GRAD)
+                st = copy_into(g, t, (cl_mem)fresh.buf, offs[p], n);
+            clg_tensor_free(t);
+            if (!st)
+                st = clg_tensor_view(&fresh, offs[p], &x->s, t);
+        } else if (t->buf && !t->owns && old.buf && t->buf == old.buf) {
+            clg_tensor own;
+            if (!(st = clg_tensor_new(g->ctx, &x->s, &own)) && !(st = copy_into(g, t, (cl_mem)own.buf, 0, n)))
+                *t = own;
+            else if (own.buf)
+                clg_tensor_free(&own);
+        }
+    }
+    if (st) {
+        clg_tensor_free(&fresh);
+        return st;
+    }
+    clg_tensor_free(&old);
+    g->arena[which] = fresh;
+    return CLG_OK;
+}
+
+/* TRAIN plan with an optimizer: the four arenas for the params that get a gradient. */
+static clg_status plan_arenas(clg_graph *g, int st1, int st2)
+{
+    size_t *offs = malloc(sizeof *offs * (size_t)(g->n_params ? g->n_params : 1));
+    if (!offs)
+        return clg__fail(CLG_ERR_OUT_OF_MEMORY, "graph plan: out of host memory");
+    size_t total = 0;
+    for (int p = 0; p < g->n_params; p++) {
+        const gnode *x = &g->nodes[g->params[p]];
+        size_t n = (size_t)clg_shape_numel(&x->s);
+        offs[p] = (size_t)-1;
+        if (!x->needs_grad || n == 0)
+            continue;
+        offs[p] = total;
+        total = (total + n + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+    }
+    clg_status st;
+    if (!(st = arena_layout(g, ARENA_VAL, offs, total, 1)) && !(st = arena_layout(g, ARENA_GRAD, offs, total, 1)) &&
+        !(st = arena_layout(g, ARENA_ST1, offs, total, st1)))
+        st = arena_layout(g, ARENA_ST2, offs, total, st2);
+    g->arena_elems = st ? 0 : total;
+    free(offs);
+    return st;
+}
+
+clg_status clg_graph_set_fusion(clg_graph *g, int on)
+{
+    clg_status st = check_graph(g, "clg_graph_set_fusion");
+    if (st)
+        return st;
+    if (g->fuse != !!on) {
+        free_plan(g);
+        g->fuse = !!on;
+    }
+    return CLG_OK;
+}
+
+static int act_of(clg_op op)
+{
+    switch (op) {
+    case CLG_OP_RELU: return CLG_ACT_RELU;
+    case CLG_OP_GELU: return CLG_ACT_GELU;
+    case CLG_OP_TANH: return CLG_ACT_TANH;
+    case CLG_OP_SIGMOID: return CLG_ACT_SIGMOID;
+    default: return -1;
+    }
+}
+
+static void rewrite(gnode *x, int xi, int bi, int act)
+{
+    x->orig_op = x->op;
+    x->orig_attrs = x->attrs;
+    x->orig_nin = x->nin;
+    memcpy(x->orig_in, x->in, sizeof x->in);
+    x->rewritten = 1;
+    x->op = CLG_OP_BIAS_ACT;
+    x->attrs = clg_attrs_default();
+    x->attrs.act = act;
+    x->nin = 2;
+    x->in[0] = xi;
+    x->in[1] = bi;
+}
+
+/* Fusion pass: add(x, b) with b a row vector over x's last axis becomes bias_act(x, b); when its
+ * only consumer is an activation (relu, gelu, tanh, sigmoid) and the add is not kept, not the loss
+ * and not renamed (so nobody can ask for its value), the activation node runs bias_act(x, b, act)
+ * and the add node is dropped from the plan. */
+static clg_status fuse_pass(clg_graph *g)
+{
+    if (!g->fuse)
+        return CLG_OK;
+    int *uses = calloc((size_t)(g->n ? g->n : 1), sizeof *uses), *user = calloc((size_t)(g->n ? g->n : 1), sizeof *user);
+    if (!uses || !user) {
+        free(uses);
+        free(user);
+        return clg__fail(CLG_ERR_OUT_OF_MEMORY, "graph plan: out of host memory");
+    }
+    for (int m = 0; m < g->n; m++)
+        for (int i = 0; i < g->nodes[m].nin; i++) {
+            uses[g->nodes[m].in[i]]++;
+            user[g->nodes[m].in[i]] = m;
+        }
+    for (int m = 0; m < g->n; m++) {
+        gnode *x = &g->nodes[m];
+        if (x->kind != GN_OP || x->op != CLG_OP_ADD || x->s.ndim < 1)
+            continue;
+        const clg_shape *s0 = &g->nodes[x->in[0]].s, *s1 = &g->nodes[x->in[1]].s;
+        int64_t cols = x->s.dim[x->s.ndim - 1];
+        int xi, bi;
+        if (clg_shape_equal(s0, &x->s) && s1->ndim == 1 && s1->dim[0] == cols) {
+            xi = x->in[0];
+            bi = x->in[1];
+        } else if (clg_shape_equal(s1, &x->s) && s0->ndim == 1 && s0->dim[0] == cols) {
+            xi = x->in[1];
+            bi = x->in[0];
+        } else {
+            continue;
+        }
+        char defname[CLG_GRAPH_NAME_MAX + 1];
+        snprintf(defname, sizeof defname, "add_%d", m);
+        gnode *c = uses[m] == 1 ? &g->nodes[user[m]] : NULL;
+        if (c && c->kind == GN_OP && act_of(c->op) >= 0 && !c->rewritten && !x->keep && m != g->loss &&
+            !strcmp(x->name, defname)) {
+            rewrite(c, xi, bi, act_of(c->op));
+            x->fused = 1;
+        } else {
+            rewrite(x, xi, bi, CLG_ACT_NONE);
+        }
+    }
+    free(uses);
+    free(user);
+    return CLG_OK;
+}
+
 clg_status clg_graph_plan(clg_graph *g, clg_plan_mode mode)
 {
     clg_status st = check_graph(g, "clg_graph_plan");
@@ -594,9 +792,12 @@ clg_status clg_graph_plan(clg_graph *g, clg_plan_mode mode)
         return clg__fail(CLG_ERR_INVALID_ARG, "clg_graph_plan: unknown mode %d", (int)mode);
     free_plan(g);
     g->mode = mode;
+    if ((st = fuse_pass(g)))
+        goto fail;
     /* Forward: node ids are already a topological order (inputs exist before their users). */
     for (int m = 0; m < g->n; m++)
-        if (g->nodes[m].kind == GN_OP && (st = clg__graph_push_ex(g, (exentry){ .kind = EX_FWD, .node = m })))
+        if (g->nodes[m].kind == GN_OP && !g->nodes[m].fused &&
+            (st = clg__graph_push_ex(g, (exentry){ .kind = EX_FWD, .node = m })))
             goto fail;
     if (mode == CLG_PLAN_TRAIN && (st = clg__graph_autograd(g)))
         goto fail;
@@ -611,7 +812,7 @@ clg_status clg_graph_plan(clg_graph *g, clg_plan_mode mode)
             used[g->nodes[m].in[i]] = 1;
     for (int m = 0; m < g->n; m++) {
         gnode *x = &g->nodes[m];
-        if (x->kind != GN_OP || !(x->keep || m == g->loss || !used[m]))
+        if (x->kind != GN_OP || x->fused || !(x->keep || m == g->loss || !used[m]))
             continue;
         if ((st = clg_tensor_new(g->ctx, &x->s, &x->val))) {
             free(used);
@@ -625,6 +826,8 @@ clg_status clg_graph_plan(clg_graph *g, clg_plan_mode mode)
     if (mode == CLG_PLAN_TRAIN) {
         int sgd_mom = g->has_opt && g->opt.kind == CLG_OPTIM_SGD && g->opt.momentum != 0.0f;
         int adam = g->has_opt && (g->opt.kind == CLG_OPTIM_ADAM || g->opt.kind == CLG_OPTIM_ADAMW);
+        if (g->has_opt && g->opt.kind != CLG_OPTIM_NONE && (st = plan_arenas(g, sgd_mom || adam, adam)))
+            goto fail;
         for (int p = 0; p < g->n_params; p++) {
             gnode *x = &g->nodes[g->params[p]];
             if (!x->needs_grad)
@@ -697,30 +900,31 @@ clg_status clg_graph_memory(const clg_graph *g, size_t *planned, size_t *naive)
 static clg_status run_entry(clg_graph *g, const exentry *e)
 {
     clg_ctx *ctx = g->ctx;
-    if (e->kind == EX_CLIP || e->kind == EX_OPT) {
-        if (e->kind == EX_CLIP) {
-            clg_tensor **grads = malloc(sizeof *grads * (size_t)(g->n_params ? g->n_params : 1));
-            if (!grads)
-                return clg__fail(CLG_ERR_OUT_OF_MEMORY, "graph step: out of host memory");
-            int k = 0;
-            for (int p = 0; p < g->n_params; p++)
-                if (g->nodes[g->params[p]].needs_grad)
-                    grads[k++] = &g->nodes[g->params[p]].grad;
-            clg_status st = clg_grad_sq_norm(ctx, (const clg_tensor *const *)grads, k, &g->sq_norm);
-            if (!st)
-                st = clg_grad_clip(ctx, grads, k, &g->sq_norm, g->opt.clip_norm);
-            free(grads);
-            return st;
+    if ((e->kind == EX_CLIP || e->kind == EX_OPT) && g->arena_elems) {
+        /* every trainable param at once, as one flat tensor per arena */
+        clg_shape fs = clg_shape_make(CLG_F32, 1, (int64_t[]){ (int64_t)g->arena_elems });
+        clg_tensor f[4];
+        for (int k = 0; k < 4; k++) {
+            f[k] = g->arena[k];
+            f[k].s = fs;
+            f[k].owns = 0;
         }
-        gnode *x = &g->nodes[e->node];
+        if (e->kind == EX_CLIP) {
+            const clg_tensor *gp = &f[ARENA_GRAD];
+            clg_tensor *gm = &f[ARENA_GRAD];
+            clg_status st = clg_grad_sq_norm(ctx, &gp, 1, &g->sq_norm);
+            return st ? st : clg_grad_clip(ctx, &gm, 1, &g->sq_norm, g->opt.clip_norm);
+        }
         float lr = clg_optim_lr_at(&g->opt, g->steps);
         if (g->opt.kind == CLG_OPTIM_SGD)
-            return clg_sgd_update(ctx, &x->val, &x->grad, x->st1.buf ? &x->st1 : NULL, lr, g->opt.momentum,
-                                  g->opt.weight_decay);
-        return clg_adam_update(ctx, &x->val, &x->grad, &x->st1, &x->st2, lr, g->opt.beta1, g->opt.beta2,
-                               g->opt.eps, g->opt.weight_decay, g->opt.kind == CLG_OPTIM_ADAMW,
+            return clg_sgd_update(ctx, &f[ARENA_VAL], &f[ARENA_GRAD], f[ARENA_ST1].buf ? &f[ARENA_ST1] : NULL, lr,
+                                  g->opt.momentum, g->opt.weight_decay);
+        return clg_adam_update(ctx, &f[ARENA_VAL], &f[ARENA_GRAD], &f[ARENA_ST1], &f[ARENA_ST2], lr, g->opt.beta1,
+                               g->opt.beta2, g->opt.eps, g->opt.weight_decay, g->opt.kind == CLG_OPTIM_ADAMW,
                                (int)(g->steps + 1));
     }
+    if (e->kind == EX_CLIP || e->kind == EX_OPT)
+        return CLG_OK; /* no trainable param has elements */
     gnode *x = &g->nodes[e->node];
     if (e->kind == EX_SEED)
         return clg__fill_pattern(ctx, &x->grad, FLOAT_ONE_BITS);
@@ -873,8 +1077,10 @@ clg_status clg_graph_step(clg_graph *g, float *loss_out)
         return st;
     if (!g->planned || g->mode != CLG_PLAN_TRAIN)
         return clg__fail(CLG_ERR_STATE, "clg_graph_step: the graph needs a TRAIN plan (clg_graph_plan)");
+    uint64_t l0 = g->stats.launches;
     if ((st = run(g, 0)))
         return st;
+    g->step_launches = g->stats.launches - l0;
     g->steps++;
     g->stats.steps++;
     if (!loss_out)
@@ -920,6 +1126,10 @@ clg_status clg_graph_read(clg_graph *g, int id, void *host)
     if (st || (st = check_id(g, id, "clg_graph_read")))
         return st;
     gnode *x = &g->nodes[id];
+    if (x->fused)
+        return clg__fail(CLG_ERR_STATE,
+                         "clg_graph_read: node %d (%s) was fused into its consumer; mark it with clg_graph_keep "
+                         "before planning", id, x->name);
     if (x->kind == GN_OP && !x->own_val)
         return clg__fail(CLG_ERR_STATE,
                          "clg_graph_read: node %d (%s) %s; mark it with clg_graph_keep before planning", id,
@@ -958,6 +1168,7 @@ clg_status clg_graph_stats_get(const clg_graph *g, clg_graph_stats *out)
     if (!out)
         return clg__fail(CLG_ERR_INVALID_ARG, "clg_graph_stats_get: NULL out");
     *out = g->stats;
+    out->step_launches = g->step_launches;
     out->pooled_tensors = g->n_bufs;
     out->pool_bytes = g->pool_elems * 4;
     out->grad_buffers = 0;
@@ -1071,7 +1282,7 @@ clg_status clg_graph_dot(const clg_graph *g, FILE *f)
         char sb[96];
         clg_shape_str(&x->s, sb, sizeof sb);
         const char *kind = x->kind == GN_INPUT ? "input" : x->kind == GN_PARAM ? "param"
-                         : x->kind == GN_CONST ? "const" : clg_op_name(x->op);
+                         : x->kind == GN_CONST ? "const" : clg_op_name(x->rewritten ? x->orig_op : x->op);
         const char *shape = x->kind == GN_INPUT ? "ellipse" : x->kind == GN_PARAM ? "box"
                           : x->kind == GN_CONST ? "note" : "rect";
         fprintf(f, "  n%d [label=\"%s\\n%s %s\", shape=%s", m, x->name, kind, sb,
@@ -1079,13 +1290,17 @@ clg_status clg_graph_dot(const clg_graph *g, FILE *f)
         if (x->kind == GN_PARAM)
             fprintf(f, ", style=\"%s\", fillcolor=\"#dbe8ff\"",
                     clg__graph_is_frozen(g, x->group) ? "filled,dashed" : "filled");
+        else if (x->kind == GN_OP && (x->fused || x->rewritten))
+            fprintf(f, ", style=\"rounded,dashed\", xlabel=\"%s\"", x->fused ? "fused" : "bias_act");
         else if (x->kind == GN_OP)
             fprintf(f, ", style=rounded");
         fprintf(f, "];\n");
     }
-    for (int m = 0; m < g->n; m++)
-        for (int i = 0; i < g->nodes[m].nin; i++)
-            fprintf(f, "  n%d -> n%d;\n", g->nodes[m].in[i], m);
+    for (int m = 0; m < g->n; m++) {
+        const gnode *x = &g->nodes[m];
+        for (int i = 0; i < (x->rewritten ? x->orig_nin : x->nin); i++)
+            fprintf(f, "  n%d -> n%d;\n", x->rewritten ? x->orig_in[i] : x->in[i], m);
+    }
     fprintf(f, "}\n");
     if (ferror(f))
         return clg__fail(CLG_ERR_IO, "clg_graph_dot: write failed");
@@ -1129,19 +1344,27 @@ clg_status clg_graph_profile_report(const clg_graph *g, char *buf, size_t size, 
     double tf = 0, tb = 0;
     appendf(buf, size, &len, "%-24s %-18s %12s %6s %12s %6s\n", "node", "op", "forward ms", "runs", "backward ms",
             "runs");
+    static const char *const acts[CLG_ACT_COUNT] = { "none", "relu", "gelu", "tanh", "sigmoid" };
     for (int m = 0; m < g->n; m++) {
         const gnode *x = &g->nodes[m];
-        if (x->kind != GN_OP && !x->prof_bwd_n)
+        if ((x->kind != GN_OP && !x->prof_bwd_n) || x->fused)
             continue;
-        appendf(buf, size, &len, "%-24s %-18s %12.3f %6" PRIu64 " %12.3f %6" PRIu64 "\n", x->name,
-                x->kind == GN_OP ? clg_op_name(x->op) : "-", x->prof_fwd_ms, x->prof_fwd_n, x->prof_bwd_ms,
-                x->prof_bwd_n);
+        char opn[40] = "-";
+        if (x->kind == GN_OP && x->op == CLG_OP_BIAS_ACT && x->attrs.act >= 0 && x->attrs.act < CLG_ACT_COUNT)
+            snprintf(opn, sizeof opn, "bias_act:%s", acts[x->attrs.act]);
+        else if (x->kind == GN_OP)
+            snprintf(opn, sizeof opn, "%s", clg_op_name(x->op));
+        appendf(buf, size, &len, "%-24s %-18s %12.3f %6" PRIu64 " %12.3f %6" PRIu64 "\n", x->name, opn,
+                x->prof_fwd_ms, x->prof_fwd_n, x->prof_bwd_ms, x->prof_bwd_n);
         tf += x->prof_fwd_ms;
         tb += x->prof_bwd_ms;
     }
     appendf(buf, size, &len, "%-24s %-18s %12.3f %6" PRIu64 "\n", "(optimizer)", "-", g->prof_opt_ms, g->prof_opt_n);
     appendf(buf, size, &len, "total: forward %.3f ms, backward %.3f ms, optimizer %.3f ms (%s clock)\n", tf, tb,
             g->prof_opt_ms, g->ctx->profiling ? "device" : "host");
+    if (g->stats.steps)
+        appendf(buf, size, &len, "kernel launches per training step: %" PRIu64 " (fusion %s)\n",
+                g->step_launches, g->fuse ? "on" : "off");
     if (needed)
         *needed = len + 1;
     return CLG_OK;

@@ -23,7 +23,13 @@ typedef struct gnode {
     clg_tensor val;         /* own buffer (input/param/const/kept op) or a pool view */
     clg_tensor grad;        /* params: own buffer; others: pool view */
     clg_tensor st1, st2;    /* optimizer state: velocity or Adam m; Adam v */
-    /* plan */
+    /* plan: the fusion pass (graph.c) rewrites nodes in place and free_plan restores them */
+    int fused;              /* folded into its only consumer: no value, no exec entries */
+    int rewritten;          /* op/in/nin/attrs replaced by the fused op; orig_* keep the built form */
+    clg_op orig_op;
+    clg_attrs orig_attrs;
+    int orig_in[GNODE_MAX_IN];
+    int orig_nin;
     int own_val;            /* val is an own allocation made by the plan (kept op outputs) */
     int needs_grad;
     int val_buf, grad_buf;  /* index into plan buffers, -1 if not pooled */
@@ -59,6 +65,7 @@ struct clg_graph {
     int loss;
     clg_optim_options opt;
     int has_opt;
+    int fuse;               /* fusion pass on (default; CLGRAD_FUSE=0 turns it off) */
     /* plan */
     int planned;
     clg_plan_mode mode;
@@ -70,14 +77,23 @@ struct clg_graph {
     clg_tensor pool;
     size_t pool_elems, naive_elems;
     clg_tensor sq_norm;     /* clipping scratch */
+    /* Optimizer arenas (TRAIN plan with an optimizer): the values, gradients and optimizer state of
+     * the trainable params, each param at the same aligned offset in all four, so one launch updates
+     * (or clips) them all; the params' tensors are views.  Values and state outlive the plan (the
+     * next plan re-lays them out by copying); the gradient arena is the plan's. */
+    clg_tensor arena[4];    /* ARENA_VAL, ARENA_GRAD, ARENA_ST1, ARENA_ST2 */
+    size_t arena_elems;     /* of the current layout (0: none) */
     double *loss_host;      /* host copy for a non-scalar loss */
     /* run */
     int64_t steps;
     clg_graph_stats stats;
+    uint64_t step_launches; /* launches of the last clg_graph_step */
     int profile;
     double prof_opt_ms;
     uint64_t prof_opt_n;
 };
+
+enum { ARENA_VAL, ARENA_GRAD, ARENA_ST1, ARENA_ST2 };
 
 /* autograd.c: mark needs_grad and append the backward (and optimizer) entries to g->ex. */
 clg_status clg__graph_autograd(clg_graph *g);

@@ -1,5 +1,5 @@
-/* ops_elementwise.c — unary activations (relu, gelu, tanh, sigmoid, exp, log, scale) and
- * broadcasting binary ops (add, sub, mul). */
+/* ops_elementwise.c — unary activations (relu, gelu, tanh, sigmoid, exp, log, scale), broadcasting
+ * binary ops (add, sub, mul) and the fused bias + activation (bias_act). */
 #include <stdio.h>
 
 #include "internal.h"
@@ -219,3 +219,79 @@ static clg_status binary_bwd(clg_ctx *ctx, const clg_tensor *const *in, const cl
 BINARY_OP(add, 0)
 BINARY_OP(sub, 1)
 BINARY_OP(mul, 2)
+
+/* ---- bias_act: y = act(x + b) with b broadcast over the rows ---------------------------------------- */
+
+/* Rows per block of the backward's column sums: one block (a single launch) up to this many rows. */
+#define BIAS_ACT_ONE_BLOCK 256
+#define BIAS_ACT_RB 64
+
+static clg_status bias_act_infer(const clg_shape *const *in, const clg_attrs *a, clg_shape *out)
+{
+    const char *op = "bias_act";
+    clg_status st;
+    if ((st = clg__check_dtype(op, 0, in[0], CLG_F32)) || (st = clg__check_dtype(op, 1, in[1], CLG_F32)))
+        return st;
+    if (a->act < 0 || a->act >= CLG_ACT_COUNT)
+        return clg__fail(CLG_ERR_INVALID_ARG, "bias_act: unknown activation %d (attrs.act must be a clg_act)",
+                         a->act);
+    if (in[0]->ndim < 1 || in[1]->ndim != 1 || in[1]->dim[0] != in[0]->dim[in[0]->ndim - 1])
+        return clg__shape_fail(op, in, 2, "b must be 1-D with the length of x's last axis");
+    if (clg_shape_numel(in[0]) > INT32_MAX)
+        return clg__shape_fail(op, in, 2, "too many elements");
+    *out = *in[0];
+    return CLG_OK;
+}
+
+static void bias_act_dims(const clg_tensor *x, int *rows, int *cols)
+{
+    *cols = (int)x->s.dim[x->s.ndim - 1];
+    *rows = *cols ? (int)(clg_shape_numel(&x->s) / *cols) : 0;
+}
+
+static clg_status bias_act_forward(clg_ctx *ctx, const clg_tensor *const *in, clg_tensor *out, const clg_attrs *a)
+{
+    int rows, cols;
+    bias_act_dims(in[0], &rows, &cols);
+    size_t gs[2] = { (size_t)cols, (size_t)rows }, ls[2] = { ctx->wg_default, 1 };
+    const clg_karg args[] = { KTEN(in[0]), KTEN(in[1]), KTEN(out), KINT(rows), KINT(cols), KINT(a->act) };
+    return clg__launch2d(ctx, CLG_PROG_ELEMENTWISE, "bias_act_fwd", gs, (size_t)cols >= ctx->wg_default ? ls : NULL,
+                         args, CLG_NARGS(args));
+}
+
+/* One launch when the rows fit one block (each work-item sums its 4 columns over all rows),
+ * else blocks of BIAS_ACT_RB rows write partial column sums and bias_act_db adds them up. */
+static clg_status bias_act_backward(clg_ctx *ctx, const clg_tensor *const *in, const clg_tensor *out,
+                                    const clg_tensor *gout, clg_tensor *const *gin, const clg_attrs *a, int acc)
+{
+    int rows, cols;
+    bias_act_dims(in[0], &rows, &cols);
+    if (!gin[0] && !gin[1])
+        return CLG_OK;
+    int rb = rows <= BIAS_ACT_ONE_BLOCK ? rows : BIAS_ACT_RB;
+    int nblk = rb ? (rows + rb - 1) / rb : 0;
+    int direct = nblk <= 1;
+    cl_mem part = NULL;
+    if (gin[1] && !direct) {
+        cl_int err;
+        part = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, (size_t)nblk * (size_t)cols * sizeof(float), NULL,
+                              &err);
+        if (err != CL_SUCCESS)
+            return clg__cl_fail(err, "bias_act backward: clCreateBuffer(%d x %d partial sums)", nblk, cols);
+    }
+    const clg_tensor *gx = gin[0] ? gin[0] : gout, *gb = gin[1] ? gin[1] : in[1]; /* placeholders when unused */
+    size_t gs[2] = { (size_t)(cols + 3) / 4, (size_t)nblk };
+    const clg_karg args[] = { KTEN(in[0]), KTEN(in[1]), KTEN(out), KTEN(gout), KMEM(gx->buf), KINT(gx->offset),
+                              KMEM(part ? part : gb->buf), KINT(part ? 0 : (int)gb->offset), KINT(rows), KINT(cols),
+                              KINT(rb), KINT(a->act), KINT(gin[0] != NULL), KINT(gin[1] != NULL), KINT(direct),
+                              KINT(acc) };
+    clg_status st = clg__launch2d(ctx, CLG_PROG_ELEMENTWISE, "bias_act_bwd", gs, NULL, args, CLG_NARGS(args));
+    if (!st && part)
+        st = LAUNCH1D(ctx, CLG_PROG_ELEMENTWISE, "bias_act_db", (size_t)cols, KMEM(part), KINT(cols), KINT(nblk),
+                      KTEN(gin[1]), KINT(acc));
+    if (part)
+        clReleaseMemObject(part);
+    return st;
+}
+
+const clg_op_desc clg_opdesc_bias_act = { "bias_act", 2, bias_act_infer, bias_act_forward, bias_act_backward };

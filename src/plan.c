@@ -93,7 +93,7 @@ clg_status clg__graph_plan_memory(clg_graph *g)
         gnode *x = &g->nodes[m];
         x->val_buf = x->grad_buf = -1;
         size_t elems = (size_t)clg_shape_numel(&x->s);
-        if (elems == 0)
+        if (elems == 0 || x->fused)
             continue;
         if (x->kind == GN_OP && !x->own_val) {
             g->bufs[g->n_bufs] = (pbuf){ .elems = elems, .first = -1, .last = -1, .node = m };

@@ -54,3 +54,21 @@ static int64_t bidx(const clg_shape *x, const clg_shape *o, int64_t i)
 BINARY_REF(add, u + v)
 BINARY_REF(sub, u - v)
 BINARY_REF(mul, u * v)
+
+/* y = act(x + b) over rows of the last axis (act: a clg_act). */
+int ref_bias_act(const ref_tensor *in, const clg_attrs *a, ref_tensor *out)
+{
+    int64_t n = clg_shape_numel(&out->s), cols = in[1].s.dim[0];
+    for (int64_t i = 0; i < n; i++) {
+        double v = in[0].d[i] + in[1].d[i % cols], y = v;
+        switch (a->act) {
+        case CLG_ACT_RELU: y = v > 0 ? v : 0; break;
+        case CLG_ACT_GELU: y = 0.5 * v * (1 + tanh(sqrt(2 / M_PI) * (v + 0.044715 * v * v * v))); break;
+        case CLG_ACT_TANH: y = tanh(v); break;
+        case CLG_ACT_SIGMOID: y = 1 / (1 + exp(-v)); break;
+        default: break;
+        }
+        out->d[i] = y;
+    }
+    return 0;
+}

@@ -777,7 +777,7 @@ static void test_mlp_gradients(void **s)
     clg_graph_destroy(m.g);
 }
 
-static void mlp_train(float *losses, int steps, uint64_t seed)
+static void mlp_train_fuse(float *losses, int steps, uint64_t seed, int fuse, uint64_t *launches)
 {
     enum { N = 64 };
     static float x[N * MLP_D];
@@ -785,6 +785,7 @@ static void mlp_train(float *losses, int steps, uint64_t seed)
     blobs(x, y, N, MLP_D, MLP_C, 1234);
     mlp m;
     mlp_build(&m, N, MLP_D, MLP_H, MLP_C, CLG_OP_RELU, seed);
+    assert_clg_ok(clg_graph_set_fusion(m.g, fuse));
     clg_optim_options o = clg_optim_defaults(CLG_OPTIM_ADAM);
     o.lr = 0.03f;
     o.warmup_steps = 5;
@@ -794,6 +795,11 @@ static void mlp_train(float *losses, int steps, uint64_t seed)
     assert_clg_ok(clg_graph_set_input(m.g, m.y, y));
     for (int i = 0; i < steps; i++)
         assert_clg_ok(clg_graph_step(m.g, &losses[i]));
+    if (launches) {
+        clg_graph_stats gs;
+        assert_clg_ok(clg_graph_stats_get(m.g, &gs));
+        *launches = gs.step_launches;
+    }
     clg_tensor *t;
     assert_clg_ok(clg_graph_param_tensor(m.g, 0, CLG_STATE_ADAM_M, &t));
     assert_non_null(t);
@@ -802,6 +808,8 @@ static void mlp_train(float *losses, int steps, uint64_t seed)
     assert_clg_ok(clg_ctx_finish(tctx));
     clg_graph_destroy(m.g);
 }
+
+static void mlp_train(float *losses, int steps, uint64_t seed) { mlp_train_fuse(losses, steps, seed, 1, NULL); }
 
 static void test_mlp_train(void **s)
 {
@@ -818,6 +826,183 @@ static void test_mlp_train(void **s)
         fail_msg("loss after %d steps: %g (first %g), want < 0.05", STEPS, l1[STEPS - 1], l1[0]);
     mlp_train(l2, STEPS, 7);
     assert_memory_equal(l1, l2, sizeof l1); /* bit-identical */
+}
+
+/* Fusion on and off: the same loss trajectory (within float rounding: bias gradients are summed in
+ * another order), fewer launches per step with fusion; gradients vs FD with fusion off too. */
+static void test_fusion_on_off(void **s)
+{
+    (void)s;
+    if (skip_unless_ops(mlp_ops, 4) || !optim_available(CLG_OPTIM_ADAM)) {
+        skip();
+        return;
+    }
+    enum { STEPS = 30 };
+    float l1[STEPS], l2[STEPS];
+    uint64_t n1 = 0, n2 = 0;
+    mlp_train_fuse(l1, STEPS, 7, 1, &n1);
+    mlp_train_fuse(l2, STEPS, 7, 0, &n2);
+    for (int i = 0; i < STEPS; i++)
+        if (!(fabsf(l1[i] - l2[i]) <= 1e-4f + 1e-3f * fabsf(l2[i])))
+            fail_msg("step %d: loss %.9g with fusion, %.9g without", i, l1[i], l2[i]);
+    assert_memory_equal(l1, l2, sizeof(float)); /* the first forward is bit-identical */
+    if (!(n1 + 3 <= n2))
+        fail_msg("launches per step: %llu with fusion, %llu without", (unsigned long long)n1,
+                 (unsigned long long)n2);
+
+    /* FD gradients with fusion off; a fused add cannot be read, the DOT keeps the built graph */
+    mlp m;
+    mlp_build(&m, 7, 5, 6, 3, CLG_OP_SIGMOID, 3);
+    float x[7 * 5];
+    int32_t y[7];
+    fill_uniform(x, 35, -1, 1, 9);
+    for (int i = 0; i < 7; i++)
+        y[i] = (i * 5) % 3;
+    assert_clg_ok(clg_graph_set_fusion(m.g, 0));
+    assert_clg_ok(clg_graph_plan(m.g, CLG_PLAN_TRAIN));
+    assert_clg_ok(clg_graph_set_input(m.g, m.x, x));
+    assert_clg_ok(clg_graph_set_input(m.g, m.y, y));
+    float loss_off, loss_on;
+    assert_clg_ok(clg_graph_step(m.g, &loss_off));
+    check_param_grads_fd(m.g, m.loss, 1e-2, 2e-3, 8);
+    assert_clg_ok(clg_graph_set_fusion(m.g, 1));
+    assert_clg_ok(clg_graph_plan(m.g, CLG_PLAN_TRAIN));
+    assert_clg_ok(clg_graph_forward(m.g));
+    int add1 = -1;
+    for (int id = 0; id < clg_graph_node_count(m.g); id++)
+        if (add1 < 0 && !strncmp(clg_graph_node_name(m.g, id), "add_", 4))
+            add1 = id;
+    assert_true(add1 >= 0);
+    float tmp[7 * 6];
+    assert_clg_status(clg_graph_read(m.g, add1, tmp), CLG_ERR_STATE);
+    assert_non_null(strstr(clg_last_error(), "fused"));
+    char *dot = NULL;
+    size_t dlen = 0;
+    FILE *f = open_memstream(&dot, &dlen);
+    assert_non_null(f);
+    assert_clg_ok(clg_graph_dot(m.g, f));
+    fclose(f);
+    char edge[32];
+    snprintf(edge, sizeof edge, "n%d -> n%d;", add1, add1 + 1); /* add -> sigmoid stays drawn */
+    assert_non_null(strstr(dot, edge));
+    assert_non_null(strstr(dot, "xlabel=\"fused\""));
+    free(dot);
+    /* the fused plan gives the same loss */
+    assert_clg_ok(clg_graph_step(m.g, &loss_on));
+    clg_graph_destroy(m.g);
+    mlp_build(&m, 7, 5, 6, 3, CLG_OP_SIGMOID, 3);
+    assert_clg_ok(clg_graph_plan(m.g, CLG_PLAN_TRAIN));
+    assert_clg_ok(clg_graph_set_input(m.g, m.x, x));
+    assert_clg_ok(clg_graph_set_input(m.g, m.y, y));
+    assert_clg_ok(clg_graph_step(m.g, &loss_on));
+    assert_true(loss_on == loss_off);
+    check_param_grads_fd(m.g, m.loss, 1e-2, 2e-3, 8);
+    assert_clg_ok(clg_ctx_finish(tctx));
+    clg_graph_destroy(m.g);
+}
+
+/* The single-launch update over the optimizer arena (AdamW with weight decay and clipping, the
+ * encoder frozen) equals per-parameter clg_adam_update / clip calls on a graph without optimizer
+ * (within 1e-6 + 1e-5 relative: the global norm is summed over one flat tensor instead of four); the arena is re-laid out when the frozen set changes, keeping values and Adam state;
+ * the optimizer (and the clipping) costs one launch each per step. */
+static void expect_close_f(const float *got, const float *want, size_t n, const char *what, int p)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!(fabsf(got[i] - want[i]) <= 1e-6f + 1e-5f * fabsf(want[i])))
+            fail_msg("%s %d [%zu]: %.9g (arena), %.9g (per param)", what, p, i, got[i], want[i]);
+}
+
+static void test_arena_matches_per_param(void **s)
+{
+    (void)s;
+    if (skip_unless_ops(mlp_ops, 4) || !optim_available(CLG_OPTIM_ADAMW)) {
+        skip();
+        return;
+    }
+    enum { N = 33, STEPS = 4 };
+    float x[N * MLP_D];
+    int32_t y[N];
+    blobs(x, y, N, MLP_D, MLP_C, 98);
+    mlp a, b;
+    mlp_build(&a, N, MLP_D, MLP_H, MLP_C, CLG_OP_RELU, 6);
+    mlp_build(&b, N, MLP_D, MLP_H, MLP_C, CLG_OP_RELU, 6);
+    clg_optim_options o = clg_optim_defaults(CLG_OPTIM_ADAMW);
+    o.lr = 0.05f;
+    o.weight_decay = 0.1f;
+    o.clip_norm = 0.5f;
+    assert_clg_ok(clg_graph_set_optimizer(a.g, &o));
+    clg_optim_options none = clg_optim_defaults(CLG_OPTIM_NONE);
+    assert_clg_ok(clg_graph_set_optimizer(b.g, &none));
+    clg_tensor m[4], v[4], sq;
+    clg_shape sc = SCALAR(CLG_F32);
+    assert_clg_ok(clg_tensor_zeros(tctx, &sc, &sq));
+    for (int p = 0; p < 4; p++) {
+        clg_shape ps;
+        assert_clg_ok(clg_graph_param_shape(b.g, p, &ps));
+        assert_clg_ok(clg_tensor_zeros(tctx, &ps, &m[p]));
+        assert_clg_ok(clg_tensor_zeros(tctx, &ps, &v[p]));
+    }
+    int64_t step = 0;
+    for (int phase = 0; phase < 2; phase++) {
+        /* phase 0: all trainable; phase 1: the encoder (group 0) frozen */
+        assert_clg_ok(clg_graph_freeze_group(a.g, 0, phase));
+        assert_clg_ok(clg_graph_freeze_group(b.g, 0, phase));
+        assert_clg_ok(clg_graph_plan(a.g, CLG_PLAN_TRAIN));
+        assert_clg_ok(clg_graph_plan(b.g, CLG_PLAN_TRAIN));
+        for (int k = 0; k < STEPS; k++, step++) {
+            assert_clg_ok(clg_graph_set_input(a.g, a.x, x));
+            assert_clg_ok(clg_graph_set_input(a.g, a.y, y));
+            assert_clg_ok(clg_graph_set_input(b.g, b.x, x));
+            assert_clg_ok(clg_graph_set_input(b.g, b.y, y));
+            assert_clg_ok(clg_graph_step(a.g, NULL));
+            clg_graph_stats st;
+            assert_clg_ok(clg_graph_stats_get(a.g, &st));
+            uint64_t la = st.step_launches;
+            assert_clg_ok(clg_graph_step(b.g, NULL));
+            assert_clg_ok(clg_graph_stats_get(b.g, &st));
+            /* a: + sq_norm partial, final, clip, adam; b: no optimizer */
+            assert_int_equal(la, st.step_launches + 4);
+            clg_tensor *gr[4], *val[4];
+            int nt = 0;
+            for (int p = phase ? 2 : 0; p < 4; p++) {
+                assert_clg_ok(clg_graph_param_tensor(b.g, p, CLG_STATE_GRAD, &gr[nt]));
+                assert_clg_ok(clg_graph_param_tensor(b.g, p, CLG_STATE_VALUE, &val[nt]));
+                nt++;
+            }
+            assert_clg_ok(clg_grad_sq_norm(tctx, (const clg_tensor *const *)gr, nt, &sq));
+            assert_clg_ok(clg_grad_clip(tctx, gr, nt, &sq, o.clip_norm));
+            for (int j = 0; j < nt; j++) {
+                int p = j + (phase ? 2 : 0);
+                assert_clg_ok(clg_adam_update(tctx, val[j], gr[j], &m[p], &v[p], clg_optim_lr_at(&o, step), o.beta1,
+                                              o.beta2, o.eps, o.weight_decay, 1, (int)step + 1));
+            }
+        }
+        for (int p = 0; p < 4; p++) {
+            float pa[MLP_D * MLP_H], pb[MLP_D * MLP_H], ma[MLP_D * MLP_H], mb[MLP_D * MLP_H];
+            clg_shape ps;
+            assert_clg_ok(clg_graph_param_shape(a.g, p, &ps));
+            size_t bytes = (size_t)clg_shape_numel(&ps) * 4;
+            assert_clg_ok(clg_graph_param_read(a.g, p, pa));
+            assert_clg_ok(clg_graph_param_read(b.g, p, pb));
+            expect_close_f(pa, pb, bytes / 4, "param", p);
+            clg_tensor *t;
+            assert_clg_ok(clg_graph_param_tensor(a.g, p, CLG_STATE_ADAM_V, &t));
+            assert_non_null(t);
+            assert_clg_ok(clg_tensor_read(t, ma));
+            assert_clg_ok(clg_tensor_read(&v[p], mb));
+            expect_close_f(ma, mb, bytes / 4, "Adam v", p);
+        }
+    }
+    /* the clipping kicked in (the sum of squared gradients is above 0.25 at the start) and the
+     * frozen encoder kept its values through the re-layout */
+    for (int p = 0; p < 4; p++) {
+        clg_tensor_free(&m[p]);
+        clg_tensor_free(&v[p]);
+    }
+    clg_tensor_free(&sq);
+    assert_clg_ok(clg_ctx_finish(tctx));
+    clg_graph_destroy(a.g);
+    clg_graph_destroy(b.g);
 }
 
 /* A new head on a frozen encoder: the encoder does not move, the head does. */
@@ -873,7 +1058,8 @@ int main(void)
         cmocka_unit_test(test_dot),            cmocka_unit_test(test_profile),
         cmocka_unit_test(test_param_init),     cmocka_unit_test(test_lr_schedule),
         cmocka_unit_test(test_mlp_gradients),  cmocka_unit_test(test_mlp_train),
-        cmocka_unit_test(test_mlp_frozen_encoder),
+        cmocka_unit_test(test_mlp_frozen_encoder), cmocka_unit_test(test_fusion_on_off),
+        cmocka_unit_test(test_arena_matches_per_param),
     };
     return clg_test_run_per_device("graph", tests, sizeof tests / sizeof tests[0]);
 }

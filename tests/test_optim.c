@@ -153,6 +153,72 @@ static void test_adam(void **s)
     }
 }
 
+/* One Adam / SGD launch over several parameters laid out in one buffer (as the graph's optimizer
+ * arena does: sizes 1, 7, 1031 at 32-aligned offsets, zero padding) gives bit for bit the
+ * per-parameter results, and leaves the zero padding at zero. */
+static void test_flat_update_matches_per_param(void **s)
+{
+    (void)s;
+    const int64_t n[3] = { 1, 7, 1031 }, off[3] = { 0, 32, 64 }, total = 64 + 1056;
+    trng g = { 77 };
+    float *p0 = rand_floats(&g, total, -1, 1), *g0 = rand_floats(&g, total, -2, 2);
+    for (int64_t i = 0; i < total; i++)
+        if (!((i >= off[0] && i < off[0] + n[0]) || (i >= off[1] && i < off[1] + n[1]) || i >= off[2]) ||
+            i >= off[2] + n[2])
+            p0[i] = g0[i] = 0.0f;
+    for (int kind = 0; kind < 3; kind++) {
+        clg_tensor fp, fg, fm, fv, tp[3], tg[3], tm[3], tv[3];
+        upload(&fp, total, p0);
+        upload(&fg, total, g0);
+        zeros(&fm, total);
+        zeros(&fv, total);
+        for (int k = 0; k < 3; k++) {
+            upload(&tp[k], n[k], p0 + off[k]);
+            upload(&tg[k], n[k], g0 + off[k]);
+            zeros(&tm[k], n[k]);
+            zeros(&tv[k], n[k]);
+        }
+        for (int step = 1; step <= 3; step++) {
+            if (kind < 2)
+                assert_clg_ok(clg_adam_update(tctx, &fp, &fg, &fm, &fv, 1e-2f, 0.9f, 0.999f, 1e-8f, 0.05f, kind, step));
+            else
+                assert_clg_ok(clg_sgd_update(tctx, &fp, &fg, &fm, 0.1f, 0.9f, 0.01f));
+            for (int k = 0; k < 3; k++) {
+                if (kind < 2)
+                    assert_clg_ok(clg_adam_update(tctx, &tp[k], &tg[k], &tm[k], &tv[k], 1e-2f, 0.9f, 0.999f, 1e-8f,
+                                                  0.05f, kind, step));
+                else
+                    assert_clg_ok(clg_sgd_update(tctx, &tp[k], &tg[k], &tm[k], 0.1f, 0.9f, 0.01f));
+            }
+        }
+        float *flat = malloc((size_t)total * 4), *one = malloc((size_t)n[2] * 4);
+        assert_true(flat && one);
+        assert_clg_ok(clg_tensor_read(&fp, flat));
+        for (int k = 0; k < 3; k++) {
+            assert_clg_ok(clg_tensor_read(&tp[k], one));
+            assert_memory_equal(flat + off[k], one, (size_t)n[k] * 4);
+        }
+        for (int64_t i = 0; i < total; i++)
+            if (!((i >= off[0] && i < off[0] + n[0]) || (i >= off[1] && i < off[1] + n[1]) ||
+                  (i >= off[2] && i < off[2] + n[2])))
+                assert_true(flat[i] == 0.0f);
+        free(flat);
+        free(one);
+        clg_tensor_free(&fp);
+        clg_tensor_free(&fg);
+        clg_tensor_free(&fm);
+        clg_tensor_free(&fv);
+        for (int k = 0; k < 3; k++) {
+            clg_tensor_free(&tp[k]);
+            clg_tensor_free(&tg[k]);
+            clg_tensor_free(&tm[k]);
+            clg_tensor_free(&tv[k]);
+        }
+    }
+    free(p0);
+    free(g0);
+}
+
 /* ---- gradient norm and clipping -------------------------------------------------- */
 
 static double read_scalar(const clg_tensor *t)
@@ -343,6 +409,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sgd),
         cmocka_unit_test(test_adam),
+        cmocka_unit_test(test_flat_update_matches_per_param),
         cmocka_unit_test(test_grad_sq_norm),
         cmocka_unit_test(test_grad_clip),
         cmocka_unit_test(test_bad_inputs),

@@ -26,7 +26,12 @@
  * Memory: the values of input, param and const nodes, the gradients of params and the optimizer
  * state live in their own buffers for the graph's life.  Op outputs live in the shared pool and are
  * overwritten once dead, except the loss, ops that nothing consumes (graph outputs) and nodes
- * marked with clg_graph_keep(), which get their own buffers; only those can be read back.
+ * marked with clg_graph_keep(), which get their own buffers; only those can be read back.  In a TRAIN
+ * plan with an optimizer, the values, gradients and optimizer state of the params that get a gradient
+ * are laid out contiguously (each param at the same 128-byte aligned offset in four arenas), so one
+ * launch updates every param and clipping costs three launches in all; each param still reads, writes
+ * and checkpoints as its own tensor (a view), and re-planning re-lays the arenas out, keeping values
+ * and optimizer state.
  *
  * Not thread-safe (like the ctx).  Errors are clg_status values with a message in clg_last_error().
  */
@@ -164,6 +169,16 @@ typedef enum clg_plan_mode {
 
 clg_status clg_graph_plan(clg_graph *g, clg_plan_mode mode);
 
+/* Fusion (on by default; the environment variable CLGRAD_FUSE=0 turns it off for new graphs).  When
+ * planning, add(x, b) with b a 1-D row vector over x's last axis runs as the fused bias_act op, and
+ * when that add's only consumer is relu, gelu, tanh or sigmoid, and the add is neither kept, the
+ * loss nor renamed, the activation node runs bias_act(x, b, act) and the add is dropped: one kernel
+ * instead of two forward, one or two instead of three backward.  Node ids, names, shapes and the
+ * DOT output keep the graph as built (fused nodes are drawn dashed); reading a fused add is
+ * CLG_ERR_STATE.  Results match the unfused graph: the forward bit for bit, bias gradients within
+ * float rounding (another summation order).  Changing the setting drops the plan. */
+clg_status clg_graph_set_fusion(clg_graph *g, int on);
+
 /* Device bytes of the plan: planned = pool + own buffers; naive = the same with every pooled
  * tensor in its own buffer.  Needs a plan. */
 clg_status clg_graph_memory(const clg_graph *g, size_t *planned, size_t *naive);
@@ -194,6 +209,7 @@ typedef struct clg_graph_stats {
     uint64_t forwards;        /* clg_graph_forward calls */
     uint64_t blocking_reads;  /* host reads that waited on the device (loss, node, param reads) */
     uint64_t launches;        /* kernel launches enqueued by the graph's steps and forwards */
+    uint64_t step_launches;   /* kernel launches of the last clg_graph_step */
     int pooled_tensors;       /* tensors planned into the pool */
     int grad_buffers;         /* gradient tensors in the plan (params' and pooled) */
     size_t grad_bytes;        /* their bytes (0 in an inference plan) */
@@ -237,7 +253,7 @@ clg_status clg_graph_dot(const clg_graph *g, FILE *f);
  * each op.  Either way profiled runs synchronise at the end, so leave it off for real runs. */
 clg_status clg_graph_set_profile(clg_graph *g, int on);
 /* Per node: forward and backward time (ms, summed over profiled runs) and counts, plus the
- * optimizer, as text into buf (truncated to size; always NUL-terminated).  Returns the length the
+ * optimizer and the kernel launches of the last training step, as text into buf (truncated to size; always NUL-terminated).  Returns the length the
  * full text needs through *needed when non-NULL. */
 clg_status clg_graph_profile_report(const clg_graph *g, char *buf, size_t size, size_t *needed);
 clg_status clg_graph_profile_print(const clg_graph *g, FILE *f);

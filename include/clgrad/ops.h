@@ -33,6 +33,16 @@ typedef enum clg_op {
     CLG_OP_COUNT
 } clg_op;
 
+/* Activation of the fused bias_act op (clg_attrs.act). */
+typedef enum clg_act {
+    CLG_ACT_NONE = 0,       /* y = x + b */
+    CLG_ACT_RELU,
+    CLG_ACT_GELU,           /* tanh approximation, as the gelu op */
+    CLG_ACT_TANH,
+    CLG_ACT_SIGMOID,
+    CLG_ACT_COUNT
+} clg_act;
+
 /* Op attributes; each op reads only the fields its comment in ops.def names,
  * others keep their zero defaults (use clg_attrs_default()). */
 typedef struct clg_attrs {
@@ -49,6 +59,7 @@ typedef struct clg_attrs {
     uint64_t counter;       /* random ops: e.g. the training step */
     int deterministic;      /* embedding backward: fixed summation order */
     clg_shape shape;        /* ops with no input: the output shape */
+    int act;                /* bias_act: a clg_act (default CLG_ACT_NONE) */
 } clg_attrs;
 
 clg_attrs clg_attrs_default(void);

@@ -6,7 +6,7 @@
  * passed as kernel arguments, so a learning-rate schedule costs no device synchronisation.
  *
  * Every function only enqueues work (one launch per tensor, plus one for the norm's final
- * pass) and checks its arguments first: a NULL tensor or ctx -> CLG_ERR_INVALID_ARG, an i32
+ * pass; the graph runtime passes all its params as one flat tensor, so a step costs one launch) and checks its arguments first: a NULL tensor or ctx -> CLG_ERR_INVALID_ARG, an i32
  * tensor -> CLG_ERR_DTYPE, a state or gradient whose shape differs from the parameter's ->
  * CLG_ERR_SHAPE, a hyper-parameter out of range -> CLG_ERR_INVALID_ARG; the message names the
  * function ("sgd", "adam"/"adamw", "grad_sq_norm", "grad_clip"), the argument and the shapes.

@@ -767,6 +767,19 @@ static clg_status time_steps(bdev *b, clg_graph *g, int x, const float *hx, int 
     return CLG_OK;
 }
 
+/* Kernel launches of one training step (the last one timed) into row `row`. */
+static void rec_step_launches(bdev *b, clg_graph *g, int row)
+{
+    clg_graph_stats gs;
+    clg_status st = clg_graph_stats_get(g, &gs);
+    if (st) {
+        rec_fail(row, b->col, st, "stats");
+        return;
+    }
+    double v = (double)gs.step_launches;
+    rec_values(row, b->col, &v, 1);
+}
+
 static void bench_mlp(bdev *b)
 {
     int row = metric_row("train/mlp", "MLP 784-256-256-10 b128 Adam step", "samples/s");
@@ -790,6 +803,7 @@ static void bench_mlp(bdev *b)
     stage = "step";
     if ((st = time_steps(b, m.g, m.x, hx, m.labels, hy, batch, row)))
         goto fail;
+    rec_step_launches(b, m.g, metric_row("train/mlp_launches", "MLP step: kernel launches", "launches"));
     goto out;
 fail:
     rec_fail(row, b->col, st, stage);
@@ -821,6 +835,7 @@ static void bench_mae(bdev *b)
     stage = "step";
     if ((st = time_steps(b, m.g, m.x, hx, -1, NULL, cfg.batch, row)))
         goto fail;
+    rec_step_launches(b, m.g, metric_row("train/mae_launches", "MAE step: kernel launches", "launches"));
     goto out;
 fail:
     rec_fail(row, b->col, st, stage);
@@ -1193,7 +1208,8 @@ static void usage(FILE *f)
             "       clgrad bench compare A.json B.json\n"
             "Measures, per device side by side: peak FLOP/s, copy bandwidth, launch latency, GEMM GFLOP/s\n"
             "per path at the MLP shapes and 512^3 (beside host OpenBLAS when linked), op times and\n"
-            "training throughput of the MLP and MAE steps.  Cells are medians with (min-max).\n"
+            "training throughput and kernel launches per step of the MLP and MAE steps.  Cells are medians\n"
+            "with (min-max).\n"
             "  --device   devices to measure (default: all; auto, cpu, gpu, P:D, name substring)\n"
             "  --quick    fewer repetitions and only 512^3 NN among the square shapes\n"
             "  --full     also 2048^3, and on rusticl the tiled path, CLBlast and 512^3 on all paths\n"
