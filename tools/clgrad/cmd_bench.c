@@ -844,6 +844,62 @@ out:
     free(hx);
 }
 
+/* Skip-gram negative-sampling launches over a synthetic Zipf-distributed chunk (vocabulary 30,000,
+ * dim 100, window 5, 5 negatives, 32,768 positions per launch as `train sgns` uses): centre positions
+ * trained per second.  `train sgns` reports words read, before subsampling drops the frequent ones,
+ * so its words/s is higher than this for the same speed. */
+static void bench_sgns(bdev *b)
+{
+    int row = metric_row("train/sgns", "SGNS d100 w5 neg5 launch", "positions/s");
+    const int V = 30000, dim = 100, neg = 5, win = 5;
+    int n = b->rusticl ? 4096 : 32768, steps = b->rusticl ? 1 : b->o->quick ? 2 : 4;
+    int *tok = malloc((size_t)n * sizeof(int)), *span = malloc((size_t)n * 2 * sizeof(int));
+    int *ng = malloc((size_t)n * (size_t)neg * sizeof(int));
+    clg_sgns *m = NULL;
+    const char *stage = "build";
+    clg_status st = CLG_ERR_OUT_OF_MEMORY;
+    double t[64];
+    if (!tok || !span || !ng)
+        goto fail;
+    uint32_t s = 12345u;
+    for (int i = 0; i < n; i++) {
+        s = s * 1664525u + 1013904223u;
+        /* Zipf-like ids: V^u - 1 for u uniform in [0,1) */
+        tok[i] = (int)(pow((double)V, (double)(s >> 8) / 16777216.0)) - 1;
+        s = s * 1664525u + 1013904223u;
+        int r = 1 + (int)((s >> 8) % (uint32_t)win);
+        span[2 * i] = i < r ? i : r;
+        span[2 * i + 1] = n - 1 - i < r ? n - 1 - i : r;
+        for (int k = 0; k < neg; k++) {
+            s = s * 1664525u + 1013904223u;
+            ng[i * neg + k] = (int)(pow((double)V, (double)(s >> 8) / 16777216.0)) - 1;
+        }
+    }
+    if ((st = clg_sgns_create(b->ctx, V, dim, neg, 1, &m)))
+        goto fail;
+    stage = "step";
+    if ((st = clg_sgns_step(m, tok, span, ng, n, 0.025f, NULL)) || (st = clg_ctx_finish(b->ctx)))
+        goto fail;
+    for (int r = 0; r < b->reps; r++) {
+        double t0 = now_s();
+        for (int i = 0; i < steps; i++)
+            if ((st = clg_sgns_step(m, tok, span, ng, n, 0.025f, NULL)))
+                goto fail;
+        if ((st = clg_ctx_finish(b->ctx)))
+            goto fail;
+        t[r] = now_s() - t0;
+    }
+    rec_times(row, b->col, t, b->reps, (double)n * steps, 1.0);
+    goto out;
+fail:
+    rec_fail(row, b->col, st, stage);
+out:
+    clg_sgns_free(m);
+    free(tok);
+    free(span);
+    free(ng);
+}
+
 /* ---- one device ------------------------------------------------------------------------------ */
 
 static void bench_device(const clg_device_info *d, int col, const opts *o)
@@ -889,6 +945,7 @@ static void bench_device(const clg_device_info *d, int col, const opts *o)
     snprintf(g_section, sizeof g_section, "training");
     bench_mlp(&b);
     bench_mae(&b);
+    bench_sgns(&b);
     if (b.micro)
         clReleaseProgram(b.micro);
     clg_ctx_destroy(b.ctx);
@@ -1208,7 +1265,7 @@ static void usage(FILE *f)
             "       clgrad bench compare A.json B.json\n"
             "Measures, per device side by side: peak FLOP/s, copy bandwidth, launch latency, GEMM GFLOP/s\n"
             "per path at the MLP shapes and 512^3 (beside host OpenBLAS when linked), op times and\n"
-            "training throughput and kernel launches per step of the MLP and MAE steps.  Cells are medians\n"
+            "training throughput and kernel launches per step of the MLP and MAE steps, SGNS positions/s.  Cells are medians\n"
             "with (min-max).\n"
             "  --device   devices to measure (default: all; auto, cpu, gpu, P:D, name substring)\n"
             "  --quick    fewer repetitions and only 512^3 NN among the square shapes\n"
