@@ -134,10 +134,7 @@ __kernel void binary_bwd(__global const float *gy, int gyo, __global const float
                     float t = gy[gyo + k];
                     if (mode)
                         t *= o[oo + j0 * os0 + j1 * os1 + j2 * os2 + j3 * os3];
-                    float yk = t - comp;
-                    float nt = s + yk;
-                    comp = (nt - s) - yk;
-                    s = nt;
+                    clg_kahan_add(&s, &comp, t);
                 }
     float g = mode ? s : scale * s;
     gx[gxo + i] = acc ? gx[gxo + i] + g : g;
@@ -164,10 +161,7 @@ __kernel void binary_bwd_rows(__global const float *gy, int gyo, __global const 
             float t = gy[gyo + k];
             if (mode)
                 t *= o[oo + (orow ? i : k)];
-            float yk = t - comp;
-            float nt = s + yk;
-            comp = (nt - s) - yk;
-            s = nt;
+            clg_kahan_add(&s, &comp, t);
         }
         g = mode ? s : scale * s;
     }

@@ -61,10 +61,7 @@ __kernel void sq_norm_partial(__global const float *x, int xo, int n, __global f
     float s = 0.0f, c = 0.0f;
     for (int i = get_global_id(0); i < n; i += stride) {
         float v = x[xo + i];
-        float y = v * v - c;
-        float t = s + y;
-        c = (t - s) - y;
-        s = t;
+        clg_kahan_add(&s, &c, v * v);
     }
     buf[lid] = s;
     wg_sum(buf, lid, lsz);
@@ -78,12 +75,8 @@ __kernel void sq_norm_final(__global const float *part, int np, __global float *
     __local float buf[CLG_WG];
     int lid = get_local_id(0), lsz = get_local_size(0);
     float s = 0.0f, c = 0.0f;
-    for (int i = lid; i < np; i += lsz) {
-        float y = part[i] - c;
-        float t = s + y;
-        c = (t - s) - y;
-        s = t;
-    }
+    for (int i = lid; i < np; i += lsz)
+        clg_kahan_add(&s, &c, part[i]);
     buf[lid] = s;
     wg_sum(buf, lid, lsz);
     if (lid == 0 && get_group_id(0) == 0)
