@@ -15,7 +15,8 @@
 /* Usage: bench_gemm [--device SPEC] [--paths tiled,local,simple,clblast] [--reps N] [--full] [--only SUBSTR] [--min]
  * Without --device every device is measured.  On rusticl (launches ~0.6 ms, big CLBlast
  * kernels very slow) only the batch-128 MLP shapes run, and CLBlast only the smallest one,
- * unless --full is given; 2048^3 runs only with --full.  For a fair OpenBLAS number run it as
+ * unless --full is given; 2048^3 runs only with --full.  --only mae: the masked
+ * auto-encoder's products (batch 256); --only "dX " / "fwd " / "dW " / "^3" pick a kind.  For a fair OpenBLAS number run it as
  *   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE build/bench_gemm */
 
 typedef struct bcase {
@@ -34,6 +35,19 @@ static const bcase cases[] = {
     { "dX  128x256 . 256x256T", 128, 256, 256, 0, 1, 1 },
     { "dX  128x10 . 10x256T", 128, 10, 256, 0, 1, 1 },
     { "dX  128x256 . 256x784T", 128, 256, 784, 0, 1, 1 },
+    /* masked auto-encoder 784-512-128-512-784, batch 256 (--only mae) */
+    { "mae fwd 256x784 . 784x512", 256, 784, 512, 0, 0, 0 },
+    { "mae fwd 256x512 . 512x128", 256, 512, 128, 0, 0, 0 },
+    { "mae fwd 256x128 . 128x512", 256, 128, 512, 0, 0, 0 },
+    { "mae fwd 256x512 . 512x784", 256, 512, 784, 0, 0, 0 },
+    { "mae dW 784x256T . 256x512", 784, 256, 512, 1, 0, 0 },
+    { "mae dW 512x256T . 256x128", 512, 256, 128, 1, 0, 0 },
+    { "mae dW 128x256T . 256x512", 128, 256, 512, 1, 0, 0 },
+    { "mae dW 512x256T . 256x784", 512, 256, 784, 1, 0, 0 },
+    { "mae dX 256x512 . 512x784T", 256, 512, 784, 0, 1, 0 },
+    { "mae dX 256x128 . 128x512T", 256, 128, 512, 0, 1, 0 },
+    { "mae dX 256x512 . 512x128T", 256, 512, 128, 0, 1, 0 },
+    { "mae dX 256x784 . 784x512T", 256, 784, 512, 0, 1, 0 },
     { "512^3 NN", 512, 512, 512, 0, 0, 0 },
     { "512^3 TN", 512, 512, 512, 1, 0, 0 },
     { "512^3 NT", 512, 512, 512, 0, 1, 0 },
@@ -167,7 +181,7 @@ static void bench_device(const clg_device_info *d, const char *paths, int reps, 
     int rusticl = strstr(d->platform_name, "rusticl") != NULL;
     printf("\n== %d:%d %s (%s)%s\n", d->platform_index, d->device_index, d->name, d->platform_name,
            rusticl && !full ? "  [MLP shapes only; --full for all]" : "");
-    printf("%-24s %-8s %10s %9s %10s %8s\n", "case", "path", "ms", "GFLOP/s", "first ms", "vs BLAS");
+    printf("%-28s %-8s %10s %9s %10s %8s\n", "case", "path", "ms", "GFLOP/s", "first ms", "vs BLAS");
     for (size_t i = 0; i < N_CASES; i++) {
         const bcase *c = &cases[i];
         if ((rusticl && !full && c->mlp != 1) || (!full && c->mlp == 2) || (only && !strstr(c->name, only)))
@@ -176,7 +190,7 @@ static void bench_device(const clg_device_info *d, const char *paths, int reps, 
 #ifdef HAVE_OPENBLAS
         double tb = time_blas(c, reps);
         blas_gf = flop / tb * 1e-9;
-        printf("%-24s %-8s %10.3f %9.1f %10s %8s\n", c->name, "openblas", tb * 1e3, blas_gf, "", "");
+        printf("%-28s %-8s %10.3f %9.1f %10s %8s\n", c->name, "openblas", tb * 1e3, blas_gf, "", "");
 #endif
         char list[128];
         snprintf(list, sizeof list, "%s", paths);
@@ -186,14 +200,14 @@ static void bench_device(const clg_device_info *d, const char *paths, int reps, 
             setenv("CLGRAD_GEMM", p, 1);
             double first = 0, t = time_device(ctx, c, reps, &first);
             if (t < 0) {
-                printf("%-24s %-8s %10s\n", c->name, p, "failed");
+                printf("%-28s %-8s %10s\n", c->name, p, "failed");
                 continue;
             }
             double gf = flop / t * 1e-9;
             char ratio[32] = "";
             if (blas_gf > 0)
                 snprintf(ratio, sizeof ratio, "%.2fx", gf / blas_gf);
-            printf("%-24s %-8s %10.3f %9.1f %10.1f %8s\n", c->name, p, t * 1e3, gf, first * 1e3, ratio);
+            printf("%-28s %-8s %10.3f %9.1f %10.1f %8s\n", c->name, p, t * 1e3, gf, first * 1e3, ratio);
             fflush(stdout);
         }
     }
