@@ -460,3 +460,134 @@ __kernel void gemm_block(GEMM_ARGS)
         }
     }
 }
+
+/* Transpose of a stored [rows, cols] matrix (row length ld, batch stride ss, batch =
+ * get_global_id(2)) into a contiguous [cols, rows] one (batch stride rows*cols), for
+ * A·Bᵀ run as A·(Bᵀ) by gemm_tiled_n / gemm_block.  A work-item moves a 16 x 16 block:
+ * sixteen row loads, sixteen column stores through a private array (register shuffles);
+ * partial blocks element by element.  Global size (ceil(cols/16), ceil(rows/16), batch). */
+__kernel void gemm_transpose(__global const float *S, int so, int ld, int ss, __global float *D, int rows,
+                             int cols)
+{
+    int c0 = get_global_id(0) * 16, r0 = get_global_id(1) * 16, z = get_global_id(2);
+    if (r0 >= rows || c0 >= cols)
+        return;
+    S += so + (size_t)z * ss;
+    D += (size_t)z * rows * cols;
+    if (r0 + 16 <= rows && c0 + 16 <= cols) {
+        float t[16][16];
+        #pragma unroll
+        for (int r = 0; r < 16; r++)
+            vstore16(vload16(0, S + (size_t)(r0 + r) * ld + c0), 0, t[r]);
+        #pragma unroll
+        for (int c = 0; c < 16; c++) {
+            float16 o = (float16)(t[0][c], t[1][c], t[2][c], t[3][c], t[4][c], t[5][c], t[6][c], t[7][c],
+                                  t[8][c], t[9][c], t[10][c], t[11][c], t[12][c], t[13][c], t[14][c],
+                                  t[15][c]);
+            vstore16(o, 0, D + (size_t)(c0 + c) * rows + r0);
+        }
+    } else {
+        int nr = min(16, rows - r0), nc = min(16, cols - c0);
+        for (int c = 0; c < nc; c++)
+            for (int r = 0; r < nr; r++)
+                D[(size_t)(c0 + c) * rows + r0 + r] = S[(size_t)(r0 + r) * ld + c0 + c];
+    }
+}
+
+/* CPU style for A·Bᵀ (TA=0, TB=1) without the horizontal sums of gemm_tiled_k: a
+ * work-item owns a TN-wide column strip of C and RM register tiles down M.  Per k-chunk
+ * of at most KC it transposes its TN rows of B into local memory as [k][TN] (16 x 16
+ * blocks through registers), then runs gemm_tiled_n's TM x (VW*NV) tile over it, so the
+ * packing is paid once per strip and chunk, not per tile.  Columns past N are clamped
+ * copies, never stored.  The first chunk writes alpha·acc (+ beta·C), later ones add
+ * alpha·acc.  Global size (ceil(N/TN), ceil(M/(TM*RM)), batch). */
+#ifndef GEMM_KC
+#define GEMM_KC 256
+#endif
+
+__kernel void gemm_tiled_t(GEMM_ARGS)
+{
+    __local float Bp[GEMM_KC * GEMM_TN];
+    int j0 = get_global_id(0) * GEMM_TN, z = get_global_id(2);
+    int ib = get_global_id(1) * GEMM_RM * GEMM_TM;
+    if (j0 >= N || ib >= M)
+        return;
+    A += ao + (size_t)z * sa;
+    B += bo + (size_t)z * sb;
+    C += co + (size_t)z * sc;
+    int full_n = j0 + GEMM_TN <= N;
+    for (int k0 = 0; k0 < K; k0 += GEMM_KC) {
+        int kb = min(GEMM_KC, K - k0), kf = kb & ~15;
+        for (int c0 = 0; c0 < GEMM_TN; c0 += 16) {
+            __global const float *src[16];
+            #pragma unroll
+            for (int e = 0; e < 16; e++)
+                src[e] = B + (size_t)min(j0 + c0 + e, N - 1) * ldb + k0;
+            for (int kk = 0; kk < kf; kk += 16) {
+                float t[16][16];
+                #pragma unroll
+                for (int e = 0; e < 16; e++)
+                    vstore16(vload16(0, src[e] + kk), 0, t[e]);
+                #pragma unroll
+                for (int r = 0; r < 16; r++) {
+                    float16 o = (float16)(t[0][r], t[1][r], t[2][r], t[3][r], t[4][r], t[5][r], t[6][r], t[7][r],
+                                          t[8][r], t[9][r], t[10][r], t[11][r], t[12][r], t[13][r], t[14][r],
+                                          t[15][r]);
+                    vstore16(o, 0, Bp + (kk + r) * GEMM_TN + c0);
+                }
+            }
+            for (int k = kf; k < kb; k++)
+                #pragma unroll
+                for (int e = 0; e < 16; e++)
+                    Bp[k * GEMM_TN + c0 + e] = src[e][k];
+        }
+        for (int q = 0; q < GEMM_RM; q++) {
+            int i0 = ib + q * GEMM_TM;
+            if (i0 >= M)
+                break;
+            __global const float *arow[GEMM_TM];
+            VT acc[GEMM_TM][GEMM_NV];
+            #pragma unroll
+            for (int r = 0; r < GEMM_TM; r++) {
+                arow[r] = A + (size_t)min(i0 + r, M - 1) * lda + k0;
+                #pragma unroll
+                for (int v = 0; v < GEMM_NV; v++)
+                    acc[r][v] = (VT)(0.0f);
+            }
+            for (int k = 0; k < kb; k++) {
+                VT b[GEMM_NV];
+                #pragma unroll
+                for (int v = 0; v < GEMM_NV; v++)
+                    b[v] = VLOAD(v, Bp + k * GEMM_TN);
+                #pragma unroll
+                for (int r = 0; r < GEMM_TM; r++) {
+                    float a = arow[r][k];
+                    #pragma unroll
+                    for (int v = 0; v < GEMM_NV; v++)
+                        acc[r][v] = fma((VT)(a), b[v], acc[r][v]);
+                }
+            }
+            float bet = k0 == 0 ? beta : 1.0f;
+            #pragma unroll
+            for (int r = 0; r < GEMM_TM; r++) {
+                if (i0 + r >= M)
+                    break;
+                __global float *crow = C + (size_t)(i0 + r) * ldc + j0;
+                #pragma unroll
+                for (int v = 0; v < GEMM_NV; v++) {
+                    if (full_n) {
+                        VT o = alpha * acc[r][v];
+                        if (bet != 0.0f)
+                            o += bet * VLOAD(v, crow);
+                        VSTORE(o, v, crow);
+                    } else {
+                        float tmp[GEMM_VW];
+                        VSTORE(acc[r][v], 0, tmp);
+                        for (int e = 0; e < GEMM_VW && j0 + v * GEMM_VW + e < N; e++)
+                            gemm_store1(crow + v * GEMM_VW + e, tmp[e], alpha, bet);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -52,6 +52,7 @@ static const bcase cases[] = {
     { "512^3 TN", 512, 512, 512, 1, 0, 0 },
     { "512^3 NT", 512, 512, 512, 0, 1, 0 },
     { "2048^3 NN", 2048, 2048, 2048, 0, 0, 2 },
+    { "2048^3 NT", 2048, 2048, 2048, 0, 1, 2 },
     { "floor 1x1 . 1x1", 1, 1, 1, 0, 0, 2 },   /* per-call cost: launch and finish */
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
