@@ -24,6 +24,7 @@ static int teardown_path(void **s)
     unsetenv("CLGRAD_GEMM_KERNEL");
     unsetenv("CLGRAD_GEMM_BLOCK");
     unsetenv("CLGRAD_GEMM_RM");
+    unsetenv("CLGRAD_GEMM_NT");
     return 0;
 }
 
@@ -139,6 +140,60 @@ static void test_bmm_block(void **s)
     bmm_all("tiled");
 }
 
+/* A·Bᵀ only (trans 0/1) over the shape table: forward, and backward with accumulate
+ * (beta = 1) on a subset. */
+static void matmul_nt(size_t n_shapes, int backward)
+{
+    use_path("tiled");
+    for (size_t i = 0; i < n_shapes; i++) {
+        op_case c = mm_case(shapes[i][0], shapes[i][1], shapes[i][2], 0, 1);
+        check_op_forward(tctx, &c, 5000 + 10 * i);
+        if (backward && (i == 2 || i == 8))
+            check_op_backward(tctx, &c, 5100 + 10 * i);
+    }
+}
+
+/* A·Bᵀ through a transposed copy of B in the ctx's scratch buffer (PoCL's default from
+ * 1024^3 on): every table shape (1, 7, 33, 1031 along M, K and N; the scratch grows and is
+ * reused), batches, and the NN form on both gemm_block and the unpacked kernel. */
+static void test_matmul_transpose(void **s)
+{
+    (void)s;
+    setenv("CLGRAD_GEMM_NT", "transpose", 1);
+    matmul_nt(N_SHAPES, 1);
+    use_path("tiled");
+    for (int i = 0; i < 2; i++) {
+        op_case b = bmm_case(3, 9, 17, 35, 0, 1);
+        check_op_forward(tctx, &b, 5300 + i);
+        check_op_backward(tctx, &b, 5310 + i);
+        op_case d = bmm_case(2, 1, 1031, 3, 0, 1);
+        check_op_forward(tctx, &d, 5320 + i);
+        if (clg_test_is_rusticl())
+            break; /* the NN form never packs there */
+        setenv("CLGRAD_GEMM_KERNEL", "block", 1);
+        setenv("CLGRAD_GEMM_BLOCK", "16,32,16", 1);
+    }
+    if (!clg_test_is_rusticl())
+        matmul_nt(N_SHAPES, 0);
+}
+
+/* The A·Bᵀ kernels side by side: gemm_tiled_k (forced; the default picks gemm_tiled_t
+ * for whole 16-wide tiles), gemm_tiled_t with two vectors per row and several k-chunks
+ * (K = 1031), and with register tiles down M split over work-items. */
+static void test_matmul_nt_kernels(void **s)
+{
+    (void)s;
+    setenv("CLGRAD_GEMM_NT", "direct", 1);
+    setenv("CLGRAD_GEMM_KERNEL", "tiled_k", 1);
+    matmul_nt(N_SHAPES, 1);
+    unsetenv("CLGRAD_GEMM_KERNEL");
+    setenv("CLGRAD_GEMM_TILE", "4,16,2", 1);
+    matmul_nt(N_SHAPES, 1);
+    setenv("CLGRAD_GEMM_RM", "2", 1);
+    setenv("CLGRAD_GEMM_TILE", "3,16,1", 1);
+    matmul_nt(N_SHAPES, 0);
+}
+
 static void test_matmul_local(void **s) { (void)s; matmul_all("local", N_SHAPES, 1); }
 static void test_matmul_simple(void **s) { (void)s; matmul_all("simple", N_SHAPES, 1); }
 static void test_bmm_tiled(void **s) { (void)s; bmm_all("tiled"); }
@@ -166,11 +221,17 @@ static void test_clblast(void **s)
 static void test_offsets(void **s)
 {
     (void)s;
-    const char *paths[] = { "tiled", "local", "simple", "block" };
+    const char *paths[] = { "tiled", "local", "simple", "block", "transpose" };
     const int M = 9, K = 17, N = 33, off = 5;
-    for (size_t p = 0; p < 4; p++) {
-        /* "block": the tiled path's packed kernel, two k-blocks (rusticl: unpacked) */
-        use_path(p == 3 ? "tiled" : paths[p]);
+    for (size_t p = 0; p < 5; p++) {
+        /* "block": the tiled path's packed kernel, two k-blocks (rusticl: unpacked);
+         * "transpose": A·Bᵀ through the transposed scratch copy of B */
+        use_path(p >= 3 ? "tiled" : paths[p]);
+        if (p == 4) {
+            unsetenv("CLGRAD_GEMM_KERNEL");
+            unsetenv("CLGRAD_GEMM_BLOCK");
+            setenv("CLGRAD_GEMM_NT", "transpose", 1);
+        }
         if (p == 3) {
             setenv("CLGRAD_GEMM_KERNEL", "block", 1);
             setenv("CLGRAD_GEMM_BLOCK", "16,16,16", 1);
@@ -310,6 +371,8 @@ int main(void)
         cmocka_unit_test_teardown(test_matmul_unpacked, teardown_path),
         cmocka_unit_test_teardown(test_matmul_block, teardown_path),
         cmocka_unit_test_teardown(test_bmm_block, teardown_path),
+        cmocka_unit_test_teardown(test_matmul_transpose, teardown_path),
+        cmocka_unit_test_teardown(test_matmul_nt_kernels, teardown_path),
         cmocka_unit_test_teardown(test_matmul_local, teardown_path),
         cmocka_unit_test_teardown(test_matmul_simple, teardown_path),
         cmocka_unit_test_teardown(test_bmm_tiled, teardown_path),
