@@ -1,4 +1,4 @@
-/* gemm.cl — matrix products C = alpha·op(A)·op(B) + beta·C: simple, local-memory tiled, register-tiled and packed cache-blocked kernels. */
+/* gemm.cl — matrix products C = alpha·op(A)·op(B) + beta·C: simple, local-memory tiled, register-tiled and packed cache-blocked kernels, and a transpose. */
 
 /* All kernels share one argument list (row-major, batch = get_global_id(2)):
  *   A, ao, lda, sa   stored A (op(A) is [M,K]), element offset, row length, batch stride
@@ -6,7 +6,7 @@
  *   C, co, ldc, sc   C [M,N]
  *   M, N, K, alpha, beta   beta == 0 never reads C.
  * The simple and local kernels take the transposes at run time (ta, tb); the
- * register-tiled kernels (gemm_tiled_n, gemm_tiled_k, gemm_block) get them, and
+ * register-tiled kernels (gemm_tiled_n, gemm_tiled_k, gemm_tiled_t, gemm_block) get them, and
  * their tile and block sizes, as -D defines. */
 
 #ifndef GEMM_TA

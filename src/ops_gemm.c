@@ -10,8 +10,10 @@
 /* Paths, chosen per call: CLGRAD_GEMM=clblast|tiled|local|simple forces one;
  * otherwise CPU devices use the register-tiled kernels (tiled), except rusticl
  * (simple), and other devices the local-memory kernel (local).  Within tiled,
- * products from 1024^3 up use the packed, cache-blocked gemm_block (see use_block),
- * smaller ones gemm_tiled_n / gemm_tiled_k (A·Bᵀ with K >= 4 vectors).  CLBlast is never
+ * products from 1024^3 up use the packed, cache-blocked gemm_block (see use_block; A·Bᵀ
+ * first transposes B into a ctx scratch buffer with gemm_transpose, see use_transpose),
+ * smaller ones gemm_tiled_n, and for A·Bᵀ gemm_tiled_t (B strips transposed into local
+ * memory; gemm_tiled_k for tiles that are not whole 16-wide vectors).  CLBlast is never
  * the default: on PoCL it compiles for ~12 s and runs at ~1/10 of tiled. */
 typedef enum { PATH_TILED, PATH_LOCAL, PATH_SIMPLE, PATH_CLBLAST } gemm_path;
 
@@ -169,7 +171,7 @@ static clg_status path_local(clg_ctx *ctx, const gemm_call *g)
 }
 
 /* Register tiles of the unpacked kernels: 12,16,2 (24 float16 accumulators) for nn and tn,
- * 16,16,1 for nt, 8,16,1 for narrow N < 32 (more work-groups for the cores), or what `clgrad tune` stored for this device and shape class
+ * 16,16,1 for nt (gemm_tiled_t; 12,16,2 was up to 8% slower there), 8,16,1 for narrow N < 32 (more work-groups for the cores), or what `clgrad tune` stored for this device and shape class
  * (src/tune.c); CLGRAD_GEMM_TILE="TM,VW,NV" overrides both (for tuning). */
 static int env_tile(int *tm, int *vw, int *nv)
 {
