@@ -52,6 +52,23 @@ inline void gemm_store1(__global float *c, float v, float alpha, float beta)
     *c = beta != 0.0f ? alpha * v + beta * *c : alpha * v;
 }
 
+/* Store vector v of a register-tile row at crow: C = alpha·a + beta·C.  left = columns of C
+ * from crow + v*VW to the end of the row; a vector past the edge stores only those. */
+inline void gemm_store_vec(__global float *crow, int v, VT a, int left, float alpha, float beta)
+{
+    if (left >= GEMM_VW) {
+        VT o = alpha * a;
+        if (beta != 0.0f)
+            o += beta * VLOAD(v, crow);
+        VSTORE(o, v, crow);
+    } else {
+        float tmp[GEMM_VW];
+        VSTORE(a, 0, tmp);
+        for (int e = 0; e < left; e++)
+            gemm_store1(crow + v * GEMM_VW + e, tmp[e], alpha, beta);
+    }
+}
+
 /* One output per work-item straight from global memory; any transposes. */
 __kernel void gemm_simple(GEMM_ARGS, int ta, int tb)
 {
@@ -203,19 +220,8 @@ inline void tiled_n_tile(__global const float *A, int lda, __global const float 
             break;
         __global float *crow = C + (size_t)(i0 + r) * ldc + j0;
         #pragma unroll
-        for (int v = 0; v < GEMM_NV; v++) {
-            if (full_n) {
-                VT o = alpha * acc[r][v];
-                if (beta != 0.0f)
-                    o += beta * VLOAD(v, crow);
-                VSTORE(o, v, crow);
-            } else {
-                float tmp[GEMM_VW];
-                VSTORE(acc[r][v], 0, tmp);
-                for (int e = 0; e < GEMM_VW && j0 + v * GEMM_VW + e < N; e++)
-                    gemm_store1(crow + v * GEMM_VW + e, tmp[e], alpha, beta);
-            }
-        }
+        for (int v = 0; v < GEMM_NV; v++)
+            gemm_store_vec(crow, v, acc[r][v], N - (j0 + v * GEMM_VW), alpha, beta);
     }
 }
 
@@ -435,26 +441,14 @@ __kernel void gemm_block(GEMM_ARGS)
                             VSTORE(acc[r][v], v, cs + r * GEMM_NB);
                     continue;
                 }
-                int full_n = j0 + c0 + GEMM_TN <= N;
                 #pragma unroll
                 for (int r = 0; r < GEMM_TM; r++) {
                     if (i0 + r0 + r >= M)
                         break;
                     __global float *crow = C + (size_t)(i0 + r0 + r) * ldc + j0 + c0;
                     #pragma unroll
-                    for (int v = 0; v < GEMM_NV; v++) {
-                        if (full_n) {
-                            VT o = alpha * acc[r][v];
-                            if (beta != 0.0f)
-                                o += beta * VLOAD(v, crow);
-                            VSTORE(o, v, crow);
-                        } else {
-                            float tmp[GEMM_VW];
-                            VSTORE(acc[r][v], 0, tmp);
-                            for (int e = 0; e < GEMM_VW && j0 + c0 + v * GEMM_VW + e < N; e++)
-                                gemm_store1(crow + v * GEMM_VW + e, tmp[e], alpha, beta);
-                        }
-                    }
+                    for (int v = 0; v < GEMM_NV; v++)
+                        gemm_store_vec(crow, v, acc[r][v], N - (j0 + c0 + v * GEMM_VW), alpha, beta);
                 }
             }
         }
@@ -515,7 +509,6 @@ __kernel void gemm_tiled_t(GEMM_ARGS)
     A += ao + (size_t)z * sa;
     B += bo + (size_t)z * sb;
     C += co + (size_t)z * sc;
-    int full_n = j0 + GEMM_TN <= N;
     for (int k0 = 0; k0 < K; k0 += GEMM_KC) {
         int kb = min(GEMM_KC, K - k0), kf = kb & ~15;
         for (int c0 = 0; c0 < GEMM_TN; c0 += 16) {
@@ -574,19 +567,8 @@ __kernel void gemm_tiled_t(GEMM_ARGS)
                     break;
                 __global float *crow = C + (size_t)(i0 + r) * ldc + j0;
                 #pragma unroll
-                for (int v = 0; v < GEMM_NV; v++) {
-                    if (full_n) {
-                        VT o = alpha * acc[r][v];
-                        if (bet != 0.0f)
-                            o += bet * VLOAD(v, crow);
-                        VSTORE(o, v, crow);
-                    } else {
-                        float tmp[GEMM_VW];
-                        VSTORE(acc[r][v], 0, tmp);
-                        for (int e = 0; e < GEMM_VW && j0 + v * GEMM_VW + e < N; e++)
-                            gemm_store1(crow + v * GEMM_VW + e, tmp[e], alpha, bet);
-                    }
-                }
+                for (int v = 0; v < GEMM_NV; v++)
+                    gemm_store_vec(crow, v, acc[r][v], N - (j0 + v * GEMM_VW), alpha, bet);
             }
         }
     }
