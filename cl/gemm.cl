@@ -488,6 +488,30 @@ __kernel void gemm_transpose(__global const float *S, int so, int ld, int ss, __
     }
 }
 
+/* In-register transpose of a 16 x 16 block held as 16 row vectors: four rounds of
+ * interleaving row i with row i+8 (a perfect shuffle of the index bits), which the
+ * compiler turns into two-source permutes instead of element-wise gathers. */
+#define GEMM_ILO(a, b) \
+    (float16)(a.s0, b.s0, a.s1, b.s1, a.s2, b.s2, a.s3, b.s3, a.s4, b.s4, a.s5, b.s5, a.s6, b.s6, a.s7, b.s7)
+#define GEMM_IHI(a, b) \
+    (float16)(a.s8, b.s8, a.s9, b.s9, a.sa, b.sa, a.sb, b.sb, a.sc, b.sc, a.sd, b.sd, a.se, b.se, a.sf, b.sf)
+
+inline void gemm_transpose16(float16 *v)
+{
+    #pragma unroll
+    for (int s = 0; s < 4; s++) {
+        float16 o[16];
+        #pragma unroll
+        for (int i = 0; i < 8; i++) {
+            o[2 * i] = GEMM_ILO(v[i], v[i + 8]);
+            o[2 * i + 1] = GEMM_IHI(v[i], v[i + 8]);
+        }
+        #pragma unroll
+        for (int i = 0; i < 16; i++)
+            v[i] = o[i];
+    }
+}
+
 /* CPU style for A·Bᵀ (TA=0, TB=1) without the horizontal sums of gemm_tiled_k: a
  * work-item owns a TN-wide column strip of C and RM register tiles down M.  Per k-chunk
  * of at most KC it transposes its TN rows of B into local memory as [k][TN] (16 x 16
@@ -517,17 +541,14 @@ __kernel void gemm_tiled_t(GEMM_ARGS)
             for (int e = 0; e < 16; e++)
                 src[e] = B + (size_t)min(j0 + c0 + e, N - 1) * ldb + k0;
             for (int kk = 0; kk < kf; kk += 16) {
-                float t[16][16];
+                float16 t[16];
                 #pragma unroll
                 for (int e = 0; e < 16; e++)
-                    vstore16(vload16(0, src[e] + kk), 0, t[e]);
+                    t[e] = vload16(0, src[e] + kk);
+                gemm_transpose16(t);
                 #pragma unroll
-                for (int r = 0; r < 16; r++) {
-                    float16 o = (float16)(t[0][r], t[1][r], t[2][r], t[3][r], t[4][r], t[5][r], t[6][r], t[7][r],
-                                          t[8][r], t[9][r], t[10][r], t[11][r], t[12][r], t[13][r], t[14][r],
-                                          t[15][r]);
-                    vstore16(o, 0, Bp + (kk + r) * GEMM_TN + c0);
-                }
+                for (int r = 0; r < 16; r++)
+                    vstore16(t[r], 0, Bp + (kk + r) * GEMM_TN + c0);
             }
             for (int k = kf; k < kb; k++)
                 #pragma unroll
