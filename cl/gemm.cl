@@ -455,39 +455,6 @@ __kernel void gemm_block(GEMM_ARGS)
     }
 }
 
-/* Transpose of a stored [rows, cols] matrix (row length ld, batch stride ss, batch =
- * get_global_id(2)) into a contiguous [cols, rows] one (batch stride rows*cols), for
- * A·Bᵀ run as A·(Bᵀ) by gemm_tiled_n / gemm_block.  A work-item moves a 16 x 16 block:
- * sixteen row loads, sixteen column stores through a private array (register shuffles);
- * partial blocks element by element.  Global size (ceil(cols/16), ceil(rows/16), batch). */
-__kernel void gemm_transpose(__global const float *S, int so, int ld, int ss, __global float *D, int rows,
-                             int cols)
-{
-    int c0 = get_global_id(0) * 16, r0 = get_global_id(1) * 16, z = get_global_id(2);
-    if (r0 >= rows || c0 >= cols)
-        return;
-    S += so + (size_t)z * ss;
-    D += (size_t)z * rows * cols;
-    if (r0 + 16 <= rows && c0 + 16 <= cols) {
-        float t[16][16];
-        #pragma unroll
-        for (int r = 0; r < 16; r++)
-            vstore16(vload16(0, S + (size_t)(r0 + r) * ld + c0), 0, t[r]);
-        #pragma unroll
-        for (int c = 0; c < 16; c++) {
-            float16 o = (float16)(t[0][c], t[1][c], t[2][c], t[3][c], t[4][c], t[5][c], t[6][c], t[7][c],
-                                  t[8][c], t[9][c], t[10][c], t[11][c], t[12][c], t[13][c], t[14][c],
-                                  t[15][c]);
-            vstore16(o, 0, D + (size_t)(c0 + c) * rows + r0);
-        }
-    } else {
-        int nr = min(16, rows - r0), nc = min(16, cols - c0);
-        for (int c = 0; c < nc; c++)
-            for (int r = 0; r < nr; r++)
-                D[(size_t)(c0 + c) * rows + r0 + r] = S[(size_t)(r0 + r) * ld + c0 + c];
-    }
-}
-
 /* In-register transpose of a 16 x 16 block held as 16 row vectors: four rounds of
  * interleaving row i with row i+8 (a perfect shuffle of the index bits), which the
  * compiler turns into two-source permutes instead of element-wise gathers. */
@@ -509,6 +476,36 @@ inline void gemm_transpose16(float16 *v)
         #pragma unroll
         for (int i = 0; i < 16; i++)
             v[i] = o[i];
+    }
+}
+
+/* Transpose of a stored [rows, cols] matrix (row length ld, batch stride ss, batch =
+ * get_global_id(2)) into a contiguous [cols, rows] one (batch stride rows*cols), for
+ * A·Bᵀ run as A·(Bᵀ) by gemm_tiled_n / gemm_block.  A work-item moves a 16 x 16 block:
+ * sixteen row loads, gemm_transpose16, sixteen row stores;
+ * partial blocks element by element.  Global size (ceil(cols/16), ceil(rows/16), batch). */
+__kernel void gemm_transpose(__global const float *S, int so, int ld, int ss, __global float *D, int rows,
+                             int cols)
+{
+    int c0 = get_global_id(0) * 16, r0 = get_global_id(1) * 16, z = get_global_id(2);
+    if (r0 >= rows || c0 >= cols)
+        return;
+    S += so + (size_t)z * ss;
+    D += (size_t)z * rows * cols;
+    if (r0 + 16 <= rows && c0 + 16 <= cols) {
+        float16 t[16];
+        #pragma unroll
+        for (int r = 0; r < 16; r++)
+            t[r] = vload16(0, S + (size_t)(r0 + r) * ld + c0);
+        gemm_transpose16(t);
+        #pragma unroll
+        for (int c = 0; c < 16; c++)
+            vstore16(t[c], 0, D + (size_t)(c0 + c) * rows + r0);
+    } else {
+        int nr = min(16, rows - r0), nc = min(16, cols - c0);
+        for (int c = 0; c < nc; c++)
+            for (int r = 0; r < nr; r++)
+                D[(size_t)(c0 + c) * rows + r0 + r] = S[(size_t)(r0 + r) * ld + c0 + c];
     }
 }
 
