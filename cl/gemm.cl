@@ -69,6 +69,17 @@ inline void gemm_store_vec(__global float *crow, int v, VT a, int left, float al
     }
 }
 
+/* Store the TM x (VW*NV) register tile acc whose top-left element is C[I0][J0]. */
+#define GEMM_STORE_TILE(I0, J0, BETA)                                            \
+    _Pragma("unroll") for (int r = 0; r < GEMM_TM; r++)                          \
+    {                                                                            \
+        if ((I0) + r >= M)                                                       \
+            break;                                                               \
+        __global float *crow = C + (size_t)((I0) + r) * ldc + (J0);              \
+        _Pragma("unroll") for (int v = 0; v < GEMM_NV; v++)                      \
+            gemm_store_vec(crow, v, acc[r][v], N - ((J0) + v * GEMM_VW), alpha, (BETA)); \
+    }
+
 /* One output per work-item straight from global memory; any transposes. */
 __kernel void gemm_simple(GEMM_ARGS, int ta, int tb)
 {
@@ -214,15 +225,7 @@ inline void tiled_n_tile(__global const float *A, int lda, __global const float 
             TILED_N_FMA
         }
     }
-    #pragma unroll
-    for (int r = 0; r < GEMM_TM; r++) {
-        if (i0 + r >= M)
-            break;
-        __global float *crow = C + (size_t)(i0 + r) * ldc + j0;
-        #pragma unroll
-        for (int v = 0; v < GEMM_NV; v++)
-            gemm_store_vec(crow, v, acc[r][v], N - (j0 + v * GEMM_VW), alpha, beta);
-    }
+    GEMM_STORE_TILE(i0, j0, beta)
 }
 
 __kernel void gemm_tiled_n(GEMM_ARGS)
@@ -441,15 +444,7 @@ __kernel void gemm_block(GEMM_ARGS)
                             VSTORE(acc[r][v], v, cs + r * GEMM_NB);
                     continue;
                 }
-                #pragma unroll
-                for (int r = 0; r < GEMM_TM; r++) {
-                    if (i0 + r0 + r >= M)
-                        break;
-                    __global float *crow = C + (size_t)(i0 + r0 + r) * ldc + j0 + c0;
-                    #pragma unroll
-                    for (int v = 0; v < GEMM_NV; v++)
-                        gemm_store_vec(crow, v, acc[r][v], N - (j0 + c0 + v * GEMM_VW), alpha, beta);
-                }
+                GEMM_STORE_TILE(i0 + r0, j0 + c0, beta)
             }
         }
     }
@@ -579,15 +574,7 @@ __kernel void gemm_tiled_t(GEMM_ARGS)
                 }
             }
             float bet = k0 == 0 ? beta : 1.0f;
-            #pragma unroll
-            for (int r = 0; r < GEMM_TM; r++) {
-                if (i0 + r >= M)
-                    break;
-                __global float *crow = C + (size_t)(i0 + r) * ldc + j0;
-                #pragma unroll
-                for (int v = 0; v < GEMM_NV; v++)
-                    gemm_store_vec(crow, v, acc[r][v], N - (j0 + v * GEMM_VW), alpha, bet);
-            }
+            GEMM_STORE_TILE(i0, j0, bet)
         }
     }
 }
