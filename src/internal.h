@@ -169,7 +169,10 @@ clg_status clg__unavailable_infer(const char *op);
 enum { CLG_GEMM_CLASS_NN, CLG_GEMM_CLASS_TN, CLG_GEMM_CLASS_NT, CLG_GEMM_CLASS_NARROW, CLG_GEMM_CLASSES };
 int clg__gemm_class(int ta, int tb, int n);        /* narrow: N < 32 */
 const char *clg__gemm_class_name(int cls);         /* "nn", "tn", "nt", "narrow" */
-/* Tiles stored by `clgrad tune` for this device (name + driver version) and class: 1 if found. */
-int clg__gemm_tune_lookup(const clg_device_info *d, int cls, int *tm, int *vw, int *nv);
+/* GEMM paths (CLGRAD_GEMM=tiled|local|simple|clblast). */
+enum { CLG_GEMM_PATH_TILED, CLG_GEMM_PATH_LOCAL, CLG_GEMM_PATH_SIMPLE, CLG_GEMM_PATH_CLBLAST };
+/* What `clgrad tune` stored for this device (name + driver version) and class: 1 if found, with
+ * *path, and for CLG_GEMM_PATH_TILED the register tile. */
+int clg__gemm_tune_lookup(const clg_device_info *d, int cls, int *path, int *tm, int *vw, int *nv);
 
 #endif

@@ -14,8 +14,14 @@
  * first transposes B into a ctx scratch buffer with gemm_transpose, see use_transpose),
  * smaller ones gemm_tiled_n, and for A·Bᵀ gemm_tiled_t (B strips transposed into local
  * memory; gemm_tiled_k for tiles that are not whole 16-wide vectors).  CLBlast is never
- * the default: on PoCL it compiles for ~12 s and runs at ~1/10 of tiled. */
-typedef enum { PATH_TILED, PATH_LOCAL, PATH_SIMPLE, PATH_CLBLAST } gemm_path;
+ * the untuned default (on PoCL it compiles for ~12 s and runs at ~1/10 of tiled), but
+ * `clgrad tune` times it, and the local and tiled paths, per shape class and stores the
+ * fastest, which then applies to that class on that device and driver (tuned()). */
+typedef int gemm_path; /* CLG_GEMM_PATH_* (internal.h) */
+#define PATH_TILED CLG_GEMM_PATH_TILED
+#define PATH_LOCAL CLG_GEMM_PATH_LOCAL
+#define PATH_SIMPLE CLG_GEMM_PATH_SIMPLE
+#define PATH_CLBLAST CLG_GEMM_PATH_CLBLAST
 
 /* One strided, batched product in row-major storage:
  * C[z] = alpha·op(A[z])·op(B[z]) + beta·C[z] for z < batch. */
@@ -43,7 +49,8 @@ typedef struct gemm_state {
     int n;
     int clblast_used;
     int tune_loaded;                        /* tune[] read from the `clgrad tune` file */
-    int tune[CLG_GEMM_CLASSES][4];          /* found, TM, VW, NV per shape class */
+    int tune[CLG_GEMM_CLASSES][5];          /* found, path, TM, VW, NV per shape class */
+    int last_path;                          /* path of the last call, -1 before any */
     cl_mem scratch;                         /* op(B) transposed for A·Bᵀ (see use_transpose) */
     size_t scratch_bytes;
 } gemm_state;
@@ -69,6 +76,7 @@ static clg_status get_state(clg_ctx *ctx, gemm_state **out)
         gemm_state *s = calloc(1, sizeof *s);
         if (!s)
             return clg__fail(CLG_ERR_OUT_OF_MEMORY, "gemm: out of memory");
+        s->last_path = -1;
         ctx->gemm_state = s;
         ctx->gemm_state_free = gemm_state_free;
     }
@@ -170,6 +178,23 @@ static clg_status path_local(clg_ctx *ctx, const gemm_call *g)
     return run_kernel(ctx, k, "gemm_local", args, N_COMMON_ARGS + 2, gs, ls);
 }
 
+/* The `clgrad tune` entry for shape class cls on this ctx's device (read once per ctx), or NULL. */
+static const int *tuned(clg_ctx *ctx, int cls)
+{
+    gemm_state *s = NULL;
+    if (get_state(ctx, &s) != CLG_OK) {
+        clg__clear_error();
+        return NULL;
+    }
+    if (!s->tune_loaded) {
+        for (int c = 0; c < CLG_GEMM_CLASSES; c++)
+            s->tune[c][0] = clg__gemm_tune_lookup(&ctx->info, c, &s->tune[c][1], &s->tune[c][2], &s->tune[c][3],
+                                                  &s->tune[c][4]);
+        s->tune_loaded = 1;
+    }
+    return s->tune[cls][0] ? s->tune[cls] : NULL;
+}
+
 /* Register tiles of the unpacked kernels: 12,16,2 (24 float16 accumulators) for nn and tn
  * (8,16,2 where fewer rows of C are padded),
  * 16,16,1 for nt (gemm_tiled_t; 12,16,2 was up to 8% slower there), 8,16,1 for narrow N < 32 (more work-groups for the cores), or what `clgrad tune` stored for this device and shape class
@@ -198,19 +223,11 @@ static void tile_params(clg_ctx *ctx, const gemm_call *g, int *tm, int *vw, int 
     *tm = wide ? (tm8 < tm12 ? 8 : 12) : cls == CLG_GEMM_CLASS_NARROW ? 8 : 16;
     *vw = 16;
     *nv = wide ? 2 : 1;
-    gemm_state *s = NULL;
-    if (get_state(ctx, &s) == CLG_OK) {
-        if (!s->tune_loaded) {
-            for (int c = 0; c < CLG_GEMM_CLASSES; c++)
-                s->tune[c][0] = clg__gemm_tune_lookup(&ctx->info, c, &s->tune[c][1], &s->tune[c][2], &s->tune[c][3]);
-            s->tune_loaded = 1;
-        }
-        const int *t = s->tune[cls];
-        if (t[0]) {
-            *tm = t[1];
-            *vw = t[2];
-            *nv = t[3];
-        }
+    const int *t = tuned(ctx, cls);
+    if (t && t[1] == PATH_TILED) {
+        *tm = t[2];
+        *vw = t[3];
+        *nv = t[4];
     }
     env_tile(tm, vw, nv);
 }
@@ -475,7 +492,9 @@ static clg_status path_clblast(clg_ctx *ctx, const gemm_call *g)
     return CLG_OK;
 }
 
-static gemm_path choose_path(const clg_ctx *ctx)
+/* CLGRAD_GEMM, else what `clgrad tune` found fastest for the shape class (our kernels or
+ * CLBlast), else the device-type default. */
+static gemm_path choose_path(clg_ctx *ctx, const gemm_call *g)
 {
     const char *e = getenv("CLGRAD_GEMM");
     if (e && *e) {
@@ -488,11 +507,21 @@ static gemm_path choose_path(const clg_ctx *ctx)
         if (!strcmp(e, "simple"))
             return PATH_SIMPLE;
     }
+    const int *t = tuned(ctx, clg__gemm_class(g->ta, g->tb, g->N));
+    if (t)
+        return t[1];
     /* rusticl/llvmpipe vectorises across work-items and runs a per-work-item register
      * tile lane by lane (~100x slower than gemm_simple there) */
     if (strstr(ctx->info.platform_name, "rusticl"))
         return PATH_SIMPLE;
     return ctx->info.type == CLG_DEVICE_CPU ? PATH_TILED : PATH_LOCAL;
+}
+
+const char *clg_gemm_last_path(clg_ctx *ctx)
+{
+    static const char *const names[] = { "tiled", "local", "simple", "clblast" };
+    gemm_state *s = ctx ? ctx->gemm_state : NULL;
+    return s && s->last_path >= 0 && s->last_path < 4 ? names[s->last_path] : NULL;
 }
 
 /* Zero C (all batches, contiguous) where K == 0 or CLBlast must not read garbage. */
@@ -513,7 +542,13 @@ static clg_status gemm_run(clg_ctx *ctx, gemm_call *g)
         return CLG_OK;
     if (g->K == 0)
         return g->beta == 0.0f ? zero_c(ctx, g) : CLG_OK;
-    switch (choose_path(ctx)) {
+    gemm_path path = choose_path(ctx, g);
+    gemm_state *s = NULL;
+    if (get_state(ctx, &s) == CLG_OK)
+        s->last_path = path;
+    else
+        clg__clear_error();
+    switch (path) {
     case PATH_CLBLAST:
         if (g->beta == 0.0f) {
             /* 0·NaN would leak uninitialised memory into C */

@@ -1,11 +1,12 @@
-/* tune.c — lookup of the tiled GEMM's register tiles stored by `clgrad tune` in the cache dir. */
+/* tune.c — lookup of the GEMM path and register tiles stored by `clgrad tune` in the cache dir. */
 #include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
 
 /* File <cache dir>/gemm_tune.txt, one line per device and shape class, tab-separated:
- *   device name \t driver version \t class \t TM,VW,NV
+ *   device name \t driver version \t class \t TM,VW,NV | clblast | local | simple
+ * (tiles mean the tiled path with that register tile; a name, that path for the class).
  * A line whose driver version differs from the device's is ignored (re-tune after an update). */
 
 int clg__gemm_class(int ta, int tb, int n)
@@ -23,7 +24,7 @@ const char *clg__gemm_class_name(int cls)
     return cls >= 0 && cls < CLG_GEMM_CLASSES ? names[cls] : "?";
 }
 
-int clg__gemm_tune_lookup(const clg_device_info *d, int cls, int *tm, int *vw, int *nv)
+int clg__gemm_tune_lookup(const clg_device_info *d, int cls, int *path_out, int *tm, int *vw, int *nv)
 {
     char dir[1024], path[1100], line[600];
     if (clg_cache_dir(dir, sizeof dir) != CLG_OK) {
@@ -41,11 +42,20 @@ int clg__gemm_tune_lookup(const clg_device_info *d, int cls, int *tm, int *vw, i
         char *name = strtok_r(line, "\t\n", &sv), *drv = strtok_r(NULL, "\t\n", &sv);
         char *c = strtok_r(NULL, "\t\n", &sv), *val = strtok_r(NULL, "\t\n", &sv);
         int a, b, e;
-        if (!name || !drv || !c || !val || strcmp(name, d->name) || strcmp(drv, d->driver_version) ||
-            strcmp(c, want) || sscanf(val, "%d,%d,%d", &a, &b, &e) != 3)
+        if (!name || !drv || !c || !val || strcmp(name, d->name) || strcmp(drv, d->driver_version) || strcmp(c, want))
+            continue;
+        int p = !strcmp(val, "clblast") ? CLG_GEMM_PATH_CLBLAST : !strcmp(val, "local") ? CLG_GEMM_PATH_LOCAL
+              : !strcmp(val, "simple") ? CLG_GEMM_PATH_SIMPLE : -1;
+        if (p >= 0) {
+            *path_out = p;
+            found = 1;
+            continue;
+        }
+        if (sscanf(val, "%d,%d,%d", &a, &b, &e) != 3)
             continue;
         if (a < 1 || a > 16 || (b != 4 && b != 8 && b != 16) || e < 1 || e > 4)
             continue;
+        *path_out = CLG_GEMM_PATH_TILED;
         *tm = a;
         *vw = b;
         *nv = e;

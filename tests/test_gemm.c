@@ -1,7 +1,9 @@
 /* test_gemm.c — the gemm ops vs the double reference and finite differences, per device and per path. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "ref_ops.h"
@@ -281,6 +283,65 @@ static void test_offsets(void **s)
 }
 
 /* K == 0 gives zeros (and accumulate leaves the gradient alone); M == 0 does nothing. */
+/* A `clgrad tune` result picks the path for its class on a new ctx (it survives a restart), and a
+ * line for another driver version is ignored. */
+static void write_tune(const char *file, const clg_device_info *d, const char *drv, const char *path)
+{
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fprintf(f, "other device\t%s\tnn\t%s\n", d->driver_version, path);
+    fprintf(f, "%s\t%s\tnn\t%s\n", d->name, drv, path);
+    fprintf(f, "%s\t%s\ttn\tgarbage\n", d->name, d->driver_version);
+    assert_int_equal(fclose(f), 0);
+}
+
+static const char *run_class(const clg_device_info *d, int ta, int seed)
+{
+    clg_ctx *ctx = NULL;
+    assert_clg_ok(clg_ctx_create(d, NULL, &ctx));
+    op_case c = mm_case(7, 33, 40, ta, 0);
+    check_op_forward(ctx, &c, seed);
+    const char *p = clg_gemm_last_path(ctx);
+    assert_non_null(p);
+    clg_ctx_destroy(ctx);
+    return p; /* a static string */
+}
+
+static void test_tuned_path(void **s)
+{
+    (void)s;
+    const clg_device_info *d = clg_ctx_device(tctx);
+    int rusticl = strstr(d->platform_name, "rusticl") != NULL;
+    const char *dflt = rusticl ? "simple" : d->type == CLG_DEVICE_CPU ? "tiled" : "local";
+    const char *tuned = rusticl ? "local" : "simple";   /* differs from the default */
+    char dir[] = "/tmp/clgrad-test-tune-XXXXXX", file[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(file, sizeof file, "%s/gemm_tune.txt", dir);
+    const char *old = getenv("CLGRAD_CACHE_DIR");
+    char saved[1024] = "";
+    if (old)
+        snprintf(saved, sizeof saved, "%s", old);
+    setenv("CLGRAD_CACHE_DIR", dir, 1);
+    unsetenv("CLGRAD_GEMM");
+
+    write_tune(file, d, d->driver_version, tuned);
+    assert_string_equal(run_class(d, 0, 4000), tuned);  /* nn: tuned */
+    assert_string_equal(run_class(d, 1, 4001), dflt);   /* tn: unreadable entry -> default */
+    assert_string_equal(run_class(d, 0, 4002), tuned);  /* a new ctx reads it again */
+    setenv("CLGRAD_GEMM", dflt, 1);                     /* the environment still overrides */
+    assert_string_equal(run_class(d, 0, 4003), dflt);
+    unsetenv("CLGRAD_GEMM");
+    write_tune(file, d, "another driver 0.0", tuned);
+    assert_string_equal(run_class(d, 0, 4004), dflt);   /* driver changed: ignored */
+
+    remove(file);
+    rmdir(dir);
+    if (old)
+        setenv("CLGRAD_CACHE_DIR", saved, 1);
+    else
+        unsetenv("CLGRAD_CACHE_DIR");
+}
+
 static void test_empty(void **s)
 {
     (void)s;
@@ -380,6 +441,7 @@ int main(void)
         cmocka_unit_test_teardown(test_bmm_simple, teardown_path),
         cmocka_unit_test_teardown(test_clblast, teardown_path),
         cmocka_unit_test_teardown(test_offsets, teardown_path),
+        cmocka_unit_test_teardown(test_tuned_path, teardown_path),
         cmocka_unit_test(test_empty),
         cmocka_unit_test(test_bad_shapes),
     };

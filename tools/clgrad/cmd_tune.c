@@ -1,4 +1,4 @@
-/* cmd_tune.c — `clgrad tune`: search the tiled GEMM's register tiles per device and shape class, store the winners. */
+/* cmd_tune.c — `clgrad tune`: time the tiled GEMM's register tiles, the local-memory kernel and CLBlast per device and shape class, store the winners. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,7 +11,7 @@
 #include "util.h"
 
 /* Classes and file format must match src/tune.c: <cache dir>/gemm_tune.txt, lines
- * "device name \t driver version \t class \t TM,VW,NV". */
+ * "device name \t driver version \t class \t TM,VW,NV" (tiled with that tile) or "... \t clblast|local". */
 static const char *const class_names[] = { "nn", "tn", "nt", "narrow" };
 #define N_CLASSES 4
 
@@ -64,7 +64,7 @@ static int make_data(const tshape *s, sdata *d)
     return 0;
 }
 
-/* Check the product against the reference, then return its median seconds; <0: wrong or failed. */
+/* Check the product against the reference, then return its fastest seconds (the least disturbed repetition on a shared machine); <0: wrong or failed. */
 static double run_shape(clg_ctx *ctx, const tshape *s, const sdata *d, int reps, char *why, size_t whysz)
 {
     clg_shape sa = clg_shape_make(CLG_F32, 2, (int64_t[]){ s->ta ? s->K : s->M, s->ta ? s->M : s->K });
@@ -105,7 +105,7 @@ static double run_shape(clg_ctx *ctx, const tshape *s, const sdata *d, int reps,
             t[j] = t[j - 1];
             t[j - 1] = x;
         }
-    res = t[reps / 2];
+    res = t[0];
 out:
     free(out);
     clg_tensor_free(&ta);
@@ -131,8 +131,8 @@ static int mkdir_p(const char *path)
 }
 
 /* Replace this device's lines (any driver version) by the winners, via a temp file and rename. */
-static int store(const clg_device_info *d, const int win[N_CLASSES][3], const int have[N_CLASSES], char *path,
-                 size_t psz)
+static int store(const clg_device_info *d, const int win[N_CLASSES][3], const char *const winpath[N_CLASSES],
+                 const int have[N_CLASSES], char *path, size_t psz)
 {
     char dir[1024], tmp[1300], line[600];
     if (clg_cache_dir(dir, sizeof dir) || mkdir_p(dir))
@@ -150,10 +150,15 @@ static int store(const clg_device_info *d, const int win[N_CLASSES][3], const in
                 fputs(line, out);
         fclose(in);
     }
-    for (int c = 0; c < N_CLASSES; c++)
-        if (have[c])
-            fprintf(out, "%s\t%s\t%s\t%d,%d,%d\n", d->name, d->driver_version, class_names[c], win[c][0], win[c][1],
-                    win[c][2]);
+    for (int c = 0; c < N_CLASSES; c++) {
+        if (!have[c])
+            continue;
+        if (winpath[c])
+            fprintf(out, "%s\t%s\t%s\t%s\n", d->name, d->driver_version, class_names[c], winpath[c]);
+        else
+            fprintf(out, "%s\t%s\t%s\t%d,%d,%d\n", d->name, d->driver_version, class_names[c], win[c][0],
+                    win[c][1], win[c][2]);
+    }
     if (fclose(out) || rename(tmp, path)) {
         remove(tmp);
         return 1;
@@ -175,9 +180,10 @@ static int tune_device(const clg_device_info *d, const sdata *data, int quick)
                 cand[nc][2] = nvs[k];
                 nc++;
             }
-    int reps = quick ? 3 : 7;
+    int reps = quick ? 5 : 15;
     double best[N_CLASSES], deflt[N_CLASSES];
     int win[N_CLASSES][3], have[N_CLASSES] = { 0 };
+    const char *winpath[N_CLASSES] = { NULL };
     for (int c = 0; c < N_CLASSES; c++)
         best[c] = deflt[c] = -1;
     printf("\n== %d:%d %s (%s, driver %s): %d candidates TM,VW,NV\n", d->platform_index, d->device_index, d->name,
@@ -210,18 +216,59 @@ static int tune_device(const clg_device_info *d, const sdata *data, int quick)
         for (int c = 0; c < N_CLASSES; c++) {
             if (bad[c])
                 continue;
-            /* the untuned defaults of src/ops_gemm.c: nn, tn 12,16,2; nt 16,16,1; narrow 8,16,1 */
-            static const int dtm[N_CLASSES] = { 12, 12, 16, 8 }, dnv[N_CLASSES] = { 2, 2, 1, 1 };
+            /* the untuned defaults of src/ops_gemm.c at these shapes (M = 128, 256, 784): nn, tn 8,16,2;
+             * nt 16,16,1; narrow 8,16,1 */
+            static const int dtm[N_CLASSES] = { 8, 8, 16, 8 }, dnv[N_CLASSES] = { 2, 2, 1, 1 };
             if (cand[k][0] == dtm[c] && cand[k][1] == 16 && cand[k][2] == dnv[c])
                 deflt[c] = sum[c];
             if (best[c] < 0 || sum[c] < best[c]) {
                 best[c] = sum[c];
                 memcpy(win[c], cand[k], sizeof win[c]);
+                winpath[c] = NULL;
                 have[c] = 1;
             }
         }
     }
     unsetenv("CLGRAD_GEMM_TILE");
+    /* The other paths as whole candidates: the local-memory kernel (the GPU default) and CLBlast
+     * (its first call compiles for seconds on a CPU runtime; skipped with --quick). */
+    static const char *const paths[] = { "local", "clblast" };
+    for (int p = 0; p < 2; p++) {
+        if (quick && !strcmp(paths[p], "clblast"))
+            continue;
+        setenv("CLGRAD_GEMM", paths[p], 1);
+        clg_ctx *ctx = NULL;
+        if (clg_ctx_create(d, NULL, &ctx)) {
+            fprintf(stderr, "clgrad tune: %s\n", clg_last_error());
+            break;
+        }
+        double sum[N_CLASSES] = { 0 };
+        int bad[N_CLASSES] = { 0 };
+        for (int s = 0; s < N_SHAPES; s++) {
+            int c = shapes[s].cls;
+            if (bad[c])
+                continue;
+            char why[512] = "";
+            double t = run_shape(ctx, &shapes[s], &data[s], reps, why, sizeof why);
+            if (t < 0) {
+                bad[c] = 1;
+                printf("  %-8s %-6s rejected: %s\n", paths[p], class_names[c], why);
+            } else
+                sum[c] += t;
+        }
+        clg_ctx_destroy(ctx);
+        printf("  %-8s", paths[p]);
+        for (int c = 0; c < N_CLASSES; c++)
+            if (!bad[c])
+                printf("  %s %.1f us", class_names[c], sum[c] * 1e6);
+        printf("\n");
+        for (int c = 0; c < N_CLASSES; c++)
+            if (!bad[c] && (best[c] < 0 || sum[c] < best[c])) {
+                best[c] = sum[c];
+                winpath[c] = paths[p];
+                have[c] = 1;
+            }
+    }
     unsetenv("CLGRAD_GEMM");
     printf("%-7s %-12s %-10s %-12s %s\n", "class", "default us", "best", "best us", "speed-up");
     for (int c = 0; c < N_CLASSES; c++) {
@@ -230,16 +277,19 @@ static int tune_device(const clg_device_info *d, const sdata *data, int quick)
             continue;
         }
         char w[32];
-        snprintf(w, sizeof w, "%d,%d,%d", win[c][0], win[c][1], win[c][2]);
+        if (winpath[c])
+            snprintf(w, sizeof w, "%s", winpath[c]);
+        else
+            snprintf(w, sizeof w, "%d,%d,%d", win[c][0], win[c][1], win[c][2]);
         printf("%-7s %-12.1f %-10s %-12.1f %.2fx\n", class_names[c], deflt[c] * 1e6, w, best[c] * 1e6,
                deflt[c] > 0 ? deflt[c] / best[c] : 0.0);
     }
     char path[1200];
-    if (store(d, (const int(*)[3])win, have, path, sizeof path)) {
+    if (store(d, (const int(*)[3])win, winpath, have, path, sizeof path)) {
         fprintf(stderr, "clgrad tune: could not write the result (%s)\n", strerror(errno));
         return 1;
     }
-    printf("stored in %s (used by the tiled GEMM path while the driver version stays %s)\n", path,
+    printf("stored in %s (used by GEMMs on this device while the driver version stays %s)\n", path,
            d->driver_version);
     return 0;
 }
@@ -251,11 +301,13 @@ int cmd_tune(int argc, char **argv)
         return 1;
     if (util_flag(argc, argv, used, "--help") || util_flag(argc, argv, used, "-h")) {
         printf("usage: clgrad tune [--device SPEC[,SPEC]] [--quick]\n"
-               "Searches the tiled GEMM's register tiles (TM,VW,NV as in CLGRAD_GEMM_TILE) for the MLP's\n"
-               "shape classes (nn, tn = AᵀB, nt = short-K ABᵀ, narrow = N < 32), checks each candidate\n"
-               "against a host reference before timing it, and stores the winners per device name and\n"
-               "driver version in the clgrad cache dir (gemm_tune.txt).  rusticl devices are tuned only\n"
-               "when named with --device (the tiled path is not their default).\n");
+               "Times the tiled GEMM's register tiles (TM,VW,NV as in CLGRAD_GEMM_TILE), the local-memory\n"
+               "kernel and CLBlast on the MLP's shape classes (nn, tn = AᵀB, nt = ABᵀ, narrow = N < 32),\n"
+               "checks each candidate against a host reference before timing it, and stores the fastest\n"
+               "per class, device name and driver version in the clgrad cache dir (gemm_tune.txt); GEMMs\n"
+               "of that class then take it.  --quick: fewer tiles and no CLBlast (whose first call\n"
+               "compiles for seconds on a CPU runtime).  rusticl devices are tuned only when named with\n"
+               "--device (the tiled path is not their default).\n");
         free(used);
         return 0;
     }
