@@ -166,6 +166,36 @@ static int store(const clg_device_info *d, const int win[N_CLASSES][3], const ch
     return 0;
 }
 
+/* One candidate (the GEMM environment already set): a fresh ctx, every shape checked and timed;
+ * sum[c] = total fastest seconds of class c, bad[c] = 1 if rejected.  1 if no ctx. */
+static int time_candidate(const clg_device_info *d, const sdata *data, int reps, const char *label,
+                          double sum[N_CLASSES], int bad[N_CLASSES])
+{
+    clg_ctx *ctx = NULL;
+    if (clg_ctx_create(d, NULL, &ctx)) {
+        fprintf(stderr, "clgrad tune: %s\n", clg_last_error());
+        return 1;
+    }
+    for (int c = 0; c < N_CLASSES; c++) {
+        sum[c] = 0;
+        bad[c] = 0;
+    }
+    for (int s = 0; s < N_SHAPES; s++) {
+        int c = shapes[s].cls;
+        if (bad[c])
+            continue;
+        char why[512] = "";
+        double t = run_shape(ctx, &shapes[s], &data[s], reps, why, sizeof why);
+        if (t < 0) {
+            bad[c] = 1;
+            printf("  %-8s %-6s rejected: %s\n", label, class_names[c], why);
+        } else
+            sum[c] += t;
+    }
+    clg_ctx_destroy(ctx);
+    return 0;
+}
+
 static int tune_device(const clg_device_info *d, const sdata *data, int quick)
 {
     static const int tms[] = { 4, 8, 12, 16 }, vws[] = { 4, 8, 16 }, nvs[] = { 1, 2 };
@@ -193,26 +223,10 @@ static int tune_device(const clg_device_info *d, const sdata *data, int quick)
         char tile[32];
         snprintf(tile, sizeof tile, "%d,%d,%d", cand[k][0], cand[k][1], cand[k][2]);
         setenv("CLGRAD_GEMM_TILE", tile, 1);
-        clg_ctx *ctx = NULL;
-        if (clg_ctx_create(d, NULL, &ctx)) {
-            fprintf(stderr, "clgrad tune: %s\n", clg_last_error());
+        double sum[N_CLASSES];
+        int bad[N_CLASSES];
+        if (time_candidate(d, data, reps, tile, sum, bad))
             break;
-        }
-        double sum[N_CLASSES] = { 0 };
-        int bad[N_CLASSES] = { 0 };
-        for (int s = 0; s < N_SHAPES; s++) {
-            int c = shapes[s].cls;
-            if (bad[c])
-                continue;
-            char why[512] = "";
-            double t = run_shape(ctx, &shapes[s], &data[s], reps, why, sizeof why);
-            if (t < 0) {
-                bad[c] = 1;
-                printf("  %-8s %-6s rejected: %s\n", tile, class_names[c], why);
-            } else
-                sum[c] += t;
-        }
-        clg_ctx_destroy(ctx);
         for (int c = 0; c < N_CLASSES; c++) {
             if (bad[c])
                 continue;
@@ -237,26 +251,10 @@ static int tune_device(const clg_device_info *d, const sdata *data, int quick)
         if (quick && !strcmp(paths[p], "clblast"))
             continue;
         setenv("CLGRAD_GEMM", paths[p], 1);
-        clg_ctx *ctx = NULL;
-        if (clg_ctx_create(d, NULL, &ctx)) {
-            fprintf(stderr, "clgrad tune: %s\n", clg_last_error());
+        double sum[N_CLASSES];
+        int bad[N_CLASSES];
+        if (time_candidate(d, data, reps, paths[p], sum, bad))
             break;
-        }
-        double sum[N_CLASSES] = { 0 };
-        int bad[N_CLASSES] = { 0 };
-        for (int s = 0; s < N_SHAPES; s++) {
-            int c = shapes[s].cls;
-            if (bad[c])
-                continue;
-            char why[512] = "";
-            double t = run_shape(ctx, &shapes[s], &data[s], reps, why, sizeof why);
-            if (t < 0) {
-                bad[c] = 1;
-                printf("  %-8s %-6s rejected: %s\n", paths[p], class_names[c], why);
-            } else
-                sum[c] += t;
-        }
-        clg_ctx_destroy(ctx);
         printf("  %-8s", paths[p]);
         for (int c = 0; c < N_CLASSES; c++)
             if (!bad[c])
