@@ -7,6 +7,7 @@
 #include <CL/cl.h>
 
 #include "clgrad/clgrad.h"
+#include "util.h"
 
 #ifdef HAVE_OPENBLAS
 #include <cblas.h>
@@ -57,27 +58,12 @@ static const bcase cases[] = {
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 static int use_min; /* --min: fastest repetition instead of the median (comparing variants on a noisy machine) */
 
 static double median(double *v, int n)
 {
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    if (use_min)
-        return v[0];
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    double m = util_sort_median(v, n);
+    return use_min ? v[0] : m;
 }
 
 static void fill(float *p, size_t n, unsigned seed)
@@ -114,18 +100,18 @@ static double time_device(clg_ctx *ctx, const bcase *c, int reps, double *first_
     at.trans_b = c->tb;
     const clg_tensor *in[2] = { &a, &b };
     cl_command_queue q = (cl_command_queue)clg_ctx_cl_queue(ctx);
-    double t0 = now_s();
+    double t0 = util_now();
     if (clg_op_forward(ctx, CLG_OP_MATMUL, in, &o, &at) || clFinish(q) != CL_SUCCESS)
         goto out;
-    *first_s = now_s() - t0;
+    *first_s = util_now() - t0;
     double t[MAX_REPS];
     /* one slow call (> 1 s) is measurement enough */
     int n = *first_s > 1.0 ? 1 : reps;
     for (int r = 0; r < n; r++) {
-        t0 = now_s();
+        t0 = util_now();
         if (clg_op_forward(ctx, CLG_OP_MATMUL, in, &o, &at) || clFinish(q) != CL_SUCCESS)
             goto out;
-        t[r] = now_s() - t0;
+        t[r] = util_now() - t0;
     }
     res = median(t, n);
 out:
@@ -154,11 +140,11 @@ static double time_blas(const bcase *c, int reps)
     int lda = c->ta ? c->M : c->K, ldb = c->tb ? c->K : c->N;
     double t[MAX_REPS];
     for (int r = -2; r < reps; r++) {
-        double t0 = now_s();
+        double t0 = util_now();
         cblas_sgemm(CblasRowMajor, c->ta ? CblasTrans : CblasNoTrans, c->tb ? CblasTrans : CblasNoTrans, c->M,
                     c->N, c->K, 1.0f, a, lda, b, ldb, 0.0f, o, c->N);
         if (r >= 0)
-            t[r] = now_s() - t0;
+            t[r] = util_now() - t0;
     }
     free(a);
     free(b);

@@ -114,13 +114,6 @@ typedef struct opts {
     const char *device, *json, *only;
 } opts;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static uint64_t rng_next(uint64_t *s)
 {
     uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
@@ -130,12 +123,6 @@ static uint64_t rng_next(uint64_t *s)
 }
 
 static double rng_uniform(uint64_t *s) { return (double)(rng_next(s) >> 11) * (1.0 / 9007199254740992.0); }
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* ---- running one case on one ctx ------------------------------------------ */
 
@@ -183,10 +170,10 @@ static clg_status time_calls(bench *b, clg_status (*fn)(bench *), const opts *o,
     int n = 1;
     for (int i = 0; i < n; i++) {
         uint64_t l0 = clg_ctx_launch_count(b->ctx);
-        double t0 = now_s();
+        double t0 = util_now();
         if ((st = fn(b)) || (st = finish(b->ctx, clg_op_name(b->c->op))))
             break;
-        s[i] = now_s() - t0;
+        s[i] = util_now() - t0;
         if (i == 0) {
             t->launches = (long)(clg_ctx_launch_count(b->ctx) - l0);
             if (o->reps > 0)
@@ -200,11 +187,10 @@ static clg_status time_calls(bench *b, clg_status (*fn)(bench *), const opts *o,
     if (!st)
         st = clg_ctx_finish(b->ctx);
     if (!st) {
-        qsort(s, (size_t)n, sizeof *s, cmp_double);
+        t->med = util_sort_median(s, n);
         t->reps = n;
         t->min = s[0];
         t->max = s[n - 1];
-        t->med = n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
         t->done = 1;
     }
     free(s);
@@ -700,7 +686,7 @@ int main(int argc, char **argv)
     for (int d = 0; d < ndev; d++) {
         clg_ctx_options co = { .profiling = 1 };
         clg_ctx *ctx = NULL;
-        double t0 = now_s();
+        double t0 = util_now();
         if (clg_ctx_create(&devs[d], &co, &ctx)) {
             for (int i = 0; i < nrows; i++) {
                 res[i * ndev + d].state = R_ERR;
@@ -720,7 +706,7 @@ int main(int argc, char **argv)
             failed |= r->state == R_ERR;
         }
         clg_ctx_destroy(ctx);
-        fprintf(stderr, "bench_ops: D%d %s done in %.1f s\n", d, devs[d].name, now_s() - t0);
+        fprintf(stderr, "bench_ops: D%d %s done in %.1f s\n", d, devs[d].name, util_now() - t0);
     }
     print_table(rows, nrows, res, devs, ndev, &o);
     if (o.json && write_json(o.json, rows, nrows, res, devs, ndev, &o))

@@ -71,21 +71,14 @@ static int metric_row(const char *key, const char *label, const char *unit)
     return g_nm++;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static void rec_values(int row, int col, double *v, int n)
 {
     cellv *c = &g_c[row][col];
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    c->med = util_sort_median(v, n);
     c->state = ST_OK;
     c->reps = n;
     c->min = v[0];
     c->max = v[n - 1];
-    c->med = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 /* Seconds per repetition -> rate work/seconds * scale (or time * scale when work == 0). */
@@ -124,8 +117,6 @@ typedef struct bdev {
     const opts *o;
     const clg_device_info *info;
 } bdev;
-
-static double now_s(void) { return util_now(); }
 
 static int cl_finish(bdev *b) { return clFinish(b->q) != CL_SUCCESS; }
 
@@ -197,20 +188,20 @@ static double peak_variant(bdev *b, cl_kernel k, int width, size_t gs, cl_mem ou
     double target = b->o->quick ? 0.02 : 0.06;
     for (;;) {
         clSetKernelArg(k, 3, sizeof iters, &iters);
-        double t0 = now_s();
+        double t0 = util_now();
         if (clEnqueueNDRangeKernel(b->q, k, 1, NULL, &gs, NULL, 0, NULL, NULL) != CL_SUCCESS || cl_finish(b))
             return -1;
-        double dt = now_s() - t0;
+        double dt = util_now() - t0;
         if (dt >= target || iters >= (1 << 22))
             break;
         double f = target / (dt > 1e-5 ? dt : 1e-5);
         iters = (int)(iters * (f > 16 ? 16 : f < 1.25 ? 1.25 : f * 1.1));
     }
     for (int r = 0; r < b->reps; r++) {
-        double t0 = now_s();
+        double t0 = util_now();
         if (clEnqueueNDRangeKernel(b->q, k, 1, NULL, &gs, NULL, 0, NULL, NULL) != CL_SUCCESS || cl_finish(b))
             return -1;
-        t[r] = now_s() - t0;
+        t[r] = util_now() - t0;
     }
     return 16.0 * width * (double)iters * (double)gs;
 }
@@ -245,8 +236,7 @@ static void bench_peak(bdev *b)
             snprintf(g_c[row][b->col].msg, sizeof g_c[0][0].msg, "peak: OpenCL error in %s", names[v]);
             break;
         }
-        qsort(t, (size_t)b->reps, sizeof *t, cmp_double);
-        double rate = flop / t[b->reps / 2];
+        double rate = flop / util_sort_median(t, b->reps);
         if (getenv("CLGRAD_BENCH_VERBOSE"))
             fprintf(stderr, "  %s: %.1f GFLOP/s\n", names[v], rate * 1e-9);
         if (rate > best) {
@@ -288,11 +278,11 @@ static void bench_bandwidth(bdev *b)
     for (int r = -1; r < b->reps; r++) {
         if (cl_finish(b))
             goto fail;
-        double t0 = now_s();
+        double t0 = util_now();
         if (clEnqueueNDRangeKernel(b->q, k, 1, NULL, &gs, NULL, 0, NULL, NULL) != CL_SUCCESS || cl_finish(b))
             goto fail;
         if (r >= 0)
-            t[r] = now_s() - t0;
+            t[r] = util_now() - t0;
     }
     rec_times(row, b->col, t, b->reps, 2.0 * (double)bytes, 1e-9);
     goto out;
@@ -326,11 +316,11 @@ static void bench_launch(bdev *b)
         goto fail;
     clSetKernelArg(k, 0, sizeof m, &m);
     for (int r = -3; r < n; r++) {
-        double t0 = now_s();
+        double t0 = util_now();
         if (clEnqueueNDRangeKernel(b->q, k, 1, NULL, &gs, NULL, 0, NULL, NULL) != CL_SUCCESS || cl_finish(b))
             goto fail;
         if (r >= 0)
-            t[r] = now_s() - t0;
+            t[r] = util_now() - t0;
     }
     rec_times(row, b->col, t, n, 0, 1e6);
     goto out;
@@ -438,18 +428,18 @@ static void bench_gemm_case(bdev *b, const gcase *c, const char *path)
     /* ops_gemm.c reads CLGRAD_GEMM on every call */
     setenv("CLGRAD_GEMM", path, 1);
     stage = "first call";
-    double t0 = now_s();
+    double t0 = util_now();
     if ((st = clg_op_forward(b->ctx, CLG_OP_MATMUL, in, &to, &at)) || (st = clg_ctx_finish(b->ctx)))
         goto fail;
-    double first = now_s() - t0;
+    double first = util_now() - t0;
     stage = "timed calls";
     /* one call over a second is measurement enough */
     int n = first > 1.0 ? 1 : b->reps;
     for (int r = 0; r < n; r++) {
-        t0 = now_s();
+        t0 = util_now();
         if ((st = clg_op_forward(b->ctx, CLG_OP_MATMUL, in, &to, &at)) || (st = clg_ctx_finish(b->ctx)))
             goto fail;
-        t[r] = now_s() - t0;
+        t[r] = util_now() - t0;
     }
     if (n == 1) {
         /* the first call (with its compile) bounds the time from above */
@@ -503,11 +493,11 @@ static void bench_blas(const opts *o, int col)
             fill_rand(bm, nb, 2);
             int lda = c->ta ? c->M : c->K, ldb = c->tb ? c->K : c->N;
             for (int r = -2; r < reps; r++) {
-                double t0 = now_s();
+                double t0 = util_now();
                 cblas_sgemm(CblasRowMajor, c->ta ? CblasTrans : CblasNoTrans, c->tb ? CblasTrans : CblasNoTrans,
                             c->M, c->N, c->K, 1.0f, a, lda, bm, ldb, 0.0f, out, c->N);
                 if (r >= 0)
-                    t[r] = now_s() - t0;
+                    t[r] = util_now() - t0;
             }
         }
         free(a);
@@ -612,12 +602,12 @@ static void time_op(bdev *b, opcall *x, clg_status (*fn)(opcall *), int row, con
         return;
     }
     for (int r = 0; r < n; r++) {
-        double t0 = now_s();
+        double t0 = util_now();
         if ((st = fn(x)) || (st = clg_ctx_finish(b->ctx))) {
             rec_fail(row, b->col, st, stage);
             return;
         }
-        t[r] = now_s() - t0;
+        t[r] = util_now() - t0;
     }
     rec_times(row, b->col, t, n, 0, 1e6);
 }
@@ -720,12 +710,12 @@ static void bench_adam(bdev *b)
         (st = upload_rand(&p, &u, 1)) || (st = upload_rand(&g, &u, 2)))
         goto fail;
     for (int r = -1; r < n; r++) {
-        double t0 = now_s();
+        double t0 = util_now();
         if ((st = clg_adam_update(b->ctx, &p, &g, &m, &v, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 0, r + 2)) ||
             (st = clg_ctx_finish(b->ctx)))
             goto fail;
         if (r >= 0)
-            t[r] = now_s() - t0;
+            t[r] = util_now() - t0;
     }
     rec_times(row, b->col, t, n, 0, 1e6);
     goto out;
@@ -754,14 +744,14 @@ static clg_status time_steps(bdev *b, clg_graph *g, int x, const float *hx, int 
     if ((st = clg_ctx_finish(b->ctx)))
         return st;
     for (int r = 0; r < chunks; r++) {
-        double t0 = now_s();
+        double t0 = util_now();
         for (int s = 0; s < steps; s++)
             if ((st = clg_graph_set_input(g, x, hx)) || (y >= 0 && (st = clg_graph_set_input(g, y, hy))) ||
                 (st = clg_graph_step(g, NULL)))
                 return st;
         if ((st = clg_ctx_finish(b->ctx)))
             return st;
-        t[r] = now_s() - t0;
+        t[r] = util_now() - t0;
     }
     rec_times(row, b->col, t, chunks, (double)batch * steps, 1.0);
     return CLG_OK;
@@ -881,13 +871,13 @@ static void bench_sgns(bdev *b)
     if ((st = clg_sgns_step(m, tok, span, ng, n, 0.025f, NULL)) || (st = clg_ctx_finish(b->ctx)))
         goto fail;
     for (int r = 0; r < b->reps; r++) {
-        double t0 = now_s();
+        double t0 = util_now();
         for (int i = 0; i < steps; i++)
             if ((st = clg_sgns_step(m, tok, span, ng, n, 0.025f, NULL)))
                 goto fail;
         if ((st = clg_ctx_finish(b->ctx)))
             goto fail;
-        t[r] = now_s() - t0;
+        t[r] = util_now() - t0;
     }
     rec_times(row, b->col, t, b->reps, (double)n * steps, 1.0);
     goto out;
@@ -918,7 +908,7 @@ static void bench_device(const clg_device_info *d, int col, const opts *o)
     snprintf(c->name, sizeof c->name, "%s", d->name);
     snprintf(c->platform, sizeof c->platform, "%s", d->platform_name);
     snprintf(c->driver, sizeof c->driver, "%s", d->driver_version);
-    double t0 = now_s();
+    double t0 = util_now();
     clg_status st = clg_ctx_create(d, NULL, &b.ctx);
     if (st) {
         int row = metric_row("peak_gflops", "peak FLOP/s (fma chains, best of float1/4/8/16)", "GFLOP/s");
@@ -929,15 +919,15 @@ static void bench_device(const clg_device_info *d, int col, const opts *o)
     snprintf(g_section, sizeof g_section, "device");
     bench_peak(&b);
     if (getenv("CLGRAD_BENCH_VERBOSE"))
-        fprintf(stderr, "  peak done (%.1f s)\n", now_s() - t0);
+        fprintf(stderr, "  peak done (%.1f s)\n", util_now() - t0);
     bench_bandwidth(&b);
     if (getenv("CLGRAD_BENCH_VERBOSE"))
-        fprintf(stderr, "  bandwidth done (%.1f s)\n", now_s() - t0);
+        fprintf(stderr, "  bandwidth done (%.1f s)\n", util_now() - t0);
     bench_launch(&b);
-    fprintf(stderr, "clgrad bench: D%d micro-benchmarks done (%.1f s)\n", col, now_s() - t0);
+    fprintf(stderr, "clgrad bench: D%d micro-benchmarks done (%.1f s)\n", col, util_now() - t0);
     snprintf(g_section, sizeof g_section, "gemm");
     bench_gemm(&b);
-    fprintf(stderr, "clgrad bench: D%d gemm done (%.1f s)\n", col, now_s() - t0);
+    fprintf(stderr, "clgrad bench: D%d gemm done (%.1f s)\n", col, util_now() - t0);
     snprintf(g_section, sizeof g_section, "ops");
     for (int i = 0; i < N_OCASES; i++)
         bench_op(&b, &ocases[i]);
@@ -949,7 +939,7 @@ static void bench_device(const clg_device_info *d, int col, const opts *o)
     if (b.micro)
         clReleaseProgram(b.micro);
     clg_ctx_destroy(b.ctx);
-    fprintf(stderr, "clgrad bench: D%d %s done in %.1f s\n", col, d->name, now_s() - t0);
+    fprintf(stderr, "clgrad bench: D%d %s done in %.1f s\n", col, d->name, util_now() - t0);
 }
 
 /* ---- output ---------------------------------------------------------------------------------- */

@@ -5,6 +5,8 @@
 #include <stdio.h>
 
 double util_now(void);
+/* Sort v[0..n) ascending in place (benchmark repetitions); returns the median. */
+double util_sort_median(double *v, int n);
 
 /* Remove the plain files in dir, then dir itself (one level: for scratch folders). */
 void util_rm_tree(const char *dir);
