@@ -645,6 +645,9 @@ static int pick_devices(const opts *o, clg_device_info **devs, int *ndev)
 
 int main(int argc, char **argv)
 {
+    /* Pin PoCL's worker threads (a user's value is kept): unpinned, both often share one core
+     * between isolated calls and single products time ~2x slow (see cmd_tune.c). */
+    setenv("POCL_AFFINITY", "1", 0);
     opts o = { 0 };
     if (parse_args(argc, argv, &o))
         return 2;
