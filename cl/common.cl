@@ -17,6 +17,25 @@ inline void clg_kahan_add(float *s, float *c, float v)
     *s = t;
 }
 
+/* Sum of v over the 1-D work-group (any local size), through sh[0..local size); every item gets
+ * the result.  Pairwise halving, rounding up: for power-of-two sizes the usual tree. */
+inline float clg_wg_sum(__local float *sh, float v)
+{
+    int l = get_local_id(0), w = get_local_size(0);
+    sh[l] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    while (w > 1) {
+        int h = (w + 1) / 2;
+        if (l < w - h)
+            sh[l] += sh[l + h];
+        barrier(CLK_LOCAL_MEM_FENCE);
+        w = h;
+    }
+    float r = sh[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}
+
 /* Record an out-of-range index found on the device: the first op to flag wins
  * the slot; the host reads it in clg_ctx_finish(). */
 inline void clg_flag_error(__global int *flags, int op_plus_1, int value, int limit)

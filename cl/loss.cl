@@ -2,6 +2,19 @@
  * Scalar results: cross-entropy by one work-group with a local tree; mse in two stages (many groups
  * write partial sums, one group adds them). */
 
+/* Max m of row[0..C) and the sum of exp(row[c] - m) (the parts of logsumexp). */
+inline float ce_row_sumexp(__global const float *row, int C, float *m_out)
+{
+    float m = -INFINITY;
+    for (int c = 0; c < C; c++)
+        m = fmax(m, row[c]);
+    float s = 0.0f;
+    for (int c = 0; c < C; c++)
+        s += exp(row[c] - m);
+    *m_out = m;
+    return s;
+}
+
 /* Per-row cross-entropy: rowloss[i] = logsumexp(x_i) - x_i[label_i]; a label outside [0,C) is
  * flagged (op id in flag_op) and its row counts 0. */
 __kernel void ce_rows(__global const float *x, int xo, __global const int *lab, int lo, __global float *rowloss,
@@ -17,12 +30,8 @@ __kernel void ce_rows(__global const float *x, int xo, __global const int *lab, 
         rowloss[i] = 0.0f;
         return;
     }
-    float m = -INFINITY;
-    for (int c = 0; c < C; c++)
-        m = fmax(m, row[c]);
-    float s = 0.0f;
-    for (int c = 0; c < C; c++)
-        s += exp(row[c] - m);
+    float m;
+    float s = ce_row_sumexp(row, C, &m);
     rowloss[i] = m + log(s) - row[y];
 }
 
@@ -34,15 +43,9 @@ __kernel void sum_scaled(__global const float *v, int n, float scale, __global f
     float s = 0.0f, comp = 0.0f;
     for (int i = l; i < n; i += L)
         clg_kahan_add(&s, &comp, v[i]);
-    tmp[l] = s;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int k = L / 2; k > 0; k >>= 1) {
-        if (l < k)
-            tmp[l] += tmp[l + k];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
+    s = clg_wg_sum(tmp, s);
     if (l == 0)
-        out[oo] = tmp[0] * scale;
+        out[oo] = s * scale;
 }
 
 /* d logits = (softmax - onehot) * gout / N, one work-item per row. */
@@ -61,13 +64,8 @@ __kernel void ce_bwd(__global const float *x, int xo, __global const int *lab, i
             g[c] = acc ? g[c] : 0.0f;
         return;
     }
-    float m = -INFINITY;
-    for (int c = 0; c < C; c++)
-        m = fmax(m, row[c]);
-    float s = 0.0f;
-    for (int c = 0; c < C; c++)
-        s += exp(row[c] - m);
-    float inv = 1.0f / s;
+    float m;
+    float inv = 1.0f / ce_row_sumexp(row, C, &m);
     for (int c = 0; c < C; c++) {
         float v = (exp(row[c] - m) * inv - (c == y ? 1.0f : 0.0f)) * scale;
         g[c] = acc ? g[c] + v : v;

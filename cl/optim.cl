@@ -38,19 +38,6 @@ __kernel void adam_update(__global float *p, int po, __global const float *g, in
     p[po + i] = w - step_size * mm / (sqrt(vv) * inv_sqrt_bc2 + eps);
 }
 
-/* Tree reduction of buf[0..lsz) into buf[0] (any lsz <= CLG_WG). */
-void wg_sum(__local float *buf, int lid, int lsz)
-{
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int w = lsz; w > 1;) {
-        int h = (w + 1) / 2;
-        if (lid < w - h)
-            buf[lid] += buf[lid + h];
-        barrier(CLK_LOCAL_MEM_FENCE);
-        w = h;
-    }
-}
-
 /* Stage 1: each work-group sums x^2 over a grid-stride slice (compensated), tree-reduces,
  * and writes one partial sum to part[pofs + group]. */
 __kernel void sq_norm_partial(__global const float *x, int xo, int n, __global float *part, int pofs)
@@ -63,10 +50,9 @@ __kernel void sq_norm_partial(__global const float *x, int xo, int n, __global f
         float v = x[xo + i];
         clg_kahan_add(&s, &c, v * v);
     }
-    buf[lid] = s;
-    wg_sum(buf, lid, lsz);
+    s = clg_wg_sum(buf, s);
     if (lid == 0)
-        part[pofs + get_group_id(0)] = buf[0];
+        part[pofs + get_group_id(0)] = s;
 }
 
 /* Stage 2: one work-group sums the np partials into out[oo]. */
@@ -77,10 +63,9 @@ __kernel void sq_norm_final(__global const float *part, int np, __global float *
     float s = 0.0f, c = 0.0f;
     for (int i = lid; i < np; i += lsz)
         clg_kahan_add(&s, &c, part[i]);
-    buf[lid] = s;
-    wg_sum(buf, lid, lsz);
+    s = clg_wg_sum(buf, s);
     if (lid == 0 && get_group_id(0) == 0)
-        out[oo] = buf[0];
+        out[oo] = s;
 }
 
 /* g *= min(1, max_norm / sqrt(sq[so])), the norm read on the device. */

@@ -5,22 +5,6 @@
  * the host launches them with a power-of-two local size).  Serial loops use Kahan
  * compensation (clg_kahan_add, common.cl) so long strided sums stay accurate. */
 
-/* Sum of v over the work-group (power-of-two size); every item gets the result. */
-inline float wg_sum(__local float *sh, float v)
-{
-    int l = get_local_id(0), n = get_local_size(0);
-    sh[l] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = n / 2; s > 0; s >>= 1) {
-        if (l < s)
-            sh[l] += sh[l + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    float r = sh[0];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return r;
-}
-
 inline float wg_max(__local float *sh, float v)
 {
     int l = get_local_id(0), n = get_local_size(0);
@@ -59,7 +43,7 @@ __kernel void reduce_sum_group(__global const float *x, int xo, __global float *
     float s = 0.0f, c = 0.0f;
     for (int r = l; r < R; r += wg)
         clg_kahan_add(&s, &c, x[base + r * inner]);
-    s = wg_sum(sh, s);
+    s = clg_wg_sum(sh, s);
     if (l == 0)
         y[yo + o] = s * scale;
 }
@@ -120,7 +104,7 @@ __kernel void softmax_group(__global const float *x, int xo, __global float *y, 
     float s = 0.0f, c = 0.0f;
     for (int j = l; j < C; j += wg)
         clg_kahan_add(&s, &c, exp(xr[j] - m));
-    s = wg_sum(sh, s);
+    s = clg_wg_sum(sh, s);
     if (logsm) {
         float ls = m + log(s);
         for (int j = l; j < C; j += wg)
@@ -160,7 +144,7 @@ __kernel void softmax_bwd_group(__global const float *y, int yo, __global const 
     float s = 0.0f, c = 0.0f;
     for (int j = l; j < C; j += wg)
         clg_kahan_add(&s, &c, logsm ? gy[gyo + b + j] : gy[gyo + b + j] * y[yo + b + j]);
-    s = wg_sum(sh, s);
+    s = clg_wg_sum(sh, s);
     for (int j = l; j < C; j += wg) {
         float yv = y[yo + b + j], gv = gy[gyo + b + j];
         float g = logsm ? gv - exp(yv) * s : yv * (gv - s);
