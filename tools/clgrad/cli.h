@@ -16,6 +16,15 @@ int cmd_tune(int argc, char **argv);
 /* Fisher-Yates shuffle driven by a splitmix64 state (reproducible from the seed). */
 void cli_shuffle(int *idx, int n, uint64_t *state);
 
+/* An epoch visits every one of n images in batches of B, as PyTorch's DataLoader with
+ * drop_last=False: ceil(n / B) steps, the last, partial batch topped up from the start of the
+ * epoch's permutation. */
+int cli_epoch_steps(int n, int B);
+/* Batch `step` of the epoch whose permutation is order[0..n): B images of dim floats from x into
+ * xb and, when y and yb are not NULL, their labels into yb. */
+void cli_gather_batch(const int *order, int n, int step, int B, const float *x, int dim, const int32_t *y,
+                      float *xb, int32_t *yb);
+
 int cmd_train_mlp(int argc, char **argv);
 int cmd_train_mae(int argc, char **argv);
 

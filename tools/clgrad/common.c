@@ -74,6 +74,22 @@ void cli_shuffle(int *idx, int n, uint64_t *state)
     }
 }
 
+int cli_epoch_steps(int n, int B)
+{
+    return (n + B - 1) / B;
+}
+
+void cli_gather_batch(const int *order, int n, int step, int B, const float *x, int dim, const int32_t *y,
+                      float *xb, int32_t *yb)
+{
+    for (int r = 0; r < B; r++) {
+        int i = order[((size_t)step * (size_t)B + (size_t)r) % (size_t)n];
+        memcpy(xb + (size_t)r * (size_t)dim, x + (size_t)i * (size_t)dim, (size_t)dim * sizeof(float));
+        if (y && yb)
+            yb[r] = y[i];
+    }
+}
+
 int cli_graph_insight(clg_graph *g, const char *dot_path, int profile)
 {
     clg_status st;

@@ -206,8 +206,7 @@ int cmd_train_mae(int argc, char **argv)
     printf("data: %s (%d train, %d test); batch %d, %d epochs, adam lr %g, seed %llu\n", data, d.n_train, d.n_test, B,
            epochs, lr, (unsigned long long)cfg.seed);
 
-    /* Every image each epoch: the last, partial batch is topped up from the start of the permutation. */
-    int steps = (d.n_train + B - 1) / B;
+    int steps = cli_epoch_steps(d.n_train, B);
     xb = malloc((size_t)B * (size_t)D * sizeof(float));
     mean_img = calloc((size_t)D, sizeof(float));
     order = malloc((size_t)d.n_train * sizeof(int));
@@ -237,9 +236,7 @@ int cmd_train_mae(int argc, char **argv)
         util_progress_start(&p, label, (long)steps * B, "samples");
         double t0 = util_now(), sum = 0;
         for (int s = 0; s < steps; s++) {
-            for (int r = 0; r < B; r++)
-                memcpy(xb + (size_t)r * (size_t)D, d.train_x + (size_t)order[(s * B + r) % d.n_train] * (size_t)D,
-                       (size_t)D * sizeof(float));
+            cli_gather_batch(order, d.n_train, s, B, d.train_x, D, NULL, xb, NULL);
             float loss;
             if ((st = clg_graph_set_input(m.g, m.x, xb)) || (st = clg_graph_step(m.g, &loss))) {
                 util_progress_end(&p);

@@ -123,9 +123,7 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
         cli_fail("freezing the encoder", st);
         goto out;
     }
-    /* Every image is seen each epoch, as with PyTorch's DataLoader (drop_last=False): the last,
-     * partial batch is topped up with images from the start of this epoch's permutation. */
-    int steps_per_epoch = (n_tr + B - 1) / B;
+    int steps_per_epoch = cli_epoch_steps(n_tr, B);
     clg_optim_options oo = clg_optim_defaults(cfg->optim);
     oo.lr = cfg->lr;
     if (cfg->cosine) {
@@ -176,11 +174,7 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
         util_progress_start(&p, label, (long)steps_per_epoch * B, "samples");
         double t0 = util_now(), loss_sum = 0;
         for (int s = 0; s < steps_per_epoch; s++) {
-            for (int r = 0; r < B; r++) {
-                int i = order[(s * B + r) % n_tr];
-                memcpy(xb + (size_t)r * (size_t)dim, tr_x + (size_t)i * (size_t)dim, (size_t)dim * sizeof(float));
-                yb[r] = tr_y[i];
-            }
+            cli_gather_batch(order, n_tr, s, B, tr_x, dim, tr_y, xb, yb);
             float loss;
             if ((st = clg_graph_set_input(m.g, m.x, xb)) || (st = clg_graph_set_input(m.g, m.labels, yb)) ||
                 (st = clg_graph_step(m.g, &loss))) {
