@@ -770,6 +770,23 @@ static void rec_step_launches(bdev *b, clg_graph *g, int row)
     rec_values(row, b->col, &v, 1);
 }
 
+/* A built training graph: Adam, plan, time its steps into `row` and its launches per step into
+ * `lrow`; *stage names the part that failed. */
+static clg_status bench_graph(bdev *b, clg_graph *g, int x, const float *hx, int y, const int32_t *hy, int batch,
+                              int row, int lrow, const char **stage)
+{
+    clg_optim_options oo = clg_optim_defaults(CLG_OPTIM_ADAM);
+    clg_status st;
+    *stage = "plan";
+    if ((st = clg_graph_set_optimizer(g, &oo)) || (st = clg_graph_plan(g, CLG_PLAN_TRAIN)))
+        return st;
+    *stage = "step";
+    if ((st = time_steps(b, g, x, hx, y, hy, batch, row)))
+        return st;
+    rec_step_launches(b, g, lrow);
+    return CLG_OK;
+}
+
 static void bench_mlp(bdev *b)
 {
     int row = metric_row("train/mlp", "MLP 784-256-256-10 b128 Adam step", "samples/s");
@@ -777,7 +794,6 @@ static void bench_mlp(bdev *b)
     clg_mlp m = { 0 };
     float *hx = malloc((size_t)batch * 784 * sizeof(float));
     int32_t *hy = malloc((size_t)batch * sizeof(int32_t));
-    clg_optim_options oo = clg_optim_defaults(CLG_OPTIM_ADAM);
     const char *stage = "build";
     clg_status st = CLG_ERR_OUT_OF_MEMORY;
     if (!hx || !hy)
@@ -785,15 +801,10 @@ static void bench_mlp(bdev *b)
     fill_rand(hx, (size_t)batch * 784, 3);
     for (int i = 0; i < batch; i++)
         hy[i] = (int32_t)((i * 7919u) % 10u);
-    if ((st = clg_mlp_build(b->ctx, widths, 4, batch, 1, &m)))
+    if ((st = clg_mlp_build(b->ctx, widths, 4, batch, 1, &m)) ||
+        (st = bench_graph(b, m.g, m.x, hx, m.labels, hy, batch, row,
+                          metric_row("train/mlp_launches", "MLP step: kernel launches", "launches"), &stage)))
         goto fail;
-    stage = "plan";
-    if ((st = clg_graph_set_optimizer(m.g, &oo)) || (st = clg_graph_plan(m.g, CLG_PLAN_TRAIN)))
-        goto fail;
-    stage = "step";
-    if ((st = time_steps(b, m.g, m.x, hx, m.labels, hy, batch, row)))
-        goto fail;
-    rec_step_launches(b, m.g, metric_row("train/mlp_launches", "MLP step: kernel launches", "launches"));
     goto out;
 fail:
     rec_fail(row, b->col, st, stage);
@@ -809,7 +820,6 @@ static void bench_mae(bdev *b)
     clg_mae_config cfg = clg_mae_defaults();
     clg_mae m = { 0 };
     float *hx = malloc((size_t)cfg.batch * 784 * sizeof(float));
-    clg_optim_options oo = clg_optim_defaults(CLG_OPTIM_ADAM);
     const char *stage = "build";
     clg_status st = CLG_ERR_OUT_OF_MEMORY;
     if (!hx)
@@ -817,15 +827,10 @@ static void bench_mae(bdev *b)
     fill_rand(hx, (size_t)cfg.batch * 784, 4);
     for (int i = 0; i < cfg.batch * 784; i++)
         hx[i] += 0.5f;
-    if ((st = clg_mae_build(b->ctx, &cfg, &m)))
+    if ((st = clg_mae_build(b->ctx, &cfg, &m)) ||
+        (st = bench_graph(b, m.g, m.x, hx, -1, NULL, cfg.batch, row,
+                          metric_row("train/mae_launches", "MAE step: kernel launches", "launches"), &stage)))
         goto fail;
-    stage = "plan";
-    if ((st = clg_graph_set_optimizer(m.g, &oo)) || (st = clg_graph_plan(m.g, CLG_PLAN_TRAIN)))
-        goto fail;
-    stage = "step";
-    if ((st = time_steps(b, m.g, m.x, hx, -1, NULL, cfg.batch, row)))
-        goto fail;
-    rec_step_launches(b, m.g, metric_row("train/mae_launches", "MAE step: kernel launches", "launches"));
     goto out;
 fail:
     rec_fail(row, b->col, st, stage);
