@@ -185,6 +185,17 @@ static void jws(jp *j)
         j->p++;
 }
 
+/* After a member or element: skip whitespace and consume a ',' if one follows (1), else 0. */
+static int jcomma(jp *j)
+{
+    jws(j);
+    if (j->p < j->end && *j->p == ',') {
+        j->p++;
+        return 1;
+    }
+    return 0;
+}
+
 static clg_status jexpect(jp *j, char c)
 {
     jws(j);
@@ -430,11 +441,8 @@ static clg_status jskip(jp *j, int depth)
         for (;;) {
             if ((st = jstring(j, NULL, NULL)) || (st = jexpect(j, ':')) || (st = jskip(j, depth + 1)))
                 return st;
-            jws(j);
-            if (j->p < j->end && *j->p == ',') {
-                j->p++;
+            if (jcomma(j))
                 continue;
-            }
             return jexpect(j, '}');
         }
     case '[':
@@ -447,11 +455,8 @@ static clg_status jskip(jp *j, int depth)
         for (;;) {
             if ((st = jskip(j, depth + 1)))
                 return st;
-            jws(j);
-            if (j->p < j->end && *j->p == ',') {
-                j->p++;
+            if (jcomma(j))
                 continue;
-            }
             return jexpect(j, ']');
         }
     case 't': return jliteral(j, "true");
@@ -479,11 +484,8 @@ static clg_status juint_array(jp *j, uint64_t *v, int maxn, int *n, const char *
         if ((st = juint(j, &v[*n], what)))
             return st;
         (*n)++;
-        jws(j);
-        if (j->p < j->end && *j->p == ',') {
-            j->p++;
+        if (jcomma(j))
             continue;
-        }
         return jexpect(j, ']');
     }
 }
@@ -568,11 +570,8 @@ static clg_status parse_tensor(jp *j, st_entry *e)
                 return st;
             }
             free(key);
-            jws(j);
-            if (j->p < j->end && *j->p == ',') {
-                j->p++;
+            if (jcomma(j))
                 continue;
-            }
             if ((st = jexpect(j, '}')))
                 return st;
             break;
@@ -632,11 +631,8 @@ static clg_status parse_meta(jp *j, clg_st_file *f)
         }
         f->mkey[f->nmeta] = k;
         f->mval[f->nmeta++] = v;
-        jws(j);
-        if (j->p < j->end && *j->p == ',') {
-            j->p++;
+        if (jcomma(j))
             continue;
-        }
         return jexpect(j, '}');
     }
 }
@@ -689,11 +685,8 @@ static clg_status parse_header(jp *j, clg_st_file *f)
                 if ((st = parse_tensor(j, e)))
                     return st;
             }
-            jws(j);
-            if (j->p < j->end && *j->p == ',') {
-                j->p++;
+            if (jcomma(j))
                 continue;
-            }
             if ((st = jexpect(j, '}')))
                 return st;
             break;
