@@ -9,25 +9,6 @@
 #include "util.h"
 #include "clgrad/program.h"
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 /* Build program i on a fresh ctx with the given policy; seconds, or -1 on failure. */
 static double timed_build(const clg_device_info *dev, int i, clg_cache_policy pol, clg_program_origin *origin)
 {
@@ -38,9 +19,9 @@ static double timed_build(const clg_device_info *dev, int i, clg_cache_policy po
     }
     clg_ctx_set_cache_policy(ctx, pol);
     clg_build_report r;
-    double t0 = now_s();
+    double t0 = util_now();
     clg_status st = clg_ctx_build_program(ctx, i, &r);
-    double t = now_s() - t0;
+    double t = util_now() - t0;
     clg_ctx_destroy(ctx);
     if (st != CLG_OK) {
         fprintf(stderr, "bench_build: %s on %s: %s\n", clg_program_name(i), dev->name, clg_last_error());
@@ -83,7 +64,7 @@ static int bench_device(const clg_device_info *dev, int reps, const char *cache_
             failures++;
             continue;
         }
-        cold = median(v, reps);
+        cold = util_sort_median(v, reps);
         util_rm_tree(cache_dir);
         store = timed_build(dev, i, CLG_CACHE_FORCE, &o);
         const char *note = "";
@@ -106,7 +87,7 @@ static int bench_device(const clg_device_info *dev, int reps, const char *cache_
                 failures++;
                 continue;
             }
-            hit = median(v, reps);
+            hit = util_sort_median(v, reps);
         }
         tot_cold += cold;
         if (hit >= 0) {

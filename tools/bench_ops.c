@@ -610,39 +610,6 @@ static int parse_args(int argc, char **argv, opts *o)
 }
 
 /* Devices: every device, or one per comma-separated spec. */
-static int pick_devices(const opts *o, clg_device_info **devs, int *ndev)
-{
-    if (!o->device || !*o->device) {
-        if (clg_devices_list(devs, ndev)) {
-            fprintf(stderr, "bench_ops: %s\n", clg_last_error());
-            return 1;
-        }
-        return 0;
-    }
-    int cap = 1;
-    for (const char *p = o->device; *p; p++)
-        cap += *p == ',';
-    *devs = calloc((size_t)cap, sizeof **devs);
-    *ndev = 0;
-    if (!*devs)
-        return 1;
-    for (const char *p = o->device; p;) {
-        char spec[256];
-        const char *e = strchr(p, ',');
-        size_t l = e ? (size_t)(e - p) : strlen(p);
-        snprintf(spec, sizeof spec, "%.*s", (int)(l < sizeof spec ? l : sizeof spec - 1), p);
-        if (clg_device_select(spec, &(*devs)[*ndev])) {
-            fprintf(stderr, "bench_ops: %s\n", clg_last_error());
-            free(*devs);
-            *devs = NULL;
-            return 1;
-        }
-        (*ndev)++;
-        p = e ? e + 1 : NULL;
-    }
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     /* Pin PoCL's worker threads (a user's value is kept): unpinned, both often share one core
@@ -678,7 +645,8 @@ int main(int argc, char **argv)
 
     clg_device_info *devs = NULL;
     int ndev = 0;
-    if (pick_devices(&o, &devs, &ndev)) {
+    if (util_select_devices(o.device, &devs, &ndev)) {
+        fprintf(stderr, "bench_ops: %s\n", clg_last_error());
         free(rows);
         return 1;
     }

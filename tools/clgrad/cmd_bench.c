@@ -1271,33 +1271,6 @@ static void usage(FILE *f)
             "  compare    for each metric in both files: A, B and B/A\n");
 }
 
-static int pick_devices(const char *spec, clg_device_info **devs, int *ndev)
-{
-    if (!spec || !*spec)
-        return clg_devices_list(devs, ndev) != CLG_OK;
-    int cap = 1;
-    for (const char *p = spec; *p; p++)
-        cap += *p == ',';
-    *devs = calloc((size_t)cap, sizeof **devs);
-    *ndev = 0;
-    if (!*devs)
-        return 1;
-    for (const char *p = spec; p;) {
-        char one[256];
-        const char *e = strchr(p, ',');
-        size_t l = e ? (size_t)(e - p) : strlen(p);
-        snprintf(one, sizeof one, "%.*s", (int)(l < sizeof one ? l : sizeof one - 1), p);
-        if (clg_device_select(one, &(*devs)[*ndev])) {
-            free(*devs);
-            *devs = NULL;
-            return 1;
-        }
-        (*ndev)++;
-        p = e ? e + 1 : NULL;
-    }
-    return 0;
-}
-
 int cmd_bench(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "compare"))
@@ -1344,7 +1317,7 @@ int cmd_bench(int argc, char **argv)
     free(used);
     clg_device_info *devs = NULL;
     int ndev = 0;
-    if (pick_devices(o.device, &devs, &ndev))
+    if (util_select_devices(o.device, &devs, &ndev))
         return cli_fail("bench", CLG_ERR_NO_DEVICE);
     if (ndev > MAX_COLS - 1)
         ndev = MAX_COLS - 1;

@@ -1,5 +1,6 @@
 /* util.c — CLI helpers: option parsing, progress bar, SVG loss curves. */
 #include "util.h"
+#include "clgrad/clgrad.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -27,6 +28,33 @@ double util_sort_median(double *v, int n)
         return 0.0;
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+int util_select_devices(const char *spec, clg_device_info **devs, int *ndev)
+{
+    if (!spec || !*spec)
+        return clg_devices_list(devs, ndev) != CLG_OK;
+    int cap = 1;
+    for (const char *p = spec; *p; p++)
+        cap += *p == ',';
+    *devs = calloc((size_t)cap, sizeof **devs);
+    *ndev = 0;
+    if (!*devs)
+        return 1;
+    for (const char *p = spec; p;) {
+        char one[256];
+        const char *e = strchr(p, ',');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        snprintf(one, sizeof one, "%.*s", (int)(l < sizeof one ? l : sizeof one - 1), p);
+        if (clg_device_select(one, &(*devs)[*ndev])) {
+            free(*devs);
+            *devs = NULL;
+            return 1;
+        }
+        (*ndev)++;
+        p = e ? e + 1 : NULL;
+    }
+    return 0;
 }
 
 void util_rm_tree(const char *dir)

@@ -8,6 +8,12 @@ double util_now(void);
 /* Sort v[0..n) ascending in place (benchmark repetitions); returns the median. */
 double util_sort_median(double *v, int n);
 
+/* Devices for a comma-separated list of specs (auto, cpu, gpu, P:D, name substring; each as
+ * clg_device_select), or every device when spec is NULL or empty.  *devs is freed with
+ * clg_devices_free.  Returns 1 on failure (clg_last_error() tells why, except out of memory). */
+struct clg_device_info;
+int util_select_devices(const char *spec, struct clg_device_info **devs, int *ndev);
+
 /* Remove the plain files in dir, then dir itself (one level: for scratch folders). */
 void util_rm_tree(const char *dir);
 
