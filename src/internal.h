@@ -15,6 +15,7 @@
 #include "clgrad/program.h"
 #include "clgrad/tensor.h"
 #include "clgrad/ops.h"
+#include "clgrad/graph.h"
 
 #if defined(__GNUC__)
 #define CLG_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -162,6 +163,14 @@ clg_status clg__unavailable_infer(const char *op);
         return clg__unavailable_infer(#NAME);                                                       \
     }                                                                                               \
     const clg_op_desc clg_opdesc_##NAME = { #NAME, 0, NAME##_unavail, NULL, NULL };
+
+/* ---- models (src/models) -------------------------------------------------------- */
+
+/* One linear layer in a graph: params "<name>.weight" [fan_in, fan_out] and "<name>.bias"
+ * [fan_out] in group `group` with initialisers wi and bi (bi may be NULL: zeros), then
+ * in·W + b and, when relu, a ReLU; *out gets the last node (mlp.c). */
+clg_status clg__linear_layer(clg_graph *g, const char *name, int in_node, int fan_in, int fan_out, const clg_init *wi,
+                             const clg_init *bi, int group, int relu, int *out);
 
 /* ---- GEMM tuning (tune.c) ---------------------------------------------------- */
 

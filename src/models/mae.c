@@ -23,27 +23,15 @@ clg_mae_config clg_mae_defaults(void)
     return c;
 }
 
-/* x·W + b for a new layer named prefix.fc<i>, optional ReLU. */
+/* x·W + b for a new layer named prefix.fc<i>, optional ReLU (He init before a ReLU, else Xavier;
+ * zero bias). */
 static clg_status linear(clg_graph *g, const char *prefix, int idx, int in_node, int fan_in, int fan_out,
                          int group, int relu, int *out)
 {
-    char wn[48], bn[48];
-    snprintf(wn, sizeof wn, "%s.fc%d.weight", prefix, idx);
-    snprintf(bn, sizeof bn, "%s.fc%d.bias", prefix, idx);
-    clg_shape sw = clg_shape_make(CLG_F32, 2, (int64_t[]){ fan_in, fan_out });
-    clg_shape sb = clg_shape_make(CLG_F32, 1, (int64_t[]){ fan_out });
+    char name[48];
+    snprintf(name, sizeof name, "%s.fc%d", prefix, idx);
     clg_init wi = { .kind = relu ? CLG_INIT_HE_UNIFORM : CLG_INIT_XAVIER_UNIFORM };
-    int w, b, mm, z;
-    clg_status st;
-    if ((st = clg_graph_param(g, wn, &sw, &wi, group, &w)) || (st = clg_graph_param(g, bn, &sb, NULL, group, &b)) ||
-        (st = clg_graph_op(g, CLG_OP_MATMUL, (int[]){ in_node, w }, 2, NULL, &mm)) ||
-        (st = clg_graph_op(g, CLG_OP_ADD, (int[]){ mm, b }, 2, NULL, &z)))
-        return st;
-    if (!relu) {
-        *out = z;
-        return CLG_OK;
-    }
-    return clg_graph_op(g, CLG_OP_RELU, &z, 1, NULL, out);
+    return clg__linear_layer(g, name, in_node, fan_in, fan_out, &wi, NULL, group, relu, out);
 }
 
 clg_status clg_mae_build(clg_ctx *ctx, const clg_mae_config *cfg, clg_mae *out)

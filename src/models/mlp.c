@@ -6,6 +6,27 @@
 #include "internal.h"
 #include "clgrad/models.h"
 
+clg_status clg__linear_layer(clg_graph *g, const char *name, int in_node, int fan_in, int fan_out, const clg_init *wi,
+                             const clg_init *bi, int group, int relu, int *out)
+{
+    char wn[CLG_GRAPH_NAME_MAX + 1], bn[CLG_GRAPH_NAME_MAX + 1];
+    snprintf(wn, sizeof wn, "%s.weight", name);
+    snprintf(bn, sizeof bn, "%s.bias", name);
+    clg_shape sw = clg_shape_make(CLG_F32, 2, (int64_t[]){ fan_in, fan_out });
+    clg_shape sb = clg_shape_make(CLG_F32, 1, (int64_t[]){ fan_out });
+    int w, b, mm, z;
+    clg_status st;
+    if ((st = clg_graph_param(g, wn, &sw, wi, group, &w)) || (st = clg_graph_param(g, bn, &sb, bi, group, &b)) ||
+        (st = clg_graph_op(g, CLG_OP_MATMUL, (int[]){ in_node, w }, 2, NULL, &mm)) ||
+        (st = clg_graph_op(g, CLG_OP_ADD, (int[]){ mm, b }, 2, NULL, &z)))
+        return st;
+    if (!relu) {
+        *out = z;
+        return CLG_OK;
+    }
+    return clg_graph_op(g, CLG_OP_RELU, &z, 1, NULL, out);
+}
+
 /* A chain of linear layers (ReLU between them, and after the last one when relu_last) topped by
  * cross-entropy.  Layer l is named names[l] ("<name>.weight", "<name>.bias") in group groups[l]. */
 static clg_status build_chain(clg_ctx *ctx, const int *widths, int n_widths, int batch, uint64_t seed,
@@ -32,28 +53,11 @@ static clg_status build_chain(clg_ctx *ctx, const int *widths, int n_widths, int
         goto fail;
     int h = out->x;
     for (int l = 0; l < out->n_layers; l++) {
-        char wn[64], bn[64];
-        snprintf(wn, sizeof wn, "%s.weight", names[l]);
-        snprintf(bn, sizeof bn, "%s.bias", names[l]);
-        clg_shape sw = clg_shape_make(CLG_F32, 2, (int64_t[]){ widths[l], widths[l + 1] });
-        clg_shape sb = clg_shape_make(CLG_F32, 1, (int64_t[]){ widths[l + 1] });
         /* nn.Linear's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases */
         float r = 1.0f / sqrtf((float)widths[l]);
         clg_init wi = { .kind = CLG_INIT_UNIFORM, .a = -r, .b = r };
-        clg_init bi = { .kind = CLG_INIT_UNIFORM, .a = -r, .b = r };
-        int w, b, mm, z;
-        if ((st = clg_graph_param(g, wn, &sw, &wi, groups[l], &w)) ||
-            (st = clg_graph_param(g, bn, &sb, &bi, groups[l], &b)))
+        if ((st = clg__linear_layer(g, names[l], h, widths[l], widths[l + 1], &wi, &wi, groups[l], l < relu_at, &h)))
             goto fail;
-        if ((st = clg_graph_op(g, CLG_OP_MATMUL, (int[]){ h, w }, 2, NULL, &mm)) ||
-            (st = clg_graph_op(g, CLG_OP_ADD, (int[]){ mm, b }, 2, NULL, &z)))
-            goto fail;
-        if (l < relu_at) {
-            if ((st = clg_graph_op(g, CLG_OP_RELU, &z, 1, NULL, &h)))
-                goto fail;
-        } else {
-            h = z;
-        }
     }
     out->logits = h;
     if ((st = clg_graph_set_name(g, h, "logits")) || (st = clg_graph_keep(g, h)))
