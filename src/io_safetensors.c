@@ -185,11 +185,12 @@ static void jws(jp *j)
         j->p++;
 }
 
-/* After a member or element: skip whitespace and consume a ',' if one follows (1), else 0. */
-static int jcomma(jp *j)
+/* Skip whitespace and consume c if it comes next (1), else 0: the ',' after a member or
+ * element, or the ']' / '}' of an empty container. */
+static int jtake(jp *j, char c)
 {
     jws(j);
-    if (j->p < j->end && *j->p == ',') {
+    if (j->p < j->end && *j->p == (unsigned char)c) {
         j->p++;
         return 1;
     }
@@ -433,29 +434,23 @@ static clg_status jskip(jp *j, int depth)
         return jstring(j, NULL, NULL);
     case '{':
         j->p++;
-        jws(j);
-        if (j->p < j->end && *j->p == '}') {
-            j->p++;
+        if (jtake(j, '}'))
             return CLG_OK;
-        }
         for (;;) {
             if ((st = jstring(j, NULL, NULL)) || (st = jexpect(j, ':')) || (st = jskip(j, depth + 1)))
                 return st;
-            if (jcomma(j))
+            if (jtake(j, ','))
                 continue;
             return jexpect(j, '}');
         }
     case '[':
         j->p++;
-        jws(j);
-        if (j->p < j->end && *j->p == ']') {
-            j->p++;
+        if (jtake(j, ']'))
             return CLG_OK;
-        }
         for (;;) {
             if ((st = jskip(j, depth + 1)))
                 return st;
-            if (jcomma(j))
+            if (jtake(j, ','))
                 continue;
             return jexpect(j, ']');
         }
@@ -473,18 +468,15 @@ static clg_status juint_array(jp *j, uint64_t *v, int maxn, int *n, const char *
     if (st)
         return st;
     *n = 0;
-    jws(j);
-    if (j->p < j->end && *j->p == ']') {
-        j->p++;
+    if (jtake(j, ']'))
         return CLG_OK;
-    }
     for (;;) {
         if (*n == maxn)
             return jerr(j, "%s: more than %d entries", what, maxn);
         if ((st = juint(j, &v[*n], what)))
             return st;
         (*n)++;
-        if (jcomma(j))
+        if (jtake(j, ','))
             continue;
         return jexpect(j, ']');
     }
@@ -498,10 +490,7 @@ static clg_status parse_tensor(jp *j, st_entry *e)
     if (j->p >= j->end || *j->p != '{')
         return jerr(j, "tensor '%s': expected an object", e->name);
     j->p++;
-    jws(j);
-    if (j->p < j->end && *j->p == '}') {
-        j->p++;
-    } else {
+    if (!jtake(j, '}')) {
         for (;;) {
             char *key = NULL;
             if ((st = jkey(j, &key)))
@@ -570,7 +559,7 @@ static clg_status parse_tensor(jp *j, st_entry *e)
                 return st;
             }
             free(key);
-            if (jcomma(j))
+            if (jtake(j, ','))
                 continue;
             if ((st = jexpect(j, '}')))
                 return st;
@@ -588,11 +577,8 @@ static clg_status parse_meta(jp *j, clg_st_file *f)
     clg_status st = jexpect(j, '{');
     if (st)
         return st;
-    jws(j);
-    if (j->p < j->end && *j->p == '}') {
-        j->p++;
+    if (jtake(j, '}'))
         return CLG_OK;
-    }
     for (;;) {
         char *k = NULL, *v = NULL;
         size_t vlen;
@@ -631,7 +617,7 @@ static clg_status parse_meta(jp *j, clg_st_file *f)
         }
         f->mkey[f->nmeta] = k;
         f->mval[f->nmeta++] = v;
-        if (jcomma(j))
+        if (jtake(j, ','))
             continue;
         return jexpect(j, '}');
     }
@@ -645,10 +631,7 @@ static clg_status parse_header(jp *j, clg_st_file *f)
     if (j->p >= j->end || *j->p != '{')
         return jerr(j, "the header must be a JSON object");
     j->p++;
-    jws(j);
-    if (j->p < j->end && *j->p == '}') {
-        j->p++;
-    } else {
+    if (!jtake(j, '}')) {
         for (;;) {
             char *key = NULL;
             if ((st = jkey(j, &key)))
@@ -685,7 +668,7 @@ static clg_status parse_header(jp *j, clg_st_file *f)
                 if ((st = parse_tensor(j, e)))
                     return st;
             }
-            if (jcomma(j))
+            if (jtake(j, ','))
                 continue;
             if ((st = jexpect(j, '}')))
                 return st;
