@@ -204,9 +204,7 @@ static void bench_device(const clg_device_info *d, const char *paths, int reps, 
 
 int main(int argc, char **argv)
 {
-    /* Pin PoCL's worker threads (a user's value is kept): unpinned, both often share one core
-     * between isolated calls and single products time ~2x slow (see cmd_tune.c). */
-    setenv("POCL_AFFINITY", "1", 0);
+    util_pin_pocl_workers();
     const char *dev = NULL, *paths = "tiled,local,simple,clblast";
     int reps = 9, full = 0;
     for (int i = 1; i < argc; i++) {

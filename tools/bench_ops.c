@@ -609,12 +609,9 @@ static int parse_args(int argc, char **argv, opts *o)
     return 0;
 }
 
-/* Devices: every device, or one per comma-separated spec. */
 int main(int argc, char **argv)
 {
-    /* Pin PoCL's worker threads (a user's value is kept): unpinned, both often share one core
-     * between isolated calls and single products time ~2x slow (see cmd_tune.c). */
-    setenv("POCL_AFFINITY", "1", 0);
+    util_pin_pocl_workers();
     opts o = { 0 };
     if (parse_args(argc, argv, &o))
         return 2;

@@ -316,13 +316,7 @@ int cmd_tune(int argc, char **argv)
         return 2;
     }
     free(used);
-    /* PoCL's pthread device leaves its worker threads unpinned; in a short run like this one
-     * Linux often keeps both on one core for many milliseconds (user time = wall time, ~2x
-     * slower: 128x784·784x256 ~490 instead of ~250 us on a 2-core PoCL), which made the
-     * timings noise.  Pinning them (PoCL reads this when the platform is first opened, so it
-     * must come before any OpenCL call) gives the steady two-core times bench_gemm reports.
-     * A value the user set is kept. */
-    setenv("POCL_AFFINITY", "1", 0);
+    util_pin_pocl_workers(); /* else the timings are noise: see util.h */
     sdata data[N_SHAPES];
     memset(data, 0, sizeof data);
     int rc = 0;

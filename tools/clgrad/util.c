@@ -57,6 +57,11 @@ int util_select_devices(const char *spec, clg_device_info **devs, int *ndev)
     return 0;
 }
 
+void util_pin_pocl_workers(void)
+{
+    setenv("POCL_AFFINITY", "1", 0);
+}
+
 void util_rm_tree(const char *dir)
 {
     DIR *d = opendir(dir);

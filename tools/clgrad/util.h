@@ -14,6 +14,12 @@ double util_sort_median(double *v, int n);
 struct clg_device_info;
 int util_select_devices(const char *spec, struct clg_device_info **devs, int *ndev);
 
+/* For the timing tools (tune, bench_ops, bench_gemm), before any OpenCL call: pin PoCL's worker
+ * threads (POCL_AFFINITY=1, a value the user set is kept).  Unpinned, Linux often keeps both on
+ * one core between isolated calls for many milliseconds, so a single product times ~2x slow
+ * (128x784·784x256 ~490 instead of ~250 us on a 2-core PoCL).  Other drivers ignore it. */
+void util_pin_pocl_workers(void);
+
 /* Remove the plain files in dir, then dir itself (one level: for scratch folders). */
 void util_rm_tree(const char *dir);
 
