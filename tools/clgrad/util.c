@@ -3,6 +3,8 @@
 #include "clgrad/clgrad.h"
 
 #include <dirent.h>
+#include <sched.h>
+#include <sys/syscall.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +62,52 @@ int util_select_devices(const char *spec, clg_device_info **devs, int *ndev)
 void util_pin_pocl_workers(void)
 {
     setenv("POCL_AFFINITY", "1", 0);
+}
+
+static cpu_set_t g_mask;   /* the process's CPUs, saved by util_pin_blas_threads */
+static int g_mask_ok;
+
+static int nth_cpu(int n)
+{
+    int count = CPU_COUNT(&g_mask);
+    n %= count;
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &g_mask) && n-- == 0)
+            return c;
+    return 0;
+}
+
+void util_pin_blas_threads(void)
+{
+    if (sched_getaffinity(0, sizeof g_mask, &g_mask) || CPU_COUNT(&g_mask) < 2)
+        return;
+    g_mask_ok = 1;
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return;
+    pid_t self = (pid_t)syscall(SYS_gettid);
+    int k = 1;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        pid_t tid = (pid_t)atoi(e->d_name);
+        if (tid <= 0 || tid == self)
+            continue;
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(nth_cpu(k++), &one);
+        sched_setaffinity(tid, sizeof one, &one);
+    }
+    closedir(d);
+}
+
+void util_pin_caller(int pin)
+{
+    if (!g_mask_ok)
+        return;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(nth_cpu(0), &one);
+    sched_setaffinity(0, sizeof one, pin ? &one : &g_mask);
 }
 
 void util_rm_tree(const char *dir)

@@ -20,6 +20,15 @@ int util_select_devices(const char *spec, struct clg_device_info **devs, int *nd
  * (128x784·784x256 ~490 instead of ~250 us on a 2-core PoCL).  Other drivers ignore it. */
 void util_pin_pocl_workers(void);
 
+/* The same for a host BLAS (OpenBLAS is built NO_AFFINITY): util_pin_blas_threads(), first thing
+ * in main while the only other threads are the BLAS's workers, pins them round robin to the
+ * allowed CPUs after the first; util_pin_caller(1) pins the calling thread to the first, (0)
+ * gives it back its mask — around the BLAS timings only.  Unpinned, OpenBLAS's worker often
+ * shares a core with the caller and a call runs at one core's speed (128x256·256x256: 97
+ * instead of 180 GFLOP/s here), the whole run long. */
+void util_pin_blas_threads(void);
+void util_pin_caller(int pin);
+
 /* Remove the plain files in dir, then dir itself (one level: for scratch folders). */
 void util_rm_tree(const char *dir);
 
