@@ -1352,9 +1352,9 @@ int cmd_bench(int argc, char **argv)
 #ifdef HAVE_OPENBLAS
     util_pin_blas_threads();
 #endif
-    /* PoCL's workers stay as the user has them (unlike bench_gemm, tune): pinned, the MLP step
-     * ran at ~60k instead of ~75-95k samples/s here (the host thread then shares a core with
-     * a worker that cannot move); the queued GEMM rows are the steady ones unpinned. */
+    /* PoCL's workers stay as the user has them (unlike bench_gemm and tune), so the training
+     * rows show what a user's run gets; the single-call GEMM rows are then often ~2x slow
+     * (see util.h), the queued rows are not. */
     clg_device_info *devs = NULL;
     int ndev = 0;
     if (util_select_devices(o.device, &devs, &ndev))
