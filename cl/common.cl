@@ -17,6 +17,27 @@ inline void clg_kahan_add(float *s, float *c, float v)
     *s = t;
 }
 
+/* clg_kahan_add lane by lane on float16 (one compensated sum per lane). */
+inline void clg_kahan_add16(float16 *s, float16 *c, float16 v)
+{
+    float16 y = v - *c;
+    float16 t = *s + y;
+    *c = (t - *s) - y;
+    *s = t;
+}
+
+/* The 16 lanes of a clg_kahan_add16 sum (s, c) folded into one compensated float. */
+inline float clg_kahan_fold16(float16 s, float16 c)
+{
+    float a[16], b[16];
+    vstore16(s, 0, a);
+    vstore16(c, 0, b);
+    float t = 0.0f, tc = 0.0f;
+    for (int i = 0; i < 16; i++)
+        clg_kahan_add(&t, &tc, a[i] - b[i]);
+    return t;
+}
+
 /* Sum of v over the 1-D work-group (any local size), through sh[0..local size); every item gets
  * the result.  Pairwise halving, rounding up: for power-of-two sizes the usual tree. */
 inline float clg_wg_sum(__local float *sh, float v)

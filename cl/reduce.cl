@@ -1,9 +1,11 @@
 /* reduce.cl — reductions: sum and mean over an axis or all, softmax and log_softmax over rows. */
 
-/* Kernels come in two shapes: *_item (one work-item per output or row; for many short
- * reductions) and *_group (one work-group per output or row with a local-memory tree;
- * the host launches them with a power-of-two local size).  Serial loops use Kahan
- * compensation (clg_kahan_add, common.cl) so long strided sums stay accurate. */
+/* Kernels come in three shapes: *_item (one work-item per output or row; for many short
+ * reductions), *_group (one work-group per output or row with a local-memory tree;
+ * the host launches them with a power-of-two local size) and, for softmax on CPUs, *_vec
+ * (one work-item per row in work-groups of one, float16 along the row).  Serial loops use
+ * Kahan compensation (clg_kahan_add, common.cl; per lane for float16) so long sums stay
+ * accurate. */
 
 inline float wg_max(__local float *sh, float v)
 {
@@ -116,6 +118,57 @@ __kernel void softmax_group(__global const float *x, int xo, __global float *y, 
     }
 }
 
+/* CPU style: one work-item (work-group of 1) per row, float16 vectors along it, so that the
+ * exp is vectorised (a row of 1000 per work-item scalar, or per work-group with the exp in a
+ * loop between barriers, stays scalar on PoCL: softmax [128,1000] 1.2 ms).  exp(x - max) is
+ * stored in y by the summing pass and scaled in place, so each element takes one exp.  The
+ * sum is compensated per lane (clg_kahan_add16), then the lanes are folded. */
+__kernel void softmax_vec(__global const float *x, int xo, __global float *y, int yo, int C, int logsm)
+{
+    int r = get_global_id(0), cv = C / 16 * 16;
+    __global const float *xr = x + xo + (size_t)r * C;
+    __global float *yr = y + yo + (size_t)r * C;
+    float16 m16 = (float16)(-INFINITY);
+    for (int j = 0; j < cv; j += 16)
+        m16 = fmax(m16, vload16(0, xr + j));
+    float m = -INFINITY;
+    for (int j = cv; j < C; j++)
+        m = fmax(m, xr[j]);
+    float mv[16];
+    vstore16(m16, 0, mv);
+    for (int i = 0; i < 16; i++)
+        m = fmax(m, mv[i]);
+    m = safe_shift(m);
+    float16 s16 = (float16)(0.0f), c16 = (float16)(0.0f);
+    for (int j = 0; j < cv; j += 16) {
+        float16 e = exp(vload16(0, xr + j) - m);
+        if (!logsm)
+            vstore16(e, 0, yr + j);
+        clg_kahan_add16(&s16, &c16, e);
+    }
+    float s = 0.0f, c = 0.0f;
+    for (int j = cv; j < C; j++) {
+        float e = exp(xr[j] - m);
+        if (!logsm)
+            yr[j] = e;
+        clg_kahan_add(&s, &c, e);
+    }
+    clg_kahan_add(&s, &c, clg_kahan_fold16(s16, c16));
+    if (logsm) {
+        float ls = m + log(s);
+        for (int j = 0; j < cv; j += 16)
+            vstore16(vload16(0, xr + j) - ls, 0, yr + j);
+        for (int j = cv; j < C; j++)
+            yr[j] = xr[j] - ls;
+    } else {
+        float inv = 1.0f / s;
+        for (int j = 0; j < cv; j += 16)
+            vstore16(vload16(0, yr + j) * inv, 0, yr + j);
+        for (int j = cv; j < C; j++)
+            yr[j] *= inv;
+    }
+}
+
 /* softmax:     gx = y * (gy - sum(gy * y))
  * log_softmax: gx = gy - exp(y) * sum(gy) */
 __kernel void softmax_bwd_item(__global const float *y, int yo, __global const float *gy, int gyo,
@@ -149,5 +202,34 @@ __kernel void softmax_bwd_group(__global const float *y, int yo, __global const 
         float yv = y[yo + b + j], gv = gy[gyo + b + j];
         float g = logsm ? gv - exp(yv) * s : yv * (gv - s);
         gx[gxo + b + j] = acc ? gx[gxo + b + j] + g : g;
+    }
+}
+
+/* Backward of softmax_vec's layout: one work-item per row, float16 along it. */
+__kernel void softmax_bwd_vec(__global const float *y, int yo, __global const float *gy, int gyo,
+                              __global float *gx, int gxo, int C, int logsm, int acc)
+{
+    int r = get_global_id(0), cv = C / 16 * 16;
+    size_t b = (size_t)r * C;
+    __global const float *yr = y + yo + b, *gr = gy + gyo + b;
+    __global float *xr = gx + gxo + b;
+    float16 s16 = (float16)(0.0f), c16 = (float16)(0.0f);
+    for (int j = 0; j < cv; j += 16) {
+        float16 g = vload16(0, gr + j);
+        clg_kahan_add16(&s16, &c16, logsm ? g : g * vload16(0, yr + j));
+    }
+    float s = 0.0f, c = 0.0f;
+    for (int j = cv; j < C; j++)
+        clg_kahan_add(&s, &c, logsm ? gr[j] : gr[j] * yr[j]);
+    clg_kahan_add(&s, &c, clg_kahan_fold16(s16, c16));
+    for (int j = 0; j < cv; j += 16) {
+        float16 yv = vload16(0, yr + j), gv = vload16(0, gr + j);
+        float16 g = logsm ? gv - exp(yv) * s : yv * (gv - s);
+        vstore16(acc ? vload16(0, xr + j) + g : g, 0, xr + j);
+    }
+    for (int j = cv; j < C; j++) {
+        float yv = yr[j], gv = gr[j];
+        float g = logsm ? gv - exp(yv) * s : yv * (gv - s);
+        xr[j] = acc ? xr[j] + g : g;
     }
 }

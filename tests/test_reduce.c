@@ -123,8 +123,24 @@ static void ninf_case(int C)
 static void test_softmax_ninf(void **s)
 {
     (void)s;
-    ninf_case(7);    /* item per row */
-    ninf_case(1031); /* group per row */
+    ninf_case(7);    /* item per row (GPUs) */
+    ninf_case(1031); /* group per row (GPUs) */
+}
+
+/* Every row-kernel style on every device (the default picks one per device type): the cases
+ * above, forced through CLGRAD_SOFTMAX_KERNEL. */
+static void test_softmax_styles(void **s)
+{
+    (void)s;
+    const char *styles[] = { "item", "group", "vec" };
+    for (int i = 0; i < 3; i++) {
+        setenv("CLGRAD_SOFTMAX_KERNEL", styles[i], 1);
+        softmax_cases(CLG_OP_SOFTMAX);
+        softmax_cases(CLG_OP_LOG_SOFTMAX);
+        ninf_case(7);
+        ninf_case(1031);
+    }
+    unsetenv("CLGRAD_SOFTMAX_KERNEL");
 }
 
 static void test_bad_inputs(void **s)
@@ -163,7 +179,7 @@ int main(void)
         cmocka_unit_test(test_sum),         cmocka_unit_test(test_mean),
         cmocka_unit_test(test_sum_large),   cmocka_unit_test(test_softmax),
         cmocka_unit_test(test_log_softmax), cmocka_unit_test(test_softmax_ninf),
-        cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_softmax_styles), cmocka_unit_test(test_bad_inputs),
     };
     return clg_test_run_per_device("reduce", tests, sizeof tests / sizeof tests[0]);
 }
