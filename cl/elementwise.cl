@@ -259,6 +259,98 @@ __kernel void bias_act_bwd(__global const float *x, int xo, __global const float
     }
 }
 
+/* ---- bias_act, CPU style: work-groups of one work-item, float16 along the columns ---------- */
+
+/* act_fwd on 16 lanes: relu and none as vector selects (bit-identical to act_fwd), the others
+ * lane by lane through act_fwd (so that their results match the unfused ops exactly). */
+inline float16 act_fwd16(float16 v, int act)
+{
+    if (act == 0)
+        return v;
+    if (act == 1)
+        return select((float16)(0.0f), v, v > 0.0f);
+    float t[16];
+    vstore16(v, 0, t);
+    for (int i = 0; i < 16; i++)
+        t[i] = act_fwd(t[i], act);
+    return vload16(0, t);
+}
+
+/* act'(v) on 16 lanes, as act_grad. */
+inline float16 act_grad16(float16 v, float16 out, int act)
+{
+    if (act == 0)
+        return (float16)(1.0f);
+    if (act == 1)
+        return select((float16)(0.0f), (float16)(1.0f), v > 0.0f);
+    float t[16], o[16];
+    vstore16(v, 0, t);
+    vstore16(out, 0, o);
+    for (int i = 0; i < 16; i++)
+        t[i] = act_grad(t[i], o[i], act);
+    return vload16(0, t);
+}
+
+/* Forward: work-item i takes rows [i*rpw, (i+1)*rpw), whole rows, 16 columns at a time. */
+__kernel void bias_act_fwd_vec(__global const float *x, int xo, __global const float *b, int bo,
+                               __global float *y, int yo, int rows, int cols, int act, int rpw)
+{
+    int r0 = get_global_id(0) * rpw, r1 = min(rows, r0 + rpw), cv = cols / 16 * 16;
+    for (int r = r0; r < r1; r++) {
+        size_t i = (size_t)r * cols;
+        for (int c = 0; c < cv; c += 16)
+            vstore16(act_fwd16(vload16(0, x + xo + i + c) + vload16(0, b + bo + c), act), 0, y + yo + i + c);
+        for (int c = cv; c < cols; c++)
+            y[yo + i + c] = act_fwd(x[xo + i + c] + b[bo + c], act);
+    }
+}
+
+/* Backward, bias_act_bwd's contract with strips of 16 columns: dim 0 over strips, dim 1 over
+ * blocks of rb rows.  Each column's sum runs over its rows in order, as bias_act_bwd's. */
+__kernel void bias_act_bwd_vec(__global const float *x, int xo, __global const float *b, int bo,
+                               __global const float *y, int yo, __global const float *gy, int gyo,
+                               __global float *gx, int gxo, __global float *gb, int gbo, int rows, int cols,
+                               int rb, int act, int want_gx, int want_gb, int direct, int acc)
+{
+    int c0 = get_global_id(0) * 16, blk = get_global_id(1);
+    int r0 = blk * rb, r1 = min(rows, r0 + rb);
+    float sv[16];
+    if (c0 + 16 <= cols) {
+        float16 bv = vload16(0, b + bo + c0), s = (float16)(0.0f);
+        for (int r = r0; r < r1; r++) {
+            size_t i = (size_t)r * cols + c0;
+            float16 v = vload16(0, x + xo + i) + bv;
+            float16 o = act >= 3 ? vload16(0, y + yo + i) : (float16)(0.0f);
+            float16 d = vload16(0, gy + gyo + i) * act_grad16(v, o, act);
+            if (want_gx)
+                vstore16(acc ? vload16(0, gx + gxo + i) + d : d, 0, gx + gxo + i);
+            s += d;
+        }
+        vstore16(s, 0, sv);
+    } else {
+        for (int k = 0; k < 16; k++)
+            sv[k] = 0.0f;
+        for (int r = r0; r < r1; r++)
+            for (int k = 0; k < 16 && c0 + k < cols; k++) {
+                int c = c0 + k;
+                size_t i = (size_t)r * cols + c;
+                float v = x[xo + i] + b[bo + c];
+                float d = gy[gyo + i] * act_grad(v, act >= 3 ? y[yo + i] : 0.0f, act);
+                if (want_gx)
+                    gx[gxo + i] = acc ? gx[gxo + i] + d : d;
+                sv[k] += d;
+            }
+    }
+    if (!want_gb)
+        return;
+    for (int k = 0; k < 16 && c0 + k < cols; k++) {
+        if (direct)
+            gb[gbo + c0 + k] = acc ? gb[gbo + c0 + k] + sv[k] : sv[k];
+        else
+            gb[gbo + blk * cols + c0 + k] = sv[k];
+    }
+}
+
 /* Second pass of bias_act_bwd: gb[c] (+)= the compensated sum of the nblk partials of column c. */
 __kernel void bias_act_db(__global const float *part, int cols, int nblk, __global float *gb, int gbo, int acc)
 {

@@ -1,6 +1,8 @@
 /* ops_elementwise.c — unary activations (relu, gelu, tanh, sigmoid, exp, log, scale), broadcasting
  * binary ops (add, sub, mul) and the fused bias + activation (bias_act). */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -249,10 +251,43 @@ static void bias_act_dims(const clg_tensor *x, int *rows, int *cols)
     *rows = *cols ? (int)(clg_shape_numel(&x->s) / *cols) : 0;
 }
 
+/* CPU devices except rusticl take the *_vec kernels (work-groups of one, float16 along the
+ * columns; PoCL [256,512] relu: see the README), others the 2-D ones; llvmpipe runs the
+ * work-items of a group in SIMD lanes, as GPUs do.  CLGRAD_BIAS_ACT_KERNEL=vec|2d forces one. */
+static int bias_act_vec(const clg_ctx *ctx)
+{
+    const char *e = getenv("CLGRAD_BIAS_ACT_KERNEL");
+    if (e && *e)
+        return !strcmp(e, "vec");
+    return ctx->info.type == CLG_DEVICE_CPU && !strstr(ctx->info.platform_name, "rusticl");
+}
+
+/* Rows per work-item of bias_act_fwd_vec: about 4096 elements each, or fewer rows so that
+ * there are at least 4 work-items per compute unit. */
+static int bias_act_rpw(const clg_ctx *ctx, int rows, int cols)
+{
+    int rpw = cols >= 4096 ? 1 : 4096 / cols;
+    int want = 4 * (ctx->info.compute_units ? ctx->info.compute_units : 1);
+    if ((rows + rpw - 1) / rpw < want)
+        rpw = (rows + want - 1) / want;
+    return rpw < 1 ? 1 : rpw;
+}
+
 static clg_status bias_act_forward(clg_ctx *ctx, const clg_tensor *const *in, clg_tensor *out, const clg_attrs *a)
 {
     int rows, cols;
     bias_act_dims(in[0], &rows, &cols);
+    if (bias_act_vec(ctx)) {
+        int rpw = bias_act_rpw(ctx, rows, cols);
+        size_t g = (size_t)(rows + rpw - 1) / (size_t)rpw, one = 1;
+        const clg_karg args[] = { KTEN(in[0]), KTEN(in[1]), KTEN(out), KINT(rows), KINT(cols), KINT(a->act),
+                                  KINT(rpw) };
+        cl_kernel k;
+        clg_status st = clg__kernel(ctx, CLG_PROG_ELEMENTWISE, "bias_act_fwd_vec", &k);
+        if (st || (st = clg__set_args(k, "bias_act_fwd_vec", args, CLG_NARGS(args))))
+            return st;
+        return clg__enqueue(ctx, k, "bias_act_fwd_vec", 1, &g, &one);
+    }
     size_t gs[2] = { (size_t)cols, (size_t)rows }, ls[2] = { ctx->wg_default, 1 };
     const clg_karg args[] = { KTEN(in[0]), KTEN(in[1]), KTEN(out), KINT(rows), KINT(cols), KINT(a->act) };
     return clg__launch2d(ctx, CLG_PROG_ELEMENTWISE, "bias_act_fwd", gs, (size_t)cols >= ctx->wg_default ? ls : NULL,
@@ -280,12 +315,14 @@ static clg_status bias_act_backward(clg_ctx *ctx, const clg_tensor *const *in, c
             return clg__cl_fail(err, "bias_act backward: clCreateBuffer(%d x %d partial sums)", nblk, cols);
     }
     const clg_tensor *gx = gin[0] ? gin[0] : gout, *gb = gin[1] ? gin[1] : in[1]; /* placeholders when unused */
-    size_t gs[2] = { (size_t)(cols + 3) / 4, (size_t)nblk };
+    int vec = bias_act_vec(ctx);
+    size_t gs[2] = { (size_t)(cols + (vec ? 15 : 3)) / (vec ? 16 : 4), (size_t)nblk }, one[2] = { 1, 1 };
     const clg_karg args[] = { KTEN(in[0]), KTEN(in[1]), KTEN(out), KTEN(gout), KMEM(gx->buf), KINT(gx->offset),
                               KMEM(part ? part : gb->buf), KINT(part ? 0 : (int)gb->offset), KINT(rows), KINT(cols),
                               KINT(rb), KINT(a->act), KINT(gin[0] != NULL), KINT(gin[1] != NULL), KINT(direct),
                               KINT(acc) };
-    clg_status st = clg__launch2d(ctx, CLG_PROG_ELEMENTWISE, "bias_act_bwd", gs, NULL, args, CLG_NARGS(args));
+    const char *kname = vec ? "bias_act_bwd_vec" : "bias_act_bwd";
+    clg_status st = clg__launch2d(ctx, CLG_PROG_ELEMENTWISE, kname, gs, vec ? one : NULL, args, CLG_NARGS(args));
     if (!st && part)
         st = LAUNCH1D(ctx, CLG_PROG_ELEMENTWISE, "bias_act_db", (size_t)cols, KMEM(part), KINT(cols), KINT(nblk),
                       KTEN(gin[1]), KINT(acc));

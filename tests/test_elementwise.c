@@ -2,6 +2,7 @@
 /* Tolerances: unary forward atol 1e-5 rtol 1e-5; binary forward atol 1e-5 rtol 1e-4 (defaults);
  * backward via check_op_backward gtol 2e-3 (default: |dev - fd| <= gtol * max(1, max|fd|)). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
@@ -189,6 +190,19 @@ static void test_bias_act_matches_unfused(void **s)
     ref_free(&rg);
 }
 
+/* Both kernel styles on every device (the default picks one per device type). */
+static void test_bias_act_styles(void **s)
+{
+    const char *styles[] = { "2d", "vec" };
+    for (int i = 0; i < 2; i++) {
+        setenv("CLGRAD_BIAS_ACT_KERNEL", styles[i], 1);
+        test_bias_act(s);
+        test_bias_act_long(s);
+        test_bias_act_matches_unfused(s);
+    }
+    unsetenv("CLGRAD_BIAS_ACT_KERNEL");
+}
+
 static void test_bias_act_bad(void **s)
 {
     (void)s;
@@ -282,7 +296,7 @@ int main(void)
         cmocka_unit_test(test_mul), cmocka_unit_test(test_bias_grad_long), cmocka_unit_test(test_binary_bad),
         cmocka_unit_test(test_bad_inputs),     cmocka_unit_test(test_bias_act),
         cmocka_unit_test(test_bias_act_long),  cmocka_unit_test(test_bias_act_matches_unfused),
-        cmocka_unit_test(test_bias_act_bad),
+        cmocka_unit_test(test_bias_act_styles), cmocka_unit_test(test_bias_act_bad),
         cmocka_unit_test(test_zero_sized),
     };
     return clg_test_run_per_device("elementwise", tests, sizeof tests / sizeof tests[0]);
