@@ -153,3 +153,65 @@ __kernel void sqerr_bwd(__global const float *p, int po, __global const float *t
     if (want_t)
         gt[gto + i] = acc ? gt[gto + i] - g : -g;
 }
+
+/* ---- CPU style (clg__vec_kernels): work-groups of one, float16 along contiguous chunks ---- */
+
+/* Stage 1 of sqerr_partial's contract: work-item g sums elements [g*chunk, (g+1)*chunk) into
+ * part[2g] (err, compensated per lane) and part[2g+1] (mask count). */
+__kernel void sqerr_partial_vec(__global const float *p, int po, __global const float *t, int to,
+                                __global const float *mk, int mo, int has_mask, int want_err, int n, int chunk,
+                                __global float *part)
+{
+    int g = get_global_id(0), i0 = g * chunk, i1 = min(n, i0 + chunk), iv = i0 + (i1 - i0) / 16 * 16;
+    float16 s16 = (float16)(0.0f), c16 = (float16)(0.0f), m16 = (float16)(0.0f);
+    for (int i = i0; i < iv; i += 16) {
+        float16 w = has_mask ? vload16(0, mk + mo + i) : (float16)(1.0f);
+        m16 += w;
+        if (want_err) {
+            float16 d = vload16(0, p + po + i) - vload16(0, t + to + i);
+            clg_kahan_add16(&s16, &c16, w * d * d);
+        }
+    }
+    float s = 0.0f, c = 0.0f, m = 0.0f;
+    for (int i = iv; i < i1; i++) {
+        float w = has_mask ? mk[mo + i] : 1.0f;
+        m += w;
+        if (want_err) {
+            float d = p[po + i] - t[to + i];
+            clg_kahan_add(&s, &c, w * d * d);
+        }
+    }
+    clg_kahan_add(&s, &c, clg_kahan_fold16(s16, c16));
+    float mv[16];
+    vstore16(m16, 0, mv);
+    for (int k = 0; k < 16; k++)
+        m += mv[k];
+    part[2 * g] = s;
+    part[2 * g + 1] = m;
+}
+
+/* sqerr_bwd over chunks of 16 * per elements per work-item, float16 (bit-identical to it). */
+__kernel void sqerr_bwd_vec(__global const float *p, int po, __global const float *t, int to,
+                            __global const float *mk, int mo, int has_mask, __global const float *sums,
+                            float ncount, __global const float *gy, int gyo, __global float *gp, int gpo,
+                            int want_p, __global float *gt, int gto, int want_t, int n, int acc, int chunk)
+{
+    int i0 = get_global_id(0) * chunk, i1 = min(n, i0 + chunk), iv = i0 + (i1 - i0) / 16 * 16;
+    float gs = gy[gyo], den = fmax(1.0f, has_mask ? sums[1] : ncount);
+    for (int i = i0; i < iv; i += 16) {
+        float16 w = has_mask ? vload16(0, mk + mo + i) : (float16)(1.0f);
+        float16 g = 2.0f * w * (vload16(0, p + po + i) - vload16(0, t + to + i)) * gs / den;
+        if (want_p)
+            vstore16(acc ? vload16(0, gp + gpo + i) + g : g, 0, gp + gpo + i);
+        if (want_t)
+            vstore16(acc ? vload16(0, gt + gto + i) - g : -g, 0, gt + gto + i);
+    }
+    for (int i = iv; i < i1; i++) {
+        float w = has_mask ? mk[mo + i] : 1.0f;
+        float g = 2.0f * w * (p[po + i] - t[to + i]) * gs / den;
+        if (want_p)
+            gp[gpo + i] = acc ? gp[gpo + i] + g : g;
+        if (want_t)
+            gt[gto + i] = acc ? gt[gto + i] - g : -g;
+    }
+}

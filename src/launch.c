@@ -1,4 +1,7 @@
 /* launch.c — setting kernel arguments and enqueuing launches with rounded-up global sizes. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "internal.h"
 
 clg_status clg__set_args(cl_kernel k, const char *kname, const clg_karg *args, int nargs)
@@ -64,4 +67,25 @@ clg_status clg__launch2d(clg_ctx *ctx, int prog, const char *kname, const size_t
     if ((st = clg__set_args(k, kname, args, nargs)))
         return st;
     return clg__enqueue(ctx, k, kname, 2, gsize, lsize);
+}
+
+int clg__vec_kernels(const clg_ctx *ctx)
+{
+    const char *e = getenv("CLGRAD_VEC_KERNELS");
+    if (e && *e)
+        return strcmp(e, "0") != 0;
+    return ctx->info.type == CLG_DEVICE_CPU && !strstr(ctx->info.platform_name, "rusticl");
+}
+
+clg_status clg__launch_groups_of_one(clg_ctx *ctx, int prog, const char *kname, size_t n, const clg_karg *args,
+                                     int nargs)
+{
+    if (n == 0)
+        return CLG_OK;
+    cl_kernel k;
+    clg_status st = clg__kernel(ctx, prog, kname, &k);
+    if (st || (st = clg__set_args(k, kname, args, nargs)))
+        return st;
+    size_t one = 1;
+    return clg__enqueue(ctx, k, kname, 1, &n, &one);
 }

@@ -117,6 +117,17 @@ static clg_status masked_mse_infer(const clg_shape *const *in, const clg_attrs *
 #define SQ_ITEMS 16       /* elements per work-item before another group is added */
 #define SQ_MAX_GROUPS 256
 
+/* Elements per work-item of the *_vec kernels (clg__vec_kernels): 4096, more beyond 4M
+ * elements so that there are at most 1024 partial sums; a multiple of 16.  On PoCL the strided
+ * loops of sqerr_partial stay scalar and walk every cache line once per work-item: masked_mse
+ * [256,784] forward 373 -> see the README. */
+static int sq_chunk(int n)
+{
+    int c = (n + 1023) / 1024;
+    c = (c + 15) / 16 * 16;
+    return c < 4096 ? 4096 : c;
+}
+
 /* Two-stage reduction: sums[0] = sum(w (p-t)^2) (when want_err), sums[1] = sum(w); with y non-NULL
  * also y = sums[0] / max(1, sums[1]).  sums is a 2-float scratch tensor. */
 static clg_status sq_sums(clg_ctx *ctx, const clg_tensor *const *in, int has_mask, int want_err,
@@ -124,18 +135,23 @@ static clg_status sq_sums(clg_ctx *ctx, const clg_tensor *const *in, int has_mas
 {
     int n = (int)clg_shape_numel(&in[0]->s);
     size_t wg = ctx->wg_default;
-    int64_t per = (int64_t)wg * SQ_ITEMS, ng = (n + per - 1) / per;
+    int vec = clg__vec_kernels(ctx), chunk = sq_chunk(n);
+    int64_t per = (int64_t)wg * SQ_ITEMS, ng = vec ? (n + chunk - 1) / chunk : (n + per - 1) / per;
     if (ng < 1)
         ng = 1;
-    if (ng > SQ_MAX_GROUPS)
+    if (!vec && ng > SQ_MAX_GROUPS)
         ng = SQ_MAX_GROUPS;
     clg_tensor part;
     clg_status st = scratch(ctx, 2 * ng, &part);
     if (st)
         return st;
     const clg_tensor *mk = has_mask ? in[2] : in[0];
-    st = LAUNCH1D(ctx, CLG_PROG_LOSS, "sqerr_partial", (size_t)ng * wg, KTEN(in[0]), KTEN(in[1]), KTEN(mk),
-                  KINT(has_mask), KINT(want_err), KINT(n), KMEM(part.buf));
+    if (vec)
+        st = LAUNCH_ONES(ctx, CLG_PROG_LOSS, "sqerr_partial_vec", (size_t)ng, KTEN(in[0]), KTEN(in[1]), KTEN(mk),
+                         KINT(has_mask), KINT(want_err), KINT(n), KINT(chunk), KMEM(part.buf));
+    else
+        st = LAUNCH1D(ctx, CLG_PROG_LOSS, "sqerr_partial", (size_t)ng * wg, KTEN(in[0]), KTEN(in[1]), KTEN(mk),
+                      KINT(has_mask), KINT(want_err), KINT(n), KMEM(part.buf));
     if (!st)
         st = LAUNCH1D(ctx, CLG_PROG_LOSS, "sqerr_final", wg, KMEM(part.buf), KINT(ng), KMEM(sums->buf),
                       KMEM(y ? y->buf : sums->buf), KINT(y ? (int)y->offset : -1));
@@ -171,7 +187,12 @@ static clg_status sq_backward(clg_ctx *ctx, const clg_tensor *const *in, const c
     const clg_tensor *gp = gin[0] ? gin[0] : in[0], *gt = gin[1] ? gin[1] : in[0];
     if (has_mask)
         st = sq_sums(ctx, in, 1, 0, &sums, NULL);
-    if (!st)
+    if (!st && clg__vec_kernels(ctx)) {
+        int chunk = sq_chunk(n);
+        st = LAUNCH_ONES(ctx, CLG_PROG_LOSS, "sqerr_bwd_vec", (size_t)(n + chunk - 1) / (size_t)chunk, KTEN(in[0]),
+                         KTEN(in[1]), KTEN(mk), KINT(has_mask), KMEM(sums.buf), KFLT((float)n), KTEN(gout), KTEN(gp),
+                         KINT(gin[0] != NULL), KTEN(gt), KINT(gin[1] != NULL), KINT(n), KINT(acc), KINT(chunk));
+    } else if (!st)
         st = LAUNCH1D(ctx, CLG_PROG_LOSS, "sqerr_bwd", (size_t)n, KTEN(in[0]), KTEN(in[1]), KTEN(mk),
                       KINT(has_mask), KMEM(sums.buf), KFLT((float)n), KTEN(gout), KTEN(gp), KINT(gin[0] != NULL),
                       KTEN(gt), KINT(gin[1] != NULL), KINT(n), KINT(acc));

@@ -1,6 +1,5 @@
 /* ops_reduce.c — reductions: sum and mean over an axis or all, softmax and log_softmax over rows. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -152,42 +151,18 @@ static void rows_split(const clg_shape *x, int *rows, int *C)
     *rows = *C ? (int)(clg_shape_numel(x) / *C) : 0;
 }
 
-/* Kernel style for rows of length C: CPU devices take the *_vec kernels (a work-item per row,
- * float16 along it; softmax [128,1000] on PoCL: forward 1192 -> 79 us, backward 326 -> 53 us
- * against the group kernels), except rusticl, whose llvmpipe runs the work-items of a group in
- * SIMD lanes (there the group kernels are 2x faster than vec); other devices a work-group per
- * row from GROUP_MIN_LEN up, else a work-item per row (the *_item kernels).
- * CLGRAD_SOFTMAX_KERNEL=vec|group|item forces one (tests, tuning). */
+/* Kernel style for rows of length C: the *_vec kernels where clg__vec_kernels (a work-item per
+ * row, float16 along it; softmax [128,1000] on PoCL: forward 1192 -> 79 us, backward 326 -> 53 us
+ * against the group kernels; on rusticl the group kernels are 2x faster than vec), else a
+ * work-group per row from GROUP_MIN_LEN up, else a work-item per row (the *_item kernels). */
 enum { SM_ITEM, SM_GROUP, SM_VEC };
 
 static int sm_style(const clg_ctx *ctx, int C)
 {
-    const char *e = getenv("CLGRAD_SOFTMAX_KERNEL");
-    if (e && !strcmp(e, "vec"))
-        return SM_VEC;
-    if (e && !strcmp(e, "group"))
-        return SM_GROUP;
-    if (e && !strcmp(e, "item"))
-        return SM_ITEM;
-    if (ctx->info.type == CLG_DEVICE_CPU && !strstr(ctx->info.platform_name, "rusticl"))
+    if (clg__vec_kernels(ctx))
         return SM_VEC;
     return C >= GROUP_MIN_LEN ? SM_GROUP : SM_ITEM;
 }
-
-/* One work-item per row in work-groups of one (a *_vec kernel). */
-static clg_status launch_rows_vec(clg_ctx *ctx, const char *kname, size_t rows, const clg_karg *args, int nargs)
-{
-    cl_kernel k;
-    clg_status st = clg__kernel(ctx, CLG_PROG_REDUCE, kname, &k);
-    if (st || (st = clg__set_args(k, kname, args, nargs)))
-        return st;
-    size_t one = 1;
-    return clg__enqueue(ctx, k, kname, 1, &rows, &one);
-}
-
-#define LAUNCH_ROWS_VEC(ctx, kname, rows, ...)                                          \
-    launch_rows_vec((ctx), (kname), (rows), (const clg_karg[]){ __VA_ARGS__ },          \
-                    CLG_NARGS(((const clg_karg[]){ __VA_ARGS__ })))
 
 static clg_status sm_fwd(clg_ctx *ctx, const clg_tensor *x, clg_tensor *y, int logsm)
 {
@@ -197,7 +172,7 @@ static clg_status sm_fwd(clg_ctx *ctx, const clg_tensor *x, clg_tensor *y, int l
         return CLG_OK;
     int style = sm_style(ctx, C);
     if (style == SM_VEC)
-        return LAUNCH_ROWS_VEC(ctx, "softmax_vec", (size_t)rows, KTEN(x), KTEN(y), KINT(C), KINT(logsm));
+        return LAUNCH_ONES(ctx, CLG_PROG_REDUCE, "softmax_vec", (size_t)rows, KTEN(x), KTEN(y), KINT(C), KINT(logsm));
     if (style == SM_GROUP)
         return LAUNCH_GROUPS(ctx, "softmax_group", (size_t)rows, KTEN(x), KTEN(y), KINT(C), KINT(logsm));
     return LAUNCH1D(ctx, CLG_PROG_REDUCE, "softmax_item", (size_t)rows, KTEN(x), KTEN(y), KINT(rows), KINT(C),
@@ -215,8 +190,8 @@ static clg_status sm_bwd(clg_ctx *ctx, const clg_tensor *y, const clg_tensor *gy
         return CLG_OK;
     int style = sm_style(ctx, C);
     if (style == SM_VEC)
-        return LAUNCH_ROWS_VEC(ctx, "softmax_bwd_vec", (size_t)rows, KTEN(y), KTEN(gy), KTEN(gx), KINT(C),
-                               KINT(logsm), KINT(acc));
+        return LAUNCH_ONES(ctx, CLG_PROG_REDUCE, "softmax_bwd_vec", (size_t)rows, KTEN(y), KTEN(gy), KTEN(gx),
+                           KINT(C), KINT(logsm), KINT(acc));
     if (style == SM_GROUP)
         return LAUNCH_GROUPS(ctx, "softmax_bwd_group", (size_t)rows, KTEN(y), KTEN(gy), KTEN(gx), KINT(C),
                              KINT(logsm), KINT(acc));

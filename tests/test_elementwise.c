@@ -190,17 +190,18 @@ static void test_bias_act_matches_unfused(void **s)
     ref_free(&rg);
 }
 
-/* Both kernel styles on every device (the default picks one per device type). */
+/* Both kernel families on every device (the default picks one per device type):
+ * CLGRAD_VEC_KERNELS=0 (2-D kernels) and =1 (float16 in work-groups of one). */
 static void test_bias_act_styles(void **s)
 {
-    const char *styles[] = { "2d", "vec" };
+    const char *on[] = { "0", "1" };
     for (int i = 0; i < 2; i++) {
-        setenv("CLGRAD_BIAS_ACT_KERNEL", styles[i], 1);
+        setenv("CLGRAD_VEC_KERNELS", on[i], 1);
         test_bias_act(s);
         test_bias_act_long(s);
         test_bias_act_matches_unfused(s);
     }
-    unsetenv("CLGRAD_BIAS_ACT_KERNEL");
+    unsetenv("CLGRAD_VEC_KERNELS");
 }
 
 static void test_bias_act_bad(void **s)

@@ -1,6 +1,7 @@
 /* test_loss.c — cross_entropy, mse, masked_mse vs the double reference and finite differences,
  * per device.  Tolerances: forward atol 1e-5, rtol 1e-4 (scalar means of up to ~35k terms,
  * Kahan-summed); backward gtol 2e-3 relative to the largest finite-difference gradient. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
@@ -48,8 +49,8 @@ static void test_mse(void **s)
 static void test_masked_mse(void **s)
 {
     (void)s;
-    const int64_t rows[] = { 1, 7, 33 }, cols[] = { 1, 33, 1031 };
-    for (size_t i = 0; i < 3; i++) {
+    const int64_t rows[] = { 1, 7, 33, 257 }, cols[] = { 1, 33, 1031, 100 };
+    for (size_t i = 0; i < 4; i++) {
         op_case c = { .op = CLG_OP_MASKED_MSE, .nin = 3, .attrs = clg_attrs_default() };
         c.in[0] = (in_spec){ .s = SHAPE2(CLG_F32, rows[i], cols[i]) };
         c.in[1] = (in_spec){ .s = SHAPE2(CLG_F32, rows[i], cols[i]) };
@@ -80,6 +81,20 @@ static void test_masked_mse_counts_only_masked(void **s)
     clg_tensor_free(&tt);
     clg_tensor_free(&tm);
     clg_tensor_free(&ty);
+}
+
+/* Both kernel families on every device (the default picks one per device type):
+ * CLGRAD_VEC_KERNELS=0 (grid-stride work-groups) and =1 (float16 chunks in groups of one). */
+static void test_sq_styles(void **s)
+{
+    const char *on[] = { "0", "1" };
+    for (int i = 0; i < 2; i++) {
+        setenv("CLGRAD_VEC_KERNELS", on[i], 1);
+        test_mse(s);
+        test_masked_mse(s);
+        test_masked_mse_counts_only_masked(s);
+    }
+    unsetenv("CLGRAD_VEC_KERNELS");
 }
 
 static void test_bad_label_flagged(void **s)
@@ -123,7 +138,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cross_entropy), cmocka_unit_test(test_cross_entropy_large_logits),
         cmocka_unit_test(test_mse), cmocka_unit_test(test_masked_mse),
-        cmocka_unit_test(test_masked_mse_counts_only_masked), cmocka_unit_test(test_bad_label_flagged),
+        cmocka_unit_test(test_masked_mse_counts_only_masked), cmocka_unit_test(test_sq_styles),
+        cmocka_unit_test(test_bad_label_flagged),
         cmocka_unit_test(test_bad_inputs),
     };
     return clg_test_run_per_device("loss", tests, sizeof tests / sizeof tests[0]);

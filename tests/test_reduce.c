@@ -127,20 +127,20 @@ static void test_softmax_ninf(void **s)
     ninf_case(1031); /* group per row (GPUs) */
 }
 
-/* Every row-kernel style on every device (the default picks one per device type): the cases
- * above, forced through CLGRAD_SOFTMAX_KERNEL. */
+/* Both kernel families on every device (the default picks one per device type): the cases
+ * above with CLGRAD_VEC_KERNELS=0 (item rows below 256 columns, group rows above) and =1. */
 static void test_softmax_styles(void **s)
 {
     (void)s;
-    const char *styles[] = { "item", "group", "vec" };
-    for (int i = 0; i < 3; i++) {
-        setenv("CLGRAD_SOFTMAX_KERNEL", styles[i], 1);
+    const char *on[] = { "0", "1" };
+    for (int i = 0; i < 2; i++) {
+        setenv("CLGRAD_VEC_KERNELS", on[i], 1);
         softmax_cases(CLG_OP_SOFTMAX);
         softmax_cases(CLG_OP_LOG_SOFTMAX);
         ninf_case(7);
         ninf_case(1031);
     }
-    unsetenv("CLGRAD_SOFTMAX_KERNEL");
+    unsetenv("CLGRAD_VEC_KERNELS");
 }
 
 static void test_bad_inputs(void **s)
