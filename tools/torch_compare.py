@@ -3,10 +3,14 @@
 
 Times the same steps as `clgrad bench`: the MLP (784-256-256-10, batch 128, Adam, cross-entropy)
 and the masked auto-encoder (784-512-128-512-784, batch 256, Adam, MSE on 75% masked 4x4 patches),
-on random data, in PyTorch with 1 thread and with its default thread count, then runs
-`clgrad bench --quick --json` and prints the samples/s side by side with the ratio.
+on random data, in PyTorch with 1 thread and with its default thread count, and with
+`clgrad bench --quick --json`, and prints the samples/s side by side with the ratio.  The
+machines here swing between speed phases every few seconds, so the measurement runs in
+--rounds rounds (default 3), each timing clgrad and PyTorch (1 thread) in turn; the table shows
+the medians over the rounds, the per-round ratios and their median (PyTorch with all threads,
+2-3x slower here, is timed once).
 
-Usage: /usr/bin/python3 tools/torch_compare.py [BUILD_DIR] [--device SPEC]
+Usage: /usr/bin/python3 tools/torch_compare.py [BUILD_DIR] [--device SPEC] [--rounds R]
 For a fair comparison unset OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE in the calling shell
 (`env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ...`). Exits 0 with a message when PyTorch is absent.
 """
@@ -77,8 +81,9 @@ def bench_clgrad(build, device):
     exe = os.path.join(build, 'clgrad')
     with tempfile.TemporaryDirectory() as d:
         js = os.path.join(d, 'b.json')
-        cmd = [exe, 'bench', '--quick', '--json', js, '--device', device]
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        # --reps 15: MLP/MAE steps timed over ~0.1-0.3 s, closer to PyTorch's 5 x 60 steps
+        cmd = [exe, 'bench', '--quick', '--reps', '15', '--json', js, '--device', device]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         with open(js) as f:
             data = json.load(f)
     rates = {}
@@ -95,22 +100,37 @@ def main():
         i = args.index('--device')
         device = args[i + 1]
         del args[i:i + 2]
+    rounds = 3
+    if '--rounds' in args:
+        i = args.index('--rounds')
+        rounds = max(1, int(args[i + 1]))
+        del args[i:i + 2]
     build = args[0] if args else 'build'
     try:
         import torch
     except ImportError:
         print('torch_compare: PyTorch is not installed (apt-get install python3-torch); nothing to compare')
         return 0
-    ours = bench_clgrad(build, device)
-    t1 = bench_torch(torch, 1)
-    tn = bench_torch(torch, os.cpu_count() or 1)
-    print('%-5s %14s %16s %16s %10s' % ('step', 'clgrad s/s', 'torch 1 thr s/s', 'torch %d thr s/s' % (os.cpu_count() or 1), 'ratio'))
+    ours, t1 = {}, {}
+    for _ in range(rounds):
+        for k, v in bench_clgrad(build, device).items():
+            ours.setdefault(k, []).append(v)
+        for k, v in bench_torch(torch, 1).items():
+            t1.setdefault(k, []).append(v)
+    nthr = os.cpu_count() or 1
+    tn = bench_torch(torch, nthr)
+    print('%-5s %14s %16s %16s %10s  %s' % ('step', 'clgrad s/s', 'torch 1 thr s/s', 'torch %d thr s/s' % nthr,
+                                          'ratio', 'per round'))
     for k in ('MLP', 'MAE'):
-        best = max(t1[k], tn[k])
-        o = ours.get(k)
-        print('%-5s %14s %16.0f %16.0f %10s' % (k, '%.0f' % o if o else 'n/a', t1[k], tn[k],
-                                                '%.2fx' % (o / best) if o else 'n/a'))
-    print('ratio = clgrad / the faster PyTorch setting (samples per second, medians)')
+        o, a = ours.get(k, []), t1[k]
+        if len(o) != len(a):
+            print('%-5s %14s' % (k, 'n/a'))
+            continue
+        per = [x / max(y, tn[k]) for x, y in zip(o, a)]
+        print('%-5s %14.0f %16.0f %16.0f %9.2fx  %s' % (k, statistics.median(o), statistics.median(a), tn[k],
+                                                     statistics.median(per),
+                                                     ' '.join('%.2fx' % r for r in per)))
+    print('ratio = clgrad / the faster PyTorch setting in the same round (samples per second); medians over %d rounds' % rounds)
     return 0
 
 
