@@ -40,19 +40,24 @@ clg_status clg__enqueue(clg_ctx *ctx, cl_kernel k, const char *kname, cl_uint di
     return CLG_OK;
 }
 
+/* Fetch kernel kname of program prog, set its arguments and enqueue it. */
+static clg_status launch(clg_ctx *ctx, int prog, const char *kname, cl_uint dims, const size_t *gsize,
+                         const size_t *lsize, const clg_karg *args, int nargs)
+{
+    cl_kernel k;
+    clg_status st = clg__kernel(ctx, prog, kname, &k);
+    if (st || (st = clg__set_args(k, kname, args, nargs)))
+        return st;
+    return clg__enqueue(ctx, k, kname, dims, gsize, lsize);
+}
+
 clg_status clg__launch1d(clg_ctx *ctx, int prog, const char *kname, size_t n, const clg_karg *args,
                          int nargs)
 {
     if (n == 0)
         return CLG_OK;
-    cl_kernel k;
-    clg_status st = clg__kernel(ctx, prog, kname, &k);
-    if (st)
-        return st;
-    if ((st = clg__set_args(k, kname, args, nargs)))
-        return st;
     size_t l = ctx->wg_default;
-    return clg__enqueue(ctx, k, kname, 1, &n, &l);
+    return launch(ctx, prog, kname, 1, &n, &l, args, nargs);
 }
 
 clg_status clg__launch2d(clg_ctx *ctx, int prog, const char *kname, const size_t gsize[2],
@@ -60,13 +65,7 @@ clg_status clg__launch2d(clg_ctx *ctx, int prog, const char *kname, const size_t
 {
     if (gsize[0] == 0 || gsize[1] == 0)
         return CLG_OK;
-    cl_kernel k;
-    clg_status st = clg__kernel(ctx, prog, kname, &k);
-    if (st)
-        return st;
-    if ((st = clg__set_args(k, kname, args, nargs)))
-        return st;
-    return clg__enqueue(ctx, k, kname, 2, gsize, lsize);
+    return launch(ctx, prog, kname, 2, gsize, lsize, args, nargs);
 }
 
 int clg__vec_kernels(const clg_ctx *ctx)
@@ -82,10 +81,6 @@ clg_status clg__launch_groups_of_one(clg_ctx *ctx, int prog, const char *kname, 
 {
     if (n == 0)
         return CLG_OK;
-    cl_kernel k;
-    clg_status st = clg__kernel(ctx, prog, kname, &k);
-    if (st || (st = clg__set_args(k, kname, args, nargs)))
-        return st;
     size_t one = 1;
-    return clg__enqueue(ctx, k, kname, 1, &n, &one);
+    return launch(ctx, prog, kname, 1, &n, &one, args, nargs);
 }

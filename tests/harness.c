@@ -131,3 +131,14 @@ int clg_test_run(const char *suite, const struct CMUnitTest *tests, size_t n)
 {
     return _cmocka_run_group_tests(suite, tests, n, NULL, NULL);
 }
+
+void clg_test_each_vec_kernels(void (*const *fns)(void **), size_t n, void **state)
+{
+    const char *on[] = { "0", "1" };
+    for (int i = 0; i < 2; i++) {
+        setenv("CLGRAD_VEC_KERNELS", on[i], 1);
+        for (size_t k = 0; k < n; k++)
+            fns[k](state);
+    }
+    unsetenv("CLGRAD_VEC_KERNELS");
+}

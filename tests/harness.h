@@ -36,4 +36,8 @@ int clg_test_run(const char *suite, const struct CMUnitTest *tests, size_t n);
 /* Is this device rusticl (slow launches, slow CLBlast)?  Tests use it to keep shapes small. */
 int clg_test_is_rusticl(void);
 
+/* Run each of the n test bodies with CLGRAD_VEC_KERNELS=0, then =1 (both kernel families of the
+ * ops that have a CPU-style variant, whatever the device's default), then unset it. */
+void clg_test_each_vec_kernels(void (*const *fns)(void **), size_t n, void **state);
+
 #endif

@@ -194,14 +194,8 @@ static void test_bias_act_matches_unfused(void **s)
  * CLGRAD_VEC_KERNELS=0 (2-D kernels) and =1 (float16 in work-groups of one). */
 static void test_bias_act_styles(void **s)
 {
-    const char *on[] = { "0", "1" };
-    for (int i = 0; i < 2; i++) {
-        setenv("CLGRAD_VEC_KERNELS", on[i], 1);
-        test_bias_act(s);
-        test_bias_act_long(s);
-        test_bias_act_matches_unfused(s);
-    }
-    unsetenv("CLGRAD_VEC_KERNELS");
+    void (*const fns[])(void **) = { test_bias_act, test_bias_act_long, test_bias_act_matches_unfused };
+    clg_test_each_vec_kernels(fns, 3, s);
 }
 
 static void test_bias_act_bad(void **s)

@@ -87,14 +87,8 @@ static void test_masked_mse_counts_only_masked(void **s)
  * CLGRAD_VEC_KERNELS=0 (grid-stride work-groups) and =1 (float16 chunks in groups of one). */
 static void test_sq_styles(void **s)
 {
-    const char *on[] = { "0", "1" };
-    for (int i = 0; i < 2; i++) {
-        setenv("CLGRAD_VEC_KERNELS", on[i], 1);
-        test_mse(s);
-        test_masked_mse(s);
-        test_masked_mse_counts_only_masked(s);
-    }
-    unsetenv("CLGRAD_VEC_KERNELS");
+    void (*const fns[])(void **) = { test_mse, test_masked_mse, test_masked_mse_counts_only_masked };
+    clg_test_each_vec_kernels(fns, 3, s);
 }
 
 static void test_bad_label_flagged(void **s)

@@ -127,20 +127,12 @@ static void test_softmax_ninf(void **s)
     ninf_case(1031); /* group per row (GPUs) */
 }
 
-/* Both kernel families on every device (the default picks one per device type): the cases
- * above with CLGRAD_VEC_KERNELS=0 (item rows below 256 columns, group rows above) and =1. */
+/* Both kernel families on every device (the default picks one per device type):
+ * CLGRAD_VEC_KERNELS=0 (item rows below 256 columns, group rows above) and =1. */
 static void test_softmax_styles(void **s)
 {
-    (void)s;
-    const char *on[] = { "0", "1" };
-    for (int i = 0; i < 2; i++) {
-        setenv("CLGRAD_VEC_KERNELS", on[i], 1);
-        softmax_cases(CLG_OP_SOFTMAX);
-        softmax_cases(CLG_OP_LOG_SOFTMAX);
-        ninf_case(7);
-        ninf_case(1031);
-    }
-    unsetenv("CLGRAD_VEC_KERNELS");
+    void (*const fns[])(void **) = { test_softmax, test_log_softmax, test_softmax_ninf };
+    clg_test_each_vec_kernels(fns, 3, s);
 }
 
 static void test_bad_inputs(void **s)
