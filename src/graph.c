@@ -238,20 +238,10 @@ clg_status clg_graph_input(clg_graph *g, const char *name, const clg_shape *s, i
     return CLG_OK;
 }
 
-/* splitmix64: one independent stream per param. */
-static uint64_t sm64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static double rng_uniform(uint64_t *s) { return (double)(sm64(s) >> 11) * 0x1.0p-53; }
-
+/* One independent splitmix64 stream per param (clg__splitmix64). */
 static double rng_normal(uint64_t *s)
 {
-    double u1 = 1.0 - rng_uniform(s), u2 = rng_uniform(s);
+    double u1 = 1.0 - clg__u01(s), u2 = clg__u01(s);
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
@@ -279,7 +269,7 @@ static clg_status fill_init(const clg_graph *g, const gnode *x, const clg_init *
         fan_out = 1;
     double gain = init->gain != 0.0f ? init->gain : 1.0;
     uint64_t s = g->seed * 0x9e3779b97f4a7c15ull ^ ((uint64_t)x->param_index + 1) * 0xd1b54a32d192ed03ull;
-    (void)sm64(&s);
+    (void)clg__splitmix64(&s);
     double lo = 0, hi = 0;
     switch (init->kind) {
     case CLG_INIT_ZEROS:
@@ -315,7 +305,7 @@ static clg_status fill_init(const clg_graph *g, const gnode *x, const clg_init *
                          (int)init->kind);
     }
     for (size_t i = 0; i < n; i++)
-        v[i] = (float)(lo + (hi - lo) * rng_uniform(&s));
+        v[i] = (float)(lo + (hi - lo) * clg__u01(&s));
     return CLG_OK;
 }
 

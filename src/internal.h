@@ -127,6 +127,17 @@ int clg__vec_kernels(const clg_ctx *ctx);
 clg_status clg__launch_groups_of_one(clg_ctx *ctx, int prog, const char *kname, size_t n,
                                      const clg_karg *args, int nargs);
 
+/* splitmix64 (Steele, Lea, Flood 2014): the library's host-side stream (parameter init, SGNS
+ * sampling); clg__u01 is a uniform double in [0, 1) with 53 random bits. */
+static inline uint64_t clg__splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static inline double clg__u01(uint64_t *s) { return (double)(clg__splitmix64(s) >> 11) * 0x1.0p-53; }
+
 #define CLG_NARGS(arr) ((int)(sizeof(arr) / sizeof((arr)[0])))
 /* LAUNCH_ONES(ctx, prog, "kernel", n, args...): clg__launch_groups_of_one */
 #define LAUNCH_ONES(ctx, prog, kname, n, ...)                                                \

@@ -118,15 +118,6 @@ typedef struct opts {
     const char *device, *json, *only;
 } opts;
 
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static double rng_uniform(uint64_t *s) { return (double)(rng_next(s) >> 11) * (1.0 / 9007199254740992.0); }
 
 /* ---- running one case on one ctx ------------------------------------------ */
 
@@ -210,7 +201,7 @@ static clg_status fill_tensor(clg_tensor *t, const bin *sp, uint64_t *rng)
     if (!h)
         return CLG_ERR_OUT_OF_MEMORY;
     for (int64_t i = 0; i < n; i++) {
-        double u = rng_uniform(rng);
+        double u = util_u01(rng);
         if (sp->kind == K_INDEX)
             ((int32_t *)h)[i] = (int32_t)(sp->lo + floor(u * (sp->hi - sp->lo)));
         else if (sp->kind == K_MASK)

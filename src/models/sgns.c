@@ -11,18 +11,6 @@
 
 #define MAX_WORD 100
 
-/* ---- random numbers (splitmix64) ------------------------------------------ */
-
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static double rng_uniform(uint64_t *s) { return (double)(rng_next(s) >> 11) * (1.0 / 9007199254740992.0); }
-
 /* ---- tokenizer -------------------------------------------------------------- */
 
 static int word_byte(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80; }
@@ -314,7 +302,7 @@ clg_status clg_sgns_create(clg_ctx *ctx, int n_words, int dim, int negative, uin
     }
     uint64_t s = seed;
     for (size_t i = 0; i < (size_t)n_words * (size_t)dim; i++)
-        init[i] = (float)((rng_uniform(&s) - 0.5) / dim);
+        init[i] = (float)((clg__u01(&s) - 0.5) / dim);
     if ((st = make_buf(ctx, bytes, &m->win, "input vectors")) || (st = make_buf(ctx, bytes, &m->wout, "output vectors")) ||
         (st = write_rows(m, m->win, init)) || (st = write_rows(m, m->wout, NULL)))
         goto fail;
@@ -466,7 +454,7 @@ typedef struct trainer {
 static void close_line(trainer *t)
 {
     for (int i = t->line_start; i < t->n; i++) {
-        int b = 1 + (int)(rng_next(&t->rng) % (uint64_t)t->o->window);
+        int b = 1 + (int)(clg__splitmix64(&t->rng) % (uint64_t)t->o->window);
         int left = i - t->line_start, right = t->n - 1 - i;
         t->span[2 * i] = b < left ? b : left;
         t->span[2 * i + 1] = b < right ? b : right;
@@ -556,13 +544,13 @@ clg_status clg_sgns_train(clg_ctx *ctx, const char *corpus, const clg_sgns_optio
                 if (id < 0)
                     continue;
                 chunk_words++;
-                if (keep[id] < 1.0 && rng_uniform(&t.rng) > keep[id])
+                if (keep[id] < 1.0 && clg__u01(&t.rng) > keep[id])
                     continue;
                 t.tok[t.n] = id;
                 for (int k = 0; k < o.negative; k++) {
                     int nw, tries = 0;
                     do
-                        nw = t.table[rng_next(&t.rng) % (uint64_t)t.tsize];
+                        nw = t.table[clg__splitmix64(&t.rng) % (uint64_t)t.tsize];
                     while (nw == id && V > 1 && ++tries < 10);
                     t.neg[t.n * o.negative + k] = nw;
                 }

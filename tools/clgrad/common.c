@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "util.h"
 
 int cli_load_mnist(const char *dir, long train_limit, cli_data *d)
 {
@@ -55,19 +56,11 @@ void cli_derive_paths(const char *out, cli_paths *p)
     snprintf(p->png, sizeof p->png, "%s.png", base);
 }
 
-/* splitmix64 */
-static uint64_t mix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
 
 void cli_shuffle(int *idx, int n, uint64_t *state)
 {
     for (int i = n - 1; i > 0; i--) {
-        int j = (int)(mix(state) % (uint64_t)(i + 1));
+        int j = (int)(util_splitmix64(state) % (uint64_t)(i + 1));
         int t = idx[i];
         idx[i] = idx[j];
         idx[j] = t;

@@ -110,6 +110,16 @@ void util_pin_caller(int pin)
     sched_setaffinity(0, sizeof one, pin ? &one : &g_mask);
 }
 
+uint64_t util_splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+double util_u01(uint64_t *s) { return (double)(util_splitmix64(s) >> 11) * 0x1.0p-53; }
+
 void util_rm_tree(const char *dir)
 {
     DIR *d = opendir(dir);

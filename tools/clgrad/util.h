@@ -2,6 +2,7 @@
 #ifndef CLGRAD_CLI_UTIL_H
 #define CLGRAD_CLI_UTIL_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 double util_now(void);
@@ -28,6 +29,10 @@ void util_pin_pocl_workers(void);
  * instead of 180 GFLOP/s here), the whole run long. */
 void util_pin_blas_threads(void);
 void util_pin_caller(int pin);
+
+/* splitmix64, the tools' host-side stream (shuffles, synthetic data); util_u01: [0, 1), 53 bits. */
+uint64_t util_splitmix64(uint64_t *s);
+double util_u01(uint64_t *s);
 
 /* Remove the plain files in dir, then dir itself (one level: for scratch folders). */
 void util_rm_tree(const char *dir);
