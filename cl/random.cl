@@ -144,3 +144,128 @@ __kernel void dropout_bwd(__global const float *gy, int gyo, __global float *gx,
         gx[gxo + i] = acc ? gx[gxo + i] + g : g;
     }
 }
+
+/* ---- CPU style (clg__vec_kernels): 16 Philox blocks per work-item as uint16 lanes ----------
+ * Same streams, element for element, as the kernels above (the integer rounds are exact);
+ * work-groups of one, global size ceil(blocks / 16) (patch_mask_select_vec: one per sample). */
+
+/* philox4x32_10 on 16 counters: lane l of (x, y, z, w) is one block. */
+inline void philox16(uint16 *x, uint16 *y, uint16 *z, uint16 *w, uint k0, uint k1)
+{
+    for (int r = 0; r < 10; r++) {
+        uint16 hi0 = mul_hi((uint16)(PHILOX_M0), *x), lo0 = (uint16)(PHILOX_M0) * *x;
+        uint16 hi1 = mul_hi((uint16)(PHILOX_M1), *z), lo1 = (uint16)(PHILOX_M1) * *z;
+        uint16 nx = hi1 ^ *y ^ k0, nz = hi0 ^ *w ^ k1;
+        *x = nx;
+        *y = lo1;
+        *z = nz;
+        *w = lo0;
+        k0 += PHILOX_W0;
+        k1 += PHILOX_W1;
+    }
+}
+
+/* The 16 blocks b0 .. b0+15 of stream tag, as four words per block in v[4][16]. */
+inline void rng_blocks16(uint v[4][16], uint b0, uint tag, uint k0, uint k1, uint c2, uint c3)
+{
+    uint16 x = (uint16)(b0) + (uint16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    uint16 y = (uint16)(tag), z = (uint16)(c2), w = (uint16)(c3);
+    philox16(&x, &y, &z, &w, k0, k1);
+    vstore16(x, 0, v[0]);
+    vstore16(y, 0, v[1]);
+    vstore16(z, 0, v[2]);
+    vstore16(w, 0, v[3]);
+}
+
+__kernel void random_uniform_fwd_vec(__global float *y, int yo, int n, uint k0, uint k1, uint c2, uint c3,
+                                     float lo, float hi)
+{
+    uint v[4][16];
+    int b0 = get_global_id(0) * 16;
+    rng_blocks16(v, (uint)b0, RNG_TAG_UNIFORM, k0, k1, c2, c3);
+    float span = hi - lo, top = nextafter(hi, lo);
+    for (int l = 0; l < 16; l++)
+        for (int j = 0; j < 4; j++) {
+            int i = (b0 + l) * 4 + j;
+            if (i >= n)
+                return;
+            float u = lo + span * rng_u01(v[j][l]);
+            y[yo + i] = u < hi ? u : top;
+        }
+}
+
+__kernel void random_normal_fwd_vec(__global float *y, int yo, int n, uint k0, uint k1, uint c2, uint c3,
+                                    float mean, float std)
+{
+    uint v[4][16];
+    int b0 = get_global_id(0) * 16;
+    rng_blocks16(v, (uint)b0, RNG_TAG_NORMAL, k0, k1, c2, c3);
+    float e[4][16];
+    for (int p = 0; p < 4; p += 2) {
+        uint16 a = vload16(0, v[p]), b = vload16(0, v[p + 1]);
+        float16 u1 = convert_float16((a >> 8) + 1u) * 0x1.0p-24f;
+        float16 t = convert_float16(b >> 8) * 0x1.0p-23f;
+        float16 rad = sqrt(-2.0f * log(u1));
+        vstore16(mean + std * (rad * cospi(t)), 0, e[p]);
+        vstore16(mean + std * (rad * sinpi(t)), 0, e[p + 1]);
+    }
+    for (int l = 0; l < 16; l++)
+        for (int j = 0; j < 4; j++) {
+            int i = (b0 + l) * 4 + j;
+            if (i >= n)
+                return;
+            y[yo + i] = e[j][l];
+        }
+}
+
+__kernel void patch_mask_select_vec(__global int *sel, int nsamples, int np, int k, uint k0, uint k1, uint c2,
+                                    uint c3)
+{
+    int s = get_global_id(0);
+    int nblk = (np + 3) / 4, taken = 0;
+    __global int *out = sel + (size_t)s * np;
+    uint v[4][16];
+    for (int b0 = 0; b0 < nblk; b0 += 16) {
+        rng_blocks16(v, (uint)(s * nblk + b0), RNG_TAG_PATCH, k0, k1, c2, c3);
+        for (int l = 0; l < 16 && b0 + l < nblk; l++)
+            for (int j = 0; j < 4; j++) {
+                int q = (b0 + l) * 4 + j;
+                if (q >= np)
+                    break;
+                int take = (int)mul_hi(v[j][l], (uint)(np - q)) < k - taken;
+                taken += take;
+                out[q] = take;
+            }
+    }
+}
+
+__kernel void dropout_fwd_vec(__global const float *x, int xo, __global float *y, int yo, int n, uint thr,
+                              float scale, uint k0, uint k1, uint c2, uint c3)
+{
+    uint v[4][16];
+    int b0 = get_global_id(0) * 16;
+    rng_blocks16(v, (uint)b0, RNG_TAG_DROPOUT, k0, k1, c2, c3);
+    for (int l = 0; l < 16; l++)
+        for (int j = 0; j < 4; j++) {
+            int i = (b0 + l) * 4 + j;
+            if (i >= n)
+                return;
+            y[yo + i] = (v[j][l] >> 8) >= thr ? x[xo + i] * scale : 0.0f;
+        }
+}
+
+__kernel void dropout_bwd_vec(__global const float *gy, int gyo, __global float *gx, int gxo, int n, uint thr,
+                              float scale, uint k0, uint k1, uint c2, uint c3, int acc)
+{
+    uint v[4][16];
+    int b0 = get_global_id(0) * 16;
+    rng_blocks16(v, (uint)b0, RNG_TAG_DROPOUT, k0, k1, c2, c3);
+    for (int l = 0; l < 16; l++)
+        for (int j = 0; j < 4; j++) {
+            int i = (b0 + l) * 4 + j;
+            if (i >= n)
+                return;
+            float g = (v[j][l] >> 8) >= thr ? gy[gyo + i] * scale : 0.0f;
+            gx[gxo + i] = acc ? gx[gxo + i] + g : g;
+        }
+}

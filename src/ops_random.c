@@ -12,6 +12,23 @@
 
 static size_t blocks_of(int64_t n) { return (size_t)((n + 3) / 4); }
 
+/* Kernel kname over `blocks` Philox blocks: one block per work-item, or where clg__vec_kernels
+ * kname_vec with 16 blocks per work-item in work-groups of one (uint16 lanes; PoCL: see the
+ * README).  Same arguments, same values. */
+static clg_status launch_rng(clg_ctx *ctx, const char *kname, size_t blocks, const clg_karg *args, int nargs)
+{
+    if (clg__vec_kernels(ctx)) {
+        char vname[64];
+        snprintf(vname, sizeof vname, "%s_vec", kname);
+        return clg__launch_groups_of_one(ctx, CLG_PROG_RANDOM, vname, (blocks + 15) / 16, args, nargs);
+    }
+    return clg__launch1d(ctx, CLG_PROG_RANDOM, kname, blocks, args, nargs);
+}
+
+#define LAUNCH_RNG(ctx, kname, blocks, ...)                                      \
+    launch_rng((ctx), (kname), (blocks), (const clg_karg[]){ __VA_ARGS__ },      \
+               CLG_NARGS(((const clg_karg[]){ __VA_ARGS__ })))
+
 static clg_status check_numel(const char *op, const clg_shape *s)
 {
     int64_t n = clg_shape_numel(s);
@@ -62,7 +79,7 @@ static clg_status random_uniform_forward(clg_ctx *ctx, const clg_tensor *const *
 {
     (void)in;
     int64_t n = clg_shape_numel(&out->s);
-    return LAUNCH1D(ctx, CLG_PROG_RANDOM, "random_uniform_fwd", blocks_of(n), KTEN(out), KINT(n), RNG_ARGS(a),
+    return LAUNCH_RNG(ctx, "random_uniform_fwd", blocks_of(n), KTEN(out), KINT(n), RNG_ARGS(a),
                     KFLT(a->alpha), KFLT(a->beta));
 }
 
@@ -84,7 +101,7 @@ static clg_status random_normal_forward(clg_ctx *ctx, const clg_tensor *const *i
 {
     (void)in;
     int64_t n = clg_shape_numel(&out->s);
-    return LAUNCH1D(ctx, CLG_PROG_RANDOM, "random_normal_fwd", blocks_of(n), KTEN(out), KINT(n), RNG_ARGS(a),
+    return LAUNCH_RNG(ctx, "random_normal_fwd", blocks_of(n), KTEN(out), KINT(n), RNG_ARGS(a),
                     KFLT(a->alpha), KFLT(a->beta));
 }
 
@@ -137,8 +154,12 @@ static clg_status patch_mask_forward(clg_ctx *ctx, const clg_tensor *const *in, 
     clg_status st = clg_tensor_new(ctx, &ss, &sel);
     if (st)
         return st;
-    st = LAUNCH1D(ctx, CLG_PROG_RANDOM, "patch_mask_select", (size_t)N, KMEM(sel.buf), KINT(N), KINT(np), KINT(k),
-                  RNG_ARGS(a));
+    if (clg__vec_kernels(ctx))
+        st = LAUNCH_ONES(ctx, CLG_PROG_RANDOM, "patch_mask_select_vec", (size_t)N, KMEM(sel.buf), KINT(N), KINT(np),
+                         KINT(k), RNG_ARGS(a));
+    else
+        st = LAUNCH1D(ctx, CLG_PROG_RANDOM, "patch_mask_select", (size_t)N, KMEM(sel.buf), KINT(N), KINT(np),
+                      KINT(k), RNG_ARGS(a));
     if (!st)
         st = LAUNCH1D(ctx, CLG_PROG_RANDOM, "patch_mask_fill", (size_t)N * (size_t)H, KMEM(sel.buf), KTEN(out),
                       KINT(N), KINT(H), KINT(W), KINT(P));
@@ -172,7 +193,7 @@ static clg_status dropout_forward(clg_ctx *ctx, const clg_tensor *const *in, clg
                                   const clg_attrs *a)
 {
     int64_t n = clg_shape_numel(&out->s);
-    return LAUNCH1D(ctx, CLG_PROG_RANDOM, "dropout_fwd", blocks_of(n), KTEN(in[0]), KTEN(out), KINT(n),
+    return LAUNCH_RNG(ctx, "dropout_fwd", blocks_of(n), KTEN(in[0]), KTEN(out), KINT(n),
                     KUINT(dropout_thr(a)), KFLT(dropout_scale(a)), RNG_ARGS(a));
 }
 
@@ -186,7 +207,7 @@ static clg_status dropout_backward(clg_ctx *ctx, const clg_tensor *const *in, co
     if (st)
         return st;
     int64_t n = clg_shape_numel(&in[0]->s);
-    return LAUNCH1D(ctx, CLG_PROG_RANDOM, "dropout_bwd", blocks_of(n), KTEN(gout), KTEN(gin[0]), KINT(n),
+    return LAUNCH_RNG(ctx, "dropout_bwd", blocks_of(n), KTEN(gout), KTEN(gin[0]), KINT(n),
                     KUINT(dropout_thr(a)), KFLT(dropout_scale(a)), RNG_ARGS(a), KINT(acc != 0));
 }
 

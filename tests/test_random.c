@@ -237,6 +237,7 @@ static void test_patch_mask_vs_reference(void **s)
     struct { int N, H, W, P; float p; } cs[] = {
         { 3, 28, 28, 4, 0.75f }, { 7, 8, 12, 4, 0.5f }, { 1, 4, 4, 4, 0.5f },
         { 33, 6, 6, 2, 0.3f }, { 2, 32, 32, 8, 0.25f }, { 5, 6, 6, 3, 0.0f }, { 5, 6, 6, 3, 1.0f },
+        { 2, 36, 36, 2, 0.6f }, /* 324 patches: 81 Philox blocks per sample */
     };
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
         op_case c = { .op = CLG_OP_PATCH_MASK, .nin = 1,
@@ -398,6 +399,16 @@ static void test_dropout_stats(void **s)
     clg_tensor_free(&x);
 }
 
+/* Both kernel families on every device (the default picks one per device type):
+ * CLGRAD_VEC_KERNELS=0 (a block per work-item) and =1 (16 blocks per work-item in uint16 lanes). */
+static void test_random_styles(void **s)
+{
+    void (*const fns[])(void **) = { test_uniform_bit_exact, test_uniform_range, test_streams,
+                                     test_normal_vs_reference, test_patch_mask_vs_reference,
+                                     test_patch_mask_counts, test_dropout_forward_backward };
+    clg_test_each_vec_kernels(fns, sizeof fns / sizeof fns[0], s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -414,6 +425,7 @@ int main(void)
         cmocka_unit_test(test_patch_mask_bad_inputs),
         cmocka_unit_test(test_dropout_forward_backward),
         cmocka_unit_test(test_dropout_stats),
+        cmocka_unit_test(test_random_styles),
     };
     return clg_test_run_per_device("random", tests, sizeof tests / sizeof tests[0]);
 }
