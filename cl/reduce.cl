@@ -62,6 +62,82 @@ __kernel void reduce_sum_bwd(__global const float *gy, int gyo, __global float *
     gx[gxo + i] = acc ? gx[gxo + i] + g : g;
 }
 
+/* CPU style (clg__vec_kernels), work-groups of one.  inner == 1: a work-item per output, whose
+ * R inputs are contiguous, float16 along them (compensated per lane, then folded).  inner > 1:
+ * a work-item per 16 consecutive outputs of one outer index (grid: outer x ceil(inner / 16)),
+ * walking r with one compensated sum per lane in reduce_sum_item's order. */
+__kernel void reduce_sum_rows_vec(__global const float *x, int xo, __global float *y, int yo, int R, float scale)
+{
+    int o = get_global_id(0), rv = R / 16 * 16;
+    __global const float *xr = x + xo + (size_t)o * R;
+    float16 s16 = (float16)(0.0f), c16 = (float16)(0.0f);
+    for (int r = 0; r < rv; r += 16)
+        clg_kahan_add16(&s16, &c16, vload16(0, xr + r));
+    float s = 0.0f, c = 0.0f;
+    for (int r = rv; r < R; r++)
+        clg_kahan_add(&s, &c, xr[r]);
+    clg_kahan_add(&s, &c, clg_kahan_fold16(s16, c16));
+    y[yo + o] = s * scale;
+}
+
+__kernel void reduce_sum_cols_vec(__global const float *x, int xo, __global float *y, int yo, int R, int inner,
+                                  float scale)
+{
+    int strips = (inner + 15) / 16, g = get_global_id(0);
+    int outer = g / strips, i0 = (g - outer * strips) * 16;
+    __global const float *xb = x + xo + (size_t)outer * R * inner + i0;
+    __global float *yb = y + yo + (size_t)outer * inner + i0;
+    if (i0 + 16 <= inner) {
+        float16 s = (float16)(0.0f), c = (float16)(0.0f);
+        for (int r = 0; r < R; r++)
+            clg_kahan_add16(&s, &c, vload16(0, xb + (size_t)r * inner));
+        vstore16(s * scale, 0, yb);
+    } else {
+        for (int k = 0; k < inner - i0; k++) {
+            float s = 0.0f, c = 0.0f;
+            for (int r = 0; r < R; r++)
+                clg_kahan_add(&s, &c, xb[(size_t)r * inner + k]);
+            yb[k] = s * scale;
+        }
+    }
+}
+
+/* Backward of both: gx = scale * gy broadcast over r, the same work-item layout. */
+__kernel void reduce_sum_bwd_rows_vec(__global const float *gy, int gyo, __global float *gx, int gxo, int R,
+                                      float scale, int acc)
+{
+    int o = get_global_id(0), rv = R / 16 * 16;
+    __global float *xr = gx + gxo + (size_t)o * R;
+    float g = scale * gy[gyo + o];
+    for (int r = 0; r < rv; r += 16)
+        vstore16(acc ? vload16(0, xr + r) + g : (float16)(g), 0, xr + r);
+    for (int r = rv; r < R; r++)
+        xr[r] = acc ? xr[r] + g : g;
+}
+
+__kernel void reduce_sum_bwd_cols_vec(__global const float *gy, int gyo, __global float *gx, int gxo, int R,
+                                      int inner, float scale, int acc)
+{
+    int strips = (inner + 15) / 16, gi = get_global_id(0);
+    int outer = gi / strips, i0 = (gi - outer * strips) * 16, w = min(16, inner - i0);
+    __global float *xb = gx + gxo + (size_t)outer * R * inner + i0;
+    __global const float *gb = gy + gyo + (size_t)outer * inner + i0;
+    if (w == 16) {
+        float16 g = scale * vload16(0, gb);
+        for (int r = 0; r < R; r++) {
+            __global float *p = xb + (size_t)r * inner;
+            vstore16(acc ? vload16(0, p) + g : g, 0, p);
+        }
+    } else {
+        for (int r = 0; r < R; r++)
+            for (int k = 0; k < w; k++) {
+                float g = scale * gb[k];
+                __global float *p = xb + (size_t)r * inner + k;
+                *p = acc ? *p + g : g;
+            }
+    }
+}
+
 /* ---- softmax / log_softmax over rows of length C ----------------------------- */
 
 /* A row whose max is -inf (all -inf) is shifted by 0 instead, giving NaN like 0/0. */

@@ -110,6 +110,14 @@ static clg_status axis_fwd(clg_ctx *ctx, const clg_tensor *x, clg_tensor *y, con
     float scale = mean ? 1.0f / (float)R : 1.0f;
     if (nout == 0)
         return CLG_OK;
+    if (clg__vec_kernels(ctx)) {
+        /* PoCL: mean [128,784] all 347 -> see the README */
+        if (inner == 1)
+            return LAUNCH_ONES(ctx, CLG_PROG_REDUCE, "reduce_sum_rows_vec", (size_t)nout, KTEN(x), KTEN(y), KINT(R),
+                               KFLT(scale));
+        return LAUNCH_ONES(ctx, CLG_PROG_REDUCE, "reduce_sum_cols_vec", (size_t)outer * (size_t)((inner + 15) / 16),
+                           KTEN(x), KTEN(y), KINT(R), KINT(inner), KFLT(scale));
+    }
     if (R >= GROUP_MIN_LEN && (inner == 1 || nout < 1024))
         return LAUNCH_GROUPS(ctx, "reduce_sum_group", (size_t)nout, KTEN(x), KTEN(y), KINT(R), KINT(inner),
                              KFLT(scale));
@@ -126,6 +134,13 @@ static clg_status axis_bwd(clg_ctx *ctx, const clg_tensor *x, const clg_tensor *
     axis_split(&x->s, a->axis, &outer, &R, &inner);
     int n = (int)clg_shape_numel(&x->s);
     float scale = mean ? 1.0f / (float)R : 1.0f;
+    if (n > 0 && clg__vec_kernels(ctx)) {
+        if (inner == 1)
+            return LAUNCH_ONES(ctx, CLG_PROG_REDUCE, "reduce_sum_bwd_rows_vec", (size_t)outer, KTEN(gy), KTEN(gx),
+                               KINT(R), KFLT(scale), KINT(acc));
+        return LAUNCH_ONES(ctx, CLG_PROG_REDUCE, "reduce_sum_bwd_cols_vec", (size_t)outer * (size_t)((inner + 15) / 16),
+                           KTEN(gy), KTEN(gx), KINT(R), KINT(inner), KFLT(scale), KINT(acc));
+    }
     return LAUNCH1D(ctx, CLG_PROG_REDUCE, "reduce_sum_bwd", (size_t)n, KTEN(gy), KTEN(gx), KINT(n), KINT(R),
                     KINT(inner), KFLT(scale), KINT(acc));
 }

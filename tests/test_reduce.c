@@ -23,6 +23,7 @@ static void axis_cases(clg_op op)
         { SHAPE2(CLG_F32, 1031, 3), 1, 0 },    /* item per row */
         { SHAPE4(CLG_F32, 2, 7, 1, 5), 1, 0 }, { SHAPE4(CLG_F32, 2, 3, 7, 5), 2, 1 },
         { SHAPE4(CLG_F32, 3, 2, 1, 7), 0, 0 }, { SHAPE3(CLG_F32, 2, 3, 7), 2, 0 },
+        { SHAPE3(CLG_F32, 2, 5, 48), 1, 0 },   /* whole 16-wide column strips */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         op_case c = { .op = op, .nin = 1, .attrs = clg_attrs_default() };
@@ -128,11 +129,16 @@ static void test_softmax_ninf(void **s)
 }
 
 /* Both kernel families on every device (the default picks one per device type):
- * CLGRAD_VEC_KERNELS=0 (item rows below 256 columns, group rows above) and =1. */
-static void test_softmax_styles(void **s)
+ * CLGRAD_VEC_KERNELS=0 (item or group kernels by length) and =1 (float16 in groups of one). */
+static void test_reduce_styles(void **s)
 {
-    void (*const fns[])(void **) = { test_softmax, test_log_softmax, test_softmax_ninf };
-    clg_test_each_vec_kernels(fns, 3, s);
+    void (*const fns[])(void **) = { test_sum, test_mean, test_softmax, test_log_softmax, test_softmax_ninf,
+                                     test_sum_large };
+    /* Not the 2^20-term sum on rusticl, where the vec kernels are never selected: its compiler
+     * drops the per-lane compensation of float16 sums (off by 1.4e-5 there, exact on PoCL) and
+     * gets blocked variants of the loop wrong.  The default family runs it in test_sum_large. */
+    size_t n = sizeof fns / sizeof fns[0] - (clg_test_is_rusticl() ? 1 : 0);
+    clg_test_each_vec_kernels(fns, n, s);
 }
 
 static void test_bad_inputs(void **s)
@@ -171,7 +177,7 @@ int main(void)
         cmocka_unit_test(test_sum),         cmocka_unit_test(test_mean),
         cmocka_unit_test(test_sum_large),   cmocka_unit_test(test_softmax),
         cmocka_unit_test(test_log_softmax), cmocka_unit_test(test_softmax_ninf),
-        cmocka_unit_test(test_softmax_styles), cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_reduce_styles), cmocka_unit_test(test_bad_inputs),
     };
     return clg_test_run_per_device("reduce", tests, sizeof tests / sizeof tests[0]);
 }
