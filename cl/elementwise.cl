@@ -46,6 +46,48 @@ UNARY_BWD(exp, out)
 UNARY_FWD(log, log(v))
 UNARY_BWD(log, 1.0f / v)
 
+/* CPU style (clg__vec_kernels): work-item g takes elements [g*chunk, (g+1)*chunk) in float16, in
+ * work-groups of one; for the ops whose vector form gives the scalar's result bit for bit
+ * (scale, relu) or whose scalar form is slow on PoCL (exp, log: vector builtins, within the
+ * same OpenCL accuracy bounds).  gelu, tanh and sigmoid keep one work-item per element, so that
+ * they stay bit-identical to bias_act's activations. */
+#define UNARY_VEC(NAME, EXPR, EXPR16, DEXPR, DEXPR16)                                               \
+    __kernel void NAME##_fwd_vec(__global const float *x, int xo, __global float *y, int yo, int n, \
+                                 float alpha, int chunk)                                            \
+    {                                                                                               \
+        int i0 = get_global_id(0) * chunk, i1 = min(n, i0 + chunk), iv = i0 + (i1 - i0) / 16 * 16;  \
+        for (int i = i0; i < iv; i += 16) {                                                         \
+            float16 v = vload16(0, x + xo + i);                                                     \
+            vstore16((EXPR16), 0, y + yo + i);                                                      \
+        }                                                                                           \
+        for (int i = iv; i < i1; i++) {                                                             \
+            float v = x[xo + i];                                                                    \
+            y[yo + i] = (EXPR);                                                                     \
+        }                                                                                           \
+    }                                                                                               \
+    __kernel void NAME##_bwd_vec(__global const float *x, int xo, __global const float *y, int yo,  \
+                                 __global const float *gy, int gyo, __global float *gx, int gxo,    \
+                                 int n, float alpha, int acc, int chunk)                            \
+    {                                                                                               \
+        int i0 = get_global_id(0) * chunk, i1 = min(n, i0 + chunk), iv = i0 + (i1 - i0) / 16 * 16;  \
+        for (int i = i0; i < iv; i += 16) {                                                         \
+            float16 v = vload16(0, x + xo + i), out = vload16(0, y + yo + i);                       \
+            float16 g = vload16(0, gy + gyo + i) * (DEXPR16);                                       \
+            vstore16(acc ? vload16(0, gx + gxo + i) + g : g, 0, gx + gxo + i);                      \
+        }                                                                                           \
+        for (int i = iv; i < i1; i++) {                                                             \
+            float v = x[xo + i], out = y[yo + i];                                                   \
+            float g = gy[gyo + i] * (DEXPR);                                                        \
+            gx[gxo + i] = acc ? gx[gxo + i] + g : g;                                                \
+        }                                                                                           \
+    }
+
+UNARY_VEC(scale, alpha * v, alpha * v, alpha, (float16)(alpha))
+UNARY_VEC(relu, v > 0.0f ? v : 0.0f, select((float16)(0.0f), v, v > 0.0f), v > 0.0f ? 1.0f : 0.0f,
+          select((float16)(0.0f), (float16)(1.0f), v > 0.0f))
+UNARY_VEC(exp, exp(v), exp(v), out, out)
+UNARY_VEC(log, log(v), log(v), 1.0f / v, 1.0f / v)
+
 /* Broadcasting binary forward: output index split over padded dims (d1, d2, d3 are the
  * inner output dims); as*, bs* are the operands' strides, 0 along broadcast dims. */
 #define BINARY_FWD(NAME, EXPR)                                                                   \

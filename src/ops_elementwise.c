@@ -15,23 +15,47 @@ static clg_status unary_infer(const char *op, const clg_shape *const *in, clg_sh
     return CLG_OK;
 }
 
-static clg_status unary_fwd(clg_ctx *ctx, const char *kname, const clg_tensor *x, clg_tensor *y, float alpha)
+/* Elements per work-item of the *_vec unary kernels: 16 work-items' worth, 1024 to 16384. */
+static int unary_chunk(int n)
+{
+    int c = (n / 16 + 15) / 16 * 16;
+    return c < 1024 ? 1024 : c > 16384 ? 16384 : c;
+}
+
+/* vec: the op has NAME_fwd_vec/NAME_bwd_vec kernels (used where clg__vec_kernels; PoCL
+ * log [128,256] forward 272 -> see the README). */
+static clg_status unary_fwd(clg_ctx *ctx, const char *kname, int vec, const clg_tensor *x, clg_tensor *y,
+                            float alpha)
 {
     int n = (int)clg_shape_numel(&x->s);
+    if (vec && n > 0 && clg__vec_kernels(ctx)) {
+        char vname[64];
+        int chunk = unary_chunk(n);
+        snprintf(vname, sizeof vname, "%s_vec", kname);
+        return LAUNCH_ONES(ctx, CLG_PROG_ELEMENTWISE, vname, (size_t)((n + chunk - 1) / chunk), KTEN(x), KTEN(y),
+                           KINT(n), KFLT(alpha), KINT(chunk));
+    }
     return LAUNCH1D(ctx, CLG_PROG_ELEMENTWISE, kname, (size_t)n, KTEN(x), KTEN(y), KINT(n), KFLT(alpha));
 }
 
-static clg_status unary_bwd(clg_ctx *ctx, const char *kname, const clg_tensor *x, const clg_tensor *y,
+static clg_status unary_bwd(clg_ctx *ctx, const char *kname, int vec, const clg_tensor *x, const clg_tensor *y,
                             const clg_tensor *gy, clg_tensor *gx, float alpha, int acc)
 {
     if (!gx)
         return CLG_OK;
     int n = (int)clg_shape_numel(&x->s);
+    if (vec && n > 0 && clg__vec_kernels(ctx)) {
+        char vname[64];
+        int chunk = unary_chunk(n);
+        snprintf(vname, sizeof vname, "%s_vec", kname);
+        return LAUNCH_ONES(ctx, CLG_PROG_ELEMENTWISE, vname, (size_t)((n + chunk - 1) / chunk), KTEN(x), KTEN(y),
+                           KTEN(gy), KTEN(gx), KINT(n), KFLT(alpha), KINT(acc), KINT(chunk));
+    }
     return LAUNCH1D(ctx, CLG_PROG_ELEMENTWISE, kname, (size_t)n, KTEN(x), KTEN(y), KTEN(gy), KTEN(gx),
                     KINT(n), KFLT(alpha), KINT(acc));
 }
 
-#define UNARY_OP(NAME, ALPHA)                                                                          \
+#define UNARY_OP(NAME, ALPHA, VEC)                                                                        \
     static clg_status NAME##_infer(const clg_shape *const *in, const clg_attrs *a, clg_shape *out)     \
     {                                                                                                  \
         (void)a;                                                                                       \
@@ -41,24 +65,24 @@ static clg_status unary_bwd(clg_ctx *ctx, const char *kname, const clg_tensor *x
                                      const clg_attrs *a)                                               \
     {                                                                                                  \
         (void)a;                                                                                       \
-        return unary_fwd(ctx, #NAME "_fwd", in[0], out, (ALPHA));                                      \
+        return unary_fwd(ctx, #NAME "_fwd", (VEC), in[0], out, (ALPHA));                               \
     }                                                                                                  \
     static clg_status NAME##_backward(clg_ctx *ctx, const clg_tensor *const *in, const clg_tensor *out, \
                                       const clg_tensor *gout, clg_tensor *const *gin,                  \
                                       const clg_attrs *a, int acc)                                     \
     {                                                                                                  \
         (void)a;                                                                                       \
-        return unary_bwd(ctx, #NAME "_bwd", in[0], out, gout, gin[0], (ALPHA), acc);                   \
+        return unary_bwd(ctx, #NAME "_bwd", (VEC), in[0], out, gout, gin[0], (ALPHA), acc);            \
     }                                                                                                  \
     const clg_op_desc clg_opdesc_##NAME = { #NAME, 1, NAME##_infer, NAME##_forward, NAME##_backward };
 
-UNARY_OP(scale, a->alpha)
-UNARY_OP(relu, 0.0f)
-UNARY_OP(gelu, 0.0f)
-UNARY_OP(tanh, 0.0f)
-UNARY_OP(sigmoid, 0.0f)
-UNARY_OP(exp, 0.0f)
-UNARY_OP(log, 0.0f)
+UNARY_OP(scale, a->alpha, 1)
+UNARY_OP(relu, 0.0f, 1)
+UNARY_OP(gelu, 0.0f, 0)
+UNARY_OP(tanh, 0.0f, 0)
+UNARY_OP(sigmoid, 0.0f, 0)
+UNARY_OP(exp, 0.0f, 1)
+UNARY_OP(log, 0.0f, 1)
 
 /* ---- binary with numpy-style broadcasting ----------------------------------- */
 

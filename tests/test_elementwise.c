@@ -191,11 +191,12 @@ static void test_bias_act_matches_unfused(void **s)
 }
 
 /* Both kernel families on every device (the default picks one per device type):
- * CLGRAD_VEC_KERNELS=0 (2-D kernels) and =1 (float16 in work-groups of one). */
-static void test_bias_act_styles(void **s)
+ * CLGRAD_VEC_KERNELS=0 (a work-item per element; 2-D bias_act) and =1 (float16 in groups of one). */
+static void test_vec_styles(void **s)
 {
-    void (*const fns[])(void **) = { test_bias_act, test_bias_act_long, test_bias_act_matches_unfused };
-    clg_test_each_vec_kernels(fns, 3, s);
+    void (*const fns[])(void **) = { test_relu, test_exp, test_log, test_scale, test_bias_act, test_bias_act_long,
+                                     test_bias_act_matches_unfused };
+    clg_test_each_vec_kernels(fns, sizeof fns / sizeof fns[0], s);
 }
 
 static void test_bias_act_bad(void **s)
@@ -291,7 +292,7 @@ int main(void)
         cmocka_unit_test(test_mul), cmocka_unit_test(test_bias_grad_long), cmocka_unit_test(test_binary_bad),
         cmocka_unit_test(test_bad_inputs),     cmocka_unit_test(test_bias_act),
         cmocka_unit_test(test_bias_act_long),  cmocka_unit_test(test_bias_act_matches_unfused),
-        cmocka_unit_test(test_bias_act_styles), cmocka_unit_test(test_bias_act_bad),
+        cmocka_unit_test(test_vec_styles), cmocka_unit_test(test_bias_act_bad),
         cmocka_unit_test(test_zero_sized),
     };
     return clg_test_run_per_device("elementwise", tests, sizeof tests / sizeof tests[0]);
