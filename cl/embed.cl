@@ -269,3 +269,149 @@ __kernel void att_softmax_bwd(__global const float *P, __global float *dP, int r
     for (int c = 0; c < C; c++)
         d[c] = alpha * p[c] * (d[c] - dot);
 }
+
+/* CPU style (clg__vec_kernels) of att_softmax and att_softmax_bwd: the same row per work-item,
+ * in work-groups of one, float16 along the row (the scalar forms leave exp scalar on PoCL). */
+inline float att_hmax16(float16 v)
+{
+    float8 a = fmax(v.lo, v.hi);
+    float4 b = fmax(a.lo, a.hi);
+    float2 c = fmax(b.lo, b.hi);
+    return fmax(c.x, c.y);
+}
+
+inline float att_hsum16(float16 v)
+{
+    float8 a = v.lo + v.hi;
+    float4 b = a.lo + a.hi;
+    float2 c = b.lo + b.hi;
+    return c.x + c.y;
+}
+
+__kernel void att_softmax_vec(__global float *S, int rows, int C, float alpha)
+{
+    int r = get_global_id(0), cv = C / 16 * 16;
+    __global float *s = S + (long)r * C;
+    float16 m16 = (float16)(-INFINITY);
+    for (int c = 0; c < cv; c += 16)
+        m16 = fmax(m16, alpha * vload16(0, s + c));
+    float m = att_hmax16(m16);
+    for (int c = cv; c < C; c++)
+        m = fmax(m, alpha * s[c]);
+    float16 z16 = (float16)(0.0f);
+    for (int c = 0; c < cv; c += 16) {
+        float16 e = exp(alpha * vload16(0, s + c) - m);
+        vstore16(e, 0, s + c);
+        z16 += e;
+    }
+    float z = att_hsum16(z16);
+    for (int c = cv; c < C; c++) {
+        float e = exp(alpha * s[c] - m);
+        s[c] = e;
+        z += e;
+    }
+    float inv = 1.0f / z;
+    for (int c = 0; c < cv; c += 16)
+        vstore16(vload16(0, s + c) * inv, 0, s + c);
+    for (int c = cv; c < C; c++)
+        s[c] *= inv;
+}
+
+__kernel void att_softmax_bwd_vec(__global const float *P, __global float *dP, int rows, int C, float alpha)
+{
+    int r = get_global_id(0), cv = C / 16 * 16;
+    __global const float *p = P + (long)r * C;
+    __global float *d = dP + (long)r * C;
+    float16 dot16 = (float16)(0.0f);
+    for (int c = 0; c < cv; c += 16)
+        dot16 += vload16(0, p + c) * vload16(0, d + c);
+    float dot = att_hsum16(dot16);
+    for (int c = cv; c < C; c++)
+        dot += p[c] * d[c];
+    for (int c = 0; c < cv; c += 16)
+        vstore16(alpha * vload16(0, p + c) * (vload16(0, d + c) - dot), 0, d + c);
+    for (int c = cv; c < C; c++)
+        d[c] = alpha * p[c] * (d[c] - dot);
+}
+
+/* CPU style of clip_lse: work-items [0, N) take rows as clip_lse does, float16 along the row;
+ * work-items N + q take the 16 columns 16q.. (one lane each) walking the rows. */
+__kernel void clip_lse_vec(__global const float *S, __global const float *ls, int lso, __global float *lse,
+                           __global float *term, int N)
+{
+    int r = get_global_id(0), nv = N / 16 * 16;
+    float sc = exp(ls[lso]);
+    if (r < N) {
+        __global const float *row = S + (long)r * N;
+        float16 m16 = (float16)(-INFINITY);
+        for (int j = 0; j < nv; j += 16)
+            m16 = fmax(m16, sc * vload16(0, row + j));
+        float m = att_hmax16(m16);
+        for (int j = nv; j < N; j++)
+            m = fmax(m, sc * row[j]);
+        float16 s16 = (float16)(0.0f);
+        for (int j = 0; j < nv; j += 16)
+            s16 += exp(sc * vload16(0, row + j) - m);
+        float s = att_hsum16(s16);
+        for (int j = nv; j < N; j++)
+            s += exp(sc * row[j] - m);
+        float l = m + log(s);
+        lse[r] = l;
+        term[r] = l - sc * row[r];
+        return;
+    }
+    int c0 = (r - N) * 16;
+    if (c0 + 16 <= N) {
+        float16 m = (float16)(-INFINITY), s = (float16)(0.0f);
+        for (int j = 0; j < N; j++)
+            m = fmax(m, sc * vload16(0, S + (long)j * N + c0));
+        for (int j = 0; j < N; j++)
+            s += exp(sc * vload16(0, S + (long)j * N + c0) - m);
+        float16 l = m + log(s);
+        vstore16(l, 0, lse + N + c0);
+        float lv[16];
+        vstore16(l, 0, lv);
+        for (int k = 0; k < 16; k++)
+            term[N + c0 + k] = lv[k] - sc * S[(long)(c0 + k) * N + c0 + k];
+    } else {
+        for (int c = c0; c < N; c++) {
+            float m = -INFINITY, s = 0.0f;
+            for (int j = 0; j < N; j++)
+                m = fmax(m, sc * S[(long)j * N + c]);
+            for (int j = 0; j < N; j++)
+                s += exp(sc * S[(long)j * N + c] - m);
+            float l = m + log(s);
+            lse[N + c] = l;
+            term[N + c] = l - sc * S[(long)c * N + c];
+        }
+    }
+}
+
+/* CPU style of clip_grad: the same row per work-item, float16 along it. */
+__kernel void clip_grad_vec(__global const float *S, __global const float *ls, int lso, __global const float *lse,
+                            __global const float *gy, int gyo, __global float *dS, __global float *part, int N)
+{
+    int i = get_global_id(0), nv = N / 16 * 16;
+    float sc = exp(ls[lso]);
+    float w = gy[gyo] / (2.0f * (float)N), li = lse[i];
+    __global const float *row = S + (long)i * N;
+    __global float *drow = dS + (long)i * N;
+    float16 p16 = (float16)(0.0f);
+    const int16 lane = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int j = 0; j < nv; j += 16) {
+        float16 l = sc * vload16(0, row + j);
+        float16 d = select((float16)(0.0f), (float16)(2.0f), lane + j == i);
+        float16 g = (exp(l - li) + exp(l - vload16(0, lse + N + j)) - d) * w;
+        vstore16(g * sc, 0, drow + j);
+        p16 += g * l;
+    }
+    float p = att_hsum16(p16);
+    for (int j = nv; j < N; j++) {
+        float l = sc * row[j];
+        float d = (i == j) ? 2.0f : 0.0f;
+        float g = (exp(l - li) + exp(l - lse[N + j]) - d) * w;
+        drow[j] = g * sc;
+        p += g * l;
+    }
+    part[i] = p;
+}

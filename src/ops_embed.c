@@ -299,6 +299,9 @@ static clg_status clip_prepare(clg_ctx *ctx, const clg_tensor *const *in, clip_t
     if ((st = l2n_launch(ctx, in[0], &t->xn)) || (st = l2n_launch(ctx, in[1], &t->yn)) ||
         (st = mm(ctx, &t->xn, 0, &t->yn, 1, &t->S)))
         return st;
+    if (clg__vec_kernels(ctx))
+        return LAUNCH_ONES(ctx, CLG_PROG_EMBED, "clip_lse_vec", (size_t)(N + (N + 15) / 16), KMEM(t->S.buf),
+                           KTEN(in[2]), KMEM(t->lse.buf), KMEM(t->term.buf), KINT(N));
     return LAUNCH1D(ctx, CLG_PROG_EMBED, "clip_lse", (size_t)(2 * N), KMEM(t->S.buf), KTEN(in[2]),
                     KMEM(t->lse.buf), KMEM(t->term.buf), KINT(N));
 }
@@ -343,8 +346,11 @@ static clg_status contrastive_loss_backward(clg_ctx *ctx, const clg_tensor *cons
     clg_status st = clip_prepare(ctx, in, &t);
     if (!st && !(st = scratch2(ctx, CLG_F32, N, N, &dS)))
         /* term is free again: reuse it for the per-row parts of d log_scale */
-        st = LAUNCH1D(ctx, CLG_PROG_EMBED, "clip_grad", (size_t)N, KMEM(t.S.buf), KTEN(in[2]), KMEM(t.lse.buf),
-                      KTEN(gout), KMEM(dS.buf), KMEM(t.term.buf), KINT(N));
+        st = clg__vec_kernels(ctx)
+                 ? LAUNCH_ONES(ctx, CLG_PROG_EMBED, "clip_grad_vec", (size_t)N, KMEM(t.S.buf), KTEN(in[2]),
+                               KMEM(t.lse.buf), KTEN(gout), KMEM(dS.buf), KMEM(t.term.buf), KINT(N))
+                 : LAUNCH1D(ctx, CLG_PROG_EMBED, "clip_grad", (size_t)N, KMEM(t.S.buf), KTEN(in[2]), KMEM(t.lse.buf),
+                            KTEN(gout), KMEM(dS.buf), KMEM(t.term.buf), KINT(N));
     if (!st && gin[2])
         st = LAUNCH1D(ctx, CLG_PROG_EMBED, "clip_gscale", 1, KMEM(t.term.buf), KINT(N), KTEN(gin[2]), KINT(acc));
     if (!st && gin[0] && !(st = scratch2(ctx, CLG_F32, N, D, &dXn)) && !(st = mm(ctx, &dS, 0, &t.yn, 0, &dXn)))
@@ -396,6 +402,9 @@ static clg_status att_weights(clg_ctx *ctx, const clg_tensor *const *in, float a
     P->s.dim[0] = Nq; /* Nq may be 0 */
     if ((st = mm(ctx, in[0], 0, in[1], 1, P)))
         return st;
+    if (clg__vec_kernels(ctx))
+        return LAUNCH_ONES(ctx, CLG_PROG_EMBED, "att_softmax_vec", (size_t)Nq, KMEM(P->buf), KINT(Nq), KINT(Nk),
+                           KFLT(alpha));
     return LAUNCH1D(ctx, CLG_PROG_EMBED, "att_softmax", (size_t)Nq, KMEM(P->buf), KINT(Nq), KINT(Nk), KFLT(alpha));
 }
 
@@ -425,8 +434,11 @@ static clg_status attention_lookup_backward(clg_ctx *ctx, const clg_tensor *cons
     if (!st && (gin[0] || gin[1]) && !(st = scratch2(ctx, CLG_F32, Nq, Nk, &dP))) {
         dP.s.dim[0] = Nq;
         if (!(st = mm(ctx, gout, 0, in[2], 1, &dP)) &&
-            !(st = LAUNCH1D(ctx, CLG_PROG_EMBED, "att_softmax_bwd", (size_t)Nq, KMEM(P.buf), KMEM(dP.buf), KINT(Nq),
-                            KINT(Nk), KFLT(a->alpha))))
+            !(st = clg__vec_kernels(ctx)
+                       ? LAUNCH_ONES(ctx, CLG_PROG_EMBED, "att_softmax_bwd_vec", (size_t)Nq, KMEM(P.buf), KMEM(dP.buf),
+                                     KINT(Nq), KINT(Nk), KFLT(a->alpha))
+                       : LAUNCH1D(ctx, CLG_PROG_EMBED, "att_softmax_bwd", (size_t)Nq, KMEM(P.buf), KMEM(dP.buf),
+                                  KINT(Nq), KINT(Nk), KFLT(a->alpha))))
             /* S = q·Kᵀ (P stands in for S's shape only) */
             st = mm_bwd(ctx, in[0], in[1], 1, &P, &dP, gin[0], gin[1], acc);
     }

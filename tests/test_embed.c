@@ -240,6 +240,14 @@ static void test_attention_lookup(void **s)
     }
 }
 
+/* Both kernel families on every device (the default picks one per device type):
+ * CLGRAD_VEC_KERNELS=0 (a work-item per row or column) and =1 (float16 in groups of one). */
+static void test_embed_styles(void **s)
+{
+    void (*const fns[])(void **) = { test_contrastive_loss, test_attention_lookup };
+    clg_test_each_vec_kernels(fns, sizeof fns / sizeof fns[0], s);
+}
+
 /* Empty inputs: nothing read out of bounds; gradients are zero, the empty contrastive loss is 0. */
 static void test_zero_sized(void **s)
 {
@@ -342,7 +350,7 @@ int main(void)
         cmocka_unit_test(test_l2_normalize_zero_row), cmocka_unit_test(test_similarity),
         cmocka_unit_test(test_similarity_matrix), cmocka_unit_test(test_contrastive_loss),
         cmocka_unit_test(test_attention_lookup),  cmocka_unit_test(test_zero_sized),
-        cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_embed_styles), cmocka_unit_test(test_bad_inputs),
     };
     return clg_test_run_per_device("embed", tests, sizeof tests / sizeof tests[0]);
 }
