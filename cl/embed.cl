@@ -288,16 +288,24 @@ inline float att_hsum16(float16 v)
     return c.x + c.y;
 }
 
+/* max over c < C of sc * row[c], float16 along the row. */
+inline float row_max_scaled16(__global const float *row, int C, float sc)
+{
+    int cv = C / 16 * 16;
+    float16 m16 = (float16)(-INFINITY);
+    for (int c = 0; c < cv; c += 16)
+        m16 = fmax(m16, sc * vload16(0, row + c));
+    float m = att_hmax16(m16);
+    for (int c = cv; c < C; c++)
+        m = fmax(m, sc * row[c]);
+    return m;
+}
+
 __kernel void att_softmax_vec(__global float *S, int rows, int C, float alpha)
 {
     int r = get_global_id(0), cv = C / 16 * 16;
     __global float *s = S + (long)r * C;
-    float16 m16 = (float16)(-INFINITY);
-    for (int c = 0; c < cv; c += 16)
-        m16 = fmax(m16, alpha * vload16(0, s + c));
-    float m = att_hmax16(m16);
-    for (int c = cv; c < C; c++)
-        m = fmax(m, alpha * s[c]);
+    float m = row_max_scaled16(s, C, alpha);
     float16 z16 = (float16)(0.0f);
     for (int c = 0; c < cv; c += 16) {
         float16 e = exp(alpha * vload16(0, s + c) - m);
@@ -343,12 +351,7 @@ __kernel void clip_lse_vec(__global const float *S, __global const float *ls, in
     float sc = exp(ls[lso]);
     if (r < N) {
         __global const float *row = S + (long)r * N;
-        float16 m16 = (float16)(-INFINITY);
-        for (int j = 0; j < nv; j += 16)
-            m16 = fmax(m16, sc * vload16(0, row + j));
-        float m = att_hmax16(m16);
-        for (int j = nv; j < N; j++)
-            m = fmax(m, sc * row[j]);
+        float m = row_max_scaled16(row, N, sc);
         float16 s16 = (float16)(0.0f);
         for (int j = 0; j < nv; j += 16)
             s16 += exp(sc * vload16(0, row + j) - m);

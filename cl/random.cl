@@ -116,9 +116,11 @@ __kernel void patch_mask_fill(__global const int *sel, __global float *m, int mo
     }
 }
 
-/* Dropout: element i is kept when its 24-bit draw >= thr (= ceil(p * 2^24)), then scaled. */
-__kernel void dropout_fwd(__global const float *x, int xo, __global float *y, int yo, int n, uint thr,
-                          float scale, uint k0, uint k1, uint c2, uint c3)
+/* Dropout, forward (src = x, dst = y, acc = 0) and backward (src = gy, dst = gx, which the
+ * backward regenerates from (seed, counter)): element i is kept when its 24-bit draw >= thr
+ * (= ceil(p * 2^24)), then scaled; acc adds into dst. */
+__kernel void dropout_apply(__global const float *src, int so, __global float *dst, int dso, int n, uint thr,
+                            float scale, uint k0, uint k1, uint c2, uint c3, int acc)
 {
     int b = get_global_id(0);
     if (b * 4 >= n)
@@ -126,22 +128,8 @@ __kernel void dropout_fwd(__global const float *x, int xo, __global float *y, in
     uint4 r = rng_block((uint)b, RNG_TAG_DROPOUT, k0, k1, c2, c3);
     for (int j = 0; j < 4 && b * 4 + j < n; j++) {
         int i = b * 4 + j;
-        y[yo + i] = (rng_word(r, j) >> 8) >= thr ? x[xo + i] * scale : 0.0f;
-    }
-}
-
-/* Backward regenerates the forward's mask from (seed, counter). */
-__kernel void dropout_bwd(__global const float *gy, int gyo, __global float *gx, int gxo, int n, uint thr,
-                          float scale, uint k0, uint k1, uint c2, uint c3, int acc)
-{
-    int b = get_global_id(0);
-    if (b * 4 >= n)
-        return;
-    uint4 r = rng_block((uint)b, RNG_TAG_DROPOUT, k0, k1, c2, c3);
-    for (int j = 0; j < 4 && b * 4 + j < n; j++) {
-        int i = b * 4 + j;
-        float g = (rng_word(r, j) >> 8) >= thr ? gy[gyo + i] * scale : 0.0f;
-        gx[gxo + i] = acc ? gx[gxo + i] + g : g;
+        float g = (rng_word(r, j) >> 8) >= thr ? src[so + i] * scale : 0.0f;
+        dst[dso + i] = acc ? dst[dso + i] + g : g;
     }
 }
 
@@ -239,8 +227,8 @@ __kernel void patch_mask_select_vec(__global int *sel, int nsamples, int np, int
     }
 }
 
-__kernel void dropout_fwd_vec(__global const float *x, int xo, __global float *y, int yo, int n, uint thr,
-                              float scale, uint k0, uint k1, uint c2, uint c3)
+__kernel void dropout_apply_vec(__global const float *src, int so, __global float *dst, int dso, int n, uint thr,
+                                float scale, uint k0, uint k1, uint c2, uint c3, int acc)
 {
     uint v[4][16];
     int b0 = get_global_id(0) * 16;
@@ -250,22 +238,7 @@ __kernel void dropout_fwd_vec(__global const float *x, int xo, __global float *y
             int i = (b0 + l) * 4 + j;
             if (i >= n)
                 return;
-            y[yo + i] = (v[j][l] >> 8) >= thr ? x[xo + i] * scale : 0.0f;
-        }
-}
-
-__kernel void dropout_bwd_vec(__global const float *gy, int gyo, __global float *gx, int gxo, int n, uint thr,
-                              float scale, uint k0, uint k1, uint c2, uint c3, int acc)
-{
-    uint v[4][16];
-    int b0 = get_global_id(0) * 16;
-    rng_blocks16(v, (uint)b0, RNG_TAG_DROPOUT, k0, k1, c2, c3);
-    for (int l = 0; l < 16; l++)
-        for (int j = 0; j < 4; j++) {
-            int i = (b0 + l) * 4 + j;
-            if (i >= n)
-                return;
-            float g = (v[j][l] >> 8) >= thr ? gy[gyo + i] * scale : 0.0f;
-            gx[gxo + i] = acc ? gx[gxo + i] + g : g;
+            float g = (v[j][l] >> 8) >= thr ? src[so + i] * scale : 0.0f;
+            dst[dso + i] = acc ? dst[dso + i] + g : g;
         }
 }

@@ -193,8 +193,8 @@ static clg_status dropout_forward(clg_ctx *ctx, const clg_tensor *const *in, clg
                                   const clg_attrs *a)
 {
     int64_t n = clg_shape_numel(&out->s);
-    return LAUNCH_RNG(ctx, "dropout_fwd", blocks_of(n), KTEN(in[0]), KTEN(out), KINT(n),
-                    KUINT(dropout_thr(a)), KFLT(dropout_scale(a)), RNG_ARGS(a));
+    return LAUNCH_RNG(ctx, "dropout_apply", blocks_of(n), KTEN(in[0]), KTEN(out), KINT(n), KUINT(dropout_thr(a)),
+                      KFLT(dropout_scale(a)), RNG_ARGS(a), KINT(0));
 }
 
 static clg_status dropout_backward(clg_ctx *ctx, const clg_tensor *const *in, const clg_tensor *out,
@@ -207,8 +207,8 @@ static clg_status dropout_backward(clg_ctx *ctx, const clg_tensor *const *in, co
     if (st)
         return st;
     int64_t n = clg_shape_numel(&in[0]->s);
-    return LAUNCH_RNG(ctx, "dropout_bwd", blocks_of(n), KTEN(gout), KTEN(gin[0]), KINT(n),
-                    KUINT(dropout_thr(a)), KFLT(dropout_scale(a)), RNG_ARGS(a), KINT(acc != 0));
+    return LAUNCH_RNG(ctx, "dropout_apply", blocks_of(n), KTEN(gout), KTEN(gin[0]), KINT(n), KUINT(dropout_thr(a)),
+                      KFLT(dropout_scale(a)), RNG_ARGS(a), KINT(acc != 0));
 }
 
 const clg_op_desc clg_opdesc_dropout = { "dropout", 1, dropout_infer, dropout_forward, dropout_backward };
