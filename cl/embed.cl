@@ -97,6 +97,54 @@ __kernel void emb_scatter(__global const int *idx, int io, __global const int *s
     gt[o] += s;
 }
 
+/* CPU style (clg__vec_kernels), work-groups of one, float16 along D.  Gather: work-item g copies
+ * rows [g*rpw, (g+1)*rpw) of y (n = rows * D elements), flagging bad indices as emb_fwd does. */
+__kernel void emb_fwd_vec(__global const float *t, int to, __global const int *idx, int io, __global float *y,
+                          int yo, int n, int V, int D, __global int *flags, int flag_op, int rpw)
+{
+    int rows = D ? n / D : 0, r0 = get_global_id(0) * rpw, r1 = min(rows, r0 + rpw), dv = D / 16 * 16;
+    for (int r = r0; r < r1; r++) {
+        int k = idx[io + r];
+        __global float *yr = y + yo + (long)r * D;
+        int ok = k >= 0 && k < V;
+        if (!ok)
+            clg_flag_error(flags, flag_op, k, V);
+        __global const float *tr = t + to + (ok ? (long)k * D : 0);
+        for (int c = 0; c < dv; c += 16)
+            vstore16(ok ? vload16(0, tr + c) : (float16)(0.0f), 0, yr + c);
+        for (int c = dv; c < D; c++)
+            yr[c] = ok ? tr[c] : 0.0f;
+    }
+}
+
+/* Scatter: work-item g takes sorted slots [g*spw, (g+1)*spw); a slot that starts its bucket sums
+ * the bucket's rows of gy in index order (as emb_scatter, per column) into gt[row]. */
+__kernel void emb_scatter_vec(__global const int *idx, int io, __global const int *start, __global const int *cnt,
+                              __global const int *perm, __global const int *cur, int V, __global const float *gy,
+                              int gyo, __global float *gt, int gto, int n, int D, int spw)
+{
+    int j0 = get_global_id(0) * spw, j1 = min(min(n, j0 + spw), cur[V - 1]), dv = D / 16 * 16;
+    for (int j = j0; j < j1; j++) {
+        int k = idx[io + perm[j]];
+        if (start[k] != j)
+            continue;
+        int e = j + cnt[k];
+        __global float *g = gt + gto + (long)k * D;
+        for (int c = 0; c < dv; c += 16) {
+            float16 acc = (float16)(0.0f);
+            for (int q = j; q < e; q++)
+                acc += vload16(0, gy + gyo + (long)perm[q] * D + c);
+            vstore16(vload16(0, g + c) + acc, 0, g + c);
+        }
+        for (int c = dv; c < D; c++) {
+            float acc = 0.0f;
+            for (int q = j; q < e; q++)
+                acc += gy[gyo + (long)perm[q] * D + c];
+            g[c] += acc;
+        }
+    }
+}
+
 /* ---- l2_normalize ------------------------------------------------------------------------------- */
 
 /* One work-item per row: y = x / max(||x||, eps). */

@@ -117,8 +117,8 @@ clg_status clg__enqueue(clg_ctx *ctx, cl_kernel k, const char *kname, cl_uint di
                         const size_t *gsize, const size_t *lsize);
 clg_status clg__set_args(cl_kernel k, const char *kname, const clg_karg *args, int nargs);
 
-/* CPU-style kernels (unary, sum/mean, softmax, bias_act, mse, random ops, the contrastive and
- * attention row passes: a work-item per row or chunk in work-groups of one, float16/uint16
+/* CPU-style kernels (unary, sum/mean, softmax, bias_act, mse, random ops, embedding, the
+ * contrastive and attention row passes: a work-item per row or chunk in work-groups of one, float16/uint16
  * vectors along the data): used on CPU devices except rusticl, whose llvmpipe runs the
  * work-items of a group in SIMD lanes as GPUs do (there the work-group kernels win; its compiler
  * also drops the compensation of float16 Kahan sums).  PoCL, by contrast, runs them one after

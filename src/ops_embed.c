@@ -60,6 +60,13 @@ static clg_status embedding_forward(clg_ctx *ctx, const clg_tensor *const *in, c
     (void)a;
     int V = (int)in[0]->s.dim[0], D = (int)in[0]->s.dim[1];
     int n = (int)clg_shape_numel(&out->s);
+    if (n > 0 && D > 0 && clg__vec_kernels(ctx)) {
+        /* rows of D floats, ~4096 elements per work-item (float16 in work-groups of one) */
+        int rows = n / D, rpw = D >= 4096 ? 1 : 4096 / D;
+        return LAUNCH_ONES(ctx, CLG_PROG_EMBED, "emb_fwd_vec", (size_t)((rows + rpw - 1) / rpw), KTEN(in[0]),
+                           KTEN(in[1]), KTEN(out), KINT(n), KINT(V), KINT(D), KMEM(ctx->errflags),
+                           KINT(CLG_OP_EMBEDDING + 1), KINT(rpw));
+    }
     return LAUNCH1D(ctx, CLG_PROG_EMBED, "emb_fwd", (size_t)n, KTEN(in[0]), KTEN(in[1]), KTEN(out), KINT(n),
                     KINT(V), KINT(D), KMEM(ctx->errflags), KINT(CLG_OP_EMBEDDING + 1));
 }
@@ -96,7 +103,13 @@ static clg_status embedding_backward(clg_ctx *ctx, const clg_tensor *const *in, 
                        KINT(V))))
         goto out;
     /* the placed count is known only on the device: launch n slots, the kernel skips the rest */
-    {
+    if (clg__vec_kernels(ctx)) {
+        /* 16 slots per work-item, float16 along D, in work-groups of one; same sums, same order */
+        int spw = 16;
+        st = LAUNCH_ONES(ctx, CLG_PROG_EMBED, "emb_scatter_vec", (size_t)((n + spw - 1) / spw), KTEN(in[1]),
+                         KMEM(start.buf), KMEM(cnt.buf), KMEM(perm.buf), KMEM(cur.buf), KINT(V), KTEN(gout), KTEN(gt),
+                         KINT(n), KINT(D), KINT(spw));
+    } else {
         size_t g[2] = { (size_t)n, (size_t)D };
         clg_karg args[] = { KTEN(in[1]), KMEM(start.buf), KMEM(cnt.buf), KMEM(perm.buf), KMEM(cur.buf), KINT(V),
                             KTEN(gout), KTEN(gt), KINT(n), KINT(D) };
