@@ -117,30 +117,27 @@ __kernel void emb_fwd_vec(__global const float *t, int to, __global const int *i
     }
 }
 
-/* Scatter: work-item g takes sorted slots [g*spw, (g+1)*spw); a slot that starts its bucket sums
- * the bucket's rows of gy in index order (as emb_scatter, per column) into gt[row]. */
-__kernel void emb_scatter_vec(__global const int *idx, int io, __global const int *start, __global const int *cnt,
-                              __global const int *perm, __global const int *cur, int V, __global const float *gy,
-                              int gyo, __global float *gt, int gto, int n, int D, int spw)
+/* Scatter by table rows: work-item g takes rows [g*rpw, (g+1)*rpw) of gt and writes each whole
+ * row, the sum of its bucket's rows of gy in index order (as emb_scatter, per column), added to
+ * the old value when acc, else stored (rows without positions become zeros): no separate fill. */
+__kernel void emb_rows_vec(__global const int *start, __global const int *cnt, __global const int *perm, int V,
+                           __global const float *gy, int gyo, __global float *gt, int gto, int D, int rpw, int acc)
 {
-    int j0 = get_global_id(0) * spw, j1 = min(min(n, j0 + spw), cur[V - 1]), dv = D / 16 * 16;
-    for (int j = j0; j < j1; j++) {
-        int k = idx[io + perm[j]];
-        if (start[k] != j)
-            continue;
-        int e = j + cnt[k];
+    int k0 = get_global_id(0) * rpw, k1 = min(V, k0 + rpw), dv = D / 16 * 16;
+    for (int k = k0; k < k1; k++) {
+        int b = start[k], e = b + cnt[k];
         __global float *g = gt + gto + (long)k * D;
         for (int c = 0; c < dv; c += 16) {
-            float16 acc = (float16)(0.0f);
-            for (int q = j; q < e; q++)
-                acc += vload16(0, gy + gyo + (long)perm[q] * D + c);
-            vstore16(vload16(0, g + c) + acc, 0, g + c);
+            float16 s = (float16)(0.0f);
+            for (int q = b; q < e; q++)
+                s += vload16(0, gy + gyo + (long)perm[q] * D + c);
+            vstore16(acc ? vload16(0, g + c) + s : (float16)(0.0f) + s, 0, g + c);
         }
         for (int c = dv; c < D; c++) {
-            float acc = 0.0f;
-            for (int q = j; q < e; q++)
-                acc += gy[gyo + (long)perm[q] * D + c];
-            g[c] += acc;
+            float s = 0.0f;
+            for (int q = b; q < e; q++)
+                s += gy[gyo + (long)perm[q] * D + c];
+            g[c] = acc ? g[c] + s : 0.0f + s;
         }
     }
 }

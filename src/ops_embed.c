@@ -73,7 +73,9 @@ static clg_status embedding_forward(clg_ctx *ctx, const clg_tensor *const *in, c
 
 /* Scatter-add without float atomics: a device counting sort groups index positions by row (each
  * bucket then sorted by position), and one work-item per (row, column) sums its bucket in index
- * order, so the result is deterministic whatever attrs.deterministic says.  Out-of-range indices
+ * order (CPU style: a work-item per block of table rows writes whole rows, float16 along D, and
+ * the table needs no zero fill first), so the result is deterministic whatever
+ * attrs.deterministic says.  Out-of-range indices
  * were flagged by the forward pass and are skipped here. */
 static clg_status embedding_backward(clg_ctx *ctx, const clg_tensor *const *in, const clg_tensor *out,
                                      const clg_tensor *gout, clg_tensor *const *gin, const clg_attrs *a, int acc)
@@ -84,10 +86,12 @@ static clg_status embedding_backward(clg_ctx *ctx, const clg_tensor *const *in, 
     if (!gt)
         return CLG_OK;
     clg_status st;
-    if (!acc && (st = clg__fill_pattern(ctx, gt, 0)))
-        return st;
     int V = (int)in[0]->s.dim[0], D = (int)in[0]->s.dim[1];
     int n = (int)clg_shape_numel(&in[1]->s);
+    /* CPU style: emb_rows_vec writes every row of gt, so no fill (PoCL fills ~13 GB/s) */
+    int rows_vec = clg__vec_kernels(ctx) && n > 0 && D > 0 && V > 0;
+    if (!acc && !rows_vec && (st = clg__fill_pattern(ctx, gt, 0)))
+        return st;
     if (n == 0 || D == 0 || V == 0)
         return CLG_OK;
     clg_tensor cnt = { 0 }, start = { 0 }, cur = { 0 }, perm = { 0 };
@@ -102,14 +106,13 @@ static clg_status embedding_backward(clg_ctx *ctx, const clg_tensor *const *in, 
         (st = LAUNCH1D(ctx, CLG_PROG_EMBED, "emb_sort", (size_t)V, KMEM(start.buf), KMEM(cnt.buf), KMEM(perm.buf),
                        KINT(V))))
         goto out;
-    /* the placed count is known only on the device: launch n slots, the kernel skips the rest */
-    if (clg__vec_kernels(ctx)) {
-        /* 16 slots per work-item, float16 along D, in work-groups of one; same sums, same order */
-        int spw = 16;
-        st = LAUNCH_ONES(ctx, CLG_PROG_EMBED, "emb_scatter_vec", (size_t)((n + spw - 1) / spw), KTEN(in[1]),
-                         KMEM(start.buf), KMEM(cnt.buf), KMEM(perm.buf), KMEM(cur.buf), KINT(V), KTEN(gout), KTEN(gt),
-                         KINT(n), KINT(D), KINT(spw));
+    if (rows_vec) {
+        /* table rows of D floats, ~4096 elements per work-item, float16 in work-groups of one */
+        int rpw = D >= 4096 ? 1 : 4096 / D;
+        st = LAUNCH_ONES(ctx, CLG_PROG_EMBED, "emb_rows_vec", (size_t)((V + rpw - 1) / rpw), KMEM(start.buf),
+                         KMEM(cnt.buf), KMEM(perm.buf), KINT(V), KTEN(gout), KTEN(gt), KINT(D), KINT(rpw), KINT(acc));
     } else {
+        /* the placed count is known only on the device: launch n slots, the kernel skips the rest */
         size_t g[2] = { (size_t)n, (size_t)D };
         clg_karg args[] = { KTEN(in[1]), KMEM(start.buf), KMEM(cnt.buf), KMEM(perm.buf), KMEM(cur.buf), KINT(V),
                             KTEN(gout), KTEN(gt), KINT(n), KINT(D) };
