@@ -463,3 +463,77 @@ __kernel void clip_grad_vec(__global const float *S, __global const float *ls, i
     }
     part[i] = p;
 }
+
+/* CPU style of l2n_fwd, l2n_bwd, sim_fwd, sim_bwd: work-item g takes rows [g*rpw, (g+1)*rpw),
+ * float16 along D, in work-groups of one. */
+inline float row_dot16(__global const float *a, __global const float *b, int D)
+{
+    int dv = D / 16 * 16;
+    float16 s16 = (float16)(0.0f);
+    for (int c = 0; c < dv; c += 16)
+        s16 += vload16(0, a + c) * vload16(0, b + c);
+    float s = att_hsum16(s16);
+    for (int c = dv; c < D; c++)
+        s += a[c] * b[c];
+    return s;
+}
+
+/* out[c] = acc ? out[c] + k * v[c] : k * v[c] over a row of D. */
+inline void row_scaled16(__global float *out, __global const float *v, float k, int D, int acc)
+{
+    int dv = D / 16 * 16;
+    for (int c = 0; c < dv; c += 16) {
+        float16 w = k * vload16(0, v + c);
+        vstore16(acc ? vload16(0, out + c) + w : w, 0, out + c);
+    }
+    for (int c = dv; c < D; c++)
+        out[c] = acc ? out[c] + k * v[c] : k * v[c];
+}
+
+__kernel void l2n_fwd_vec(__global const float *x, int xo, __global float *y, int yo, int rows, int D, int rpw)
+{
+    int r0 = get_global_id(0) * rpw, r1 = min(rows, r0 + rpw);
+    for (int r = r0; r < r1; r++) {
+        __global const float *xr = x + xo + (long)r * D;
+        float inv = 1.0f / fmax(sqrt(row_dot16(xr, xr, D)), CLG_L2_EPS);
+        row_scaled16(y + yo + (long)r * D, xr, inv, D, 0);
+    }
+}
+
+__kernel void l2n_bwd_vec(__global const float *x, int xo, __global const float *y, int yo, __global const float *g,
+                          int go, __global float *gx, int gxo, int rows, int D, int acc, int rpw)
+{
+    int r0 = get_global_id(0) * rpw, r1 = min(rows, r0 + rpw), dv = D / 16 * 16;
+    for (int r = r0; r < r1; r++) {
+        __global const float *xr = x + xo + (long)r * D, *yr = y + yo + (long)r * D, *gr = g + go + (long)r * D;
+        __global float *dr = gx + gxo + (long)r * D;
+        float nrm = sqrt(row_dot16(xr, xr, D)), yg = row_dot16(yr, gr, D);
+        int small = !(nrm > CLG_L2_EPS);
+        float inv = 1.0f / fmax(nrm, CLG_L2_EPS), ygs = small ? 0.0f : yg;
+        for (int c = 0; c < dv; c += 16) {
+            float16 v = (vload16(0, gr + c) - vload16(0, yr + c) * ygs) * inv;
+            vstore16(acc ? vload16(0, dr + c) + v : v, 0, dr + c);
+        }
+        for (int c = dv; c < D; c++) {
+            float v = (gr[c] - yr[c] * ygs) * inv;
+            dr[c] = acc ? dr[c] + v : v;
+        }
+    }
+}
+
+__kernel void sim_fwd_vec(__global const float *x, int xo, __global const float *y, int yo, __global float *o, int oo,
+                          int N, int D, int rpw)
+{
+    int r0 = get_global_id(0) * rpw, r1 = min(N, r0 + rpw);
+    for (int r = r0; r < r1; r++)
+        o[oo + r] = row_dot16(x + xo + (long)r * D, y + yo + (long)r * D, D);
+}
+
+/* gx[r, :] = g[r] * other[r, :] */
+__kernel void sim_bwd_vec(__global const float *other, int ob, __global const float *g, int go, __global float *gx,
+                          int gxo, int N, int D, int acc, int rpw)
+{
+    int r0 = get_global_id(0) * rpw, r1 = min(N, r0 + rpw);
+    for (int r = r0; r < r1; r++)
+        row_scaled16(gx + gxo + (long)r * D, other + ob + (long)r * D, g[go + r], D, acc);
+}

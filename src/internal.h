@@ -117,13 +117,13 @@ clg_status clg__enqueue(clg_ctx *ctx, cl_kernel k, const char *kname, cl_uint di
                         const size_t *gsize, const size_t *lsize);
 clg_status clg__set_args(cl_kernel k, const char *kname, const clg_karg *args, int nargs);
 
-/* CPU-style kernels (unary, sum/mean, softmax, bias_act, mse, random ops, embedding, the
- * contrastive and attention row passes: a work-item per row or chunk in work-groups of one,
- * float16/uint16 vectors along the data): used on CPU devices except rusticl, whose llvmpipe
- * runs the work-items of a group in SIMD lanes as GPUs do (there the work-group kernels win;
- * its compiler also drops the compensation of float16 Kahan sums).  PoCL, by contrast, runs
- * them one after another, so a kernel with one element per work-item or a strided loop per
- * work-item stays scalar.  CLGRAD_VEC_KERNELS=1|0 forces them on or off. */
+/* CPU-style kernels (unary, sum/mean, softmax, bias_act, mse, random ops, embedding,
+ * l2_normalize, similarity, the contrastive and attention row passes: a work-item per row or
+ * chunk in work-groups of one, float16/uint16 vectors along the data): used on CPU devices
+ * except rusticl, whose llvmpipe runs the work-items of a group in SIMD lanes as GPUs do (there
+ * the work-group kernels win; its compiler also drops the compensation of float16 Kahan sums).
+ * PoCL, by contrast, runs them one after another, so a kernel with one element per work-item
+ * or a strided loop per work-item stays scalar.  CLGRAD_VEC_KERNELS=1|0 forces them on or off. */
 int clg__vec_kernels(const clg_ctx *ctx);
 /* Set args then enqueue n work-groups of one work-item (no rounding: n is exact). */
 clg_status clg__launch_groups_of_one(clg_ctx *ctx, int prog, const char *kname, size_t n,

@@ -136,10 +136,18 @@ static void rows_of(const clg_shape *s, int *rows, int *D)
     *rows = *D ? (int)(clg_shape_numel(s) / *D) : 0;
 }
 
+/* Rows per work-item of the *_vec row kernels (l2_normalize, similarity): ~2048 elements. */
+static int rows_per_item_vec(int D) { return D >= 2048 ? 1 : D > 0 ? 2048 / D : 1; }
+
 static clg_status l2n_launch(clg_ctx *ctx, const clg_tensor *x, clg_tensor *y)
 {
     int rows, D;
     rows_of(&x->s, &rows, &D);
+    if (clg__vec_kernels(ctx)) {
+        int rpw = rows_per_item_vec(D);
+        return LAUNCH_ONES(ctx, CLG_PROG_EMBED, "l2n_fwd_vec", (size_t)((rows + rpw - 1) / rpw), KTEN(x), KTEN(y),
+                           KINT(rows), KINT(D), KINT(rpw));
+    }
     return LAUNCH1D(ctx, CLG_PROG_EMBED, "l2n_fwd", (size_t)rows, KTEN(x), KTEN(y), KINT(rows), KINT(D));
 }
 
@@ -150,6 +158,11 @@ static clg_status l2n_bwd_launch(clg_ctx *ctx, const clg_tensor *x, const clg_te
         return CLG_OK;
     int rows, D;
     rows_of(&x->s, &rows, &D);
+    if (clg__vec_kernels(ctx)) {
+        int rpw = rows_per_item_vec(D);
+        return LAUNCH_ONES(ctx, CLG_PROG_EMBED, "l2n_bwd_vec", (size_t)((rows + rpw - 1) / rpw), KTEN(x), KTEN(y),
+                           KTEN(g), KTEN(gx), KINT(rows), KINT(D), KINT(acc), KINT(rpw));
+    }
     return LAUNCH1D(ctx, CLG_PROG_EMBED, "l2n_bwd", (size_t)rows, KTEN(x), KTEN(y), KTEN(g), KTEN(gx), KINT(rows),
                     KINT(D), KINT(acc));
 }
@@ -219,6 +232,11 @@ static clg_status similarity_forward(clg_ctx *ctx, const clg_tensor *const *in, 
     int N = (int)in[0]->s.dim[0], D = (int)in[0]->s.dim[1];
     if (D == 0)
         return clg__fill_pattern(ctx, out, 0);
+    if (clg__vec_kernels(ctx)) {
+        int rpw = rows_per_item_vec(D);
+        return LAUNCH_ONES(ctx, CLG_PROG_EMBED, "sim_fwd_vec", (size_t)((N + rpw - 1) / rpw), KTEN(in[0]), KTEN(in[1]),
+                           KTEN(out), KINT(N), KINT(D), KINT(rpw));
+    }
     return LAUNCH1D(ctx, CLG_PROG_EMBED, "sim_fwd", (size_t)N, KTEN(in[0]), KTEN(in[1]), KTEN(out), KINT(N), KINT(D));
 }
 
@@ -230,10 +248,13 @@ static clg_status similarity_backward(clg_ctx *ctx, const clg_tensor *const *in,
     int D = (int)in[0]->s.dim[1];
     int n = (int)clg_shape_numel(&in[0]->s);
     clg_status st = CLG_OK;
+    int N = (int)in[0]->s.dim[0], rpw = rows_per_item_vec(D), vec = clg__vec_kernels(ctx) && D > 0;
     for (int i = 0; i < 2 && !st; i++)
         if (gin[i])
-            st = LAUNCH1D(ctx, CLG_PROG_EMBED, "sim_bwd", (size_t)n, KTEN(in[1 - i]), KTEN(gout), KTEN(gin[i]),
-                          KINT(n), KINT(D), KINT(acc));
+            st = vec ? LAUNCH_ONES(ctx, CLG_PROG_EMBED, "sim_bwd_vec", (size_t)((N + rpw - 1) / rpw), KTEN(in[1 - i]),
+                                   KTEN(gout), KTEN(gin[i]), KINT(N), KINT(D), KINT(acc), KINT(rpw))
+                     : LAUNCH1D(ctx, CLG_PROG_EMBED, "sim_bwd", (size_t)n, KTEN(in[1 - i]), KTEN(gout), KTEN(gin[i]),
+                                KINT(n), KINT(D), KINT(acc));
     return st;
 }
 

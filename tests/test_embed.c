@@ -244,7 +244,8 @@ static void test_attention_lookup(void **s)
  * CLGRAD_VEC_KERNELS=0 (a work-item per row or column) and =1 (float16 in groups of one). */
 static void test_embed_styles(void **s)
 {
-    void (*const fns[])(void **) = { test_embedding, test_embedding_deterministic, test_embedding_bad_index,
+    void (*const fns[])(void **) = { test_embedding,         test_embedding_deterministic, test_embedding_bad_index,
+                                     test_l2_normalize,      test_l2_normalize_zero_row,   test_similarity,
                                      test_contrastive_loss, test_attention_lookup };
     clg_test_each_vec_kernels(fns, sizeof fns / sizeof fns[0], s);
 }
