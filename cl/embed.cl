@@ -333,6 +333,19 @@ inline float att_hsum16(float16 v)
     return c.x + c.y;
 }
 
+/* sum over c < D of a[c] * b[c], float16 along the row. */
+inline float row_dot16(__global const float *a, __global const float *b, int D)
+{
+    int dv = D / 16 * 16;
+    float16 s16 = (float16)(0.0f);
+    for (int c = 0; c < dv; c += 16)
+        s16 += vload16(0, a + c) * vload16(0, b + c);
+    float s = att_hsum16(s16);
+    for (int c = dv; c < D; c++)
+        s += a[c] * b[c];
+    return s;
+}
+
 /* max over c < C of sc * row[c], float16 along the row. */
 inline float row_max_scaled16(__global const float *row, int C, float sc)
 {
@@ -375,12 +388,7 @@ __kernel void att_softmax_bwd_vec(__global const float *P, __global float *dP, i
     int r = get_global_id(0), cv = C / 16 * 16;
     __global const float *p = P + (long)r * C;
     __global float *d = dP + (long)r * C;
-    float16 dot16 = (float16)(0.0f);
-    for (int c = 0; c < cv; c += 16)
-        dot16 += vload16(0, p + c) * vload16(0, d + c);
-    float dot = att_hsum16(dot16);
-    for (int c = cv; c < C; c++)
-        dot += p[c] * d[c];
+    float dot = row_dot16(p, d, C);
     for (int c = 0; c < cv; c += 16)
         vstore16(alpha * vload16(0, p + c) * (vload16(0, d + c) - dot), 0, d + c);
     for (int c = cv; c < C; c++)
@@ -466,17 +474,6 @@ __kernel void clip_grad_vec(__global const float *S, __global const float *ls, i
 
 /* CPU style of l2n_fwd, l2n_bwd, sim_fwd, sim_bwd: work-item g takes rows [g*rpw, (g+1)*rpw),
  * float16 along D, in work-groups of one. */
-inline float row_dot16(__global const float *a, __global const float *b, int D)
-{
-    int dv = D / 16 * 16;
-    float16 s16 = (float16)(0.0f);
-    for (int c = 0; c < dv; c += 16)
-        s16 += vload16(0, a + c) * vload16(0, b + c);
-    float s = att_hsum16(s16);
-    for (int c = dv; c < D; c++)
-        s += a[c] * b[c];
-    return s;
-}
 
 /* out[c] = acc ? out[c] + k * v[c] : k * v[c] over a row of D. */
 inline void row_scaled16(__global float *out, __global const float *v, float k, int D, int acc)
