@@ -129,19 +129,30 @@ __kernel void gemm_local(GEMM_ARGS, int ta, int tb)
         gemm_store1(C + (size_t)i * ldc + j, acc, alpha, beta);
 }
 
+/* The register tile's step at one k: acc[r][v] += a_r * b[v], with a_r = AEXPR (an expression
+ * in r: op(A)'s element of tile row r at this k) and b[] op(B)'s row slice.  Shared by
+ * gemm_tiled_n, gemm_block and gemm_tiled_t, which differ only in where a_r and b[] come from. */
+#define GEMM_TILE_FMA(AEXPR)                                                     \
+    _Pragma("unroll") for (int r = 0; r < GEMM_TM; r++)                          \
+    {                                                                            \
+        float a = (AEXPR);                                                       \
+        _Pragma("unroll") for (int v = 0; v < GEMM_NV; v++)                      \
+            acc[r][v] = fma((VT)(a), b[v], acc[r][v]);                           \
+    }
+
+/* b[] = row k of a packed op(B) panel P (rows of GEMM_TN floats). */
+#define GEMM_PANEL_ROW(P)                                                        \
+    VT b[GEMM_NV];                                                               \
+    _Pragma("unroll") for (int v = 0; v < GEMM_NV; v++)                          \
+        b[v] = VLOAD(v, (P) + k * GEMM_TN);
+
 /* CPU style, vectorised along N: a work-item computes a TM x (VW*NV) tile of C
  * in vector registers, loading a row slice of op(B) per k and broadcasting TM
  * scalars of op(A).  Partial tiles stay vectorised: rows past M are clamped
  * (computed twice, never stored); columns past N are loaded as zeros, or, for
  * TB=0 where the row slice stays inside op(B), loaded as they lie and not stored.
  * Global size (ceil(N/TN), ceil(M/(TM*RM)), batch). */
-#define TILED_N_FMA                                                              \
-    _Pragma("unroll") for (int r = 0; r < GEMM_TM; r++)                          \
-    {                                                                            \
-        float a = GEMM_TA ? A[(size_t)k * lda + ir[r]] : A[(size_t)ir[r] * lda + k]; \
-        _Pragma("unroll") for (int v = 0; v < GEMM_NV; v++)                      \
-            acc[r][v] = fma((VT)(a), b[v], acc[r][v]);                           \
-    }
+#define TILED_N_FMA GEMM_TILE_FMA(GEMM_TA ? A[(size_t)k * lda + ir[r]] : A[(size_t)ir[r] * lda + k])
 
 #ifndef GEMM_RM           /* register tiles per work-item, consecutive along M (tiled_n, tiled_k) */
 #define GEMM_RM 1
@@ -424,17 +435,8 @@ __kernel void gemm_block(GEMM_ARGS)
                     for (int v = 0; v < GEMM_NV; v++)
                         acc[r][v] = first ? (VT)(0.0f) : VLOAD(v, cs + r * GEMM_NB);
                 for (int k = 0; k < kb; k++) {
-                    VT b[GEMM_NV];
-                    #pragma unroll
-                    for (int v = 0; v < GEMM_NV; v++)
-                        b[v] = VLOAD(v, bp + k * GEMM_TN);
-                    #pragma unroll
-                    for (int r = 0; r < GEMM_TM; r++) {
-                        float a = APK(ap, r, k);
-                        #pragma unroll
-                        for (int v = 0; v < GEMM_NV; v++)
-                            acc[r][v] = fma((VT)(a), b[v], acc[r][v]);
-                    }
+                    GEMM_PANEL_ROW(bp)
+                    GEMM_TILE_FMA(APK(ap, r, k))
                 }
                 if (!last) {
                     #pragma unroll
@@ -561,17 +563,8 @@ __kernel void gemm_tiled_t(GEMM_ARGS)
                     acc[r][v] = (VT)(0.0f);
             }
             for (int k = 0; k < kb; k++) {
-                VT b[GEMM_NV];
-                #pragma unroll
-                for (int v = 0; v < GEMM_NV; v++)
-                    b[v] = VLOAD(v, Bp + k * GEMM_TN);
-                #pragma unroll
-                for (int r = 0; r < GEMM_TM; r++) {
-                    float a = arow[r][k];
-                    #pragma unroll
-                    for (int v = 0; v < GEMM_NV; v++)
-                        acc[r][v] = fma((VT)(a), b[v], acc[r][v]);
-                }
+                GEMM_PANEL_ROW(Bp)
+                GEMM_TILE_FMA(arow[r][k])
             }
             float bet = k0 == 0 ? beta : 1.0f;
             GEMM_STORE_TILE(i0, j0, bet)
