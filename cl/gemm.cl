@@ -93,7 +93,7 @@ __kernel void gemm_simple(GEMM_ARGS, int ta, int tb)
     size_t bj = tb ? (size_t)j * ldb : (size_t)j, bk = tb ? 1 : (size_t)ldb;
     float acc = 0.0f;
     for (int k = 0; k < K; k++)
-        acc = fma(A[ai + k * ak], B[bj + k * bk], acc);
+        acc = CLG_MAD(A[ai + k * ak], B[bj + k * bk], acc);
     gemm_store1(C + (size_t)i * ldc + j, acc, alpha, beta);
 }
 
@@ -122,7 +122,7 @@ __kernel void gemm_local(GEMM_ARGS, int ta, int tb)
         Bs[ly][lx] = bv;
         barrier(CLK_LOCAL_MEM_FENCE);
         for (int kk = 0; kk < GEMM_LTS; kk++)
-            acc = fma(As[ly][kk], Bs[kk][lx], acc);
+            acc = CLG_MAD(As[ly][kk], Bs[kk][lx], acc);
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     if (i < M && j < N)
@@ -137,7 +137,7 @@ __kernel void gemm_local(GEMM_ARGS, int ta, int tb)
     {                                                                            \
         float a = (AEXPR);                                                       \
         _Pragma("unroll") for (int v = 0; v < GEMM_NV; v++)                      \
-            acc[r][v] = fma((VT)(a), b[v], acc[r][v]);                           \
+            acc[r][v] = CLG_MAD((VT)(a), b[v], acc[r][v]);                           \
     }
 
 /* b[] = row k of a packed op(B) panel P (rows of GEMM_TN floats). */
@@ -290,7 +290,7 @@ inline void tiled_k_tile(__global const float *A, int lda, __global const float 
         for (int r = 0; r < GEMM_TM; r++)
             #pragma unroll
             for (int c = 0; c < GEMM_TNK; c++)
-                acc[r][c] = fma(a[r], b[c], acc[r][c]);
+                acc[r][c] = CLG_MAD(a[r], b[c], acc[r][c]);
     }
     #pragma unroll
     for (int r = 0; r < GEMM_TM; r++)
@@ -298,7 +298,7 @@ inline void tiled_k_tile(__global const float *A, int lda, __global const float 
         for (int c = 0; c < GEMM_TNK; c++) {
             float s = gemm_hsum(acc[r][c]);
             for (int k = kv; k < K; k++)
-                s = fma(A[(size_t)ir[r] * lda + k], B[(size_t)jc[c] * ldb + k], s);
+                s = CLG_MAD(A[(size_t)ir[r] * lda + k], B[(size_t)jc[c] * ldb + k], s);
             if (i0 + r < M && j0 + c < N)
                 gemm_store1(C + (size_t)(i0 + r) * ldc + j0 + c, s, alpha, beta);
         }

@@ -88,6 +88,9 @@ static void fill_info(cl_platform_id p, cl_device_id d, int pi, int di, clg_devi
     cl_device_fp_config fp = 0;
     clGetDeviceInfo(d, CL_DEVICE_DOUBLE_FP_CONFIG, sizeof fp, &fp, NULL);
     o->fp64 = fp != 0 || strstr(o->extensions, "cl_khr_fp64") != NULL;
+    fp = 0;
+    clGetDeviceInfo(d, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
+    o->fma = (fp & CL_FP_FMA) != 0;
 }
 
 clg_status clg_devices_list(clg_device_info **out, int *n)

@@ -135,6 +135,36 @@ static void test_cl_dir_override(void **s)
     assert_int_equal(system(cmd), 0);
 }
 
+/* Kernels see -DCLG_FMA=1 exactly where the device fuses multiply-adds in hardware (CL_FP_FMA),
+ * so common.cl's CLG_MAD is fma() there and mad() elsewhere (rusticl's llvmpipe emulates fma()). */
+static void test_fma_define(void **s)
+{
+    (void)s;
+    cl_device_fp_config fp = 0;
+    assert_int_equal(clGetDeviceInfo((cl_device_id)tdev->device_id, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp,
+                                     NULL), CL_SUCCESS);
+    assert_int_equal(tdev->fma, (fp & CL_FP_FMA) != 0);
+    static const char src[] = "__kernel void k(__global int *x) { x[0] = CLG_FMA; x[1] = 22; }\n";
+    void *p = NULL;
+    assert_clg_ok(clg_program_build_source(tctx, "fma-define", src, NULL, &p, NULL));
+    cl_int err;
+    cl_kernel k = clCreateKernel((cl_program)p, "k", &err);
+    assert_int_equal(err, CL_SUCCESS);
+    cl_mem m = clCreateBuffer((cl_context)clg_ctx_cl_context(tctx), CL_MEM_READ_WRITE, 2 * sizeof(cl_int), NULL, &err);
+    assert_int_equal(err, CL_SUCCESS);
+    clSetKernelArg(k, 0, sizeof m, &m);
+    size_t one = 1;
+    cl_command_queue q = (cl_command_queue)clg_ctx_cl_queue(tctx);
+    assert_int_equal(clEnqueueNDRangeKernel(q, k, 1, NULL, &one, NULL, 0, NULL, NULL), CL_SUCCESS);
+    cl_int got[2] = { -1, -1 };
+    assert_int_equal(clEnqueueReadBuffer(q, m, CL_TRUE, 0, sizeof got, got, 0, NULL, NULL), CL_SUCCESS);
+    assert_int_equal(got[0], tdev->fma);
+    assert_int_equal(got[1], 22);
+    clReleaseMemObject(m);
+    clReleaseKernel(k);
+    clReleaseProgram((cl_program)p);
+}
+
 static void test_build_all_programs(void **s)
 {
     (void)s;
@@ -149,7 +179,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_syntax_error_has_log), cmocka_unit_test(test_cache_store_hit_rebuild),
         cmocka_unit_test(test_cache_off), cmocka_unit_test(test_cl_dir_override),
-        cmocka_unit_test(test_build_all_programs),
+        cmocka_unit_test(test_fma_define), cmocka_unit_test(test_build_all_programs),
     };
     return clg_test_run_per_device("program", tests, sizeof tests / sizeof tests[0]);
 }

@@ -45,6 +45,7 @@ typedef struct clg_device_info {
     uint64_t max_alloc;
     size_t max_work_group;
     int fp16, fp64;
+    int fma;                     /* CL_FP_FMA in CL_DEVICE_SINGLE_FP_CONFIG: fma() in hardware */
     char extensions[2048];       /* truncated if longer */
     void *platform_id;           /* cl_platform_id */
     void *device_id;             /* cl_device_id */

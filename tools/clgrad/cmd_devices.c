@@ -122,10 +122,11 @@ int cmd_devices(int argc, char **argv)
             printf(", \"opencl_c_version\": ");
             util_json_str(stdout, d->opencl_c_version);
             printf(", \"compute_units\": %u, \"clock_mhz\": %u, \"global_mem\": %llu, \"local_mem\": %llu, "
-                   "\"max_alloc\": %llu, \"max_work_group\": %zu, \"fp16\": %s, \"fp64\": %s, \"default\": %s",
+                   "\"max_alloc\": %llu, \"max_work_group\": %zu, \"fp16\": %s, \"fp64\": %s, \"fma\": %s, \"default\": %s",
                    d->compute_units, d->clock_mhz, (unsigned long long)d->global_mem,
                    (unsigned long long)d->local_mem, (unsigned long long)d->max_alloc, d->max_work_group,
-                   d->fp16 ? "true" : "false", d->fp64 ? "true" : "false", is_best ? "true" : "false");
+                   d->fp16 ? "true" : "false", d->fp64 ? "true" : "false", d->fma ? "true" : "false",
+                   is_best ? "true" : "false");
             if (check) {
                 printf(", \"check\": %s, \"build_seconds\": %.3f", ok ? "true" : "false", build_s);
                 if (!ok) {
