@@ -1,4 +1,4 @@
-/* cmd_tune.c — `clgrad tune`: time the tiled GEMM's register tiles, the local-memory kernel and CLBlast per device and shape class, store the winners. */
+/* cmd_tune.c — `clgrad tune`: time the tiled GEMM's register tiles, the simple and local-memory kernels and CLBlast per device and shape class, store the winners. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,7 +11,7 @@
 #include "util.h"
 
 /* Classes and file format must match src/tune.c: <cache dir>/gemm_tune.txt, lines
- * "device name \t driver version \t class \t TM,VW,NV" (tiled with that tile) or "... \t clblast|local". */
+ * "device name \t driver version \t class \t TM,VW,NV" (tiled with that tile) or "... \t clblast|local|simple". */
 static const char *const class_names[] = { "nn", "tn", "nt", "narrow" };
 #define N_CLASSES 4
 
@@ -216,8 +216,15 @@ static int tune_device(const clg_device_info *d, const sdata *data, int quick)
     const char *winpath[N_CLASSES] = { NULL };
     for (int c = 0; c < N_CLASSES; c++)
         best[c] = deflt[c] = -1;
-    printf("\n== %d:%d %s (%s, driver %s): %d candidates TM,VW,NV\n", d->platform_index, d->device_index, d->name,
-           d->platform_name, d->driver_version, nc);
+    /* The untuned default path of src/ops_gemm.c (choose_path): tiled on CPUs (its default tiles
+     * below), simple on rusticl, local elsewhere.  rusticl's llvmpipe runs the tiled kernels'
+     * float16 tiles lane by lane (~30x slower than simple): their tiles are not timed there. */
+    int rusticl = strstr(d->platform_name, "rusticl") != NULL;
+    const char *dpath = rusticl ? "simple" : d->type == CLG_DEVICE_CPU ? NULL : "local";
+    if (rusticl)
+        nc = 0;
+    printf("\n== %d:%d %s (%s, driver %s): %d candidates TM,VW,NV%s\n", d->platform_index, d->device_index, d->name,
+           d->platform_name, d->driver_version, nc, rusticl ? " (tiled path not timed on rusticl)" : "");
     setenv("CLGRAD_GEMM", "tiled", 1);
     for (int k = 0; k < nc; k++) {
         char tile[32];
@@ -244,10 +251,11 @@ static int tune_device(const clg_device_info *d, const sdata *data, int quick)
         }
     }
     unsetenv("CLGRAD_GEMM_TILE");
-    /* The other paths as whole candidates: the local-memory kernel (the GPU default) and CLBlast
-     * (its first call compiles for seconds on a CPU runtime; skipped with --quick). */
-    static const char *const paths[] = { "local", "clblast" };
-    for (int p = 0; p < 2; p++) {
+    /* The other paths as whole candidates: the simple kernel (rusticl's default), the
+     * local-memory kernel (the GPU default) and CLBlast (its first call compiles for seconds on a
+     * CPU runtime; skipped with --quick). */
+    static const char *const paths[] = { "simple", "local", "clblast" };
+    for (int p = 0; p < 3; p++) {
         if (quick && !strcmp(paths[p], "clblast"))
             continue;
         setenv("CLGRAD_GEMM", paths[p], 1);
@@ -260,6 +268,9 @@ static int tune_device(const clg_device_info *d, const sdata *data, int quick)
             if (!bad[c])
                 printf("  %s %.1f us", class_names[c], sum[c] * 1e6);
         printf("\n");
+        for (int c = 0; c < N_CLASSES; c++)
+            if (!bad[c] && dpath && !strcmp(paths[p], dpath))
+                deflt[c] = sum[c];
         for (int c = 0; c < N_CLASSES; c++)
             if (!bad[c] && (best[c] < 0 || sum[c] < best[c])) {
                 best[c] = sum[c];
@@ -299,13 +310,13 @@ int cmd_tune(int argc, char **argv)
         return 1;
     if (util_flag(argc, argv, used, "--help") || util_flag(argc, argv, used, "-h")) {
         printf("usage: clgrad tune [--device SPEC[,SPEC]] [--quick]\n"
-               "Times the tiled GEMM's register tiles (TM,VW,NV as in CLGRAD_GEMM_TILE), the local-memory\n"
-               "kernel and CLBlast on the MLP's shape classes (nn, tn = AᵀB, nt = ABᵀ, narrow = N < 32),\n"
-               "checks each candidate against a host reference before timing it, and stores the fastest\n"
-               "per class, device name and driver version in the clgrad cache dir (gemm_tune.txt); GEMMs\n"
-               "of that class then take it.  --quick: fewer tiles and no CLBlast (whose first call\n"
-               "compiles for seconds on a CPU runtime).  rusticl devices are tuned only when named with\n"
-               "--device (the tiled path is not their default).\n");
+               "Times the tiled GEMM's register tiles (TM,VW,NV as in CLGRAD_GEMM_TILE), the simple and\n"
+               "local-memory kernels and CLBlast on the MLP's shape classes (nn, tn = AᵀB, nt = ABᵀ,\n"
+               "narrow = N < 32), checks each candidate against a host reference before timing it, and\n"
+               "stores the fastest per class, device name and driver version in the clgrad cache dir\n"
+               "(gemm_tune.txt); GEMMs of that class then take it.  --quick: fewer tiles and no CLBlast\n"
+               "(whose first call compiles for seconds on a CPU runtime).  rusticl devices are tuned only\n"
+               "when named with --device, and without the tiled path (~30x slower than simple there).\n");
         free(used);
         return 0;
     }
@@ -348,7 +359,7 @@ int cmd_tune(int argc, char **argv)
         }
         for (int i = 0; i < n; i++) {
             if (strstr(l[i].platform_name, "rusticl")) {
-                printf("\n== %d:%d %s (%s): skipped (the tiled path is not used there; name it with --device)\n",
+                printf("\n== %d:%d %s (%s): skipped (slow to time: name it with --device)\n",
                        l[i].platform_index, l[i].device_index, l[i].name, l[i].platform_name);
                 continue;
             }
