@@ -10,7 +10,9 @@
 /* Paths, chosen per call: CLGRAD_GEMM=clblast|tiled|local|simple forces one;
  * otherwise CPU devices use the register-tiled kernels (tiled), except rusticl
  * (simple: 4x4 blocks per work-item, neighbouring work-items on neighbouring columns),
- * and other devices the local-memory kernel (local).  Within tiled,
+ * and other devices (GPUs) CLBlast, whose database holds tuned parameters for the GPUs it
+ * knows (our local-memory kernel, local, is one output per work-item; where CLBlast fails on
+ * a device, the default falls back to local for the rest of the ctx).  Within tiled,
  * products from 1024^3 up use the packed, cache-blocked gemm_block (see use_block; A·Bᵀ
  * first transposes B into a ctx scratch buffer with gemm_transpose, see use_transpose),
  * smaller ones gemm_tiled_n, and for A·Bᵀ gemm_tiled_t (B strips transposed into local
@@ -49,6 +51,7 @@ typedef struct gemm_state {
     gemm_variant v[GEMM_MAX_VARIANTS];
     int n;
     int clblast_used;
+    int clblast_failed;                     /* CLBlast failed as the default path: use local */
     int tune_loaded;                        /* tune[] read from the `clgrad tune` file */
     int tune[CLG_GEMM_CLASSES][5];          /* found, path, TM, VW, NV per shape class */
     int last_path;                          /* path of the last call, -1 before any */
@@ -498,9 +501,10 @@ static clg_status path_clblast(clg_ctx *ctx, const gemm_call *g)
 }
 
 /* CLGRAD_GEMM, else what `clgrad tune` found fastest for the shape class (our kernels or
- * CLBlast), else the device-type default. */
-static gemm_path choose_path(clg_ctx *ctx, const gemm_call *g)
+ * CLBlast), else the device-type default (*dflt = 1). */
+static gemm_path choose_path(clg_ctx *ctx, const gemm_call *g, int *dflt)
 {
+    *dflt = 0;
     const char *e = getenv("CLGRAD_GEMM");
     if (e && *e) {
         if (!strcmp(e, "clblast"))
@@ -515,11 +519,15 @@ static gemm_path choose_path(clg_ctx *ctx, const gemm_call *g)
     const int *t = tuned(ctx, clg__gemm_class(g->ta, g->tb, g->N));
     if (t)
         return t[1];
+    *dflt = 1;
     /* rusticl/llvmpipe vectorises across work-items and runs a per-work-item register
      * tile of float16 vectors lane by lane (~30x slower than gemm_simple's scalar blocks) */
     if (strstr(ctx->info.platform_name, "rusticl"))
         return PATH_SIMPLE;
-    return ctx->info.type == CLG_DEVICE_CPU ? PATH_TILED : PATH_LOCAL;
+    if (ctx->info.type == CLG_DEVICE_CPU)
+        return PATH_TILED;
+    gemm_state *s = ctx->gemm_state;
+    return s && s->clblast_failed ? PATH_LOCAL : PATH_CLBLAST;
 }
 
 const char *clg_gemm_last_path(clg_ctx *ctx)
@@ -547,21 +555,31 @@ static clg_status gemm_run(clg_ctx *ctx, gemm_call *g)
         return CLG_OK;
     if (g->K == 0)
         return g->beta == 0.0f ? zero_c(ctx, g) : CLG_OK;
-    gemm_path path = choose_path(ctx, g);
+    int dflt;
+    gemm_path path = choose_path(ctx, g, &dflt);
     gemm_state *s = NULL;
     if (get_state(ctx, &s) == CLG_OK)
         s->last_path = path;
     else
         clg__clear_error();
     switch (path) {
-    case PATH_CLBLAST:
+    case PATH_CLBLAST: {
         if (g->beta == 0.0f) {
             /* 0·NaN would leak uninitialised memory into C */
             clg_status st = zero_c(ctx, g);
             if (st)
                 return st;
         }
-        return path_clblast(ctx, g);
+        clg_status st = path_clblast(ctx, g);
+        if (st == CLG_ERR_CLBLAST && dflt && s) {
+            /* the default, not a user's choice: our local-memory kernel instead, from now on */
+            clg__clear_error();
+            s->clblast_failed = 1;
+            s->last_path = PATH_LOCAL;
+            return path_local(ctx, g);
+        }
+        return st;
+    }
     case PATH_LOCAL: return path_local(ctx, g);
     case PATH_SIMPLE: return path_simple(ctx, g);
     case PATH_TILED:

@@ -312,7 +312,7 @@ static void test_tuned_path(void **s)
     (void)s;
     const clg_device_info *d = clg_ctx_device(tctx);
     int rusticl = strstr(d->platform_name, "rusticl") != NULL;
-    const char *dflt = rusticl ? "simple" : d->type == CLG_DEVICE_CPU ? "tiled" : "local";
+    const char *dflt = rusticl ? "simple" : d->type == CLG_DEVICE_CPU ? "tiled" : "clblast";
     const char *tuned = rusticl ? "local" : "simple";   /* differs from the default */
     char dir[] = "/tmp/clgrad-test-tune-XXXXXX", file[64];
     assert_non_null(mkdtemp(dir));

@@ -82,10 +82,12 @@ clg_status clg_op_backward(clg_ctx *ctx, clg_op op, const clg_tensor *const *in,
                            const clg_tensor *out, const clg_tensor *gout,
                            clg_tensor *const *gin, const clg_attrs *a, int accumulate);
 
-/* The path the last matmul/bmm on ctx took: "tiled" (register-tiled CPU kernels), "local"
- * (local-memory tiles, the GPU default), "simple" or "clblast"; NULL before any.  Chosen per call
- * by CLGRAD_GEMM, else by what `clgrad tune` stored as fastest for the device, driver version and
- * shape class (nn, tn = Aᵀ·B, nt = A·Bᵀ, narrow = N < 32), else by the device type. */
+/* The path the last matmul/bmm on ctx took: "tiled" (register-tiled CPU kernels, the CPU
+ * default), "local" (local-memory tiles), "simple" (rusticl's default) or "clblast" (the
+ * default on GPUs and other devices; "local" once CLBlast has failed there); NULL before any.
+ * Chosen per call by CLGRAD_GEMM, else by what `clgrad tune` stored as fastest for the device,
+ * driver version and shape class (nn, tn = Aᵀ·B, nt = A·Bᵀ, narrow = N < 32), else by the
+ * device type. */
 const char *clg_gemm_last_path(clg_ctx *ctx);
 
 #ifdef __cplusplus

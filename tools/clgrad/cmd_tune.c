@@ -217,10 +217,10 @@ static int tune_device(const clg_device_info *d, const sdata *data, int quick)
     for (int c = 0; c < N_CLASSES; c++)
         best[c] = deflt[c] = -1;
     /* The untuned default path of src/ops_gemm.c (choose_path): tiled on CPUs (its default tiles
-     * below), simple on rusticl, local elsewhere.  rusticl's llvmpipe runs the tiled kernels'
+     * below), simple on rusticl, CLBlast elsewhere.  rusticl's llvmpipe runs the tiled kernels'
      * float16 tiles lane by lane (~30x slower than simple): their tiles are not timed there. */
     int rusticl = strstr(d->platform_name, "rusticl") != NULL;
-    const char *dpath = rusticl ? "simple" : d->type == CLG_DEVICE_CPU ? NULL : "local";
+    const char *dpath = rusticl ? "simple" : d->type == CLG_DEVICE_CPU ? NULL : "clblast";
     if (rusticl)
         nc = 0;
     printf("\n== %d:%d %s (%s, driver %s): %d candidates TM,VW,NV%s\n", d->platform_index, d->device_index, d->name,
@@ -252,12 +252,12 @@ static int tune_device(const clg_device_info *d, const sdata *data, int quick)
     }
     unsetenv("CLGRAD_GEMM_TILE");
     /* The other paths as whole candidates: the simple kernel (rusticl's default), the
-     * local-memory kernel (the GPU default) and CLBlast (its first call compiles for seconds on a
+     * local-memory kernel and CLBlast (the GPU default) (its first call compiles for seconds on a
      * CPU runtime; skipped with --quick). */
     static const char *const paths[] = { "simple", "local", "clblast" };
     for (int p = 0; p < 3; p++) {
-        if (quick && !strcmp(paths[p], "clblast"))
-            continue;
+        if (quick && !strcmp(paths[p], "clblast") && d->type == CLG_DEVICE_CPU)
+            continue; /* on other devices it is the default, so always a candidate */
         setenv("CLGRAD_GEMM", paths[p], 1);
         double sum[N_CLASSES];
         int bad[N_CLASSES];
@@ -314,8 +314,8 @@ int cmd_tune(int argc, char **argv)
                "local-memory kernels and CLBlast on the MLP's shape classes (nn, tn = AᵀB, nt = ABᵀ,\n"
                "narrow = N < 32), checks each candidate against a host reference before timing it, and\n"
                "stores the fastest per class, device name and driver version in the clgrad cache dir\n"
-               "(gemm_tune.txt); GEMMs of that class then take it.  --quick: fewer tiles and no CLBlast\n"
-               "(whose first call compiles for seconds on a CPU runtime).  rusticl devices are tuned only\n"
+               "(gemm_tune.txt); GEMMs of that class then take it.  --quick: fewer tiles, and no CLBlast\n"
+               "on CPU devices (whose first call compiles for seconds there).  rusticl devices are tuned only\n"
                "when named with --device, and without the tiled path (~30x slower than simple there).\n");
         free(used);
         return 0;
