@@ -14,7 +14,8 @@
 # (ldconfig, /usr/local/nvidia, /usr/lib*), for which it writes an nvidia.icd into a folder that
 # OCL_ICD_VENDORS then names.  Every step writes OUTDIR/NN-step.log; OUTDIR/summary.txt lists each
 # step with its exit status and seconds.  Steps: `clgrad devices --check`, every test binary on
-# DEVICE, `clgrad bench --quick`, bench_gemm, and 2 epochs of the MLP on Fashion-MNIST.
+# DEVICE, `clgrad bench --quick`, bench_gemm, 2 epochs of the MLP on Fashion-MNIST, and
+# `clgrad tune --quick` (into a fresh cache dir, after the others: the defaults are measured).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,7 +26,7 @@ pack() {
     ninja -C build-gpu >/dev/null
     mkdir -p .gpu-pack/lib .gpu-pack/fashion-mnist
     for l in libOpenCL.so.1 libclblast.so.1 libcmocka.so.0 libpng16.so.16; do
-        p=$(ldconfig -p | awk -v l="$l" '$1 == l && /x86-64/ { print $NF; exit }')
+        p=$(ldconfig -p | awk -v l="$l" '$1 == l && /x86-64/ && !n++ { print $NF }')
         [ -n "$p" ] || { echo "gpu-check: $l not found (run tools/install-deps.sh)" >&2; exit 1; }
         cp -L "$p" .gpu-pack/lib/
     done
@@ -40,10 +41,10 @@ find_icd() {
         return
     fi
     local lib
-    lib=$(ldconfig -p 2>/dev/null | awk '$1 == "libnvidia-opencl.so.1" { print $NF; exit }')
+    lib=$(ldconfig -p 2>/dev/null | awk '$1 == "libnvidia-opencl.so.1" && !n++ { print $NF }')
     if [ -z "$lib" ]; then
         lib=$(find /usr/local/nvidia /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/lib \
-              -maxdepth 3 -name 'libnvidia-opencl.so.1' 2>/dev/null | head -1)
+              -maxdepth 3 -name 'libnvidia-opencl.so.1' 2>/dev/null | awk '!n++')
     fi
     if [ -z "$lib" ]; then
         echo "no OpenCL ICD file and no libnvidia-opencl.so.1 found"
@@ -94,6 +95,7 @@ run() {
     step bench_gemm 90 build-gpu/bench_gemm --device "$dev" --rounds 3
     step train_mlp 90 build-gpu/clgrad train mlp --device "$dev" --epochs 2 \
         --data .gpu-pack/fashion-mnist --out "$out/mlp.safetensors"
+    step tune 90 build-gpu/clgrad tune --device "$dev" --quick
     cat "$out/summary.txt"
 }
 
