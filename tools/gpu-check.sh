@@ -10,10 +10,11 @@
 #           NVIDIA) selects devices as CLGRAD_TEST_DEVICES and --device do (name substring or
 #           P:D); SECONDS (default 420) is the time budget the steps share.
 #
-# `run` finds the driver first: an ICD file under /etc/OpenCL/vendors, else libnvidia-opencl.so.1
-# (ldconfig, /usr/local/nvidia, /usr/lib*), for which it writes an nvidia.icd into a folder that
-# OCL_ICD_VENDORS then names.  Every step writes OUTDIR/NN-step.log; OUTDIR/summary.txt lists each
-# step with its exit status and seconds.  Steps: `clgrad devices --check`, every test binary on
+# `run` finds the driver first: where no ICD file under /etc/OpenCL/vendors names NVIDIA's, it
+# looks for libnvidia-opencl.so.1 (ldconfig, /usr/local/nvidia, /usr/lib*) and writes an
+# nvidia.icd for it, beside copies of the other ICD files, into a folder that OCL_ICD_VENDORS then
+# names.  Every step writes OUTDIR/NN-step.log; OUTDIR/summary.txt lists each step with its exit
+# status and seconds.  Steps: `clgrad devices --check`, every test binary on
 # DEVICE, `clgrad bench --quick`, bench_gemm, 2 epochs of the MLP on Fashion-MNIST, and
 # `clgrad tune --quick` (into a fresh cache dir, after the others: the defaults are measured).
 set -uo pipefail
@@ -36,8 +37,10 @@ pack() {
 }
 
 find_icd() {
-    if ls /etc/OpenCL/vendors/*.icd >/dev/null 2>&1; then
-        echo "ICD files: $(ls /etc/OpenCL/vendors/*.icd | tr '\n' ' ')"
+    local icds
+    icds=$(ls /etc/OpenCL/vendors/*.icd 2>/dev/null | tr '\n' ' ')
+    echo "ICD files: ${icds:-none}"
+    if [ -n "$icds" ] && grep -qil nvidia $icds; then
         return
     fi
     local lib
@@ -47,14 +50,15 @@ find_icd() {
               -maxdepth 3 -name 'libnvidia-opencl.so.1' 2>/dev/null | awk '!n++')
     fi
     if [ -z "$lib" ]; then
-        echo "no OpenCL ICD file and no libnvidia-opencl.so.1 found"
+        echo "no NVIDIA ICD file and no libnvidia-opencl.so.1 found"
         return
     fi
     local dir
     dir=$(mktemp -d)
+    [ -n "$icds" ] && cp $icds "$dir/"
     echo "$lib" >"$dir/nvidia.icd"
     export OCL_ICD_VENDORS="$dir"
-    echo "no ICD file; using $lib through OCL_ICD_VENDORS=$dir"
+    echo "no NVIDIA ICD file; $lib added through OCL_ICD_VENDORS=$dir"
 }
 
 run() {
@@ -102,5 +106,5 @@ run() {
 case "${1:-}" in
 pack) pack ;;
 run) shift; [ $# -ge 1 ] || { echo "usage: tools/gpu-check.sh run OUTDIR [DEVICE] [SECONDS]"; exit 2; }; run "$@" ;;
-*) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+*) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
