@@ -17,25 +17,57 @@ __kernel void sgd_update(__global float *p, int po, __global const float *g, int
 }
 
 /* Adam; decoupled: p *= decay (= 1 - lr*wd) first and wd is not added to g.
- * step_size = lr / (1 - b1^t), inv_sqrt_bc2 = 1 / sqrt(1 - b2^t), from the host. */
-__kernel void adam_update(__global float *p, int po, __global const float *g, int go, __global float *m, int mo,
-                          __global float *v, int vo, int n, float b1, float b2, float eps, float wd,
-                          int decoupled, float decay, float step_size, float inv_sqrt_bc2)
+ * step_size = lr / (1 - b1^t), inv_sqrt_bc2 = 1 / sqrt(1 - b2^t), from the host.
+ * ADAM_STEP: one update of W (param), GR (grad), MV, VV (moments) of type float or float16, in
+ * place; shared by adam_update and adam_update_vec so both compute the same numbers. */
+#define ADAM_STEP(W, GR, MV, VV)                                                       \
+    do {                                                                               \
+        if (decoupled)                                                                 \
+            W *= decay;                                                                \
+        else                                                                           \
+            GR += wd * W;                                                              \
+        MV = b1 * MV + (1.0f - b1) * GR;                                               \
+        VV = b2 * VV + (1.0f - b2) * GR * GR;                                          \
+        W = W - step_size * MV / (sqrt(VV) * inv_sqrt_bc2 + eps);                      \
+    } while (0)
+
+#define ADAM_ARGS                                                                              \
+    __global float *p, int po, __global const float *g, int go, __global float *m, int mo,      \
+        __global float *v, int vo, int n, float b1, float b2, float eps, float wd, int decoupled, \
+        float decay, float step_size, float inv_sqrt_bc2
+
+__kernel void adam_update(ADAM_ARGS)
 {
     int i = get_global_id(0);
     if (i >= n)
         return;
-    float w = p[po + i];
-    float gr = g[go + i];
-    if (decoupled)
-        w *= decay;
-    else
-        gr += wd * w;
-    float mm = b1 * m[mo + i] + (1.0f - b1) * gr;
-    float vv = b2 * v[vo + i] + (1.0f - b2) * gr * gr;
+    float w = p[po + i], gr = g[go + i], mm = m[mo + i], vv = v[vo + i];
+    ADAM_STEP(w, gr, mm, vv);
     m[mo + i] = mm;
     v[vo + i] = vv;
-    p[po + i] = w - step_size * mm / (sqrt(vv) * inv_sqrt_bc2 + eps);
+    p[po + i] = w;
+}
+
+/* adam_update over `chunk` elements per work-item, float16 along them (CPU-style kernel in
+ * work-groups of one; see clg__vec_kernels). */
+__kernel void adam_update_vec(ADAM_ARGS, int chunk)
+{
+    int i0 = get_global_id(0) * chunk, i1 = min(n, i0 + chunk), iv = i0 + (i1 - i0) / 16 * 16;
+    for (int i = i0; i < iv; i += 16) {
+        float16 w = vload16(0, p + po + i), gr = vload16(0, g + go + i);
+        float16 mm = vload16(0, m + mo + i), vv = vload16(0, v + vo + i);
+        ADAM_STEP(w, gr, mm, vv);
+        vstore16(mm, 0, m + mo + i);
+        vstore16(vv, 0, v + vo + i);
+        vstore16(w, 0, p + po + i);
+    }
+    for (int i = iv; i < i1; i++) {
+        float w = p[po + i], gr = g[go + i], mm = m[mo + i], vv = v[vo + i];
+        ADAM_STEP(w, gr, mm, vv);
+        m[mo + i] = mm;
+        v[vo + i] = vv;
+        p[po + i] = w;
+    }
 }
 
 /* Stage 1: each work-group sums x^2 over a grid-stride slice (compensated), tree-reduces,

@@ -151,6 +151,7 @@ static void test_adam(void **s)
         adam_case(sizes[i], 1e-2f, 0.05f, 0, 50 + i); /* L2 decay in the gradient */
         adam_case(sizes[i], 1e-2f, 0.1f, 1, 60 + i);  /* AdamW, decoupled */
     }
+    adam_case(40009, 1e-2f, 0.1f, 1, 70); /* adam_update_vec: 16 chunks of 2512, a scalar tail */
 }
 
 /* One Adam / SGD launch over several parameters laid out in one buffer (as the graph's optimizer
@@ -404,12 +405,19 @@ static void test_bad_inputs(void **s)
         clg_tensor_free(all[i]);
 }
 
+/* Both kernel families (CLGRAD_VEC_KERNELS=0: a work-item per element; =1: adam_update_vec,
+ * float16 in work-groups of one) on every device. */
+static void test_vec_styles(void **s)
+{
+    void (*const fns[])(void **) = { test_adam, test_flat_update_matches_per_param };
+    clg_test_each_vec_kernels(fns, sizeof fns / sizeof fns[0], s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sgd),
-        cmocka_unit_test(test_adam),
-        cmocka_unit_test(test_flat_update_matches_per_param),
+        cmocka_unit_test(test_vec_styles),
         cmocka_unit_test(test_grad_sq_norm),
         cmocka_unit_test(test_grad_clip),
         cmocka_unit_test(test_bad_inputs),
