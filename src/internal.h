@@ -118,7 +118,7 @@ clg_status clg__enqueue(clg_ctx *ctx, cl_kernel k, const char *kname, cl_uint di
 clg_status clg__set_args(cl_kernel k, const char *kname, const clg_karg *args, int nargs);
 
 /* CPU-style kernels (unary, sum/mean, softmax, bias_act, mse, random ops, embedding,
- * l2_normalize, similarity, the contrastive and attention row passes: a work-item per row or
+ * l2_normalize, similarity, the contrastive and attention row passes, Adam: a work-item per row or
  * chunk in work-groups of one, float16/uint16 vectors along the data): used on CPU devices
  * except rusticl, whose llvmpipe runs the work-items of a group in SIMD lanes as GPUs do (there
  * the work-group kernels win; its compiler also drops the compensation of float16 Kahan sums).
