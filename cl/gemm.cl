@@ -177,7 +177,7 @@ __kernel void gemm_local(GEMM_ARGS, int ta, int tb)
     {                                                                            \
         float a = (AEXPR);                                                       \
         _Pragma("unroll") for (int v = 0; v < GEMM_NV; v++)                      \
-            acc[r][v] = CLG_MAD((VT)(a), b[v], acc[r][v]);                           \
+            acc[r][v] = CLG_MAD((VT)(a), b[v], acc[r][v]);                       \
     }
 
 /* b[] = row k of a packed op(B) panel P (rows of GEMM_TN floats). */

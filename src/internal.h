@@ -125,6 +125,13 @@ clg_status clg__set_args(cl_kernel k, const char *kname, const clg_karg *args, i
  * PoCL, by contrast, runs them one after another, so a kernel with one element per work-item
  * or a strided loop per work-item stays scalar.  CLGRAD_VEC_KERNELS=1|0 forces them on or off. */
 int clg__vec_kernels(const clg_ctx *ctx);
+/* Elements per work-item of the element-wise *_vec kernels (unary ops, Adam): 16 work-items'
+ * worth of n, at least 1024 and at most 16384, a multiple of 16. */
+static inline int clg__vec_chunk(int n)
+{
+    int c = (n / 16 + 15) / 16 * 16;
+    return c < 1024 ? 1024 : c > 16384 ? 16384 : c;
+}
 /* Set args then enqueue n work-groups of one work-item (no rounding: n is exact). */
 clg_status clg__launch_groups_of_one(clg_ctx *ctx, int prog, const char *kname, size_t n,
                                      const clg_karg *args, int nargs);

@@ -15,13 +15,6 @@ static clg_status unary_infer(const char *op, const clg_shape *const *in, clg_sh
     return CLG_OK;
 }
 
-/* Elements per work-item of the *_vec unary kernels: 16 work-items' worth, 1024 to 16384. */
-static int unary_chunk(int n)
-{
-    int c = (n / 16 + 15) / 16 * 16;
-    return c < 1024 ? 1024 : c > 16384 ? 16384 : c;
-}
-
 /* vec: the op has NAME_fwd_vec/NAME_bwd_vec kernels (used where clg__vec_kernels; PoCL
  * log [128,256] forward 272 -> see the README). */
 static clg_status unary_fwd(clg_ctx *ctx, const char *kname, int vec, const clg_tensor *x, clg_tensor *y,
@@ -30,7 +23,7 @@ static clg_status unary_fwd(clg_ctx *ctx, const char *kname, int vec, const clg_
     int n = (int)clg_shape_numel(&x->s);
     if (vec && n > 0 && clg__vec_kernels(ctx)) {
         char vname[64];
-        int chunk = unary_chunk(n);
+        int chunk = clg__vec_chunk(n);
         snprintf(vname, sizeof vname, "%s_vec", kname);
         return LAUNCH_ONES(ctx, CLG_PROG_ELEMENTWISE, vname, (size_t)((n + chunk - 1) / chunk), KTEN(x), KTEN(y),
                            KINT(n), KFLT(alpha), KINT(chunk));
@@ -46,7 +39,7 @@ static clg_status unary_bwd(clg_ctx *ctx, const char *kname, int vec, const clg_
     int n = (int)clg_shape_numel(&x->s);
     if (vec && n > 0 && clg__vec_kernels(ctx)) {
         char vname[64];
-        int chunk = unary_chunk(n);
+        int chunk = clg__vec_chunk(n);
         snprintf(vname, sizeof vname, "%s_vec", kname);
         return LAUNCH_ONES(ctx, CLG_PROG_ELEMENTWISE, vname, (size_t)((n + chunk - 1) / chunk), KTEN(x), KTEN(y),
                            KTEN(gy), KTEN(gx), KINT(n), KFLT(alpha), KINT(acc), KINT(chunk));

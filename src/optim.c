@@ -96,14 +96,6 @@ static clg_status launch_wide(clg_ctx *ctx, const char *kname, size_t n, const c
     return clg__enqueue(ctx, k, kname, 1, &n, &l);
 }
 
-/* Elements per work-item of adam_update_vec: 16 work-items' worth, 1024 to 16384 (as the unary
- * *_vec kernels). */
-static int vec_chunk(int n)
-{
-    int c = (n / 16 + 15) / 16 * 16;
-    return c < 1024 ? 1024 : c > 16384 ? 16384 : c;
-}
-
 clg_status clg_adam_update(clg_ctx *ctx, clg_tensor *param, const clg_tensor *grad, clg_tensor *m,
                            clg_tensor *v, float lr, float beta1, float beta2, float eps,
                            float weight_decay, int decoupled, int step)
@@ -127,7 +119,7 @@ clg_status clg_adam_update(clg_ctx *ctx, clg_tensor *param, const clg_tensor *gr
     float inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
     float decay = (float)(1.0 - (double)lr * (double)weight_decay);
     int n = (int)clg_shape_numel(&param->s);
-    int chunk = vec_chunk(n);
+    int chunk = clg__vec_chunk(n);
     const clg_karg args[] = { KTEN(param), KTEN(grad), KTEN(m), KTEN(v), KINT(n), KFLT(beta1), KFLT(beta2),
                               KFLT(eps), KFLT(weight_decay), KINT(decoupled != 0), KFLT(decay),
                               KFLT(step_size), KFLT(inv_sqrt_bc2), KINT(chunk) };
