@@ -17,9 +17,9 @@
  * first transposes B into a ctx scratch buffer with gemm_transpose, see use_transpose),
  * smaller ones gemm_tiled_n, and for A·Bᵀ gemm_tiled_t (B strips transposed into local
  * memory; gemm_tiled_k for tiles that are not whole 16-wide vectors).  CLBlast is never
- * the untuned default (on PoCL it compiles for ~12 s and runs at ~1/10 of tiled), but
- * `clgrad tune` times it, and the local and tiled paths, per shape class and stores the
- * fastest, which then applies to that class on that device and driver (tuned()). */
+ * the untuned default on CPU devices (on PoCL it compiles for ~12 s and runs at ~1/10 of
+ * tiled); `clgrad tune` times it, and the tiled, simple and local paths, per shape class and
+ * stores the fastest, which then applies to that class on that device and driver (tuned()). */
 typedef int gemm_path; /* CLG_GEMM_PATH_* (internal.h) */
 #define PATH_TILED CLG_GEMM_PATH_TILED
 #define PATH_LOCAL CLG_GEMM_PATH_LOCAL

@@ -252,8 +252,8 @@ static int tune_device(const clg_device_info *d, const sdata *data, int quick)
     }
     unsetenv("CLGRAD_GEMM_TILE");
     /* The other paths as whole candidates: the simple kernel (rusticl's default), the
-     * local-memory kernel and CLBlast (the GPU default) (its first call compiles for seconds on a
-     * CPU runtime; skipped with --quick). */
+     * local-memory kernel and CLBlast (the GPU default; its first call compiles for seconds on a
+     * CPU runtime, so --quick skips it there). */
     static const char *const paths[] = { "simple", "local", "clblast" };
     for (int p = 0; p < 3; p++) {
         if (quick && !strcmp(paths[p], "clblast") && d->type == CLG_DEVICE_CPU)
@@ -268,15 +268,17 @@ static int tune_device(const clg_device_info *d, const sdata *data, int quick)
             if (!bad[c])
                 printf("  %s %.1f us", class_names[c], sum[c] * 1e6);
         printf("\n");
-        for (int c = 0; c < N_CLASSES; c++)
-            if (!bad[c] && dpath && !strcmp(paths[p], dpath))
+        for (int c = 0; c < N_CLASSES; c++) {
+            if (bad[c])
+                continue;
+            if (dpath && !strcmp(paths[p], dpath))
                 deflt[c] = sum[c];
-        for (int c = 0; c < N_CLASSES; c++)
-            if (!bad[c] && (best[c] < 0 || sum[c] < best[c])) {
+            if (best[c] < 0 || sum[c] < best[c]) {
                 best[c] = sum[c];
                 winpath[c] = paths[p];
                 have[c] = 1;
             }
+        }
     }
     unsetenv("CLGRAD_GEMM");
     printf("%-7s %-12s %-10s %-12s %s\n", "class", "default us", "best", "best us", "speed-up");
