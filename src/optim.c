@@ -126,7 +126,7 @@ clg_status clg_adam_update(clg_ctx *ctx, clg_tensor *param, const clg_tensor *gr
     if (clg__vec_kernels(ctx))
         return clg__launch_groups_of_one(ctx, CLG_PROG_OPTIM, "adam_update_vec", (size_t)((n + chunk - 1) / chunk),
                                          args, CLG_NARGS(args));
-    return launch_wide(ctx, "adam_update", (size_t)n, args, CLG_NARGS(args) - 1);
+    return launch_wide(ctx, "adam_update", (size_t)n, args, CLG_NARGS(args) - 1); /* all but chunk */
 }
 
 static int sq_norm_groups(int64_t n, size_t wg)
