@@ -1,14 +1,18 @@
-/* io_file.c — atomic file writes for the io writers: a temp file in the destination's folder, then rename. */
+/* io_file.c — atomic file writes, the one way clgrad writes a file: a temp file in the destination's folder,
+ * checked writes, fsync, rename (then the folder synced); the temp file is removed on any failure. */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
 #include "io_internal.h"
+#include "clgrad/io.h"
 
 static atomic_uint g_tmp_counter;
 
@@ -62,9 +66,29 @@ void clg__afile_abort(clg__afile *af)
     af->tmp[0] = 0;
 }
 
+/* Make the rename itself durable: sync the folder that holds path (best effort: some file
+ * systems refuse fsync on a folder, which loses nothing already written). */
+static void sync_parent(const char *path)
+{
+    char buf[4200];
+    snprintf(buf, sizeof buf, "%s", path);
+    int fd = open(dirname(buf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+}
+
 clg_status clg__afile_commit(clg__afile *af)
 {
     clg_status st = CLG_OK;
+    if (!af->f)
+        return clg__fail(CLG_ERR_INVALID_ARG, "writing %s: the file was not opened", af->path ? af->path : "?");
+    /* ferror: a formatted write (fprintf) through the stream failed earlier, e.g. a full disk */
+    if (ferror(af->f)) {
+        st = clg__fail(CLG_ERR_IO, "writing %s: a write failed (disk full?)", af->path);
+        goto fail;
+    }
     if (fflush(af->f) != 0 || fsync(fileno(af->f)) != 0) {
         st = clg__fail(CLG_ERR_IO, "writing %s: %s", af->path, strerror(errno));
         goto fail;
@@ -80,8 +104,70 @@ clg_status clg__afile_commit(clg__afile *af)
         goto fail;
     }
     af->tmp[0] = 0;
+    sync_parent(af->path);
     return CLG_OK;
 fail:
     clg__afile_abort(af);
     return st;
+}
+
+/* ---- the public face: clg_file_writer ------------------------------------------------------ */
+
+struct clg_file_writer {
+    clg__afile af;
+    char path[4096];
+};
+
+clg_status clg_file_writer_open(const char *path, clg_file_writer **out)
+{
+    if (!out)
+        return clg__fail(CLG_ERR_INVALID_ARG, "file writer: NULL argument");
+    *out = NULL;
+    if (!path || !*path)
+        return clg__fail(CLG_ERR_INVALID_ARG, "empty output path");
+    if (strlen(path) >= sizeof((clg_file_writer *)0)->path)
+        return clg__fail(CLG_ERR_INVALID_ARG, "output path too long: %.64s...", path);
+    clg_file_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return clg__fail(CLG_ERR_OUT_OF_MEMORY, "file writer: out of host memory");
+    snprintf(w->path, sizeof w->path, "%s", path);
+    clg_status st = clg__afile_open(&w->af, w->path);
+    if (st) {
+        free(w);
+        return st;
+    }
+    *out = w;
+    return CLG_OK;
+}
+
+FILE *clg_file_writer_stream(clg_file_writer *w) { return w ? w->af.f : NULL; }
+
+clg_status clg_file_writer_commit(clg_file_writer *w)
+{
+    if (!w)
+        return clg__fail(CLG_ERR_INVALID_ARG, "file writer: NULL argument");
+    clg_status st = clg__afile_commit(&w->af);
+    free(w);
+    return st;
+}
+
+void clg_file_writer_abort(clg_file_writer *w)
+{
+    if (!w)
+        return;
+    clg__afile_abort(&w->af);
+    free(w);
+}
+
+clg_status clg_file_write(const char *path, const void *data, size_t n)
+{
+    clg_file_writer *w;
+    clg_status st = clg_file_writer_open(path, &w);
+    if (st)
+        return st;
+    if ((st = clg__afile_write(&w->af, data, n))) {
+        clg_file_writer_abort(w);
+        return st;
+    }
+    return clg_file_writer_commit(w);
 }

@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "clgrad/tensor.h"
 
@@ -132,6 +133,28 @@ void clg_safetensors_close(clg_st_file *f);
  * warnings are dropped, its errors become CLG_ERR_IO naming the file) to a
  * temp file that is renamed over path. */
 clg_status clg_png_write(const char *path, const uint8_t *pixels, int width, int height, int channels);
+
+/* ---- atomic file writes -------------------------------------------------------
+ *
+ * The one way clgrad writes a file, for callers too: the bytes go to a temp file
+ * "<path>.tmp-<pid>-<n>" in the destination's folder; commit checks every write,
+ * flushes, fsyncs, closes and renames it over path (then syncs the folder), so a
+ * reader sees the old file or the complete new one, never a mix; on any failure,
+ * and on abort, the temp file is removed and path is untouched.  A process that
+ * wants the same on SIGINT/SIGTERM lets the signal set a flag and aborts or
+ * commits from its normal flow (the clgrad tool does). */
+typedef struct clg_file_writer clg_file_writer;
+
+/* Create the temp file for path (CLG_ERR_IO naming path when the folder is not writable). */
+clg_status clg_file_writer_open(const char *path, clg_file_writer **out);
+/* The temp file's stream: write with fwrite/fprintf; errors are caught at commit (ferror). */
+FILE *clg_file_writer_stream(clg_file_writer *w);
+/* Finish as above; frees w whatever the result. */
+clg_status clg_file_writer_commit(clg_file_writer *w);
+/* Remove the temp file and free w; NULL is fine. */
+void clg_file_writer_abort(clg_file_writer *w);
+/* Write n bytes as path in one call (open, write, commit). */
+clg_status clg_file_write(const char *path, const void *data, size_t n);
 
 #ifdef __cplusplus
 }
