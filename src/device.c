@@ -252,6 +252,9 @@ clg_status clg_ctx_create(const clg_device_info *dev, const clg_ctx_options *opt
     if (!dev || !out)
         return clg__fail(CLG_ERR_INVALID_ARG, "clg_ctx_create: NULL argument");
     *out = NULL;
+    clg_status est = clg__env_check();
+    if (est)
+        return est;
     clg_ctx *c = calloc(1, sizeof *c);
     if (!c)
         return clg__fail(CLG_ERR_OUT_OF_MEMORY, "clg_ctx_create: out of host memory");

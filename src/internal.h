@@ -125,6 +125,8 @@ clg_status clg__set_args(cl_kernel k, const char *kname, const clg_karg *args, i
  * PoCL, by contrast, runs them one after another, so a kernel with one element per work-item
  * or a strided loop per work-item stays scalar.  CLGRAD_VEC_KERNELS=1|0 forces them on or off. */
 int clg__vec_kernels(const clg_ctx *ctx);
+/* Check the CLGRAD_* environment variables (env.c): CLG_ERR_INVALID_ARG naming a malformed one. */
+clg_status clg__env_check(void);
 /* Elements per work-item of the element-wise *_vec kernels (unary ops, Adam): 16 work-items'
  * worth of n, at least 1024 and at most 16384, a multiple of 16. */
 static inline int clg__vec_chunk(int n)
