@@ -35,17 +35,19 @@ typedef struct cli_data {
     int n_train, n_test, rows, cols;
 } cli_data;
 
-/* Load the train and t10k splits from dir (train_limit > 0 keeps only that many training images);
- * prints the error and returns 1 on failure. */
-int cli_load_mnist(const char *dir, long train_limit, cli_data *d);
+/* Load the train (unless test_only) and t10k splits from dir (train_limit > 0 keeps only that
+ * many training images); a split with no image is an error.  Prints the error and returns 1 on
+ * failure. */
+int cli_load_mnist(const char *dir, long train_limit, int test_only, cli_data *d);
 void cli_data_free(cli_data *d);
 
 /* Select the device (spec NULL: CLGRAD_DEVICE or auto) and create a ctx; prints and returns 1 on failure. */
 int cli_open_device(const char *spec, clg_device_info *dev, clg_ctx **ctx);
 
-/* Output files beside a checkpoint path: X.safetensors -> X.csv, X.svg, X.png. */
+/* Output files beside a checkpoint path: X.safetensors -> X.csv, X.svg, X.png and the state an
+ * interrupted run leaves, X.resume.safetensors. */
 typedef struct cli_paths {
-    char csv[1100], svg[1100], png[1100];
+    char csv[1100], svg[1100], png[1100], resume[1100];
 } cli_paths;
 void cli_derive_paths(const char *out, cli_paths *p);
 
@@ -60,5 +62,60 @@ int cmd_lookup(int argc, char **argv);
 
 /* Print "clgrad: <what>: <status message>" to stderr and return 1. */
 int cli_fail(const char *what, clg_status st);
+
+/* A model architecture as written in checkpoint metadata, "784-256-256-10": 2..max positive
+ * widths (each at most 1<<24), nothing else; returns the count, or -1. */
+int cli_parse_arch(const char *arch, int *w, int max);
+
+/* ---- interruption and outputs ------------------------------------------------------------ */
+
+/* SIGINT and SIGTERM set a flag instead of killing the process, so a command finishes its step,
+ * saves what it must and removes its temp files; cli_interrupted() is the signal (0: none).
+ * Install before the first OpenCL call (the signals are blocked in every thread and taken by a
+ * thread of ours).  A second signal while no file is being written ends the process at once. */
+void cli_signals_install(void);
+int cli_interrupted(void);
+/* While on, further signals are only recorded (a file is being written). */
+void cli_signals_critical(int on);
+
+/* Before any work: each of the n paths (what[i] names it in messages, e.g. "--out") must be
+ * non-empty, not an existing folder or other non-regular file, in an existing writable folder,
+ * and no two may name the same file.  Prints and returns 1 on failure. */
+int cli_check_outputs(const char *cmd, const char *const *paths, const char *const *what, int n);
+
+/* A training run's bookkeeping shared by `train mlp`, `train mae` and `adapt`: the per-epoch CSV
+ * rows and two curves (kept in memory, written at the end), the position reached, and resume. */
+typedef struct cli_run {
+    const char *cmd;            /* "train mlp", ... */
+    const char *out, *csv, *svg, *resume_out; /* outputs (svg may be NULL) */
+    char config[1024];          /* every option that shapes the result, compared on --resume */
+    char *log;                  /* CSV rows so far (header excluded), malloc'ed */
+    size_t log_len;
+    double *curve[2];           /* per epoch */
+    int epochs;
+    int start_epoch, start_step;/* where this process starts (0, 0 unless resumed) */
+    double loss_sum, train_s;   /* of the epoch in progress / of all epochs so far, when resumed */
+} cli_run;
+
+/* Allocate the curves for `epochs` epochs; prints and returns 1 on failure. */
+int cli_run_init(cli_run *r, const char *cmd, int epochs);
+void cli_run_free(cli_run *r);
+/* Append a CSV row (printf-style, newline added) and the epoch's two curve values. */
+int cli_run_log(cli_run *r, int epoch, double c0, double c1, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* --resume: load the planned graph's parameters, optimizer state and step count from path
+ * (strictly: every tensor, same shapes) and the run's position, log and curves; the file's
+ * command and config must equal r's (the message names both).  Prints and returns 1 on failure. */
+int cli_run_resume(cli_run *r, clg_graph *g, const char *path);
+/* The run was interrupted at (epoch, step) of `steps` per epoch with loss_sum of that epoch so far:
+ * write r->resume_out (parameters, optimizer state, step count, position, log) atomically with the
+ * model's metadata meta_kv, print how to resume, and return the exit status (128 + signal). */
+int cli_run_save_interrupted(cli_run *r, clg_graph *g, const char *const *meta_kv, int epoch, int step, int steps,
+                             double loss_sum, double train_s);
+/* The run is complete: write the checkpoint, then the CSV (header + rows), the SVG curve (names of
+ * the two curves) and, when extra is not NULL, extra(user)'s file, each atomically, with signals
+ * held off; remove the resume file.  Prints and returns 1 on failure. */
+int cli_run_finish(cli_run *r, clg_graph *g, const char *const *meta_kv, const char *csv_header,
+                   const char *title, const char *const *curve_names, clg_status (*extra)(void *), void *user);
 
 #endif

@@ -2,6 +2,7 @@
  * either as a frozen feature extractor with a new final layer (probe) or trained further (finetune),
  * optionally with only the first N labels; `--from none` trains the same network from scratch and
  * `--from pixels` a linear classifier on raw pixels, for comparison. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,8 @@ static void usage(FILE *f)
             "  --epochs N        (default 30)    --batch N (default 128)    --lr X (default 1e-3)\n"
             "  --seed N          (default 1)     --device SPEC    --data DIR\n"
             "  --schedule NAME   constant (default) | cosine (lr decays to 0)\n"
-            "  --out FILE        classifier checkpoint (default adapt.safetensors; .csv/.svg beside it)\n");
+            "  --out FILE        classifier checkpoint (default adapt.safetensors; .csv/.svg beside it)\n"
+            "  --resume FILE     continue the interrupted run saved in FILE (same options)\n");
 }
 
 /* Encoder widths from a checkpoint's "arch" metadata ("784-512-128-512-784": the first half). */
@@ -42,18 +44,13 @@ static int encoder_from_checkpoint(const char *path, mlp_config *cfg)
         rc = 1;
         goto out;
     }
-    for (const char *p = arch; *p && n < 2 * MLP_MAX_LAYERS + 1;) {
-        w[n++] = atoi(p);
-        p = strchr(p, '-');
-        if (!p)
-            break;
-        p++;
-    }
-    if (n < 3 || n % 2 == 0) {
+    n = cli_parse_arch(arch, w, 2 * MLP_MAX_LAYERS + 1);
+    if (n < 3 || n % 2 == 0 || w[0] != w[n - 1]) {
         fprintf(stderr, "clgrad adapt: %s: cannot read the architecture '%s'\n", path, arch);
         rc = 1;
         goto out;
     }
+    cfg->from_width = w[0];
     cfg->n_hidden = 0;
     for (int i = 1; i <= n / 2; i++)
         cfg->hidden[cfg->n_hidden++] = w[i];
@@ -76,29 +73,31 @@ int cmd_adapt(int argc, char **argv)
     cfg.hidden[0] = 512;
     cfg.hidden[1] = 128;
     cfg.n_hidden = 2;
-    const char *v, *from = NULL, *mode = "probe", *data = "/usr/share/datasets/fashion-mnist", *device = NULL;
+    const char *cmd = "adapt";
+    const char *v, *from = NULL, *mode = NULL, *data = "/usr/share/datasets/fashion-mnist", *device = NULL;
     const char *out = "adapt.safetensors";
     long labels = 0;
+    int bad = 0;
     if ((v = util_opt(argc, argv, used, "--from"))) from = v;
     if ((v = util_opt(argc, argv, used, "--mode"))) mode = v;
     if ((v = util_opt(argc, argv, used, "--data"))) data = v;
     if ((v = util_opt(argc, argv, used, "--device"))) device = v;
     if ((v = util_opt(argc, argv, used, "--out"))) out = v;
-    if ((v = util_opt(argc, argv, used, "--labels"))) labels = atol(v);
-    if ((v = util_opt(argc, argv, used, "--epochs"))) cfg.epochs = atoi(v);
-    if ((v = util_opt(argc, argv, used, "--batch"))) cfg.batch = atoi(v);
-    if ((v = util_opt(argc, argv, used, "--lr"))) cfg.lr = (float)atof(v);
-    if ((v = util_opt(argc, argv, used, "--seed"))) cfg.seed = strtoull(v, NULL, 10);
+    if ((v = util_opt(argc, argv, used, "--resume"))) cfg.resume = v;
+    bad |= util_opt_long(cmd, argc, argv, used, "--labels", 1, INT_MAX, &labels);
+    bad |= util_opt_int(cmd, argc, argv, used, "--epochs", 1, 100000, &cfg.epochs);
+    bad |= util_opt_int(cmd, argc, argv, used, "--batch", 1, 1 << 20, &cfg.batch);
+    bad |= util_opt_float(cmd, argc, argv, used, "--lr", 0, 1, 1e6, &cfg.lr);
+    bad |= util_opt_u64(cmd, argc, argv, used, "--seed", &cfg.seed);
     if ((v = util_opt(argc, argv, used, "--schedule"))) {
         if (strcmp(v, "constant") && strcmp(v, "cosine")) {
             fprintf(stderr, "clgrad adapt: unknown schedule '%s' (constant, cosine)\n", v);
-            free(used);
-            return 2;
+            bad = 1;
         }
         cfg.cosine = !strcmp(v, "cosine");
     }
     const char *enc = util_opt(argc, argv, used, "--encoder");
-    int bad = util_unknown("adapt", argc, argv, used);
+    bad |= util_unknown(cmd, argc, argv, used);
     free(used);
     if (bad)
         return 2;
@@ -107,26 +106,29 @@ int cmd_adapt(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (strcmp(mode, "probe") != 0 && strcmp(mode, "finetune") != 0) {
-        fprintf(stderr, "clgrad adapt: --mode must be probe or finetune\n");
+    int from_file = strcmp(from, "pixels") != 0 && strcmp(from, "none") != 0;
+    if (mode && strcmp(mode, "probe") != 0 && strcmp(mode, "finetune") != 0) {
+        fprintf(stderr, "clgrad adapt: --mode must be probe or finetune, got '%s'\n", mode);
         return 2;
     }
-    if (cfg.epochs < 1 || cfg.batch < 1 || !(cfg.lr > 0) || labels < 0) {
-        fprintf(stderr, "clgrad adapt: --epochs, --batch, --lr and --labels must be positive\n");
+    if (mode && !from_file) {
+        fprintf(stderr, "clgrad adapt: --mode applies to a pretrained encoder; --from %s trains every layer\n", from);
         return 2;
     }
+    if (enc && strcmp(from, "none") != 0) {
+        fprintf(stderr, "clgrad adapt: --encoder applies to --from none only (%s)\n",
+                from_file ? "a checkpoint's encoder has its own widths" : "--from pixels has no encoder");
+        return 2;
+    }
+    if (!mode)
+        mode = "probe";
     char title[64];
     if (!strcmp(from, "pixels")) {
         cfg.n_hidden = 0;
         snprintf(title, sizeof title, "adapt (linear on pixels)");
     } else if (!strcmp(from, "none")) {
-        if (enc) {
-            cfg.n_hidden = 0;
-            char buf[256];
-            snprintf(buf, sizeof buf, "%s", enc);
-            for (char *tok = strtok(buf, ","); tok && cfg.n_hidden < MLP_MAX_LAYERS - 1; tok = strtok(NULL, ","))
-                cfg.hidden[cfg.n_hidden++] = atoi(tok);
-        }
+        if (enc && util_parse_int_list(cmd, "--encoder", enc, 1, 1 << 24, cfg.hidden, MLP_MAX_LAYERS - 1, &cfg.n_hidden))
+            return 2;
         snprintf(title, sizeof title, "adapt (from scratch)");
     } else {
         if (encoder_from_checkpoint(from, &cfg))

@@ -12,6 +12,7 @@
 
 #ifdef HAVE_OPENBLAS
 #include <cblas.h>
+#include <dlfcn.h>
 #endif
 
 /* ---- results: rows = metrics, columns = devices (+ the host BLAS column) ---------------------- */
@@ -506,6 +507,26 @@ static void bench_gemm(bdev *b)
 static double g_blas_t[N_GCASES][64];
 static int g_blas_n[N_GCASES];
 
+/* OpenBLAS is opened here, by bench alone: linked into the tool, its worker threads would start
+ * before main with every signal unblocked and take the SIGINT that the training commands handle
+ * in a thread of their own (common.c). */
+static __typeof__(cblas_sgemm) *p_sgemm;
+static __typeof__(openblas_get_config) *p_blas_config;
+
+static int blas_open(void)
+{
+    void *h = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
+    if (h) {
+        p_sgemm = (__typeof__(cblas_sgemm) *)dlsym(h, "cblas_sgemm");
+        p_blas_config = (__typeof__(openblas_get_config) *)dlsym(h, "openblas_get_config");
+    }
+    if (!p_sgemm || !p_blas_config) {
+        fprintf(stderr, "clgrad bench: no OpenBLAS column (libopenblas.so.0: %s)\n", h ? "no cblas_sgemm" : dlerror());
+        return 0;
+    }
+    return 1;
+}
+
 static void bench_blas(const opts *o)
 {
     int reps = o->reps > 0 ? o->reps : o->quick ? 3 : 7;
@@ -523,7 +544,7 @@ static void bench_blas(const opts *o)
             int lda = c->ta ? c->M : c->K, ldb = c->tb ? c->K : c->N;
             for (int r = -2; r < reps; r++) {
                 double t0 = util_now();
-                cblas_sgemm(CblasRowMajor, c->ta ? CblasTrans : CblasNoTrans, c->tb ? CblasTrans : CblasNoTrans,
+                p_sgemm(CblasRowMajor, c->ta ? CblasTrans : CblasNoTrans, c->tb ? CblasTrans : CblasNoTrans,
                             c->M, c->N, c->K, 1.0f, a, lda, bm, ldb, 0.0f, out, c->N);
                 if (r >= 0)
                     g_blas_t[i][r] = util_now() - t0;
@@ -1071,11 +1092,11 @@ static void print_table(void)
 /* One device and one metric per line, so `bench compare` can read it back without a JSON library. */
 static int write_json(const char *path, const opts *o)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        perror(path);
-        return 1;
-    }
+    clg_file_writer *w;
+    clg_status st = clg_file_writer_open(path, &w);
+    if (st)
+        return cli_fail("bench --json", st);
+    FILE *f = clg_file_writer_stream(w);
     fprintf(f, "{\n  \"format\": \"clgrad-bench-1\",\n  \"version\": \"%s\",\n  \"quick\": %s,\n  \"full\": %s,\n",
             CLGRAD_VERSION_STRING, o->quick ? "true" : "false", o->full ? "true" : "false");
     fprintf(f, "  \"devices\": [\n");
@@ -1114,10 +1135,8 @@ static int write_json(const char *path, const opts *o)
             fprintf(f, "}");
         }
     fprintf(f, "\n  ]\n}\n");
-    if (fclose(f)) {
-        perror(path);
-        return 1;
-    }
+    if ((st = clg_file_writer_commit(w)))
+        return cli_fail("bench --json", st);
     return 0;
 }
 
@@ -1343,9 +1362,7 @@ int cmd_bench(int argc, char **argv)
                 return 2;
             }
     }
-    const char *r = util_opt(argc, argv, used, "--reps");
-    if (r && (o.reps = atoi(r)) < 1) {
-        fprintf(stderr, "clgrad bench: --reps needs a positive count\n");
+    if (util_opt_int("bench", argc, argv, used, "--reps", 1, 1000000, &o.reps)) {
         free(used);
         return 2;
     }
@@ -1356,7 +1373,9 @@ int cmd_bench(int argc, char **argv)
     }
     free(used);
 #ifdef HAVE_OPENBLAS
-    util_pin_blas_threads();
+    int have_blas = blas_open();
+    if (have_blas)
+        util_pin_blas_threads();
 #endif
     /* PoCL's workers stay as the user has them (unlike bench_gemm and tune), so the training
      * rows show what a user's run gets; the single-call GEMM rows are then often ~2x slow
@@ -1369,21 +1388,25 @@ int cmd_bench(int argc, char **argv)
         ndev = MAX_COLS - 1;
     g_ncol = ndev;
 #ifdef HAVE_OPENBLAS
-    util_pin_caller(1);
-    bench_blas(&o);
-    util_pin_caller(0);
+    if (have_blas) {
+        util_pin_caller(1);
+        bench_blas(&o);
+        util_pin_caller(0);
+    }
 #endif
     for (int d = 0; d < ndev; d++)
         bench_device(&devs[d], d, &o);
 #ifdef HAVE_OPENBLAS
-    column *h = &g_col[g_ncol];
-    snprintf(h->id, sizeof h->id, "host");
-    snprintf(h->name, sizeof h->name, "OpenBLAS cblas_sgemm");
-    snprintf(h->platform, sizeof h->platform, "host CPU");
-    snprintf(h->driver, sizeof h->driver, "%s", openblas_get_config());
-    snprintf(g_section, sizeof g_section, "gemm");
-    record_blas(&o, g_ncol);
-    g_ncol++;
+    column *h = have_blas ? &g_col[g_ncol] : NULL;
+    if (h) {
+        snprintf(h->id, sizeof h->id, "host");
+        snprintf(h->name, sizeof h->name, "OpenBLAS cblas_sgemm");
+        snprintf(h->platform, sizeof h->platform, "host CPU");
+        snprintf(h->driver, sizeof h->driver, "%s", p_blas_config());
+        snprintf(g_section, sizeof g_section, "gemm");
+        record_blas(&o, g_ncol);
+        g_ncol++;
+    }
 #endif
     print_table();
     int rc = 0;

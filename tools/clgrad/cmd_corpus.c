@@ -155,16 +155,19 @@ static int convert_gcide(const char *in, const char *outp)
         fprintf(stderr, "clgrad corpus: cannot open %s (install Debian's dict-gcide)\n", in);
         return 1;
     }
-    FILE *out = fopen(outp, "w");
-    if (!out) {
-        fprintf(stderr, "clgrad corpus: cannot create %s\n", outp);
+    clg_file_writer *w;
+    clg_status st = clg_file_writer_open(outp, &w);
+    if (st) {
         gzclose(g);
-        return 1;
+        return cli_fail("corpus", st);
     }
+    FILE *out = clg_file_writer_stream(w);
     emitter e = { .out = out };
     char line[8192];
     int bdepth = 0, skipping = 1;
     while (gzgets(g, line, sizeof line)) {
+        if (cli_interrupted())
+            break;
         size_t n = strlen(line);
         while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
             line[--n] = 0;
@@ -194,11 +197,17 @@ static int convert_gcide(const char *in, const char *outp)
     }
     end_paragraph(&e);
     int bad = gzclose(g) != Z_OK;
-    bad |= fclose(out) != 0;
-    if (bad) {
-        fprintf(stderr, "clgrad corpus: error reading %s or writing %s\n", in, outp);
+    if (bad || cli_interrupted()) {
+        clg_file_writer_abort(w);
+        if (cli_interrupted()) {
+            fprintf(stderr, "clgrad corpus: interrupted; %s not written\n", outp);
+            return 128 + cli_interrupted();
+        }
+        fprintf(stderr, "clgrad corpus: error reading %s\n", in);
         return 1;
     }
+    if ((st = clg_file_writer_commit(w)))
+        return cli_fail("corpus", st);
     fprintf(stderr, "clgrad corpus: %ld lines, %ld words -> %s\n", e.lines, e.words, outp);
     return 0;
 }
@@ -223,5 +232,9 @@ int cmd_corpus(int argc, char **argv)
         fprintf(stderr, "clgrad corpus: unknown corpus '%s' (known: gcide)\n", argv[1]);
         return 2;
     }
+    const char *what = "OUT.txt";
+    if (cli_check_outputs("corpus", (const char *const *)&argv[2], &what, 1))
+        return 2;
+    cli_signals_install();
     return convert_gcide(dict, argv[2]);
 }

@@ -8,21 +8,6 @@
 #include "mlp.h"
 #include "util.h"
 
-/* "784-256-256-10" -> widths; returns the count or -1. */
-static int parse_arch(const char *arch, int *w, int max)
-{
-    int n = 0;
-    for (const char *p = arch; p && *p && n < max; n++) {
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (end == p || v < 1)
-            return -1;
-        w[n] = (int)v;
-        p = *end == '-' ? end + 1 : NULL;
-    }
-    return n;
-}
-
 static void usage(FILE *f)
 {
     fprintf(f, "usage: clgrad eval FILE.safetensors [--data DIR] [--device SPEC] [--batch N]\n");
@@ -30,6 +15,7 @@ static void usage(FILE *f)
 
 int cmd_eval(int argc, char **argv)
 {
+    const char *cmd = "eval";
     int rc0;
     char *used = util_args_begin(argc, argv, usage, &rc0);
     if (!used)
@@ -38,11 +24,11 @@ int cmd_eval(int argc, char **argv)
     int batch = 500;
     if ((v = util_opt(argc, argv, used, "--data"))) data = v;
     if ((v = util_opt(argc, argv, used, "--device"))) device = v;
-    if ((v = util_opt(argc, argv, used, "--batch"))) batch = atoi(v);
+    int bad = util_opt_int(cmd, argc, argv, used, "--batch", 1, 1 << 20, &batch);
     const char *path = util_positional(argc, argv, used);
-    int bad = util_unknown("eval", argc, argv, used);
+    bad |= util_unknown(cmd, argc, argv, used);
     free(used);
-    if (bad || !path || batch < 1) {
+    if (bad || !path) {
         usage(stderr);
         return 2;
     }
@@ -52,21 +38,22 @@ int cmd_eval(int argc, char **argv)
         return cli_fail("eval", st);
     char model[32] = "", arch[256] = "";
     float ratio = 0.75f;
-    int patch = 4;
+    int patch = 4, n = -1, meta_bad = 0;
+    int w[2 * CLG_MLP_MAX_LAYERS + 2];
     const char *mv = clg_safetensors_meta(f, "model"), *av = clg_safetensors_meta(f, "arch");
     if (mv)
         snprintf(model, sizeof model, "%s", mv);
-    if (av)
+    if (av) {
         snprintf(arch, sizeof arch, "%s", av);
+        n = cli_parse_arch(av, w, 2 * CLG_MLP_MAX_LAYERS + 1);
+    }
     if ((mv = clg_safetensors_meta(f, "mask_ratio")))
-        ratio = (float)atof(mv);
+        meta_bad |= util_parse_float(cmd, "metadata mask_ratio", mv, 0, 0, 1, &ratio);
     if ((mv = clg_safetensors_meta(f, "patch")))
-        patch = atoi(mv);
+        meta_bad |= util_parse_int(cmd, "metadata patch", mv, 1, 1 << 16, &patch);
     clg_safetensors_close(f);
-    int w[2 * CLG_MLP_MAX_LAYERS + 2];
-    int n = parse_arch(arch, w, 2 * CLG_MLP_MAX_LAYERS + 1);
-    if (!*model || n < 2) {
-        fprintf(stderr, "clgrad eval: %s has no clgrad model metadata (model=%s, arch=%s)\n", path,
+    if (!*model || n < 2 || meta_bad) {
+        fprintf(stderr, "clgrad eval: %s has no valid clgrad model metadata (model=%s, arch=%s)\n", path,
                 *model ? model : "?", *arch ? arch : "?");
         return 1;
     }
@@ -76,7 +63,26 @@ int cmd_eval(int argc, char **argv)
     clg_mlp m = { 0 };
     clg_mae ae = { 0 };
     clg_device_info dev;
-    if (cli_load_mnist(data, 0, &d) || cli_open_device(device, &dev, &ctx))
+    if (cli_load_mnist(data, 0, 1, &d))
+        goto out;
+    /* the model must take these images and, for a classifier, give these labels' classes */
+    int dim = d.rows * d.cols, mae = !strcmp(model, "mae");
+    if (w[0] != dim) {
+        fprintf(stderr, "clgrad eval: %s takes %d inputs (arch %s) but the images in %s are %dx%d = %d pixels\n", path,
+                w[0], arch, data, d.rows, d.cols, dim);
+        goto out;
+    }
+    if (mae && (n % 2 == 0 || w[n - 1] != dim || d.rows % patch || d.cols % patch)) {
+        fprintf(stderr, "clgrad eval: %s: auto-encoder arch %s with patch %d does not fit the %dx%d images of %s\n",
+                path, arch, patch, d.rows, d.cols, data);
+        goto out;
+    }
+    if (!mae && w[n - 1] != 10) {
+        fprintf(stderr, "clgrad eval: %s has %d classes (arch %s) but the labels of %s are 0..9\n", path, w[n - 1],
+                arch, data);
+        goto out;
+    }
+    if (cli_open_device(device, &dev, &ctx))
         goto out;
     clg_graph *g = NULL;
     if (!strcmp(model, "mlp")) {
@@ -85,7 +91,7 @@ int cmd_eval(int argc, char **argv)
     } else if (!strcmp(model, "classifier")) {
         st = clg_classifier_build(ctx, w, n - 1, w[n - 1], batch, 1, &m);
         g = m.g;
-    } else if (!strcmp(model, "mae")) {
+    } else if (mae) {
         clg_mae_config c = clg_mae_defaults();
         c.height = d.rows;
         c.width = d.cols;
@@ -107,7 +113,7 @@ int cmd_eval(int argc, char **argv)
     }
     if (g == m.g) {
         double acc;
-        if ((st = mlp_evaluate(&m, d.test_x, d.test_y, d.n_test, d.rows * d.cols, &acc))) {
+        if ((st = mlp_evaluate(&m, d.test_x, d.test_y, d.n_test, dim, &acc))) {
             cli_fail("eval", st);
             goto out;
         }

@@ -9,31 +9,6 @@
 #include "util.h"
 #include "clgrad/sgns.h"
 
-static int parse_int(const char *cmd, const char *name, const char *s, int lo, int hi, int *out)
-{
-    char *e;
-    errno = 0;
-    long v = strtol(s, &e, 10);
-    if (*s == 0 || *e || errno || v < lo || v > hi) {
-        fprintf(stderr, "clgrad %s: %s must be an integer in %d..%d, got '%s'\n", cmd, name, lo, hi, s);
-        return 1;
-    }
-    *out = (int)v;
-    return 0;
-}
-
-static int parse_dbl(const char *cmd, const char *name, const char *s, double lo, double *out)
-{
-    char *e;
-    double v = strtod(s, &e);
-    if (*s == 0 || *e || !(v >= lo)) {
-        fprintf(stderr, "clgrad %s: %s must be a number >= %g, got '%s'\n", cmd, name, lo, s);
-        return 1;
-    }
-    *out = v;
-    return 0;
-}
-
 static int open_ctx(const char *spec, clg_ctx **ctx)
 {
     clg_device_info d;
@@ -62,7 +37,7 @@ static int on_progress(void *user, int64_t done, int64_t total, double loss, flo
         fprintf(stderr, "sgns: %lld/%lld words (%.1f%%) %.0f words/s %s\n", (long long)done, (long long)total,
                 100.0 * (double)done / (double)total, el > 0 ? (double)done / el : 0, extra);
     }
-    return 0;
+    return cli_interrupted() != 0;
 }
 
 int cmd_train_sgns(int argc, char **argv)
@@ -84,30 +59,29 @@ int cmd_train_sgns(int argc, char **argv)
     clg_sgns_options o = clg_sgns_options_default();
     const char *corpus = util_opt(argc, argv, used, "--corpus"), *outp = util_opt(argc, argv, used, "--out");
     const char *dev = util_opt(argc, argv, used, "--device"), *s;
-    int binary = util_flag(argc, argv, used, "--binary"), seed = 1;
+    int binary = util_flag(argc, argv, used, "--binary");
     o.deterministic = util_flag(argc, argv, used, "--deterministic");
     double d;
-    if ((s = util_opt(argc, argv, used, "--dim")) && parse_int(cmd, "--dim", s, 1, CLG_SGNS_MAX_DIM, &o.dim))
+    if ((s = util_opt(argc, argv, used, "--dim")) && util_parse_int(cmd, "--dim", s, 1, CLG_SGNS_MAX_DIM, &o.dim))
         goto out;
-    if ((s = util_opt(argc, argv, used, "--window")) && parse_int(cmd, "--window", s, 1, 100, &o.window))
+    if ((s = util_opt(argc, argv, used, "--window")) && util_parse_int(cmd, "--window", s, 1, 100, &o.window))
         goto out;
-    if ((s = util_opt(argc, argv, used, "--negative")) && parse_int(cmd, "--negative", s, 1, CLG_SGNS_MAX_NEGATIVE, &o.negative))
+    if ((s = util_opt(argc, argv, used, "--negative")) && util_parse_int(cmd, "--negative", s, 1, CLG_SGNS_MAX_NEGATIVE, &o.negative))
         goto out;
-    if ((s = util_opt(argc, argv, used, "--epochs")) && parse_int(cmd, "--epochs", s, 1, 10000, &o.epochs))
+    if ((s = util_opt(argc, argv, used, "--epochs")) && util_parse_int(cmd, "--epochs", s, 1, 10000, &o.epochs))
         goto out;
-    if ((s = util_opt(argc, argv, used, "--min-count")) && parse_int(cmd, "--min-count", s, 1, 1 << 30, &o.min_count))
+    if ((s = util_opt(argc, argv, used, "--min-count")) && util_parse_int(cmd, "--min-count", s, 1, 1 << 30, &o.min_count))
         goto out;
-    if ((s = util_opt(argc, argv, used, "--chunk")) && parse_int(cmd, "--chunk", s, 1, 1 << 24, &o.chunk))
+    if ((s = util_opt(argc, argv, used, "--chunk")) && util_parse_int(cmd, "--chunk", s, 1, 1 << 24, &o.chunk))
         goto out;
-    if ((s = util_opt(argc, argv, used, "--seed")) && parse_int(cmd, "--seed", s, 0, 2147483647, &seed))
+    if (util_opt_u64(cmd, argc, argv, used, "--seed", &o.seed))
         goto out;
-    o.seed = (uint64_t)seed;
     if ((s = util_opt(argc, argv, used, "--lr"))) {
-        if (parse_dbl(cmd, "--lr", s, 1e-9, &d))
+        if (util_parse_double(cmd, "--lr", s, 1e-9, 0, 1e300, &d))
             goto out;
         o.lr = (float)d;
     }
-    if ((s = util_opt(argc, argv, used, "--sample")) && parse_dbl(cmd, "--sample", s, 0, &o.sample))
+    if ((s = util_opt(argc, argv, used, "--sample")) && util_parse_double(cmd, "--sample", s, 0, 0, 1, &o.sample))
         goto out;
     if (util_unknown(cmd, argc, argv, used))
         goto out;
@@ -115,6 +89,10 @@ int cmd_train_sgns(int argc, char **argv)
         fprintf(stderr, "clgrad %s: --corpus FILE and --out FILE are required\n", cmd);
         goto out;
     }
+    const char *what = "--out";
+    if (cli_check_outputs(cmd, &outp, &what, 1))
+        goto out;
+    cli_signals_install();
     clg_ctx *ctx;
     if ((rc = open_ctx(dev, &ctx)))
         goto out;
@@ -131,10 +109,19 @@ int cmd_train_sgns(int argc, char **argv)
         clg_ctx_destroy(ctx);
         goto out;
     }
+    if (cli_interrupted()) {
+        fprintf(stderr, "clgrad %s: interrupted; %s not written\n", cmd, outp);
+        rc = 128 + cli_interrupted();
+        clg_vectors_free(v);
+        clg_ctx_destroy(ctx);
+        goto out;
+    }
     double el = util_now() - t0;
     fprintf(stderr, "sgns: %d words x %d dims, %ld corpus words read in %.1f s (%.0f words/s, vocabulary pass included)\n",
             v->n, v->dim, view.p.done, el, el > 0 ? (double)view.p.done / el : 0);
+    cli_signals_critical(1);
     st = clg_vectors_save(v, outp, binary ? CLG_VEC_BINARY : CLG_VEC_TEXT);
+    cli_signals_critical(0);
     rc = st ? cli_fail("save vectors", st) : 0;
     clg_vectors_free(v);
     clg_ctx_destroy(ctx);
@@ -206,7 +193,7 @@ int cmd_similar(int argc, char **argv)
     const char *ks = util_opt(argc, argv, used, "-k");
     const char *word = util_positional(argc, argv, used);
     query_env q = { 0 };
-    if ((ks && parse_int("similar", "-k", ks, 1, 100000, &k)) || util_unknown("similar", argc, argv, used))
+    if ((ks && util_parse_int("similar", "-k", ks, 1, 100000, &k)) || util_unknown("similar", argc, argv, used))
         goto out;
     if (!path || !word) {
         fprintf(stderr, "clgrad similar: --vectors FILE and a WORD are required\n");
@@ -241,7 +228,7 @@ int cmd_analogy(int argc, char **argv)
         w[i] = util_positional(argc, argv, used);
     query_env q = { 0 };
     float *vec = NULL;
-    if ((ks && parse_int("analogy", "-k", ks, 1, 100000, &k)) || util_unknown("analogy", argc, argv, used))
+    if ((ks && util_parse_int("analogy", "-k", ks, 1, 100000, &k)) || util_unknown("analogy", argc, argv, used))
         goto out;
     if (!path || !w[2]) {
         fprintf(stderr, "clgrad analogy: --vectors FILE and three words A B C are required\n");
@@ -320,7 +307,7 @@ int cmd_lookup(int argc, char **argv)
     int *kid = NULL, *vid = NULL;
     double *wts = NULL, T = 1.0;
     float *merged = NULL;
-    if ((ks && parse_int("lookup", "-k", ks, 1, 100000, &k)) || (ts && parse_dbl("lookup", "--temperature", ts, 1e-30, &T)) ||
+    if ((ks && util_parse_int("lookup", "-k", ks, 1, 100000, &k)) || (ts && util_parse_double("lookup", "--temperature", ts, 1e-30, 0, 1e300, &T)) ||
         util_unknown("lookup", argc, argv, used))
         goto out;
     if (!path || !qs || !kl || !vl) {

@@ -2,6 +2,7 @@
  * chosen device, with a progress bar, per-epoch metrics, a CSV log, an SVG loss curve and a
  * safetensors checkpoint. */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,9 @@ static void usage_mlp(FILE *f)
             "  --log FILE          CSV log (default: the checkpoint's name with .csv)\n"
             "  --train-limit N     use only the first N training images\n"
             "  --profile           time every op (training and evaluation) and print a table at the end\n"
-            "  --dot FILE          write the training graph as Graphviz DOT\n");
+            "  --dot FILE          write the training graph as Graphviz DOT\n"
+            "  --resume FILE       continue the interrupted run saved in FILE (same options; Ctrl-C saves\n"
+            "                      the checkpoint's name with .resume.safetensors)\n");
 }
 
 int cmd_train(int argc, char **argv)
@@ -51,6 +54,7 @@ int cmd_train(int argc, char **argv)
 
 int cmd_train_mlp(int argc, char **argv)
 {
+    const char *cmd = "train mlp";
     int rc0;
     char *used = util_args_begin(argc, argv, usage_mlp, &rc0);
     if (!used)
@@ -60,15 +64,17 @@ int cmd_train_mlp(int argc, char **argv)
     const char *v;
     const char *data = DEFAULT_DATA, *device = NULL, *out = "mlp.safetensors", *log = NULL;
     long train_limit = 0;
+    int bad = 0;
     if ((v = util_opt(argc, argv, used, "--data"))) data = v;
     if ((v = util_opt(argc, argv, used, "--device"))) device = v;
     if ((v = util_opt(argc, argv, used, "--out"))) out = v;
     if ((v = util_opt(argc, argv, used, "--log"))) log = v;
-    if ((v = util_opt(argc, argv, used, "--epochs"))) cfg.epochs = atoi(v);
-    if ((v = util_opt(argc, argv, used, "--batch"))) cfg.batch = atoi(v);
-    if ((v = util_opt(argc, argv, used, "--lr"))) cfg.lr = (float)atof(v);
-    if ((v = util_opt(argc, argv, used, "--seed"))) cfg.seed = strtoull(v, NULL, 10);
-    if ((v = util_opt(argc, argv, used, "--train-limit"))) train_limit = atol(v);
+    if ((v = util_opt(argc, argv, used, "--resume"))) cfg.resume = v;
+    bad |= util_opt_int(cmd, argc, argv, used, "--epochs", 1, 100000, &cfg.epochs);
+    bad |= util_opt_int(cmd, argc, argv, used, "--batch", 1, 1 << 20, &cfg.batch);
+    bad |= util_opt_float(cmd, argc, argv, used, "--lr", 0, 1, 1e6, &cfg.lr);
+    bad |= util_opt_u64(cmd, argc, argv, used, "--seed", &cfg.seed);
+    bad |= util_opt_long(cmd, argc, argv, used, "--train-limit", 1, INT_MAX, &train_limit);
     if ((v = util_opt(argc, argv, used, "--dot"))) cfg.dot = v;
     cfg.profile = util_flag(argc, argv, used, "--profile");
     if ((v = util_opt(argc, argv, used, "--optimizer"))) {
@@ -77,8 +83,7 @@ int cmd_train_mlp(int argc, char **argv)
         else if (!strcmp(v, "sgd")) cfg.optim = CLG_OPTIM_SGD;
         else {
             fprintf(stderr, "clgrad train mlp: unknown optimizer '%s' (adam, adamw, sgd)\n", v);
-            free(used);
-            return 2;
+            bad = 1;
         }
     }
     if ((v = util_opt(argc, argv, used, "--schedule"))) {
@@ -86,38 +91,21 @@ int cmd_train_mlp(int argc, char **argv)
         else if (!strcmp(v, "cosine")) cfg.cosine = 1;
         else {
             fprintf(stderr, "clgrad train mlp: unknown schedule '%s' (constant, cosine)\n", v);
-            free(used);
-            return 2;
+            bad = 1;
         }
     }
-    if ((v = util_opt(argc, argv, used, "--hidden"))) {
-        cfg.n_hidden = 0;
-        char buf[256];
-        snprintf(buf, sizeof buf, "%s", v);
-        for (char *tok = strtok(buf, ","); tok && cfg.n_hidden < MLP_MAX_LAYERS - 1; tok = strtok(NULL, ","))
-            cfg.hidden[cfg.n_hidden++] = atoi(tok);
-    }
-    int bad = util_unknown("train mlp", argc, argv, used);
+    if ((v = util_opt(argc, argv, used, "--hidden")))
+        bad |= util_parse_int_list(cmd, "--hidden", v, 1, 1 << 24, cfg.hidden, MLP_MAX_LAYERS - 1, &cfg.n_hidden);
+    bad |= util_unknown(cmd, argc, argv, used);
     free(used);
     if (bad)
         return 2;
-    if (cfg.epochs < 1 || cfg.batch < 1 || !(cfg.lr > 0)) {
-        fprintf(stderr, "clgrad train mlp: --epochs, --batch and --lr must be positive\n");
-        return 2;
-    }
-    for (int i = 0; i < cfg.n_hidden; i++)
-        if (cfg.hidden[i] < 1) {
-            fprintf(stderr, "clgrad train mlp: bad --hidden value\n");
-            return 2;
-        }
 
-    char logpath[1024];
+    char logpath[1100];
     if (!log) {
-        snprintf(logpath, sizeof logpath, "%s", out);
-        char *dot = strrchr(logpath, '.');
-        if (dot && !strchr(dot, '/'))
-            *dot = 0;
-        strncat(logpath, ".csv", sizeof logpath - strlen(logpath) - 1);
+        cli_paths paths;
+        cli_derive_paths(out, &paths);
+        snprintf(logpath, sizeof logpath, "%s", paths.csv);
         log = logpath;
     }
     return mlp_train_run(&cfg, data, device, out, log, train_limit);

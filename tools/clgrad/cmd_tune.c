@@ -134,14 +134,14 @@ static int mkdir_p(const char *path)
 static int store(const clg_device_info *d, const int win[N_CLASSES][3], const char *const winpath[N_CLASSES],
                  const int have[N_CLASSES], char *path, size_t psz)
 {
-    char dir[1024], tmp[1300], line[600];
+    char dir[1024], line[600];
     if (clg_cache_dir(dir, sizeof dir) || mkdir_p(dir))
         return 1;
     snprintf(path, psz, "%s/gemm_tune.txt", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *out = fopen(tmp, "w");
-    if (!out)
+    clg_file_writer *w;
+    if (clg_file_writer_open(path, &w))
         return 1;
+    FILE *out = clg_file_writer_stream(w);
     FILE *in = fopen(path, "r");
     size_t nl = strlen(d->name);
     if (in) {
@@ -159,11 +159,7 @@ static int store(const clg_device_info *d, const int win[N_CLASSES][3], const ch
             fprintf(out, "%s\t%s\t%s\t%d,%d,%d\n", d->name, d->driver_version, class_names[c], win[c][0],
                     win[c][1], win[c][2]);
     }
-    if (fclose(out) || rename(tmp, path)) {
-        remove(tmp);
-        return 1;
-    }
-    return 0;
+    return clg_file_writer_commit(w) != CLG_OK;
 }
 
 /* One candidate (the GEMM environment already set): a fresh ctx, every shape checked and timed;

@@ -1,24 +1,41 @@
 /* common.c — what the training commands share: data loading, device opening, output paths, shuffling. */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "util.h"
 
-int cli_load_mnist(const char *dir, long train_limit, cli_data *d)
+int cli_load_mnist(const char *dir, long train_limit, int test_only, cli_data *d)
 {
     memset(d, 0, sizeof *d);
-    int r2, c2;
+    int r2 = 0, c2 = 0;
     clg_status st;
-    if ((st = clg_mnist_load(dir, "train", &d->train_x, &d->train_y, &d->n_train, &d->rows, &d->cols)) ||
+    if ((!test_only && (st = clg_mnist_load(dir, "train", &d->train_x, &d->train_y, &d->n_train, &d->rows, &d->cols))) ||
         (st = clg_mnist_load(dir, "t10k", &d->test_x, &d->test_y, &d->n_test, &r2, &c2))) {
         cli_fail("loading data", st);
         cli_data_free(d);
         return 1;
     }
+    if (test_only) {
+        d->rows = r2;
+        d->cols = c2;
+    }
     if (r2 != d->rows || c2 != d->cols) {
         fprintf(stderr, "clgrad: %s: train images are %dx%d but test images %dx%d\n", dir, d->rows, d->cols, r2, c2);
+        cli_data_free(d);
+        return 1;
+    }
+    if ((!test_only && d->n_train < 1) || d->n_test < 1) {
+        fprintf(stderr, "clgrad: %s: the %s set has no images\n", dir, d->n_test < 1 ? "test (t10k)" : "training");
         cli_data_free(d);
         return 1;
     }
@@ -54,6 +71,376 @@ void cli_derive_paths(const char *out, cli_paths *p)
     snprintf(p->csv, sizeof p->csv, "%s.csv", base);
     snprintf(p->svg, sizeof p->svg, "%s.svg", base);
     snprintf(p->png, sizeof p->png, "%s.png", base);
+    snprintf(p->resume, sizeof p->resume, "%s.resume.safetensors", base);
+}
+
+int cli_parse_arch(const char *arch, int *w, int max)
+{
+    int n = 0;
+    const char *p = arch;
+    if (!p || !*p)
+        return -1;
+    for (;;) {
+        if (n == max || !isdigit((unsigned char)*p))
+            return -1;
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (errno || v < 1 || v > (1L << 24))
+            return -1;
+        w[n++] = (int)v;
+        if (*end == 0)
+            break;
+        if (*end != '-')
+            return -1;
+        p = end + 1;
+    }
+    return n >= 2 ? n : -1;
+}
+
+/* ---- interruption ------------------------------------------------------------------------ */
+
+/* SIGINT and SIGTERM are blocked in every thread (set before the first OpenCL call, so the driver's
+ * threads inherit the mask) and taken by one thread in sigwait.  No handler ever runs in the
+ * middle of other code: in particular not LLVM's, which a run-time compiler inside the OpenCL
+ * driver installs and which deletes the compiler's temp files (a build under way then fails). */
+static volatile sig_atomic_t g_signal, g_critical;
+
+static void *signal_thread(void *arg)
+{
+    sigset_t *set = arg;
+    for (;;) {
+        int sig;
+        if (sigwait(set, &sig) != 0)
+            continue;
+        if (g_signal && !g_critical) {
+            /* a second signal outside a file write: the user insists, end now */
+            static const char msg[] = "clgrad: interrupted again; quitting without saving\n";
+            ssize_t w = write(2, msg, sizeof msg - 1);
+            (void)w;
+            _exit(128 + sig);
+        }
+        g_signal = sig;
+    }
+    return NULL;
+}
+
+void cli_signals_install(void)
+{
+    static sigset_t set;
+    static int done;
+    if (done)
+        return;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_t t;
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0 || pthread_create(&t, NULL, signal_thread, &set) != 0) {
+        pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+        return; /* the default action stays: a signal ends the process */
+    }
+    pthread_detach(t);
+    done = 1;
+}
+
+int cli_interrupted(void) { return g_signal; }
+
+void cli_signals_critical(int on) { g_critical = on; }
+
+/* ---- outputs ----------------------------------------------------------------------------- */
+
+/* "folder/name" with the folder resolved (symlinks, ..), so that two spellings of one file compare
+ * equal; returns 1 and prints when the folder does not exist or is not writable. */
+static int canonical(const char *cmd, const char *what, const char *path, char *out, size_t cap)
+{
+    char dir[PATH_MAX], real[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    const char *name = slash ? slash + 1 : path;
+    if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else if (slash)
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    else
+        snprintf(dir, sizeof dir, ".");
+    if (!*name || !strcmp(name, ".") || !strcmp(name, "..")) {
+        fprintf(stderr, "clgrad %s: %s '%s' names a folder, not a file\n", cmd, what, path);
+        return 1;
+    }
+    struct stat sd;
+    if (!realpath(dir, real) || stat(real, &sd) != 0 || !S_ISDIR(sd.st_mode)) {
+        fprintf(stderr, "clgrad %s: %s '%s': folder '%s' does not exist\n", cmd, what, path, dir);
+        return 1;
+    }
+    if (access(real, W_OK | X_OK) != 0) {
+        fprintf(stderr, "clgrad %s: %s '%s': folder '%s' is not writable: %s\n", cmd, what, path, dir, strerror(errno));
+        return 1;
+    }
+    snprintf(out, cap, "%s/%s", real, name);
+    return 0;
+}
+
+int cli_check_outputs(const char *cmd, const char *const *paths, const char *const *what, int n)
+{
+    char canon[8][PATH_MAX + 256];
+    if (n > 8)
+        n = 8;
+    for (int i = 0; i < n; i++) {
+        const char *p = paths[i];
+        if (!p || !*p) {
+            fprintf(stderr, "clgrad %s: %s is an empty path\n", cmd, what[i]);
+            return 1;
+        }
+        struct stat sb;
+        if (stat(p, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+            fprintf(stderr, "clgrad %s: %s '%s' exists and is %s, not a file\n", cmd, what[i], p,
+                    S_ISDIR(sb.st_mode) ? "a folder" : "a special file");
+            return 1;
+        }
+        if (canonical(cmd, what[i], p, canon[i], sizeof canon[i]))
+            return 1;
+        for (int j = 0; j < i; j++)
+            if (!strcmp(canon[i], canon[j])) {
+                fprintf(stderr, "clgrad %s: %s and %s are the same file (%s)\n", cmd, what[j], what[i], p);
+                return 1;
+            }
+    }
+    return 0;
+}
+
+/* ---- a training run ---------------------------------------------------------------------- */
+
+int cli_run_init(cli_run *r, const char *cmd, int epochs)
+{
+    memset(r, 0, sizeof *r);
+    r->cmd = cmd;
+    r->epochs = epochs;
+    r->curve[0] = calloc((size_t)epochs, sizeof(double));
+    r->curve[1] = calloc((size_t)epochs, sizeof(double));
+    if (!r->curve[0] || !r->curve[1]) {
+        fprintf(stderr, "clgrad %s: out of memory\n", cmd);
+        return 1;
+    }
+    return 0;
+}
+
+void cli_run_free(cli_run *r)
+{
+    free(r->log);
+    free(r->curve[0]);
+    free(r->curve[1]);
+    memset(r, 0, sizeof *r);
+}
+
+/* Append text to r->log. */
+static int log_append(cli_run *r, const char *s, size_t n)
+{
+    char *p = realloc(r->log, r->log_len + n + 1);
+    if (!p)
+        return 1;
+    memcpy(p + r->log_len, s, n);
+    r->log_len += n;
+    p[r->log_len] = 0;
+    r->log = p;
+    return 0;
+}
+
+int cli_run_log(cli_run *r, int epoch, double c0, double c1, const char *fmt, ...)
+{
+    char row[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(row, sizeof row - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof row - 1)
+        n = (int)strlen(row);
+    row[n++] = '\n';
+    if (epoch >= 0 && epoch < r->epochs) {
+        r->curve[0][epoch] = c0;
+        r->curve[1][epoch] = c1;
+    }
+    if (log_append(r, row, (size_t)n)) {
+        fprintf(stderr, "clgrad %s: out of memory\n", r->cmd);
+        return 1;
+    }
+    return 0;
+}
+
+/* The metadata of a resumable checkpoint, beside the model's own. */
+#define RESUME_KEYS 8
+
+/* Curve values of epochs [0, n) as "%.17g,%.17g,..." (malloc'ed). */
+static char *curve_str(const double *c, int n)
+{
+    char *s = malloc((size_t)n * 26 + 1);
+    if (!s)
+        return NULL;
+    size_t k = 0;
+    s[0] = 0;
+    for (int i = 0; i < n; i++)
+        k += (size_t)sprintf(s + k, "%s%.17g", i ? "," : "", c[i]);
+    return s;
+}
+
+static int curve_parse(const char *s, double *c, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char *e;
+        c[i] = strtod(s, &e);
+        if (e == s || (*e != (i + 1 < n ? ',' : 0)))
+            return 1;
+        s = e + (i + 1 < n);
+    }
+    return n == 0 && *s ? 1 : 0;
+}
+
+int cli_run_save_interrupted(cli_run *r, clg_graph *g, const char *const *meta_kv, int epoch, int step, int steps,
+                             double loss_sum, double train_s)
+{
+    int sig = cli_interrupted();
+    char ep[16], stp[16], ls[32], ts[32];
+    char *c0 = curve_str(r->curve[0], epoch), *c1 = curve_str(r->curve[1], epoch);
+    const char *meta[64];
+    int k = 0;
+    for (; meta_kv && meta_kv[k] && k < 64 - 2 * RESUME_KEYS - 2; k += 2) {
+        meta[k] = meta_kv[k];
+        meta[k + 1] = meta_kv[k + 1];
+    }
+    snprintf(ep, sizeof ep, "%d", epoch);
+    snprintf(stp, sizeof stp, "%d", step);
+    snprintf(ls, sizeof ls, "%.17g", loss_sum);
+    snprintf(ts, sizeof ts, "%.17g", train_s);
+    const char *kv[2 * RESUME_KEYS] = { "resume.command", r->cmd, "resume.config", r->config, "resume.epoch", ep,
+                                        "resume.step", stp, "resume.loss_sum", ls, "resume.train_s", ts,
+                                        "resume.log", r->log ? r->log : "", "resume.curves", "" };
+    char *curves = NULL;
+    if (c0 && c1 && (curves = malloc(strlen(c0) + strlen(c1) + 2)))
+        sprintf(curves, "%s;%s", c0, c1);
+    kv[15] = curves;
+    memcpy(meta + k, kv, sizeof kv);
+    meta[k + 2 * RESUME_KEYS] = NULL;
+    int rc = 128 + sig;
+    if (!curves) {
+        fprintf(stderr, "clgrad %s: interrupted; out of memory saving the state\n", r->cmd);
+    } else {
+        cli_signals_critical(1);
+        clg_status st = clg_checkpoint_save(g, r->resume_out, meta);
+        cli_signals_critical(0);
+        if (st)
+            cli_fail("saving the interrupted run", st);
+        else
+            fprintf(stderr,
+                    "clgrad %s: interrupted at epoch %d/%d, step %d/%d; saved %s\n"
+                    "  resume with the same command and options plus --resume %s\n",
+                    r->cmd, epoch + 1, r->epochs, step, steps, r->resume_out, r->resume_out);
+    }
+    free(c0);
+    free(c1);
+    free(curves);
+    return rc;
+}
+
+int cli_run_resume(cli_run *r, clg_graph *g, const char *path)
+{
+    clg_st_file *f = NULL;
+    clg_status st = clg_safetensors_open(path, &f);
+    int rc = 1;
+    if (st)
+        return cli_fail("reading the --resume file", st);
+    const char *cmd = clg_safetensors_meta(f, "resume.command"), *cfg = clg_safetensors_meta(f, "resume.config");
+    const char *ep = clg_safetensors_meta(f, "resume.epoch"), *stp = clg_safetensors_meta(f, "resume.step");
+    const char *ls = clg_safetensors_meta(f, "resume.loss_sum"), *ts = clg_safetensors_meta(f, "resume.train_s");
+    const char *log = clg_safetensors_meta(f, "resume.log"), *cv = clg_safetensors_meta(f, "resume.curves");
+    if (!cmd || !cfg || !ep || !stp || !ls || !ts || !log || !cv) {
+        fprintf(stderr, "clgrad %s: %s is not the state of an interrupted run (no resume.* metadata)\n", r->cmd, path);
+        goto out;
+    }
+    if (strcmp(cmd, r->cmd) != 0 || strcmp(cfg, r->config) != 0) {
+        fprintf(stderr,
+                "clgrad %s: %s was saved by `clgrad %s` with\n  %s\nbut this run has\n  %s\n"
+                "resume with the same options\n", r->cmd, path, cmd, cfg, r->config);
+        goto out;
+    }
+    int e, s;
+    char *end;
+    errno = 0;
+    double lsum = strtod(ls, &end);
+    int bad = *end != 0;
+    double tsec = strtod(ts, &end);
+    bad |= *end != 0;
+    const char *semi = strchr(cv, ';');
+    if (bad || util_parse_int(r->cmd, "resume.epoch", ep, 0, r->epochs - 1, &e) ||
+        util_parse_int(r->cmd, "resume.step", stp, 0, 1 << 30, &s) || !semi) {
+        fprintf(stderr, "clgrad %s: %s: malformed resume.* metadata\n", r->cmd, path);
+        goto out;
+    }
+    char *c0 = strndup(cv, (size_t)(semi - cv));
+    int cbad = !c0 || curve_parse(c0, r->curve[0], e) || curve_parse(semi + 1, r->curve[1], e);
+    free(c0);
+    if (cbad) {
+        fprintf(stderr, "clgrad %s: %s: malformed resume.curves\n", r->cmd, path);
+        goto out;
+    }
+    if ((st = clg_checkpoint_load(g, path, CLG_LOAD_OPTIM_STATE, NULL))) {
+        cli_fail("loading the --resume file", st);
+        goto out;
+    }
+    free(r->log);
+    r->log = NULL;
+    r->log_len = 0;
+    if (log_append(r, log, strlen(log))) {
+        fprintf(stderr, "clgrad %s: out of memory\n", r->cmd);
+        goto out;
+    }
+    r->start_epoch = e;
+    r->start_step = s;
+    r->loss_sum = lsum;
+    r->train_s = tsec;
+    rc = 0;
+out:
+    clg_safetensors_close(f);
+    return rc;
+}
+
+int cli_run_finish(cli_run *r, clg_graph *g, const char *const *meta_kv, const char *csv_header,
+                   const char *title, const char *const *curve_names, clg_status (*extra)(void *), void *user)
+{
+    int rc = 1;
+    clg_status st;
+    cli_signals_critical(1);
+    if ((st = clg_checkpoint_save(g, r->out, meta_kv))) {
+        cli_fail("saving the checkpoint", st);
+        goto out;
+    }
+    size_t hl = strlen(csv_header);
+    char *text = malloc(hl + r->log_len + 2);
+    if (!text) {
+        fprintf(stderr, "clgrad %s: out of memory\n", r->cmd);
+        goto out;
+    }
+    memcpy(text, csv_header, hl);
+    text[hl] = '\n';
+    memcpy(text + hl + 1, r->log ? r->log : "", r->log_len);
+    st = clg_file_write(r->csv, text, hl + 1 + r->log_len);
+    free(text);
+    if (st) {
+        cli_fail("writing the log", st);
+        goto out;
+    }
+    const double *series[2] = { r->curve[0], r->curve[1] };
+    if (r->svg && (st = util_svg_curves(r->svg, title, "epoch", r->epochs, series, curve_names, 2))) {
+        cli_fail("writing the curve", st);
+        goto out;
+    }
+    if (extra && (st = extra(user))) {
+        cli_fail("writing the output", st);
+        goto out;
+    }
+    if (r->resume_out && unlink(r->resume_out) != 0 && errno != ENOENT)
+        fprintf(stderr, "clgrad %s: cannot remove the old %s: %s\n", r->cmd, r->resume_out, strerror(errno));
+    rc = 0;
+out:
+    cli_signals_critical(0);
+    return rc;
 }
 
 
@@ -87,17 +474,14 @@ int cli_graph_insight(clg_graph *g, const char *dot_path, int profile)
 {
     clg_status st;
     if (dot_path) {
-        FILE *f = fopen(dot_path, "w");
-        if (!f) {
-            fprintf(stderr, "clgrad: cannot write %s\n", dot_path);
-            return 1;
+        clg_file_writer *w;
+        if ((st = clg_file_writer_open(dot_path, &w)))
+            return cli_fail("writing the graph", st);
+        if ((st = clg_graph_dot(g, clg_file_writer_stream(w)))) {
+            clg_file_writer_abort(w);
+            return cli_fail("writing the graph", st);
         }
-        st = clg_graph_dot(g, f);
-        if (fclose(f) != 0 && !st) {
-            fprintf(stderr, "clgrad: writing %s failed\n", dot_path);
-            return 1;
-        }
-        if (st)
+        if ((st = clg_file_writer_commit(w)))
             return cli_fail("writing the graph", st);
     }
     if (profile && (st = clg_graph_set_profile(g, 1)))

@@ -19,9 +19,11 @@ typedef struct mlp_config {
     const char *title;        /* "train mlp" or "adapt ..." for messages */
     int classifier;           /* 1: hidden = encoder widths, with a new "head" (clg_classifier_build) */
     const char *from;         /* checkpoint whose enc.* tensors are loaded, or NULL */
+    int from_width;           /* its input width (0: none), checked against the data's images */
     int freeze_encoder;       /* train only the head */
     int profile;              /* time every op (OpenCL events) and print the table at the end */
     const char *dot;          /* write the training graph as Graphviz DOT here, or NULL */
+    const char *resume;       /* continue the interrupted run saved in this file, or NULL */
 } mlp_config;
 
 void mlp_config_default(mlp_config *c);

@@ -1,6 +1,7 @@
 /* train_mae.c — `clgrad train mae`: the masked auto-encoder on MNIST-format images: train with a
  * fresh patch mask per step, report test masked-pixel MSE beside the mean-image baseline, and
  * write a reconstructions PNG, a CSV log, an SVG curve and a checkpoint. */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +32,9 @@ static void usage(FILE *f)
             "                    reconstructions (.png) are written beside it\n"
             "  --train-limit N   use only the first N training images\n"
             "  --profile         time every op and print a table at the end\n"
-            "  --dot FILE        write the training graph as Graphviz DOT\n");
+            "  --dot FILE        write the training graph as Graphviz DOT\n"
+            "  --resume FILE     continue the interrupted run saved in FILE (same options; Ctrl-C saves\n"
+            "                    the checkpoint's name with .resume.safetensors)\n");
 }
 
 /* Masked MSE of the model and of the mean-image baseline over the test set (fixed masks: the step
@@ -119,59 +122,85 @@ out:
     return st;
 }
 
+/* cli_run_finish's extra output: the reconstructions PNG. */
+typedef struct grid_job {
+    clg_mae *m;
+    const float *images;
+    const char *path;
+} grid_job;
+
+static clg_status grid_extra(void *user)
+{
+    grid_job *j = user;
+    return write_grid(j->m, j->images, j->path);
+}
+
 int cmd_train_mae(int argc, char **argv)
 {
+    const char *cmd = "train mae";
     int rc0;
     char *used = util_args_begin(argc, argv, usage, &rc0);
     if (!used)
         return rc0;
     clg_mae_config cfg = clg_mae_defaults();
-    int epochs = 20;
+    int epochs = 20, bad = 0;
     float lr = 1e-3f;
     long train_limit = 0;
-    const char *v, *data = DEFAULT_DATA, *device = NULL, *out = "mae.safetensors";
+    const char *v, *data = DEFAULT_DATA, *device = NULL, *out = "mae.safetensors", *resume = NULL;
     if ((v = util_opt(argc, argv, used, "--data"))) data = v;
     if ((v = util_opt(argc, argv, used, "--device"))) device = v;
     if ((v = util_opt(argc, argv, used, "--out"))) out = v;
-    if ((v = util_opt(argc, argv, used, "--patch"))) cfg.patch = atoi(v);
-    if ((v = util_opt(argc, argv, used, "--mask-ratio"))) cfg.mask_ratio = (float)atof(v);
-    if ((v = util_opt(argc, argv, used, "--epochs"))) epochs = atoi(v);
-    if ((v = util_opt(argc, argv, used, "--batch"))) cfg.batch = atoi(v);
-    if ((v = util_opt(argc, argv, used, "--lr"))) lr = (float)atof(v);
-    if ((v = util_opt(argc, argv, used, "--seed"))) cfg.seed = strtoull(v, NULL, 10);
-    if ((v = util_opt(argc, argv, used, "--train-limit"))) train_limit = atol(v);
+    if ((v = util_opt(argc, argv, used, "--resume"))) resume = v;
+    bad |= util_opt_int(cmd, argc, argv, used, "--patch", 1, 1 << 16, &cfg.patch);
+    bad |= util_opt_float(cmd, argc, argv, used, "--mask-ratio", 0, 1, 1, &cfg.mask_ratio);
+    bad |= util_opt_int(cmd, argc, argv, used, "--epochs", 1, 100000, &epochs);
+    bad |= util_opt_int(cmd, argc, argv, used, "--batch", 1, 1 << 20, &cfg.batch);
+    bad |= util_opt_float(cmd, argc, argv, used, "--lr", 0, 1, 1e6, &lr);
+    bad |= util_opt_u64(cmd, argc, argv, used, "--seed", &cfg.seed);
+    bad |= util_opt_long(cmd, argc, argv, used, "--train-limit", 1, INT_MAX, &train_limit);
     const char *dot = util_opt(argc, argv, used, "--dot");
     int profile = util_flag(argc, argv, used, "--profile");
     if ((v = util_opt(argc, argv, used, "--encoder"))) {
-        cfg.n_enc = 1;
-        char buf[256];
-        snprintf(buf, sizeof buf, "%s", v);
-        for (char *tok = strtok(buf, ","); tok && cfg.n_enc < CLG_MLP_MAX_LAYERS; tok = strtok(NULL, ","))
-            cfg.enc[cfg.n_enc++] = atoi(tok);
+        int n = 0;
+        bad |= util_parse_int_list(cmd, "--encoder", v, 1, 1 << 24, cfg.enc + 1, CLG_MLP_MAX_LAYERS - 1, &n);
+        cfg.n_enc = 1 + n;
     }
-    int bad = util_unknown("train mae", argc, argv, used);
+    bad |= util_unknown(cmd, argc, argv, used);
     free(used);
     if (bad)
         return 2;
-    if (epochs < 1 || !(lr > 0)) {
-        fprintf(stderr, "clgrad train mae: --epochs and --lr must be positive\n");
-        return 2;
-    }
 
     int rc = 1;
     clg_status st;
     cli_data d = { 0 };
     clg_ctx *ctx = NULL;
     clg_mae m = { 0 };
-    FILE *csv = NULL;
     float *xb = NULL, *mean_img = NULL;
     int *order = NULL;
-    double *curve_train = NULL, *curve_test = NULL;
+    cli_run run = { 0 };
     cli_paths paths;
     cli_derive_paths(out, &paths);
-
-    if (cli_load_mnist(data, train_limit, &d))
+    const char *outs[] = { out, paths.csv, paths.svg, paths.png, paths.resume, dot };
+    const char *whats[] = { "--out", "the log (.csv)", "the curve (.svg)", "the reconstructions (.png)",
+                            "the resume file", "--dot" };
+    if (cli_check_outputs(cmd, outs, whats, dot ? 6 : 5))
+        return 2;
+    cli_signals_install();
+    if (cli_run_init(&run, cmd, epochs))
         goto out;
+    run.out = out;
+    run.csv = paths.csv;
+    run.svg = paths.svg;
+    run.resume_out = paths.resume;
+
+    if (cli_load_mnist(data, train_limit, 0, &d))
+        goto out;
+    if (d.rows % cfg.patch || d.cols % cfg.patch) {
+        fprintf(stderr, "clgrad train mae: --patch %d does not divide the %dx%d images of %s\n", cfg.patch, d.rows,
+                d.cols, data);
+        rc = 2;
+        goto out;
+    }
     cfg.height = d.rows;
     cfg.width = d.cols;
     cfg.enc[0] = d.rows * d.cols;
@@ -201,18 +230,22 @@ int cmd_train_mae(int argc, char **argv)
         an += snprintf(arch + an, sizeof arch - (size_t)an, "%s%d", i ? "-" : "", cfg.enc[i]);
     for (int i = cfg.n_enc - 2; i >= 0; i--)
         an += snprintf(arch + an, sizeof arch - (size_t)an, "-%d", cfg.enc[i]);
+    snprintf(run.config, sizeof run.config, "arch=%s patch=%d mask_ratio=%.9g batch=%d epochs=%d lr=%.9g seed=%llu images=%d",
+             arch, cfg.patch, (double)cfg.mask_ratio, B, epochs, (double)lr, (unsigned long long)cfg.seed, d.n_train);
+    if (resume && cli_run_resume(&run, m.g, resume))
+        goto out;
     printf("clgrad train mae: %s, %dx%d patches, %.0f%% masked, on %s (%s)\n", arch, cfg.patch, cfg.patch,
            100.0 * cfg.mask_ratio, dev.name, dev.platform_name);
     printf("data: %s (%d train, %d test); batch %d, %d epochs, adam lr %g, seed %llu\n", data, d.n_train, d.n_test, B,
            epochs, lr, (unsigned long long)cfg.seed);
+    if (resume)
+        printf("resuming %s at epoch %d, step %d\n", resume, run.start_epoch + 1, run.start_step);
 
     int steps = cli_epoch_steps(d.n_train, B);
     xb = malloc((size_t)B * (size_t)D * sizeof(float));
     mean_img = calloc((size_t)D, sizeof(float));
     order = malloc((size_t)d.n_train * sizeof(int));
-    curve_train = calloc((size_t)epochs, sizeof(double));
-    curve_test = calloc((size_t)epochs, sizeof(double));
-    if (!xb || !mean_img || !order || !curve_train || !curve_test) {
+    if (!xb || !mean_img || !order) {
         fprintf(stderr, "clgrad train mae: out of memory\n");
         goto out;
     }
@@ -221,21 +254,28 @@ int cmd_train_mae(int argc, char **argv)
         for (int j = 0; j < D; j++)
             mean_img[j] += d.train_x[(size_t)i * (size_t)D + (size_t)j] / (float)d.n_train;
     }
-    if (!(csv = fopen(paths.csv, "w"))) {
-        fprintf(stderr, "clgrad train mae: cannot write %s\n", paths.csv);
+    uint64_t rng = cfg.seed ^ 0x5eedda7aULL;
+    for (int ep = 0; ep < run.start_epoch; ep++)
+        cli_shuffle(order, d.n_train, &rng);
+    if (cli_interrupted()) {
+        fprintf(stderr, "clgrad train mae: interrupted before training; nothing written\n");
+        rc = 128 + cli_interrupted();
         goto out;
     }
-    fprintf(csv, "epoch,train_masked_mse,test_masked_mse,baseline_masked_mse,seconds,samples_per_s\n");
-    uint64_t rng = cfg.seed ^ 0x5eedda7aULL;
-    double t_all = util_now(), train_s = 0, te = 0, base = 0;
-    for (int ep = 0; ep < epochs; ep++) {
+    char ratio[32], patch[16];
+    snprintf(ratio, sizeof ratio, "%g", cfg.mask_ratio);
+    snprintf(patch, sizeof patch, "%d", cfg.patch);
+    const char *meta[] = { "model", "mae", "arch", arch, "mask_ratio", ratio, "patch", patch, NULL };
+    double t_all = util_now(), train_s = run.train_s, te = 0, base = 0;
+    for (int ep = run.start_epoch; ep < epochs; ep++) {
         cli_shuffle(order, d.n_train, &rng);
+        int s0 = ep == run.start_epoch ? run.start_step : 0;
         util_progress p;
         char label[32];
         snprintf(label, sizeof label, "epoch %d/%d", ep + 1, epochs);
         util_progress_start(&p, label, (long)steps * B, "samples");
-        double t0 = util_now(), sum = 0;
-        for (int s = 0; s < steps; s++) {
+        double t0 = util_now(), sum = ep == run.start_epoch ? run.loss_sum : 0;
+        for (int s = s0; s < steps; s++) {
             cli_gather_batch(order, d.n_train, s, B, d.train_x, D, NULL, xb, NULL);
             float loss;
             if ((st = clg_graph_set_input(m.g, m.x, xb)) || (st = clg_graph_step(m.g, &loss))) {
@@ -249,6 +289,11 @@ int cmd_train_mae(int argc, char **argv)
                 goto out;
             }
             sum += loss;
+            if (cli_interrupted()) {
+                util_progress_end(&p);
+                rc = cli_run_save_interrupted(&run, m.g, meta, ep, s + 1, steps, sum, train_s + util_now() - t0);
+                goto out;
+            }
             char extra[48];
             snprintf(extra, sizeof extra, "masked mse %.4f", sum / (s + 1));
             util_progress_update(&p, (long)(s + 1) * B, extra);
@@ -260,46 +305,36 @@ int cmd_train_mae(int argc, char **argv)
             cli_fail("evaluation", st);
             goto out;
         }
-        curve_train[ep] = sum / steps;
-        curve_test[ep] = te;
-        double sps = (double)steps * B / ep_s;
+        double sps = (double)(steps - s0) * B / ep_s, tr = sum / steps;
         printf("epoch %2d  train masked mse %.5f  test masked mse %.5f  (mean-image baseline %.5f)  %.1f s  %.0f samples/s\n",
-               ep + 1, curve_train[ep], te, base, ep_s, sps);
+               ep + 1, tr, te, base, ep_s, sps);
         fflush(stdout);
-        fprintf(csv, "%d,%.6f,%.6f,%.6f,%.3f,%.1f\n", ep + 1, curve_train[ep], te, base, ep_s, sps);
-        fflush(csv);
+        if (cli_run_log(&run, ep, tr, te, "%d,%.6f,%.6f,%.6f,%.3f,%.1f", ep + 1, tr, te, base, ep_s, sps))
+            goto out;
+        if (cli_interrupted() && ep + 1 < epochs) {
+            rc = cli_run_save_interrupted(&run, m.g, meta, ep + 1, 0, steps, 0, train_s);
+            goto out;
+        }
     }
-    const double *series[2] = { curve_train, curve_test };
     const char *names[2] = { "train masked MSE", "test masked MSE" };
-    util_svg_curves(paths.svg, "clgrad train mae", "epoch", epochs, series, names, 2);
-    if ((st = write_grid(&m, d.test_x, paths.png))) {
-        cli_fail("writing the reconstructions", st);
+    grid_job job = { &m, d.test_x, paths.png };
+    if (cli_run_finish(&run, m.g, meta, "epoch,train_masked_mse,test_masked_mse,baseline_masked_mse,seconds,samples_per_s",
+                       "clgrad train mae", names, grid_extra, &job))
         goto out;
-    }
-    char ratio[32], patch[16];
-    snprintf(ratio, sizeof ratio, "%g", cfg.mask_ratio);
-    snprintf(patch, sizeof patch, "%d", cfg.patch);
-    const char *meta[] = { "model", "mae", "arch", arch, "mask_ratio", ratio, "patch", patch, NULL };
-    if ((st = clg_checkpoint_save(m.g, out, meta))) {
-        cli_fail("saving the checkpoint", st);
-        goto out;
-    }
+    double trained = (double)steps * B * epochs - (double)run.start_epoch * steps * B - (double)run.start_step * B;
     printf("done: test masked mse %.5f vs mean-image baseline %.5f; %.1f s total, %.0f samples/s on %s\n", te, base,
-           util_now() - t_all, (double)steps * B * epochs / train_s, dev.name);
+           util_now() - t_all, train_s > run.train_s ? trained / (train_s - run.train_s) : 0, dev.name);
     printf("wrote %s, %s, %s, %s\n", out, paths.csv, paths.svg, paths.png);
     if (profile)
         clg_graph_profile_print(m.g, stdout);
     rc = 0;
 out:
-    if (csv)
-        fclose(csv);
+    cli_run_free(&run);
     clg_mae_destroy(&m);
     clg_ctx_destroy(ctx);
     cli_data_free(&d);
     free(xb);
     free(mean_img);
     free(order);
-    free(curve_train);
-    free(curve_test);
     return rc;
 }

@@ -74,18 +74,36 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
     float *xb = NULL;
     int32_t *yb = NULL;
     int *order = NULL;
-    double *curve_loss = NULL, *curve_test = NULL;
     clg_ctx *ctx = NULL;
     clg_mlp m = { 0 };
-    FILE *csv = NULL;
+    cli_run run = { 0 };
+    cli_paths opaths, lpaths;
+    cli_derive_paths(out, &opaths);
+    cli_derive_paths(log, &lpaths);
+    const char *outs[] = { out, log, lpaths.svg, opaths.resume, cfg->dot };
+    const char *whats[] = { "--out", "--log", "the curve (.svg beside the log)", "the resume file", "--dot" };
+    if (cli_check_outputs(cfg->title, outs, whats, cfg->dot ? 5 : 4))
+        return 2;
+    cli_signals_install();
+    if (cli_run_init(&run, cfg->title, cfg->epochs))
+        goto out;
+    run.out = out;
+    run.csv = log;
+    run.svg = lpaths.svg;
+    run.resume_out = opaths.resume;
 
-    if (cli_load_mnist(data, train_limit, &d))
+    if (cli_load_mnist(data, train_limit, 0, &d))
         goto out;
     int dim = d.rows * d.cols, B = cfg->batch, n_tr = d.n_train, n_te = d.n_test, rows = d.rows, cols = d.cols;
     const float *tr_x = d.train_x, *te_x = d.test_x;
     const int32_t *tr_y = d.train_y, *te_y = d.test_y;
     if (n_tr < B) {
         fprintf(stderr, "clgrad %s: %d training images is fewer than one batch of %d\n", cfg->title, n_tr, B);
+        goto out;
+    }
+    if (cfg->from_width && cfg->from_width != dim) {
+        fprintf(stderr, "clgrad %s: %s takes %d inputs but the images in %s are %dx%d = %d pixels\n", cfg->title,
+                cfg->from, cfg->from_width, data, rows, cols, dim);
         goto out;
     }
     clg_device_info dev;
@@ -107,7 +125,7 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
         cli_fail("building the model", st);
         goto out;
     }
-    if (cfg->from) {
+    if (cfg->from && !cfg->resume) {
         int loaded = 0;
         if ((st = clg_checkpoint_load(m.g, cfg->from, CLG_LOAD_PARTIAL, &loaded))) {
             cli_fail("loading the encoder", st);
@@ -141,39 +159,49 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
     int an = 0;
     for (int i = 0; i < nw; i++)
         an += snprintf(arch + an, sizeof arch - (size_t)an, "%s%d", i ? "-" : "", widths[i]);
+    const char *optname = cfg->optim == CLG_OPTIM_SGD ? "sgd" : cfg->optim == CLG_OPTIM_ADAMW ? "adamw" : "adam";
+    snprintf(run.config, sizeof run.config,
+             "arch=%s batch=%d epochs=%d lr=%.9g optimizer=%s schedule=%s seed=%llu images=%d from=%s frozen=%d", arch,
+             B, cfg->epochs, (double)cfg->lr, optname, cfg->cosine ? "cosine" : "constant",
+             (unsigned long long)cfg->seed, n_tr, cfg->from ? cfg->from : "-", cfg->freeze_encoder);
+    if (cfg->resume && cli_run_resume(&run, m.g, cfg->resume))
+        goto out;
     printf("clgrad %s: %s on %s (%s)\n", cfg->title, arch, dev.name, dev.platform_name);
     printf("data: %s (%d train, %d test, %dx%d); batch %d, %d epochs, %s lr %g%s, seed %llu\n", data, n_tr, n_te,
-           rows, cols, B, cfg->epochs,
-           cfg->optim == CLG_OPTIM_SGD ? "sgd" : cfg->optim == CLG_OPTIM_ADAMW ? "adamw" : "adam", cfg->lr,
-           cfg->cosine ? " (cosine decay)" : "", (unsigned long long)cfg->seed);
+           rows, cols, B, cfg->epochs, optname, cfg->lr, cfg->cosine ? " (cosine decay)" : "",
+           (unsigned long long)cfg->seed);
+    if (cfg->resume)
+        printf("resuming %s at epoch %d, step %d\n", cfg->resume, run.start_epoch + 1, run.start_step);
 
     xb = malloc((size_t)B * (size_t)dim * sizeof(float));
     yb = malloc((size_t)B * sizeof(int32_t));
     order = malloc((size_t)n_tr * sizeof(int));
-    curve_loss = calloc((size_t)cfg->epochs, sizeof(double));
-    curve_test = calloc((size_t)cfg->epochs, sizeof(double));
-    if (!xb || !yb || !order || !curve_loss || !curve_test) {
+    if (!xb || !yb || !order) {
         fprintf(stderr, "clgrad %s: out of memory\n", cfg->title);
         goto out;
     }
     for (int i = 0; i < n_tr; i++)
         order[i] = i;
-    csv = fopen(log, "w");
-    if (!csv) {
-        fprintf(stderr, "clgrad %s: cannot write %s\n", cfg->title, log);
+    uint64_t rng = cfg->seed ^ 0x5eedda7aULL;
+    /* a resumed run replays the shuffles of the epochs before its own */
+    for (int ep = 0; ep < run.start_epoch; ep++)
+        cli_shuffle(order, n_tr, &rng);
+    if (cli_interrupted()) {
+        fprintf(stderr, "clgrad %s: interrupted before training; nothing written\n", cfg->title);
+        rc = 128 + cli_interrupted();
         goto out;
     }
-    fprintf(csv, "epoch,train_loss,train_acc,test_acc,seconds,samples_per_s\n");
-    uint64_t rng = cfg->seed ^ 0x5eedda7aULL;
-    double t_all = util_now(), train_s = 0, last_test = 0;
-    for (int ep = 0; ep < cfg->epochs; ep++) {
+    const char *meta[] = { "model", cfg->classifier ? "classifier" : "mlp", "arch", arch, NULL };
+    double t_all = util_now(), train_s = run.train_s, last_test = 0;
+    for (int ep = run.start_epoch; ep < cfg->epochs; ep++) {
         cli_shuffle(order, n_tr, &rng);
+        int s0 = ep == run.start_epoch ? run.start_step : 0;
         util_progress p;
         char label[32];
         snprintf(label, sizeof label, "epoch %d/%d", ep + 1, cfg->epochs);
         util_progress_start(&p, label, (long)steps_per_epoch * B, "samples");
-        double t0 = util_now(), loss_sum = 0;
-        for (int s = 0; s < steps_per_epoch; s++) {
+        double t0 = util_now(), loss_sum = ep == run.start_epoch ? run.loss_sum : 0;
+        for (int s = s0; s < steps_per_epoch; s++) {
             cli_gather_batch(order, n_tr, s, B, tr_x, dim, tr_y, xb, yb);
             float loss;
             if ((st = clg_graph_set_input(m.g, m.x, xb)) || (st = clg_graph_set_input(m.g, m.labels, yb)) ||
@@ -188,6 +216,12 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
                 goto out;
             }
             loss_sum += loss;
+            if (cli_interrupted()) {
+                util_progress_end(&p);
+                rc = cli_run_save_interrupted(&run, m.g, meta, ep, s + 1, steps_per_epoch, loss_sum,
+                                              train_s + util_now() - t0);
+                goto out;
+            }
             char extra[48];
             snprintf(extra, sizeof extra, "loss %.4f", loss_sum / (s + 1));
             util_progress_update(&p, (long)(s + 1) * B, extra);
@@ -206,45 +240,39 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
             cli_fail("evaluation", st);
             goto out;
         }
-        double sps = (double)steps_per_epoch * B / ep_s;
-        curve_loss[ep] = loss_sum / steps_per_epoch;
-        curve_test[ep] = te_acc;
+        double sps = (double)(steps_per_epoch - s0) * B / ep_s, ep_loss = loss_sum / steps_per_epoch;
         last_test = te_acc;
         printf("epoch %2d  train loss %.4f  train acc %.4f  test acc %.4f  %.1f s  %.0f samples/s\n", ep + 1,
-               curve_loss[ep], tr_acc, te_acc, ep_s, sps);
+               ep_loss, tr_acc, te_acc, ep_s, sps);
         fflush(stdout);
-        fprintf(csv, "%d,%.6f,%.6f,%.6f,%.3f,%.1f\n", ep + 1, curve_loss[ep], tr_acc, te_acc, ep_s, sps);
-        fflush(csv);
+        if (cli_run_log(&run, ep, ep_loss, te_acc, "%d,%.6f,%.6f,%.6f,%.3f,%.1f", ep + 1, ep_loss, tr_acc, te_acc,
+                        ep_s, sps))
+            goto out;
+        if (cli_interrupted() && ep + 1 < cfg->epochs) {
+            rc = cli_run_save_interrupted(&run, m.g, meta, ep + 1, 0, steps_per_epoch, 0, train_s);
+            goto out;
+        }
     }
     double total = util_now() - t_all;
-    cli_paths paths;
-    cli_derive_paths(log, &paths);
-    const char *svg = paths.svg;
-    const double *series[2] = { curve_loss, curve_test };
     const char *names[2] = { "train loss", "test accuracy" };
-    util_svg_curves(svg, cfg->title, "epoch", cfg->epochs, series, names, 2);
-
-    const char *meta[] = { "model", cfg->classifier ? "classifier" : "mlp", "arch", arch, NULL };
-    if ((st = clg_checkpoint_save(m.g, out, meta))) {
-        cli_fail("saving the checkpoint", st);
+    if (cli_run_finish(&run, m.g, meta, "epoch,train_loss,train_acc,test_acc,seconds,samples_per_s", cfg->title,
+                       names, NULL, NULL))
         goto out;
-    }
+    double trained = (double)steps_per_epoch * B * cfg->epochs - (double)run.start_epoch * steps_per_epoch * B -
+                     (double)run.start_step * B;
     printf("done: test accuracy %.4f; %.1f s total, %.1f s training, %.0f samples/s on %s\n", last_test, total,
-           train_s, (double)steps_per_epoch * B * cfg->epochs / train_s, dev.name);
-    printf("wrote %s, %s, %s\n", out, log, svg);
+           train_s, train_s > 0 ? trained / (train_s - run.train_s) : 0, dev.name);
+    printf("wrote %s, %s, %s\n", out, log, lpaths.svg);
     if (cfg->profile)
         clg_graph_profile_print(m.g, stdout);
     rc = 0;
 out:
-    if (csv)
-        fclose(csv);
+    cli_run_free(&run);
     clg_mlp_destroy(&m);
     clg_ctx_destroy(ctx);
     cli_data_free(&d);
     free(xb);
     free(yb);
     free(order);
-    free(curve_loss);
-    free(curve_test);
     return rc;
 }

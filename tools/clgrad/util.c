@@ -2,7 +2,11 @@
 #include "util.h"
 #include "clgrad/clgrad.h"
 
+#include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
+#include <float.h>
+#include <limits.h>
 #include <sched.h>
 #include <sys/syscall.h>
 #include <math.h>
@@ -190,15 +194,151 @@ const char *util_positional(int argc, char **argv, char *used)
     return NULL;
 }
 
+/* Length of an option's name in "--name=value" or "--name". */
+static size_t opt_name_len(const char *a)
+{
+    const char *eq = strchr(a, '=');
+    return eq ? (size_t)(eq - a) : strlen(a);
+}
+
 int util_unknown(const char *cmd, int argc, char **argv, const char *used)
 {
     int bad = 0;
-    for (int i = 1; i < argc; i++)
-        if (!used[i]) {
+    for (int i = 1; i < argc; i++) {
+        if (used[i])
+            continue;
+        bad = 1;
+        size_t n = opt_name_len(argv[i]);
+        int twice = 0;
+        for (int j = 1; j < argc && !twice && argv[i][0] == '-'; j++)
+            twice = j != i && used[j] && !strncmp(argv[j], argv[i], n) && (argv[j][n] == 0 || argv[j][n] == '=');
+        if (twice)
+            fprintf(stderr, "clgrad %s: option '%.*s' given more than once\n", cmd, (int)n, argv[i]);
+        else
             fprintf(stderr, "clgrad %s: unknown or incomplete argument '%s'\n", cmd, argv[i]);
-            bad = 1;
-        }
+    }
     return bad;
+}
+
+int util_parse_long(const char *cmd, const char *name, const char *s, long lo, long hi, long *out)
+{
+    char *e;
+    errno = 0;
+    long v = s ? strtol(s, &e, 10) : 0;
+    /* strtol skips leading blanks; the whole string must be the number */
+    if (!s || !*s || isspace((unsigned char)*s) || *e || errno || v < lo || v > hi) {
+        fprintf(stderr, "clgrad %s: %s must be an integer in %ld..%ld, got '%s'\n", cmd, name, lo, hi, s ? s : "");
+        return 1;
+    }
+    *out = v;
+    return 0;
+}
+
+int util_parse_int(const char *cmd, const char *name, const char *s, long lo, long hi, int *out)
+{
+    long v;
+    if (lo < INT_MIN)
+        lo = INT_MIN;
+    if (hi > INT_MAX)
+        hi = INT_MAX;
+    if (util_parse_long(cmd, name, s, lo, hi, &v))
+        return 1;
+    *out = (int)v;
+    return 0;
+}
+
+int util_parse_u64(const char *cmd, const char *name, const char *s, uint64_t *out)
+{
+    char *e;
+    errno = 0;
+    unsigned long long v = s && isdigit((unsigned char)*s) ? strtoull(s, &e, 10) : 0;
+    if (!s || !isdigit((unsigned char)*s) || *e || errno) {
+        fprintf(stderr, "clgrad %s: %s must be an integer in 0..%llu, got '%s'\n", cmd, name,
+                (unsigned long long)UINT64_MAX, s ? s : "");
+        return 1;
+    }
+    *out = (uint64_t)v;
+    return 0;
+}
+
+int util_parse_double(const char *cmd, const char *name, const char *s, double lo, int lo_open, double hi, double *out)
+{
+    char *e;
+    errno = 0;
+    double v = s ? strtod(s, &e) : 0;
+    if (!s || !*s || isspace((unsigned char)*s) || *e || errno == ERANGE || !isfinite(v) || v < lo ||
+        (lo_open && v == lo) || v > hi) {
+        fprintf(stderr, "clgrad %s: %s must be a number in %s%g, %g], got '%s'\n", cmd, name, lo_open ? "(" : "[",
+                lo, hi, s ? s : "");
+        return 1;
+    }
+    *out = v;
+    return 0;
+}
+
+int util_parse_float(const char *cmd, const char *name, const char *s, double lo, int lo_open, double hi, float *out)
+{
+    double v;
+    if (hi > FLT_MAX)
+        hi = FLT_MAX;
+    if (util_parse_double(cmd, name, s, lo, lo_open, hi, &v))
+        return 1;
+    *out = (float)v;
+    return 0;
+}
+
+int util_parse_int_list(const char *cmd, const char *name, const char *s, long lo, long hi, int *out, int max, int *n)
+{
+    char one[32];
+    int k = 0;
+    for (const char *p = s ? s : ""; k <= max;) {
+        const char *c = strchr(p, ',');
+        size_t len = c ? (size_t)(c - p) : strlen(p);
+        if (k == max) {
+            fprintf(stderr, "clgrad %s: %s takes at most %d values, got '%s'\n", cmd, name, max, s);
+            return 1;
+        }
+        if (len == 0 || len >= sizeof one) {
+            fprintf(stderr, "clgrad %s: %s must be %d..%d comma-separated integers in %ld..%ld, got '%s'\n", cmd,
+                    name, 1, max, lo, hi, s ? s : "");
+            return 1;
+        }
+        memcpy(one, p, len);
+        one[len] = 0;
+        if (util_parse_int(cmd, name, one, lo, hi, &out[k]))
+            return 1;
+        k++;
+        if (!c)
+            break;
+        p = c + 1;
+    }
+    *n = k;
+    return 0;
+}
+
+int util_opt_int(const char *cmd, int argc, char **argv, char *used, const char *name, long lo, long hi, int *out)
+{
+    const char *v = util_opt(argc, argv, used, name);
+    return v ? util_parse_int(cmd, name, v, lo, hi, out) : 0;
+}
+
+int util_opt_long(const char *cmd, int argc, char **argv, char *used, const char *name, long lo, long hi, long *out)
+{
+    const char *v = util_opt(argc, argv, used, name);
+    return v ? util_parse_long(cmd, name, v, lo, hi, out) : 0;
+}
+
+int util_opt_u64(const char *cmd, int argc, char **argv, char *used, const char *name, uint64_t *out)
+{
+    const char *v = util_opt(argc, argv, used, name);
+    return v ? util_parse_u64(cmd, name, v, out) : 0;
+}
+
+int util_opt_float(const char *cmd, int argc, char **argv, char *used, const char *name, double lo, int lo_open,
+                   double hi, float *out)
+{
+    const char *v = util_opt(argc, argv, used, name);
+    return v ? util_parse_float(cmd, name, v, lo, lo_open, hi, out) : 0;
 }
 
 void util_progress_start(util_progress *p, const char *label, long total, const char *unit)
@@ -239,12 +379,14 @@ void util_progress_end(util_progress *p)
         fprintf(stderr, "\r\033[K");
 }
 
-int util_svg_curves(const char *path, const char *title, const char *xlabel, int n,
-                    const double *const *series, const char *const *names, int nseries)
+clg_status util_svg_curves(const char *path, const char *title, const char *xlabel, int n,
+                           const double *const *series, const char *const *names, int nseries)
 {
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return -1;
+    clg_file_writer *w;
+    clg_status st = clg_file_writer_open(path, &w);
+    if (st)
+        return st;
+    FILE *f = clg_file_writer_stream(w);
     const double W = 640, H = 400, L = 60, R = 20, T = 40, B = 50;
     double lo = INFINITY, hi = -INFINITY;
     for (int s = 0; s < nseries; s++)
@@ -283,7 +425,7 @@ int util_svg_curves(const char *path, const char *title, const char *xlabel, int
                 colors[s % 4], names[s]);
     }
     fprintf(f, "</svg>\n");
-    return fclose(f) == 0 ? 0 : -1;
+    return clg_file_writer_commit(w);
 }
 
 void util_json_str(FILE *f, const char *s)

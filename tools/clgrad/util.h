@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "clgrad/status.h"
+
 double util_now(void);
 /* Sort v[0..n) ascending in place (benchmark repetitions); returns the median. */
 double util_sort_median(double *v, int n);
@@ -47,8 +49,27 @@ const char *util_positional(int argc, char **argv, char *used);
  * it), or NULL after printing usage to stdout for --help/-h (*rc = 0) or when out of memory
  * (*rc = 1). */
 char *util_args_begin(int argc, char **argv, void (*usage)(FILE *), int *rc);
-/* Report unconsumed arguments; returns 1 if any. */
+/* Report unconsumed arguments (an option given twice is named as such); returns 1 if any. */
 int util_unknown(const char *cmd, int argc, char **argv, const char *used);
+
+/* Strict numbers, for every option and environment variable the tools read: the whole string
+ * (no trailing characters, no empty string), in range, no overflow.  They return 0 and store the
+ * value, or print "clgrad CMD: NAME must be ..., got 'S'" and return 1 (*out untouched). */
+int util_parse_int(const char *cmd, const char *name, const char *s, long lo, long hi, int *out);
+int util_parse_long(const char *cmd, const char *name, const char *s, long lo, long hi, long *out);
+int util_parse_u64(const char *cmd, const char *name, const char *s, uint64_t *out);
+/* A finite number in [lo, hi] (exclusive of lo when lo_open). */
+int util_parse_double(const char *cmd, const char *name, const char *s, double lo, int lo_open, double hi, double *out);
+int util_parse_float(const char *cmd, const char *name, const char *s, double lo, int lo_open, double hi, float *out);
+/* A comma-separated list of 1..max integers, each in [lo, hi], no empty element ("256,128"). */
+int util_parse_int_list(const char *cmd, const char *name, const char *s, long lo, long hi, int *out, int max, int *n);
+
+/* The same for an option: absent (0, *out untouched), or util_parse_* on its value. */
+int util_opt_int(const char *cmd, int argc, char **argv, char *used, const char *name, long lo, long hi, int *out);
+int util_opt_long(const char *cmd, int argc, char **argv, char *used, const char *name, long lo, long hi, long *out);
+int util_opt_u64(const char *cmd, int argc, char **argv, char *used, const char *name, uint64_t *out);
+int util_opt_float(const char *cmd, int argc, char **argv, char *used, const char *name, double lo, int lo_open,
+                   double hi, float *out);
 
 /* Progress line: on a terminal a redrawn bar with rate and ETA; otherwise nothing until done. */
 typedef struct util_progress {
@@ -62,9 +83,9 @@ void util_progress_start(util_progress *p, const char *label, long total, const 
 void util_progress_update(util_progress *p, long done, const char *extra);
 void util_progress_end(util_progress *p);
 
-/* Write an SVG line chart of up to 4 series (x = index + 1). */
-int util_svg_curves(const char *path, const char *title, const char *xlabel, int n,
-                    const double *const *series, const char *const *names, int nseries);
+/* Write an SVG line chart of up to 4 series (x = index + 1), atomically (clg_file_writer). */
+clg_status util_svg_curves(const char *path, const char *title, const char *xlabel, int n,
+                           const double *const *series, const char *const *names, int nseries);
 
 /* Write s as a JSON string literal (quotes, backslashes and control characters escaped). */
 void util_json_str(FILE *f, const char *s);

@@ -1,0 +1,727 @@
+/* test_cli.c — the clgrad tool run as a user runs it (a child process per command) on small
+ * synthetic MNIST-format data: strict arguments, checkpoint/data shape checks, outputs validated
+ * before training, atomic outputs under a size limit and under SIGINT at random moments, and
+ * exact resume after an interruption.  argv[1] is the clgrad executable. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "util.h"
+
+static const char *g_exe;
+static char g_dir[256];      /* scratch folder of this process */
+static char g_data[300];     /* 8x8 images: 512 train, 64 test */
+static char g_data4[300];    /* 4x4 images */
+static char g_test_only[300];/* 8x8 test images only */
+static char g_empty[300];    /* 8x8 train images, a test set of 0 images */
+
+/* ---- running the tool ------------------------------------------------------------------- */
+
+typedef struct run_opts {
+    const char *const *env;     /* "NAME=value" entries, NULL-terminated, or NULL */
+    const char *sig_after;      /* send SIGINT once this text has been printed ... */
+    int sig_delay_us;           /* ... this long after it (or after the start when sig_after is NULL and sig_delay_us > 0) */
+    long fsize;                 /* RLIMIT_FSIZE set on the child (0: none) once fsize_after has been printed: */
+    const char *fsize_after;    /* writes past it fail like on a full disk (the driver's own files before it do not) */
+} run_opts;
+
+typedef struct run_result {
+    int status;                 /* exit code, or 128 + the terminating signal */
+    int signaled;               /* ended by a signal (its default action) */
+    char out[1 << 16];          /* stdout and stderr together (truncated) */
+} run_result;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Run `clgrad args...` (NULL-terminated); fails the test if it runs past 300 s. */
+static void run_v(run_result *r, const run_opts *o, const char *const *args)
+{
+    const char *argv[64];
+    int n = 0;
+    argv[n++] = g_exe;
+    for (; args[n - 1] && n < 63; n++)
+        argv[n] = args[n - 1];
+    argv[n] = NULL;
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fd[1], 1);
+        dup2(fd[1], 2);
+        close(fd[0]);
+        close(fd[1]);
+        for (int i = 0; o && o->env && o->env[i]; i++)
+            putenv((char *)o->env[i]);
+        if (o && o->fsize)
+            signal(SIGXFSZ, SIG_IGN);
+        execv(g_exe, (char *const *)argv);
+        _exit(127);
+    }
+    close(fd[1]);
+    size_t len = 0;
+    int sent = 0, armed = o && !o->sig_after && o->sig_delay_us > 0;
+    double t0 = now_s(), fire = armed ? t0 + o->sig_delay_us * 1e-6 : 0;
+    for (;;) {
+        double t = now_s();
+        if (t - t0 > 300) {
+            kill(pid, SIGKILL);
+            fail_msg("clgrad %s ran over 300 s", args[0]);
+        }
+        if (armed && !sent && t >= fire) {
+            kill(pid, SIGINT);
+            sent = 1;
+        }
+        int wait_ms = armed && !sent ? (int)((fire - t) * 1000) : 1000;
+        struct pollfd p = { fd[0], POLLIN, 0 };
+        if (poll(&p, 1, wait_ms < 0 ? 0 : wait_ms) <= 0)
+            continue;
+        ssize_t k = read(fd[0], r->out + len, sizeof r->out - 1 - len);
+        if (k <= 0)
+            break;
+        len += (size_t)k;
+        r->out[len] = 0;
+        if (o && o->fsize && o->fsize_after && strstr(r->out, o->fsize_after)) {
+            struct rlimit rl = { (rlim_t)o->fsize, (rlim_t)o->fsize };
+            assert_int_equal(prlimit(pid, RLIMIT_FSIZE, &rl, NULL), 0);
+        }
+        if (o && o->sig_after && !armed && strstr(r->out, o->sig_after)) {
+            armed = 1;
+            fire = now_s() + o->sig_delay_us * 1e-6;
+        }
+        if (len == sizeof r->out - 1)
+            len = 0; /* keep reading; the head is lost */
+    }
+    r->out[len] = 0;
+    close(fd[0]);
+    int ws;
+    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+        ;
+    r->status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+    r->signaled = WIFSIGNALED(ws);
+}
+
+#define RUN(r, o, ...) run_v((r), (o), (const char *const[]){ __VA_ARGS__, NULL })
+
+static void expect(const run_result *r, int status, const char *text)
+{
+    if (r->status != status || (text && !strstr(r->out, text)))
+        fail_msg("expected exit %d and '%s', got exit %d:\n%s", status, text ? text : "", r->status, r->out);
+}
+
+/* ---- files ------------------------------------------------------------------------------- */
+
+static char *path(const char *name)
+{
+    static char buf[8][512];
+    static int k;
+    char *p = buf[k++ % 8];
+    snprintf(p, 512, "%s/%s", g_dir, name);
+    return p;
+}
+
+static void put_be32(FILE *f, uint32_t v)
+{
+    unsigned char b[4] = { (unsigned char)(v >> 24), (unsigned char)(v >> 16), (unsigned char)(v >> 8),
+                           (unsigned char)v };
+    fwrite(b, 1, 4, f);
+}
+
+/* An MNIST-format split: class c lights pixel column c % side (and a little noise), learnable. */
+static void write_split(const char *dir, const char *split, int n, int side, uint64_t seed)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s/%s-images-idx3-ubyte", dir, split);
+    FILE *fi = fopen(p, "wb");
+    snprintf(p, sizeof p, "%s/%s-labels-idx1-ubyte", dir, split);
+    FILE *fl = fopen(p, "wb");
+    assert_non_null(fi);
+    assert_non_null(fl);
+    put_be32(fi, 0x803);
+    put_be32(fi, (uint32_t)n);
+    put_be32(fi, (uint32_t)side);
+    put_be32(fi, (uint32_t)side);
+    put_be32(fl, 0x801);
+    put_be32(fl, (uint32_t)n);
+    for (int i = 0; i < n; i++) {
+        int c = (int)(util_splitmix64(&seed) % 10);
+        fputc(c, fl);
+        for (int y = 0; y < side; y++)
+            for (int x = 0; x < side; x++) {
+                int lit = x == c % side && (y < side / 2) == (c < side);
+                fputc(lit ? 200 + (int)(util_splitmix64(&seed) % 56) : (int)(util_splitmix64(&seed) % 40), fi);
+            }
+    }
+    assert_int_equal(fclose(fi), 0);
+    assert_int_equal(fclose(fl), 0);
+}
+
+static void write_text(const char *p, const char *text)
+{
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* The whole file (NUL-terminated, *len bytes), or NULL when absent. */
+static char *slurp(const char *p, size_t *len)
+{
+    FILE *f = fopen(p, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
+    b[n] = 0;
+    fclose(f);
+    if (len)
+        *len = (size_t)n;
+    return b;
+}
+
+static int exists(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0;
+}
+
+/* No "*.tmp-*" file is left in the scratch folder. */
+static void assert_no_temp(void)
+{
+    DIR *d = opendir(g_dir);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strstr(e->d_name, ".tmp-"))
+            fail_msg("temp file left behind: %s/%s", g_dir, e->d_name);
+    closedir(d);
+}
+
+static void rm(const char *name) { unlink(path(name)); }
+
+/* ---- set-up ------------------------------------------------------------------------------ */
+
+static int setup_data(void)
+{
+    snprintf(g_dir, sizeof g_dir, "/tmp/clgrad-cli-XXXXXX");
+    if (!mkdtemp(g_dir))
+        return 1;
+    snprintf(g_data, sizeof g_data, "%s/d8", g_dir);
+    snprintf(g_data4, sizeof g_data4, "%s/d4", g_dir);
+    snprintf(g_test_only, sizeof g_test_only, "%s/t8", g_dir);
+    snprintf(g_empty, sizeof g_empty, "%s/e8", g_dir);
+    mkdir(g_data, 0777);
+    mkdir(g_data4, 0777);
+    mkdir(g_test_only, 0777);
+    mkdir(g_empty, 0777);
+    write_split(g_data, "train", 512, 8, 1);
+    write_split(g_data, "t10k", 64, 8, 2);
+    write_split(g_data4, "train", 512, 4, 3);
+    write_split(g_data4, "t10k", 64, 4, 4);
+    write_split(g_test_only, "t10k", 64, 8, 2);
+    write_split(g_empty, "train", 512, 8, 1);
+    write_split(g_empty, "t10k", 0, 8, 2);
+    return 0;
+}
+
+static void rm_rf(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    char p[1024];
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat sb;
+        if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
+            rm_rf(p);
+        else
+            unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+/* The device the group runs on, as a --device spec. */
+static const char *dev_spec(void)
+{
+    static char spec[32];
+    snprintf(spec, sizeof spec, "%d:%d", tdev->platform_index, tdev->device_index);
+    return spec;
+}
+
+/* A small MLP run: 8x8 images, one hidden layer of 16, batch 32 (16 steps an epoch). */
+#define MLP_ARGS(out, epochs) "train", "mlp", "--data", g_data, "--hidden", "16", "--batch", "32", "--epochs", epochs, \
+                              "--device", dev_spec(), "--out", path(out)
+
+/* ---- arguments (no device needed) -------------------------------------------------------- */
+
+static void test_bad_arguments(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *args[12];
+        const char *msg;
+    } cases[] = {
+        { { "train", "mlp", "--batch", "12abc" }, "--batch must be an integer" },
+        { { "train", "mlp", "--batch", "99999999999" }, "--batch must be an integer" },
+        { { "train", "mlp", "--batch", " 12" }, "--batch must be an integer" },
+        { { "train", "mlp", "--seed", "abc" }, "--seed must be an integer" },
+        { { "train", "mlp", "--seed", "-1" }, "--seed must be an integer" },
+        { { "train", "mlp", "--lr", "0" }, "--lr must be a number" },
+        { { "train", "mlp", "--lr", "1e39" }, "--lr must be a number" },
+        { { "train", "mlp", "--lr", "nan" }, "--lr must be a number" },
+        { { "train", "mlp", "--epochs", "0" }, "--epochs must be an integer" },
+        { { "train", "mlp", "--hidden", "1,2,3,4,5,6,7,8,9,10,11" }, "--hidden takes at most 7 values" },
+        { { "train", "mlp", "--hidden", ",," }, "--hidden must be" },
+        { { "train", "mlp", "--hidden", "16,,16" }, "--hidden must be" },
+        { { "train", "mlp", "--hidden", "16,0" }, "--hidden must be an integer in 1.." },
+        { { "train", "mlp", "--train-limit", "0" }, "--train-limit must be an integer in 1.." },
+        { { "train", "mlp", "--train-limit", "-5" }, "--train-limit must be an integer in 1.." },
+        { { "train", "mlp", "--batch", "8", "--batch", "16" }, "option '--batch' given more than once" },
+        { { "train", "mlp", "--profile", "--profile" }, "option '--profile' given more than once" },
+        { { "train", "mae", "--encoder", "0" }, "--encoder must be an integer in 1.." },
+        { { "train", "mae", "--epochs", "x" }, "--epochs must be an integer" },
+        { { "train", "mae", "--mask-ratio", "1.5" }, "--mask-ratio must be a number" },
+        { { "train", "mae", "--lr", "-1" }, "--lr must be a number" },
+        { { "adapt", "--from", "none", "--labels", "0" }, "--labels must be an integer in 1.." },
+        { { "adapt", "--from", "none", "--labels", "abc" }, "--labels must be an integer" },
+        { { "adapt", "--from", "pixels", "--encoder", "64" }, "--encoder applies to --from none only" },
+        { { "adapt", "--from", "pixels", "--mode", "finetune" }, "--mode applies to a pretrained encoder" },
+        { { "adapt", "--from", "none", "--mode", "probe" }, "--mode applies to a pretrained encoder" },
+        { { "eval", "x.safetensors", "--batch", "0" }, "--batch must be an integer" },
+        { { "train", "sgns", "--corpus", "c", "--out", "v", "--seed", "1x" }, "--seed must be an integer" },
+        { { "train", "sgns", "--corpus", "c", "--out", "v", "--sample", "2" }, "--sample must be a number" },
+        { { "similar", "--vectors", "v", "w", "-k", "0" }, "-k must be an integer" },
+        { { "bench", "--reps", "3x" }, "--reps must be an integer" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        run_result *r = malloc(sizeof *r);
+        assert_non_null(r);
+        run_v(r, NULL, cases[i].args);
+        if (r->status != 2 || !strstr(r->out, cases[i].msg))
+            fail_msg("case %zu (%s %s %s): expected exit 2 and '%s', got %d:\n%s", i, cases[i].args[0],
+                     cases[i].args[1], cases[i].args[2] ? cases[i].args[2] : "", cases[i].msg, r->status, r->out);
+        free(r);
+    }
+}
+
+/* Checkpoint metadata is parsed as strictly as arguments. */
+static void test_bad_metadata(void **state)
+{
+    (void)state;
+    static const char *const archs[] = { "64-16x-10", "64-99999999999-10", "64--10", "-64-10", "64", "64-16-10-" };
+    float w[4] = { 0 };
+    clg_st_tensor t = { "fc1.weight", CLG_F32, 2, { 2, 2 }, w };
+    run_result *r = malloc(sizeof *r);
+    assert_non_null(r);
+    for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++) {
+        const char *meta[] = { "model", "mlp", "arch", archs[i], NULL };
+        assert_clg_ok(clg_safetensors_write(path("meta.safetensors"), &t, 1, meta));
+        RUN(r, NULL, "eval", path("meta.safetensors"), "--data", g_data);
+        if (r->status != 1 || !strstr(r->out, "no valid clgrad model metadata"))
+            fail_msg("arch '%s': expected exit 1 and a metadata error, got %d:\n%s", archs[i], r->status, r->out);
+    }
+    const char *meta[] = { "model", "mae", "arch", "64-16-64", "patch", "2x", NULL };
+    assert_clg_ok(clg_safetensors_write(path("meta.safetensors"), &t, 1, meta));
+    RUN(r, NULL, "eval", path("meta.safetensors"), "--data", g_data);
+    expect(r, 1, "metadata patch must be an integer");
+    rm("meta.safetensors");
+    free(r);
+}
+
+/* ---- per device ------------------------------------------------------------------------ */
+
+/* A malformed CLGRAD_* variable stops the ctx with a message naming it. */
+static void test_bad_environment(void **state)
+{
+    (void)state;
+    static const char *const envs[][2] = {
+        { "CLGRAD_GEMM=bogus", "CLGRAD_GEMM='bogus' is not one of" },
+        { "CLGRAD_GEMM_TILE=8,8", "CLGRAD_GEMM_TILE='8,8' is malformed" },
+        { "CLGRAD_GEMM_TILE=8,7,1", "CLGRAD_GEMM_TILE='8,7,1' is malformed" },
+        { "CLGRAD_GEMM_TILE=8,8,1x", "CLGRAD_GEMM_TILE='8,8,1x' is malformed" },
+        { "CLGRAD_GEMM_RM=0", "CLGRAD_GEMM_RM='0' is malformed" },
+        { "CLGRAD_VEC_KERNELS=yes", "CLGRAD_VEC_KERNELS='yes' is not one of" },
+    };
+    run_result *r = malloc(sizeof *r);
+    assert_non_null(r);
+    for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++) {
+        const char *env[] = { envs[i][0], NULL };
+        run_opts o = { .env = env };
+        RUN(r, &o, MLP_ARGS("env.safetensors", "1"));
+        expect(r, 1, envs[i][1]);
+        assert_false(exists(path("env.safetensors")));
+    }
+    free(r);
+}
+
+/* Defect: eval/adapt never checked the model's input width against the images (a read past the
+ * host batch, or a meaningless accuracy with exit 0). */
+static void test_shape_mismatch(void **state)
+{
+    (void)state;
+    run_result *r = malloc(sizeof *r);
+    assert_non_null(r);
+    RUN(r, NULL, MLP_ARGS("m8.safetensors", "1"));
+    expect(r, 0, "done: test accuracy");
+    RUN(r, NULL, "eval", path("m8.safetensors"), "--data", g_data4, "--batch", "500", "--device", dev_spec());
+    expect(r, 1, "takes 64 inputs");
+    /* eval needs only the test split */
+    RUN(r, NULL, "eval", path("m8.safetensors"), "--data", g_test_only, "--device", dev_spec());
+    expect(r, 0, "test accuracy");
+    /* an empty test set is an error, not accuracy 0 */
+    RUN(r, NULL, "eval", path("m8.safetensors"), "--data", g_empty, "--device", dev_spec());
+    expect(r, 1, "has no images");
+    RUN(r, NULL, "train", "mlp", "--data", g_empty, "--hidden", "16", "--batch", "32", "--epochs", "1", "--device",
+        dev_spec(), "--out", path("e.safetensors"));
+    expect(r, 1, "has no images");
+    assert_false(exists(path("e.safetensors")));
+    /* an auto-encoder's encoder on images of another size */
+    RUN(r, NULL, "train", "mae", "--data", g_data, "--patch", "2", "--encoder", "16,8", "--batch", "64", "--epochs",
+        "1", "--device", dev_spec(), "--out", path("ae8.safetensors"));
+    expect(r, 0, "done: test masked mse");
+    RUN(r, NULL, "adapt", "--from", path("ae8.safetensors"), "--data", g_data4, "--epochs", "1", "--device",
+        dev_spec(), "--out", path("a4.safetensors"));
+    expect(r, 1, "takes 64 inputs");
+    assert_false(exists(path("a4.safetensors")));
+    RUN(r, NULL, "eval", path("ae8.safetensors"), "--data", g_data4, "--device", dev_spec());
+    expect(r, 1, "takes 64 inputs");
+    RUN(r, NULL, "train", "mae", "--data", g_data, "--patch", "3", "--epochs", "1", "--device", dev_spec(), "--out",
+        path("p3.safetensors"));
+    expect(r, 2, "--patch 3 does not divide");
+    static const char *const names[] = { "m8", "ae8" };
+    static const char *const ext[] = { ".safetensors", ".csv", ".svg", ".png" };
+    char n[64];
+    for (int i = 0; i < 2; i++)
+        for (int e = 0; e < 4; e++) {
+            snprintf(n, sizeof n, "%s%s", names[i], ext[e]);
+            rm(n);
+        }
+    free(r);
+}
+
+/* Defect: a bad --out failed only after training (leaving .csv/.svg); --log equal to --out lost the
+ * log.  Outputs are checked before any work, and nothing is written. */
+static void test_outputs_checked_first(void **state)
+{
+    (void)state;
+    run_result *r = malloc(sizeof *r);
+    assert_non_null(r);
+    mkdir(path("adir"), 0777);
+    RUN(r, NULL, MLP_ARGS("adir", "1"));
+    expect(r, 2, "exists and is a folder");
+    RUN(r, NULL, "train", "mlp", "--data", g_data, "--out", "", "--device", dev_spec());
+    expect(r, 2, "--out is an empty path");
+    RUN(r, NULL, MLP_ARGS("x.safetensors", "1"), "--log", path("x.safetensors"));
+    expect(r, 2, "--out and --log are the same file");
+    RUN(r, NULL, MLP_ARGS("x.safetensors", "1"), "--log", path("adir/../x.safetensors"));
+    expect(r, 2, "--out and --log are the same file");
+    RUN(r, NULL, MLP_ARGS("nodir/x.safetensors", "1"));
+    expect(r, 2, "does not exist");
+    RUN(r, NULL, "train", "mae", "--data", g_data, "--out", path("adir/"), "--device", dev_spec());
+    expect(r, 2, "folder");
+    RUN(r, NULL, "train", "mae", "--data", g_data, "--out", path("new/"), "--device", dev_spec());
+    expect(r, 2, "names a folder");
+    RUN(r, NULL, "train", "sgns", "--corpus", g_data, "--out", path("adir"));
+    expect(r, 2, "exists and is a folder");
+    assert_false(exists(path("x.safetensors")) || exists(path("x.csv")) || exists(path("x.svg")));
+    assert_false(exists(path("adir.csv")) || exists(path("adir.svg")));
+    rmdir(path("adir"));
+    assert_no_temp();
+    free(r);
+}
+
+/* Defect: with a full disk the CSV and SVG writes failed silently ("wrote ...", exit 0, 0-byte
+ * files).  Writes past RLIMIT_FSIZE fail like a full disk: the run fails, names the file, and the
+ * previous outputs are intact. */
+static void test_write_errors(void **state)
+{
+    (void)state;
+    run_result *r = malloc(sizeof *r);
+    assert_non_null(r);
+    write_text(path("w.safetensors"), "old checkpoint");
+    write_text(path("w.csv"), "old log");
+    write_text(path("w.svg"), "old curve");
+    run_opts o = { .fsize = 1000, .fsize_after = "epoch  1" };
+    RUN(r, &o, MLP_ARGS("w.safetensors", "2"));
+    if (r->status == 0 || !strstr(r->out, "w.safetensors") || strstr(r->out, "wrote "))
+        fail_msg("a failed write must fail the run, naming the file; got %d:\n%s", r->status, r->out);
+    char *a = slurp(path("w.safetensors"), NULL), *b = slurp(path("w.csv"), NULL), *c = slurp(path("w.svg"), NULL);
+    assert_string_equal(a, "old checkpoint");
+    assert_string_equal(b, "old log");
+    assert_string_equal(c, "old curve");
+    free(a);
+    free(b);
+    free(c);
+    assert_no_temp();
+    /* the SVG writer alone, in a child limited to 100 bytes */
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct rlimit rl = { 100, 100 };
+        signal(SIGXFSZ, SIG_IGN);
+        setrlimit(RLIMIT_FSIZE, &rl);
+        double v[3] = { 1, 2, 3 };
+        const double *series[1] = { v };
+        const char *names[1] = { "x" };
+        clg_status st = util_svg_curves(path("w.svg"), "t", "epoch", 3, series, names, 1);
+        _exit(st == CLG_ERR_IO ? 0 : 1);
+    }
+    int ws;
+    waitpid(pid, &ws, 0);
+    assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+    c = slurp(path("w.svg"), NULL);
+    assert_string_equal(c, "old curve");
+    free(c);
+    assert_no_temp();
+    rm("w.safetensors");
+    rm("w.csv");
+    rm("w.svg");
+    free(r);
+}
+
+/* Parameters of two checkpoints are the same bytes (the optimizer state too). */
+static void assert_same_params(const char *a, const char *b)
+{
+    clg_st_file *fa, *fb;
+    assert_clg_ok(clg_safetensors_open(a, &fa));
+    assert_clg_ok(clg_safetensors_open(b, &fb));
+    int n = clg_safetensors_count(fa);
+    assert_int_equal(n, clg_safetensors_count(fb));
+    assert_true(n >= 4);
+    for (int i = 0; i < n; i++) {
+        clg_st_tensor ta, tb;
+        assert_clg_ok(clg_safetensors_get(fa, i, &ta));
+        assert_clg_ok(clg_safetensors_find(fb, ta.name, &tb));
+        int64_t numel = 1;
+        for (int d = 0; d < ta.ndim; d++)
+            numel *= ta.shape[d];
+        if (memcmp(ta.data, tb.data, (size_t)numel * 4) != 0)
+            fail_msg("%s: tensor %s differs from %s", b, ta.name, a);
+    }
+    assert_string_equal(clg_safetensors_meta(fa, "step"), clg_safetensors_meta(fb, "step"));
+    clg_safetensors_close(fa);
+    clg_safetensors_close(fb);
+}
+
+/* Interrupt `args` with SIGINT at a random moment after `after` appears, then resume it with
+ * --resume (interrupting the resumed runs too, up to `times` interruptions) until it finishes; its
+ * checkpoint must equal `ref` bit for bit. */
+static void interrupt_and_resume(const char *const *args, int nargs, const char *resume_file, const char *out,
+                                 const char *ref, const char *after, int times)
+{
+    run_result *r = malloc(sizeof *r);
+    assert_non_null(r);
+    const char *argv[40];
+    memcpy(argv, args, (size_t)nargs * sizeof *argv);
+    int interrupted = 0, delay_us = 4000;
+    uint64_t seed = 7;
+    for (int round = 0; round < 20; round++) {
+        int n = nargs;
+        if (exists(resume_file)) {
+            argv[n++] = "--resume";
+            argv[n++] = resume_file;
+        }
+        argv[n] = NULL;
+        run_opts o = { .sig_after = after, .sig_delay_us = (int)(util_splitmix64(&seed) % (uint64_t)delay_us) };
+        run_v(r, interrupted < times ? &o : NULL, argv);
+        if (r->status == 130) {
+            if (!strstr(r->out, "--resume") || !exists(resume_file))
+                fail_msg("an interrupted run must save %s and say how to resume:\n%s", resume_file, r->out);
+            assert_false(exists(out));
+            interrupted++;
+            continue;
+        }
+        expect(r, 0, "done:");
+        if (interrupted)
+            break;
+        /* finished before the signal: start again, sooner */
+        unlink(out);
+        delay_us = delay_us > 2 ? delay_us / 2 : 1;
+    }
+    if (!interrupted)
+        fail_msg("no run was interrupted");
+    print_message("%s: interrupted %d times, resumed to the end\n", out, interrupted);
+    assert_false(exists(resume_file));
+    assert_same_params(ref, out);
+    free(r);
+}
+
+/* Exact resume: Ctrl-C during training saves a resumable checkpoint; --resume continues it and
+ * gives the same parameters, bit for bit, as the uninterrupted run (MLP and MAE). */
+static void test_resume_exact(void **state)
+{
+    (void)state;
+    run_result *r = malloc(sizeof *r);
+    assert_non_null(r);
+    RUN(r, NULL, MLP_ARGS("ref.safetensors", "8"));
+    expect(r, 0, "done:");
+    const char *mlp[] = { MLP_ARGS("res.safetensors", "8") };
+    interrupt_and_resume(mlp, (int)(sizeof mlp / sizeof mlp[0]), path("res.resume.safetensors"),
+                         path("res.safetensors"), path("ref.safetensors"), "  train ", 2);
+    char *a = slurp(path("ref.csv"), NULL), *b = slurp(path("res.csv"), NULL);
+    assert_non_null(a);
+    assert_non_null(b);
+    /* the same epochs logged (seconds and samples/s differ) */
+    for (char *p = a, *q = b; p && q; p = strchr(p + 1, '\n'), q = strchr(q + 1, '\n'))
+        assert_int_equal(strncmp(p, q, 30), 0);
+    free(a);
+    free(b);
+    /* a resume with other options, or from a plain checkpoint, is refused */
+    run_opts now = { .sig_after = "epoch  1", .sig_delay_us = 1 };
+    for (int i = 0; i < 10 && !exists(path("res.resume.safetensors")); i++) {
+        unlink(path("res.safetensors"));
+        RUN(r, &now, MLP_ARGS("res.safetensors", "8"));
+    }
+    assert_true(exists(path("res.resume.safetensors")));
+    RUN(r, NULL, MLP_ARGS("res.safetensors", "9"), "--resume", path("res.resume.safetensors"));
+    expect(r, 1, "resume with the same options");
+    RUN(r, NULL, MLP_ARGS("res.safetensors", "8"), "--lr", "0.002", "--resume", path("res.resume.safetensors"));
+    expect(r, 1, "resume with the same options");
+    RUN(r, NULL, MLP_ARGS("res.safetensors", "8"), "--resume", path("ref.safetensors"));
+    expect(r, 1, "not the state of an interrupted run");
+    rm("res.resume.safetensors");
+
+#define MAE_ARGS(out) "train", "mae", "--data", g_data, "--patch", "2", "--encoder", "16,8", "--batch", "64", \
+                      "--epochs", "8", "--device", dev_spec(), "--out", path(out)
+    RUN(r, NULL, MAE_ARGS("aref.safetensors"));
+    expect(r, 0, "done:");
+    const char *mae[] = { MAE_ARGS("ares.safetensors") };
+    interrupt_and_resume(mae, (int)(sizeof mae / sizeof mae[0]), path("ares.resume.safetensors"),
+                         path("ares.safetensors"), path("aref.safetensors"), "  train ", 2);
+    static const char *const names[] = { "ref", "res", "aref", "ares" };
+    static const char *const ext[] = { ".safetensors", ".csv", ".svg", ".png" };
+    char n[64];
+    for (int i = 0; i < 4; i++)
+        for (int e = 0; e < 4; e++) {
+            snprintf(n, sizeof n, "%s%s", names[i], ext[e]);
+            rm(n);
+        }
+    assert_no_temp();
+    free(r);
+}
+
+/* Whether p is a complete checkpoint of the run (every tensor readable). */
+static int complete_checkpoint(const char *p)
+{
+    clg_st_file *f;
+    if (clg_safetensors_open(p, &f))
+        return 0;
+    int ok = clg_safetensors_count(f) >= 4 && clg_safetensors_meta(f, "arch");
+    clg_safetensors_close(f);
+    return ok;
+}
+
+/* SIGINT at random moments, 20 times: every output is the previous file or a complete new one,
+ * no temp file is left, and the exit status is 0 (done) or 130 (interrupted, state saved). */
+static void test_sigint_random(void **state)
+{
+    (void)state;
+    run_result *r = malloc(sizeof *r);
+    assert_non_null(r);
+    double t0 = now_s();
+    RUN(r, NULL, MLP_ARGS("s.safetensors", "3"));
+    expect(r, 0, "done:");
+    int span_us = (int)((now_s() - t0) * 1e6 * 1.2);
+    uint64_t seed = 11;
+    int counts[3] = { 0, 0, 0 };
+    for (int i = 0; i < 20; i++) {
+        write_text(path("s.safetensors"), "old checkpoint");
+        write_text(path("s.csv"), "old log");
+        write_text(path("s.svg"), "old curve");
+        rm("s.resume.safetensors");
+        run_opts o = { .sig_delay_us = 1 + (int)(util_splitmix64(&seed) % (uint64_t)span_us) };
+        RUN(r, &o, MLP_ARGS("s.safetensors", "3"));
+        size_t n;
+        char *ck = slurp(path("s.safetensors"), &n), *csv = slurp(path("s.csv"), NULL), *svg = slurp(path("s.svg"), NULL);
+        int old = !strcmp(ck, "old checkpoint"), csv_old = !strcmp(csv, "old log"), svg_old = !strcmp(svg, "old curve");
+        if (r->status == 0) {
+            counts[2]++;
+            if (old || csv_old || svg_old || !complete_checkpoint(path("s.safetensors")))
+                fail_msg("run %d finished but its outputs are not all new:\n%s", i, r->out);
+            int rows = 0;
+            for (char *p = csv; *p; p++)
+                rows += *p == '\n';
+            assert_int_equal(rows, 4);
+            assert_non_null(strstr(svg, "</svg>\n"));
+            assert_false(exists(path("s.resume.safetensors")));
+        } else if (r->status == 130) {
+            if (!old || !csv_old || !svg_old)
+                fail_msg("run %d was interrupted but replaced an output:\n%s", i, r->out);
+            if (exists(path("s.resume.safetensors"))) {
+                counts[1]++;
+                assert_true(complete_checkpoint(path("s.resume.safetensors")));
+            } else {
+                counts[0]++;
+                /* a signal before the handling is installed (start-up) ends the process: nothing written */
+                if (!r->signaled && !strstr(r->out, "nothing written"))
+                    fail_msg("run %d: interrupted, no state saved and no word of it:\n%s", i, r->out);
+            }
+        } else {
+            fail_msg("run %d: exit %d:\n%s", i, r->status, r->out);
+        }
+        free(ck);
+        free(csv);
+        free(svg);
+        assert_no_temp();
+    }
+    print_message("SIGINT x20: %d before training, %d during (state saved), %d after the end\n", counts[0],
+                  counts[1], counts[2]);
+    rm("s.safetensors");
+    rm("s.csv");
+    rm("s.svg");
+    rm("s.resume.safetensors");
+    free(r);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: test_cli PATH/TO/clgrad\n");
+        return 2;
+    }
+    g_exe = argv[1];
+    if (setup_data())
+        return 1;
+    const struct CMUnitTest plain[] = {
+        cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_bad_metadata),
+    };
+    const struct CMUnitTest dev[] = {
+        cmocka_unit_test(test_bad_environment),
+        cmocka_unit_test(test_shape_mismatch),
+        cmocka_unit_test(test_outputs_checked_first),
+        cmocka_unit_test(test_write_errors),
+        cmocka_unit_test(test_resume_exact),
+        cmocka_unit_test(test_sigint_random),
+    };
+    int failed = clg_test_run("cli", plain, sizeof plain / sizeof plain[0]);
+    failed += clg_test_run_per_device("cli", dev, sizeof dev / sizeof dev[0]);
+    if (!failed)
+        rm_rf(g_dir);
+    return failed;
+}
