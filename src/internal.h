@@ -86,7 +86,8 @@ clg_status clg__program_source(int prog, char **out, size_t *len);
 /* The built program `prog` (builds on first use). */
 clg_status clg__program(clg_ctx *ctx, int prog, cl_program *out);
 /* Kernel `name` of program `prog` (created on first use, cached in ctx).  If the program came
- * from the binary cache and has no such kernel, it is rebuilt from source (entry rewritten) first. */
+ * from the binary cache and has no such kernel, it is rebuilt from source (entry rewritten) first;
+ * kernels already made from the loaded program stay valid and in use (callers may hold them). */
 clg_status clg__kernel(clg_ctx *ctx, int prog, const char *name, cl_kernel *out);
 /* Build source (named `name` in messages) with the device's options plus extra_options, through
  * the binary cache as clg_program_build_source does, and create its kernel kname; a kernel

@@ -73,7 +73,7 @@ static void test_cache_store_hit_rebuild(void **s)
     clReleaseKernel(k);
     clReleaseProgram((cl_program)p);
 
-    /* corrupt one payload byte: checksum mismatch -> rebuilt, not fatal */
+    /* corrupt one byte (of the key material since format 2): checksum mismatch -> rebuilt, not fatal */
     FILE *f = fopen(r.cache_path, "r+b");
     assert_non_null(f);
     fseek(f, 40, SEEK_SET);
