@@ -71,6 +71,7 @@ struct clg_ctx {
     int profiling;
     clg_cache_policy cache_policy;
     cl_program programs[CLG_PROG_COUNT];
+    unsigned char program_from_cache[CLG_PROG_COUNT]; /* programs[i] came from the binary cache */
     clg_kernel_entry kernels[CLG_MAX_KERNELS];
     int n_kernels;
     cl_mem errflags;        /* int[CLG_ERRFLAG_WORDS] */
@@ -84,8 +85,16 @@ struct clg_ctx {
 clg_status clg__program_source(int prog, char **out, size_t *len);
 /* The built program `prog` (builds on first use). */
 clg_status clg__program(clg_ctx *ctx, int prog, cl_program *out);
-/* Kernel `name` of program `prog` (created on first use, cached in ctx). */
+/* Kernel `name` of program `prog` (created on first use, cached in ctx).  If the program came
+ * from the binary cache and has no such kernel, it is rebuilt from source (entry rewritten) first;
+ * kernels already made from the loaded program stay valid and in use (callers may hold them). */
 clg_status clg__kernel(clg_ctx *ctx, int prog, const char *name, cl_kernel *out);
+/* Build source (named `name` in messages) with the device's options plus extra_options, through
+ * the binary cache as clg_program_build_source does, and create its kernel kname; a kernel
+ * missing from a program loaded from the cache rebuilds it from source and rewrites the entry.
+ * On success the caller owns *prog and *kernel (clReleaseKernel, clReleaseProgram). */
+clg_status clg__build_kernel(clg_ctx *ctx, const char *name, const char *source, const char *extra_options,
+                             const char *kname, cl_program *prog, cl_kernel *kernel);
 /* Device-derived build options (-cl-std, -D...). */
 void clg__build_options(const clg_ctx *ctx, const char *extra, char *buf, size_t size);
 

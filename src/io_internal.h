@@ -1,4 +1,4 @@
-/* io_internal.h — what the io_*.c files share: atomic file writes (temp file in the same folder, then rename). */
+/* io_internal.h — atomic file writes (temp file in the same folder, then rename), shared by the io_*.c writers and the binary cache (program.c). */
 #ifndef CLGRAD_IO_INTERNAL_H
 #define CLGRAD_IO_INTERNAL_H
 

@@ -108,20 +108,15 @@ static clg_status variant_kernel(clg_ctx *ctx, const char *kname, const char *de
     size_t len;
     if ((st = clg__program_source(CLG_PROG_GEMM, &src, &len)))
         return st;
-    void *p = NULL;
-    st = clg_program_build_source(ctx, "cl/gemm.cl", src, defs, &p, NULL);
+    cl_program p = NULL;
+    cl_kernel k = NULL;
+    st = clg__build_kernel(ctx, "cl/gemm.cl", src, defs, kname, &p, &k);
     free(src);
     if (st)
         return st;
-    cl_int err;
-    cl_kernel k = clCreateKernel((cl_program)p, kname, &err);
-    if (err != CL_SUCCESS) {
-        clReleaseProgram((cl_program)p);
-        return clg__cl_fail(err, "clCreateKernel(%s in cl/gemm.cl, %s)", kname, defs);
-    }
     gemm_variant *v = &s->v[s->n++];
     memcpy(v->key, key, sizeof key);
-    v->prog = (cl_program)p;
+    v->prog = p;
     v->k = k;
     *out = k;
     return CLG_OK;

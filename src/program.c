@@ -1,5 +1,6 @@
 /* program.c — kernel sources, device build options, program builds with the binary cache, kernel lookup. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,9 +10,7 @@
 #include <unistd.h>
 
 #include "internal.h"
-
-#define CACHE_FORMAT_VERSION 1u
-#define CACHE_MAGIC "CLGRADPB"
+#include "io_internal.h"
 
 static double now_s(void)
 {
@@ -167,6 +166,50 @@ void clg__build_options(const clg_ctx *ctx, const char *extra, char *buf, size_t
 
 /* ---- cache ----------------------------------------------------------------- */
 
+/* The binary cache.  An entry is one file, <cache dir>/<name>.bin, whose name is a 128-bit hash
+ * of the format version and the entry's key material; the file describes itself, so a file that
+ * sits under another entry's name (copied, swapped, rotated, or a hash collision) is detected and
+ * rebuilt instead of loaded.  Layout (integers little-endian):
+ *
+ *   0        "CLGRADPB"          magic
+ *   8        u32 version         CACHE_FORMAT_VERSION
+ *   12       u32 K               bytes of key material
+ *   16       u64 B               bytes of binary, 1 .. CACHE_MAX_BINARY
+ *   24       key material        for each of platform version, device name, driver version,
+ *                                build options, program source: a u32 length and the bytes
+ *   24+K     binary              CL_PROGRAM_BINARIES of the build
+ *   24+K+B   u64 checksum        FNV-1a of bytes [0, 24+K+B)
+ *
+ * and the file is exactly 32+K+B bytes long.  An entry is used only if all of that holds and
+ * its key material equals, byte for byte, the material of the build asked for (the full source
+ * and options, not a hash of them).  Anything else (no file, a truncated one, trailing bytes, a
+ * bad checksum, another format version, another key, a binary the driver rejects, a kernel
+ * missing from the program it gives) means: build from source and rewrite the entry.  Never
+ * fatal; a failure to store is a warning in the log.
+ *
+ * Writes go through clg__afile (io_file.c): a temp file "<entry>.tmp-<pid>-<n>" created with
+ * O_EXCL in the same folder, every write checked, fsync, rename.  Processes filling one cache at
+ * the same time each rename a complete entry into place (the last wins; all are equal), and a
+ * failed write leaves nothing under an entry's name.  A process killed during a write leaves
+ * its temp file behind (never read; safe to delete).
+ *
+ * Format 1 had a checksum over the binary alone and no key: a valid entry under another entry's
+ * name was loaded (a GEMM kernel with other tiles, or CL_INVALID_KERNEL_NAME).  Its files have
+ * other names and are ignored. */
+
+#define CACHE_FORMAT_VERSION 2u
+#define CACHE_MAGIC "CLGRADPB"
+#define CACHE_HEAD 24u
+#define CACHE_TAIL 8u
+#define CACHE_MAX_BINARY ((uint64_t)1 << 30)
+#define CACHE_MAX_KEY ((uint64_t)1 << 28)
+#define CACHE_KEY_FIELDS 5
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+
+static const char *const key_field_names[CACHE_KEY_FIELDS] = {
+    "platform version", "device name", "driver version", "build options", "source",
+};
+
 clg_status clg_cache_dir(char *buf, size_t size)
 {
     const char *e = getenv("CLGRAD_CACHE_DIR");
@@ -188,7 +231,11 @@ clg_status clg_cache_dir(char *buf, size_t size)
 static int mkdir_p(const char *path)
 {
     char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", path);
+    int n = snprintf(tmp, sizeof tmp, "%s", path);
+    if (n < 0 || (size_t)n >= sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
     for (char *p = tmp + 1; *p; p++) {
         if (*p == '/') {
             *p = 0;
@@ -218,81 +265,206 @@ static int cache_enabled(const clg_ctx *ctx)
     return !is_pocl_ctx(ctx);
 }
 
-static void cache_key(const clg_ctx *ctx, const char *src, size_t len, const char *opts, char out[33])
+static void put_u32(unsigned char *p, uint32_t v)
 {
-    uint64_t h[2] = { 0xcbf29ce484222325ULL, 0x84222325cbf29ce4ULL };
-    uint32_t ver = CACHE_FORMAT_VERSION;
-    hash_field(h, &ver, sizeof ver);
-    hash_field(h, ctx->info.platform_version, strlen(ctx->info.platform_version));
-    hash_field(h, ctx->info.name, strlen(ctx->info.name));
-    hash_field(h, ctx->info.driver_version, strlen(ctx->info.driver_version));
-    hash_field(h, src, len);
-    hash_field(h, opts, strlen(opts));
-    snprintf(out, 33, "%016llx%016llx", (unsigned long long)h[0], (unsigned long long)h[1]);
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
 }
 
-typedef struct cache_header {
-    char magic[8];
-    uint32_t version;
-    uint32_t reserved;
-    uint64_t size;
-    uint64_t checksum;
-} cache_header;
-
-/* Returns 1 and a malloc'ed binary on a valid entry, 0 if absent, -1 if corrupt. */
-static int cache_load(const char *path, unsigned char **bin, size_t *size)
+static void put_u64(unsigned char *p, uint64_t v)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* What identifies an entry: its key material (owned) and the file name derived from it. */
+typedef struct cache_key {
+    unsigned char *mat;
+    size_t len;
+    char name[33];
+} cache_key;
+
+/* The key of building src with opts on ctx's device; 0 (and a warning) if it cannot be made. */
+static int cache_key_make(const clg_ctx *ctx, const char *src, size_t slen, const char *opts, cache_key *k)
+{
+    const char *f[CACHE_KEY_FIELDS] = { ctx->info.platform_version, ctx->info.name, ctx->info.driver_version,
+                                        opts, src };
+    size_t n[CACHE_KEY_FIELDS] = { strlen(f[0]), strlen(f[1]), strlen(f[2]), strlen(opts), slen };
+    uint64_t total = 0;
+    for (int i = 0; i < CACHE_KEY_FIELDS; i++)
+        total += 4 + (uint64_t)n[i];
+    if (total > CACHE_MAX_KEY) {
+        clg__log(CLG_LOG_WARN, "cache: source and options too large (%llu bytes) for the binary cache",
+                 (unsigned long long)total);
         return 0;
+    }
+    unsigned char *m = malloc((size_t)total);
+    if (!m) {
+        clg__log(CLG_LOG_WARN, "cache: out of memory for the key, not using the binary cache");
+        return 0;
+    }
+    size_t o = 0;
+    for (int i = 0; i < CACHE_KEY_FIELDS; i++) {
+        put_u32(m + o, (uint32_t)n[i]);
+        memcpy(m + o + 4, f[i], n[i]);
+        o += 4 + n[i];
+    }
+    uint64_t h[2] = { FNV_OFFSET, 0x84222325cbf29ce4ULL };
+    uint32_t ver = CACHE_FORMAT_VERSION;
+    hash_field(h, &ver, sizeof ver);
+    hash_field(h, m, o);
+    snprintf(k->name, sizeof k->name, "%016llx%016llx", (unsigned long long)h[0], (unsigned long long)h[1]);
+    k->mat = m;
+    k->len = o;
+    return 1;
+}
+
+/* Which key field of a stored entry differs from want (for the log). */
+static const char *key_mismatch(const unsigned char *got, size_t glen, const cache_key *want)
+{
+    size_t og = 0, ow = 0;
+    for (int i = 0; i < CACHE_KEY_FIELDS; i++) {
+        if (og + 4 > glen)
+            return "malformed key";
+        uint64_t lg = get_u32(got + og), lw = get_u32(want->mat + ow);
+        if (og + 4 + lg > glen)
+            return "malformed key";
+        if (lg != lw || memcmp(got + og + 4, want->mat + ow + 4, (size_t)lg) != 0)
+            return key_field_names[i];
+        og += 4 + (size_t)lg;
+        ow += 4 + (size_t)lw;
+    }
+    return og == glen ? "key" : "malformed key";
+}
+
+/* Read the entry at path and check it against key.  1: valid, and *bin, *bsz point into *buf,
+ * which the caller frees; 0: there is no entry; -1: the entry is unusable, *why says how. */
+static int cache_load(const char *path, const cache_key *key, unsigned char **buf, const unsigned char **bin,
+                      size_t *bsz, char *why, size_t why_size)
+{
+    *buf = NULL;
+    /* O_NONBLOCK: a FIFO under an entry's name must not block the open. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(why, why_size, "cannot be opened (%s)", strerror(errno));
+        return -1;
+    }
     int rc = -1;
-    cache_header h;
     unsigned char *b = NULL;
-    if (fread(&h, sizeof h, 1, f) != 1 || memcmp(h.magic, CACHE_MAGIC, 8) != 0 ||
-        h.version != CACHE_FORMAT_VERSION || h.size == 0 || h.size > (1u << 30))
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        snprintf(why, why_size, "is not a regular file");
         goto out;
-    b = malloc(h.size);
-    if (!b || fread(b, 1, h.size, f) != h.size)
+    }
+    uint64_t size = (uint64_t)sb.st_size;
+    if (size < CACHE_HEAD + CACHE_TAIL || size > CACHE_HEAD + CACHE_TAIL + CACHE_MAX_KEY + CACHE_MAX_BINARY) {
+        snprintf(why, why_size, "has an impossible size (%llu bytes)", (unsigned long long)size);
         goto out;
-    if (fgetc(f) != EOF) /* trailing garbage */
+    }
+    b = malloc((size_t)size);
+    if (!b) {
+        snprintf(why, why_size, "does not fit in memory");
         goto out;
-    if (fnv1a(0xcbf29ce484222325ULL, b, h.size) != h.checksum)
+    }
+    size_t got = 0;
+    while (got < size) {
+        ssize_t r = read(fd, b + got, (size_t)size - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    if (got != size) {
+        snprintf(why, why_size, "could not be read whole");
         goto out;
-    *bin = b;
-    *size = h.size;
+    }
+    if (memcmp(b, CACHE_MAGIC, 8) != 0) {
+        snprintf(why, why_size, "is not a clgrad cache entry");
+        goto out;
+    }
+    if (get_u32(b + 8) != CACHE_FORMAT_VERSION) {
+        snprintf(why, why_size, "has format version %lu, not %u", (unsigned long)get_u32(b + 8), CACHE_FORMAT_VERSION);
+        goto out;
+    }
+    uint64_t klen = get_u32(b + 12), blen = get_u64(b + 16);
+    if (klen > CACHE_MAX_KEY || blen == 0 || blen > CACHE_MAX_BINARY || CACHE_HEAD + klen + blen + CACHE_TAIL != size) {
+        snprintf(why, why_size, "is truncated or has trailing bytes");
+        goto out;
+    }
+    size_t body = CACHE_HEAD + (size_t)klen + (size_t)blen;
+    if (fnv1a(FNV_OFFSET, b, body) != get_u64(b + body)) {
+        snprintf(why, why_size, "fails its checksum");
+        goto out;
+    }
+    if (klen != key->len || memcmp(b + CACHE_HEAD, key->mat, key->len) != 0) {
+        snprintf(why, why_size, "was built for another %s", key_mismatch(b + CACHE_HEAD, (size_t)klen, key));
+        goto out;
+    }
+    *bin = b + CACHE_HEAD + klen;
+    *bsz = (size_t)blen;
+    *buf = b;
     b = NULL;
     rc = 1;
 out:
     free(b);
-    fclose(f);
+    close(fd);
     return rc;
 }
 
-static void cache_store(const char *dir, const char *path, const unsigned char *bin, size_t size)
+/* Write the entry of key with binary bin, atomically.  1 if it is in place; 0 (a warning in the
+ * log, no error left set) if not. */
+static int cache_store(const char *dir, const char *path, const cache_key *key, const unsigned char *bin,
+                       size_t bsz)
 {
+    if (bsz == 0 || (uint64_t)bsz > CACHE_MAX_BINARY) {
+        clg__log(CLG_LOG_WARN, "cache: not storing %s: a binary of %zu bytes", path, bsz);
+        return 0;
+    }
     if (mkdir_p(dir) != 0) {
         clg__log(CLG_LOG_WARN, "cache: cannot create %s: %s", dir, strerror(errno));
-        return;
+        return 0;
     }
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        clg__log(CLG_LOG_WARN, "cache: cannot write %s: %s", tmp, strerror(errno));
-        return;
+    unsigned char head[CACHE_HEAD], tail[CACHE_TAIL];
+    memcpy(head, CACHE_MAGIC, 8);
+    put_u32(head + 8, CACHE_FORMAT_VERSION);
+    put_u32(head + 12, (uint32_t)key->len);
+    put_u64(head + 16, (uint64_t)bsz);
+    put_u64(tail, fnv1a(fnv1a(fnv1a(FNV_OFFSET, head, sizeof head), key->mat, key->len), bin, bsz));
+    clg__afile af;
+    clg_status st = clg__afile_open(&af, path);
+    if (st)
+        goto fail;
+    if ((st = clg__afile_write(&af, head, sizeof head)) || (st = clg__afile_write(&af, key->mat, key->len)) ||
+        (st = clg__afile_write(&af, bin, bsz)) || (st = clg__afile_write(&af, tail, sizeof tail))) {
+        clg__afile_abort(&af);
+        goto fail;
     }
-    cache_header h;
-    memset(&h, 0, sizeof h);
-    memcpy(h.magic, CACHE_MAGIC, 8);
-    h.version = CACHE_FORMAT_VERSION;
-    h.size = size;
-    h.checksum = fnv1a(0xcbf29ce484222325ULL, bin, size);
-    int ok = fwrite(&h, sizeof h, 1, f) == 1 && fwrite(bin, 1, size, f) == size;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        clg__log(CLG_LOG_WARN, "cache: storing %s failed", path);
-        remove(tmp);
-    }
+    if ((st = clg__afile_commit(&af)))
+        goto fail;
+    return 1;
+fail:
+    clg__log(CLG_LOG_WARN, "cache: storing %s failed: %s", path, clg_last_error());
+    clg__clear_error();
+    return 0;
 }
 
 static clg_status build_log_fail(clg_ctx *ctx, cl_program p, const char *name, cl_int err)
@@ -331,7 +503,26 @@ static clg_status build_from_source(clg_ctx *ctx, const char *name, const char *
     return CLG_OK;
 }
 
-static int program_binary(clg_ctx *ctx, cl_program p, unsigned char **bin, size_t *size)
+/* The program of a cached binary, or NULL (and *err) if the driver rejects it. */
+static cl_program build_from_binary(clg_ctx *ctx, const unsigned char *bin, size_t size, const char *opts,
+                                    cl_int *err)
+{
+    cl_int berr = CL_SUCCESS;
+    const unsigned char *bins[1] = { bin };
+    cl_program p = clCreateProgramWithBinary(ctx->context, 1, &ctx->device, &size, bins, &berr, err);
+    if (*err == CL_SUCCESS && berr != CL_SUCCESS)
+        *err = berr;
+    if (*err == CL_SUCCESS)
+        *err = clBuildProgram(p, 1, &ctx->device, opts, NULL, NULL);
+    if (*err != CL_SUCCESS) {
+        if (p)
+            clReleaseProgram(p);
+        return NULL;
+    }
+    return p;
+}
+
+static int program_binary(cl_program p, unsigned char **bin, size_t *size)
 {
     size_t sz = 0;
     if (clGetProgramInfo(p, CL_PROGRAM_BINARY_SIZES, sizeof sz, &sz, NULL) != CL_SUCCESS || sz == 0)
@@ -344,10 +535,79 @@ static int program_binary(clg_ctx *ctx, cl_program p, unsigned char **bin, size_
         free(b);
         return 0;
     }
-    (void)ctx;
     *bin = b;
     *size = sz;
     return 1;
+}
+
+/* Build source with the device's options plus extra_options: from its cache entry when `load`
+ * and the entry is valid, else from source, then (re)writing the entry.  load = 0 is for a caller
+ * that found the program of a loaded entry unusable (a kernel missing). */
+static clg_status build_program(clg_ctx *ctx, const char *name, const char *source, const char *extra_options,
+                                int load, cl_program *out, clg_build_report *rep)
+{
+    memset(rep, 0, sizeof *rep);
+    double t0 = now_s();
+    char opts[2048];
+    clg__build_options(ctx, extra_options, opts, sizeof opts);
+    size_t len = strlen(source);
+    cl_program p = NULL;
+    cache_key key = { 0 };
+    char dir[900], path[1024];
+    int use_cache = cache_enabled(ctx) && clg_cache_dir(dir, sizeof dir) == CLG_OK;
+    clg__clear_error();
+    if (use_cache && !cache_key_make(ctx, source, len, opts, &key))
+        use_cache = 0;
+    int bad = 0;
+    if (use_cache) {
+        snprintf(path, sizeof path, "%s/%s.bin", dir, key.name);
+        snprintf(rep->cache_path, sizeof rep->cache_path, "%s", path);
+        if (!load) {
+            bad = 1;
+        } else {
+            unsigned char *buf = NULL;
+            const unsigned char *bin = NULL;
+            size_t bsz = 0;
+            char why[160];
+            int rc = cache_load(path, &key, &buf, &bin, &bsz, why, sizeof why);
+            if (rc == 1) {
+                cl_int err;
+                p = build_from_binary(ctx, bin, bsz, opts, &err);
+                free(buf);
+                if (p) {
+                    free(key.mat);
+                    rep->origin = CLG_ORIGIN_CACHE_HIT;
+                    rep->seconds = now_s() - t0;
+                    *out = p;
+                    return CLG_OK;
+                }
+                bad = 1;
+                clg__log(CLG_LOG_WARN, "cache: %s (%s) rejected by the driver: %s, rebuilding", path, name,
+                         clg_cl_error_name(err));
+            } else if (rc < 0) {
+                bad = 1;
+                clg__log(CLG_LOG_WARN, "cache: %s (%s) %s, rebuilding", path, name, why);
+            }
+        }
+    }
+    clg_status st = build_from_source(ctx, name, source, len, opts, &p);
+    if (st)
+        goto out;
+    rep->origin = CLG_ORIGIN_SOURCE;
+    if (use_cache) {
+        unsigned char *bin;
+        size_t bsz;
+        if (program_binary(p, &bin, &bsz)) {
+            if (cache_store(dir, path, &key, bin, bsz))
+                rep->origin = bad ? CLG_ORIGIN_CACHE_REBUILT : CLG_ORIGIN_CACHE_STORED;
+            free(bin);
+        }
+    }
+    rep->seconds = now_s() - t0;
+    *out = p;
+out:
+    free(key.mat);
+    return st;
 }
 
 clg_status clg_program_build_source(clg_ctx *ctx, const char *name, const char *source,
@@ -356,80 +616,45 @@ clg_status clg_program_build_source(clg_ctx *ctx, const char *name, const char *
     if (!ctx || !name || !source || !out)
         return clg__fail(CLG_ERR_INVALID_ARG, "clg_program_build_source: NULL argument");
     clg_build_report local;
-    if (!rep)
-        rep = &local;
-    memset(rep, 0, sizeof *rep);
-    double t0 = now_s();
-    char opts[2048];
-    clg__build_options(ctx, extra_options, opts, sizeof opts);
-    size_t len = strlen(source);
     cl_program p = NULL;
-    clg_status st;
+    clg_status st = build_program(ctx, name, source, extra_options, 1, &p, rep ? rep : &local);
+    if (!st)
+        *out = p;
+    return st;
+}
 
-    char dir[900], path[1024], key[33];
-    path[0] = 0;
-    int use_cache = cache_enabled(ctx) && clg_cache_dir(dir, sizeof dir) == CLG_OK;
-    clg__clear_error();
-    int corrupt = 0;
-    if (use_cache) {
-        cache_key(ctx, source, len, opts, key);
-        snprintf(path, sizeof path, "%s/%s.bin", dir, key);
-        memcpy(rep->cache_path, path, sizeof rep->cache_path - 1);
-        rep->cache_path[sizeof rep->cache_path - 1] = 0;
-        unsigned char *bin = NULL;
-        size_t bsz = 0;
-        int rc = cache_load(path, &bin, &bsz);
-        if (rc == 1) {
-            cl_int err, berr;
-            const unsigned char *bins[1] = { bin };
-            p = clCreateProgramWithBinary(ctx->context, 1, &ctx->device, &bsz, bins, &berr, &err);
-            free(bin);
-            if (err == CL_SUCCESS && berr == CL_SUCCESS &&
-                clBuildProgram(p, 1, &ctx->device, opts, NULL, NULL) == CL_SUCCESS) {
-                rep->origin = CLG_ORIGIN_CACHE_HIT;
-                rep->seconds = now_s() - t0;
-                *out = p;
-                return CLG_OK;
-            }
-            if (p)
-                clReleaseProgram(p);
-            p = NULL;
-            corrupt = 1; /* the driver rejected it: rebuild and overwrite */
-            clg__log(CLG_LOG_WARN, "cache: %s rejected by the driver, rebuilding", path);
-        } else if (rc < 0) {
-            corrupt = 1;
-            clg__log(CLG_LOG_WARN, "cache: %s is corrupt or truncated, rebuilding", path);
-        }
-    }
-    st = build_from_source(ctx, name, source, len, opts, &p);
+clg_status clg__build_kernel(clg_ctx *ctx, const char *name, const char *source, const char *extra_options,
+                             const char *kname, cl_program *prog, cl_kernel *kernel)
+{
+    clg_build_report rep;
+    cl_program p = NULL;
+    clg_status st = build_program(ctx, name, source, extra_options, 1, &p, &rep);
     if (st)
         return st;
-    rep->origin = CLG_ORIGIN_SOURCE;
-    if (use_cache) {
-        unsigned char *bin;
-        size_t bsz;
-        if (program_binary(ctx, p, &bin, &bsz)) {
-            cache_store(dir, path, bin, bsz);
-            free(bin);
-            rep->origin = corrupt ? CLG_ORIGIN_CACHE_REBUILT : CLG_ORIGIN_CACHE_STORED;
-        }
+    cl_int err;
+    cl_kernel k = clCreateKernel(p, kname, &err);
+    if (err != CL_SUCCESS && rep.origin == CLG_ORIGIN_CACHE_HIT) {
+        clg__log(CLG_LOG_WARN, "cache: %s (%s) has no kernel %s: %s, rebuilding", rep.cache_path, name, kname,
+                 clg_cl_error_name(err));
+        clReleaseProgram(p);
+        p = NULL;
+        if ((st = build_program(ctx, name, source, extra_options, 0, &p, &rep)))
+            return st;
+        k = clCreateKernel(p, kname, &err);
     }
-    rep->seconds = now_s() - t0;
-    *out = p;
+    if (err != CL_SUCCESS) {
+        clReleaseProgram(p);
+        return clg__cl_fail(err, "clCreateKernel(%s in %s%s%s)", kname, name, extra_options ? ", " : "",
+                            extra_options ? extra_options : "");
+    }
+    *prog = p;
+    *kernel = k;
     return CLG_OK;
 }
 
-clg_status clg_ctx_build_program(clg_ctx *ctx, int i, clg_build_report *report)
+/* Build embedded program i into ctx->programs[i] (replacing any there); load as in build_program. */
+static clg_status build_embedded(clg_ctx *ctx, int i, int load, clg_build_report *rep)
 {
-    if (!ctx || i < 0 || i >= clg__cl_source_count || i >= CLG_PROG_COUNT)
-        return clg__fail(CLG_ERR_INVALID_ARG, "clg_ctx_build_program: bad program index %d", i);
-    if (ctx->programs[i]) {
-        if (report) {
-            memset(report, 0, sizeof *report);
-            report->origin = CLG_ORIGIN_CACHE_HIT;
-        }
-        return CLG_OK;
-    }
     char *src;
     size_t len;
     clg_status st = clg__program_source(i, &src, &len);
@@ -437,13 +662,31 @@ clg_status clg_ctx_build_program(clg_ctx *ctx, int i, clg_build_report *report)
         return st;
     char name[160];
     snprintf(name, sizeof name, "cl/%s", clg__cl_sources[i].name);
-    void *p = NULL;
-    st = clg_program_build_source(ctx, name, src, NULL, &p, report);
+    cl_program p = NULL;
+    st = build_program(ctx, name, src, NULL, load, &p, rep);
     free(src);
     if (st)
         return st;
-    ctx->programs[i] = (cl_program)p;
+    if (ctx->programs[i])
+        clReleaseProgram(ctx->programs[i]); /* kernels made from it keep it alive */
+    ctx->programs[i] = p;
+    ctx->program_from_cache[i] = rep->origin == CLG_ORIGIN_CACHE_HIT;
     return CLG_OK;
+}
+
+clg_status clg_ctx_build_program(clg_ctx *ctx, int i, clg_build_report *report)
+{
+    if (!ctx || i < 0 || i >= clg__cl_source_count || i >= CLG_PROG_COUNT)
+        return clg__fail(CLG_ERR_INVALID_ARG, "clg_ctx_build_program: bad program index %d", i);
+    clg_build_report local;
+    if (!report)
+        report = &local;
+    if (ctx->programs[i]) {
+        memset(report, 0, sizeof *report);
+        report->origin = CLG_ORIGIN_CACHE_HIT;
+        return CLG_OK;
+    }
+    return build_embedded(ctx, i, 1, report);
 }
 
 clg_status clg_ctx_build_all(clg_ctx *ctx)
@@ -482,6 +725,15 @@ clg_status clg__kernel(clg_ctx *ctx, int prog, const char *name, cl_kernel *out)
         return st;
     cl_int err;
     cl_kernel k = clCreateKernel(p, name, &err);
+    if (err != CL_SUCCESS && ctx->program_from_cache[prog]) {
+        /* A binary that passed every check of its entry but lacks a kernel: rebuild it. */
+        clg__log(CLG_LOG_WARN, "cache: cl/%s from the binary cache has no kernel %s: %s, rebuilding",
+                 clg__cl_sources[prog].name, name, clg_cl_error_name(err));
+        clg_build_report rep;
+        if ((st = build_embedded(ctx, prog, 0, &rep)))
+            return st;
+        k = clCreateKernel(ctx->programs[prog], name, &err);
+    }
     if (err != CL_SUCCESS)
         return clg__cl_fail(err, "clCreateKernel(%s in cl/%s)", name, clg__cl_sources[prog].name);
     ctx->kernels[ctx->n_kernels].prog = prog;

@@ -1,13 +1,21 @@
 /* tune.c — lookup of the GEMM path and register tiles stored by `clgrad tune` in the cache dir. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 
 /* File <cache dir>/gemm_tune.txt, one line per device and shape class, tab-separated:
  *   device name \t driver version \t class \t TM,VW,NV | clblast | local | simple
  * (tiles mean the tiled path with that register tile; a name, that path for the class).
- * A line whose driver version differs from the device's is ignored (re-tune after an update). */
+ * A line whose driver version differs from the device's is ignored (re-tune after an update).
+ * The reader is strict and never fatal: a line that is not exactly four non-empty fields, a
+ * value that is neither a path name nor three in-range numbers "TM,VW,NV" with nothing around
+ * them, an overlong line, a file that is not regular (a FIFO) or over 1 MiB, is ignored (a
+ * warning in the log) and the class keeps its default.  The first valid line of a class wins.
+ * `clgrad tune` (tools/clgrad/cmd_tune.c) writes the file. */
 
 int clg__gemm_class(int ta, int tb, int n)
 {
@@ -24,6 +32,41 @@ const char *clg__gemm_class_name(int cls)
     return cls >= 0 && cls < CLG_GEMM_CLASSES ? names[cls] : "?";
 }
 
+/* "TM,VW,NV": three decimal numbers (at most 4 digits) and nothing else; 1 if so. */
+static int parse_tile(const char *s, int v[3])
+{
+    for (int i = 0; i < 3; i++) {
+        int x = 0, digits = 0;
+        for (; *s >= '0' && *s <= '9'; s++)
+            if (++digits > 4)
+                return 0;
+            else
+                x = 10 * x + (*s - '0');
+        if (!digits || (i < 2 && *s++ != ','))
+            return 0;
+        v[i] = x;
+    }
+    return *s == 0;
+}
+
+/* Split line (its newline removed) at tabs into exactly n non-empty fields; 1 if so. */
+static int split_fields(char *line, char **f, int n)
+{
+    for (int i = 0; i < n; i++) {
+        f[i] = line;
+        char *t = strchr(line, '\t');
+        if ((i < n - 1) != (t != NULL) || t == line || !*line)
+            return 0;
+        if (t) {
+            *t = 0;
+            line = t + 1;
+        }
+    }
+    return 1;
+}
+
+#define TUNE_MAX_BYTES (1 << 20)
+
 int clg__gemm_tune_lookup(const clg_device_info *d, int cls, int *path_out, int *tm, int *vw, int *nv)
 {
     char dir[1024], path[1100], line[600];
@@ -32,18 +75,44 @@ int clg__gemm_tune_lookup(const clg_device_info *d, int cls, int *path_out, int 
         return 0;
     }
     snprintf(path, sizeof path, "%s/gemm_tune.txt", dir);
-    FILE *f = fopen(path, "r");
-    if (!f)
+    /* O_NONBLOCK and a regular file only: a FIFO under that name must not block. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
         return 0;
-    int found = 0;
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size > TUNE_MAX_BYTES) {
+        clg__log(CLG_LOG_WARN, "%s: not a regular file of at most %d bytes, ignored", path, TUNE_MAX_BYTES);
+        close(fd);
+        return 0;
+    }
+    FILE *f = fdopen(fd, "r");
+    if (!f) {
+        close(fd);
+        return 0;
+    }
+    int found = 0, lineno = 0;
     const char *want = clg__gemm_class_name(cls);
     while (!found && fgets(line, sizeof line, f)) {
-        char *sv = NULL;
-        char *name = strtok_r(line, "\t\n", &sv), *drv = strtok_r(NULL, "\t\n", &sv);
-        char *c = strtok_r(NULL, "\t\n", &sv), *val = strtok_r(NULL, "\t\n", &sv);
-        int a, b, e;
-        if (!name || !drv || !c || !val || strcmp(name, d->name) || strcmp(drv, d->driver_version) || strcmp(c, want))
+        lineno++;
+        size_t len = strlen(line);
+        if (len && line[len - 1] == '\n') {
+            line[--len] = 0;
+        } else if (!feof(f)) {
+            /* longer than any line of ours: skip the rest of it */
+            int c;
+            while ((c = fgetc(f)) != EOF && c != '\n')
+                ;
+            clg__log(CLG_LOG_WARN, "%s:%d: line too long, ignored", path, lineno);
             continue;
+        }
+        char *fld[4];
+        if (!split_fields(line, fld, 4)) {
+            clg__log(CLG_LOG_WARN, "%s:%d: not 4 tab-separated fields, ignored", path, lineno);
+            continue;
+        }
+        if (strcmp(fld[0], d->name) || strcmp(fld[1], d->driver_version) || strcmp(fld[2], want))
+            continue;
+        const char *val = fld[3];
         int p = !strcmp(val, "clblast") ? CLG_GEMM_PATH_CLBLAST : !strcmp(val, "local") ? CLG_GEMM_PATH_LOCAL
               : !strcmp(val, "simple") ? CLG_GEMM_PATH_SIMPLE : -1;
         if (p >= 0) {
@@ -51,14 +120,17 @@ int clg__gemm_tune_lookup(const clg_device_info *d, int cls, int *path_out, int 
             found = 1;
             continue;
         }
-        if (sscanf(val, "%d,%d,%d", &a, &b, &e) != 3)
+        int t[3];
+        if (!parse_tile(val, t) || t[0] < 1 || t[0] > 16 || (t[1] != 4 && t[1] != 8 && t[1] != 16) || t[2] < 1 ||
+            t[2] > 4) {
+            clg__log(CLG_LOG_WARN, "%s:%d: \"%s\" is neither a GEMM path nor a tile TM,VW,NV, ignored", path, lineno,
+                     val);
             continue;
-        if (a < 1 || a > 16 || (b != 4 && b != 8 && b != 16) || e < 1 || e > 4)
-            continue;
+        }
         *path_out = CLG_GEMM_PATH_TILED;
-        *tm = a;
-        *vw = b;
-        *nv = e;
+        *tm = t[0];
+        *vw = t[1];
+        *nv = t[2];
         found = 1;
     }
     fclose(f);

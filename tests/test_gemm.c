@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -342,6 +343,79 @@ static void test_tuned_path(void **s)
         unsetenv("CLGRAD_CACHE_DIR");
 }
 
+/* The tune-file reader (src/tune.c) is strict: each malformed line below, written for the
+ * device and class looked up, is ignored (the old sscanf/strtok reader took every one), a FIFO
+ * does not block, and a valid line after malformed ones is still found.  White-box: calls
+ * clg__gemm_tune_lookup (the library's own) with a made-up device. */
+int clg__gemm_tune_lookup(const clg_device_info *d, int cls, int *path, int *tm, int *vw, int *nv);
+enum { TUNE_NN = 0, TUNE_TN = 1 }; /* src/internal.h: CLG_GEMM_CLASS_NN, CLG_GEMM_CLASS_TN */
+
+static void test_tune_file_strict(void **s)
+{
+    (void)s;
+    clg_device_info d;
+    memset(&d, 0, sizeof d);
+    snprintf(d.name, sizeof d.name, "tune test device");
+    snprintf(d.driver_version, sizeof d.driver_version, "9.9");
+    char dir[] = "/tmp/clgrad-test-tunefile-XXXXXX", file[80];
+    assert_non_null(mkdtemp(dir));
+    snprintf(file, sizeof file, "%s/gemm_tune.txt", dir);
+    const char *old = getenv("CLGRAD_CACHE_DIR");
+    char saved[1024] = "";
+    if (old)
+        snprintf(saved, sizeof saved, "%s", old);
+    setenv("CLGRAD_CACHE_DIR", dir, 1);
+    static const char *const bad[] = {
+        "%s\t%s\tnn\t4,8,1x\n",       "%s\t%s\tnn\t 4,8,1\n",      "%s\t%s\tnn\t4,8\n",
+        "%s\t%s\tnn\t4,8,1,2\n",      "%s\t%s\tnn\t+4,8,1\n",      "%s\t%s\tnn\t99999999999,8,1\n",
+        "%s\t%s\tnn\t4,,1\n",         "%s\t%s\tnn\t4,8,1\textra\n", "%s\t\t%s\tnn\t4,8,1\n",
+        "%s\t%s\tnn\t4,8,1\r\n",     "%s\t%s\tnn\tsimple \n",     "%s\t%s\tnn\t\n",
+        "%s\t%s\tnn\t3,5,1\n",        "%s\t%s\tnn\t17,8,1\n",
+    };
+    int path, tm, vw, nv;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        FILE *f = fopen(file, "w");
+        assert_non_null(f);
+        fprintf(f, bad[i], d.name, d.driver_version);
+        assert_int_equal(fclose(f), 0);
+        path = tm = vw = nv = -1;
+        if (clg__gemm_tune_lookup(&d, TUNE_NN, &path, &tm, &vw, &nv))
+            fail_msg("malformed tune line %zu accepted: path %d tile %d,%d,%d", i, path, tm, vw, nv);
+    }
+    /* a line longer than the reader's buffer whose tail looks like a valid line */
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 599; i++)
+        fputc('x', f);
+    fprintf(f, "%s\t%s\tnn\t4,8,1\n", d.name, d.driver_version);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(clg__gemm_tune_lookup(&d, TUNE_NN, &path, &tm, &vw, &nv), 0);
+    /* malformed lines, then a valid one: found */
+    f = fopen(file, "w");
+    assert_non_null(f);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        fprintf(f, bad[i], d.name, d.driver_version);
+    fprintf(f, "%s\t%s\tnn\t12,16,2\n%s\t%s\ttn\tlocal", d.name, d.driver_version, d.name, d.driver_version);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(clg__gemm_tune_lookup(&d, TUNE_NN, &path, &tm, &vw, &nv), 1);
+    assert_int_equal(tm, 12);
+    assert_int_equal(vw, 16);
+    assert_int_equal(nv, 2);
+    assert_int_equal(clg__gemm_tune_lookup(&d, TUNE_TN, &path, &tm, &vw, &nv), 1);
+    /* a FIFO is not opened for reading (the old reader blocked here) */
+    assert_int_equal(remove(file), 0);
+    assert_int_equal(mkfifo(file, 0600), 0);
+    alarm(60);
+    assert_int_equal(clg__gemm_tune_lookup(&d, TUNE_NN, &path, &tm, &vw, &nv), 0);
+    alarm(0);
+    remove(file);
+    rmdir(dir);
+    if (old)
+        setenv("CLGRAD_CACHE_DIR", saved, 1);
+    else
+        unsetenv("CLGRAD_CACHE_DIR");
+}
+
 static void test_empty(void **s)
 {
     (void)s;
@@ -442,6 +516,7 @@ int main(void)
         cmocka_unit_test_teardown(test_clblast, teardown_path),
         cmocka_unit_test_teardown(test_offsets, teardown_path),
         cmocka_unit_test_teardown(test_tuned_path, teardown_path),
+        cmocka_unit_test(test_tune_file_strict),
         cmocka_unit_test(test_empty),
         cmocka_unit_test(test_bad_shapes),
     };

@@ -1,8 +1,18 @@
-/* test_program.c — build errors carry the log, the binary cache stores/hits/rebuilds corrupt
- * entries, and CLGRAD_CL_DIR loads kernels from disk. */
+/* test_program.c — build errors carry the log, the binary cache stores/hits/rebuilds corrupt,
+ * truncated, swapped and rotated entries, fails writes cleanly and survives concurrent fills, and
+ * CLGRAD_CL_DIR loads kernels from disk. */
+#include <ctype.h>
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define CL_TARGET_OPENCL_VERSION 120
@@ -63,7 +73,7 @@ static void test_cache_store_hit_rebuild(void **s)
     clReleaseKernel(k);
     clReleaseProgram((cl_program)p);
 
-    /* corrupt one payload byte: checksum mismatch -> rebuilt, not fatal */
+    /* corrupt one byte (of the key material since format 2): checksum mismatch -> rebuilt, not fatal */
     FILE *f = fopen(r.cache_path, "r+b");
     assert_non_null(f);
     fseek(f, 40, SEEK_SET);
@@ -92,6 +102,548 @@ static void test_cache_store_hit_rebuild(void **s)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     assert_int_equal(system(cmd), 0);
     unsetenv("CLGRAD_CACHE_DIR");
+}
+
+/* ---- binary cache: entries under another entry's name, corruption, concurrent fills ---------
+ *
+ * The programs below are tiny (one kernel writing one int) so that PoCL's compiles stay cheap;
+ * each test uses its own empty cache folder and CLG_CACHE_FORCE (PoCL is off by default). */
+
+/* Program i of the cache tests: kernel "k<i>" writes 100 * i + VAL, with VAL from the options. */
+static void tiny_source(char *buf, size_t size, int i)
+{
+    snprintf(buf, size, "__kernel void k%d(__global int *x) { x[0] = 100 * %d + VAL; }\n", i, i);
+}
+
+/* Run kernel kname of program p on one work-item; the int it writes. */
+static int run_tiny(clg_ctx *ctx, void *p, const char *kname)
+{
+    cl_int err;
+    cl_kernel k = clCreateKernel((cl_program)p, kname, &err);
+    if (err != CL_SUCCESS) {
+        fprintf(stderr, "clCreateKernel(%s): %d\n", kname, (int)err);
+        return -1;
+    }
+    cl_mem m = clCreateBuffer((cl_context)clg_ctx_cl_context(ctx), CL_MEM_READ_WRITE, sizeof(cl_int), NULL, &err);
+    if (err != CL_SUCCESS) {
+        clReleaseKernel(k);
+        return -2;
+    }
+    cl_int got = -3;
+    size_t one = 1;
+    cl_command_queue q = (cl_command_queue)clg_ctx_cl_queue(ctx);
+    if (clSetKernelArg(k, 0, sizeof m, &m) != CL_SUCCESS ||
+        clEnqueueNDRangeKernel(q, k, 1, NULL, &one, NULL, 0, NULL, NULL) != CL_SUCCESS ||
+        clEnqueueReadBuffer(q, m, CL_TRUE, 0, sizeof got, &got, 0, NULL, NULL) != CL_SUCCESS)
+        got = -4;
+    clReleaseMemObject(m);
+    clReleaseKernel(k);
+    return got;
+}
+
+/* Build tiny program i with -DVAL=val on ctx; its origin, or -1 on a build error; *value gets
+ * what its kernel writes (-1.. on failure). */
+static int build_tiny(clg_ctx *ctx, int i, int val, int *value, char *path, size_t psize)
+{
+    char src[200], opts[40], kname[16];
+    tiny_source(src, sizeof src, i);
+    snprintf(opts, sizeof opts, "-DVAL=%d", val);
+    snprintf(kname, sizeof kname, "k%d", i);
+    clg_build_report r;
+    void *p = NULL;
+    if (clg_program_build_source(ctx, "cache-tiny", src, opts, &p, &r) != CLG_OK) {
+        fprintf(stderr, "building tiny program %d: %s\n", i, clg_last_error());
+        return -1;
+    }
+    *value = run_tiny(ctx, p, kname);
+    clReleaseProgram((cl_program)p);
+    if (path)
+        snprintf(path, psize, "%s", r.cache_path);
+    return (int)r.origin;
+}
+
+/* A fresh, empty cache folder for this test and device (made by the first store). */
+static void fresh_cache(char *dir, size_t size, const char *tag)
+{
+    snprintf(dir, size, "/tmp/clgrad-test-cache-%s-%ld-%d", tag, (long)getpid(), tdev->platform_index);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    setenv("CLGRAD_CACHE_DIR", dir, 1);
+    clg_ctx_set_cache_policy(tctx, CLG_CACHE_FORCE);
+}
+
+static void drop_cache(const char *dir)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    unsetenv("CLGRAD_CACHE_DIR");
+    clg_ctx_set_cache_policy(tctx, CLG_CACHE_AUTO);
+}
+
+static unsigned char *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long len = ftell(f);
+    assert_true(len > 0);
+    rewind(f);
+    unsigned char *b = malloc((size_t)len);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    *n = (size_t)len;
+    return b;
+}
+
+static void spit(const char *path, const unsigned char *b, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* Count the files of dir: entries ("<32 hex digits>.bin") and anything else. */
+static void count_files(const char *dir, int *entries, int *others)
+{
+    *entries = *others = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *n = e->d_name;
+        if (!strcmp(n, ".") || !strcmp(n, ".."))
+            continue;
+        size_t len = strlen(n);
+        int hex = len == 36 && !strcmp(n + 32, ".bin");
+        for (size_t i = 0; hex && i < 32; i++)
+            hex = isxdigit((unsigned char)n[i]) != 0;
+        if (hex)
+            (*entries)++;
+        else {
+            fprintf(stderr, "unexpected file in the cache: %s\n", n);
+            (*others)++;
+        }
+    }
+    closedir(d);
+}
+
+/* The issue's defect: two GEMM entries (one source, two -D tile options) swapped on disk were
+ * loaded as each other.  Each must be detected, rebuilt, rewritten, and run its own code. */
+static void test_cache_swapped_entries(void **s)
+{
+    (void)s;
+    char dir[300], pa[1024], pb[1024], tmp[1100];
+    fresh_cache(dir, sizeof dir, "swap");
+    int va = 0, vb = 0;
+    int oa = build_tiny(tctx, 1, 1, &va, pa, sizeof pa);
+    if (oa == CLG_ORIGIN_SOURCE) {
+        drop_cache(dir);
+        skip(); /* the driver gives no binary: nothing to cache here */
+    }
+    assert_int_equal(oa, CLG_ORIGIN_CACHE_STORED);
+    assert_int_equal(build_tiny(tctx, 1, 2, &vb, pb, sizeof pb), CLG_ORIGIN_CACHE_STORED);
+    assert_int_equal(va, 101);
+    assert_int_equal(vb, 102);
+    assert_string_not_equal(pa, pb);
+    snprintf(tmp, sizeof tmp, "%s.swap", pa);
+    assert_int_equal(rename(pa, tmp), 0);
+    assert_int_equal(rename(pb, pa), 0);
+    assert_int_equal(rename(tmp, pb), 0);
+
+    va = vb = 0;
+    int o1 = build_tiny(tctx, 1, 1, &va, NULL, 0), o2 = build_tiny(tctx, 1, 2, &vb, NULL, 0);
+    assert_int_equal(va, 101); /* the old format ran the other entry's kernel: 102 */
+    assert_int_equal(vb, 102);
+    assert_int_equal(o1, CLG_ORIGIN_CACHE_REBUILT);
+    assert_int_equal(o2, CLG_ORIGIN_CACHE_REBUILT);
+    /* rewritten: both load now */
+    assert_int_equal(build_tiny(tctx, 1, 1, &va, NULL, 0), CLG_ORIGIN_CACHE_HIT);
+    assert_int_equal(va, 101);
+    assert_int_equal(build_tiny(tctx, 1, 2, &vb, NULL, 0), CLG_ORIGIN_CACHE_HIT);
+    assert_int_equal(vb, 102);
+    int entries, others;
+    count_files(dir, &entries, &others);
+    assert_int_equal(entries, 2);
+    assert_int_equal(others, 0);
+    drop_cache(dir);
+}
+
+/* Every entry moved to the next one's name (programs with other kernel names): the old format
+ * loaded them and clCreateKernel failed with CL_INVALID_KERNEL_NAME. */
+static void test_cache_rotated_entries(void **s)
+{
+    (void)s;
+    enum { N = 3 };
+    char dir[300], path[N][1024], tmp[1100];
+    fresh_cache(dir, sizeof dir, "rot");
+    int v;
+    for (int i = 0; i < N; i++) {
+        int o = build_tiny(tctx, i, 7, &v, path[i], sizeof path[i]);
+        if (o == CLG_ORIGIN_SOURCE) {
+            drop_cache(dir);
+            skip();
+        }
+        assert_int_equal(o, CLG_ORIGIN_CACHE_STORED);
+        assert_int_equal(v, 100 * i + 7);
+    }
+    /* 0 -> 1 -> 2 -> 0 */
+    snprintf(tmp, sizeof tmp, "%s.rot", path[N - 1]);
+    assert_int_equal(rename(path[N - 1], tmp), 0);
+    for (int i = N - 1; i > 0; i--)
+        assert_int_equal(rename(path[i - 1], path[i]), 0);
+    assert_int_equal(rename(tmp, path[0]), 0);
+    for (int i = 0; i < N; i++) {
+        v = -100;
+        int o = build_tiny(tctx, i, 7, &v, NULL, 0);
+        assert_int_equal(v, 100 * i + 7); /* the old format: CL_INVALID_KERNEL_NAME, v = -1 */
+        assert_int_equal(o, CLG_ORIGIN_CACHE_REBUILT);
+    }
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(build_tiny(tctx, i, 7, &v, NULL, 0), CLG_ORIGIN_CACHE_HIT);
+        assert_int_equal(v, 100 * i + 7);
+    }
+    drop_cache(dir);
+}
+
+/* Damage anywhere in an entry (header fields, key, binary, checksum; truncation; extra bytes)
+ * is rebuilt and rewritten.  The old format did not check its header's spare word (offset 12). */
+static void test_cache_damaged_entry(void **s)
+{
+    (void)s;
+    char dir[300], path[1024];
+    fresh_cache(dir, sizeof dir, "dmg");
+    int v;
+    int o = build_tiny(tctx, 4, 3, &v, path, sizeof path);
+    if (o == CLG_ORIGIN_SOURCE) {
+        drop_cache(dir);
+        skip();
+    }
+    assert_int_equal(o, CLG_ORIGIN_CACHE_STORED);
+    size_t n;
+    unsigned char *good = slurp(path, &n);
+    assert_true(n > 64);
+    const long flips[] = { 0, 8, 12, 16, 30, (long)n / 2, (long)n - 9, (long)n - 1 };
+    const long cuts[] = { 0, 10, (long)n - 1, (long)n + 1 };
+    unsigned char *bad = malloc(n + 1);
+    assert_non_null(bad);
+    for (size_t i = 0; i < sizeof flips / sizeof flips[0] + sizeof cuts / sizeof cuts[0]; i++) {
+        size_t len = n;
+        memcpy(bad, good, n);
+        bad[n] = 0x5a;
+        if (i < sizeof flips / sizeof flips[0])
+            bad[flips[i]] ^= 0x10;
+        else
+            len = (size_t)cuts[i - sizeof flips / sizeof flips[0]];
+        spit(path, bad, len);
+        v = -100;
+        int got = build_tiny(tctx, 4, 3, &v, NULL, 0);
+        if (got != CLG_ORIGIN_CACHE_REBUILT)
+            fail_msg("damage %zu (flip at %ld / length %zu of %zu): origin %d, not rebuilt", i,
+                     i < sizeof flips / sizeof flips[0] ? flips[i] : -1L, len, n, got);
+        assert_int_equal(v, 403);
+        assert_int_equal(build_tiny(tctx, 4, 3, &v, NULL, 0), CLG_ORIGIN_CACHE_HIT);
+        assert_int_equal(v, 403);
+    }
+    free(bad);
+    free(good);
+    /* a FIFO under the entry's name must neither block nor be fatal */
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    assert_int_equal(build_tiny(tctx, 4, 3, &v, NULL, 0), CLG_ORIGIN_CACHE_REBUILT);
+    assert_int_equal(v, 403);
+    int entries, others;
+    count_files(dir, &entries, &others);
+    assert_int_equal(entries, 1);
+    assert_int_equal(others, 0);
+    drop_cache(dir);
+}
+
+/* A self-consistent entry (its own key, a right checksum) whose binary lacks the kernel asked
+ * for (a driver that cannot be trusted, or a forged entry): clg__build_kernel, the library's
+ * way to build the GEMM variants, must rebuild it rather than fail with
+ * CL_INVALID_KERNEL_NAME.  The entry is forged from two real ones with the format written in
+ * src/program.c (24-byte header, key material, binary, FNV-1a of everything before it). */
+clg_status clg__build_kernel(clg_ctx *ctx, const char *name, const char *source, const char *extra_options,
+                             const char *kname, cl_program *prog, cl_kernel *kernel);
+
+static uint64_t le(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static void test_cache_entry_without_kernel(void **s)
+{
+    (void)s;
+    char dir[300], pa[1024], pb[1024];
+    fresh_cache(dir, sizeof dir, "nokern");
+    int v;
+    if (build_tiny(tctx, 6, 1, &v, pa, sizeof pa) == CLG_ORIGIN_SOURCE) {
+        drop_cache(dir);
+        skip();
+    }
+    assert_int_equal(build_tiny(tctx, 7, 1, &v, pb, sizeof pb), CLG_ORIGIN_CACHE_STORED);
+    size_t na, nb;
+    unsigned char *a = slurp(pa, &na), *b = slurp(pb, &nb);
+    assert_true(na > 32 && nb > 32);
+    uint64_t ka = le(a + 12, 4), kb = le(b + 12, 4), bb = le(b + 16, 8);
+    assert_int_equal(24 + ka + le(a + 16, 8) + 8, na);
+    assert_int_equal(24 + kb + bb + 8, nb);
+    /* program 6's header and key, program 7's binary */
+    size_t n = 24 + (size_t)ka + (size_t)bb + 8;
+    unsigned char *f = malloc(n);
+    assert_non_null(f);
+    memcpy(f, a, 24 + (size_t)ka);
+    for (int i = 0; i < 8; i++)
+        f[16 + i] = (unsigned char)(bb >> (8 * i));
+    memcpy(f + 24 + ka, b + 24 + kb, (size_t)bb);
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n - 8; i++) {
+        h ^= f[i];
+        h *= 0x100000001b3ULL;
+    }
+    for (int i = 0; i < 8; i++)
+        f[n - 8 + i] = (unsigned char)(h >> (8 * i));
+    spit(pa, f, n);
+    free(f);
+    free(a);
+    free(b);
+    /* the forged entry passes every check of the file: it loads, without kernel k6 */
+    clg_build_report r;
+    void *p = NULL;
+    char src[200];
+    tiny_source(src, sizeof src, 6);
+    assert_clg_ok(clg_program_build_source(tctx, "cache-tiny", src, "-DVAL=1", &p, &r));
+    assert_int_equal(r.origin, CLG_ORIGIN_CACHE_HIT);
+    assert_int_equal(run_tiny(tctx, p, "k7"), 701);
+    clReleaseProgram((cl_program)p);
+    /* clg__build_kernel notices, rebuilds and rewrites it */
+    cl_program prog = NULL;
+    cl_kernel k = NULL;
+    assert_clg_ok(clg__build_kernel(tctx, "cache-tiny", src, "-DVAL=1", "k6", &prog, &k));
+    clReleaseKernel(k);
+    assert_int_equal(run_tiny(tctx, prog, "k6"), 601);
+    clReleaseProgram(prog);
+    assert_int_equal(build_tiny(tctx, 6, 1, &v, NULL, 0), CLG_ORIGIN_CACHE_HIT);
+    assert_int_equal(v, 601);
+    drop_cache(dir);
+}
+
+/* Failed writes, simulated for the cache's temp files only: this executable's fwrite and fsync
+ * take the place of libc's for every library (the dynamic linker looks in the executable first),
+ * and pass through except while fail_mode is set and the stream is a cache temp file.
+ *   1: fwrite writes half of what it is given and fails with ENOSPC (a full disk);
+ *   2: fsync fails with EIO after every write succeeded. */
+static int fail_mode;
+static char fail_seen[1024]; /* the temp file that a simulated failure hit */
+
+static int is_cache_temp(int fd)
+{
+    char link[64], target[1024];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    if (n <= 0)
+        return 0;
+    target[n] = 0;
+    if (!strstr(target, "/clgrad-test-cache-") || !strstr(target, ".bin.tmp-"))
+        return 0;
+    snprintf(fail_seen, sizeof fail_seen, "%s", target);
+    return 1;
+}
+
+size_t fwrite(const void *ptr, size_t size, size_t n, FILE *f)
+{
+    static size_t (*real)(const void *, size_t, size_t, FILE *);
+    if (!real)
+        *(void **)&real = dlsym(RTLD_NEXT, "fwrite");
+    if (fail_mode == 1 && size == 1 && n > 1 && is_cache_temp(fileno(f))) {
+        size_t done = real(ptr, 1, n / 2, f);
+        fflush(f);
+        errno = ENOSPC;
+        return done;
+    }
+    return real(ptr, size, n, f);
+}
+
+int fsync(int fd)
+{
+    if (fail_mode == 2 && is_cache_temp(fd)) {
+        errno = EIO;
+        return -1;
+    }
+    return (int)syscall(SYS_fsync, fd);
+}
+
+/* A write that fails part-way, or whose sync fails, leaves neither an entry nor a temp file,
+ * and the build itself still succeeds from source. */
+static void test_cache_failed_write(void **s)
+{
+    (void)s;
+    char dir[300], path[1024];
+    fresh_cache(dir, sizeof dir, "wfail");
+    int v;
+    if (build_tiny(tctx, 5, 1, &v, path, sizeof path) == CLG_ORIGIN_SOURCE) {
+        drop_cache(dir);
+        skip();
+    }
+    assert_int_equal(unlink(path), 0);
+    for (int mode = 1; mode <= 2; mode++) {
+        fail_seen[0] = 0;
+        fail_mode = mode;
+        int o = build_tiny(tctx, 5, 1, &v, NULL, 0);
+        fail_mode = 0;
+        assert_int_equal(o, CLG_ORIGIN_SOURCE); /* built, not stored */
+        assert_int_equal(v, 501);
+        assert_true(fail_seen[0] != 0);          /* the simulated failure did hit a temp file */
+        assert_int_equal(access(fail_seen, F_OK), -1);
+        int entries, others;
+        count_files(dir, &entries, &others);
+        assert_int_equal(entries, 0);
+        assert_int_equal(others, 0);
+    }
+    /* with writes working again the entry is stored */
+    assert_int_equal(build_tiny(tctx, 5, 1, &v, NULL, 0), CLG_ORIGIN_CACHE_STORED);
+    assert_int_equal(v, 501);
+    drop_cache(dir);
+}
+
+/* ---- concurrent fill: this binary re-run as child processes -----------------------------------
+ *
+ *   test_program --cache-child MODE P D DIR GO_FD READY_FD
+ *
+ * builds the CHILD_PROGRAMS tiny programs on device P:D into cache folder DIR with
+ * CLG_CACHE_FORCE, after writing a byte to READY_FD and waiting for EOF on GO_FD (so the
+ * children start together), checks what each kernel computes, and exits 0 if every program was
+ * stored or loaded (MODE "fill") or loaded from the cache (MODE "hit"). */
+
+#define CHILD_PROGRAMS 3
+
+extern char **environ;
+
+static int cache_child(int argc, char **argv)
+{
+    if (argc != 8)
+        return 2;
+    const char *mode = argv[2];
+    int pi = atoi(argv[3]), di = atoi(argv[4]), go = atoi(argv[6]), ready = atoi(argv[7]);
+    setenv("CLGRAD_CACHE_DIR", argv[5], 1);
+    clg_device_info *list = NULL;
+    int nd = 0, rc = 1;
+    clg_ctx *ctx = NULL;
+    if (clg_devices_list(&list, &nd)) {
+        fprintf(stderr, "cache child: %s\n", clg_last_error());
+        return 1;
+    }
+    for (int i = 0; i < nd && !ctx; i++)
+        if (list[i].platform_index == pi && list[i].device_index == di && clg_ctx_create(&list[i], NULL, &ctx))
+            fprintf(stderr, "cache child: %s\n", clg_last_error());
+    if (!ctx)
+        goto out;
+    clg_ctx_set_cache_policy(ctx, CLG_CACHE_FORCE);
+    char b = 'r';
+    if (write(ready, &b, 1) != 1)
+        goto out;
+    close(ready);
+    while (read(go, &b, 1) > 0)
+        ;
+    rc = 0;
+    char origins[CHILD_PROGRAMS + 1] = "";
+    for (int i = 0; i < CHILD_PROGRAMS; i++) {
+        int v = -100;
+        int o = build_tiny(ctx, i, 40 + i, &v, NULL, 0);
+        origins[i] = (char)('0' + o);
+        int ok = !strcmp(mode, "hit") ? o == CLG_ORIGIN_CACHE_HIT
+                                      : (o == CLG_ORIGIN_CACHE_HIT || o == CLG_ORIGIN_CACHE_STORED);
+        if (!ok || v != 100 * i + 40 + i) {
+            fprintf(stderr, "cache child %ld (%s): program %d: origin %d, value %d\n", (long)getpid(), mode, i, o, v);
+            rc = 1;
+        }
+    }
+    printf("cache child %ld (%s): origins %s (1 loaded, 2 stored)\n", (long)getpid(), mode, origins);
+out:
+    if (ctx)
+        clg_ctx_destroy(ctx);
+    clg_devices_free(list);
+    return rc;
+}
+
+/* Start n children in mode; after all are ready, release them at once; 0 if all exit 0. */
+static int run_children(const char *mode, int n, const char *dir)
+{
+    int go[2], ready[2];
+    assert_int_equal(pipe(go), 0);
+    assert_int_equal(pipe(ready), 0);
+    char p[16], d[16], gofd[16], rdfd[16];
+    snprintf(p, sizeof p, "%d", tdev->platform_index);
+    snprintf(d, sizeof d, "%d", tdev->device_index);
+    snprintf(gofd, sizeof gofd, "%d", go[0]);
+    snprintf(rdfd, sizeof rdfd, "%d", ready[1]);
+    char *args[] = { "/proc/self/exe", "--cache-child", (char *)mode, p, d, (char *)dir, gofd, rdfd, NULL };
+    posix_spawn_file_actions_t fa;
+    assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
+    assert_int_equal(posix_spawn_file_actions_addclose(&fa, go[1]), 0);
+    assert_int_equal(posix_spawn_file_actions_addclose(&fa, ready[0]), 0);
+    pid_t pids[8];
+    assert_true(n <= 8);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(posix_spawn(&pids[i], "/proc/self/exe", &fa, NULL, args, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    close(go[0]);
+    close(ready[1]);
+    char b;
+    int nready = 0;
+    while (nready < n && read(ready[0], &b, 1) == 1)
+        nready++;
+    close(ready[0]);
+    close(go[1]); /* go */
+    int bad = nready != n;
+    for (int i = 0; i < n; i++) {
+        int status = 0;
+        assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            fprintf(stderr, "cache child %d (%s) failed: status 0x%x\n", i, mode, status);
+            bad = 1;
+        }
+    }
+    return bad;
+}
+
+/* Four processes fill one empty (not yet created) cache folder at the same time: every entry is
+ * complete and verifies, no temp file is left, and a fifth process loads all without a build. */
+static void test_cache_concurrent_fill(void **s)
+{
+    (void)s;
+    char dir[300], sub[400];
+    fresh_cache(dir, sizeof dir, "conc");
+    int v;
+    /* does the driver give binaries at all?  (probe in a folder of its own) */
+    snprintf(sub, sizeof sub, "%s/probe", dir);
+    setenv("CLGRAD_CACHE_DIR", sub, 1);
+    if (build_tiny(tctx, 0, 1, &v, NULL, 0) == CLG_ORIGIN_SOURCE) {
+        drop_cache(dir);
+        skip();
+    }
+    snprintf(sub, sizeof sub, "%s/a/b", dir);
+    assert_int_equal(run_children("fill", 4, sub), 0);
+    int entries, others;
+    count_files(sub, &entries, &others);
+    assert_int_equal(entries, CHILD_PROGRAMS);
+    assert_int_equal(others, 0);
+    assert_int_equal(run_children("hit", 1, sub), 0);
+    /* and this process loads them too */
+    setenv("CLGRAD_CACHE_DIR", sub, 1);
+    for (int i = 0; i < CHILD_PROGRAMS; i++) {
+        assert_int_equal(build_tiny(tctx, i, 40 + i, &v, NULL, 0), CLG_ORIGIN_CACHE_HIT);
+        assert_int_equal(v, 100 * i + 40 + i);
+    }
+    drop_cache(dir);
 }
 
 static void test_cache_off(void **s)
@@ -174,10 +726,16 @@ static void test_build_all_programs(void **s)
     assert_clg_ok(clg_ctx_build_all(tctx));
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "--cache-child"))
+        return cache_child(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_syntax_error_has_log), cmocka_unit_test(test_cache_store_hit_rebuild),
+        cmocka_unit_test(test_cache_swapped_entries), cmocka_unit_test(test_cache_rotated_entries),
+        cmocka_unit_test(test_cache_damaged_entry), cmocka_unit_test(test_cache_entry_without_kernel),
+        cmocka_unit_test(test_cache_failed_write),
+        cmocka_unit_test(test_cache_concurrent_fill),
         cmocka_unit_test(test_cache_off), cmocka_unit_test(test_cl_dir_override),
         cmocka_unit_test(test_fma_define), cmocka_unit_test(test_build_all_programs),
     };

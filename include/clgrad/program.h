@@ -6,11 +6,15 @@
  * CL_DEVICE_OPENCL_C_VERSION, -DCLG_DEVICE_CPU/GPU, tunables as -D defines,
  * plus CLGRAD_BUILD_OPTIONS if set.  No fast-math.
  *
- * Binary cache: key = hash(platform version, device name, driver version,
- * source, options, format version); stored under CLGRAD_CACHE_DIR, else
- * $XDG_CACHE_HOME/clgrad, else ~/.cache/clgrad.  Entries carry a checksum;
- * a truncated or corrupt entry is rebuilt, never fatal.  Writes go to a temp
- * file that is renamed into place.
+ * Binary cache: an entry's file name is a hash of (format version, platform
+ * version, device name, driver version, options, source); stored under
+ * CLGRAD_CACHE_DIR, else $XDG_CACHE_HOME/clgrad, else ~/.cache/clgrad.  Each
+ * entry also carries that key in full and a checksum of the whole file, and
+ * is used only if both match the build asked for: an entry that is truncated,
+ * corrupt, under another entry's name, rejected by the driver or missing a
+ * kernel is rebuilt from source and rewritten, never fatal, never loaded.
+ * Writes go to a temp file in the same folder (unique per process), checked,
+ * synced and renamed into place, so several processes may fill one cache.
  *
  * Policy (CLGRAD_CACHE): "0" disables it; "1"/unset uses it except on PoCL,
  * which caches compiled kernels itself and for which loading a binary costs
@@ -32,10 +36,11 @@ typedef enum clg_cache_policy {
 
 /* Where a program came from on its last build. */
 typedef enum clg_program_origin {
-    CLG_ORIGIN_SOURCE = 0,      /* compiled from source, cache not used */
+    CLG_ORIGIN_SOURCE = 0,      /* compiled from source; cache off, or the entry not written */
     CLG_ORIGIN_CACHE_HIT = 1,   /* loaded from our binary cache */
     CLG_ORIGIN_CACHE_STORED = 2,/* compiled from source and stored in the cache */
-    CLG_ORIGIN_CACHE_REBUILT = 3/* cache entry was corrupt: compiled and rewritten */
+    CLG_ORIGIN_CACHE_REBUILT = 3/* cache entry unusable (corrupt, truncated, another key,
+                                   rejected by the driver): compiled and rewritten */
 } clg_program_origin;
 
 typedef struct clg_build_report {
