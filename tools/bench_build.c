@@ -119,7 +119,8 @@ int main(int argc, char **argv)
     const char *spec = NULL;
     for (int a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "--reps") && a + 1 < argc) {
-            reps = atoi(argv[++a]);
+            if (util_parse_int("bench_build", "--reps", argv[++a], 1, 1000000, &reps))
+                return 2;
         } else if (!strcmp(argv[a], "--device") && a + 1 < argc) {
             spec = argv[++a];
         } else {

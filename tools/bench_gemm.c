@@ -323,8 +323,10 @@ int main(int argc, char **argv)
             dev = argv[++i];
         else if (!strcmp(argv[i], "--paths") && i + 1 < argc)
             paths = argv[++i];
-        else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
-            reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
+            if (util_parse_int("bench_gemm", "--reps", argv[++i], 1, 1000000, &reps))
+                return 2;
+        }
         else if (!strcmp(argv[i], "--shape") && i + 1 < argc) {
             bcase *u = &user_case;
             if (sscanf(argv[++i], "%d,%d,%d,%d,%d", &u->M, &u->K, &u->N, &u->ta, &u->tb) != 5 || u->M < 1 ||
@@ -336,8 +338,10 @@ int main(int argc, char **argv)
                      u->tb ? "T" : "");
             u->name = user_name;
             u->mlp = 1;
-        } else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
-            rounds = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) {
+            if (util_parse_int("bench_gemm", "--rounds", argv[++i], 1, 1000000, &rounds))
+                return 2;
+        }
         else if (!strcmp(argv[i], "--only") && i + 1 < argc)
             only = argv[++i];
         else if (!strcmp(argv[i], "--min"))

@@ -475,11 +475,12 @@ static void json_timing(FILE *f, const timing *t)
 static int write_json(const char *path, const row *rows, int nrows, const result *res,
                       const clg_device_info *devs, int ndev, const opts *o)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        perror(path);
+    clg_file_writer *w;
+    if (clg_file_writer_open(path, &w)) {
+        fprintf(stderr, "bench_ops: %s\n", clg_last_error());
         return 1;
     }
+    FILE *f = clg_file_writer_stream(w);
     fprintf(f, "{\n  \"timing\": \"wall us per call: clFinish; t0; call; clFinish; t1\",\n");
     fprintf(f, "  \"quick\": %s,\n  \"devices\": [\n", o->quick ? "true" : "false");
     for (int d = 0; d < ndev; d++) {
@@ -510,8 +511,8 @@ static int write_json(const char *path, const row *rows, int nrows, const result
             fprintf(f, "}");
         }
     fprintf(f, "\n  ]\n}\n");
-    if (fclose(f)) {
-        perror(path);
+    if (clg_file_writer_commit(w)) {
+        fprintf(stderr, "bench_ops: %s\n", clg_last_error());
         return 1;
     }
     return 0;
@@ -571,11 +572,8 @@ static int parse_args(int argc, char **argv, opts *o)
         else if (!strcmp(key, "--op"))
             o->only = v;
         else if (!strcmp(key, "--reps")) {
-            o->reps = atoi(v);
-            if (o->reps < 1) {
-                fprintf(stderr, "bench_ops: --reps needs a positive count\n");
+            if (util_parse_int("bench_ops", "--reps", v, 1, 1000000, &o->reps))
                 return 1;
-            }
         } else if (!strcmp(a, "--quick"))
             o->quick = 1;
         else if (!strcmp(a, "--minmax"))
