@@ -1,8 +1,10 @@
 /* tune.c — lookup of the GEMM path and register tiles stored by `clgrad tune` in the cache dir. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
+#include "io_internal.h"
 
 /* File <cache dir>/gemm_tune.txt, one line per device and shape class, tab-separated:
  *   device name \t driver version \t class \t TM,VW,NV | clblast | local | simple
@@ -32,9 +34,15 @@ int clg__gemm_tune_lookup(const clg_device_info *d, int cls, int *path_out, int 
         return 0;
     }
     snprintf(path, sizeof path, "%s/gemm_tune.txt", dir);
-    FILE *f = fopen(path, "r");
-    if (!f)
+    FILE *f;
+    if (access(path, F_OK) != 0)
         return 0;
+    if (clg__fopen_regular(path, "tuning file", &f) != CLG_OK) {
+        /* e.g. a FIFO put there: never wait on it, run untuned */
+        clg__log(CLG_LOG_WARN, "%s; GEMM defaults used", clg_last_error());
+        clg__clear_error();
+        return 0;
+    }
     int found = 0;
     const char *want = clg__gemm_class_name(cls);
     while (!found && fgets(line, sizeof line, f)) {
