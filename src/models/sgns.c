@@ -5,18 +5,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
+#include "io_internal.h"
 #include "clgrad/sgns.h"
 
-#define MAX_WORD 100
+#define MAX_WORD CLG_SGNS_MAX_WORD
 
 /* ---- tokenizer -------------------------------------------------------------- */
 
 static int word_byte(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80; }
 
-/* Next token of f into w (NUL-terminated, lowercased, at most MAX_WORD bytes kept): returns its
- * length, 0 for an end of line, -1 at the end of the file. */
+/* Next token of f into w (NUL-terminated, lowercased, w has MAX_WORD + 1 bytes): returns its length,
+ * 0 for an end of line, -1 at the end of the file, -2 for a word longer than MAX_WORD bytes (w holds
+ * its first MAX_WORD bytes). */
 static int read_token(FILE *f, char *w)
 {
     int n = 0, c;
@@ -29,8 +33,15 @@ static int read_token(FILE *f, char *w)
             return 0;
         }
         if (word_byte(c) || (n && (c == '\'' || c == '-'))) {
-            if (n < MAX_WORD)
-                w[n++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+            if (n == MAX_WORD) {
+                /* an apostrophe/hyphen past the limit may be trailing (dropped); a letter is not */
+                if (word_byte(c)) {
+                    w[n] = 0;
+                    return -2;
+                }
+                continue;
+            }
+            w[n++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
         } else if (n) {
             break;
         }
@@ -110,22 +121,30 @@ clg_status clg_vocab_build(const char *path, int min_count, clg_vocab **out)
     if (!path || !out || min_count < 1)
         return clg__fail(CLG_ERR_INVALID_ARG, "vocab: need a path and min_count >= 1");
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return clg__fail(CLG_ERR_IO, "vocab: cannot open corpus '%s': %s", path, strerror(errno));
-    clg_status st = CLG_OK;
+    /* a regular file: training reads it once more per epoch, which a FIFO cannot give */
+    FILE *f;
+    clg_status st = clg__fopen_regular(path, "corpus", &f);
+    if (st)
+        return st;
     vword *arr = NULL;
     int n = 0, cap = 0;
     int *table = NULL;
     size_t tsize = 0;
-    int64_t total = 0;
+    int64_t total = 0, line = 1;
     char w[MAX_WORD + 1];
     int r;
     if (rehash(&table, &tsize, arr, 0, 1 << 16))
         goto oom;
-    while ((r = read_token(f, w)) >= 0) {
-        if (r == 0)
+    while ((r = read_token(f, w)) != -1) {
+        if (r == -2) {
+            st = clg__fail(CLG_ERR_FORMAT, "vocab: corpus '%s' line %lld: a word longer than %d bytes ('%.40s...'); "
+                           "split it or remove it", path, (long long)line, MAX_WORD, w);
+            goto out;
+        }
+        if (r == 0) {
+            line++;
             continue;
+        }
         total++;
         size_t s = slot_of(table, tsize, arr, w);
         if (table[s] >= 0) {
@@ -482,6 +501,13 @@ clg_status clg_sgns_train(clg_ctx *ctx, const char *corpus, const clg_sgns_optio
     clg_status st = clg_vocab_build(corpus, o.min_count, &voc);
     if (st)
         return st;
+    if (voc->n < 2) {
+        st = clg__fail(CLG_ERR_FORMAT, "sgns_train: corpus '%s' has %d distinct word%s seen at least %d times (min_count): "
+                       "skip-gram needs at least 2 to have anything to learn", corpus, voc->n, voc->n == 1 ? "" : "s",
+                       o.min_count);
+        clg_vocab_free(voc);
+        return st;
+    }
     trainer t = { .o = &o, .rng = o.seed * 0x2545F4914F6CDD1Dull + 7 };
     FILE *f = NULL;
     double *keep = NULL;
@@ -523,26 +549,32 @@ clg_status clg_sgns_train(clg_ctx *ctx, const char *corpus, const clg_sgns_optio
     clg_sgns_set_deterministic(t.m, o.deterministic);
     int64_t total = train_words * o.epochs, done = 0;
     char w[MAX_WORD + 1];
-    int stop = 0;
+    int stop = 0, has_pair = 0;
+    int64_t pairs_total = 0;
     for (int ep = 0; ep < o.epochs && !stop; ep++) {
-        if (!(f = fopen(corpus, "rb"))) {
-            st = clg__fail(CLG_ERR_IO, "sgns_train: cannot reopen corpus '%s': %s", corpus, strerror(errno));
+        if ((st = clg__fopen_regular(corpus, "corpus", &f)))
             goto out;
-        }
-        int r, eof = 0;
+        int r, eof = 0, line_words = 0;
         int64_t chunk_words = 0;
         while (!eof && !stop) {
             r = read_token(f, w);
+            if (r == -2) {
+                st = clg__fail(CLG_ERR_FORMAT, "sgns_train: corpus '%s' changed: a word longer than %d bytes ('%.40s...')",
+                               corpus, MAX_WORD, w);
+                goto out;
+            }
             if (r < 0)
                 eof = 1;
             if (r <= 0) {
                 close_line(&t);
+                line_words = 0;
                 if (!eof)
                     continue;
             } else {
                 int id = clg_vocab_find(voc, w);
                 if (id < 0)
                     continue;
+                has_pair |= ++line_words >= 2;
                 chunk_words++;
                 if (keep[id] < 1.0 && clg__u01(&t.rng) > keep[id])
                     continue;
@@ -572,6 +604,7 @@ clg_status clg_sgns_train(clg_ctx *ctx, const char *corpus, const clg_sgns_optio
             int64_t pairs = 0;
             for (int i = 0; i < t.n; i++)
                 pairs += t.span[2 * i] + t.span[2 * i + 1];
+            pairs_total += pairs;
             done += chunk_words;
             chunk_words = 0;
             t.n = t.line_start = 0;
@@ -584,6 +617,16 @@ clg_status clg_sgns_train(clg_ctx *ctx, const char *corpus, const clg_sgns_optio
         }
         fclose(f);
         f = NULL;
+        if (!has_pair && !stop) {
+            st = clg__fail(CLG_ERR_FORMAT, "sgns_train: no line of corpus '%s' has two vocabulary words (seen at least %d "
+                           "times): there are no skip-gram pairs to train on", corpus, o.min_count);
+            goto out;
+        }
+    }
+    if (pairs_total == 0 && !stop) {
+        st = clg__fail(CLG_ERR_FORMAT, "sgns_train: subsampling (sample %g) dropped every skip-gram pair of corpus '%s': "
+                       "nothing was trained; use a larger corpus or sample 0", o.sample, corpus);
+        goto out;
     }
     clg_vectors *v = NULL;
     float *data = vectors_alloc(&v, V, o.dim);
@@ -696,88 +739,270 @@ static clg_status load_fail(FILE *f, clg_vectors *v, char *line, clg_status st)
     return st;
 }
 
+static int is_blank(int c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+/* One value of a text record at *pp (before end): 0 ok, 1 none left on the line, 2 not a number, 3 out of
+ * float range, 4 NaN or infinite. */
+static int parse_value(const char **pp, const char *end, float *out)
+{
+    const char *p = *pp;
+    while (p < end && is_blank(*p))
+        p++;
+    *pp = p;
+    if (p == end)
+        return 1;
+    char *e;
+    errno = 0;
+    float x = strtof(p, &e);
+    if (e == p || (e < end && !is_blank(*e)))
+        return 2;
+    if (isnan(x) || (isinf(x) && errno != ERANGE))
+        return 4;
+    if (errno == ERANGE && isinf(x))
+        return 3;
+    *out = x;   /* an underflow to a denormal or zero is kept */
+    *pp = e;
+    return 0;
+}
+
+/* Does the line hold a word and then only numbers (at least one)?  The text/binary tell-tale. */
+static int looks_text(const char *line, size_t len)
+{
+    const char *p = line, *end = line + len;
+    for (const char *q = line; q < end; q++)
+        if ((unsigned char)*q < 0x20 && *q != '\t' && *q != '\r' && *q != '\n')
+            return 0;
+    while (p < end && !is_blank(*p))
+        p++;
+    if (p == line)
+        return 0;
+    int values = 0;
+    float x;
+    for (;;) {
+        int r = parse_value(&p, end, &x);
+        if (r == 1)
+            return values > 0;
+        if (r == 2)
+            return 0;
+        if (r)          /* a number, if not a usable one: the text reader says which */
+            while (p < end && !is_blank(*p))
+                p++;
+        values++;
+    }
+}
+
+/* Does a binary record start at the current position: a word, a space, dim floats, then "\n" or EOF? */
+static int looks_binary(FILE *f, long dim)
+{
+    int c, k = 0;
+    while ((c = getc(f)) == '\n' || c == '\r')
+        ;
+    while (c != EOF && c != ' ' && c != '\n' && k++ < CLG_SGNS_MAX_WORD)
+        c = getc(f);
+    if (c != ' ' || k == 0)
+        return 0;
+    for (long i = 0; i < 4 * dim; i++)
+        if (getc(f) == EOF)
+            return 0;
+    c = getc(f);
+    return c == '\n' || c == EOF;
+}
+
+/* Duplicate words: the first pair found, as row indices (a < b), or -1. */
+static int find_duplicate(char *const *words, int n, int *a, int *b, int *oom)
+{
+    *oom = 0;
+    size_t ts = 16;
+    while (ts < (size_t)n * 2)
+        ts *= 2;
+    int *t = malloc(ts * sizeof *t);
+    if (!t) {
+        *oom = 1;
+        return -1;
+    }
+    memset(t, 0xff, ts * sizeof *t);
+    int found = -1;
+    for (int i = 0; i < n && found < 0; i++) {
+        size_t s = (size_t)hash_str(words[i]) & (ts - 1);
+        while (t[s] >= 0 && strcmp(words[t[s]], words[i]) != 0)
+            s = (s + 1) & (ts - 1);
+        if (t[s] >= 0) {
+            *a = t[s];
+            *b = i;
+            found = 0;
+        }
+        t[s] = i;
+    }
+    free(t);
+    return found;
+}
+
 clg_status clg_vectors_load(const char *path, clg_vec_format fmt, clg_vectors **out)
 {
     if (!path || !out)
         return clg__fail(CLG_ERR_INVALID_ARG, "vectors_load: NULL path or out");
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return clg__fail(CLG_ERR_IO, "vectors_load: cannot open '%s': %s", path, strerror(errno));
+    /* regular files only: the size bounds what the header may promise, and AUTO reads the first record twice */
+    int fd;
+    struct stat sb;
+    clg_status st = clg__open_regular(path, "vectors file", &fd, &sb);
+    if (st)
+        return st;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return clg__fail(CLG_ERR_OUT_OF_MEMORY, "vectors_load: cannot open '%s': %s", path, strerror(errno));
+    }
     char *line = NULL;
     size_t lcap = 0;
     clg_vectors *v = NULL;
     long n, dim;
     char tail[8];
     ssize_t len = getline(&line, &lcap, f);
-    if (len <= 0 || sscanf(line, "%ld %ld %1s", &n, &dim, tail) != 2 || n < 0 || dim < 1 || n > 100000000 || dim > 100000)
+    if (len <= 0 || strlen(line) != (size_t)len || sscanf(line, "%ld %ld %1s", &n, &dim, tail) != 2 || n < 0 || dim < 1 ||
+        n > 100000000 || dim > 100000)
         return load_fail(f, v, line, clg__fail(CLG_ERR_FORMAT, "vectors_load: '%s': line 1 must be \"<words> <dim>\"", path));
     long data_pos = ftell(f);
+    if (data_pos < 0)
+        return load_fail(f, v, line, clg__fail(CLG_ERR_IO, "vectors_load: '%s': %s", path, strerror(errno)));
     if (fmt == CLG_VEC_AUTO) {
-        /* text if the first record is printable up to its newline and has a word and dim fields */
-        fmt = CLG_VEC_TEXT;
-        int c, prev_space = 1;
-        long k = 0, fields = 0;
-        while ((c = getc(f)) != EOF && c != '\n' && k++ < 64 * dim + 4096) {
-            if (c < 0x20 && c != '\t' && c != '\r')
-                fmt = CLG_VEC_BINARY;
-            int sp = c == ' ' || c == '\t' || c == '\r';
-            fields += prev_space && !sp;
-            prev_space = sp;
+        /* text if the first record is a word and numbers; else binary if it has a binary record's shape;
+         * else whichever reader will name the problem (a text file whose dim is wrong stays text) */
+        len = getline(&line, &lcap, f);
+        int text = len > 0 && looks_text(line, (size_t)len);
+        if (!text) {
+            fseek(f, data_pos, SEEK_SET);
+            text = !looks_binary(f, dim) && len > 0 && memchr(line, 0, (size_t)len) == NULL;
+            if (text)
+                for (ssize_t i = 0; i < len; i++)
+                    if ((unsigned char)line[i] < 0x20 && line[i] != '\t' && line[i] != '\r' && line[i] != '\n')
+                        text = 0;
         }
-        if (fields < dim + 1)
-            fmt = CLG_VEC_BINARY;
-        fseek(f, data_pos, SEEK_SET);
+        fmt = text ? CLG_VEC_TEXT : CLG_VEC_BINARY;
+        if (fseek(f, data_pos, SEEK_SET) != 0)
+            return load_fail(f, v, line, clg__fail(CLG_ERR_IO, "vectors_load: '%s': %s", path, strerror(errno)));
     }
-    if (!vectors_alloc(&v, (int)n, (int)dim))
-        return load_fail(f, v, line, clg__fail(CLG_ERR_OUT_OF_MEMORY, "vectors_load: %ld x %ld vectors", n, dim));
+    /* rows are allocated as they arrive, so a header that promises more than the file holds costs nothing */
+    long cap = n < 1024 ? n : 1024;
+    if (!vectors_alloc(&v, (int)cap, (int)dim))
+        return load_fail(f, v, line, clg__fail(CLG_ERR_OUT_OF_MEMORY, "vectors_load: %ld x %ld vectors", cap, dim));
+    v->n = 0;
     for (long i = 0; i < n; i++) {
+        if (i == cap) {
+            long nc = cap * 2 < n ? cap * 2 : n;
+            char **nw = realloc(v->words, (size_t)nc * sizeof *nw);
+            if (nw)
+                v->words = nw;
+            float *nd = nw ? realloc(v->data, (size_t)nc * (size_t)dim * sizeof *nd) : NULL;
+            if (!nd)
+                return load_fail(f, v, line, clg__fail(CLG_ERR_OUT_OF_MEMORY, "vectors_load: %ld x %ld vectors", nc, dim));
+            v->data = nd;
+            cap = nc;
+        }
+        v->words[i] = NULL;
+        v->n = (int)i + 1;
         float *r = v->data + (size_t)i * (size_t)dim;
         if (fmt == CLG_VEC_TEXT) {
             len = getline(&line, &lcap, f);
             if (len <= 0)
                 return load_fail(f, v, line, clg__fail(CLG_ERR_FORMAT, "vectors_load: '%s' ends after %ld of %ld words", path, i, n));
+            const char *end = line + len;
             char *p = line, *sp = line + strcspn(line, " \t\r\n");
-            if (sp == p || (*sp != ' ' && *sp != '\t'))
+            if (sp == p || sp == end || (*sp != ' ' && *sp != '\t'))
                 return load_fail(f, v, line, clg__fail(CLG_ERR_FORMAT, "vectors_load: '%s' line %ld: expected a word and %ld numbers", path, i + 2, dim));
+            if (sp - p > CLG_SGNS_MAX_WORD)
+                return load_fail(f, v, line, clg__fail(CLG_ERR_FORMAT, "vectors_load: '%s' line %ld: a word of %ld bytes, longer than the %d allowed",
+                                                        path, i + 2, (long)(sp - p), CLG_SGNS_MAX_WORD));
             *sp = 0;
             if (!(v->words[i] = strdup(p)))
                 return load_fail(f, v, line, clg__fail(CLG_ERR_OUT_OF_MEMORY, "vectors_load: word copy"));
-            p = sp + 1;
+            const char *q = sp + 1;
             for (long d = 0; d < dim; d++) {
-                char *e;
-                errno = 0;
-                float x = strtof(p, &e);
-                if (e == p || (errno == ERANGE && !isfinite(x)))
-                    return load_fail(f, v, line, clg__fail(CLG_ERR_FORMAT, "vectors_load: '%s' line %ld ('%s'): value %ld of %ld is missing or not a number",
-                                                            path, i + 2, v->words[i], d + 1, dim));
-                r[d] = x;
-                p = e;
+                int bad = parse_value(&q, end, &r[d]);
+                if (!bad)
+                    continue;
+                const char *at = q;
+                int tok = (int)strcspn(at, " \t\r\n");
+                tok = tok > 40 ? 40 : tok;
+                const char *why = bad == 2 ? "is not a number" : bad == 3 ? "is out of float range (|x| > 3.4e38)" : "is NaN or infinite";
+                if (bad == 1)
+                    return load_fail(f, v, line, clg__fail(CLG_ERR_FORMAT, "vectors_load: '%s' line %ld ('%s') has %ld values, the header (line 1) says %ld",
+                                                            path, i + 2, v->words[i], d, dim));
+                return load_fail(f, v, line, clg__fail(CLG_ERR_FORMAT, "vectors_load: '%s' line %ld ('%s'): value %ld ('%.*s') %s",
+                                                        path, i + 2, v->words[i], d + 1, tok, at, why));
             }
-            while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-                p++;
-            if (*p)
-                return load_fail(f, v, line, clg__fail(CLG_ERR_FORMAT, "vectors_load: '%s' line %ld ('%s'): more than %ld values", path, i + 2, v->words[i], dim));
+            while (q < end && is_blank(*q))
+                q++;
+            if (q < end) {
+                long more = 0;
+                float x;
+                while (parse_value(&q, end, &x) != 1 && more < 1000000) {
+                    more++;
+                    while (q < end && !is_blank(*q))
+                        q++;
+                }
+                return load_fail(f, v, line, clg__fail(CLG_ERR_FORMAT, "vectors_load: '%s' line %ld ('%s') has %ld values, the header (line 1) says %ld",
+                                                        path, i + 2, v->words[i], dim + more, dim));
+            }
         } else {
-            char w[1024];
+            char w[CLG_SGNS_MAX_WORD + 1];
             int c, k = 0;
             while ((c = getc(f)) == '\n' || c == '\r')
                 ;
-            while (c != EOF && c != ' ' && k < (int)sizeof w - 1) {
+            while (c != EOF && c != ' ' && c != 0 && k < CLG_SGNS_MAX_WORD + 1) {
                 w[k++] = (char)c;
                 c = getc(f);
             }
+            if (k > CLG_SGNS_MAX_WORD)
+                return load_fail(f, v, line, clg__fail(CLG_ERR_FORMAT, "vectors_load: '%s' binary record %ld: a word longer than the %d bytes allowed",
+                                                        path, i + 1, CLG_SGNS_MAX_WORD));
             w[k] = 0;
             if (c != ' ' || k == 0)
                 return load_fail(f, v, line, clg__fail(CLG_ERR_FORMAT, "vectors_load: '%s' binary record %ld: %s", path, i + 1,
-                                                        c == EOF ? "file ends early" : "word missing or too long"));
+                                                        c == EOF ? "file ends early" : c == 0 ? "NUL byte in the word" : "word missing"));
             if (!(v->words[i] = strdup(w)))
                 return load_fail(f, v, line, clg__fail(CLG_ERR_OUT_OF_MEMORY, "vectors_load: word copy"));
             if (fread(r, sizeof(float), (size_t)dim, f) != (size_t)dim)
                 return load_fail(f, v, line, clg__fail(CLG_ERR_FORMAT, "vectors_load: '%s' binary record %ld ('%s'): fewer than %ld floats",
                                                         path, i + 1, w, dim));
+            for (long d = 0; d < dim; d++)
+                if (!isfinite(r[d]))
+                    return load_fail(f, v, line, clg__fail(CLG_ERR_FORMAT, "vectors_load: '%s' binary record %ld ('%s'): value %ld is NaN or infinite",
+                                                            path, i + 1, w, d + 1));
         }
     }
+    /* the header's word count must match the rows exactly: anything but blank space after row n is an error */
+    if (fmt == CLG_VEC_TEXT) {
+        for (long ln = n + 2; (len = getline(&line, &lcap, f)) > 0; ln++) {
+            ssize_t k = 0;
+            while (k < len && is_blank(line[k]))
+                k++;
+            if (k < len)
+                return load_fail(f, v, line, clg__fail(CLG_ERR_FORMAT, "vectors_load: '%s': the header (line 1) says %ld words, but line %ld has "
+                                                        "another row", path, n, ln));
+        }
+    } else {
+        int c;
+        while ((c = getc(f)) == '\n' || c == '\r' || c == ' ')
+            ;
+        if (c != EOF)
+            return load_fail(f, v, line, clg__fail(CLG_ERR_FORMAT, "vectors_load: '%s': the header says %ld words, but more data follows "
+                                                    "binary record %ld", path, n, n));
+    }
+    if (ferror(f))
+        return load_fail(f, v, line, clg__fail(CLG_ERR_IO, "vectors_load: read error on '%s'", path));
+    int a, b, oom;
+    if (find_duplicate(v->words, v->n, &a, &b, &oom) == 0) {
+        if (fmt == CLG_VEC_TEXT)
+            st = clg__fail(CLG_ERR_FORMAT, "vectors_load: '%s': word '%s' appears twice, rows %d and %d (lines %d and %d)", path,
+                           v->words[a], a + 1, b + 1, a + 2, b + 2);
+        else
+            st = clg__fail(CLG_ERR_FORMAT, "vectors_load: '%s': word '%s' appears twice, binary records %d and %d", path, v->words[a],
+                           a + 1, b + 1);
+        return load_fail(f, v, line, st);
+    }
+    if (oom)
+        return load_fail(f, v, line, clg__fail(CLG_ERR_OUT_OF_MEMORY, "vectors_load: duplicate check of %d words", v->n));
     fclose(f);
     free(line);
     *out = v;
