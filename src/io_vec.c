@@ -184,7 +184,8 @@ clg_status clg_vectors_load(const char *path, clg_vec_format fmt, clg_vectors **
             return load_fail(f, v, line, clg__fail(CLG_ERR_IO, "vectors_load: '%s': %s", path, strerror(errno)));
     }
     /* rows are allocated as they arrive, so a header that promises more than the file holds costs nothing */
-    long cap = n < 1024 ? n : 1024;
+    long cap = 65536 / dim > 0 ? 65536 / dim : 1;   /* 256 KiB at first */
+    cap = n < cap ? n : cap;
     v = calloc(1, sizeof *v);
     if (v) {
         v->dim = (int)dim;
