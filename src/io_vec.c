@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -66,13 +65,21 @@ static int parse_value(const char **pp, const char *end, float *out)
     return 0;
 }
 
+/* No control byte but tab, CR, LF (a NUL included)? */
+static int no_control(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+            return 0;
+    return 1;
+}
+
 /* Does the line hold a word and then only numbers (at least one)?  The text/binary tell-tale. */
 static int looks_text(const char *line, size_t len)
 {
     const char *p = line, *end = line + len;
-    for (const char *q = line; q < end; q++)
-        if ((unsigned char)*q < 0x20 && *q != '\t' && *q != '\r' && *q != '\n')
-            return 0;
+    if (!no_control(line, len))
+        return 0;
     while (p < end && !is_blank(*p))
         p++;
     if (p == line)
@@ -143,10 +150,9 @@ clg_status clg_vectors_load(const char *path, clg_vec_format fmt, clg_vectors **
     if (!path || !out)
         return clg__fail(CLG_ERR_INVALID_ARG, "vectors_load: NULL path or out");
     *out = NULL;
-    /* regular files only: the size bounds what the header may promise, and AUTO reads the first record twice */
+    /* regular files only: AUTO reads the first record twice (and a FIFO would block) */
     int fd;
-    struct stat sb;
-    clg_status st = clg__open_regular(path, "vectors file", &fd, &sb);
+    clg_status st = clg__open_regular(path, "vectors file", &fd, NULL);
     if (st)
         return st;
     FILE *f = fdopen(fd, "rb");
@@ -173,11 +179,7 @@ clg_status clg_vectors_load(const char *path, clg_vec_format fmt, clg_vectors **
         int text = len > 0 && looks_text(line, (size_t)len);
         if (!text) {
             fseek(f, data_pos, SEEK_SET);
-            text = !looks_binary(f, dim) && len > 0 && memchr(line, 0, (size_t)len) == NULL;
-            if (text)
-                for (ssize_t i = 0; i < len; i++)
-                    if ((unsigned char)line[i] < 0x20 && line[i] != '\t' && line[i] != '\r' && line[i] != '\n')
-                        text = 0;
+            text = !looks_binary(f, dim) && len > 0 && no_control(line, (size_t)len);
         }
         fmt = text ? CLG_VEC_TEXT : CLG_VEC_BINARY;
         if (fseek(f, data_pos, SEEK_SET) != 0)
