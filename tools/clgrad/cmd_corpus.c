@@ -51,7 +51,8 @@ int cmd_corpus(int argc, char **argv)
         printf("usage: clgrad corpus gcide OUT.txt [--dict PATH]\n"
                "  Turn the GNU Collaborative International Dictionary of English (Debian dict-gcide,\n"
                "  " GCIDE_PATH ") into plain text: lowercase words, one definition a line,\n"
-               "  pronunciations, etymologies, sources and citations removed.\n");
+               "  pronunciations, etymologies, sources and citations removed.  PATH (gzip or plain) may be a\n"
+               "  pipe or FIFO: it is read once; a FIFO nobody writes to within 10 s is an error.\n");
         return 0;
     }
     const char *dict = GCIDE_PATH;
