@@ -4,10 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "clgrad/io.h"
 #include "internal.h"
+#include "io_internal.h"
 
 #define IDX_FIRST_ALLOC ((size_t)1 << 22)
 
@@ -73,19 +75,21 @@ clg_status clg_idx_read(const char *path, clg_idx *out)
     if (!path || !*path)
         return clg__fail(CLG_ERR_INVALID_ARG, "clg_idx_read: empty path");
 
-    struct stat sb;
-    if (stat(path, &sb) != 0)
-        return clg__fail(CLG_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    if (S_ISDIR(sb.st_mode))
-        return clg__fail(CLG_ERR_IO, "cannot read %s: is a directory", path);
+    /* The whole file is read into memory: a FIFO or device is refused rather than waited on. */
+    int fd;
+    clg_status st = clg__open_regular(path, "IDX file", &fd, NULL);
+    if (st)
+        return st;
     errno = 0;
-    gzFile f = gzopen(path, "rb");
-    if (!f)
-        return clg__fail(errno == ENOMEM ? CLG_ERR_OUT_OF_MEMORY : CLG_ERR_IO, "cannot open %s: %s",
-                         path, errno ? strerror(errno) : "gzopen failed");
+    gzFile f = gzdopen(fd, "rb");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        return clg__fail(e == ENOMEM || !e ? CLG_ERR_OUT_OF_MEMORY : CLG_ERR_IO, "cannot open %s: %s", path,
+                         e ? strerror(e) : "gzdopen failed");
+    }
     gzbuffer(f, 1u << 17);
 
-    clg_status st;
     uint8_t *data = NULL;
     unsigned char hdr[4 + 4 * CLG_MAX_DIMS];
     size_t got;

@@ -1,10 +1,26 @@
-/* io_internal.h — atomic file writes (temp file in the same folder, then rename), shared by the io_*.c writers and the binary cache (program.c). */
+/* io_internal.h — what the readers and writers of files share: opening a file to read without blocking on a
+ * FIFO, and atomic file writes (temp file in the same folder, then rename), also used by the binary cache (program.c). */
 #ifndef CLGRAD_IO_INTERNAL_H
 #define CLGRAD_IO_INTERNAL_H
 
 #include <stdio.h>
 
+#include <sys/stat.h>
+
 #include "clgrad/status.h"
+
+/* Open path for reading as a regular file: the open never blocks (O_NONBLOCK, cleared once the file is
+ * known to be regular), and a FIFO, socket, device or directory is CLG_ERR_IO "<what> '<path>' is not a
+ * regular file (a FIFO)".  Readers that seek, know the size or read the file more than once use it.
+ * *fd_out: an O_CLOEXEC descriptor; sb (may be NULL) gets its fstat. */
+clg_status clg__open_regular(const char *path, const char *what, int *fd_out, struct stat *sb);
+/* The same as a FILE * opened "rb". */
+clg_status clg__fopen_regular(const char *path, const char *what, FILE **out);
+/* Open path for a single streaming read: a regular file, or a FIFO / character device (a pipe from
+ * another process).  The open does not block: a FIFO that no writer has opened yet reads as an empty
+ * file instead of hanging; once a writer has it open, reads block as usual.  A directory or socket
+ * is CLG_ERR_IO. */
+clg_status clg__open_stream(const char *path, const char *what, int *fd_out);
 
 typedef struct clg__afile {
     FILE *f;            /* write here */

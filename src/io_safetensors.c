@@ -827,10 +827,10 @@ clg_status clg_safetensors_open(const char *path, clg_st_file **out)
     *out = NULL;
     if (!path || !*path)
         return clg__fail(CLG_ERR_INVALID_ARG, "clg_safetensors_open: empty path");
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return clg__fail(CLG_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    clg_status st;
+    FILE *fp;
+    clg_status st = clg__fopen_regular(path, "safetensors file", &fp);
+    if (st)
+        return st;
     unsigned char *hdr = NULL;
     clg_st_file *f = calloc(1, sizeof *f);
     if (!f || !(f->path = strdup(path))) {
@@ -838,8 +838,8 @@ clg_status clg_safetensors_open(const char *path, clg_st_file **out)
         goto out;
     }
     struct stat sb;
-    if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        st = clg__fail(CLG_ERR_IO, "cannot read %s: not a regular file", path);
+    if (fstat(fileno(fp), &sb) != 0) {
+        st = clg__fail(CLG_ERR_IO, "cannot stat %s: %s", path, strerror(errno));
         goto out;
     }
     uint64_t fsize = (uint64_t)sb.st_size;

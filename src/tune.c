@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "io_internal.h"
 
 /* File <cache dir>/gemm_tune.txt, one line per device and shape class, tab-separated:
  *   device name \t driver version \t class \t TM,VW,NV | clblast | local | simple
@@ -75,19 +76,19 @@ int clg__gemm_tune_lookup(const clg_device_info *d, int cls, int *path_out, int 
         return 0;
     }
     snprintf(path, sizeof path, "%s/gemm_tune.txt", dir);
-    /* O_NONBLOCK and a regular file only: a FIFO under that name must not block. */
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
+    FILE *f;
+    if (access(path, F_OK) != 0)
         return 0;
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size > TUNE_MAX_BYTES) {
-        clg__log(CLG_LOG_WARN, "%s: not a regular file of at most %d bytes, ignored", path, TUNE_MAX_BYTES);
-        close(fd);
+    if (clg__fopen_regular(path, "tuning file", &f) != CLG_OK) {
+        /* e.g. a FIFO put there: never wait on it, run untuned */
+        clg__log(CLG_LOG_WARN, "%s; GEMM defaults used", clg_last_error());
+        clg__clear_error();
         return 0;
     }
-    FILE *f = fdopen(fd, "r");
-    if (!f) {
-        close(fd);
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || sb.st_size > TUNE_MAX_BYTES) {
+        clg__log(CLG_LOG_WARN, "%s: over %d bytes, ignored", path, TUNE_MAX_BYTES);
+        fclose(f);
         return 0;
     }
     int found = 0, lineno = 0;

@@ -1,10 +1,12 @@
 /* test_io.c — IDX/MNIST, safetensors and PNG files: round trips, corrupt inputs, interop with Python. */
 #include <dirent.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <png.h>
 #include <zlib.h>
@@ -12,6 +14,10 @@
 #include "harness.h"
 #include "util.h"
 #include "clgrad/io.h"
+#include "gcide.h"
+
+/* src/tune.c (internal, exported for tests): the `clgrad tune` entry of a device and shape class. */
+int clg__gemm_tune_lookup(const clg_device_info *d, int cls, int *path_out, int *tm, int *vw, int *nv);
 
 /* ---- temp folder and file helpers ---------------------------------------- */
 
@@ -927,6 +933,137 @@ static void test_png_errors(void **s)
     assert_true(no_temp_files_left());
 }
 
+/* ---- FIFOs and other non-regular files: an error, never a hang ----------------- */
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char m[] = "\nFAIL: a reader blocked on a FIFO for 10 s (hang)\n";
+    ssize_t r = write(2, m, sizeof m - 1);
+    (void)r;
+    _exit(3);
+}
+
+/* A reader that regressed to a blocking open/read kills the suite with a message instead of hanging it. */
+static void hang_guard(int on)
+{
+    signal(SIGALRM, on ? on_alarm : SIG_DFL);
+    alarm(on ? 10 : 0);
+}
+
+static void test_fifo_readers(void **s)
+{
+    (void)s;
+    const char *fifo = tpath("fifo");
+    unlink(fifo);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    hang_guard(1);
+    clg_idx idx;
+    assert_clg_status(clg_idx_read(fifo, &idx), CLG_ERR_IO);
+    assert_msg_has("is not a regular file (a FIFO)");
+    assert_msg_has(fifo);
+    clg_st_file *f = NULL;
+    assert_clg_status(clg_safetensors_open(fifo, &f), CLG_ERR_IO);
+    assert_msg_has("is not a regular file (a FIFO)");
+    assert_null(f);
+    assert_clg_status(clg_idx_read(tdir, &idx), CLG_ERR_IO);
+    assert_msg_has("is not a regular file (a directory)");
+    assert_clg_status(clg_safetensors_open(tdir, &f), CLG_ERR_IO);
+    assert_msg_has("is not a regular file (a directory)");
+
+    /* MNIST split whose images file is a FIFO */
+    const char *mdir = tpath("mnist-fifo");
+    assert_int_equal(mkdir(mdir, 0700), 0);
+    char ip[600], lp[600];
+    snprintf(ip, sizeof ip, "%s/t10k-images-idx3-ubyte", mdir);
+    snprintf(lp, sizeof lp, "%s/t10k-labels-idx1-ubyte", mdir);
+    assert_int_equal(mkfifo(ip, 0600), 0);
+    assert_int_equal(mkfifo(lp, 0600), 0);
+    float *x = NULL;
+    int32_t *y = NULL;
+    int n, r, c;
+    assert_clg_status(clg_mnist_load(mdir, "t10k", &x, &y, &n, &r, &c), CLG_ERR_IO);
+    assert_msg_has("is not a regular file");
+
+    /* tuning file: a FIFO where gemm_tune.txt belongs is ignored (defaults), not waited on */
+    char cdir[600], tp[700];
+    snprintf(cdir, sizeof cdir, "%s/cache", tdir);
+    assert_int_equal(mkdir(cdir, 0700), 0);
+    snprintf(tp, sizeof tp, "%s/gemm_tune.txt", cdir);
+    assert_int_equal(mkfifo(tp, 0600), 0);
+    char *old = getenv("CLGRAD_CACHE_DIR") ? strdup(getenv("CLGRAD_CACHE_DIR")) : NULL;
+    setenv("CLGRAD_CACHE_DIR", cdir, 1);
+    clg_device_info d;
+    memset(&d, 0, sizeof d);
+    strcpy(d.name, "dev");
+    strcpy(d.driver_version, "1");
+    int path = -1, tm = 0, vw = 0, nv = 0;
+    assert_int_equal(clg__gemm_tune_lookup(&d, 0, &path, &tm, &vw, &nv), 0);
+    /* a regular tuning file still works */
+    unlink(tp);
+    static const char tune[] = "dev\t1\tnn\t4,8,2\ndev\t1\ttn\tclblast\n";
+    write_file(tp, tune, sizeof tune - 1, 0);
+    assert_int_equal(clg__gemm_tune_lookup(&d, 0, &path, &tm, &vw, &nv), 1);
+    assert_int_equal(tm * 100 + vw * 10 + nv, 482);
+    if (old)
+        setenv("CLGRAD_CACHE_DIR", old, 1);
+    else
+        unsetenv("CLGRAD_CACHE_DIR");
+    free(old);
+    hang_guard(0);
+}
+
+/* GCIDE dictionary input is streamed: a FIFO with a writer is read, one without is refused in bounded time. */
+static void test_gcide_stream(void **s)
+{
+    (void)s;
+    const char *fifo = tpath("gcide-fifo");
+    unlink(fifo);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    hang_guard(1);
+    char err[512] = "";
+    gzFile g = gcide_open(fifo, 200, err, sizeof err);
+    assert_null(g);
+    if (!strstr(err, "no process writes to the FIFO"))
+        fail_msg("gcide_open error '%s'", err);
+    assert_null(gcide_open(tdir, 200, err, sizeof err));
+    if (!strstr(err, "not a regular file or a pipe"))
+        fail_msg("gcide_open error '%s'", err);
+    /* a writer that comes 100 ms later */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        usleep(100000);
+        FILE *w = fopen(fifo, "w");
+        if (!w)
+            _exit(1);
+        fputs("00-database-info\nheader\n\nApple \\Ap\"ple\\, n. [AS. [ae]ppel.]\n   The fleshy fruit of a tree.\n"
+              "   [1913 Webster]\n", w);
+        _exit(fclose(w) != 0);
+    }
+    g = gcide_open(fifo, 5000, err, sizeof err);
+    if (!g)
+        fail_msg("gcide_open: %s", err);
+    char *text = NULL;
+    size_t tlen = 0;
+    FILE *out = open_memstream(&text, &tlen);
+    assert_non_null(out);
+    gcide e;
+    gcide_init(&e, out);
+    char line[GCIDE_LINE];
+    while (gzgets(g, line, sizeof line))
+        gcide_line(&e, line);
+    gcide_finish(&e);
+    assert_int_equal(gzclose(g), Z_OK);
+    assert_int_equal(fclose(out), 0);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_string_equal(text, "apple n the fleshy fruit of a tree\n");
+    free(text);
+    hang_guard(0);
+}
+
 /* ---- runner ---------------------------------------------------------------- */
 
 int main(void)
@@ -951,6 +1088,8 @@ int main(void)
         cmocka_unit_test(test_st_we_read_python),
         cmocka_unit_test(test_png_round_trip),
         cmocka_unit_test(test_png_errors),
+        cmocka_unit_test(test_fifo_readers),
+        cmocka_unit_test(test_gcide_stream),
     };
     int rc = clg_test_run("io", tests, sizeof tests / sizeof tests[0]);
     util_rm_tree(tdir);

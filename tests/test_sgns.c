@@ -1,8 +1,10 @@
 /* test_sgns.c — SGNS updates vs finite differences, planted co-occurrences, word-vector I/O and queries, per device. */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -260,16 +262,182 @@ static void test_malformed(void **st)
     BAD("", "line 1 must be");
     BAD("hello world\n", "line 1 must be");
     BAD("2 3 4\n", "line 1 must be");
-    BAD("1 3\na 1 2\n", "fewer than 3 floats");
-    BAD("2 3\na 1 2 3\nb 1 2\n", "line 3 ('b'): value 3 of 3");
-    BAD("2 3\na 1 2 3\nb 1 x 3\n", "line 3 ('b'): value 2 of 3");
-    BAD("2 3\na 1 2 3 4\nb 1 2 3\n", "line 2 ('a'): more than 3 values");
+    BAD("1 3\na 1 2\n", "line 2 ('a') has 2 values, the header (line 1) says 3");
+    BAD("1 3\na 1 2\n\n", "line 2 ('a') has 2 values, the header (line 1) says 3");
+    BAD("2 3\na 1 2 3\nb 1 2\n", "line 3 ('b') has 2 values, the header (line 1) says 3");
+    BAD("2 3\na 1 2 3\nb 1 x 3\n", "line 3 ('b'): value 2 ('x') is not a number");
+    BAD("2 3\na 1 2 3 4\nb 1 2 3\n", "line 2 ('a') has 4 values, the header (line 1) says 3");
     BAD("3 3\na 1 2 3\nb 1 2 3\n", "ends after 2 of 3 words");
     BAD("1 2\nab\x01\x02\x03\x04\x05\x06\x07\x08\n", "binary record 1");
     BAD("1 2\nab \x01\x02\x03\x04\x05\x06\n", "fewer than 2 floats");
 #undef BAD
     clg_vectors *v;
     assert_clg_status(clg_vectors_load("/nonexistent/x.vec", CLG_VEC_AUTO, &v), CLG_ERR_IO);
+}
+
+/* Issue 13, defect 6: the .vec reader is strict. */
+static void test_vec_strict(void **st)
+{
+    (void)st;
+#define BAD(s, m) expect_malformed(s, sizeof(s) - 1, m)
+    /* a header word count smaller than the rows (text and binary) */
+    BAD("1 2\na 1 2\nb 3 4\n", "the header (line 1) says 1 words, but line 3 has another row");
+    BAD("1 1\na \x00\x00\x80\x3f\nb \x00\x00\x80\x3f\n", "the header says 1 words, but more data follows binary record 1");
+    /* NaN / infinities, text and binary */
+    BAD("2 2\na 1 2\nb nan 4\n", "line 3 ('b'): value 1 ('nan') is NaN or infinite");
+    BAD("2 2\na 1 2\nb 3 -inf\n", "line 3 ('b'): value 2 ('-inf') is NaN or infinite");
+    BAD("1 2\nab 1 Infinity\n", "value 2 ('Infinity') is NaN or infinite");
+    BAD("1 1\na \x00\x00\xc0\x7f\n", "binary record 1 ('a'): value 1 is NaN or infinite");
+    BAD("1 2\na \x00\x00\x80\x3f\x00\x00\x80\xff\n", "binary record 1 ('a'): value 2 is NaN or infinite");
+    /* beyond float range is its own message, not "not a number" */
+    BAD("1 2\na 1e39 2\n", "value 1 ('1e39') is out of float range");
+    BAD("1 2\na 1 -4e38\n", "value 2 ('-4e38') is out of float range");
+    /* a text file whose header dim is too large is reported as text, with the count */
+    BAD("2 5\nalpha 1 2 3\nbeta 4 5 6\n", "line 2 ('alpha') has 3 values, the header (line 1) says 5");
+    BAD("2 300\nalpha 1 2 3\nbeta 4 5 6\n", "line 2 ('alpha') has 3 values, the header (line 1) says 300");
+    BAD("100000000 100000\na 1\n", "line 2 ('a') has 1 values, the header (line 1) says 100000");
+    /* glued numbers are not two values */
+    BAD("1 2\na 1.5.5\n", "value 1 ('1.5.5') is not a number");
+    /* duplicate words, naming both rows */
+    BAD("3 1\na 1\nb 2\na 3\n", "word 'a' appears twice, rows 1 and 3 (lines 2 and 4)");
+    BAD("2 1\nxy \x00\x00\x80\x3f\nxy \x00\x00\x80\x3f\n", "word 'xy' appears twice, binary records 1 and 2");
+#undef BAD
+    /* words up to CLG_SGNS_MAX_WORD bytes load whole; longer ones are an error, never cut */
+    for (int fmt = CLG_VEC_TEXT; fmt <= CLG_VEC_BINARY; fmt++) {
+        for (int extra = 0; extra < 2; extra++) {
+            int len = CLG_SGNS_MAX_WORD + extra;
+            char *buf = malloc((size_t)len + 64), *p = buf;
+            p += sprintf(p, "1 1\n");
+            memset(p, 'w', (size_t)len);
+            p += len;
+            if (fmt == CLG_VEC_TEXT)
+                p += sprintf(p, " 0.5\n");
+            else {
+                memcpy(p, " \x00\x00\x00\x3f\n", 6);
+                p += 6;
+            }
+            char *path = tmp_path("long");
+            FILE *f = fopen(path, "wb");
+            fwrite(buf, 1, (size_t)(p - buf), f);
+            fclose(f);
+            clg_vectors *v = NULL;
+            if (extra) {
+                assert_clg_status(clg_vectors_load(path, CLG_VEC_AUTO, &v), CLG_ERR_FORMAT);
+                assert_non_null(strstr(clg_last_error(), "longer than the 1000"));
+            } else {
+                assert_clg_ok(clg_vectors_load(path, CLG_VEC_AUTO, &v));
+                assert_int_equal((int)strlen(v->words[0]), len);
+                assert_true(v->data[0] == 0.5f);
+                clg_vectors_free(v);
+            }
+            unlink(path);
+            free(buf);
+        }
+    }
+}
+
+static char *write_corpus(const char *tag, const char *text, size_t len)
+{
+    char *p = tmp_path(tag);
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+    return p;
+}
+
+/* Issue 13, defect 6: corpus tokens are never cut short; a corpus with nothing to learn is an error. */
+static void test_corpus_strict(void **st)
+{
+    (void)st;
+    /* a 500-byte word is kept whole (it was cut to 100 bytes) */
+    static char text[(1 << 20) + 64];
+    memset(text, 'q', 500);
+    memcpy(text + 500, " a\nb\n", 6);
+    char *p = write_corpus("c1", text, strlen(text));
+    clg_vocab *voc = NULL;
+    assert_clg_ok(clg_vocab_build(p, 1, &voc));
+    assert_int_equal(clg_vocab_size(voc), 3);
+    int longest = 0;
+    for (int i = 0; i < 3; i++)
+        if ((int)strlen(clg_vocab_word(voc, i)) > longest)
+            longest = (int)strlen(clg_vocab_word(voc, i));
+    assert_int_equal(longest, 500);
+    clg_vocab_free(voc);
+    unlink(p);
+    /* a 1 MB token: an error naming the line and the limit */
+    strcpy(text, "first line\nsecond ");
+    size_t at = strlen(text);
+    memset(text + at, 'z', 1 << 20);
+    strcpy(text + at + (1 << 20), "\n");
+    p = write_corpus("c2", text, strlen(text));
+    voc = NULL;
+    assert_clg_status(clg_vocab_build(p, 1, &voc), CLG_ERR_FORMAT);
+    assert_null(voc);
+    if (!strstr(clg_last_error(), "line 2: a word longer than 1000 bytes ('zzz"))
+        fail_msg("message: %s", clg_last_error());
+    clg_sgns_options o = clg_sgns_options_default();
+    o.min_count = 1;
+    o.sample = 0;
+    o.dim = 8;
+    o.epochs = 1;
+    clg_vectors *v = NULL;
+    assert_clg_status(clg_sgns_train(tctx, p, &o, NULL, NULL, &v), CLG_ERR_FORMAT);
+    assert_null(v);
+    unlink(p);
+    /* one distinct word: nothing to learn */
+    static const char one[] = "hello hello hello\nhello\n";
+    p = write_corpus("c3", one, sizeof one - 1);
+    assert_clg_status(clg_sgns_train(tctx, p, &o, NULL, NULL, &v), CLG_ERR_FORMAT);
+    assert_null(v);
+    if (!strstr(clg_last_error(), "has 1 distinct word seen at least 1 times"))
+        fail_msg("message: %s", clg_last_error());
+    unlink(p);
+    /* two words, never on one line: no skip-gram pair */
+    static const char lone[] = "alpha\nbeta\nalpha\n\nbeta\n";
+    p = write_corpus("c4", lone, sizeof lone - 1);
+    assert_clg_status(clg_sgns_train(tctx, p, &o, NULL, NULL, &v), CLG_ERR_FORMAT);
+    assert_null(v);
+    if (!strstr(clg_last_error(), "has two vocabulary words"))
+        fail_msg("message: %s", clg_last_error());
+    unlink(p);
+}
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char m[] = "\nFAIL: a reader blocked on a FIFO for 10 s (hang)\n";
+    ssize_t r = write(2, m, sizeof m - 1);
+    (void)r;
+    _exit(3);
+}
+
+/* Issue 13, defect 7: a FIFO as vectors file or corpus is an error at once, not a hang. */
+static void test_fifo(void **st)
+{
+    (void)st;
+    char dir[] = "/tmp/clg_sgns_fifo_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char fifo[64];
+    snprintf(fifo, sizeof fifo, "%s/f", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    signal(SIGALRM, on_alarm);
+    alarm(10);
+    clg_vectors *v = NULL;
+    assert_clg_status(clg_vectors_load(fifo, CLG_VEC_AUTO, &v), CLG_ERR_IO);
+    assert_non_null(strstr(clg_last_error(), "is not a regular file (a FIFO)"));
+    clg_vocab *voc = NULL;
+    assert_clg_status(clg_vocab_build(fifo, 1, &voc), CLG_ERR_IO);
+    assert_non_null(strstr(clg_last_error(), "corpus"));
+    assert_non_null(strstr(clg_last_error(), "is not a regular file (a FIFO)"));
+    clg_sgns_options o = clg_sgns_options_default();
+    assert_clg_status(clg_sgns_train(tctx, fifo, &o, NULL, NULL, &v), CLG_ERR_IO);
+    assert_clg_status(clg_vectors_load(dir, CLG_VEC_AUTO, &v), CLG_ERR_IO);
+    assert_non_null(strstr(clg_last_error(), "is not a regular file (a directory)"));
+    alarm(0);
+    signal(SIGALRM, SIG_DFL);
+    unlink(fifo);
+    rmdir(dir);
 }
 
 static void test_unknown_and_empty(void **st)
@@ -386,6 +554,7 @@ int main(void)
         cmocka_unit_test(test_gradient),       cmocka_unit_test(test_step_bad_ids), cmocka_unit_test(test_planted),
         cmocka_unit_test(test_roundtrip),      cmocka_unit_test(test_malformed),    cmocka_unit_test(test_unknown_and_empty),
         cmocka_unit_test(test_vocab),          cmocka_unit_test(test_nearest_and_lookup),
+        cmocka_unit_test(test_vec_strict),     cmocka_unit_test(test_corpus_strict), cmocka_unit_test(test_fifo),
     };
     return clg_test_run_per_device("sgns", tests, sizeof tests / sizeof tests[0]);
 }

@@ -10,7 +10,8 @@ ocl-icd-opencl-dev opencl-headers ocl-icd-libopencl1 clinfo \
 pocl-opencl-icd mesa-opencl-icd \
 libclblast-dev libcmocka-dev zlib1g-dev libpng-dev \
 libopenblas-dev fasttext \
-dataset-fashion-mnist dict-gcide"
+dataset-fashion-mnist dict-gcide \
+clang libclang-rt-dev"
 if [ "${1:-}" = "--reference" ]; then
     PKGS="$PKGS python3-torch python3-numpy"
 fi

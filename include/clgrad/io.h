@@ -42,7 +42,8 @@ typedef struct clg_idx {
     size_t size;        /* prod(dim) */
 } clg_idx;
 
-/* Read an IDX file into *out (reset first; left empty on failure). */
+/* Read an IDX file into *out (reset first; left empty on failure).  Only a regular file is read: a
+ * FIFO, device or directory is CLG_ERR_IO at once (never a wait for a writer). */
 clg_status clg_idx_read(const char *path, clg_idx *out);
 /* Release out->data and reset *out.  NULL and already-freed are fine. */
 void clg_idx_free(clg_idx *idx);
@@ -92,7 +93,8 @@ clg_status clg_safetensors_write(const char *path, const clg_st_tensor *tensors,
 /* An opened safetensors file, read entirely into memory. */
 typedef struct clg_st_file clg_st_file;
 
-/* Read and validate a whole file.  The header is parsed strictly (JSON
+/* Read and validate a whole file (a regular file: a FIFO or directory is CLG_ERR_IO at once, since
+ * the size is checked first).  The header is parsed strictly (JSON
  * strings with escapes, numbers, nested objects and arrays are understood;
  * anything malformed is rejected): a truncated file, a header length past
  * the end of the file, a missing or ill-typed field, an unknown dtype,

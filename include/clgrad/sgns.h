@@ -40,13 +40,17 @@ extern "C" {
 
 #define CLG_SGNS_MAX_DIM 512
 #define CLG_SGNS_MAX_NEGATIVE 64
+/* Longest word, in bytes: a longer corpus token or .vec word is CLG_ERR_FORMAT (never cut short). */
+#define CLG_SGNS_MAX_WORD 1000
 
 /* ---- vocabulary ---------------------------------------------------------- */
 
 typedef struct clg_vocab clg_vocab;
 
 /* Count the words of a text file; keep those seen >= min_count times.  An empty result (no word
- * reaches min_count) is CLG_ERR_FORMAT; an unreadable file CLG_ERR_IO. */
+ * reaches min_count) or a word longer than CLG_SGNS_MAX_WORD bytes is CLG_ERR_FORMAT naming the line;
+ * an unreadable file, or one that is not a regular file (a FIFO: training reads the corpus once per
+ * epoch), CLG_ERR_IO. */
 clg_status clg_vocab_build(const char *path, int min_count, clg_vocab **out);
 void clg_vocab_free(clg_vocab *v);
 int clg_vocab_size(const clg_vocab *v);
@@ -100,7 +104,9 @@ typedef int (*clg_sgns_progress_fn)(void *user, int64_t words_done, int64_t word
 
 typedef struct clg_vectors clg_vectors;
 
-/* Build the vocabulary, train, and return the input vectors (one per vocabulary word). */
+/* Build the vocabulary, train, and return the input vectors (one per vocabulary word).  A corpus with
+ * fewer than 2 vocabulary words, with no line holding two of them, or whose every pair subsampling
+ * dropped is CLG_ERR_FORMAT: nothing would be trained. */
 clg_status clg_sgns_train(clg_ctx *ctx, const char *corpus, const clg_sgns_options *opt,
                           clg_sgns_progress_fn progress, void *user, clg_vectors **out);
 
@@ -117,8 +123,11 @@ typedef enum clg_vec_format { CLG_VEC_AUTO = 0, CLG_VEC_TEXT = 1, CLG_VEC_BINARY
 /* Text: "n dim\n" then "word v1 ... vdim\n" (floats printed with 9 significant digits: exact).
  * Binary (word2vec): "n dim\n" then per word "word " + dim little-endian float32 + "\n". */
 clg_status clg_vectors_save(const clg_vectors *v, const char *path, clg_vec_format fmt);
-/* AUTO tells the formats apart by the first record.  Malformed or truncated files: CLG_ERR_FORMAT
- * with the line / record number. */
+/* AUTO tells the formats apart by the first record (a word and numbers: text).  Strict: CLG_ERR_FORMAT
+ * with the line / record number for a malformed or truncated file, a word count in the header that
+ * differs from the rows, a row with more or fewer values than the header's dim, a NaN or infinite
+ * value, a text value out of float range, a word longer than CLG_SGNS_MAX_WORD bytes, and a word that
+ * appears twice (naming both rows).  Only regular files are read (a FIFO is CLG_ERR_IO). */
 clg_status clg_vectors_load(const char *path, clg_vec_format fmt, clg_vectors **out);
 void clg_vectors_free(clg_vectors *v);
 /* Id of a word; unknown: CLG_ERR_INVALID_ARG "unknown word 'x'". */

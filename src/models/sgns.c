@@ -1,4 +1,4 @@
-/* sgns.c — vocabulary, skip-gram negative-sampling training on the device, word vectors I/O and queries. */
+/* sgns.c — vocabulary, skip-gram negative-sampling training on the device, word vectors (written here, read in io_vec.c) and queries. */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -7,16 +7,18 @@
 #include <string.h>
 
 #include "internal.h"
+#include "io_internal.h"
 #include "clgrad/sgns.h"
 
-#define MAX_WORD 100
+#define MAX_WORD CLG_SGNS_MAX_WORD
 
 /* ---- tokenizer -------------------------------------------------------------- */
 
 static int word_byte(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80; }
 
-/* Next token of f into w (NUL-terminated, lowercased, at most MAX_WORD bytes kept): returns its
- * length, 0 for an end of line, -1 at the end of the file. */
+/* Next token of f into w (NUL-terminated, lowercased, w has MAX_WORD + 1 bytes): returns its length,
+ * 0 for an end of line, -1 at the end of the file, -2 for a word longer than MAX_WORD bytes (w holds
+ * its first MAX_WORD bytes). */
 static int read_token(FILE *f, char *w)
 {
     int n = 0, c;
@@ -29,8 +31,15 @@ static int read_token(FILE *f, char *w)
             return 0;
         }
         if (word_byte(c) || (n && (c == '\'' || c == '-'))) {
-            if (n < MAX_WORD)
-                w[n++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+            if (n == MAX_WORD) {
+                /* an apostrophe/hyphen past the limit may be trailing (dropped); a letter is not */
+                if (word_byte(c)) {
+                    w[n] = 0;
+                    return -2;
+                }
+                continue;
+            }
+            w[n++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
         } else if (n) {
             break;
         }
@@ -110,22 +119,30 @@ clg_status clg_vocab_build(const char *path, int min_count, clg_vocab **out)
     if (!path || !out || min_count < 1)
         return clg__fail(CLG_ERR_INVALID_ARG, "vocab: need a path and min_count >= 1");
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return clg__fail(CLG_ERR_IO, "vocab: cannot open corpus '%s': %s", path, strerror(errno));
-    clg_status st = CLG_OK;
+    /* a regular file: training reads it once more per epoch, which a FIFO cannot give */
+    FILE *f;
+    clg_status st = clg__fopen_regular(path, "corpus", &f);
+    if (st)
+        return st;
     vword *arr = NULL;
     int n = 0, cap = 0;
     int *table = NULL;
     size_t tsize = 0;
-    int64_t total = 0;
+    int64_t total = 0, line = 1;
     char w[MAX_WORD + 1];
     int r;
     if (rehash(&table, &tsize, arr, 0, 1 << 16))
         goto oom;
-    while ((r = read_token(f, w)) >= 0) {
-        if (r == 0)
+    while ((r = read_token(f, w)) != -1) {
+        if (r == -2) {
+            st = clg__fail(CLG_ERR_FORMAT, "vocab: corpus '%s' line %lld: a word longer than %d bytes ('%.40s...'); "
+                           "split it or remove it", path, (long long)line, MAX_WORD, w);
+            goto out;
+        }
+        if (r == 0) {
+            line++;
             continue;
+        }
         total++;
         size_t s = slot_of(table, tsize, arr, w);
         if (table[s] >= 0) {
@@ -482,6 +499,13 @@ clg_status clg_sgns_train(clg_ctx *ctx, const char *corpus, const clg_sgns_optio
     clg_status st = clg_vocab_build(corpus, o.min_count, &voc);
     if (st)
         return st;
+    if (voc->n < 2) {
+        st = clg__fail(CLG_ERR_FORMAT, "sgns_train: corpus '%s' has %d distinct word%s seen at least %d times (min_count): "
+                       "skip-gram needs at least 2 to have anything to learn", corpus, voc->n, voc->n == 1 ? "" : "s",
+                       o.min_count);
+        clg_vocab_free(voc);
+        return st;
+    }
     trainer t = { .o = &o, .rng = o.seed * 0x2545F4914F6CDD1Dull + 7 };
     FILE *f = NULL;
     double *keep = NULL;
@@ -523,26 +547,32 @@ clg_status clg_sgns_train(clg_ctx *ctx, const char *corpus, const clg_sgns_optio
     clg_sgns_set_deterministic(t.m, o.deterministic);
     int64_t total = train_words * o.epochs, done = 0;
     char w[MAX_WORD + 1];
-    int stop = 0;
+    int stop = 0, has_pair = 0;
+    int64_t pairs_total = 0;
     for (int ep = 0; ep < o.epochs && !stop; ep++) {
-        if (!(f = fopen(corpus, "rb"))) {
-            st = clg__fail(CLG_ERR_IO, "sgns_train: cannot reopen corpus '%s': %s", corpus, strerror(errno));
+        if ((st = clg__fopen_regular(corpus, "corpus", &f)))
             goto out;
-        }
-        int r, eof = 0;
+        int r, eof = 0, line_words = 0;
         int64_t chunk_words = 0;
         while (!eof && !stop) {
             r = read_token(f, w);
+            if (r == -2) {
+                st = clg__fail(CLG_ERR_FORMAT, "sgns_train: corpus '%s' changed: a word longer than %d bytes ('%.40s...')",
+                               corpus, MAX_WORD, w);
+                goto out;
+            }
             if (r < 0)
                 eof = 1;
             if (r <= 0) {
                 close_line(&t);
+                line_words = 0;
                 if (!eof)
                     continue;
             } else {
                 int id = clg_vocab_find(voc, w);
                 if (id < 0)
                     continue;
+                has_pair |= ++line_words >= 2;
                 chunk_words++;
                 if (keep[id] < 1.0 && clg__u01(&t.rng) > keep[id])
                     continue;
@@ -572,6 +602,7 @@ clg_status clg_sgns_train(clg_ctx *ctx, const char *corpus, const clg_sgns_optio
             int64_t pairs = 0;
             for (int i = 0; i < t.n; i++)
                 pairs += t.span[2 * i] + t.span[2 * i + 1];
+            pairs_total += pairs;
             done += chunk_words;
             chunk_words = 0;
             t.n = t.line_start = 0;
@@ -584,6 +615,16 @@ clg_status clg_sgns_train(clg_ctx *ctx, const char *corpus, const clg_sgns_optio
         }
         fclose(f);
         f = NULL;
+        if (!has_pair && !stop) {
+            st = clg__fail(CLG_ERR_FORMAT, "sgns_train: no line of corpus '%s' has two vocabulary words (seen at least %d "
+                           "times): there are no skip-gram pairs to train on", corpus, o.min_count);
+            goto out;
+        }
+    }
+    if (pairs_total == 0 && !stop) {
+        st = clg__fail(CLG_ERR_FORMAT, "sgns_train: subsampling (sample %g) dropped every skip-gram pair of corpus '%s': "
+                       "nothing was trained; use a larger corpus or sample 0", o.sample, corpus);
+        goto out;
     }
     clg_vectors *v = NULL;
     float *data = vectors_alloc(&v, V, o.dim);
@@ -634,18 +675,6 @@ static float *vectors_alloc(clg_vectors **out, int n, int dim)
     return v->data;
 }
 
-void clg_vectors_free(clg_vectors *v)
-{
-    if (!v)
-        return;
-    if (v->words)
-        for (int i = 0; i < v->n; i++)
-            free(v->words[i]);
-    free(v->words);
-    free(v->data);
-    free(v);
-}
-
 clg_status clg_vectors_find(const clg_vectors *v, const char *word, int *id)
 {
     if (!v || !word || !id)
@@ -684,103 +713,6 @@ clg_status clg_vectors_save(const clg_vectors *v, const char *path, clg_vec_form
     }
     if (ferror(f) | (fclose(f) != 0))
         return clg__fail(CLG_ERR_IO, "vectors_save: write error on '%s'", path);
-    return CLG_OK;
-}
-
-static clg_status load_fail(FILE *f, clg_vectors *v, char *line, clg_status st)
-{
-    if (f)
-        fclose(f);
-    free(line);
-    clg_vectors_free(v);
-    return st;
-}
-
-clg_status clg_vectors_load(const char *path, clg_vec_format fmt, clg_vectors **out)
-{
-    if (!path || !out)
-        return clg__fail(CLG_ERR_INVALID_ARG, "vectors_load: NULL path or out");
-    *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return clg__fail(CLG_ERR_IO, "vectors_load: cannot open '%s': %s", path, strerror(errno));
-    char *line = NULL;
-    size_t lcap = 0;
-    clg_vectors *v = NULL;
-    long n, dim;
-    char tail[8];
-    ssize_t len = getline(&line, &lcap, f);
-    if (len <= 0 || sscanf(line, "%ld %ld %1s", &n, &dim, tail) != 2 || n < 0 || dim < 1 || n > 100000000 || dim > 100000)
-        return load_fail(f, v, line, clg__fail(CLG_ERR_FORMAT, "vectors_load: '%s': line 1 must be \"<words> <dim>\"", path));
-    long data_pos = ftell(f);
-    if (fmt == CLG_VEC_AUTO) {
-        /* text if the first record is printable up to its newline and has a word and dim fields */
-        fmt = CLG_VEC_TEXT;
-        int c, prev_space = 1;
-        long k = 0, fields = 0;
-        while ((c = getc(f)) != EOF && c != '\n' && k++ < 64 * dim + 4096) {
-            if (c < 0x20 && c != '\t' && c != '\r')
-                fmt = CLG_VEC_BINARY;
-            int sp = c == ' ' || c == '\t' || c == '\r';
-            fields += prev_space && !sp;
-            prev_space = sp;
-        }
-        if (fields < dim + 1)
-            fmt = CLG_VEC_BINARY;
-        fseek(f, data_pos, SEEK_SET);
-    }
-    if (!vectors_alloc(&v, (int)n, (int)dim))
-        return load_fail(f, v, line, clg__fail(CLG_ERR_OUT_OF_MEMORY, "vectors_load: %ld x %ld vectors", n, dim));
-    for (long i = 0; i < n; i++) {
-        float *r = v->data + (size_t)i * (size_t)dim;
-        if (fmt == CLG_VEC_TEXT) {
-            len = getline(&line, &lcap, f);
-            if (len <= 0)
-                return load_fail(f, v, line, clg__fail(CLG_ERR_FORMAT, "vectors_load: '%s' ends after %ld of %ld words", path, i, n));
-            char *p = line, *sp = line + strcspn(line, " \t\r\n");
-            if (sp == p || (*sp != ' ' && *sp != '\t'))
-                return load_fail(f, v, line, clg__fail(CLG_ERR_FORMAT, "vectors_load: '%s' line %ld: expected a word and %ld numbers", path, i + 2, dim));
-            *sp = 0;
-            if (!(v->words[i] = strdup(p)))
-                return load_fail(f, v, line, clg__fail(CLG_ERR_OUT_OF_MEMORY, "vectors_load: word copy"));
-            p = sp + 1;
-            for (long d = 0; d < dim; d++) {
-                char *e;
-                errno = 0;
-                float x = strtof(p, &e);
-                if (e == p || (errno == ERANGE && !isfinite(x)))
-                    return load_fail(f, v, line, clg__fail(CLG_ERR_FORMAT, "vectors_load: '%s' line %ld ('%s'): value %ld of %ld is missing or not a number",
-                                                            path, i + 2, v->words[i], d + 1, dim));
-                r[d] = x;
-                p = e;
-            }
-            while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-                p++;
-            if (*p)
-                return load_fail(f, v, line, clg__fail(CLG_ERR_FORMAT, "vectors_load: '%s' line %ld ('%s'): more than %ld values", path, i + 2, v->words[i], dim));
-        } else {
-            char w[1024];
-            int c, k = 0;
-            while ((c = getc(f)) == '\n' || c == '\r')
-                ;
-            while (c != EOF && c != ' ' && k < (int)sizeof w - 1) {
-                w[k++] = (char)c;
-                c = getc(f);
-            }
-            w[k] = 0;
-            if (c != ' ' || k == 0)
-                return load_fail(f, v, line, clg__fail(CLG_ERR_FORMAT, "vectors_load: '%s' binary record %ld: %s", path, i + 1,
-                                                        c == EOF ? "file ends early" : "word missing or too long"));
-            if (!(v->words[i] = strdup(w)))
-                return load_fail(f, v, line, clg__fail(CLG_ERR_OUT_OF_MEMORY, "vectors_load: word copy"));
-            if (fread(r, sizeof(float), (size_t)dim, f) != (size_t)dim)
-                return load_fail(f, v, line, clg__fail(CLG_ERR_FORMAT, "vectors_load: '%s' binary record %ld ('%s'): fewer than %ld floats",
-                                                        path, i + 1, w, dim));
-        }
-    }
-    fclose(f);
-    free(line);
-    *out = v;
     return CLG_OK;
 }
 
