@@ -49,10 +49,10 @@ const char *clg_program_name(int i)
 
 static clg_status read_file(const char *path, char **out, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return clg__fail(CLG_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    clg_status st = CLG_OK;
+    FILE *f;
+    clg_status st = clg__fopen_regular(path, "kernel source", &f);
+    if (st)
+        return st;
     char *buf = NULL;
     size_t cap = 0, n = 0;
     for (;;) {

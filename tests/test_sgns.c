@@ -1,10 +1,13 @@
 /* test_sgns.c — SGNS updates vs finite differences, planted co-occurrences, word-vector I/O and queries, per device. */
+#include <dirent.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -239,6 +242,50 @@ static void test_roundtrip(void **st)
         }
         clg_vectors_free(v);
     }
+}
+
+/* Defect: train sgns --out wrote the .vec in place (an interruption or a full disk destroyed the
+ * previous file).  A save that fails (writes past RLIMIT_FSIZE, as on a full disk) leaves the old
+ * file as it was and no temp file. */
+static void test_save_atomic(void **st)
+{
+    (void)st;
+    clg_vectors *v = make_vectors(1030, 7);
+    char p[512];
+    snprintf(p, sizeof p, "%s", tmp_path("atomic.vec"));
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    fputs("1 1\nold 1\n", f);
+    assert_int_equal(fclose(f), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct rlimit rl = { 4096, 4096 };
+        signal(SIGXFSZ, SIG_IGN);
+        setrlimit(RLIMIT_FSIZE, &rl);
+        _exit(clg_vectors_save(v, p, CLG_VEC_TEXT) == CLG_ERR_IO ? 0 : 1);
+    }
+    int ws;
+    assert_int_equal(waitpid(pid, &ws, 0), pid);
+    assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+    f = fopen(p, "rb");
+    char buf[32] = { 0 };
+    assert_non_null(f);
+    assert_int_equal(fread(buf, 1, sizeof buf - 1, f), 10);
+    fclose(f);
+    assert_string_equal(buf, "1 1\nold 1\n");
+    char dir[512], tmp[600];
+    snprintf(dir, sizeof dir, "%s", p);
+    *strrchr(dir, '/') = 0;
+    snprintf(tmp, sizeof tmp, "%s.tmp-", strrchr(p, '/') + 1);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    for (struct dirent *e; (e = readdir(d));)
+        if (!strncmp(e->d_name, tmp, strlen(tmp)))
+            fail_msg("temp file left: %s", e->d_name);
+    closedir(d);
+    unlink(p);
+    clg_vectors_free(v);
 }
 
 static void expect_malformed(const char *content, size_t len, const char *msg)
@@ -552,7 +599,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gradient),       cmocka_unit_test(test_step_bad_ids), cmocka_unit_test(test_planted),
-        cmocka_unit_test(test_roundtrip),      cmocka_unit_test(test_malformed),    cmocka_unit_test(test_unknown_and_empty),
+        cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_save_atomic),      cmocka_unit_test(test_malformed),    cmocka_unit_test(test_unknown_and_empty),
         cmocka_unit_test(test_vocab),          cmocka_unit_test(test_nearest_and_lookup),
         cmocka_unit_test(test_vec_strict),     cmocka_unit_test(test_corpus_strict), cmocka_unit_test(test_fifo),
     };

@@ -695,9 +695,12 @@ clg_status clg_vectors_save(const clg_vectors *v, const char *path, clg_vec_form
     for (int i = 0; i < v->n; i++)
         if (!v->words[i][0] || strpbrk(v->words[i], " \t\n\r"))
             return clg__fail(CLG_ERR_INVALID_ARG, "vectors_save: word %d ('%s') is empty or has white space", i, v->words[i]);
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return clg__fail(CLG_ERR_IO, "vectors_save: cannot create '%s': %s", path, strerror(errno));
+    /* atomically: a failed or interrupted save leaves the previous file as it was */
+    clg__afile af;
+    clg_status st = clg__afile_open(&af, path);
+    if (st)
+        return st;
+    FILE *f = af.f;
     fprintf(f, "%d %d\n", v->n, v->dim);
     for (int i = 0; i < v->n; i++) {
         const float *r = v->data + (size_t)i * v->dim;
@@ -711,9 +714,7 @@ clg_status clg_vectors_save(const clg_vectors *v, const char *path, clg_vec_form
         }
         fputc('\n', f);
     }
-    if (ferror(f) | (fclose(f) != 0))
-        return clg__fail(CLG_ERR_IO, "vectors_save: write error on '%s'", path);
-    return CLG_OK;
+    return clg__afile_commit(&af);
 }
 
 clg_status clg_vectors_soft_lookup(const clg_vectors *v, int query, const int *keys, const int *values, int n,
