@@ -625,6 +625,69 @@ static void test_resume_exact(void **state)
     free(r);
 }
 
+/* train sgns --deterministic: Ctrl-C saves the state, --resume continues; the .vec equals the
+ * uninterrupted run's byte for byte (CPU devices: deterministic mode is bit-exact there). */
+static void test_sgns_resume(void **state)
+{
+    (void)state;
+    if (tdev->type != CLG_DEVICE_CPU)
+        skip();
+    run_result *r = malloc(sizeof *r);
+    assert_non_null(r);
+    FILE *f = fopen(path("corpus.txt"), "w");
+    assert_non_null(f);
+    uint64_t s = 9;
+    for (int l = 0; l < 400; l++) {
+        int len = 3 + (int)(util_splitmix64(&s) % 8);
+        for (int i = 0; i < len; i++)
+            fprintf(f, "%sw%d", i ? " " : "", (int)(util_splitmix64(&s) % 50));
+        fputc('\n', f);
+    }
+    assert_int_equal(fclose(f), 0);
+#define SGNS_ARGS(out) "train", "sgns", "--corpus", path("corpus.txt"), "--dim", "8", "--epochs", "40", "--chunk", \
+                       "64", "--min-count", "1", "--deterministic", "--device", dev_spec(), "--out", path(out)
+    double t0 = now_s();
+    RUN(r, NULL, SGNS_ARGS("ref.vec"));
+    expect(r, 0, "sgns:");
+    int span_us = (int)((now_s() - t0) * 1e6);
+    uint64_t seed = 3;
+    int interrupted = 0;
+    for (int i = 0; i < 20 && !interrupted; i++, span_us = span_us > 2 ? span_us / 2 : 2) {
+        /* the first run's time includes kernel builds: halve the delay until a run is caught */
+        run_opts o = { .sig_delay_us = 1 + (int)(util_splitmix64(&seed) % (uint64_t)span_us) };
+        RUN(r, &o, SGNS_ARGS("res.vec"));
+        if (r->status == 130 && exists(path("res.resume.safetensors"))) {
+            interrupted = 1;
+            assert_non_null(strstr(r->out, "--resume"));
+            assert_false(exists(path("res.vec")));
+        } else {
+            unlink(path("res.vec"));
+            unlink(path("res.resume.safetensors"));
+        }
+    }
+    assert_true(interrupted);
+    RUN(r, NULL, SGNS_ARGS("res.vec"), "--dim", "9", "--resume", path("res.resume.safetensors"));
+    expect(r, 2, "option '--dim' given more than once");
+    RUN(r, NULL, "train", "sgns", "--corpus", path("corpus.txt"), "--dim", "9", "--epochs", "40", "--chunk", "64",
+        "--min-count", "1", "--deterministic", "--device", dev_spec(), "--out", path("res.vec"), "--resume",
+        path("res.resume.safetensors"));
+    expect(r, 1, "resume with the same corpus and options");
+    RUN(r, NULL, SGNS_ARGS("res.vec"), "--resume", path("res.resume.safetensors"));
+    expect(r, 0, "sgns:");
+    size_t na, nb;
+    char *a = slurp(path("ref.vec"), &na), *b = slurp(path("res.vec"), &nb);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na);
+    assert_false(exists(path("res.resume.safetensors")));
+    free(a);
+    free(b);
+    rm("ref.vec");
+    rm("res.vec");
+    rm("corpus.txt");
+    assert_no_temp();
+    free(r);
+}
+
 /* Whether p is a complete checkpoint of the run (every tensor readable). */
 static int complete_checkpoint(const char *p)
 {
@@ -717,6 +780,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_outputs_checked_first),
         cmocka_unit_test(test_write_errors),
         cmocka_unit_test(test_resume_exact),
+        cmocka_unit_test(test_sgns_resume),
         cmocka_unit_test(test_sigint_random),
     };
     int failed = clg_test_run("cli", plain, sizeof plain / sizeof plain[0]);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "util.h"
 #include "clgrad/sgns.h"
 
 static double softplus(double z) { return z > 0 ? z + log1p(exp(-z)) : log1p(exp(z)); }
@@ -242,6 +243,95 @@ static void test_roundtrip(void **st)
         }
         clg_vectors_free(v);
     }
+}
+
+/* Stop training after `stop_at` chunks (0: never). */
+static int stop_after(void *user, int64_t done, int64_t total, double loss, float lr)
+{
+    (void)done, (void)total, (void)loss, (void)lr;
+    int *k = user;
+    return ++k[1] == k[0];
+}
+
+/* Exact resume: training stopped after k chunks saves its state; continued from it (and stopped
+ * and continued again), the vectors equal the uninterrupted run's bit for bit (deterministic mode,
+ * CPU devices), with subsampling on, for stops mid-epoch, at an epoch's end and at the last chunk. */
+static void test_resume_exact(void **st)
+{
+    (void)st;
+    if (tdev->type != CLG_DEVICE_CPU)
+        skip();
+    char corpus[64], state[64], state2[64];
+    snprintf(corpus, sizeof corpus, "%s", tmp_path("rcorpus"));
+    snprintf(state, sizeof state, "%s", tmp_path("state"));
+    snprintf(state2, sizeof state2, "%s", tmp_path("state2"));
+    FILE *f = fopen(corpus, "w");
+    assert_non_null(f);
+    uint64_t s = 5;
+    for (int l = 0; l < 300; l++) {
+        int len = 3 + (int)(util_splitmix64(&s) % 8);
+        for (int i = 0; i < len; i++)
+            fprintf(f, "%sw%d", i ? " " : "", (int)(util_splitmix64(&s) % 60) % (1 + (int)(util_splitmix64(&s) % 60)));
+        fputc('\n', f);
+    }
+    assert_int_equal(fclose(f), 0);
+    clg_sgns_options o = clg_sgns_options_default();
+    o.dim = 8;
+    o.window = 3;
+    o.epochs = 3;
+    o.min_count = 1;
+    o.sample = 1e-2;
+    o.chunk = 100;
+    o.deterministic = 1;
+    clg_vectors *ref;
+    int count[2] = { 0, 0 };
+    assert_clg_ok(clg_sgns_train(tctx, corpus, &o, stop_after, count, &ref));
+    int chunks = count[1];
+    assert_true(chunks >= 6);
+    int stops[] = { 1, chunks / 3, chunks / 2, chunks - 1, chunks };
+    for (size_t c = 0; c < sizeof stops / sizeof stops[0]; c++) {
+        clg_sgns_options a = o;
+        a.state_out = state;
+        clg_vectors *v = NULL;
+        int k[2] = { stops[c], 0 };
+        assert_clg_ok(clg_sgns_train(tctx, corpus, &a, stop_after, k, &v));
+        assert_null(v);
+        /* continue, stopping once more after 2 chunks when there are that many left */
+        a.state_in = state;
+        a.state_out = state2;
+        int k2[2] = { chunks - stops[c] > 2 ? 2 : 0, 0 };
+        assert_clg_ok(clg_sgns_train(tctx, corpus, &a, stop_after, k2, &v));
+        if (k2[0]) {
+            assert_null(v);
+            a.state_in = state2;
+            assert_clg_ok(clg_sgns_train(tctx, corpus, &a, NULL, NULL, &v));
+        }
+        assert_non_null(v);
+        assert_int_equal(v->n, ref->n);
+        if (memcmp(v->data, ref->data, sizeof(float) * (size_t)v->n * (size_t)v->dim) != 0)
+            fail_msg("stopped after chunk %d of %d: resumed vectors differ from the uninterrupted run", stops[c], chunks);
+        clg_vectors_free(v);
+    }
+    /* a state of other options, or no state at all, is refused */
+    clg_sgns_options b = o;
+    b.state_out = state;
+    clg_vectors *v = NULL;
+    int k[2] = { 2, 0 };
+    assert_clg_ok(clg_sgns_train(tctx, corpus, &b, stop_after, k, &v));
+    b.state_out = NULL;
+    b.state_in = state;
+    b.window = 4;
+    assert_clg_status(clg_sgns_train(tctx, corpus, &b, NULL, NULL, &v), CLG_ERR_INVALID_ARG);
+    assert_non_null(strstr(clg_last_error(), "resume with the same corpus and options"));
+    b.window = o.window;
+    assert_clg_ok(clg_vectors_save(ref, state2, CLG_VEC_TEXT));
+    b.state_in = state2;
+    assert_int_not_equal(clg_sgns_train(tctx, corpus, &b, NULL, NULL, &v), CLG_OK);
+    assert_null(v);
+    clg_vectors_free(ref);
+    unlink(corpus);
+    unlink(state);
+    unlink(state2);
 }
 
 /* Defect: train sgns --out wrote the .vec in place (an interruption or a full disk destroyed the
@@ -599,7 +689,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gradient),       cmocka_unit_test(test_step_bad_ids), cmocka_unit_test(test_planted),
-        cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_save_atomic),      cmocka_unit_test(test_malformed),    cmocka_unit_test(test_unknown_and_empty),
+        cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_save_atomic), cmocka_unit_test(test_resume_exact),      cmocka_unit_test(test_malformed),    cmocka_unit_test(test_unknown_and_empty),
         cmocka_unit_test(test_vocab),          cmocka_unit_test(test_nearest_and_lookup),
         cmocka_unit_test(test_vec_strict),     cmocka_unit_test(test_corpus_strict), cmocka_unit_test(test_fifo),
     };

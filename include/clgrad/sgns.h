@@ -94,12 +94,18 @@ typedef struct clg_sgns_options {
     uint64_t seed;      /* 1 */
     int chunk;          /* positions per launch, 32768 */
     int deterministic;  /* 0; 1: one work-group per launch (bit-exact on CPU devices, slower) */
+    const char *state_out; /* NULL; where to save the training state when the progress callback stops it */
+    const char *state_in;  /* NULL; a state saved by an interrupted run of the same corpus and options:
+                              continue it (bit for bit with deterministic on a CPU device) */
 } clg_sgns_options;
 
 clg_sgns_options clg_sgns_options_default(void);
 
 /* Progress: words read so far (before subsampling) of words_total = epochs * corpus tokens, the
- * mean pair loss of the last chunk, the current learning rate.  Return non-zero to stop early. */
+ * mean pair loss of the last chunk, the current learning rate.  Return non-zero to stop early:
+ * with state_out set, training then saves its state there (a safetensors file: both matrices, the
+ * corpus position, the random stream, the options and a digest of the vocabulary; written
+ * atomically) and returns CLG_OK with *out NULL; without it, the vectors trained so far. */
 typedef int (*clg_sgns_progress_fn)(void *user, int64_t words_done, int64_t words_total, double loss, float lr);
 
 typedef struct clg_vectors clg_vectors;

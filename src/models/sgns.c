@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "internal.h"
 #include "io_internal.h"
+#include "clgrad/io.h"
 #include "clgrad/sgns.h"
 
 #define MAX_WORD CLG_SGNS_MAX_WORD
@@ -481,6 +483,118 @@ static void close_line(trainer *t)
 
 static float *vectors_alloc(clg_vectors **out, int n, int dim);
 
+/* ---- training state (interrupt and resume) ---------------------------------------------------- */
+
+/* Where training stands at a chunk boundary: all that, with the two matrices, makes the rest of
+ * the run the same as if it had not stopped. */
+typedef struct train_pos {
+    int epoch;
+    long offset;            /* corpus byte offset of the next token */
+    int line_words;         /* vocabulary words of the current line so far */
+    int has_pair;
+    int64_t done, pairs_total;
+    uint64_t rng;
+} train_pos;
+
+/* Everything a saved state must match: the options that shape training and the vocabulary. */
+static void state_key(const clg_sgns_options *o, const clg_vocab *voc, char *buf, size_t cap)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (int i = 0; i < voc->n; i++) {
+        h = (h ^ hash_str(voc->words[i].w)) * 1099511628211ull;
+        h = (h ^ (uint64_t)voc->words[i].count) * 1099511628211ull;
+    }
+    snprintf(buf, cap,
+             "dim=%d window=%d negative=%d epochs=%d min_count=%d lr=%.9g sample=%.17g seed=%llu chunk=%d "
+             "deterministic=%d vocab=%d/%016llx",
+             o->dim, o->window, o->negative, o->epochs, o->min_count, (double)o->lr, o->sample,
+             (unsigned long long)o->seed, o->chunk, o->deterministic, voc->n, (unsigned long long)h);
+}
+
+static clg_status state_save(clg_sgns *m, const clg_sgns_options *o, const clg_vocab *voc, const train_pos *p,
+                             const char *path)
+{
+    size_t n = (size_t)voc->n * (size_t)o->dim;
+    float *in = malloc(n * sizeof *in), *outw = malloc(n * sizeof *outw);
+    clg_status st;
+    if (!in || !outw) {
+        st = clg__fail(CLG_ERR_OUT_OF_MEMORY, "sgns state: %d x %d matrices", voc->n, o->dim);
+        goto out;
+    }
+    if ((st = clg_sgns_get_weights(m, in, outw)))
+        goto out;
+    char key[512], ep[16], off[32], lw[16], hp[8], done[32], pt[32], rng[32];
+    state_key(o, voc, key, sizeof key);
+    snprintf(ep, sizeof ep, "%d", p->epoch);
+    snprintf(off, sizeof off, "%ld", p->offset);
+    snprintf(lw, sizeof lw, "%d", p->line_words);
+    snprintf(hp, sizeof hp, "%d", p->has_pair);
+    snprintf(done, sizeof done, "%lld", (long long)p->done);
+    snprintf(pt, sizeof pt, "%lld", (long long)p->pairs_total);
+    snprintf(rng, sizeof rng, "%llu", (unsigned long long)p->rng);
+    const char *meta[] = { "format", "clgrad-sgns-state-1", "key", key, "epoch", ep, "offset", off, "line_words", lw,
+                           "has_pair", hp, "done", done, "pairs_total", pt, "rng", rng, NULL };
+    clg_st_tensor t[2] = { { "in", CLG_F32, 2, { voc->n, o->dim }, in }, { "out", CLG_F32, 2, { voc->n, o->dim }, outw } };
+    st = clg_safetensors_write(path, t, 2, meta);
+out:
+    free(in);
+    free(outw);
+    return st;
+}
+
+/* A whole decimal number of at most hi from the state's metadata; 1 if absent or malformed. */
+static int meta_num(const clg_st_file *f, const char *key, unsigned long long hi, unsigned long long *v)
+{
+    const char *s = clg_safetensors_meta(f, key);
+    char *e;
+    if (!s || *s < '0' || *s > '9')
+        return 1;
+    errno = 0;
+    *v = strtoull(s, &e, 10);
+    return *e || errno || *v > hi;
+}
+
+static clg_status state_load(clg_sgns *m, const clg_sgns_options *o, const clg_vocab *voc, const char *path,
+                             long corpus_bytes, train_pos *p)
+{
+    clg_st_file *f;
+    clg_status st = clg_safetensors_open(path, &f);
+    if (st)
+        return st;
+    char key[512];
+    state_key(o, voc, key, sizeof key);
+    const char *fmt = clg_safetensors_meta(f, "format"), *k = clg_safetensors_meta(f, "key");
+    unsigned long long ep, off, lw, hp, done, pt, rng;
+    clg_st_tensor in, outw;
+    if (!fmt || strcmp(fmt, "clgrad-sgns-state-1") != 0) {
+        st = clg__fail(CLG_ERR_FORMAT, "sgns state %s: not a clgrad word-vector training state", path);
+    } else if (!k || strcmp(k, key) != 0) {
+        st = clg__fail(CLG_ERR_INVALID_ARG, "sgns state %s was saved with\n  %s\nbut this run has\n  %s\n(resume with "
+                       "the same corpus and options)", path, k ? k : "?", key);
+    } else if (meta_num(f, "epoch", (unsigned long long)o->epochs - 1, &ep) ||
+               meta_num(f, "offset", (unsigned long long)corpus_bytes, &off) ||
+               meta_num(f, "line_words", INT32_MAX, &lw) || meta_num(f, "has_pair", 1, &hp) ||
+               meta_num(f, "done", INT64_MAX, &done) || meta_num(f, "pairs_total", INT64_MAX, &pt) ||
+               meta_num(f, "rng", UINT64_MAX, &rng)) {
+        st = clg__fail(CLG_ERR_FORMAT, "sgns state %s: malformed position metadata", path);
+    } else if (clg_safetensors_find(f, "in", &in) || clg_safetensors_find(f, "out", &outw) || in.dtype != CLG_F32 ||
+               outw.dtype != CLG_F32 || in.ndim != 2 || outw.ndim != 2 || in.shape[0] != voc->n ||
+               in.shape[1] != o->dim || outw.shape[0] != voc->n || outw.shape[1] != o->dim) {
+        st = clg__fail(CLG_ERR_FORMAT, "sgns state %s: matrices 'in' and 'out' must be f32[%d, %d]", path, voc->n,
+                       o->dim);
+    } else if (!(st = clg_sgns_set_weights(m, in.data, outw.data))) {
+        p->epoch = (int)ep;
+        p->offset = (long)off;
+        p->line_words = (int)lw;
+        p->has_pair = (int)hp;
+        p->done = (int64_t)done;
+        p->pairs_total = (int64_t)pt;
+        p->rng = (uint64_t)rng;
+    }
+    clg_safetensors_close(f);
+    return st;
+}
+
 clg_status clg_sgns_train(clg_ctx *ctx, const char *corpus, const clg_sgns_options *opt, clg_sgns_progress_fn progress,
                           void *user, clg_vectors **out)
 {
@@ -545,14 +659,32 @@ clg_status clg_sgns_train(clg_ctx *ctx, const char *corpus, const clg_sgns_optio
     if ((st = clg_sgns_create(ctx, V, o.dim, o.negative, o.seed, &t.m)))
         goto out;
     clg_sgns_set_deterministic(t.m, o.deterministic);
-    int64_t total = train_words * o.epochs, done = 0;
+    train_pos pos = { .rng = t.rng };
+    if (o.state_in) {
+        struct stat sb;
+        if (stat(corpus, &sb) != 0) {
+            st = clg__fail(CLG_ERR_IO, "sgns_train: cannot stat corpus '%s': %s", corpus, strerror(errno));
+            goto out;
+        }
+        if ((st = state_load(t.m, &o, voc, o.state_in, (long)sb.st_size, &pos)))
+            goto out;
+        t.rng = pos.rng;
+    }
+    int64_t total = train_words * o.epochs, done = pos.done;
     char w[MAX_WORD + 1];
-    int stop = 0, has_pair = 0;
-    int64_t pairs_total = 0;
-    for (int ep = 0; ep < o.epochs && !stop; ep++) {
+    int stop = 0, has_pair = pos.has_pair, saved = 0;
+    int64_t pairs_total = pos.pairs_total;
+    for (int ep = pos.epoch; ep < o.epochs && !stop; ep++) {
         if ((st = clg__fopen_regular(corpus, "corpus", &f)))
             goto out;
         int r, eof = 0, line_words = 0;
+        if (ep == pos.epoch && pos.offset > 0) {
+            if (fseek(f, pos.offset, SEEK_SET) != 0) {
+                st = clg__fail(CLG_ERR_IO, "sgns_train: cannot seek corpus '%s' to %ld", corpus, pos.offset);
+                goto out;
+            }
+            line_words = pos.line_words;
+        }
         int64_t chunk_words = 0;
         while (!eof && !stop) {
             r = read_token(f, w);
@@ -606,8 +738,15 @@ clg_status clg_sgns_train(clg_ctx *ctx, const char *corpus, const clg_sgns_optio
             done += chunk_words;
             chunk_words = 0;
             t.n = t.line_start = 0;
-            if (progress && progress(user, done, total, pairs ? loss / (double)pairs : 0, lr))
+            if (progress && progress(user, done, total, pairs ? loss / (double)pairs : 0, lr)) {
                 stop = 1;
+                if (o.state_out) {
+                    train_pos p = { ep, ftell(f), line_words, has_pair, done, pairs_total, t.rng };
+                    if ((st = state_save(t.m, &o, voc, &p, o.state_out)))
+                        goto out;
+                    saved = 1;
+                }
+            }
         }
         if (ferror(f)) {
             st = clg__fail(CLG_ERR_IO, "sgns_train: read error on '%s'", corpus);
@@ -621,6 +760,8 @@ clg_status clg_sgns_train(clg_ctx *ctx, const char *corpus, const clg_sgns_optio
             goto out;
         }
     }
+    if (saved)
+        goto out; /* *out stays NULL: the state is in o.state_out */
     if (pairs_total == 0 && !stop) {
         st = clg__fail(CLG_ERR_FORMAT, "sgns_train: subsampling (sample %g) dropped every skip-gram pair of corpus '%s': "
                        "nothing was trained; use a larger corpus or sample 0", o.sample, corpus);

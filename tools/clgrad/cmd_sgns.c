@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "util.h"
@@ -50,15 +51,18 @@ int cmd_train_sgns(int argc, char **argv)
     if (util_flag(argc, argv, used, "--help") || util_flag(argc, argv, used, "-h")) {
         printf("usage: clgrad train sgns --corpus FILE --out vectors.vec [--dim 100] [--window 5] [--negative 5]\n"
                "         [--epochs 5] [--lr 0.025] [--min-count 5] [--sample 1e-4] [--chunk 32768] [--binary]\n"
-               "         [--device SPEC] [--seed N] [--deterministic]\n"
+               "         [--device SPEC] [--seed N] [--deterministic] [--resume FILE]\n"
                "  Skip-gram with negative sampling; a corpus line is a sentence. --binary writes word2vec binary.\n"
-               "  --deterministic: one work-group per launch, bit-exact for a seed on CPU devices (slower).\n");
+               "  --deterministic: one work-group per launch, bit-exact for a seed on CPU devices (slower).\n"
+               "  Ctrl-C saves the training state beside --out (X.resume.safetensors); --resume FILE continues it\n"
+               "  (same corpus and options; with --deterministic the result is the uninterrupted run's, bit for bit).\n");
         free(used);
         return 0;
     }
     clg_sgns_options o = clg_sgns_options_default();
     const char *corpus = util_opt(argc, argv, used, "--corpus"), *outp = util_opt(argc, argv, used, "--out");
     const char *dev = util_opt(argc, argv, used, "--device"), *s;
+    o.state_in = util_opt(argc, argv, used, "--resume");
     int binary = util_flag(argc, argv, used, "--binary");
     o.deterministic = util_flag(argc, argv, used, "--deterministic");
     double d;
@@ -89,9 +93,12 @@ int cmd_train_sgns(int argc, char **argv)
         fprintf(stderr, "clgrad %s: --corpus FILE and --out FILE are required\n", cmd);
         goto out;
     }
-    const char *what = "--out";
-    if (cli_check_outputs(cmd, &outp, &what, 1))
+    cli_paths paths;
+    cli_derive_paths(outp, &paths);
+    const char *outs[] = { outp, paths.resume }, *whats[] = { "--out", "the resume file" };
+    if (cli_check_outputs(cmd, outs, whats, 2))
         goto out;
+    o.state_out = paths.resume;
     cli_signals_install();
     clg_ctx *ctx;
     if ((rc = open_ctx(dev, &ctx)))
@@ -109,10 +116,13 @@ int cmd_train_sgns(int argc, char **argv)
         clg_ctx_destroy(ctx);
         goto out;
     }
-    if (cli_interrupted()) {
-        fprintf(stderr, "clgrad %s: interrupted; %s not written\n", cmd, outp);
+    if (!v) {
+        /* stopped by a signal: the library saved the state */
+        fprintf(stderr,
+                "clgrad %s: interrupted after %ld corpus words; saved %s\n"
+                "  resume with the same command and options plus --resume %s\n",
+                cmd, view.p.done, paths.resume, paths.resume);
         rc = 128 + cli_interrupted();
-        clg_vectors_free(v);
         clg_ctx_destroy(ctx);
         goto out;
     }
@@ -123,6 +133,8 @@ int cmd_train_sgns(int argc, char **argv)
     st = clg_vectors_save(v, outp, binary ? CLG_VEC_BINARY : CLG_VEC_TEXT);
     cli_signals_critical(0);
     rc = st ? cli_fail("save vectors", st) : 0;
+    if (!st)
+        unlink(paths.resume);
     clg_vectors_free(v);
     clg_ctx_destroy(ctx);
 out:
