@@ -572,7 +572,7 @@ static void interrupt_and_resume(const char *const *args, int nargs, const char 
 }
 
 /* Exact resume: Ctrl-C during training saves a resumable checkpoint; --resume continues it and
- * gives the same parameters, bit for bit, as the uninterrupted run (MLP and MAE). */
+ * gives the same parameters, bit for bit, as the uninterrupted run (MLP, MAE, adapt). */
 static void test_resume_exact(void **state)
 {
     (void)state;
@@ -613,10 +613,17 @@ static void test_resume_exact(void **state)
     const char *mae[] = { MAE_ARGS("ares.safetensors") };
     interrupt_and_resume(mae, (int)(sizeof mae / sizeof mae[0]), path("ares.resume.safetensors"),
                          path("ares.safetensors"), path("aref.safetensors"), "  train ", 2);
-    static const char *const names[] = { "ref", "res", "aref", "ares" };
+#define ADAPT_ARGS(out) "adapt", "--from", path("aref.safetensors"), "--mode", "finetune", "--data", g_data, \
+                        "--batch", "32", "--epochs", "6", "--device", dev_spec(), "--out", path(out)
+    RUN(r, NULL, ADAPT_ARGS("fref.safetensors"));
+    expect(r, 0, "done:");
+    const char *adapt[] = { ADAPT_ARGS("fres.safetensors") };
+    interrupt_and_resume(adapt, (int)(sizeof adapt / sizeof adapt[0]), path("fres.resume.safetensors"),
+                         path("fres.safetensors"), path("fref.safetensors"), "  train ", 1);
+    static const char *const names[] = { "ref", "res", "aref", "ares", "fref", "fres" };
     static const char *const ext[] = { ".safetensors", ".csv", ".svg", ".png" };
     char n[64];
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 6; i++)
         for (int e = 0; e < 4; e++) {
             snprintf(n, sizeof n, "%s%s", names[i], ext[e]);
             rm(n);
