@@ -220,6 +220,18 @@ static void assert_no_temp(void)
 
 static void rm(const char *name) { unlink(path(name)); }
 
+/* Remove what training runs named names[0..n) wrote (X.safetensors, .csv, .svg, .png). */
+static void rm_runs(const char *const *names, int n)
+{
+    static const char *const ext[] = { ".safetensors", ".csv", ".svg", ".png" };
+    char f[64];
+    for (int i = 0; i < n; i++)
+        for (int e = 0; e < 4; e++) {
+            snprintf(f, sizeof f, "%s%s", names[i], ext[e]);
+            rm(f);
+        }
+}
+
 /* ---- set-up ------------------------------------------------------------------------------ */
 
 static int setup_data(void)
@@ -243,27 +255,6 @@ static int setup_data(void)
     write_split(g_empty, "train", 512, 8, 1);
     write_split(g_empty, "t10k", 0, 8, 2);
     return 0;
-}
-
-static void rm_rf(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char p[1024];
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat sb;
-        if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
-            rm_rf(p);
-        else
-            unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
 }
 
 /* The device the group runs on, as a --device spec. */
@@ -414,14 +405,7 @@ static void test_shape_mismatch(void **state)
     RUN(r, NULL, "train", "mae", "--data", g_data, "--patch", "3", "--epochs", "1", "--device", dev_spec(), "--out",
         path("p3.safetensors"));
     expect(r, 2, "--patch 3 does not divide");
-    static const char *const names[] = { "m8", "ae8" };
-    static const char *const ext[] = { ".safetensors", ".csv", ".svg", ".png" };
-    char n[64];
-    for (int i = 0; i < 2; i++)
-        for (int e = 0; e < 4; e++) {
-            snprintf(n, sizeof n, "%s%s", names[i], ext[e]);
-            rm(n);
-        }
+    rm_runs((const char *const[]){ "m8", "ae8" }, 2);
     free(r);
 }
 
@@ -620,14 +604,7 @@ static void test_resume_exact(void **state)
     const char *adapt[] = { ADAPT_ARGS("fres.safetensors") };
     interrupt_and_resume(adapt, (int)(sizeof adapt / sizeof adapt[0]), path("fres.resume.safetensors"),
                          path("fres.safetensors"), path("fref.safetensors"), "  train ", 1);
-    static const char *const names[] = { "ref", "res", "aref", "ares", "fref", "fres" };
-    static const char *const ext[] = { ".safetensors", ".csv", ".svg", ".png" };
-    char n[64];
-    for (int i = 0; i < 6; i++)
-        for (int e = 0; e < 4; e++) {
-            snprintf(n, sizeof n, "%s%s", names[i], ext[e]);
-            rm(n);
-        }
+    rm_runs((const char *const[]){ "ref", "res", "aref", "ares", "fref", "fres" }, 6);
     assert_no_temp();
     free(r);
 }
@@ -793,6 +770,6 @@ int main(int argc, char **argv)
     int failed = clg_test_run("cli", plain, sizeof plain / sizeof plain[0]);
     failed += clg_test_run_per_device("cli", dev, sizeof dev / sizeof dev[0]);
     if (!failed)
-        rm_rf(g_dir);
+        util_rm_tree(g_dir);
     return failed;
 }

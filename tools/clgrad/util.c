@@ -8,6 +8,7 @@
 #include <float.h>
 #include <limits.h>
 #include <sched.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <math.h>
 #include <stdlib.h>
@@ -135,7 +136,11 @@ void util_rm_tree(const char *dir)
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
             continue;
         snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        unlink(p);
+        struct stat sb;
+        if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
+            util_rm_tree(p);
+        else
+            unlink(p);
     }
     closedir(d);
     rmdir(dir);

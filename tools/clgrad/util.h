@@ -36,7 +36,7 @@ void util_pin_caller(int pin);
 uint64_t util_splitmix64(uint64_t *s);
 double util_u01(uint64_t *s);
 
-/* Remove the plain files in dir, then dir itself (one level: for scratch folders). */
+/* Remove dir and everything below it (scratch folders; links are removed, not followed). */
 void util_rm_tree(const char *dir);
 
 /* Parse "--name value" / "--name=value" options: returns the value for name, or NULL.
