@@ -261,7 +261,7 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
     double trained = (double)steps_per_epoch * B * cfg->epochs - (double)run.start_epoch * steps_per_epoch * B -
                      (double)run.start_step * B;
     printf("done: test accuracy %.4f; %.1f s total, %.1f s training, %.0f samples/s on %s\n", last_test, total,
-           train_s, train_s > 0 ? trained / (train_s - run.train_s) : 0, dev.name);
+           train_s, train_s > run.train_s ? trained / (train_s - run.train_s) : 0, dev.name);
     printf("wrote %s, %s, %s\n", out, log, lpaths.svg);
     if (cfg->profile)
         clg_graph_profile_print(m.g, stdout);
