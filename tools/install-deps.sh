@@ -3,6 +3,8 @@
 # Idempotent and non-interactive; uses sudo when not run as root.
 # --reference also installs PyTorch (python3-torch, ~1 GB) for tools/torch_compare.py and
 # tools/torch_mlp_reference.py; tests and CI do not need it.
+# --checkers also installs what CI's checking stages use: clang with libFuzzer (tools/fuzz.sh)
+# and Oclgrind, the memory- and race-checking OpenCL device (tools/oclgrind-check.sh).
 set -eu
 
 PKGS="build-essential pkg-config meson ninja-build python3 \
@@ -12,9 +14,13 @@ libclblast-dev libcmocka-dev zlib1g-dev libpng-dev \
 libopenblas-dev fasttext \
 dataset-fashion-mnist dict-gcide \
 clang libclang-rt-dev"
-if [ "${1:-}" = "--reference" ]; then
-    PKGS="$PKGS python3-torch python3-numpy"
-fi
+for opt in "$@"; do
+    case "$opt" in
+    --reference) PKGS="$PKGS python3-torch python3-numpy" ;;
+    --checkers) PKGS="$PKGS clang libclang-rt-dev oclgrind" ;;
+    *) echo "install-deps: unknown option '$opt' (--reference, --checkers)" >&2; exit 2 ;;
+    esac
+done
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
