@@ -32,9 +32,9 @@ static const char *kind_name(mode_t m)
     return "not a plain file";
 }
 
-/* open(O_NONBLOCK) then fstat: no open of a FIFO waits for a writer. ok_stream also lets FIFOs and
- * character devices through (with O_NONBLOCK cleared, so reads wait for data as usual). */
-static clg_status open_checked(const char *path, const char *what, int ok_stream, int *fd_out, struct stat *sb_out)
+/* open(O_NONBLOCK) then fstat: no open of a FIFO waits for a writer.  (Single-pass streaming readers of
+ * pipes live in the tools: tools/clgrad/gcide.c.) */
+clg_status clg__open_regular(const char *path, const char *what, int *fd_out, struct stat *sb_out)
 {
     *fd_out = -1;
     if (!path || !*path)
@@ -49,7 +49,7 @@ static clg_status open_checked(const char *path, const char *what, int ok_stream
         close(fd);
         return clg__fail(CLG_ERR_IO, "cannot stat %s '%s': %s", what, path, strerror(e));
     }
-    if (!S_ISREG(sb.st_mode) && !(ok_stream && (S_ISFIFO(sb.st_mode) || S_ISCHR(sb.st_mode)))) {
+    if (!S_ISREG(sb.st_mode)) {
         close(fd);
         return clg__fail(CLG_ERR_IO, "%s '%s' is not a regular file (%s)", what, path, kind_name(sb.st_mode));
     }
@@ -63,16 +63,6 @@ static clg_status open_checked(const char *path, const char *what, int ok_stream
         *sb_out = sb;
     *fd_out = fd;
     return CLG_OK;
-}
-
-clg_status clg__open_regular(const char *path, const char *what, int *fd_out, struct stat *sb)
-{
-    return open_checked(path, what, 0, fd_out, sb);
-}
-
-clg_status clg__open_stream(const char *path, const char *what, int *fd_out)
-{
-    return open_checked(path, what, 1, fd_out, NULL);
 }
 
 clg_status clg__fopen_regular(const char *path, const char *what, FILE **out)

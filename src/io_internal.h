@@ -4,7 +4,6 @@
 #define CLGRAD_IO_INTERNAL_H
 
 #include <stdio.h>
-
 #include <sys/stat.h>
 
 #include "clgrad/status.h"
@@ -16,11 +15,6 @@
 clg_status clg__open_regular(const char *path, const char *what, int *fd_out, struct stat *sb);
 /* The same as a FILE * opened "rb". */
 clg_status clg__fopen_regular(const char *path, const char *what, FILE **out);
-/* Open path for a single streaming read: a regular file, or a FIFO / character device (a pipe from
- * another process).  The open does not block: a FIFO that no writer has opened yet reads as an empty
- * file instead of hanging; once a writer has it open, reads block as usual.  A directory or socket
- * is CLG_ERR_IO. */
-clg_status clg__open_stream(const char *path, const char *what, int *fd_out);
 
 typedef struct clg__afile {
     FILE *f;            /* write here */
