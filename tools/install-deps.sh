@@ -12,8 +12,7 @@ ocl-icd-opencl-dev opencl-headers ocl-icd-libopencl1 clinfo \
 pocl-opencl-icd mesa-opencl-icd \
 libclblast-dev libcmocka-dev zlib1g-dev libpng-dev \
 libopenblas-dev fasttext \
-dataset-fashion-mnist dict-gcide \
-clang libclang-rt-dev"
+dataset-fashion-mnist dict-gcide"
 for opt in "$@"; do
     case "$opt" in
     --reference) PKGS="$PKGS python3-torch python3-numpy" ;;
