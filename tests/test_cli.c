@@ -345,6 +345,23 @@ static void test_bad_metadata(void **state)
     free(r);
 }
 
+/* Defect: a FIFO given as an input blocked forever; the tool's own readers refuse it at once. */
+static void test_fifo_inputs(void **state)
+{
+    (void)state;
+    run_result *r = malloc(sizeof *r);
+    assert_non_null(r);
+    assert_int_equal(mkfifo(path("fifo"), 0600), 0);
+    double t0 = now_s();
+    RUN(r, NULL, "bench", "compare", path("fifo"), path("fifo"));
+    expect(r, 1, "not a regular file");
+    RUN(r, NULL, "eval", path("fifo"), "--data", g_data);
+    expect(r, 1, "not a regular file");
+    assert_true(now_s() - t0 < 30);
+    rm("fifo");
+    free(r);
+}
+
 /* ---- per device ------------------------------------------------------------------------ */
 
 /* A malformed CLGRAD_* variable stops the ctx with a message naming it. */
@@ -757,6 +774,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest plain[] = {
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_bad_metadata),
+        cmocka_unit_test(test_fifo_inputs),
     };
     const struct CMUnitTest dev[] = {
         cmocka_unit_test(test_bad_environment),

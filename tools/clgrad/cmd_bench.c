@@ -2,6 +2,7 @@
 #include <CL/cl.h>
 #include <math.h>
 #include <stdint.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1196,9 +1197,10 @@ typedef struct jfile {
 static int read_results(const char *path, jfile *jf)
 {
     memset(jf, 0, sizeof *jf);
-    FILE *f = fopen(path, "r");
+    FILE *f = util_fopen_regular(path);
     if (!f) {
-        perror(path);
+        fprintf(stderr, "clgrad bench compare: %s: %s\n", path,
+                errno == EINVAL ? "not a regular file" : strerror(errno));
         return 1;
     }
     char line[2048], st[16];

@@ -142,7 +142,7 @@ static int store(const clg_device_info *d, const int win[N_CLASSES][3], const ch
     if (clg_file_writer_open(path, &w))
         return 1;
     FILE *out = clg_file_writer_stream(w);
-    FILE *in = fopen(path, "r");
+    FILE *in = util_fopen_regular(path); /* the old results, if any (never blocks on a FIFO) */
     size_t nl = strlen(d->name);
     if (in) {
         while (fgets(line, sizeof line, in))
