@@ -80,6 +80,23 @@ inline void clg_flag_error(__global int *flags, int op_plus_1, int value, int li
     }
 }
 
+/* clEnqueueFillBuffer's and clEnqueueCopyBuffer's jobs, in 32-bit words, on devices where the host
+ * stores by kernel (Oclgrind, whose uninitialized-value check loses track of the driver's fills,
+ * copies and partial writes: src/tensor.c). */
+__kernel void clg_fill(__global uint *y, int yo, int n, uint pattern)
+{
+    int i = get_global_id(0);
+    if (i < n)
+        y[yo + i] = pattern;
+}
+
+__kernel void clg_copy(__global const uint *x, int xo, __global uint *y, int yo, int n)
+{
+    int i = get_global_id(0);
+    if (i < n)
+        y[yo + i] = x[xo + i];
+}
+
 /* Probe kernel used by `clgrad devices --check`: y[i] = a*x[i] + y[i]. */
 __kernel void clg_probe_axpy(__global float *y, int yo, __global const float *x, int xo, float a, int n)
 {

@@ -603,10 +603,12 @@ static clg_status alloc_zeros(clg_graph *g, gnode *x, clg_tensor *t, const char 
 
 static clg_status copy_into(clg_graph *g, const clg_tensor *src, cl_mem dst, size_t dst_off, size_t n)
 {
-    cl_int err = clEnqueueCopyBuffer(g->ctx->queue, (cl_mem)src->buf, dst, src->offset * 4, dst_off * 4, n * 4, 0,
-                                     NULL, NULL);
-    if (err != CL_SUCCESS)
-        return clg__cl_fail(err, "graph plan: clEnqueueCopyBuffer (optimizer arena)");
+    clg_status st = clg__copy_words(g->ctx, (cl_mem)src->buf, src->offset, dst, dst_off, n);
+    if (st) {
+        char msg[512];
+        copy_error(msg, sizeof msg);
+        return clg__fail(st, "graph plan: copying a param into the optimizer arena: %s", msg);
+    }
     return CLG_OK;
 }
 

@@ -322,7 +322,7 @@ static clg_status path_transposed(clg_ctx *ctx, const gemm_call *g)
         s->scratch = NULL;
         s->scratch_bytes = 0;
         cl_int err;
-        s->scratch = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+        s->scratch = clg__create_buffer(ctx, bytes, &err);
         if (err != CL_SUCCESS) {
             s->scratch = NULL;
             return clg__cl_fail(err, "gemm: clCreateBuffer(%zu bytes of scratch for B^T, %dx%d batch %d)", bytes,
@@ -540,13 +540,8 @@ const char *clg_gemm_last_path(clg_ctx *ctx)
 /* Zero C (all batches, contiguous) where K == 0 or CLBlast must not read garbage. */
 static clg_status zero_c(clg_ctx *ctx, const gemm_call *g)
 {
-    cl_uint zero = 0;
     size_t n = (size_t)g->M * (size_t)g->N * (size_t)g->batch;
-    cl_int err = clEnqueueFillBuffer(ctx->queue, g->c, &zero, sizeof zero, (size_t)g->co * 4, n * 4, 0, NULL,
-                                     NULL);
-    if (err != CL_SUCCESS)
-        return clg__cl_fail(err, "gemm: clEnqueueFillBuffer(%zu elements)", n);
-    return CLG_OK;
+    return clg__fill_words(ctx, g->c, (size_t)g->co, n, 0);
 }
 
 static clg_status gemm_run(clg_ctx *ctx, gemm_call *g)
