@@ -435,8 +435,14 @@ clg_status clg_ctx_build_program(clg_ctx *ctx, int i, clg_build_report *report)
     clg_status st = clg__program_source(i, &src, &len);
     if (st)
         return st;
-    char name[160];
-    snprintf(name, sizeof name, "cl/%s", clg__cl_sources[i].name);
+    /* Name the files actually compiled: with CLGRAD_CL_DIR the error names that folder even where
+     * the compiler's log ignores the #line markers (Oclgrind reports "input.cl"). */
+    char name[1200];
+    const char *dir = getenv("CLGRAD_CL_DIR");
+    if (dir && *dir)
+        snprintf(name, sizeof name, "cl/%s (from CLGRAD_CL_DIR=%s)", clg__cl_sources[i].name, dir);
+    else
+        snprintf(name, sizeof name, "cl/%s", clg__cl_sources[i].name);
     void *p = NULL;
     st = clg_program_build_source(ctx, name, src, NULL, &p, report);
     free(src);

@@ -14,8 +14,23 @@ static void test_list_and_select(void **s)
     assert_true(n >= 1);
     clg_device_info d;
     assert_clg_ok(clg_device_select("auto", &d));
-    assert_clg_ok(clg_device_select("cpu", &d));
-    assert_int_equal(d.type, CLG_DEVICE_CPU);
+    /* "cpu" and "gpu" pick a device of that type where the list has one, and otherwise fail
+     * naming the spec and listing the devices (a GPU-only list, such as Oclgrind's, has no CPU) */
+    const struct { const char *spec; clg_device_type type; } kinds[] = { { "cpu", CLG_DEVICE_CPU },
+                                                                         { "gpu", CLG_DEVICE_GPU } };
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        int have = 0;
+        for (int i = 0; i < n; i++)
+            have |= l[i].type == kinds[k].type;
+        if (have) {
+            assert_clg_ok(clg_device_select(kinds[k].spec, &d));
+            assert_int_equal(d.type, kinds[k].type);
+        } else {
+            assert_int_equal(clg_device_select(kinds[k].spec, &d), CLG_ERR_DEVICE_NOT_FOUND);
+            assert_non_null(strstr(clg_last_error(), kinds[k].spec));
+            assert_non_null(strstr(clg_last_error(), "available devices"));
+        }
+    }
     char spec[32];
     snprintf(spec, sizeof spec, "%d:%d", l[n - 1].platform_index, l[n - 1].device_index);
     assert_clg_ok(clg_device_select(spec, &d));
