@@ -172,7 +172,14 @@ cl_mem clg__create_buffer(clg_ctx *ctx, size_t bytes, cl_int *err)
 static clg_status staged_write(const clg_tensor *t, const void *host, size_t bytes)
 {
     clg_ctx *ctx = t->ctx;
-    cl_int err;
+    size_t whole = 0;
+    cl_int err = clGetMemObjectInfo((cl_mem)t->buf, CL_MEM_SIZE, sizeof whole, &whole, NULL);
+    if (err == CL_SUCCESS && t->offset == 0 && bytes == whole) { /* the whole buffer: written directly */
+        err = clEnqueueWriteBuffer(ctx->queue, (cl_mem)t->buf, CL_TRUE, 0, bytes, host, 0, NULL, NULL);
+        if (err != CL_SUCCESS)
+            return clg__cl_fail(err, "clEnqueueWriteBuffer(%zu bytes)", bytes);
+        return CLG_OK;
+    }
     cl_mem tmp = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &err); /* written whole next */
     if (err != CL_SUCCESS)
         return clg__cl_fail(err, "clCreateBuffer(staging, %zu bytes)", bytes);
