@@ -237,11 +237,19 @@ static void tile_params(clg_ctx *ctx, const gemm_call *g, int *tm, int *vw, int 
     env_tile(tm, vw, nv);
 }
 
+/* gemm_block's local memory: packed A and B panels and the C block, in bytes (cl/gemm.cl). */
+static uint64_t block_local_bytes(int mb, int nb, int kb)
+{
+    return (uint64_t)(mb * (kb + 16) + nb * kb + mb * nb) * 4;
+}
+
 /* Blocked kernel (gemm_block): register tile 16,16,1 and C blocks MB,NB = 128,256 with
  * k-blocks KB = 256 (2048^3 on PoCL: 88 ms, 64,128: 98 ms) (CLGRAD_GEMM_TILE and CLGRAD_GEMM_BLOCK="MB,NB,KB" override them);
  * blocks are rounded to whole register tiles and KB halved until the packed panels fit
- * in local memory. */
-static void block_params(clg_ctx *ctx, int *tm, int *vw, int *nv, int *mb, int *nb, int *kb)
+ * in local memory; where even KB = 16 does not fit (a GPU's 32-64 KiB: the C block alone is
+ * 128 KiB), the larger of MB, NB is halved too (whole tiles, at least one).  Returns 0 when no
+ * block fits: then the caller takes an unpacked kernel. */
+static int block_params(clg_ctx *ctx, int *tm, int *vw, int *nv, int *mb, int *nb, int *kb)
 {
     *tm = 16;
     *vw = 16;
@@ -261,8 +269,18 @@ static void block_params(clg_ctx *ctx, int *tm, int *vw, int *nv, int *mb, int *
     int tn = *vw * *nv;
     *mb = (*mb + *tm - 1) / *tm * *tm;
     *nb = (*nb + tn - 1) / tn * tn;
-    while (*kb > 16 && (uint64_t)(*mb * (*kb + 16) + *nb * *kb + *mb * *nb) * 4 > ctx->info.local_mem)
+    int kb0 = *kb;
+    while (*kb > 16 && block_local_bytes(*mb, *nb, *kb) > ctx->info.local_mem)
         *kb /= 2;
+    while (block_local_bytes(*mb, *nb, *kb) > ctx->info.local_mem && (*mb > *tm || *nb > tn)) {
+        if (*nb >= *mb && *nb > tn)
+            *nb = (*nb / 2 + tn - 1) / tn * tn;
+        else
+            *mb = (*mb / 2 + *tm - 1) / *tm * *tm;
+        for (*kb = kb0; *kb > 16 && block_local_bytes(*mb, *nb, *kb) > ctx->info.local_mem;)
+            *kb /= 2;
+    }
+    return block_local_bytes(*mb, *nb, *kb) <= ctx->info.local_mem;
 }
 
 /* Register tiles per work-item down M (GEMM_RM) for the unpacked kernels: as many as keep
@@ -411,9 +429,11 @@ static clg_status path_tiled(clg_ctx *ctx, const gemm_call *g)
     size_t gs[3];
     int tm, vw, nv, kc = 0;
     tile_params(ctx, g, &tm, &vw, &nv);
-    if (use_block(ctx, g)) {
-        int mb, nb, kb;
-        block_params(ctx, &tm, &vw, &nv, &mb, &nb, &kb);
+    int mb, nb, kb, btm = tm, bvw = vw, bnv = nv;
+    if (use_block(ctx, g) && block_params(ctx, &btm, &bvw, &bnv, &mb, &nb, &kb)) {
+        tm = btm;
+        vw = bvw;
+        nv = bnv;
         snprintf(defs, sizeof defs,
                  "-DGEMM_TA=%d -DGEMM_TB=%d -DGEMM_TM=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_MB=%d -DGEMM_NB=%d "
                  "-DGEMM_KB=%d",
