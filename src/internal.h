@@ -168,8 +168,8 @@ clg_status clg__shape_fail(const char *op, const clg_shape *const *in, int nin, 
 clg_status clg__fill_pattern(clg_ctx *ctx, clg_tensor *t, uint32_t pattern);
 /* Enqueue a fill of n 32-bit words of buf from word offset off.  Not counted as a launch. */
 clg_status clg__fill_words(clg_ctx *ctx, cl_mem buf, size_t off, size_t n, uint32_t pattern);
-/* clCreateBuffer(READ_WRITE, bytes); with ctx->kernel_stores (Oclgrind) written whole with zeros
- * at once (tensor.c says why). */
+/* clCreateBuffer(READ_WRITE, bytes); with ctx->kernel_stores (Oclgrind) written whole at once
+ * with a NaN pattern (tensor.c says why). */
 cl_mem clg__create_buffer(clg_ctx *ctx, size_t bytes, cl_int *err);
 /* Enqueue a copy of n 32-bit words, src from word so to dst from word dst_off.  Not counted as a launch. */
 clg_status clg__copy_words(clg_ctx *ctx, cl_mem src, size_t so, cl_mem dst, size_t dst_off, size_t n);

@@ -150,17 +150,24 @@ clg_status clg__copy_words(clg_ctx *ctx, cl_mem src, size_t so, cl_mem dst, size
 /* Oclgrind also keeps its record of a freed buffer and hands it to the next buffer given the same
  * id: a larger new buffer then reads as uninitialized past the old size, whatever kernels store
  * there.  Only a whole-buffer host write resizes that record, so with ctx->kernel_stores every new
- * buffer is written with zeros once.  The price: a read of a global buffer nothing wrote is not
- * reported there (local and private memory still are, and out-of-bounds accesses and races). */
+ * buffer is written once, with the quiet NaN CLG_UNWRITTEN_BITS rather than zeros: Oclgrind then
+ * no longer reports a read of a word nothing wrote, but such a read still shows, as a NaN in a
+ * float result or, as an index, an out-of-range one that the device flags. */
+#define CLG_UNWRITTEN_BITS 0x7fc0deadu
+
 cl_mem clg__create_buffer(clg_ctx *ctx, size_t bytes, cl_int *err)
 {
     cl_mem m = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, err);
     if (*err != CL_SUCCESS || !ctx->kernel_stores)
         return m;
-    void *zeros = calloc(1, bytes);
-    *err = zeros ? clEnqueueWriteBuffer(ctx->queue, m, CL_TRUE, 0, bytes, zeros, 0, NULL, NULL)
-                 : CL_OUT_OF_HOST_MEMORY;
-    free(zeros);
+    uint32_t *fill = malloc(bytes);
+    if (fill)
+        for (size_t i = 0; i < bytes / 4; i++)
+            fill[i] = CLG_UNWRITTEN_BITS;
+    if (fill && bytes % 4)
+        memset((char *)fill + bytes / 4 * 4, 0xff, bytes % 4);
+    *err = fill ? clEnqueueWriteBuffer(ctx->queue, m, CL_TRUE, 0, bytes, fill, 0, NULL, NULL) : CL_OUT_OF_HOST_MEMORY;
+    free(fill);
     if (*err != CL_SUCCESS) {
         clReleaseMemObject(m);
         return NULL;
