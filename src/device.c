@@ -261,7 +261,7 @@ clg_status clg_ctx_create(const clg_device_info *dev, const clg_ctx_options *opt
     c->profiling = opts ? opts->profiling : 0;
     c->cache_policy = policy_from_env();
     /* Oclgrind's --uninitialized check loses track of fills, copies and partial writes (tensor.c) */
-    c->kernel_stores = strstr(dev->platform_name, "Oclgrind") != NULL;
+    c->kernel_stores = (opts && opts->kernel_stores) || strstr(dev->platform_name, "Oclgrind") != NULL;
     c->wg_default = dev->max_work_group >= 64 ? 64 : (dev->max_work_group ? dev->max_work_group : 1);
     clg_status st;
     cl_int err;
