@@ -10,20 +10,26 @@
 # uninitialized value, barrier divergence, ...) not listed in tests/oclgrind.supp.  Reports and
 # test output of each entry are kept in $OCLGRIND_CHECK_LOGS (default BUILD_DIR/oclgrind-check).
 #
-# With no SUITE given, the default subset below: it runs in about 6 minutes on the 2-core CI
-# machine (the whole op suite set takes over an hour on the simulator).  Why these:
-#   program, device        every program builds for the GPU-type device; GPU-only device lists
-#   reduce, loss, optim    the local-memory work-group reductions (clg_wg_sum), the loss kernels'
-#                          row reductions and the Adam/SGD updates over the parameter arena
+# With no SUITE given, the default subset below, about 6 minutes on the 2-core CI machine
+# (measured there: 7.5 min with a second Oclgrind run beside it); the whole op suite set takes
+# about 40 minutes on the simulator.  Why these:
+#   program, device        every program builds for the GPU-type device; GPU-only device lists;
+#                          the kernel_stores path gives the driver's bits
+#   reduce:test_sum, test_mean, test_*softmax*   the local-memory work-group reductions
+#                          (clg_wg_sum) and row softmax; not the 2^20-term sums (test_sum_large,
+#                          test_reduce_styles: 6 of reduce's 6.5 minutes)
+#   loss, optim            the loss kernels' row reductions, the device-flagged bad label, and
+#                          the Adam/SGD updates and clipping over the parameter arena
 #   graph:test_autodiff_*  the seeded backward pass through the pooled activations (fills,
 #                          views of one buffer: where Oclgrind's bookkeeping needs our help)
 #   graph:test_arena_*     parameter arenas (optimizer state in one buffer, params as views)
 #   graph:test_plan_exceeds_device_memory   the 128 MiB device: plan too large, clear error
-#   gemm:test_matmul_block the packed GEMM sized to the device's 32 KiB of local memory
+#   gemm:test_matmul_block the packed GEMM sized to the device's 32 KiB of local memory (it
+#                          failed with CL_OUT_OF_RESOURCES before)
 #   gemm:test_clblast      CLBlast, the GPU default GEMM, on its direct kernels
-# Left out for time (each passes with no unsuppressed finding when run by hand, see the note in
-# tests/oclgrind.supp): elementwise, embed, random, misc, sgns, io (30-200 s each), models
-# (~7 min), the rest of graph (~7 min) and gemm (over 15 min).
+# Left out for time (each passed with no unsuppressed finding when run whole here): the rest of
+# reduce and graph (6-7 min each), models (3 min), elementwise, embed, random, misc, sgns, io
+# (0.5-3 min each) and gemm (over 15 min; one suppressed report, tests/oclgrind.supp).
 #
 # Environment: OCLGRIND (default: oclgrind), OCLGRIND_CHECK_TIMEOUT (seconds per entry, default
 # 600), OCLGRIND_CHECK_LOGS.  Needs python3 (it parses Oclgrind's reports).
@@ -34,8 +40,9 @@ build=${1:-build}
 [ $# -gt 0 ] && shift
 case $build in /*) ;; *) build=$here/$build ;; esac
 if [ $# -eq 0 ]; then
-    set -- program device reduce loss optim 'graph:test_autodiff_*' 'graph:test_arena_*' \
-        graph:test_plan_exceeds_device_memory gemm:test_matmul_block gemm:test_clblast
+    set -- program device reduce:test_sum reduce:test_mean 'reduce:test_*softmax*' loss optim \
+        'graph:test_autodiff_*' 'graph:test_arena_*' graph:test_plan_exceeds_device_memory \
+        gemm:test_matmul_block gemm:test_clblast
 fi
 oclgrind=${OCLGRIND:-oclgrind}
 limit=${OCLGRIND_CHECK_TIMEOUT:-600}
