@@ -9,6 +9,9 @@
 # (exit 1) on a test failure, a timeout, or any Oclgrind report (out-of-bounds access, data race,
 # uninitialized value, barrier divergence, ...) not listed in tests/oclgrind.supp.  Reports and
 # test output of each entry are kept in $OCLGRIND_CHECK_LOGS (default BUILD_DIR/oclgrind-check).
+# Then, where the Fashion-MNIST files are ($CLGRAD_DATA, default /usr/share/datasets/fashion-mnist),
+# `clgrad train mlp --hidden 4000,4000` on the 128 MiB device must fail at planning, naming the
+# size asked for and the size available, and write no file.
 #
 # With no SUITE given, the default subset below, about 6 minutes on the 2-core CI machine
 # (measured there: 7.5 min with a second Oclgrind run beside it); the whole op suite set takes
@@ -148,5 +151,27 @@ EOF
         echo "  (full output: $logs/$tag.out, reports: $logs/$tag.oclgrind)"
     fi
 done
+# The out-of-device-memory path for real: an MLP whose plan (305 MiB with Adam) exceeds the
+# simulated 128 MiB must stop at planning with the sizes asked for and available, writing nothing.
+data=${CLGRAD_DATA:-/usr/share/datasets/fashion-mnist}
+if [ -x "$build/clgrad" ] && [ -d "$data" ]; then
+    out=$(mktemp -d "${TMPDIR:-/tmp}/clgrad-oclgrind-oom.XXXXXX") || exit 1
+    env -u CI CLGRAD_BUILD_OPTIONS=-cl-opt-disable CLGRAD_CACHE_DIR="$cache" timeout "$limit" "$oclgrind" \
+        "$build/clgrad" train mlp --data "$data" --hidden 4000,4000 --device Oclgrind --train-limit 256 --epochs 1 \
+        --out "$out/m.safetensors" >"$logs/cli-oom.out" 2>&1
+    rc=$?
+    left=$(ls -A "$out")
+    rm -rf "$out"
+    if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && grep -q 'needs [0-9]* bytes.*has 134217728 bytes (128.0 MiB) of global memory' \
+        "$logs/cli-oom.out" && [ -z "$left" ]; then
+        echo "oclgrind-check: cli: model over device memory                     clear error, nothing written  ok"
+    else
+        echo "oclgrind-check: cli: model over device memory: exit $rc, files left: '${left}'  FAILED"
+        cat "$logs/cli-oom.out"
+        status=1
+    fi
+else
+    echo "oclgrind-check: cli: model over device memory: skipped (no $build/clgrad or no data in $data)"
+fi
 echo "oclgrind-check: $# entries in $(( $(date +%s) - total_start ))s: $([ $status -eq 0 ] && echo passed || echo FAILED)"
 exit $status
