@@ -7,7 +7,7 @@ set -eu
 
 PKGS="build-essential pkg-config meson ninja-build python3 \
 ocl-icd-opencl-dev opencl-headers ocl-icd-libopencl1 clinfo \
-pocl-opencl-icd mesa-opencl-icd \
+pocl-opencl-icd mesa-opencl-icd oclgrind \
 libclblast-dev libcmocka-dev zlib1g-dev libpng-dev \
 libopenblas-dev fasttext \
 dataset-fashion-mnist dict-gcide"
