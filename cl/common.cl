@@ -20,6 +20,20 @@
 #define CLG_MAD(a, b, c) mad(a, b, c)
 #endif
 
+/* The halves of a float16.  Oclgrind 21.10's uninitialized-value check loses track of .lo/.hi
+ * on 16-wide vectors (reports even when every lane is defined); there the host passes
+ * -DCLG_SPLIT16_BY_LANES=1 and the halves are gathered lane by lane: the same values. */
+#ifndef CLG_SPLIT16_BY_LANES
+#define CLG_SPLIT16_BY_LANES 0
+#endif
+#if CLG_SPLIT16_BY_LANES
+#define CLG_LO16(v) ((float8)((v).s0, (v).s1, (v).s2, (v).s3, (v).s4, (v).s5, (v).s6, (v).s7))
+#define CLG_HI16(v) ((float8)((v).s8, (v).s9, (v).sa, (v).sb, (v).sc, (v).sd, (v).se, (v).sf))
+#else
+#define CLG_LO16(v) ((v).lo)
+#define CLG_HI16(v) ((v).hi)
+#endif
+
 /* Kahan-compensated running sum: *s += v, with *c carrying the lost low-order bits (start both
  * at 0).  Accurate long serial sums in float; relies on no fast-math (never passed). */
 inline void clg_kahan_add(float *s, float *c, float v)

@@ -161,8 +161,9 @@ void clg__build_options(const clg_ctx *ctx, const char *extra, char *buf, size_t
     /* Our kernels are OpenCL C 1.2; ask for the device's version capped at 1.2. */
     const char *std = (d->c_major > 1 || d->c_minor >= 2) ? "CL1.2" : d->c_minor == 1 ? "CL1.1" : "";
     const char *user = getenv("CLGRAD_BUILD_OPTIONS");
-    snprintf(buf, size, "%s%s -DCLG_DEVICE_%s=1 -DCLG_WG=%zu -DCLG_FMA=%d %s %s", *std ? "-cl-std=" : "", std,
-             clg_device_type_name(d->type), ctx->wg_default, d->fma, extra ? extra : "", user ? user : "");
+    snprintf(buf, size, "%s%s -DCLG_DEVICE_%s=1 -DCLG_WG=%zu -DCLG_FMA=%d%s %s %s", *std ? "-cl-std=" : "", std,
+             clg_device_type_name(d->type), ctx->wg_default, d->fma,
+             ctx->kernel_stores ? " -DCLG_SPLIT16_BY_LANES=1" : "", extra ? extra : "", user ? user : "");
 }
 
 /* ---- cache ----------------------------------------------------------------- */

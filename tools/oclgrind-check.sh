@@ -93,7 +93,7 @@ with open(supp_path) as f:
     for line in f:
         line = line.strip()
         if line and not line.startswith("#"):
-            parts = [p.strip() for p in line.split(" | ")]
+            parts = [p.strip() for p in line.split("|", 2)]
             if len(parts) != 3:
                 sys.exit("oclgrind-check: bad line in %s: %s" % (supp_path, line))
             supp.append(parts)
