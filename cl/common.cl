@@ -20,6 +20,20 @@
 #define CLG_MAD(a, b, c) mad(a, b, c)
 #endif
 
+/* The halves of a float16.  Oclgrind 21.10's uninitialized-value check loses track of .lo/.hi
+ * on 16-wide vectors (reports even when every lane is defined); there the host passes
+ * -DCLG_SPLIT16_BY_LANES=1 and the halves are gathered lane by lane: the same values. */
+#ifndef CLG_SPLIT16_BY_LANES
+#define CLG_SPLIT16_BY_LANES 0
+#endif
+#if CLG_SPLIT16_BY_LANES
+#define CLG_LO16(v) ((float8)((v).s0, (v).s1, (v).s2, (v).s3, (v).s4, (v).s5, (v).s6, (v).s7))
+#define CLG_HI16(v) ((float8)((v).s8, (v).s9, (v).sa, (v).sb, (v).sc, (v).sd, (v).se, (v).sf))
+#else
+#define CLG_LO16(v) ((v).lo)
+#define CLG_HI16(v) ((v).hi)
+#endif
+
 /* Kahan-compensated running sum: *s += v, with *c carrying the lost low-order bits (start both
  * at 0).  Accurate long serial sums in float; relies on no fast-math (never passed). */
 inline void clg_kahan_add(float *s, float *c, float v)
@@ -78,6 +92,23 @@ inline void clg_flag_error(__global int *flags, int op_plus_1, int value, int li
         flags[1] = value;
         flags[2] = limit;
     }
+}
+
+/* clEnqueueFillBuffer's and clEnqueueCopyBuffer's jobs, in 32-bit words, on devices where the host
+ * stores by kernel (Oclgrind, whose uninitialized-value check loses track of the driver's fills,
+ * copies and partial writes: src/tensor.c). */
+__kernel void clg_fill(__global uint *y, int yo, int n, uint pattern)
+{
+    int i = get_global_id(0);
+    if (i < n)
+        y[yo + i] = pattern;
+}
+
+__kernel void clg_copy(__global const uint *x, int xo, __global uint *y, int yo, int n)
+{
+    int i = get_global_id(0);
+    if (i < n)
+        y[yo + i] = x[xo + i];
 }
 
 /* Probe kernel used by `clgrad devices --check`: y[i] = a*x[i] + y[i]. */

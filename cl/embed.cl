@@ -319,7 +319,7 @@ __kernel void att_softmax_bwd(__global const float *P, __global float *dP, int r
  * in work-groups of one, float16 along the row (the scalar forms leave exp scalar on PoCL). */
 inline float att_hmax16(float16 v)
 {
-    float8 a = fmax(v.lo, v.hi);
+    float8 a = fmax(CLG_LO16(v), CLG_HI16(v));
     float4 b = fmax(a.lo, a.hi);
     float2 c = fmax(b.lo, b.hi);
     return fmax(c.x, c.y);
@@ -327,7 +327,7 @@ inline float att_hmax16(float16 v)
 
 inline float att_hsum16(float16 v)
 {
-    float8 a = v.lo + v.hi;
+    float8 a = CLG_LO16(v) + CLG_HI16(v);
     float4 b = a.lo + a.hi;
     float2 c = b.lo + b.hi;
     return c.x + c.y;

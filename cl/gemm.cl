@@ -287,7 +287,7 @@ __kernel void gemm_tiled_n(GEMM_ARGS)
 inline float gemm_hsum(VT v)
 {
 #if GEMM_VW == 16
-    float8 h8 = v.lo + v.hi;
+    float8 h8 = CLG_LO16(v) + CLG_HI16(v);
     float4 h4 = h8.lo + h8.hi;
 #elif GEMM_VW == 8
     float4 h4 = v.lo + v.hi;

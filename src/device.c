@@ -263,6 +263,8 @@ clg_status clg_ctx_create(const clg_device_info *dev, const clg_ctx_options *opt
     c->device = (cl_device_id)dev->device_id;
     c->profiling = opts ? opts->profiling : 0;
     c->cache_policy = policy_from_env();
+    /* Oclgrind's --uninitialized check loses track of fills, copies and partial writes (tensor.c) */
+    c->kernel_stores = (opts && opts->kernel_stores) || strstr(dev->platform_name, "Oclgrind") != NULL;
     c->wg_default = dev->max_work_group >= 64 ? 64 : (dev->max_work_group ? dev->max_work_group : 1);
     clg_status st;
     cl_int err;
@@ -284,11 +286,11 @@ clg_status clg_ctx_create(const clg_device_info *dev, const clg_ctx_options *opt
         st = clg__cl_fail(err, "clCreateBuffer(error flags)");
         goto out_queue;
     }
-    cl_int zero = 0;
-    err = clEnqueueFillBuffer(c->queue, c->errflags, &zero, sizeof zero, 0,
-                              CLG_ERRFLAG_WORDS * sizeof(cl_int), 0, NULL, NULL);
+    /* written, not filled: Oclgrind's uninitialized check sees writes, not clEnqueueFillBuffer */
+    const cl_int zeros[CLG_ERRFLAG_WORDS] = { 0 };
+    err = clEnqueueWriteBuffer(c->queue, c->errflags, CL_TRUE, 0, sizeof zeros, zeros, 0, NULL, NULL);
     if (err != CL_SUCCESS) {
-        st = clg__cl_fail(err, "clEnqueueFillBuffer(error flags)");
+        st = clg__cl_fail(err, "clEnqueueWriteBuffer(error flags)");
         goto out_flags;
     }
     *out = c;
@@ -349,10 +351,8 @@ clg_status clg_ctx_finish(clg_ctx *ctx)
     if (err != CL_SUCCESS)
         return clg__cl_fail(err, "clg_ctx_finish: reading the device error flags");
     if (flags[0] != 0) {
-        cl_int zero = 0;
-        clEnqueueFillBuffer(ctx->queue, ctx->errflags, &zero, sizeof zero, 0, sizeof flags, 0, NULL,
-                            NULL);
-        clFinish(ctx->queue);
+        const cl_int zeros[CLG_ERRFLAG_WORDS] = { 0 };
+        clEnqueueWriteBuffer(ctx->queue, ctx->errflags, CL_TRUE, 0, sizeof zeros, zeros, 0, NULL, NULL);
         int op = flags[0] - 1;
         const char *name = (op >= 0 && op < CLG_OP_COUNT) ? clg_op_name((clg_op)op) : "kernel";
         return clg__fail(CLG_ERR_INDEX, "%s: index %d out of range [0, %d) (element skipped)", name,

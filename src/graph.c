@@ -603,10 +603,12 @@ static clg_status alloc_zeros(clg_graph *g, gnode *x, clg_tensor *t, const char 
 
 static clg_status copy_into(clg_graph *g, const clg_tensor *src, cl_mem dst, size_t dst_off, size_t n)
 {
-    cl_int err = clEnqueueCopyBuffer(g->ctx->queue, (cl_mem)src->buf, dst, src->offset * 4, dst_off * 4, n * 4, 0,
-                                     NULL, NULL);
-    if (err != CL_SUCCESS)
-        return clg__cl_fail(err, "graph plan: clEnqueueCopyBuffer (optimizer arena)");
+    clg_status st = clg__copy_words(g->ctx, (cl_mem)src->buf, src->offset, dst, dst_off, n);
+    if (st) {
+        char msg[512];
+        copy_error(msg, sizeof msg);
+        return clg__fail(st, "graph plan: copying a param into the optimizer arena: %s", msg);
+    }
     return CLG_OK;
 }
 
@@ -773,6 +775,50 @@ static clg_status fuse_pass(clg_graph *g)
     return CLG_OK;
 }
 
+static double mib(uint64_t b) { return (double)b / (1024.0 * 1024.0); }
+
+/* Before the plan allocates anything: the device memory it will hold (params, kept outputs, the
+ * activation pool, gradients and optimizer state) against CL_DEVICE_GLOBAL_MEM_SIZE, and each of
+ * its single buffers against CL_DEVICE_MAX_MEM_ALLOC_SIZE (both read once, in clg_devices_list).
+ * Drivers that allocate lazily would otherwise fail later, inside a step, or not at all. */
+static clg_status check_device_memory(clg_graph *g, int sgd_mom, int adam)
+{
+    const clg_device_info *d = &g->ctx->info;
+    uint64_t params = 0, trainable = 0, outputs = 0;
+    for (int p = 0; p < g->n_params; p++) {
+        const gnode *x = &g->nodes[g->params[p]];
+        uint64_t n = (uint64_t)clg_shape_numel(&x->s);
+        params += n * 4;
+        if (g->mode == CLG_PLAN_TRAIN && x->needs_grad && n)
+            trainable += (n + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN * 4;
+    }
+    for (int m = 0; m < g->n; m++)
+        if (g->nodes[m].own_val || g->nodes[m].kind == GN_INPUT)
+            outputs += (uint64_t)clg_shape_numel(&g->nodes[m].s) * 4;
+    uint64_t pool = (uint64_t)g->pool_elems * 4;
+    uint64_t state = trainable * (uint64_t)(1 + (sgd_mom || adam) + adam); /* gradients, momentum/m, v */
+    uint64_t total = params + outputs + pool + state;
+    if (d->global_mem && total > d->global_mem)
+        return clg__fail(CLG_ERR_OUT_OF_MEMORY,
+                         "graph plan: needs %llu bytes (%.1f MiB) of device memory (parameters %.1f MiB, "
+                         "gradients and optimizer state %.1f MiB, activations %.1f MiB, inputs and outputs %.1f MiB), "
+                         "but %s has %llu bytes (%.1f MiB) of global memory",
+                         (unsigned long long)total, mib(total), mib(params), mib(state), mib(pool), mib(outputs),
+                         d->name, (unsigned long long)d->global_mem, mib(d->global_mem));
+    const struct { const char *what; uint64_t bytes; } one[] = {
+        { "the activation pool", pool },
+        { "each optimizer arena (all trainable parameters in one buffer)", g->has_opt ? trainable : 0 },
+    };
+    for (size_t i = 0; i < sizeof one / sizeof one[0]; i++)
+        if (d->max_alloc && one[i].bytes > d->max_alloc)
+            return clg__fail(CLG_ERR_OUT_OF_MEMORY,
+                             "graph plan: %s needs one buffer of %llu bytes (%.1f MiB), but %s allocates at most "
+                             "%llu bytes (%.1f MiB) at once",
+                             one[i].what, (unsigned long long)one[i].bytes, mib(one[i].bytes), d->name,
+                             (unsigned long long)d->max_alloc, mib(d->max_alloc));
+    return CLG_OK;
+}
+
 clg_status clg_graph_plan(clg_graph *g, clg_plan_mode mode)
 {
     clg_status st = check_graph(g, "clg_graph_plan");
@@ -802,20 +848,21 @@ clg_status clg_graph_plan(clg_graph *g, clg_plan_mode mode)
             used[g->nodes[m].in[i]] = 1;
     for (int m = 0; m < g->n; m++) {
         gnode *x = &g->nodes[m];
-        if (x->kind != GN_OP || x->fused || !(x->keep || m == g->loss || !used[m]))
-            continue;
-        if ((st = clg_tensor_new(g->ctx, &x->s, &x->val))) {
-            free(used);
-            goto fail;
-        }
-        x->own_val = 1;
+        x->own_val = x->kind == GN_OP && !x->fused && (x->keep || m == g->loss || !used[m]);
     }
     free(used);
-    if ((st = clg__graph_plan_memory(g)))
+    int sgd_mom = mode == CLG_PLAN_TRAIN && g->has_opt && g->opt.kind == CLG_OPTIM_SGD && g->opt.momentum != 0.0f;
+    int adam = mode == CLG_PLAN_TRAIN && g->has_opt && (g->opt.kind == CLG_OPTIM_ADAM || g->opt.kind == CLG_OPTIM_ADAMW);
+    if ((st = clg__graph_plan_layout(g)) || (st = check_device_memory(g, sgd_mom, adam)))
+        goto fail;
+    for (int m = 0; m < g->n; m++) {
+        gnode *x = &g->nodes[m];
+        if (x->own_val && (st = clg_tensor_new(g->ctx, &x->s, &x->val)))
+            goto fail;
+    }
+    if ((st = clg__graph_plan_alloc(g)))
         goto fail;
     if (mode == CLG_PLAN_TRAIN) {
-        int sgd_mom = g->has_opt && g->opt.kind == CLG_OPTIM_SGD && g->opt.momentum != 0.0f;
-        int adam = g->has_opt && (g->opt.kind == CLG_OPTIM_ADAM || g->opt.kind == CLG_OPTIM_ADAMW);
         if (g->has_opt && g->opt.kind != CLG_OPTIM_NONE && (st = plan_arenas(g, sgd_mom || adam, adam)))
             goto fail;
         for (int p = 0; p < g->n_params; p++) {

@@ -97,8 +97,11 @@ enum { ARENA_VAL, ARENA_GRAD, ARENA_ST1, ARENA_ST2 };
 
 /* autograd.c: mark needs_grad and append the backward (and optimizer) entries to g->ex. */
 clg_status clg__graph_autograd(clg_graph *g);
-/* plan.c: liveness of pooled tensors over g->ex, pool offsets, views. */
-clg_status clg__graph_plan_memory(clg_graph *g);
+/* plan.c: liveness of pooled tensors over g->ex and their pool offsets (g->pool_elems); nothing
+ * allocated, so the plan's size can be checked against the device first. */
+clg_status clg__graph_plan_layout(clg_graph *g);
+/* plan.c: the pool for that layout, and every pooled tensor as a view of it. */
+clg_status clg__graph_plan_alloc(clg_graph *g);
 /* graph.c: append an exec entry. */
 clg_status clg__graph_push_ex(clg_graph *g, exentry e);
 int clg__graph_is_frozen(const clg_graph *g, int group);

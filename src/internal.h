@@ -77,6 +77,7 @@ struct clg_ctx {
     cl_mem errflags;        /* int[CLG_ERRFLAG_WORDS] */
     uint64_t launches;
     size_t wg_default;      /* default 1-D work-group size */
+    int kernel_stores;      /* fills, copies, host writes stored by kernels (Oclgrind: see tensor.c) */
     void *gemm_state;       /* owned by ops_gemm.c */
     void (*gemm_state_free)(void *);
 };
@@ -176,6 +177,13 @@ clg_status clg__check_dtype(const char *op, int idx, const clg_shape *s, clg_dty
 clg_status clg__shape_fail(const char *op, const clg_shape *const *in, int nin, const char *why);
 /* Enqueue a fill of t with a 32-bit pattern. */
 clg_status clg__fill_pattern(clg_ctx *ctx, clg_tensor *t, uint32_t pattern);
+/* Enqueue a fill of n 32-bit words of buf from word offset off.  Not counted as a launch. */
+clg_status clg__fill_words(clg_ctx *ctx, cl_mem buf, size_t off, size_t n, uint32_t pattern);
+/* clCreateBuffer(READ_WRITE, bytes); with ctx->kernel_stores (Oclgrind) written whole at once
+ * with a NaN pattern (tensor.c says why). */
+cl_mem clg__create_buffer(clg_ctx *ctx, size_t bytes, cl_int *err);
+/* Enqueue a copy of n 32-bit words, src from word so to dst from word dst_off.  Not counted as a launch. */
+clg_status clg__copy_words(clg_ctx *ctx, cl_mem src, size_t so, cl_mem dst, size_t dst_off, size_t n);
 
 /* ---- op descriptors (ops.c, ops_<family>.c) ------------------------------- */
 

@@ -25,7 +25,7 @@ clg_status clg__set_args(cl_kernel k, const char *kname, const clg_karg *args, i
 clg_status clg__enqueue(clg_ctx *ctx, cl_kernel k, const char *kname, cl_uint dims,
                         const size_t *gsize, const size_t *lsize)
 {
-    size_t g[3];
+    size_t g[3] = { 1, 1, 1 };
     for (cl_uint d = 0; d < dims; d++) {
         if (gsize[d] == 0)
             return CLG_OK; /* nothing to do */
@@ -34,8 +34,22 @@ clg_status clg__enqueue(clg_ctx *ctx, cl_kernel k, const char *kname, cl_uint di
             g[d] = (g[d] + lsize[d] - 1) / lsize[d] * lsize[d];
     }
     cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, dims, NULL, g, lsize, 0, NULL, NULL);
-    if (err != CL_SUCCESS)
-        return clg__cl_fail(err, "clEnqueueNDRangeKernel(%s)", kname);
+    if (err != CL_SUCCESS) {
+        /* the sizes asked for, and what the device allows, for resource errors */
+        size_t kwg = 0;
+        cl_ulong klocal = 0;
+        clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL);
+        clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof klocal, &klocal, NULL);
+        size_t lprod = 1;
+        for (cl_uint d = 0; d < dims; d++)
+            lprod *= lsize && lsize[d] ? lsize[d] : 1;
+        return clg__cl_fail(err,
+                            "clEnqueueNDRangeKernel(%s: %u-D, global %zu x %zu x %zu, local %s%zu items; kernel "
+                            "allows %zu items and uses %llu bytes of local memory, %s has %llu)",
+                            kname, dims, g[0], dims > 1 ? g[1] : 1, dims > 2 ? g[2] : 1, lsize ? "" : "driver's choice, ",
+                            lprod, kwg, (unsigned long long)klocal, ctx->info.name,
+                            (unsigned long long)ctx->info.local_mem);
+    }
     ctx->launches++;
     return CLG_OK;
 }

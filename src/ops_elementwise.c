@@ -308,8 +308,7 @@ static clg_status bias_act_backward(clg_ctx *ctx, const clg_tensor *const *in, c
     cl_mem part = NULL;
     if (gin[1] && !direct) {
         cl_int err;
-        part = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, (size_t)nblk * (size_t)cols * sizeof(float), NULL,
-                              &err);
+        part = clg__create_buffer(ctx, (size_t)nblk * (size_t)cols * sizeof(float), &err);
         if (err != CL_SUCCESS)
             return clg__cl_fail(err, "bias_act backward: clCreateBuffer(%d x %d partial sums)", nblk, cols);
     }

@@ -232,11 +232,19 @@ static void tile_params(clg_ctx *ctx, const gemm_call *g, int *tm, int *vw, int 
     env_tile(tm, vw, nv);
 }
 
+/* gemm_block's local memory: packed A and B panels and the C block, in bytes (cl/gemm.cl). */
+static uint64_t block_local_bytes(int mb, int nb, int kb)
+{
+    return (uint64_t)(mb * (kb + 16) + nb * kb + mb * nb) * 4;
+}
+
 /* Blocked kernel (gemm_block): register tile 16,16,1 and C blocks MB,NB = 128,256 with
  * k-blocks KB = 256 (2048^3 on PoCL: 88 ms, 64,128: 98 ms) (CLGRAD_GEMM_TILE and CLGRAD_GEMM_BLOCK="MB,NB,KB" override them);
  * blocks are rounded to whole register tiles and KB halved until the packed panels fit
- * in local memory. */
-static void block_params(clg_ctx *ctx, int *tm, int *vw, int *nv, int *mb, int *nb, int *kb)
+ * in local memory; where even KB = 16 does not fit (a GPU's 32-64 KiB: the C block alone is
+ * 128 KiB), the larger of MB, NB is halved too (whole tiles, at least one).  Returns 0 when no
+ * block fits: then the caller takes an unpacked kernel. */
+static int block_params(clg_ctx *ctx, int *tm, int *vw, int *nv, int *mb, int *nb, int *kb)
 {
     *tm = 16;
     *vw = 16;
@@ -256,8 +264,18 @@ static void block_params(clg_ctx *ctx, int *tm, int *vw, int *nv, int *mb, int *
     int tn = *vw * *nv;
     *mb = (*mb + *tm - 1) / *tm * *tm;
     *nb = (*nb + tn - 1) / tn * tn;
-    while (*kb > 16 && (uint64_t)(*mb * (*kb + 16) + *nb * *kb + *mb * *nb) * 4 > ctx->info.local_mem)
+    int kb0 = *kb;
+    while (*kb > 16 && block_local_bytes(*mb, *nb, *kb) > ctx->info.local_mem)
         *kb /= 2;
+    while (block_local_bytes(*mb, *nb, *kb) > ctx->info.local_mem && (*mb > *tm || *nb > tn)) {
+        if (*nb >= *mb && *nb > tn)
+            *nb = (*nb / 2 + tn - 1) / tn * tn;
+        else
+            *mb = (*mb / 2 + *tm - 1) / *tm * *tm;
+        for (*kb = kb0; *kb > 16 && block_local_bytes(*mb, *nb, *kb) > ctx->info.local_mem;)
+            *kb /= 2;
+    }
+    return block_local_bytes(*mb, *nb, *kb) <= ctx->info.local_mem;
 }
 
 /* Register tiles per work-item down M (GEMM_RM) for the unpacked kernels: as many as keep
@@ -317,7 +335,7 @@ static clg_status path_transposed(clg_ctx *ctx, const gemm_call *g)
         s->scratch = NULL;
         s->scratch_bytes = 0;
         cl_int err;
-        s->scratch = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+        s->scratch = clg__create_buffer(ctx, bytes, &err);
         if (err != CL_SUCCESS) {
             s->scratch = NULL;
             return clg__cl_fail(err, "gemm: clCreateBuffer(%zu bytes of scratch for B^T, %dx%d batch %d)", bytes,
@@ -406,9 +424,11 @@ static clg_status path_tiled(clg_ctx *ctx, const gemm_call *g)
     size_t gs[3];
     int tm, vw, nv, kc = 0;
     tile_params(ctx, g, &tm, &vw, &nv);
-    if (use_block(ctx, g)) {
-        int mb, nb, kb;
-        block_params(ctx, &tm, &vw, &nv, &mb, &nb, &kb);
+    int mb, nb, kb, btm = tm, bvw = vw, bnv = nv;
+    if (use_block(ctx, g) && block_params(ctx, &btm, &bvw, &bnv, &mb, &nb, &kb)) {
+        tm = btm;
+        vw = bvw;
+        nv = bnv;
         snprintf(defs, sizeof defs,
                  "-DGEMM_TA=%d -DGEMM_TB=%d -DGEMM_TM=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_MB=%d -DGEMM_NB=%d "
                  "-DGEMM_KB=%d",
@@ -535,13 +555,8 @@ const char *clg_gemm_last_path(clg_ctx *ctx)
 /* Zero C (all batches, contiguous) where K == 0 or CLBlast must not read garbage. */
 static clg_status zero_c(clg_ctx *ctx, const gemm_call *g)
 {
-    cl_uint zero = 0;
     size_t n = (size_t)g->M * (size_t)g->N * (size_t)g->batch;
-    cl_int err = clEnqueueFillBuffer(ctx->queue, g->c, &zero, sizeof zero, (size_t)g->co * 4, n * 4, 0, NULL,
-                                     NULL);
-    if (err != CL_SUCCESS)
-        return clg__cl_fail(err, "gemm: clEnqueueFillBuffer(%zu elements)", n);
-    return CLG_OK;
+    return clg__fill_words(ctx, g->c, (size_t)g->co, n, 0);
 }
 
 static clg_status gemm_run(clg_ctx *ctx, gemm_call *g)

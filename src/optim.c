@@ -168,7 +168,7 @@ clg_status clg_grad_sq_norm(clg_ctx *ctx, const clg_tensor *const *grads, int n,
     cl_mem part = NULL;
     if (total > 0) {
         cl_int err;
-        part = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, (size_t)total * sizeof(float), NULL, &err);
+        part = clg__create_buffer(ctx, (size_t)total * sizeof(float), &err);
         if (err != CL_SUCCESS)
             return clg__cl_fail(err, "%s: clCreateBuffer(%d partial sums)", op, total);
     }

@@ -81,7 +81,7 @@ static void make_view(clg_graph *g, const clg_shape *s, size_t offset, clg_tenso
     out->owns = 0;
 }
 
-clg_status clg__graph_plan_memory(clg_graph *g)
+clg_status clg__graph_plan_layout(clg_graph *g)
 {
     int n = g->n;
     g->bufs = calloc((size_t)(2 * n + 1), sizeof *g->bufs);
@@ -134,9 +134,12 @@ clg_status clg__graph_plan_memory(clg_graph *g)
         }
         g->naive_elems += g->bufs[i].elems;
     }
-    clg_status st = assign_offsets(g);
-    if (st)
-        return st;
+    return assign_offsets(g);
+}
+
+clg_status clg__graph_plan_alloc(clg_graph *g)
+{
+    clg_status st;
     if (g->pool_elems) {
         clg_shape ps = clg_shape_make(CLG_F32, 1, (int64_t[]){ (int64_t)g->pool_elems });
         if ((st = clg_tensor_new(g->ctx, &ps, &g->pool)))

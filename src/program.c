@@ -160,8 +160,9 @@ void clg__build_options(const clg_ctx *ctx, const char *extra, char *buf, size_t
     /* Our kernels are OpenCL C 1.2; ask for the device's version capped at 1.2. */
     const char *std = (d->c_major > 1 || d->c_minor >= 2) ? "CL1.2" : d->c_minor == 1 ? "CL1.1" : "";
     const char *user = getenv("CLGRAD_BUILD_OPTIONS");
-    snprintf(buf, size, "%s%s -DCLG_DEVICE_%s=1 -DCLG_WG=%zu -DCLG_FMA=%d %s %s", *std ? "-cl-std=" : "", std,
-             clg_device_type_name(d->type), ctx->wg_default, d->fma, extra ? extra : "", user ? user : "");
+    snprintf(buf, size, "%s%s -DCLG_DEVICE_%s=1 -DCLG_WG=%zu -DCLG_FMA=%d%s %s %s", *std ? "-cl-std=" : "", std,
+             clg_device_type_name(d->type), ctx->wg_default, d->fma,
+             ctx->kernel_stores ? " -DCLG_SPLIT16_BY_LANES=1" : "", extra ? extra : "", user ? user : "");
 }
 
 /* ---- cache ----------------------------------------------------------------- */
@@ -660,8 +661,14 @@ static clg_status build_embedded(clg_ctx *ctx, int i, int load, clg_build_report
     clg_status st = clg__program_source(i, &src, &len);
     if (st)
         return st;
-    char name[160];
-    snprintf(name, sizeof name, "cl/%s", clg__cl_sources[i].name);
+    /* Name the files actually compiled: with CLGRAD_CL_DIR the error names that folder even where
+     * the compiler's log ignores the #line markers (Oclgrind reports "input.cl"). */
+    char name[1200];
+    const char *dir = getenv("CLGRAD_CL_DIR");
+    if (dir && *dir)
+        snprintf(name, sizeof name, "cl/%s (from CLGRAD_CL_DIR=%s)", clg__cl_sources[i].name, dir);
+    else
+        snprintf(name, sizeof name, "cl/%s", clg__cl_sources[i].name);
     cl_program p = NULL;
     st = build_program(ctx, name, src, NULL, load, &p, rep);
     free(src);

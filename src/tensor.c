@@ -1,6 +1,7 @@
 /* tensor.c — shapes, device tensor allocation, views and host transfers. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -81,7 +82,7 @@ clg_status clg_tensor_new(clg_ctx *ctx, const clg_shape *s, clg_tensor *out)
                          "tensor of %zu bytes exceeds the device's max allocation (%llu bytes) on %s",
                          bytes, (unsigned long long)ctx->info.max_alloc, ctx->info.name);
     cl_int err;
-    cl_mem m = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    cl_mem m = clg__create_buffer(ctx, bytes, &err);
     if (err != CL_SUCCESS) {
         char sb[96];
         return clg__cl_fail(err, "clCreateBuffer(%s, %zu bytes)", clg_shape_str(s, sb, sizeof sb), bytes);
@@ -91,16 +92,117 @@ clg_status clg_tensor_new(clg_ctx *ctx, const clg_shape *s, clg_tensor *out)
     return CLG_OK;
 }
 
-clg_status clg__fill_pattern(clg_ctx *ctx, clg_tensor *t, uint32_t pattern)
+/* Oclgrind 21.10's --uninitialized check tracks a buffer's defined bytes exactly through kernel
+ * stores, but not through the host API: clEnqueueFillBuffer marks nothing as written, and a write
+ * or copy into part of a buffer (offset > 0 or fewer bytes than the buffer) resets what it knew of
+ * the whole buffer, so every view of a pool or arena would read as uninitialized.  There
+ * (ctx->kernel_stores, decided in clg_ctx_create) fills and copies run as common.cl's clg_fill /
+ * clg_copy and a host write goes through a whole staging buffer; other devices use the driver's
+ * commands.  Same bits either way. */
+static clg_status words_launch(clg_ctx *ctx, const char *kname, const clg_karg *args, int nargs, size_t n)
 {
-    size_t n = (size_t)clg_shape_numel(&t->s);
+    if (n > (size_t)INT32_MAX)
+        return clg__fail(CLG_ERR_UNSUPPORTED, "%s: %zu words exceed the int range", kname, n);
+    cl_kernel k;
+    clg_status st = clg__kernel(ctx, CLG_PROG_COMMON, kname, &k);
+    if (st || (st = clg__set_args(k, kname, args, nargs)))
+        return st;
+    size_t l = ctx->wg_default, g = (n + l - 1) / l * l;
+    cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &g, &l, 0, NULL, NULL);
+    if (err != CL_SUCCESS)
+        return clg__cl_fail(err, "clEnqueueNDRangeKernel(%s, %zu words)", kname, n);
+    return CLG_OK;
+}
+
+clg_status clg__fill_words(clg_ctx *ctx, cl_mem buf, size_t off, size_t n, uint32_t pattern)
+{
     if (n == 0)
         return CLG_OK;
-    cl_int err = clEnqueueFillBuffer(ctx->queue, (cl_mem)t->buf, &pattern, sizeof pattern,
-                                     t->offset * 4, n * 4, 0, NULL, NULL);
+    if (ctx->kernel_stores) {
+        if (off + n > (size_t)INT32_MAX)
+            return clg__fail(CLG_ERR_UNSUPPORTED, "clg_fill: %zu words at offset %zu exceed the int range", n, off);
+        const clg_karg args[] = { KMEM(buf), KINT(off), KINT(n), KUINT(pattern) };
+        return words_launch(ctx, "clg_fill", args, 4, n);
+    }
+    cl_int err = clEnqueueFillBuffer(ctx->queue, buf, &pattern, sizeof pattern, off * 4, n * 4, 0, NULL, NULL);
     if (err != CL_SUCCESS)
         return clg__cl_fail(err, "clEnqueueFillBuffer(%zu elements)", n);
     return CLG_OK;
+}
+
+clg_status clg__copy_words(clg_ctx *ctx, cl_mem src, size_t so, cl_mem dst, size_t dst_off, size_t n)
+{
+    if (n == 0)
+        return CLG_OK;
+    if (ctx->kernel_stores) {
+        if (so + n > (size_t)INT32_MAX || dst_off + n > (size_t)INT32_MAX)
+            return clg__fail(CLG_ERR_UNSUPPORTED, "clg_copy: %zu words at offsets %zu, %zu exceed the int range", n,
+                             so, dst_off);
+        const clg_karg args[] = { KMEM(src), KINT(so), KMEM(dst), KINT(dst_off), KINT(n) };
+        return words_launch(ctx, "clg_copy", args, 5, n);
+    }
+    cl_int err = clEnqueueCopyBuffer(ctx->queue, src, dst, so * 4, dst_off * 4, n * 4, 0, NULL, NULL);
+    if (err != CL_SUCCESS)
+        return clg__cl_fail(err, "clEnqueueCopyBuffer(%zu elements)", n);
+    return CLG_OK;
+}
+
+/* Oclgrind also keeps its record of a freed buffer and hands it to the next buffer given the same
+ * id: a larger new buffer then reads as uninitialized past the old size, whatever kernels store
+ * there.  Only a whole-buffer host write resizes that record, so with ctx->kernel_stores every new
+ * buffer is written once, with the quiet NaN CLG_UNWRITTEN_BITS rather than zeros: Oclgrind then
+ * no longer reports a read of a word nothing wrote, but such a read still shows, as a NaN in a
+ * float result or, as an index, an out-of-range one that the device flags. */
+#define CLG_UNWRITTEN_BITS 0x7fc0deadu
+
+cl_mem clg__create_buffer(clg_ctx *ctx, size_t bytes, cl_int *err)
+{
+    cl_mem m = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, err);
+    if (*err != CL_SUCCESS || !ctx->kernel_stores)
+        return m;
+    uint32_t *fill = malloc(bytes);
+    if (fill)
+        for (size_t i = 0; i < bytes / 4; i++)
+            fill[i] = CLG_UNWRITTEN_BITS;
+    if (fill && bytes % 4)
+        memset((char *)fill + bytes / 4 * 4, 0xff, bytes % 4);
+    *err = fill ? clEnqueueWriteBuffer(ctx->queue, m, CL_TRUE, 0, bytes, fill, 0, NULL, NULL) : CL_OUT_OF_HOST_MEMORY;
+    free(fill);
+    if (*err != CL_SUCCESS) {
+        clReleaseMemObject(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* ctx->kernel_stores: the host data written whole into a staging buffer, then copied by kernel. */
+static clg_status staged_write(const clg_tensor *t, const void *host, size_t bytes)
+{
+    clg_ctx *ctx = t->ctx;
+    size_t whole = 0;
+    cl_int err = clGetMemObjectInfo((cl_mem)t->buf, CL_MEM_SIZE, sizeof whole, &whole, NULL);
+    if (err == CL_SUCCESS && t->offset == 0 && bytes == whole) { /* the whole buffer: written directly */
+        err = clEnqueueWriteBuffer(ctx->queue, (cl_mem)t->buf, CL_TRUE, 0, bytes, host, 0, NULL, NULL);
+        if (err != CL_SUCCESS)
+            return clg__cl_fail(err, "clEnqueueWriteBuffer(%zu bytes)", bytes);
+        return CLG_OK;
+    }
+    cl_mem tmp = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &err); /* written whole next */
+    if (err != CL_SUCCESS)
+        return clg__cl_fail(err, "clCreateBuffer(staging, %zu bytes)", bytes);
+    clg_status st = CLG_OK;
+    err = clEnqueueWriteBuffer(ctx->queue, tmp, CL_TRUE, 0, bytes, host, 0, NULL, NULL);
+    if (err != CL_SUCCESS)
+        st = clg__cl_fail(err, "clEnqueueWriteBuffer(staging, %zu bytes)", bytes);
+    else
+        st = clg__copy_words(ctx, tmp, 0, (cl_mem)t->buf, t->offset, bytes / 4);
+    clReleaseMemObject(tmp); /* kept by OpenCL until the queued copy has run */
+    return st;
+}
+
+clg_status clg__fill_pattern(clg_ctx *ctx, clg_tensor *t, uint32_t pattern)
+{
+    return clg__fill_words(ctx, (cl_mem)t->buf, t->offset, (size_t)clg_shape_numel(&t->s), pattern);
 }
 
 clg_status clg_tensor_zeros(clg_ctx *ctx, const clg_shape *s, clg_tensor *out)
@@ -160,6 +262,8 @@ static clg_status transfer(const clg_tensor *t, void *host, int write, int block
         return CLG_OK;
     if (!t->ctx || !t->buf)
         return clg__fail(CLG_ERR_STATE, "tensor %s: tensor has no buffer", write ? "write" : "read");
+    if (write && t->ctx->kernel_stores)
+        return staged_write(t, host, bytes);
     cl_int err = write ? clEnqueueWriteBuffer(t->ctx->queue, (cl_mem)t->buf, blocking ? CL_TRUE : CL_FALSE,
                                               t->offset * 4, bytes, host, 0, NULL, NULL)
                        : clEnqueueReadBuffer(t->ctx->queue, (cl_mem)t->buf, CL_TRUE, t->offset * 4,

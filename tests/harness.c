@@ -83,9 +83,21 @@ static void pin_drivers(void)
     closedir(d);
 }
 
+/* CLGRAD_TEST_FILTER / CLGRAD_TEST_SKIP: cmocka's test-name patterns ('*' and '?'), to run or skip
+ * some tests of a suite (tools/oclgrind-check.sh skips the ones too slow for the simulator). */
+static void set_filters(void)
+{
+    const char *f = getenv("CLGRAD_TEST_FILTER"), *k = getenv("CLGRAD_TEST_SKIP");
+    if (f && *f)
+        cmocka_set_test_filter(f);
+    if (k && *k)
+        cmocka_set_skip_filter(k);
+}
+
 int clg_test_run_per_device(const char *suite, const struct CMUnitTest *tests, size_t n)
 {
     pin_drivers();
+    set_filters();
     clg_device_info *list = NULL;
     int nd = 0;
     clg_status st = clg_devices_list(&list, &nd);
@@ -129,6 +141,7 @@ int clg_test_run_per_device(const char *suite, const struct CMUnitTest *tests, s
 
 int clg_test_run(const char *suite, const struct CMUnitTest *tests, size_t n)
 {
+    set_filters();
     return _cmocka_run_group_tests(suite, tests, n, NULL, NULL);
 }
 

@@ -14,8 +14,23 @@ static void test_list_and_select(void **s)
     assert_true(n >= 1);
     clg_device_info d;
     assert_clg_ok(clg_device_select("auto", &d));
-    assert_clg_ok(clg_device_select("cpu", &d));
-    assert_int_equal(d.type, CLG_DEVICE_CPU);
+    /* "cpu" and "gpu" pick a device of that type where the list has one, and otherwise fail
+     * naming the spec and listing the devices (a GPU-only list, such as Oclgrind's, has no CPU) */
+    const struct { const char *spec; clg_device_type type; } kinds[] = { { "cpu", CLG_DEVICE_CPU },
+                                                                         { "gpu", CLG_DEVICE_GPU } };
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        int have = 0;
+        for (int i = 0; i < n; i++)
+            have |= l[i].type == kinds[k].type;
+        if (have) {
+            assert_clg_ok(clg_device_select(kinds[k].spec, &d));
+            assert_int_equal(d.type, kinds[k].type);
+        } else {
+            assert_int_equal(clg_device_select(kinds[k].spec, &d), CLG_ERR_DEVICE_NOT_FOUND);
+            assert_non_null(strstr(clg_last_error(), kinds[k].spec));
+            assert_non_null(strstr(clg_last_error(), "available devices"));
+        }
+    }
     char spec[32];
     snprintf(spec, sizeof spec, "%d:%d", l[n - 1].platform_index, l[n - 1].device_index);
     assert_clg_ok(clg_device_select(spec, &d));
@@ -108,12 +123,51 @@ static void test_views_and_transfers(void **s)
     clg_tensor_free(&t);
 }
 
+/* The stores Oclgrind needs (clg_ctx_options.kernel_stores: fills, copies and partial writes by
+ * kernel, new buffers NaN-filled) give the same bits as the driver's commands on any device. */
+static void test_kernel_stores(void **s)
+{
+    (void)s;
+    clg_ctx_options o = { .kernel_stores = 1 };
+    clg_ctx *c2;
+    assert_clg_ok(clg_ctx_create(tdev, &o, &c2));
+    clg_ctx *cs[2] = { tctx, c2 };
+    float got[2][300];
+    for (int k = 0; k < 2; k++) {
+        clg_shape sh = clg_shape_make(CLG_F32, 1, (int64_t[]){ 300 });
+        clg_tensor t, v, u;
+        assert_clg_ok(clg_tensor_zeros(cs[k], &sh, &t));
+        /* a view in the middle, written from the host, then scaled into another view */
+        clg_shape vs = clg_shape_make(CLG_F32, 1, (int64_t[]){ 97 });
+        assert_clg_ok(clg_tensor_view(&t, 33, &vs, &v));
+        assert_clg_ok(clg_tensor_view(&t, 170, &vs, &u));
+        float h[97];
+        for (int i = 0; i < 97; i++)
+            h[i] = (float)i - 40.5f;
+        assert_clg_ok(clg_tensor_write(&v, h));
+        clg_attrs a = clg_attrs_default();
+        a.alpha = 0.25f;
+        const clg_tensor *in[1] = { &v };
+        assert_clg_ok(clg_op_forward(cs[k], CLG_OP_SCALE, in, &u, &a));
+        assert_clg_ok(clg_ctx_finish(cs[k]));
+        assert_clg_ok(clg_tensor_read(&t, got[k]));
+        clg_tensor_free(&t);
+    }
+    assert_memory_equal(got[0], got[1], sizeof got[0]);
+    for (int i = 0; i < 300; i++) {
+        float want = i >= 33 && i < 130 ? (float)(i - 33) - 40.5f : i >= 170 && i < 267 ? 0.25f * ((float)(i - 170) - 40.5f) : 0.0f;
+        assert_float_equal(got[1][i], want, 0);
+    }
+    clg_ctx_destroy(c2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_list_and_select), cmocka_unit_test(test_bad_spec_lists_devices),
         cmocka_unit_test(test_env_device), cmocka_unit_test(test_device_record),
         cmocka_unit_test(test_probe_kernel), cmocka_unit_test(test_views_and_transfers),
+        cmocka_unit_test(test_kernel_stores),
     };
     return clg_test_run_per_device("device", tests, sizeof tests / sizeof tests[0]);
 }

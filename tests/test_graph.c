@@ -1049,6 +1049,74 @@ static void test_mlp_frozen_encoder(void **s)
     clg_graph_destroy(m.g);
 }
 
+/* ---- device memory ------------------------------------------------------------------------------ */
+
+/* y = x·w with x [r,1] and w [1,c]: a big output from small inputs (nothing big is allocated
+ * before the plan). */
+static int outer(clg_graph *g, int64_t r, int64_t c, int keep)
+{
+    clg_shape sx = SHAPE2(CLG_F32, r, 1), sw = SHAPE2(CLG_F32, 1, c);
+    int x, w, y;
+    char nx[32], nw[32];
+    snprintf(nx, sizeof nx, "x%d", clg_graph_node_count(g));
+    snprintf(nw, sizeof nw, "w%d", clg_graph_node_count(g));
+    assert_clg_ok(clg_graph_input(g, nx, &sx, &x));
+    assert_clg_ok(clg_graph_input(g, nw, &sw, &w));
+    assert_clg_ok(clg_graph_op(g, CLG_OP_MATMUL, (int[]){ x, w }, 2, NULL, &y));
+    if (keep)
+        assert_clg_ok(clg_graph_keep(g, y));
+    return y;
+}
+
+/* A plan larger than the device's global memory fails before allocating, naming the size asked for
+ * and the size available; so does a pool larger than one allocation may be. */
+static void test_plan_exceeds_device_memory(void **s)
+{
+    (void)s;
+    uint64_t gm = tdev->global_mem, ma = tdev->max_alloc ? tdev->max_alloc : gm;
+    /* outputs of at most half an allocation (and < 2^31 elements), enough of them to pass global memory */
+    uint64_t each = ma / 2 < (1ull << 33) ? ma / 2 : (1ull << 33) - 4;
+    int64_t r = 4096, c = (int64_t)(each / 4 / (uint64_t)r);
+    uint64_t bytes = (uint64_t)r * (uint64_t)c * 4;
+    int k = (int)(gm / bytes) + 1;
+    clg_graph *g;
+    assert_clg_ok(clg_graph_create(tctx, &g));
+    for (int i = 0; i < k; i++)
+        outer(g, r, c, 1);
+    assert_int_equal(clg_graph_plan(g, CLG_PLAN_INFERENCE), CLG_ERR_OUT_OF_MEMORY);
+    const char *m = clg_last_error();
+    char want[64];
+    snprintf(want, sizeof want, "%llu bytes", (unsigned long long)gm);
+    if (!strstr(m, want) || !strstr(m, "of global memory"))
+        fail_msg("message \"%s\" lacks \"%s\"", m, want);
+    snprintf(want, sizeof want, "needs %llu bytes", (unsigned long long)((uint64_t)k * (bytes + (uint64_t)(r + c) * 4)));
+    if (!strstr(m, want))
+        fail_msg("message \"%s\" lacks \"%s\"", m, want);
+    assert_non_null(strstr(m, tdev->name));
+    clg_graph_destroy(g);
+
+    /* a pool holding two live outputs of 0.6 allocation each, where global memory holds them */
+    uint64_t big = ma / 10 * 6;
+    c = (int64_t)(big / 4 / (uint64_t)r);
+    bytes = (uint64_t)r * (uint64_t)c * 4;
+    if (ma > (1ull << 33) || 3 * bytes + (1u << 20) > gm) {
+        print_message("(pool over max alloc: not testable on %s: %llu MiB global, %llu MiB per allocation)\n",
+                      tdev->name, (unsigned long long)(gm >> 20), (unsigned long long)(ma >> 20));
+        return;
+    }
+    assert_clg_ok(clg_graph_create(tctx, &g));
+    int y1 = outer(g, r, c, 0), y2, y3;
+    clg_attrs a = clg_attrs_default();
+    assert_clg_ok(clg_graph_op(g, CLG_OP_RELU, (int[]){ y1 }, 1, &a, &y2));
+    assert_clg_ok(clg_graph_op(g, CLG_OP_RELU, (int[]){ y2 }, 1, &a, &y3));
+    assert_int_equal(clg_graph_plan(g, CLG_PLAN_INFERENCE), CLG_ERR_OUT_OF_MEMORY);
+    m = clg_last_error();
+    assert_non_null(strstr(m, "activation pool"));
+    snprintf(want, sizeof want, "at most %llu bytes", (unsigned long long)ma);
+    assert_non_null(strstr(m, want));
+    clg_graph_destroy(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1059,7 +1127,7 @@ int main(void)
         cmocka_unit_test(test_param_init),     cmocka_unit_test(test_lr_schedule),
         cmocka_unit_test(test_mlp_gradients),  cmocka_unit_test(test_mlp_train),
         cmocka_unit_test(test_mlp_frozen_encoder), cmocka_unit_test(test_fusion_on_off),
-        cmocka_unit_test(test_arena_matches_per_param),
+        cmocka_unit_test(test_arena_matches_per_param), cmocka_unit_test(test_plan_exceeds_device_memory),
     };
     return clg_test_run_per_device("graph", tests, sizeof tests / sizeof tests[0]);
 }

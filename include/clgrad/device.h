@@ -69,6 +69,10 @@ typedef struct clg_ctx clg_ctx;
 
 typedef struct clg_ctx_options {
     int profiling;      /* enable OpenCL event profiling on the queue */
+    int kernel_stores;  /* 1: fills, copies and writes into part of a buffer run as kernels, new
+                         * buffers start as a NaN pattern, float16 halves are taken lane by lane
+                         * (what Oclgrind's checker needs; on by itself there); 0: the driver's
+                         * commands elsewhere.  Same results. */
 } clg_ctx_options;
 
 /* Create a context on the device; opts may be NULL. */

@@ -261,7 +261,7 @@ void clg_sgns_free(clg_sgns *m)
 static clg_status make_buf(clg_ctx *ctx, size_t bytes, cl_mem *out, const char *what)
 {
     cl_int err;
-    *out = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes ? bytes : 4, NULL, &err);
+    *out = clg__create_buffer(ctx, bytes ? bytes : 4, &err);
     if (err)
         return clg__cl_fail(err, "sgns: clCreateBuffer(%s, %zu bytes)", what, bytes);
     return CLG_OK;
