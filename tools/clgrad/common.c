@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,7 +105,7 @@ int cli_parse_arch(const char *arch, int *w, int max)
  * threads inherit the mask) and taken by one thread in sigwait.  No handler ever runs in the
  * middle of other code: in particular not LLVM's, which a run-time compiler inside the OpenCL
  * driver installs and which deletes the compiler's temp files (a build under way then fails). */
-static volatile sig_atomic_t g_signal, g_critical;
+static atomic_int g_signal, g_critical; /* set by the signal thread, read by the command */
 
 static void *signal_thread(void *arg)
 {
