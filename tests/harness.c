@@ -2,6 +2,8 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <stdio.h>
+#include <unistd.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -154,4 +156,19 @@ void clg_test_each_vec_kernels(void (*const *fns)(void **), size_t n, void **sta
             fns[k](state);
     }
     unsetenv("CLGRAD_VEC_KERNELS");
+}
+
+static void on_hang(int sig)
+{
+    (void)sig;
+    static const char m[] = "\nFAIL: a reader blocked on a FIFO for 10 s (hang)\n";
+    ssize_t r = write(2, m, sizeof m - 1);
+    (void)r;
+    _exit(3);
+}
+
+void clg_test_hang_guard(int on)
+{
+    signal(SIGALRM, on ? on_hang : SIG_DFL);
+    alarm(on ? 10 : 0);
 }

@@ -33,6 +33,10 @@ int clg_test_run(const char *suite, const struct CMUnitTest *tests, size_t n);
                      clg_status_name(want), clg_last_error());                                     \
     } while (0)
 
+/* A hang guard for tests of readers that must never block (FIFOs): on(1) ends the process with
+ * a FAIL message after 10 s unless on(0) comes first. */
+void clg_test_hang_guard(int on);
+
 /* Is this device rusticl (slow launches, slow CLBlast)?  Tests use it to keep shapes small. */
 int clg_test_is_rusticl(void);
 

@@ -286,6 +286,33 @@ static void test_offsets(void **s)
 /* K == 0 gives zeros (and accumulate leaves the gradient alone); M == 0 does nothing. */
 /* A `clgrad tune` result picks the path for its class on a new ctx (it survives a restart), and a
  * line for another driver version is ignored. */
+/* CLGRAD_CACHE_DIR pointed at a new temp folder (its gemm_tune.txt in file) for one test. */
+typedef struct temp_cache {
+    char dir[64], file[96], saved[1024];
+    int had;
+} temp_cache;
+
+static void temp_cache_enter(temp_cache *t, const char *tag)
+{
+    snprintf(t->dir, sizeof t->dir, "/tmp/clgrad-test-%s-XXXXXX", tag);
+    assert_non_null(mkdtemp(t->dir));
+    snprintf(t->file, sizeof t->file, "%s/gemm_tune.txt", t->dir);
+    const char *old = getenv("CLGRAD_CACHE_DIR");
+    t->had = old != NULL;
+    snprintf(t->saved, sizeof t->saved, "%s", old ? old : "");
+    setenv("CLGRAD_CACHE_DIR", t->dir, 1);
+}
+
+static void temp_cache_leave(temp_cache *t)
+{
+    remove(t->file);
+    rmdir(t->dir);
+    if (t->had)
+        setenv("CLGRAD_CACHE_DIR", t->saved, 1);
+    else
+        unsetenv("CLGRAD_CACHE_DIR");
+}
+
 static void write_tune(const char *file, const clg_device_info *d, const char *drv, const char *path)
 {
     FILE *f = fopen(file, "w");
@@ -315,14 +342,9 @@ static void test_tuned_path(void **s)
     int rusticl = strstr(d->platform_name, "rusticl") != NULL;
     const char *dflt = rusticl ? "simple" : d->type == CLG_DEVICE_CPU ? "tiled" : "clblast";
     const char *tuned = rusticl ? "local" : "simple";   /* differs from the default */
-    char dir[] = "/tmp/clgrad-test-tune-XXXXXX", file[64];
-    assert_non_null(mkdtemp(dir));
-    snprintf(file, sizeof file, "%s/gemm_tune.txt", dir);
-    const char *old = getenv("CLGRAD_CACHE_DIR");
-    char saved[1024] = "";
-    if (old)
-        snprintf(saved, sizeof saved, "%s", old);
-    setenv("CLGRAD_CACHE_DIR", dir, 1);
+    temp_cache tc;
+    temp_cache_enter(&tc, "tune");
+    const char *file = tc.file;
     unsetenv("CLGRAD_GEMM");
 
     write_tune(file, d, d->driver_version, tuned);
@@ -335,12 +357,7 @@ static void test_tuned_path(void **s)
     write_tune(file, d, "another driver 0.0", tuned);
     assert_string_equal(run_class(d, 0, 4004), dflt);   /* driver changed: ignored */
 
-    remove(file);
-    rmdir(dir);
-    if (old)
-        setenv("CLGRAD_CACHE_DIR", saved, 1);
-    else
-        unsetenv("CLGRAD_CACHE_DIR");
+    temp_cache_leave(&tc);
 }
 
 /* The tune-file reader (src/tune.c) is strict: each malformed line below, written for the
@@ -357,14 +374,9 @@ static void test_tune_file_strict(void **s)
     memset(&d, 0, sizeof d);
     snprintf(d.name, sizeof d.name, "tune test device");
     snprintf(d.driver_version, sizeof d.driver_version, "9.9");
-    char dir[] = "/tmp/clgrad-test-tunefile-XXXXXX", file[80];
-    assert_non_null(mkdtemp(dir));
-    snprintf(file, sizeof file, "%s/gemm_tune.txt", dir);
-    const char *old = getenv("CLGRAD_CACHE_DIR");
-    char saved[1024] = "";
-    if (old)
-        snprintf(saved, sizeof saved, "%s", old);
-    setenv("CLGRAD_CACHE_DIR", dir, 1);
+    temp_cache tc;
+    temp_cache_enter(&tc, "tunefile");
+    const char *file = tc.file;
     static const char *const bad[] = {
         "%s\t%s\tnn\t4,8,1x\n",       "%s\t%s\tnn\t 4,8,1\n",      "%s\t%s\tnn\t4,8\n",
         "%s\t%s\tnn\t4,8,1,2\n",      "%s\t%s\tnn\t+4,8,1\n",      "%s\t%s\tnn\t99999999999,8,1\n",
@@ -408,12 +420,7 @@ static void test_tune_file_strict(void **s)
     alarm(60);
     assert_int_equal(clg__gemm_tune_lookup(&d, TUNE_NN, &path, &tm, &vw, &nv), 0);
     alarm(0);
-    remove(file);
-    rmdir(dir);
-    if (old)
-        setenv("CLGRAD_CACHE_DIR", saved, 1);
-    else
-        unsetenv("CLGRAD_CACHE_DIR");
+    temp_cache_leave(&tc);
 }
 
 static void test_empty(void **s)

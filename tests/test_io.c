@@ -935,29 +935,13 @@ static void test_png_errors(void **s)
 
 /* ---- FIFOs and other non-regular files: an error, never a hang ----------------- */
 
-static void on_alarm(int sig)
-{
-    (void)sig;
-    static const char m[] = "\nFAIL: a reader blocked on a FIFO for 10 s (hang)\n";
-    ssize_t r = write(2, m, sizeof m - 1);
-    (void)r;
-    _exit(3);
-}
-
-/* A reader that regressed to a blocking open/read kills the suite with a message instead of hanging it. */
-static void hang_guard(int on)
-{
-    signal(SIGALRM, on ? on_alarm : SIG_DFL);
-    alarm(on ? 10 : 0);
-}
-
 static void test_fifo_readers(void **s)
 {
     (void)s;
     const char *fifo = tpath("fifo");
     unlink(fifo);
     assert_int_equal(mkfifo(fifo, 0600), 0);
-    hang_guard(1);
+    clg_test_hang_guard(1);
     clg_idx idx;
     assert_clg_status(clg_idx_read(fifo, &idx), CLG_ERR_IO);
     assert_msg_has("is not a regular file (a FIFO)");
@@ -1010,7 +994,7 @@ static void test_fifo_readers(void **s)
     else
         unsetenv("CLGRAD_CACHE_DIR");
     free(old);
-    hang_guard(0);
+    clg_test_hang_guard(0);
 }
 
 /* GCIDE dictionary input is streamed: a FIFO with a writer is read, one without is refused in bounded time. */
@@ -1020,7 +1004,7 @@ static void test_gcide_stream(void **s)
     const char *fifo = tpath("gcide-fifo");
     unlink(fifo);
     assert_int_equal(mkfifo(fifo, 0600), 0);
-    hang_guard(1);
+    clg_test_hang_guard(1);
     char err[512] = "";
     gzFile g = gcide_open(fifo, 200, err, sizeof err);
     assert_null(g);
@@ -1061,7 +1045,7 @@ static void test_gcide_stream(void **s)
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     assert_string_equal(text, "apple n the fleshy fruit of a tree\n");
     free(text);
-    hang_guard(0);
+    clg_test_hang_guard(0);
 }
 
 /* ---- runner ---------------------------------------------------------------- */
