@@ -16,7 +16,7 @@ static clg_status unary_infer(const char *op, const clg_shape *const *in, clg_sh
 }
 
 /* vec: the op has NAME_fwd_vec/NAME_bwd_vec kernels (used where clg__vec_kernels; PoCL
- * log [128,256] forward 272 -> see the README). */
+ * log [128,256] forward 249 -> 43 us: tools/BENCHMARKS.md). */
 static clg_status unary_fwd(clg_ctx *ctx, const char *kname, int vec, const clg_tensor *x, clg_tensor *y,
                             float alpha)
 {

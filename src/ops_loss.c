@@ -120,7 +120,7 @@ static clg_status masked_mse_infer(const clg_shape *const *in, const clg_attrs *
 /* Elements per work-item of the *_vec kernels (clg__vec_kernels): 4096, more beyond 4M
  * elements so that there are at most 1024 partial sums; a multiple of 16.  On PoCL the strided
  * loops of sqerr_partial stay scalar and walk every cache line once per work-item: masked_mse
- * [256,784] forward 373 -> see the README. */
+ * [256,784] forward 383 -> 63 us (tools/BENCHMARKS.md). */
 static int sq_chunk(int n)
 {
     int c = (n + 1023) / 1024;

@@ -111,7 +111,7 @@ static clg_status axis_fwd(clg_ctx *ctx, const clg_tensor *x, clg_tensor *y, con
     if (nout == 0)
         return CLG_OK;
     if (clg__vec_kernels(ctx)) {
-        /* PoCL: mean [128,784] all 347 -> see the README */
+        /* PoCL: mean [128,784] all, forward 340 -> 59 us (tools/BENCHMARKS.md) */
         if (inner == 1)
             return LAUNCH_ONES(ctx, CLG_PROG_REDUCE, "reduce_sum_rows_vec", (size_t)nout, KTEN(x), KTEN(y), KINT(R),
                                KFLT(scale));

@@ -1,5 +1,5 @@
-/* clgrad/models.h — model builders on the graph runtime: the MLP classifier (and, later, the
- * masked auto-encoder).  A builder only adds nodes to a graph; training loops live in the caller.
+/* clgrad/models.h — model builders on the graph runtime: the MLP classifier and the masked
+ * auto-encoder.  A builder only adds nodes to a graph; training loops live in the caller.
  *
  * Parameter names and layouts: layer i (1-based) has "fc<i>.weight" f32[in, out] (used as x·W, the
  * transpose of PyTorch's nn.Linear.weight) and "fc<i>.bias" f32[out].
