@@ -27,11 +27,6 @@ static clg_status check_id(const clg_graph *g, int id, const char *fn)
     return CLG_OK;
 }
 
-static void copy_error(char *buf, size_t size)
-{
-    snprintf(buf, size, "%s", clg_last_error());
-}
-
 int clg__graph_is_frozen(const clg_graph *g, int group)
 {
     for (int i = 0; i < g->n_frozen; i++)
@@ -215,7 +210,7 @@ static clg_status alloc_val(clg_graph *g, gnode *x, const char *fn)
     clg_status st = clg_tensor_new(g->ctx, &x->s, &x->val);
     if (st) {
         char msg[512];
-        copy_error(msg, sizeof msg);
+        clg__copy_error(msg, sizeof msg);
         return clg__fail(st, "%s(%s): %s", fn, x->name, msg);
     }
     return CLG_OK;
@@ -404,7 +399,7 @@ clg_status clg_graph_op(clg_graph *g, clg_op op, const int *inputs, int n, const
     clg_shape out;
     if ((st = clg_op_infer(op, shp, &a, &out))) {
         char msg[768], ins[256] = "";
-        copy_error(msg, sizeof msg);
+        clg__copy_error(msg, sizeof msg);
         size_t len = 0;
         for (int i = 0; i < n && len < sizeof ins; i++)
             len += (size_t)snprintf(ins + len, sizeof ins - len, "%s%s", i ? ", " : "", g->nodes[inputs[i]].name);
@@ -592,7 +587,7 @@ static clg_status alloc_zeros(clg_graph *g, gnode *x, clg_tensor *t, const char 
     clg_status st = clg_tensor_zeros(g->ctx, &x->s, t);
     if (st) {
         char msg[512];
-        copy_error(msg, sizeof msg);
+        clg__copy_error(msg, sizeof msg);
         return clg__fail(st, "graph plan: %s of %s: %s", what, x->name, msg);
     }
     return CLG_OK;
@@ -606,7 +601,7 @@ static clg_status copy_into(clg_graph *g, const clg_tensor *src, cl_mem dst, siz
     clg_status st = clg__copy_words(g->ctx, (cl_mem)src->buf, src->offset, dst, dst_off, n);
     if (st) {
         char msg[512];
-        copy_error(msg, sizeof msg);
+        clg__copy_error(msg, sizeof msg);
         return clg__fail(st, "graph plan: copying a param into the optimizer arena: %s", msg);
     }
     return CLG_OK;
@@ -630,7 +625,7 @@ static clg_status arena_layout(clg_graph *g, int which, const size_t *offs, size
         clg_shape as = clg_shape_make(CLG_F32, 1, (int64_t[]){ (int64_t)total });
         if ((st = clg_tensor_zeros(g->ctx, &as, &fresh))) {
             char msg[512];
-            copy_error(msg, sizeof msg);
+            clg__copy_error(msg, sizeof msg);
             return clg__fail(st, "graph plan: optimizer arena of %zu bytes: %s", total * 4, msg);
         }
     }

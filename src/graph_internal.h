@@ -2,8 +2,17 @@
 #ifndef CLGRAD_GRAPH_INTERNAL_H
 #define CLGRAD_GRAPH_INTERNAL_H
 
+#include <stdio.h>
+
 #include "internal.h"
 #include "clgrad/graph.h"
+
+/* The last error's message copied out, for a new message that quotes it: clg__fail formats into
+ * the buffer clg_last_error() returns, so passing that pointer straight in is undefined. */
+static inline void clg__copy_error(char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", clg_last_error());
+}
 
 #define GNODE_MAX_IN 4
 

@@ -143,9 +143,8 @@ clg_status clg__graph_plan_alloc(clg_graph *g)
     if (g->pool_elems) {
         clg_shape ps = clg_shape_make(CLG_F32, 1, (int64_t[]){ (int64_t)g->pool_elems });
         if ((st = clg_tensor_new(g->ctx, &ps, &g->pool))) {
-            /* clg__fail formats into the buffer clg_last_error() returns: copy the cause first */
             char why[512];
-            snprintf(why, sizeof why, "%s", clg_last_error());
+            clg__copy_error(why, sizeof why);
             return clg__fail(st, "graph plan: cannot allocate the tensor pool of %zu bytes: %s", g->pool_elems * 4,
                              why);
         }
