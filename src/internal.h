@@ -206,17 +206,6 @@ typedef struct clg_op_desc {
 #include "clgrad/ops.def"
 #undef CLG_OP
 
-/* Descriptor of an op whose kernels are not in this build yet: every call
- * returns CLG_ERR_UNSUPPORTED naming the op. */
-clg_status clg__unavailable_infer(const char *op);
-#define CLG_OP_UNAVAILABLE(NAME)                                                                    \
-    static clg_status NAME##_unavail(const clg_shape *const *in, const clg_attrs *a, clg_shape *out) \
-    {                                                                                               \
-        (void)in; (void)a; (void)out;                                                               \
-        return clg__unavailable_infer(#NAME);                                                       \
-    }                                                                                               \
-    const clg_op_desc clg_opdesc_##NAME = { #NAME, 0, NAME##_unavail, NULL, NULL };
-
 /* ---- models (src/models) -------------------------------------------------------- */
 
 /* One linear layer in a graph: params "<name>.weight" [fan_in, fan_out] and "<name>.bias"

@@ -157,8 +157,3 @@ clg_status clg_op_backward(clg_ctx *ctx, clg_op op, const clg_tensor *const *in,
     }
     return d->backward(ctx, in, out, gout, gin, a, accumulate);
 }
-
-clg_status clg__unavailable_infer(const char *op)
-{
-    return clg__fail(CLG_ERR_UNSUPPORTED, "%s: op is not available in this build", op);
-}
