@@ -72,7 +72,7 @@ clg_status clg__env_check(void)
             continue;
         int bad = parse_ints(e, lists[i].n, lists[i].lo, lists[i].hi, v);
         if (!bad && !strcmp(lists[i].name, "CLGRAD_GEMM_TILE"))
-            bad = (v[1] != 4 && v[1] != 8 && v[1] != 16) || v[2] > 4;
+            bad = !clg__gemm_tile_ok(v[0], v[1], v[2]);
         if (!bad && !strcmp(lists[i].name, "CLGRAD_GEMM_BLOCK"))
             bad = v[0] > 1024 || v[1] > 1024;
         if (bad)

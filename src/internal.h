@@ -225,5 +225,8 @@ enum { CLG_GEMM_PATH_TILED, CLG_GEMM_PATH_LOCAL, CLG_GEMM_PATH_SIMPLE, CLG_GEMM_
 /* What `clgrad tune` stored for this device (name + driver version) and class: 1 if found, with
  * *path, and for CLG_GEMM_PATH_TILED the register tile. */
 int clg__gemm_tune_lookup(const clg_device_info *d, int cls, int *path, int *tm, int *vw, int *nv);
+/* Whether TM,VW,NV is a register tile the tiled kernels take: TM 1..16, VW 4, 8 or 16, NV 1..4
+ * (the one rule for the tuning file, CLGRAD_GEMM_TILE's check and its use). */
+int clg__gemm_tile_ok(long tm, long vw, long nv);
 
 #endif

@@ -203,8 +203,7 @@ static int env_tile(int *tm, int *vw, int *nv)
 {
     const char *e = getenv("CLGRAD_GEMM_TILE");
     int a, b, c;
-    if (e && sscanf(e, "%d,%d,%d", &a, &b, &c) == 3 && a > 0 && a <= 16 && (b == 4 || b == 8 || b == 16) && c > 0 &&
-        c <= 4) {
+    if (e && sscanf(e, "%d,%d,%d", &a, &b, &c) == 3 && clg__gemm_tile_ok(a, b, c)) {
         *tm = a;
         *vw = b;
         *nv = c;

@@ -1,5 +1,4 @@
 /* tune.c — lookup of the GEMM path and register tiles stored by `clgrad tune` in the cache dir. */
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -68,6 +67,11 @@ static int split_fields(char *line, char **f, int n)
 
 #define TUNE_MAX_BYTES (1 << 20)
 
+int clg__gemm_tile_ok(long tm, long vw, long nv)
+{
+    return tm >= 1 && tm <= 16 && (vw == 4 || vw == 8 || vw == 16) && nv >= 1 && nv <= 4;
+}
+
 int clg__gemm_tune_lookup(const clg_device_info *d, int cls, int *path_out, int *tm, int *vw, int *nv)
 {
     char dir[1024], path[1100], line[600];
@@ -76,19 +80,20 @@ int clg__gemm_tune_lookup(const clg_device_info *d, int cls, int *path_out, int 
         return 0;
     }
     snprintf(path, sizeof path, "%s/gemm_tune.txt", dir);
-    FILE *f;
     if (access(path, F_OK) != 0)
         return 0;
-    if (clg__fopen_regular(path, "tuning file", &f) != CLG_OK) {
+    int fd;
+    struct stat sb;
+    if (clg__open_regular(path, "tuning file", &fd, &sb) != CLG_OK) {
         /* e.g. a FIFO put there: never wait on it, run untuned */
         clg__log(CLG_LOG_WARN, "%s; GEMM defaults used", clg_last_error());
         clg__clear_error();
         return 0;
     }
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || sb.st_size > TUNE_MAX_BYTES) {
-        clg__log(CLG_LOG_WARN, "%s: over %d bytes, ignored", path, TUNE_MAX_BYTES);
-        fclose(f);
+    FILE *f = sb.st_size <= TUNE_MAX_BYTES ? fdopen(fd, "rb") : NULL;
+    if (!f) {
+        clg__log(CLG_LOG_WARN, "%s: over %d bytes or unreadable, ignored", path, TUNE_MAX_BYTES);
+        close(fd);
         return 0;
     }
     int found = 0, lineno = 0;
@@ -122,8 +127,7 @@ int clg__gemm_tune_lookup(const clg_device_info *d, int cls, int *path_out, int 
             continue;
         }
         int t[3];
-        if (!parse_tile(val, t) || t[0] < 1 || t[0] > 16 || (t[1] != 4 && t[1] != 8 && t[1] != 16) || t[2] < 1 ||
-            t[2] > 4) {
+        if (!parse_tile(val, t) || !clg__gemm_tile_ok(t[0], t[1], t[2])) {
             clg__log(CLG_LOG_WARN, "%s:%d: \"%s\" is neither a GEMM path nor a tile TM,VW,NV, ignored", path, lineno,
                      val);
             continue;
