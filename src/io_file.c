@@ -65,8 +65,10 @@ clg_status clg__open_regular(const char *path, const char *what, int *fd_out, st
     return CLG_OK;
 }
 
-clg_status clg__fopen_regular(const char *path, const char *what, FILE **out)
+clg_status clg_file_open_read(const char *path, const char *what, FILE **out)
 {
+    if (!out)
+        return clg__fail(CLG_ERR_INVALID_ARG, "%s: NULL argument", what ? what : "file");
     *out = NULL;
     int fd;
     clg_status st = clg__open_regular(path, what, &fd, NULL);

@@ -13,8 +13,7 @@
  * regular file (a FIFO)".  Readers that seek, know the size or read the file more than once use it.
  * *fd_out: an O_CLOEXEC descriptor; sb (may be NULL) gets its fstat. */
 clg_status clg__open_regular(const char *path, const char *what, int *fd_out, struct stat *sb);
-/* The same as a FILE * opened "rb". */
-clg_status clg__fopen_regular(const char *path, const char *what, FILE **out);
+/* As a FILE * opened "rb": clg_file_open_read (public, clgrad/io.h). */
 
 typedef struct clg__afile {
     FILE *f;            /* write here */

@@ -828,7 +828,7 @@ clg_status clg_safetensors_open(const char *path, clg_st_file **out)
     if (!path || !*path)
         return clg__fail(CLG_ERR_INVALID_ARG, "clg_safetensors_open: empty path");
     FILE *fp;
-    clg_status st = clg__fopen_regular(path, "safetensors file", &fp);
+    clg_status st = clg_file_open_read(path, "safetensors file", &fp);
     if (st)
         return st;
     unsigned char *hdr = NULL;

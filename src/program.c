@@ -11,6 +11,7 @@
 
 #include "internal.h"
 #include "io_internal.h"
+#include "clgrad/io.h"
 
 static double now_s(void)
 {
@@ -50,7 +51,7 @@ const char *clg_program_name(int i)
 static clg_status read_file(const char *path, char **out, size_t *len)
 {
     FILE *f;
-    clg_status st = clg__fopen_regular(path, "kernel source", &f);
+    clg_status st = clg_file_open_read(path, "kernel source", &f);
     if (st)
         return st;
     char *buf = NULL;

@@ -136,6 +136,13 @@ void clg_safetensors_close(clg_st_file *f);
  * temp file that is renamed over path. */
 clg_status clg_png_write(const char *path, const uint8_t *pixels, int width, int height, int channels);
 
+/* ---- reading a file ------------------------------------------------------------
+ *
+ * Open path to read ("rb") if it is a regular file; the open never blocks, so a
+ * FIFO (or a folder, a device) is CLG_ERR_IO at once, naming `what` and the
+ * kind of file.  Every reader of clgrad opens files this way. */
+clg_status clg_file_open_read(const char *path, const char *what, FILE **out);
+
 /* ---- atomic file writes -------------------------------------------------------
  *
  * The one way clgrad writes a file, for callers too: the bytes go to a temp file

@@ -123,7 +123,7 @@ clg_status clg_vocab_build(const char *path, int min_count, clg_vocab **out)
     *out = NULL;
     /* a regular file: training reads it once more per epoch, which a FIFO cannot give */
     FILE *f;
-    clg_status st = clg__fopen_regular(path, "corpus", &f);
+    clg_status st = clg_file_open_read(path, "corpus", &f);
     if (st)
         return st;
     vword *arr = NULL;
@@ -675,7 +675,7 @@ clg_status clg_sgns_train(clg_ctx *ctx, const char *corpus, const clg_sgns_optio
     int stop = 0, has_pair = pos.has_pair, saved = 0;
     int64_t pairs_total = pos.pairs_total;
     for (int ep = pos.epoch; ep < o.epochs && !stop; ep++) {
-        if ((st = clg__fopen_regular(corpus, "corpus", &f)))
+        if ((st = clg_file_open_read(corpus, "corpus", &f)))
             goto out;
         int r, eof = 0, line_words = 0;
         if (ep == pos.epoch && pos.offset > 0) {

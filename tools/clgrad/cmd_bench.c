@@ -2,7 +2,6 @@
 #include <CL/cl.h>
 #include <math.h>
 #include <stdint.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1197,12 +1196,10 @@ typedef struct jfile {
 static int read_results(const char *path, jfile *jf)
 {
     memset(jf, 0, sizeof *jf);
-    FILE *f = util_fopen_regular(path);
-    if (!f) {
-        fprintf(stderr, "clgrad bench compare: %s: %s\n", path,
-                errno == EINVAL ? "not a regular file" : strerror(errno));
-        return 1;
-    }
+    FILE *f;
+    clg_status st0 = clg_file_open_read(path, "bench results", &f);
+    if (st0)
+        return cli_fail("bench compare", st0);
     char line[2048], st[16];
     int cap = 0, fmt_ok = 0;
     while (fgets(line, sizeof line, f)) {

@@ -142,7 +142,9 @@ static int store(const clg_device_info *d, const int win[N_CLASSES][3], const ch
     if (clg_file_writer_open(path, &w))
         return 1;
     FILE *out = clg_file_writer_stream(w);
-    FILE *in = util_fopen_regular(path); /* the old results, if any (never blocks on a FIFO) */
+    FILE *in = NULL; /* the old results, if any (never blocks on a FIFO) */
+    if (access(path, F_OK) == 0 && clg_file_open_read(path, "tuning file", &in))
+        in = NULL;
     size_t nl = strlen(d->name);
     if (in) {
         while (fgets(line, sizeof line, in))

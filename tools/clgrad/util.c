@@ -5,7 +5,6 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <float.h>
 #include <limits.h>
 #include <sched.h>
@@ -125,24 +124,6 @@ uint64_t util_splitmix64(uint64_t *s)
 }
 
 double util_u01(uint64_t *s) { return (double)(util_splitmix64(s) >> 11) * 0x1.0p-53; }
-
-FILE *util_fopen_regular(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    struct stat sb;
-    int flags = fcntl(fd, F_GETFL);
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
-        close(fd);
-        errno = EINVAL;
-        return NULL;
-    }
-    FILE *f = fdopen(fd, "r");
-    if (!f)
-        close(fd);
-    return f;
-}
 
 void util_rm_tree(const char *dir)
 {

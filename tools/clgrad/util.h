@@ -36,10 +36,6 @@ void util_pin_caller(int pin);
 uint64_t util_splitmix64(uint64_t *s);
 double util_u01(uint64_t *s);
 
-/* fopen(path, "r") for a regular file only: the open never blocks (a FIFO is refused at once);
- * NULL with errno set (EINVAL: not a regular file) on failure. */
-FILE *util_fopen_regular(const char *path);
-
 /* Remove dir and everything below it (scratch folders; links are removed, not followed). */
 void util_rm_tree(const char *dir);
 
