@@ -1,8 +1,11 @@
-/* graph_internal.h — the graph's private structures, shared by graph.c, autograd.c and plan.c. */
+/* graph_internal.h — the graph's private structures and small helpers, shared by graph.c (build),
+ * graph_plan.c (plan driver), autograd.c, plan.c (pool layout), graph_run.c and graph_dot.c.
+ * Calls go one way: graph.c -> graph_plan.c -> autograd.c, plan.c; graph.c -> graph_run.c. */
 #ifndef CLGRAD_GRAPH_INTERNAL_H
 #define CLGRAD_GRAPH_INTERNAL_H
 
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "internal.h"
 #include "clgrad/graph.h"
@@ -104,6 +107,37 @@ struct clg_graph {
 
 enum { ARENA_VAL, ARENA_GRAD, ARENA_ST1, ARENA_ST2 };
 
+static inline clg_status clg__graph_check(const clg_graph *g, const char *fn)
+{
+    return g ? CLG_OK : clg__fail(CLG_ERR_INVALID_ARG, "%s: NULL graph", fn);
+}
+
+static inline clg_status clg__graph_check_id(const clg_graph *g, int id, const char *fn)
+{
+    if (id < 0 || id >= g->n)
+        return clg__fail(CLG_ERR_INVALID_ARG, "%s: node id %d out of range [0, %d)", fn, id, g->n);
+    return CLG_OK;
+}
+
+static inline int clg__graph_is_frozen(const clg_graph *g, int group)
+{
+    for (int i = 0; i < g->n_frozen; i++)
+        if (g->frozen[i] == group)
+            return 1;
+    return 0;
+}
+
+/* Append an exec entry. */
+static inline clg_status clg__graph_push_ex(clg_graph *g, exentry e)
+{
+    exentry *nx = realloc(g->ex, sizeof *nx * (size_t)(g->n_ex + 1));
+    if (!nx)
+        return clg__fail(CLG_ERR_OUT_OF_MEMORY, "graph plan: out of host memory");
+    g->ex = nx;
+    g->ex[g->n_ex++] = e;
+    return CLG_OK;
+}
+
 /* autograd.c: mark needs_grad and append the backward (and optimizer) entries to g->ex. */
 clg_status clg__graph_autograd(clg_graph *g);
 /* plan.c: liveness of pooled tensors over g->ex and their pool offsets (g->pool_elems); nothing
@@ -111,8 +145,11 @@ clg_status clg__graph_autograd(clg_graph *g);
 clg_status clg__graph_plan_layout(clg_graph *g);
 /* plan.c: the pool for that layout, and every pooled tensor as a view of it. */
 clg_status clg__graph_plan_alloc(clg_graph *g);
-/* graph.c: append an exec entry. */
-clg_status clg__graph_push_ex(clg_graph *g, exentry e);
-int clg__graph_is_frozen(const clg_graph *g, int group);
+/* graph_plan.c: drop the plan (fusion undone, pool, gradients and kept outputs released). */
+void clg__graph_free_plan(clg_graph *g);
+/* graph_plan.c: release the optimizer state (velocity, Adam m and v, their arenas). */
+void clg__graph_free_opt_state(clg_graph *g);
+/* graph_run.c: a blocking read of t into host, counted in the graph's statistics. */
+clg_status clg__graph_read_tensor(clg_graph *g, const clg_tensor *t, void *host);
 
 #endif

@@ -1,6 +1,8 @@
-/* optim.c — optimizer updates (SGD, Adam/AdamW) and gradient clipping on the device. */
+/* optim.c — optimizer options and learning-rate schedules, and the updates (SGD, Adam/AdamW) and
+ * gradient clipping on the device. */
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "internal.h"
 #include "clgrad/optim.h"
@@ -206,4 +208,47 @@ clg_status clg_grad_clip(clg_ctx *ctx, clg_tensor *const *grads, int n, const cl
                       KFLT(max_norm));
     }
     return st;
+}
+
+/* ---- options and learning-rate schedules ----------------------------------------------------------------- */
+
+clg_optim_options clg_optim_defaults(clg_optim_kind kind)
+{
+    clg_optim_options o;
+    memset(&o, 0, sizeof o);
+    o.kind = kind;
+    o.lr = kind == CLG_OPTIM_SGD ? 1e-2f : 1e-3f;
+    o.beta1 = 0.9f;
+    o.beta2 = 0.999f;
+    o.eps = 1e-8f;
+    o.gamma = 0.1f;
+    o.step_size = 1000;
+    o.schedule = CLG_LR_CONSTANT;
+    return o;
+}
+
+float clg_optim_lr_at(const clg_optim_options *o, int64_t s)
+{
+    if (!o)
+        return 0.0f;
+    if (s < 0)
+        s = 0;
+    if (o->warmup_steps > 0 && s < o->warmup_steps)
+        return (float)((double)o->lr * (double)(s + 1) / (double)o->warmup_steps);
+    int64_t t = s - (o->warmup_steps > 0 ? o->warmup_steps : 0);
+    switch (o->schedule) {
+    case CLG_LR_STEP:
+        if (o->step_size <= 0)
+            return o->lr;
+        return (float)((double)o->lr * pow((double)o->gamma, (double)(t / o->step_size)));
+    case CLG_LR_COSINE: {
+        int64_t T = (int64_t)o->total_steps - (o->warmup_steps > 0 ? o->warmup_steps : 0);
+        if (T <= 0)
+            return o->lr;
+        double f = (double)(t < T ? t : T) / (double)T;
+        return (float)(o->min_lr + ((double)o->lr - o->min_lr) * 0.5 * (1.0 + cos(3.141592653589793 * f)));
+    }
+    default:
+        return o->lr;
+    }
 }

@@ -1,0 +1,381 @@
+/* graph_run.c — running a planned graph: training steps, inference, reads, statistics and profiling. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "graph_internal.h"
+#include "clgrad/optim.h"
+
+#define FLOAT_ONE_BITS 0x3f800000u
+
+/* ---- running ----------------------------------------------------------------------------------- */
+
+static clg_status run_entry(clg_graph *g, const exentry *e)
+{
+    clg_ctx *ctx = g->ctx;
+    if ((e->kind == EX_CLIP || e->kind == EX_OPT) && g->arena_elems) {
+        /* every trainable param at once, as one flat tensor per arena */
+        clg_shape fs = clg_shape_make(CLG_F32, 1, (int64_t[]){ (int64_t)g->arena_elems });
+        clg_tensor f[4];
+        for (int k = 0; k < 4; k++) {
+            f[k] = g->arena[k];
+            f[k].s = fs;
+            f[k].owns = 0;
+        }
+        if (e->kind == EX_CLIP) {
+            const clg_tensor *gp = &f[ARENA_GRAD];
+            clg_tensor *gm = &f[ARENA_GRAD];
+            clg_status st = clg_grad_sq_norm(ctx, &gp, 1, &g->sq_norm);
+            return st ? st : clg_grad_clip(ctx, &gm, 1, &g->sq_norm, g->opt.clip_norm);
+        }
+        float lr = clg_optim_lr_at(&g->opt, g->steps);
+        if (g->opt.kind == CLG_OPTIM_SGD)
+            return clg_sgd_update(ctx, &f[ARENA_VAL], &f[ARENA_GRAD], f[ARENA_ST1].buf ? &f[ARENA_ST1] : NULL, lr,
+                                  g->opt.momentum, g->opt.weight_decay);
+        return clg_adam_update(ctx, &f[ARENA_VAL], &f[ARENA_GRAD], &f[ARENA_ST1], &f[ARENA_ST2], lr, g->opt.beta1,
+                               g->opt.beta2, g->opt.eps, g->opt.weight_decay, g->opt.kind == CLG_OPTIM_ADAMW,
+                               (int)(g->steps + 1));
+    }
+    if (e->kind == EX_CLIP || e->kind == EX_OPT)
+        return CLG_OK; /* no trainable param has elements */
+    gnode *x = &g->nodes[e->node];
+    if (e->kind == EX_SEED)
+        return clg__fill_pattern(ctx, &x->grad, FLOAT_ONE_BITS);
+    const clg_tensor *in[GNODE_MAX_IN];
+    for (int i = 0; i < x->nin; i++)
+        in[i] = &g->nodes[x->in[i]].val;
+    /* Random ops draw a new stream every step: counter = the node's counter + the step index
+     * (forward and backward of one step agree, so dropout's backward regenerates its mask). */
+    clg_attrs a = x->attrs;
+    if (x->op == CLG_OP_RANDOM_UNIFORM || x->op == CLG_OP_RANDOM_NORMAL || x->op == CLG_OP_PATCH_MASK ||
+        x->op == CLG_OP_DROPOUT)
+        a.counter += (uint64_t)g->steps;
+    if (e->kind == EX_FWD)
+        return clg_op_forward(ctx, x->op, in, &x->val, &a);
+    clg_tensor *gin[GNODE_MAX_IN];
+    for (int i = 0; i < x->nin; i++)
+        gin[i] = (e->gin_mask & (1u << i)) ? &g->nodes[x->in[i]].grad : NULL;
+    return clg_op_backward(ctx, x->op, in, &x->val, &x->grad, gin, &a, e->acc);
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+static void attribute(clg_graph *g, const exentry *e, double ms)
+{
+    if (e->kind == EX_FWD) {
+        g->nodes[e->node].prof_fwd_ms += ms;
+        g->nodes[e->node].prof_fwd_n++;
+    } else if (e->kind == EX_SEED || e->kind == EX_BWD) {
+        g->nodes[e->node].prof_bwd_ms += ms;
+        g->nodes[e->node].prof_bwd_n += e->kind == EX_BWD; /* the seed fill is not a run */
+    } else {
+        g->prof_opt_ms += ms;
+        g->prof_opt_n++;
+    }
+}
+
+static clg_status marker(clg_graph *g, cl_event *ev)
+{
+    cl_int err = clEnqueueMarkerWithWaitList(g->ctx->queue, 0, NULL, ev);
+    if (err != CL_SUCCESS)
+        return clg__cl_fail(err, "graph profile: clEnqueueMarkerWithWaitList");
+    return CLG_OK;
+}
+
+static clg_status event_end(cl_event ev, double *ms)
+{
+    cl_ulong t = 0;
+    cl_int err = clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof t, &t, NULL);
+    if (err != CL_SUCCESS)
+        return clg__cl_fail(err, "graph profile: clGetEventProfilingInfo(CL_PROFILING_COMMAND_END)");
+    *ms = (double)t * 1e-6;
+    return CLG_OK;
+}
+
+/* Profiled run: markers between entries on a profiling queue, else host time around each entry. */
+static clg_status run_profiled(clg_graph *g, int fwd_only)
+{
+    clg_status st = CLG_OK;
+    if (!g->ctx->profiling) {
+        cl_int err = clFinish(g->ctx->queue);
+        double t0 = now_ms();
+        for (int i = 0; i < g->n_ex && !st && err == CL_SUCCESS; i++) {
+            if (fwd_only && g->ex[i].kind != EX_FWD)
+                continue;
+            st = run_entry(g, &g->ex[i]);
+            err = clFinish(g->ctx->queue);
+            double t1 = now_ms();
+            attribute(g, &g->ex[i], t1 - t0);
+            t0 = t1;
+        }
+        if (!st && err != CL_SUCCESS)
+            st = clg__cl_fail(err, "graph profile: clFinish");
+        return st;
+    }
+    cl_event *ev = calloc((size_t)g->n_ex + 1, sizeof *ev);
+    if (!ev)
+        return clg__fail(CLG_ERR_OUT_OF_MEMORY, "graph profile: out of host memory");
+    int *idx = calloc((size_t)g->n_ex + 1, sizeof *idx);
+    int k = 0;
+    if (!idx) {
+        st = clg__fail(CLG_ERR_OUT_OF_MEMORY, "graph profile: out of host memory");
+        goto out;
+    }
+    if ((st = marker(g, &ev[k++])))
+        goto out;
+    for (int i = 0; i < g->n_ex; i++) {
+        if (fwd_only && g->ex[i].kind != EX_FWD)
+            continue;
+        if ((st = run_entry(g, &g->ex[i])))
+            goto out;
+        idx[k] = i;
+        if ((st = marker(g, &ev[k++])))
+            goto out;
+    }
+    cl_int err = clWaitForEvents(1, &ev[k - 1]);
+    if (err != CL_SUCCESS) {
+        st = clg__cl_fail(err, "graph profile: clWaitForEvents");
+        goto out;
+    }
+    double prev = 0;
+    if ((st = event_end(ev[0], &prev)))
+        goto out;
+    for (int j = 1; j < k; j++) {
+        double t = 0;
+        if ((st = event_end(ev[j], &t)))
+            goto out;
+        attribute(g, &g->ex[idx[j]], t - prev);
+        prev = t;
+    }
+out:
+    for (int j = 0; j < k; j++)
+        clReleaseEvent(ev[j]);
+    free(ev);
+    free(idx);
+    return st;
+}
+
+static clg_status run(clg_graph *g, int fwd_only)
+{
+    uint64_t l0 = g->ctx->launches;
+    clg_status st = CLG_OK;
+    if (g->profile) {
+        st = run_profiled(g, fwd_only);
+    } else {
+        for (int i = 0; i < g->n_ex && !st; i++)
+            if (!fwd_only || g->ex[i].kind == EX_FWD)
+                st = run_entry(g, &g->ex[i]);
+    }
+    g->stats.launches += g->ctx->launches - l0;
+    return st;
+}
+
+clg_status clg__graph_read_tensor(clg_graph *g, const clg_tensor *t, void *host)
+{
+    clg_status st = clg_tensor_read(t, host);
+    if (!st && clg_tensor_bytes(t) > 0)
+        g->stats.blocking_reads++;
+    return st;
+}
+
+clg_status clg_graph_step(clg_graph *g, float *loss_out)
+{
+    clg_status st = clg__graph_check(g, "clg_graph_step");
+    if (st)
+        return st;
+    if (!g->planned || g->mode != CLG_PLAN_TRAIN)
+        return clg__fail(CLG_ERR_STATE, "clg_graph_step: the graph needs a TRAIN plan (clg_graph_plan)");
+    uint64_t l0 = g->stats.launches;
+    if ((st = run(g, 0)))
+        return st;
+    g->step_launches = g->stats.launches - l0;
+    g->steps++;
+    g->stats.steps++;
+    if (!loss_out)
+        return CLG_OK;
+    const gnode *l = &g->nodes[g->loss];
+    if ((st = clg__graph_read_tensor(g, &l->val, g->loss_host)))
+        return st;
+    size_t n = (size_t)clg_shape_numel(&l->s);
+    double sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += ((const float *)g->loss_host)[i];
+    *loss_out = (float)sum;
+    return CLG_OK;
+}
+
+clg_status clg_graph_forward(clg_graph *g)
+{
+    clg_status st = clg__graph_check(g, "clg_graph_forward");
+    if (st)
+        return st;
+    if (!g->planned)
+        return clg__fail(CLG_ERR_STATE, "clg_graph_forward: the graph is not planned (clg_graph_plan)");
+    if ((st = run(g, 1)))
+        return st;
+    g->stats.forwards++;
+    return CLG_OK;
+}
+
+clg_status clg_graph_set_input(clg_graph *g, int id, const void *host)
+{
+    clg_status st = clg__graph_check(g, "clg_graph_set_input");
+    if (st || (st = clg__graph_check_id(g, id, "clg_graph_set_input")))
+        return st;
+    gnode *x = &g->nodes[id];
+    if (x->kind != GN_INPUT)
+        return clg__fail(CLG_ERR_INVALID_ARG, "clg_graph_set_input: node %d (%s) is not an input", id, x->name);
+    return clg_tensor_write_async(&x->val, host);
+}
+
+clg_status clg_graph_read(clg_graph *g, int id, void *host)
+{
+    clg_status st = clg__graph_check(g, "clg_graph_read");
+    if (st || (st = clg__graph_check_id(g, id, "clg_graph_read")))
+        return st;
+    gnode *x = &g->nodes[id];
+    if (x->fused)
+        return clg__fail(CLG_ERR_STATE,
+                         "clg_graph_read: node %d (%s) was fused into its consumer; mark it with clg_graph_keep "
+                         "before planning", id, x->name);
+    if (x->kind == GN_OP && !x->own_val)
+        return clg__fail(CLG_ERR_STATE,
+                         "clg_graph_read: node %d (%s) %s; mark it with clg_graph_keep before planning", id,
+                         x->name, g->planned ? "shares pooled memory" : "has no value: the graph is not planned");
+    return clg__graph_read_tensor(g, &x->val, host);
+}
+
+clg_status clg_graph_grad_read(clg_graph *g, int id, void *host)
+{
+    clg_status st = clg__graph_check(g, "clg_graph_grad_read");
+    if (st || (st = clg__graph_check_id(g, id, "clg_graph_grad_read")))
+        return st;
+    gnode *x = &g->nodes[id];
+    if (x->kind != GN_PARAM)
+        return clg__fail(CLG_ERR_INVALID_ARG, "clg_graph_grad_read: node %d (%s) is not a param", id, x->name);
+    if (!g->planned || g->mode != CLG_PLAN_TRAIN || !x->needs_grad)
+        return clg__fail(CLG_ERR_STATE, "clg_graph_grad_read: param %s has no gradient (%s)", x->name,
+                         !g->planned ? "not planned" : g->mode != CLG_PLAN_TRAIN ? "inference plan"
+                         : clg__graph_is_frozen(g, x->group) ? "its group is frozen" : "it does not reach the loss");
+    return clg__graph_read_tensor(g, &x->grad, host);
+}
+
+int64_t clg_graph_step_count(const clg_graph *g) { return g ? g->steps : 0; }
+
+void clg_graph_set_step_count(clg_graph *g, int64_t steps)
+{
+    if (g)
+        g->steps = steps < 0 ? 0 : steps;
+}
+
+clg_status clg_graph_stats_get(const clg_graph *g, clg_graph_stats *out)
+{
+    clg_status st = clg__graph_check(g, "clg_graph_stats_get");
+    if (st)
+        return st;
+    if (!out)
+        return clg__fail(CLG_ERR_INVALID_ARG, "clg_graph_stats_get: NULL out");
+    *out = g->stats;
+    out->step_launches = g->step_launches;
+    out->pooled_tensors = g->n_bufs;
+    out->pool_bytes = g->pool_elems * 4;
+    out->grad_buffers = 0;
+    out->grad_bytes = 0;
+    for (int m = 0; m < g->n; m++) {
+        const gnode *x = &g->nodes[m];
+        if (g->planned && x->needs_grad) {
+            out->grad_buffers++;
+            out->grad_bytes += (size_t)clg_shape_numel(&x->s) * 4;
+        }
+    }
+    return CLG_OK;
+}
+
+clg_status clg_graph_set_profile(clg_graph *g, int on)
+{
+    clg_status st = clg__graph_check(g, "clg_graph_set_profile");
+    if (st)
+        return st;
+    g->profile = on ? 1 : 0;
+    return CLG_OK;
+}
+
+static void appendf(char *buf, size_t size, size_t *len, const char *fmt, ...) CLG_PRINTF(4, 5);
+static void appendf(char *buf, size_t size, size_t *len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *dst = NULL;
+    size_t room = 0;
+    if (buf && *len < size) {
+        dst = buf + *len;
+        room = size - *len;
+    }
+    int n = vsnprintf(dst, room, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        *len += (size_t)n;
+}
+
+clg_status clg_graph_profile_report(const clg_graph *g, char *buf, size_t size, size_t *needed)
+{
+    clg_status st = clg__graph_check(g, "clg_graph_profile_report");
+    if (st)
+        return st;
+    if (buf && size)
+        buf[0] = 0;
+    size_t len = 0;
+    double tf = 0, tb = 0;
+    appendf(buf, size, &len, "%-24s %-18s %12s %6s %12s %6s\n", "node", "op", "forward ms", "runs", "backward ms",
+            "runs");
+    static const char *const acts[CLG_ACT_COUNT] = { "none", "relu", "gelu", "tanh", "sigmoid" };
+    for (int m = 0; m < g->n; m++) {
+        const gnode *x = &g->nodes[m];
+        if ((x->kind != GN_OP && !x->prof_bwd_n) || x->fused)
+            continue;
+        char opn[40] = "-";
+        if (x->kind == GN_OP && x->op == CLG_OP_BIAS_ACT && x->attrs.act >= 0 && x->attrs.act < CLG_ACT_COUNT)
+            snprintf(opn, sizeof opn, "bias_act:%s", acts[x->attrs.act]);
+        else if (x->kind == GN_OP)
+            snprintf(opn, sizeof opn, "%s", clg_op_name(x->op));
+        appendf(buf, size, &len, "%-24s %-18s %12.3f %6" PRIu64 " %12.3f %6" PRIu64 "\n", x->name, opn,
+                x->prof_fwd_ms, x->prof_fwd_n, x->prof_bwd_ms, x->prof_bwd_n);
+        tf += x->prof_fwd_ms;
+        tb += x->prof_bwd_ms;
+    }
+    appendf(buf, size, &len, "%-24s %-18s %12.3f %6" PRIu64 "\n", "(optimizer)", "-", g->prof_opt_ms, g->prof_opt_n);
+    appendf(buf, size, &len, "total: forward %.3f ms, backward %.3f ms, optimizer %.3f ms (%s clock)\n", tf, tb,
+            g->prof_opt_ms, g->ctx->profiling ? "device" : "host");
+    if (g->stats.steps)
+        appendf(buf, size, &len, "kernel launches per training step: %" PRIu64 " (fusion %s)\n",
+                g->step_launches, g->fuse ? "on" : "off");
+    if (needed)
+        *needed = len + 1;
+    return CLG_OK;
+}
+
+clg_status clg_graph_profile_print(const clg_graph *g, FILE *f)
+{
+    if (!f)
+        return clg__fail(CLG_ERR_INVALID_ARG, "clg_graph_profile_print: NULL file");
+    size_t need = 0;
+    clg_status st = clg_graph_profile_report(g, NULL, 0, &need);
+    if (st)
+        return st;
+    char *buf = malloc(need);
+    if (!buf)
+        return clg__fail(CLG_ERR_OUT_OF_MEMORY, "clg_graph_profile_print: out of host memory");
+    st = clg_graph_profile_report(g, buf, need, NULL);
+    if (!st && fputs(buf, f) == EOF)
+        st = clg__fail(CLG_ERR_IO, "clg_graph_profile_print: write failed");
+    free(buf);
+    return st;
+}
