@@ -82,54 +82,34 @@ static void attribute(clg_graph *g, const exentry *e, double ms)
     }
 }
 
-static clg_status marker(clg_graph *g, cl_event *ev)
-{
-    cl_int err = clEnqueueMarkerWithWaitList(g->ctx->queue, 0, NULL, ev);
-    if (err != CL_SUCCESS)
-        return clg__cl_fail(err, "graph profile: clEnqueueMarkerWithWaitList");
-    return CLG_OK;
-}
-
-static clg_status event_end(cl_event ev, double *ms)
-{
-    cl_ulong t = 0;
-    cl_int err = clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof t, &t, NULL);
-    if (err != CL_SUCCESS)
-        return clg__cl_fail(err, "graph profile: clGetEventProfilingInfo(CL_PROFILING_COMMAND_END)");
-    *ms = (double)t * 1e-6;
-    return CLG_OK;
-}
-
 /* Profiled run: markers between entries on a profiling queue, else host time around each entry. */
 static clg_status run_profiled(clg_graph *g, int fwd_only)
 {
+    static const char who[] = "graph profile";
     clg_status st = CLG_OK;
     if (!g->ctx->profiling) {
-        cl_int err = clFinish(g->ctx->queue);
+        st = clg__queue_finish(g->ctx, who);
         double t0 = now_ms();
-        for (int i = 0; i < g->n_ex && !st && err == CL_SUCCESS; i++) {
+        for (int i = 0; i < g->n_ex && !st; i++) {
             if (fwd_only && g->ex[i].kind != EX_FWD)
                 continue;
-            st = run_entry(g, &g->ex[i]);
-            err = clFinish(g->ctx->queue);
+            if ((st = run_entry(g, &g->ex[i])) || (st = clg__queue_finish(g->ctx, who)))
+                break;
             double t1 = now_ms();
             attribute(g, &g->ex[i], t1 - t0);
             t0 = t1;
         }
-        if (!st && err != CL_SUCCESS)
-            st = clg__cl_fail(err, "graph profile: clFinish");
         return st;
     }
     cl_event *ev = calloc((size_t)g->n_ex + 1, sizeof *ev);
-    if (!ev)
-        return clg__fail(CLG_ERR_OUT_OF_MEMORY, "graph profile: out of host memory");
     int *idx = calloc((size_t)g->n_ex + 1, sizeof *idx);
+    double *ms = calloc((size_t)g->n_ex + 1, sizeof *ms);
     int k = 0;
-    if (!idx) {
-        st = clg__fail(CLG_ERR_OUT_OF_MEMORY, "graph profile: out of host memory");
+    if (!ev || !idx || !ms) {
+        st = clg__fail(CLG_ERR_OUT_OF_MEMORY, "%s: out of host memory", who);
         goto out;
     }
-    if ((st = marker(g, &ev[k++])))
+    if ((st = clg__queue_marker(g->ctx, &ev[k++], who)))
         goto out;
     for (int i = 0; i < g->n_ex; i++) {
         if (fwd_only && g->ex[i].kind != EX_FWD)
@@ -137,29 +117,19 @@ static clg_status run_profiled(clg_graph *g, int fwd_only)
         if ((st = run_entry(g, &g->ex[i])))
             goto out;
         idx[k] = i;
-        if ((st = marker(g, &ev[k++])))
+        if ((st = clg__queue_marker(g->ctx, &ev[k++], who)))
             goto out;
     }
-    cl_int err = clWaitForEvents(1, &ev[k - 1]);
-    if (err != CL_SUCCESS) {
-        st = clg__cl_fail(err, "graph profile: clWaitForEvents");
+    if ((st = clg__markers_ms(ev, k, ms, who)))
         goto out;
-    }
-    double prev = 0;
-    if ((st = event_end(ev[0], &prev)))
-        goto out;
-    for (int j = 1; j < k; j++) {
-        double t = 0;
-        if ((st = event_end(ev[j], &t)))
-            goto out;
-        attribute(g, &g->ex[idx[j]], t - prev);
-        prev = t;
-    }
+    for (int j = 1; j < k; j++)
+        attribute(g, &g->ex[idx[j]], ms[j] - ms[j - 1]);
 out:
-    for (int j = 0; j < k; j++)
-        clReleaseEvent(ev[j]);
+    if (ev)
+        clg__markers_release(ev, k);
     free(ev);
     free(idx);
+    free(ms);
     return st;
 }
 

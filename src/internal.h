@@ -185,6 +185,14 @@ cl_mem clg__create_buffer(clg_ctx *ctx, size_t bytes, cl_int *err);
 /* Enqueue a copy of n 32-bit words, src from word so to dst from word dst_off.  Not counted as a launch. */
 clg_status clg__copy_words(clg_ctx *ctx, cl_mem src, size_t so, cl_mem dst, size_t dst_off, size_t n);
 
+/* Queue helpers for the profiler (tensor.c): wait for everything queued; enqueue a marker event;
+ * wait for the last of n markers and give each one's end time in ms (the profiling queue's clock);
+ * release them.  `who` names the caller in messages. */
+clg_status clg__queue_finish(clg_ctx *ctx, const char *who);
+clg_status clg__queue_marker(clg_ctx *ctx, cl_event *ev, const char *who);
+clg_status clg__markers_ms(const cl_event *ev, int n, double *ms, const char *who);
+void clg__markers_release(cl_event *ev, int n);
+
 /* ---- op descriptors (ops.c, ops_<family>.c) ------------------------------- */
 
 typedef clg_status (*clg_infer_fn)(const clg_shape *const *in, const clg_attrs *a, clg_shape *out);

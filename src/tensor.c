@@ -277,3 +277,40 @@ static clg_status transfer(const clg_tensor *t, void *host, int write, int block
 clg_status clg_tensor_write(clg_tensor *t, const void *host) { return transfer(t, (void *)host, 1, 1); }
 clg_status clg_tensor_write_async(clg_tensor *t, const void *host) { return transfer(t, (void *)host, 1, 0); }
 clg_status clg_tensor_read(const clg_tensor *t, void *host) { return transfer(t, host, 0, 1); }
+
+/* ---- queue markers and waits (the graph's profiler) ------------------------------------------- */
+
+clg_status clg__queue_finish(clg_ctx *ctx, const char *who)
+{
+    cl_int err = clFinish(ctx->queue);
+    return err == CL_SUCCESS ? CLG_OK : clg__cl_fail(err, "%s: clFinish", who);
+}
+
+clg_status clg__queue_marker(clg_ctx *ctx, cl_event *ev, const char *who)
+{
+    cl_int err = clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, ev);
+    return err == CL_SUCCESS ? CLG_OK : clg__cl_fail(err, "%s: clEnqueueMarkerWithWaitList", who);
+}
+
+clg_status clg__markers_ms(const cl_event *ev, int n, double *ms, const char *who)
+{
+    if (n <= 0)
+        return CLG_OK;
+    cl_int err = clWaitForEvents(1, &ev[n - 1]);
+    if (err != CL_SUCCESS)
+        return clg__cl_fail(err, "%s: clWaitForEvents", who);
+    for (int j = 0; j < n; j++) {
+        cl_ulong t = 0;
+        if ((err = clGetEventProfilingInfo(ev[j], CL_PROFILING_COMMAND_END, sizeof t, &t, NULL)) != CL_SUCCESS)
+            return clg__cl_fail(err, "%s: clGetEventProfilingInfo(CL_PROFILING_COMMAND_END)", who);
+        ms[j] = (double)t * 1e-6;
+    }
+    return CLG_OK;
+}
+
+void clg__markers_release(cl_event *ev, int n)
+{
+    for (int j = 0; j < n; j++)
+        if (ev[j])
+            clReleaseEvent(ev[j]);
+}
