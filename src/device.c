@@ -315,6 +315,7 @@ void clg_ctx_destroy(clg_ctx *c)
         clFinish(c->queue);
     if (c->gemm_state && c->gemm_state_free)
         c->gemm_state_free(c->gemm_state);
+    clg__scratch_release(c);
     for (int i = 0; i < c->n_kernels; i++) {
         clReleaseKernel(c->kernels[i].k);
         free(c->kernels[i].name);
@@ -335,6 +336,7 @@ const clg_device_info *clg_ctx_device(const clg_ctx *ctx) { return ctx ? &ctx->i
 void *clg_ctx_cl_context(clg_ctx *ctx) { return ctx ? ctx->context : NULL; }
 void *clg_ctx_cl_queue(clg_ctx *ctx) { return ctx ? ctx->queue : NULL; }
 uint64_t clg_ctx_launch_count(const clg_ctx *ctx) { return ctx ? ctx->launches : 0; }
+uint64_t clg_ctx_buffer_count(const clg_ctx *ctx) { return ctx ? ctx->buffers_created : 0; }
 void clg_ctx_set_cache_policy(clg_ctx *ctx, clg_cache_policy p)
 {
     if (ctx)

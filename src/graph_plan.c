@@ -178,17 +178,6 @@ clg_status clg_graph_set_fusion(clg_graph *g, int on)
     return CLG_OK;
 }
 
-static int act_of(clg_op op)
-{
-    switch (op) {
-    case CLG_OP_RELU: return CLG_ACT_RELU;
-    case CLG_OP_GELU: return CLG_ACT_GELU;
-    case CLG_OP_TANH: return CLG_ACT_TANH;
-    case CLG_OP_SIGMOID: return CLG_ACT_SIGMOID;
-    default: return -1;
-    }
-}
-
 static void rewrite(gnode *x, int xi, int bi, int act)
 {
     x->orig_op = x->op;
@@ -205,9 +194,9 @@ static void rewrite(gnode *x, int xi, int bi, int act)
 }
 
 /* Fusion pass: add(x, b) with b a row vector over x's last axis becomes bias_act(x, b); when its
- * only consumer is an activation (relu, gelu, tanh, sigmoid) and the add is not kept, not the loss
- * and not renamed (so nobody can ask for its value), the activation node runs bias_act(x, b, act)
- * and the add node is dropped from the plan. */
+ * only consumer is an activation (an op whose descriptor names one: relu, gelu, tanh, sigmoid) and
+ * the add is not kept, not the loss and not renamed (so nobody can ask for its value), the
+ * activation node runs bias_act(x, b, act) and the add node is dropped from the plan. */
 static clg_status fuse_pass(clg_graph *g)
 {
     if (!g->fuse)
@@ -242,9 +231,9 @@ static clg_status fuse_pass(clg_graph *g)
         char defname[CLG_GRAPH_NAME_MAX + 1];
         snprintf(defname, sizeof defname, "add_%d", m);
         gnode *c = uses[m] == 1 ? &g->nodes[user[m]] : NULL;
-        if (c && c->kind == GN_OP && act_of(c->op) >= 0 && !c->rewritten && !x->keep && m != g->loss &&
-            !strcmp(x->name, defname)) {
-            rewrite(c, xi, bi, act_of(c->op));
+        int act = c && c->kind == GN_OP ? clg__op_desc(c->op)->act : CLG_ACT_NONE;
+        if (act != CLG_ACT_NONE && !c->rewritten && !x->keep && m != g->loss && !strcmp(x->name, defname)) {
+            rewrite(c, xi, bi, act);
             x->fused = 1;
         } else {
             rewrite(x, xi, bi, CLG_ACT_NONE);

@@ -50,8 +50,7 @@ static clg_status run_entry(clg_graph *g, const exentry *e)
     /* Random ops draw a new stream every step: counter = the node's counter + the step index
      * (forward and backward of one step agree, so dropout's backward regenerates its mask). */
     clg_attrs a = x->attrs;
-    if (x->op == CLG_OP_RANDOM_UNIFORM || x->op == CLG_OP_RANDOM_NORMAL || x->op == CLG_OP_PATCH_MASK ||
-        x->op == CLG_OP_DROPOUT)
+    if (clg__op_desc(x->op)->flags & CLG_OPF_STOCHASTIC)
         a.counter += (uint64_t)g->steps;
     if (e->kind == EX_FWD)
         return clg_op_forward(ctx, x->op, in, &x->val, &a);

@@ -52,6 +52,7 @@ typedef enum clg_prog {
 } clg_prog;
 
 #define CLG_MAX_KERNELS 256
+#define CLG_SCRATCH_SLOTS 8 /* scratch.c */
 
 typedef struct clg_kernel_entry {
     int prog;
@@ -78,6 +79,10 @@ struct clg_ctx {
     uint64_t launches;
     size_t wg_default;      /* default 1-D work-group size */
     int kernel_stores;      /* fills, copies, host writes stored by kernels (Oclgrind: see tensor.c) */
+    cl_mem scratch[CLG_SCRATCH_SLOTS];   /* scratch.c */
+    size_t scratch_bytes[CLG_SCRATCH_SLOTS];
+    int scratch_top;        /* slots taken by the op calls in progress */
+    uint64_t buffers_created; /* clCreateBuffer calls (clg__create_buffer) */
     void *gemm_state;       /* owned by ops_gemm.c */
     void (*gemm_state_free)(void *);
 };
@@ -202,17 +207,53 @@ typedef clg_status (*clg_backward_fn)(clg_ctx *ctx, const clg_tensor *const *in,
                                       const clg_tensor *out, const clg_tensor *gout,
                                       clg_tensor *const *gin, const clg_attrs *a, int accumulate);
 
+/* Scratch a call of an op takes for these shapes (forward, or backward when `backward`): the
+ * bytes of each temporary it asks clg__scratch_* for, in the order it asks (at most
+ * CLG_SCRATCH_SLOTS); returns how many.  NULL: the op takes none. */
+typedef int (*clg_scratch_fn)(const clg_shape *const *in, const clg_shape *out, const clg_attrs *a, int backward,
+                              size_t *bytes);
+
+enum {
+    CLG_OPF_STOCHASTIC = 1, /* draws from attrs.seed/counter: a graph advances the counter every step */
+};
+
+/* What a family file says about one of its ops; the name, arity and family come from ops.def
+ * (ops.c joins the two).  Defined as `clg_op_<family>_<name>`, so an op listed under the wrong
+ * family in ops.def does not link. */
 typedef struct clg_op_desc {
-    const char *name;
-    int n_inputs;
     clg_infer_fn infer;
     clg_forward_fn forward;
     clg_backward_fn backward;   /* NULL: not differentiable */
+    clg_scratch_fn scratch;     /* NULL: no scratch */
+    unsigned flags;             /* CLG_OPF_* */
+    int act;                    /* an activation that bias_act can absorb (CLG_ACT_*); CLG_ACT_NONE: not one */
 } clg_op_desc;
 
-#define CLG_OP(ID, name, nin, family) extern const clg_op_desc clg_opdesc_##name;
+#define CLG_OP(ID, name, nin, family) extern const clg_op_desc clg_op_##family##_##name;
 #include "clgrad/ops.def"
 #undef CLG_OP
+
+/* The descriptor of op (NULL when op is out of range). */
+const clg_op_desc *clg__op_desc(clg_op op);
+
+/* ---- scratch memory (scratch.c) ---------------------------------------------------------------- */
+
+/* Temporaries of one op call come from a stack of ctx-owned buffers ("slots", as CLBlast's
+ * temp_buffer): the k-th temporary an op asks for is slot k (nested calls continue the count),
+ * grown when too small, kept for the next call (the in-order queue makes reuse safe); clg_op_forward
+ * and clg_op_backward pop what the op took.  A plan reserves every slot its ops' descriptors report
+ * (clg__scratch_reserve), so a step allocates nothing. */
+/* A buffer of at least `bytes` for this call (content undefined); do not release it. */
+clg_status clg__scratch_mem(clg_ctx *ctx, size_t bytes, cl_mem *out, const char *who);
+/* The same as a tensor of shape s (offset 0, not owned: clg_tensor_free does nothing). */
+clg_status clg__scratch_tensor(clg_ctx *ctx, const clg_shape *s, clg_tensor *out, const char *who);
+/* Grow slot k to bytes[k] for k < n. */
+clg_status clg__scratch_reserve(clg_ctx *ctx, const size_t *bytes, int n);
+/* Release every slot (clg_ctx_destroy). */
+void clg__scratch_release(clg_ctx *ctx);
+/* Slots taken so far / pop back to a mark. */
+static inline int clg__scratch_mark(const clg_ctx *ctx) { return ctx->scratch_top; }
+static inline void clg__scratch_pop(clg_ctx *ctx, int mark) { ctx->scratch_top = mark; }
 
 /* ---- models (src/models) -------------------------------------------------------- */
 

@@ -48,7 +48,7 @@ static clg_status unary_bwd(clg_ctx *ctx, const char *kname, int vec, const clg_
                     KINT(n), KFLT(alpha), KINT(acc));
 }
 
-#define UNARY_OP(NAME, ALPHA, VEC)                                                                        \
+#define UNARY_OP(NAME, ALPHA, VEC, ACT)                                                                      \
     static clg_status NAME##_infer(const clg_shape *const *in, const clg_attrs *a, clg_shape *out)     \
     {                                                                                                  \
         (void)a;                                                                                       \
@@ -67,15 +67,16 @@ static clg_status unary_bwd(clg_ctx *ctx, const char *kname, int vec, const clg_
         (void)a;                                                                                       \
         return unary_bwd(ctx, #NAME "_bwd", (VEC), in[0], out, gout, gin[0], (ALPHA), acc);            \
     }                                                                                                  \
-    const clg_op_desc clg_opdesc_##NAME = { #NAME, 1, NAME##_infer, NAME##_forward, NAME##_backward };
+    const clg_op_desc clg_op_elementwise_##NAME = { .infer = NAME##_infer, .forward = NAME##_forward,  \
+        .backward = NAME##_backward, .act = (ACT) };
 
-UNARY_OP(scale, a->alpha, 1)
-UNARY_OP(relu, 0.0f, 1)
-UNARY_OP(gelu, 0.0f, 0)
-UNARY_OP(tanh, 0.0f, 0)
-UNARY_OP(sigmoid, 0.0f, 0)
-UNARY_OP(exp, 0.0f, 1)
-UNARY_OP(log, 0.0f, 1)
+UNARY_OP(scale, a->alpha, 1, CLG_ACT_NONE)
+UNARY_OP(relu, 0.0f, 1, CLG_ACT_RELU)
+UNARY_OP(gelu, 0.0f, 0, CLG_ACT_GELU)
+UNARY_OP(tanh, 0.0f, 0, CLG_ACT_TANH)
+UNARY_OP(sigmoid, 0.0f, 0, CLG_ACT_SIGMOID)
+UNARY_OP(exp, 0.0f, 1, CLG_ACT_NONE)
+UNARY_OP(log, 0.0f, 1, CLG_ACT_NONE)
 
 /* ---- binary with numpy-style broadcasting ----------------------------------- */
 
@@ -231,7 +232,8 @@ static clg_status binary_bwd(clg_ctx *ctx, const clg_tensor *const *in, const cl
         (void)a;                                                                                       \
         return binary_bwd(ctx, in, out, gout, gin, (KIND), acc);                                       \
     }                                                                                                  \
-    const clg_op_desc clg_opdesc_##NAME = { #NAME, 2, NAME##_infer, NAME##_forward, NAME##_backward };
+    const clg_op_desc clg_op_elementwise_##NAME = { .infer = NAME##_infer, .forward = NAME##_forward,  \
+        .backward = NAME##_backward };
 
 BINARY_OP(add, 0)
 BINARY_OP(sub, 1)
@@ -329,4 +331,6 @@ static clg_status bias_act_backward(clg_ctx *ctx, const clg_tensor *const *in, c
     return st;
 }
 
-const clg_op_desc clg_opdesc_bias_act = { "bias_act", 2, bias_act_infer, bias_act_forward, bias_act_backward };
+const clg_op_desc clg_op_elementwise_bias_act = {
+    .infer = bias_act_infer, .forward = bias_act_forward, .backward = bias_act_backward
+};

@@ -126,7 +126,9 @@ out:
     return st;
 }
 
-const clg_op_desc clg_opdesc_embedding = { "embedding", 2, embedding_infer, embedding_forward, embedding_backward };
+const clg_op_desc clg_op_embed_embedding = {
+    .infer = embedding_infer, .forward = embedding_forward, .backward = embedding_backward
+};
 
 /* ---- l2_normalize ----------------------------------------------------------------------------------- */
 
@@ -195,8 +197,9 @@ static clg_status l2_normalize_backward(clg_ctx *ctx, const clg_tensor *const *i
     return l2n_bwd_launch(ctx, in[0], out, gout, gin[0], acc);
 }
 
-const clg_op_desc clg_opdesc_l2_normalize = { "l2_normalize", 1, l2_normalize_infer, l2_normalize_forward,
-                                              l2_normalize_backward };
+const clg_op_desc clg_op_embed_l2_normalize = {
+    .infer = l2_normalize_infer, .forward = l2_normalize_forward, .backward = l2_normalize_backward
+};
 
 /* ---- similarity, similarity_matrix -------------------------------------------------------------- */
 
@@ -258,8 +261,9 @@ static clg_status similarity_backward(clg_ctx *ctx, const clg_tensor *const *in,
     return st;
 }
 
-const clg_op_desc clg_opdesc_similarity = { "similarity", 2, similarity_infer, similarity_forward,
-                                            similarity_backward };
+const clg_op_desc clg_op_embed_similarity = {
+    .infer = similarity_infer, .forward = similarity_forward, .backward = similarity_backward
+};
 
 static clg_status similarity_matrix_infer(const clg_shape *const *in, const clg_attrs *a, clg_shape *out)
 {
@@ -286,8 +290,10 @@ static clg_status similarity_matrix_backward(clg_ctx *ctx, const clg_tensor *con
     return mm_bwd(ctx, in[0], in[1], 1, out, gout, gin[0], gin[1], acc);
 }
 
-const clg_op_desc clg_opdesc_similarity_matrix = { "similarity_matrix", 2, similarity_matrix_infer,
-                                                   similarity_matrix_forward, similarity_matrix_backward };
+const clg_op_desc clg_op_embed_similarity_matrix = {
+    .infer = similarity_matrix_infer, .forward = similarity_matrix_forward,
+    .backward = similarity_matrix_backward
+};
 
 /* ---- contrastive_loss ------------------------------------------------------------------------------ */
 
@@ -401,8 +407,10 @@ static clg_status contrastive_loss_backward(clg_ctx *ctx, const clg_tensor *cons
     return st;
 }
 
-const clg_op_desc clg_opdesc_contrastive_loss = { "contrastive_loss", 3, contrastive_loss_infer,
-                                                  contrastive_loss_forward, contrastive_loss_backward };
+const clg_op_desc clg_op_embed_contrastive_loss = {
+    .infer = contrastive_loss_infer, .forward = contrastive_loss_forward,
+    .backward = contrastive_loss_backward
+};
 
 /* ---- attention_lookup ------------------------------------------------------------------------------- */
 
@@ -484,5 +492,7 @@ static clg_status attention_lookup_backward(clg_ctx *ctx, const clg_tensor *cons
     return st;
 }
 
-const clg_op_desc clg_opdesc_attention_lookup = { "attention_lookup", 3, attention_lookup_infer,
-                                                  attention_lookup_forward, attention_lookup_backward };
+const clg_op_desc clg_op_embed_attention_lookup = {
+    .infer = attention_lookup_infer, .forward = attention_lookup_forward,
+    .backward = attention_lookup_backward
+};

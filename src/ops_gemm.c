@@ -722,5 +722,5 @@ static clg_status bmm_infer(const clg_shape *const *in, const clg_attrs *a, clg_
     return gemm_infer("bmm", 3, in, a, out);
 }
 
-const clg_op_desc clg_opdesc_matmul = { "matmul", 2, matmul_infer, gemm_forward, gemm_backward };
-const clg_op_desc clg_opdesc_bmm = { "bmm", 2, bmm_infer, gemm_forward, gemm_backward };
+const clg_op_desc clg_op_gemm_matmul = { .infer = matmul_infer, .forward = gemm_forward, .backward = gemm_backward };
+const clg_op_desc clg_op_gemm_bmm = { .infer = bmm_infer, .forward = gemm_forward, .backward = gemm_backward };

@@ -85,7 +85,7 @@ static clg_status ce_backward(clg_ctx *ctx, const clg_tensor *const *in, const c
                     KINT(N), KINT(C), KINT(acc));
 }
 
-const clg_op_desc clg_opdesc_cross_entropy = { "cross_entropy", 2, ce_infer, ce_forward, ce_backward };
+const clg_op_desc clg_op_loss_cross_entropy = { .infer = ce_infer, .forward = ce_forward, .backward = ce_backward };
 
 /* ---- mse and masked_mse ------------------------------------------------------------------------ */
 
@@ -228,5 +228,7 @@ static clg_status masked_mse_backward(clg_ctx *ctx, const clg_tensor *const *in,
     return sq_backward(ctx, in, gout, gin, 1, acc);
 }
 
-const clg_op_desc clg_opdesc_mse = { "mse", 2, mse_infer, mse_forward, mse_backward };
-const clg_op_desc clg_opdesc_masked_mse = { "masked_mse", 3, masked_mse_infer, masked_mse_forward, masked_mse_backward };
+const clg_op_desc clg_op_loss_mse = { .infer = mse_infer, .forward = mse_forward, .backward = mse_backward };
+const clg_op_desc clg_op_loss_masked_mse = {
+    .infer = masked_mse_infer, .forward = masked_mse_forward, .backward = masked_mse_backward
+};

@@ -180,8 +180,10 @@ static clg_status transpose_forward(clg_ctx *ctx, const clg_tensor *const *in, c
     return clg__enqueue(ctx, k, "transpose_tiled", 3, g, l);
 }
 
-const clg_op_desc clg_opdesc_argmax = { "argmax", 1, argmax_infer, argmax_forward, NULL };
-const clg_op_desc clg_opdesc_accuracy = { "accuracy", 2, accuracy_infer, accuracy_forward, NULL };
-const clg_op_desc clg_opdesc_fill = { "fill", 0, fill_infer, fill_forward, NULL };
-const clg_op_desc clg_opdesc_copy = { "copy", 1, copy_infer, copy_forward, NULL };
-const clg_op_desc clg_opdesc_transpose = { "transpose", 1, transpose_infer, transpose_forward, NULL };
+const clg_op_desc clg_op_misc_argmax = { .infer = argmax_infer, .forward = argmax_forward, .backward = NULL };
+const clg_op_desc clg_op_misc_accuracy = { .infer = accuracy_infer, .forward = accuracy_forward, .backward = NULL };
+const clg_op_desc clg_op_misc_fill = { .infer = fill_infer, .forward = fill_forward, .backward = NULL };
+const clg_op_desc clg_op_misc_copy = { .infer = copy_infer, .forward = copy_forward, .backward = NULL };
+const clg_op_desc clg_op_misc_transpose = {
+    .infer = transpose_infer, .forward = transpose_forward, .backward = NULL
+};

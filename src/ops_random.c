@@ -83,8 +83,10 @@ static clg_status random_uniform_forward(clg_ctx *ctx, const clg_tensor *const *
                     KFLT(a->alpha), KFLT(a->beta));
 }
 
-const clg_op_desc clg_opdesc_random_uniform = { "random_uniform", 0, random_uniform_infer,
-                                                random_uniform_forward, NULL };
+const clg_op_desc clg_op_random_random_uniform = {
+    .infer = random_uniform_infer, .forward = random_uniform_forward, .backward = NULL,
+    .flags = CLG_OPF_STOCHASTIC
+};
 
 static clg_status random_normal_infer(const clg_shape *const *in, const clg_attrs *a, clg_shape *out)
 {
@@ -105,8 +107,10 @@ static clg_status random_normal_forward(clg_ctx *ctx, const clg_tensor *const *i
                     KFLT(a->alpha), KFLT(a->beta));
 }
 
-const clg_op_desc clg_opdesc_random_normal = { "random_normal", 0, random_normal_infer, random_normal_forward,
-                                               NULL };
+const clg_op_desc clg_op_random_random_normal = {
+    .infer = random_normal_infer, .forward = random_normal_forward, .backward = NULL,
+    .flags = CLG_OPF_STOCHASTIC
+};
 
 /* ---- patch_mask ---------------------------------------------------------------- */
 
@@ -167,7 +171,9 @@ static clg_status patch_mask_forward(clg_ctx *ctx, const clg_tensor *const *in, 
     return st;
 }
 
-const clg_op_desc clg_opdesc_patch_mask = { "patch_mask", 1, patch_mask_infer, patch_mask_forward, NULL };
+const clg_op_desc clg_op_random_patch_mask = {
+    .infer = patch_mask_infer, .forward = patch_mask_forward, .backward = NULL, .flags = CLG_OPF_STOCHASTIC
+};
 
 /* ---- dropout ------------------------------------------------------------------ */
 
@@ -211,4 +217,7 @@ static clg_status dropout_backward(clg_ctx *ctx, const clg_tensor *const *in, co
                       KFLT(dropout_scale(a)), RNG_ARGS(a), KINT(acc != 0));
 }
 
-const clg_op_desc clg_opdesc_dropout = { "dropout", 1, dropout_infer, dropout_forward, dropout_backward };
+const clg_op_desc clg_op_random_dropout = {
+    .infer = dropout_infer, .forward = dropout_forward, .backward = dropout_backward,
+    .flags = CLG_OPF_STOCHASTIC
+};

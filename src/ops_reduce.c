@@ -233,7 +233,8 @@ static clg_status sm_bwd(clg_ctx *ctx, const clg_tensor *y, const clg_tensor *gy
         (void)out;                                                                                     \
         return axis_bwd(ctx, in[0], gout, gin[0], a, (MEAN), acc);                                     \
     }                                                                                                  \
-    const clg_op_desc clg_opdesc_##NAME = { #NAME, 1, NAME##_infer, NAME##_forward, NAME##_backward };
+    const clg_op_desc clg_op_reduce_##NAME = { .infer = NAME##_infer, .forward = NAME##_forward,       \
+        .backward = NAME##_backward };
 
 #define ROWS_OP(NAME, LOGSM)                                                                           \
     static clg_status NAME##_infer(const clg_shape *const *in, const clg_attrs *a, clg_shape *out)     \
@@ -255,7 +256,8 @@ static clg_status sm_bwd(clg_ctx *ctx, const clg_tensor *y, const clg_tensor *gy
         (void)a;                                                                                       \
         return sm_bwd(ctx, out, gout, gin[0], (LOGSM), acc);                                           \
     }                                                                                                  \
-    const clg_op_desc clg_opdesc_##NAME = { #NAME, 1, NAME##_infer, NAME##_forward, NAME##_backward };
+    const clg_op_desc clg_op_reduce_##NAME = { .infer = NAME##_infer, .forward = NAME##_forward,       \
+        .backward = NAME##_backward };
 
 AXIS_OP(sum, 0)
 AXIS_OP(mean, 1)

@@ -158,6 +158,7 @@ clg_status clg__copy_words(clg_ctx *ctx, cl_mem src, size_t so, cl_mem dst, size
 cl_mem clg__create_buffer(clg_ctx *ctx, size_t bytes, cl_int *err)
 {
     cl_mem m = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, err);
+    ctx->buffers_created++;
     if (*err != CL_SUCCESS || !ctx->kernel_stores)
         return m;
     uint32_t *fill = malloc(bytes);

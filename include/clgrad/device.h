@@ -95,6 +95,9 @@ clg_status clg_ctx_build_all(clg_ctx *ctx);
 
 /* Kernel launches enqueued on this ctx since creation (for launch counting). */
 uint64_t clg_ctx_launch_count(const clg_ctx *ctx);
+/* Device buffers created on this ctx since creation (tensors, pools, scratch): a planned graph's
+ * steps create none. */
+uint64_t clg_ctx_buffer_count(const clg_ctx *ctx);
 
 #ifdef __cplusplus
 }
