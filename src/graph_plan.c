@@ -244,13 +244,51 @@ static clg_status fuse_pass(clg_graph *g)
     return CLG_OK;
 }
 
+/* The scratch slots the exec list's op calls take (their descriptors' scratch functions; the
+ * clipping pass's partial sums over the gradient arena), the largest of each slot over all entries;
+ * *total gets their sum.  The ctx keeps its slots between graphs, so this only grows them. */
+static void plan_scratch(clg_graph *g, size_t slots[CLG_SCRATCH_SLOTS], uint64_t *total)
+{
+    memset(slots, 0, sizeof(size_t) * CLG_SCRATCH_SLOTS);
+    for (int i = 0; i < g->n_ex; i++) {
+        const exentry *e = &g->ex[i];
+        size_t b[CLG_SCRATCH_SLOTS] = { 0 };
+        int n = 0;
+        if (e->kind == EX_CLIP) {
+            size_t elems = 0;
+            for (int p = 0; p < g->n_params; p++) {
+                const gnode *x = &g->nodes[g->params[p]];
+                if (x->needs_grad)
+                    elems += ((size_t)clg_shape_numel(&x->s) + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+            }
+            b[0] = clg__grad_sq_norm_scratch(g->ctx, (int64_t)elems);
+            n = 1;
+        } else if (e->kind == EX_FWD || e->kind == EX_BWD) {
+            const gnode *x = &g->nodes[e->node];
+            const clg_op_desc *d = clg__op_desc(x->op);
+            const clg_shape *in[GNODE_MAX_IN];
+            for (int k = 0; k < x->nin; k++)
+                in[k] = &g->nodes[x->in[k]].s;
+            if (d->scratch)
+                n = d->scratch(g->ctx, in, &x->s, &x->attrs, e->kind == EX_BWD, b);
+        }
+        for (int k = 0; k < n && k < CLG_SCRATCH_SLOTS; k++)
+            if (b[k] > slots[k])
+                slots[k] = b[k];
+    }
+    *total = 0;
+    for (int k = 0; k < CLG_SCRATCH_SLOTS; k++)
+        if (slots[k] > g->ctx->scratch_bytes[k])
+            *total += slots[k];
+}
+
 static double mib(uint64_t b) { return (double)b / (1024.0 * 1024.0); }
 
 /* Before the plan allocates anything: the device memory it will hold (params, kept outputs, the
  * activation pool, gradients and optimizer state) against CL_DEVICE_GLOBAL_MEM_SIZE, and each of
  * its single buffers against CL_DEVICE_MAX_MEM_ALLOC_SIZE (both read once, in clg_devices_list).
  * Drivers that allocate lazily would otherwise fail later, inside a step, or not at all. */
-static clg_status check_device_memory(clg_graph *g, int sgd_mom, int adam)
+static clg_status check_device_memory(clg_graph *g, int sgd_mom, int adam, uint64_t scratch)
 {
     const clg_device_info *d = &g->ctx->info;
     uint64_t params = 0, trainable = 0, outputs = 0;
@@ -266,13 +304,14 @@ static clg_status check_device_memory(clg_graph *g, int sgd_mom, int adam)
             outputs += (uint64_t)clg_shape_numel(&g->nodes[m].s) * 4;
     uint64_t pool = (uint64_t)g->pool_elems * 4;
     uint64_t state = trainable * (uint64_t)(1 + (sgd_mom || adam) + adam); /* gradients, momentum/m, v */
-    uint64_t total = params + outputs + pool + state;
+    uint64_t total = params + outputs + pool + state + scratch;
     if (d->global_mem && total > d->global_mem)
         return clg__fail(CLG_ERR_OUT_OF_MEMORY,
                          "graph plan: needs %llu bytes (%.1f MiB) of device memory (parameters %.1f MiB, "
-                         "gradients and optimizer state %.1f MiB, activations %.1f MiB, inputs and outputs %.1f MiB), "
-                         "but %s has %llu bytes (%.1f MiB) of global memory",
+                         "gradients and optimizer state %.1f MiB, activations %.1f MiB, inputs and outputs %.1f MiB, "
+                         "scratch %.1f MiB), but %s has %llu bytes (%.1f MiB) of global memory",
                          (unsigned long long)total, mib(total), mib(params), mib(state), mib(pool), mib(outputs),
+                         mib(scratch),
                          d->name, (unsigned long long)d->global_mem, mib(d->global_mem));
     const struct { const char *what; uint64_t bytes; } one[] = {
         { "the activation pool", pool },
@@ -322,7 +361,10 @@ clg_status clg_graph_plan(clg_graph *g, clg_plan_mode mode)
     free(used);
     int sgd_mom = mode == CLG_PLAN_TRAIN && g->has_opt && g->opt.kind == CLG_OPTIM_SGD && g->opt.momentum != 0.0f;
     int adam = mode == CLG_PLAN_TRAIN && g->has_opt && (g->opt.kind == CLG_OPTIM_ADAM || g->opt.kind == CLG_OPTIM_ADAMW);
-    if ((st = clg__graph_plan_layout(g)) || (st = check_device_memory(g, sgd_mom, adam)))
+    size_t slots[CLG_SCRATCH_SLOTS];
+    uint64_t scratch = 0;
+    plan_scratch(g, slots, &scratch);
+    if ((st = clg__graph_plan_layout(g)) || (st = check_device_memory(g, sgd_mom, adam, scratch)))
         goto fail;
     for (int m = 0; m < g->n; m++) {
         gnode *x = &g->nodes[m];
@@ -351,6 +393,8 @@ clg_status clg_graph_plan(clg_graph *g, clg_plan_mode mode)
                 goto fail;
         }
     }
+    if ((st = clg__scratch_reserve(g->ctx, slots, CLG_SCRATCH_SLOTS)))
+        goto fail;
     if (g->loss >= 0) {
         size_t ln = (size_t)clg_shape_numel(&g->nodes[g->loss].s);
         g->loss_host = malloc(sizeof(float) * (ln ? ln : 1));

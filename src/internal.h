@@ -52,7 +52,7 @@ typedef enum clg_prog {
 } clg_prog;
 
 #define CLG_MAX_KERNELS 256
-#define CLG_SCRATCH_SLOTS 8 /* scratch.c */
+#define CLG_SCRATCH_SLOTS 12 /* scratch.c */
 
 typedef struct clg_kernel_entry {
     int prog;
@@ -210,8 +210,8 @@ typedef clg_status (*clg_backward_fn)(clg_ctx *ctx, const clg_tensor *const *in,
 /* Scratch a call of an op takes for these shapes (forward, or backward when `backward`): the
  * bytes of each temporary it asks clg__scratch_* for, in the order it asks (at most
  * CLG_SCRATCH_SLOTS); returns how many.  NULL: the op takes none. */
-typedef int (*clg_scratch_fn)(const clg_shape *const *in, const clg_shape *out, const clg_attrs *a, int backward,
-                              size_t *bytes);
+typedef int (*clg_scratch_fn)(const clg_ctx *ctx, const clg_shape *const *in, const clg_shape *out,
+                              const clg_attrs *a, int backward, size_t *bytes);
 
 enum {
     CLG_OPF_STOCHASTIC = 1, /* draws from attrs.seed/counter: a graph advances the counter every step */
@@ -249,6 +249,11 @@ clg_status clg__scratch_mem(clg_ctx *ctx, size_t bytes, cl_mem *out, const char 
 clg_status clg__scratch_tensor(clg_ctx *ctx, const clg_shape *s, clg_tensor *out, const char *who);
 /* Grow slot k to bytes[k] for k < n. */
 clg_status clg__scratch_reserve(clg_ctx *ctx, const size_t *bytes, int n);
+/* Bytes of scratch a product op(A)·op(B) may take for op(B) = Bᵀ, B [N,K] per batch (ops_gemm.c's
+ * transposed path): ops that call the matmul op report it at the slot the product will take. */
+static inline size_t clg__gemm_nt_scratch(int64_t n, int64_t k, int64_t batch) { return (size_t)(n * k * batch) * 4; }
+/* Bytes of scratch clg_grad_sq_norm takes for one gradient of n elements (optim.c). */
+size_t clg__grad_sq_norm_scratch(clg_ctx *ctx, int64_t n);
 /* Release every slot (clg_ctx_destroy). */
 void clg__scratch_release(clg_ctx *ctx);
 /* Slots taken so far / pop back to a mark. */

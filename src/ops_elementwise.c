@@ -295,6 +295,13 @@ static clg_status bias_act_forward(clg_ctx *ctx, const clg_tensor *const *in, cl
                          args, CLG_NARGS(args));
 }
 
+/* Row blocks of the backward: one block of all rows when they fit, else blocks of BIAS_ACT_RB. */
+static int bias_act_blocks(int rows, int *rb)
+{
+    *rb = rows <= BIAS_ACT_ONE_BLOCK ? rows : BIAS_ACT_RB;
+    return *rb ? (rows + *rb - 1) / *rb : 0;
+}
+
 /* One launch when the rows fit one block (each work-item sums its 4 columns over all rows),
  * else blocks of BIAS_ACT_RB rows write partial column sums and bias_act_db adds them up. */
 static clg_status bias_act_backward(clg_ctx *ctx, const clg_tensor *const *in, const clg_tensor *out,
@@ -304,15 +311,13 @@ static clg_status bias_act_backward(clg_ctx *ctx, const clg_tensor *const *in, c
     bias_act_dims(in[0], &rows, &cols);
     if (!gin[0] && !gin[1])
         return CLG_OK;
-    int rb = rows <= BIAS_ACT_ONE_BLOCK ? rows : BIAS_ACT_RB;
-    int nblk = rb ? (rows + rb - 1) / rb : 0;
+    int rb, nblk = bias_act_blocks(rows, &rb);
     int direct = nblk <= 1;
     cl_mem part = NULL;
     if (gin[1] && !direct) {
-        cl_int err;
-        part = clg__create_buffer(ctx, (size_t)nblk * (size_t)cols * sizeof(float), &err);
-        if (err != CL_SUCCESS)
-            return clg__cl_fail(err, "bias_act backward: clCreateBuffer(%d x %d partial sums)", nblk, cols);
+        clg_status st = clg__scratch_mem(ctx, (size_t)nblk * (size_t)cols * sizeof(float), &part, "bias_act backward");
+        if (st)
+            return st;
     }
     const clg_tensor *gx = gin[0] ? gin[0] : gout, *gb = gin[1] ? gin[1] : in[1]; /* placeholders when unused */
     int vec = clg__vec_kernels(ctx); /* strips of 16 columns in groups of one (bwd 126 -> 56 us) */
@@ -326,11 +331,26 @@ static clg_status bias_act_backward(clg_ctx *ctx, const clg_tensor *const *in, c
     if (!st && part)
         st = LAUNCH1D(ctx, CLG_PROG_ELEMENTWISE, "bias_act_db", (size_t)cols, KMEM(part), KINT(cols), KINT(nblk),
                       KTEN(gin[1]), KINT(acc));
-    if (part)
-        clReleaseMemObject(part);
     return st;
 }
 
+/* Backward: the partial column sums of the bias gradient when the rows span several blocks. */
+static int bias_act_scratch(const clg_ctx *ctx, const clg_shape *const *in, const clg_shape *out,
+                            const clg_attrs *a, int backward, size_t *bytes)
+{
+    (void)ctx;
+    (void)out;
+    (void)a;
+    int64_t cols = in[0]->ndim ? in[0]->dim[in[0]->ndim - 1] : 1;
+    int64_t rows = cols ? clg_shape_numel(in[0]) / cols : 0;
+    int rb, nblk = bias_act_blocks((int)rows, &rb);
+    if (!backward || nblk <= 1)
+        return 0;
+    bytes[0] = (size_t)nblk * (size_t)cols * sizeof(float);
+    return 1;
+}
+
 const clg_op_desc clg_op_elementwise_bias_act = {
-    .infer = bias_act_infer, .forward = bias_act_forward, .backward = bias_act_backward
+    .infer = bias_act_infer, .forward = bias_act_forward, .backward = bias_act_backward,
+    .scratch = bias_act_scratch
 };

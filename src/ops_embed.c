@@ -5,11 +5,15 @@
 
 /* ---- helpers ----------------------------------------------------------------------------------- */
 
+/* An [r,c] scratch tensor (a slot: see clg__scratch_tensor; the op's scratch function lists it). */
 static clg_status scratch2(clg_ctx *ctx, clg_dtype dt, int64_t r, int64_t c, clg_tensor *t)
 {
     clg_shape s = clg_shape_make(dt, 2, (int64_t[]){ r > 0 ? r : 1, c > 0 ? c : 1 });
-    return clg_tensor_new(ctx, &s, t);
+    return clg__scratch_tensor(ctx, &s, t, "embed");
 }
+
+/* Bytes of scratch2(r, c). */
+static size_t s2(int64_t r, int64_t c) { return (size_t)((r > 0 ? r : 1) * (c > 0 ? c : 1)) * 4; }
 
 /* dst = op(a)·op(b) through the matmul op. */
 static clg_status mm(clg_ctx *ctx, const clg_tensor *a, int ta, const clg_tensor *b, int tb, clg_tensor *dst)
@@ -119,15 +123,27 @@ static clg_status embedding_backward(clg_ctx *ctx, const clg_tensor *const *in, 
         st = clg__launch2d(ctx, CLG_PROG_EMBED, "emb_scatter", g, NULL, args, CLG_NARGS(args));
     }
 out:
-    clg_tensor_free(&cnt);
-    clg_tensor_free(&start);
-    clg_tensor_free(&cur);
-    clg_tensor_free(&perm);
     return st;
 }
 
+/* Backward: counts, starts and cursors per table row, and the sorted positions. */
+static int embedding_scratch(const clg_ctx *ctx, const clg_shape *const *in, const clg_shape *out,
+                             const clg_attrs *a, int backward, size_t *bytes)
+{
+    (void)ctx;
+    (void)out;
+    (void)a;
+    int64_t V = in[0]->dim[0], n = clg_shape_numel(in[1]);
+    if (!backward || n == 0 || V == 0 || in[0]->dim[1] == 0)
+        return 0;
+    bytes[0] = bytes[1] = bytes[2] = s2(1, V);
+    bytes[3] = s2(1, n);
+    return 4;
+}
+
 const clg_op_desc clg_op_embed_embedding = {
-    .infer = embedding_infer, .forward = embedding_forward, .backward = embedding_backward
+    .infer = embedding_infer, .forward = embedding_forward, .backward = embedding_backward,
+    .scratch = embedding_scratch
 };
 
 /* ---- l2_normalize ----------------------------------------------------------------------------------- */
@@ -318,15 +334,6 @@ typedef struct clip_tmp {
     clg_tensor xn, yn, S, lse, term;
 } clip_tmp;
 
-static void clip_free(clip_tmp *t)
-{
-    clg_tensor_free(&t->xn);
-    clg_tensor_free(&t->yn);
-    clg_tensor_free(&t->S);
-    clg_tensor_free(&t->lse);
-    clg_tensor_free(&t->term);
-}
-
 /* Normalise, S = Xn·Ynᵀ, then row and column log-sum-exps of exp(ls)·S. */
 static clg_status clip_prepare(clg_ctx *ctx, const clg_tensor *const *in, clip_tmp *t)
 {
@@ -362,7 +369,6 @@ static clg_status contrastive_loss_forward(clg_ctx *ctx, const clg_tensor *const
     if (!st)
         st = LAUNCH1D(ctx, CLG_PROG_EMBED, "sum_serial", 1, KMEM(t.term.buf), KINT(2 * N),
                       KFLT(0.5f / (float)N), KTEN(out));
-    clip_free(&t);
     return st;
 }
 
@@ -400,16 +406,35 @@ static clg_status contrastive_loss_backward(clg_ctx *ctx, const clg_tensor *cons
         st = l2n_bwd_launch(ctx, in[0], &t.xn, &dXn, gin[0], acc);
     if (!st && gin[1] && !(st = scratch2(ctx, CLG_F32, N, D, &dYn)) && !(st = mm(ctx, &dS, 1, &t.xn, 0, &dYn)))
         st = l2n_bwd_launch(ctx, in[1], &t.yn, &dYn, gin[1], acc);
-    clip_free(&t);
-    clg_tensor_free(&dS);
-    clg_tensor_free(&dXn);
-    clg_tensor_free(&dYn);
     return st;
+}
+
+/* clip_prepare's five tensors, the product S = Xn·Ynᵀ's own (slot 5); backward then dS (slot 5),
+ * dXn and dYn. */
+static int contrastive_loss_scratch(const clg_ctx *ctx, const clg_shape *const *in, const clg_shape *out,
+                                    const clg_attrs *a, int backward, size_t *bytes)
+{
+    (void)ctx;
+    (void)out;
+    (void)a;
+    int64_t N = in[0]->dim[0], D = in[0]->dim[1];
+    if (N == 0)
+        return 0;
+    bytes[0] = bytes[1] = s2(N, D);
+    bytes[2] = s2(N, N);
+    bytes[3] = bytes[4] = s2(1, 2 * N);
+    bytes[5] = clg__gemm_nt_scratch(N, D, 1);
+    if (!backward)
+        return 6;
+    if (bytes[5] < s2(N, N))
+        bytes[5] = s2(N, N);
+    bytes[6] = bytes[7] = s2(N, D);
+    return 8;
 }
 
 const clg_op_desc clg_op_embed_contrastive_loss = {
     .infer = contrastive_loss_infer, .forward = contrastive_loss_forward,
-    .backward = contrastive_loss_backward
+    .backward = contrastive_loss_backward, .scratch = contrastive_loss_scratch
 };
 
 /* ---- attention_lookup ------------------------------------------------------------------------------- */
@@ -460,7 +485,6 @@ static clg_status attention_lookup_forward(clg_ctx *ctx, const clg_tensor *const
     clg_status st = att_weights(ctx, in, a->alpha, &P);
     if (!st)
         st = mm(ctx, &P, 0, in[2], 0, out);
-    clg_tensor_free(&P);
     return st;
 }
 
@@ -487,12 +511,31 @@ static clg_status attention_lookup_backward(clg_ctx *ctx, const clg_tensor *cons
             /* S = q·Kᵀ (P stands in for S's shape only) */
             st = mm_bwd(ctx, in[0], in[1], 1, &P, &dP, gin[0], gin[1], acc);
     }
-    clg_tensor_free(&P);
-    clg_tensor_free(&dP);
     return st;
+}
+
+/* P (slot 0), then each product's own at slot 1; backward also dP at slot 1 and its products' at 2. */
+static int attention_lookup_scratch(const clg_ctx *ctx, const clg_shape *const *in, const clg_shape *out,
+                                    const clg_attrs *a, int backward, size_t *bytes)
+{
+    (void)ctx;
+    (void)out;
+    (void)a;
+    int64_t Nq = in[0]->dim[0], Nk = in[1]->dim[0], D = in[0]->dim[1], Dv = in[2]->dim[1];
+    size_t mm = clg__gemm_nt_scratch(Nk, D, 1), mv = clg__gemm_nt_scratch(Nk, Dv, 1);
+    mm = mm > mv ? mm : mv;
+    mm = mm > clg__gemm_nt_scratch(Nq, Nk, 1) ? mm : clg__gemm_nt_scratch(Nq, Nk, 1);
+    bytes[0] = s2(Nq, Nk);
+    bytes[1] = mm;
+    if (!backward)
+        return 2;
+    if (bytes[1] < s2(Nq, Nk))
+        bytes[1] = s2(Nq, Nk);
+    bytes[2] = mm;
+    return 3;
 }
 
 const clg_op_desc clg_op_embed_attention_lookup = {
     .infer = attention_lookup_infer, .forward = attention_lookup_forward,
-    .backward = attention_lookup_backward
+    .backward = attention_lookup_backward, .scratch = attention_lookup_scratch
 };

@@ -30,10 +30,11 @@ static clg_status launch_group(clg_ctx *ctx, const char *kname, clg_karg *args, 
     return clg__enqueue(ctx, k, kname, 1, &L, &L);
 }
 
+/* n floats of scratch (a slot: see clg__scratch_tensor). */
 static clg_status scratch(clg_ctx *ctx, int64_t n, clg_tensor *t)
 {
     clg_shape s = clg_shape_make(CLG_F32, 1, (int64_t[]){ n > 0 ? n : 1 });
-    return clg_tensor_new(ctx, &s, t);
+    return clg__scratch_tensor(ctx, &s, t, "loss");
 }
 
 /* ---- cross_entropy ----------------------------------------------------------------------------- */
@@ -69,8 +70,20 @@ static clg_status ce_forward(clg_ctx *ctx, const clg_tensor *const *in, clg_tens
         clg_karg args[] = { KMEM(rows.buf), KINT(N), KFLT(1.0f / (float)N), KTEN(out), KLOCAL(0) };
         st = launch_group(ctx, "sum_scaled", args, CLG_NARGS(args), 1);
     }
-    clg_tensor_free(&rows); /* released once the queued kernels are done */
     return st;
+}
+
+/* Forward: the per-row losses. */
+static int ce_scratch(const clg_ctx *ctx, const clg_shape *const *in, const clg_shape *out, const clg_attrs *a,
+                      int backward, size_t *bytes)
+{
+    (void)ctx;
+    (void)out;
+    (void)a;
+    if (backward)
+        return 0;
+    bytes[0] = (size_t)in[0]->dim[0] * sizeof(float);
+    return 1;
 }
 
 static clg_status ce_backward(clg_ctx *ctx, const clg_tensor *const *in, const clg_tensor *out,
@@ -85,7 +98,9 @@ static clg_status ce_backward(clg_ctx *ctx, const clg_tensor *const *in, const c
                     KINT(N), KINT(C), KINT(acc));
 }
 
-const clg_op_desc clg_op_loss_cross_entropy = { .infer = ce_infer, .forward = ce_forward, .backward = ce_backward };
+const clg_op_desc clg_op_loss_cross_entropy = {
+    .infer = ce_infer, .forward = ce_forward, .backward = ce_backward, .scratch = ce_scratch
+};
 
 /* ---- mse and masked_mse ------------------------------------------------------------------------ */
 
@@ -128,6 +143,17 @@ static int sq_chunk(int n)
     return c < 4096 ? 4096 : c;
 }
 
+/* Work-groups (or work-items of the *_vec kernels) of the first stage of sq_sums. */
+static int64_t sq_groups(const clg_ctx *ctx, int n)
+{
+    int chunk = sq_chunk(n);
+    int64_t per = (int64_t)ctx->wg_default * SQ_ITEMS;
+    int64_t ng = clg__vec_kernels(ctx) ? (n + chunk - 1) / chunk : (n + per - 1) / per;
+    if (ng < 1)
+        ng = 1;
+    return !clg__vec_kernels(ctx) && ng > SQ_MAX_GROUPS ? SQ_MAX_GROUPS : ng;
+}
+
 /* Two-stage reduction: sums[0] = sum(w (p-t)^2) (when want_err), sums[1] = sum(w); with y non-NULL
  * also y = sums[0] / max(1, sums[1]).  sums is a 2-float scratch tensor. */
 static clg_status sq_sums(clg_ctx *ctx, const clg_tensor *const *in, int has_mask, int want_err,
@@ -136,11 +162,7 @@ static clg_status sq_sums(clg_ctx *ctx, const clg_tensor *const *in, int has_mas
     int n = (int)clg_shape_numel(&in[0]->s);
     size_t wg = ctx->wg_default;
     int vec = clg__vec_kernels(ctx), chunk = sq_chunk(n);
-    int64_t per = (int64_t)wg * SQ_ITEMS, ng = vec ? (n + chunk - 1) / chunk : (n + per - 1) / per;
-    if (ng < 1)
-        ng = 1;
-    if (!vec && ng > SQ_MAX_GROUPS)
-        ng = SQ_MAX_GROUPS;
+    int64_t ng = sq_groups(ctx, n);
     clg_tensor part;
     clg_status st = scratch(ctx, 2 * ng, &part);
     if (st)
@@ -155,7 +177,6 @@ static clg_status sq_sums(clg_ctx *ctx, const clg_tensor *const *in, int has_mas
     if (!st)
         st = LAUNCH1D(ctx, CLG_PROG_LOSS, "sqerr_final", wg, KMEM(part.buf), KINT(ng), KMEM(sums->buf),
                       KMEM(y ? y->buf : sums->buf), KINT(y ? (int)y->offset : -1));
-    clg_tensor_free(&part);
     return st;
 }
 
@@ -165,9 +186,7 @@ static clg_status sq_forward(clg_ctx *ctx, const clg_tensor *const *in, clg_tens
     clg_status st = scratch(ctx, 2, &sums);
     if (st)
         return st;
-    st = sq_sums(ctx, in, has_mask, 1, &sums, out);
-    clg_tensor_free(&sums);
-    return st;
+    return sq_sums(ctx, in, has_mask, 1, &sums, out);
 }
 
 /* Backward needs only the count: n for mse, sum(mask) (reduced again) for masked_mse. */
@@ -196,8 +215,34 @@ static clg_status sq_backward(clg_ctx *ctx, const clg_tensor *const *in, const c
         st = LAUNCH1D(ctx, CLG_PROG_LOSS, "sqerr_bwd", (size_t)n, KTEN(in[0]), KTEN(in[1]), KTEN(mk),
                       KINT(has_mask), KMEM(sums.buf), KFLT((float)n), KTEN(gout), KTEN(gp), KINT(gin[0] != NULL),
                       KTEN(gt), KINT(gin[1] != NULL), KINT(n), KINT(acc));
-    clg_tensor_free(&sums);
     return st;
+}
+
+/* The two sums, then (forward, or masked backward) sq_sums' partial sums. */
+static int sq_scratch(const clg_ctx *ctx, const clg_shape *const *in, int has_mask, int backward, size_t *bytes)
+{
+    int64_t n = clg_shape_numel(in[0]);
+    if (backward && n == 0)
+        return 0;
+    bytes[0] = 2 * sizeof(float);
+    bytes[1] = (size_t)(2 * sq_groups(ctx, (int)n)) * sizeof(float);
+    return backward && !has_mask ? 1 : 2;
+}
+
+static int mse_scratch(const clg_ctx *ctx, const clg_shape *const *in, const clg_shape *out, const clg_attrs *a,
+                       int backward, size_t *bytes)
+{
+    (void)out;
+    (void)a;
+    return sq_scratch(ctx, in, 0, backward, bytes);
+}
+
+static int masked_mse_scratch(const clg_ctx *ctx, const clg_shape *const *in, const clg_shape *out,
+                              const clg_attrs *a, int backward, size_t *bytes)
+{
+    (void)out;
+    (void)a;
+    return sq_scratch(ctx, in, 1, backward, bytes);
 }
 
 static clg_status mse_forward(clg_ctx *ctx, const clg_tensor *const *in, clg_tensor *out, const clg_attrs *a)
@@ -228,7 +273,10 @@ static clg_status masked_mse_backward(clg_ctx *ctx, const clg_tensor *const *in,
     return sq_backward(ctx, in, gout, gin, 1, acc);
 }
 
-const clg_op_desc clg_op_loss_mse = { .infer = mse_infer, .forward = mse_forward, .backward = mse_backward };
+const clg_op_desc clg_op_loss_mse = {
+    .infer = mse_infer, .forward = mse_forward, .backward = mse_backward, .scratch = mse_scratch
+};
 const clg_op_desc clg_op_loss_masked_mse = {
-    .infer = masked_mse_infer, .forward = masked_mse_forward, .backward = masked_mse_backward
+    .infer = masked_mse_infer, .forward = masked_mse_forward, .backward = masked_mse_backward,
+    .scratch = masked_mse_scratch
 };

@@ -152,10 +152,10 @@ static clg_status patch_mask_forward(clg_ctx *ctx, const clg_tensor *const *in, 
     int k = (int)floor((double)a->p * np + 0.5);
     if (N == 0)
         return CLG_OK;
-    /* per-(sample, patch) flags, released once the queued kernels are done */
+    /* per-(sample, patch) flags */
     clg_shape ss = clg_shape_make(CLG_I32, 1, (int64_t[]){ (int64_t)N * np });
     clg_tensor sel;
-    clg_status st = clg_tensor_new(ctx, &ss, &sel);
+    clg_status st = clg__scratch_tensor(ctx, &ss, &sel, "patch_mask");
     if (st)
         return st;
     if (clg__vec_kernels(ctx))
@@ -167,12 +167,24 @@ static clg_status patch_mask_forward(clg_ctx *ctx, const clg_tensor *const *in, 
     if (!st)
         st = LAUNCH1D(ctx, CLG_PROG_RANDOM, "patch_mask_fill", (size_t)N * (size_t)H, KMEM(sel.buf), KTEN(out),
                       KINT(N), KINT(H), KINT(W), KINT(P));
-    clg_tensor_free(&sel);
     return st;
 }
 
+/* The per-(sample, patch) flags. */
+static int patch_mask_scratch(const clg_ctx *ctx, const clg_shape *const *in, const clg_shape *out,
+                              const clg_attrs *a, int backward, size_t *bytes)
+{
+    (void)ctx;
+    (void)in;
+    if (backward || out->dim[0] == 0 || a->patch <= 0)
+        return 0;
+    bytes[0] = (size_t)(out->dim[0] * (a->height / a->patch) * (a->width / a->patch)) * sizeof(int32_t);
+    return 1;
+}
+
 const clg_op_desc clg_op_random_patch_mask = {
-    .infer = patch_mask_infer, .forward = patch_mask_forward, .backward = NULL, .flags = CLG_OPF_STOCHASTIC
+    .infer = patch_mask_infer, .forward = patch_mask_forward, .backward = NULL, .scratch = patch_mask_scratch,
+    .flags = CLG_OPF_STOCHASTIC
 };
 
 /* ---- dropout ------------------------------------------------------------------ */

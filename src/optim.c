@@ -165,15 +165,11 @@ clg_status clg_grad_sq_norm(clg_ctx *ctx, const clg_tensor *const *grads, int n,
     int total = 0;
     for (int i = 0; i < n; i++)
         total += sq_norm_groups(clg_shape_numel(&grads[i]->s), wg);
-    /* Partial sums live in a buffer released right after the enqueues: OpenCL keeps it alive
-     * until the queued kernels that use it have finished. */
+    /* partial sums in a scratch slot (a plan reserves it: clg__grad_sq_norm_scratch) */
+    int mark = clg__scratch_mark(ctx);
     cl_mem part = NULL;
-    if (total > 0) {
-        cl_int err;
-        part = clg__create_buffer(ctx, (size_t)total * sizeof(float), &err);
-        if (err != CL_SUCCESS)
-            return clg__cl_fail(err, "%s: clCreateBuffer(%d partial sums)", op, total);
-    }
+    if (total > 0 && (st = clg__scratch_mem(ctx, (size_t)total * sizeof(float), &part, op)))
+        return st;
     int pofs = 0;
     for (int i = 0; i < n && !st; i++) {
         int64_t len = clg_shape_numel(&grads[i]->s);
@@ -187,9 +183,13 @@ clg_status clg_grad_sq_norm(clg_ctx *ctx, const clg_tensor *const *grads, int n,
     if (!st)
         st = LAUNCH1D(ctx, CLG_PROG_OPTIM, "sq_norm_final", wg, KMEM(part ? part : (cl_mem)out->buf), KINT(total),
                       KTEN(out));
-    if (part)
-        clReleaseMemObject(part);
+    clg__scratch_pop(ctx, mark);
     return st;
+}
+
+size_t clg__grad_sq_norm_scratch(clg_ctx *ctx, int64_t n)
+{
+    return (size_t)sq_norm_groups(n, ctx->wg_default) * sizeof(float);
 }
 
 clg_status clg_grad_clip(clg_ctx *ctx, clg_tensor *const *grads, int n, const clg_tensor *sq_norm,

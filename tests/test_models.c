@@ -1,6 +1,10 @@
 /* test_models.c — model builders and checkpoints: save -> load gives identical outputs, mismatched
  * or truncated checkpoints are rejected with clear messages, a clgrad checkpoint reads in Python,
- * and a classifier picks up a masked auto-encoder's encoder. */
+ * a classifier picks up a masked auto-encoder's encoder, and training steps of the MLP and the MAE
+ * create no device buffer and read no CLGRAD_* environment variable once planned. */
+#include <dlfcn.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,12 +207,97 @@ static void test_memory_plan_below_naive(void **s)
     clg_mae_destroy(&ae);
 }
 
+/* getenv interposed (the executable's definition wins over libc's for the library too): counts
+ * reads of CLGRAD_* variables while `watch_env` is set. */
+static int watch_env, clgrad_env_reads;
+char *getenv(const char *name)
+{
+    static char *(*real)(const char *);
+    if (!real)
+        *(void **)&real = dlsym(RTLD_NEXT, "getenv");
+    if (watch_env && !strncmp(name, "CLGRAD_", 7))
+        clgrad_env_reads++;
+    return real ? real(name) : NULL;
+}
+
+/* Plan g (inputs already set; on ctx, fresh, so that nothing it keeps between calls, such as scratch
+ * or GEMM state, exists yet), then 3 training steps: the plan creates buffers, the steps none, and
+ * nothing reads CLGRAD_* meanwhile. */
+static void steps_allocate_nothing(clg_ctx *ctx, clg_graph *g, const char *what)
+{
+    uint64_t b0 = clg_ctx_buffer_count(ctx);
+    assert_clg_ok(clg_graph_plan(g, CLG_PLAN_TRAIN));
+    uint64_t b1 = clg_ctx_buffer_count(ctx);
+    assert_true(b1 > b0); /* the counter sees the plan's pool and arenas */
+    watch_env = 1;
+    clgrad_env_reads = 0;
+    float loss = 0;
+    for (int i = 0; i < 3; i++)
+        assert_clg_ok(clg_graph_step(g, &loss));
+    assert_clg_ok(clg_ctx_finish(ctx));
+    watch_env = 0;
+    assert_true(isfinite(loss));
+    if (clg_ctx_buffer_count(ctx) != b1 || clgrad_env_reads)
+        print_message("%s on %s: %llu buffers created and %d CLGRAD_* reads in 3 steps\n", what, tdev->name,
+                      (unsigned long long)(clg_ctx_buffer_count(ctx) - b1), clgrad_env_reads);
+    assert_int_equal(clg_ctx_buffer_count(ctx), b1);
+    assert_int_equal(clgrad_env_reads, 0);
+}
+
+static void fill_uniform(float *v, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        v[i] = (float)(seed >> 8) / 16777216.0f;
+    }
+}
+
+/* Batches above bias_act's one-block backward (256 rows) and gradient clipping on, so the
+ * partial-sum scratch of both is in play. */
+static void test_steps_allocate_nothing(void **s)
+{
+    (void)s;
+    enum { B = 320 };
+    float *x = malloc(sizeof *x * B * 784);
+    int32_t lab[B];
+    assert_non_null(x);
+    fill_uniform(x, (size_t)B * 784, 7);
+    for (int i = 0; i < B; i++)
+        lab[i] = i % 10;
+    clg_optim_options o = clg_optim_defaults(CLG_OPTIM_ADAM);
+    o.clip_norm = 1.0f;
+
+    clg_ctx *ctx;
+    const int w[] = { 784, 256, 256, 10 };
+    clg_mlp m;
+    assert_clg_ok(clg_ctx_create(tdev, NULL, &ctx));
+    assert_clg_ok(clg_mlp_build(ctx, w, 4, B, 1, &m));
+    assert_clg_ok(clg_graph_set_optimizer(m.g, &o));
+    assert_clg_ok(clg_graph_set_input(m.g, m.x, x));
+    assert_clg_ok(clg_graph_set_input(m.g, m.labels, lab));
+    steps_allocate_nothing(ctx, m.g, "MLP");
+    clg_mlp_destroy(&m);
+    clg_ctx_destroy(ctx);
+
+    clg_mae_config c = clg_mae_defaults();
+    c.batch = B;
+    clg_mae ae;
+    assert_clg_ok(clg_ctx_create(tdev, NULL, &ctx));
+    assert_clg_ok(clg_mae_build(ctx, &c, &ae));
+    assert_clg_ok(clg_graph_set_optimizer(ae.g, &o));
+    assert_clg_ok(clg_graph_set_input(ae.g, ae.x, x));
+    steps_allocate_nothing(ctx, ae.g, "MAE");
+    clg_mae_destroy(&ae);
+    clg_ctx_destroy(ctx);
+    free(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_save_load_identical), cmocka_unit_test(test_mismatched_and_truncated),
         cmocka_unit_test(test_encoder_into_classifier), cmocka_unit_test(test_python_reads_checkpoint),
-        cmocka_unit_test(test_memory_plan_below_naive),
+        cmocka_unit_test(test_memory_plan_below_naive), cmocka_unit_test(test_steps_allocate_nothing),
     };
     return clg_test_run_per_device("models", tests, sizeof tests / sizeof tests[0]);
 }
