@@ -35,7 +35,7 @@ clg_status clg__scratch_mem(clg_ctx *ctx, size_t bytes, cl_mem *out, const char 
 
 clg_status clg__scratch_tensor(clg_ctx *ctx, const clg_shape *s, clg_tensor *out, const char *who)
 {
-    cl_mem m;
+    cl_mem m = NULL;
     clg_status st = clg__scratch_mem(ctx, (size_t)clg_shape_numel(s) * 4, &m, who); /* f32 and i32 */
     if (st)
         return st;

@@ -15,6 +15,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#if defined(__GNUC__)
+#pragma GCC visibility push(default) /* the public API (the library builds with -fvisibility=hidden) */
+#endif
 
 /* meta_kv: NULL or key, value, ..., NULL.  Needs a planned graph (parameters live on the device). */
 clg_status clg_checkpoint_save(clg_graph *g, const char *path, const char *const *meta_kv);
@@ -31,6 +34,9 @@ enum {
  * params loaded. */
 clg_status clg_checkpoint_load(clg_graph *g, const char *path, int flags, int *n_loaded);
 
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 #ifdef __cplusplus
 }
 #endif

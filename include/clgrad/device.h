@@ -21,6 +21,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#if defined(__GNUC__)
+#pragma GCC visibility push(default) /* the public API (the library builds with -fvisibility=hidden) */
+#endif
 
 typedef enum clg_device_type {
     CLG_DEVICE_CPU = 1, CLG_DEVICE_GPU = 2, CLG_DEVICE_ACCELERATOR = 4, CLG_DEVICE_OTHER = 8
@@ -99,6 +102,9 @@ uint64_t clg_ctx_launch_count(const clg_ctx *ctx);
  * steps create none. */
 uint64_t clg_ctx_buffer_count(const clg_ctx *ctx);
 
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 #ifdef __cplusplus
 }
 #endif

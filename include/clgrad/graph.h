@@ -46,6 +46,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#if defined(__GNUC__)
+#pragma GCC visibility push(default) /* the public API (the library builds with -fvisibility=hidden) */
+#endif
 
 typedef struct clg_graph clg_graph;
 
@@ -258,6 +261,9 @@ clg_status clg_graph_set_profile(clg_graph *g, int on);
 clg_status clg_graph_profile_report(const clg_graph *g, char *buf, size_t size, size_t *needed);
 clg_status clg_graph_profile_print(const clg_graph *g, FILE *f);
 
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 #ifdef __cplusplus
 }
 #endif

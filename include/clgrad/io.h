@@ -26,6 +26,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#if defined(__GNUC__)
+#pragma GCC visibility push(default) /* the public API (the library builds with -fvisibility=hidden) */
+#endif
 
 /* ---- IDX (the MNIST file format) ----------------------------------------
  *
@@ -165,6 +168,9 @@ void clg_file_writer_abort(clg_file_writer *w);
 /* Write n bytes as path in one call (open, write, commit). */
 clg_status clg_file_write(const char *path, const void *data, size_t n);
 
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 #ifdef __cplusplus
 }
 #endif

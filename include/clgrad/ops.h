@@ -25,6 +25,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#if defined(__GNUC__)
+#pragma GCC visibility push(default) /* the public API (the library builds with -fvisibility=hidden) */
+#endif
 
 typedef enum clg_op {
 #define CLG_OP(ID, name, nin, family) CLG_OP_##ID,
@@ -90,6 +93,9 @@ clg_status clg_op_backward(clg_ctx *ctx, clg_op op, const clg_tensor *const *in,
  * device type. */
 const char *clg_gemm_last_path(clg_ctx *ctx);
 
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 #ifdef __cplusplus
 }
 #endif

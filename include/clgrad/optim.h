@@ -20,6 +20,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#if defined(__GNUC__)
+#pragma GCC visibility push(default) /* the public API (the library builds with -fvisibility=hidden) */
+#endif
 
 /* velocity = momentum*velocity + (grad + wd*param); param -= lr*velocity.
  * velocity may be NULL when momentum == 0 (then param -= lr*(grad + wd*param)); a non-zero
@@ -52,6 +55,9 @@ clg_status clg_grad_sq_norm(clg_ctx *ctx, const clg_tensor *const *grads, int n,
 clg_status clg_grad_clip(clg_ctx *ctx, clg_tensor *const *grads, int n, const clg_tensor *sq_norm,
                          float max_norm);
 
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 #ifdef __cplusplus
 }
 #endif

@@ -29,6 +29,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#if defined(__GNUC__)
+#pragma GCC visibility push(default) /* the public API (the library builds with -fvisibility=hidden) */
+#endif
 
 typedef enum clg_cache_policy {
     CLG_CACHE_OFF = 0, CLG_CACHE_AUTO = 1, CLG_CACHE_FORCE = 2
@@ -70,6 +73,9 @@ const char *clg_program_name(int i);   /* e.g. "elementwise.cl" */
 /* Build (or fetch the already built) embedded program i on this ctx. */
 clg_status clg_ctx_build_program(clg_ctx *ctx, int i, clg_build_report *report);
 
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 #ifdef __cplusplus
 }
 #endif

@@ -37,6 +37,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#if defined(__GNUC__)
+#pragma GCC visibility push(default) /* the public API (the library builds with -fvisibility=hidden) */
+#endif
 
 #define CLG_SGNS_MAX_DIM 512
 #define CLG_SGNS_MAX_NEGATIVE 64
@@ -153,6 +156,9 @@ void clg_vec_index_free(clg_vec_index *ix);
 clg_status clg_vec_index_nearest(clg_vec_index *ix, const float *q, int k, const int *exclude, int n_exclude,
                                  int *ids, float *scores, int *n_found);
 
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 #ifdef __cplusplus
 }
 #endif

@@ -16,6 +16,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#if defined(__GNUC__)
+#pragma GCC visibility push(default) /* the public API (the library builds with -fvisibility=hidden) */
+#endif
 
 typedef enum clg_status {
     CLG_OK = 0,
@@ -59,6 +62,9 @@ typedef void (*clg_log_fn)(clg_log_level level, const char *msg, void *user);
 /* Install (or with fn == NULL remove) the process-wide log callback. */
 void clg_set_log_callback(clg_log_fn fn, void *user);
 
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 #ifdef __cplusplus
 }
 #endif

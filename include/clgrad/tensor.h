@@ -18,6 +18,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#if defined(__GNUC__)
+#pragma GCC visibility push(default) /* the public API (the library builds with -fvisibility=hidden) */
+#endif
 
 #define CLG_MAX_DIMS 4
 
@@ -63,6 +66,9 @@ clg_status clg_tensor_read(const clg_tensor *t, void *host);
 /* Non-blocking upload; host memory must stay valid until the queue passes it. */
 clg_status clg_tensor_write_async(clg_tensor *t, const void *host);
 
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 #ifdef __cplusplus
 }
 #endif
