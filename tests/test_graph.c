@@ -274,6 +274,68 @@ static void test_autodiff_chain(void **s)
     }
 }
 
+/* Constants: loss = sum((p - c)^2) with c an f32 const, and an i32 const as cross-entropy labels.
+ * A const keeps its values (readable), gets no gradient, and p's gradient is 2 (p - c). */
+static void test_const(void **s)
+{
+    (void)s;
+    enum { N = 37 };
+    float cv[N], pv[N], gv[N], back[N];
+    for (int i = 0; i < N; i++)
+        cv[i] = (float)i * 0.25f - 3.0f;
+    clg_graph *g;
+    assert_clg_ok(clg_graph_create(tctx, &g));
+    clg_shape sn = SHAPE1(CLG_F32, N);
+    clg_init init = { .kind = CLG_INIT_UNIFORM, .a = -1.0f, .b = 1.0f };
+    int p, c, bad;
+    assert_clg_ok(clg_graph_param(g, "p", &sn, &init, 0, &p));
+    assert_int_equal(clg_graph_const(g, "nodata", &sn, NULL, &bad), CLG_ERR_INVALID_ARG);
+    assert_clg_ok(clg_graph_const(g, "c", &sn, cv, &c));
+    int d = binary(g, CLG_OP_SUB, p, c), sq = binary(g, CLG_OP_MUL, d, d);
+    int loss = unary(g, CLG_OP_SUM, sq, 1);
+    assert_clg_ok(clg_graph_set_loss(g, loss));
+    assert_clg_ok(clg_graph_plan(g, CLG_PLAN_TRAIN));
+    float lv;
+    assert_clg_ok(clg_graph_step(g, &lv));
+    assert_clg_ok(clg_graph_read(g, c, back));
+    assert_memory_equal(back, cv, sizeof cv);
+    assert_int_equal(clg_graph_grad_read(g, c, gv), CLG_ERR_INVALID_ARG);
+    assert_clg_ok(clg_graph_param_read(g, 0, pv));
+    assert_clg_ok(clg_graph_grad_read(g, p, gv));
+    double want = 0;
+    for (int i = 0; i < N; i++) {
+        double e = (double)pv[i] - cv[i];
+        want += e * e;
+        assert_true(fabs(gv[i] - 2 * e) <= 1e-5 * fmax(1, fabs(2 * e)));
+    }
+    assert_true(fabs(lv - want) <= 1e-5 * fmax(1, want));
+    clg_graph_destroy(g);
+
+    /* i32 labels as a const: the loss equals the one with the same labels fed as an input */
+    float x[3 * 4] = { 1, 2, 3, 4, -1, 0, 1, 0.5f, 2, 2, -2, 0 };
+    int32_t lab[3] = { 3, 0, 1 };
+    float l1, l2;
+    for (int pass = 0; pass < 2; pass++) {
+        clg_shape sx = SHAPE2(CLG_F32, 3, 4), sl = SHAPE1(CLG_I32, 3);
+        int xi, li, ce;
+        assert_clg_ok(clg_graph_create(tctx, &g));
+        assert_clg_ok(clg_graph_const(g, "x", &sx, x, &xi));
+        if (pass)
+            assert_clg_ok(clg_graph_input(g, "labels", &sl, &li));
+        else
+            assert_clg_ok(clg_graph_const(g, "labels", &sl, lab, &li));
+        assert_clg_ok(clg_graph_op(g, CLG_OP_CROSS_ENTROPY, (int[]){ xi, li }, 2, NULL, &ce));
+        assert_clg_ok(clg_graph_keep(g, ce));
+        assert_clg_ok(clg_graph_plan(g, CLG_PLAN_INFERENCE));
+        if (pass)
+            assert_clg_ok(clg_graph_set_input(g, li, lab));
+        assert_clg_ok(clg_graph_forward(g));
+        assert_clg_ok(clg_graph_read(g, ce, pass ? &l2 : &l1));
+        clg_graph_destroy(g);
+    }
+    assert_true(l1 == l2 && l1 > 0);
+}
+
 /* a = tanh(p) feeds three ops, and one add takes the same node twice:
  * loss = u, u = t + t, t = (exp(a) + sigmoid(a)) + a. */
 static void test_autodiff_fanout(void **s)
@@ -1128,6 +1190,7 @@ int main(void)
         cmocka_unit_test(test_mlp_gradients),  cmocka_unit_test(test_mlp_train),
         cmocka_unit_test(test_mlp_frozen_encoder), cmocka_unit_test(test_fusion_on_off),
         cmocka_unit_test(test_arena_matches_per_param), cmocka_unit_test(test_plan_exceeds_device_memory),
+        cmocka_unit_test(test_const),
     };
     return clg_test_run_per_device("graph", tests, sizeof tests / sizeof tests[0]);
 }
