@@ -95,7 +95,7 @@ struct clg_graph {
      * next plan re-lays them out by copying); the gradient arena is the plan's. */
     clg_tensor arena[4];    /* ARENA_VAL, ARENA_GRAD, ARENA_ST1, ARENA_ST2 */
     size_t arena_elems;     /* of the current layout (0: none) */
-    double *loss_host;      /* host copy for a non-scalar loss */
+    float *loss_host;       /* host copy for a non-scalar loss */
     /* run */
     int64_t steps;
     clg_graph_stats stats;

@@ -176,7 +176,7 @@ clg_status clg_graph_step(clg_graph *g, float *loss_out)
     size_t n = (size_t)clg_shape_numel(&l->s);
     double sum = 0;
     for (size_t i = 0; i < n; i++)
-        sum += ((const float *)g->loss_host)[i];
+        sum += g->loss_host[i];
     *loss_out = (float)sum;
     return CLG_OK;
 }
