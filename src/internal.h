@@ -59,6 +59,17 @@ typedef struct clg_kernel_entry {
     cl_kernel k;
 } clg_kernel_entry;
 
+/* The runtime behind a device: classified once, by clg__runtime_kind (device.c), the one place
+ * that reads platform and vendor names for policy. */
+typedef enum clg_runtime {
+    CLG_RT_OTHER = 0,   /* a CPU or accelerator of another runtime */
+    CLG_RT_POCL,        /* Portable Computing Language: work-items of a group run one after another */
+    CLG_RT_RUSTICL,     /* Mesa's rusticl (llvmpipe): work-items of a group in SIMD lanes */
+    CLG_RT_OCLGRIND,    /* the Oclgrind simulator (checker) */
+    CLG_RT_GPU_NVIDIA, CLG_RT_GPU_AMD, CLG_RT_GPU_INTEL, CLG_RT_GPU_OTHER
+} clg_runtime;
+clg_runtime clg__runtime_kind(const clg_device_info *d);
+
 /* Device-side error flags written by kernels: [0] = op id + 1, [1] = bad value, [2] = limit. */
 #define CLG_ERRFLAG_WORDS 4
 
@@ -78,6 +89,16 @@ struct clg_ctx {
     uint64_t launches;
     size_t wg_default;      /* default 1-D work-group size */
     int kernel_stores;      /* fills, copies, host writes stored by kernels (Oclgrind: see tensor.c) */
+    /* policy, decided once in clg_ctx_create from the device and the options (whose zero fields
+     * take the environment's values, read there once: env) */
+    clg_runtime runtime;
+    int vec_kernels;        /* the CPU-style kernel family (see clg__vec_kernels) */
+    int fuse;               /* graphs fuse bias+activation */
+    clg_ctx_options env;    /* the CLGRAD_* policy variables as read at create */
+    clg_gemm_options gemm;  /* GEMM options in force: the user's over env (ops_gemm.c reads them) */
+    int gemm_default_path;  /* the device's untuned GEMM path: simple on rusticl, tiled on CPUs,
+                             * else CLBlast */
+    int gemm_no_block;      /* rusticl: never gemm_block, nor the transposed A·Bᵀ by default */
     void *gemm_state;       /* owned by ops_gemm.c */
     void (*gemm_state_free)(void *);
 };
@@ -133,10 +154,16 @@ clg_status clg__set_args(cl_kernel k, const char *kname, const clg_karg *args, i
  * except rusticl, whose llvmpipe runs the work-items of a group in SIMD lanes as GPUs do (there
  * the work-group kernels win; its compiler also drops the compensation of float16 Kahan sums).
  * PoCL, by contrast, runs them one after another, so a kernel with one element per work-item
- * or a strided loop per work-item stays scalar.  CLGRAD_VEC_KERNELS=1|0 forces them on or off. */
-int clg__vec_kernels(const clg_ctx *ctx);
-/* Check the CLGRAD_* environment variables (env.c): CLG_ERR_INVALID_ARG naming a malformed one. */
-clg_status clg__env_check(void);
+ * or a strided loop per work-item stays scalar.  clg_ctx_options.vec_kernels (default
+ * CLGRAD_VEC_KERNELS=1|0) forces them on or off; decided at ctx create. */
+static inline int clg__vec_kernels(const clg_ctx *ctx) { return ctx->vec_kernels; }
+/* Read the CLGRAD_* policy variables and CLGRAD_CACHE (env.c) into *o (zero where unset) and
+ * *cache: CLG_ERR_INVALID_ARG naming a malformed one.  Called by clg_ctx_create only. */
+clg_status clg__env_options(clg_ctx_options *o, clg_cache_policy *cache);
+/* CLG_ERR_INVALID_ARG where a GEMM option is out of range (the same rules as the variables). */
+clg_status clg__gemm_options_check(const clg_gemm_options *g);
+/* *out = over's non-zero fields over under's (over may be NULL). */
+void clg__gemm_options_merge(const clg_gemm_options *over, const clg_gemm_options *under, clg_gemm_options *out);
 /* Elements per work-item of the element-wise *_vec kernels (unary ops, Adam): 16 work-items'
  * worth of n, at least 1024 and at most 16384, a multiple of 16. */
 static inline int clg__vec_chunk(int n)
@@ -220,10 +247,8 @@ clg_status clg__linear_layer(clg_graph *g, const char *name, int in_node, int fa
 enum { CLG_GEMM_CLASS_NN, CLG_GEMM_CLASS_TN, CLG_GEMM_CLASS_NT, CLG_GEMM_CLASS_NARROW, CLG_GEMM_CLASSES };
 int clg__gemm_class(int ta, int tb, int n);        /* narrow: N < 32 */
 const char *clg__gemm_class_name(int cls);         /* "nn", "tn", "nt", "narrow" */
-/* GEMM paths (CLGRAD_GEMM=tiled|local|simple|clblast). */
-enum { CLG_GEMM_PATH_TILED, CLG_GEMM_PATH_LOCAL, CLG_GEMM_PATH_SIMPLE, CLG_GEMM_PATH_CLBLAST };
 /* What `clgrad tune` stored for this device (name + driver version) and class: 1 if found, with
- * *path, and for CLG_GEMM_PATH_TILED the register tile. */
+ * *path (a clg_gemm_path), and for CLG_GEMM_PATH_TILED the register tile. */
 int clg__gemm_tune_lookup(const clg_device_info *d, int cls, int *path, int *tm, int *vw, int *nv);
 /* Whether TM,VW,NV is a register tile the tiled kernels take: TM 1..16, VW 4, 8 or 16, NV 1..4
  * (the one rule for the tuning file, CLGRAD_GEMM_TILE's check and its use). */

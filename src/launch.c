@@ -82,14 +82,6 @@ clg_status clg__launch2d(clg_ctx *ctx, int prog, const char *kname, const size_t
     return launch(ctx, prog, kname, 2, gsize, lsize, args, nargs);
 }
 
-int clg__vec_kernels(const clg_ctx *ctx)
-{
-    const char *e = getenv("CLGRAD_VEC_KERNELS");
-    if (e && *e)
-        return strcmp(e, "0") != 0;
-    return ctx->info.type == CLG_DEVICE_CPU && !strstr(ctx->info.platform_name, "rusticl");
-}
-
 clg_status clg__launch_groups_of_one(clg_ctx *ctx, int prog, const char *kname, size_t n, const clg_karg *args,
                                      int nargs)
 {

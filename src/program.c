@@ -251,11 +251,6 @@ static int mkdir_p(const char *path)
     return 0;
 }
 
-static int is_pocl_ctx(const clg_ctx *ctx)
-{
-    return strstr(ctx->info.platform_name, "Portable Computing Language") != NULL;
-}
-
 static int cache_enabled(const clg_ctx *ctx)
 {
     if (ctx->cache_policy == CLG_CACHE_OFF)
@@ -264,7 +259,7 @@ static int cache_enabled(const clg_ctx *ctx)
         return 1;
     /* PoCL keeps its own kernel cache (~/.cache/pocl) and re-compiles when
      * given a binary, so ours would only add work there. */
-    return !is_pocl_ctx(ctx);
+    return ctx->runtime != CLG_RT_POCL;
 }
 
 static void put_u32(unsigned char *p, uint32_t v)
