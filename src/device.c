@@ -346,10 +346,9 @@ void clg_ctx_destroy(clg_ctx *c)
         clFinish(c->queue);
     if (c->gemm_state && c->gemm_state_free)
         c->gemm_state_free(c->gemm_state);
-    for (int i = 0; i < c->n_kernels; i++) {
-        clReleaseKernel(c->kernels[i].k);
-        free(c->kernels[i].name);
-    }
+    for (int i = 0; i < CLG_K_COUNT; i++)
+        if (c->kernels[i])
+            clReleaseKernel(c->kernels[i]);
     for (int i = 0; i < CLG_PROG_COUNT; i++)
         if (c->programs[i])
             clReleaseProgram(c->programs[i]);

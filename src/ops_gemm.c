@@ -150,7 +150,7 @@ static clg_status path_simple(clg_ctx *ctx, const gemm_call *g)
     e[0] = KINT(g->ta);
     e[1] = KINT(g->tb);
     cl_kernel k;
-    clg_status st = clg__kernel(ctx, CLG_PROG_GEMM, "gemm_simple", &k);
+    clg_status st = clg__kernel_id(ctx, CLG_K_gemm_simple, &k);
     if (st)
         return st;
     /* GEMM_SR x GEMM_SC (4 x 4) blocks per work-item, see cl/gemm.cl */
@@ -334,7 +334,7 @@ static clg_status path_transposed(clg_ctx *ctx, const gemm_call *g)
         s->scratch_bytes = bytes;
     }
     cl_kernel k;
-    if ((st = clg__kernel(ctx, CLG_PROG_GEMM, "gemm_transpose", &k)))
+    if ((st = clg__kernel_id(ctx, CLG_K_gemm_transpose, &k)))
         return st;
     clg_karg args[7] = { KMEM(g->b), KINT(g->bo), KINT(g->ldb), KINT(g->sb), KMEM(s->scratch), KINT(g->N),
                          KINT(g->K) };

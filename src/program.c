@@ -711,17 +711,14 @@ clg_status clg__program(clg_ctx *ctx, int prog, cl_program *out)
     return CLG_OK;
 }
 
-clg_status clg__kernel(clg_ctx *ctx, int prog, const char *name, cl_kernel *out)
+clg_status clg__kernel_id(clg_ctx *ctx, clg_kid kid, cl_kernel *out)
 {
-    for (int i = 0; i < ctx->n_kernels; i++) {
-        clg_kernel_entry *e = &ctx->kernels[i];
-        if (e->prog == prog && !strcmp(e->name, name)) {
-            *out = e->k;
-            return CLG_OK;
-        }
+    if (ctx->kernels[kid]) {
+        *out = ctx->kernels[kid];
+        return CLG_OK;
     }
-    if (ctx->n_kernels >= CLG_MAX_KERNELS)
-        return clg__fail(CLG_ERR_UNSUPPORTED, "too many kernels (max %d)", CLG_MAX_KERNELS);
+    int prog = clg__kernel_table[kid].prog;
+    const char *name = clg__kernel_table[kid].name;
     cl_program p;
     clg_status st = clg__program(ctx, prog, &p);
     if (st)
@@ -739,15 +736,38 @@ clg_status clg__kernel(clg_ctx *ctx, int prog, const char *name, cl_kernel *out)
     }
     if (err != CL_SUCCESS)
         return clg__cl_fail(err, "clCreateKernel(%s in cl/%s)", name, clg__cl_sources[prog].name);
-    ctx->kernels[ctx->n_kernels].prog = prog;
-    char *nm = strdup(name);
-    if (!nm) {
-        clReleaseKernel(k);
-        return clg__fail(CLG_ERR_OUT_OF_MEMORY, "out of memory");
-    }
-    ctx->kernels[ctx->n_kernels].name = nm;
-    ctx->kernels[ctx->n_kernels].k = k;
-    ctx->n_kernels++;
+    ctx->kernels[kid] = k;
     *out = k;
+    return CLG_OK;
+}
+
+clg_status clg__kernel(clg_ctx *ctx, int prog, const char *name, cl_kernel *out)
+{
+    for (int i = 0; i < CLG_K_COUNT; i++)
+        if ((int)clg__kernel_table[i].prog == prog && !strcmp(clg__kernel_table[i].name, name))
+            return clg__kernel_id(ctx, (clg_kid)i, out);
+    return clg__fail(CLG_ERR_INVALID_ARG, "no kernel %s in cl/%s", name,
+                     prog >= 0 && prog < CLG_PROG_COUNT ? clg__cl_sources[prog].name : "?");
+}
+
+clg_status clg__kernel_wg(clg_ctx *ctx, clg_kid kid, size_t cap, size_t *out)
+{
+    if (!ctx->kernel_wg[kid]) {
+        cl_kernel k;
+        size_t kw = 0;
+        clg_status st = clg__kernel_id(ctx, kid, &k);
+        if (st)
+            return st;
+        cl_int err = clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kw, &kw, NULL);
+        if (err != CL_SUCCESS)
+            return clg__cl_fail(err, "clGetKernelWorkGroupInfo(%s, CL_KERNEL_WORK_GROUP_SIZE)", clg__kname(kid));
+        if (ctx->info.max_work_group && kw > ctx->info.max_work_group)
+            kw = ctx->info.max_work_group;
+        ctx->kernel_wg[kid] = kw ? kw : 1;
+    }
+    size_t w = 1;
+    while (w * 2 <= ctx->kernel_wg[kid] && w * 2 <= cap)
+        w *= 2;
+    *out = w;
     return CLG_OK;
 }
