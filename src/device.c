@@ -298,6 +298,13 @@ clg_status clg_ctx_create(const clg_device_info *dev, const clg_ctx_options *opt
     c->env = env;
     decide_policy(c, opts);
     clg_status st;
+    /* the program builds' variables, read here too (CLGRAD_CACHE_DIR: at each build, program.c) */
+    const char *cl_dir = getenv("CLGRAD_CL_DIR"), *bopts = getenv("CLGRAD_BUILD_OPTIONS");
+    if ((cl_dir && *cl_dir && !(c->cl_dir = strdup(cl_dir))) ||
+        (bopts && *bopts && !(c->build_options = strdup(bopts)))) {
+        st = clg__fail(CLG_ERR_OUT_OF_MEMORY, "clg_ctx_create: out of host memory");
+        goto out_free;
+    }
     cl_int err;
     cl_context_properties props[] = { CL_CONTEXT_PLATFORM, (cl_context_properties)c->platform, 0 };
     c->context = clCreateContext(props, 1, &c->device, NULL, NULL, &err);
@@ -334,6 +341,8 @@ out_queue:
 out_context:
     clReleaseContext(c->context);
 out_free:
+    free(c->cl_dir);
+    free(c->build_options);
     free(c);
     return st;
 }
@@ -358,6 +367,8 @@ void clg_ctx_destroy(clg_ctx *c)
         clReleaseCommandQueue(c->queue);
     if (c->context)
         clReleaseContext(c->context);
+    free(c->cl_dir);
+    free(c->build_options);
     free(c);
 }
 

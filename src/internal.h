@@ -82,6 +82,8 @@ struct clg_ctx {
     int vec_kernels;        /* the CPU-style kernel family (see clg__vec_kernels) */
     int fuse;               /* graphs fuse bias+activation */
     clg_ctx_options env;    /* the CLGRAD_* policy variables as read at create */
+    char *cl_dir;           /* CLGRAD_CL_DIR as read at create (owned; NULL: unset) */
+    char *build_options;    /* CLGRAD_BUILD_OPTIONS as read at create (owned; NULL: unset) */
     clg_gemm_options gemm;  /* GEMM options in force: the user's over env (ops_gemm.c reads them) */
     int gemm_default_path;  /* the device's untuned GEMM path: simple on rusticl, tiled on CPUs,
                              * else CLBlast */
@@ -90,8 +92,8 @@ struct clg_ctx {
     void (*gemm_state_free)(void *);
 };
 
-/* Source text of an embedded file (or from CLGRAD_CL_DIR). Caller frees. */
-clg_status clg__program_source(int prog, char **out, size_t *len);
+/* Source text of an embedded file (or from ctx->cl_dir, CLGRAD_CL_DIR). Caller frees. */
+clg_status clg__program_source(const clg_ctx *ctx, int prog, char **out, size_t *len);
 /* The built program `prog` (builds on first use). */
 clg_status clg__program(clg_ctx *ctx, int prog, cl_program *out);
 /* Kernel kid (created on first use, cached in ctx: an array index per launch).  If its program

@@ -86,7 +86,8 @@ static clg_status get_state(clg_ctx *ctx, gemm_state **out)
     return CLG_OK;
 }
 
-/* Kernel `kname` of cl/gemm.cl built with the extra options `defs` (cached). */
+/* Kernel `kname` of cl/gemm.cl built with the extra options `defs` (cached per ctx), the program
+ * holding that kernel only (-DGEMM_ONE_<kname>: a cold build compiles one kernel, not seven). */
 static clg_status variant_kernel(clg_ctx *ctx, const char *kname, const char *defs, cl_kernel *out)
 {
     gemm_state *s = NULL;
@@ -104,11 +105,13 @@ static clg_status variant_kernel(clg_ctx *ctx, const char *kname, const char *de
         return clg__fail(CLG_ERR_UNSUPPORTED, "gemm: too many kernel variants (max %d)", GEMM_MAX_VARIANTS);
     char *src;
     size_t len;
-    if ((st = clg__program_source(CLG_PROG_GEMM, &src, &len)))
+    if ((st = clg__program_source(ctx, CLG_PROG_GEMM, &src, &len)))
         return st;
     cl_program p = NULL;
     cl_kernel k = NULL;
-    st = clg__build_kernel(ctx, "cl/gemm.cl", src, defs, kname, &p, &k);
+    char opts[320];
+    snprintf(opts, sizeof opts, "-DGEMM_ONE -DGEMM_ONE_%s%s%s", kname, *defs ? " " : "", defs);
+    st = clg__build_kernel(ctx, "cl/gemm.cl", src, opts, kname, &p, &k);
     free(src);
     if (st)
         return st;
@@ -150,7 +153,7 @@ static clg_status path_simple(clg_ctx *ctx, const gemm_call *g)
     e[0] = KINT(g->ta);
     e[1] = KINT(g->tb);
     cl_kernel k;
-    clg_status st = clg__kernel_id(ctx, CLG_K_gemm_simple, &k);
+    clg_status st = variant_kernel(ctx, "gemm_simple", "", &k);
     if (st)
         return st;
     /* GEMM_SR x GEMM_SC (4 x 4) blocks per work-item, see cl/gemm.cl */
@@ -334,7 +337,7 @@ static clg_status path_transposed(clg_ctx *ctx, const gemm_call *g)
         s->scratch_bytes = bytes;
     }
     cl_kernel k;
-    if ((st = clg__kernel_id(ctx, CLG_K_gemm_transpose, &k)))
+    if ((st = variant_kernel(ctx, "gemm_transpose", "", &k)))
         return st;
     clg_karg args[7] = { KMEM(g->b), KINT(g->bo), KINT(g->ldb), KINT(g->sb), KMEM(s->scratch), KINT(g->N),
                          KINT(g->K) };

@@ -85,10 +85,10 @@ out:
     return st;
 }
 
-/* One file's text, from CLGRAD_CL_DIR or the embedded copy. */
-static clg_status file_source(int i, char **out, size_t *len)
+/* One file's text, from CLGRAD_CL_DIR (as read at ctx create) or the embedded copy. */
+static clg_status file_source(const clg_ctx *ctx, int i, char **out, size_t *len)
 {
-    const char *dir = getenv("CLGRAD_CL_DIR");
+    const char *dir = ctx->cl_dir;
     if (dir && *dir) {
         char path[1024];
         snprintf(path, sizeof path, "%s/%s", dir, clg__cl_sources[i].name);
@@ -123,18 +123,18 @@ static clg_status file_source(int i, char **out, size_t *len)
 }
 
 /* A program's full source: common.cl followed by its own file. */
-clg_status clg__program_source(int prog, char **out, size_t *len)
+clg_status clg__program_source(const clg_ctx *ctx, int prog, char **out, size_t *len)
 {
     if (prog < 0 || prog >= clg__cl_source_count)
         return clg__fail(CLG_ERR_INVALID_ARG, "no embedded program %d", prog);
     if (prog == CLG_PROG_COMMON)
-        return file_source(prog, out, len);
+        return file_source(ctx, prog, out, len);
     char *a, *b;
     size_t la, lb;
-    clg_status st = file_source(CLG_PROG_COMMON, &a, &la);
+    clg_status st = file_source(ctx, CLG_PROG_COMMON, &a, &la);
     if (st)
         return st;
-    st = file_source(prog, &b, &lb);
+    st = file_source(ctx, prog, &b, &lb);
     if (st) {
         free(a);
         return st;
@@ -160,7 +160,7 @@ void clg__build_options(const clg_ctx *ctx, const char *extra, char *buf, size_t
     const clg_device_info *d = &ctx->info;
     /* Our kernels are OpenCL C 1.2; ask for the device's version capped at 1.2. */
     const char *std = (d->c_major > 1 || d->c_minor >= 2) ? "CL1.2" : d->c_minor == 1 ? "CL1.1" : "";
-    const char *user = getenv("CLGRAD_BUILD_OPTIONS");
+    const char *user = ctx->build_options;
     snprintf(buf, size, "%s%s -DCLG_DEVICE_%s=1 -DCLG_WG=%zu -DCLG_FMA=%d%s %s %s", *std ? "-cl-std=" : "", std,
              clg_device_type_name(d->type), ctx->wg_default, d->fma,
              ctx->kernel_stores ? " -DCLG_SPLIT16_BY_LANES=1" : "", extra ? extra : "", user ? user : "");
@@ -654,13 +654,13 @@ static clg_status build_embedded(clg_ctx *ctx, int i, int load, clg_build_report
 {
     char *src;
     size_t len;
-    clg_status st = clg__program_source(i, &src, &len);
+    clg_status st = clg__program_source(ctx, i, &src, &len);
     if (st)
         return st;
     /* Name the files actually compiled: with CLGRAD_CL_DIR the error names that folder even where
      * the compiler's log ignores the #line markers (Oclgrind reports "input.cl"). */
     char name[1200];
-    const char *dir = getenv("CLGRAD_CL_DIR");
+    const char *dir = ctx->cl_dir;
     if (dir && *dir)
         snprintf(name, sizeof name, "cl/%s (from CLGRAD_CL_DIR=%s)", clg__cl_sources[i].name, dir);
     else
