@@ -7,7 +7,9 @@
  *   M, N, K, alpha, beta   beta == 0 never reads C.
  * The simple and local kernels take the transposes at run time (ta, tb); the
  * register-tiled kernels (gemm_tiled_n, gemm_tiled_k, gemm_tiled_t, gemm_block) get them, and
- * their tile and block sizes, as -D defines. */
+ * their tile and block sizes, as -D defines.
+ * Built with -DGEMM_ONE -DGEMM_ONE_<kernel> (ops_gemm.c's variant programs), the file compiles
+ * that one kernel only; without GEMM_ONE, all seven (clg_ctx_build_all). */
 
 #ifndef GEMM_TA
 #define GEMM_TA 0
@@ -91,6 +93,7 @@ inline void gemm_store_vec(__global float *crow, int v, VT a, int left, float al
  * Global size (ceil(N/GEMM_SC), ceil(M/GEMM_SR), batch). */
 #define GEMM_SR 4 /* path_simple launches ceil(N/4) x ceil(M/4) work-items to match */
 #define GEMM_SC 4
+#if !defined(GEMM_ONE) || defined(GEMM_ONE_gemm_simple)
 __kernel void gemm_simple(GEMM_ARGS, int ta, int tb)
 {
     int j0 = get_global_id(0), i0 = get_global_id(1) * GEMM_SR, z = get_global_id(2);
@@ -136,9 +139,11 @@ __kernel void gemm_simple(GEMM_ARGS, int ta, int tb)
         }
     }
 }
+#endif
 
 /* GPU style: a work-group computes an LTS x LTS tile of C, staging LTS-wide
  * slices of op(A) and op(B) in local memory; one output per work-item. */
+#if !defined(GEMM_ONE) || defined(GEMM_ONE_gemm_local)
 __kernel void gemm_local(GEMM_ARGS, int ta, int tb)
 {
     __local float As[GEMM_LTS][GEMM_LTS];
@@ -168,6 +173,7 @@ __kernel void gemm_local(GEMM_ARGS, int ta, int tb)
     if (i < M && j < N)
         gemm_store1(C + (size_t)i * ldc + j, acc, alpha, beta);
 }
+#endif
 
 /* The register tile's step at one k: acc[r][v] += a_r * b[v], with a_r = AEXPR (an expression
  * in r: op(A)'s element of tile row r at this k) and b[] op(B)'s row slice.  Shared by
@@ -279,10 +285,12 @@ inline void tiled_n_tile(__global const float *A, int lda, __global const float 
     GEMM_STORE_TILE(i0, j0, beta)
 }
 
+#if !defined(GEMM_ONE) || defined(GEMM_ONE_gemm_tiled_n)
 __kernel void gemm_tiled_n(GEMM_ARGS)
 {
     GEMM_RM_LOOP(tiled_n_tile, GEMM_TN)
 }
+#endif
 
 inline float gemm_hsum(VT v)
 {
@@ -344,10 +352,12 @@ inline void tiled_k_tile(__global const float *A, int lda, __global const float 
         }
 }
 
+#if !defined(GEMM_ONE) || defined(GEMM_ONE_gemm_tiled_k)
 __kernel void gemm_tiled_k(GEMM_ARGS)
 {
     GEMM_RM_LOOP(tiled_k_tile, GEMM_TNK)
 }
+#endif
 
 /* CPU style with packing, for every transpose: a work-item (work-group 1x1x1)
  * computes an MB x NB block of C.  Per k-block of at most KB it copies its slice
@@ -376,6 +386,7 @@ __kernel void gemm_tiled_k(GEMM_ARGS)
 #define APK(ap, r, k) ap[(r) * GEMM_KBP + (k)]
 #endif
 
+#if !defined(GEMM_ONE) || defined(GEMM_ONE_gemm_block)
 __kernel void gemm_block(GEMM_ARGS)
 {
     __local float Ap[GEMM_AP_SIZE];
@@ -491,6 +502,7 @@ __kernel void gemm_block(GEMM_ARGS)
         }
     }
 }
+#endif
 
 /* In-register transpose of a 16 x 16 block held as 16 row vectors: four rounds of
  * interleaving row i with row i+8 (a perfect shuffle of the index bits), which the
@@ -521,6 +533,7 @@ inline void gemm_transpose16(float16 *v)
  * A·Bᵀ run as A·(Bᵀ) by gemm_tiled_n / gemm_block.  A work-item moves a 16 x 16 block:
  * sixteen row loads, gemm_transpose16, sixteen row stores;
  * partial blocks element by element.  Global size (ceil(cols/16), ceil(rows/16), batch). */
+#if !defined(GEMM_ONE) || defined(GEMM_ONE_gemm_transpose)
 __kernel void gemm_transpose(__global const float *S, int so, int ld, int ss, __global float *D, int rows,
                              int cols)
 {
@@ -545,6 +558,7 @@ __kernel void gemm_transpose(__global const float *S, int so, int ld, int ss, __
                 D[(size_t)(c0 + c) * rows + r0 + r] = S[(size_t)(r0 + r) * ld + c0 + c];
     }
 }
+#endif
 
 /* CPU style for A·Bᵀ (TA=0, TB=1) without the horizontal sums of gemm_tiled_k: a
  * work-item owns a TN-wide column strip of C and RM register tiles down M.  Per k-chunk
@@ -557,6 +571,7 @@ __kernel void gemm_transpose(__global const float *S, int so, int ld, int ss, __
 #define GEMM_KC 256
 #endif
 
+#if !defined(GEMM_ONE) || defined(GEMM_ONE_gemm_tiled_t)
 __kernel void gemm_tiled_t(GEMM_ARGS)
 {
     __local float Bp[GEMM_KC * GEMM_TN];
@@ -611,3 +626,4 @@ __kernel void gemm_tiled_t(GEMM_ARGS)
         }
     }
 }
+#endif

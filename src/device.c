@@ -139,24 +139,6 @@ clg_status clg_devices_list(clg_device_info **out, int *n)
 
 void clg_devices_free(clg_device_info *list) { free(list); }
 
-static int is_pocl(const clg_device_info *d)
-{
-    return strstr(d->platform_name, "Portable Computing Language") != NULL ||
-           strstr(d->platform_name, "PoCL") != NULL;
-}
-
-/* Score for "auto": type class first, then a size estimate.  Among CPUs,
- * PoCL wins (rusticl's llvmpipe over-reports compute units and launches
- * are ~100x costlier). */
-static double auto_score(const clg_device_info *d)
-{
-    double cls = d->type == CLG_DEVICE_GPU ? 3e18 : d->type == CLG_DEVICE_ACCELERATOR ? 2e18 : 1e18;
-    if (d->type == CLG_DEVICE_CPU || d->type == CLG_DEVICE_OTHER)
-        return cls + (is_pocl(d) ? 1e17 : 0) + (double)d->compute_units;
-    return cls + (double)d->compute_units * (double)(d->clock_mhz ? d->clock_mhz : 1) * 1e3 +
-           (double)(d->global_mem >> 20);
-}
-
 static int icontains(const char *hay, const char *needle)
 {
     size_t n = strlen(needle);
@@ -170,6 +152,37 @@ static int icontains(const char *hay, const char *needle)
             return 1;
     }
     return 0;
+}
+
+clg_runtime clg__runtime_kind(const clg_device_info *d)
+{
+    if (strstr(d->platform_name, "rusticl"))
+        return CLG_RT_RUSTICL;
+    if (strstr(d->platform_name, "Portable Computing Language") || strstr(d->platform_name, "PoCL"))
+        return CLG_RT_POCL;
+    if (strstr(d->platform_name, "Oclgrind"))
+        return CLG_RT_OCLGRIND;
+    if (d->type != CLG_DEVICE_GPU)
+        return CLG_RT_OTHER;
+    if (icontains(d->vendor, "NVIDIA"))
+        return CLG_RT_GPU_NVIDIA;
+    if (icontains(d->vendor, "AMD") || icontains(d->vendor, "Advanced Micro Devices"))
+        return CLG_RT_GPU_AMD;
+    if (icontains(d->vendor, "Intel"))
+        return CLG_RT_GPU_INTEL;
+    return CLG_RT_GPU_OTHER;
+}
+
+/* Score for "auto": type class first, then a size estimate.  Among CPUs,
+ * PoCL wins (rusticl's llvmpipe over-reports compute units and launches
+ * are ~100x costlier). */
+static double auto_score(const clg_device_info *d)
+{
+    double cls = d->type == CLG_DEVICE_GPU ? 3e18 : d->type == CLG_DEVICE_ACCELERATOR ? 2e18 : 1e18;
+    if (d->type == CLG_DEVICE_CPU || d->type == CLG_DEVICE_OTHER)
+        return cls + (clg__runtime_kind(d) == CLG_RT_POCL ? 1e17 : 0) + (double)d->compute_units;
+    return cls + (double)d->compute_units * (double)(d->clock_mhz ? d->clock_mhz : 1) * 1e3 +
+           (double)(d->global_mem >> 20);
 }
 
 static void list_devices_into_message(const clg_device_info *l, int n)
@@ -235,16 +248,33 @@ clg_status clg_device_select(const char *spec, clg_device_info *out)
     return CLG_OK;
 }
 
-static clg_cache_policy policy_from_env(void)
+/* The kernel family for a user's choice v (DEFAULT: the environment's, else CPUs but rusticl). */
+static int vec_kernels_for(const clg_ctx *c, clg_switch v)
 {
-    const char *e = getenv("CLGRAD_CACHE");
-    if (!e || !*e)
-        return CLG_CACHE_AUTO;
-    if (!strcmp(e, "0") || !strcmp(e, "off"))
-        return CLG_CACHE_OFF;
-    if (!strcmp(e, "force") || !strcmp(e, "2"))
-        return CLG_CACHE_FORCE;
-    return CLG_CACHE_AUTO;
+    if (!v)
+        v = c->env.vec_kernels;
+    return v ? v == CLG_SWITCH_ON : c->info.type == CLG_DEVICE_CPU && c->runtime != CLG_RT_RUSTICL;
+}
+
+/* The policy knobs in force: the user's options over the environment's, then the device's defaults. */
+static void decide_policy(clg_ctx *c, const clg_ctx_options *opts)
+{
+    const clg_device_info *d = &c->info;
+    c->runtime = clg__runtime_kind(d);
+    clg_switch fuse = opts && opts->fuse ? opts->fuse : c->env.fuse;
+    c->vec_kernels = vec_kernels_for(c, opts ? opts->vec_kernels : CLG_SWITCH_DEFAULT);
+    c->fuse = fuse != CLG_SWITCH_OFF;
+    clg__gemm_options_merge(opts ? &opts->gemm : NULL, &c->env.gemm, &c->gemm);
+    /* rusticl/llvmpipe vectorises across work-items and runs a per-work-item register tile of
+     * float16 vectors lane by lane (~30x slower than gemm_simple's scalar blocks), and
+     * miscompiles gemm_block's k-block loop (ops_gemm.c) */
+    c->gemm_no_block = c->runtime == CLG_RT_RUSTICL;
+    c->gemm_default_path = c->runtime == CLG_RT_RUSTICL  ? CLG_GEMM_PATH_SIMPLE
+                           : d->type == CLG_DEVICE_CPU ? CLG_GEMM_PATH_TILED
+                                                       : CLG_GEMM_PATH_CLBLAST;
+    /* Oclgrind's --uninitialized check loses track of fills, copies and partial writes (tensor.c) */
+    c->kernel_stores = (opts && opts->kernel_stores) || c->runtime == CLG_RT_OCLGRIND;
+    c->wg_default = d->max_work_group >= 64 ? 64 : (d->max_work_group ? d->max_work_group : 1);
 }
 
 clg_status clg_ctx_create(const clg_device_info *dev, const clg_ctx_options *opts, clg_ctx **out)
@@ -252,8 +282,10 @@ clg_status clg_ctx_create(const clg_device_info *dev, const clg_ctx_options *opt
     if (!dev || !out)
         return clg__fail(CLG_ERR_INVALID_ARG, "clg_ctx_create: NULL argument");
     *out = NULL;
-    clg_status est = clg__env_check();
-    if (est)
+    clg_ctx_options env;
+    clg_cache_policy cache;
+    clg_status est = clg__env_options(&env, &cache);
+    if (est || (opts && (est = clg__gemm_options_check(&opts->gemm))))
         return est;
     clg_ctx *c = calloc(1, sizeof *c);
     if (!c)
@@ -262,11 +294,17 @@ clg_status clg_ctx_create(const clg_device_info *dev, const clg_ctx_options *opt
     c->platform = (cl_platform_id)dev->platform_id;
     c->device = (cl_device_id)dev->device_id;
     c->profiling = opts ? opts->profiling : 0;
-    c->cache_policy = policy_from_env();
-    /* Oclgrind's --uninitialized check loses track of fills, copies and partial writes (tensor.c) */
-    c->kernel_stores = (opts && opts->kernel_stores) || strstr(dev->platform_name, "Oclgrind") != NULL;
-    c->wg_default = dev->max_work_group >= 64 ? 64 : (dev->max_work_group ? dev->max_work_group : 1);
+    c->cache_policy = cache;
+    c->env = env;
+    decide_policy(c, opts);
     clg_status st;
+    /* the program builds' variables, read here too (CLGRAD_CACHE_DIR: at each build, program.c) */
+    const char *cl_dir = getenv("CLGRAD_CL_DIR"), *bopts = getenv("CLGRAD_BUILD_OPTIONS");
+    if ((cl_dir && *cl_dir && !(c->cl_dir = strdup(cl_dir))) ||
+        (bopts && *bopts && !(c->build_options = strdup(bopts)))) {
+        st = clg__fail(CLG_ERR_OUT_OF_MEMORY, "clg_ctx_create: out of host memory");
+        goto out_free;
+    }
     cl_int err;
     cl_context_properties props[] = { CL_CONTEXT_PLATFORM, (cl_context_properties)c->platform, 0 };
     c->context = clCreateContext(props, 1, &c->device, NULL, NULL, &err);
@@ -303,6 +341,8 @@ out_queue:
 out_context:
     clReleaseContext(c->context);
 out_free:
+    free(c->cl_dir);
+    free(c->build_options);
     free(c);
     return st;
 }
@@ -316,10 +356,9 @@ void clg_ctx_destroy(clg_ctx *c)
     if (c->gemm_state && c->gemm_state_free)
         c->gemm_state_free(c->gemm_state);
     clg__scratch_release(c);
-    for (int i = 0; i < c->n_kernels; i++) {
-        clReleaseKernel(c->kernels[i].k);
-        free(c->kernels[i].name);
-    }
+    for (int i = 0; i < CLG_K_COUNT; i++)
+        if (c->kernels[i])
+            clReleaseKernel(c->kernels[i]);
     for (int i = 0; i < CLG_PROG_COUNT; i++)
         if (c->programs[i])
             clReleaseProgram(c->programs[i]);
@@ -329,6 +368,8 @@ void clg_ctx_destroy(clg_ctx *c)
         clReleaseCommandQueue(c->queue);
     if (c->context)
         clReleaseContext(c->context);
+    free(c->cl_dir);
+    free(c->build_options);
     free(c);
 }
 
@@ -337,6 +378,23 @@ void *clg_ctx_cl_context(clg_ctx *ctx) { return ctx ? ctx->context : NULL; }
 void *clg_ctx_cl_queue(clg_ctx *ctx) { return ctx ? ctx->queue : NULL; }
 uint64_t clg_ctx_launch_count(const clg_ctx *ctx) { return ctx ? ctx->launches : 0; }
 uint64_t clg_ctx_buffer_count(const clg_ctx *ctx) { return ctx ? ctx->buffers_created : 0; }
+clg_status clg_ctx_set_gemm_options(clg_ctx *ctx, const clg_gemm_options *gemm)
+{
+    if (!ctx)
+        return clg__fail(CLG_ERR_INVALID_ARG, "clg_ctx_set_gemm_options: NULL ctx");
+    clg_status st = gemm ? clg__gemm_options_check(gemm) : CLG_OK;
+    if (!st)
+        clg__gemm_options_merge(gemm, &ctx->env.gemm, &ctx->gemm);
+    return st;
+}
+
+void clg_ctx_set_vec_kernels(clg_ctx *ctx, clg_switch vec_kernels)
+{
+    if (!ctx)
+        return;
+    ctx->vec_kernels = vec_kernels_for(ctx, vec_kernels);
+}
+
 void clg_ctx_set_cache_policy(clg_ctx *ctx, clg_cache_policy p)
 {
     if (ctx)

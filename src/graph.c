@@ -21,8 +21,7 @@ clg_status clg_graph_create(clg_ctx *ctx, clg_graph **out)
         return clg__fail(CLG_ERR_OUT_OF_MEMORY, "clg_graph_create: out of host memory");
     g->ctx = ctx;
     g->loss = -1;
-    const char *fz = getenv("CLGRAD_FUSE");
-    g->fuse = !(fz && !strcmp(fz, "0"));
+    g->fuse = ctx->fuse;
     *out = g;
     return CLG_OK;
 }

@@ -54,47 +54,50 @@ clg_status clg__enqueue(clg_ctx *ctx, cl_kernel k, const char *kname, cl_uint di
     return CLG_OK;
 }
 
-/* Fetch kernel kname of program prog, set its arguments and enqueue it. */
-static clg_status launch(clg_ctx *ctx, int prog, const char *kname, cl_uint dims, const size_t *gsize,
-                         const size_t *lsize, const clg_karg *args, int nargs)
+/* Fetch kernel kid, set its arguments and enqueue it. */
+static clg_status launch(clg_ctx *ctx, clg_kid kid, cl_uint dims, const size_t *gsize, const size_t *lsize,
+                         const clg_karg *args, int nargs)
 {
     cl_kernel k;
-    clg_status st = clg__kernel(ctx, prog, kname, &k);
-    if (st || (st = clg__set_args(k, kname, args, nargs)))
+    clg_status st = clg__kernel_id(ctx, kid, &k);
+    if (st || (st = clg__set_args(k, clg__kname(kid), args, nargs)))
         return st;
-    return clg__enqueue(ctx, k, kname, dims, gsize, lsize);
+    return clg__enqueue(ctx, k, clg__kname(kid), dims, gsize, lsize);
 }
 
-clg_status clg__launch1d(clg_ctx *ctx, int prog, const char *kname, size_t n, const clg_karg *args,
-                         int nargs)
+clg_status clg__launch1d(clg_ctx *ctx, clg_kid kid, size_t n, const clg_karg *args, int nargs)
 {
     if (n == 0)
         return CLG_OK;
     size_t l = ctx->wg_default;
-    return launch(ctx, prog, kname, 1, &n, &l, args, nargs);
+    return launch(ctx, kid, 1, &n, &l, args, nargs);
 }
 
-clg_status clg__launch2d(clg_ctx *ctx, int prog, const char *kname, const size_t gsize[2],
-                         const size_t *lsize, const clg_karg *args, int nargs)
+clg_status clg__launch1d_named(clg_ctx *ctx, int prog, const char *kname, size_t n, const clg_karg *args,
+                               int nargs)
+{
+    if (n == 0)
+        return CLG_OK;
+    cl_kernel k;
+    size_t l = ctx->wg_default;
+    clg_status st = clg__kernel(ctx, prog, kname, &k);
+    if (st || (st = clg__set_args(k, kname, args, nargs)))
+        return st;
+    return clg__enqueue(ctx, k, kname, 1, &n, &l);
+}
+
+clg_status clg__launch2d(clg_ctx *ctx, clg_kid kid, const size_t gsize[2], const size_t *lsize,
+                         const clg_karg *args, int nargs)
 {
     if (gsize[0] == 0 || gsize[1] == 0)
         return CLG_OK;
-    return launch(ctx, prog, kname, 2, gsize, lsize, args, nargs);
+    return launch(ctx, kid, 2, gsize, lsize, args, nargs);
 }
 
-int clg__vec_kernels(const clg_ctx *ctx)
-{
-    const char *e = getenv("CLGRAD_VEC_KERNELS");
-    if (e && *e)
-        return strcmp(e, "0") != 0;
-    return ctx->info.type == CLG_DEVICE_CPU && !strstr(ctx->info.platform_name, "rusticl");
-}
-
-clg_status clg__launch_groups_of_one(clg_ctx *ctx, int prog, const char *kname, size_t n, const clg_karg *args,
-                                     int nargs)
+clg_status clg__launch_groups_of_one(clg_ctx *ctx, clg_kid kid, size_t n, const clg_karg *args, int nargs)
 {
     if (n == 0)
         return CLG_OK;
     size_t one = 1;
-    return launch(ctx, prog, kname, 1, &n, &one, args, nargs);
+    return launch(ctx, kid, 1, &n, &one, args, nargs);
 }

@@ -15,40 +15,36 @@ static clg_status unary_infer(const char *op, const clg_shape *const *in, clg_sh
     return CLG_OK;
 }
 
-/* vec: the op has NAME_fwd_vec/NAME_bwd_vec kernels (used where clg__vec_kernels; PoCL
- * log [128,256] forward 249 -> 43 us: tools/BENCHMARKS.md). */
-static clg_status unary_fwd(clg_ctx *ctx, const char *kname, int vec, const clg_tensor *x, clg_tensor *y,
+/* vec: the op's NAME_fwd_vec/NAME_bwd_vec kernel, or CLG_K_NONE (used where clg__vec_kernels;
+ * PoCL log [128,256] forward 249 -> 43 us: tools/BENCHMARKS.md). */
+static clg_status unary_fwd(clg_ctx *ctx, clg_kid kid, clg_kid vec, const clg_tensor *x, clg_tensor *y,
                             float alpha)
 {
     int n = (int)clg_shape_numel(&x->s);
-    if (vec && n > 0 && clg__vec_kernels(ctx)) {
-        char vname[64];
+    if (vec != CLG_K_NONE && n > 0 && clg__vec_kernels(ctx)) {
         int chunk = clg__vec_chunk(n);
-        snprintf(vname, sizeof vname, "%s_vec", kname);
-        return LAUNCH_ONES(ctx, CLG_PROG_ELEMENTWISE, vname, (size_t)((n + chunk - 1) / chunk), KTEN(x), KTEN(y),
+        return LAUNCH_ONES(ctx, vec, (size_t)((n + chunk - 1) / chunk), KTEN(x), KTEN(y),
                            KINT(n), KFLT(alpha), KINT(chunk));
     }
-    return LAUNCH1D(ctx, CLG_PROG_ELEMENTWISE, kname, (size_t)n, KTEN(x), KTEN(y), KINT(n), KFLT(alpha));
+    return LAUNCH(ctx, kid, (size_t)n, KTEN(x), KTEN(y), KINT(n), KFLT(alpha));
 }
 
-static clg_status unary_bwd(clg_ctx *ctx, const char *kname, int vec, const clg_tensor *x, const clg_tensor *y,
+static clg_status unary_bwd(clg_ctx *ctx, clg_kid kid, clg_kid vec, const clg_tensor *x, const clg_tensor *y,
                             const clg_tensor *gy, clg_tensor *gx, float alpha, int acc)
 {
     if (!gx)
         return CLG_OK;
     int n = (int)clg_shape_numel(&x->s);
-    if (vec && n > 0 && clg__vec_kernels(ctx)) {
-        char vname[64];
+    if (vec != CLG_K_NONE && n > 0 && clg__vec_kernels(ctx)) {
         int chunk = clg__vec_chunk(n);
-        snprintf(vname, sizeof vname, "%s_vec", kname);
-        return LAUNCH_ONES(ctx, CLG_PROG_ELEMENTWISE, vname, (size_t)((n + chunk - 1) / chunk), KTEN(x), KTEN(y),
+        return LAUNCH_ONES(ctx, vec, (size_t)((n + chunk - 1) / chunk), KTEN(x), KTEN(y),
                            KTEN(gy), KTEN(gx), KINT(n), KFLT(alpha), KINT(acc), KINT(chunk));
     }
-    return LAUNCH1D(ctx, CLG_PROG_ELEMENTWISE, kname, (size_t)n, KTEN(x), KTEN(y), KTEN(gy), KTEN(gx),
+    return LAUNCH(ctx, kid, (size_t)n, KTEN(x), KTEN(y), KTEN(gy), KTEN(gx),
                     KINT(n), KFLT(alpha), KINT(acc));
 }
 
-#define UNARY_OP(NAME, ALPHA, VEC, ACT)                                                                      \
+#define UNARY_OP(NAME, ALPHA, VFWD, VBWD, ACT)                                                                 \
     static clg_status NAME##_infer(const clg_shape *const *in, const clg_attrs *a, clg_shape *out)     \
     {                                                                                                  \
         (void)a;                                                                                       \
@@ -58,25 +54,25 @@ static clg_status unary_bwd(clg_ctx *ctx, const char *kname, int vec, const clg_
                                      const clg_attrs *a)                                               \
     {                                                                                                  \
         (void)a;                                                                                       \
-        return unary_fwd(ctx, #NAME "_fwd", (VEC), in[0], out, (ALPHA));                               \
+        return unary_fwd(ctx, CLG_K_##NAME##_fwd, (VFWD), in[0], out, (ALPHA));                        \
     }                                                                                                  \
     static clg_status NAME##_backward(clg_ctx *ctx, const clg_tensor *const *in, const clg_tensor *out, \
                                       const clg_tensor *gout, clg_tensor *const *gin,                  \
                                       const clg_attrs *a, int acc)                                     \
     {                                                                                                  \
         (void)a;                                                                                       \
-        return unary_bwd(ctx, #NAME "_bwd", (VEC), in[0], out, gout, gin[0], (ALPHA), acc);            \
+        return unary_bwd(ctx, CLG_K_##NAME##_bwd, (VBWD), in[0], out, gout, gin[0], (ALPHA), acc);     \
     }                                                                                                  \
     const clg_op_desc clg_op_elementwise_##NAME = { .infer = NAME##_infer, .forward = NAME##_forward,  \
         .backward = NAME##_backward, .act = (ACT) };
 
-UNARY_OP(scale, a->alpha, 1, CLG_ACT_NONE)
-UNARY_OP(relu, 0.0f, 1, CLG_ACT_RELU)
-UNARY_OP(gelu, 0.0f, 0, CLG_ACT_GELU)
-UNARY_OP(tanh, 0.0f, 0, CLG_ACT_TANH)
-UNARY_OP(sigmoid, 0.0f, 0, CLG_ACT_SIGMOID)
-UNARY_OP(exp, 0.0f, 1, CLG_ACT_NONE)
-UNARY_OP(log, 0.0f, 1, CLG_ACT_NONE)
+UNARY_OP(scale, a->alpha, CLG_K_scale_fwd_vec, CLG_K_scale_bwd_vec, CLG_ACT_NONE)
+UNARY_OP(relu, 0.0f, CLG_K_relu_fwd_vec, CLG_K_relu_bwd_vec, CLG_ACT_RELU)
+UNARY_OP(gelu, 0.0f, CLG_K_NONE, CLG_K_NONE, CLG_ACT_GELU)
+UNARY_OP(tanh, 0.0f, CLG_K_NONE, CLG_K_NONE, CLG_ACT_TANH)
+UNARY_OP(sigmoid, 0.0f, CLG_K_NONE, CLG_K_NONE, CLG_ACT_SIGMOID)
+UNARY_OP(exp, 0.0f, CLG_K_exp_fwd_vec, CLG_K_exp_bwd_vec, CLG_ACT_NONE)
+UNARY_OP(log, 0.0f, CLG_K_log_fwd_vec, CLG_K_log_bwd_vec, CLG_ACT_NONE)
 
 /* ---- binary with numpy-style broadcasting ----------------------------------- */
 
@@ -150,7 +146,8 @@ static int row_cols(const int xd[4], const int od[4])
     return c;
 }
 
-static clg_status binary_fwd(clg_ctx *ctx, const char *kname, const char *kname_rows, const clg_tensor *a,
+/* kid: NAME_fwd (general broadcast); rows, rows2: NAME_fwd_rows (1-D) and NAME_fwd_rows2 (2-D). */
+static clg_status binary_fwd(clg_ctx *ctx, clg_kid kid, clg_kid rows, clg_kid rows2, const clg_tensor *a,
                              const clg_tensor *b, clg_tensor *y)
 {
     bcast g;
@@ -159,17 +156,15 @@ static clg_status binary_fwd(clg_ctx *ctx, const char *kname, const char *kname_
     if (g.n > 0 && ((ca == g.n && cb > 0) || (cb == g.n && ca > 0))) {
         int cols = ca < cb ? ca : cb;
         if (cols < g.n && (size_t)cols >= ctx->wg_default) {
-            char k2[32];
-            snprintf(k2, sizeof k2, "%s2", kname_rows);
             size_t gs[2] = { (size_t)cols, (size_t)(g.n / cols) }, ls[2] = { ctx->wg_default, 1 };
             const clg_karg args[] = { KTEN(a), KTEN(b), KTEN(y), KINT(g.n / cols), KINT(cols), KINT(ca != g.n),
                                       KINT(cb != g.n) };
-            return clg__launch2d(ctx, CLG_PROG_ELEMENTWISE, k2, gs, ls, args, CLG_NARGS(args));
+            return clg__launch2d(ctx, rows2, gs, ls, args, CLG_NARGS(args));
         }
-        return LAUNCH1D(ctx, CLG_PROG_ELEMENTWISE, kname_rows, (size_t)g.n, KTEN(a), KTEN(b), KTEN(y), KINT(g.n),
+        return LAUNCH(ctx, rows, (size_t)g.n, KTEN(a), KTEN(b), KTEN(y), KINT(g.n),
                         KINT(cols), KINT(ca != g.n), KINT(cb != g.n));
     }
-    return LAUNCH1D(ctx, CLG_PROG_ELEMENTWISE, kname, (size_t)g.n, KTEN(a), KTEN(b), KTEN(y), KINT(g.n),
+    return LAUNCH(ctx, kid, (size_t)g.n, KTEN(a), KTEN(b), KTEN(y), KINT(g.n),
                     KINT(g.od[1]), KINT(g.od[2]), KINT(g.od[3]), KINT(g.as[0]), KINT(g.as[1]),
                     KINT(g.as[2]), KINT(g.as[3]), KINT(g.bs[0]), KINT(g.bs[1]), KINT(g.bs[2]),
                     KINT(g.bs[3]));
@@ -188,11 +183,11 @@ static clg_status binary_bwd_one(clg_ctx *ctx, const clg_tensor *gy, const clg_t
         int xrow = cx != no, cols = !mode ? cx : cx < co ? cx : co;
         if (!mode)
             co = no;
-        return LAUNCH1D(ctx, CLG_PROG_ELEMENTWISE, "binary_bwd_rows", (size_t)n, KTEN(gy), KTEN(other), KTEN(gx),
+        return LAUNCH(ctx, CLG_K_binary_bwd_rows, (size_t)n, KTEN(gy), KTEN(other), KTEN(gx),
                         KINT(n), KINT(no / cols), KINT(cols), KINT(xrow), KINT(co != no), KFLT(scale), KINT(mode),
                         KINT(acc));
     }
-    return LAUNCH1D(ctx, CLG_PROG_ELEMENTWISE, "binary_bwd", (size_t)n, KTEN(gy), KTEN(other), KTEN(gx),
+    return LAUNCH(ctx, CLG_K_binary_bwd, (size_t)n, KTEN(gy), KTEN(other), KTEN(gx),
                     KINT(n), KINT(xd[0]), KINT(xd[1]), KINT(xd[2]), KINT(xd[3]), KINT(od[0]), KINT(od[1]),
                     KINT(od[2]), KINT(od[3]), KINT(ostr[0]), KINT(ostr[1]), KINT(ostr[2]), KINT(ostr[3]),
                     KFLT(scale), KINT(mode), KINT(acc));
@@ -223,7 +218,8 @@ static clg_status binary_bwd(clg_ctx *ctx, const clg_tensor *const *in, const cl
                                      const clg_attrs *a)                                               \
     {                                                                                                  \
         (void)a;                                                                                       \
-        return binary_fwd(ctx, #NAME "_fwd", #NAME "_fwd_rows", in[0], in[1], out);                    \
+        return binary_fwd(ctx, CLG_K_##NAME##_fwd, CLG_K_##NAME##_fwd_rows, CLG_K_##NAME##_fwd_rows2, in[0], \
+                          in[1], out);                                                                 \
     }                                                                                                  \
     static clg_status NAME##_backward(clg_ctx *ctx, const clg_tensor *const *in, const clg_tensor *out, \
                                       const clg_tensor *gout, clg_tensor *const *gin,                  \
@@ -286,12 +282,12 @@ static clg_status bias_act_forward(clg_ctx *ctx, const clg_tensor *const *in, cl
     if (clg__vec_kernels(ctx)) {
         /* work-groups of one, float16 along the columns (PoCL [256,512] relu: 127 -> 59 us) */
         int rpw = bias_act_rpw(ctx, rows, cols);
-        return LAUNCH_ONES(ctx, CLG_PROG_ELEMENTWISE, "bias_act_fwd_vec", (size_t)(rows + rpw - 1) / (size_t)rpw,
+        return LAUNCH_ONES(ctx, CLG_K_bias_act_fwd_vec, (size_t)(rows + rpw - 1) / (size_t)rpw,
                            KTEN(in[0]), KTEN(in[1]), KTEN(out), KINT(rows), KINT(cols), KINT(a->act), KINT(rpw));
     }
     size_t gs[2] = { (size_t)cols, (size_t)rows }, ls[2] = { ctx->wg_default, 1 };
     const clg_karg args[] = { KTEN(in[0]), KTEN(in[1]), KTEN(out), KINT(rows), KINT(cols), KINT(a->act) };
-    return clg__launch2d(ctx, CLG_PROG_ELEMENTWISE, "bias_act_fwd", gs, (size_t)cols >= ctx->wg_default ? ls : NULL,
+    return clg__launch2d(ctx, CLG_K_bias_act_fwd, gs, (size_t)cols >= ctx->wg_default ? ls : NULL,
                          args, CLG_NARGS(args));
 }
 
@@ -326,10 +322,9 @@ static clg_status bias_act_backward(clg_ctx *ctx, const clg_tensor *const *in, c
                               KMEM(part ? part : gb->buf), KINT(part ? 0 : (int)gb->offset), KINT(rows), KINT(cols),
                               KINT(rb), KINT(a->act), KINT(gin[0] != NULL), KINT(gin[1] != NULL), KINT(direct),
                               KINT(acc) };
-    const char *kname = vec ? "bias_act_bwd_vec" : "bias_act_bwd";
-    clg_status st = clg__launch2d(ctx, CLG_PROG_ELEMENTWISE, kname, gs, vec ? one : NULL, args, CLG_NARGS(args));
+    clg_status st = clg__launch2d(ctx, vec ? CLG_K_bias_act_bwd_vec : CLG_K_bias_act_bwd, gs, vec ? one : NULL, args, CLG_NARGS(args));
     if (!st && part)
-        st = LAUNCH1D(ctx, CLG_PROG_ELEMENTWISE, "bias_act_db", (size_t)cols, KMEM(part), KINT(cols), KINT(nblk),
+        st = LAUNCH(ctx, CLG_K_bias_act_db, (size_t)cols, KMEM(part), KINT(cols), KINT(nblk),
                       KTEN(gin[1]), KINT(acc));
     return st;
 }

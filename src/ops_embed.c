@@ -67,11 +67,11 @@ static clg_status embedding_forward(clg_ctx *ctx, const clg_tensor *const *in, c
     if (n > 0 && D > 0 && clg__vec_kernels(ctx)) {
         /* rows of D floats, ~4096 elements per work-item (float16 in work-groups of one) */
         int rows = n / D, rpw = D >= 4096 ? 1 : 4096 / D;
-        return LAUNCH_ONES(ctx, CLG_PROG_EMBED, "emb_fwd_vec", (size_t)((rows + rpw - 1) / rpw), KTEN(in[0]),
+        return LAUNCH_ONES(ctx, CLG_K_emb_fwd_vec, (size_t)((rows + rpw - 1) / rpw), KTEN(in[0]),
                            KTEN(in[1]), KTEN(out), KINT(n), KINT(V), KINT(D), KMEM(ctx->errflags),
                            KINT(CLG_OP_EMBEDDING + 1), KINT(rpw));
     }
-    return LAUNCH1D(ctx, CLG_PROG_EMBED, "emb_fwd", (size_t)n, KTEN(in[0]), KTEN(in[1]), KTEN(out), KINT(n),
+    return LAUNCH(ctx, CLG_K_emb_fwd, (size_t)n, KTEN(in[0]), KTEN(in[1]), KTEN(out), KINT(n),
                     KINT(V), KINT(D), KMEM(ctx->errflags), KINT(CLG_OP_EMBEDDING + 1));
 }
 
@@ -103,24 +103,24 @@ static clg_status embedding_backward(clg_ctx *ctx, const clg_tensor *const *in, 
         (st = scratch2(ctx, CLG_I32, 1, V, &cur)) || (st = scratch2(ctx, CLG_I32, 1, n, &perm)))
         goto out;
     if ((st = clg__fill_pattern(ctx, &cnt, 0)) ||
-        (st = LAUNCH1D(ctx, CLG_PROG_EMBED, "emb_count", (size_t)n, KTEN(in[1]), KINT(n), KINT(V), KMEM(cnt.buf))) ||
-        (st = LAUNCH1D(ctx, CLG_PROG_EMBED, "emb_scan", 1, KMEM(cnt.buf), KMEM(start.buf), KMEM(cur.buf), KINT(V))) ||
-        (st = LAUNCH1D(ctx, CLG_PROG_EMBED, "emb_place", (size_t)n, KTEN(in[1]), KINT(n), KINT(V), KMEM(cur.buf),
+        (st = LAUNCH(ctx, CLG_K_emb_count, (size_t)n, KTEN(in[1]), KINT(n), KINT(V), KMEM(cnt.buf))) ||
+        (st = LAUNCH(ctx, CLG_K_emb_scan, 1, KMEM(cnt.buf), KMEM(start.buf), KMEM(cur.buf), KINT(V))) ||
+        (st = LAUNCH(ctx, CLG_K_emb_place, (size_t)n, KTEN(in[1]), KINT(n), KINT(V), KMEM(cur.buf),
                        KMEM(perm.buf))) ||
-        (st = LAUNCH1D(ctx, CLG_PROG_EMBED, "emb_sort", (size_t)V, KMEM(start.buf), KMEM(cnt.buf), KMEM(perm.buf),
+        (st = LAUNCH(ctx, CLG_K_emb_sort, (size_t)V, KMEM(start.buf), KMEM(cnt.buf), KMEM(perm.buf),
                        KINT(V))))
         goto out;
     if (rows_vec) {
         /* table rows of D floats, ~4096 elements per work-item, float16 in work-groups of one */
         int rpw = D >= 4096 ? 1 : 4096 / D;
-        st = LAUNCH_ONES(ctx, CLG_PROG_EMBED, "emb_rows_vec", (size_t)((V + rpw - 1) / rpw), KMEM(start.buf),
+        st = LAUNCH_ONES(ctx, CLG_K_emb_rows_vec, (size_t)((V + rpw - 1) / rpw), KMEM(start.buf),
                          KMEM(cnt.buf), KMEM(perm.buf), KINT(V), KTEN(gout), KTEN(gt), KINT(D), KINT(rpw), KINT(acc));
     } else {
         /* the placed count is known only on the device: launch n slots, the kernel skips the rest */
         size_t g[2] = { (size_t)n, (size_t)D };
         clg_karg args[] = { KTEN(in[1]), KMEM(start.buf), KMEM(cnt.buf), KMEM(perm.buf), KMEM(cur.buf), KINT(V),
                             KTEN(gout), KTEN(gt), KINT(n), KINT(D) };
-        st = clg__launch2d(ctx, CLG_PROG_EMBED, "emb_scatter", g, NULL, args, CLG_NARGS(args));
+        st = clg__launch2d(ctx, CLG_K_emb_scatter, g, NULL, args, CLG_NARGS(args));
     }
 out:
     return st;
@@ -163,10 +163,10 @@ static clg_status l2n_launch(clg_ctx *ctx, const clg_tensor *x, clg_tensor *y)
     rows_of(&x->s, &rows, &D);
     if (clg__vec_kernels(ctx)) {
         int rpw = rows_per_item_vec(D);
-        return LAUNCH_ONES(ctx, CLG_PROG_EMBED, "l2n_fwd_vec", (size_t)((rows + rpw - 1) / rpw), KTEN(x), KTEN(y),
+        return LAUNCH_ONES(ctx, CLG_K_l2n_fwd_vec, (size_t)((rows + rpw - 1) / rpw), KTEN(x), KTEN(y),
                            KINT(rows), KINT(D), KINT(rpw));
     }
-    return LAUNCH1D(ctx, CLG_PROG_EMBED, "l2n_fwd", (size_t)rows, KTEN(x), KTEN(y), KINT(rows), KINT(D));
+    return LAUNCH(ctx, CLG_K_l2n_fwd, (size_t)rows, KTEN(x), KTEN(y), KINT(rows), KINT(D));
 }
 
 static clg_status l2n_bwd_launch(clg_ctx *ctx, const clg_tensor *x, const clg_tensor *y, const clg_tensor *g,
@@ -178,10 +178,10 @@ static clg_status l2n_bwd_launch(clg_ctx *ctx, const clg_tensor *x, const clg_te
     rows_of(&x->s, &rows, &D);
     if (clg__vec_kernels(ctx)) {
         int rpw = rows_per_item_vec(D);
-        return LAUNCH_ONES(ctx, CLG_PROG_EMBED, "l2n_bwd_vec", (size_t)((rows + rpw - 1) / rpw), KTEN(x), KTEN(y),
+        return LAUNCH_ONES(ctx, CLG_K_l2n_bwd_vec, (size_t)((rows + rpw - 1) / rpw), KTEN(x), KTEN(y),
                            KTEN(g), KTEN(gx), KINT(rows), KINT(D), KINT(acc), KINT(rpw));
     }
-    return LAUNCH1D(ctx, CLG_PROG_EMBED, "l2n_bwd", (size_t)rows, KTEN(x), KTEN(y), KTEN(g), KTEN(gx), KINT(rows),
+    return LAUNCH(ctx, CLG_K_l2n_bwd, (size_t)rows, KTEN(x), KTEN(y), KTEN(g), KTEN(gx), KINT(rows),
                     KINT(D), KINT(acc));
 }
 
@@ -253,10 +253,10 @@ static clg_status similarity_forward(clg_ctx *ctx, const clg_tensor *const *in, 
         return clg__fill_pattern(ctx, out, 0);
     if (clg__vec_kernels(ctx)) {
         int rpw = rows_per_item_vec(D);
-        return LAUNCH_ONES(ctx, CLG_PROG_EMBED, "sim_fwd_vec", (size_t)((N + rpw - 1) / rpw), KTEN(in[0]), KTEN(in[1]),
+        return LAUNCH_ONES(ctx, CLG_K_sim_fwd_vec, (size_t)((N + rpw - 1) / rpw), KTEN(in[0]), KTEN(in[1]),
                            KTEN(out), KINT(N), KINT(D), KINT(rpw));
     }
-    return LAUNCH1D(ctx, CLG_PROG_EMBED, "sim_fwd", (size_t)N, KTEN(in[0]), KTEN(in[1]), KTEN(out), KINT(N), KINT(D));
+    return LAUNCH(ctx, CLG_K_sim_fwd, (size_t)N, KTEN(in[0]), KTEN(in[1]), KTEN(out), KINT(N), KINT(D));
 }
 
 static clg_status similarity_backward(clg_ctx *ctx, const clg_tensor *const *in, const clg_tensor *out,
@@ -270,9 +270,9 @@ static clg_status similarity_backward(clg_ctx *ctx, const clg_tensor *const *in,
     int N = (int)in[0]->s.dim[0], rpw = rows_per_item_vec(D), vec = clg__vec_kernels(ctx) && D > 0;
     for (int i = 0; i < 2 && !st; i++)
         if (gin[i])
-            st = vec ? LAUNCH_ONES(ctx, CLG_PROG_EMBED, "sim_bwd_vec", (size_t)((N + rpw - 1) / rpw), KTEN(in[1 - i]),
+            st = vec ? LAUNCH_ONES(ctx, CLG_K_sim_bwd_vec, (size_t)((N + rpw - 1) / rpw), KTEN(in[1 - i]),
                                    KTEN(gout), KTEN(gin[i]), KINT(N), KINT(D), KINT(acc), KINT(rpw))
-                     : LAUNCH1D(ctx, CLG_PROG_EMBED, "sim_bwd", (size_t)n, KTEN(in[1 - i]), KTEN(gout), KTEN(gin[i]),
+                     : LAUNCH(ctx, CLG_K_sim_bwd, (size_t)n, KTEN(in[1 - i]), KTEN(gout), KTEN(gin[i]),
                                 KINT(n), KINT(D), KINT(acc));
     return st;
 }
@@ -350,9 +350,9 @@ static clg_status clip_prepare(clg_ctx *ctx, const clg_tensor *const *in, clip_t
         (st = mm(ctx, &t->xn, 0, &t->yn, 1, &t->S)))
         return st;
     if (clg__vec_kernels(ctx))
-        return LAUNCH_ONES(ctx, CLG_PROG_EMBED, "clip_lse_vec", (size_t)(N + (N + 15) / 16), KMEM(t->S.buf),
+        return LAUNCH_ONES(ctx, CLG_K_clip_lse_vec, (size_t)(N + (N + 15) / 16), KMEM(t->S.buf),
                            KTEN(in[2]), KMEM(t->lse.buf), KMEM(t->term.buf), KINT(N));
-    return LAUNCH1D(ctx, CLG_PROG_EMBED, "clip_lse", (size_t)(2 * N), KMEM(t->S.buf), KTEN(in[2]),
+    return LAUNCH(ctx, CLG_K_clip_lse, (size_t)(2 * N), KMEM(t->S.buf), KTEN(in[2]),
                     KMEM(t->lse.buf), KMEM(t->term.buf), KINT(N));
 }
 
@@ -367,7 +367,7 @@ static clg_status contrastive_loss_forward(clg_ctx *ctx, const clg_tensor *const
     clip_tmp t = { 0 };
     clg_status st = clip_prepare(ctx, in, &t);
     if (!st)
-        st = LAUNCH1D(ctx, CLG_PROG_EMBED, "sum_serial", 1, KMEM(t.term.buf), KINT(2 * N),
+        st = LAUNCH(ctx, CLG_K_sum_serial, 1, KMEM(t.term.buf), KINT(2 * N),
                       KFLT(0.5f / (float)N), KTEN(out));
     return st;
 }
@@ -396,12 +396,12 @@ static clg_status contrastive_loss_backward(clg_ctx *ctx, const clg_tensor *cons
     if (!st && !(st = scratch2(ctx, CLG_F32, N, N, &dS)))
         /* term is free again: reuse it for the per-row parts of d log_scale */
         st = clg__vec_kernels(ctx)
-                 ? LAUNCH_ONES(ctx, CLG_PROG_EMBED, "clip_grad_vec", (size_t)N, KMEM(t.S.buf), KTEN(in[2]),
+                 ? LAUNCH_ONES(ctx, CLG_K_clip_grad_vec, (size_t)N, KMEM(t.S.buf), KTEN(in[2]),
                                KMEM(t.lse.buf), KTEN(gout), KMEM(dS.buf), KMEM(t.term.buf), KINT(N))
-                 : LAUNCH1D(ctx, CLG_PROG_EMBED, "clip_grad", (size_t)N, KMEM(t.S.buf), KTEN(in[2]), KMEM(t.lse.buf),
+                 : LAUNCH(ctx, CLG_K_clip_grad, (size_t)N, KMEM(t.S.buf), KTEN(in[2]), KMEM(t.lse.buf),
                             KTEN(gout), KMEM(dS.buf), KMEM(t.term.buf), KINT(N));
     if (!st && gin[2])
-        st = LAUNCH1D(ctx, CLG_PROG_EMBED, "clip_gscale", 1, KMEM(t.term.buf), KINT(N), KTEN(gin[2]), KINT(acc));
+        st = LAUNCH(ctx, CLG_K_clip_gscale, 1, KMEM(t.term.buf), KINT(N), KTEN(gin[2]), KINT(acc));
     if (!st && gin[0] && !(st = scratch2(ctx, CLG_F32, N, D, &dXn)) && !(st = mm(ctx, &dS, 0, &t.yn, 0, &dXn)))
         st = l2n_bwd_launch(ctx, in[0], &t.xn, &dXn, gin[0], acc);
     if (!st && gin[1] && !(st = scratch2(ctx, CLG_F32, N, D, &dYn)) && !(st = mm(ctx, &dS, 1, &t.xn, 0, &dYn)))
@@ -473,9 +473,9 @@ static clg_status att_weights(clg_ctx *ctx, const clg_tensor *const *in, float a
     if ((st = mm(ctx, in[0], 0, in[1], 1, P)))
         return st;
     if (clg__vec_kernels(ctx))
-        return LAUNCH_ONES(ctx, CLG_PROG_EMBED, "att_softmax_vec", (size_t)Nq, KMEM(P->buf), KINT(Nq), KINT(Nk),
+        return LAUNCH_ONES(ctx, CLG_K_att_softmax_vec, (size_t)Nq, KMEM(P->buf), KINT(Nq), KINT(Nk),
                            KFLT(alpha));
-    return LAUNCH1D(ctx, CLG_PROG_EMBED, "att_softmax", (size_t)Nq, KMEM(P->buf), KINT(Nq), KINT(Nk), KFLT(alpha));
+    return LAUNCH(ctx, CLG_K_att_softmax, (size_t)Nq, KMEM(P->buf), KINT(Nq), KINT(Nk), KFLT(alpha));
 }
 
 static clg_status attention_lookup_forward(clg_ctx *ctx, const clg_tensor *const *in, clg_tensor *out,
@@ -504,9 +504,9 @@ static clg_status attention_lookup_backward(clg_ctx *ctx, const clg_tensor *cons
         dP.s.dim[0] = Nq;
         if (!(st = mm(ctx, gout, 0, in[2], 1, &dP)) &&
             !(st = clg__vec_kernels(ctx)
-                       ? LAUNCH_ONES(ctx, CLG_PROG_EMBED, "att_softmax_bwd_vec", (size_t)Nq, KMEM(P.buf), KMEM(dP.buf),
+                       ? LAUNCH_ONES(ctx, CLG_K_att_softmax_bwd_vec, (size_t)Nq, KMEM(P.buf), KMEM(dP.buf),
                                      KINT(Nq), KINT(Nk), KFLT(a->alpha))
-                       : LAUNCH1D(ctx, CLG_PROG_EMBED, "att_softmax_bwd", (size_t)Nq, KMEM(P.buf), KMEM(dP.buf),
+                       : LAUNCH(ctx, CLG_K_att_softmax_bwd, (size_t)Nq, KMEM(P.buf), KMEM(dP.buf),
                                   KINT(Nq), KINT(Nk), KFLT(a->alpha))))
             /* S = q·Kᵀ (P stands in for S's shape only) */
             st = mm_bwd(ctx, in[0], in[1], 1, &P, &dP, gin[0], gin[1], acc);

@@ -7,7 +7,7 @@
 
 #include "internal.h"
 
-/* Paths, chosen per call: CLGRAD_GEMM=clblast|tiled|local|simple forces one;
+/* Paths, chosen per call: ctx->gemm.path (clg_gemm_options, default CLGRAD_GEMM) forces one;
  * otherwise CPU devices use the register-tiled kernels (tiled), except rusticl
  * (simple: 4x4 blocks per work-item, neighbouring work-items on neighbouring columns),
  * and other devices (GPUs) CLBlast, whose database holds tuned parameters for the GPUs it
@@ -19,12 +19,11 @@
  * memory; gemm_tiled_k for tiles that are not whole 16-wide vectors).  CLBlast is never
  * the untuned default on CPU devices (on PoCL it compiles for ~12 s and runs at ~1/10 of
  * tiled); `clgrad tune` times it, and the tiled, simple and local paths, per shape class and
- * stores the fastest, which then applies to that class on that device and driver (tuned()). */
-typedef int gemm_path; /* CLG_GEMM_PATH_* (internal.h) */
-#define PATH_TILED CLG_GEMM_PATH_TILED
-#define PATH_LOCAL CLG_GEMM_PATH_LOCAL
-#define PATH_SIMPLE CLG_GEMM_PATH_SIMPLE
-#define PATH_CLBLAST CLG_GEMM_PATH_CLBLAST
+ * stores the fastest, which then applies to that class on that device and driver (tuned()).
+ * Every knob (path, kernel, tile, block, rm, nt, wg) comes from ctx->gemm, fixed at ctx create
+ * from clg_ctx_options and the CLGRAD_GEMM* variables (or clg_ctx_set_gemm_options), and the
+ * device's defaults from ctx->gemm_default_path and ctx->gemm_no_block: nothing here reads the
+ * environment or names a runtime. */
 
 /* One strided, batched product in row-major storage:
  * C[z] = alpha·op(A[z])·op(B[z]) + beta·C[z] for z < batch. */
@@ -54,9 +53,7 @@ typedef struct gemm_state {
     int clblast_failed;                     /* CLBlast failed as the default path: use local */
     int tune_loaded;                        /* tune[] read from the `clgrad tune` file */
     int tune[CLG_GEMM_CLASSES][5];          /* found, path, TM, VW, NV per shape class */
-    int last_path;                          /* path of the last call, -1 before any */
-    cl_mem scratch;                         /* op(B) transposed for A·Bᵀ (see use_transpose) */
-    size_t scratch_bytes;
+    clg_gemm_path last_path;                /* path of the last call, DEFAULT before any */
 } gemm_state;
 
 static void gemm_state_free(void *p)
@@ -66,8 +63,6 @@ static void gemm_state_free(void *p)
         clReleaseKernel(s->v[i].k);
         clReleaseProgram(s->v[i].prog);
     }
-    if (s->scratch)
-        clReleaseMemObject(s->scratch);
     /* CLBlast keeps programs (and so the context) alive in a process-wide cache. */
     if (s->clblast_used)
         CLBlastClearCache();
@@ -80,7 +75,6 @@ static clg_status get_state(clg_ctx *ctx, gemm_state **out)
         gemm_state *s = calloc(1, sizeof *s);
         if (!s)
             return clg__fail(CLG_ERR_OUT_OF_MEMORY, "gemm: out of memory");
-        s->last_path = -1;
         ctx->gemm_state = s;
         ctx->gemm_state_free = gemm_state_free;
     }
@@ -88,7 +82,8 @@ static clg_status get_state(clg_ctx *ctx, gemm_state **out)
     return CLG_OK;
 }
 
-/* Kernel `kname` of cl/gemm.cl built with the extra options `defs` (cached). */
+/* Kernel `kname` of cl/gemm.cl built with the extra options `defs` (cached per ctx), the program
+ * holding that kernel only (-DGEMM_ONE_<kname>: a cold build compiles one kernel, not seven). */
 static clg_status variant_kernel(clg_ctx *ctx, const char *kname, const char *defs, cl_kernel *out)
 {
     gemm_state *s = NULL;
@@ -106,11 +101,13 @@ static clg_status variant_kernel(clg_ctx *ctx, const char *kname, const char *de
         return clg__fail(CLG_ERR_UNSUPPORTED, "gemm: too many kernel variants (max %d)", GEMM_MAX_VARIANTS);
     char *src;
     size_t len;
-    if ((st = clg__program_source(CLG_PROG_GEMM, &src, &len)))
+    if ((st = clg__program_source(ctx, CLG_PROG_GEMM, &src, &len)))
         return st;
     cl_program p = NULL;
     cl_kernel k = NULL;
-    st = clg__build_kernel(ctx, "cl/gemm.cl", src, defs, kname, &p, &k);
+    char opts[320];
+    snprintf(opts, sizeof opts, "-DGEMM_ONE -DGEMM_ONE_%s%s%s", kname, *defs ? " " : "", defs);
+    st = clg__build_kernel(ctx, "cl/gemm.cl", src, opts, kname, &p, &k);
     free(src);
     if (st)
         return st;
@@ -152,7 +149,7 @@ static clg_status path_simple(clg_ctx *ctx, const gemm_call *g)
     e[0] = KINT(g->ta);
     e[1] = KINT(g->tb);
     cl_kernel k;
-    clg_status st = clg__kernel(ctx, CLG_PROG_GEMM, "gemm_simple", &k);
+    clg_status st = variant_kernel(ctx, "gemm_simple", "", &k);
     if (st)
         return st;
     /* GEMM_SR x GEMM_SC (4 x 4) blocks per work-item, see cl/gemm.cl */
@@ -198,18 +195,14 @@ static const int *tuned(clg_ctx *ctx, int cls)
 /* Register tiles of the unpacked kernels: 12,16,2 (24 float16 accumulators) for nn and tn
  * (8,16,2 where fewer rows of C are padded),
  * 16,16,1 for nt (gemm_tiled_t; 12,16,2 was up to 8% slower there), 8,16,1 for narrow N < 32 (more work-groups for the cores), or what `clgrad tune` stored for this device and shape class
- * (src/tune.c); CLGRAD_GEMM_TILE="TM,VW,NV" overrides both (for tuning). */
-static int env_tile(int *tm, int *vw, int *nv)
+ * (src/tune.c); the tile option (CLGRAD_GEMM_TILE="TM,VW,NV") overrides both (for tuning). */
+static void option_tile(const clg_ctx *ctx, int *tm, int *vw, int *nv)
 {
-    const char *e = getenv("CLGRAD_GEMM_TILE");
-    int a, b, c;
-    if (e && sscanf(e, "%d,%d,%d", &a, &b, &c) == 3 && clg__gemm_tile_ok(a, b, c)) {
-        *tm = a;
-        *vw = b;
-        *nv = c;
-        return 1;
+    if (ctx->gemm.tile[0]) {
+        *tm = ctx->gemm.tile[0];
+        *vw = ctx->gemm.tile[1];
+        *nv = ctx->gemm.tile[2];
     }
-    return 0;
 }
 
 static void tile_params(clg_ctx *ctx, const gemm_call *g, int *tm, int *vw, int *nv)
@@ -223,12 +216,12 @@ static void tile_params(clg_ctx *ctx, const gemm_call *g, int *tm, int *vw, int 
     *vw = 16;
     *nv = wide ? 2 : 1;
     const int *t = tuned(ctx, cls);
-    if (t && t[1] == PATH_TILED) {
+    if (t && t[1] == CLG_GEMM_PATH_TILED) {
         *tm = t[2];
         *vw = t[3];
         *nv = t[4];
     }
-    env_tile(tm, vw, nv);
+    option_tile(ctx, tm, vw, nv);
 }
 
 /* gemm_block's local memory: packed A and B panels and the C block, in bytes (cl/gemm.cl). */
@@ -238,7 +231,8 @@ static uint64_t block_local_bytes(int mb, int nb, int kb)
 }
 
 /* Blocked kernel (gemm_block): register tile 16,16,1 and C blocks MB,NB = 128,256 with
- * k-blocks KB = 256 (2048^3 on PoCL: 88 ms, 64,128: 98 ms) (CLGRAD_GEMM_TILE and CLGRAD_GEMM_BLOCK="MB,NB,KB" override them);
+ * k-blocks KB = 256 (2048^3 on PoCL: 88 ms, 64,128: 98 ms) (the tile and block options,
+ * CLGRAD_GEMM_TILE and CLGRAD_GEMM_BLOCK="MB,NB,KB", override them);
  * blocks are rounded to whole register tiles and KB halved until the packed panels fit
  * in local memory; where even KB = 16 does not fit (a GPU's 32-64 KiB: the C block alone is
  * 128 KiB), the larger of MB, NB is halved too (whole tiles, at least one).  Returns 0 when no
@@ -248,17 +242,14 @@ static int block_params(clg_ctx *ctx, int *tm, int *vw, int *nv, int *mb, int *n
     *tm = 16;
     *vw = 16;
     *nv = 1;
-    env_tile(tm, vw, nv);
+    option_tile(ctx, tm, vw, nv);
     *mb = 128;
     *nb = 256;
     *kb = 256;
-    const char *e = getenv("CLGRAD_GEMM_BLOCK");
-    int a, b, c;
-    if (e && sscanf(e, "%d,%d,%d", &a, &b, &c) == 3 && a > 0 && b > 0 && c > 0 && a <= 1024 && b <= 1024 &&
-        c <= 4096) {
-        *mb = a;
-        *nb = b;
-        *kb = c;
+    if (ctx->gemm.block[0]) {
+        *mb = ctx->gemm.block[0];
+        *nb = ctx->gemm.block[1];
+        *kb = ctx->gemm.block[2];
     }
     int tn = *vw * *nv;
     *mb = (*mb + *tm - 1) / *tm * *tm;
@@ -278,7 +269,7 @@ static int block_params(clg_ctx *ctx, int *tm, int *vw, int *nv, int *mb, int *n
 }
 
 /* Register tiles per work-item down M (GEMM_RM) for the unpacked kernels: as many as keep
- * about `per_cu` work-groups per compute unit, at most `cap` (CLGRAD_GEMM_RM overrides, for
+ * about `per_cu` work-groups per compute unit, at most `cap` (the rm option overrides, for
  * tuning).  Measured on PoCL: gemm_tiled_k gains ~8% at 8 per CU; gemm_tiled_n at 16 per CU
  * and at most 4 (fewer work-groups, each reusing its op(B) panel from L1) gains 3-5% at the
  * MLP's 256-wide products queued back to back (fwd 0.092 -> 0.087 ms), the same elsewhere;
@@ -287,10 +278,9 @@ static int rows_per_item(const clg_ctx *ctx, const gemm_call *g, int tm, int tn,
 {
     int tiles_m = (g->M + tm - 1) / tm;
     int64_t tiles = (int64_t)tiles_m * ((g->N + tn - 1) / tn) * g->batch;
-    const char *e = getenv("CLGRAD_GEMM_RM");
-    int rm = 1, v;
-    if (e && sscanf(e, "%d", &v) == 1 && v > 0)
-        rm = v;
+    int rm = 1;
+    if (ctx->gemm.rm > 0)
+        rm = ctx->gemm.rm;
     else if (per_cu > 0)
         rm = (int)(tiles / ((int64_t)per_cu * (ctx->info.compute_units ? ctx->info.compute_units : 1)));
     if (rm > tiles_m)
@@ -303,76 +293,63 @@ static int rows_per_item(const clg_ctx *ctx, const gemm_call *g, int tm, int tn,
 /* Which tiled kernel: gemm_block (packed) for products of at least 1024^3 multiply-adds
  * (2048^3 for A·Bᵀ, gemm_tiled_k's case), where strided and cache-set-conflicting panels
  * slow the unpacked kernels down (2048^3 NN on PoCL: 70 vs 170 GFLOP/s); below that the
- * packing costs more than it saves (512^3: ~1.37 vs ~1.22 ms).  Never on rusticl: llvmpipe miscompiles gemm_block's
- * k-block loop (wrong sums once K > KB).  CLGRAD_GEMM_KERNEL=block|tiled forces it elsewhere. */
+ * packing costs more than it saves (512^3: ~1.37 vs ~1.22 ms).  Never on rusticl
+ * (gemm_no_block): llvmpipe miscompiles gemm_block's k-block loop (wrong sums once K > KB).
+ * The kernel option (CLGRAD_GEMM_KERNEL=block|tiled|tiled_k) forces it on or off elsewhere. */
 static int use_block(const clg_ctx *ctx, const gemm_call *g)
 {
-    if (strstr(ctx->info.platform_name, "rusticl"))
+    if (ctx->gemm_no_block)
         return 0;
-    const char *e = getenv("CLGRAD_GEMM_KERNEL");
-    if (e && *e)
-        return !strcmp(e, "block");
+    if (ctx->gemm.kernel)
+        return ctx->gemm.kernel == CLG_GEMM_KERNEL_BLOCK;
     double fma = (double)g->M * (double)g->N * (double)g->K;
     return fma >= (!g->ta && g->tb ? 8589934592.0 : 1073741824.0);
 }
 
 /* A·Bᵀ through a transposed copy of B (see use_transpose): B[z] ([N,K], row length ldb)
- * becomes a contiguous [K,N] per batch in the ctx's scratch buffer (grown as needed; the
- * in-order queue makes reuse by the next call safe), then the product runs as A·B. */
+ * becomes a contiguous [K,N] per batch in a scratch slot (the op's scratch function reports it,
+ * gemm_scratch), then the product runs as A·B. */
 static clg_status path_tiled(clg_ctx *ctx, const gemm_call *g);
 
 static clg_status path_transposed(clg_ctx *ctx, const gemm_call *g)
 {
-    gemm_state *s = NULL;
-    clg_status st = get_state(ctx, &s);
-    if (st)
-        return st;
-    size_t bytes = (size_t)g->K * (size_t)g->N * (size_t)g->batch * sizeof(float);
-    if (bytes > s->scratch_bytes) {
-        if (s->scratch)
-            clReleaseMemObject(s->scratch);
-        s->scratch = NULL;
-        s->scratch_bytes = 0;
-        cl_int err;
-        s->scratch = clg__create_buffer(ctx, bytes, &err);
-        if (err != CL_SUCCESS) {
-            s->scratch = NULL;
-            return clg__cl_fail(err, "gemm: clCreateBuffer(%zu bytes of scratch for B^T, %dx%d batch %d)", bytes,
-                                g->N, g->K, g->batch);
-        }
-        s->scratch_bytes = bytes;
-    }
+    int mark = clg__scratch_mark(ctx);
+    cl_mem bt = NULL;
     cl_kernel k;
-    if ((st = clg__kernel(ctx, CLG_PROG_GEMM, "gemm_transpose", &k)))
-        return st;
-    clg_karg args[7] = { KMEM(g->b), KINT(g->bo), KINT(g->ldb), KINT(g->sb), KMEM(s->scratch), KINT(g->N),
-                         KINT(g->K) };
+    clg_status st = clg__scratch_mem(ctx, (size_t)g->K * (size_t)g->N * (size_t)g->batch * sizeof(float), &bt,
+                                     "gemm (B transposed)");
+    if (st || (st = variant_kernel(ctx, "gemm_transpose", "", &k)))
+        goto out;
+    clg_karg args[7] = { KMEM(g->b), KINT(g->bo), KINT(g->ldb), KINT(g->sb), KMEM(bt), KINT(g->N), KINT(g->K) };
     size_t gs[3] = { (size_t)(g->K + 15) / 16, (size_t)(g->N + 15) / 16, (size_t)g->batch };
     size_t ls[3] = { 1, 1, 1 };
     if ((st = run_kernel(ctx, k, "gemm_transpose", args, 7, gs, ls)))
-        return st;
+        goto out;
     gemm_call t = *g;
     t.tb = 0;
-    t.b = s->scratch;
+    t.b = bt;
     t.bo = 0;
     t.ldb = g->N;
     t.sb = g->K * g->N;
-    return path_tiled(ctx, &t);
+    st = path_tiled(ctx, &t);
+out:
+    clg__scratch_pop(ctx, mark);
+    return st;
 }
 
 /* A·Bᵀ by transposing B first (path_transposed), then gemm_block's NN form, from 1024^3
  * multiply-adds (2048^3 on PoCL: 93 ms vs 106 ms with gemm_block's TB=1 packing, 177 ms
  * with gemm_tiled_t).  Below that the transpose (~0.03-0.1 ms and a launch of ~10 us on
  * PoCL for the MLP's B) costs more than gemm_tiled_t's in-kernel packing.  Never on
- * rusticl (its NN form would be gemm_block).  CLGRAD_GEMM_NT=transpose|direct forces it. */
+ * rusticl (its NN form would be gemm_block).  The nt option (CLGRAD_GEMM_NT=transpose|direct)
+ * forces it. */
 static int use_transpose(const clg_ctx *ctx, const gemm_call *g)
 {
     if (g->ta || !g->tb)
         return 0;
-    const char *e = getenv("CLGRAD_GEMM_NT");
-    if (e && *e)
-        return !strcmp(e, "transpose");
-    if (strstr(ctx->info.platform_name, "rusticl"))
+    if (ctx->gemm.nt)
+        return ctx->gemm.nt == CLG_GEMM_NT_TRANSPOSE;
+    if (ctx->gemm_no_block)
         return 0;
     return (double)g->M * (double)g->N * (double)g->K >= 1073741824.0;
 }
@@ -382,13 +359,12 @@ static int use_transpose(const clg_ctx *ctx, const gemm_call *g)
  * memory) when the tile is a whole number of 16-wide vectors; else gemm_tiled_k (K >= 4
  * vectors) or gemm_tiled_n gathering B.  Measured on PoCL against gemm_tiled_k:
  * 256x128·128x512ᵀ 0.27 -> 0.20 ms, 512^3 1.40 -> 1.25 ms, K = 10: 0.03 -> 0.026 ms.
- * CLGRAD_GEMM_KERNEL=tiled_k forces gemm_tiled_k (K >= 4 vectors). */
+ * The kernel option tiled_k forces gemm_tiled_k (K >= 4 vectors). */
 static int use_tiled_t(const clg_ctx *ctx, const gemm_call *g, int tn, int *kc)
 {
     if (g->ta || !g->tb || tn % 16)
         return 0;
-    const char *e = getenv("CLGRAD_GEMM_KERNEL");
-    if (e && !strcmp(e, "tiled_k") && g->K >= 64)
+    if (ctx->gemm.kernel == CLG_GEMM_KERNEL_TILED_K && g->K >= 64)
         return 0;
     *kc = 512;
     while (*kc > 16 && (uint64_t)*kc * (uint64_t)tn * 4 > ctx->info.local_mem)
@@ -398,12 +374,11 @@ static int use_tiled_t(const clg_ctx *ctx, const gemm_call *g, int tn, int *kc)
 
 /* Register tiles down M per gemm_tiled_t work-item: all of M, unless there are fewer than
  * `per_cu` column strips per compute unit; then M is split so there are about that many
- * (each part packs its strip again).  CLGRAD_GEMM_RM overrides it. */
+ * (each part packs its strip again).  The rm option overrides it. */
 static int strip_rows(const clg_ctx *ctx, const gemm_call *g, int tm, int tn, int per_cu)
 {
-    int tiles_m = (g->M + tm - 1) / tm, v;
-    const char *e = getenv("CLGRAD_GEMM_RM");
-    if (e && sscanf(e, "%d", &v) == 1 && v > 0)
+    int tiles_m = (g->M + tm - 1) / tm, v = ctx->gemm.rm;
+    if (v > 0)
         return v < tiles_m ? v : tiles_m;
     int64_t strips = (int64_t)((g->N + tn - 1) / tn) * g->batch;
     int64_t want = (int64_t)per_cu * (ctx->info.compute_units ? ctx->info.compute_units : 1);
@@ -471,15 +446,14 @@ static clg_status path_tiled(clg_ctx *ctx, const gemm_call *g)
     common_args(g, args);
     /* One work-item per work-group: each is already a vectorised tile, and a fixed
      * local size spares PoCL a re-specialisation per global size.
-     * CLGRAD_GEMM_WG="x,y" overrides it (tuning), "0,0" leaves it to the driver. */
+     * The wg option (CLGRAD_GEMM_WG="x,y") overrides it (tuning); CLG_GEMM_WG_DRIVER ("0,0")
+     * leaves it to the driver. */
     size_t ls[3] = { 1, 1, 1 };
-    const char *wg = getenv("CLGRAD_GEMM_WG");
-    int lx, ly;
-    if (wg && sscanf(wg, "%d,%d", &lx, &ly) == 2 && lx >= 0 && ly >= 0) {
-        if (lx == 0 || ly == 0)
-            return run_kernel(ctx, k, kname, args, N_COMMON_ARGS, gs, NULL);
-        ls[0] = (size_t)lx;
-        ls[1] = (size_t)ly;
+    if (ctx->gemm.wg[0] == CLG_GEMM_WG_DRIVER)
+        return run_kernel(ctx, k, kname, args, N_COMMON_ARGS, gs, NULL);
+    if (ctx->gemm.wg[0] > 0) {
+        ls[0] = (size_t)ctx->gemm.wg[0];
+        ls[1] = (size_t)ctx->gemm.wg[1];
     }
     return run_kernel(ctx, k, kname, args, N_COMMON_ARGS, gs, ls);
 }
@@ -514,41 +488,37 @@ static clg_status path_clblast(clg_ctx *ctx, const gemm_call *g)
     return CLG_OK;
 }
 
-/* CLGRAD_GEMM, else what `clgrad tune` found fastest for the shape class (our kernels or
- * CLBlast), else the device-type default (*dflt = 1). */
-static gemm_path choose_path(clg_ctx *ctx, const gemm_call *g, int *dflt)
+/* The path option (CLGRAD_GEMM), else what `clgrad tune` found fastest for the shape class (our
+ * kernels or CLBlast), else the device's default (*dflt = 1), local where CLBlast failed. */
+static clg_gemm_path choose_path(clg_ctx *ctx, const gemm_call *g, int *dflt)
 {
     *dflt = 0;
-    const char *e = getenv("CLGRAD_GEMM");
-    if (e && *e) {
-        if (!strcmp(e, "clblast"))
-            return PATH_CLBLAST;
-        if (!strcmp(e, "tiled"))
-            return PATH_TILED;
-        if (!strcmp(e, "local"))
-            return PATH_LOCAL;
-        if (!strcmp(e, "simple"))
-            return PATH_SIMPLE;
-    }
+    if (ctx->gemm.path)
+        return ctx->gemm.path;
     const int *t = tuned(ctx, clg__gemm_class(g->ta, g->tb, g->N));
     if (t)
-        return t[1];
+        return (clg_gemm_path)t[1];
     *dflt = 1;
-    /* rusticl/llvmpipe vectorises across work-items and runs a per-work-item register
-     * tile of float16 vectors lane by lane (~30x slower than gemm_simple's scalar blocks) */
-    if (strstr(ctx->info.platform_name, "rusticl"))
-        return PATH_SIMPLE;
-    if (ctx->info.type == CLG_DEVICE_CPU)
-        return PATH_TILED;
     gemm_state *s = ctx->gemm_state;
-    return s && s->clblast_failed ? PATH_LOCAL : PATH_CLBLAST;
+    if (ctx->gemm_default_path == CLG_GEMM_PATH_CLBLAST && s && s->clblast_failed)
+        return CLG_GEMM_PATH_LOCAL;
+    return (clg_gemm_path)ctx->gemm_default_path;
+}
+
+static const char *const path_names[] = { "tiled", "local", "simple", "clblast" }; /* by path - 1 */
+
+clg_gemm_path clg_gemm_path_parse(const char *name)
+{
+    for (int i = 0; name && i < 4; i++)
+        if (!strcmp(name, path_names[i]))
+            return (clg_gemm_path)(i + 1);
+    return CLG_GEMM_PATH_DEFAULT;
 }
 
 const char *clg_gemm_last_path(clg_ctx *ctx)
 {
-    static const char *const names[] = { "tiled", "local", "simple", "clblast" };
     gemm_state *s = ctx ? ctx->gemm_state : NULL;
-    return s && s->last_path >= 0 && s->last_path < 4 ? names[s->last_path] : NULL;
+    return s && s->last_path >= CLG_GEMM_PATH_TILED && s->last_path <= CLG_GEMM_PATH_CLBLAST ? path_names[s->last_path - 1] : NULL;
 }
 
 /* Zero C (all batches, contiguous) where K == 0 or CLBlast must not read garbage. */
@@ -565,14 +535,14 @@ static clg_status gemm_run(clg_ctx *ctx, gemm_call *g)
     if (g->K == 0)
         return g->beta == 0.0f ? zero_c(ctx, g) : CLG_OK;
     int dflt;
-    gemm_path path = choose_path(ctx, g, &dflt);
+    clg_gemm_path path = choose_path(ctx, g, &dflt);
     gemm_state *s = NULL;
     if (get_state(ctx, &s) == CLG_OK)
         s->last_path = path;
     else
         clg__clear_error();
     switch (path) {
-    case PATH_CLBLAST: {
+    case CLG_GEMM_PATH_CLBLAST: {
         if (g->beta == 0.0f) {
             /* 0·NaN would leak uninitialised memory into C */
             clg_status st = zero_c(ctx, g);
@@ -584,14 +554,14 @@ static clg_status gemm_run(clg_ctx *ctx, gemm_call *g)
             /* the default, not a user's choice: our local-memory kernel instead, from now on */
             clg__clear_error();
             s->clblast_failed = 1;
-            s->last_path = PATH_LOCAL;
+            s->last_path = CLG_GEMM_PATH_LOCAL;
             return path_local(ctx, g);
         }
         return st;
     }
-    case PATH_LOCAL: return path_local(ctx, g);
-    case PATH_SIMPLE: return path_simple(ctx, g);
-    case PATH_TILED:
+    case CLG_GEMM_PATH_LOCAL: return path_local(ctx, g);
+    case CLG_GEMM_PATH_SIMPLE: return path_simple(ctx, g);
+    case CLG_GEMM_PATH_TILED:
     default: return path_tiled(ctx, g);
     }
 }
@@ -712,6 +682,31 @@ static clg_status gemm_backward(clg_ctx *ctx, const clg_tensor *const *in, const
     return CLG_OK;
 }
 
+/* Bytes of scratch the product op(x)·op(y) takes: B transposed when use_transpose picks that form. */
+static size_t call_scratch(const clg_ctx *ctx, const clg_shape *x, int tx, const clg_shape *y, int ty,
+                           const clg_shape *dst)
+{
+    clg_tensor a = { .s = *x }, b = { .s = *y }, c = { .s = *dst };
+    gemm_call g = make_call(&a, tx, &b, ty, &c, 0.0f);
+    return use_transpose(ctx, &g) ? (size_t)g.K * (size_t)g.N * (size_t)g.batch * sizeof(float) : 0;
+}
+
+/* One slot: the forward's product, or the larger of the backward's two (they run one after the
+ * other, each releasing its slot). */
+static int gemm_scratch(const clg_ctx *ctx, const clg_shape *const *in, const clg_shape *out, const clg_attrs *a,
+                        int backward, size_t *bytes)
+{
+    int ta = a->trans_a ? 1 : 0, tb = a->trans_b ? 1 : 0;
+    if (!backward) {
+        bytes[0] = call_scratch(ctx, in[0], ta, in[1], tb, out);
+    } else {
+        size_t da = ta ? call_scratch(ctx, in[1], tb, out, 1, in[0]) : call_scratch(ctx, out, 0, in[1], !tb, in[0]);
+        size_t db = tb ? call_scratch(ctx, out, 1, in[0], ta, in[1]) : call_scratch(ctx, in[0], !ta, out, 0, in[1]);
+        bytes[0] = da > db ? da : db;
+    }
+    return bytes[0] ? 1 : 0;
+}
+
 static clg_status matmul_infer(const clg_shape *const *in, const clg_attrs *a, clg_shape *out)
 {
     return gemm_infer("matmul", 2, in, a, out);
@@ -722,5 +717,9 @@ static clg_status bmm_infer(const clg_shape *const *in, const clg_attrs *a, clg_
     return gemm_infer("bmm", 3, in, a, out);
 }
 
-const clg_op_desc clg_op_gemm_matmul = { .infer = matmul_infer, .forward = gemm_forward, .backward = gemm_backward };
-const clg_op_desc clg_op_gemm_bmm = { .infer = bmm_infer, .forward = gemm_forward, .backward = gemm_backward };
+const clg_op_desc clg_op_gemm_matmul = {
+    .infer = matmul_infer, .forward = gemm_forward, .backward = gemm_backward, .scratch = gemm_scratch
+};
+const clg_op_desc clg_op_gemm_bmm = {
+    .infer = bmm_infer, .forward = gemm_forward, .backward = gemm_backward, .scratch = gemm_scratch
+};

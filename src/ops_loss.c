@@ -1,33 +1,20 @@
 /* ops_loss.c — losses: fused cross-entropy with integer labels, mse, masked mse (scalar outputs). */
 #include "internal.h"
 
-/* Largest power of two <= min(cap, the kernel's and the device's work-group limit). */
-static size_t group_size(clg_ctx *ctx, cl_kernel k, size_t cap)
-{
-    size_t kw = 0;
-    if (clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kw, &kw, NULL) != CL_SUCCESS)
-        kw = 1;
-    if (ctx->info.max_work_group && kw > ctx->info.max_work_group)
-        kw = ctx->info.max_work_group;
-    size_t g = 1;
-    while (g * 2 <= kw && g * 2 <= cap)
-        g *= 2;
-    return g;
-}
-
-/* Launch a single-work-group reduction kernel with `nloc` local float arrays of group size. */
-static clg_status launch_group(clg_ctx *ctx, const char *kname, clg_karg *args, int nargs, int nloc)
+/* Launch a single-work-group reduction kernel (clg__kernel_wg, at most 256 items) with `nloc` local
+ * float arrays of group size. */
+static clg_status launch_group(clg_ctx *ctx, clg_kid kid, clg_karg *args, int nargs, int nloc)
 {
     cl_kernel k;
-    clg_status st = clg__kernel(ctx, CLG_PROG_LOSS, kname, &k);
-    if (st)
+    size_t L;
+    clg_status st = clg__kernel_id(ctx, kid, &k);
+    if (st || (st = clg__kernel_wg(ctx, kid, 256, &L)))
         return st;
-    size_t L = group_size(ctx, k, 256);
     for (int i = 0; i < nloc; i++)
         args[nargs - nloc + i] = KLOCAL(L * sizeof(float));
-    if ((st = clg__set_args(k, kname, args, nargs)))
+    if ((st = clg__set_args(k, clg__kname(kid), args, nargs)))
         return st;
-    return clg__enqueue(ctx, k, kname, 1, &L, &L);
+    return clg__enqueue(ctx, k, clg__kname(kid), 1, &L, &L);
 }
 
 /* n floats of scratch (a slot: see clg__scratch_tensor). */
@@ -64,11 +51,11 @@ static clg_status ce_forward(clg_ctx *ctx, const clg_tensor *const *in, clg_tens
     clg_status st = scratch(ctx, N, &rows);
     if (st)
         return st;
-    st = LAUNCH1D(ctx, CLG_PROG_LOSS, "ce_rows", (size_t)N, KTEN(in[0]), KTEN(in[1]), KMEM(rows.buf), KINT(N),
+    st = LAUNCH(ctx, CLG_K_ce_rows, (size_t)N, KTEN(in[0]), KTEN(in[1]), KMEM(rows.buf), KINT(N),
                   KINT(C), KMEM(ctx->errflags), KINT(CLG_OP_CROSS_ENTROPY + 1));
     if (!st) {
         clg_karg args[] = { KMEM(rows.buf), KINT(N), KFLT(1.0f / (float)N), KTEN(out), KLOCAL(0) };
-        st = launch_group(ctx, "sum_scaled", args, CLG_NARGS(args), 1);
+        st = launch_group(ctx, CLG_K_sum_scaled, args, CLG_NARGS(args), 1);
     }
     return st;
 }
@@ -94,7 +81,7 @@ static clg_status ce_backward(clg_ctx *ctx, const clg_tensor *const *in, const c
     if (!gin[0])
         return CLG_OK;
     int N = (int)in[0]->s.dim[0], C = (int)in[0]->s.dim[1];
-    return LAUNCH1D(ctx, CLG_PROG_LOSS, "ce_bwd", (size_t)N, KTEN(in[0]), KTEN(in[1]), KTEN(gout), KTEN(gin[0]),
+    return LAUNCH(ctx, CLG_K_ce_bwd, (size_t)N, KTEN(in[0]), KTEN(in[1]), KTEN(gout), KTEN(gin[0]),
                     KINT(N), KINT(C), KINT(acc));
 }
 
@@ -169,13 +156,13 @@ static clg_status sq_sums(clg_ctx *ctx, const clg_tensor *const *in, int has_mas
         return st;
     const clg_tensor *mk = has_mask ? in[2] : in[0];
     if (vec)
-        st = LAUNCH_ONES(ctx, CLG_PROG_LOSS, "sqerr_partial_vec", (size_t)ng, KTEN(in[0]), KTEN(in[1]), KTEN(mk),
+        st = LAUNCH_ONES(ctx, CLG_K_sqerr_partial_vec, (size_t)ng, KTEN(in[0]), KTEN(in[1]), KTEN(mk),
                          KINT(has_mask), KINT(want_err), KINT(n), KINT(chunk), KMEM(part.buf));
     else
-        st = LAUNCH1D(ctx, CLG_PROG_LOSS, "sqerr_partial", (size_t)ng * wg, KTEN(in[0]), KTEN(in[1]), KTEN(mk),
+        st = LAUNCH(ctx, CLG_K_sqerr_partial, (size_t)ng * wg, KTEN(in[0]), KTEN(in[1]), KTEN(mk),
                       KINT(has_mask), KINT(want_err), KINT(n), KMEM(part.buf));
     if (!st)
-        st = LAUNCH1D(ctx, CLG_PROG_LOSS, "sqerr_final", wg, KMEM(part.buf), KINT(ng), KMEM(sums->buf),
+        st = LAUNCH(ctx, CLG_K_sqerr_final, wg, KMEM(part.buf), KINT(ng), KMEM(sums->buf),
                       KMEM(y ? y->buf : sums->buf), KINT(y ? (int)y->offset : -1));
     return st;
 }
@@ -208,11 +195,11 @@ static clg_status sq_backward(clg_ctx *ctx, const clg_tensor *const *in, const c
         st = sq_sums(ctx, in, 1, 0, &sums, NULL);
     if (!st && clg__vec_kernels(ctx)) {
         int chunk = sq_chunk(n);
-        st = LAUNCH_ONES(ctx, CLG_PROG_LOSS, "sqerr_bwd_vec", (size_t)(n + chunk - 1) / (size_t)chunk, KTEN(in[0]),
+        st = LAUNCH_ONES(ctx, CLG_K_sqerr_bwd_vec, (size_t)(n + chunk - 1) / (size_t)chunk, KTEN(in[0]),
                          KTEN(in[1]), KTEN(mk), KINT(has_mask), KMEM(sums.buf), KFLT((float)n), KTEN(gout), KTEN(gp),
                          KINT(gin[0] != NULL), KTEN(gt), KINT(gin[1] != NULL), KINT(n), KINT(acc), KINT(chunk));
     } else if (!st)
-        st = LAUNCH1D(ctx, CLG_PROG_LOSS, "sqerr_bwd", (size_t)n, KTEN(in[0]), KTEN(in[1]), KTEN(mk),
+        st = LAUNCH(ctx, CLG_K_sqerr_bwd, (size_t)n, KTEN(in[0]), KTEN(in[1]), KTEN(mk),
                       KINT(has_mask), KMEM(sums.buf), KFLT((float)n), KTEN(gout), KTEN(gp), KINT(gin[0] != NULL),
                       KTEN(gt), KINT(gin[1] != NULL), KINT(n), KINT(acc));
     return st;

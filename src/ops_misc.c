@@ -7,19 +7,6 @@
 #define TILE 16
 #define ACC_MAX_WG 256
 
-static clg_status kernel_wg(clg_ctx *ctx, const char *kname, cl_kernel *k, size_t *wg)
-{
-    clg_status st = clg__kernel(ctx, CLG_PROG_MISC, kname, k);
-    if (st)
-        return st;
-    cl_int err = clGetKernelWorkGroupInfo(*k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof *wg, wg, NULL);
-    if (err != CL_SUCCESS)
-        return clg__cl_fail(err, "clGetKernelWorkGroupInfo(%s)", kname);
-    if (ctx->info.max_work_group && *wg > ctx->info.max_work_group)
-        *wg = ctx->info.max_work_group;
-    return CLG_OK;
-}
-
 static clg_status too_big(const char *op, const clg_shape *const *in, int nin)
 {
     for (int i = 0; i < nin; i++)
@@ -46,7 +33,7 @@ static clg_status argmax_forward(clg_ctx *ctx, const clg_tensor *const *in, clg_
 {
     (void)a;
     int rows = (int)in[0]->s.dim[0], C = (int)in[0]->s.dim[1];
-    return LAUNCH1D(ctx, CLG_PROG_MISC, "argmax_rows", (size_t)rows, KTEN(in[0]), KTEN(out), KINT(rows), KINT(C));
+    return LAUNCH(ctx, CLG_K_argmax_rows, (size_t)rows, KTEN(in[0]), KTEN(out), KINT(rows), KINT(C));
 }
 
 static clg_status accuracy_infer(const clg_shape *const *in, const clg_attrs *a, clg_shape *out)
@@ -71,12 +58,10 @@ static clg_status accuracy_forward(clg_ctx *ctx, const clg_tensor *const *in, cl
     const char *kname = "accuracy_count";
     int rows = (int)in[0]->s.dim[0], C = (int)in[0]->s.dim[1];
     cl_kernel k;
-    size_t kw, wg = 1;
-    clg_status st = kernel_wg(ctx, kname, &k, &kw);
-    if (st)
+    size_t wg;
+    clg_status st = clg__kernel_id(ctx, CLG_K_accuracy_count, &k);
+    if (st || (st = clg__kernel_wg(ctx, CLG_K_accuracy_count, ACC_MAX_WG, &wg)))
         return st;
-    while (wg * 2 <= kw && wg * 2 <= ACC_MAX_WG)
-        wg *= 2;
     const clg_karg args[] = { KTEN(in[0]), KTEN(in[1]), KTEN(out), KINT(rows), KINT(C), KMEM(ctx->errflags),
                               KINT(CLG_OP_ACCURACY + 1), KLOCAL(wg * sizeof(cl_int)) };
     if ((st = clg__set_args(k, kname, args, CLG_NARGS(args))))
@@ -136,7 +121,7 @@ static clg_status copy_forward(clg_ctx *ctx, const clg_tensor *const *in, clg_te
 {
     (void)a;
     int n = (int)clg_shape_numel(&out->s);
-    return LAUNCH1D(ctx, CLG_PROG_MISC, "copy32", (size_t)n, KTEN(in[0]), KTEN(out), KINT(n));
+    return LAUNCH(ctx, CLG_K_copy32, (size_t)n, KTEN(in[0]), KTEN(out), KINT(n));
 }
 
 /* ---- transpose ------------------------------------------------------------------- */
@@ -167,11 +152,11 @@ static clg_status transpose_forward(clg_ctx *ctx, const clg_tensor *const *in, c
     int B = n / (M * N);
     cl_kernel k;
     size_t kw;
-    clg_status st = kernel_wg(ctx, "transpose_tiled", &k, &kw);
-    if (st)
+    clg_status st = clg__kernel_id(ctx, CLG_K_transpose_tiled, &k);
+    if (st || (st = clg__kernel_wg(ctx, CLG_K_transpose_tiled, TILE * TILE, &kw)))
         return st;
     if (kw < TILE * TILE)
-        return LAUNCH1D(ctx, CLG_PROG_MISC, "transpose_naive", (size_t)n, KTEN(in[0]), KTEN(out), KINT(M), KINT(N),
+        return LAUNCH(ctx, CLG_K_transpose_naive, (size_t)n, KTEN(in[0]), KTEN(out), KINT(M), KINT(N),
                         KINT(n));
     const clg_karg args[] = { KTEN(in[0]), KTEN(out), KINT(M), KINT(N) };
     if ((st = clg__set_args(k, "transpose_tiled", args, CLG_NARGS(args))))

@@ -12,21 +12,19 @@
 
 static size_t blocks_of(int64_t n) { return (size_t)((n + 3) / 4); }
 
-/* Kernel kname over `blocks` Philox blocks: one block per work-item, or where clg__vec_kernels
- * kname_vec with 16 blocks per work-item in work-groups of one (uint16 lanes; PoCL: see the
+/* Kernel kid over `blocks` Philox blocks: one block per work-item, or where clg__vec_kernels its
+ * _vec twin vid with 16 blocks per work-item in work-groups of one (uint16 lanes; PoCL: see the
  * README).  Same arguments, same values. */
-static clg_status launch_rng(clg_ctx *ctx, const char *kname, size_t blocks, const clg_karg *args, int nargs)
+static clg_status launch_rng(clg_ctx *ctx, clg_kid kid, clg_kid vid, size_t blocks, const clg_karg *args, int nargs)
 {
-    if (clg__vec_kernels(ctx)) {
-        char vname[64];
-        snprintf(vname, sizeof vname, "%s_vec", kname);
-        return clg__launch_groups_of_one(ctx, CLG_PROG_RANDOM, vname, (blocks + 15) / 16, args, nargs);
-    }
-    return clg__launch1d(ctx, CLG_PROG_RANDOM, kname, blocks, args, nargs);
+    if (clg__vec_kernels(ctx))
+        return clg__launch_groups_of_one(ctx, vid, (blocks + 15) / 16, args, nargs);
+    return clg__launch1d(ctx, kid, blocks, args, nargs);
 }
 
-#define LAUNCH_RNG(ctx, kname, blocks, ...)                                      \
-    launch_rng((ctx), (kname), (blocks), (const clg_karg[]){ __VA_ARGS__ },      \
+/* LAUNCH_RNG(ctx, name, blocks, args...): kernels CLG_K_name and CLG_K_name_vec */
+#define LAUNCH_RNG(ctx, name, blocks, ...)                                                         \
+    launch_rng((ctx), CLG_K_##name, CLG_K_##name##_vec, (blocks), (const clg_karg[]){ __VA_ARGS__ }, \
                CLG_NARGS(((const clg_karg[]){ __VA_ARGS__ })))
 
 static clg_status check_numel(const char *op, const clg_shape *s)
@@ -79,7 +77,7 @@ static clg_status random_uniform_forward(clg_ctx *ctx, const clg_tensor *const *
 {
     (void)in;
     int64_t n = clg_shape_numel(&out->s);
-    return LAUNCH_RNG(ctx, "random_uniform_fwd", blocks_of(n), KTEN(out), KINT(n), RNG_ARGS(a),
+    return LAUNCH_RNG(ctx, random_uniform_fwd, blocks_of(n), KTEN(out), KINT(n), RNG_ARGS(a),
                     KFLT(a->alpha), KFLT(a->beta));
 }
 
@@ -103,7 +101,7 @@ static clg_status random_normal_forward(clg_ctx *ctx, const clg_tensor *const *i
 {
     (void)in;
     int64_t n = clg_shape_numel(&out->s);
-    return LAUNCH_RNG(ctx, "random_normal_fwd", blocks_of(n), KTEN(out), KINT(n), RNG_ARGS(a),
+    return LAUNCH_RNG(ctx, random_normal_fwd, blocks_of(n), KTEN(out), KINT(n), RNG_ARGS(a),
                     KFLT(a->alpha), KFLT(a->beta));
 }
 
@@ -159,13 +157,13 @@ static clg_status patch_mask_forward(clg_ctx *ctx, const clg_tensor *const *in, 
     if (st)
         return st;
     if (clg__vec_kernels(ctx))
-        st = LAUNCH_ONES(ctx, CLG_PROG_RANDOM, "patch_mask_select_vec", (size_t)N, KMEM(sel.buf), KINT(N), KINT(np),
+        st = LAUNCH_ONES(ctx, CLG_K_patch_mask_select_vec, (size_t)N, KMEM(sel.buf), KINT(N), KINT(np),
                          KINT(k), RNG_ARGS(a));
     else
-        st = LAUNCH1D(ctx, CLG_PROG_RANDOM, "patch_mask_select", (size_t)N, KMEM(sel.buf), KINT(N), KINT(np),
+        st = LAUNCH(ctx, CLG_K_patch_mask_select, (size_t)N, KMEM(sel.buf), KINT(N), KINT(np),
                       KINT(k), RNG_ARGS(a));
     if (!st)
-        st = LAUNCH1D(ctx, CLG_PROG_RANDOM, "patch_mask_fill", (size_t)N * (size_t)H, KMEM(sel.buf), KTEN(out),
+        st = LAUNCH(ctx, CLG_K_patch_mask_fill, (size_t)N * (size_t)H, KMEM(sel.buf), KTEN(out),
                       KINT(N), KINT(H), KINT(W), KINT(P));
     return st;
 }
@@ -211,7 +209,7 @@ static clg_status dropout_forward(clg_ctx *ctx, const clg_tensor *const *in, clg
                                   const clg_attrs *a)
 {
     int64_t n = clg_shape_numel(&out->s);
-    return LAUNCH_RNG(ctx, "dropout_apply", blocks_of(n), KTEN(in[0]), KTEN(out), KINT(n), KUINT(dropout_thr(a)),
+    return LAUNCH_RNG(ctx, dropout_apply, blocks_of(n), KTEN(in[0]), KTEN(out), KINT(n), KUINT(dropout_thr(a)),
                       KFLT(dropout_scale(a)), RNG_ARGS(a), KINT(0));
 }
 
@@ -225,7 +223,7 @@ static clg_status dropout_backward(clg_ctx *ctx, const clg_tensor *const *in, co
     if (st)
         return st;
     int64_t n = clg_shape_numel(&in[0]->s);
-    return LAUNCH_RNG(ctx, "dropout_apply", blocks_of(n), KTEN(gout), KTEN(gin[0]), KINT(n), KUINT(dropout_thr(a)),
+    return LAUNCH_RNG(ctx, dropout_apply, blocks_of(n), KTEN(gout), KTEN(gin[0]), KINT(n), KUINT(dropout_thr(a)),
                       KFLT(dropout_scale(a)), RNG_ARGS(a), KINT(acc != 0));
 }
 

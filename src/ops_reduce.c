@@ -11,44 +11,28 @@
 
 /* ---- launch helpers ------------------------------------------------------- */
 
-/* Largest power-of-two local size the kernel allows on this device, capped. */
-static clg_status group_size(clg_ctx *ctx, cl_kernel k, const char *kname, size_t *wg)
-{
-    size_t kw = 0;
-    cl_int err = clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kw, &kw, NULL);
-    if (err != CL_SUCCESS)
-        return clg__cl_fail(err, "clGetKernelWorkGroupInfo(%s)", kname);
-    if (ctx->info.max_work_group && kw > ctx->info.max_work_group)
-        kw = ctx->info.max_work_group;
-    size_t w = 1;
-    while (w * 2 <= kw && w * 2 <= GROUP_MAX_WG)
-        w *= 2;
-    *wg = w;
-    return CLG_OK;
-}
-
-/* Launch `groups` work-groups of kernel kname; a __local float[wg] argument is appended. */
-static clg_status launch_groups(clg_ctx *ctx, const char *kname, size_t groups, const clg_karg *args,
-                                int nargs)
+/* Launch `groups` work-groups of kernel kid (clg__kernel_wg, at most GROUP_MAX_WG items); a
+ * __local float[wg] argument is appended. */
+static clg_status launch_groups(clg_ctx *ctx, clg_kid kid, size_t groups, const clg_karg *args, int nargs)
 {
     if (groups == 0)
         return CLG_OK;
     cl_kernel k;
     size_t wg;
     clg_karg all[24];
-    clg_status st = clg__kernel(ctx, CLG_PROG_REDUCE, kname, &k);
-    if (st || (st = group_size(ctx, k, kname, &wg)))
+    clg_status st = clg__kernel_id(ctx, kid, &k);
+    if (st || (st = clg__kernel_wg(ctx, kid, GROUP_MAX_WG, &wg)))
         return st;
     memcpy(all, args, (size_t)nargs * sizeof *args);
     all[nargs] = KLOCAL(wg * sizeof(cl_float));
-    if ((st = clg__set_args(k, kname, all, nargs + 1)))
+    if ((st = clg__set_args(k, clg__kname(kid), all, nargs + 1)))
         return st;
     size_t g = groups * wg;
-    return clg__enqueue(ctx, k, kname, 1, &g, &wg);
+    return clg__enqueue(ctx, k, clg__kname(kid), 1, &g, &wg);
 }
 
-#define LAUNCH_GROUPS(ctx, kname, groups, ...)                                          \
-    launch_groups((ctx), (kname), (groups), (const clg_karg[]){ __VA_ARGS__ },           \
+#define LAUNCH_GROUPS(ctx, kid, groups, ...)                                            \
+    launch_groups((ctx), (kid), (groups), (const clg_karg[]){ __VA_ARGS__ },           \
                   CLG_NARGS(((const clg_karg[]){ __VA_ARGS__ })))
 
 /* ---- sum / mean ------------------------------------------------------------- */
@@ -113,15 +97,15 @@ static clg_status axis_fwd(clg_ctx *ctx, const clg_tensor *x, clg_tensor *y, con
     if (clg__vec_kernels(ctx)) {
         /* PoCL: mean [128,784] all, forward 340 -> 59 us (tools/BENCHMARKS.md) */
         if (inner == 1)
-            return LAUNCH_ONES(ctx, CLG_PROG_REDUCE, "reduce_sum_rows_vec", (size_t)nout, KTEN(x), KTEN(y), KINT(R),
+            return LAUNCH_ONES(ctx, CLG_K_reduce_sum_rows_vec, (size_t)nout, KTEN(x), KTEN(y), KINT(R),
                                KFLT(scale));
-        return LAUNCH_ONES(ctx, CLG_PROG_REDUCE, "reduce_sum_cols_vec", (size_t)outer * (size_t)((inner + 15) / 16),
+        return LAUNCH_ONES(ctx, CLG_K_reduce_sum_cols_vec, (size_t)outer * (size_t)((inner + 15) / 16),
                            KTEN(x), KTEN(y), KINT(R), KINT(inner), KFLT(scale));
     }
     if (R >= GROUP_MIN_LEN && (inner == 1 || nout < 1024))
-        return LAUNCH_GROUPS(ctx, "reduce_sum_group", (size_t)nout, KTEN(x), KTEN(y), KINT(R), KINT(inner),
+        return LAUNCH_GROUPS(ctx, CLG_K_reduce_sum_group, (size_t)nout, KTEN(x), KTEN(y), KINT(R), KINT(inner),
                              KFLT(scale));
-    return LAUNCH1D(ctx, CLG_PROG_REDUCE, "reduce_sum_item", (size_t)nout, KTEN(x), KTEN(y), KINT(nout),
+    return LAUNCH(ctx, CLG_K_reduce_sum_item, (size_t)nout, KTEN(x), KTEN(y), KINT(nout),
                     KINT(R), KINT(inner), KFLT(scale));
 }
 
@@ -136,12 +120,12 @@ static clg_status axis_bwd(clg_ctx *ctx, const clg_tensor *x, const clg_tensor *
     float scale = mean ? 1.0f / (float)R : 1.0f;
     if (n > 0 && clg__vec_kernels(ctx)) {
         if (inner == 1)
-            return LAUNCH_ONES(ctx, CLG_PROG_REDUCE, "reduce_sum_bwd_rows_vec", (size_t)outer, KTEN(gy), KTEN(gx),
+            return LAUNCH_ONES(ctx, CLG_K_reduce_sum_bwd_rows_vec, (size_t)outer, KTEN(gy), KTEN(gx),
                                KINT(R), KFLT(scale), KINT(acc));
-        return LAUNCH_ONES(ctx, CLG_PROG_REDUCE, "reduce_sum_bwd_cols_vec", (size_t)outer * (size_t)((inner + 15) / 16),
+        return LAUNCH_ONES(ctx, CLG_K_reduce_sum_bwd_cols_vec, (size_t)outer * (size_t)((inner + 15) / 16),
                            KTEN(gy), KTEN(gx), KINT(R), KINT(inner), KFLT(scale), KINT(acc));
     }
-    return LAUNCH1D(ctx, CLG_PROG_REDUCE, "reduce_sum_bwd", (size_t)n, KTEN(gy), KTEN(gx), KINT(n), KINT(R),
+    return LAUNCH(ctx, CLG_K_reduce_sum_bwd, (size_t)n, KTEN(gy), KTEN(gx), KINT(n), KINT(R),
                     KINT(inner), KFLT(scale), KINT(acc));
 }
 
@@ -187,10 +171,10 @@ static clg_status sm_fwd(clg_ctx *ctx, const clg_tensor *x, clg_tensor *y, int l
         return CLG_OK;
     int style = sm_style(ctx, C);
     if (style == SM_VEC)
-        return LAUNCH_ONES(ctx, CLG_PROG_REDUCE, "softmax_vec", (size_t)rows, KTEN(x), KTEN(y), KINT(C), KINT(logsm));
+        return LAUNCH_ONES(ctx, CLG_K_softmax_vec, (size_t)rows, KTEN(x), KTEN(y), KINT(C), KINT(logsm));
     if (style == SM_GROUP)
-        return LAUNCH_GROUPS(ctx, "softmax_group", (size_t)rows, KTEN(x), KTEN(y), KINT(C), KINT(logsm));
-    return LAUNCH1D(ctx, CLG_PROG_REDUCE, "softmax_item", (size_t)rows, KTEN(x), KTEN(y), KINT(rows), KINT(C),
+        return LAUNCH_GROUPS(ctx, CLG_K_softmax_group, (size_t)rows, KTEN(x), KTEN(y), KINT(C), KINT(logsm));
+    return LAUNCH(ctx, CLG_K_softmax_item, (size_t)rows, KTEN(x), KTEN(y), KINT(rows), KINT(C),
                     KINT(logsm));
 }
 
@@ -205,12 +189,12 @@ static clg_status sm_bwd(clg_ctx *ctx, const clg_tensor *y, const clg_tensor *gy
         return CLG_OK;
     int style = sm_style(ctx, C);
     if (style == SM_VEC)
-        return LAUNCH_ONES(ctx, CLG_PROG_REDUCE, "softmax_bwd_vec", (size_t)rows, KTEN(y), KTEN(gy), KTEN(gx),
+        return LAUNCH_ONES(ctx, CLG_K_softmax_bwd_vec, (size_t)rows, KTEN(y), KTEN(gy), KTEN(gx),
                            KINT(C), KINT(logsm), KINT(acc));
     if (style == SM_GROUP)
-        return LAUNCH_GROUPS(ctx, "softmax_bwd_group", (size_t)rows, KTEN(y), KTEN(gy), KTEN(gx), KINT(C),
+        return LAUNCH_GROUPS(ctx, CLG_K_softmax_bwd_group, (size_t)rows, KTEN(y), KTEN(gy), KTEN(gx), KINT(C),
                              KINT(logsm), KINT(acc));
-    return LAUNCH1D(ctx, CLG_PROG_REDUCE, "softmax_bwd_item", (size_t)rows, KTEN(y), KTEN(gy), KTEN(gx),
+    return LAUNCH(ctx, CLG_K_softmax_bwd_item, (size_t)rows, KTEN(y), KTEN(gy), KTEN(gx),
                     KINT(rows), KINT(C), KINT(logsm), KINT(acc));
 }
 

@@ -76,26 +76,22 @@ clg_status clg_sgd_update(clg_ctx *ctx, clg_tensor *param, const clg_tensor *gra
         return st;
     int n = (int)clg_shape_numel(&param->s);
     const clg_tensor *v = velocity ? velocity : param; /* unused when has_v == 0 */
-    return LAUNCH1D(ctx, CLG_PROG_OPTIM, "sgd_update", (size_t)n, KTEN(param), KTEN(grad), KTEN(v), KINT(n),
+    return LAUNCH(ctx, CLG_K_sgd_update, (size_t)n, KTEN(param), KTEN(grad), KTEN(v), KINT(n),
                     KFLT(lr), KFLT(momentum), KFLT(weight_decay), KINT(velocity != NULL));
 }
 
 /* 1-D launch of an element-wise update with work-groups of up to 256 items: fewer, larger groups
  * are markedly faster on CPU runtimes (PoCL) and no slower elsewhere. */
-static clg_status launch_wide(clg_ctx *ctx, const char *kname, size_t n, const clg_karg *args, int nargs)
+static clg_status launch_wide(clg_ctx *ctx, clg_kid kid, size_t n, const clg_karg *args, int nargs)
 {
     if (n == 0)
         return CLG_OK;
     cl_kernel k;
-    clg_status st = clg__kernel(ctx, CLG_PROG_OPTIM, kname, &k);
-    if (st || (st = clg__set_args(k, kname, args, nargs)))
+    size_t l;
+    clg_status st = clg__kernel_id(ctx, kid, &k);
+    if (st || (st = clg__kernel_wg(ctx, kid, 256, &l)) || (st = clg__set_args(k, clg__kname(kid), args, nargs)))
         return st;
-    size_t kw = 0, l = ctx->wg_default;
-    if (clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kw, &kw, NULL) != CL_SUCCESS)
-        kw = l;
-    while (l * 2 <= 256 && l * 2 <= kw && (!ctx->info.max_work_group || l * 2 <= ctx->info.max_work_group))
-        l *= 2;
-    return clg__enqueue(ctx, k, kname, 1, &n, &l);
+    return clg__enqueue(ctx, k, clg__kname(kid), 1, &n, &l);
 }
 
 clg_status clg_adam_update(clg_ctx *ctx, clg_tensor *param, const clg_tensor *grad, clg_tensor *m,
@@ -126,9 +122,9 @@ clg_status clg_adam_update(clg_ctx *ctx, clg_tensor *param, const clg_tensor *gr
                               KFLT(eps), KFLT(weight_decay), KINT(decoupled != 0), KFLT(decay),
                               KFLT(step_size), KFLT(inv_sqrt_bc2), KINT(chunk) };
     if (clg__vec_kernels(ctx))
-        return clg__launch_groups_of_one(ctx, CLG_PROG_OPTIM, "adam_update_vec", (size_t)((n + chunk - 1) / chunk),
+        return clg__launch_groups_of_one(ctx, CLG_K_adam_update_vec, (size_t)((n + chunk - 1) / chunk),
                                          args, CLG_NARGS(args));
-    return launch_wide(ctx, "adam_update", (size_t)n, args, CLG_NARGS(args) - 1); /* all but chunk */
+    return launch_wide(ctx, CLG_K_adam_update, (size_t)n, args, CLG_NARGS(args) - 1); /* all but chunk */
 }
 
 static int sq_norm_groups(int64_t n, size_t wg)
@@ -176,12 +172,12 @@ clg_status clg_grad_sq_norm(clg_ctx *ctx, const clg_tensor *const *grads, int n,
         int g = sq_norm_groups(len, wg);
         if (g == 0)
             continue;
-        st = LAUNCH1D(ctx, CLG_PROG_OPTIM, "sq_norm_partial", (size_t)g * wg, KTEN(grads[i]), KINT(len),
+        st = LAUNCH(ctx, CLG_K_sq_norm_partial, (size_t)g * wg, KTEN(grads[i]), KINT(len),
                       KMEM(part), KINT(pofs));
         pofs += g;
     }
     if (!st)
-        st = LAUNCH1D(ctx, CLG_PROG_OPTIM, "sq_norm_final", wg, KMEM(part ? part : (cl_mem)out->buf), KINT(total),
+        st = LAUNCH(ctx, CLG_K_sq_norm_final, wg, KMEM(part ? part : (cl_mem)out->buf), KINT(total),
                       KTEN(out));
     clg__scratch_pop(ctx, mark);
     return st;
@@ -204,7 +200,7 @@ clg_status clg_grad_clip(clg_ctx *ctx, clg_tensor *const *grads, int n, const cl
         return clg__fail(CLG_ERR_INVALID_ARG, "%s: max_norm=%g must be positive and finite", op, (double)max_norm);
     for (int i = 0; i < n && !st; i++) {
         int len = (int)clg_shape_numel(&grads[i]->s);
-        st = LAUNCH1D(ctx, CLG_PROG_OPTIM, "grad_clip", (size_t)len, KTEN(grads[i]), KINT(len), KTEN(sq_norm),
+        st = LAUNCH(ctx, CLG_K_grad_clip, (size_t)len, KTEN(grads[i]), KINT(len), KTEN(sq_norm),
                       KFLT(max_norm));
     }
     return st;

@@ -85,10 +85,10 @@ out:
     return st;
 }
 
-/* One file's text, from CLGRAD_CL_DIR or the embedded copy. */
-static clg_status file_source(int i, char **out, size_t *len)
+/* One file's text, from CLGRAD_CL_DIR (as read at ctx create) or the embedded copy. */
+static clg_status file_source(const clg_ctx *ctx, int i, char **out, size_t *len)
 {
-    const char *dir = getenv("CLGRAD_CL_DIR");
+    const char *dir = ctx->cl_dir;
     if (dir && *dir) {
         char path[1024];
         snprintf(path, sizeof path, "%s/%s", dir, clg__cl_sources[i].name);
@@ -123,18 +123,18 @@ static clg_status file_source(int i, char **out, size_t *len)
 }
 
 /* A program's full source: common.cl followed by its own file. */
-clg_status clg__program_source(int prog, char **out, size_t *len)
+clg_status clg__program_source(const clg_ctx *ctx, int prog, char **out, size_t *len)
 {
     if (prog < 0 || prog >= clg__cl_source_count)
         return clg__fail(CLG_ERR_INVALID_ARG, "no embedded program %d", prog);
     if (prog == CLG_PROG_COMMON)
-        return file_source(prog, out, len);
+        return file_source(ctx, prog, out, len);
     char *a, *b;
     size_t la, lb;
-    clg_status st = file_source(CLG_PROG_COMMON, &a, &la);
+    clg_status st = file_source(ctx, CLG_PROG_COMMON, &a, &la);
     if (st)
         return st;
-    st = file_source(prog, &b, &lb);
+    st = file_source(ctx, prog, &b, &lb);
     if (st) {
         free(a);
         return st;
@@ -160,7 +160,7 @@ void clg__build_options(const clg_ctx *ctx, const char *extra, char *buf, size_t
     const clg_device_info *d = &ctx->info;
     /* Our kernels are OpenCL C 1.2; ask for the device's version capped at 1.2. */
     const char *std = (d->c_major > 1 || d->c_minor >= 2) ? "CL1.2" : d->c_minor == 1 ? "CL1.1" : "";
-    const char *user = getenv("CLGRAD_BUILD_OPTIONS");
+    const char *user = ctx->build_options;
     snprintf(buf, size, "%s%s -DCLG_DEVICE_%s=1 -DCLG_WG=%zu -DCLG_FMA=%d%s %s %s", *std ? "-cl-std=" : "", std,
              clg_device_type_name(d->type), ctx->wg_default, d->fma,
              ctx->kernel_stores ? " -DCLG_SPLIT16_BY_LANES=1" : "", extra ? extra : "", user ? user : "");
@@ -251,11 +251,6 @@ static int mkdir_p(const char *path)
     return 0;
 }
 
-static int is_pocl_ctx(const clg_ctx *ctx)
-{
-    return strstr(ctx->info.platform_name, "Portable Computing Language") != NULL;
-}
-
 static int cache_enabled(const clg_ctx *ctx)
 {
     if (ctx->cache_policy == CLG_CACHE_OFF)
@@ -264,7 +259,7 @@ static int cache_enabled(const clg_ctx *ctx)
         return 1;
     /* PoCL keeps its own kernel cache (~/.cache/pocl) and re-compiles when
      * given a binary, so ours would only add work there. */
-    return !is_pocl_ctx(ctx);
+    return ctx->runtime != CLG_RT_POCL;
 }
 
 static void put_u32(unsigned char *p, uint32_t v)
@@ -659,13 +654,13 @@ static clg_status build_embedded(clg_ctx *ctx, int i, int load, clg_build_report
 {
     char *src;
     size_t len;
-    clg_status st = clg__program_source(i, &src, &len);
+    clg_status st = clg__program_source(ctx, i, &src, &len);
     if (st)
         return st;
     /* Name the files actually compiled: with CLGRAD_CL_DIR the error names that folder even where
      * the compiler's log ignores the #line markers (Oclgrind reports "input.cl"). */
     char name[1200];
-    const char *dir = getenv("CLGRAD_CL_DIR");
+    const char *dir = ctx->cl_dir;
     if (dir && *dir)
         snprintf(name, sizeof name, "cl/%s (from CLGRAD_CL_DIR=%s)", clg__cl_sources[i].name, dir);
     else
@@ -716,17 +711,14 @@ clg_status clg__program(clg_ctx *ctx, int prog, cl_program *out)
     return CLG_OK;
 }
 
-clg_status clg__kernel(clg_ctx *ctx, int prog, const char *name, cl_kernel *out)
+clg_status clg__kernel_id(clg_ctx *ctx, clg_kid kid, cl_kernel *out)
 {
-    for (int i = 0; i < ctx->n_kernels; i++) {
-        clg_kernel_entry *e = &ctx->kernels[i];
-        if (e->prog == prog && !strcmp(e->name, name)) {
-            *out = e->k;
-            return CLG_OK;
-        }
+    if (ctx->kernels[kid]) {
+        *out = ctx->kernels[kid];
+        return CLG_OK;
     }
-    if (ctx->n_kernels >= CLG_MAX_KERNELS)
-        return clg__fail(CLG_ERR_UNSUPPORTED, "too many kernels (max %d)", CLG_MAX_KERNELS);
+    int prog = clg__kernel_table[kid].prog;
+    const char *name = clg__kernel_table[kid].name;
     cl_program p;
     clg_status st = clg__program(ctx, prog, &p);
     if (st)
@@ -744,15 +736,38 @@ clg_status clg__kernel(clg_ctx *ctx, int prog, const char *name, cl_kernel *out)
     }
     if (err != CL_SUCCESS)
         return clg__cl_fail(err, "clCreateKernel(%s in cl/%s)", name, clg__cl_sources[prog].name);
-    ctx->kernels[ctx->n_kernels].prog = prog;
-    char *nm = strdup(name);
-    if (!nm) {
-        clReleaseKernel(k);
-        return clg__fail(CLG_ERR_OUT_OF_MEMORY, "out of memory");
-    }
-    ctx->kernels[ctx->n_kernels].name = nm;
-    ctx->kernels[ctx->n_kernels].k = k;
-    ctx->n_kernels++;
+    ctx->kernels[kid] = k;
     *out = k;
+    return CLG_OK;
+}
+
+clg_status clg__kernel(clg_ctx *ctx, int prog, const char *name, cl_kernel *out)
+{
+    for (int i = 0; i < CLG_K_COUNT; i++)
+        if ((int)clg__kernel_table[i].prog == prog && !strcmp(clg__kernel_table[i].name, name))
+            return clg__kernel_id(ctx, (clg_kid)i, out);
+    return clg__fail(CLG_ERR_INVALID_ARG, "no kernel %s in cl/%s", name,
+                     prog >= 0 && prog < CLG_PROG_COUNT ? clg__cl_sources[prog].name : "?");
+}
+
+clg_status clg__kernel_wg(clg_ctx *ctx, clg_kid kid, size_t cap, size_t *out)
+{
+    if (!ctx->kernel_wg[kid]) {
+        cl_kernel k;
+        size_t kw = 0;
+        clg_status st = clg__kernel_id(ctx, kid, &k);
+        if (st)
+            return st;
+        cl_int err = clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kw, &kw, NULL);
+        if (err != CL_SUCCESS)
+            return clg__cl_fail(err, "clGetKernelWorkGroupInfo(%s, CL_KERNEL_WORK_GROUP_SIZE)", clg__kname(kid));
+        if (ctx->info.max_work_group && kw > ctx->info.max_work_group)
+            kw = ctx->info.max_work_group;
+        ctx->kernel_wg[kid] = kw ? kw : 1;
+    }
+    size_t w = 1;
+    while (w * 2 <= ctx->kernel_wg[kid] && w * 2 <= cap)
+        w *= 2;
+    *out = w;
     return CLG_OK;
 }

@@ -99,12 +99,13 @@ clg_status clg_tensor_new(clg_ctx *ctx, const clg_shape *s, clg_tensor *out)
  * (ctx->kernel_stores, decided in clg_ctx_create) fills and copies run as common.cl's clg_fill /
  * clg_copy and a host write goes through a whole staging buffer; other devices use the driver's
  * commands.  Same bits either way. */
-static clg_status words_launch(clg_ctx *ctx, const char *kname, const clg_karg *args, int nargs, size_t n)
+static clg_status words_launch(clg_ctx *ctx, clg_kid kid, const clg_karg *args, int nargs, size_t n)
 {
+    const char *kname = clg__kname(kid);
     if (n > (size_t)INT32_MAX)
         return clg__fail(CLG_ERR_UNSUPPORTED, "%s: %zu words exceed the int range", kname, n);
     cl_kernel k;
-    clg_status st = clg__kernel(ctx, CLG_PROG_COMMON, kname, &k);
+    clg_status st = clg__kernel_id(ctx, kid, &k);
     if (st || (st = clg__set_args(k, kname, args, nargs)))
         return st;
     size_t l = ctx->wg_default, g = (n + l - 1) / l * l;
@@ -122,7 +123,7 @@ clg_status clg__fill_words(clg_ctx *ctx, cl_mem buf, size_t off, size_t n, uint3
         if (off + n > (size_t)INT32_MAX)
             return clg__fail(CLG_ERR_UNSUPPORTED, "clg_fill: %zu words at offset %zu exceed the int range", n, off);
         const clg_karg args[] = { KMEM(buf), KINT(off), KINT(n), KUINT(pattern) };
-        return words_launch(ctx, "clg_fill", args, 4, n);
+        return words_launch(ctx, CLG_K_clg_fill, args, 4, n);
     }
     cl_int err = clEnqueueFillBuffer(ctx->queue, buf, &pattern, sizeof pattern, off * 4, n * 4, 0, NULL, NULL);
     if (err != CL_SUCCESS)
@@ -139,7 +140,7 @@ clg_status clg__copy_words(clg_ctx *ctx, cl_mem src, size_t so, cl_mem dst, size
             return clg__fail(CLG_ERR_UNSUPPORTED, "clg_copy: %zu words at offsets %zu, %zu exceed the int range", n,
                              so, dst_off);
         const clg_karg args[] = { KMEM(src), KINT(so), KMEM(dst), KINT(dst_off), KINT(n) };
-        return words_launch(ctx, "clg_copy", args, 5, n);
+        return words_launch(ctx, CLG_K_clg_copy, args, 5, n);
     }
     cl_int err = clEnqueueCopyBuffer(ctx->queue, src, dst, so * 4, dst_off * 4, n * 4, 0, NULL, NULL);
     if (err != CL_SUCCESS)

@@ -149,13 +149,13 @@ int clg_test_run(const char *suite, const struct CMUnitTest *tests, size_t n)
 
 void clg_test_each_vec_kernels(void (*const *fns)(void **), size_t n, void **state)
 {
-    const char *on[] = { "0", "1" };
+    const clg_switch on[] = { CLG_SWITCH_OFF, CLG_SWITCH_ON };
     for (int i = 0; i < 2; i++) {
-        setenv("CLGRAD_VEC_KERNELS", on[i], 1);
+        clg_ctx_set_vec_kernels(tctx, on[i]);
         for (size_t k = 0; k < n; k++)
             fns[k](state);
     }
-    unsetenv("CLGRAD_VEC_KERNELS");
+    clg_ctx_set_vec_kernels(tctx, CLG_SWITCH_DEFAULT);
 }
 
 static void on_hang(int sig)

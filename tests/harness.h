@@ -40,8 +40,9 @@ void clg_test_hang_guard(int on);
 /* Is this device rusticl (slow launches, slow CLBlast)?  Tests use it to keep shapes small. */
 int clg_test_is_rusticl(void);
 
-/* Run each of the n test bodies with CLGRAD_VEC_KERNELS=0, then =1 (both kernel families of the
- * ops that have a CPU-style variant, whatever the device's default), then unset it. */
+/* Run each of the n test bodies with tctx's vector kernels off, then on (both kernel families of
+ * the ops that have a CPU-style variant, whatever the device's default), then back to the default
+ * (clg_ctx_set_vec_kernels). */
 void clg_test_each_vec_kernels(void (*const *fns)(void **), size_t n, void **state);
 
 #endif

@@ -17,17 +17,22 @@ static const int shapes[][3] = {
 };
 #define N_SHAPES (sizeof shapes / sizeof shapes[0])
 
-static void use_path(const char *p) { setenv("CLGRAD_GEMM", p, 1); }
+/* The GEMM options in force on tctx: each test sets fields and applies them (clg_ctx_set_gemm_options);
+ * the teardown zeroes them again. */
+static clg_gemm_options gopt;
+static void apply(void) { assert_clg_ok(clg_ctx_set_gemm_options(tctx, &gopt)); }
+static void use_path(const char *p)
+{
+    gopt.path = clg_gemm_path_parse(p);
+    apply();
+}
+#define SET3(f, a, b, c) (gopt.f[0] = (a), gopt.f[1] = (b), gopt.f[2] = (c), apply())
 
 static int teardown_path(void **s)
 {
     (void)s;
-    unsetenv("CLGRAD_GEMM");
-    unsetenv("CLGRAD_GEMM_TILE");
-    unsetenv("CLGRAD_GEMM_KERNEL");
-    unsetenv("CLGRAD_GEMM_BLOCK");
-    unsetenv("CLGRAD_GEMM_RM");
-    unsetenv("CLGRAD_GEMM_NT");
+    memset(&gopt, 0, sizeof gopt);
+    apply();
     return 0;
 }
 
@@ -88,18 +93,20 @@ static void test_matmul_tiled(void **s)
     (void)s;
     matmul_all("tiled", N_SHAPES, 1);
     /* another register tile: several vectors per row, narrower vectors */
-    setenv("CLGRAD_GEMM_TILE", "8,8,2", 1);
+    SET3(tile, 8, 8, 2);
     matmul_all("tiled", N_SHAPES, 0);
-    unsetenv("CLGRAD_GEMM_TILE");
+    SET3(tile, 0, 0, 0);
     /* three register tiles down M per work-item (the last group partly past M); one tile
      * for every class keeps the number of programs to build (slow on rusticl) small */
-    setenv("CLGRAD_GEMM_RM", "3", 1);
-    setenv("CLGRAD_GEMM_TILE", "8,16,1", 1);
+    gopt.rm = 3;
+    apply();
+    SET3(tile, 8, 16, 1);
     matmul_all("tiled", N_SHAPES, 0);
     op_case b = bmm_case(3, 9, 17, 35, 0, 1);
     check_op_forward(tctx, &b, 3300);
-    unsetenv("CLGRAD_GEMM_TILE");
-    unsetenv("CLGRAD_GEMM_RM");
+    SET3(tile, 0, 0, 0);
+    gopt.rm = 0;
+    apply();
 }
 /* The unpacked register-tiled kernels, whatever the size-based default (narrow-N vector
  * loads: N = 5, 33, 65 with K up to 1031). */
@@ -108,7 +115,8 @@ static void test_matmul_unpacked(void **s)
     (void)s;
     if (clg_test_is_rusticl())
         skip(); /* the tiled path never packs there: test_matmul_tiled covers it */
-    setenv("CLGRAD_GEMM_KERNEL", "tiled", 1);
+    gopt.kernel = CLG_GEMM_KERNEL_TILED;
+    apply();
     matmul_all("tiled", N_SHAPES, 1);
 }
 
@@ -120,16 +128,17 @@ static void test_matmul_block(void **s)
     (void)s;
     if (clg_test_is_rusticl())
         skip();
-    setenv("CLGRAD_GEMM_KERNEL", "block", 1);
-    setenv("CLGRAD_GEMM_BLOCK", "16,32,16", 1);
+    gopt.kernel = CLG_GEMM_KERNEL_BLOCK;
+    apply();
+    SET3(block, 16, 32, 16);
     matmul_all("tiled", N_SHAPES, 1);
     /* TM 8 x two float16 vectors; blocks rounded up to 24 x 64, odd KB */
-    setenv("CLGRAD_GEMM_TILE", "8,16,2", 1);
-    setenv("CLGRAD_GEMM_BLOCK", "20,40,23", 1);
+    SET3(tile, 8, 16, 2);
+    SET3(block, 20, 40, 23);
     matmul_all("tiled", N_SHAPES, 0);
     /* the default blocks (one k-block up to K = 256) */
-    unsetenv("CLGRAD_GEMM_TILE");
-    unsetenv("CLGRAD_GEMM_BLOCK");
+    SET3(tile, 0, 0, 0);
+    SET3(block, 0, 0, 0);
     matmul_all("tiled", N_SHAPES, 0);
 }
 
@@ -138,8 +147,9 @@ static void test_bmm_block(void **s)
     (void)s;
     if (clg_test_is_rusticl())
         skip();
-    setenv("CLGRAD_GEMM_KERNEL", "block", 1);
-    setenv("CLGRAD_GEMM_BLOCK", "16,16,32", 1);
+    gopt.kernel = CLG_GEMM_KERNEL_BLOCK;
+    apply();
+    SET3(block, 16, 16, 32);
     bmm_all("tiled");
 }
 
@@ -162,7 +172,8 @@ static void matmul_nt(size_t n_shapes, int backward)
 static void test_matmul_transpose(void **s)
 {
     (void)s;
-    setenv("CLGRAD_GEMM_NT", "transpose", 1);
+    gopt.nt = CLG_GEMM_NT_TRANSPOSE;
+    apply();
     matmul_nt(N_SHAPES, 1);
     use_path("tiled");
     for (int i = 0; i < 2; i++) {
@@ -173,8 +184,9 @@ static void test_matmul_transpose(void **s)
         check_op_forward(tctx, &d, 5320 + i);
         if (clg_test_is_rusticl())
             break; /* the NN form never packs there */
-        setenv("CLGRAD_GEMM_KERNEL", "block", 1);
-        setenv("CLGRAD_GEMM_BLOCK", "16,32,16", 1);
+        gopt.kernel = CLG_GEMM_KERNEL_BLOCK;
+        apply();
+        SET3(block, 16, 32, 16);
     }
     if (!clg_test_is_rusticl())
         matmul_nt(N_SHAPES, 0);
@@ -186,14 +198,18 @@ static void test_matmul_transpose(void **s)
 static void test_matmul_nt_kernels(void **s)
 {
     (void)s;
-    setenv("CLGRAD_GEMM_NT", "direct", 1);
-    setenv("CLGRAD_GEMM_KERNEL", "tiled_k", 1);
+    gopt.nt = CLG_GEMM_NT_DIRECT;
+    apply();
+    gopt.kernel = CLG_GEMM_KERNEL_TILED_K;
+    apply();
     matmul_nt(N_SHAPES, 1);
-    unsetenv("CLGRAD_GEMM_KERNEL");
-    setenv("CLGRAD_GEMM_TILE", "4,16,2", 1);
+    gopt.kernel = CLG_GEMM_KERNEL_DEFAULT;
+    apply();
+    SET3(tile, 4, 16, 2);
     matmul_nt(N_SHAPES, 1);
-    setenv("CLGRAD_GEMM_RM", "2", 1);
-    setenv("CLGRAD_GEMM_TILE", "3,16,1", 1);
+    gopt.rm = 2;
+    apply();
+    SET3(tile, 3, 16, 1);
     matmul_nt(N_SHAPES, 0);
 }
 
@@ -231,13 +247,16 @@ static void test_offsets(void **s)
          * "transpose": A·Bᵀ through the transposed scratch copy of B */
         use_path(p >= 3 ? "tiled" : paths[p]);
         if (p == 4) {
-            unsetenv("CLGRAD_GEMM_KERNEL");
-            unsetenv("CLGRAD_GEMM_BLOCK");
-            setenv("CLGRAD_GEMM_NT", "transpose", 1);
+            gopt.kernel = CLG_GEMM_KERNEL_DEFAULT;
+            apply();
+            SET3(block, 0, 0, 0);
+            gopt.nt = CLG_GEMM_NT_TRANSPOSE;
+            apply();
         }
         if (p == 3) {
-            setenv("CLGRAD_GEMM_KERNEL", "block", 1);
-            setenv("CLGRAD_GEMM_BLOCK", "16,16,16", 1);
+            gopt.kernel = CLG_GEMM_KERNEL_BLOCK;
+            apply();
+            SET3(block, 16, 16, 16);
         }
         for (int t = 0; t < 4; t++) {
             op_case c = mm_case(M, K, N, t & 1, t >> 1);
@@ -323,10 +342,10 @@ static void write_tune(const char *file, const clg_device_info *d, const char *d
     assert_int_equal(fclose(f), 0);
 }
 
-static const char *run_class(const clg_device_info *d, int ta, int seed)
+static const char *run_class_opts(const clg_device_info *d, const clg_ctx_options *o, int ta, int seed)
 {
     clg_ctx *ctx = NULL;
-    assert_clg_ok(clg_ctx_create(d, NULL, &ctx));
+    assert_clg_ok(clg_ctx_create(d, o, &ctx));
     op_case c = mm_case(7, 33, 40, ta, 0);
     check_op_forward(ctx, &c, seed);
     const char *p = clg_gemm_last_path(ctx);
@@ -334,6 +353,7 @@ static const char *run_class(const clg_device_info *d, int ta, int seed)
     clg_ctx_destroy(ctx);
     return p; /* a static string */
 }
+static const char *run_class(const clg_device_info *d, int ta, int seed) { return run_class_opts(d, NULL, ta, seed); }
 
 static void test_tuned_path(void **s)
 {
@@ -353,6 +373,10 @@ static void test_tuned_path(void **s)
     assert_string_equal(run_class(d, 0, 4002), tuned);  /* a new ctx reads it again */
     setenv("CLGRAD_GEMM", dflt, 1);                     /* the environment still overrides */
     assert_string_equal(run_class(d, 0, 4003), dflt);
+    /* the options override both the environment and the tuning file */
+    setenv("CLGRAD_GEMM", dflt, 1);
+    clg_ctx_options o = { .gemm.path = clg_gemm_path_parse(rusticl ? "tiled" : "local") };
+    assert_string_equal(run_class_opts(d, &o, 0, 4005), rusticl ? "tiled" : "local");
     unsetenv("CLGRAD_GEMM");
     write_tune(file, d, "another driver 0.0", tuned);
     assert_string_equal(run_class(d, 0, 4004), dflt);   /* driver changed: ignored */
@@ -366,6 +390,58 @@ static void test_tuned_path(void **s)
  * clg__gemm_tune_lookup (the library's own) with a made-up device. */
 int clg__gemm_tune_lookup(const clg_device_info *d, int cls, int *path, int *tm, int *vw, int *nv);
 enum { TUNE_NN = 0, TUNE_TN = 1 }; /* src/internal.h: CLG_GEMM_CLASS_NN, CLG_GEMM_CLASS_TN */
+
+/* The policy is fixed at ctx create: the variables set afterwards change nothing (a launch reads
+ * none, even malformed ones), while options set on the live ctx select the path and kernel. */
+static void test_policy_fixed(void **s)
+{
+    (void)s;
+    const clg_device_info *d = clg_ctx_device(tctx);
+    int rusticl = strstr(d->platform_name, "rusticl") != NULL;
+    const char *dflt = rusticl ? "simple" : d->type == CLG_DEVICE_CPU ? "tiled" : "clblast";
+    op_case c = mm_case(7, 33, 40, 0, 1);
+    check_op_forward(tctx, &c, 6000);
+    assert_string_equal(clg_gemm_last_path(tctx), dflt);
+    static const char *const vars[] = { "CLGRAD_GEMM", "CLGRAD_GEMM_KERNEL", "CLGRAD_GEMM_NT", "CLGRAD_GEMM_TILE",
+                                        "CLGRAD_GEMM_BLOCK", "CLGRAD_GEMM_RM", "CLGRAD_GEMM_WG",
+                                        "CLGRAD_VEC_KERNELS", "CLGRAD_FUSE" };
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        setenv(vars[i], "bogus", 1);
+    check_op_forward(tctx, &c, 6001);
+    check_op_backward(tctx, &c, 6002);
+    assert_string_equal(clg_gemm_last_path(tctx), dflt);
+    setenv("CLGRAD_GEMM", rusticl ? "local" : "simple", 1); /* valid, still read by nothing */
+    check_op_forward(tctx, &c, 6003);
+    assert_string_equal(clg_gemm_last_path(tctx), dflt);
+    /* a new ctx reads them: malformed is an error naming the variable */
+    clg_ctx *bad = NULL;
+    assert_int_equal(clg_ctx_create(d, NULL, &bad), CLG_ERR_INVALID_ARG);
+    assert_null(bad);
+    assert_non_null(strstr(clg_last_error(), "CLGRAD_GEMM"));
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        unsetenv(vars[i]);
+    /* options on the live ctx select the path; zero restores the default */
+    const char *paths[] = { "local", "simple", "tiled" };
+    for (int i = 0; i < 3; i++) {
+        if (rusticl && i == 2)
+            break; /* tiled is slow there; its kernels are covered by test_matmul_tiled */
+        use_path(paths[i]);
+        check_op_forward(tctx, &c, 6010 + i);
+        assert_string_equal(clg_gemm_last_path(tctx), paths[i]);
+    }
+    use_path(NULL);
+    check_op_forward(tctx, &c, 6020);
+    assert_string_equal(clg_gemm_last_path(tctx), dflt);
+    /* out-of-range options are refused and leave the ctx as it was */
+    clg_gemm_options badopt = { .path = CLG_GEMM_PATH_LOCAL, .tile = { 8, 5, 1 } };
+    assert_int_equal(clg_ctx_set_gemm_options(tctx, &badopt), CLG_ERR_INVALID_ARG);
+    badopt = (clg_gemm_options){ .wg = { 4, 0 } };
+    assert_int_equal(clg_ctx_set_gemm_options(tctx, &badopt), CLG_ERR_INVALID_ARG);
+    check_op_forward(tctx, &c, 6021);
+    assert_string_equal(clg_gemm_last_path(tctx), dflt);
+    clg_ctx_options o = { .gemm.tile = { 8, 5, 1 } };
+    assert_int_equal(clg_ctx_create(d, &o, &bad), CLG_ERR_INVALID_ARG);
+}
 
 static void test_tune_file_strict(void **s)
 {
@@ -523,6 +599,7 @@ int main(void)
         cmocka_unit_test_teardown(test_clblast, teardown_path),
         cmocka_unit_test_teardown(test_offsets, teardown_path),
         cmocka_unit_test_teardown(test_tuned_path, teardown_path),
+        cmocka_unit_test_teardown(test_policy_fixed, teardown_path),
         cmocka_unit_test(test_tune_file_strict),
         cmocka_unit_test(test_empty),
         cmocka_unit_test(test_bad_shapes),

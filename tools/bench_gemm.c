@@ -237,7 +237,7 @@ static void bench_device(const clg_device_info *d, const char *paths, int reps, 
             use[p] = !(rusticl && !full && !strcmp(pv[p], "clblast") && i != 2);
             if (!use[p])
                 continue;
-            setenv("CLGRAD_GEMM", pv[p], 1);
+            clg_ctx_set_gemm_options(ctx, &(clg_gemm_options){ .path = clg_gemm_path_parse(pv[p]) });
             if (devcase_init(ctx, c, &dc[p])) {
                 use[p] = -1;
                 continue;
@@ -262,7 +262,7 @@ static void bench_device(const clg_device_info *d, const char *paths, int reps, 
             for (int p = 0; p < np; p++) {
                 if (use[p] != 1)
                     continue;
-                setenv("CLGRAD_GEMM", pv[p], 1);
+                clg_ctx_set_gemm_options(ctx, &(clg_gemm_options){ .path = clg_gemm_path_parse(pv[p]) });
                 /* slow calls (rusticl, the simple paths): one call (> 1 s) is measurement
                  * enough, else about 0.3 s of calls per round; calls over 5 ms are not streamed
                  * (their per-call cost is noise there) */
@@ -306,7 +306,6 @@ static void bench_device(const clg_device_info *d, const char *paths, int reps, 
                 devcase_free(&dc[p]);
         fflush(stdout);
     }
-    unsetenv("CLGRAD_GEMM");
     clg_ctx_destroy(ctx);
 }
 

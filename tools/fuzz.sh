@@ -46,6 +46,10 @@ sources() {
 }
 
 mkdir -p "$out"
+# src/internal.h includes the generated clg_kernels.h (program and kernel ids; the targets use
+# none of them, so the files' order here does not matter: meson's cl_files list sets it in builds)
+python3 tools/embed_cl.py "$out/cl_sources.c" "$out/clg_kernels.h" cl/*.cl
+cflags+=(-I"$out")
 failed=()
 for n in "${names[@]}"; do
     if ! src=$(sources "$n"); then

@@ -70,16 +70,64 @@ clg_status clg_device_select(const char *spec, clg_device_info *out);
 
 typedef struct clg_ctx clg_ctx;
 
+/* Policy knobs of a ctx.  Every field's zero value means "the CLGRAD_* environment variable
+ * named beside it, read once by clg_ctx_create, else the device's default", so a zeroed
+ * struct or NULL options behave as the README's environment-variable table says. */
+typedef enum clg_switch { CLG_SWITCH_DEFAULT = 0, CLG_SWITCH_ON, CLG_SWITCH_OFF } clg_switch;
+
+/* GEMM paths (CLGRAD_GEMM): our register-tiled kernels (the CPU default; rusticl: simple),
+ * one output per work-item in local-memory tiles, 4x4 blocks per work-item, or CLBlast (the
+ * GPU default).  What `clgrad tune` stored for the device applies where this is DEFAULT. */
+typedef enum clg_gemm_path {
+    CLG_GEMM_PATH_DEFAULT = 0, CLG_GEMM_PATH_TILED, CLG_GEMM_PATH_LOCAL, CLG_GEMM_PATH_SIMPLE, CLG_GEMM_PATH_CLBLAST
+} clg_gemm_path;
+/* Kernel of the tiled path (CLGRAD_GEMM_KERNEL): DEFAULT picks by size (packed gemm_block from
+ * 1024^3 multiply-adds, never on rusticl); BLOCK and TILED force packed / unpacked (outside
+ * rusticl); TILED_K forces gemm_tiled_k for A·Bᵀ with K >= 64. */
+typedef enum clg_gemm_kernel {
+    CLG_GEMM_KERNEL_DEFAULT = 0, CLG_GEMM_KERNEL_BLOCK, CLG_GEMM_KERNEL_TILED, CLG_GEMM_KERNEL_TILED_K
+} clg_gemm_kernel;
+/* A·Bᵀ on the tiled path (CLGRAD_GEMM_NT): through a transposed copy of B, or directly. */
+typedef enum clg_gemm_nt { CLG_GEMM_NT_DEFAULT = 0, CLG_GEMM_NT_TRANSPOSE, CLG_GEMM_NT_DIRECT } clg_gemm_nt;
+#define CLG_GEMM_WG_DRIVER (-1) /* wg[0] and wg[1]: leave the tiled kernels' local size to the driver */
+
+/* Tuning knobs of the GEMM paths; all zero = the environment, else the defaults. */
+typedef struct clg_gemm_options {
+    clg_gemm_path path;         /* CLGRAD_GEMM */
+    clg_gemm_kernel kernel;     /* CLGRAD_GEMM_KERNEL */
+    clg_gemm_nt nt;             /* CLGRAD_GEMM_NT */
+    int tile[3];                /* CLGRAD_GEMM_TILE: register tile TM,VW,NV (TM 1..16, VW 4, 8 or 16,
+                                 * NV 1..4); {0,0,0} = by shape class or `clgrad tune` */
+    int block[3];               /* CLGRAD_GEMM_BLOCK: gemm_block's MB,NB (1..1024), KB (1..4096) */
+    int rm;                     /* CLGRAD_GEMM_RM: register tiles per work-item down M (>= 1) */
+    int wg[2];                  /* CLGRAD_GEMM_WG: local size X,Y of the tiled kernels ({0,0}: one
+                                 * work-item per group; CLG_GEMM_WG_DRIVER twice: the driver's choice) */
+} clg_gemm_options;
+
 typedef struct clg_ctx_options {
     int profiling;      /* enable OpenCL event profiling on the queue */
     int kernel_stores;  /* 1: fills, copies and writes into part of a buffer run as kernels, new
                          * buffers start as a NaN pattern, float16 halves are taken lane by lane
                          * (what Oclgrind's checker needs; on by itself there); 0: the driver's
                          * commands elsewhere.  Same results. */
+    clg_switch vec_kernels;     /* CLGRAD_VEC_KERNELS: the CPU-style kernel family (work-groups of
+                                 * one, float16 along the data); default on CPU devices but rusticl */
+    clg_switch fuse;            /* CLGRAD_FUSE: graph fusion (bias+activation, ...); default on */
+    clg_gemm_options gemm;
 } clg_ctx_options;
 
-/* Create a context on the device; opts may be NULL. */
+/* Create a context on the device; opts may be NULL.  The CLGRAD_* environment variables are
+ * read and checked here, once (a malformed one is CLG_ERR_INVALID_ARG naming it); the device's
+ * policy (runtime kind, kernel family, GEMM defaults, work-group sizes) is fixed here too: a
+ * launch reads no environment variable. */
 clg_status clg_ctx_create(const clg_device_info *dev, const clg_ctx_options *opts, clg_ctx **out);
+/* Replace the GEMM options of a live ctx (tests, `clgrad tune`, `clgrad bench`): each zero field
+ * takes the environment's value as read at clg_ctx_create, else the default; NULL = all zero.
+ * CLG_ERR_INVALID_ARG (ctx unchanged) for an out-of-range tile, block, rm or wg. */
+clg_status clg_ctx_set_gemm_options(clg_ctx *ctx, const clg_gemm_options *gemm);
+/* Switch the kernel family of a live ctx (as clg_ctx_options.vec_kernels; DEFAULT = the
+ * environment at create, else the device's default).  Results agree to rounding, not bits. */
+void clg_ctx_set_vec_kernels(clg_ctx *ctx, clg_switch vec_kernels);
 void clg_ctx_destroy(clg_ctx *ctx);
 
 const clg_device_info *clg_ctx_device(const clg_ctx *ctx);

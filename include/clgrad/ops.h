@@ -88,10 +88,14 @@ clg_status clg_op_backward(clg_ctx *ctx, clg_op op, const clg_tensor *const *in,
 /* The path the last matmul/bmm on ctx took: "tiled" (register-tiled CPU kernels, the CPU
  * default), "local" (local-memory tiles), "simple" (rusticl's default) or "clblast" (the
  * default on GPUs and other devices; "local" once CLBlast has failed there); NULL before any.
- * Chosen per call by CLGRAD_GEMM, else by what `clgrad tune` stored as fastest for the device,
+ * Chosen per call by the ctx's GEMM path option (clg_ctx_set_gemm_options; default CLGRAD_GEMM
+ * as read at ctx create), else by what `clgrad tune` stored as fastest for the device,
  * driver version and shape class (nn, tn = Aᵀ·B, nt = A·Bᵀ, narrow = N < 32), else by the
  * device type. */
 const char *clg_gemm_last_path(clg_ctx *ctx);
+/* The path named "tiled", "local", "simple" or "clblast" (as CLGRAD_GEMM takes them);
+ * CLG_GEMM_PATH_DEFAULT for NULL or any other name. */
+clg_gemm_path clg_gemm_path_parse(const char *name);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -441,11 +441,10 @@ static void bench_gemm_case(bdev *b, const gcase *c, const char *path)
     at.trans_a = c->ta;
     at.trans_b = c->tb;
     const clg_tensor *in[2] = { &ta, &tb };
-    /* ops_gemm.c reads CLGRAD_GEMM on every call */
-    if (path)
-        setenv("CLGRAD_GEMM", path, 1);
-    else
-        unsetenv("CLGRAD_GEMM");
+    /* the path asked for, else the ctx's (the environment's, else the device's default) */
+    clg_gemm_options go = { .path = clg_gemm_path_parse(path) };
+    if ((st = clg_ctx_set_gemm_options(b->ctx, &go)))
+        goto fail;
     int calls = path ? 1 : QUEUED;
     stage = "first call";
     double t0 = util_now();
@@ -478,7 +477,7 @@ static void bench_gemm_case(bdev *b, const gcase *c, const char *path)
 fail:
     rec_fail(row, b->col, st, stage);
 out:
-    unsetenv("CLGRAD_GEMM");
+    clg_ctx_set_gemm_options(b->ctx, NULL);
     free(h);
     clg_tensor_free(&ta);
     clg_tensor_free(&tb);

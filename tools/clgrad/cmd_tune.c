@@ -164,13 +164,14 @@ static int store(const clg_device_info *d, const int win[N_CLASSES][3], const ch
     return clg_file_writer_commit(w) != CLG_OK;
 }
 
-/* One candidate (the GEMM environment already set): a fresh ctx, every shape checked and timed;
- * sum[c] = total fastest seconds of class c, bad[c] = 1 if rejected.  1 if no ctx. */
-static int time_candidate(const clg_device_info *d, const sdata *data, int reps, const char *label,
-                          double sum[N_CLASSES], int bad[N_CLASSES])
+/* One candidate (GEMM options gemm): a fresh ctx, every shape checked and timed; sum[c] = total
+ * fastest seconds of class c, bad[c] = 1 if rejected.  1 if no ctx. */
+static int time_candidate(const clg_device_info *d, const clg_gemm_options *gemm, const sdata *data, int reps,
+                          const char *label, double sum[N_CLASSES], int bad[N_CLASSES])
 {
     clg_ctx *ctx = NULL;
-    if (clg_ctx_create(d, NULL, &ctx)) {
+    clg_ctx_options o = { .gemm = *gemm };
+    if (clg_ctx_create(d, &o, &ctx)) {
         fprintf(stderr, "clgrad tune: %s\n", clg_last_error());
         return 1;
     }
@@ -223,14 +224,13 @@ static int tune_device(const clg_device_info *d, const sdata *data, int quick)
         nc = 0;
     printf("\n== %d:%d %s (%s, driver %s): %d candidates TM,VW,NV%s\n", d->platform_index, d->device_index, d->name,
            d->platform_name, d->driver_version, nc, rusticl ? " (tiled path not timed on rusticl)" : "");
-    setenv("CLGRAD_GEMM", "tiled", 1);
     for (int k = 0; k < nc; k++) {
         char tile[32];
         snprintf(tile, sizeof tile, "%d,%d,%d", cand[k][0], cand[k][1], cand[k][2]);
-        setenv("CLGRAD_GEMM_TILE", tile, 1);
+        clg_gemm_options go = { .path = CLG_GEMM_PATH_TILED, .tile = { cand[k][0], cand[k][1], cand[k][2] } };
         double sum[N_CLASSES];
         int bad[N_CLASSES];
-        if (time_candidate(d, data, reps, tile, sum, bad))
+        if (time_candidate(d, &go, data, reps, tile, sum, bad))
             break;
         for (int c = 0; c < N_CLASSES; c++) {
             if (bad[c])
@@ -248,7 +248,6 @@ static int tune_device(const clg_device_info *d, const sdata *data, int quick)
             }
         }
     }
-    unsetenv("CLGRAD_GEMM_TILE");
     /* The other paths as whole candidates: the simple kernel (rusticl's default), the
      * local-memory kernel and CLBlast (the GPU default; its first call compiles for seconds on a
      * CPU runtime, so --quick skips it there). */
@@ -256,10 +255,10 @@ static int tune_device(const clg_device_info *d, const sdata *data, int quick)
     for (int p = 0; p < 3; p++) {
         if (quick && !strcmp(paths[p], "clblast") && d->type == CLG_DEVICE_CPU)
             continue; /* on other devices it is the default, so always a candidate */
-        setenv("CLGRAD_GEMM", paths[p], 1);
+        clg_gemm_options go = { .path = clg_gemm_path_parse(paths[p]) };
         double sum[N_CLASSES];
         int bad[N_CLASSES];
-        if (time_candidate(d, data, reps, paths[p], sum, bad))
+        if (time_candidate(d, &go, data, reps, paths[p], sum, bad))
             break;
         printf("  %-8s", paths[p]);
         for (int c = 0; c < N_CLASSES; c++)
@@ -278,7 +277,6 @@ static int tune_device(const clg_device_info *d, const sdata *data, int quick)
             }
         }
     }
-    unsetenv("CLGRAD_GEMM");
     printf("%-7s %-12s %-10s %-12s %s\n", "class", "default us", "best", "best us", "speed-up");
     for (int c = 0; c < N_CLASSES; c++) {
         if (!have[c]) {
