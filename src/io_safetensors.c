@@ -164,6 +164,10 @@ clg_status clg_safetensors_find(const clg_st_file *f, const char *name, clg_st_t
 
 /* ---- the JSON header (parsed by jansson) ----------------------------------------- */
 
+/* Why jansson, not cJSON or a parser of our own, measured (duplicate keys, int64, UTF-8, NUL, depth,
+ * size, speed): tools/BENCHMARKS.md, section "JSON".  What jansson allows that a safetensors header
+ * may not is checked below on its tree. */
+
 /* Anything jansson cannot parse, as a clgrad FORMAT error that says where and why.  Our words come
  * first for the failures a user can act on; jansson's text (with the token it stopped at) follows. */
 static clg_status json_fail(const char *path, const json_error_t *e)
@@ -187,7 +191,8 @@ static clg_status json_fail(const char *path, const json_error_t *e)
 
 /* Count the header's JSON values (every '{', '[' and ',' outside strings, plus one) before jansson
  * builds them: its tree costs up to ~80 bytes of memory per header byte ("{}," repeated), so a
- * hostile 100 MB header could take 8 GB; ST_MAX_VALUES bounds that to a few hundred MB. */
+ * hostile 100 MB header could take 8 GB; under ST_MAX_VALUES the tree stays under ~120 MB (measured:
+ * 524k "{}" take 116 MB) plus the strings' own bytes. */
 static uint64_t count_values(const unsigned char *p, size_t n)
 {
     uint64_t count = 1;
