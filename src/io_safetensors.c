@@ -1,10 +1,11 @@
-/* io_safetensors.c — safetensors files: atomic writer, and a reader with a strict hand-written JSON header parser. */
+/* io_safetensors.c — safetensors files: atomic writer, and a strict reader whose JSON header is parsed by jansson. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include <jansson.h>
 
 #include "clgrad/io.h"
 #include "internal.h"
@@ -12,7 +13,8 @@
 
 #define ST_MAX_HEADER ((uint64_t)100 << 20) /* the reference implementation's limit */
 #define ST_MAX_DIMS 16                       /* parsed; more than CLG_MAX_DIMS is unusable */
-#define ST_MAX_DEPTH 64
+#define ST_MAX_DEPTH 64                      /* object/array levels below the header object */
+#define ST_MAX_VALUES (1 << 20)              /* JSON values in a header: ~100k tensors */
 
 /* ---- element types -------------------------------------------------------- */
 
@@ -84,10 +86,10 @@ struct clg_st_file {
     char *path;
     unsigned char *buf;     /* the data section */
     size_t buflen;
-    st_entry *e;
-    int n, cap;
-    char **mkey, **mval;
-    int nmeta, mcap;
+    st_entry *e;            /* n tensors, in header order until validate() sorts them */
+    int n;
+    char **mkey, **mval;    /* nmeta "__metadata__" pairs */
+    int nmeta;
 };
 
 void clg_safetensors_close(clg_st_file *f)
@@ -160,525 +162,207 @@ clg_status clg_safetensors_find(const clg_st_file *f, const char *name, clg_st_t
     return clg__fail(CLG_ERR_INVALID_ARG, "%s: no tensor named '%s'", f->path, name);
 }
 
-/* ---- JSON header parser ---------------------------------------------------- */
+/* ---- the JSON header (parsed by jansson) ----------------------------------------- */
 
-typedef struct jp {
-    const unsigned char *start, *p, *end;
-    const char *path;
-} jp;
+/* Why jansson, not cJSON or a parser of our own, measured (duplicate keys, int64, UTF-8, NUL, depth,
+ * size, speed): tools/BENCHMARKS.md, section "JSON".  What jansson allows that a safetensors header
+ * may not is checked below on its tree. */
 
-static clg_status jerr(jp *j, const char *fmt, ...) CLG_PRINTF(2, 3);
-static clg_status jerr(jp *j, const char *fmt, ...)
+/* Anything jansson cannot parse, as a clgrad FORMAT error that says where and why.  Our words come
+ * first for the failures a user can act on; jansson's text (with the token it stopped at) follows. */
+static clg_status json_fail(const char *path, const json_error_t *e)
 {
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return clg__fail(CLG_ERR_FORMAT, "%s: malformed safetensors header at byte %ld: %s", j->path,
-                     (long)(j->p - j->start), msg);
+    const char *what = "";
+    switch (json_error_code(e)) {
+    case json_error_end_of_input_expected: what = "unexpected data after the header object: "; break;
+    case json_error_numeric_overflow: what = "number too large: "; break;
+    case json_error_duplicate_key: what = "a key is given twice: "; break;
+    case json_error_invalid_utf8: what = "invalid UTF-8: "; break;
+    case json_error_null_character:
+    case json_error_null_byte_in_key: what = "string contains a NUL character: "; break;
+    case json_error_stack_overflow: what = "nested too deeply: "; break;
+    case json_error_out_of_memory:
+        return clg__fail(CLG_ERR_OUT_OF_MEMORY, "%s: out of memory parsing the header", path);
+    default: break;
+    }
+    return clg__fail(CLG_ERR_FORMAT, "%s: malformed safetensors header at byte %d (line %d, column %d): %s%s",
+                     path, e->position, e->line, e->column, what, e->text);
 }
 
-static void jws(jp *j)
+/* Count the header's JSON values (every '{', '[' and ',' outside strings, plus one) before jansson
+ * builds them: its tree costs up to ~80 bytes of memory per header byte ("{}," repeated), so a
+ * hostile 100 MB header could take 8 GB; under ST_MAX_VALUES the tree stays under ~120 MB (measured:
+ * 524k "{}" take 116 MB) plus the strings' own bytes. */
+static uint64_t count_values(const unsigned char *p, size_t n)
 {
-    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
-        j->p++;
+    uint64_t count = 1;
+    int in_str = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = p[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = 0;
+        } else if (c == '"') {
+            in_str = 1;
+        } else if (c == '{' || c == '[' || c == ',') {
+            count++;
+        }
+    }
+    return count;
 }
 
-/* Skip whitespace and consume c if it comes next (1), else 0: the ',' after a member or
- * element, or the ']' / '}' of an empty container. */
-static int jtake(jp *j, char c)
+/* jansson allows 2048 levels; the header needs 3, and unknown fields get up to ST_MAX_DEPTH. */
+static int too_deep(json_t *v, int level)
 {
-    jws(j);
-    if (j->p < j->end && *j->p == (unsigned char)c) {
-        j->p++;
+    if (level > ST_MAX_DEPTH)
         return 1;
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *m;
+        json_object_foreach(v, k, m)
+            if ((json_is_object(m) || json_is_array(m)) && too_deep(m, level + 1))
+                return 1;
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(v, i, m)
+            if ((json_is_object(m) || json_is_array(m)) && too_deep(m, level + 1))
+                return 1;
     }
     return 0;
 }
 
-static clg_status jexpect(jp *j, char c)
+/* [u, u, ...] of non-negative integers into out (at most maxn); *n gets the count.  jansson has
+ * already refused integers beyond int64 and told integers from reals ("1.0", "1e3"). */
+static clg_status uint_array(const char *path, const char *tensor, const char *what, json_t *a,
+                             uint64_t *out, int maxn, int *n)
 {
-    jws(j);
-    if (j->p >= j->end)
-        return jerr(j, "expected '%c', found the end of the header", c);
-    if (*j->p != (unsigned char)c)
-        return (*j->p >= 0x20 && *j->p < 0x7f) ? jerr(j, "expected '%c', found '%c'", c, *j->p)
-                                                : jerr(j, "expected '%c', found byte 0x%02x", c, *j->p);
-    j->p++;
+    if (!json_is_array(a))
+        return clg__fail(CLG_ERR_FORMAT, "%s: tensor '%s': \"%s\" must be an array of non-negative integers",
+                         path, tensor, what);
+    if (json_array_size(a) > (size_t)maxn)
+        return clg__fail(CLG_ERR_FORMAT, "%s: tensor '%s': \"%s\" has more than %d entries", path, tensor,
+                         what, maxn);
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+            return clg__fail(CLG_ERR_FORMAT, "%s: tensor '%s': \"%s\": expected a non-negative integer",
+                             path, tensor, what);
+        out[i] = (uint64_t)json_integer_value(v);
+    }
+    *n = (int)json_array_size(a);
     return CLG_OK;
 }
 
-static int hexval(int c)
+static clg_status parse_tensor(const char *path, json_t *o, st_entry *e)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static int read_u16hex(jp *j, unsigned *out)
-{
-    if (j->end - j->p < 4)
-        return 0;
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        int h = hexval(j->p[i]);
-        if (h < 0)
-            return 0;
-        v = v << 4 | (unsigned)h;
-    }
-    j->p += 4;
-    *out = v;
-    return 1;
-}
-
-/* Parse a string into a malloc'ed, NUL-terminated UTF-8 copy (out may be NULL to skip). */
-static clg_status jstring(jp *j, char **out, size_t *outlen)
-{
-    clg_status st = jexpect(j, '"');
+    if (!json_is_object(o))
+        return clg__fail(CLG_ERR_FORMAT, "%s: tensor '%s': expected an object", path, e->name);
+    json_t *dt = json_object_get(o, "dtype"), *shape = json_object_get(o, "shape"),
+           *off = json_object_get(o, "data_offsets"); /* other fields are ignored */
+    if (!dt || !shape || !off)
+        return clg__fail(CLG_ERR_FORMAT, "%s: tensor '%s' lacks \"%s\"", path, e->name,
+                         !dt ? "dtype" : !shape ? "shape" : "data_offsets");
+    if (!json_is_string(dt))
+        return clg__fail(CLG_ERR_FORMAT, "%s: tensor '%s': \"dtype\" must be a string", path, e->name);
+    e->dt = -1;
+    for (int k = 0; k < ST_NDTYPES; k++)
+        if (!strcmp(json_string_value(dt), st_dtypes[k].name))
+            e->dt = k;
+    if (e->dt < 0)
+        return clg__fail(CLG_ERR_FORMAT, "%s: tensor '%s': unknown dtype '%.64s'", path, e->name,
+                         json_string_value(dt));
+    uint64_t v[ST_MAX_DIMS];
+    int n;
+    clg_status st = uint_array(path, e->name, "shape", shape, v, ST_MAX_DIMS, &e->ndim);
     if (st)
         return st;
-    /* decoded text is never longer than the escaped text */
-    const unsigned char *q = j->p;
-    while (q < j->end && *q != '"')
-        q += (*q == '\\' && q + 1 < j->end) ? 2 : 1;
-    if (q >= j->end)
-        return jerr(j, "unterminated string");
-    char *s = malloc((size_t)(q - j->p) + 1);
-    if (!s)
-        return clg__fail(CLG_ERR_OUT_OF_MEMORY, "%s: out of memory parsing the header", j->path);
-    size_t n = 0;
-    while (*j->p != '"') {
-        unsigned char c = *j->p;
-        if (c < 0x20) {
-            st = jerr(j, "control character 0x%02x inside a string", c);
-            goto fail;
-        }
-        if (c != '\\') {
-            s[n++] = (char)c;
-            j->p++;
-            continue;
-        }
-        j->p++;
-        c = *j->p++;
-        switch (c) {
-        case '"': s[n++] = '"'; break;
-        case '\\': s[n++] = '\\'; break;
-        case '/': s[n++] = '/'; break;
-        case 'b': s[n++] = '\b'; break;
-        case 'f': s[n++] = '\f'; break;
-        case 'n': s[n++] = '\n'; break;
-        case 'r': s[n++] = '\r'; break;
-        case 't': s[n++] = '\t'; break;
-        case 'u': {
-            unsigned u, lo;
-            if (!read_u16hex(j, &u)) {
-                st = jerr(j, "bad \\u escape");
-                goto fail;
-            }
-            uint32_t cp = u;
-            if (u >= 0xDC00 && u <= 0xDFFF) {
-                st = jerr(j, "lone low surrogate \\u%04x", u);
-                goto fail;
-            }
-            if (u >= 0xD800 && u <= 0xDBFF) {
-                if (j->end - j->p < 2 || j->p[0] != '\\' || j->p[1] != 'u') {
-                    st = jerr(j, "high surrogate \\u%04x without its low half", u);
-                    goto fail;
-                }
-                j->p += 2;
-                if (!read_u16hex(j, &lo) || lo < 0xDC00 || lo > 0xDFFF) {
-                    st = jerr(j, "high surrogate \\u%04x without its low half", u);
-                    goto fail;
-                }
-                cp = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
-            }
-            /* the 6 (or 12) escaped bytes always cover the 1..4 UTF-8 bytes */
-            if (cp < 0x80) {
-                s[n++] = (char)cp;
-            } else if (cp < 0x800) {
-                s[n++] = (char)(0xC0 | cp >> 6);
-                s[n++] = (char)(0x80 | (cp & 63));
-            } else if (cp < 0x10000) {
-                s[n++] = (char)(0xE0 | cp >> 12);
-                s[n++] = (char)(0x80 | (cp >> 6 & 63));
-                s[n++] = (char)(0x80 | (cp & 63));
-            } else {
-                s[n++] = (char)(0xF0 | cp >> 18);
-                s[n++] = (char)(0x80 | (cp >> 12 & 63));
-                s[n++] = (char)(0x80 | (cp >> 6 & 63));
-                s[n++] = (char)(0x80 | (cp & 63));
-            }
-            break;
-        }
-        default:
-            j->p--;
-            st = jerr(j, "bad escape '\\%c'", c);
-            goto fail;
-        }
-    }
-    j->p++;
-    s[n] = 0;
-    if (outlen)
-        *outlen = n;
-    if (out)
-        *out = s;
-    else
-        free(s);
-    return CLG_OK;
-fail:
-    free(s);
-    return st;
-}
-
-/* A key that must be a plain C string (no embedded NUL). */
-static clg_status jkey(jp *j, char **out)
-{
-    size_t len;
-    clg_status st = jstring(j, out, &len);
-    if (st)
+    for (int k = 0; k < e->ndim; k++)
+        e->shape[k] = (int64_t)v[k];
+    if ((st = uint_array(path, e->name, "data_offsets", off, v, 2, &n)))
         return st;
-    if (strlen(*out) != len) {
-        free(*out);
-        *out = NULL;
-        return jerr(j, "string contains a NUL character");
-    }
-    if ((st = jexpect(j, ':'))) {
-        free(*out);
-        *out = NULL;
-    }
-    return st;
-}
-
-static clg_status jnumber(jp *j)
-{
-    const unsigned char *p = j->p;
-    if (p < j->end && *p == '-')
-        p++;
-    if (p >= j->end || *p < '0' || *p > '9')
-        return jerr(j, "bad number");
-    if (*p == '0')
-        p++;
-    else
-        while (p < j->end && *p >= '0' && *p <= '9')
-            p++;
-    if (p < j->end && *p == '.') {
-        p++;
-        if (p >= j->end || *p < '0' || *p > '9')
-            return jerr(j, "bad number");
-        while (p < j->end && *p >= '0' && *p <= '9')
-            p++;
-    }
-    if (p < j->end && (*p == 'e' || *p == 'E')) {
-        p++;
-        if (p < j->end && (*p == '+' || *p == '-'))
-            p++;
-        if (p >= j->end || *p < '0' || *p > '9')
-            return jerr(j, "bad number");
-        while (p < j->end && *p >= '0' && *p <= '9')
-            p++;
-    }
-    j->p = p;
+    if (n != 2)
+        return clg__fail(CLG_ERR_FORMAT, "%s: tensor '%s': \"data_offsets\" needs [begin, end]", path, e->name);
+    e->begin = v[0];
+    e->end = v[1];
     return CLG_OK;
 }
 
-/* A non-negative integer without sign, fraction or exponent, up to 2^63 - 1. */
-static clg_status juint(jp *j, uint64_t *out, const char *what)
+static clg_status parse_meta(const char *path, json_t *o, clg_st_file *f)
 {
-    jws(j);
-    const unsigned char *p = j->p;
-    if (p >= j->end || *p < '0' || *p > '9')
-        return jerr(j, "%s: expected a non-negative integer", what);
-    uint64_t v = 0;
-    if (*p == '0') {
-        p++;
-    } else {
-        while (p < j->end && *p >= '0' && *p <= '9') {
-            if (v > ((uint64_t)INT64_MAX - (uint64_t)(*p - '0')) / 10)
-                return jerr(j, "%s: integer too large", what);
-            v = v * 10 + (uint64_t)(*p - '0');
-            p++;
-        }
-    }
-    if (p < j->end && (*p == '.' || *p == 'e' || *p == 'E' || (*p >= '0' && *p <= '9')))
-        return jerr(j, "%s: expected a non-negative integer", what);
-    j->p = p;
-    *out = v;
-    return CLG_OK;
-}
-
-static clg_status jliteral(jp *j, const char *word)
-{
-    size_t n = strlen(word);
-    if ((size_t)(j->end - j->p) < n || memcmp(j->p, word, n) != 0)
-        return jerr(j, "unexpected character '%c'", *j->p);
-    j->p += n;
-    return CLG_OK;
-}
-
-/* Validate and skip any JSON value. */
-static clg_status jskip(jp *j, int depth)
-{
-    clg_status st;
-    if (depth > ST_MAX_DEPTH)
-        return jerr(j, "nested deeper than %d levels", ST_MAX_DEPTH);
-    jws(j);
-    if (j->p >= j->end)
-        return jerr(j, "expected a value, found the end of the header");
-    switch (*j->p) {
-    case '"':
-        return jstring(j, NULL, NULL);
-    case '{':
-        j->p++;
-        if (jtake(j, '}'))
-            return CLG_OK;
-        for (;;) {
-            if ((st = jstring(j, NULL, NULL)) || (st = jexpect(j, ':')) || (st = jskip(j, depth + 1)))
-                return st;
-            if (jtake(j, ','))
-                continue;
-            return jexpect(j, '}');
-        }
-    case '[':
-        j->p++;
-        if (jtake(j, ']'))
-            return CLG_OK;
-        for (;;) {
-            if ((st = jskip(j, depth + 1)))
-                return st;
-            if (jtake(j, ','))
-                continue;
-            return jexpect(j, ']');
-        }
-    case 't': return jliteral(j, "true");
-    case 'f': return jliteral(j, "false");
-    case 'n': return jliteral(j, "null");
-    default: return jnumber(j);
-    }
-}
-
-/* [u, u, ...] into v (at most maxn); *n gets the count. */
-static clg_status juint_array(jp *j, uint64_t *v, int maxn, int *n, const char *what)
-{
-    clg_status st = jexpect(j, '[');
-    if (st)
-        return st;
-    *n = 0;
-    if (jtake(j, ']'))
+    if (!json_is_object(o))
+        return clg__fail(CLG_ERR_FORMAT, "%s: __metadata__ must be an object of strings", path);
+    size_t n = json_object_size(o);
+    if (!n)
         return CLG_OK;
-    for (;;) {
-        if (*n == maxn)
-            return jerr(j, "%s: more than %d entries", what, maxn);
-        if ((st = juint(j, &v[*n], what)))
-            return st;
-        (*n)++;
-        if (jtake(j, ','))
-            continue;
-        return jexpect(j, ']');
-    }
-}
-
-static clg_status parse_tensor(jp *j, st_entry *e)
-{
-    clg_status st;
-    int have_dtype = 0, have_shape = 0, have_off = 0;
-    jws(j);
-    if (j->p >= j->end || *j->p != '{')
-        return jerr(j, "tensor '%s': expected an object", e->name);
-    j->p++;
-    if (!jtake(j, '}')) {
-        for (;;) {
-            char *key = NULL;
-            if ((st = jkey(j, &key)))
-                return st;
-            if (!strcmp(key, "dtype")) {
-                char *dt = NULL;
-                if (have_dtype) {
-                    free(key);
-                    return jerr(j, "tensor '%s': \"dtype\" given twice", e->name);
-                }
-                have_dtype = 1;
-                jws(j);
-                if (j->p >= j->end || *j->p != '"') {
-                    free(key);
-                    return jerr(j, "tensor '%s': \"dtype\" must be a string", e->name);
-                }
-                if ((st = jstring(j, &dt, NULL))) {
-                    free(key);
-                    return st;
-                }
-                e->dt = -1;
-                for (int k = 0; k < ST_NDTYPES; k++)
-                    if (!strcmp(dt, st_dtypes[k].name))
-                        e->dt = k;
-                if (e->dt < 0) {
-                    st = clg__fail(CLG_ERR_FORMAT, "%s: tensor '%s': unknown dtype '%.64s'", j->path,
-                                   e->name, dt);
-                    free(dt);
-                    free(key);
-                    return st;
-                }
-                free(dt);
-            } else if (!strcmp(key, "shape")) {
-                uint64_t v[ST_MAX_DIMS];
-                if (have_shape) {
-                    free(key);
-                    return jerr(j, "tensor '%s': \"shape\" given twice", e->name);
-                }
-                have_shape = 1;
-                if ((st = juint_array(j, v, ST_MAX_DIMS, &e->ndim, "shape"))) {
-                    free(key);
-                    return st;
-                }
-                for (int k = 0; k < e->ndim; k++)
-                    e->shape[k] = (int64_t)v[k];
-            } else if (!strcmp(key, "data_offsets")) {
-                uint64_t v[2];
-                int n;
-                if (have_off) {
-                    free(key);
-                    return jerr(j, "tensor '%s': \"data_offsets\" given twice", e->name);
-                }
-                have_off = 1;
-                if ((st = juint_array(j, v, 2, &n, "data_offsets"))) {
-                    free(key);
-                    return st;
-                }
-                if (n != 2) {
-                    free(key);
-                    return jerr(j, "tensor '%s': \"data_offsets\" needs [begin, end]", e->name);
-                }
-                e->begin = v[0];
-                e->end = v[1];
-            } else if ((st = jskip(j, 2))) { /* unknown fields are ignored */
-                free(key);
-                return st;
-            }
-            free(key);
-            if (jtake(j, ','))
-                continue;
-            if ((st = jexpect(j, '}')))
-                return st;
-            break;
+    if (!(f->mkey = calloc(n, sizeof *f->mkey)) || !(f->mval = calloc(n, sizeof *f->mval)))
+        return clg__fail(CLG_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v) {
+        if (!json_is_string(v))
+            return clg__fail(CLG_ERR_FORMAT, "%s: __metadata__ value of '%s' must be a string", path, k);
+        if (!(f->mkey[f->nmeta] = strdup(k)) || !(f->mval[f->nmeta] = strdup(json_string_value(v)))) {
+            free(f->mkey[f->nmeta]);
+            f->mkey[f->nmeta] = NULL;
+            return clg__fail(CLG_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
         }
+        f->nmeta++;
     }
-    if (!have_dtype || !have_shape || !have_off)
-        return clg__fail(CLG_ERR_FORMAT, "%s: tensor '%s' lacks \"%s\"", j->path, e->name,
-                         !have_dtype ? "dtype" : !have_shape ? "shape" : "data_offsets");
     return CLG_OK;
 }
 
-static clg_status parse_meta(jp *j, clg_st_file *f)
+/* The header: one object of tensors (and an optional "__metadata__"), no repeated key at any
+ * level, UTF-8 without NUL, integers within int64, nothing after it (jansson checks all of that). */
+static clg_status parse_header(const char *path, const unsigned char *hdr, size_t hlen, clg_st_file *f)
 {
-    clg_status st = jexpect(j, '{');
-    if (st)
-        return st;
-    if (jtake(j, '}'))
-        return CLG_OK;
-    for (;;) {
-        char *k = NULL, *v = NULL;
-        size_t vlen;
-        if ((st = jkey(j, &k)))
-            return st;
-        jws(j);
-        if (j->p >= j->end || *j->p != '"') {
-            st = jerr(j, "__metadata__ value of '%s' must be a string", k);
-            free(k);
-            return st;
-        }
-        if ((st = jstring(j, &v, &vlen))) {
-            free(k);
-            return st;
-        }
-        if (clg_safetensors_meta(f, k)) {
-            st = clg__fail(CLG_ERR_FORMAT, "%s: __metadata__ key '%s' given twice", j->path, k);
-            free(k);
-            free(v);
-            return st;
-        }
-        if (f->nmeta == f->mcap) {
-            int nc = f->mcap ? f->mcap * 2 : 8;
-            char **nk = realloc(f->mkey, (size_t)nc * sizeof *nk);
-            if (nk)
-                f->mkey = nk;
-            char **nv = realloc(f->mval, (size_t)nc * sizeof *nv);
-            if (nv)
-                f->mval = nv;
-            if (!nk || !nv) {
-                free(k);
-                free(v);
-                return clg__fail(CLG_ERR_OUT_OF_MEMORY, "%s: out of memory", j->path);
-            }
-            f->mcap = nc;
-        }
-        f->mkey[f->nmeta] = k;
-        f->mval[f->nmeta++] = v;
-        if (jtake(j, ','))
+    size_t i = 0;
+    while (i < hlen && (hdr[i] == ' ' || hdr[i] == '\t' || hdr[i] == '\n' || hdr[i] == '\r'))
+        i++;
+    if (i == hlen || hdr[i] != '{')
+        return clg__fail(CLG_ERR_FORMAT, "%s: malformed safetensors header: the header must be a JSON object",
+                         path);
+    if (count_values(hdr, hlen) > ST_MAX_VALUES)
+        return clg__fail(CLG_ERR_FORMAT, "%s: malformed safetensors header: more than %d JSON values", path,
+                         ST_MAX_VALUES);
+    json_error_t je;
+    json_t *root = json_loadb((const char *)hdr, hlen, JSON_REJECT_DUPLICATES, &je);
+    if (!root)
+        return json_fail(path, &je);
+    clg_status st = CLG_OK;
+    if (too_deep(root, 0)) {
+        st = clg__fail(CLG_ERR_FORMAT, "%s: malformed safetensors header: nested deeper than %d levels", path,
+                       ST_MAX_DEPTH);
+        goto out;
+    }
+    size_t n = json_object_size(root);
+    if (n && !(f->e = calloc(n, sizeof *f->e))) {
+        st = clg__fail(CLG_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+        goto out;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(root, key, v) { /* in file order */
+        if (!strcmp(key, "__metadata__")) {
+            if ((st = parse_meta(path, v, f)))
+                goto out;
             continue;
-        return jexpect(j, '}');
-    }
-}
-
-static clg_status parse_header(jp *j, clg_st_file *f)
-{
-    clg_status st;
-    int have_meta = 0;
-    jws(j);
-    if (j->p >= j->end || *j->p != '{')
-        return jerr(j, "the header must be a JSON object");
-    j->p++;
-    if (!jtake(j, '}')) {
-        for (;;) {
-            char *key = NULL;
-            if ((st = jkey(j, &key)))
-                return st;
-            if (!strcmp(key, "__metadata__")) {
-                free(key);
-                if (have_meta)
-                    return jerr(j, "__metadata__ given twice");
-                have_meta = 1;
-                if ((st = parse_meta(j, f)))
-                    return st;
-            } else {
-                for (int i = 0; i < f->n; i++) {
-                    if (!strcmp(f->e[i].name, key)) {
-                        st = clg__fail(CLG_ERR_FORMAT, "%s: tensor '%s' appears twice", j->path, key);
-                        free(key);
-                        return st;
-                    }
-                }
-                if (f->n == f->cap) {
-                    int nc = f->cap ? f->cap * 2 : 16;
-                    st_entry *ne = realloc(f->e, (size_t)nc * sizeof *ne);
-                    if (!ne) {
-                        free(key);
-                        return clg__fail(CLG_ERR_OUT_OF_MEMORY, "%s: out of memory", j->path);
-                    }
-                    f->e = ne;
-                    f->cap = nc;
-                }
-                st_entry *e = &f->e[f->n++];
-                memset(e, 0, sizeof *e);
-                e->name = key;
-                e->order = f->n - 1;
-                if ((st = parse_tensor(j, e)))
-                    return st;
-            }
-            if (jtake(j, ','))
-                continue;
-            if ((st = jexpect(j, '}')))
-                return st;
-            break;
         }
+        st_entry *e = &f->e[f->n];
+        if (!(e->name = strdup(key))) {
+            st = clg__fail(CLG_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+            goto out;
+        }
+        e->order = f->n++;
+        if ((st = parse_tensor(path, v, e)))
+            goto out;
     }
-    jws(j);
-    if (j->p != j->end)
-        return jerr(j, "unexpected '%c' after the header object", *j->p);
-    return CLG_OK;
+out:
+    json_decref(root);
+    return st;
 }
 
 /* ---- validation and conversion --------------------------------------------- */
@@ -872,8 +556,7 @@ clg_status clg_safetensors_open(const char *path, clg_st_file **out)
     }
     if ((st = read_exact(fp, path, hdr, (size_t)hlen)) || (st = read_exact(fp, path, f->buf, f->buflen)))
         goto out;
-    jp j = { hdr, hdr, hdr + hlen, path };
-    if ((st = parse_header(&j, f)) || (st = validate(f)))
+    if ((st = parse_header(path, hdr, (size_t)hlen, f)) || (st = validate(f)))
         goto out;
     *out = f;
     f = NULL;

@@ -362,6 +362,62 @@ static void test_fifo_inputs(void **state)
     free(r);
 }
 
+/* `bench compare` pairs metrics by device and key and prints B/A; a file that is not strict JSON
+ * (a repeated key, a truncated text) or not a bench file is refused with its name and the place. */
+static void test_bench_compare(void **state)
+{
+    (void)state;
+    static const char head[] =
+        "{\n  \"format\": \"clgrad-bench-1\",\n  \"version\": \"0.1.0\",\n  \"quick\": true,\n"
+        "  \"full\": false,\n  \"devices\": [\n    {\"index\": 0, \"id\": \"0:0\", \"name\": \"cpu \\u00e9\", "
+        "\"platform\": \"P\", \"driver\": \"1\"}\n  ],\n  \"metrics\": [\n";
+    char text[2048];
+    snprintf(text, sizeof text,
+             "%s    {\"device\": 0, \"key\": \"train/mlp\", \"label\": \"MLP step\", \"section\": \"training\", "
+             "\"unit\": \"samples/s\", \"status\": \"ok\", \"median\": 1000, \"min\": 900, \"max\": 1100, \"reps\": 3},\n"
+             "    {\"device\": 0, \"key\": \"launch_us\", \"label\": \"launch latency\", \"section\": \"device\", "
+             "\"unit\": \"us\", \"status\": \"err\", \"median\": null, \"message\": \"x\"}\n  ]\n}\n",
+             head);
+    write_text(path("a.json"), text);
+    char *m = strstr(text, "1000");
+    memcpy(m, "1500", 4);
+    write_text(path("b.json"), text);
+    run_result *r = malloc(sizeof *r);
+    assert_non_null(r);
+    RUN(r, NULL, "bench", "compare", path("a.json"), path("b.json"));
+    expect(r, 0, "1.50x");
+    expect(r, 0, "cpu \xc3\xa9"); /* \u00e9 decoded */
+    if (strstr(r->out, "launch latency"))
+        fail_msg("a metric without status ok was compared:\n%s", r->out);
+    /* a repeated key: refused, not read as either value */
+    char *q = strstr(text, "\"quick\": true,");
+    char dup[2100];
+    snprintf(dup, sizeof dup, "%.*s\"quick\": true, \"quick\": false,%s", (int)(q - text), text,
+             q + strlen("\"quick\": true,"));
+    write_text(path("dup.json"), dup);
+    RUN(r, NULL, "bench", "compare", path("a.json"), path("dup.json"));
+    expect(r, 1, "dup.json: malformed JSON at line 4, column");
+    expect(r, 1, "duplicate object key near '\"quick\"'");
+    text[300] = 0;
+    write_text(path("cut.json"), text);
+    RUN(r, NULL, "bench", "compare", path("cut.json"), path("a.json"));
+    expect(r, 1, "cut.json: malformed JSON at line");
+    write_text(path("other.json"), "{\"format\": \"other\", \"devices\": [], \"metrics\": []}");
+    RUN(r, NULL, "bench", "compare", path("a.json"), path("other.json"));
+    expect(r, 1, "other.json is not a `clgrad bench --json` file");
+    write_text(path("other.json"), "{\"format\": \"clgrad-bench-1\", \"devices\": {}, \"metrics\": []}");
+    RUN(r, NULL, "bench", "compare", path("a.json"), path("other.json"));
+    expect(r, 1, "\"devices\" and \"metrics\" must be arrays");
+    RUN(r, NULL, "bench", "compare", path("a.json"));
+    expect(r, 2, "usage: clgrad bench compare A.json B.json");
+    rm("a.json");
+    rm("b.json");
+    rm("dup.json");
+    rm("cut.json");
+    rm("other.json");
+    free(r);
+}
+
 /* ---- per device ------------------------------------------------------------------------ */
 
 /* A malformed CLGRAD_* variable stops the ctx with a message naming it. */
@@ -775,6 +831,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_bad_metadata),
         cmocka_unit_test(test_fifo_inputs),
+        cmocka_unit_test(test_bench_compare),
     };
     const struct CMUnitTest dev[] = {
         cmocka_unit_test(test_bad_environment),

@@ -8,86 +8,8 @@
 #include <time.h>
 
 #include "clgrad/clgrad.h"
-#include "util.h" /* tools/clgrad/util.h */
-
-/* ---- the case table: one representative case per op (more where useful) ---- */
-
-typedef enum { K_UNIFORM, K_POSITIVE, K_INDEX, K_MASK } in_kind;
-
-typedef struct bin {
-    clg_shape s;
-    in_kind kind;
-    double lo, hi;  /* value range; indices in [lo, hi); K_MASK: P(1) = lo */
-    int no_grad;    /* backward does not ask for this input's gradient (targets, masks) */
-} bin;
-
-typedef struct bcase {
-    clg_op op;
-    int nin;
-    bin in[4];
-    clg_attrs a;        /* zero fields are the op's "unused"; ops that read axis/alpha set them */
-    const char *note;   /* attrs worth showing in the case column */
-} bcase;
-
-#define SH(dt, n, ...) { .dtype = (dt), .ndim = (n), .dim = { __VA_ARGS__ } }
-#define F1(a) { .s = SH(CLG_F32, 1, a), .kind = K_UNIFORM, .lo = -1, .hi = 1 }
-#define F2(a, b) { .s = SH(CLG_F32, 2, a, b), .kind = K_UNIFORM, .lo = -1, .hi = 1 }
-#define F3(a, b, c) { .s = SH(CLG_F32, 3, a, b, c), .kind = K_UNIFORM, .lo = -1, .hi = 1 }
-#define P2(a, b) { .s = SH(CLG_F32, 2, a, b), .kind = K_POSITIVE, .lo = 0.1, .hi = 2 }
-#define T2(a, b) { .s = SH(CLG_F32, 2, a, b), .kind = K_UNIFORM, .lo = -1, .hi = 1, .no_grad = 1 }
-#define M2(a, b, p) { .s = SH(CLG_F32, 2, a, b), .kind = K_MASK, .lo = (p), .no_grad = 1 }
-#define I1(n, hi_) { .s = SH(CLG_I32, 1, n), .kind = K_INDEX, .lo = 0, .hi = (hi_), .no_grad = 1 }
-#define FS(lo_, hi_) { .s = { .dtype = CLG_F32, .ndim = 0 }, .kind = K_UNIFORM, .lo = (lo_), .hi = (hi_) }
-#define DEF .axis = -1, .alpha = 1.0f
-#define NOIN { { .lo = 0 } }
-
-/* MLP shapes: batch 128, features 784 -> 256 -> 10.  MAE: 256 images of 28x28. */
-static const bcase cases[] = {
-    { CLG_OP_MATMUL, 2, { F2(128, 784), F2(784, 256) }, { DEF }, NULL },
-    { CLG_OP_MATMUL, 2, { F2(128, 256), F2(10, 256) }, { DEF, .trans_b = 1 }, "B^T" },
-    { CLG_OP_BMM, 2, { F3(8, 128, 64), F3(8, 64, 128) }, { DEF }, NULL },
-    { CLG_OP_ADD, 2, { F2(128, 256), F1(256) }, { DEF }, "bias" },
-    { CLG_OP_BIAS_ACT, 2, { F2(128, 256), F1(256) }, { DEF, .act = CLG_ACT_RELU }, "relu" },
-    { CLG_OP_BIAS_ACT, 2, { F2(128, 10), F1(10) }, { DEF, .act = CLG_ACT_NONE }, "none" },
-    { CLG_OP_BIAS_ACT, 2, { F2(256, 512), F1(512) }, { DEF, .act = CLG_ACT_RELU }, "relu" },
-    { CLG_OP_BIAS_ACT, 2, { F2(256, 784), F1(784) }, { DEF, .act = CLG_ACT_NONE }, "none" },
-    { CLG_OP_SUB, 2, { F2(128, 256), F2(128, 256) }, { DEF }, NULL },
-    { CLG_OP_MUL, 2, { F2(128, 256), F2(128, 256) }, { DEF }, NULL },
-    { CLG_OP_SCALE, 1, { F2(128, 256) }, { .axis = -1, .alpha = 0.5f }, NULL },
-    { CLG_OP_RELU, 1, { F2(128, 256) }, { DEF }, NULL },
-    { CLG_OP_GELU, 1, { F2(128, 256) }, { DEF }, NULL },
-    { CLG_OP_TANH, 1, { F2(128, 256) }, { DEF }, NULL },
-    { CLG_OP_SIGMOID, 1, { F2(128, 256) }, { DEF }, NULL },
-    { CLG_OP_EXP, 1, { F2(128, 256) }, { DEF }, NULL },
-    { CLG_OP_LOG, 1, { P2(128, 256) }, { DEF }, NULL },
-    { CLG_OP_SUM, 1, { F2(128, 256) }, { .axis = 0, .alpha = 1.0f }, "axis=0" },
-    { CLG_OP_MEAN, 1, { F2(128, 784) }, { .axis = -1, .alpha = 1.0f }, "all" },
-    { CLG_OP_SOFTMAX, 1, { F2(128, 1000) }, { DEF }, NULL },
-    { CLG_OP_LOG_SOFTMAX, 1, { F2(128, 1000) }, { DEF }, NULL },
-    { CLG_OP_CROSS_ENTROPY, 2, { F2(128, 10), I1(128, 10) }, { DEF }, NULL },
-    { CLG_OP_MSE, 2, { F2(128, 784), T2(128, 784) }, { DEF }, NULL },
-    { CLG_OP_MASKED_MSE, 3, { F2(256, 784), T2(256, 784), M2(256, 784, 0.75) }, { DEF }, NULL },
-    { CLG_OP_EMBEDDING, 2, { F2(10000, 100), I1(1024, 10000) }, { DEF }, NULL },
-    { CLG_OP_L2_NORMALIZE, 1, { F2(1024, 100) }, { DEF }, NULL },
-    { CLG_OP_SIMILARITY, 2, { F2(1024, 100), F2(1024, 100) }, { DEF }, NULL },
-    { CLG_OP_SIMILARITY_MATRIX, 2, { F2(256, 128), F2(256, 128) }, { DEF }, NULL },
-    { CLG_OP_CONTRASTIVE_LOSS, 3, { F2(256, 128), F2(256, 128), FS(2.6, 2.7) }, { DEF }, NULL },
-    { CLG_OP_ATTENTION_LOOKUP, 3, { F2(128, 64), F2(1000, 64), F2(1000, 64) },
-      { .axis = -1, .alpha = 0.125f }, "alpha=1/8" },
-    { CLG_OP_RANDOM_UNIFORM, 0, NOIN, { .axis = -1, .alpha = 0, .beta = 1, .seed = 7,
-      .shape = SH(CLG_F32, 2, 128, 784) }, "[0,1)" },
-    { CLG_OP_RANDOM_NORMAL, 0, NOIN, { .axis = -1, .alpha = 0, .beta = 1, .seed = 7,
-      .shape = SH(CLG_F32, 2, 128, 784) }, "N(0,1)" },
-    { CLG_OP_PATCH_MASK, 1, { F2(256, 784) }, { DEF, .patch = 4, .height = 28, .width = 28, .p = 0.75f,
-      .seed = 7 }, "P=4 p=0.75" },
-    { CLG_OP_DROPOUT, 1, { F2(128, 256) }, { DEF, .p = 0.5f, .seed = 7 }, "p=0.5" },
-    { CLG_OP_ARGMAX, 1, { F2(128, 10) }, { DEF }, NULL },
-    { CLG_OP_ACCURACY, 2, { F2(128, 10), I1(128, 10) }, { DEF }, NULL },
-    { CLG_OP_FILL, 0, NOIN, { .axis = -1, .alpha = 0, .shape = SH(CLG_F32, 2, 128, 784) }, "0" },
-    { CLG_OP_COPY, 1, { F2(128, 784) }, { DEF }, NULL },
-    { CLG_OP_TRANSPOSE, 1, { F2(784, 256) }, { DEF }, NULL },
-};
-#define N_CASES ((int)(sizeof cases / sizeof cases[0]))
+#include "bench_cases.h" /* the case table, shared with `clgrad bench` */
+#include "util.h"        /* tools/clgrad/util.h */
 
 /* ---- results -------------------------------------------------------------- */
 
@@ -108,7 +30,7 @@ typedef struct result {
 } result;
 
 typedef struct row {
-    const bcase *c;         /* NULL: the op has no case in the table */
+    const bench_case *c;         /* NULL: the op has no case in the table */
     clg_op op;
     char label[160];
 } row;
@@ -123,7 +45,7 @@ typedef struct opts {
 
 typedef struct bench {
     clg_ctx *ctx;
-    const bcase *c;
+    const bench_case *c;
     clg_tensor in[4], out, gout, gin[4];
     const clg_tensor *inp[4];
     clg_tensor *ginp[4];
@@ -192,28 +114,6 @@ static clg_status time_calls(bench *b, clg_status (*fn)(bench *), const opts *o,
     return st;
 }
 
-static clg_status fill_tensor(clg_tensor *t, const bin *sp, uint64_t *rng)
-{
-    int64_t n = clg_shape_numel(&t->s);
-    if (n <= 0)
-        return CLG_OK;
-    void *h = malloc((size_t)n * 4);
-    if (!h)
-        return CLG_ERR_OUT_OF_MEMORY;
-    for (int64_t i = 0; i < n; i++) {
-        double u = util_u01(rng);
-        if (sp->kind == K_INDEX)
-            ((int32_t *)h)[i] = (int32_t)(sp->lo + floor(u * (sp->hi - sp->lo)));
-        else if (sp->kind == K_MASK)
-            ((float *)h)[i] = u < sp->lo ? 1.0f : 0.0f;
-        else
-            ((float *)h)[i] = (float)(sp->lo + u * (sp->hi - sp->lo));
-    }
-    clg_status st = clg_tensor_write(t, h);
-    free(h);
-    return st;
-}
-
 static void bench_free(bench *b)
 {
     for (int i = 0; i < 4; i++) {
@@ -225,7 +125,7 @@ static void bench_free(bench *b)
 }
 
 /* Set up, time and tear down one case; fills r (state, message, timings). */
-static void run_case(clg_ctx *ctx, const bcase *c, const opts *o, result *r)
+static void run_case(clg_ctx *ctx, const bench_case *c, const opts *o, result *r)
 {
     bench b;
     memset(&b, 0, sizeof b);
@@ -242,7 +142,7 @@ static void run_case(clg_ctx *ctx, const bcase *c, const opts *o, result *r)
         goto out;
     stage = "setup";
     for (int i = 0; i < c->nin; i++) {
-        if ((st = clg_tensor_new(ctx, &c->in[i].s, &b.in[i])) || (st = fill_tensor(&b.in[i], &c->in[i], &rng)))
+        if ((st = clg_tensor_new(ctx, &c->in[i].s, &b.in[i])) || (st = bench_fill(&b.in[i], &c->in[i], &rng)))
             goto out;
         b.inp[i] = &b.in[i];
     }
@@ -258,8 +158,8 @@ static void run_case(clg_ctx *ctx, const bcase *c, const opts *o, result *r)
     r->has_bwd = want_bwd;
     if (want_bwd) {
         stage = "backward setup";
-        bin gs = { .s = os, .kind = K_UNIFORM, .lo = -1, .hi = 1 };
-        if ((st = clg_tensor_new(ctx, &os, &b.gout)) || (st = fill_tensor(&b.gout, &gs, &rng)))
+        bench_in gs = { .s = os, .kind = BIN_UNIFORM, .lo = -1, .hi = 1 };
+        if ((st = clg_tensor_new(ctx, &os, &b.gout)) || (st = bench_fill(&b.gout, &gs, &rng)))
             goto out;
         for (int i = 0; i < c->nin; i++) {
             if (c->in[i].s.dtype != CLG_F32 || c->in[i].no_grad)
@@ -349,7 +249,7 @@ static void shape_short(char *buf, size_t n, const clg_shape *s)
         snprintf(buf + len, n - len, "]");
 }
 
-static void case_label(char *buf, size_t n, const bcase *c)
+static void case_label(char *buf, size_t n, const bench_case *c)
 {
     size_t len = 0;
     buf[0] = 0;
@@ -610,7 +510,7 @@ int main(int argc, char **argv)
         return 2;
 
     /* Rows: every op of the table, in table order, each with its cases (or a "no case" row). */
-    row *rows = calloc((size_t)(N_CASES + CLG_OP_COUNT), sizeof *rows);
+    row *rows = calloc((size_t)(bench_ncases + CLG_OP_COUNT), sizeof *rows);
     if (!rows)
         return 1;
     int nrows = 0;
@@ -618,11 +518,11 @@ int main(int argc, char **argv)
         if (o.only && !name_in_list(clg_op_name((clg_op)op), o.only))
             continue;
         int found = 0;
-        for (int k = 0; k < N_CASES; k++)
-            if (cases[k].op == (clg_op)op) {
-                rows[nrows].c = &cases[k];
+        for (int k = 0; k < bench_ncases; k++)
+            if (bench_cases[k].op == (clg_op)op) {
+                rows[nrows].c = &bench_cases[k];
                 rows[nrows].op = (clg_op)op;
-                case_label(rows[nrows].label, sizeof rows[nrows].label, &cases[k]);
+                case_label(rows[nrows].label, sizeof rows[nrows].label, &bench_cases[k]);
                 nrows++;
                 found = 1;
             }

@@ -37,7 +37,7 @@ lib=(src/status.c src/io_file.c)
 sources() {
     case "$1" in
     idx) echo src/io_idx.c "${lib[@]}" -lz ;;
-    safetensors) echo src/io_safetensors.c "${lib[@]}" -lm ;;
+    safetensors) echo src/io_safetensors.c "${lib[@]}" -ljansson -lm ;;
     vec) echo src/io_vec.c "${lib[@]}" -lm ;;
     gcide) echo tools/clgrad/gcide.c -lz ;;
     tune) echo src/tune.c "${lib[@]}" ;;

@@ -4,7 +4,7 @@
 #
 #   here:   tools/gpu-check.sh pack
 #           builds build-gpu/ (release, no OpenBLAS) and fills .gpu-pack/ with the shared
-#           libraries it needs (ICD loader, CLBlast, cmocka, libpng) and the Fashion-MNIST files.
+#           libraries it needs (ICD loader, CLBlast, cmocka, libpng, jansson) and the Fashion-MNIST files.
 #   there:  tools/gpu-check.sh run OUTDIR [DEVICE] [SECONDS]
 #           with build-gpu and .gpu-pack carried beside the working tree.  DEVICE (default
 #           NVIDIA) selects devices as CLGRAD_TEST_DEVICES and --device do (name substring or
@@ -26,7 +26,7 @@ pack() {
     meson setup build-gpu -Dopenblas=disabled -Dbuildtype=release >/dev/null
     ninja -C build-gpu >/dev/null
     mkdir -p .gpu-pack/lib .gpu-pack/fashion-mnist
-    for l in libOpenCL.so.1 libclblast.so.1 libcmocka.so.0 libpng16.so.16; do
+    for l in libOpenCL.so.1 libclblast.so.1 libcmocka.so.0 libpng16.so.16 libjansson.so.4; do
         p=$(ldconfig -p | awk -v l="$l" '$1 == l && /x86-64/ && !n++ { print $NF }')
         [ -n "$p" ] || { echo "gpu-check: $l not found (run tools/install-deps.sh)" >&2; exit 1; }
         cp -L "$p" .gpu-pack/lib/

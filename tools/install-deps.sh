@@ -10,7 +10,7 @@ set -eu
 PKGS="build-essential pkg-config meson ninja-build python3 \
 ocl-icd-opencl-dev opencl-headers ocl-icd-libopencl1 clinfo \
 pocl-opencl-icd mesa-opencl-icd \
-libclblast-dev libcmocka-dev zlib1g-dev libpng-dev \
+libclblast-dev libcmocka-dev zlib1g-dev libpng-dev libjansson-dev \
 libopenblas-dev fasttext \
 dataset-fashion-mnist dict-gcide"
 for opt in "$@"; do

@@ -97,13 +97,15 @@ clg_status clg_safetensors_write(const char *path, const clg_st_tensor *tensors,
 typedef struct clg_st_file clg_st_file;
 
 /* Read and validate a whole file (a regular file: a FIFO or directory is CLG_ERR_IO at once, since
- * the size is checked first).  The header is parsed strictly (JSON
- * strings with escapes, numbers, nested objects and arrays are understood;
- * anything malformed is rejected): a truncated file, a header length past
- * the end of the file, a missing or ill-typed field, an unknown dtype,
+ * the size is checked first).  The header is parsed strictly as JSON (any
+ * valid JSON is understood; malformed JSON, a key repeated in any object,
+ * invalid UTF-8, a NUL character in a string, integers beyond int64 and more
+ * than 64 levels of nesting are rejected): a truncated file, a header length
+ * past the end of the file, a missing or ill-typed field, an unknown dtype,
  * duplicate names, offsets out of range, overlapping or leaving holes, or a
  * byte count that does not match dtype x shape are all CLG_ERR_FORMAT, with
- * the file name and the offending tensor in the message.
+ * the file name and the offending tensor (or the JSON line and column) in
+ * the message.
  *
  * Element types: F32 and I32 are used as they are; F64, F16 and BF16 are
  * converted to F32 and I64, I16, I8, U8, U16, U32, U64 and BOOL to I32 when

@@ -132,6 +132,14 @@ put("safetensors", "json_deep", st(None, b"\0" * 4, raw_header=
     b'{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"x":' + b"[" * 200 + b"]" * 200 + b"}}"))
 put("safetensors", "json_numbers", st(None, b"\0" * 4, raw_header=
     b'{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"x":[-0.5e+3,1E-2,0,-0]}}'))
+# what jansson refuses that the hand-written parser let through: a key repeated inside an unknown field,
+# a NUL that cut a dtype short, a number that overflows a double
+put("safetensors", "json_dup_nested", st(None, b"\0" * 4, raw_header=
+    b'{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"x":{"y":1,"y":2}}}'))
+put("safetensors", "json_nul_dtype", st(None, b"\0" * 4, raw_header=
+    b'{"a":{"dtype":"F32\\u0000x","shape":[1],"data_offsets":[0,4]}}'))
+put("safetensors", "json_huge_numbers", st(None, b"\0" * 4, raw_header=
+    b'{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,9223372036854775808],"x":1e400}}'))
 
 # ---- .vec -------------------------------------------------------------------------
 def vbin(rows, n=None, dim=None):

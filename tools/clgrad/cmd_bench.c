@@ -7,6 +7,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
+#include "bench_cases.h"
 #include "cli.h"
 #include "util.h"
 
@@ -44,12 +47,15 @@ typedef struct column {
 #define MAX_METRICS 160
 #define MAX_COLS 9
 
-static metric g_m[MAX_METRICS];
-static int g_nm;
-static cellv g_c[MAX_METRICS][MAX_COLS];
-static column g_col[MAX_COLS];
-static int g_ncol;
-static char g_section[24] = "device";
+/* Everything one run measures, passed to whatever records or prints it (~400 kB: on the heap). */
+typedef struct results {
+    metric m[MAX_METRICS];
+    int nm;
+    cellv c[MAX_METRICS][MAX_COLS];
+    column col[MAX_COLS];
+    int ncol;
+    char section[24];       /* the section that new rows join */
+} results;
 
 typedef struct opts {
     int quick, full, reps;
@@ -57,24 +63,24 @@ typedef struct opts {
 } opts;
 
 /* The row of key (created on first use, in first-use order). */
-static int metric_row(const char *key, const char *label, const char *unit)
+static int metric_row(results *r, const char *key, const char *label, const char *unit)
 {
-    for (int i = 0; i < g_nm; i++)
-        if (!strcmp(g_m[i].key, key))
+    for (int i = 0; i < r->nm; i++)
+        if (!strcmp(r->m[i].key, key))
             return i;
-    if (g_nm >= MAX_METRICS)
+    if (r->nm >= MAX_METRICS)
         return MAX_METRICS - 1;
-    metric *m = &g_m[g_nm];
+    metric *m = &r->m[r->nm];
     snprintf(m->key, sizeof m->key, "%s", key);
     snprintf(m->label, sizeof m->label, "%s", label);
     snprintf(m->unit, sizeof m->unit, "%s", unit);
-    snprintf(m->section, sizeof m->section, "%s", g_section);
-    return g_nm++;
+    snprintf(m->section, sizeof m->section, "%s", r->section);
+    return r->nm++;
 }
 
-static void rec_values(int row, int col, double *v, int n)
+static void rec_values(results *r, int row, int col, double *v, int n)
 {
-    cellv *c = &g_c[row][col];
+    cellv *c = &r->c[row][col];
     c->med = util_sort_median(v, n);
     c->state = ST_OK;
     c->reps = n;
@@ -83,32 +89,33 @@ static void rec_values(int row, int col, double *v, int n)
 }
 
 /* Seconds per repetition -> rate work/seconds * scale (or time * scale when work == 0). */
-static void rec_times(int row, int col, const double *sec, int n, double work, double scale)
+static void rec_times(results *r, int row, int col, const double *sec, int n, double work, double scale)
 {
     double v[256];
     if (n > 256)
         n = 256;
     for (int i = 0; i < n; i++)
         v[i] = work > 0 ? work / sec[i] * scale : sec[i] * scale;
-    rec_values(row, col, v, n);
+    rec_values(r, row, col, v, n);
 }
 
-static void rec_fail(int row, int col, clg_status st, const char *stage)
+static void rec_fail(results *r, int row, int col, clg_status st, const char *stage)
 {
-    cellv *c = &g_c[row][col];
+    cellv *c = &r->c[row][col];
     c->state = st == CLG_ERR_UNSUPPORTED ? ST_NA : ST_ERR;
     snprintf(c->msg, sizeof c->msg, "%s: %s: %s", stage, clg_status_name(st), clg_last_error());
 }
 
-static void rec_skip(int row, int col, const char *why)
+static void rec_skip(results *r, int row, int col, const char *why)
 {
-    g_c[row][col].state = ST_SKIP;
-    snprintf(g_c[row][col].msg, sizeof g_c[row][col].msg, "%s", why);
+    r->c[row][col].state = ST_SKIP;
+    snprintf(r->c[row][col].msg, sizeof r->c[row][col].msg, "%s", why);
 }
 
 /* ---- per-device context ---------------------------------------------------------------------- */
 
 typedef struct bdev {
+    results *r;
     clg_ctx *ctx;
     cl_command_queue q;
     cl_program micro;
@@ -216,7 +223,7 @@ static double peak_variant(bdev *b, cl_kernel k, int width, size_t gs, cl_mem ou
 /* Peak: the best of multiply-add chains (fma or mad, see micro_src) on float, float4, float8 and float16 (runtimes vectorise differently). */
 static void bench_peak(bdev *b)
 {
-    int row = metric_row("peak_gflops", "peak FLOP/s (multiply-add chains, best of float1/4/8/16)", "GFLOP/s");
+    int row = metric_row(b->r, "peak_gflops", "peak FLOP/s (multiply-add chains, best of float1/4/8/16)", "GFLOP/s");
     static const char *const names[] = { "k_fma1", "k_fma4", "k_fma8", "k_fma16" };
     static const int widths[] = { 1, 4, 8, 16 };
     size_t gs = (size_t)(b->info->compute_units ? b->info->compute_units : 1) * 2048;
@@ -225,7 +232,7 @@ static void bench_peak(bdev *b)
     cl_int err;
     cl_mem out = clCreateBuffer((cl_context)clg_ctx_cl_context(b->ctx), CL_MEM_WRITE_ONLY, gs * 4, NULL, &err);
     if (err != CL_SUCCESS) {
-        rec_fail(row, b->col, CLG_ERR_OPENCL, "buffer");
+        rec_fail(b->r, row, b->col, CLG_ERR_OPENCL, "buffer");
         return;
     }
     double best = -1, t[64];
@@ -233,14 +240,14 @@ static void bench_peak(bdev *b)
         cl_kernel k = NULL;
         clg_status st = micro_kernel(b, names[v], &k);
         if (st) {
-            rec_fail(row, b->col, st, "build");
+            rec_fail(b->r, row, b->col, st, "build");
             break;
         }
         double flop = peak_variant(b, k, widths[v], gs, out, t);
         clReleaseKernel(k);
         if (flop < 0) {
-            g_c[row][b->col].state = ST_ERR;
-            snprintf(g_c[row][b->col].msg, sizeof g_c[0][0].msg, "peak: OpenCL error in %s", names[v]);
+            b->r->c[row][b->col].state = ST_ERR;
+            snprintf(b->r->c[row][b->col].msg, sizeof b->r->c[0][0].msg, "peak: OpenCL error in %s", names[v]);
             break;
         }
         double rate = flop / util_sort_median(t, b->reps);
@@ -248,7 +255,7 @@ static void bench_peak(bdev *b)
             fprintf(stderr, "  %s: %.1f GFLOP/s\n", names[v], rate * 1e-9);
         if (rate > best) {
             best = rate;
-            rec_times(row, b->col, t, b->reps, flop, 1e-9);
+            rec_times(b->r, row, b->col, t, b->reps, flop, 1e-9);
         }
     }
     clReleaseMemObject(out);
@@ -256,7 +263,7 @@ static void bench_peak(bdev *b)
 
 static void bench_bandwidth(bdev *b)
 {
-    int row = metric_row("copy_gbps", "memory bandwidth (copy 64 MiB, r+w)", "GB/s");
+    int row = metric_row(b->r, "copy_gbps", "memory bandwidth (copy 64 MiB, r+w)", "GB/s");
     size_t bytes = (size_t)64 << 20;
     while (bytes > b->info->max_alloc / 2 && bytes > ((size_t)1 << 20))
         bytes /= 2;
@@ -264,7 +271,7 @@ static void bench_bandwidth(bdev *b)
     cl_mem src = NULL, dst = NULL;
     clg_status st = micro_kernel(b, "k_copy", &k);
     if (st) {
-        rec_fail(row, b->col, st, "build");
+        rec_fail(b->r, row, b->col, st, "build");
         return;
     }
     cl_context cx = (cl_context)clg_ctx_cl_context(b->ctx);
@@ -291,11 +298,11 @@ static void bench_bandwidth(bdev *b)
         if (r >= 0)
             t[r] = util_now() - t0;
     }
-    rec_times(row, b->col, t, b->reps, 2.0 * (double)bytes, 1e-9);
+    rec_times(b->r, row, b->col, t, b->reps, 2.0 * (double)bytes, 1e-9);
     goto out;
 fail:
-    g_c[row][b->col].state = ST_ERR;
-    snprintf(g_c[row][b->col].msg, sizeof g_c[0][0].msg, "bandwidth: OpenCL error (%zu MiB buffers)",
+    b->r->c[row][b->col].state = ST_ERR;
+    snprintf(b->r->c[row][b->col].msg, sizeof b->r->c[0][0].msg, "bandwidth: OpenCL error (%zu MiB buffers)",
              bytes >> 20);
 out:
     if (src)
@@ -307,11 +314,11 @@ out:
 
 static void bench_launch(bdev *b)
 {
-    int row = metric_row("launch_us", "launch latency (empty kernel, enqueue+finish)", "us");
+    int row = metric_row(b->r, "launch_us", "launch latency (empty kernel, enqueue+finish)", "us");
     cl_kernel k = NULL;
     clg_status st = micro_kernel(b, "k_empty", &k);
     if (st) {
-        rec_fail(row, b->col, st, "build");
+        rec_fail(b->r, row, b->col, st, "build");
         return;
     }
     cl_int err;
@@ -329,11 +336,11 @@ static void bench_launch(bdev *b)
         if (r >= 0)
             t[r] = util_now() - t0;
     }
-    rec_times(row, b->col, t, n, 0, 1e6);
+    rec_times(b->r, row, b->col, t, n, 0, 1e6);
     goto out;
 fail:
-    g_c[row][b->col].state = ST_ERR;
-    snprintf(g_c[row][b->col].msg, sizeof g_c[0][0].msg, "launch: OpenCL error");
+    b->r->c[row][b->col].state = ST_ERR;
+    snprintf(b->r->c[row][b->col].msg, sizeof b->r->c[0][0].msg, "launch: OpenCL error");
 out:
     if (m)
         clReleaseMemObject(m);
@@ -379,7 +386,7 @@ static int gcase_wanted(const gcase *c, const opts *o)
 /* path NULL: the row of QUEUED products on the default path (key gemm/queued/...) */
 #define QUEUED 10
 
-static int gemm_row(const gcase *c, const char *path)
+static int gemm_row(results *r, const gcase *c, const char *path)
 {
     char key[80], label[80];
     snprintf(key, sizeof key, "gemm/%s/%s", path ? path : "queued", c->name);
@@ -387,7 +394,7 @@ static int gemm_row(const gcase *c, const char *path)
         snprintf(label, sizeof label, "%-7s %s", path, c->name);
     else
         snprintf(label, sizeof label, "%-7s %s, %d queued", "default", c->name, QUEUED);
-    return metric_row(key, label, "GFLOP/s");
+    return metric_row(r, key, label, "GFLOP/s");
 }
 
 /* Why a path/case is skipped on this device by default, or NULL. */
@@ -411,10 +418,10 @@ static const char *gemm_skip(const bdev *b, const gcase *c, const char *path)
  * training step runs them (the runtime's per-call wake-up and sleep are paid once). */
 static void bench_gemm_case(bdev *b, const gcase *c, const char *path)
 {
-    int row = gemm_row(c, path);
+    int row = gemm_row(b->r, c, path);
     const char *why = path ? gemm_skip(b, c, path) : NULL;
     if (why) {
-        rec_skip(row, b->col, why);
+        rec_skip(b->r, row, b->col, why);
         return;
     }
     clg_shape sa = clg_shape_make(CLG_F32, 2, (int64_t[]){ c->ta ? c->K : c->M, c->ta ? c->M : c->K });
@@ -468,14 +475,14 @@ static void bench_gemm_case(bdev *b, const gcase *c, const char *path)
         t[1] = first;
         n = 2;
         double keep = t[0];
-        rec_times(row, b->col, t, n, 2.0 * c->M * c->N * (double)c->K, 1e-9);
-        g_c[row][b->col].med = 2.0 * c->M * c->N * (double)c->K / keep * 1e-9;
-        g_c[row][b->col].reps = 1;
+        rec_times(b->r, row, b->col, t, n, 2.0 * c->M * c->N * (double)c->K, 1e-9);
+        b->r->c[row][b->col].med = 2.0 * c->M * c->N * (double)c->K / keep * 1e-9;
+        b->r->c[row][b->col].reps = 1;
     } else
-        rec_times(row, b->col, t, n, 2.0 * c->M * c->N * (double)c->K, 1e-9);
+        rec_times(b->r, row, b->col, t, n, 2.0 * c->M * c->N * (double)c->K, 1e-9);
     goto out;
 fail:
-    rec_fail(row, b->col, st, stage);
+    rec_fail(b->r, row, b->col, st, stage);
 out:
     clg_ctx_set_gemm_options(b->ctx, NULL);
     free(h);
@@ -502,31 +509,32 @@ static void bench_gemm(bdev *b)
 #ifdef HAVE_OPENBLAS
 /* The host column: OpenBLAS sgemm per case, its threads pinned one per core (util.h), timed
  * before the devices and recorded after them (the table keeps its section order), copied into
- * every path's row of that case. */
-static double g_blas_t[N_GCASES][64];
-static int g_blas_n[N_GCASES];
-
-/* OpenBLAS is opened here, by bench alone: linked into the tool, its worker threads would start
+ * every path's row of that case.
+ * OpenBLAS is opened here, by bench alone: linked into the tool, its worker threads would start
  * before main with every signal unblocked and take the SIGINT that the training commands handle
  * in a thread of their own (common.c). */
-static __typeof__(cblas_sgemm) *p_sgemm;
-static __typeof__(openblas_get_config) *p_blas_config;
+typedef struct blas_run {
+    __typeof__(cblas_sgemm) *sgemm;
+    __typeof__(openblas_get_config) *config;
+    double t[N_GCASES][64]; /* seconds per call */
+    int n[N_GCASES];
+} blas_run;
 
-static int blas_open(void)
+static int blas_open(blas_run *bl)
 {
     void *h = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
     if (h) {
-        p_sgemm = (__typeof__(cblas_sgemm) *)dlsym(h, "cblas_sgemm");
-        p_blas_config = (__typeof__(openblas_get_config) *)dlsym(h, "openblas_get_config");
+        bl->sgemm = (__typeof__(cblas_sgemm) *)dlsym(h, "cblas_sgemm");
+        bl->config = (__typeof__(openblas_get_config) *)dlsym(h, "openblas_get_config");
     }
-    if (!p_sgemm || !p_blas_config) {
+    if (!bl->sgemm || !bl->config) {
         fprintf(stderr, "clgrad bench: no OpenBLAS column (libopenblas.so.0: %s)\n", h ? "no cblas_sgemm" : dlerror());
         return 0;
     }
     return 1;
 }
 
-static void bench_blas(const opts *o)
+static void bench_blas(blas_run *bl, const opts *o)
 {
     int reps = o->reps > 0 ? o->reps : o->quick ? 3 : 7;
     if (reps > 64)
@@ -543,12 +551,12 @@ static void bench_blas(const opts *o)
             int lda = c->ta ? c->M : c->K, ldb = c->tb ? c->K : c->N;
             for (int r = -2; r < reps; r++) {
                 double t0 = util_now();
-                p_sgemm(CblasRowMajor, c->ta ? CblasTrans : CblasNoTrans, c->tb ? CblasTrans : CblasNoTrans,
+                bl->sgemm(CblasRowMajor, c->ta ? CblasTrans : CblasNoTrans, c->tb ? CblasTrans : CblasNoTrans,
                             c->M, c->N, c->K, 1.0f, a, lda, bm, ldb, 0.0f, out, c->N);
                 if (r >= 0)
-                    g_blas_t[i][r] = util_now() - t0;
+                    bl->t[i][r] = util_now() - t0;
             }
-            g_blas_n[i] = reps;
+            bl->n[i] = reps;
         }
         free(a);
         free(bm);
@@ -558,88 +566,34 @@ static void bench_blas(const opts *o)
     nanosleep(&(struct timespec){ .tv_sec = 0, .tv_nsec = 300000000 }, NULL);
 }
 
-static void record_blas(const opts *o, int col)
+static void record_blas(results *r, const blas_run *bl, const opts *o, int col)
 {
     for (int i = 0; i < N_GCASES; i++) {
         const gcase *c = &gcases[i];
-        if (!g_blas_n[i])
+        if (!bl->n[i])
             continue;
         double flop = 2.0 * c->M * c->N * (double)c->K;
         char list[128];
         snprintf(list, sizeof list, "%s", o->paths);
         char *save = NULL;
         for (char *p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save))
-            rec_times(gemm_row(c, p), col, g_blas_t[i], g_blas_n[i], flop, 1e-9);
+            rec_times(r, gemm_row(r, c, p), col, bl->t[i], bl->n[i], flop, 1e-9);
         /* back to back is how OpenBLAS runs anyway (its threads spin between calls) */
         if (c->cls == 0)
-            rec_times(gemm_row(c, NULL), col, g_blas_t[i], g_blas_n[i], flop, 1e-9);
+            rec_times(r, gemm_row(r, c, NULL), col, bl->t[i], bl->n[i], flop, 1e-9);
     }
 }
 #endif
 
 /* ---- ops ------------------------------------------------------------------------------------- */
 
-typedef enum { K_UNIFORM, K_POSITIVE, K_INDEX, K_MASK } in_kind;
-
-typedef struct oin {
-    int ndim, d0, d1;
-    int i32;
-    in_kind kind;
-    double p;         /* K_INDEX: classes; K_MASK: P(1) */
-} oin;
-
-typedef struct ocase {
-    clg_op op;
-    const char *label;
-    int nin;
-    oin in[3];
-    int bwd;          /* also time the backward */
-    int attrs;        /* 1: patch_mask attrs, 2: softmax (last axis) */
-} ocase;
-
-static const ocase ocases[] = {
-    { CLG_OP_ADD, "add 128x256 + bias", 2, { { 2, 128, 256, 0, K_UNIFORM, 0 }, { 1, 256, 0, 0, K_UNIFORM, 0 } }, 1, 0 },
-    { CLG_OP_RELU, "relu 128x256", 1, { { 2, 128, 256, 0, K_UNIFORM, 0 } }, 1, 0 },
-    { CLG_OP_GELU, "gelu 128x256", 1, { { 2, 128, 256, 0, K_UNIFORM, 0 } }, 1, 0 },
-    { CLG_OP_SOFTMAX, "softmax 128x1000", 1, { { 2, 128, 1000, 0, K_UNIFORM, 0 } }, 1, 0 },
-    { CLG_OP_CROSS_ENTROPY, "cross_entropy 128x10", 2,
-      { { 2, 128, 10, 0, K_UNIFORM, 0 }, { 1, 128, 0, 1, K_INDEX, 10 } }, 1, 0 },
-    { CLG_OP_MSE, "mse 128x784", 2, { { 2, 128, 784, 0, K_UNIFORM, 0 }, { 2, 128, 784, 0, K_UNIFORM, 0 } }, 1, 0 },
-    { CLG_OP_MASKED_MSE, "masked_mse 256x784", 3,
-      { { 2, 256, 784, 0, K_UNIFORM, 0 }, { 2, 256, 784, 0, K_UNIFORM, 0 }, { 2, 256, 784, 0, K_MASK, 0.75 } },
-      1, 0 },
-    { CLG_OP_PATCH_MASK, "patch_mask 256x784 P=4", 1, { { 2, 256, 784, 0, K_UNIFORM, 0 } }, 0, 1 },
-};
-#define N_OCASES ((int)(sizeof ocases / sizeof ocases[0]))
-
-static clg_status upload_rand(clg_tensor *t, const oin *sp, uint32_t seed)
-{
-    int64_t n = clg_shape_numel(&t->s);
-    void *h = malloc((size_t)n * 4);
-    if (!h)
-        return CLG_ERR_OUT_OF_MEMORY;
-    for (int64_t i = 0; i < n; i++) {
-        seed = seed * 1664525u + 1013904223u;
-        double u = (double)(seed >> 8) / 16777216.0;
-        if (sp->kind == K_INDEX)
-            ((int32_t *)h)[i] = (int32_t)(u * sp->p);
-        else if (sp->kind == K_MASK)
-            ((float *)h)[i] = u < sp->p ? 1.0f : 0.0f;
-        else if (sp->kind == K_POSITIVE)
-            ((float *)h)[i] = (float)(0.1 + 2 * u);
-        else
-            ((float *)h)[i] = (float)(2 * u - 1);
-    }
-    clg_status st = clg_tensor_write(t, h);
-    free(h);
-    return st;
-}
+/* The cases with a bench_label in the table shared with bench_ops (tools/bench_cases.c). */
 
 typedef struct opcall {
     clg_ctx *ctx;
-    const ocase *c;
-    const clg_tensor *inp[3];
-    clg_tensor *out, *gout, *ginp[3];
+    const bench_case *c;
+    const clg_tensor *inp[4];
+    clg_tensor *out, *gout, *ginp[4];
     clg_attrs a;
 } opcall;
 
@@ -658,32 +612,32 @@ static void time_op(bdev *b, opcall *x, clg_status (*fn)(opcall *), int row, con
     if (b->o->reps > 0)
         n = b->o->reps;
     if ((st = fn(x)) || (st = clg_ctx_finish(b->ctx))) {
-        rec_fail(row, b->col, st, stage);
+        rec_fail(b->r, row, b->col, st, stage);
         return;
     }
     for (int r = 0; r < n; r++) {
         double t0 = util_now();
         if ((st = fn(x)) || (st = clg_ctx_finish(b->ctx))) {
-            rec_fail(row, b->col, st, stage);
+            rec_fail(b->r, row, b->col, st, stage);
             return;
         }
         t[r] = util_now() - t0;
     }
-    rec_times(row, b->col, t, n, 0, 1e6);
+    rec_times(b->r, row, b->col, t, n, 0, 1e6);
 }
 
-static void bench_op(bdev *b, const ocase *c)
+static void bench_op(bdev *b, const bench_case *c)
 {
     char key[80], label[80];
-    snprintf(key, sizeof key, "op/%s/fwd", c->label);
-    snprintf(label, sizeof label, "%s fwd", c->label);
-    int rf = metric_row(key, label, "us"), rb = -1;
-    if (c->bwd) {
-        snprintf(key, sizeof key, "op/%s/bwd", c->label);
-        snprintf(label, sizeof label, "%s bwd", c->label);
-        rb = metric_row(key, label, "us");
+    snprintf(key, sizeof key, "op/%s/fwd", c->bench_label);
+    snprintf(label, sizeof label, "%s fwd", c->bench_label);
+    int rf = metric_row(b->r, key, label, "us"), rb = -1;
+    if (!c->bench_fwd_only) {
+        snprintf(key, sizeof key, "op/%s/bwd", c->bench_label);
+        snprintf(label, sizeof label, "%s bwd", c->bench_label);
+        rb = metric_row(b->r, key, label, "us");
     }
-    clg_tensor in[3], out, gout, gin[3];
+    clg_tensor in[4], out, gout, gin[4];
     memset(in, 0, sizeof in);
     memset(gin, 0, sizeof gin);
     memset(&out, 0, sizeof out);
@@ -692,22 +646,11 @@ static void bench_op(bdev *b, const ocase *c)
     memset(&x, 0, sizeof x);
     x.ctx = b->ctx;
     x.c = c;
-    x.a = clg_attrs_default();
-    if (c->attrs == 1) {
-        x.a.patch = 4;
-        x.a.height = 28;
-        x.a.width = 28;
-        x.a.p = 0.75f;
-        x.a.seed = 7;
-    }
-    clg_shape shp[3];
-    const clg_shape *sp[3];
-    for (int i = 0; i < c->nin; i++) {
-        const oin *s = &c->in[i];
-        shp[i] = s->ndim == 1 ? clg_shape_make(s->i32 ? CLG_I32 : CLG_F32, 1, (int64_t[]){ s->d0 })
-                              : clg_shape_make(s->i32 ? CLG_I32 : CLG_F32, 2, (int64_t[]){ s->d0, s->d1 });
-        sp[i] = &shp[i];
-    }
+    x.a = c->a;
+    uint64_t rng = 0x5EED0000u + (uint64_t)c->op;
+    const clg_shape *sp[4];
+    for (int i = 0; i < c->nin; i++)
+        sp[i] = &c->in[i].s;
     clg_shape os;
     clg_status st = clg_op_infer(c->op, sp, &x.a, &os);
     const char *stage = "infer";
@@ -715,7 +658,7 @@ static void bench_op(bdev *b, const ocase *c)
         goto fail;
     stage = "setup";
     for (int i = 0; i < c->nin; i++) {
-        if ((st = clg_tensor_new(b->ctx, &shp[i], &in[i])) || (st = upload_rand(&in[i], &c->in[i], 11u + i)))
+        if ((st = clg_tensor_new(b->ctx, &c->in[i].s, &in[i])) || (st = bench_fill(&in[i], &c->in[i], &rng)))
             goto fail;
         x.inp[i] = &in[i];
     }
@@ -723,32 +666,31 @@ static void bench_op(bdev *b, const ocase *c)
         goto fail;
     x.out = &out;
     time_op(b, &x, op_fwd, rf, "forward");
-    if (rb >= 0 && g_c[rf][b->col].state == ST_OK) {
-        oin gs = { 0, 0, 0, 0, K_UNIFORM, 0 };
-        if ((st = clg_tensor_new(b->ctx, &os, &gout)) || (st = upload_rand(&gout, &gs, 5)))
+    if (rb >= 0 && b->r->c[rf][b->col].state == ST_OK) {
+        bench_in gs = { .s = os, .kind = BIN_UNIFORM, .lo = -1, .hi = 1 };
+        if ((st = clg_tensor_new(b->ctx, &os, &gout)) || (st = bench_fill(&gout, &gs, &rng)))
             goto fail_b;
         x.gout = &gout;
         for (int i = 0; i < c->nin; i++)
-            if (!c->in[i].i32 && c->in[i].kind != K_MASK && !(c->op == CLG_OP_MSE && i == 1) &&
-                !(c->op == CLG_OP_MASKED_MSE && i == 1)) {
-                if ((st = clg_tensor_new(b->ctx, &shp[i], &gin[i])))
+            if (c->in[i].s.dtype == CLG_F32 && !c->in[i].no_grad) {
+                if ((st = clg_tensor_new(b->ctx, &c->in[i].s, &gin[i])))
                     goto fail_b;
                 x.ginp[i] = &gin[i];
             }
         time_op(b, &x, op_bwd, rb, "backward");
     } else if (rb >= 0) {
-        g_c[rb][b->col] = g_c[rf][b->col];
+        b->r->c[rb][b->col] = b->r->c[rf][b->col];
     }
     goto out;
 fail:
-    rec_fail(rf, b->col, st, stage);
+    rec_fail(b->r, rf, b->col, st, stage);
     if (rb >= 0)
-        g_c[rb][b->col] = g_c[rf][b->col];
+        b->r->c[rb][b->col] = b->r->c[rf][b->col];
     goto out;
 fail_b:
-    rec_fail(rb, b->col, st, "backward setup");
+    rec_fail(b->r, rb, b->col, st, "backward setup");
 out:
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         clg_tensor_free(&in[i]);
         clg_tensor_free(&gin[i]);
     }
@@ -758,16 +700,17 @@ out:
 
 static void bench_adam(bdev *b)
 {
-    int row = metric_row("op/adam 784x256", "adam update 784x256", "us");
+    int row = metric_row(b->r, "op/adam 784x256", "adam update 784x256", "us");
     clg_shape s = clg_shape_make(CLG_F32, 2, (int64_t[]){ 784, 256 });
     clg_tensor p = { 0 }, g = { 0 }, m = { 0 }, v = { 0 };
     clg_status st;
-    oin u = { 0, 0, 0, 0, K_UNIFORM, 0 };
+    bench_in u = { .s = s, .kind = BIN_UNIFORM, .lo = -1, .hi = 1 };
+    uint64_t rng = 0x5EEDADA1u;
     double t[64];
     int n = b->rusticl ? 3 : b->o->quick ? 5 : 15;
     if ((st = clg_tensor_new(b->ctx, &s, &p)) || (st = clg_tensor_new(b->ctx, &s, &g)) ||
         (st = clg_tensor_zeros(b->ctx, &s, &m)) || (st = clg_tensor_zeros(b->ctx, &s, &v)) ||
-        (st = upload_rand(&p, &u, 1)) || (st = upload_rand(&g, &u, 2)))
+        (st = bench_fill(&p, &u, &rng)) || (st = bench_fill(&g, &u, &rng)))
         goto fail;
     for (int r = -1; r < n; r++) {
         double t0 = util_now();
@@ -777,10 +720,10 @@ static void bench_adam(bdev *b)
         if (r >= 0)
             t[r] = util_now() - t0;
     }
-    rec_times(row, b->col, t, n, 0, 1e6);
+    rec_times(b->r, row, b->col, t, n, 0, 1e6);
     goto out;
 fail:
-    rec_fail(row, b->col, st, "adam");
+    rec_fail(b->r, row, b->col, st, "adam");
 out:
     clg_tensor_free(&p);
     clg_tensor_free(&g);
@@ -813,7 +756,7 @@ static clg_status time_steps(bdev *b, clg_graph *g, int x, const float *hx, int 
             return st;
         t[r] = util_now() - t0;
     }
-    rec_times(row, b->col, t, chunks, (double)batch * steps, 1.0);
+    rec_times(b->r, row, b->col, t, chunks, (double)batch * steps, 1.0);
     return CLG_OK;
 }
 
@@ -823,11 +766,11 @@ static void rec_step_launches(bdev *b, clg_graph *g, int row)
     clg_graph_stats gs;
     clg_status st = clg_graph_stats_get(g, &gs);
     if (st) {
-        rec_fail(row, b->col, st, "stats");
+        rec_fail(b->r, row, b->col, st, "stats");
         return;
     }
     double v = (double)gs.step_launches;
-    rec_values(row, b->col, &v, 1);
+    rec_values(b->r, row, b->col, &v, 1);
 }
 
 /* A built training graph: Adam, plan, time its steps into `row` and its launches per step into
@@ -849,7 +792,7 @@ static clg_status bench_graph(bdev *b, clg_graph *g, int x, const float *hx, int
 
 static void bench_mlp(bdev *b)
 {
-    int row = metric_row("train/mlp", "MLP 784-256-256-10 b128 Adam step", "samples/s");
+    int row = metric_row(b->r, "train/mlp", "MLP 784-256-256-10 b128 Adam step", "samples/s");
     const int widths[] = { 784, 256, 256, 10 }, batch = 128;
     clg_mlp m = { 0 };
     float *hx = malloc((size_t)batch * 784 * sizeof(float));
@@ -863,11 +806,11 @@ static void bench_mlp(bdev *b)
         hy[i] = (int32_t)((i * 7919u) % 10u);
     if ((st = clg_mlp_build(b->ctx, widths, 4, batch, 1, &m)) ||
         (st = bench_graph(b, m.g, m.x, hx, m.labels, hy, batch, row,
-                          metric_row("train/mlp_launches", "MLP step: kernel launches", "launches"), &stage)))
+                          metric_row(b->r, "train/mlp_launches", "MLP step: kernel launches", "launches"), &stage)))
         goto fail;
     goto out;
 fail:
-    rec_fail(row, b->col, st, stage);
+    rec_fail(b->r, row, b->col, st, stage);
 out:
     clg_mlp_destroy(&m);
     free(hx);
@@ -876,7 +819,7 @@ out:
 
 static void bench_mae(bdev *b)
 {
-    int row = metric_row("train/mae", "MAE 784-512-128 b256 Adam step", "samples/s");
+    int row = metric_row(b->r, "train/mae", "MAE 784-512-128 b256 Adam step", "samples/s");
     clg_mae_config cfg = clg_mae_defaults();
     clg_mae m = { 0 };
     float *hx = malloc((size_t)cfg.batch * 784 * sizeof(float));
@@ -889,11 +832,11 @@ static void bench_mae(bdev *b)
         hx[i] += 0.5f;
     if ((st = clg_mae_build(b->ctx, &cfg, &m)) ||
         (st = bench_graph(b, m.g, m.x, hx, -1, NULL, cfg.batch, row,
-                          metric_row("train/mae_launches", "MAE step: kernel launches", "launches"), &stage)))
+                          metric_row(b->r, "train/mae_launches", "MAE step: kernel launches", "launches"), &stage)))
         goto fail;
     goto out;
 fail:
-    rec_fail(row, b->col, st, stage);
+    rec_fail(b->r, row, b->col, st, stage);
 out:
     clg_mae_destroy(&m);
     free(hx);
@@ -905,7 +848,7 @@ out:
  * so its words/s is higher than this for the same speed. */
 static void bench_sgns(bdev *b)
 {
-    int row = metric_row("train/sgns", "SGNS d100 w5 neg5 launch", "positions/s");
+    int row = metric_row(b->r, "train/sgns", "SGNS d100 w5 neg5 launch", "positions/s");
     const int V = 30000, dim = 100, neg = 5, win = 5;
     int n = b->rusticl ? 4096 : 32768, steps = b->rusticl ? 1 : b->o->quick ? 2 : 4;
     int *tok = malloc((size_t)n * sizeof(int)), *span = malloc((size_t)n * 2 * sizeof(int));
@@ -944,10 +887,10 @@ static void bench_sgns(bdev *b)
             goto fail;
         t[r] = util_now() - t0;
     }
-    rec_times(row, b->col, t, b->reps, (double)n * steps, 1.0);
+    rec_times(b->r, row, b->col, t, b->reps, (double)n * steps, 1.0);
     goto out;
 fail:
-    rec_fail(row, b->col, st, stage);
+    rec_fail(b->r, row, b->col, st, stage);
 out:
     clg_sgns_free(m);
     free(tok);
@@ -957,10 +900,11 @@ out:
 
 /* ---- one device ------------------------------------------------------------------------------ */
 
-static void bench_device(const clg_device_info *d, int col, const opts *o)
+static void bench_device(results *r, const clg_device_info *d, int col, const opts *o)
 {
     bdev b;
     memset(&b, 0, sizeof b);
+    b.r = r;
     b.col = col;
     b.o = o;
     b.info = d;
@@ -968,7 +912,7 @@ static void bench_device(const clg_device_info *d, int col, const opts *o)
     b.reps = o->reps > 0 ? o->reps : b.rusticl ? 3 : o->quick ? 3 : 7;
     if (b.reps > 64)
         b.reps = 64;
-    column *c = &g_col[col];
+    column *c = &r->col[col];
     snprintf(c->id, sizeof c->id, "%d:%d", d->platform_index, d->device_index);
     snprintf(c->name, sizeof c->name, "%s", d->name);
     snprintf(c->platform, sizeof c->platform, "%s", d->platform_name);
@@ -976,12 +920,12 @@ static void bench_device(const clg_device_info *d, int col, const opts *o)
     double t0 = util_now();
     clg_status st = clg_ctx_create(d, NULL, &b.ctx);
     if (st) {
-        int row = metric_row("peak_gflops", "peak FLOP/s (multiply-add chains, best of float1/4/8/16)", "GFLOP/s");
-        rec_fail(row, col, st, "context");
+        int row = metric_row(r, "peak_gflops", "peak FLOP/s (multiply-add chains, best of float1/4/8/16)", "GFLOP/s");
+        rec_fail(r, row, col, st, "context");
         return;
     }
     b.q = (cl_command_queue)clg_ctx_cl_queue(b.ctx);
-    snprintf(g_section, sizeof g_section, "device");
+    snprintf(r->section, sizeof r->section, "device");
     bench_peak(&b);
     if (getenv("CLGRAD_BENCH_VERBOSE"))
         fprintf(stderr, "  peak done (%.1f s)\n", util_now() - t0);
@@ -990,14 +934,15 @@ static void bench_device(const clg_device_info *d, int col, const opts *o)
         fprintf(stderr, "  bandwidth done (%.1f s)\n", util_now() - t0);
     bench_launch(&b);
     fprintf(stderr, "clgrad bench: D%d micro-benchmarks done (%.1f s)\n", col, util_now() - t0);
-    snprintf(g_section, sizeof g_section, "gemm");
+    snprintf(r->section, sizeof r->section, "gemm");
     bench_gemm(&b);
     fprintf(stderr, "clgrad bench: D%d gemm done (%.1f s)\n", col, util_now() - t0);
-    snprintf(g_section, sizeof g_section, "ops");
-    for (int i = 0; i < N_OCASES; i++)
-        bench_op(&b, &ocases[i]);
+    snprintf(r->section, sizeof r->section, "ops");
+    for (int i = 0; i < bench_ncases; i++)
+        if (bench_cases[i].bench_label)
+            bench_op(&b, &bench_cases[i]);
     bench_adam(&b);
-    snprintf(g_section, sizeof g_section, "training");
+    snprintf(r->section, sizeof r->section, "training");
     bench_mlp(&b);
     bench_mae(&b);
     bench_sgns(&b);
@@ -1036,40 +981,40 @@ static void fmt_cell(char *buf, size_t n, const cellv *c)
     }
 }
 
-static void print_table(void)
+static void print_table(const results *r)
 {
     printf("Columns:\n");
-    for (int c = 0; c < g_ncol; c++)
-        printf("  %-5s %s (%s, %s)\n", g_col[c].id, g_col[c].name, g_col[c].platform, g_col[c].driver);
+    for (int c = 0; c < r->ncol; c++)
+        printf("  %-5s %s (%s, %s)\n", r->col[c].id, r->col[c].name, r->col[c].platform, r->col[c].driver);
     printf("Cells: median (min-max) of the repetitions; n/a = op not in this build; - = skipped; err = failed.\n");
     int wl = 6, wu = 4, wc[MAX_COLS];
     char buf[128];
-    for (int c = 0; c < g_ncol; c++)
-        wc[c] = (int)strlen(g_col[c].id);
-    for (int i = 0; i < g_nm; i++) {
-        int l = (int)strlen(g_m[i].label);
+    for (int c = 0; c < r->ncol; c++)
+        wc[c] = (int)strlen(r->col[c].id);
+    for (int i = 0; i < r->nm; i++) {
+        int l = (int)strlen(r->m[i].label);
         wl = l > wl ? l : wl;
-        l = (int)strlen(g_m[i].unit);
+        l = (int)strlen(r->m[i].unit);
         wu = l > wu ? l : wu;
-        for (int c = 0; c < g_ncol; c++) {
-            fmt_cell(buf, sizeof buf, &g_c[i][c]);
+        for (int c = 0; c < r->ncol; c++) {
+            fmt_cell(buf, sizeof buf, &r->c[i][c]);
             l = (int)strlen(buf);
             wc[c] = l > wc[c] ? l : wc[c];
         }
     }
     const char *sec = "";
-    for (int i = 0; i < g_nm; i++) {
-        if (strcmp(sec, g_m[i].section)) {
-            sec = g_m[i].section;
+    for (int i = 0; i < r->nm; i++) {
+        if (strcmp(sec, r->m[i].section)) {
+            sec = r->m[i].section;
             printf("\n%-*s  %-*s", wl, sec, wu, "unit");
-            for (int c = 0; c < g_ncol; c++)
-                printf("  %*s", wc[c], g_col[c].id);
+            for (int c = 0; c < r->ncol; c++)
+                printf("  %*s", wc[c], r->col[c].id);
             printf("\n");
         }
         char line[1024];
-        int len = snprintf(line, sizeof line, "%-*s  %-*s", wl, g_m[i].label, wu, g_m[i].unit);
-        for (int c = 0; c < g_ncol && len < (int)sizeof line; c++) {
-            fmt_cell(buf, sizeof buf, &g_c[i][c]);
+        int len = snprintf(line, sizeof line, "%-*s  %-*s", wl, r->m[i].label, wu, r->m[i].unit);
+        for (int c = 0; c < r->ncol && len < (int)sizeof line; c++) {
+            fmt_cell(buf, sizeof buf, &r->c[i][c]);
             len += snprintf(line + len, sizeof line - (size_t)len, "  %*s", wc[c], buf);
         }
         len = len < (int)sizeof line ? len : (int)sizeof line - 1;
@@ -1078,18 +1023,18 @@ static void print_table(void)
         printf("%s\n", line);
     }
     int first = 1;
-    for (int i = 0; i < g_nm; i++)
-        for (int c = 0; c < g_ncol; c++)
-            if (g_c[i][c].state == ST_ERR) {
+    for (int i = 0; i < r->nm; i++)
+        for (int c = 0; c < r->ncol; c++)
+            if (r->c[i][c].state == ST_ERR) {
                 if (first)
                     printf("\nErrors:\n");
                 first = 0;
-                printf("  %s %s: %s\n", g_col[c].id, g_m[i].key, g_c[i][c].msg);
+                printf("  %s %s: %s\n", r->col[c].id, r->m[i].key, r->c[i][c].msg);
             }
 }
 
-/* One device and one metric per line, so `bench compare` can read it back without a JSON library. */
-static int write_json(const char *path, const opts *o)
+/* One device and one metric per line (easy to diff and grep); `bench compare` reads it with jansson. */
+static int write_json(const results *r, const char *path, const opts *o)
 {
     clg_file_writer *w;
     clg_status st = clg_file_writer_open(path, &w);
@@ -1099,30 +1044,30 @@ static int write_json(const char *path, const opts *o)
     fprintf(f, "{\n  \"format\": \"clgrad-bench-1\",\n  \"version\": \"%s\",\n  \"quick\": %s,\n  \"full\": %s,\n",
             CLGRAD_VERSION_STRING, o->quick ? "true" : "false", o->full ? "true" : "false");
     fprintf(f, "  \"devices\": [\n");
-    for (int c = 0; c < g_ncol; c++) {
+    for (int c = 0; c < r->ncol; c++) {
         fprintf(f, "    {\"index\": %d, \"id\": ", c);
-        util_json_str(f, g_col[c].id);
+        util_json_str(f, r->col[c].id);
         fprintf(f, ", \"name\": ");
-        util_json_str(f, g_col[c].name);
+        util_json_str(f, r->col[c].name);
         fprintf(f, ", \"platform\": ");
-        util_json_str(f, g_col[c].platform);
+        util_json_str(f, r->col[c].platform);
         fprintf(f, ", \"driver\": ");
-        util_json_str(f, g_col[c].driver);
-        fprintf(f, "}%s\n", c + 1 < g_ncol ? "," : "");
+        util_json_str(f, r->col[c].driver);
+        fprintf(f, "}%s\n", c + 1 < r->ncol ? "," : "");
     }
     fprintf(f, "  ],\n  \"metrics\": [\n");
     int first = 1;
-    for (int i = 0; i < g_nm; i++)
-        for (int c = 0; c < g_ncol; c++) {
-            const cellv *v = &g_c[i][c];
+    for (int i = 0; i < r->nm; i++)
+        for (int c = 0; c < r->ncol; c++) {
+            const cellv *v = &r->c[i][c];
             if (v->state == ST_NONE)
                 continue;
             fprintf(f, "%s    {\"device\": %d, \"key\": ", first ? "" : ",\n", c);
             first = 0;
-            util_json_str(f, g_m[i].key);
+            util_json_str(f, r->m[i].key);
             fprintf(f, ", \"label\": ");
-            util_json_str(f, g_m[i].label);
-            fprintf(f, ", \"section\": \"%s\", \"unit\": \"%s\", \"status\": \"%s\"", g_m[i].section, g_m[i].unit,
+            util_json_str(f, r->m[i].label);
+            fprintf(f, ", \"section\": \"%s\", \"unit\": \"%s\", \"status\": \"%s\"", r->m[i].section, r->m[i].unit,
                     state_names[v->state]);
             if (v->state == ST_OK)
                 fprintf(f, ", \"median\": %.6g, \"min\": %.6g, \"max\": %.6g, \"reps\": %d", v->med, v->min, v->max,
@@ -1141,44 +1086,6 @@ static int write_json(const char *path, const opts *o)
 
 /* ---- compare --------------------------------------------------------------------------------- */
 
-/* The string value of "key" in a line written by write_json (unescaped); 0 if absent. */
-static int jstr(const char *line, const char *key, char *out, size_t n)
-{
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\": \"", key);
-    const char *p = strstr(line, pat);
-    if (!p)
-        return 0;
-    p += strlen(pat);
-    size_t k = 0;
-    for (; *p && *p != '"'; p++) {
-        char ch = *p;
-        if (ch == '\\' && p[1]) {
-            p++;
-            ch = *p == 'u' ? '?' : *p;
-            if (*p == 'u')
-                p += strlen(p) >= 5 ? 4 : 0;
-        }
-        if (k + 1 < n)
-            out[k++] = ch;
-    }
-    out[k] = 0;
-    return 1;
-}
-
-static int jnum(const char *line, const char *key, double *out)
-{
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\": ", key);
-    const char *p = strstr(line, pat);
-    if (!p)
-        return 0;
-    p += strlen(pat);
-    char *e;
-    *out = strtod(p, &e);
-    return e != p;
-}
-
 typedef struct jmetric {
     int dev;
     char key[80], label[80], unit[16];
@@ -1192,50 +1099,90 @@ typedef struct jfile {
     int nm;
 } jfile;
 
+/* The string member `name` of object o copied into out (n bytes, truncated); "" when absent. */
+static void jcopy(json_t *o, const char *name, char *out, size_t n)
+{
+    json_t *v = json_object_get(o, name);
+    snprintf(out, n, "%s", json_is_string(v) ? json_string_value(v) : "");
+}
+
+static int bad_file(const char *path, const char *why)
+{
+    fprintf(stderr, "clgrad bench compare: %s: %s\n", path, why);
+    return 1;
+}
+
+/* A `clgrad bench --json` file: its devices, and its metrics with status "ok" and a numeric median.
+ * Any JSON error (a repeated key included) or a file of another format is an error naming it. */
 static int read_results(const char *path, jfile *jf)
 {
     memset(jf, 0, sizeof *jf);
     FILE *f;
-    clg_status st0 = clg_file_open_read(path, "bench results", &f);
-    if (st0)
-        return cli_fail("bench compare", st0);
-    char line[2048], st[16];
-    int cap = 0, fmt_ok = 0;
-    while (fgets(line, sizeof line, f)) {
-        double d;
-        if (strstr(line, "\"format\": \"clgrad-bench-"))
-            fmt_ok = 1;
-        if (jnum(line, "index", &d) && jf->ndev < MAX_COLS) {
-            column *c = &jf->dev[jf->ndev++];
-            jstr(line, "id", c->id, sizeof c->id);
-            jstr(line, "name", c->name, sizeof c->name);
-            jstr(line, "platform", c->platform, sizeof c->platform);
-            jstr(line, "driver", c->driver, sizeof c->driver);
-        } else if (jnum(line, "device", &d) && jstr(line, "key", st, 1)) {
-            if (!jstr(line, "status", st, sizeof st) || strcmp(st, "ok"))
-                continue;
-            if (jf->nm == cap) {
-                cap = cap ? 2 * cap : 256;
-                jmetric *nm = realloc(jf->m, (size_t)cap * sizeof *nm);
-                if (!nm)
-                    break;
-                jf->m = nm;
-            }
-            jmetric *m = &jf->m[jf->nm];
-            m->dev = (int)d;
-            jstr(line, "key", m->key, sizeof m->key);
-            jstr(line, "label", m->label, sizeof m->label);
-            jstr(line, "unit", m->unit, sizeof m->unit);
-            if (jnum(line, "median", &m->med))
-                jf->nm++;
-        }
-    }
+    clg_status st = clg_file_open_read(path, "bench results", &f);
+    if (st)
+        return cli_fail("bench compare", st);
+    json_error_t je;
+    json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
     fclose(f);
-    if (!fmt_ok) {
-        fprintf(stderr, "clgrad bench compare: %s is not a `clgrad bench --json` file\n", path);
+    if (!root) {
+        fprintf(stderr, "clgrad bench compare: %s: malformed JSON at line %d, column %d: %s\n", path, je.line,
+                je.column, je.text);
         return 1;
     }
-    return 0;
+    int rc = 1;
+    json_t *fmt = json_object_get(root, "format"), *devs = json_object_get(root, "devices"),
+           *mets = json_object_get(root, "metrics");
+    if (!json_is_string(fmt) || strncmp(json_string_value(fmt), "clgrad-bench-", 13)) {
+        fprintf(stderr, "clgrad bench compare: %s is not a `clgrad bench --json` file\n", path);
+        goto out;
+    }
+    if (!json_is_array(devs) || !json_is_array(mets)) {
+        bad_file(path, "\"devices\" and \"metrics\" must be arrays");
+        goto out;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(devs, i, v) {
+        if (!json_is_object(v)) {
+            bad_file(path, "a device is not an object");
+            goto out;
+        }
+        if (jf->ndev == MAX_COLS)
+            continue;
+        column *c = &jf->dev[jf->ndev++];
+        jcopy(v, "id", c->id, sizeof c->id);
+        jcopy(v, "name", c->name, sizeof c->name);
+        jcopy(v, "platform", c->platform, sizeof c->platform);
+        jcopy(v, "driver", c->driver, sizeof c->driver);
+    }
+    if (json_array_size(mets) && !(jf->m = calloc(json_array_size(mets), sizeof *jf->m))) {
+        bad_file(path, "out of memory");
+        goto out;
+    }
+    json_array_foreach(mets, i, v) {
+        json_t *dev = json_object_get(v, "device"), *status = json_object_get(v, "status"),
+               *med = json_object_get(v, "median");
+        if (!json_is_object(v) || !json_is_integer(dev) || !json_is_string(json_object_get(v, "key"))) {
+            bad_file(path, "a metric lacks an integer \"device\" or a string \"key\"");
+            goto out;
+        }
+        if (!json_is_string(status) || strcmp(json_string_value(status), "ok") || !json_is_number(med))
+            continue;
+        jmetric *m = &jf->m[jf->nm++];
+        m->dev = json_integer_value(dev) >= 0 && json_integer_value(dev) < MAX_COLS ? (int)json_integer_value(dev) : -1;
+        m->med = json_number_value(med);
+        jcopy(v, "key", m->key, sizeof m->key);
+        jcopy(v, "label", m->label, sizeof m->label);
+        jcopy(v, "unit", m->unit, sizeof m->unit);
+    }
+    rc = 0;
+out:
+    json_decref(root);
+    if (rc) {
+        free(jf->m);
+        jf->m = NULL;
+    }
+    return rc;
 }
 
 /* Pair each device of A with the one of B of the same id, name and platform; failing that, the same position. */
@@ -1370,8 +1317,13 @@ int cmd_bench(int argc, char **argv)
         return 2;
     }
     free(used);
+    results *r = calloc(1, sizeof *r);
+    if (!r)
+        return cli_fail("bench", CLG_ERR_OUT_OF_MEMORY);
+    snprintf(r->section, sizeof r->section, "device");
 #ifdef HAVE_OPENBLAS
-    int have_blas = blas_open();
+    blas_run *bl = calloc(1, sizeof *bl);
+    int have_blas = bl && blas_open(bl);
     if (have_blas)
         util_pin_blas_threads();
 #endif
@@ -1379,40 +1331,46 @@ int cmd_bench(int argc, char **argv)
      * rows show what a user's run gets; the single-call GEMM rows are then often ~2x slow
      * (see util.h), the queued rows are not. */
     clg_device_info *devs = NULL;
-    int ndev = 0;
-    if (util_select_devices(o.device, &devs, &ndev))
-        return cli_fail("bench", CLG_ERR_NO_DEVICE);
+    int ndev = 0, rc = 0;
+    if (util_select_devices(o.device, &devs, &ndev)) {
+        rc = cli_fail("bench", CLG_ERR_NO_DEVICE);
+        goto out;
+    }
     if (ndev > MAX_COLS - 1)
         ndev = MAX_COLS - 1;
-    g_ncol = ndev;
+    r->ncol = ndev;
 #ifdef HAVE_OPENBLAS
     if (have_blas) {
         util_pin_caller(1);
-        bench_blas(&o);
+        bench_blas(bl, &o);
         util_pin_caller(0);
     }
 #endif
     for (int d = 0; d < ndev; d++)
-        bench_device(&devs[d], d, &o);
+        bench_device(r, &devs[d], d, &o);
 #ifdef HAVE_OPENBLAS
-    column *h = have_blas ? &g_col[g_ncol] : NULL;
+    column *h = have_blas ? &r->col[r->ncol] : NULL;
     if (h) {
         snprintf(h->id, sizeof h->id, "host");
         snprintf(h->name, sizeof h->name, "OpenBLAS cblas_sgemm");
         snprintf(h->platform, sizeof h->platform, "host CPU");
-        snprintf(h->driver, sizeof h->driver, "%s", p_blas_config());
-        snprintf(g_section, sizeof g_section, "gemm");
-        record_blas(&o, g_ncol);
-        g_ncol++;
+        snprintf(h->driver, sizeof h->driver, "%s", bl->config());
+        snprintf(r->section, sizeof r->section, "gemm");
+        record_blas(r, bl, &o, r->ncol);
+        r->ncol++;
     }
 #endif
-    print_table();
-    int rc = 0;
-    if (o.json && write_json(o.json, &o))
+    print_table(r);
+    if (o.json && write_json(r, o.json, &o))
         rc = 1;
-    for (int i = 0; i < g_nm; i++)
-        for (int c = 0; c < g_ncol; c++)
-            rc |= g_c[i][c].state == ST_ERR;
+    for (int i = 0; i < r->nm; i++)
+        for (int c = 0; c < r->ncol; c++)
+            rc |= r->c[i][c].state == ST_ERR;
+out:
     clg_devices_free(devs);
+#ifdef HAVE_OPENBLAS
+    free(bl);
+#endif
+    free(r);
     return rc;
 }

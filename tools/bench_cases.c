@@ -1,0 +1,89 @@
+/* bench_cases.c — the op cases of bench_ops and `clgrad bench` (see bench_cases.h). */
+#include <math.h>
+#include <stdlib.h>
+
+#include "bench_cases.h"
+#include "util.h"
+
+#define SH(dt, n, ...) { .dtype = (dt), .ndim = (n), .dim = { __VA_ARGS__ } }
+#define F1(a) { .s = SH(CLG_F32, 1, a), .kind = BIN_UNIFORM, .lo = -1, .hi = 1 }
+#define F2(a, b) { .s = SH(CLG_F32, 2, a, b), .kind = BIN_UNIFORM, .lo = -1, .hi = 1 }
+#define F3(a, b, c) { .s = SH(CLG_F32, 3, a, b, c), .kind = BIN_UNIFORM, .lo = -1, .hi = 1 }
+#define P2(a, b) { .s = SH(CLG_F32, 2, a, b), .kind = BIN_POSITIVE, .lo = 0.1, .hi = 2 }
+#define T2(a, b) { .s = SH(CLG_F32, 2, a, b), .kind = BIN_UNIFORM, .lo = -1, .hi = 1, .no_grad = 1 }
+#define M2(a, b, p) { .s = SH(CLG_F32, 2, a, b), .kind = BIN_MASK, .lo = (p), .no_grad = 1 }
+#define I1(n, hi_) { .s = SH(CLG_I32, 1, n), .kind = BIN_INDEX, .lo = 0, .hi = (hi_), .no_grad = 1 }
+#define FS(lo_, hi_) { .s = { .dtype = CLG_F32, .ndim = 0 }, .kind = BIN_UNIFORM, .lo = (lo_), .hi = (hi_) }
+#define DEF .axis = -1, .alpha = 1.0f
+#define NOIN { { .lo = 0 } }
+
+/* MLP shapes: batch 128, features 784 -> 256 -> 10.  MAE: 256 images of 28x28. */
+const bench_case bench_cases[] = {
+    { CLG_OP_MATMUL, 2, { F2(128, 784), F2(784, 256) }, { DEF }, NULL },
+    { CLG_OP_MATMUL, 2, { F2(128, 256), F2(10, 256) }, { DEF, .trans_b = 1 }, "B^T" },
+    { CLG_OP_BMM, 2, { F3(8, 128, 64), F3(8, 64, 128) }, { DEF }, NULL },
+    { CLG_OP_ADD, 2, { F2(128, 256), F1(256) }, { DEF }, "bias", "add 128x256 + bias", 0 },
+    { CLG_OP_BIAS_ACT, 2, { F2(128, 256), F1(256) }, { DEF, .act = CLG_ACT_RELU }, "relu" },
+    { CLG_OP_BIAS_ACT, 2, { F2(128, 10), F1(10) }, { DEF, .act = CLG_ACT_NONE }, "none" },
+    { CLG_OP_BIAS_ACT, 2, { F2(256, 512), F1(512) }, { DEF, .act = CLG_ACT_RELU }, "relu" },
+    { CLG_OP_BIAS_ACT, 2, { F2(256, 784), F1(784) }, { DEF, .act = CLG_ACT_NONE }, "none" },
+    { CLG_OP_SUB, 2, { F2(128, 256), F2(128, 256) }, { DEF }, NULL },
+    { CLG_OP_MUL, 2, { F2(128, 256), F2(128, 256) }, { DEF }, NULL },
+    { CLG_OP_SCALE, 1, { F2(128, 256) }, { .axis = -1, .alpha = 0.5f }, NULL },
+    { CLG_OP_RELU, 1, { F2(128, 256) }, { DEF }, NULL, "relu 128x256", 0 },
+    { CLG_OP_GELU, 1, { F2(128, 256) }, { DEF }, NULL, "gelu 128x256", 0 },
+    { CLG_OP_TANH, 1, { F2(128, 256) }, { DEF }, NULL },
+    { CLG_OP_SIGMOID, 1, { F2(128, 256) }, { DEF }, NULL },
+    { CLG_OP_EXP, 1, { F2(128, 256) }, { DEF }, NULL },
+    { CLG_OP_LOG, 1, { P2(128, 256) }, { DEF }, NULL },
+    { CLG_OP_SUM, 1, { F2(128, 256) }, { .axis = 0, .alpha = 1.0f }, "axis=0" },
+    { CLG_OP_MEAN, 1, { F2(128, 784) }, { .axis = -1, .alpha = 1.0f }, "all" },
+    { CLG_OP_SOFTMAX, 1, { F2(128, 1000) }, { DEF }, NULL, "softmax 128x1000", 0 },
+    { CLG_OP_LOG_SOFTMAX, 1, { F2(128, 1000) }, { DEF }, NULL },
+    { CLG_OP_CROSS_ENTROPY, 2, { F2(128, 10), I1(128, 10) }, { DEF }, NULL, "cross_entropy 128x10", 0 },
+    { CLG_OP_MSE, 2, { F2(128, 784), T2(128, 784) }, { DEF }, NULL, "mse 128x784", 0 },
+    { CLG_OP_MASKED_MSE, 3, { F2(256, 784), T2(256, 784), M2(256, 784, 0.75) }, { DEF }, NULL,
+      "masked_mse 256x784", 0 },
+    { CLG_OP_EMBEDDING, 2, { F2(10000, 100), I1(1024, 10000) }, { DEF }, NULL },
+    { CLG_OP_L2_NORMALIZE, 1, { F2(1024, 100) }, { DEF }, NULL },
+    { CLG_OP_SIMILARITY, 2, { F2(1024, 100), F2(1024, 100) }, { DEF }, NULL },
+    { CLG_OP_SIMILARITY_MATRIX, 2, { F2(256, 128), F2(256, 128) }, { DEF }, NULL },
+    { CLG_OP_CONTRASTIVE_LOSS, 3, { F2(256, 128), F2(256, 128), FS(2.6, 2.7) }, { DEF }, NULL },
+    { CLG_OP_ATTENTION_LOOKUP, 3, { F2(128, 64), F2(1000, 64), F2(1000, 64) },
+      { .axis = -1, .alpha = 0.125f }, "alpha=1/8" },
+    { CLG_OP_RANDOM_UNIFORM, 0, NOIN, { .axis = -1, .alpha = 0, .beta = 1, .seed = 7,
+      .shape = SH(CLG_F32, 2, 128, 784) }, "[0,1)" },
+    { CLG_OP_RANDOM_NORMAL, 0, NOIN, { .axis = -1, .alpha = 0, .beta = 1, .seed = 7,
+      .shape = SH(CLG_F32, 2, 128, 784) }, "N(0,1)" },
+    { CLG_OP_PATCH_MASK, 1, { F2(256, 784) }, { DEF, .patch = 4, .height = 28, .width = 28, .p = 0.75f,
+      .seed = 7 }, "P=4 p=0.75", "patch_mask 256x784 P=4", 1 },
+    { CLG_OP_DROPOUT, 1, { F2(128, 256) }, { DEF, .p = 0.5f, .seed = 7 }, "p=0.5" },
+    { CLG_OP_ARGMAX, 1, { F2(128, 10) }, { DEF }, NULL },
+    { CLG_OP_ACCURACY, 2, { F2(128, 10), I1(128, 10) }, { DEF }, NULL },
+    { CLG_OP_FILL, 0, NOIN, { .axis = -1, .alpha = 0, .shape = SH(CLG_F32, 2, 128, 784) }, "0" },
+    { CLG_OP_COPY, 1, { F2(128, 784) }, { DEF }, NULL },
+    { CLG_OP_TRANSPOSE, 1, { F2(784, 256) }, { DEF }, NULL },
+};
+const int bench_ncases = (int)(sizeof bench_cases / sizeof bench_cases[0]);
+
+clg_status bench_fill(clg_tensor *t, const bench_in *sp, uint64_t *rng)
+{
+    int64_t n = clg_shape_numel(&t->s);
+    if (n <= 0)
+        return CLG_OK;
+    void *h = malloc((size_t)n * 4);
+    if (!h)
+        return CLG_ERR_OUT_OF_MEMORY;
+    for (int64_t i = 0; i < n; i++) {
+        double u = util_u01(rng);
+        if (sp->kind == BIN_INDEX)
+            ((int32_t *)h)[i] = (int32_t)(sp->lo + floor(u * (sp->hi - sp->lo)));
+        else if (sp->kind == BIN_MASK)
+            ((float *)h)[i] = u < sp->lo ? 1.0f : 0.0f;
+        else
+            ((float *)h)[i] = (float)(sp->lo + u * (sp->hi - sp->lo));
+    }
+    clg_status st = clg_tensor_write(t, h);
+    free(h);
+    return st;
+}
