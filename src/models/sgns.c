@@ -1,4 +1,4 @@
-/* sgns.c — vocabulary, skip-gram negative-sampling training on the device, word vectors (written here, read in io_vec.c) and queries. */
+/* sgns.c — vocabulary, skip-gram negative-sampling training on the device, and word-vector queries (vectors and their files: io_vec.c). */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 
 #include "internal.h"
-#include "io_internal.h"
+#include "sgns_internal.h"
 #include "clgrad/io.h"
 #include "clgrad/sgns.h"
 
@@ -66,18 +66,10 @@ struct clg_vocab {
     size_t tsize;       /* power of two */
 };
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
 /* Find or insert w in a table of indices into arr (grown by the caller). Returns the slot. */
 static size_t slot_of(const int *table, size_t tsize, const vword *arr, const char *w)
 {
-    size_t i = (size_t)hash_str(w) & (tsize - 1);
+    size_t i = (size_t)clg__hash_word(w) & (tsize - 1);
     while (table[i] >= 0 && strcmp(arr[table[i]].w, w) != 0)
         i = (i + 1) & (tsize - 1);
     return i;
@@ -481,8 +473,6 @@ static void close_line(trainer *t)
     t->line_start = t->n;
 }
 
-static float *vectors_alloc(clg_vectors **out, int n, int dim);
-
 /* ---- training state (interrupt and resume) ---------------------------------------------------- */
 
 /* Where training stands at a chunk boundary: all that, with the two matrices, makes the rest of
@@ -501,7 +491,7 @@ static void state_key(const clg_sgns_options *o, const clg_vocab *voc, char *buf
 {
     uint64_t h = 1469598103934665603ull;
     for (int i = 0; i < voc->n; i++) {
-        h = (h ^ hash_str(voc->words[i].w)) * 1099511628211ull;
+        h = (h ^ clg__hash_word(voc->words[i].w)) * 1099511628211ull;
         h = (h ^ (uint64_t)voc->words[i].count) * 1099511628211ull;
     }
     snprintf(buf, cap,
@@ -768,7 +758,7 @@ clg_status clg_sgns_train(clg_ctx *ctx, const char *corpus, const clg_sgns_optio
         goto out;
     }
     clg_vectors *v = NULL;
-    float *data = vectors_alloc(&v, V, o.dim);
+    float *data = clg__vectors_alloc(&v, V, o.dim);
     if (!data) {
         st = clg__fail(CLG_ERR_OUT_OF_MEMORY, "sgns_train: %d x %d output vectors", V, o.dim);
         goto out;
@@ -798,65 +788,6 @@ out:
 }
 
 /* ---- word vectors ---------------------------------------------------------------- */
-
-static float *vectors_alloc(clg_vectors **out, int n, int dim)
-{
-    clg_vectors *v = calloc(1, sizeof *v);
-    if (!v)
-        return NULL;
-    v->n = n;
-    v->dim = dim;
-    v->words = calloc((size_t)(n ? n : 1), sizeof *v->words);
-    v->data = malloc((size_t)(n ? n : 1) * (size_t)dim * sizeof(float));
-    if (!v->words || !v->data) {
-        clg_vectors_free(v);
-        return NULL;
-    }
-    *out = v;
-    return v->data;
-}
-
-clg_status clg_vectors_find(const clg_vectors *v, const char *word, int *id)
-{
-    if (!v || !word || !id)
-        return clg__fail(CLG_ERR_INVALID_ARG, "vectors_find: NULL argument");
-    for (int i = 0; i < v->n; i++)
-        if (!strcmp(v->words[i], word)) {
-            *id = i;
-            return CLG_OK;
-        }
-    *id = -1;
-    return clg__fail(CLG_ERR_INVALID_ARG, "unknown word '%s' (not among the %d words of the vectors)", word, v->n);
-}
-
-clg_status clg_vectors_save(const clg_vectors *v, const char *path, clg_vec_format fmt)
-{
-    if (!v || !path)
-        return clg__fail(CLG_ERR_INVALID_ARG, "vectors_save: NULL vectors or path");
-    for (int i = 0; i < v->n; i++)
-        if (!v->words[i][0] || strpbrk(v->words[i], " \t\n\r"))
-            return clg__fail(CLG_ERR_INVALID_ARG, "vectors_save: word %d ('%s') is empty or has white space", i, v->words[i]);
-    /* atomically: a failed or interrupted save leaves the previous file as it was */
-    clg__afile af;
-    clg_status st = clg__afile_open(&af, path);
-    if (st)
-        return st;
-    FILE *f = af.f;
-    fprintf(f, "%d %d\n", v->n, v->dim);
-    for (int i = 0; i < v->n; i++) {
-        const float *r = v->data + (size_t)i * v->dim;
-        fputs(v->words[i], f);
-        if (fmt == CLG_VEC_BINARY) {
-            fputc(' ', f);
-            fwrite(r, sizeof(float), (size_t)v->dim, f);
-        } else {
-            for (int d = 0; d < v->dim; d++)
-                fprintf(f, " %.9g", (double)r[d]);
-        }
-        fputc('\n', f);
-    }
-    return clg__afile_commit(&af);
-}
 
 clg_status clg_vectors_soft_lookup(const clg_vectors *v, int query, const int *keys, const int *values, int n,
                                    float temperature, double *weights, float *merged)
