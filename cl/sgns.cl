@@ -1,4 +1,4 @@
-/* sgns.cl — skip-gram negative-sampling training (the nearest-neighbour index uses the l2_normalize and matmul ops). */
+/* sgns.cl — skip-gram negative-sampling training (the nearest-neighbour index uses the l2_normalize, transpose and matmul ops). */
 #ifndef SGNS_MAXV8
 #define SGNS_MAXV8 64   /* rows up to 512 floats (host checks) */
 #endif

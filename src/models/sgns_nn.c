@@ -1,4 +1,4 @@
-/* sgns_nn.c — queries on word vectors: the cosine nearest-neighbour index on the device (through the L2_NORMALIZE and MATMUL ops) and the soft lookup on the host. */
+/* sgns_nn.c — queries on word vectors: the cosine nearest-neighbour index on the device (through the L2_NORMALIZE, TRANSPOSE and MATMUL ops) and the soft lookup on the host. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -49,14 +49,17 @@ clg_status clg_vectors_soft_lookup(const clg_vectors *v, int query, const int *k
 
 /* ---- nearest neighbours on the device ----------------------------------------- */
 
-/* rows: the vectors made unit length by the L2_NORMALIZE op, once; a query is normalised on the host
- * (in double) and scored by one MATMUL, rows·qᵀ, whose n cosines come back to be ranked on the host. */
+/* Built once: the vectors made unit length by the L2_NORMALIZE op, then stored transposed by the
+ * TRANSPOSE op.  A query is normalised on the host (in double) and scored by one MATMUL,
+ * q[1,dim]·rows[dim,n], whose n cosines come back to be ranked on the host.  In that layout the GEMM
+ * kernels' vector lanes run along the words: of rows·qᵀ, rows·q (nn) and this, the fastest on PoCL and
+ * rusticl, though still slower per query than a dedicated matrix-vector kernel (GEMM tiles assume M > 1). */
 struct clg_vec_index {
     clg_ctx *ctx;
     int n, dim;
-    clg_tensor rows;        /* f32[n, dim], unit rows (zero rows stay zero) */
+    clg_tensor rows;        /* f32[dim, n]: column i is word i's unit vector (zero rows stay zero) */
     clg_tensor q;           /* f32[1, dim], the unit query */
-    clg_tensor scores;      /* f32[n, 1] */
+    clg_tensor scores;      /* f32[1, n] */
     float *qhost, *shost;
 };
 
@@ -90,21 +93,32 @@ clg_status clg_vec_index_create(clg_ctx *ctx, const clg_vectors *v, clg_vec_inde
         return clg__fail(CLG_ERR_OUT_OF_MEMORY, "vec_index: %d x %d staging", v->n, v->dim);
     }
     clg_shape rs = clg_shape_make(CLG_F32, 2, (int64_t[]){ v->n, v->dim });
+    clg_shape ts = clg_shape_make(CLG_F32, 2, (int64_t[]){ v->dim, v->n });
     clg_shape qs = clg_shape_make(CLG_F32, 2, (int64_t[]){ 1, v->dim });
-    clg_shape ss = clg_shape_make(CLG_F32, 2, (int64_t[]){ v->n, 1 });
-    clg_tensor raw = { 0 };
+    clg_shape ss = clg_shape_make(CLG_F32, 2, (int64_t[]){ 1, v->n });
+    clg_tensor raw = { 0 }, unit = { 0 };
     clg_status st;
-    if ((st = clg_tensor_new(ctx, &rs, &raw)) || (st = clg_tensor_new(ctx, &rs, &ix->rows)) ||
-        (st = clg_tensor_new(ctx, &qs, &ix->q)) || (st = clg_tensor_new(ctx, &ss, &ix->scores)) ||
-        (st = clg_tensor_write(&raw, v->data)) ||
-        (st = clg_op_forward(ctx, CLG_OP_L2_NORMALIZE, (const clg_tensor *[]){ &raw }, &ix->rows, NULL))) {
-        clg_tensor_free(&raw);
-        clg_vec_index_free(ix);
-        return st;
-    }
-    clg_tensor_free(&raw);  /* OpenCL keeps it until the normalisation has run */
+    /* at most two n x dim copies at a time: each is waited for, then freed */
+    if ((st = clg_tensor_new(ctx, &rs, &raw)) || (st = clg_tensor_write(&raw, v->data)) ||
+        (st = clg_tensor_new(ctx, &rs, &unit)) ||
+        (st = clg_op_forward(ctx, CLG_OP_L2_NORMALIZE, (const clg_tensor *[]){ &raw }, &unit, NULL)) ||
+        (st = clg_ctx_finish(ctx)))
+        goto fail;
+    clg_tensor_free(&raw);
+    if ((st = clg_tensor_new(ctx, &ts, &ix->rows)) ||
+        (st = clg_op_forward(ctx, CLG_OP_TRANSPOSE, (const clg_tensor *[]){ &unit }, &ix->rows, NULL)) ||
+        (st = clg_ctx_finish(ctx)))
+        goto fail;
+    clg_tensor_free(&unit);
+    if ((st = clg_tensor_new(ctx, &qs, &ix->q)) || (st = clg_tensor_new(ctx, &ss, &ix->scores)))
+        goto fail;
     *out = ix;
     return CLG_OK;
+fail:
+    clg_tensor_free(&raw);
+    clg_tensor_free(&unit);
+    clg_vec_index_free(ix);
+    return st;
 }
 
 clg_status clg_vec_index_nearest(clg_vec_index *ix, const float *q, int k, const int *exclude, int n_exclude, int *ids,
@@ -119,10 +133,9 @@ clg_status clg_vec_index_nearest(clg_vec_index *ix, const float *q, int k, const
     for (int d = 0; d < ix->dim; d++)
         ix->qhost[d] = q[d] * inv;
     clg_attrs at = clg_attrs_default();
-    at.trans_b = 1;
     clg_status st;
     if ((st = clg_tensor_write(&ix->q, ix->qhost)) ||
-        (st = clg_op_forward(ix->ctx, CLG_OP_MATMUL, (const clg_tensor *[]){ &ix->rows, &ix->q }, &ix->scores, &at)) ||
+        (st = clg_op_forward(ix->ctx, CLG_OP_MATMUL, (const clg_tensor *[]){ &ix->q, &ix->rows }, &ix->scores, &at)) ||
         (st = clg_tensor_read(&ix->scores, ix->shost)))
         return st;
     int found = 0;
