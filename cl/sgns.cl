@@ -1,4 +1,4 @@
-/* sgns.cl — skip-gram negative-sampling training, row normalisation and cosine scores for word vectors. */
+/* sgns.cl — skip-gram negative-sampling training (the nearest-neighbour index uses the l2_normalize, transpose and matmul ops). */
 #ifndef SGNS_MAXV8
 #define SGNS_MAXV8 64   /* rows up to 512 floats (host checks) */
 #endif
@@ -48,39 +48,4 @@ __kernel void sgns_train(__global float *win, __global float *wout, __global con
             vstore8(vload8(v, in) + e[v], v, in);
     }
     loss[i] = l;
-}
-
-/* Rows of m (n x S8*8) scaled to unit length in place (zero rows stay zero). */
-__kernel void sgns_normalize_rows(__global float *m, int n, int S8)
-{
-    int i = get_global_id(0);
-    if (i >= n)
-        return;
-    __global float *r = m + (size_t)i * (size_t)S8 * 8;
-    float8 acc = (float8)(0.0f);
-    for (int v = 0; v < S8; v++) {
-        float8 x = vload8(v, r);
-        acc += x * x;
-    }
-    float4 a4 = acc.lo + acc.hi;
-    float ss = (a4.x + a4.y) + (a4.z + a4.w);
-    if (ss > 0.0f) {
-        float s = 1.0f / sqrt(ss);
-        for (int v = 0; v < S8; v++)
-            vstore8(vload8(v, r) * s, v, r);
-    }
-}
-
-/* scores[i] = m[i] . q for every row (matrix-vector product; q padded like the rows). */
-__kernel void sgns_matvec(__global const float *m, __global const float *q, __global float *scores, int n, int S8)
-{
-    int i = get_global_id(0);
-    if (i >= n)
-        return;
-    __global const float *r = m + (size_t)i * (size_t)S8 * 8;
-    float8 acc = (float8)(0.0f);
-    for (int v = 0; v < S8; v++)
-        acc += vload8(v, r) * vload8(v, q);
-    float4 a4 = acc.lo + acc.hi;
-    scores[i] = (a4.x + a4.y) + (a4.z + a4.w);
 }

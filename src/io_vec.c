@@ -1,4 +1,4 @@
-/* io_vec.c — the word-vector file reader (word2vec/fastText text .vec and word2vec binary): strict, for untrusted files. */
+/* io_vec.c — word vectors (clg_vectors) and their files: the strict reader of word2vec/fastText text .vec and word2vec binary (untrusted input) and the atomic writer. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -8,6 +8,7 @@
 
 #include "internal.h"
 #include "io_internal.h"
+#include "sgns_internal.h"
 #include "clgrad/sgns.h"
 
 void clg_vectors_free(clg_vectors *v)
@@ -22,13 +23,45 @@ void clg_vectors_free(clg_vectors *v)
     free(v);
 }
 
-static uint64_t fnv1a(const char *s)
+uint64_t clg__hash_word(const char *s)
 {
     uint64_t h = 1469598103934665603ull;
     for (; *s; s++)
         h = (h ^ (unsigned char)*s) * 1099511628211ull;
     return h;
 }
+
+float *clg__vectors_alloc(clg_vectors **out, int n, int dim)
+{
+    clg_vectors *v = calloc(1, sizeof *v);
+    if (!v)
+        return NULL;
+    v->n = n;
+    v->dim = dim;
+    v->words = calloc((size_t)(n ? n : 1), sizeof *v->words);
+    v->data = malloc((size_t)(n ? n : 1) * (size_t)dim * sizeof(float));
+    if (!v->words || !v->data) {
+        clg_vectors_free(v);
+        return NULL;
+    }
+    *out = v;
+    return v->data;
+}
+
+clg_status clg_vectors_find(const clg_vectors *v, const char *word, int *id)
+{
+    if (!v || !word || !id)
+        return clg__fail(CLG_ERR_INVALID_ARG, "vectors_find: NULL argument");
+    for (int i = 0; i < v->n; i++)
+        if (!strcmp(v->words[i], word)) {
+            *id = i;
+            return CLG_OK;
+        }
+    *id = -1;
+    return clg__fail(CLG_ERR_INVALID_ARG, "unknown word '%s' (not among the %d words of the vectors)", word, v->n);
+}
+
+/* ---- reader ----------------------------------------------------------------------- */
 
 static clg_status load_fail(FILE *f, clg_vectors *v, char *line, clg_status st)
 {
@@ -131,7 +164,7 @@ static int find_duplicate(char *const *words, int n, int *a, int *b, int *oom)
     memset(t, 0xff, ts * sizeof *t);
     int found = -1;
     for (int i = 0; i < n && found < 0; i++) {
-        size_t s = (size_t)fnv1a(words[i]) & (ts - 1);
+        size_t s = (size_t)clg__hash_word(words[i]) & (ts - 1);
         while (t[s] >= 0 && strcmp(words[t[s]], words[i]) != 0)
             s = (s + 1) & (ts - 1);
         if (t[s] >= 0) {
@@ -316,4 +349,35 @@ clg_status clg_vectors_load(const char *path, clg_vec_format fmt, clg_vectors **
     free(line);
     *out = v;
     return CLG_OK;
+}
+
+/* ---- writer ----------------------------------------------------------------------- */
+
+clg_status clg_vectors_save(const clg_vectors *v, const char *path, clg_vec_format fmt)
+{
+    if (!v || !path)
+        return clg__fail(CLG_ERR_INVALID_ARG, "vectors_save: NULL vectors or path");
+    for (int i = 0; i < v->n; i++)
+        if (!v->words[i][0] || strpbrk(v->words[i], " \t\n\r"))
+            return clg__fail(CLG_ERR_INVALID_ARG, "vectors_save: word %d ('%s') is empty or has white space", i, v->words[i]);
+    /* atomically: a failed or interrupted save leaves the previous file as it was */
+    clg__afile af;
+    clg_status st = clg__afile_open(&af, path);
+    if (st)
+        return st;
+    FILE *f = af.f;
+    fprintf(f, "%d %d\n", v->n, v->dim);
+    for (int i = 0; i < v->n; i++) {
+        const float *r = v->data + (size_t)i * v->dim;
+        fputs(v->words[i], f);
+        if (fmt == CLG_VEC_BINARY) {
+            fputc(' ', f);
+            fwrite(r, sizeof(float), (size_t)v->dim, f);
+        } else {
+            for (int d = 0; d < v->dim; d++)
+                fprintf(f, " %.9g", (double)r[d]);
+        }
+        fputc('\n', f);
+    }
+    return clg__afile_commit(&af);
 }

@@ -25,7 +25,8 @@
  *
  * Vectors: clg_vectors holds words and a row-major n x dim float matrix; it reads and writes the
  * word2vec/fastText text (.vec) and binary formats.  clg_vec_index puts unit-normalised rows on the
- * device for cosine queries (one matrix-vector kernel per query).
+ * device for cosine queries (the l2_normalize and transpose ops once;
+ * one matmul op per query).
  */
 #ifndef CLGRAD_SGNS_H
 #define CLGRAD_SGNS_H

@@ -1,227 +1,16 @@
-/* sgns.c — vocabulary, skip-gram negative-sampling training on the device, word vectors (written here, read in io_vec.c) and queries. */
-#include <ctype.h>
+/* sgns.c — the skip-gram negative-sampling model on the device and its training loop (corpus stream, chunks, interrupt and resume). */
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "internal.h"
-#include "io_internal.h"
+#include "sgns_internal.h"
 #include "clgrad/io.h"
 #include "clgrad/sgns.h"
 
 #define MAX_WORD CLG_SGNS_MAX_WORD
-
-/* ---- tokenizer -------------------------------------------------------------- */
-
-static int word_byte(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80; }
-
-/* Next token of f into w (NUL-terminated, lowercased, w has MAX_WORD + 1 bytes): returns its length,
- * 0 for an end of line, -1 at the end of the file, -2 for a word longer than MAX_WORD bytes (w holds
- * its first MAX_WORD bytes). */
-static int read_token(FILE *f, char *w)
-{
-    int n = 0, c;
-    while ((c = getc_unlocked(f)) != EOF) {
-        if (c == '\n') {
-            if (n) {
-                ungetc(c, f);
-                break;
-            }
-            return 0;
-        }
-        if (word_byte(c) || (n && (c == '\'' || c == '-'))) {
-            if (n == MAX_WORD) {
-                /* an apostrophe/hyphen past the limit may be trailing (dropped); a letter is not */
-                if (word_byte(c)) {
-                    w[n] = 0;
-                    return -2;
-                }
-                continue;
-            }
-            w[n++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
-        } else if (n) {
-            break;
-        }
-    }
-    while (n && (w[n - 1] == '\'' || w[n - 1] == '-'))
-        n--;
-    w[n] = 0;
-    if (n)
-        return n;
-    return c == EOF ? -1 : 0;
-}
-
-/* ---- vocabulary ------------------------------------------------------------- */
-
-typedef struct vword { char *w; int64_t count; } vword;
-
-struct clg_vocab {
-    vword *words;       /* kept words, by id */
-    int n;
-    int64_t total;
-    int *table;         /* open addressing: id or -1 */
-    size_t tsize;       /* power of two */
-};
-
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
-/* Find or insert w in a table of indices into arr (grown by the caller). Returns the slot. */
-static size_t slot_of(const int *table, size_t tsize, const vword *arr, const char *w)
-{
-    size_t i = (size_t)hash_str(w) & (tsize - 1);
-    while (table[i] >= 0 && strcmp(arr[table[i]].w, w) != 0)
-        i = (i + 1) & (tsize - 1);
-    return i;
-}
-
-static int rehash(int **table, size_t *tsize, const vword *arr, int n, size_t newsize)
-{
-    int *t = malloc(newsize * sizeof *t);
-    if (!t)
-        return -1;
-    memset(t, 0xff, newsize * sizeof *t);
-    for (int i = 0; i < n; i++)
-        t[slot_of(t, newsize, arr, arr[i].w)] = i;
-    free(*table);
-    *table = t;
-    *tsize = newsize;
-    return 0;
-}
-
-static int cmp_vword(const void *a, const void *b)
-{
-    const vword *x = a, *y = b;
-    if (x->count != y->count)
-        return x->count > y->count ? -1 : 1;
-    return strcmp(x->w, y->w);
-}
-
-void clg_vocab_free(clg_vocab *v)
-{
-    if (!v)
-        return;
-    for (int i = 0; i < v->n; i++)
-        free(v->words[i].w);
-    free(v->words);
-    free(v->table);
-    free(v);
-}
-
-clg_status clg_vocab_build(const char *path, int min_count, clg_vocab **out)
-{
-    if (!path || !out || min_count < 1)
-        return clg__fail(CLG_ERR_INVALID_ARG, "vocab: need a path and min_count >= 1");
-    *out = NULL;
-    /* a regular file: training reads it once more per epoch, which a FIFO cannot give */
-    FILE *f;
-    clg_status st = clg_file_open_read(path, "corpus", &f);
-    if (st)
-        return st;
-    vword *arr = NULL;
-    int n = 0, cap = 0;
-    int *table = NULL;
-    size_t tsize = 0;
-    int64_t total = 0, line = 1;
-    char w[MAX_WORD + 1];
-    int r;
-    if (rehash(&table, &tsize, arr, 0, 1 << 16))
-        goto oom;
-    while ((r = read_token(f, w)) != -1) {
-        if (r == -2) {
-            st = clg__fail(CLG_ERR_FORMAT, "vocab: corpus '%s' line %lld: a word longer than %d bytes ('%.40s...'); "
-                           "split it or remove it", path, (long long)line, MAX_WORD, w);
-            goto out;
-        }
-        if (r == 0) {
-            line++;
-            continue;
-        }
-        total++;
-        size_t s = slot_of(table, tsize, arr, w);
-        if (table[s] >= 0) {
-            arr[table[s]].count++;
-            continue;
-        }
-        if (n == cap) {
-            int nc = cap ? cap * 2 : 4096;
-            vword *na = realloc(arr, (size_t)nc * sizeof *na);
-            if (!na)
-                goto oom;
-            arr = na;
-            cap = nc;
-        }
-        if (!(arr[n].w = strdup(w)))
-            goto oom;
-        arr[n].count = 1;
-        table[s] = n++;
-        if ((size_t)n * 2 > tsize && rehash(&table, &tsize, arr, n, tsize * 2))
-            goto oom;
-    }
-    if (ferror(f)) {
-        st = clg__fail(CLG_ERR_IO, "vocab: read error on '%s'", path);
-        goto out;
-    }
-    int kept = 0;
-    for (int i = 0; i < n; i++) {
-        if (arr[i].count >= min_count)
-            arr[kept++] = arr[i];
-        else
-            free(arr[i].w);
-    }
-    n = kept;
-    if (n == 0) {
-        st = clg__fail(CLG_ERR_FORMAT, "vocab: corpus '%s' has no word seen at least %d times (%lld tokens)", path,
-                       min_count, (long long)total);
-        goto out;
-    }
-    qsort(arr, (size_t)n, sizeof *arr, cmp_vword);
-    size_t ts = 16;
-    while (ts < (size_t)n * 2)
-        ts *= 2;
-    if (rehash(&table, &tsize, arr, n, ts))
-        goto oom;
-    clg_vocab *v = calloc(1, sizeof *v);
-    if (!v)
-        goto oom;
-    v->words = arr;
-    v->n = n;
-    v->total = total;
-    v->table = table;
-    v->tsize = tsize;
-    fclose(f);
-    *out = v;
-    return CLG_OK;
-oom:
-    st = clg__fail(CLG_ERR_OUT_OF_MEMORY, "vocab: out of host memory after %d distinct words", n);
-out:
-    fclose(f);
-    for (int i = 0; i < n; i++)
-        free(arr[i].w);
-    free(arr);
-    free(table);
-    return st;
-}
-
-int clg_vocab_size(const clg_vocab *v) { return v ? v->n : 0; }
-const char *clg_vocab_word(const clg_vocab *v, int id) { return v && id >= 0 && id < v->n ? v->words[id].w : NULL; }
-int64_t clg_vocab_count(const clg_vocab *v, int id) { return v && id >= 0 && id < v->n ? v->words[id].count : 0; }
-int64_t clg_vocab_total(const clg_vocab *v) { return v ? v->total : 0; }
-
-int clg_vocab_find(const clg_vocab *v, const char *word)
-{
-    if (!v || !word)
-        return -1;
-    return v->table[slot_of(v->table, v->tsize, v->words, word)];
-}
 
 /* ---- the model on the device ------------------------------------------------ */
 
@@ -464,8 +253,7 @@ typedef struct trainer {
     const clg_sgns_options *o;
     int *tok, *span, *neg;
     int n, line_start;
-    int *table;
-    int tsize;
+    clg__sampler smp;
     uint64_t rng;
 } trainer;
 
@@ -480,8 +268,6 @@ static void close_line(trainer *t)
     }
     t->line_start = t->n;
 }
-
-static float *vectors_alloc(clg_vectors **out, int n, int dim);
 
 /* ---- training state (interrupt and resume) ---------------------------------------------------- */
 
@@ -499,26 +285,22 @@ typedef struct train_pos {
 /* Everything a saved state must match: the options that shape training and the vocabulary. */
 static void state_key(const clg_sgns_options *o, const clg_vocab *voc, char *buf, size_t cap)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (int i = 0; i < voc->n; i++) {
-        h = (h ^ hash_str(voc->words[i].w)) * 1099511628211ull;
-        h = (h ^ (uint64_t)voc->words[i].count) * 1099511628211ull;
-    }
     snprintf(buf, cap,
              "dim=%d window=%d negative=%d epochs=%d min_count=%d lr=%.9g sample=%.17g seed=%llu chunk=%d "
              "deterministic=%d vocab=%d/%016llx",
              o->dim, o->window, o->negative, o->epochs, o->min_count, (double)o->lr, o->sample,
-             (unsigned long long)o->seed, o->chunk, o->deterministic, voc->n, (unsigned long long)h);
+             (unsigned long long)o->seed, o->chunk, o->deterministic, clg_vocab_size(voc), (unsigned long long)clg__vocab_digest(voc));
 }
 
 static clg_status state_save(clg_sgns *m, const clg_sgns_options *o, const clg_vocab *voc, const train_pos *p,
                              const char *path)
 {
-    size_t n = (size_t)voc->n * (size_t)o->dim;
+    int V = clg_vocab_size(voc);
+    size_t n = (size_t)V * (size_t)o->dim;
     float *in = malloc(n * sizeof *in), *outw = malloc(n * sizeof *outw);
     clg_status st;
     if (!in || !outw) {
-        st = clg__fail(CLG_ERR_OUT_OF_MEMORY, "sgns state: %d x %d matrices", voc->n, o->dim);
+        st = clg__fail(CLG_ERR_OUT_OF_MEMORY, "sgns state: %d x %d matrices", V, o->dim);
         goto out;
     }
     if ((st = clg_sgns_get_weights(m, in, outw)))
@@ -534,7 +316,7 @@ static clg_status state_save(clg_sgns *m, const clg_sgns_options *o, const clg_v
     snprintf(rng, sizeof rng, "%llu", (unsigned long long)p->rng);
     const char *meta[] = { "format", "clgrad-sgns-state-1", "key", key, "epoch", ep, "offset", off, "line_words", lw,
                            "has_pair", hp, "done", done, "pairs_total", pt, "rng", rng, NULL };
-    clg_st_tensor t[2] = { { "in", CLG_F32, 2, { voc->n, o->dim }, in }, { "out", CLG_F32, 2, { voc->n, o->dim }, outw } };
+    clg_st_tensor t[2] = { { "in", CLG_F32, 2, { V, o->dim }, in }, { "out", CLG_F32, 2, { V, o->dim }, outw } };
     st = clg_safetensors_write(path, t, 2, meta);
 out:
     free(in);
@@ -561,6 +343,7 @@ static clg_status state_load(clg_sgns *m, const clg_sgns_options *o, const clg_v
     clg_status st = clg_safetensors_open(path, &f);
     if (st)
         return st;
+    int V = clg_vocab_size(voc);
     char key[512];
     state_key(o, voc, key, sizeof key);
     const char *fmt = clg_safetensors_meta(f, "format"), *k = clg_safetensors_meta(f, "key");
@@ -578,9 +361,9 @@ static clg_status state_load(clg_sgns *m, const clg_sgns_options *o, const clg_v
                meta_num(f, "rng", UINT64_MAX, &rng)) {
         st = clg__fail(CLG_ERR_FORMAT, "sgns state %s: malformed position metadata", path);
     } else if (clg_safetensors_find(f, "in", &in) || clg_safetensors_find(f, "out", &outw) || in.dtype != CLG_F32 ||
-               outw.dtype != CLG_F32 || in.ndim != 2 || outw.ndim != 2 || in.shape[0] != voc->n ||
-               in.shape[1] != o->dim || outw.shape[0] != voc->n || outw.shape[1] != o->dim) {
-        st = clg__fail(CLG_ERR_FORMAT, "sgns state %s: matrices 'in' and 'out' must be f32[%d, %d]", path, voc->n,
+               outw.dtype != CLG_F32 || in.ndim != 2 || outw.ndim != 2 || in.shape[0] != V ||
+               in.shape[1] != o->dim || outw.shape[0] != V || outw.shape[1] != o->dim) {
+        st = clg__fail(CLG_ERR_FORMAT, "sgns state %s: matrices 'in' and 'out' must be f32[%d, %d]", path, V,
                        o->dim);
     } else if (!(st = clg_sgns_set_weights(m, in.data, outw.data))) {
         p->epoch = (int)ep;
@@ -613,48 +396,24 @@ clg_status clg_sgns_train(clg_ctx *ctx, const char *corpus, const clg_sgns_optio
     clg_status st = clg_vocab_build(corpus, o.min_count, &voc);
     if (st)
         return st;
-    if (voc->n < 2) {
+    int V = clg_vocab_size(voc);
+    if (V < 2) {
         st = clg__fail(CLG_ERR_FORMAT, "sgns_train: corpus '%s' has %d distinct word%s seen at least %d times (min_count): "
-                       "skip-gram needs at least 2 to have anything to learn", corpus, voc->n, voc->n == 1 ? "" : "s",
+                       "skip-gram needs at least 2 to have anything to learn", corpus, V, V == 1 ? "" : "s",
                        o.min_count);
         clg_vocab_free(voc);
         return st;
     }
     trainer t = { .o = &o, .rng = o.seed * 0x2545F4914F6CDD1Dull + 7 };
     FILE *f = NULL;
-    double *keep = NULL;
-    int V = voc->n;
-    int64_t train_words = 0;
-    for (int i = 0; i < V; i++)
-        train_words += voc->words[i].count;
-    /* unigram^0.75 table */
-    t.tsize = V * 1000 < 2000000 ? V * 1000 : 2000000;
-    keep = malloc((size_t)V * sizeof *keep);
-    t.table = malloc((size_t)t.tsize * sizeof *t.table);
+    if ((st = clg__sampler_init(&t.smp, voc, o.sample)))
+        goto out;
     t.tok = malloc((size_t)o.chunk * sizeof *t.tok);
     t.span = malloc((size_t)o.chunk * 2 * sizeof *t.span);
     t.neg = malloc((size_t)o.chunk * (size_t)o.negative * sizeof *t.neg);
-    if (!keep || !t.table || !t.tok || !t.span || !t.neg) {
+    if (!t.tok || !t.span || !t.neg) {
         st = clg__fail(CLG_ERR_OUT_OF_MEMORY, "sgns_train: host buffers for %d words, chunk %d", V, o.chunk);
         goto out;
-    }
-    double zsum = 0;
-    for (int i = 0; i < V; i++)
-        zsum += pow((double)voc->words[i].count, 0.75);
-    {
-        int w = 0;
-        double acc = pow((double)voc->words[0].count, 0.75) / zsum;
-        for (int a = 0; a < t.tsize; a++) {
-            t.table[a] = w;
-            if ((double)(a + 1) / t.tsize > acc && w < V - 1) {
-                w++;
-                acc += pow((double)voc->words[w].count, 0.75) / zsum;
-            }
-        }
-    }
-    for (int i = 0; i < V; i++) {
-        double fr = (double)voc->words[i].count, th = o.sample * (double)train_words;
-        keep[i] = o.sample > 0 ? (sqrt(fr / th) + 1) * th / fr : 1.0;
     }
     if ((st = clg_sgns_create(ctx, V, o.dim, o.negative, o.seed, &t.m)))
         goto out;
@@ -670,7 +429,7 @@ clg_status clg_sgns_train(clg_ctx *ctx, const char *corpus, const clg_sgns_optio
             goto out;
         t.rng = pos.rng;
     }
-    int64_t total = train_words * o.epochs, done = pos.done;
+    int64_t total = t.smp.train_words * o.epochs, done = pos.done;
     char w[MAX_WORD + 1];
     int stop = 0, has_pair = pos.has_pair, saved = 0;
     int64_t pairs_total = pos.pairs_total;
@@ -687,7 +446,7 @@ clg_status clg_sgns_train(clg_ctx *ctx, const char *corpus, const clg_sgns_optio
         }
         int64_t chunk_words = 0;
         while (!eof && !stop) {
-            r = read_token(f, w);
+            r = clg__read_token(f, w);
             if (r == -2) {
                 st = clg__fail(CLG_ERR_FORMAT, "sgns_train: corpus '%s' changed: a word longer than %d bytes ('%.40s...')",
                                corpus, MAX_WORD, w);
@@ -706,13 +465,13 @@ clg_status clg_sgns_train(clg_ctx *ctx, const char *corpus, const clg_sgns_optio
                     continue;
                 has_pair |= ++line_words >= 2;
                 chunk_words++;
-                if (keep[id] < 1.0 && clg__u01(&t.rng) > keep[id])
+                if (t.smp.keep[id] < 1.0 && clg__u01(&t.rng) > t.smp.keep[id])
                     continue;
                 t.tok[t.n] = id;
                 for (int k = 0; k < o.negative; k++) {
                     int nw, tries = 0;
                     do
-                        nw = t.table[clg__splitmix64(&t.rng) % (uint64_t)t.tsize];
+                        nw = t.smp.table[clg__splitmix64(&t.rng) % (uint64_t)t.smp.tsize];
                     while (nw == id && V > 1 && ++tries < 10);
                     t.neg[t.n * o.negative + k] = nw;
                 }
@@ -768,13 +527,13 @@ clg_status clg_sgns_train(clg_ctx *ctx, const char *corpus, const clg_sgns_optio
         goto out;
     }
     clg_vectors *v = NULL;
-    float *data = vectors_alloc(&v, V, o.dim);
+    float *data = clg__vectors_alloc(&v, V, o.dim);
     if (!data) {
         st = clg__fail(CLG_ERR_OUT_OF_MEMORY, "sgns_train: %d x %d output vectors", V, o.dim);
         goto out;
     }
     for (int i = 0; i < V; i++)
-        if (!(v->words[i] = strdup(voc->words[i].w))) {
+        if (!(v->words[i] = strdup(clg_vocab_word(voc, i)))) {
             clg_vectors_free(v);
             st = clg__fail(CLG_ERR_OUT_OF_MEMORY, "sgns_train: vocabulary copy");
             goto out;
@@ -791,212 +550,7 @@ out:
     free(t.tok);
     free(t.span);
     free(t.neg);
-    free(t.table);
-    free(keep);
+    clg__sampler_free(&t.smp);
     clg_vocab_free(voc);
     return st;
-}
-
-/* ---- word vectors ---------------------------------------------------------------- */
-
-static float *vectors_alloc(clg_vectors **out, int n, int dim)
-{
-    clg_vectors *v = calloc(1, sizeof *v);
-    if (!v)
-        return NULL;
-    v->n = n;
-    v->dim = dim;
-    v->words = calloc((size_t)(n ? n : 1), sizeof *v->words);
-    v->data = malloc((size_t)(n ? n : 1) * (size_t)dim * sizeof(float));
-    if (!v->words || !v->data) {
-        clg_vectors_free(v);
-        return NULL;
-    }
-    *out = v;
-    return v->data;
-}
-
-clg_status clg_vectors_find(const clg_vectors *v, const char *word, int *id)
-{
-    if (!v || !word || !id)
-        return clg__fail(CLG_ERR_INVALID_ARG, "vectors_find: NULL argument");
-    for (int i = 0; i < v->n; i++)
-        if (!strcmp(v->words[i], word)) {
-            *id = i;
-            return CLG_OK;
-        }
-    *id = -1;
-    return clg__fail(CLG_ERR_INVALID_ARG, "unknown word '%s' (not among the %d words of the vectors)", word, v->n);
-}
-
-clg_status clg_vectors_save(const clg_vectors *v, const char *path, clg_vec_format fmt)
-{
-    if (!v || !path)
-        return clg__fail(CLG_ERR_INVALID_ARG, "vectors_save: NULL vectors or path");
-    for (int i = 0; i < v->n; i++)
-        if (!v->words[i][0] || strpbrk(v->words[i], " \t\n\r"))
-            return clg__fail(CLG_ERR_INVALID_ARG, "vectors_save: word %d ('%s') is empty or has white space", i, v->words[i]);
-    /* atomically: a failed or interrupted save leaves the previous file as it was */
-    clg__afile af;
-    clg_status st = clg__afile_open(&af, path);
-    if (st)
-        return st;
-    FILE *f = af.f;
-    fprintf(f, "%d %d\n", v->n, v->dim);
-    for (int i = 0; i < v->n; i++) {
-        const float *r = v->data + (size_t)i * v->dim;
-        fputs(v->words[i], f);
-        if (fmt == CLG_VEC_BINARY) {
-            fputc(' ', f);
-            fwrite(r, sizeof(float), (size_t)v->dim, f);
-        } else {
-            for (int d = 0; d < v->dim; d++)
-                fprintf(f, " %.9g", (double)r[d]);
-        }
-        fputc('\n', f);
-    }
-    return clg__afile_commit(&af);
-}
-
-clg_status clg_vectors_soft_lookup(const clg_vectors *v, int query, const int *keys, const int *values, int n,
-                                   float temperature, double *weights, float *merged)
-{
-    if (!v || !keys || !values || !weights || !merged || n < 1 || !(temperature > 0))
-        return clg__fail(CLG_ERR_INVALID_ARG, "soft_lookup: need vectors, n >= 1 keys/values (got %d), temperature > 0 (got %g)",
-                         n, (double)temperature);
-    int ids[3] = { query };
-    for (int i = -1; i < n; i++) {
-        ids[0] = i < 0 ? query : keys[i];
-        ids[1] = i < 0 ? query : values[i];
-        for (int j = 0; j < 2; j++)
-            if (ids[j] < 0 || ids[j] >= v->n)
-                return clg__fail(CLG_ERR_INDEX, "soft_lookup: word id %d outside 0..%d", ids[j], v->n - 1);
-    }
-    const float *q = v->data + (size_t)query * v->dim;
-    double mx = -INFINITY;
-    for (int i = 0; i < n; i++) {
-        const float *k = v->data + (size_t)keys[i] * v->dim;
-        double s = 0;
-        for (int d = 0; d < v->dim; d++)
-            s += (double)q[d] * k[d];
-        weights[i] = s / temperature;
-        mx = fmax(mx, weights[i]);
-    }
-    double z = 0;
-    for (int i = 0; i < n; i++)
-        z += (weights[i] = exp(weights[i] - mx));
-    for (int i = 0; i < n; i++)
-        weights[i] /= z;
-    for (int d = 0; d < v->dim; d++) {
-        double s = 0;
-        for (int i = 0; i < n; i++)
-            s += weights[i] * v->data[(size_t)values[i] * v->dim + d];
-        merged[d] = (float)s;
-    }
-    return CLG_OK;
-}
-
-/* ---- nearest neighbours on the device ----------------------------------------- */
-
-struct clg_vec_index {
-    clg_ctx *ctx;
-    int n, dim, S;
-    cl_mem m, q, scores;
-    float *qhost, *shost;
-};
-
-void clg_vec_index_free(clg_vec_index *ix)
-{
-    if (!ix)
-        return;
-    release(&ix->m);
-    release(&ix->q);
-    release(&ix->scores);
-    free(ix->qhost);
-    free(ix->shost);
-    free(ix);
-}
-
-clg_status clg_vec_index_create(clg_ctx *ctx, const clg_vectors *v, clg_vec_index **out)
-{
-    if (!ctx || !v || !out || v->n < 1 || v->dim < 1)
-        return clg__fail(CLG_ERR_INVALID_ARG, "vec_index: need a ctx and at least one vector");
-    *out = NULL;
-    clg_vec_index *ix = calloc(1, sizeof *ix);
-    if (!ix)
-        return clg__fail(CLG_ERR_OUT_OF_MEMORY, "vec_index: struct");
-    ix->ctx = ctx;
-    ix->n = v->n;
-    ix->dim = v->dim;
-    ix->S = pad8(v->dim);
-    clg_status st;
-    size_t rows = (size_t)v->n * (size_t)ix->S;
-    float *tmp = calloc(rows, sizeof(float));
-    ix->qhost = calloc((size_t)ix->S, sizeof(float));
-    ix->shost = malloc((size_t)v->n * sizeof(float));
-    if (!tmp || !ix->qhost || !ix->shost) {
-        free(tmp);
-        clg_vec_index_free(ix);
-        return clg__fail(CLG_ERR_OUT_OF_MEMORY, "vec_index: %d x %d staging", v->n, v->dim);
-    }
-    for (int i = 0; i < v->n; i++)
-        memcpy(tmp + (size_t)i * ix->S, v->data + (size_t)i * v->dim, (size_t)v->dim * sizeof(float));
-    if ((st = make_buf(ctx, rows * 4, &ix->m, "index rows")) || (st = make_buf(ctx, (size_t)ix->S * 4, &ix->q, "query")) ||
-        (st = make_buf(ctx, (size_t)v->n * 4, &ix->scores, "scores")))
-        goto fail;
-    cl_int err = clEnqueueWriteBuffer(ctx->queue, ix->m, CL_TRUE, 0, rows * 4, tmp, 0, NULL, NULL);
-    if (err) {
-        st = clg__cl_fail(err, "vec_index: upload of %d x %d vectors", v->n, v->dim);
-        goto fail;
-    }
-    if ((st = LAUNCH1D(ctx, CLG_PROG_SGNS, "sgns_normalize_rows", (size_t)v->n, KMEM(ix->m), KINT(v->n), KINT(ix->S / 8))))
-        goto fail;
-    free(tmp);
-    *out = ix;
-    return CLG_OK;
-fail:
-    free(tmp);
-    clg_vec_index_free(ix);
-    return st;
-}
-
-clg_status clg_vec_index_nearest(clg_vec_index *ix, const float *q, int k, const int *exclude, int n_exclude, int *ids,
-                                 float *scores, int *n_found)
-{
-    if (!ix || !q || !ids || !scores || !n_found || k < 1 || n_exclude < 0 || (n_exclude && !exclude))
-        return clg__fail(CLG_ERR_INVALID_ARG, "vec_index_nearest: NULL argument or k < 1 (%d)", k);
-    double ss = 0;
-    for (int d = 0; d < ix->dim; d++)
-        ss += (double)q[d] * q[d];
-    float inv = ss > 0 ? (float)(1.0 / sqrt(ss)) : 0.0f;
-    for (int d = 0; d < ix->dim; d++)
-        ix->qhost[d] = q[d] * inv;
-    cl_int err = clEnqueueWriteBuffer(ix->ctx->queue, ix->q, CL_TRUE, 0, (size_t)ix->S * 4, ix->qhost, 0, NULL, NULL);
-    if (err)
-        return clg__cl_fail(err, "vec_index_nearest: query upload");
-    clg_status st = LAUNCH1D(ix->ctx, CLG_PROG_SGNS, "sgns_matvec", (size_t)ix->n, KMEM(ix->m), KMEM(ix->q), KMEM(ix->scores),
-                             KINT(ix->n), KINT(ix->S / 8));
-    if (st)
-        return st;
-    if ((err = clEnqueueReadBuffer(ix->ctx->queue, ix->scores, CL_TRUE, 0, (size_t)ix->n * 4, ix->shost, 0, NULL, NULL)))
-        return clg__cl_fail(err, "vec_index_nearest: reading %d scores", ix->n);
-    int found = 0;
-    for (int i = 0; i < ix->n; i++) {
-        float s = ix->shost[i];
-        int skip = 0;
-        for (int e = 0; e < n_exclude; e++)
-            skip |= exclude[e] == i;
-        if (skip || (found == k && !(s > scores[k - 1])))
-            continue;
-        int p = found < k ? found++ : k - 1;
-        while (p > 0 && scores[p - 1] < s) {
-            scores[p] = scores[p - 1];
-            ids[p] = ids[p - 1];
-            p--;
-        }
-        scores[p] = s;
-        ids[p] = i;
-    }
-    *n_found = found;
-    return CLG_OK;
 }
