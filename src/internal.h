@@ -107,9 +107,6 @@ clg_status clg__program(clg_ctx *ctx, int prog, cl_program *out);
  * rewritten) first; kernels already made from the loaded program stay valid and in use (callers
  * may hold them). */
 clg_status clg__kernel_id(clg_ctx *ctx, clg_kid kid, cl_kernel *out);
-/* The same by program and name (a search of clg__kernel_table): only for src/models/sgns.c
- * until it takes kernel ids; no other caller. */
-clg_status clg__kernel(clg_ctx *ctx, int prog, const char *name, cl_kernel *out);
 static inline const char *clg__kname(clg_kid kid) { return clg__kernel_table[kid].name; }
 /* The work-group size of a kernel: the largest power of two <= min(cap, its
  * CL_KERNEL_WORK_GROUP_SIZE, the device's maximum), at least 1; the query is made once per kernel
@@ -143,9 +140,6 @@ typedef struct clg_karg {
 /* Set args then enqueue a 1-D launch of kernel kid over n work-items, rounded up to a multiple of
  * the work-group size ctx->wg_default (kernels must bounds-check). */
 clg_status clg__launch1d(clg_ctx *ctx, clg_kid kid, size_t n, const clg_karg *args, int nargs);
-/* The same with the kernel named (src/models/sgns.c only; see clg__kernel). */
-clg_status clg__launch1d_named(clg_ctx *ctx, int prog, const char *kname, size_t n, const clg_karg *args,
-                               int nargs);
 /* Same, 2-D with explicit global (rounded up) and local sizes (local may be NULL). */
 clg_status clg__launch2d(clg_ctx *ctx, clg_kid kid, const size_t gsize[2], const size_t *lsize,
                          const clg_karg *args, int nargs);
@@ -200,10 +194,6 @@ static inline double clg__u01(uint64_t *s) { return (double)(clg__splitmix64(s) 
 #define LAUNCH(ctx, kid, n, ...)                                      \
     clg__launch1d((ctx), (kid), (n), (const clg_karg[]){ __VA_ARGS__ }, \
                   CLG_NARGS(((const clg_karg[]){ __VA_ARGS__ })))
-/* LAUNCH1D(ctx, prog, "kernel", n, ...): the same by name, for src/models/sgns.c only */
-#define LAUNCH1D(ctx, prog, kname, n, ...)                                                  \
-    clg__launch1d_named((ctx), (prog), (kname), (n), (const clg_karg[]){ __VA_ARGS__ }, \
-                        CLG_NARGS(((const clg_karg[]){ __VA_ARGS__ })))
 
 /* ---- tensors -------------------------------------------------------------- */
 

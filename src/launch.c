@@ -73,19 +73,6 @@ clg_status clg__launch1d(clg_ctx *ctx, clg_kid kid, size_t n, const clg_karg *ar
     return launch(ctx, kid, 1, &n, &l, args, nargs);
 }
 
-clg_status clg__launch1d_named(clg_ctx *ctx, int prog, const char *kname, size_t n, const clg_karg *args,
-                               int nargs)
-{
-    if (n == 0)
-        return CLG_OK;
-    cl_kernel k;
-    size_t l = ctx->wg_default;
-    clg_status st = clg__kernel(ctx, prog, kname, &k);
-    if (st || (st = clg__set_args(k, kname, args, nargs)))
-        return st;
-    return clg__enqueue(ctx, k, kname, 1, &n, &l);
-}
-
 clg_status clg__launch2d(clg_ctx *ctx, clg_kid kid, const size_t gsize[2], const size_t *lsize,
                          const clg_karg *args, int nargs)
 {

@@ -741,15 +741,6 @@ clg_status clg__kernel_id(clg_ctx *ctx, clg_kid kid, cl_kernel *out)
     return CLG_OK;
 }
 
-clg_status clg__kernel(clg_ctx *ctx, int prog, const char *name, cl_kernel *out)
-{
-    for (int i = 0; i < CLG_K_COUNT; i++)
-        if ((int)clg__kernel_table[i].prog == prog && !strcmp(clg__kernel_table[i].name, name))
-            return clg__kernel_id(ctx, (clg_kid)i, out);
-    return clg__fail(CLG_ERR_INVALID_ARG, "no kernel %s in cl/%s", name,
-                     prog >= 0 && prog < CLG_PROG_COUNT ? clg__cl_sources[prog].name : "?");
-}
-
 clg_status clg__kernel_wg(clg_ctx *ctx, clg_kid kid, size_t cap, size_t *out)
 {
     if (!ctx->kernel_wg[kid]) {

@@ -204,21 +204,17 @@ clg_status clg_sgns_step(clg_sgns *m, const int *tok, const int *span, const int
     if (err)
         return clg__cl_fail(err, "sgns_step: upload of %d positions", n);
     if (!m->deterministic) {
-        if ((st = LAUNCH1D(m->ctx, CLG_PROG_SGNS, "sgns_train", (size_t)n, KMEM(m->win), KMEM(m->wout), KMEM(m->tok),
-                           KMEM(m->span), KMEM(m->neg), KINT(n), KINT(m->K), KINT(m->S / 8), KFLT(lr), KMEM(m->loss),
-                           KINT(0))))
+        if ((st = LAUNCH(m->ctx, CLG_K_sgns_train, (size_t)n, KMEM(m->win), KMEM(m->wout), KMEM(m->tok),
+                         KMEM(m->span), KMEM(m->neg), KINT(n), KINT(m->K), KINT(m->S / 8), KFLT(lr), KMEM(m->loss),
+                         KINT(0))))
             return st;
     } else {
         cl_kernel k;
         size_t wg = 0;
-        if ((st = clg__kernel(m->ctx, CLG_PROG_SGNS, "sgns_train", &k)))
+        /* at most 256: PoCL keeps every work-item's private row of a group on one stack */
+        if ((st = clg__kernel_id(m->ctx, CLG_K_sgns_train, &k)) ||
+            (st = clg__kernel_wg(m->ctx, CLG_K_sgns_train, 256, &wg)))
             return st;
-        if ((err = clGetKernelWorkGroupInfo(k, m->ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof wg, &wg, NULL)))
-            return clg__cl_fail(err, "sgns_step: CL_KERNEL_WORK_GROUP_SIZE");
-        if (wg > 256)
-            wg = 256;   /* PoCL keeps every work-item's private row of a group on one stack */
-        if (wg < 1)
-            wg = 1;
         for (int base = 0; base < n; base += (int)wg) {
             size_t g = (size_t)(n - base) < wg ? (size_t)(n - base) : wg;
             clg_karg a[] = { KMEM(m->win), KMEM(m->wout), KMEM(m->tok), KMEM(m->span), KMEM(m->neg), KINT(n),
