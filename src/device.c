@@ -298,7 +298,9 @@ clg_status clg_ctx_create(const clg_device_info *dev, const clg_ctx_options *opt
     c->env = env;
     decide_policy(c, opts);
     clg_status st;
-    /* the program builds' variables, read here too (CLGRAD_CACHE_DIR: at each build, program.c) */
+    /* the program builds' variables and the cache directory, read here too */
+    if (clg_ctx_set_cache_dir(c, NULL) != CLG_OK)
+        clg__clear_error(); /* no HOME: builds go uncached */
     const char *cl_dir = getenv("CLGRAD_CL_DIR"), *bopts = getenv("CLGRAD_BUILD_OPTIONS");
     if ((cl_dir && *cl_dir && !(c->cl_dir = strdup(cl_dir))) ||
         (bopts && *bopts && !(c->build_options = strdup(bopts)))) {
@@ -394,6 +396,27 @@ void clg_ctx_set_vec_kernels(clg_ctx *ctx, clg_switch vec_kernels)
         return;
     ctx->vec_kernels = vec_kernels_for(ctx, vec_kernels);
 }
+
+clg_status clg_ctx_set_cache_dir(clg_ctx *ctx, const char *dir)
+{
+    if (!ctx)
+        return clg__fail(CLG_ERR_INVALID_ARG, "clg_ctx_set_cache_dir: NULL ctx");
+    char buf[sizeof ctx->cache_dir];
+    if (!dir) {
+        ctx->cache_dir[0] = 0;
+        clg_status st = clg_cache_dir(buf, sizeof buf);
+        if (st)
+            return st;
+        dir = buf;
+    }
+    if (strlen(dir) >= sizeof ctx->cache_dir)
+        return clg__fail(CLG_ERR_INVALID_ARG, "clg_ctx_set_cache_dir: path longer than %zu bytes",
+                         sizeof ctx->cache_dir - 1);
+    snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", dir);
+    return CLG_OK;
+}
+
+const char *clg_ctx_cache_dir(const clg_ctx *ctx) { return ctx ? ctx->cache_dir : ""; }
 
 void clg_ctx_set_cache_policy(clg_ctx *ctx, clg_cache_policy p)
 {

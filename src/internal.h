@@ -90,6 +90,7 @@ struct clg_ctx {
     clg_ctx_options env;    /* the CLGRAD_* policy variables as read at create */
     char *cl_dir;           /* CLGRAD_CL_DIR as read at create (owned; NULL: unset) */
     char *build_options;    /* CLGRAD_BUILD_OPTIONS as read at create (owned; NULL: unset) */
+    char cache_dir[900];    /* clg_cache_dir's as read at create, or clg_ctx_set_cache_dir's ("": none) */
     clg_gemm_options gemm;  /* GEMM options in force: the user's over env (ops_gemm.c reads them) */
     int gemm_default_path;  /* the device's untuned GEMM path: simple on rusticl, tiled on CPUs,
                              * else CLBlast */
@@ -295,9 +296,10 @@ clg_status clg__linear_layer(clg_graph *g, const char *name, int in_node, int fa
 enum { CLG_GEMM_CLASS_NN, CLG_GEMM_CLASS_TN, CLG_GEMM_CLASS_NT, CLG_GEMM_CLASS_NARROW, CLG_GEMM_CLASSES };
 int clg__gemm_class(int ta, int tb, int n);        /* narrow: N < 32 */
 const char *clg__gemm_class_name(int cls);         /* "nn", "tn", "nt", "narrow" */
-/* What `clgrad tune` stored for this device (name + driver version) and class: 1 if found, with
+/* What `clgrad tune` stored in cache_dir/gemm_tune.txt for this device (name + driver version) and class: 1 if found, with
  * *path (a clg_gemm_path), and for CLG_GEMM_PATH_TILED the register tile. */
-int clg__gemm_tune_lookup(const clg_device_info *d, int cls, int *path, int *tm, int *vw, int *nv);
+int clg__gemm_tune_lookup(const char *cache_dir, const clg_device_info *d, int cls, int *path, int *tm, int *vw,
+                          int *nv);
 /* Whether TM,VW,NV is a register tile the tiled kernels take: TM 1..16, VW 4, 8 or 16, NV 1..4
  * (the one rule for the tuning file, CLGRAD_GEMM_TILE's check and its use). */
 int clg__gemm_tile_ok(long tm, long vw, long nv);

@@ -185,8 +185,8 @@ static const int *tuned(clg_ctx *ctx, int cls)
     }
     if (!s->tune_loaded) {
         for (int c = 0; c < CLG_GEMM_CLASSES; c++)
-            s->tune[c][0] = clg__gemm_tune_lookup(&ctx->info, c, &s->tune[c][1], &s->tune[c][2], &s->tune[c][3],
-                                                  &s->tune[c][4]);
+            s->tune[c][0] = clg__gemm_tune_lookup(ctx->cache_dir, &ctx->info, c, &s->tune[c][1], &s->tune[c][2],
+                                                  &s->tune[c][3], &s->tune[c][4]);
         s->tune_loaded = 1;
     }
     return s->tune[cls][0] ? s->tune[cls] : NULL;

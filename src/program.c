@@ -551,7 +551,8 @@ static clg_status build_program(clg_ctx *ctx, const char *name, const char *sour
     cl_program p = NULL;
     cache_key key = { 0 };
     char dir[900], path[1024];
-    int use_cache = cache_enabled(ctx) && clg_cache_dir(dir, sizeof dir) == CLG_OK;
+    int use_cache = cache_enabled(ctx) && ctx->cache_dir[0];
+    snprintf(dir, sizeof dir, "%s", ctx->cache_dir);
     clg__clear_error();
     if (use_cache && !cache_key_make(ctx, source, len, opts, &key))
         use_cache = 0;

@@ -72,13 +72,12 @@ int clg__gemm_tile_ok(long tm, long vw, long nv)
     return tm >= 1 && tm <= 16 && (vw == 4 || vw == 8 || vw == 16) && nv >= 1 && nv <= 4;
 }
 
-int clg__gemm_tune_lookup(const clg_device_info *d, int cls, int *path_out, int *tm, int *vw, int *nv)
+int clg__gemm_tune_lookup(const char *dir, const clg_device_info *d, int cls, int *path_out, int *tm, int *vw,
+                          int *nv)
 {
-    char dir[1024], path[1100], line[600];
-    if (clg_cache_dir(dir, sizeof dir) != CLG_OK) {
-        clg__clear_error();
+    char path[1100], line[600];
+    if (!dir || !*dir)
         return 0;
-    }
     snprintf(path, sizeof path, "%s/gemm_tune.txt", dir);
     if (access(path, F_OK) != 0)
         return 0;

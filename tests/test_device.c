@@ -1,27 +1,9 @@
 /* test_device.c — enumeration, selection specs and their errors, and a probe kernel per device. */
-#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
-#include "clgrad/models.h"
-
-/* getenv as the library sees it: this executable's definition takes the place of libc's for
- * every library (the dynamic linker looks in the executable first); it counts the lookups of
- * CLGRAD_* variables, then asks libc. */
-static int clgrad_getenvs, cache_dir_getenvs; /* CLGRAD_* lookups; those of CLGRAD_CACHE_DIR */
-char *getenv(const char *name)
-{
-    static char *(*real)(const char *);
-    if (!real)
-        *(void **)&real = dlsym(RTLD_NEXT, "getenv");
-    if (!strncmp(name, "CLGRAD_", 7))
-        clgrad_getenvs++;
-    if (!strcmp(name, "CLGRAD_CACHE_DIR"))
-        cache_dir_getenvs++;
-    return real ? real(name) : NULL;
-}
 
 static void test_list_and_select(void **s)
 {
@@ -179,55 +161,13 @@ static void test_kernel_stores(void **s)
     clg_ctx_destroy(c2);
 }
 
-/* Policy is decided once at ctx create: training steps read no CLGRAD_* variable (the interposed
- * getenv above counts them); only the first step's program builds may (the cache folder). */
-static void test_steps_read_no_env(void **s)
-{
-    (void)s;
-    clg_ctx *ctx = NULL;
-    clgrad_getenvs = 0;
-    assert_clg_ok(clg_ctx_create(clg_ctx_device(tctx), NULL, &ctx));
-    assert_true(clgrad_getenvs > 0); /* the interposition works: create reads them */
-    clgrad_getenvs = cache_dir_getenvs = 0;
-    const int w[] = { 12, 40, 3 };
-    clg_mlp m;
-    assert_clg_ok(clg_mlp_build(ctx, w, 3, 8, 7, &m));
-    clg_optim_options o = clg_optim_defaults(CLG_OPTIM_ADAM);
-    assert_clg_ok(clg_graph_set_optimizer(m.g, &o));
-    float x[8 * 12];
-    int32_t lab[8];
-    for (int i = 0; i < 8 * 12; i++)
-        x[i] = (float)((i * 37) % 11) / 11.0f;
-    for (int i = 0; i < 8; i++)
-        lab[i] = i % 3;
-    /* the first step builds the programs: those builds read CLGRAD_CACHE_DIR (the binary cache's
-     * folder, where the cache is used); nothing after them reads any */
-    assert_clg_ok(clg_graph_plan(m.g, CLG_PLAN_TRAIN));
-    assert_clg_ok(clg_graph_set_input(m.g, m.x, x));
-    assert_clg_ok(clg_graph_set_input(m.g, m.labels, lab));
-    float loss = 0;
-    assert_clg_ok(clg_graph_step(m.g, &loss));
-    assert_int_equal(clgrad_getenvs, cache_dir_getenvs); /* building, planning, the first step */
-    int builds = clgrad_getenvs;
-    clgrad_getenvs = 0;
-    for (int i = 0; i < 3; i++)
-        assert_clg_ok(clg_graph_step(m.g, &loss));
-    assert_clg_ok(clg_ctx_finish(ctx));
-    assert_true(loss > 0);
-    assert_int_equal(clgrad_getenvs, 0);
-    if (builds)
-        print_message("  (program builds of the first step read CLGRAD_* %d times: CLGRAD_CACHE_DIR)\n", builds);
-    clg_mlp_destroy(&m);
-    clg_ctx_destroy(ctx);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_list_and_select), cmocka_unit_test(test_bad_spec_lists_devices),
         cmocka_unit_test(test_env_device), cmocka_unit_test(test_device_record),
         cmocka_unit_test(test_probe_kernel), cmocka_unit_test(test_views_and_transfers),
-        cmocka_unit_test(test_kernel_stores), cmocka_unit_test(test_steps_read_no_env),
+        cmocka_unit_test(test_kernel_stores),
     };
     return clg_test_run_per_device("device", tests, sizeof tests / sizeof tests[0]);
 }

@@ -388,7 +388,7 @@ static void test_tuned_path(void **s)
  * device and class looked up, is ignored (the old sscanf/strtok reader took every one), a FIFO
  * does not block, and a valid line after malformed ones is still found.  White-box: calls
  * clg__gemm_tune_lookup (the library's own) with a made-up device. */
-int clg__gemm_tune_lookup(const clg_device_info *d, int cls, int *path, int *tm, int *vw, int *nv);
+int clg__gemm_tune_lookup(const char *dir, const clg_device_info *d, int cls, int *path, int *tm, int *vw, int *nv);
 enum { TUNE_NN = 0, TUNE_TN = 1 }; /* src/internal.h: CLG_GEMM_CLASS_NN, CLG_GEMM_CLASS_TN */
 
 /* The policy is fixed at ctx create: the variables set afterwards change nothing (a launch reads
@@ -467,7 +467,7 @@ static void test_tune_file_strict(void **s)
         fprintf(f, bad[i], d.name, d.driver_version);
         assert_int_equal(fclose(f), 0);
         path = tm = vw = nv = -1;
-        if (clg__gemm_tune_lookup(&d, TUNE_NN, &path, &tm, &vw, &nv))
+        if (clg__gemm_tune_lookup(tc.dir, &d, TUNE_NN, &path, &tm, &vw, &nv))
             fail_msg("malformed tune line %zu accepted: path %d tile %d,%d,%d", i, path, tm, vw, nv);
     }
     /* a line longer than the reader's buffer whose tail looks like a valid line */
@@ -477,7 +477,7 @@ static void test_tune_file_strict(void **s)
         fputc('x', f);
     fprintf(f, "%s\t%s\tnn\t4,8,1\n", d.name, d.driver_version);
     assert_int_equal(fclose(f), 0);
-    assert_int_equal(clg__gemm_tune_lookup(&d, TUNE_NN, &path, &tm, &vw, &nv), 0);
+    assert_int_equal(clg__gemm_tune_lookup(tc.dir, &d, TUNE_NN, &path, &tm, &vw, &nv), 0);
     /* malformed lines, then a valid one: found */
     f = fopen(file, "w");
     assert_non_null(f);
@@ -485,16 +485,16 @@ static void test_tune_file_strict(void **s)
         fprintf(f, bad[i], d.name, d.driver_version);
     fprintf(f, "%s\t%s\tnn\t12,16,2\n%s\t%s\ttn\tlocal", d.name, d.driver_version, d.name, d.driver_version);
     assert_int_equal(fclose(f), 0);
-    assert_int_equal(clg__gemm_tune_lookup(&d, TUNE_NN, &path, &tm, &vw, &nv), 1);
+    assert_int_equal(clg__gemm_tune_lookup(tc.dir, &d, TUNE_NN, &path, &tm, &vw, &nv), 1);
     assert_int_equal(tm, 12);
     assert_int_equal(vw, 16);
     assert_int_equal(nv, 2);
-    assert_int_equal(clg__gemm_tune_lookup(&d, TUNE_TN, &path, &tm, &vw, &nv), 1);
+    assert_int_equal(clg__gemm_tune_lookup(tc.dir, &d, TUNE_TN, &path, &tm, &vw, &nv), 1);
     /* a FIFO is not opened for reading (the old reader blocked here) */
     assert_int_equal(remove(file), 0);
     assert_int_equal(mkfifo(file, 0600), 0);
     alarm(60);
-    assert_int_equal(clg__gemm_tune_lookup(&d, TUNE_NN, &path, &tm, &vw, &nv), 0);
+    assert_int_equal(clg__gemm_tune_lookup(tc.dir, &d, TUNE_NN, &path, &tm, &vw, &nv), 0);
     alarm(0);
     temp_cache_leave(&tc);
 }

@@ -17,7 +17,8 @@
 #include "gcide.h"
 
 /* src/tune.c (internal, exported for tests): the `clgrad tune` entry of a device and shape class. */
-int clg__gemm_tune_lookup(const clg_device_info *d, int cls, int *path_out, int *tm, int *vw, int *nv);
+int clg__gemm_tune_lookup(const char *dir, const clg_device_info *d, int cls, int *path_out, int *tm, int *vw,
+                          int *nv);
 
 /* ---- temp folder and file helpers ---------------------------------------- */
 
@@ -1008,25 +1009,18 @@ static void test_fifo_readers(void **s)
     assert_int_equal(mkdir(cdir, 0700), 0);
     snprintf(tp, sizeof tp, "%s/gemm_tune.txt", cdir);
     assert_int_equal(mkfifo(tp, 0600), 0);
-    char *old = getenv("CLGRAD_CACHE_DIR") ? strdup(getenv("CLGRAD_CACHE_DIR")) : NULL;
-    setenv("CLGRAD_CACHE_DIR", cdir, 1);
     clg_device_info d;
     memset(&d, 0, sizeof d);
     strcpy(d.name, "dev");
     strcpy(d.driver_version, "1");
     int path = -1, tm = 0, vw = 0, nv = 0;
-    assert_int_equal(clg__gemm_tune_lookup(&d, 0, &path, &tm, &vw, &nv), 0);
+    assert_int_equal(clg__gemm_tune_lookup(cdir, &d, 0, &path, &tm, &vw, &nv), 0);
     /* a regular tuning file still works */
     unlink(tp);
     static const char tune[] = "dev\t1\tnn\t4,8,2\ndev\t1\ttn\tclblast\n";
     write_file(tp, tune, sizeof tune - 1, 0);
-    assert_int_equal(clg__gemm_tune_lookup(&d, 0, &path, &tm, &vw, &nv), 1);
+    assert_int_equal(clg__gemm_tune_lookup(cdir, &d, 0, &path, &tm, &vw, &nv), 1);
     assert_int_equal(tm * 100 + vw * 10 + nv, 482);
-    if (old)
-        setenv("CLGRAD_CACHE_DIR", old, 1);
-    else
-        unsetenv("CLGRAD_CACHE_DIR");
-    free(old);
     clg_test_hang_guard(0);
 }
 

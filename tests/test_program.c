@@ -37,10 +37,21 @@ static void test_syntax_error_has_log(void **s)
 
 static char tmpdir[256];
 
+/* Point the binary cache at dir (NULL: the default): for tctx, which read the variable when it was
+ * created, and for the child processes, which read it in their own. */
+static void use_cache_dir(const char *dir)
+{
+    if (dir)
+        setenv("CLGRAD_CACHE_DIR", dir, 1);
+    else
+        unsetenv("CLGRAD_CACHE_DIR");
+    assert_clg_ok(clg_ctx_set_cache_dir(tctx, NULL));
+}
+
 static void set_tmp_cache(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/clgrad-test-cache-%ld-%d", (long)getpid(), tdev->platform_index);
-    setenv("CLGRAD_CACHE_DIR", tmpdir, 1);
+    use_cache_dir(tmpdir);
 }
 
 static void test_cache_store_hit_rebuild(void **s)
@@ -101,7 +112,7 @@ static void test_cache_store_hit_rebuild(void **s)
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     assert_int_equal(system(cmd), 0);
-    unsetenv("CLGRAD_CACHE_DIR");
+    use_cache_dir(NULL);
 }
 
 /* ---- binary cache: entries under another entry's name, corruption, concurrent fills ---------
@@ -169,7 +180,7 @@ static void fresh_cache(char *dir, size_t size, const char *tag)
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);
-    setenv("CLGRAD_CACHE_DIR", dir, 1);
+    use_cache_dir(dir);
     clg_ctx_set_cache_policy(tctx, CLG_CACHE_FORCE);
 }
 
@@ -178,7 +189,7 @@ static void drop_cache(const char *dir)
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);
-    unsetenv("CLGRAD_CACHE_DIR");
+    use_cache_dir(NULL);
     clg_ctx_set_cache_policy(tctx, CLG_CACHE_AUTO);
 }
 
@@ -625,7 +636,7 @@ static void test_cache_concurrent_fill(void **s)
     int v;
     /* does the driver give binaries at all?  (probe in a folder of its own) */
     snprintf(sub, sizeof sub, "%s/probe", dir);
-    setenv("CLGRAD_CACHE_DIR", sub, 1);
+    use_cache_dir(sub);
     if (build_tiny(tctx, 0, 1, &v, NULL, 0) == CLG_ORIGIN_SOURCE) {
         drop_cache(dir);
         skip();
@@ -638,7 +649,7 @@ static void test_cache_concurrent_fill(void **s)
     assert_int_equal(others, 0);
     assert_int_equal(run_children("hit", 1, sub), 0);
     /* and this process loads them too */
-    setenv("CLGRAD_CACHE_DIR", sub, 1);
+    use_cache_dir(sub);
     for (int i = 0; i < CHILD_PROGRAMS; i++) {
         assert_int_equal(build_tiny(tctx, i, 40 + i, &v, NULL, 0), CLG_ORIGIN_CACHE_HIT);
         assert_int_equal(v, 100 * i + 40 + i);
@@ -658,7 +669,7 @@ static void test_cache_off(void **s)
     assert_int_equal(r.origin, CLG_ORIGIN_SOURCE);
     assert_int_equal(access(tmpdir, F_OK), -1);
     clReleaseProgram((cl_program)p);
-    unsetenv("CLGRAD_CACHE_DIR");
+    use_cache_dir(NULL);
 }
 
 static void test_cl_dir_override(void **s)

@@ -63,8 +63,13 @@ clg_status clg_program_build_source(clg_ctx *ctx, const char *name, const char *
 /* Override the cache policy for this ctx (default from CLGRAD_CACHE). */
 void clg_ctx_set_cache_policy(clg_ctx *ctx, clg_cache_policy p);
 
-/* The cache directory in use (may not exist yet). */
+/* The cache directory a new ctx takes (from the environment, as above; may not exist yet). */
 clg_status clg_cache_dir(char *buf, size_t size);
+/* The cache directory of this ctx (binary cache and `clgrad tune`'s file): clg_cache_dir's as read
+ * at clg_ctx_create, or dir; NULL reads the environment again.  A ctx reads no variable after. */
+clg_status clg_ctx_set_cache_dir(clg_ctx *ctx, const char *dir);
+/* This ctx's cache directory ("" when none could be found). */
+const char *clg_ctx_cache_dir(const clg_ctx *ctx);
 
 /* Embedded program files, in build order. */
 int clg_program_count(void);
