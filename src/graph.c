@@ -302,7 +302,7 @@ clg_status clg_graph_op(clg_graph *g, clg_op op, const int *inputs, int n, const
                              oname, i, inputs[i], g->n);
         shp[i] = &g->nodes[inputs[i]].s;
     }
-    clg_attrs a = attrs ? *attrs : clg_attrs_default();
+    clg_attrs a = attrs ? *attrs : clg_attrs_defaults();
     clg_shape out;
     if ((st = clg_op_infer(op, shp, &a, &out))) {
         char msg[768], ins[256] = "";

@@ -186,7 +186,7 @@ static void rewrite(gnode *x, int xi, int bi, int act)
     memcpy(x->orig_in, x->in, sizeof x->in);
     x->rewritten = 1;
     x->op = CLG_OP_BIAS_ACT;
-    x->attrs = clg_attrs_default();
+    x->attrs = clg_attrs_defaults();
     x->attrs.act = act;
     x->nin = 2;
     x->in[0] = xi;

@@ -20,7 +20,7 @@ _Static_assert(sizeof op_table / sizeof op_table[0] == CLG_OP_COUNT, "op table s
 
 const clg_op_desc *clg__op_desc(clg_op op) { return (op >= 0 && op < CLG_OP_COUNT) ? op_table[op].d : NULL; }
 
-clg_attrs clg_attrs_default(void)
+clg_attrs clg_attrs_defaults(void)
 {
     clg_attrs a;
     memset(&a, 0, sizeof a);
@@ -82,7 +82,7 @@ clg_status clg_op_infer(clg_op op, const clg_shape *const *in, const clg_attrs *
     for (int i = 0; i < e->n_inputs; i++)
         if (!in[i])
             return clg__fail(CLG_ERR_INVALID_ARG, "%s: input %d is NULL", e->name, i);
-    clg_attrs def = clg_attrs_default();
+    clg_attrs def = clg_attrs_defaults();
     return d->infer(in, a ? a : &def, out);
 }
 
@@ -109,7 +109,7 @@ clg_status clg_op_forward(clg_ctx *ctx, clg_op op, const clg_tensor *const *in, 
     const clg_op_desc *d = e->d;
     if (!ctx || !out)
         return clg__fail(CLG_ERR_INVALID_ARG, "%s: NULL ctx or output", e->name);
-    clg_attrs def = clg_attrs_default();
+    clg_attrs def = clg_attrs_defaults();
     if (!a)
         a = &def;
     const clg_shape *shp[CLG_MAX_DIMS + 4];
@@ -144,7 +144,7 @@ clg_status clg_op_backward(clg_ctx *ctx, clg_op op, const clg_tensor *const *in,
         return clg__fail(CLG_ERR_UNSUPPORTED, "%s: op has no backward", e->name);
     if (!ctx || !out || !gout || (e->n_inputs > 0 && !gin))
         return clg__fail(CLG_ERR_INVALID_ARG, "%s backward: NULL argument", e->name);
-    clg_attrs def = clg_attrs_default();
+    clg_attrs def = clg_attrs_defaults();
     if (!a)
         a = &def;
     const clg_shape *shp[CLG_MAX_DIMS + 4];

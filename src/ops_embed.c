@@ -18,7 +18,7 @@ static size_t s2(int64_t r, int64_t c) { return (size_t)((r > 0 ? r : 1) * (c > 
 /* dst = op(a)·op(b) through the matmul op. */
 static clg_status mm(clg_ctx *ctx, const clg_tensor *a, int ta, const clg_tensor *b, int tb, clg_tensor *dst)
 {
-    clg_attrs at = clg_attrs_default();
+    clg_attrs at = clg_attrs_defaults();
     at.trans_a = ta;
     at.trans_b = tb;
     return clg_op_forward(ctx, CLG_OP_MATMUL, (const clg_tensor *[]){ a, b }, dst, &at);
@@ -30,7 +30,7 @@ static clg_status mm_bwd(clg_ctx *ctx, const clg_tensor *a, const clg_tensor *b,
 {
     if (!ga && !gb)
         return CLG_OK;
-    clg_attrs at = clg_attrs_default();
+    clg_attrs at = clg_attrs_defaults();
     at.trans_b = tb;
     return clg_op_backward(ctx, CLG_OP_MATMUL, (const clg_tensor *[]){ a, b }, c, gc,
                            (clg_tensor *const[]){ ga, gb }, &at, acc);

@@ -94,7 +94,7 @@ static void test_probe_kernel(void **s)
     assert_clg_ok(clg_tensor_write(&tx, x));
     assert_clg_ok(clg_tensor_write(&ty, y));
     /* scale via the op table too: y2 = 0.5 * x */
-    clg_attrs a = clg_attrs_default();
+    clg_attrs a = clg_attrs_defaults();
     a.alpha = 0.5f;
     const clg_tensor *in[1] = { &tx };
     assert_clg_ok(clg_op_forward(tctx, CLG_OP_SCALE, in, &ty, &a));
@@ -145,7 +145,7 @@ static void test_kernel_stores(void **s)
         for (int i = 0; i < 97; i++)
             h[i] = (float)i - 40.5f;
         assert_clg_ok(clg_tensor_write(&v, h));
-        clg_attrs a = clg_attrs_default();
+        clg_attrs a = clg_attrs_defaults();
         a.alpha = 0.25f;
         const clg_tensor *in[1] = { &v };
         assert_clg_ok(clg_op_forward(cs[k], CLG_OP_SCALE, in, &u, &a));

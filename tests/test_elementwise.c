@@ -13,7 +13,7 @@ static const int64_t sizes[] = { 1, 7, 33, 1031 };
 static void unary_cases(clg_op op, in_kind kind)
 {
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        op_case c = { .op = op, .nin = 1, .attrs = clg_attrs_default() };
+        op_case c = { .op = op, .nin = 1, .attrs = clg_attrs_defaults() };
         c.attrs.alpha = 0.75f;
         c.in[0] = (in_spec){ .s = SHAPE2(CLG_F32, sizes[i], 3), .kind = kind, .lo = kind == IN_UNIFORM ? -3 : 0.1, .hi = 3 };
         c.atol = 1e-5;
@@ -50,7 +50,7 @@ static void binary_cases(clg_op op)
         { SHAPE4(CLG_F32, 2, 1, 3, 1), SHAPE4(CLG_F32, 1, 7, 1, 5) },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        op_case c = { .op = op, .nin = 2, .attrs = clg_attrs_default() };
+        op_case c = { .op = op, .nin = 2, .attrs = clg_attrs_defaults() };
         c.in[0] = (in_spec){ .s = cases[i][0], .kind = IN_UNIFORM, .lo = -2, .hi = 2 };
         c.in[1] = (in_spec){ .s = cases[i][1], .kind = IN_UNIFORM, .lo = -2, .hi = 2 };
         check_op_forward(tctx, &c, 300 + i);
@@ -66,7 +66,7 @@ static void test_mul(void **s) { (void)s; binary_cases(CLG_OP_MUL); }
 static void test_bias_grad_long(void **s)
 {
     (void)s;
-    op_case c = { .op = CLG_OP_ADD, .nin = 2, .attrs = clg_attrs_default() };
+    op_case c = { .op = CLG_OP_ADD, .nin = 2, .attrs = clg_attrs_defaults() };
     c.in[0] = (in_spec){ .s = SHAPE2(CLG_F32, 4099, 2), .no_grad = 1 };
     c.in[1] = (in_spec){ .s = SHAPE1(CLG_F32, 2) };
     check_op_backward(tctx, &c, 500);
@@ -80,7 +80,7 @@ static void test_bias_act(void **s)
     const int64_t shapes[][2] = { { 1, 1 }, { 7, 33 }, { 33, 7 }, { 1031, 3 }, { 3, 1031 }, { 300, 5 } };
     for (int act = 0; act < CLG_ACT_COUNT; act++)
         for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-            op_case c = { .op = CLG_OP_BIAS_ACT, .nin = 2, .attrs = clg_attrs_default() };
+            op_case c = { .op = CLG_OP_BIAS_ACT, .nin = 2, .attrs = clg_attrs_defaults() };
             c.attrs.act = act;
             c.in[0] = (in_spec){ .s = SHAPE2(CLG_F32, shapes[i][0], shapes[i][1]), .lo = -2, .hi = 2 };
             c.in[1] = (in_spec){ .s = SHAPE1(CLG_F32, shapes[i][1]), .lo = -1, .hi = 1 };
@@ -88,7 +88,7 @@ static void test_bias_act(void **s)
             check_op_backward(tctx, &c, 700 + 10 * act + i);
         }
     /* 1-D x (one row), 3-D x (rows over the two leading axes) */
-    op_case c = { .op = CLG_OP_BIAS_ACT, .nin = 2, .attrs = clg_attrs_default() };
+    op_case c = { .op = CLG_OP_BIAS_ACT, .nin = 2, .attrs = clg_attrs_defaults() };
     c.attrs.act = CLG_ACT_TANH;
     c.in[0] = (in_spec){ .s = SHAPE1(CLG_F32, 33) };
     c.in[1] = (in_spec){ .s = SHAPE1(CLG_F32, 33) };
@@ -105,7 +105,7 @@ static void test_bias_act(void **s)
 static void test_bias_act_long(void **s)
 {
     (void)s;
-    op_case c = { .op = CLG_OP_BIAS_ACT, .nin = 2, .attrs = clg_attrs_default() };
+    op_case c = { .op = CLG_OP_BIAS_ACT, .nin = 2, .attrs = clg_attrs_defaults() };
     c.attrs.act = CLG_ACT_GELU;
     c.in[0] = (in_spec){ .s = SHAPE2(CLG_F32, 4099, 6), .no_grad = 1 };
     c.in[1] = (in_spec){ .s = SHAPE1(CLG_F32, 6) };
@@ -146,7 +146,7 @@ static void test_bias_act_matches_unfused(void **s)
     assert_clg_ok(clg_tensor_new(tctx, &sb, &gb1));
     assert_clg_ok(clg_tensor_new(tctx, &sb, &gb2));
     for (int k = 0; k < 5; k++) {
-        clg_attrs a = clg_attrs_default();
+        clg_attrs a = clg_attrs_defaults();
         a.act = k;
         const clg_tensor *xb[2] = { &x, &b };
         assert_clg_ok(clg_op_forward(tctx, CLG_OP_ADD, xb, k ? &z : &y1, NULL));
@@ -204,7 +204,7 @@ static void test_bias_act_bad(void **s)
     (void)s;
     clg_shape x = SHAPE2(CLG_F32, 4, 5), b3 = SHAPE1(CLG_F32, 3), b2d = SHAPE2(CLG_F32, 1, 5), bi = SHAPE1(CLG_I32, 5),
               b5 = SHAPE1(CLG_F32, 5), out;
-    clg_attrs a = clg_attrs_default();
+    clg_attrs a = clg_attrs_defaults();
     assert_int_equal(clg_op_infer(CLG_OP_BIAS_ACT, (const clg_shape *[]){ &x, &b3 }, &a, &out), CLG_ERR_SHAPE);
     assert_non_null(strstr(clg_last_error(), "bias_act"));
     assert_non_null(strstr(clg_last_error(), "f32[4,5]"));

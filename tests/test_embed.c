@@ -34,7 +34,7 @@ static void test_embedding(void **s)
         { 1500, 1031, SHAPE1(CLG_I32, 3) },        /* a big table, few rows */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        op_case c = { .op = CLG_OP_EMBEDDING, .nin = 2, .attrs = clg_attrs_default() };
+        op_case c = { .op = CLG_OP_EMBEDDING, .nin = 2, .attrs = clg_attrs_defaults() };
         c.in[0] = (in_spec){ .s = SHAPE2(CLG_F32, cases[i].V, cases[i].D) };
         c.in[1] = (in_spec){ .s = cases[i].idx, .kind = IN_INDEX, .lo = 0, .hi = (double)cases[i].V, .no_grad = 1 };
         run_case(&c, 10 + i);
@@ -71,7 +71,7 @@ static void test_embedding_deterministic(void **s)
     assert_clg_ok(clg_tensor_new(tctx, &st, &tgt));
     assert_clg_ok(clg_tensor_write(&ti, idx));
     assert_clg_ok(clg_tensor_write(&tg, gy));
-    clg_attrs a = clg_attrs_default();
+    clg_attrs a = clg_attrs_defaults();
     a.deterministic = 1;
     const clg_tensor *in[2] = { &tt, &ti };
     assert_clg_ok(clg_op_forward(tctx, CLG_OP_EMBEDDING, in, &to, &a));
@@ -139,7 +139,7 @@ static void test_l2_normalize(void **s)
     const clg_shape shapes[] = { SHAPE2(CLG_F32, 1, 1), SHAPE2(CLG_F32, 7, 33), SHAPE2(CLG_F32, 33, 7),
                                  SHAPE2(CLG_F32, 2, 1031), SHAPE3(CLG_F32, 2, 3, 5), SHAPE1(CLG_F32, 7) };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-        op_case c = { .op = CLG_OP_L2_NORMALIZE, .nin = 1, .attrs = clg_attrs_default() };
+        op_case c = { .op = CLG_OP_L2_NORMALIZE, .nin = 1, .attrs = clg_attrs_defaults() };
         c.in[0] = (in_spec){ .s = shapes[i], .lo = -2, .hi = 2 };
         run_case(&c, 100 + i);
     }
@@ -169,7 +169,7 @@ static void test_similarity(void **s)
     (void)s;
     const int64_t nd[][2] = { { 1, 1 }, { 7, 33 }, { 33, 7 }, { 2, 1031 } };
     for (size_t i = 0; i < sizeof nd / sizeof nd[0]; i++) {
-        op_case c = { .op = CLG_OP_SIMILARITY, .nin = 2, .attrs = clg_attrs_default() };
+        op_case c = { .op = CLG_OP_SIMILARITY, .nin = 2, .attrs = clg_attrs_defaults() };
         c.in[0] = (in_spec){ .s = SHAPE2(CLG_F32, nd[i][0], nd[i][1]) };
         c.in[1] = (in_spec){ .s = SHAPE2(CLG_F32, nd[i][0], nd[i][1]) };
         c.atol = 1e-4;
@@ -182,7 +182,7 @@ static void test_similarity_matrix(void **s)
     (void)s;
     const int64_t nmd[][3] = { { 1, 1, 1 }, { 7, 33, 33 }, { 33, 1, 7 }, { 2, 3, 1031 } };
     for (size_t i = 0; i < sizeof nmd / sizeof nmd[0]; i++) {
-        op_case c = { .op = CLG_OP_SIMILARITY_MATRIX, .nin = 2, .attrs = clg_attrs_default() };
+        op_case c = { .op = CLG_OP_SIMILARITY_MATRIX, .nin = 2, .attrs = clg_attrs_defaults() };
         c.in[0] = (in_spec){ .s = SHAPE2(CLG_F32, nmd[i][0], nmd[i][2]) };
         c.in[1] = (in_spec){ .s = SHAPE2(CLG_F32, nmd[i][1], nmd[i][2]) };
         c.atol = 1e-4;
@@ -197,7 +197,7 @@ static void test_contrastive_loss(void **s)
     (void)s;
     const int64_t nd[][2] = { { 1, 7 }, { 7, 33 }, { 33, 7 }, { 3, 1031 }, { 2, 1 } };
     for (size_t i = 0; i < sizeof nd / sizeof nd[0]; i++) {
-        op_case c = { .op = CLG_OP_CONTRASTIVE_LOSS, .nin = 3, .attrs = clg_attrs_default() };
+        op_case c = { .op = CLG_OP_CONTRASTIVE_LOSS, .nin = 3, .attrs = clg_attrs_defaults() };
         c.in[0] = (in_spec){ .s = SHAPE2(CLG_F32, nd[i][0], nd[i][1]) };
         c.in[1] = (in_spec){ .s = SHAPE2(CLG_F32, nd[i][0], nd[i][1]) };
         c.in[2] = (in_spec){ .s = SCALAR(CLG_F32), .lo = 0, .hi = 2.5 };
@@ -207,7 +207,7 @@ static void test_contrastive_loss(void **s)
         run_case(&c, 400 + i);
     }
     /* CLIP's largest temperature: logits up to 100 must not overflow */
-    op_case c = { .op = CLG_OP_CONTRASTIVE_LOSS, .nin = 3, .attrs = clg_attrs_default() };
+    op_case c = { .op = CLG_OP_CONTRASTIVE_LOSS, .nin = 3, .attrs = clg_attrs_defaults() };
     c.in[0] = (in_spec){ .s = SHAPE2(CLG_F32, 7, 33) };
     c.in[1] = (in_spec){ .s = SHAPE2(CLG_F32, 7, 33) };
     c.in[2] = (in_spec){ .s = SCALAR(CLG_F32), .lo = 4.5, .hi = 4.6 };
@@ -229,7 +229,7 @@ static void test_attention_lookup(void **s)
         { 3, 1031, 2, 2, 2.0f },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        op_case c = { .op = CLG_OP_ATTENTION_LOOKUP, .nin = 3, .attrs = clg_attrs_default() };
+        op_case c = { .op = CLG_OP_ATTENTION_LOOKUP, .nin = 3, .attrs = clg_attrs_defaults() };
         c.attrs.alpha = cases[i].alpha;
         c.in[0] = (in_spec){ .s = SHAPE2(CLG_F32, cases[i].nq, cases[i].d) };
         c.in[1] = (in_spec){ .s = SHAPE2(CLG_F32, cases[i].nk, cases[i].d) };

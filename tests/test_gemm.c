@@ -45,7 +45,7 @@ static void set_tol(op_case *c, int K)
 
 static op_case mm_case(int M, int K, int N, int ta, int tb)
 {
-    op_case c = { .op = CLG_OP_MATMUL, .nin = 2, .attrs = clg_attrs_default() };
+    op_case c = { .op = CLG_OP_MATMUL, .nin = 2, .attrs = clg_attrs_defaults() };
     c.attrs.trans_a = ta;
     c.attrs.trans_b = tb;
     c.in[0].s = ta ? SHAPE2(CLG_F32, K, M) : SHAPE2(CLG_F32, M, K);
@@ -534,7 +534,7 @@ static void test_empty(void **s)
 static void expect_shape_error(clg_op op, clg_shape sa, clg_shape sb, int ta, int tb, const char *w1,
                                const char *w2)
 {
-    clg_attrs at = clg_attrs_default();
+    clg_attrs at = clg_attrs_defaults();
     at.trans_a = ta;
     at.trans_b = tb;
     const clg_shape *in[2] = { &sa, &sb };

@@ -15,7 +15,7 @@ static int op_available(clg_op op)
     clg_shape s = SHAPE2(CLG_F32, 2, 2);
     const clg_shape *in[4] = { &s, &s, &s, &s };
     clg_shape out;
-    clg_attrs a = clg_attrs_default();
+    clg_attrs a = clg_attrs_defaults();
     return clg_op_infer(op, in, &a, &out) != CLG_ERR_UNSUPPORTED;
 }
 
@@ -72,7 +72,7 @@ static double host_unary(clg_op op, float alpha, double x, double *dx)
 /* Append a unary op node; returns its id. */
 static int unary(clg_graph *g, clg_op op, int x, float alpha)
 {
-    clg_attrs a = clg_attrs_default();
+    clg_attrs a = clg_attrs_defaults();
     a.alpha = alpha;
     int id = -1;
     assert_clg_ok(clg_graph_op(g, op, (int[]){ x }, 1, &a, &id));
@@ -357,7 +357,7 @@ static void test_autodiff_fanout(void **s)
     int u = binary(g, CLG_OP_ADD, t, t);
     int loss = u;
     if (op_available(CLG_OP_SUM)) {
-        clg_attrs sa = clg_attrs_default();
+        clg_attrs sa = clg_attrs_defaults();
         assert_clg_ok(clg_graph_op(g, CLG_OP_SUM, (int[]){ u }, 1, &sa, &loss));
     }
     assert_clg_ok(clg_graph_set_loss(g, loss));
@@ -1168,7 +1168,7 @@ static void test_plan_exceeds_device_memory(void **s)
     }
     assert_clg_ok(clg_graph_create(tctx, &g));
     int y1 = outer(g, r, c, 0), y2, y3;
-    clg_attrs a = clg_attrs_default();
+    clg_attrs a = clg_attrs_defaults();
     assert_clg_ok(clg_graph_op(g, CLG_OP_RELU, (int[]){ y1 }, 1, &a, &y2));
     assert_clg_ok(clg_graph_op(g, CLG_OP_RELU, (int[]){ y2 }, 1, &a, &y3));
     assert_int_equal(clg_graph_plan(g, CLG_PLAN_INFERENCE), CLG_ERR_OUT_OF_MEMORY);

@@ -13,7 +13,7 @@ static void test_cross_entropy(void **s)
     const int64_t Ns[] = { 1, 7, 33 }, Cs[] = { 10, 1, 1031 };
     for (size_t i = 0; i < 3; i++)
         for (size_t j = 0; j < 3; j++) {
-            op_case c = { .op = CLG_OP_CROSS_ENTROPY, .nin = 2, .attrs = clg_attrs_default() };
+            op_case c = { .op = CLG_OP_CROSS_ENTROPY, .nin = 2, .attrs = clg_attrs_defaults() };
             c.in[0] = (in_spec){ .s = SHAPE2(CLG_F32, Ns[i], Cs[j]), .kind = IN_UNIFORM, .lo = -4, .hi = 4 };
             c.in[1] = (in_spec){ .s = SHAPE1(CLG_I32, Ns[i]), .kind = IN_INDEX, .lo = 0, .hi = (double)Cs[j] };
             c.max_fd = 40;
@@ -25,7 +25,7 @@ static void test_cross_entropy(void **s)
 static void test_cross_entropy_large_logits(void **s)
 {
     (void)s;
-    op_case c = { .op = CLG_OP_CROSS_ENTROPY, .nin = 2, .attrs = clg_attrs_default() };
+    op_case c = { .op = CLG_OP_CROSS_ENTROPY, .nin = 2, .attrs = clg_attrs_defaults() };
     c.in[0] = (in_spec){ .s = SHAPE2(CLG_F32, 33, 10), .kind = IN_UNIFORM, .lo = 80, .hi = 120 };
     c.in[1] = (in_spec){ .s = SHAPE1(CLG_I32, 33), .kind = IN_INDEX, .lo = 0, .hi = 10 };
     c.atol = 1e-4;
@@ -38,7 +38,7 @@ static void test_mse(void **s)
     (void)s;
     const int64_t sizes[] = { 1, 7, 33, 1031, 35000 };
     for (size_t i = 0; i < 5; i++) {
-        op_case c = { .op = CLG_OP_MSE, .nin = 2, .attrs = clg_attrs_default() };
+        op_case c = { .op = CLG_OP_MSE, .nin = 2, .attrs = clg_attrs_defaults() };
         c.in[0] = (in_spec){ .s = SHAPE1(CLG_F32, sizes[i]) };
         c.in[1] = (in_spec){ .s = SHAPE1(CLG_F32, sizes[i]) };
         check_op_forward(tctx, &c, 40 + i);
@@ -51,7 +51,7 @@ static void test_masked_mse(void **s)
     (void)s;
     const int64_t rows[] = { 1, 7, 33, 257 }, cols[] = { 1, 33, 1031, 100 };
     for (size_t i = 0; i < 4; i++) {
-        op_case c = { .op = CLG_OP_MASKED_MSE, .nin = 3, .attrs = clg_attrs_default() };
+        op_case c = { .op = CLG_OP_MASKED_MSE, .nin = 3, .attrs = clg_attrs_defaults() };
         c.in[0] = (in_spec){ .s = SHAPE2(CLG_F32, rows[i], cols[i]) };
         c.in[1] = (in_spec){ .s = SHAPE2(CLG_F32, rows[i], cols[i]) };
         c.in[2] = (in_spec){ .s = SHAPE2(CLG_F32, rows[i], cols[i]), .kind = IN_MASK, .lo = 0.75, .no_grad = 1 };

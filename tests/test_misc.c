@@ -15,7 +15,7 @@ static void test_argmax(void **s)
     const clg_shape cases[] = { SHAPE2(CLG_F32, 1, 1), SHAPE2(CLG_F32, 7, 33), SHAPE2(CLG_F32, 33, 7),
                                 SHAPE2(CLG_F32, 3, 1031), SHAPE2(CLG_F32, 1031, 3) };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        op_case c = { .op = CLG_OP_ARGMAX, .nin = 1, .attrs = clg_attrs_default() };
+        op_case c = { .op = CLG_OP_ARGMAX, .nin = 1, .attrs = clg_attrs_defaults() };
         c.in[0] = (in_spec){ .s = cases[i] };
         EXACT(c);
         check_op_forward(tctx, &c, 100 + i);
@@ -47,7 +47,7 @@ static void test_accuracy(void **s)
     (void)s;
     const int64_t shapes[][2] = { { 1, 1 }, { 7, 33 }, { 1031, 3 }, { 33, 2 } };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-        op_case c = { .op = CLG_OP_ACCURACY, .nin = 2, .attrs = clg_attrs_default() };
+        op_case c = { .op = CLG_OP_ACCURACY, .nin = 2, .attrs = clg_attrs_defaults() };
         c.in[0] = (in_spec){ .s = SHAPE2(CLG_F32, shapes[i][0], shapes[i][1]) };
         c.in[1] = (in_spec){ .s = SHAPE1(CLG_I32, shapes[i][0]), .kind = IN_INDEX, .lo = 0,
                              .hi = (double)shapes[i][1] };
@@ -101,7 +101,7 @@ static void test_fill(void **s)
                                  SHAPE1(CLG_I32, 1031), SHAPE3(CLG_I32, 1, 7, 1), SHAPE2(CLG_I32, 2, 3) };
     const float vals[] = { 2.5f, -1e-3f, 7.0f, -3.0f, 2.7f, -2.7f };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-        op_case c = { .op = CLG_OP_FILL, .nin = 0, .attrs = clg_attrs_default() };
+        op_case c = { .op = CLG_OP_FILL, .nin = 0, .attrs = clg_attrs_defaults() };
         c.attrs.shape = shapes[i];
         c.attrs.alpha = vals[i];
         EXACT(c);
@@ -115,7 +115,7 @@ static void test_copy(void **s)
     const clg_shape shapes[] = { SHAPE2(CLG_F32, 7, 33), SHAPE1(CLG_F32, 1031), SCALAR(CLG_F32),
                                  SHAPE2(CLG_I32, 33, 7) };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-        op_case c = { .op = CLG_OP_COPY, .nin = 1, .attrs = clg_attrs_default() };
+        op_case c = { .op = CLG_OP_COPY, .nin = 1, .attrs = clg_attrs_defaults() };
         c.in[0] = (in_spec){ .s = shapes[i], .kind = shapes[i].dtype == CLG_I32 ? IN_INDEX : IN_UNIFORM,
                              .lo = -1000, .hi = 1000 };
         EXACT(c);
@@ -130,7 +130,7 @@ static void test_transpose(void **s)
                                  SHAPE2(CLG_F32, 1, 1031),  SHAPE2(CLG_F32, 1031, 3), SHAPE3(CLG_F32, 3, 33, 17),
                                  SHAPE4(CLG_F32, 2, 3, 7, 33), SHAPE2(CLG_I32, 33, 7) };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-        op_case c = { .op = CLG_OP_TRANSPOSE, .nin = 1, .attrs = clg_attrs_default() };
+        op_case c = { .op = CLG_OP_TRANSPOSE, .nin = 1, .attrs = clg_attrs_defaults() };
         c.in[0] = (in_spec){ .s = shapes[i], .kind = shapes[i].dtype == CLG_I32 ? IN_INDEX : IN_UNIFORM,
                              .lo = -1000, .hi = 1000 };
         EXACT(c);
@@ -165,7 +165,7 @@ static void test_bad_inputs(void **s)
     assert_int_equal(out.ndim, 0);
     assert_int_equal(clg_op_infer(CLG_OP_TRANSPOSE, (const clg_shape *[]){ &v }, NULL, &out), CLG_ERR_SHAPE);
     assert_non_null(strstr(clg_last_error(), "transpose"));
-    clg_attrs a = clg_attrs_default();
+    clg_attrs a = clg_attrs_defaults();
     a.shape = SHAPE2(CLG_F32, 3, -1);
     assert_int_equal(clg_op_infer(CLG_OP_FILL, NULL, &a, &out), CLG_ERR_SHAPE);
     assert_non_null(strstr(clg_last_error(), "fill"));

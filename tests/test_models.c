@@ -65,9 +65,9 @@ static void test_save_load_identical(void **s)
     assert_clg_ok(clg_graph_plan(c.g, CLG_PLAN_TRAIN));
     assert_clg_ok(clg_checkpoint_load(c.g, path, CLG_LOAD_OPTIM_STATE, NULL));
     assert_int_equal(clg_graph_step_count(c.g), 3);
-    clg_mlp_destroy(&c);
-    clg_mlp_destroy(&a);
-    clg_mlp_destroy(&b);
+    clg_mlp_free(&c);
+    clg_mlp_free(&a);
+    clg_mlp_free(&b);
 }
 
 static void test_mismatched_and_truncated(void **s)
@@ -102,8 +102,8 @@ static void test_mismatched_and_truncated(void **s)
     assert_int_equal(clg_checkpoint_load(a.g, path, 0, NULL), CLG_ERR_FORMAT);
     assert_non_null(strstr(clg_last_error(), path));
     unlink(path);
-    clg_mlp_destroy(&a);
-    clg_mlp_destroy(&b);
+    clg_mlp_free(&a);
+    clg_mlp_free(&b);
 }
 
 static void test_encoder_into_classifier(void **s)
@@ -138,8 +138,8 @@ static void test_encoder_into_classifier(void **s)
     assert_string_equal(clg_graph_param_name(m.g, 0), "enc.fc1.weight");
     assert_memory_equal(w1a, w1b, sizeof w1a);
     unlink(path);
-    clg_mae_destroy(&ae);
-    clg_mlp_destroy(&m);
+    clg_mae_free(&ae);
+    clg_mlp_free(&m);
 }
 
 static void test_python_reads_checkpoint(void **s)
@@ -176,7 +176,7 @@ static void test_python_reads_checkpoint(void **s)
     assert_int_equal(c, 4);
     assert_true((float)v == w1[1 * 4 + 2]);
     unlink(path);
-    clg_mlp_destroy(&a);
+    clg_mlp_free(&a);
 }
 
 /* The memory plan shares buffers between activations and gradients whose lifetimes do not
@@ -193,7 +193,7 @@ static void test_memory_plan_below_naive(void **s)
     size_t planned, naive;
     assert_clg_ok(clg_graph_memory(m.g, &planned, &naive));
     assert_true(planned < naive);
-    clg_mlp_destroy(&m);
+    clg_mlp_free(&m);
 
     clg_mae_config c = clg_mae_defaults();
     clg_mae ae;
@@ -204,7 +204,7 @@ static void test_memory_plan_below_naive(void **s)
     assert_clg_ok(clg_graph_memory(ae.g, &p2, &n2));
     assert_true(p2 < n2);
     print_message("memory plan on %s: MLP %zu of %zu naive bytes, MAE %zu of %zu\n", tdev->name, planned, naive, p2, n2);
-    clg_mae_destroy(&ae);
+    clg_mae_free(&ae);
 }
 
 /* getenv interposed (the executable's definition wins over libc's for the library too): counts
@@ -282,7 +282,7 @@ static void test_steps_allocate_nothing(void **s)
     assert_clg_ok(clg_graph_set_input(m.g, m.x, x));
     assert_clg_ok(clg_graph_set_input(m.g, m.labels, lab));
     steps_allocate_nothing(ctx, m.g, "MLP");
-    clg_mlp_destroy(&m);
+    clg_mlp_free(&m);
     clg_ctx_destroy(ctx);
 
     clg_mae_config c = clg_mae_defaults();
@@ -293,7 +293,7 @@ static void test_steps_allocate_nothing(void **s)
     assert_clg_ok(clg_graph_set_optimizer(ae.g, &o));
     assert_clg_ok(clg_graph_set_input(ae.g, ae.x, x));
     steps_allocate_nothing(ctx, ae.g, "MAE");
-    clg_mae_destroy(&ae);
+    clg_mae_free(&ae);
     clg_ctx_destroy(ctx);
     free(x);
 }

@@ -13,7 +13,7 @@ static const int64_t sizes[] = { 1, 7, 33, 1031 };
 
 static clg_attrs rng_attrs(uint64_t seed, uint64_t counter)
 {
-    clg_attrs a = clg_attrs_default();
+    clg_attrs a = clg_attrs_defaults();
     a.seed = seed;
     a.counter = counter;
     return a;

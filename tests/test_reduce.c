@@ -26,7 +26,7 @@ static void axis_cases(clg_op op)
         { SHAPE3(CLG_F32, 2, 5, 48), 1, 0 },   /* whole 16-wide column strips */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        op_case c = { .op = op, .nin = 1, .attrs = clg_attrs_default() };
+        op_case c = { .op = op, .nin = 1, .attrs = clg_attrs_defaults() };
         c.attrs.axis = cases[i].axis;
         c.attrs.keepdim = cases[i].keepdim;
         c.in[0] = (in_spec){ .s = cases[i].s };
@@ -43,7 +43,7 @@ static void test_mean(void **s) { (void)s; axis_cases(CLG_OP_MEAN); }
 static void test_sum_large(void **s)
 {
     (void)s;
-    op_case c = { .op = CLG_OP_SUM, .nin = 1, .attrs = clg_attrs_default() };
+    op_case c = { .op = CLG_OP_SUM, .nin = 1, .attrs = clg_attrs_defaults() };
     c.in[0] = (in_spec){ .s = SHAPE1(CLG_F32, 1 << 20), .kind = IN_POSITIVE, .lo = 0.5, .hi = 1.5 };
     c.atol = 1e-6;
     c.rtol = 2e-6;
@@ -65,13 +65,13 @@ static void softmax_cases(clg_op op)
         SHAPE2(CLG_F32, 1, 2000),
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        op_case c = { .op = op, .nin = 1, .attrs = clg_attrs_default() };
+        op_case c = { .op = op, .nin = 1, .attrs = clg_attrs_defaults() };
         c.in[0] = (in_spec){ .s = cases[i], .lo = -4, .hi = 4 };
         check_op_forward(tctx, &c, 400 + i);
         check_op_backward(tctx, &c, 500 + i);
     }
     /* large logits: the row max must be subtracted */
-    op_case c = { .op = op, .nin = 1, .attrs = clg_attrs_default() };
+    op_case c = { .op = op, .nin = 1, .attrs = clg_attrs_defaults() };
     c.in[0] = (in_spec){ .s = SHAPE2(CLG_F32, 3, 300), .lo = 80, .hi = 120 };
     check_op_forward(tctx, &c, 600);
     c.in[0].s = SHAPE2(CLG_F32, 33, 7);
@@ -145,7 +145,7 @@ static void test_bad_inputs(void **s)
 {
     (void)s;
     clg_shape x = SHAPE2(CLG_F32, 4, 5), xi = SHAPE2(CLG_I32, 4, 5), sc = SCALAR(CLG_F32), out;
-    clg_attrs a = clg_attrs_default();
+    clg_attrs a = clg_attrs_defaults();
     a.axis = 2;
     assert_int_equal(clg_op_infer(CLG_OP_SUM, (const clg_shape *[]){ &x }, &a, &out), CLG_ERR_SHAPE);
     assert_non_null(strstr(clg_last_error(), "sum"));

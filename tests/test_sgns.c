@@ -82,7 +82,7 @@ static void check_gradient(int D)
                 fail_msg("D=%d %s[%d][%d]: device step/lr %.7g, -dL/dw %.7g", D, which ? "out" : "in", i / D, i % D, step, -g);
         }
     }
-    clg_sgns_free(m);
+    clg_sgns_destroy(m);
     free(in);
     free(out);
     free(in2);
@@ -115,7 +115,7 @@ static void test_step_bad_ids(void **st)
     neg[3] = -1;
     assert_clg_status(clg_sgns_step(m, tok, span, neg, 2, 0.1f, NULL), CLG_ERR_INDEX);
     assert_non_null(strstr(clg_last_error(), "negative -1"));
-    clg_sgns_free(m);
+    clg_sgns_destroy(m);
     clg_sgns *bad;
     assert_clg_status(clg_sgns_create(tctx, 5, CLG_SGNS_MAX_DIM + 1, 2, 1, &bad), CLG_ERR_INVALID_ARG);
     assert_non_null(strstr(clg_last_error(), "dim in 1..512"));
@@ -154,7 +154,7 @@ static void test_planted(void **st)
         fputc('\n', f);
     }
     fclose(f);
-    clg_sgns_options o = clg_sgns_options_default();
+    clg_sgns_options o = clg_sgns_options_defaults();
     o.dim = 16;
     o.window = 3;
     o.negative = 5;
@@ -196,7 +196,7 @@ static void test_planted(void **st)
     }
     if (good < v->n)
         fail_msg("only %d of %d words have a group mate as nearest neighbour", good, v->n);
-    clg_vec_index_free(ix);
+    clg_vec_index_destroy(ix);
     clg_vectors_free(v);
 }
 
@@ -275,7 +275,7 @@ static void test_resume_exact(void **st)
         fputc('\n', f);
     }
     assert_int_equal(fclose(f), 0);
-    clg_sgns_options o = clg_sgns_options_default();
+    clg_sgns_options o = clg_sgns_options_defaults();
     o.dim = 8;
     o.window = 3;
     o.epochs = 3;
@@ -513,7 +513,7 @@ static void test_corpus_strict(void **st)
     assert_null(voc);
     if (!strstr(clg_last_error(), "line 2: a word longer than 1000 bytes ('zzz"))
         fail_msg("message: %s", clg_last_error());
-    clg_sgns_options o = clg_sgns_options_default();
+    clg_sgns_options o = clg_sgns_options_defaults();
     o.min_count = 1;
     o.sample = 0;
     o.dim = 8;
@@ -556,7 +556,7 @@ static void test_fifo(void **st)
     assert_clg_status(clg_vocab_build(fifo, 1, &voc), CLG_ERR_IO);
     assert_non_null(strstr(clg_last_error(), "corpus"));
     assert_non_null(strstr(clg_last_error(), "is not a regular file (a FIFO)"));
-    clg_sgns_options o = clg_sgns_options_default();
+    clg_sgns_options o = clg_sgns_options_defaults();
     assert_clg_status(clg_sgns_train(tctx, fifo, &o, NULL, NULL, &v), CLG_ERR_IO);
     assert_clg_status(clg_vectors_load(dir, CLG_VEC_AUTO, &v), CLG_ERR_IO);
     assert_non_null(strstr(clg_last_error(), "is not a regular file (a directory)"));
@@ -577,7 +577,7 @@ static void test_unknown_and_empty(void **st)
     clg_vectors_free(v);
     char *p = tmp_path("empty");
     clg_vectors *out = NULL;
-    clg_sgns_options o = clg_sgns_options_default();
+    clg_sgns_options o = clg_sgns_options_defaults();
     assert_clg_status(clg_sgns_train(tctx, p, &o, NULL, NULL, &out), CLG_ERR_FORMAT);
     assert_non_null(strstr(clg_last_error(), "no word seen at least 5 times (0 tokens)"));
     assert_null(out);
@@ -648,7 +648,7 @@ static void test_nearest_and_lookup(void **st)
         }
     }
     free(cos);
-    clg_vec_index_free(ix);
+    clg_vec_index_destroy(ix);
     int keys[3] = { 3, 4, 5 }, vals[3] = { 6, 7, 8 };
     double w[3];
     float merged[33];

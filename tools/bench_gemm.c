@@ -121,7 +121,7 @@ static int devcase_init(clg_ctx *ctx, const bcase *c, devcase *d)
     fill(h, (size_t)clg_shape_numel(&sb), 2);
     clg_tensor_write(&d->b, h);
     free(h);
-    d->at = clg_attrs_default();
+    d->at = clg_attrs_defaults();
     d->at.trans_a = c->ta;
     d->at.trans_b = c->tb;
     d->in[0] = &d->a;

@@ -124,43 +124,8 @@ clg_status clg_graph_node_shape(const clg_graph *g, int id, clg_shape *out);
 
 /* ---- optimizer ------------------------------------------------------------------------------- */
 
-typedef enum clg_optim_kind {
-    CLG_OPTIM_NONE = 0,   /* step computes gradients only */
-    CLG_OPTIM_SGD,        /* momentum, weight_decay (L2) */
-    CLG_OPTIM_ADAM,       /* beta1, beta2, eps, weight_decay (L2, added to the gradient) */
-    CLG_OPTIM_ADAMW,      /* decoupled weight decay */
-} clg_optim_kind;
-
-typedef enum clg_lr_schedule {
-    CLG_LR_CONSTANT = 0,
-    CLG_LR_STEP,          /* lr * gamma^floor(t / step_size) */
-    CLG_LR_COSINE,        /* min_lr + (lr - min_lr) * (1 + cos(pi * min(t, T) / T)) / 2,
-                           * T = total_steps - warmup_steps */
-} clg_lr_schedule;
-
-/* Learning rate for 0-based step s: during the first warmup_steps steps it rises linearly,
- * lr * (s + 1) / warmup_steps; afterwards the schedule runs with t = s - warmup_steps. */
-typedef struct clg_optim_options {
-    clg_optim_kind kind;
-    float lr;
-    float momentum;           /* SGD */
-    float weight_decay;
-    float beta1, beta2, eps;  /* Adam(W) */
-    clg_lr_schedule schedule;
-    int warmup_steps;
-    int step_size;            /* CLG_LR_STEP */
-    float gamma;              /* CLG_LR_STEP */
-    int total_steps;          /* CLG_LR_COSINE */
-    float min_lr;             /* CLG_LR_COSINE */
-    float clip_norm;          /* > 0: scale all gradients so their global L2 norm is <= clip_norm */
-} clg_optim_options;
-
-/* Usual defaults for a kind: lr 1e-3 (SGD 1e-2), betas 0.9/0.999, eps 1e-8, constant schedule. */
-clg_optim_options clg_optim_defaults(clg_optim_kind kind);
-/* The learning rate the schedule gives at 0-based step s (what clg_graph_step uses). */
-float clg_optim_lr_at(const clg_optim_options *o, int64_t s);
-
-/* Set (or replace) the optimizer; its state (velocity / m, v) is zeroed. */
+/* Set (or replace) the optimizer (options, schedules and their defaults: clgrad/optim.h); its
+ * state (velocity / m, v) is zeroed. */
 clg_status clg_graph_set_optimizer(clg_graph *g, const clg_optim_options *o);
 
 /* ---- planning ------------------------------------------------------------------------------- */

@@ -19,7 +19,7 @@ extern "C" {
 #define CLG_MLP_MAX_LAYERS 8
 
 typedef struct clg_mlp {
-    clg_graph *g;       /* owned: destroy with clg_mlp_destroy */
+    clg_graph *g;       /* owned: destroy with clg_mlp_free */
     int batch;
     int n_layers;       /* linear layers */
     int widths[CLG_MLP_MAX_LAYERS + 1];
@@ -34,7 +34,7 @@ typedef struct clg_mlp {
  * (drawn from `seed`).  The graph is not planned yet (set an optimizer, then clg_graph_plan). */
 clg_status clg_mlp_build(clg_ctx *ctx, const int *widths, int n_widths, int batch, uint64_t seed,
                          clg_mlp *out);
-void clg_mlp_destroy(clg_mlp *m);
+void clg_mlp_free(clg_mlp *m);
 
 /* A classifier on an encoder: enc = {in, hidden..., code} (n_enc >= 1 widths; n_enc == 1 means a
  * linear classifier on the input), ReLU after every encoder layer including the code, then a new
@@ -73,7 +73,7 @@ typedef struct clg_mae {
 
 clg_mae_config clg_mae_defaults(void);
 clg_status clg_mae_build(clg_ctx *ctx, const clg_mae_config *cfg, clg_mae *out);
-void clg_mae_destroy(clg_mae *m);
+void clg_mae_free(clg_mae *m);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -47,7 +47,7 @@ typedef enum clg_act {
 } clg_act;
 
 /* Op attributes; each op reads only the fields its comment in ops.def names,
- * others keep their zero defaults (use clg_attrs_default()). */
+ * others keep their zero defaults (use clg_attrs_defaults()). */
 typedef struct clg_attrs {
     int trans_a, trans_b;   /* matmul, bmm */
     int axis;               /* sum, mean: axis to reduce; < 0 = all elements */
@@ -65,7 +65,7 @@ typedef struct clg_attrs {
     int act;                /* bias_act: a clg_act (default CLG_ACT_NONE) */
 } clg_attrs;
 
-clg_attrs clg_attrs_default(void);
+clg_attrs clg_attrs_defaults(void);
 
 const char *clg_op_name(clg_op op);
 int clg_op_num_inputs(clg_op op);

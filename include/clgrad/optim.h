@@ -1,5 +1,6 @@
-/* clgrad/optim.h — optimizer updates on the device: SGD (momentum, weight decay), Adam/AdamW
- * (bias correction), and global-norm gradient clipping without a host round trip.
+/* clgrad/optim.h — optimizer options and learning-rate schedules (what clg_graph_set_optimizer
+ * takes), and the updates on the device: SGD (momentum, weight decay), Adam/AdamW (bias
+ * correction), and global-norm gradient clipping without a host round trip.
  *
  * All updates are in place on `param` (and the optimizer state tensors, which the caller
  * allocates with the parameter's shape and zeroes once).  Hyper-parameters are host values
@@ -23,6 +24,46 @@ extern "C" {
 #if defined(__GNUC__)
 #pragma GCC visibility push(default) /* the public API (the library builds with -fvisibility=hidden) */
 #endif
+
+/* ---- options and schedules ------------------------------------------------------------------ */
+
+typedef enum clg_optim_kind {
+    CLG_OPTIM_NONE = 0,   /* step computes gradients only */
+    CLG_OPTIM_SGD,        /* momentum, weight_decay (L2) */
+    CLG_OPTIM_ADAM,       /* beta1, beta2, eps, weight_decay (L2, added to the gradient) */
+    CLG_OPTIM_ADAMW,      /* decoupled weight decay */
+} clg_optim_kind;
+
+typedef enum clg_lr_schedule {
+    CLG_LR_CONSTANT = 0,
+    CLG_LR_STEP,          /* lr * gamma^floor(t / step_size) */
+    CLG_LR_COSINE,        /* min_lr + (lr - min_lr) * (1 + cos(pi * min(t, T) / T)) / 2,
+                           * T = total_steps - warmup_steps */
+} clg_lr_schedule;
+
+/* Learning rate for 0-based step s: during the first warmup_steps steps it rises linearly,
+ * lr * (s + 1) / warmup_steps; afterwards the schedule runs with t = s - warmup_steps. */
+typedef struct clg_optim_options {
+    clg_optim_kind kind;
+    float lr;
+    float momentum;           /* SGD */
+    float weight_decay;
+    float beta1, beta2, eps;  /* Adam(W) */
+    clg_lr_schedule schedule;
+    int warmup_steps;
+    int step_size;            /* CLG_LR_STEP */
+    float gamma;              /* CLG_LR_STEP */
+    int total_steps;          /* CLG_LR_COSINE */
+    float min_lr;             /* CLG_LR_COSINE */
+    float clip_norm;          /* > 0: scale all gradients so their global L2 norm is <= clip_norm */
+} clg_optim_options;
+
+/* Usual defaults for a kind: lr 1e-3 (SGD 1e-2), betas 0.9/0.999, eps 1e-8, constant schedule. */
+clg_optim_options clg_optim_defaults(clg_optim_kind kind);
+/* The learning rate the schedule gives at 0-based step s (what clg_graph_step uses). */
+float clg_optim_lr_at(const clg_optim_options *o, int64_t s);
+
+/* ---- updates on the device ------------------------------------------------------------------ */
 
 /* velocity = momentum*velocity + (grad + wd*param); param -= lr*velocity.
  * velocity may be NULL when momentum == 0 (then param -= lr*(grad + wd*param)); a non-zero

@@ -72,7 +72,7 @@ typedef struct clg_sgns clg_sgns;
 /* Input (n_words x dim) and output matrices on the device: input uniform in (-0.5/dim, 0.5/dim)
  * from the seed, output zero. */
 clg_status clg_sgns_create(clg_ctx *ctx, int n_words, int dim, int negative, uint64_t seed, clg_sgns **out);
-void clg_sgns_free(clg_sgns *m);
+void clg_sgns_destroy(clg_sgns *m);
 /* Launch one work-group at a time (see the deterministic option above). */
 void clg_sgns_set_deterministic(clg_sgns *m, int on);
 /* Upload / download the matrices (row-major n_words x dim); either pointer may be NULL. */
@@ -103,7 +103,7 @@ typedef struct clg_sgns_options {
                               continue it (bit for bit with deterministic on a CPU device) */
 } clg_sgns_options;
 
-clg_sgns_options clg_sgns_options_default(void);
+clg_sgns_options clg_sgns_options_defaults(void);
 
 /* Progress: words read so far (before subsampling) of words_total = epochs * corpus tokens, the
  * mean pair loss of the last chunk, the current learning rate.  Return non-zero to stop early:
@@ -151,7 +151,7 @@ clg_status clg_vectors_soft_lookup(const clg_vectors *v, int query, const int *k
 /* Unit-normalised rows on the device for cosine nearest-neighbour queries. */
 typedef struct clg_vec_index clg_vec_index;
 clg_status clg_vec_index_create(clg_ctx *ctx, const clg_vectors *v, clg_vec_index **out);
-void clg_vec_index_free(clg_vec_index *ix);
+void clg_vec_index_destroy(clg_vec_index *ix);
 /* The k rows most cosine-similar to q (dim floats, any length), best first, skipping the ids in
  * exclude[n_exclude].  Fewer than k when the vocabulary is small: *n_found says how many. */
 clg_status clg_vec_index_nearest(clg_vec_index *ix, const float *q, int k, const int *exclude, int n_exclude,

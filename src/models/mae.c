@@ -53,7 +53,7 @@ clg_status clg_mae_build(clg_ctx *ctx, const clg_mae_config *cfg, clg_mae *out)
     clg_graph_set_seed(g, c->seed);
     int D = c->enc[0];
     clg_shape sx = clg_shape_make(CLG_F32, 2, (int64_t[]){ c->batch, D });
-    clg_attrs ma = clg_attrs_default();
+    clg_attrs ma = clg_attrs_defaults();
     ma.height = c->height;
     ma.width = c->width;
     ma.patch = c->patch;
@@ -86,7 +86,7 @@ fail:
     return st;
 }
 
-void clg_mae_destroy(clg_mae *m)
+void clg_mae_free(clg_mae *m)
 {
     if (!m)
         return;

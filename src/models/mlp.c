@@ -108,7 +108,7 @@ clg_status clg_classifier_build(clg_ctx *ctx, const int *enc, int n_enc, int cla
     return build_chain(ctx, widths, n_enc + 1, batch, seed, np, groups, n_enc - 1, out);
 }
 
-void clg_mlp_destroy(clg_mlp *m)
+void clg_mlp_free(clg_mlp *m)
 {
     if (!m)
         return;

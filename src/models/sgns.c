@@ -33,7 +33,7 @@ static void release(cl_mem *m)
     *m = NULL;
 }
 
-void clg_sgns_free(clg_sgns *m)
+void clg_sgns_destroy(clg_sgns *m)
 {
     if (!m)
         return;
@@ -119,7 +119,7 @@ clg_status clg_sgns_create(clg_ctx *ctx, int n_words, int dim, int negative, uin
     return CLG_OK;
 fail:
     free(init);
-    clg_sgns_free(m);
+    clg_sgns_destroy(m);
     return st;
 }
 
@@ -238,7 +238,7 @@ clg_status clg_sgns_step(clg_sgns *m, const int *tok, const int *span, const int
 
 /* ---- training ----------------------------------------------------------------- */
 
-clg_sgns_options clg_sgns_options_default(void)
+clg_sgns_options clg_sgns_options_defaults(void)
 {
     return (clg_sgns_options){ .dim = 100, .window = 5, .negative = 5, .epochs = 5, .min_count = 5, .lr = 0.025f,
                                .sample = 1e-4, .seed = 1, .chunk = 32768, .deterministic = 0 };
@@ -377,7 +377,7 @@ static clg_status state_load(clg_sgns *m, const clg_sgns_options *o, const clg_v
 clg_status clg_sgns_train(clg_ctx *ctx, const char *corpus, const clg_sgns_options *opt, clg_sgns_progress_fn progress,
                           void *user, clg_vectors **out)
 {
-    clg_sgns_options o = opt ? *opt : clg_sgns_options_default();
+    clg_sgns_options o = opt ? *opt : clg_sgns_options_defaults();
     if (!ctx || !corpus || !out)
         return clg__fail(CLG_ERR_INVALID_ARG, "sgns_train: NULL ctx, corpus or out");
     *out = NULL;
@@ -542,7 +542,7 @@ clg_status clg_sgns_train(clg_ctx *ctx, const char *corpus, const clg_sgns_optio
 out:
     if (f)
         fclose(f);
-    clg_sgns_free(t.m);
+    clg_sgns_destroy(t.m);
     free(t.tok);
     free(t.span);
     free(t.neg);

@@ -63,7 +63,7 @@ struct clg_vec_index {
     float *qhost, *shost;
 };
 
-void clg_vec_index_free(clg_vec_index *ix)
+void clg_vec_index_destroy(clg_vec_index *ix)
 {
     if (!ix)
         return;
@@ -89,7 +89,7 @@ clg_status clg_vec_index_create(clg_ctx *ctx, const clg_vectors *v, clg_vec_inde
     ix->qhost = malloc((size_t)v->dim * sizeof(float));
     ix->shost = malloc((size_t)v->n * sizeof(float));
     if (!ix->qhost || !ix->shost) {
-        clg_vec_index_free(ix);
+        clg_vec_index_destroy(ix);
         return clg__fail(CLG_ERR_OUT_OF_MEMORY, "vec_index: %d x %d staging", v->n, v->dim);
     }
     clg_shape rs = clg_shape_make(CLG_F32, 2, (int64_t[]){ v->n, v->dim });
@@ -117,7 +117,7 @@ clg_status clg_vec_index_create(clg_ctx *ctx, const clg_vectors *v, clg_vec_inde
 fail:
     clg_tensor_free(&raw);
     clg_tensor_free(&unit);
-    clg_vec_index_free(ix);
+    clg_vec_index_destroy(ix);
     return st;
 }
 
@@ -132,7 +132,7 @@ clg_status clg_vec_index_nearest(clg_vec_index *ix, const float *q, int k, const
     float inv = ss > 0 ? (float)(1.0 / sqrt(ss)) : 0.0f;
     for (int d = 0; d < ix->dim; d++)
         ix->qhost[d] = q[d] * inv;
-    clg_attrs at = clg_attrs_default();
+    clg_attrs at = clg_attrs_defaults();
     clg_status st;
     if ((st = clg_tensor_write(&ix->q, ix->qhost)) ||
         (st = clg_op_forward(ix->ctx, CLG_OP_MATMUL, (const clg_tensor *[]){ &ix->q, &ix->rows }, &ix->scores, &at)) ||

@@ -444,7 +444,7 @@ static void bench_gemm_case(bdev *b, const gcase *c, const char *path)
     fill_rand(h, (size_t)clg_shape_numel(&sb), 2);
     if ((st = clg_tensor_write(&tb, h)))
         goto fail;
-    clg_attrs at = clg_attrs_default();
+    clg_attrs at = clg_attrs_defaults();
     at.trans_a = c->ta;
     at.trans_b = c->tb;
     const clg_tensor *in[2] = { &ta, &tb };
@@ -812,7 +812,7 @@ static void bench_mlp(bdev *b)
 fail:
     rec_fail(b->r, row, b->col, st, stage);
 out:
-    clg_mlp_destroy(&m);
+    clg_mlp_free(&m);
     free(hx);
     free(hy);
 }
@@ -838,7 +838,7 @@ static void bench_mae(bdev *b)
 fail:
     rec_fail(b->r, row, b->col, st, stage);
 out:
-    clg_mae_destroy(&m);
+    clg_mae_free(&m);
     free(hx);
 }
 
@@ -892,7 +892,7 @@ static void bench_sgns(bdev *b)
 fail:
     rec_fail(b->r, row, b->col, st, stage);
 out:
-    clg_sgns_free(m);
+    clg_sgns_destroy(m);
     free(tok);
     free(span);
     free(ng);

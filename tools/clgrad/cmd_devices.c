@@ -41,7 +41,7 @@ static int check_device(const clg_device_info *d, char *why, size_t whysz, doubl
         snprintf(why, whysz, "%s", clg_last_error());
         goto out;
     }
-    clg_attrs a = clg_attrs_default();
+    clg_attrs a = clg_attrs_defaults();
     a.alpha = 2.0f;
     const clg_tensor *in[1] = { &tx };
     if (!(st = clg_tensor_write(&tx, x)) && !(st = clg_op_forward(ctx, CLG_OP_SCALE, in, &ty, &a)) &&

@@ -128,8 +128,8 @@ int cmd_eval(int argc, char **argv)
     }
     rc = 0;
 out:
-    clg_mlp_destroy(&m);
-    clg_mae_destroy(&ae);
+    clg_mlp_free(&m);
+    clg_mae_free(&ae);
     clg_ctx_destroy(ctx);
     cli_data_free(&d);
     return rc;

@@ -59,7 +59,7 @@ int cmd_train_sgns(int argc, char **argv)
         free(used);
         return 0;
     }
-    clg_sgns_options o = clg_sgns_options_default();
+    clg_sgns_options o = clg_sgns_options_defaults();
     const char *corpus = util_opt(argc, argv, used, "--corpus"), *outp = util_opt(argc, argv, used, "--out");
     const char *dev = util_opt(argc, argv, used, "--device"), *s;
     o.state_in = util_opt(argc, argv, used, "--resume");
@@ -160,7 +160,7 @@ static int env_open(query_env *q, const char *path, const char *dev)
 
 static void env_close(query_env *q)
 {
-    clg_vec_index_free(q->ix);
+    clg_vec_index_destroy(q->ix);
     if (q->ctx)
         clg_ctx_destroy(q->ctx);
     clg_vectors_free(q->v);

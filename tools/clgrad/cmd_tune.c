@@ -74,7 +74,7 @@ static double run_shape(clg_ctx *ctx, const tshape *s, const sdata *d, int reps,
     double res = -1, t[32];
     size_t no = (size_t)s->M * s->N;
     float *out = malloc(no * 4);
-    clg_attrs at = clg_attrs_default();
+    clg_attrs at = clg_attrs_defaults();
     at.trans_a = s->ta;
     at.trans_b = s->tb;
     const clg_tensor *in[2] = { &ta, &tb };

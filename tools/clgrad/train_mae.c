@@ -330,7 +330,7 @@ int cmd_train_mae(int argc, char **argv)
     rc = 0;
 out:
     cli_run_free(&run);
-    clg_mae_destroy(&m);
+    clg_mae_free(&m);
     clg_ctx_destroy(ctx);
     cli_data_free(&d);
     free(xb);

@@ -268,7 +268,7 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
     rc = 0;
 out:
     cli_run_free(&run);
-    clg_mlp_destroy(&m);
+    clg_mlp_free(&m);
     clg_ctx_destroy(ctx);
     cli_data_free(&d);
     free(xb);

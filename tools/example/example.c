@@ -62,7 +62,7 @@ int main(int argc, char **argv)
     printf("clgrad %s on %s: loss %.4f -> %.4f after %d steps\n", CLGRAD_VERSION_STRING, dev.name, first, last, STEPS);
     rc = last < first ? 0 : 1;
 out:
-    clg_mlp_destroy(&m);
+    clg_mlp_free(&m);
     clg_ctx_destroy(ctx);
     return rc;
 }
