@@ -36,6 +36,21 @@ static void get_str(cl_device_id d, cl_device_info what, char *buf, size_t size)
     buf[size - 1] = 0;
 }
 
+/* A cl_uint / cl_ulong device property (0 when the query fails). */
+static cl_uint dev_uint(cl_device_id d, cl_device_info what)
+{
+    cl_uint v = 0;
+    clGetDeviceInfo(d, what, sizeof v, &v, NULL);
+    return v;
+}
+
+static cl_ulong dev_ulong(cl_device_id d, cl_device_info what)
+{
+    cl_ulong v = 0;
+    clGetDeviceInfo(d, what, sizeof v, &v, NULL);
+    return v;
+}
+
 static void fill_info(cl_platform_id p, cl_device_id d, int pi, int di, clg_device_info *o)
 {
     memset(o, 0, sizeof *o);
@@ -66,21 +81,11 @@ static void fill_info(cl_platform_id p, cl_device_id d, int pi, int di, clg_devi
               : (t & CL_DEVICE_TYPE_ACCELERATOR) ? CLG_DEVICE_ACCELERATOR
               : (t & CL_DEVICE_TYPE_CPU)         ? CLG_DEVICE_CPU
                                                  : CLG_DEVICE_OTHER;
-    cl_uint u = 0;
-    clGetDeviceInfo(d, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof u, &u, NULL);
-    o->compute_units = u;
-    u = 0;
-    clGetDeviceInfo(d, CL_DEVICE_MAX_CLOCK_FREQUENCY, sizeof u, &u, NULL);
-    o->clock_mhz = u;
-    cl_ulong ul = 0;
-    clGetDeviceInfo(d, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof ul, &ul, NULL);
-    o->global_mem = ul;
-    ul = 0;
-    clGetDeviceInfo(d, CL_DEVICE_LOCAL_MEM_SIZE, sizeof ul, &ul, NULL);
-    o->local_mem = ul;
-    ul = 0;
-    clGetDeviceInfo(d, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof ul, &ul, NULL);
-    o->max_alloc = ul;
+    o->compute_units = dev_uint(d, CL_DEVICE_MAX_COMPUTE_UNITS);
+    o->clock_mhz = dev_uint(d, CL_DEVICE_MAX_CLOCK_FREQUENCY);
+    o->global_mem = dev_ulong(d, CL_DEVICE_GLOBAL_MEM_SIZE);
+    o->local_mem = dev_ulong(d, CL_DEVICE_LOCAL_MEM_SIZE);
+    o->max_alloc = dev_ulong(d, CL_DEVICE_MAX_MEM_ALLOC_SIZE);
     size_t wg = 0;
     clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof wg, &wg, NULL);
     o->max_work_group = wg;

@@ -289,6 +289,8 @@ static inline void clg__scratch_pop(clg_ctx *ctx, int mark) { ctx->scratch_top =
  * in·W + b and, when relu, a ReLU; *out gets the last node (mlp.c). */
 clg_status clg__linear_layer(clg_graph *g, const char *name, int in_node, int fan_in, int fan_out, const clg_init *wi,
                              const clg_init *bi, int group, int relu, int *out);
+/* The loss node: op over inputs, named "loss", set as the graph's loss (mlp.c). */
+clg_status clg__model_loss(clg_graph *g, clg_op op, const int *inputs, int n, int *loss);
 
 /* ---- GEMM tuning (tune.c) ---------------------------------------------------- */
 

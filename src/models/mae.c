@@ -76,8 +76,7 @@ clg_status clg_mae_build(clg_ctx *ctx, const clg_mae_config *cfg, clg_mae *out)
     if ((st = clg_graph_set_name(g, out->mask, "mask")) || (st = clg_graph_set_name(g, out->masked_input, "masked_input")) ||
         (st = clg_graph_set_name(g, out->recon, "recon")) || (st = clg_graph_keep(g, out->mask)) ||
         (st = clg_graph_keep(g, out->masked_input)) || (st = clg_graph_keep(g, out->recon)) ||
-        (st = clg_graph_op(g, CLG_OP_MASKED_MSE, (int[]){ out->recon, out->x, out->mask }, 3, NULL, &out->loss)) ||
-        (st = clg_graph_set_name(g, out->loss, "loss")) || (st = clg_graph_set_loss(g, out->loss)))
+        (st = clg__model_loss(g, CLG_OP_MASKED_MSE, (int[]){ out->recon, out->x, out->mask }, 3, &out->loss)))
         goto fail;
     return CLG_OK;
 fail:

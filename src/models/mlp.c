@@ -27,6 +27,14 @@ clg_status clg__linear_layer(clg_graph *g, const char *name, int in_node, int fa
     return clg_graph_op(g, CLG_OP_RELU, &z, 1, NULL, out);
 }
 
+clg_status clg__model_loss(clg_graph *g, clg_op op, const int *inputs, int n, int *loss)
+{
+    clg_status st = clg_graph_op(g, op, inputs, n, NULL, loss);
+    if (!st && !(st = clg_graph_set_name(g, *loss, "loss")))
+        st = clg_graph_set_loss(g, *loss);
+    return st;
+}
+
 /* A chain of linear layers (ReLU between them, and after the last one when relu_last) topped by
  * cross-entropy.  Layer l is named names[l] ("<name>.weight", "<name>.bias") in group groups[l]. */
 static clg_status build_chain(clg_ctx *ctx, const int *widths, int n_widths, int batch, uint64_t seed,
@@ -62,8 +70,7 @@ static clg_status build_chain(clg_ctx *ctx, const int *widths, int n_widths, int
     out->logits = h;
     if ((st = clg_graph_set_name(g, h, "logits")) || (st = clg_graph_keep(g, h)))
         goto fail;
-    if ((st = clg_graph_op(g, CLG_OP_CROSS_ENTROPY, (int[]){ h, out->labels }, 2, NULL, &out->loss)) ||
-        (st = clg_graph_set_name(g, out->loss, "loss")) || (st = clg_graph_set_loss(g, out->loss)))
+    if ((st = clg__model_loss(g, CLG_OP_CROSS_ENTROPY, (int[]){ h, out->labels }, 2, &out->loss)))
         goto fail;
     return CLG_OK;
 fail:
