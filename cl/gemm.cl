@@ -8,7 +8,7 @@
  * The simple and local kernels take the transposes at run time (ta, tb); the
  * register-tiled kernels (gemm_tiled_n, gemm_tiled_k, gemm_tiled_t, gemm_block) get them, and
  * their tile and block sizes, as -D defines.
- * Built with -DGEMM_ONE -DGEMM_ONE_<kernel> (ops_gemm.c's variant programs), the file compiles
+ * Built with -DGEMM_ONE -DGEMM_ONE_<kernel> (gemm.c's variant programs), the file compiles
  * that one kernel only; without GEMM_ONE, all seven (clg_ctx_build_all). */
 
 #ifndef GEMM_TA

@@ -272,7 +272,7 @@ static void decide_policy(clg_ctx *c, const clg_ctx_options *opts)
     clg__gemm_options_merge(opts ? &opts->gemm : NULL, &c->env.gemm, &c->gemm);
     /* rusticl/llvmpipe vectorises across work-items and runs a per-work-item register tile of
      * float16 vectors lane by lane (~30x slower than gemm_simple's scalar blocks), and
-     * miscompiles gemm_block's k-block loop (ops_gemm.c) */
+     * miscompiles gemm_block's k-block loop (gemm.c) */
     c->gemm_no_block = c->runtime == CLG_RT_RUSTICL;
     c->gemm_default_path = c->runtime == CLG_RT_RUSTICL  ? CLG_GEMM_PATH_SIMPLE
                            : d->type == CLG_DEVICE_CPU ? CLG_GEMM_PATH_TILED

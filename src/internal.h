@@ -91,11 +91,11 @@ struct clg_ctx {
     char *cl_dir;           /* CLGRAD_CL_DIR as read at create (owned; NULL: unset) */
     char *build_options;    /* CLGRAD_BUILD_OPTIONS as read at create (owned; NULL: unset) */
     char cache_dir[900];    /* clg_cache_dir's as read at create, or clg_ctx_set_cache_dir's ("": none) */
-    clg_gemm_options gemm;  /* GEMM options in force: the user's over env (ops_gemm.c reads them) */
+    clg_gemm_options gemm;  /* GEMM options in force: the user's over env (gemm.c reads them) */
     int gemm_default_path;  /* the device's untuned GEMM path: simple on rusticl, tiled on CPUs,
                              * else CLBlast */
     int gemm_no_block;      /* rusticl: never gemm_block, nor the transposed A·Bᵀ by default */
-    void *gemm_state;       /* owned by ops_gemm.c */
+    void *gemm_state;       /* owned by gemm.c */
     void (*gemm_state_free)(void *);
 };
 
@@ -271,7 +271,7 @@ clg_status clg__scratch_mem(clg_ctx *ctx, size_t bytes, cl_mem *out, const char 
 clg_status clg__scratch_tensor(clg_ctx *ctx, const clg_shape *s, clg_tensor *out, const char *who);
 /* Grow slot k to bytes[k] for k < n. */
 clg_status clg__scratch_reserve(clg_ctx *ctx, const size_t *bytes, int n);
-/* Bytes of scratch a product op(A)·op(B) may take for op(B) = Bᵀ, B [N,K] per batch (ops_gemm.c's
+/* Bytes of scratch a product op(A)·op(B) may take for op(B) = Bᵀ, B [N,K] per batch (gemm.c's
  * transposed path): ops that call the matmul op report it at the slot the product will take. */
 static inline size_t clg__gemm_nt_scratch(int64_t n, int64_t k, int64_t batch) { return (size_t)(n * k * batch) * 4; }
 /* Bytes of scratch clg_grad_sq_norm takes for one gradient of n elements (optim.c). */

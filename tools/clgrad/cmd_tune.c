@@ -215,7 +215,7 @@ static int tune_device(const clg_device_info *d, const sdata *data, int quick)
     const char *winpath[N_CLASSES] = { NULL };
     for (int c = 0; c < N_CLASSES; c++)
         best[c] = deflt[c] = -1;
-    /* The untuned default path of src/ops_gemm.c (choose_path): tiled on CPUs (its default tiles
+    /* The untuned default path of src/gemm.c (choose_path): tiled on CPUs (its default tiles
      * below), simple on rusticl, CLBlast elsewhere.  rusticl's llvmpipe runs the tiled kernels'
      * float16 tiles lane by lane (~30x slower than simple): their tiles are not timed there. */
     int rusticl = strstr(d->platform_name, "rusticl") != NULL;
@@ -235,7 +235,7 @@ static int tune_device(const clg_device_info *d, const sdata *data, int quick)
         for (int c = 0; c < N_CLASSES; c++) {
             if (bad[c])
                 continue;
-            /* the untuned defaults of src/ops_gemm.c at these shapes (M = 128, 256, 784): nn, tn 8,16,2;
+            /* the untuned defaults of src/gemm.c at these shapes (M = 128, 256, 784): nn, tn 8,16,2;
              * nt 16,16,1; narrow 8,16,1 */
             static const int dtm[N_CLASSES] = { 8, 8, 16, 8 }, dnv[N_CLASSES] = { 2, 2, 1, 1 };
             if (cand[k][0] == dtm[c] && cand[k][1] == 16 && cand[k][2] == dnv[c])

@@ -1,0 +1,24 @@
+/* gemm.h — the GEMM engine (gemm.c) as the matmul/bmm ops (ops_gemm.c) call it. */
+#ifndef CLGRAD_GEMM_H
+#define CLGRAD_GEMM_H
+
+#include "internal.h"
+
+/* One strided, batched product in row-major storage:
+ * C[z] = alpha·op(A[z])·op(B[z]) + beta·C[z] for z < batch. */
+typedef struct gemm_call {
+    int ta, tb, M, N, K, batch;
+    cl_mem a, b, c;
+    int ao, bo, co;         /* element offsets */
+    int lda, ldb, ldc;      /* row lengths as stored */
+    int sa, sb, sc;         /* batch strides */
+    float alpha, beta;
+} gemm_call;
+
+/* Run the product on the path the ctx's GEMM options, the tuning file and the device choose
+ * (gemm.c's opening comment); records the path for clg_gemm_last_path. */
+clg_status clg__gemm_run(clg_ctx *ctx, gemm_call *g);
+/* Bytes of scratch (one slot) clg__gemm_run takes for g: B transposed when that form is chosen. */
+size_t clg__gemm_scratch(const clg_ctx *ctx, const gemm_call *g);
+
+#endif
