@@ -1,6 +1,6 @@
 /* ops_gemm.c — the matrix-product ops: matmul with transposes and batched matmul (bmm), their
-#include <stdio.h>
  * shapes, backward and scratch, on the engine in gemm.c. */
+#include <stdio.h>
 #include <string.h>
 
 #include "gemm.h"
