@@ -7,13 +7,6 @@
 #include "internal.h"
 #include "fuzz_file.h"
 
-/* tune.c asks program.c for the cache folder: here it is the harness's temp folder. */
-clg_status clg_cache_dir(char *buf, size_t size)
-{
-    snprintf(buf, size, "%s", fuzz_dir());
-    return CLG_OK;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_write("gemm_tune.txt", data, size);
@@ -23,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     strcpy(d.driver_version, "1");
     for (int cls = 0; cls < CLG_GEMM_CLASSES; cls++) {
         int path = -1, tm = 0, vw = 0, nv = 0;
-        if (!clg__gemm_tune_lookup(&d, cls, &path, &tm, &vw, &nv))
+        if (!clg__gemm_tune_lookup(fuzz_dir(), &d, cls, &path, &tm, &vw, &nv))
             continue;
         if (path == CLG_GEMM_PATH_TILED) {
             if (tm < 1 || tm > 16 || (vw != 4 && vw != 8 && vw != 16) || nv < 1 || nv > 4)
