@@ -242,3 +242,71 @@ __kernel void dropout_apply_vec(__global const float *src, int so, __global floa
             dst[dso + i] = acc ? dst[dso + i] + g : g;
         }
 }
+
+/* ---- augment: per-view random resized crop, flip, cutout, noise ---------------------------
+ * View row r (image r % nimg) draws its parameters from blocks 3r, 3r+1, 3r+2 of stream
+ * RNG_TAG_AUGMENT (words 0..11: area scale, log aspect, x place, y place, x shift, y shift,
+ * flip, cutout on, cutout x, cutout y, -, -); the noise of output element i is the Box-Muller
+ * draw of random_normal at element i of stream RNG_TAG_AUGNOISE.  One work-item per (row, y). */
+#define RNG_TAG_AUGMENT  0x41u
+#define RNG_TAG_AUGNOISE 0x47u
+
+inline float aug_px(__global const float *img, int H, int W, int x, int y)
+{
+    return (x >= 0 && x < W && y >= 0 && y < H) ? img[y * W + x] : 0.0f;
+}
+
+__kernel void augment_fwd(__global const float *x, int xo, __global float *out, int oo, int nrows, int nimg,
+                          int H, int W, float scale_lo, float scale_hi, float lratio_lo, float lratio_hi,
+                          float translate, uint flip_thr, int cutout, uint cutout_thr, float noise_std, uint k0,
+                          uint k1, uint c2, uint c3)
+{
+    int gid = get_global_id(0);
+    if (gid >= nrows * H)
+        return;
+    int r = gid / H, y = gid - r * H;
+    uint4 b0 = rng_block((uint)(3 * r), RNG_TAG_AUGMENT, k0, k1, c2, c3);
+    uint4 b1 = rng_block((uint)(3 * r + 1), RNG_TAG_AUGMENT, k0, k1, c2, c3);
+    uint4 b2 = rng_block((uint)(3 * r + 2), RNG_TAG_AUGMENT, k0, k1, c2, c3);
+    float s = scale_lo + (scale_hi - scale_lo) * rng_u01(b0.x);
+    float ar = exp(lratio_lo + (lratio_hi - lratio_lo) * rng_u01(b0.y));
+    float area = s * (float)(H * W);
+    float cw = fmin(sqrt(area * ar), (float)W), ch = fmin(sqrt(area / ar), (float)H);
+    float x0 = rng_u01(b0.z) * ((float)W - cw) + translate * (2.0f * rng_u01(b0.w) - 1.0f);
+    float y0 = rng_u01(b1.x) * ((float)H - ch) + translate * (2.0f * rng_u01(b1.y) - 1.0f);
+    int flip = (b1.z >> 8) < flip_thr;
+    int cut = cutout > 0 && (b1.w >> 8) < cutout_thr;
+    int cx = (int)mul_hi(b2.x, (uint)(W - cutout + 1)), cy = (int)mul_hi(b2.y, (uint)(H - cutout + 1));
+    float sy = y0 + ((float)y + 0.5f) * (ch / (float)H) - 0.5f;
+    float fy = floor(sy), ay = sy - fy;
+    int iy = (int)fy;
+    __global const float *img = x + xo + (size_t)(r % nimg) * H * W;
+    __global float *row = out + oo + (size_t)gid * W;
+    int cuty = cut && y >= cy && y < cy + cutout;
+    uint4 nb = (uint4)(0);
+    uint cur = 0xffffffffu;
+    for (int px = 0; px < W; px++) {
+        int xs = flip ? W - 1 - px : px;
+        float sx = x0 + ((float)xs + 0.5f) * (cw / (float)W) - 0.5f;
+        float fx = floor(sx), ax = sx - fx;
+        int ix = (int)fx;
+        float top = (1.0f - ax) * aug_px(img, H, W, ix, iy) + ax * aug_px(img, H, W, ix + 1, iy);
+        float bot = (1.0f - ax) * aug_px(img, H, W, ix, iy + 1) + ax * aug_px(img, H, W, ix + 1, iy + 1);
+        float v = (1.0f - ay) * top + ay * bot;
+        if (cuty && px >= cx && px < cx + cutout)
+            v = 0.0f;
+        if (noise_std > 0.0f) {
+            uint i = (uint)gid * (uint)W + (uint)px, blk = i >> 2;
+            int j = (int)(i & 3u), p = j & ~1;
+            if (blk != cur) {
+                nb = rng_block(blk, RNG_TAG_AUGNOISE, k0, k1, c2, c3);
+                cur = blk;
+            }
+            float u1 = (float)((rng_word(nb, p) >> 8) + 1u) * 0x1.0p-24f;
+            float t = (float)(rng_word(nb, p + 1) >> 8) * 0x1.0p-23f;
+            float rad = sqrt(-2.0f * log(u1));
+            v += noise_std * (rad * ((j & 1) ? sinpi(t) : cospi(t)));
+        }
+        row[px] = v;
+    }
+}

@@ -26,6 +26,9 @@ clg_attrs clg_attrs_defaults(void)
     memset(&a, 0, sizeof a);
     a.axis = -1;
     a.alpha = 1.0f;
+    a.aug.views = 1;
+    a.aug.scale_lo = a.aug.scale_hi = 1.0f;
+    a.aug.ratio_lo = a.aug.ratio_hi = 1.0f;
     return a;
 }
 

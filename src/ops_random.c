@@ -231,3 +231,66 @@ const clg_op_desc clg_op_random_dropout = {
     .infer = dropout_infer, .forward = dropout_forward, .backward = dropout_backward,
     .flags = CLG_OPF_STOCHASTIC
 };
+
+/* ---- augment ------------------------------------------------------------------ */
+
+static clg_status augment_infer(const clg_shape *const *in, const clg_attrs *a, clg_shape *out)
+{
+    const char *op = "augment";
+    const struct clg_augment_attrs *g = &a->aug;
+    clg_status st = clg__check_dtype(op, 0, in[0], CLG_F32);
+    if (st)
+        return st;
+    char why[200];
+    int H = a->height, W = a->width;
+    if (H <= 0 || W <= 0) {
+        snprintf(why, sizeof why, "attrs.height=%d and width=%d must be positive", H, W);
+        return clg__shape_fail(op, in, 1, why);
+    }
+    if (in[0]->ndim != 2 || in[0]->dim[1] != (int64_t)H * W) {
+        snprintf(why, sizeof why, "images must be [N, H*W] = [N, %lld]", (long long)H * W);
+        return clg__shape_fail(op, in, 1, why);
+    }
+    if (g->views < 1)
+        return clg__fail(CLG_ERR_INVALID_ARG, "augment: attrs.aug.views=%d must be >= 1", g->views);
+    if (!(g->scale_lo > 0 && g->scale_lo <= g->scale_hi && g->scale_hi <= 1))
+        return clg__fail(CLG_ERR_INVALID_ARG, "augment: crop scale [%g, %g] must satisfy 0 < lo <= hi <= 1",
+                         (double)g->scale_lo, (double)g->scale_hi);
+    if (!(g->ratio_lo > 0 && g->ratio_lo <= g->ratio_hi && isfinite(g->ratio_hi)))
+        return clg__fail(CLG_ERR_INVALID_ARG, "augment: aspect ratio [%g, %g] must satisfy 0 < lo <= hi, finite",
+                         (double)g->ratio_lo, (double)g->ratio_hi);
+    if (!(g->translate >= 0 && isfinite(g->translate)) || !(g->noise_std >= 0 && isfinite(g->noise_std)))
+        return clg__fail(CLG_ERR_INVALID_ARG, "augment: translate %g and noise std %g must be finite and >= 0",
+                         (double)g->translate, (double)g->noise_std);
+    if (!(g->flip_p >= 0 && g->flip_p <= 1) || !(g->cutout_p >= 0 && g->cutout_p <= 1))
+        return clg__fail(CLG_ERR_INVALID_ARG, "augment: flip probability %g and cutout probability %g must be in [0, 1]",
+                         (double)g->flip_p, (double)g->cutout_p);
+    if (g->cutout < 0 || g->cutout > H || g->cutout > W)
+        return clg__fail(CLG_ERR_INVALID_ARG, "augment: cutout side %d must be in 0..%d", g->cutout, H < W ? H : W);
+    *out = *in[0];
+    out->dim[0] = in[0]->dim[0] * g->views;
+    if ((st = check_numel(op, out)))
+        return st;
+    if ((int64_t)3 * out->dim[0] > UINT32_MAX)
+        return clg__fail(CLG_ERR_SHAPE, "augment: too many views");
+    return CLG_OK;
+}
+
+/* a 24-bit draw is below the threshold with probability p */
+static cl_uint prob_thr(float p) { return (cl_uint)ceil((double)p * 16777216.0); }
+
+static clg_status augment_forward(clg_ctx *ctx, const clg_tensor *const *in, clg_tensor *out, const clg_attrs *a)
+{
+    const struct clg_augment_attrs *g = &a->aug;
+    int rows = (int)out->s.dim[0], H = a->height, W = a->width;
+    if (rows == 0)
+        return CLG_OK;
+    return LAUNCH(ctx, CLG_K_augment_fwd, (size_t)rows * (size_t)H, KTEN(in[0]), KTEN(out), KINT(rows),
+                  KINT((int)in[0]->s.dim[0]), KINT(H), KINT(W), KFLT(g->scale_lo), KFLT(g->scale_hi),
+                  KFLT(logf(g->ratio_lo)), KFLT(logf(g->ratio_hi)), KFLT(g->translate), KUINT(prob_thr(g->flip_p)),
+                  KINT(g->cutout), KUINT(prob_thr(g->cutout_p)), KFLT(g->noise_std), RNG_ARGS(a));
+}
+
+const clg_op_desc clg_op_random_augment = {
+    .infer = augment_infer, .forward = augment_forward, .backward = NULL, .flags = CLG_OPF_STOCHASTIC
+};

@@ -92,3 +92,60 @@ int ref_dropout(const ref_tensor *in, const clg_attrs *a, ref_tensor *out)
     }
     return 0;
 }
+
+/* Must match cl/random.cl's augment_fwd. */
+#define RNG_TAG_AUGMENT  0x41u
+#define RNG_TAG_AUGNOISE 0x47u
+
+static double u24(uint32_t w) { return (double)(w >> 8) / 16777216.0; }
+
+static double aug_px(const double *img, int H, int W, int x, int y)
+{
+    return (x >= 0 && x < W && y >= 0 && y < H) ? img[y * W + x] : 0.0;
+}
+
+int ref_augment(const ref_tensor *in, const clg_attrs *a, ref_tensor *out)
+{
+    const struct clg_augment_attrs *g = &a->aug;
+    int N = (int)in->s.dim[0], H = a->height, W = a->width, rows = (int)out->s.dim[0];
+    uint32_t flip_thr = (uint32_t)ceil((double)g->flip_p * 16777216.0);
+    uint32_t cut_thr = (uint32_t)ceil((double)g->cutout_p * 16777216.0);
+    for (int r = 0; r < rows; r++) {
+        uint32_t w[12];
+        for (int k = 0; k < 12; k++)
+            w[k] = draw(a, RNG_TAG_AUGMENT, (uint32_t)(3 * r + k / 4), k % 4);
+        double s = g->scale_lo + ((double)g->scale_hi - g->scale_lo) * u24(w[0]);
+        double llo = log((double)g->ratio_lo), lhi = log((double)g->ratio_hi);
+        double ar = exp(llo + (lhi - llo) * u24(w[1]));
+        double area = s * H * W;
+        double cw = fmin(sqrt(area * ar), W), ch = fmin(sqrt(area / ar), H);
+        double x0 = u24(w[2]) * (W - cw) + g->translate * (2.0 * u24(w[3]) - 1.0);
+        double y0 = u24(w[4]) * (H - ch) + g->translate * (2.0 * u24(w[5]) - 1.0);
+        int flip = (w[6] >> 8) < flip_thr;
+        int cut = g->cutout > 0 && (w[7] >> 8) < cut_thr;
+        int cx = (int)(((uint64_t)w[8] * (uint64_t)(W - g->cutout + 1)) >> 32);
+        int cy = (int)(((uint64_t)w[9] * (uint64_t)(H - g->cutout + 1)) >> 32);
+        const double *img = in->d + (int64_t)(r % N) * H * W;
+        for (int y = 0; y < H; y++)
+            for (int px = 0; px < W; px++) {
+                int xs = flip ? W - 1 - px : px;
+                double sx = x0 + (xs + 0.5) * cw / W - 0.5, sy = y0 + (y + 0.5) * ch / H - 0.5;
+                double fx = floor(sx), fy = floor(sy), ax = sx - fx, ay = sy - fy;
+                int ix = (int)fx, iy = (int)fy;
+                double v = (1 - ay) * ((1 - ax) * aug_px(img, H, W, ix, iy) + ax * aug_px(img, H, W, ix + 1, iy)) +
+                           ay * ((1 - ax) * aug_px(img, H, W, ix, iy + 1) + ax * aug_px(img, H, W, ix + 1, iy + 1));
+                if (cut && y >= cy && y < cy + g->cutout && px >= cx && px < cx + g->cutout)
+                    v = 0.0;
+                if (g->noise_std > 0) {
+                    int64_t i = ((int64_t)r * H + y) * W + px;
+                    int j = (int)(i % 4), p = j & ~1;
+                    uint32_t b = (uint32_t)(i / 4);
+                    double u1 = (double)((draw(a, RNG_TAG_AUGNOISE, b, p) >> 8) + 1u) / 16777216.0;
+                    double t = (double)(draw(a, RNG_TAG_AUGNOISE, b, p + 1) >> 8) / 8388608.0;
+                    v += g->noise_std * sqrt(-2.0 * log(u1)) * ((j & 1) ? sin(M_PI * t) : cos(M_PI * t));
+                }
+                out->d[((int64_t)r * H + y) * W + px] = v;
+            }
+    }
+    return 0;
+}

@@ -399,6 +399,140 @@ static void test_dropout_stats(void **s)
     clg_tensor_free(&x);
 }
 
+/* ---- augment ------------------------------------------------------------------ */
+
+static clg_attrs aug_attrs(int H, int W, int views)
+{
+    clg_attrs a = rng_attrs(0xa11ce5ULL, 3);
+    a.height = H;
+    a.width = W;
+    a.aug.views = views;
+    return a;
+}
+
+/* Every augmentation alone and all together, square and non-square images, against the double
+ * reference that regenerates the same draws. */
+static void test_augment_vs_reference(void **s)
+{
+    (void)s;
+    static const int hw[][2] = { { 28, 28 }, { 12, 10 }, { 5, 9 } };
+    for (int k = 0; k < 3; k++)
+        for (int mode = 0; mode < 6; mode++) {
+            int H = hw[k][0], W = hw[k][1];
+            op_case c = { .op = CLG_OP_AUGMENT, .nin = 1, .attrs = aug_attrs(H, W, 1 + mode % 3) };
+            c.attrs.counter = 11u * (uint64_t)mode + (uint64_t)k;
+            c.in[0] = (in_spec){ .s = SHAPE2(CLG_F32, 7, H * W), .kind = IN_UNIFORM, .lo = 0, .hi = 1, .no_grad = 1 };
+            struct clg_augment_attrs *g = &c.attrs.aug;
+            if (mode == 1 || mode == 5) {
+                g->scale_lo = 0.3f;
+                g->scale_hi = 1.0f;
+                g->ratio_lo = 0.75f;
+                g->ratio_hi = 4.0f / 3.0f;
+            }
+            if (mode == 2 || mode == 5)
+                g->translate = 3.5f;
+            if (mode == 3 || mode == 5)
+                g->flip_p = 0.5f;
+            if (mode == 4 || mode == 5) {
+                g->cutout = H < 8 ? 2 : 4;
+                g->cutout_p = 0.5f;
+            }
+            if (mode == 0 || mode == 5)
+                g->noise_std = mode ? 0.05f : 0.0f;
+            if (mode == 2)
+                g->noise_std = 0.2f;
+            c.atol = 5e-5;
+            c.rtol = 1e-4;
+            check_op_forward(tctx, &c, 100 + (uint64_t)mode);
+        }
+}
+
+/* Exact properties: identity, a flip with p = 1 mirrors, cutout with p = 1 zeroes exactly one
+ * square per view, views and steps differ, the same (seed, counter) repeats. */
+static void test_augment_properties(void **s)
+{
+    (void)s;
+    enum { N = 4, H = 12, W = 12 };
+    float hx[N * H * W];
+    for (int i = 0; i < N * H * W; i++)
+        hx[i] = 1.0f + (float)((i * 37) % 101) / 101.0f; /* never 0 */
+    clg_shape sx = SHAPE2(CLG_F32, N, H * W);
+    clg_tensor x;
+    assert_clg_ok(clg_tensor_new(tctx, &sx, &x));
+    assert_clg_ok(clg_tensor_write(&x, hx));
+    int64_t n;
+    clg_attrs a = aug_attrs(H, W, 2);
+    float *y = run_op(CLG_OP_AUGMENT, &x, &a, &n);
+    assert_int_equal(n, 2 * N * H * W);
+    for (int i = 0; i < n; i++)
+        assert_true(y[i] == hx[i % (N * H * W)]);
+    free(y);
+    a.aug.flip_p = 1.0f;
+    y = run_op(CLG_OP_AUGMENT, &x, &a, &n);
+    for (int r = 0; r < 2 * N; r++)
+        for (int i = 0; i < H * W; i++)
+            assert_true(y[r * H * W + i] == hx[(r % N) * H * W + (i / W) * W + W - 1 - i % W]);
+    free(y);
+    a.aug.flip_p = 0.0f;
+    a.aug.cutout = 5;
+    a.aug.cutout_p = 1.0f;
+    y = run_op(CLG_OP_AUGMENT, &x, &a, &n);
+    for (int r = 0; r < 2 * N; r++) {
+        int zeros = 0;
+        for (int i = 0; i < H * W; i++)
+            zeros += y[r * H * W + i] == 0.0f;
+        assert_int_equal(zeros, 25);
+    }
+    free(y);
+    a.aug.cutout = 0;
+    a.aug.scale_lo = 0.5f;
+    a.aug.noise_std = 0.1f;
+    float *y1 = run_op(CLG_OP_AUGMENT, &x, &a, &n), *y2 = run_op(CLG_OP_AUGMENT, &x, &a, &n);
+    assert_memory_equal(y1, y2, (size_t)n * sizeof(float));
+    int same_views = 0;
+    for (int i = 0; i < N * H * W; i++)
+        same_views += y1[i] == y1[N * H * W + i];
+    assert_true(same_views < N * H * W / 10);
+    a.counter++;
+    float *y3 = run_op(CLG_OP_AUGMENT, &x, &a, &n);
+    int same_steps = 0;
+    for (int i = 0; i < n; i++)
+        same_steps += y1[i] == y3[i];
+    assert_true(same_steps < n / 10);
+    free(y1);
+    free(y2);
+    free(y3);
+    clg_tensor_free(&x);
+}
+
+static void test_augment_bad_attrs(void **s)
+{
+    (void)s;
+    clg_shape sx = SHAPE2(CLG_F32, 3, 28 * 28), os;
+    const clg_shape *in[1] = { &sx };
+    clg_attrs ok = aug_attrs(28, 28, 2);
+    assert_clg_ok(clg_op_infer(CLG_OP_AUGMENT, in, &ok, &os));
+    assert_int_equal(os.dim[0], 6);
+    assert_int_equal(os.dim[1], 784);
+    for (int k = 0; k < 9; k++) {
+        clg_attrs a = ok;
+        switch (k) {
+        case 0: a.aug.views = 0; break;
+        case 1: a.aug.scale_lo = 0.0f; break;
+        case 2: a.aug.scale_hi = 1.5f; break;
+        case 3: a.aug.ratio_lo = 2.0f; break;
+        case 4: a.aug.translate = -1.0f; break;
+        case 5: a.aug.flip_p = 1.5f; break;
+        case 6: a.aug.cutout = 29; break;
+        case 7: a.aug.noise_std = NAN; break;
+        case 8: a.width = 27; break;
+        }
+        clg_status st = clg_op_infer(CLG_OP_AUGMENT, in, &a, &os);
+        assert_true(st == CLG_ERR_INVALID_ARG || st == CLG_ERR_SHAPE);
+        assert_non_null(strstr(clg_last_error(), "augment"));
+    }
+}
+
 /* Both kernel families on every device (the default picks one per device type):
  * CLGRAD_VEC_KERNELS=0 (a block per work-item) and =1 (16 blocks per work-item in uint16 lanes). */
 static void test_random_styles(void **s)
@@ -426,6 +560,9 @@ int main(void)
         cmocka_unit_test(test_dropout_forward_backward),
         cmocka_unit_test(test_dropout_stats),
         cmocka_unit_test(test_random_styles),
+        cmocka_unit_test(test_augment_vs_reference),
+        cmocka_unit_test(test_augment_properties),
+        cmocka_unit_test(test_augment_bad_attrs),
     };
     return clg_test_run_per_device("random", tests, sizeof tests / sizeof tests[0]);
 }

@@ -57,12 +57,29 @@ typedef struct clg_attrs {
                              * are rejected); random_normal: alpha = mean, beta = std >= 0 */
     float p;                /* dropout probability; patch_mask ratio */
     int patch;              /* patch_mask: patch side P */
-    int height, width;      /* patch_mask: image size (H*W = row length) */
+    int height, width;      /* patch_mask, augment: image size (H*W = row length) */
     uint64_t seed;          /* random ops */
     uint64_t counter;       /* random ops: e.g. the training step */
     int deterministic;      /* embedding backward: fixed summation order */
     clg_shape shape;        /* ops with no input: the output shape */
     int act;                /* bias_act: a clg_act (default CLG_ACT_NONE) */
+    /* augment (images [N, height*width] -> views [views*N, height*width], row v*N+i = view v of
+     * image i; every view draws its own parameters from (seed, counter)).  Steps, in order:
+     * random resized crop (area fraction uniform in [scale_lo, scale_hi], aspect ratio w/h
+     * log-uniform in [ratio_lo, ratio_hi], clamped to the image, placed uniformly inside it, then
+     * shifted by up to ±translate pixels in x and y) sampled bilinearly with zeros outside the
+     * image; horizontal flip with probability flip_p; with probability cutout_p one cutout×cutout
+     * square, placed uniformly inside the image, set to 0; Gaussian noise of std noise_std added
+     * (not clamped).  clg_attrs_defaults() makes it the identity with views = 1. */
+    struct clg_augment_attrs {
+        int views;                  /* >= 1 */
+        float scale_lo, scale_hi;   /* 0 < lo <= hi <= 1 */
+        float ratio_lo, ratio_hi;   /* 0 < lo <= hi */
+        float translate;            /* >= 0, pixels */
+        float flip_p, cutout_p;     /* in [0, 1] */
+        int cutout;                 /* square side, 0 (off) .. min(height, width) */
+        float noise_std;            /* >= 0 */
+    } aug;
 } clg_attrs;
 
 clg_attrs clg_attrs_defaults(void);
