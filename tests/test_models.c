@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "ref_ops.h"
 
 static char path[256];
 
@@ -140,6 +141,181 @@ static void test_encoder_into_classifier(void **s)
     unlink(path);
     clg_mae_free(&ae);
     clg_mlp_free(&m);
+}
+
+/* ---- SimCLR ---------------------------------------------------------------------------------- */
+
+/* NT-Xent in double over z [n, d] (pairs i, (i + n/2) mod n); acc gets the fraction of rows whose
+ * most similar other row is the pair. */
+static double ref_nt_xent(const double *z, int n, int d, double tau, double *acc)
+{
+    double *u = malloc(sizeof *u * (size_t)n * (size_t)d);
+    assert_non_null(u);
+    for (int i = 0; i < n; i++) {
+        double nn = 0;
+        for (int k = 0; k < d; k++)
+            nn += z[i * d + k] * z[i * d + k];
+        nn = sqrt(nn);
+        for (int k = 0; k < d; k++)
+            u[i * d + k] = z[i * d + k] / (nn > 1e-12 ? nn : 1e-12);
+    }
+    double loss = 0, hits = 0;
+    for (int i = 0; i < n; i++) {
+        int pos = (i + n / 2) % n, best = -1;
+        double mx = -1e300, sum = 0, lp = 0, bv = -1e300;
+        double l[64];
+        for (int j = 0; j < n; j++) {
+            double sdot = 0;
+            for (int k = 0; k < d; k++)
+                sdot += u[i * d + k] * u[j * d + k];
+            l[j] = sdot / tau;
+            if (j != i && l[j] > mx)
+                mx = l[j];
+            if (j != i && l[j] > bv) {
+                bv = l[j];
+                best = j;
+            }
+        }
+        for (int j = 0; j < n; j++)
+            if (j != i)
+                sum += exp(l[j] - mx);
+        lp = l[pos] - mx - log(sum);
+        loss -= lp;
+        hits += best == pos;
+    }
+    free(u);
+    if (acc)
+        *acc = hits / n;
+    return loss / n;
+}
+
+/* clg_nt_xent on a parameter z: the loss against the double reference and its gradient against
+ * central differences of the reference, for two temperatures. */
+static void test_nt_xent_vs_reference(void **s)
+{
+    (void)s;
+    enum { N = 8, D = 5 };
+    const float taus[] = { 0.2f, 0.5f };
+    for (int t = 0; t < 2; t++) {
+        clg_graph *g;
+        assert_clg_ok(clg_graph_create(tctx, &g));
+        clg_graph_set_seed(g, 5 + t);
+        clg_shape sz = SHAPE2(CLG_F32, N, D);
+        clg_init init = { .kind = CLG_INIT_UNIFORM, .a = -1.0f, .b = 1.0f };
+        int z, loss, logits;
+        assert_clg_ok(clg_graph_param(g, "z", &sz, &init, 0, &z));
+        assert_clg_ok(clg_nt_xent(g, z, taus[t], &logits, &loss));
+        assert_clg_ok(clg_graph_set_loss(g, loss));
+        assert_clg_ok(clg_graph_plan(g, CLG_PLAN_TRAIN));
+        float zv[N * D], gv[N * D], lv;
+        assert_clg_ok(clg_graph_param_read(g, 0, zv));
+        assert_clg_ok(clg_graph_step(g, &lv));
+        assert_clg_ok(clg_graph_grad_read(g, z, gv));
+        double zd[N * D];
+        for (int i = 0; i < N * D; i++)
+            zd[i] = zv[i];
+        double want = ref_nt_xent(zd, N, D, taus[t], NULL);
+        assert_true(fabs(lv - want) <= 1e-5 * (1 + fabs(want)));
+        for (int i = 0; i < N * D; i++) {
+            double keep = zd[i], h = 1e-5;
+            zd[i] = keep + h;
+            double lp = ref_nt_xent(zd, N, D, taus[t], NULL);
+            zd[i] = keep - h;
+            double lm = ref_nt_xent(zd, N, D, taus[t], NULL);
+            zd[i] = keep;
+            double fd = (lp - lm) / (2 * h);
+            if (fabs(gv[i] - fd) > 1e-4 * (1 + fabs(fd)))
+                fail_msg("nt_xent grad[%d]: device %g, reference %g (tau %g)", i, gv[i], fd, taus[t]);
+        }
+        clg_graph_destroy(g);
+    }
+    clg_graph *g;
+    assert_clg_ok(clg_graph_create(tctx, &g));
+    clg_shape odd = SHAPE2(CLG_F32, 5, 3);
+    int z, loss;
+    assert_clg_ok(clg_graph_param(g, "z", &odd, NULL, 0, &z));
+    assert_int_equal(clg_nt_xent(g, z, 0.5f, NULL, &loss), CLG_ERR_INVALID_ARG);
+    assert_non_null(strstr(clg_last_error(), "nt_xent"));
+    clg_graph_destroy(g);
+}
+
+/* The model: identity augmentation gives two copies of x, the loss and pair accuracy of a
+ * forward equal the reference on its projections, parameters are named and grouped so the
+ * classifier loads the encoder, and a few steps on fixed data lower the loss. */
+static void test_simclr_model(void **s)
+{
+    (void)s;
+    make_path("simclr");
+    clg_simclr_config c = clg_simclr_defaults();
+    c.height = 8;
+    c.width = 8;
+    c.enc[0] = 64;
+    c.enc[1] = 16;
+    c.enc[2] = 6;
+    c.head[0] = 6;
+    c.head[1] = 4;
+    c.batch = 6;
+    c.temperature = 0.3f;
+    c.aug.cutout = 3;
+    clg_simclr m;
+    assert_clg_ok(clg_simclr_build(tctx, &c, &m));
+    clg_optim_options oo = clg_optim_defaults(CLG_OPTIM_ADAM);
+    oo.lr = 1e-2f;
+    assert_clg_ok(clg_graph_set_optimizer(m.g, &oo));
+    assert_clg_ok(clg_graph_plan(m.g, CLG_PLAN_TRAIN));
+    assert_string_equal(clg_graph_param_name(m.g, 0), "enc.fc1.weight");
+    for (int p = 0; p < clg_graph_param_count(m.g); p++)
+        assert_int_equal(clg_graph_param_group(m.g, p), strncmp(clg_graph_param_name(m.g, p), "enc.", 4) ? 1 : 0);
+    float x[6 * 64], views[12 * 64], proj[12 * 4], lv, acc;
+    trng r = { 99 };
+    for (int i = 0; i < 6 * 64; i++)
+        x[i] = (float)trng_uniform(&r);
+    assert_clg_ok(clg_graph_set_input(m.g, m.x, x));
+    assert_clg_ok(clg_graph_forward(m.g));
+    assert_clg_ok(clg_graph_read(m.g, m.views, views));
+    assert_clg_ok(clg_graph_read(m.g, m.proj, proj));
+    assert_clg_ok(clg_graph_read(m.g, m.loss, &lv));
+    assert_clg_ok(clg_graph_read(m.g, m.acc, &acc));
+    double pd[12 * 4], want_acc;
+    for (int i = 0; i < 12 * 4; i++)
+        pd[i] = proj[i];
+    double want = ref_nt_xent(pd, 12, 4, 0.3, &want_acc);
+    assert_true(fabs(lv - want) <= 1e-5 * (1 + fabs(want)));
+    assert_true(fabs(acc - want_acc) < 1e-6);
+    int differ = 0;
+    for (int i = 0; i < 6 * 64; i++)
+        differ += views[i] != views[6 * 64 + i];
+    assert_true(differ > 6 * 64 / 4); /* two different views of each image */
+    float first = 0, last = 0;
+    for (int k = 0; k < 30; k++) {
+        assert_clg_ok(clg_graph_step(m.g, &lv));
+        if (k < 5)
+            first += lv;
+        if (k >= 25)
+            last += lv;
+    }
+    assert_true(last < first);
+    assert_clg_ok(clg_checkpoint_save(m.g, path, NULL));
+    clg_mlp cl;
+    const int enc[] = { 64, 16, 6 };
+    assert_clg_ok(clg_classifier_build(tctx, enc, 3, 10, 4, 3, &cl));
+    assert_clg_ok(clg_graph_plan(cl.g, CLG_PLAN_INFERENCE));
+    int loaded = 0;
+    assert_clg_ok(clg_checkpoint_load(cl.g, path, CLG_LOAD_PARTIAL, &loaded));
+    assert_int_equal(loaded, 4);
+    unlink(path);
+    clg_mlp_free(&cl);
+    clg_simclr_free(&m);
+    /* identity augmentation: both views are the images */
+    c.aug = clg_attrs_defaults().aug;
+    assert_clg_ok(clg_simclr_build(tctx, &c, &m));
+    assert_clg_ok(clg_graph_plan(m.g, CLG_PLAN_INFERENCE));
+    assert_clg_ok(clg_graph_set_input(m.g, m.x, x));
+    assert_clg_ok(clg_graph_forward(m.g));
+    assert_clg_ok(clg_graph_read(m.g, m.views, views));
+    assert_memory_equal(views, x, sizeof x);
+    assert_memory_equal(views + 6 * 64, x, sizeof x);
+    clg_simclr_free(&m);
 }
 
 static void test_python_reads_checkpoint(void **s)
@@ -304,6 +480,7 @@ int main(void)
         cmocka_unit_test(test_save_load_identical), cmocka_unit_test(test_mismatched_and_truncated),
         cmocka_unit_test(test_encoder_into_classifier), cmocka_unit_test(test_python_reads_checkpoint),
         cmocka_unit_test(test_memory_plan_below_naive), cmocka_unit_test(test_steps_allocate_nothing),
+        cmocka_unit_test(test_nt_xent_vs_reference), cmocka_unit_test(test_simclr_model),
     };
     return clg_test_run_per_device("models", tests, sizeof tests / sizeof tests[0]);
 }

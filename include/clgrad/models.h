@@ -1,5 +1,5 @@
-/* clgrad/models.h — model builders on the graph runtime: the MLP classifier and the masked
- * auto-encoder.  A builder only adds nodes to a graph; training loops live in the caller.
+/* clgrad/models.h — model builders on the graph runtime: the MLP classifier, the masked
+ * auto-encoder and SimCLR.  A builder only adds nodes to a graph; training loops live in the caller.
  *
  * Parameter names and layouts: layer i (1-based) has "fc<i>.weight" f32[in, out] (used as x·W, the
  * transpose of PyTorch's nn.Linear.weight) and "fc<i>.bias" f32[out].
@@ -74,6 +74,56 @@ typedef struct clg_mae {
 clg_mae_config clg_mae_defaults(void);
 clg_status clg_mae_build(clg_ctx *ctx, const clg_mae_config *cfg, clg_mae *out);
 void clg_mae_free(clg_mae *m);
+
+/* ---- SimCLR ------------------------------------------------------------------------------- */
+
+/* NT-Xent (normalized temperature-scaled cross-entropy) over z f32[2B, D]: rows are L2-normalised,
+ * logits = cosine similarities / temperature with each row's similarity to itself masked out,
+ * and the loss is the cross-entropy, mean over the 2B rows, of row i against its pair
+ * (i + B) mod 2B: the other 2B - 2 rows are its negatives.  Composed of graph ops (l2_normalize,
+ * similarity_matrix, scale, add of a constant diagonal mask, cross_entropy with constant labels);
+ * *logits (may be NULL) gets the masked logits node, *loss the loss node (not set as the graph's
+ * loss). */
+clg_status clg_nt_xent(clg_graph *g, int z, float temperature, int *logits, int *loss);
+
+/* Images [batch, H*W] give 2*batch views by the augment op (clg_attrs.aug; view v of image i is
+ * row v*batch + i, drawn on the device from (seed, step)); the encoder enc[0] = H*W -> ... ->
+ * enc[n_enc-1] has a ReLU after every layer, the code included (so `clgrad adapt` and
+ * clg_classifier_build see the same features), parameters "enc.fc<i>.weight/bias" in group 0,
+ * exactly as the masked auto-encoder's; the projection head code -> head[0] -> ... ->
+ * head[n_head-1] has a ReLU between layers (not after the last), parameters
+ * "head.fc<i>.weight/bias" in group 1, used only by the loss; loss = clg_nt_xent over the
+ * projections. */
+typedef struct clg_simclr_config {
+    int height, width;
+    int enc[CLG_MLP_MAX_LAYERS];
+    int n_enc;                  /* widths in enc, >= 2 */
+    int head[CLG_MLP_MAX_LAYERS];
+    int n_head;                 /* widths after the code, >= 1 */
+    float temperature;          /* > 0 */
+    struct clg_augment_attrs aug; /* views is forced to 2 */
+    int batch;                  /* images per step (2*batch views) */
+    uint64_t seed;
+} clg_simclr_config;
+
+typedef struct clg_simclr {
+    clg_graph *g;
+    clg_simclr_config cfg;
+    int x;                      /* input f32[batch, H*W] */
+    int views;                  /* f32[2*batch, H*W], kept */
+    int code;                   /* f32[2*batch, enc[n_enc-1]] (after the ReLU) */
+    int proj;                   /* f32[2*batch, head[n_head-1]], kept */
+    int logits;                 /* f32[2*batch, 2*batch], kept */
+    int acc;                    /* f32 scalar: fraction of views whose most similar view is their pair */
+    int loss;
+} clg_simclr;
+
+/* Defaults: 28x28, encoder 784-512-128, head 128-128-64, temperature 0.5, batch 256, seed 1, and the
+ * issue's reference augmentations (crop scale 0.5-1, aspect 3/4-4/3, flip 0.5, 8x8 cutout 0.5,
+ * noise 0.05, no extra translation). */
+clg_simclr_config clg_simclr_defaults(void);
+clg_status clg_simclr_build(clg_ctx *ctx, const clg_simclr_config *cfg, clg_simclr *out);
+void clg_simclr_free(clg_simclr *m);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop
