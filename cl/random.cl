@@ -245,26 +245,23 @@ __kernel void dropout_apply_vec(__global const float *src, int so, __global floa
 
 /* ---- augment: per-view random resized crop, flip, cutout, noise ---------------------------
  * View row r (image r % nimg) draws its parameters from blocks 3r, 3r+1, 3r+2 of stream
- * RNG_TAG_AUGMENT (words 0..11: area scale, log aspect, x place, y place, x shift, y shift,
+ * RNG_TAG_AUGMENT (words 0..11: area scale, log aspect, x place, x shift, y place, y shift,
  * flip, cutout on, cutout x, cutout y, -, -); the noise of output element i is the Box-Muller
- * draw of random_normal at element i of stream RNG_TAG_AUGNOISE.  One work-item per (row, y). */
+ * draw of random_normal at element i of stream RNG_TAG_AUGNOISE.  Two passes: augment_params,
+ * one work-item per row, writes AUG_NPAR floats per row (x0, y0, crop w / W, crop h / H, flip,
+ * cutout x or -1, cutout y); augment_apply, one work-item per Philox block of 4 output elements,
+ * samples, cuts and adds the noise. */
 #define RNG_TAG_AUGMENT  0x41u
 #define RNG_TAG_AUGNOISE 0x47u
+#define AUG_NPAR 8
 
-inline float aug_px(__global const float *img, int H, int W, int x, int y)
+__kernel void augment_params(__global float *par, int nrows, int H, int W, float scale_lo, float scale_hi,
+                             float lratio_lo, float lratio_hi, float translate, uint flip_thr, int cutout,
+                             uint cutout_thr, uint k0, uint k1, uint c2, uint c3)
 {
-    return (x >= 0 && x < W && y >= 0 && y < H) ? img[y * W + x] : 0.0f;
-}
-
-__kernel void augment_fwd(__global const float *x, int xo, __global float *out, int oo, int nrows, int nimg,
-                          int H, int W, float scale_lo, float scale_hi, float lratio_lo, float lratio_hi,
-                          float translate, uint flip_thr, int cutout, uint cutout_thr, float noise_std, uint k0,
-                          uint k1, uint c2, uint c3)
-{
-    int gid = get_global_id(0);
-    if (gid >= nrows * H)
+    int r = get_global_id(0);
+    if (r >= nrows)
         return;
-    int r = gid / H, y = gid - r * H;
     uint4 b0 = rng_block((uint)(3 * r), RNG_TAG_AUGMENT, k0, k1, c2, c3);
     uint4 b1 = rng_block((uint)(3 * r + 1), RNG_TAG_AUGMENT, k0, k1, c2, c3);
     uint4 b2 = rng_block((uint)(3 * r + 2), RNG_TAG_AUGMENT, k0, k1, c2, c3);
@@ -272,41 +269,108 @@ __kernel void augment_fwd(__global const float *x, int xo, __global float *out, 
     float ar = exp(lratio_lo + (lratio_hi - lratio_lo) * rng_u01(b0.y));
     float area = s * (float)(H * W);
     float cw = fmin(sqrt(area * ar), (float)W), ch = fmin(sqrt(area / ar), (float)H);
-    float x0 = rng_u01(b0.z) * ((float)W - cw) + translate * (2.0f * rng_u01(b0.w) - 1.0f);
-    float y0 = rng_u01(b1.x) * ((float)H - ch) + translate * (2.0f * rng_u01(b1.y) - 1.0f);
-    int flip = (b1.z >> 8) < flip_thr;
+    __global float *p = par + (size_t)r * AUG_NPAR;
+    p[0] = rng_u01(b0.z) * ((float)W - cw) + translate * (2.0f * rng_u01(b0.w) - 1.0f);
+    p[1] = rng_u01(b1.x) * ((float)H - ch) + translate * (2.0f * rng_u01(b1.y) - 1.0f);
+    p[2] = cw / (float)W;
+    p[3] = ch / (float)H;
+    p[4] = (b1.z >> 8) < flip_thr ? 1.0f : 0.0f;
     int cut = cutout > 0 && (b1.w >> 8) < cutout_thr;
-    int cx = (int)mul_hi(b2.x, (uint)(W - cutout + 1)), cy = (int)mul_hi(b2.y, (uint)(H - cutout + 1));
-    float sy = y0 + ((float)y + 0.5f) * (ch / (float)H) - 0.5f;
-    float fy = floor(sy), ay = sy - fy;
-    int iy = (int)fy;
-    __global const float *img = x + xo + (size_t)(r % nimg) * H * W;
-    __global float *row = out + oo + (size_t)gid * W;
-    int cuty = cut && y >= cy && y < cy + cutout;
-    uint4 nb = (uint4)(0);
-    uint cur = 0xffffffffu;
-    for (int px = 0; px < W; px++) {
-        int xs = flip ? W - 1 - px : px;
-        float sx = x0 + ((float)xs + 0.5f) * (cw / (float)W) - 0.5f;
-        float fx = floor(sx), ax = sx - fx;
-        int ix = (int)fx;
-        float top = (1.0f - ax) * aug_px(img, H, W, ix, iy) + ax * aug_px(img, H, W, ix + 1, iy);
-        float bot = (1.0f - ax) * aug_px(img, H, W, ix, iy + 1) + ax * aug_px(img, H, W, ix + 1, iy + 1);
-        float v = (1.0f - ay) * top + ay * bot;
-        if (cuty && px >= cx && px < cx + cutout)
-            v = 0.0f;
-        if (noise_std > 0.0f) {
-            uint i = (uint)gid * (uint)W + (uint)px, blk = i >> 2;
-            int j = (int)(i & 3u), p = j & ~1;
-            if (blk != cur) {
-                nb = rng_block(blk, RNG_TAG_AUGNOISE, k0, k1, c2, c3);
-                cur = blk;
-            }
+    p[5] = cut ? (float)(int)mul_hi(b2.x, (uint)(W - cutout + 1)) : -1.0f;
+    p[6] = (float)(int)mul_hi(b2.y, (uint)(H - cutout + 1));
+    p[7] = 0.0f;
+}
+
+inline float aug_px(__global const float *img, int H, int W, int x, int y)
+{
+    return (x >= 0 && x < W && y >= 0 && y < H) ? img[y * W + x] : 0.0f;
+}
+
+__kernel void augment_apply(__global const float *x, int xo, __global const float *par, __global float *out, int oo,
+                            int n, int nimg, int H, int W, int cutout, float noise_std, uint k0, uint k1, uint c2,
+                            uint c3)
+{
+    int b = get_global_id(0);
+    if (b * 4 >= n)
+        return;
+    int HW = H * W;
+    float z[4] = { 0.0f, 0.0f, 0.0f, 0.0f };
+    if (noise_std > 0.0f) {
+        uint4 nb = rng_block((uint)b, RNG_TAG_AUGNOISE, k0, k1, c2, c3);
+        for (int p = 0; p < 4; p += 2) {
             float u1 = (float)((rng_word(nb, p) >> 8) + 1u) * 0x1.0p-24f;
             float t = (float)(rng_word(nb, p + 1) >> 8) * 0x1.0p-23f;
             float rad = sqrt(-2.0f * log(u1));
-            v += noise_std * (rad * ((j & 1) ? sinpi(t) : cospi(t)));
+            z[p] = rad * cospi(t);
+            z[p + 1] = rad * sinpi(t);
         }
-        row[px] = v;
     }
+    for (int j = 0; j < 4 && b * 4 + j < n; j++) {
+        int i = b * 4 + j, r = i / HW, pix = i - r * HW, y = pix / W, px = pix - y * W;
+        __global const float *p = par + (size_t)r * AUG_NPAR;
+        int xs = p[4] != 0.0f ? W - 1 - px : px;
+        float sx = p[0] + ((float)xs + 0.5f) * p[2] - 0.5f;
+        float sy = p[1] + ((float)y + 0.5f) * p[3] - 0.5f;
+        float fx = floor(sx), ax = sx - fx, fy = floor(sy), ay = sy - fy;
+        int ix = (int)fx, iy = (int)fy;
+        __global const float *img = x + xo + (size_t)(r % nimg) * HW;
+        float top = (1.0f - ax) * aug_px(img, H, W, ix, iy) + ax * aug_px(img, H, W, ix + 1, iy);
+        float bot = (1.0f - ax) * aug_px(img, H, W, ix, iy + 1) + ax * aug_px(img, H, W, ix + 1, iy + 1);
+        float v = (1.0f - ay) * top + ay * bot;
+        int cx = (int)p[5], cy = (int)p[6];
+        if (cx >= 0 && px >= cx && px < cx + cutout && y >= cy && y < cy + cutout)
+            v = 0.0f;
+        out[oo + i] = v + noise_std * z[j];
+    }
+}
+
+/* CPU style of augment_apply: 16 blocks (64 elements) per work-item, the noise in uint16 lanes. */
+__kernel void augment_apply_vec(__global const float *x, int xo, __global const float *par, __global float *out,
+                                int oo, int n, int nimg, int H, int W, int cutout, float noise_std, uint k0, uint k1,
+                                uint c2, uint c3)
+{
+    int b0 = get_global_id(0) * 16, HW = H * W;
+    float e[4][16];
+    if (noise_std > 0.0f) {
+        uint v[4][16];
+        rng_blocks16(v, (uint)b0, RNG_TAG_AUGNOISE, k0, k1, c2, c3);
+        for (int p = 0; p < 4; p += 2) {
+            uint16 a = vload16(0, v[p]), b = vload16(0, v[p + 1]);
+            float16 u1 = convert_float16((a >> 8) + 1u) * 0x1.0p-24f;
+            float16 t = convert_float16(b >> 8) * 0x1.0p-23f;
+            float16 rad = sqrt(-2.0f * log(u1));
+            vstore16(rad * cospi(t), 0, e[p]);
+            vstore16(rad * sinpi(t), 0, e[p + 1]);
+        }
+    } else {
+        for (int j = 0; j < 4; j++)
+            vstore16((float16)(0.0f), 0, e[j]);
+    }
+    int i = b0 * 4, r = i / HW, pix = i - r * HW, y = pix / W, px = pix - y * W;
+    for (int l = 0; l < 16; l++)
+        for (int j = 0; j < 4; j++, i++) {
+            if (i >= n)
+                return;
+            __global const float *p = par + (size_t)r * AUG_NPAR;
+            int xs = p[4] != 0.0f ? W - 1 - px : px;
+            float sx = p[0] + ((float)xs + 0.5f) * p[2] - 0.5f;
+            float sy = p[1] + ((float)y + 0.5f) * p[3] - 0.5f;
+            float fx = floor(sx), ax = sx - fx, fy = floor(sy), ay = sy - fy;
+            int ix = (int)fx, iy = (int)fy;
+            __global const float *img = x + xo + (size_t)(r % nimg) * HW;
+            float top = (1.0f - ax) * aug_px(img, H, W, ix, iy) + ax * aug_px(img, H, W, ix + 1, iy);
+            float bot = (1.0f - ax) * aug_px(img, H, W, ix, iy + 1) + ax * aug_px(img, H, W, ix + 1, iy + 1);
+            float val = (1.0f - ay) * top + ay * bot;
+            int cx = (int)p[5], cy = (int)p[6];
+            if (cx >= 0 && px >= cx && px < cx + cutout && y >= cy && y < cy + cutout)
+                val = 0.0f;
+            out[oo + i] = val + noise_std * e[j][l];
+            if (++px == W) {
+                px = 0;
+                if (++y == H) {
+                    y = 0;
+                    r++;
+                }
+            }
+        }
 }

@@ -279,18 +279,43 @@ static clg_status augment_infer(const clg_shape *const *in, const clg_attrs *a, 
 /* a 24-bit draw is below the threshold with probability p */
 static cl_uint prob_thr(float p) { return (cl_uint)ceil((double)p * 16777216.0); }
 
+#define AUG_NPAR 8 /* per-row parameters (cl/random.cl) */
+
 static clg_status augment_forward(clg_ctx *ctx, const clg_tensor *const *in, clg_tensor *out, const clg_attrs *a)
 {
     const struct clg_augment_attrs *g = &a->aug;
     int rows = (int)out->s.dim[0], H = a->height, W = a->width;
     if (rows == 0)
         return CLG_OK;
-    return LAUNCH(ctx, CLG_K_augment_fwd, (size_t)rows * (size_t)H, KTEN(in[0]), KTEN(out), KINT(rows),
-                  KINT((int)in[0]->s.dim[0]), KINT(H), KINT(W), KFLT(g->scale_lo), KFLT(g->scale_hi),
-                  KFLT(logf(g->ratio_lo)), KFLT(logf(g->ratio_hi)), KFLT(g->translate), KUINT(prob_thr(g->flip_p)),
-                  KINT(g->cutout), KUINT(prob_thr(g->cutout_p)), KFLT(g->noise_std), RNG_ARGS(a));
+    clg_shape ps = clg_shape_make(CLG_F32, 1, (int64_t[]){ (int64_t)rows * AUG_NPAR });
+    clg_tensor par;
+    clg_status st = clg__scratch_tensor(ctx, &ps, &par, "augment");
+    if (st)
+        return st;
+    int64_t n = clg_shape_numel(&out->s);
+    if ((st = LAUNCH(ctx, CLG_K_augment_params, (size_t)rows, KMEM(par.buf), KINT(rows), KINT(H), KINT(W),
+                     KFLT(g->scale_lo), KFLT(g->scale_hi), KFLT(logf(g->ratio_lo)), KFLT(logf(g->ratio_hi)),
+                     KFLT(g->translate), KUINT(prob_thr(g->flip_p)), KINT(g->cutout), KUINT(prob_thr(g->cutout_p)),
+                     RNG_ARGS(a))))
+        return st;
+    return LAUNCH_RNG(ctx, augment_apply, blocks_of(n), KTEN(in[0]), KMEM(par.buf), KTEN(out), KINT((int)n),
+                  KINT((int)in[0]->s.dim[0]), KINT(H), KINT(W), KINT(g->cutout), KFLT(g->noise_std), RNG_ARGS(a));
+}
+
+/* The per-row crop, flip and cutout parameters. */
+static int augment_scratch(const clg_ctx *ctx, const clg_shape *const *in, const clg_shape *out, const clg_attrs *a,
+                           int backward, size_t *bytes)
+{
+    (void)ctx;
+    (void)in;
+    (void)a;
+    if (backward || out->dim[0] == 0)
+        return 0;
+    bytes[0] = (size_t)out->dim[0] * AUG_NPAR * sizeof(float);
+    return 1;
 }
 
 const clg_op_desc clg_op_random_augment = {
-    .infer = augment_infer, .forward = augment_forward, .backward = NULL, .flags = CLG_OPF_STOCHASTIC
+    .infer = augment_infer, .forward = augment_forward, .backward = NULL, .scratch = augment_scratch,
+    .flags = CLG_OPF_STOCHASTIC
 };

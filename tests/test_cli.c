@@ -296,6 +296,11 @@ static void test_bad_arguments(void **state)
         { { "train", "mlp", "--batch", "8", "--batch", "16" }, "option '--batch' given more than once" },
         { { "train", "mlp", "--profile", "--profile" }, "option '--profile' given more than once" },
         { { "train", "mae", "--encoder", "0" }, "--encoder must be an integer in 1.." },
+        { { "train", "simclr", "--temperature", "0" }, "--temperature must be a number" },
+        { { "train", "simclr", "--crop-scale", "0.5" }, "--crop-scale must be LO,HI" },
+        { { "train", "simclr", "--crop-scale", "0.9,0.5" }, "LO 0.9 is above HI 0.5" },
+        { { "train", "simclr", "--flip", "2" }, "--flip must be a number" },
+        { { "train", "simclr", "--no-crop", "--crop-ratio", "1,2" }, "exclude each other" },
         { { "train", "mae", "--epochs", "x" }, "--epochs must be an integer" },
         { { "train", "mae", "--mask-ratio", "1.5" }, "--mask-ratio must be a number" },
         { { "train", "mae", "--lr", "-1" }, "--lr must be a number" },
@@ -682,6 +687,33 @@ static void test_resume_exact(void **state)
     free(r);
 }
 
+/* train simclr on 8x8 images: outputs, an encoder `adapt` takes, the views PNG, a cutout larger
+ * than the images refused, and Ctrl-C + --resume giving the uninterrupted run's parameters. */
+static void test_simclr(void **state)
+{
+    (void)state;
+    run_result *r = malloc(sizeof *r);
+    assert_non_null(r);
+#define SIMCLR_ARGS(out) "train", "simclr", "--data", g_data, "--encoder", "16,8", "--head", "8,4", "--batch", "32", \
+                         "--cutout", "3", "--translate", "1", "--epochs", "6", "--device", dev_spec(), "--out", path(out)
+    RUN(r, NULL, SIMCLR_ARGS("sref.safetensors"));
+    expect(r, 0, "done: test nt-xent");
+    assert_non_null(strstr(r->out, "samples/s"));
+    assert_true(exists(path("sref.csv")) && exists(path("sref.svg")) && exists(path("sref.png")));
+    RUN(r, NULL, "adapt", "--from", path("sref.safetensors"), "--mode", "probe", "--data", g_data, "--batch", "32",
+        "--epochs", "1", "--device", dev_spec(), "--out", path("sprobe.safetensors"));
+    expect(r, 0, "done:");
+    RUN(r, NULL, "train", "simclr", "--data", g_data, "--cutout", "9", "--device", dev_spec(), "--out",
+        path("s9.safetensors"));
+    expect(r, 2, "--cutout 9 is larger than the 8x8 images");
+    const char *args[] = { SIMCLR_ARGS("sres.safetensors") };
+    interrupt_and_resume(args, (int)(sizeof args / sizeof args[0]), path("sres.resume.safetensors"),
+                         path("sres.safetensors"), path("sref.safetensors"), "  train ", 1);
+    rm_runs((const char *const[]){ "sref", "sres", "sprobe" }, 3);
+    assert_no_temp();
+    free(r);
+}
+
 /* train sgns --deterministic: Ctrl-C saves the state, --resume continues; the .vec equals the
  * uninterrupted run's byte for byte (CPU devices: deterministic mode is bit-exact there). */
 static void test_sgns_resume(void **state)
@@ -840,6 +872,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_write_errors),
         cmocka_unit_test(test_resume_exact),
         cmocka_unit_test(test_sgns_resume),
+        cmocka_unit_test(test_simclr),
         cmocka_unit_test(test_sigint_random),
     };
     int failed = clg_test_run("cli", plain, sizeof plain / sizeof plain[0]);

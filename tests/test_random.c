@@ -539,7 +539,8 @@ static void test_random_styles(void **s)
 {
     void (*const fns[])(void **) = { test_uniform_bit_exact, test_uniform_range, test_streams,
                                      test_normal_vs_reference, test_patch_mask_vs_reference,
-                                     test_patch_mask_counts, test_dropout_forward_backward };
+                                     test_patch_mask_counts, test_dropout_forward_backward,
+                                     test_augment_vs_reference, test_augment_properties };
     clg_test_each_vec_kernels(fns, sizeof fns / sizeof fns[0], s);
 }
 

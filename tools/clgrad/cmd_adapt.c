@@ -15,7 +15,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: clgrad adapt --from ENCODER.safetensors|none|pixels [--mode probe|finetune] [options]\n"
-            "  --from FILE       a `clgrad train mae` checkpoint; its enc.* tensors initialise the encoder\n"
+            "  --from FILE       a `clgrad train mae` or `train simclr` checkpoint; its enc.* tensors initialise the encoder\n"
             "  --from none       the same network trained from scratch\n"
             "  --from pixels     a linear classifier on raw pixels\n"
             "  --mode probe      train only a new final layer on the frozen encoder (default)\n"
@@ -38,14 +38,22 @@ static int encoder_from_checkpoint(const char *path, mlp_config *cfg)
         return cli_fail("reading the encoder checkpoint", st);
     const char *model = clg_safetensors_meta(f, "model"), *arch = clg_safetensors_meta(f, "arch");
     int w[2 * MLP_MAX_LAYERS + 1], n = 0, rc = 0;
-    if (!model || strcmp(model, "mae") != 0 || !arch) {
-        fprintf(stderr, "clgrad adapt: %s is not a masked auto-encoder checkpoint (metadata model=%s)\n", path,
-                model ? model : "none");
+    int simclr = model && !strcmp(model, "simclr"); /* its "arch" is the encoder alone */
+    if (!model || (strcmp(model, "mae") != 0 && !simclr) || !arch) {
+        fprintf(stderr, "clgrad adapt: %s is not a masked auto-encoder or SimCLR checkpoint (metadata model=%s)\n",
+                path, model ? model : "none");
         rc = 1;
         goto out;
     }
     n = cli_parse_arch(arch, w, 2 * MLP_MAX_LAYERS + 1);
-    if (n < 3 || n % 2 == 0 || w[0] != w[n - 1]) {
+    if (simclr && n >= 2 && n <= MLP_MAX_LAYERS) {
+        cfg->from_width = w[0];
+        cfg->n_hidden = 0;
+        for (int i = 1; i < n; i++)
+            cfg->hidden[cfg->n_hidden++] = w[i];
+        goto out;
+    }
+    if (simclr || n < 3 || n % 2 == 0 || w[0] != w[n - 1]) {
         fprintf(stderr, "clgrad adapt: %s: cannot read the architecture '%s'\n", path, arch);
         rc = 1;
         goto out;

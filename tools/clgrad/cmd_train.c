@@ -39,16 +39,18 @@ static void usage_mlp(FILE *f)
 int cmd_train(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fprintf(argc < 2 ? stderr : stdout, "usage: clgrad train mlp|mae|sgns [options]  (--help after the model for its options)\n");
+        fprintf(argc < 2 ? stderr : stdout, "usage: clgrad train mlp|mae|simclr|sgns [options]  (--help after the model for its options)\n");
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "mlp"))
         return cmd_train_mlp(argc - 1, argv + 1);
     if (!strcmp(argv[1], "mae"))
         return cmd_train_mae(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "simclr"))
+        return cmd_train_simclr(argc - 1, argv + 1);
     if (!strcmp(argv[1], "sgns"))
         return cmd_train_sgns(argc - 1, argv + 1);
-    fprintf(stderr, "clgrad train: unknown model '%s' (mlp, mae, sgns)\n", argv[1]);
+    fprintf(stderr, "clgrad train: unknown model '%s' (mlp, mae, simclr, sgns)\n", argv[1]);
     return 2;
 }
 

@@ -16,7 +16,7 @@ static const struct {
     const char *help;
 } commands[] = {
     { "devices", cmd_devices, "list OpenCL devices (--json, --check)" },
-    { "train", cmd_train, "train a model: mlp (classifier), mae (masked auto-encoder), sgns (word vectors)" },
+    { "train", cmd_train, "train a model: mlp (classifier), mae (masked auto-encoder), simclr (contrastive), sgns (word vectors)" },
     { "eval", cmd_eval, "evaluate a checkpoint on the test set" },
     { "adapt", cmd_adapt, "reuse a pretrained encoder: new final layer (probe) or fine-tune" },
     { "bench", cmd_bench, "measure devices side by side (--quick, --json F; bench compare A B)" },
