@@ -842,6 +842,33 @@ out:
     free(hx);
 }
 
+/* SimCLR step at the reference recipe: 256 images, two device-augmented views each (crop, flip,
+ * cutout, noise), 784-512-128 encoder, 128-128-64 head, NT-Xent; images (not views) per second. */
+static void bench_simclr(bdev *b)
+{
+    int row = metric_row(b->r, "train/simclr", "SimCLR 784-512-128 b256 x2 views Adam step", "samples/s");
+    clg_simclr_config cfg = clg_simclr_defaults();
+    clg_simclr m = { 0 };
+    float *hx = malloc((size_t)cfg.batch * 784 * sizeof(float));
+    const char *stage = "build";
+    clg_status st = CLG_ERR_OUT_OF_MEMORY;
+    if (!hx)
+        goto fail;
+    fill_rand(hx, (size_t)cfg.batch * 784, 5);
+    for (int i = 0; i < cfg.batch * 784; i++)
+        hx[i] += 0.5f;
+    if ((st = clg_simclr_build(b->ctx, &cfg, &m)) ||
+        (st = bench_graph(b, m.g, m.x, hx, -1, NULL, cfg.batch, row,
+                          metric_row(b->r, "train/simclr_launches", "SimCLR step: kernel launches", "launches"), &stage)))
+        goto fail;
+    goto out;
+fail:
+    rec_fail(b->r, row, b->col, st, stage);
+out:
+    clg_simclr_free(&m);
+    free(hx);
+}
+
 /* Skip-gram negative-sampling launches over a synthetic Zipf-distributed chunk (vocabulary 30,000,
  * dim 100, window 5, 5 negatives, 32,768 positions per launch as `train sgns` uses): centre positions
  * trained per second.  `train sgns` reports words read, before subsampling drops the frequent ones,
@@ -945,6 +972,7 @@ static void bench_device(results *r, const clg_device_info *d, int col, const op
     snprintf(r->section, sizeof r->section, "training");
     bench_mlp(&b);
     bench_mae(&b);
+    bench_simclr(&b);
     bench_sgns(&b);
     if (b.micro)
         clReleaseProgram(b.micro);
