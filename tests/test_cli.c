@@ -703,6 +703,8 @@ static void test_simclr(void **state)
     RUN(r, NULL, "adapt", "--from", path("sref.safetensors"), "--mode", "probe", "--data", g_data, "--batch", "32",
         "--epochs", "1", "--device", dev_spec(), "--out", path("sprobe.safetensors"));
     expect(r, 0, "done:");
+    RUN(r, NULL, "eval", path("sref.safetensors"), "--data", g_data, "--device", dev_spec());
+    expect(r, 1, "is a SimCLR encoder");
     RUN(r, NULL, "train", "simclr", "--data", g_data, "--cutout", "9", "--device", dev_spec(), "--out",
         path("s9.safetensors"));
     expect(r, 2, "--cutout 9 is larger than the 8x8 images");

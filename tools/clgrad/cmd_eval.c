@@ -57,6 +57,11 @@ int cmd_eval(int argc, char **argv)
                 *model ? model : "?", *arch ? arch : "?");
         return 1;
     }
+    if (!strcmp(model, "simclr")) {
+        fprintf(stderr, "clgrad eval: %s is a SimCLR encoder (no classifier); measure it with "
+                "`clgrad adapt --from %s --mode probe`\n", path, path);
+        return 1;
+    }
     int rc = 1;
     cli_data d = { 0 };
     clg_ctx *ctx = NULL;
