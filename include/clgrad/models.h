@@ -118,7 +118,7 @@ typedef struct clg_simclr {
     int loss;
 } clg_simclr;
 
-/* Defaults: 28x28, encoder 784-512-128, head 128-128-64, temperature 0.5, batch 256, seed 1, and the
+/* Defaults: 28x28, encoder 784-512-128, head 128-128-64, temperature 0.1, batch 256, seed 1, and the
  * issue's reference augmentations (crop scale 0.5-1, aspect 3/4-4/3, flip 0.5, 8x8 cutout 0.5,
  * noise 0.05, no extra translation). */
 clg_simclr_config clg_simclr_defaults(void);

@@ -23,7 +23,7 @@ static void usage(FILE *f)
             "  --data DIR         MNIST-format data folder (default " DEFAULT_DATA ")\n"
             "  --encoder LIST     encoder widths after the input (default 512,128; ReLU after each)\n"
             "  --head LIST        projection head widths after the code (default 128,64)\n"
-            "  --temperature T    NT-Xent temperature (default 0.2)\n"
+            "  --temperature T    NT-Xent temperature (default 0.1)\n"
             "  --epochs N         (default 20)\n"
             "  --batch N          images per step, two views each (default 256)\n"
             "  --lr X             Adam learning rate (default 1e-3)\n"
@@ -160,7 +160,6 @@ int cmd_train_simclr(int argc, char **argv)
     if (!used)
         return rc0;
     clg_simclr_config cfg = clg_simclr_defaults();
-    cfg.temperature = 0.2f;
     int epochs = 20, bad = 0;
     float lr = 1e-3f;
     long train_limit = 0;
