@@ -3,7 +3,8 @@
  * a classifier picks up a masked auto-encoder's encoder, training steps of the MLP and the MAE
  * create no device buffer and read no CLGRAD_* environment variable once planned, the plain
  * auto-encoder (mask ratio 0) matches a double-precision forward and MSE on every pixel, and the
- * denoising one's input is the clean image plus fresh N(0, sigma^2) noise each step. */
+ * denoising one's input is the clean image plus fresh N(0, sigma^2) noise each step, with
+ * gradients matching finite differences. */
 #include <dlfcn.h>
 #include <math.h>
 #include <stdint.h>
@@ -443,6 +444,79 @@ static void test_denoising_input(void **s)
     }
 }
 
+/* Gradients of the denoising auto-encoder (with a mask) vs central finite differences of the loss,
+ * the noise and mask held fixed by rewinding the step count to the step's (no optimizer: the step
+ * leaves the parameters as they are). */
+static void test_denoising_grads_fd(void **s)
+{
+    (void)s;
+    enum { B = 4, D = 64 };
+    clg_mae_config c = clg_mae_defaults();
+    c.height = c.width = 8;
+    c.patch = 2;
+    c.enc[0] = 64;
+    c.enc[1] = 16;
+    c.enc[2] = 6;
+    c.n_enc = 3;
+    c.batch = B;
+    c.mask_ratio = 0.25f;
+    c.noise = 0.3f;
+    clg_mae ae;
+    assert_clg_ok(clg_mae_build(tctx, &c, &ae));
+    assert_clg_ok(clg_graph_plan(ae.g, CLG_PLAN_TRAIN));
+    float x[B * D], loss;
+    ae_images(x, B * D);
+    assert_clg_ok(clg_graph_set_input(ae.g, ae.x, x));
+    clg_graph_set_step_count(ae.g, 3);
+    assert_clg_ok(clg_graph_step(ae.g, &loss));
+    assert_true(isfinite(loss) && loss > 0);
+    const double h = 1e-3;
+    double maxg = 0, maxe = 0;
+    for (int p = 0; p < clg_graph_param_count(ae.g); p++) {
+        clg_shape sh;
+        assert_clg_ok(clg_graph_param_shape(ae.g, p, &sh));
+        size_t n = (size_t)clg_shape_numel(&sh);
+        float *val = malloc(n * sizeof *val), *grad = malloc(n * sizeof *grad);
+        assert_non_null(val);
+        assert_non_null(grad);
+        assert_clg_ok(clg_graph_param_read(ae.g, p, val));
+        assert_clg_ok(clg_graph_grad_read(ae.g, clg_graph_param_id(ae.g, p), grad));
+        for (size_t i = 0; i < n; i += n > 6 ? n / 6 : 1) {
+            float keep = val[i], lp, lm;
+            val[i] = (float)(keep + h);
+            double hp = (double)val[i] - keep;
+            assert_clg_ok(clg_graph_param_write(ae.g, p, val));
+            clg_graph_set_step_count(ae.g, 3);
+            assert_clg_ok(clg_graph_forward(ae.g));
+            assert_clg_ok(clg_graph_read(ae.g, ae.loss, &lp));
+            val[i] = (float)(keep - h);
+            double hm = keep - (double)val[i];
+            assert_clg_ok(clg_graph_param_write(ae.g, p, val));
+            clg_graph_set_step_count(ae.g, 3);
+            assert_clg_ok(clg_graph_forward(ae.g));
+            assert_clg_ok(clg_graph_read(ae.g, ae.loss, &lm));
+            val[i] = keep;
+            assert_clg_ok(clg_graph_param_write(ae.g, p, val));
+            double fd = ((double)lp - lm) / (hp + hm);
+            maxg = fmax(maxg, fabs(fd));
+            maxe = fmax(maxe, fabs(grad[i] - fd));
+            if (fabs(grad[i] - fd) > 2e-2 * fabs(fd) + 2e-4)
+                fail_msg("param %s[%zu]: gradient %.7g, finite difference %.7g", clg_graph_param_name(ae.g, p), i,
+                         grad[i], fd);
+        }
+        free(val);
+        free(grad);
+    }
+    print_message("denoising AE gradients on %s: max |fd| %.3g, max |grad - fd| %.3g\n", tdev->name, maxg, maxe);
+    /* the rewound forward reproduces the step's loss: same noise and mask */
+    clg_graph_set_step_count(ae.g, 3);
+    float again;
+    assert_clg_ok(clg_graph_forward(ae.g));
+    assert_clg_ok(clg_graph_read(ae.g, ae.loss, &again));
+    assert_true(again == loss);
+    clg_mae_free(&ae);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -450,6 +524,7 @@ int main(void)
         cmocka_unit_test(test_encoder_into_classifier), cmocka_unit_test(test_python_reads_checkpoint),
         cmocka_unit_test(test_memory_plan_below_naive), cmocka_unit_test(test_steps_allocate_nothing),
         cmocka_unit_test(test_plain_ae_loss), cmocka_unit_test(test_denoising_input),
+        cmocka_unit_test(test_denoising_grads_fd),
     };
     return clg_test_run_per_device("models", tests, sizeof tests / sizeof tests[0]);
 }
