@@ -298,6 +298,9 @@ static void test_bad_arguments(void **state)
         { { "train", "mae", "--encoder", "0" }, "--encoder must be an integer in 1.." },
         { { "train", "mae", "--epochs", "x" }, "--epochs must be an integer" },
         { { "train", "mae", "--mask-ratio", "1.5" }, "--mask-ratio must be a number" },
+        { { "train", "mae", "--mask-ratio", "-0.1" }, "--mask-ratio must be a number in [0, 1]" },
+        { { "train", "mae", "--noise", "-0.1" }, "--noise must be a number in [0, 10]" },
+        { { "train", "mae", "--noise", "0.3x" }, "--noise must be a number" },
         { { "train", "mae", "--lr", "-1" }, "--lr must be a number" },
         { { "adapt", "--from", "none", "--labels", "0" }, "--labels must be an integer in 1.." },
         { { "adapt", "--from", "none", "--labels", "abc" }, "--labels must be an integer" },
@@ -341,6 +344,10 @@ static void test_bad_metadata(void **state)
     assert_clg_ok(clg_safetensors_write(path("meta.safetensors"), &t, 1, meta));
     RUN(r, NULL, "eval", path("meta.safetensors"), "--data", g_data);
     expect(r, 1, "metadata patch must be an integer");
+    const char *meta_n[] = { "model", "mae", "arch", "64-16-64", "patch", "2", "noise", "-1", NULL };
+    assert_clg_ok(clg_safetensors_write(path("meta.safetensors"), &t, 1, meta_n));
+    RUN(r, NULL, "eval", path("meta.safetensors"), "--data", g_data);
+    expect(r, 1, "metadata noise must be a number");
     rm("meta.safetensors");
     free(r);
 }
@@ -479,6 +486,36 @@ static void test_shape_mismatch(void **state)
         path("p3.safetensors"));
     expect(r, 2, "--patch 3 does not divide");
     rm_runs((const char *const[]){ "m8", "ae8" }, 2);
+    free(r);
+}
+
+/* The plain (--mask-ratio 0) and denoising (--noise) auto-encoders: the loss and the summary cover
+ * every pixel (the defect: ratio 0 trained nothing and reported 0 vs 0), the checkpoint records the
+ * noise, and eval and adapt take it. */
+static void test_plain_denoising_ae(void **state)
+{
+    (void)state;
+    run_result *r = malloc(sizeof *r);
+    assert_non_null(r);
+    for (int noisy = 0; noisy < 2; noisy++) {
+        const char *out = path(noisy ? "dae.safetensors" : "pae.safetensors");
+        RUN(r, NULL, "train", "mae", "--data", g_data, "--patch", "2", "--encoder", "16,8", "--batch", "64", "--epochs",
+            "2", "--mask-ratio", "0", "--noise", noisy ? "0.3" : "0", "--device", dev_spec(), "--out", out);
+        expect(r, 0, "(plain auto-encoder, loss on all pixels)");
+        if (noisy)
+            expect(r, 0, "input noise sigma 0.3");
+        const char *done = strstr(r->out, "done: test mse ");
+        double mse = 0, base = 0;
+        if (!done || sscanf(done, "done: test mse %lf vs mean-image baseline %lf", &mse, &base) != 2 || !(mse > 0) ||
+            !(base > 0))
+            fail_msg("expected a positive test mse and baseline on all pixels:\n%s", r->out);
+        RUN(r, NULL, "eval", out, "--data", g_data, "--device", dev_spec());
+        expect(r, 0, noisy ? "test all-pixel (noisy input) MSE" : "test all-pixel MSE");
+        RUN(r, NULL, "adapt", "--from", out, "--data", g_data, "--epochs", "1", "--batch", "64", "--device", dev_spec(),
+            "--out", path("pa.safetensors"));
+        expect(r, 0, "done: test accuracy");
+    }
+    rm_runs((const char *const[]){ "pae", "dae", "pa" }, 3);
     free(r);
 }
 
@@ -836,6 +873,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest dev[] = {
         cmocka_unit_test(test_bad_environment),
         cmocka_unit_test(test_shape_mismatch),
+        cmocka_unit_test(test_plain_denoising_ae),
         cmocka_unit_test(test_outputs_checked_first),
         cmocka_unit_test(test_write_errors),
         cmocka_unit_test(test_resume_exact),

@@ -1,7 +1,10 @@
 /* test_models.c — model builders and checkpoints: save -> load gives identical outputs, mismatched
  * or truncated checkpoints are rejected with clear messages, a clgrad checkpoint reads in Python,
- * a classifier picks up a masked auto-encoder's encoder, and training steps of the MLP and the MAE
- * create no device buffer and read no CLGRAD_* environment variable once planned. */
+ * a classifier picks up a masked auto-encoder's encoder, training steps of the MLP and the MAE
+ * create no device buffer and read no CLGRAD_* environment variable once planned, the plain
+ * auto-encoder (mask ratio 0) matches a double-precision forward and MSE on every pixel, and the
+ * denoising one's input is the clean image plus fresh N(0, sigma^2) noise each step, with
+ * gradients matching finite differences. */
 #include <dlfcn.h>
 #include <math.h>
 #include <stdint.h>
@@ -298,12 +301,230 @@ static void test_steps_allocate_nothing(void **s)
     free(x);
 }
 
+/* A small auto-encoder 64-16-6-16-64 on 8x8 images, 2x2 patches, planned for training with Adam. */
+static void small_ae(float ratio, float noise, int batch, clg_mae *ae)
+{
+    clg_mae_config c = clg_mae_defaults();
+    c.height = 8;
+    c.width = 8;
+    c.patch = 2;
+    c.enc[0] = 64;
+    c.enc[1] = 16;
+    c.enc[2] = 6;
+    c.n_enc = 3;
+    c.batch = batch;
+    c.mask_ratio = ratio;
+    c.noise = noise;
+    c.seed = 5;
+    assert_clg_ok(clg_mae_build(tctx, &c, ae));
+    clg_optim_options o = clg_optim_defaults(CLG_OPTIM_ADAM);
+    assert_clg_ok(clg_graph_set_optimizer(ae->g, &o));
+    assert_clg_ok(clg_graph_plan(ae->g, CLG_PLAN_TRAIN));
+}
+
+static void ae_images(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)((i * 37 + i / 7) % 17) / 16.0f;
+}
+
+/* Plain auto-encoder: no mask, the encoder sees x itself, and the loss is the MSE over every pixel
+ * (checked against a double-precision forward from the graph's parameters, after a few steps). */
+static void test_plain_ae_loss(void **s)
+{
+    (void)s;
+    enum { B = 4, D = 64 };
+    clg_mae ae;
+    small_ae(0, 0, B, &ae);
+    assert_int_equal(ae.mask, -1);
+    assert_int_equal(ae.noise, -1);
+    assert_int_equal(ae.masked_input, ae.x);
+    float x[B * D], rec[B * D], loss;
+    ae_images(x, B * D);
+    assert_clg_ok(clg_graph_set_input(ae.g, ae.x, x));
+    for (int i = 0; i < 3; i++)
+        assert_clg_ok(clg_graph_step(ae.g, NULL));
+    assert_clg_ok(clg_graph_forward(ae.g));
+    assert_clg_ok(clg_graph_read(ae.g, ae.recon, rec));
+    assert_clg_ok(clg_graph_read(ae.g, ae.loss, &loss));
+    /* host forward: 64 -relu-> 16 -> 6 -relu-> 16 -> 64 (ReLU after all but the code and output) */
+    const int w[] = { 64, 16, 6, 16, 64 };
+    double h[B * 64], nh[B * 64], se_rec = 0, se_ref = 0, maxd = 0;
+    for (int i = 0; i < B * D; i++)
+        h[i] = x[i];
+    for (int l = 0; l < 4; l++) {
+        float W[64 * 16], bias[64];
+        assert_string_equal(clg_graph_param_name(ae.g, 2 * l), l < 2 ? (l ? "enc.fc2.weight" : "enc.fc1.weight")
+                                                                      : (l == 2 ? "dec.fc1.weight" : "dec.fc2.weight"));
+        assert_clg_ok(clg_graph_param_read(ae.g, 2 * l, W));
+        assert_clg_ok(clg_graph_param_read(ae.g, 2 * l + 1, bias));
+        for (int r = 0; r < B; r++)
+            for (int j = 0; j < w[l + 1]; j++) {
+                double z = bias[j];
+                for (int k = 0; k < w[l]; k++)
+                    z += h[r * w[l] + k] * (double)W[k * w[l + 1] + j];
+                nh[r * w[l + 1] + j] = (l == 0 || l == 2) && z < 0 ? 0 : z;
+            }
+        memcpy(h, nh, sizeof(double) * (size_t)(B * w[l + 1]));
+    }
+    for (int i = 0; i < B * D; i++) {
+        maxd = fmax(maxd, fabs(h[i] - rec[i]));
+        se_ref += (h[i] - x[i]) * (h[i] - x[i]);
+        se_rec += ((double)rec[i] - x[i]) * ((double)rec[i] - x[i]);
+    }
+    assert_true(maxd < 1e-4);
+    double mse = se_rec / (B * D), mse_ref = se_ref / (B * D);
+    if (fabs(loss - mse) > 1e-5 * fmax(1, mse) || fabs(loss - mse_ref) > 1e-4 * fmax(1, mse_ref))
+        fail_msg("plain AE loss %.8g, MSE of the read recon %.8g, double reference %.8g", loss, mse, mse_ref);
+    assert_true(loss > 0);
+    clg_mae_free(&ae);
+}
+
+/* Denoising: the encoder's input is x + noise, the kept noise node has mean 0 and std sigma within
+ * statistical bounds and is redrawn every step, and the loss is against the clean image; with a
+ * mask as well, the hidden pixels of the noisy image are zeroed and the loss covers them only. */
+static void test_denoising_input(void **s)
+{
+    (void)s;
+    enum { B = 64, D = 64, N = B * D };
+    const float sigma = 0.5f;
+    for (int masked = 0; masked < 2; masked++) {
+        clg_mae ae;
+        small_ae(masked ? 0.5f : 0, sigma, B, &ae);
+        assert_true(ae.noise >= 0);
+        assert_true(masked ? ae.mask >= 0 : ae.mask == -1);
+        static float x[N], in[N], nz[N], nz2[N], rec[N], mask[N];
+        float loss;
+        ae_images(x, N);
+        assert_clg_ok(clg_graph_set_input(ae.g, ae.x, x));
+        assert_clg_ok(clg_graph_forward(ae.g));
+        assert_clg_ok(clg_graph_read(ae.g, ae.masked_input, in));
+        assert_clg_ok(clg_graph_read(ae.g, ae.noise, nz));
+        assert_clg_ok(clg_graph_read(ae.g, ae.recon, rec));
+        assert_clg_ok(clg_graph_read(ae.g, ae.loss, &loss));
+        for (int i = 0; i < N; i++)
+            mask[i] = 0;
+        if (masked)
+            assert_clg_ok(clg_graph_read(ae.g, ae.mask, mask));
+        double sum = 0, sq = 0, se = 0, cnt = 0;
+        for (int i = 0; i < N; i++) {
+            float noisy = x[i] + nz[i], want = mask[i] != 0 ? 0.0f : noisy;
+            if (fabsf(in[i] - want) > 1e-6f)
+                fail_msg("encoder input[%d] = %g, want %g (x %g + noise %g, mask %g)", i, in[i], want, x[i], nz[i],
+                         mask[i]);
+            sum += nz[i];
+            sq += (double)nz[i] * nz[i];
+            if (!masked || mask[i] != 0) {
+                se += ((double)rec[i] - x[i]) * ((double)rec[i] - x[i]);
+                cnt++;
+            }
+        }
+        double mean = sum / N, sd = sqrt(sq / N - mean * mean);
+        /* 5 standard errors: of the mean sigma/sqrt(N), of the std about sigma/sqrt(2N) */
+        if (fabs(mean) > 5 * sigma / sqrt(N) || fabs(sd - sigma) > 5 * sigma / sqrt(2.0 * N))
+            fail_msg("noise mean %.5f, std %.5f; want 0, %.2f", mean, sd, sigma);
+        if (fabs(loss - se / cnt) > 1e-5 * fmax(1, se / cnt))
+            fail_msg("loss %.8g, MSE against the clean image %.8g", loss, se / cnt);
+        /* a step moves the counter: the next forward draws new noise; a forward alone does not */
+        assert_clg_ok(clg_graph_forward(ae.g));
+        assert_clg_ok(clg_graph_read(ae.g, ae.noise, nz2));
+        assert_memory_equal(nz, nz2, sizeof nz);
+        assert_clg_ok(clg_graph_step(ae.g, NULL));
+        assert_clg_ok(clg_graph_forward(ae.g));
+        assert_clg_ok(clg_graph_read(ae.g, ae.noise, nz2));
+        int same = 0;
+        double cross = 0;
+        for (int i = 0; i < N; i++) {
+            same += nz[i] == nz2[i];
+            cross += (double)nz[i] * nz2[i];
+        }
+        assert_true(same < N / 100);
+        assert_true(fabs(cross / N) < 5 * sigma * sigma / sqrt(N)); /* uncorrelated draws */
+        clg_mae_free(&ae);
+    }
+}
+
+/* Gradients of the denoising auto-encoder (with a mask) vs central finite differences of the loss,
+ * the noise and mask held fixed by rewinding the step count to the step's (no optimizer: the step
+ * leaves the parameters as they are). */
+static void test_denoising_grads_fd(void **s)
+{
+    (void)s;
+    enum { B = 4, D = 64 };
+    clg_mae_config c = clg_mae_defaults();
+    c.height = c.width = 8;
+    c.patch = 2;
+    c.enc[0] = 64;
+    c.enc[1] = 16;
+    c.enc[2] = 6;
+    c.n_enc = 3;
+    c.batch = B;
+    c.mask_ratio = 0.25f;
+    c.noise = 0.3f;
+    clg_mae ae;
+    assert_clg_ok(clg_mae_build(tctx, &c, &ae));
+    assert_clg_ok(clg_graph_plan(ae.g, CLG_PLAN_TRAIN));
+    float x[B * D], loss;
+    ae_images(x, B * D);
+    assert_clg_ok(clg_graph_set_input(ae.g, ae.x, x));
+    clg_graph_set_step_count(ae.g, 3);
+    assert_clg_ok(clg_graph_step(ae.g, &loss));
+    assert_true(isfinite(loss) && loss > 0);
+    const double h = 1e-3;
+    double maxg = 0, maxe = 0;
+    for (int p = 0; p < clg_graph_param_count(ae.g); p++) {
+        clg_shape sh;
+        assert_clg_ok(clg_graph_param_shape(ae.g, p, &sh));
+        size_t n = (size_t)clg_shape_numel(&sh);
+        float *val = malloc(n * sizeof *val), *grad = malloc(n * sizeof *grad);
+        assert_non_null(val);
+        assert_non_null(grad);
+        assert_clg_ok(clg_graph_param_read(ae.g, p, val));
+        assert_clg_ok(clg_graph_grad_read(ae.g, clg_graph_param_id(ae.g, p), grad));
+        for (size_t i = 0; i < n; i += n > 6 ? n / 6 : 1) {
+            float keep = val[i], lp, lm;
+            val[i] = (float)(keep + h);
+            double hp = (double)val[i] - keep;
+            assert_clg_ok(clg_graph_param_write(ae.g, p, val));
+            clg_graph_set_step_count(ae.g, 3);
+            assert_clg_ok(clg_graph_forward(ae.g));
+            assert_clg_ok(clg_graph_read(ae.g, ae.loss, &lp));
+            val[i] = (float)(keep - h);
+            double hm = keep - (double)val[i];
+            assert_clg_ok(clg_graph_param_write(ae.g, p, val));
+            clg_graph_set_step_count(ae.g, 3);
+            assert_clg_ok(clg_graph_forward(ae.g));
+            assert_clg_ok(clg_graph_read(ae.g, ae.loss, &lm));
+            val[i] = keep;
+            assert_clg_ok(clg_graph_param_write(ae.g, p, val));
+            double fd = ((double)lp - lm) / (hp + hm);
+            maxg = fmax(maxg, fabs(fd));
+            maxe = fmax(maxe, fabs(grad[i] - fd));
+            if (fabs(grad[i] - fd) > 2e-2 * fabs(fd) + 2e-4)
+                fail_msg("param %s[%zu]: gradient %.7g, finite difference %.7g", clg_graph_param_name(ae.g, p), i,
+                         grad[i], fd);
+        }
+        free(val);
+        free(grad);
+    }
+    print_message("denoising AE gradients on %s: max |fd| %.3g, max |grad - fd| %.3g\n", tdev->name, maxg, maxe);
+    /* the rewound forward reproduces the step's loss: same noise and mask */
+    clg_graph_set_step_count(ae.g, 3);
+    float again;
+    assert_clg_ok(clg_graph_forward(ae.g));
+    assert_clg_ok(clg_graph_read(ae.g, ae.loss, &again));
+    assert_true(again == loss);
+    clg_mae_free(&ae);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_save_load_identical), cmocka_unit_test(test_mismatched_and_truncated),
         cmocka_unit_test(test_encoder_into_classifier), cmocka_unit_test(test_python_reads_checkpoint),
         cmocka_unit_test(test_memory_plan_below_naive), cmocka_unit_test(test_steps_allocate_nothing),
+        cmocka_unit_test(test_plain_ae_loss), cmocka_unit_test(test_denoising_input),
+        cmocka_unit_test(test_denoising_grads_fd),
     };
     return clg_test_run_per_device("models", tests, sizeof tests / sizeof tests[0]);
 }

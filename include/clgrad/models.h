@@ -48,7 +48,10 @@ clg_status clg_classifier_build(clg_ctx *ctx, const int *enc, int n_enc, int cla
 
 /* Images [batch, H*W] are cut into P×P patches; a fraction `mask_ratio` of the patches of each
  * sample (an exact count, drawn on the device from (seed, step)) is hidden from the encoder, and
- * the loss is the MSE on the hidden pixels only.  Encoder: widths enc[0..n_enc-1] with
+ * the loss is the MSE on the hidden pixels only.  mask_ratio 0 builds no mask and the loss is the
+ * MSE on every pixel (the plain auto-encoder).  noise > 0 adds Gaussian noise N(0, noise^2),
+ * drawn on the device per step, to the image before masking; the loss is always against the clean
+ * image (the denoising auto-encoder).  Encoder: widths enc[0..n_enc-1] with
  * enc[0] = H*W, ReLU after every layer but the last (the code); decoder: the mirror image,
  * ReLU after every layer but the output.  Parameters "enc.fc<i>.weight/bias" (group 0) and
  * "dec.fc<i>.weight/bias" (group 1). */
@@ -59,14 +62,16 @@ typedef struct clg_mae_config {
     int n_enc;                 /* number of widths in enc, >= 2 */
     int batch;
     uint64_t seed;
+    float noise;               /* std of the input corruption, 0 = none */
 } clg_mae_config;
 
 typedef struct clg_mae {
     clg_graph *g;
     clg_mae_config cfg;
     int x;                     /* input f32[batch, H*W] */
-    int mask;                  /* f32[batch, H*W], 1 = hidden (kept) */
-    int masked_input;          /* kept */
+    int mask;                  /* f32[batch, H*W], 1 = hidden (kept); -1 when mask_ratio is 0 */
+    int noise;                 /* the drawn noise f32[batch, H*W] (kept); -1 when noise is 0 */
+    int masked_input;          /* the encoder's input: x (+ noise), masked; kept (x itself when neither) */
     int recon;                 /* decoder output, kept */
     int loss;
 } clg_mae;
