@@ -334,11 +334,13 @@ int captions_embed(const clg_vectors *v, const char *text, float *out)
         while (*p && (isalnum((unsigned char)*p) || *p == '\'' || *p == '-'))
             p++;
         size_t n = (size_t)(p - s);
-        if (!n || n > CLG_SGNS_MAX_WORD || in_list(s, n, stop_words, sizeof stop_words / sizeof stop_words[0]))
+        if (!n || n > CLG_SGNS_MAX_WORD)
             continue;
         for (size_t i = 0; i < n; i++)
             w[i] = (char)tolower((unsigned char)s[i]);
         w[n] = 0;
+        if (in_list(w, n, stop_words, sizeof stop_words / sizeof stop_words[0]))
+            continue;
         used += add_word(v, w, out);
     }
     for (int j = 0; used && j < D; j++)
