@@ -40,8 +40,9 @@ clg_status clip_embed_texts(clg_clip *m, const float *feats, int n, float *out);
 clg_status clip_class_keys(clg_clip *m, const clip_texts *t, float *keys);
 
 /* Accuracy of the nearest key among the classes in `among` over the test images whose label is in
- * `of` (emb: n x E unit rows); *count gets the number of such images. */
+ * `of` (emb: n x E unit rows); *count gets the number of such images.  bias (NULL: none) is
+ * subtracted from class c's cosine (calibrated stacking for seen classes). */
 double clip_accuracy(const float *emb, const int32_t *labels, int n, int E, const float *keys, const int *of,
-                     const int *among, int *count);
+                     const int *among, const double *bias, int *count);
 
 #endif

@@ -103,6 +103,8 @@ static void usage_zeroshot(FILE *f)
                "  captions) and report accuracy on the seen classes, on the model's held-out classes among all\n"
                "  class texts and among themselves, with chance levels.\n"
                "  --classes LIST    only these classes, as keys and as test images (e.g. sandal,shirt,sneaker)\n"
+               "  --calibrate G     also report with G subtracted from the seen classes' similarities\n"
+               "                    (calibrated stacking, Chao et al. 2016: trades seen for held-out accuracy)\n"
                "  --data DIR        (default " DEFAULT_DATA ")\n"
                "  --vectors FILE    word vectors (default: the path recorded in the model)\n"
                "  --dict FILE, --index FILE  the dictionary (default: recorded in the model)\n"
@@ -121,6 +123,8 @@ int cmd_zeroshot(int argc, char **argv)
     const char *dict = util_opt(argc, argv, used, "--dict"), *index = util_opt(argc, argv, used, "--index");
     const char *cls = util_opt(argc, argv, used, "--classes");
     int only[CLIP_CLASSES], bad = 0;
+    float gamma = 0;
+    bad |= util_opt_float(cmd, argc, argv, used, "--calibrate", -2, 0, 2, &gamma);
     for (int c = 0; c < CLIP_CLASSES; c++)
         only[c] = 1;
     if (cls)
@@ -154,12 +158,23 @@ int cmd_zeroshot(int argc, char **argv)
     }
     printf("clgrad zeroshot: %s (held out in training: %s), %d test images, %d class texts\n", model,
            *j.hold_s ? j.hold_s : "none", j.d.n_test, n_among);
-    double a = clip_accuracy(j.emb, j.d.test_y, j.d.n_test, E, keys, seen, among, &n);
-    printf("seen classes:     accuracy %.4f over %5d images, %d-way (chance %.3f)\n", a, n, n_among, 1.0 / n_among);
+    double bias[CLIP_CLASSES];
+    for (int pass = 0; pass < 1 + (gamma != 0); pass++) {
+        for (int c = 0; c < CLIP_CLASSES; c++)
+            bias[c] = pass && seen[c] ? gamma : 0;
+        if (pass)
+            printf("calibrated (seen similarities - %g):\n", gamma);
+        double a = clip_accuracy(j.emb, j.d.test_y, j.d.n_test, E, keys, seen, among, bias, &n);
+        printf("seen classes:     accuracy %.4f over %5d images, %d-way (chance %.3f)\n", a, n, n_among,
+               1.0 / n_among);
+        if (n_held) {
+            a = clip_accuracy(j.emb, j.d.test_y, j.d.n_test, E, keys, held, among, bias, &n);
+            printf("held-out classes: accuracy %.4f over %5d images, %d-way (chance %.3f)\n", a, n, n_among,
+                   1.0 / n_among);
+        }
+    }
     if (n_held) {
-        a = clip_accuracy(j.emb, j.d.test_y, j.d.n_test, E, keys, held, among, &n);
-        printf("held-out classes: accuracy %.4f over %5d images, %d-way (chance %.3f)\n", a, n, n_among, 1.0 / n_among);
-        a = clip_accuracy(j.emb, j.d.test_y, j.d.n_test, E, keys, held, held, &n);
+        double a = clip_accuracy(j.emb, j.d.test_y, j.d.n_test, E, keys, held, held, NULL, &n);
         printf("held-out classes among themselves: accuracy %.4f, %d-way (chance %.3f)\n", a, n_held, 1.0 / n_held);
     }
     printf("per class (all %d texts):", n_among);
@@ -168,7 +183,7 @@ int cmd_zeroshot(int argc, char **argv)
             continue;
         int one[CLIP_CLASSES] = { 0 };
         one[c] = 1;
-        printf(" %s %.3f%s", captions_fashion[c].name, clip_accuracy(j.emb, j.d.test_y, j.d.n_test, E, keys, one, among, NULL),
+        printf(" %s %.3f%s", captions_fashion[c].name, clip_accuracy(j.emb, j.d.test_y, j.d.n_test, E, keys, one, among, NULL, NULL),
                j.holdout[c] ? "*" : "");
     }
     printf("%s\n", n_held ? "  (* held out)" : "");

@@ -178,7 +178,7 @@ clg_status clip_class_keys(clg_clip *m, const clip_texts *t, float *keys)
 }
 
 double clip_accuracy(const float *emb, const int32_t *labels, int n, int E, const float *keys, const int *of,
-                     const int *among, int *count)
+                     const int *among, const double *bias, int *count)
 {
     long right = 0, total = 0;
     for (int i = 0; i < n; i++) {
@@ -189,7 +189,7 @@ double clip_accuracy(const float *emb, const int32_t *labels, int n, int E, cons
         for (int c = 0; c < CLIP_CLASSES; c++) {
             if (!among[c])
                 continue;
-            double s = 0;
+            double s = bias ? -bias[c] : 0;
             for (int j = 0; j < E; j++)
                 s += (double)emb[(size_t)i * (size_t)E + (size_t)j] * keys[(size_t)c * (size_t)E + (size_t)j];
             if (s > bs)
@@ -261,9 +261,9 @@ static clg_status zeroshot_eval(clg_clip *m, const clip_texts *t, const cli_data
         seen[c] = !holdout[c];
         r->n_holdout += holdout[c];
     }
-    r->seen = clip_accuracy(emb, d->test_y, d->n_test, E, keys, seen, all, &r->n_seen);
-    r->held10 = clip_accuracy(emb, d->test_y, d->n_test, E, keys, holdout, all, &r->n_held);
-    r->heldh = clip_accuracy(emb, d->test_y, d->n_test, E, keys, holdout, holdout, NULL);
+    r->seen = clip_accuracy(emb, d->test_y, d->n_test, E, keys, seen, all, NULL, &r->n_seen);
+    r->held10 = clip_accuracy(emb, d->test_y, d->n_test, E, keys, holdout, all, NULL, &r->n_held);
+    r->heldh = clip_accuracy(emb, d->test_y, d->n_test, E, keys, holdout, holdout, NULL, NULL);
     return CLG_OK;
 }
 
