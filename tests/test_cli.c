@@ -740,6 +740,8 @@ static void test_clip(void **state)
     assert_false(exists(path("none.png")));
     RUN(r, NULL, "zeroshot", "--model", path("clip.safetensors"), "--data", g_data4, "--device", dev_spec());
     expect(r, 1, "takes 64 pixels");
+    RUN(r, NULL, "eval", path("clip.safetensors"), "--data", g_data, "--device", dev_spec());
+    expect(r, 1, "use clgrad zeroshot");
     /* --from: an auto-encoder's encoder of the same widths, not another */
     RUN(r, NULL, "train", "mae", "--data", g_data, "--patch", "2", "--encoder", "16,8", "--batch", "64", "--epochs",
         "1", "--device", dev_spec(), "--out", path("cae.safetensors"));
