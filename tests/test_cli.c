@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dict_fixture.h"
 #include "harness.h"
 #include "util.h"
 
@@ -312,6 +313,15 @@ static void test_bad_arguments(void **state)
         { { "train", "sgns", "--corpus", "c", "--out", "v", "--sample", "2" }, "--sample must be a number" },
         { { "similar", "--vectors", "v", "w", "-k", "0" }, "-k must be an integer" },
         { { "bench", "--reps", "3x" }, "--reps must be an integer" },
+        { { "train", "clip", "--holdout", "sandal,hat" }, "--holdout: 'hat' is not a class" },
+        { { "train", "clip", "--holdout", "shirt,6" }, "'6' is given twice" },
+        { { "train", "clip", "--holdout", "0,1,2,3,4,5,6,7,8" }, "fewer than 2 classes" },
+        { { "train", "clip", "--embed", "0" }, "--embed must be an integer" },
+        { { "train", "clip", "--temperature", "0" }, "--temperature must be a number" },
+        { { "zeroshot", "--model", "m", "--classes", "," }, "--classes: '' is not a class" },
+        { { "zeroshot", "--classes", "bag" }, "--model is required" },
+        { { "search", "--model", "m" }, "need --model FILE and a query" },
+        { { "search", "--model", "m", "q", "--top", "0" }, "--top must be an integer" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         run_result *r = malloc(sizeof *r);
@@ -719,6 +729,81 @@ static void test_resume_exact(void **state)
     free(r);
 }
 
+/* train clip on the synthetic data with captions from a tiny dictionary and word vectors: zero-shot
+ * and search run on its checkpoint, --from takes an auto-encoder's encoder (and refuses another
+ * shape), and an interrupted run resumes to the uninterrupted one's weights bit for bit. */
+static void test_clip(void **state)
+{
+    (void)state;
+    run_result *r = malloc(sizeof *r);
+    assert_non_null(r);
+    assert_int_equal(dict_fixture_write(path("tiny.dict"), path("tiny.index")), 0);
+    /* every class name has a word; the definition words too */
+    static const char *const words[] = { "t", "shirt", "trouser", "pullover", "dress", "coat", "sandal", "sneaker",
+                                         "bag", "ankle", "boot", "shoe", "foot", "sole", "leg", "body", "loose" };
+    char vec[4096];
+    int n = snprintf(vec, sizeof vec, "17 6\n");
+    uint64_t seed = 5;
+    for (int i = 0; i < 17; i++) {
+        n += snprintf(vec + n, sizeof vec - (size_t)n, "%s", words[i]);
+        for (int j = 0; j < 6; j++)
+            n += snprintf(vec + n, sizeof vec - (size_t)n, " %.4f", util_u01(&seed) - 0.5);
+        n += snprintf(vec + n, sizeof vec - (size_t)n, "\n");
+    }
+    write_text(path("tiny.vec"), vec);
+#define CLIP_ARGS(out, epochs) "train", "clip", "--data", g_data, "--dict", path("tiny.dict"), "--index", \
+                               path("tiny.index"), "--vectors", path("tiny.vec"), "--holdout", "sandal,shirt", \
+                               "--encoder", "16,8", "--embed", "8", "--batch", "64", "--epochs", epochs, "--device", \
+                               dev_spec(), "--out", path(out)
+    RUN(r, NULL, CLIP_ARGS("clip.safetensors", "3"));
+    expect(r, 0, "done: zero-shot seen");
+    if (!strstr(r->out, "sandal     2 captions (held out)") || !strstr(r->out, "ankle boot 3 captions"))
+        fail_msg("captions per class:\n%s", r->out);
+    assert_true(exists(path("clip.csv")) && exists(path("clip.svg")));
+    /* the dictionary and vectors are found through the checkpoint's metadata */
+    RUN(r, NULL, "zeroshot", "--model", path("clip.safetensors"), "--data", g_data, "--device", dev_spec());
+    expect(r, 0, "held-out classes among themselves: accuracy");
+    expect(r, 0, "2-way (chance 0.500)");
+    RUN(r, NULL, "zeroshot", "--model", path("clip.safetensors"), "--data", g_data, "--classes", "bag,sandal,shirt",
+        "--device", dev_spec());
+    expect(r, 0, "3-way (chance 0.333)");
+    RUN(r, NULL, "search", "--model", path("clip.safetensors"), "--data", g_data, "a shoe for the foot", "--top", "5",
+        "--out", path("found.png"), "--device", dev_spec());
+    expect(r, 0, "top 5 test images");
+    assert_true(exists(path("found.png")));
+    RUN(r, NULL, "search", "--model", path("clip.safetensors"), "--data", g_data, "zzz qqq", "--out",
+        path("none.png"), "--device", dev_spec());
+    expect(r, 1, "no word of");
+    assert_false(exists(path("none.png")));
+    RUN(r, NULL, "zeroshot", "--model", path("clip.safetensors"), "--data", g_data4, "--device", dev_spec());
+    expect(r, 1, "takes 64 pixels");
+    RUN(r, NULL, "eval", path("clip.safetensors"), "--data", g_data, "--device", dev_spec());
+    expect(r, 1, "use clgrad zeroshot");
+    /* --from: an auto-encoder's encoder of the same widths, not another */
+    RUN(r, NULL, "train", "mae", "--data", g_data, "--patch", "2", "--encoder", "16,8", "--batch", "64", "--epochs",
+        "1", "--device", dev_spec(), "--out", path("cae.safetensors"));
+    expect(r, 0, "done:");
+    RUN(r, NULL, CLIP_ARGS("cf.safetensors", "1"), "--from", path("cae.safetensors"));
+    expect(r, 0, "done: zero-shot seen");
+    RUN(r, NULL, "train", "clip", "--data", g_data, "--dict", path("tiny.dict"), "--index", path("tiny.index"),
+        "--vectors", path("tiny.vec"), "--encoder", "16,4", "--batch", "64", "--epochs", "1", "--device", dev_spec(),
+        "--out", path("cg.safetensors"), "--from", path("cae.safetensors"));
+    expect(r, 1, "enc.fc2");
+    assert_false(exists(path("cg.safetensors")));
+    /* exact resume */
+    RUN(r, NULL, CLIP_ARGS("cref.safetensors", "6"));
+    expect(r, 0, "done:");
+    const char *clip[] = { CLIP_ARGS("cres.safetensors", "6") };
+    interrupt_and_resume(clip, (int)(sizeof clip / sizeof clip[0]), path("cres.resume.safetensors"),
+                         path("cres.safetensors"), path("cref.safetensors"), "  train ", 2);
+    rm_runs((const char *const[]){ "clip", "cae", "cf", "cref", "cres", "found" }, 6);
+    rm("tiny.dict");
+    rm("tiny.index");
+    rm("tiny.vec");
+    assert_no_temp();
+    free(r);
+}
+
 /* train sgns --deterministic: Ctrl-C saves the state, --resume continues; the .vec equals the
  * uninterrupted run's byte for byte (CPU devices: deterministic mode is bit-exact there). */
 static void test_sgns_resume(void **state)
@@ -878,6 +963,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_write_errors),
         cmocka_unit_test(test_resume_exact),
         cmocka_unit_test(test_sgns_resume),
+        cmocka_unit_test(test_clip),
         cmocka_unit_test(test_sigint_random),
     };
     int failed = clg_test_run("cli", plain, sizeof plain / sizeof plain[0]);

@@ -1,10 +1,11 @@
 /* test_models.c — model builders and checkpoints: save -> load gives identical outputs, mismatched
  * or truncated checkpoints are rejected with clear messages, a clgrad checkpoint reads in Python,
- * a classifier picks up a masked auto-encoder's encoder, training steps of the MLP and the MAE
- * create no device buffer and read no CLGRAD_* environment variable once planned, the plain
- * auto-encoder (mask ratio 0) matches a double-precision forward and MSE on every pixel, and the
- * denoising one's input is the clean image plus fresh N(0, sigma^2) noise each step, with
- * gradients matching finite differences. */
+ * a classifier picks up a masked auto-encoder's encoder, training steps of the MLP, the MAE and the
+ * CLIP-style model create no device buffer and read no CLGRAD_* environment variable once planned,
+ * the plain auto-encoder (mask ratio 0) matches a double-precision forward and MSE on every pixel,
+ * the denoising one's input is the clean image plus fresh N(0, sigma^2) noise each step, with
+ * gradients matching finite differences, and the CLIP-style model's loss and temperature gradient
+ * match a double-precision reference. */
 #include <dlfcn.h>
 #include <math.h>
 #include <stdint.h>
@@ -298,6 +299,22 @@ static void test_steps_allocate_nothing(void **s)
     steps_allocate_nothing(ctx, ae.g, "MAE");
     clg_mae_free(&ae);
     clg_ctx_destroy(ctx);
+
+    clg_clip_config cc = clg_clip_defaults();
+    cc.batch = B;
+    float *tx = malloc(sizeof *tx * B * 100);
+    assert_non_null(tx);
+    fill_uniform(tx, (size_t)B * 100, 9);
+    clg_clip cm;
+    assert_clg_ok(clg_ctx_create(tdev, NULL, &ctx));
+    assert_clg_ok(clg_clip_build(ctx, &cc, &cm));
+    assert_clg_ok(clg_graph_set_optimizer(cm.g, &o));
+    assert_clg_ok(clg_graph_set_input(cm.g, cm.x, x));
+    assert_clg_ok(clg_graph_set_input(cm.g, cm.t, tx));
+    steps_allocate_nothing(ctx, cm.g, "CLIP");
+    clg_clip_free(&cm);
+    clg_ctx_destroy(ctx);
+    free(tx);
     free(x);
 }
 
@@ -517,6 +534,184 @@ static void test_denoising_grads_fd(void **s)
     clg_mae_free(&ae);
 }
 
+/* ---- CLIP-style model against a double-precision reference ----------------------------------- */
+
+static int param_index(clg_graph *g, const char *name)
+{
+    for (int i = 0; i < clg_graph_param_count(g); i++)
+        if (!strcmp(clg_graph_param_name(g, i), name))
+            return i;
+    fail_msg("no parameter %s", name);
+    return -1;
+}
+
+/* The whole parameter in double; n (at most its size) is what the caller uses. */
+static double *read_param_d(clg_graph *g, const char *name, size_t n)
+{
+    clg_shape sh;
+    int ix = param_index(g, name);
+    assert_clg_ok(clg_graph_param_shape(g, ix, &sh));
+    assert_true(n <= (size_t)clg_shape_numel(&sh));
+    n = (size_t)clg_shape_numel(&sh);
+    float *f = malloc(n * sizeof *f);
+    double *d = malloc(n * sizeof *d);
+    assert_non_null(f);
+    assert_non_null(d);
+    assert_clg_ok(clg_graph_param_read(g, ix, f));
+    for (size_t i = 0; i < n; i++)
+        d[i] = f[i];
+    free(f);
+    return d;
+}
+
+/* out[N, o] = act(in[N, k] · W[k, o] + b) in double. */
+static void ref_linear(const double *in, int N, int k, int o, const double *W, const double *b, int relu, double *out)
+{
+    for (int r = 0; r < N; r++)
+        for (int j = 0; j < o; j++) {
+            double s = b[j];
+            for (int i = 0; i < k; i++)
+                s += in[r * k + i] * W[i * o + j];
+            out[r * o + j] = relu && s < 0 ? 0 : s;
+        }
+}
+
+/* The symmetric contrastive loss of unit rows of A and B (N x E) at scale exp(ls). */
+static double ref_clip_loss(const double *A, const double *B, int N, int E, double ls)
+{
+    double *a = malloc(sizeof *a * (size_t)(N * E)), *b = malloc(sizeof *b * (size_t)(N * E)), total = 0;
+    double *L = malloc(sizeof *L * (size_t)(N * N));
+    for (int r = 0; r < N; r++) {
+        double na = 0, nb = 0;
+        for (int j = 0; j < E; j++)
+            na += A[r * E + j] * A[r * E + j], nb += B[r * E + j] * B[r * E + j];
+        for (int j = 0; j < E; j++)
+            a[r * E + j] = A[r * E + j] / sqrt(na), b[r * E + j] = B[r * E + j] / sqrt(nb);
+    }
+    for (int i = 0; i < N; i++)
+        for (int k = 0; k < N; k++) {
+            double s = 0;
+            for (int j = 0; j < E; j++)
+                s += a[i * E + j] * b[k * E + j];
+            L[i * N + k] = exp(ls) * s;
+        }
+    for (int i = 0; i < N; i++) {
+        double sr = 0, sc = 0;
+        for (int k = 0; k < N; k++)
+            sr += exp(L[i * N + k]), sc += exp(L[k * N + i]);
+        total += (log(sr) - L[i * N + i]) + (log(sc) - L[i * N + i]);
+    }
+    free(a);
+    free(b);
+    free(L);
+    return total / (2.0 * N);
+}
+
+/* The whole model in double from the graph's parameters: encoder with ReLUs, both projections
+ * (a hidden text layer when th > 0), the loss at log_scale + dls. */
+static double ref_clip(clg_clip *m, const float *x, const float *t, double dls)
+{
+    const clg_clip_config *c = &m->cfg;
+    int N = c->batch, E = c->embed, w = c->enc[0];
+    double *h = malloc(sizeof *h * (size_t)N * 1024), *h2 = malloc(sizeof *h2 * (size_t)N * 1024);
+    double *img = malloc(sizeof *img * (size_t)(N * E)), *txt = malloc(sizeof *txt * (size_t)(N * E));
+    for (int i = 0; i < N * w; i++)
+        h[i] = x[i];
+    char nm[48];
+    for (int l = 0; l + 1 < c->n_enc; l++) {
+        snprintf(nm, sizeof nm, "enc.fc%d.weight", l + 1);
+        double *W = read_param_d(m->g, nm, (size_t)(c->enc[l] * c->enc[l + 1]));
+        snprintf(nm, sizeof nm, "enc.fc%d.bias", l + 1);
+        double *b = read_param_d(m->g, nm, (size_t)c->enc[l + 1]);
+        ref_linear(h, N, c->enc[l], c->enc[l + 1], W, b, 1, h2);
+        memcpy(h, h2, sizeof *h * (size_t)(N * c->enc[l + 1]));
+        free(W);
+        free(b);
+    }
+    int k = c->enc[c->n_enc - 1];
+    double *W = read_param_d(m->g, "img_proj.weight", (size_t)(k * E)), *b = read_param_d(m->g, "img_proj.bias", (size_t)E);
+    ref_linear(h, N, k, E, W, b, 0, img);
+    free(W);
+    free(b);
+    for (int i = 0; i < N * c->text_dim; i++)
+        h[i] = t[i];
+    int tw = c->text_hidden ? c->text_hidden : E;
+    W = read_param_d(m->g, "txt_proj.fc1.weight", (size_t)(c->text_dim * tw));
+    b = read_param_d(m->g, "txt_proj.fc1.bias", (size_t)tw);
+    ref_linear(h, N, c->text_dim, tw, W, b, c->text_hidden > 0, c->text_hidden ? h2 : txt);
+    free(W);
+    free(b);
+    if (c->text_hidden) {
+        W = read_param_d(m->g, "txt_proj.fc2.weight", (size_t)(tw * E));
+        b = read_param_d(m->g, "txt_proj.fc2.bias", (size_t)E);
+        ref_linear(h2, N, tw, E, W, b, 0, txt);
+        free(W);
+        free(b);
+    }
+    double *ls = read_param_d(m->g, "log_scale", 1), loss = ref_clip_loss(img, txt, N, E, *ls + dls);
+    free(ls);
+    free(h);
+    free(h2);
+    free(img);
+    free(txt);
+    return loss;
+}
+
+/* The CLIP model's loss equals the double-precision model's; one SGD step moves log_scale by
+ * -lr * dL/dlog_scale (the reference's central difference), or not at all when group 3 is frozen
+ * while the projections still move. */
+static void test_clip_model(void **s)
+{
+    (void)s;
+    for (int variant = 0; variant < 3; variant++) {
+        clg_clip_config c = clg_clip_defaults();
+        c.enc[0] = 12;
+        c.enc[1] = 10;
+        c.enc[2] = 6;
+        c.text_dim = 5;
+        c.text_hidden = variant == 1 ? 7 : 0;
+        c.embed = 4;
+        c.batch = 6;
+        c.temperature = 0.5f;
+        c.seed = 3 + (uint64_t)variant;
+        float x[6 * 12], t[6 * 5];
+        fill_uniform(x, sizeof x / sizeof x[0], 11 + variant);
+        fill_uniform(t, sizeof t / sizeof t[0], 17 + variant);
+        for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+            t[i] -= 0.5f;
+        clg_clip m;
+        assert_clg_ok(clg_clip_build(tctx, &c, &m));
+        clg_optim_options o = clg_optim_defaults(CLG_OPTIM_SGD);
+        o.lr = 0.1f;
+        o.momentum = 0;
+        int frozen = variant == 2;
+        if (frozen)
+            assert_clg_ok(clg_graph_freeze_group(m.g, 3, 1));
+        assert_clg_ok(clg_graph_set_optimizer(m.g, &o));
+        assert_clg_ok(clg_graph_plan(m.g, CLG_PLAN_TRAIN));
+        assert_clg_ok(clg_graph_set_input(m.g, m.x, x));
+        assert_clg_ok(clg_graph_set_input(m.g, m.t, t));
+        double want = ref_clip(&m, x, t, 0), h = 1e-4;
+        double dls = (ref_clip(&m, x, t, h) - ref_clip(&m, x, t, -h)) / (2 * h);
+        double *ls0 = read_param_d(m.g, "log_scale", 1), *tw0 = read_param_d(m.g, "txt_proj.fc1.weight", 1);
+        assert_true(fabs(*ls0 - log(2.0)) < 1e-6);
+        float loss = 0;
+        assert_clg_ok(clg_graph_step(m.g, &loss));
+        if (fabs(loss - want) > 1e-5 * (1 + fabs(want)))
+            fail_msg("variant %d: loss %.8f, reference %.8f", variant, (double)loss, want);
+        double *ls1 = read_param_d(m.g, "log_scale", 1), *tw1 = read_param_d(m.g, "txt_proj.fc1.weight", 1);
+        double moved = (*ls0 - *ls1) / 0.1, expect_moved = frozen ? 0 : dls;
+        if (fabs(moved - expect_moved) > 1e-4 + 1e-3 * fabs(dls))
+            fail_msg("variant %d: log_scale gradient %.7f, reference %.7f", variant, moved, expect_moved);
+        assert_true(*tw0 != *tw1); /* the text projection trains */
+        free(ls0);
+        free(ls1);
+        free(tw0);
+        free(tw1);
+        clg_clip_free(&m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -525,6 +720,7 @@ int main(void)
         cmocka_unit_test(test_memory_plan_below_naive), cmocka_unit_test(test_steps_allocate_nothing),
         cmocka_unit_test(test_plain_ae_loss), cmocka_unit_test(test_denoising_input),
         cmocka_unit_test(test_denoising_grads_fd),
+        cmocka_unit_test(test_clip_model),
     };
     return clg_test_run_per_device("models", tests, sizeof tests / sizeof tests[0]);
 }

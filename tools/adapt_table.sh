@@ -3,10 +3,12 @@
 # (or reuse given encoders), then compare a new final layer on each frozen encoder, fine-tuning it,
 # the same network from scratch and a linear classifier on pixels, at --labels 1000 and with all
 # labels.
-# Usage: tools/adapt_table.sh [--rows-only] [BUILD_DIR] [ENCODER.safetensors | NAME=ENCODER.safetensors ...]
+# Usage: [CLIP_VECTORS=vectors.vec] tools/adapt_table.sh [--rows-only] [BUILD_DIR]
+#            [ENCODER.safetensors | NAME=ENCODER.safetensors ...]
 #   A bare path is NAME=MAE; each NAME=FILE gives the rows "... frozen NAME encoder" and
 #   "fine-tuned NAME encoder" (e.g. "plain AE=ae.safetensors" "denoising AE (σ 0.3)=dae.safetensors").
 #   --rows-only prints only the encoders' rows: no header, no scratch and pixel rows.
+#   CLIP_VECTORS (word vectors from `clgrad train sgns` on GCIDE) adds the CLIP-style zero-shot row.
 #   Prints a Markdown table.
 set -eu
 rows_only=0
@@ -43,5 +45,12 @@ done
 if [ $rows_only = 0 ]; then
     row "same network from scratch" --from none
     row "linear classifier on raw pixels" --from pixels
+fi
+# CLIP-style row: every training image paired with a caption of its class, then test images
+# classified by the nearest class text (zero-shot, no labels at test time).
+if [ $rows_only = 0 ] && [ -n "${CLIP_VECTORS:-}" ]; then
+    "$build/clgrad" train clip --vectors "$CLIP_VECTORS" --out "$out/clip.safetensors" >"$out/clip.log"
+    zs=$(sed -n 's/^done: zero-shot seen \([0-9.]*\) .*/\1/p' "$out/clip.log")
+    echo "| CLIP-style, class texts as keys (captions of all 60000 images' classes) | — | $zs |"
 fi
 rm -rf "$out"

@@ -1,5 +1,6 @@
-/* clgrad/models.h — model builders on the graph runtime: the MLP classifier and the masked
- * auto-encoder.  A builder only adds nodes to a graph; training loops live in the caller.
+/* clgrad/models.h — model builders on the graph runtime: the MLP classifier, the masked
+ * auto-encoder and the CLIP-style image/text model.  A builder only adds nodes to a graph; training
+ * loops live in the caller.
  *
  * Parameter names and layouts: layer i (1-based) has "fc<i>.weight" f32[in, out] (used as x·W, the
  * transpose of PyTorch's nn.Linear.weight) and "fc<i>.bias" f32[out].
@@ -79,6 +80,38 @@ typedef struct clg_mae {
 clg_mae_config clg_mae_defaults(void);
 clg_status clg_mae_build(clg_ctx *ctx, const clg_mae_config *cfg, clg_mae *out);
 void clg_mae_free(clg_mae *m);
+
+/* ---- CLIP-style image/text model ------------------------------------------------------------ */
+
+/* Images x f32[batch, enc[0]] through an MLP encoder (ReLU after every layer, "enc.fc<i>", group 0:
+ * the classifier's and the masked auto-encoder's names, so their checkpoints can initialise it) and a
+ * linear projection "img_proj" (group 1); text features t f32[batch, text_dim] (frozen, e.g. mean word
+ * vectors) through "txt_proj.fc1" (linear, or ReLU then "txt_proj.fc2" when text_hidden > 0; group
+ * 2); both in an embed-wide shared space.  Loss: the symmetric contrastive loss of row i of the image
+ * embeddings with row i of the text embeddings (CONTRASTIVE_LOSS: L2-normalised, scaled by
+ * exp(log_scale)); "log_scale" is a scalar parameter in group 3, initialised to log(1/temperature)
+ * (freeze group 3 for a set temperature). */
+typedef struct clg_clip_config {
+    int enc[CLG_MLP_MAX_LAYERS];
+    int n_enc;                 /* widths in enc, >= 2 */
+    int text_dim, text_hidden, embed;
+    int batch;
+    float temperature;
+    uint64_t seed;
+} clg_clip_config;
+
+typedef struct clg_clip {
+    clg_graph *g;
+    clg_clip_config cfg;
+    int x, t;                  /* inputs */
+    int img, txt;              /* projections (before normalisation), kept */
+    int log_scale;             /* the parameter */
+    int loss;
+} clg_clip;
+
+clg_clip_config clg_clip_defaults(void); /* 784-512-128, text 100, linear text projection, embed 64, batch 256, T 0.07 */
+clg_status clg_clip_build(clg_ctx *ctx, const clg_clip_config *cfg, clg_clip *out);
+void clg_clip_free(clg_clip *m);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -60,6 +60,10 @@ int cmd_eval(int argc, char **argv)
                 *model ? model : "?", *arch ? arch : "?");
         return 1;
     }
+    if (!strcmp(model, "clip")) {
+        fprintf(stderr, "clgrad eval: %s is a CLIP-style model: use clgrad zeroshot --model %s\n", path, path);
+        return 1;
+    }
     int rc = 1;
     cli_data d = { 0 };
     clg_ctx *ctx = NULL;
