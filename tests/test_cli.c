@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dict_fixture.h"
 #include "harness.h"
 #include "util.h"
 
@@ -303,6 +304,9 @@ static void test_bad_arguments(void **state)
         { { "train", "simclr", "--no-crop", "--crop-ratio", "1,2" }, "exclude each other" },
         { { "train", "mae", "--epochs", "x" }, "--epochs must be an integer" },
         { { "train", "mae", "--mask-ratio", "1.5" }, "--mask-ratio must be a number" },
+        { { "train", "mae", "--mask-ratio", "-0.1" }, "--mask-ratio must be a number in [0, 1]" },
+        { { "train", "mae", "--noise", "-0.1" }, "--noise must be a number in [0, 10]" },
+        { { "train", "mae", "--noise", "0.3x" }, "--noise must be a number" },
         { { "train", "mae", "--lr", "-1" }, "--lr must be a number" },
         { { "adapt", "--from", "none", "--labels", "0" }, "--labels must be an integer in 1.." },
         { { "adapt", "--from", "none", "--labels", "abc" }, "--labels must be an integer" },
@@ -314,6 +318,15 @@ static void test_bad_arguments(void **state)
         { { "train", "sgns", "--corpus", "c", "--out", "v", "--sample", "2" }, "--sample must be a number" },
         { { "similar", "--vectors", "v", "w", "-k", "0" }, "-k must be an integer" },
         { { "bench", "--reps", "3x" }, "--reps must be an integer" },
+        { { "train", "clip", "--holdout", "sandal,hat" }, "--holdout: 'hat' is not a class" },
+        { { "train", "clip", "--holdout", "shirt,6" }, "'6' is given twice" },
+        { { "train", "clip", "--holdout", "0,1,2,3,4,5,6,7,8" }, "fewer than 2 classes" },
+        { { "train", "clip", "--embed", "0" }, "--embed must be an integer" },
+        { { "train", "clip", "--temperature", "0" }, "--temperature must be a number" },
+        { { "zeroshot", "--model", "m", "--classes", "," }, "--classes: '' is not a class" },
+        { { "zeroshot", "--classes", "bag" }, "--model is required" },
+        { { "search", "--model", "m" }, "need --model FILE and a query" },
+        { { "search", "--model", "m", "q", "--top", "0" }, "--top must be an integer" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         run_result *r = malloc(sizeof *r);
@@ -346,6 +359,10 @@ static void test_bad_metadata(void **state)
     assert_clg_ok(clg_safetensors_write(path("meta.safetensors"), &t, 1, meta));
     RUN(r, NULL, "eval", path("meta.safetensors"), "--data", g_data);
     expect(r, 1, "metadata patch must be an integer");
+    const char *meta_n[] = { "model", "mae", "arch", "64-16-64", "patch", "2", "noise", "-1", NULL };
+    assert_clg_ok(clg_safetensors_write(path("meta.safetensors"), &t, 1, meta_n));
+    RUN(r, NULL, "eval", path("meta.safetensors"), "--data", g_data);
+    expect(r, 1, "metadata noise must be a number");
     rm("meta.safetensors");
     free(r);
 }
@@ -484,6 +501,36 @@ static void test_shape_mismatch(void **state)
         path("p3.safetensors"));
     expect(r, 2, "--patch 3 does not divide");
     rm_runs((const char *const[]){ "m8", "ae8" }, 2);
+    free(r);
+}
+
+/* The plain (--mask-ratio 0) and denoising (--noise) auto-encoders: the loss and the summary cover
+ * every pixel (the defect: ratio 0 trained nothing and reported 0 vs 0), the checkpoint records the
+ * noise, and eval and adapt take it. */
+static void test_plain_denoising_ae(void **state)
+{
+    (void)state;
+    run_result *r = malloc(sizeof *r);
+    assert_non_null(r);
+    for (int noisy = 0; noisy < 2; noisy++) {
+        const char *out = path(noisy ? "dae.safetensors" : "pae.safetensors");
+        RUN(r, NULL, "train", "mae", "--data", g_data, "--patch", "2", "--encoder", "16,8", "--batch", "64", "--epochs",
+            "2", "--mask-ratio", "0", "--noise", noisy ? "0.3" : "0", "--device", dev_spec(), "--out", out);
+        expect(r, 0, "(plain auto-encoder, loss on all pixels)");
+        if (noisy)
+            expect(r, 0, "input noise sigma 0.3");
+        const char *done = strstr(r->out, "done: test mse ");
+        double mse = 0, base = 0;
+        if (!done || sscanf(done, "done: test mse %lf vs mean-image baseline %lf", &mse, &base) != 2 || !(mse > 0) ||
+            !(base > 0))
+            fail_msg("expected a positive test mse and baseline on all pixels:\n%s", r->out);
+        RUN(r, NULL, "eval", out, "--data", g_data, "--device", dev_spec());
+        expect(r, 0, noisy ? "test all-pixel (noisy input) MSE" : "test all-pixel MSE");
+        RUN(r, NULL, "adapt", "--from", out, "--data", g_data, "--epochs", "1", "--batch", "64", "--device", dev_spec(),
+            "--out", path("pa.safetensors"));
+        expect(r, 0, "done: test accuracy");
+    }
+    rm_runs((const char *const[]){ "pae", "dae", "pa" }, 3);
     free(r);
 }
 
@@ -687,6 +734,81 @@ static void test_resume_exact(void **state)
     free(r);
 }
 
+/* train clip on the synthetic data with captions from a tiny dictionary and word vectors: zero-shot
+ * and search run on its checkpoint, --from takes an auto-encoder's encoder (and refuses another
+ * shape), and an interrupted run resumes to the uninterrupted one's weights bit for bit. */
+static void test_clip(void **state)
+{
+    (void)state;
+    run_result *r = malloc(sizeof *r);
+    assert_non_null(r);
+    assert_int_equal(dict_fixture_write(path("tiny.dict"), path("tiny.index")), 0);
+    /* every class name has a word; the definition words too */
+    static const char *const words[] = { "t", "shirt", "trouser", "pullover", "dress", "coat", "sandal", "sneaker",
+                                         "bag", "ankle", "boot", "shoe", "foot", "sole", "leg", "body", "loose" };
+    char vec[4096];
+    int n = snprintf(vec, sizeof vec, "17 6\n");
+    uint64_t seed = 5;
+    for (int i = 0; i < 17; i++) {
+        n += snprintf(vec + n, sizeof vec - (size_t)n, "%s", words[i]);
+        for (int j = 0; j < 6; j++)
+            n += snprintf(vec + n, sizeof vec - (size_t)n, " %.4f", util_u01(&seed) - 0.5);
+        n += snprintf(vec + n, sizeof vec - (size_t)n, "\n");
+    }
+    write_text(path("tiny.vec"), vec);
+#define CLIP_ARGS(out, epochs) "train", "clip", "--data", g_data, "--dict", path("tiny.dict"), "--index", \
+                               path("tiny.index"), "--vectors", path("tiny.vec"), "--holdout", "sandal,shirt", \
+                               "--encoder", "16,8", "--embed", "8", "--batch", "64", "--epochs", epochs, "--device", \
+                               dev_spec(), "--out", path(out)
+    RUN(r, NULL, CLIP_ARGS("clip.safetensors", "3"));
+    expect(r, 0, "done: zero-shot seen");
+    if (!strstr(r->out, "sandal     2 captions (held out)") || !strstr(r->out, "ankle boot 3 captions"))
+        fail_msg("captions per class:\n%s", r->out);
+    assert_true(exists(path("clip.csv")) && exists(path("clip.svg")));
+    /* the dictionary and vectors are found through the checkpoint's metadata */
+    RUN(r, NULL, "zeroshot", "--model", path("clip.safetensors"), "--data", g_data, "--device", dev_spec());
+    expect(r, 0, "held-out classes among themselves: accuracy");
+    expect(r, 0, "2-way (chance 0.500)");
+    RUN(r, NULL, "zeroshot", "--model", path("clip.safetensors"), "--data", g_data, "--classes", "bag,sandal,shirt",
+        "--device", dev_spec());
+    expect(r, 0, "3-way (chance 0.333)");
+    RUN(r, NULL, "search", "--model", path("clip.safetensors"), "--data", g_data, "a shoe for the foot", "--top", "5",
+        "--out", path("found.png"), "--device", dev_spec());
+    expect(r, 0, "top 5 test images");
+    assert_true(exists(path("found.png")));
+    RUN(r, NULL, "search", "--model", path("clip.safetensors"), "--data", g_data, "zzz qqq", "--out",
+        path("none.png"), "--device", dev_spec());
+    expect(r, 1, "no word of");
+    assert_false(exists(path("none.png")));
+    RUN(r, NULL, "zeroshot", "--model", path("clip.safetensors"), "--data", g_data4, "--device", dev_spec());
+    expect(r, 1, "takes 64 pixels");
+    RUN(r, NULL, "eval", path("clip.safetensors"), "--data", g_data, "--device", dev_spec());
+    expect(r, 1, "use clgrad zeroshot");
+    /* --from: an auto-encoder's encoder of the same widths, not another */
+    RUN(r, NULL, "train", "mae", "--data", g_data, "--patch", "2", "--encoder", "16,8", "--batch", "64", "--epochs",
+        "1", "--device", dev_spec(), "--out", path("cae.safetensors"));
+    expect(r, 0, "done:");
+    RUN(r, NULL, CLIP_ARGS("cf.safetensors", "1"), "--from", path("cae.safetensors"));
+    expect(r, 0, "done: zero-shot seen");
+    RUN(r, NULL, "train", "clip", "--data", g_data, "--dict", path("tiny.dict"), "--index", path("tiny.index"),
+        "--vectors", path("tiny.vec"), "--encoder", "16,4", "--batch", "64", "--epochs", "1", "--device", dev_spec(),
+        "--out", path("cg.safetensors"), "--from", path("cae.safetensors"));
+    expect(r, 1, "enc.fc2");
+    assert_false(exists(path("cg.safetensors")));
+    /* exact resume */
+    RUN(r, NULL, CLIP_ARGS("cref.safetensors", "6"));
+    expect(r, 0, "done:");
+    const char *clip[] = { CLIP_ARGS("cres.safetensors", "6") };
+    interrupt_and_resume(clip, (int)(sizeof clip / sizeof clip[0]), path("cres.resume.safetensors"),
+                         path("cres.safetensors"), path("cref.safetensors"), "  train ", 2);
+    rm_runs((const char *const[]){ "clip", "cae", "cf", "cref", "cres", "found" }, 6);
+    rm("tiny.dict");
+    rm("tiny.index");
+    rm("tiny.vec");
+    assert_no_temp();
+    free(r);
+}
+
 /* train simclr on 8x8 images: outputs, an encoder `adapt` takes, the views PNG, a cutout larger
  * than the images refused, and Ctrl-C + --resume giving the uninterrupted run's parameters. */
 static void test_simclr(void **state)
@@ -870,11 +992,13 @@ int main(int argc, char **argv)
     const struct CMUnitTest dev[] = {
         cmocka_unit_test(test_bad_environment),
         cmocka_unit_test(test_shape_mismatch),
+        cmocka_unit_test(test_plain_denoising_ae),
         cmocka_unit_test(test_outputs_checked_first),
         cmocka_unit_test(test_write_errors),
         cmocka_unit_test(test_resume_exact),
         cmocka_unit_test(test_sgns_resume),
         cmocka_unit_test(test_simclr),
+        cmocka_unit_test(test_clip),
         cmocka_unit_test(test_sigint_random),
     };
     int failed = clg_test_run("cli", plain, sizeof plain / sizeof plain[0]);

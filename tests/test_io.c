@@ -15,6 +15,8 @@
 #include "util.h"
 #include "clgrad/io.h"
 #include "gcide.h"
+#include "captions.h"
+#include "dict_fixture.h"
 
 /* src/tune.c (internal, exported for tests): the `clgrad tune` entry of a device and shape class. */
 int clg__gemm_tune_lookup(const char *dir, const clg_device_info *d, int cls, int *path_out, int *tm, int *vw,
@@ -1024,6 +1026,55 @@ static void test_fifo_readers(void **s)
     clg_test_hang_guard(0);
 }
 
+/* Class captions from a tiny dictionary: noun entries only, lettered and numbered senses,
+ * citations and phrases skipped, the topic filter, per-word limits; the mean-word-vector encoding
+ * (unit vectors, stop words skipped, an unknown hyphenated word by its parts). */
+static void test_captions(void **s)
+{
+    (void)s;
+    const char *dict = tpath("fixture.dict"), *index = tpath("fixture.index");
+    assert_int_equal(dict_fixture_write(dict, index), 0);
+    captions c;
+    char err[256] = "";
+    if (captions_build(dict, index, captions_fashion, 10, 2, &c, err, sizeof err))
+        fail_msg("captions_build: %s", err);
+    assert_int_equal(c.n_classes, 10);
+    assert_int_equal(c.count[5], 2);
+    assert_string_equal(c.text[5][0], "sandal");
+    assert_string_equal(c.text[5][1], "sandal: a kind of shoe consisting of a sole strapped to the foot a protection for the foot");
+    assert_int_equal(c.count[6], 2);
+    assert_string_equal(c.text[6][1], "shirt: a loose under-garment for the upper part of the body");
+    assert_int_equal(c.count[9], 3);
+    assert_string_equal(c.text[9][0], "ankle boot");
+    assert_string_equal(c.text[9][1], "ankle boot: a covering for the foot and lower part of the leg");
+    assert_string_equal(c.text[9][2], "ankle boot: an instrument of torture for the leg");
+    for (int k = 0; k < 5; k++) {
+        assert_int_equal(c.count[k], 1);
+        assert_string_equal(c.text[k][0], captions_fashion[k].name);
+    }
+    captions_free(&c);
+    assert_int_equal(captions_build(dict, index, captions_fashion, 10, 1, &c, err, sizeof err), 0);
+    assert_int_equal(c.count[9], 2);
+    captions_free(&c);
+    assert_int_equal(captions_build(dict, tpath("no.index"), captions_fashion, 10, 1, &c, err, sizeof err), 1);
+    assert_non_null(strstr(err, "no.index"));
+
+    char *words[] = { "shoe", "t", "shirt", "the" };
+    float data[] = { 3, 0, 0, 4, 0, 2, 0, 0, 0, 0, 5, 0, 1, 1, 1, 1 };
+    clg_vectors v = { .n = 4, .dim = 4, .words = words, .data = data };
+    float out[4];
+    assert_int_equal(captions_embed(&v, "The shoe!", out), 1); /* "the" is a stop word */
+    assert_float_equal(out[0], 0.6f, 1e-6);
+    assert_float_equal(out[3], 0.8f, 1e-6);
+    assert_int_equal(captions_embed(&v, "t-shirt, shoe; unknown", out), 3);
+    assert_float_equal(out[0], 0.2f, 1e-6);
+    assert_float_equal(out[1], 1.0f / 3, 1e-6);
+    assert_float_equal(out[2], 1.0f / 3, 1e-6);
+    assert_float_equal(out[3], 0.8f / 3, 1e-6);
+    assert_int_equal(captions_embed(&v, "nothing known", out), 0);
+    assert_float_equal(out[0], 0, 0);
+}
+
 /* GCIDE dictionary input is streamed: a FIFO with a writer is read, one without is refused in bounded time. */
 static void test_gcide_stream(void **s)
 {
@@ -1101,6 +1152,7 @@ int main(void)
         cmocka_unit_test(test_png_errors),
         cmocka_unit_test(test_fifo_readers),
         cmocka_unit_test(test_gcide_stream),
+        cmocka_unit_test(test_captions),
     };
     int rc = clg_test_run("io", tests, sizeof tests / sizeof tests[0]);
     util_rm_tree(tdir);

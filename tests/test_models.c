@@ -1,7 +1,11 @@
 /* test_models.c — model builders and checkpoints: save -> load gives identical outputs, mismatched
  * or truncated checkpoints are rejected with clear messages, a clgrad checkpoint reads in Python,
- * a classifier picks up a masked auto-encoder's encoder, and training steps of the MLP and the MAE
- * create no device buffer and read no CLGRAD_* environment variable once planned. */
+ * a classifier picks up a masked auto-encoder's encoder, training steps of the MLP, the MAE and the
+ * CLIP-style model create no device buffer and read no CLGRAD_* environment variable once planned,
+ * the plain auto-encoder (mask ratio 0) matches a double-precision forward and MSE on every pixel,
+ * the denoising one's input is the clean image plus fresh N(0, sigma^2) noise each step, with
+ * gradients matching finite differences, and the CLIP-style model's loss and temperature gradient
+ * match a double-precision reference. */
 #include <dlfcn.h>
 #include <math.h>
 #include <stdint.h>
@@ -471,7 +475,417 @@ static void test_steps_allocate_nothing(void **s)
     steps_allocate_nothing(ctx, ae.g, "MAE");
     clg_mae_free(&ae);
     clg_ctx_destroy(ctx);
+
+    clg_clip_config cc = clg_clip_defaults();
+    cc.batch = B;
+    float *tx = malloc(sizeof *tx * B * 100);
+    assert_non_null(tx);
+    fill_uniform(tx, (size_t)B * 100, 9);
+    clg_clip cm;
+    assert_clg_ok(clg_ctx_create(tdev, NULL, &ctx));
+    assert_clg_ok(clg_clip_build(ctx, &cc, &cm));
+    assert_clg_ok(clg_graph_set_optimizer(cm.g, &o));
+    assert_clg_ok(clg_graph_set_input(cm.g, cm.x, x));
+    assert_clg_ok(clg_graph_set_input(cm.g, cm.t, tx));
+    steps_allocate_nothing(ctx, cm.g, "CLIP");
+    clg_clip_free(&cm);
+    clg_ctx_destroy(ctx);
+    free(tx);
     free(x);
+}
+
+/* A small auto-encoder 64-16-6-16-64 on 8x8 images, 2x2 patches, planned for training with Adam. */
+static void small_ae(float ratio, float noise, int batch, clg_mae *ae)
+{
+    clg_mae_config c = clg_mae_defaults();
+    c.height = 8;
+    c.width = 8;
+    c.patch = 2;
+    c.enc[0] = 64;
+    c.enc[1] = 16;
+    c.enc[2] = 6;
+    c.n_enc = 3;
+    c.batch = batch;
+    c.mask_ratio = ratio;
+    c.noise = noise;
+    c.seed = 5;
+    assert_clg_ok(clg_mae_build(tctx, &c, ae));
+    clg_optim_options o = clg_optim_defaults(CLG_OPTIM_ADAM);
+    assert_clg_ok(clg_graph_set_optimizer(ae->g, &o));
+    assert_clg_ok(clg_graph_plan(ae->g, CLG_PLAN_TRAIN));
+}
+
+static void ae_images(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)((i * 37 + i / 7) % 17) / 16.0f;
+}
+
+/* Plain auto-encoder: no mask, the encoder sees x itself, and the loss is the MSE over every pixel
+ * (checked against a double-precision forward from the graph's parameters, after a few steps). */
+static void test_plain_ae_loss(void **s)
+{
+    (void)s;
+    enum { B = 4, D = 64 };
+    clg_mae ae;
+    small_ae(0, 0, B, &ae);
+    assert_int_equal(ae.mask, -1);
+    assert_int_equal(ae.noise, -1);
+    assert_int_equal(ae.masked_input, ae.x);
+    float x[B * D], rec[B * D], loss;
+    ae_images(x, B * D);
+    assert_clg_ok(clg_graph_set_input(ae.g, ae.x, x));
+    for (int i = 0; i < 3; i++)
+        assert_clg_ok(clg_graph_step(ae.g, NULL));
+    assert_clg_ok(clg_graph_forward(ae.g));
+    assert_clg_ok(clg_graph_read(ae.g, ae.recon, rec));
+    assert_clg_ok(clg_graph_read(ae.g, ae.loss, &loss));
+    /* host forward: 64 -relu-> 16 -> 6 -relu-> 16 -> 64 (ReLU after all but the code and output) */
+    const int w[] = { 64, 16, 6, 16, 64 };
+    double h[B * 64], nh[B * 64], se_rec = 0, se_ref = 0, maxd = 0;
+    for (int i = 0; i < B * D; i++)
+        h[i] = x[i];
+    for (int l = 0; l < 4; l++) {
+        float W[64 * 16], bias[64];
+        assert_string_equal(clg_graph_param_name(ae.g, 2 * l), l < 2 ? (l ? "enc.fc2.weight" : "enc.fc1.weight")
+                                                                      : (l == 2 ? "dec.fc1.weight" : "dec.fc2.weight"));
+        assert_clg_ok(clg_graph_param_read(ae.g, 2 * l, W));
+        assert_clg_ok(clg_graph_param_read(ae.g, 2 * l + 1, bias));
+        for (int r = 0; r < B; r++)
+            for (int j = 0; j < w[l + 1]; j++) {
+                double z = bias[j];
+                for (int k = 0; k < w[l]; k++)
+                    z += h[r * w[l] + k] * (double)W[k * w[l + 1] + j];
+                nh[r * w[l + 1] + j] = (l == 0 || l == 2) && z < 0 ? 0 : z;
+            }
+        memcpy(h, nh, sizeof(double) * (size_t)(B * w[l + 1]));
+    }
+    for (int i = 0; i < B * D; i++) {
+        maxd = fmax(maxd, fabs(h[i] - rec[i]));
+        se_ref += (h[i] - x[i]) * (h[i] - x[i]);
+        se_rec += ((double)rec[i] - x[i]) * ((double)rec[i] - x[i]);
+    }
+    assert_true(maxd < 1e-4);
+    double mse = se_rec / (B * D), mse_ref = se_ref / (B * D);
+    if (fabs(loss - mse) > 1e-5 * fmax(1, mse) || fabs(loss - mse_ref) > 1e-4 * fmax(1, mse_ref))
+        fail_msg("plain AE loss %.8g, MSE of the read recon %.8g, double reference %.8g", loss, mse, mse_ref);
+    assert_true(loss > 0);
+    clg_mae_free(&ae);
+}
+
+/* Denoising: the encoder's input is x + noise, the kept noise node has mean 0 and std sigma within
+ * statistical bounds and is redrawn every step, and the loss is against the clean image; with a
+ * mask as well, the hidden pixels of the noisy image are zeroed and the loss covers them only. */
+static void test_denoising_input(void **s)
+{
+    (void)s;
+    enum { B = 64, D = 64, N = B * D };
+    const float sigma = 0.5f;
+    for (int masked = 0; masked < 2; masked++) {
+        clg_mae ae;
+        small_ae(masked ? 0.5f : 0, sigma, B, &ae);
+        assert_true(ae.noise >= 0);
+        assert_true(masked ? ae.mask >= 0 : ae.mask == -1);
+        static float x[N], in[N], nz[N], nz2[N], rec[N], mask[N];
+        float loss;
+        ae_images(x, N);
+        assert_clg_ok(clg_graph_set_input(ae.g, ae.x, x));
+        assert_clg_ok(clg_graph_forward(ae.g));
+        assert_clg_ok(clg_graph_read(ae.g, ae.masked_input, in));
+        assert_clg_ok(clg_graph_read(ae.g, ae.noise, nz));
+        assert_clg_ok(clg_graph_read(ae.g, ae.recon, rec));
+        assert_clg_ok(clg_graph_read(ae.g, ae.loss, &loss));
+        for (int i = 0; i < N; i++)
+            mask[i] = 0;
+        if (masked)
+            assert_clg_ok(clg_graph_read(ae.g, ae.mask, mask));
+        double sum = 0, sq = 0, se = 0, cnt = 0;
+        for (int i = 0; i < N; i++) {
+            float noisy = x[i] + nz[i], want = mask[i] != 0 ? 0.0f : noisy;
+            if (fabsf(in[i] - want) > 1e-6f)
+                fail_msg("encoder input[%d] = %g, want %g (x %g + noise %g, mask %g)", i, in[i], want, x[i], nz[i],
+                         mask[i]);
+            sum += nz[i];
+            sq += (double)nz[i] * nz[i];
+            if (!masked || mask[i] != 0) {
+                se += ((double)rec[i] - x[i]) * ((double)rec[i] - x[i]);
+                cnt++;
+            }
+        }
+        double mean = sum / N, sd = sqrt(sq / N - mean * mean);
+        /* 5 standard errors: of the mean sigma/sqrt(N), of the std about sigma/sqrt(2N) */
+        if (fabs(mean) > 5 * sigma / sqrt(N) || fabs(sd - sigma) > 5 * sigma / sqrt(2.0 * N))
+            fail_msg("noise mean %.5f, std %.5f; want 0, %.2f", mean, sd, sigma);
+        if (fabs(loss - se / cnt) > 1e-5 * fmax(1, se / cnt))
+            fail_msg("loss %.8g, MSE against the clean image %.8g", loss, se / cnt);
+        /* a step moves the counter: the next forward draws new noise; a forward alone does not */
+        assert_clg_ok(clg_graph_forward(ae.g));
+        assert_clg_ok(clg_graph_read(ae.g, ae.noise, nz2));
+        assert_memory_equal(nz, nz2, sizeof nz);
+        assert_clg_ok(clg_graph_step(ae.g, NULL));
+        assert_clg_ok(clg_graph_forward(ae.g));
+        assert_clg_ok(clg_graph_read(ae.g, ae.noise, nz2));
+        int same = 0;
+        double cross = 0;
+        for (int i = 0; i < N; i++) {
+            same += nz[i] == nz2[i];
+            cross += (double)nz[i] * nz2[i];
+        }
+        assert_true(same < N / 100);
+        assert_true(fabs(cross / N) < 5 * sigma * sigma / sqrt(N)); /* uncorrelated draws */
+        clg_mae_free(&ae);
+    }
+}
+
+/* Gradients of the denoising auto-encoder (with a mask) vs central finite differences of the loss,
+ * the noise and mask held fixed by rewinding the step count to the step's (no optimizer: the step
+ * leaves the parameters as they are). */
+static void test_denoising_grads_fd(void **s)
+{
+    (void)s;
+    enum { B = 4, D = 64 };
+    clg_mae_config c = clg_mae_defaults();
+    c.height = c.width = 8;
+    c.patch = 2;
+    c.enc[0] = 64;
+    c.enc[1] = 16;
+    c.enc[2] = 6;
+    c.n_enc = 3;
+    c.batch = B;
+    c.mask_ratio = 0.25f;
+    c.noise = 0.3f;
+    clg_mae ae;
+    assert_clg_ok(clg_mae_build(tctx, &c, &ae));
+    assert_clg_ok(clg_graph_plan(ae.g, CLG_PLAN_TRAIN));
+    float x[B * D], loss;
+    ae_images(x, B * D);
+    assert_clg_ok(clg_graph_set_input(ae.g, ae.x, x));
+    clg_graph_set_step_count(ae.g, 3);
+    assert_clg_ok(clg_graph_step(ae.g, &loss));
+    assert_true(isfinite(loss) && loss > 0);
+    const double h = 1e-3;
+    double maxg = 0, maxe = 0;
+    for (int p = 0; p < clg_graph_param_count(ae.g); p++) {
+        clg_shape sh;
+        assert_clg_ok(clg_graph_param_shape(ae.g, p, &sh));
+        size_t n = (size_t)clg_shape_numel(&sh);
+        float *val = malloc(n * sizeof *val), *grad = malloc(n * sizeof *grad);
+        assert_non_null(val);
+        assert_non_null(grad);
+        assert_clg_ok(clg_graph_param_read(ae.g, p, val));
+        assert_clg_ok(clg_graph_grad_read(ae.g, clg_graph_param_id(ae.g, p), grad));
+        for (size_t i = 0; i < n; i += n > 6 ? n / 6 : 1) {
+            float keep = val[i], lp, lm;
+            val[i] = (float)(keep + h);
+            double hp = (double)val[i] - keep;
+            assert_clg_ok(clg_graph_param_write(ae.g, p, val));
+            clg_graph_set_step_count(ae.g, 3);
+            assert_clg_ok(clg_graph_forward(ae.g));
+            assert_clg_ok(clg_graph_read(ae.g, ae.loss, &lp));
+            val[i] = (float)(keep - h);
+            double hm = keep - (double)val[i];
+            assert_clg_ok(clg_graph_param_write(ae.g, p, val));
+            clg_graph_set_step_count(ae.g, 3);
+            assert_clg_ok(clg_graph_forward(ae.g));
+            assert_clg_ok(clg_graph_read(ae.g, ae.loss, &lm));
+            val[i] = keep;
+            assert_clg_ok(clg_graph_param_write(ae.g, p, val));
+            double fd = ((double)lp - lm) / (hp + hm);
+            maxg = fmax(maxg, fabs(fd));
+            maxe = fmax(maxe, fabs(grad[i] - fd));
+            if (fabs(grad[i] - fd) > 2e-2 * fabs(fd) + 2e-4)
+                fail_msg("param %s[%zu]: gradient %.7g, finite difference %.7g", clg_graph_param_name(ae.g, p), i,
+                         grad[i], fd);
+        }
+        free(val);
+        free(grad);
+    }
+    print_message("denoising AE gradients on %s: max |fd| %.3g, max |grad - fd| %.3g\n", tdev->name, maxg, maxe);
+    /* the rewound forward reproduces the step's loss: same noise and mask */
+    clg_graph_set_step_count(ae.g, 3);
+    float again;
+    assert_clg_ok(clg_graph_forward(ae.g));
+    assert_clg_ok(clg_graph_read(ae.g, ae.loss, &again));
+    assert_true(again == loss);
+    clg_mae_free(&ae);
+}
+
+/* ---- CLIP-style model against a double-precision reference ----------------------------------- */
+
+static int param_index(clg_graph *g, const char *name)
+{
+    for (int i = 0; i < clg_graph_param_count(g); i++)
+        if (!strcmp(clg_graph_param_name(g, i), name))
+            return i;
+    fail_msg("no parameter %s", name);
+    return -1;
+}
+
+/* The whole parameter in double; n (at most its size) is what the caller uses. */
+static double *read_param_d(clg_graph *g, const char *name, size_t n)
+{
+    clg_shape sh;
+    int ix = param_index(g, name);
+    assert_clg_ok(clg_graph_param_shape(g, ix, &sh));
+    assert_true(n <= (size_t)clg_shape_numel(&sh));
+    n = (size_t)clg_shape_numel(&sh);
+    float *f = malloc(n * sizeof *f);
+    double *d = malloc(n * sizeof *d);
+    assert_non_null(f);
+    assert_non_null(d);
+    assert_clg_ok(clg_graph_param_read(g, ix, f));
+    for (size_t i = 0; i < n; i++)
+        d[i] = f[i];
+    free(f);
+    return d;
+}
+
+/* out[N, o] = act(in[N, k] · W[k, o] + b) in double. */
+static void ref_linear(const double *in, int N, int k, int o, const double *W, const double *b, int relu, double *out)
+{
+    for (int r = 0; r < N; r++)
+        for (int j = 0; j < o; j++) {
+            double s = b[j];
+            for (int i = 0; i < k; i++)
+                s += in[r * k + i] * W[i * o + j];
+            out[r * o + j] = relu && s < 0 ? 0 : s;
+        }
+}
+
+/* The symmetric contrastive loss of unit rows of A and B (N x E) at scale exp(ls). */
+static double ref_clip_loss(const double *A, const double *B, int N, int E, double ls)
+{
+    double *a = malloc(sizeof *a * (size_t)(N * E)), *b = malloc(sizeof *b * (size_t)(N * E)), total = 0;
+    double *L = malloc(sizeof *L * (size_t)(N * N));
+    for (int r = 0; r < N; r++) {
+        double na = 0, nb = 0;
+        for (int j = 0; j < E; j++)
+            na += A[r * E + j] * A[r * E + j], nb += B[r * E + j] * B[r * E + j];
+        for (int j = 0; j < E; j++)
+            a[r * E + j] = A[r * E + j] / sqrt(na), b[r * E + j] = B[r * E + j] / sqrt(nb);
+    }
+    for (int i = 0; i < N; i++)
+        for (int k = 0; k < N; k++) {
+            double s = 0;
+            for (int j = 0; j < E; j++)
+                s += a[i * E + j] * b[k * E + j];
+            L[i * N + k] = exp(ls) * s;
+        }
+    for (int i = 0; i < N; i++) {
+        double sr = 0, sc = 0;
+        for (int k = 0; k < N; k++)
+            sr += exp(L[i * N + k]), sc += exp(L[k * N + i]);
+        total += (log(sr) - L[i * N + i]) + (log(sc) - L[i * N + i]);
+    }
+    free(a);
+    free(b);
+    free(L);
+    return total / (2.0 * N);
+}
+
+/* The whole model in double from the graph's parameters: encoder with ReLUs, both projections
+ * (a hidden text layer when th > 0), the loss at log_scale + dls. */
+static double ref_clip(clg_clip *m, const float *x, const float *t, double dls)
+{
+    const clg_clip_config *c = &m->cfg;
+    int N = c->batch, E = c->embed, w = c->enc[0];
+    double *h = malloc(sizeof *h * (size_t)N * 1024), *h2 = malloc(sizeof *h2 * (size_t)N * 1024);
+    double *img = malloc(sizeof *img * (size_t)(N * E)), *txt = malloc(sizeof *txt * (size_t)(N * E));
+    for (int i = 0; i < N * w; i++)
+        h[i] = x[i];
+    char nm[48];
+    for (int l = 0; l + 1 < c->n_enc; l++) {
+        snprintf(nm, sizeof nm, "enc.fc%d.weight", l + 1);
+        double *W = read_param_d(m->g, nm, (size_t)(c->enc[l] * c->enc[l + 1]));
+        snprintf(nm, sizeof nm, "enc.fc%d.bias", l + 1);
+        double *b = read_param_d(m->g, nm, (size_t)c->enc[l + 1]);
+        ref_linear(h, N, c->enc[l], c->enc[l + 1], W, b, 1, h2);
+        memcpy(h, h2, sizeof *h * (size_t)(N * c->enc[l + 1]));
+        free(W);
+        free(b);
+    }
+    int k = c->enc[c->n_enc - 1];
+    double *W = read_param_d(m->g, "img_proj.weight", (size_t)(k * E)), *b = read_param_d(m->g, "img_proj.bias", (size_t)E);
+    ref_linear(h, N, k, E, W, b, 0, img);
+    free(W);
+    free(b);
+    for (int i = 0; i < N * c->text_dim; i++)
+        h[i] = t[i];
+    int tw = c->text_hidden ? c->text_hidden : E;
+    W = read_param_d(m->g, "txt_proj.fc1.weight", (size_t)(c->text_dim * tw));
+    b = read_param_d(m->g, "txt_proj.fc1.bias", (size_t)tw);
+    ref_linear(h, N, c->text_dim, tw, W, b, c->text_hidden > 0, c->text_hidden ? h2 : txt);
+    free(W);
+    free(b);
+    if (c->text_hidden) {
+        W = read_param_d(m->g, "txt_proj.fc2.weight", (size_t)(tw * E));
+        b = read_param_d(m->g, "txt_proj.fc2.bias", (size_t)E);
+        ref_linear(h2, N, tw, E, W, b, 0, txt);
+        free(W);
+        free(b);
+    }
+    double *ls = read_param_d(m->g, "log_scale", 1), loss = ref_clip_loss(img, txt, N, E, *ls + dls);
+    free(ls);
+    free(h);
+    free(h2);
+    free(img);
+    free(txt);
+    return loss;
+}
+
+/* The CLIP model's loss equals the double-precision model's; one SGD step moves log_scale by
+ * -lr * dL/dlog_scale (the reference's central difference), or not at all when group 3 is frozen
+ * while the projections still move. */
+static void test_clip_model(void **s)
+{
+    (void)s;
+    for (int variant = 0; variant < 3; variant++) {
+        clg_clip_config c = clg_clip_defaults();
+        c.enc[0] = 12;
+        c.enc[1] = 10;
+        c.enc[2] = 6;
+        c.text_dim = 5;
+        c.text_hidden = variant == 1 ? 7 : 0;
+        c.embed = 4;
+        c.batch = 6;
+        c.temperature = 0.5f;
+        c.seed = 3 + (uint64_t)variant;
+        float x[6 * 12], t[6 * 5];
+        fill_uniform(x, sizeof x / sizeof x[0], 11 + variant);
+        fill_uniform(t, sizeof t / sizeof t[0], 17 + variant);
+        for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+            t[i] -= 0.5f;
+        clg_clip m;
+        assert_clg_ok(clg_clip_build(tctx, &c, &m));
+        clg_optim_options o = clg_optim_defaults(CLG_OPTIM_SGD);
+        o.lr = 0.1f;
+        o.momentum = 0;
+        int frozen = variant == 2;
+        if (frozen)
+            assert_clg_ok(clg_graph_freeze_group(m.g, 3, 1));
+        assert_clg_ok(clg_graph_set_optimizer(m.g, &o));
+        assert_clg_ok(clg_graph_plan(m.g, CLG_PLAN_TRAIN));
+        assert_clg_ok(clg_graph_set_input(m.g, m.x, x));
+        assert_clg_ok(clg_graph_set_input(m.g, m.t, t));
+        double want = ref_clip(&m, x, t, 0), h = 1e-4;
+        double dls = (ref_clip(&m, x, t, h) - ref_clip(&m, x, t, -h)) / (2 * h);
+        double *ls0 = read_param_d(m.g, "log_scale", 1), *tw0 = read_param_d(m.g, "txt_proj.fc1.weight", 1);
+        assert_true(fabs(*ls0 - log(2.0)) < 1e-6);
+        float loss = 0;
+        assert_clg_ok(clg_graph_step(m.g, &loss));
+        if (fabs(loss - want) > 1e-5 * (1 + fabs(want)))
+            fail_msg("variant %d: loss %.8f, reference %.8f", variant, (double)loss, want);
+        double *ls1 = read_param_d(m.g, "log_scale", 1), *tw1 = read_param_d(m.g, "txt_proj.fc1.weight", 1);
+        double moved = (*ls0 - *ls1) / 0.1, expect_moved = frozen ? 0 : dls;
+        if (fabs(moved - expect_moved) > 1e-4 + 1e-3 * fabs(dls))
+            fail_msg("variant %d: log_scale gradient %.7f, reference %.7f", variant, moved, expect_moved);
+        assert_true(*tw0 != *tw1); /* the text projection trains */
+        free(ls0);
+        free(ls1);
+        free(tw0);
+        free(tw1);
+        clg_clip_free(&m);
+    }
 }
 
 int main(void)
@@ -481,6 +895,9 @@ int main(void)
         cmocka_unit_test(test_encoder_into_classifier), cmocka_unit_test(test_python_reads_checkpoint),
         cmocka_unit_test(test_memory_plan_below_naive), cmocka_unit_test(test_steps_allocate_nothing),
         cmocka_unit_test(test_nt_xent_vs_reference), cmocka_unit_test(test_simclr_model),
+        cmocka_unit_test(test_plain_ae_loss), cmocka_unit_test(test_denoising_input),
+        cmocka_unit_test(test_denoising_grads_fd),
+        cmocka_unit_test(test_clip_model),
     };
     return clg_test_run_per_device("models", tests, sizeof tests / sizeof tests[0]);
 }

@@ -1,5 +1,6 @@
 /* clgrad/models.h — model builders on the graph runtime: the MLP classifier, the masked
- * auto-encoder and SimCLR.  A builder only adds nodes to a graph; training loops live in the caller.
+ * auto-encoder, SimCLR and the CLIP-style image/text model.  A builder only adds nodes to a
+ * graph; training loops live in the caller.
  *
  * Parameter names and layouts: layer i (1-based) has "fc<i>.weight" f32[in, out] (used as x·W, the
  * transpose of PyTorch's nn.Linear.weight) and "fc<i>.bias" f32[out].
@@ -48,7 +49,10 @@ clg_status clg_classifier_build(clg_ctx *ctx, const int *enc, int n_enc, int cla
 
 /* Images [batch, H*W] are cut into P×P patches; a fraction `mask_ratio` of the patches of each
  * sample (an exact count, drawn on the device from (seed, step)) is hidden from the encoder, and
- * the loss is the MSE on the hidden pixels only.  Encoder: widths enc[0..n_enc-1] with
+ * the loss is the MSE on the hidden pixels only.  mask_ratio 0 builds no mask and the loss is the
+ * MSE on every pixel (the plain auto-encoder).  noise > 0 adds Gaussian noise N(0, noise^2),
+ * drawn on the device per step, to the image before masking; the loss is always against the clean
+ * image (the denoising auto-encoder).  Encoder: widths enc[0..n_enc-1] with
  * enc[0] = H*W, ReLU after every layer but the last (the code); decoder: the mirror image,
  * ReLU after every layer but the output.  Parameters "enc.fc<i>.weight/bias" (group 0) and
  * "dec.fc<i>.weight/bias" (group 1). */
@@ -59,14 +63,16 @@ typedef struct clg_mae_config {
     int n_enc;                 /* number of widths in enc, >= 2 */
     int batch;
     uint64_t seed;
+    float noise;               /* std of the input corruption, 0 = none */
 } clg_mae_config;
 
 typedef struct clg_mae {
     clg_graph *g;
     clg_mae_config cfg;
     int x;                     /* input f32[batch, H*W] */
-    int mask;                  /* f32[batch, H*W], 1 = hidden (kept) */
-    int masked_input;          /* kept */
+    int mask;                  /* f32[batch, H*W], 1 = hidden (kept); -1 when mask_ratio is 0 */
+    int noise;                 /* the drawn noise f32[batch, H*W] (kept); -1 when noise is 0 */
+    int masked_input;          /* the encoder's input: x (+ noise), masked; kept (x itself when neither) */
     int recon;                 /* decoder output, kept */
     int loss;
 } clg_mae;
@@ -124,6 +130,37 @@ typedef struct clg_simclr {
 clg_simclr_config clg_simclr_defaults(void);
 clg_status clg_simclr_build(clg_ctx *ctx, const clg_simclr_config *cfg, clg_simclr *out);
 void clg_simclr_free(clg_simclr *m);
+/* ---- CLIP-style image/text model ------------------------------------------------------------ */
+
+/* Images x f32[batch, enc[0]] through an MLP encoder (ReLU after every layer, "enc.fc<i>", group 0:
+ * the classifier's and the masked auto-encoder's names, so their checkpoints can initialise it) and a
+ * linear projection "img_proj" (group 1); text features t f32[batch, text_dim] (frozen, e.g. mean word
+ * vectors) through "txt_proj.fc1" (linear, or ReLU then "txt_proj.fc2" when text_hidden > 0; group
+ * 2); both in an embed-wide shared space.  Loss: the symmetric contrastive loss of row i of the image
+ * embeddings with row i of the text embeddings (CONTRASTIVE_LOSS: L2-normalised, scaled by
+ * exp(log_scale)); "log_scale" is a scalar parameter in group 3, initialised to log(1/temperature)
+ * (freeze group 3 for a set temperature). */
+typedef struct clg_clip_config {
+    int enc[CLG_MLP_MAX_LAYERS];
+    int n_enc;                 /* widths in enc, >= 2 */
+    int text_dim, text_hidden, embed;
+    int batch;
+    float temperature;
+    uint64_t seed;
+} clg_clip_config;
+
+typedef struct clg_clip {
+    clg_graph *g;
+    clg_clip_config cfg;
+    int x, t;                  /* inputs */
+    int img, txt;              /* projections (before normalisation), kept */
+    int log_scale;             /* the parameter */
+    int loss;
+} clg_clip;
+
+clg_clip_config clg_clip_defaults(void); /* 784-512-128, text 100, linear text projection, embed 64, batch 256, T 0.07 */
+clg_status clg_clip_build(clg_ctx *ctx, const clg_clip_config *cfg, clg_clip *out);
+void clg_clip_free(clg_clip *m);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

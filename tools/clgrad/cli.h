@@ -28,6 +28,9 @@ void cli_gather_batch(const int *order, int n, int step, int B, const float *x, 
 int cmd_train_mlp(int argc, char **argv);
 int cmd_train_mae(int argc, char **argv);
 int cmd_train_simclr(int argc, char **argv);
+int cmd_train_clip(int argc, char **argv);
+int cmd_zeroshot(int argc, char **argv);
+int cmd_search(int argc, char **argv);
 
 /* An MNIST-format data set in host memory (pixels scaled to [0,1]). */
 typedef struct cli_data {

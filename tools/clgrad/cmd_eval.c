@@ -1,5 +1,6 @@
 /* cmd_eval.c — `clgrad eval FILE.safetensors`: rebuild the model a checkpoint describes (its
- * metadata), load it strictly and report test accuracy (classifiers) or masked MSE (auto-encoder). */
+ * metadata), load it strictly and report test accuracy (classifiers) or masked MSE (auto-encoder;
+ * the MSE on all pixels with mask ratio 0, from the noisy input for a denoising one). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,7 @@ int cmd_eval(int argc, char **argv)
     if (st)
         return cli_fail("eval", st);
     char model[32] = "", arch[256] = "";
-    float ratio = 0.75f;
+    float ratio = 0.75f, noise = 0;
     int patch = 4, n = -1, meta_bad = 0;
     int w[2 * CLG_MLP_MAX_LAYERS + 2];
     const char *mv = clg_safetensors_meta(f, "model"), *av = clg_safetensors_meta(f, "arch");
@@ -49,6 +50,8 @@ int cmd_eval(int argc, char **argv)
     }
     if ((mv = clg_safetensors_meta(f, "mask_ratio")))
         meta_bad |= util_parse_float(cmd, "metadata mask_ratio", mv, 0, 0, 1, &ratio);
+    if ((mv = clg_safetensors_meta(f, "noise")))
+        meta_bad |= util_parse_float(cmd, "metadata noise", mv, 0, 0, 10, &noise);
     if ((mv = clg_safetensors_meta(f, "patch")))
         meta_bad |= util_parse_int(cmd, "metadata patch", mv, 1, 1 << 16, &patch);
     clg_safetensors_close(f);
@@ -60,6 +63,10 @@ int cmd_eval(int argc, char **argv)
     if (!strcmp(model, "simclr")) {
         fprintf(stderr, "clgrad eval: %s is a SimCLR encoder (no classifier); measure it with "
                 "`clgrad adapt --from %s --mode probe`\n", path, path);
+        return 1;
+    }
+    if (!strcmp(model, "clip")) {
+        fprintf(stderr, "clgrad eval: %s is a CLIP-style model: use clgrad zeroshot --model %s\n", path, path);
         return 1;
     }
     int rc = 1;
@@ -102,6 +109,7 @@ int cmd_eval(int argc, char **argv)
         c.width = d.cols;
         c.patch = patch;
         c.mask_ratio = ratio;
+        c.noise = noise;
         c.batch = batch;
         c.n_enc = n / 2 + 1;
         for (int i = 0; i < c.n_enc && i < CLG_MLP_MAX_LAYERS; i++)
@@ -129,7 +137,8 @@ int cmd_eval(int argc, char **argv)
             cli_fail("eval", st);
             goto out;
         }
-        printf("%s: mae %s, test masked-pixel MSE %.5f on %d images (%s)\n", path, arch, mse, d.n_test, dev.name);
+        printf("%s: mae %s, test %s MSE %.5f on %d images (%s)\n", path, arch,
+               ratio > 0 ? "masked-pixel" : noise > 0 ? "all-pixel (noisy input)" : "all-pixel", mse, d.n_test, dev.name);
     }
     rc = 0;
 out:

@@ -39,7 +39,7 @@ static void usage_mlp(FILE *f)
 int cmd_train(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fprintf(argc < 2 ? stderr : stdout, "usage: clgrad train mlp|mae|simclr|sgns [options]  (--help after the model for its options)\n");
+        fprintf(argc < 2 ? stderr : stdout, "usage: clgrad train mlp|mae|simclr|sgns|clip [options]  (--help after the model for its options)\n");
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "mlp"))
@@ -50,7 +50,9 @@ int cmd_train(int argc, char **argv)
         return cmd_train_simclr(argc - 1, argv + 1);
     if (!strcmp(argv[1], "sgns"))
         return cmd_train_sgns(argc - 1, argv + 1);
-    fprintf(stderr, "clgrad train: unknown model '%s' (mlp, mae, simclr, sgns)\n", argv[1]);
+    if (!strcmp(argv[1], "clip"))
+        return cmd_train_clip(argc - 1, argv + 1);
+    fprintf(stderr, "clgrad train: unknown model '%s' (mlp, mae, simclr, sgns, clip)\n", argv[1]);
     return 2;
 }
 

@@ -16,7 +16,7 @@ static const struct {
     const char *help;
 } commands[] = {
     { "devices", cmd_devices, "list OpenCL devices (--json, --check)" },
-    { "train", cmd_train, "train a model: mlp (classifier), mae (masked auto-encoder), simclr (contrastive), sgns (word vectors)" },
+    { "train", cmd_train, "train a model: mlp (classifier), mae (masked auto-encoder), simclr (contrastive), sgns (word vectors), clip (image/text)" },
     { "eval", cmd_eval, "evaluate a checkpoint on the test set" },
     { "adapt", cmd_adapt, "reuse a pretrained encoder: new final layer (probe) or fine-tune" },
     { "bench", cmd_bench, "measure devices side by side (--quick, --json F; bench compare A B)" },
@@ -25,6 +25,8 @@ static const struct {
     { "similar", cmd_similar, "nearest words by cosine similarity" },
     { "analogy", cmd_analogy, "b - a + c word analogies" },
     { "lookup", cmd_lookup, "soft dictionary lookup over word vectors" },
+    { "zeroshot", cmd_zeroshot, "classify test images by the nearest class text of a clip model" },
+    { "search", cmd_search, "test images nearest a free-text query under a clip model (PNG)" },
 };
 
 static void usage(FILE *f)

@@ -32,7 +32,8 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
 
 /* Accuracy on (images, labels) in batches of the model's size (last batch padded). */
 clg_status mlp_evaluate(clg_mlp *m, const float *images, const int32_t *labels, int n, int dim, double *acc_out);
-/* Masked MSE of the auto-encoder and of the mean-image baseline (mean_img may be NULL: baseline 0). */
+/* Masked MSE (all pixels with no mask) of the auto-encoder and of the mean-image baseline (mean_img
+ * may be NULL: baseline 0). */
 clg_status mae_evaluate(clg_mae *m, const float *images, int n, const float *mean_img, double *mse, double *base_mse);
 
 #endif

@@ -1,6 +1,7 @@
 /* train_mae.c — `clgrad train mae`: the masked auto-encoder on MNIST-format images: train with a
- * fresh patch mask per step, report test masked-pixel MSE beside the mean-image baseline, and
- * write a reconstructions PNG, a CSV log, an SVG curve and a checkpoint. */
+ * fresh patch mask (and, with --noise, fresh input noise) per step, report the test MSE (on the
+ * masked pixels; on all pixels with --mask-ratio 0, the plain or denoising auto-encoder) beside the
+ * mean-image baseline, and write a reconstructions PNG, a CSV log, an SVG curve and a checkpoint. */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -21,7 +22,10 @@ static void usage(FILE *f)
             "usage: clgrad train mae [options]\n"
             "  --data DIR        MNIST-format data folder (default " DEFAULT_DATA ")\n"
             "  --patch P         patch side (default 4)\n"
-            "  --mask-ratio X    fraction of patches hidden per image (default 0.75)\n"
+            "  --mask-ratio X    fraction of patches hidden per image (default 0.75); 0 = plain auto-encoder,\n"
+            "                    loss on every pixel\n"
+            "  --noise SIGMA     add N(0, SIGMA^2) noise to the input, loss against the clean image\n"
+            "                    (denoising auto-encoder; default 0)\n"
             "  --encoder LIST    encoder widths after the input, e.g. 512,128 (default); the decoder mirrors it\n"
             "  --epochs N        (default 20)\n"
             "  --batch N         (default 256)\n"
@@ -37,8 +41,8 @@ static void usage(FILE *f)
             "                    the checkpoint's name with .resume.safetensors)\n");
 }
 
-/* Masked MSE of the model and of the mean-image baseline over the test set (fixed masks: the step
- * count does not change during evaluation). */
+/* Masked MSE (all pixels when the model has no mask) of the model and of the mean-image baseline
+ * over the test set (fixed masks and noise: the step count does not change during evaluation). */
 clg_status mae_evaluate(clg_mae *m, const float *images, int n, const float *mean_img, double *mse,
                            double *base_mse)
 {
@@ -57,8 +61,12 @@ clg_status mae_evaluate(clg_mae *m, const float *images, int n, const float *mea
         memcpy(xb, images + (size_t)s * (size_t)D, (size_t)rows * (size_t)D * sizeof(float));
         memset(xb + (size_t)rows * (size_t)D, 0, (size_t)(B - rows) * (size_t)D * sizeof(float));
         if ((st = clg_graph_set_input(m->g, m->x, xb)) || (st = clg_graph_forward(m->g)) ||
-            (st = clg_graph_read(m->g, m->mask, mask)) || (st = clg_graph_read(m->g, m->recon, rec)))
+            (m->mask >= 0 && (st = clg_graph_read(m->g, m->mask, mask))) ||
+            (st = clg_graph_read(m->g, m->recon, rec)))
             goto out;
+        if (m->mask < 0)
+            for (size_t i = 0; i < (size_t)rows * (size_t)D; i++)
+                mask[i] = 1;
         for (size_t i = 0; i < (size_t)rows * (size_t)D; i++) {
             if (mask[i] == 0)
                 continue;
@@ -83,7 +91,7 @@ static uint8_t px(float v)
     return (uint8_t)lrintf(v * 255.0f);
 }
 
-/* One row per test image: original | masked input (hidden pixels grey) | reconstruction. */
+/* One row per test image: original | encoder input (noisy; hidden pixels grey) | reconstruction. */
 static clg_status write_grid(clg_mae *m, const float *images, const char *path)
 {
     int B = m->cfg.batch, H = m->cfg.height, W = m->cfg.width, D = H * W;
@@ -92,23 +100,28 @@ static clg_status write_grid(clg_mae *m, const float *images, const char *path)
     float *xb = calloc((size_t)B * (size_t)D, sizeof(float));
     float *mask = malloc((size_t)B * (size_t)D * sizeof(float));
     float *rec = malloc((size_t)B * (size_t)D * sizeof(float));
+    float *in = malloc((size_t)B * (size_t)D * sizeof(float));
     uint8_t *img = malloc((size_t)gw * (size_t)gh);
     clg_status st = CLG_OK;
-    if (!xb || !mask || !rec || !img) {
+    if (!xb || !mask || !rec || !in || !img) {
         st = CLG_ERR_OUT_OF_MEMORY;
         goto out;
     }
     memset(img, 255, (size_t)gw * (size_t)gh);
     memcpy(xb, images, (size_t)k * (size_t)D * sizeof(float));
     if ((st = clg_graph_set_input(m->g, m->x, xb)) || (st = clg_graph_forward(m->g)) ||
-        (st = clg_graph_read(m->g, m->mask, mask)) || (st = clg_graph_read(m->g, m->recon, rec)))
+        (st = clg_graph_read(m->g, m->masked_input, in)) || (st = clg_graph_read(m->g, m->recon, rec)))
+        goto out;
+    if (m->mask < 0)
+        memset(mask, 0, (size_t)B * (size_t)D * sizeof(float));
+    else if ((st = clg_graph_read(m->g, m->mask, mask)))
         goto out;
     for (int r = 0; r < k; r++)
         for (int col = 0; col < 3; col++)
             for (int y = 0; y < H; y++)
                 for (int x = 0; x < W; x++) {
                     size_t i = (size_t)r * (size_t)D + (size_t)(y * W + x);
-                    uint8_t v = col == 0 ? px(xb[i]) : col == 1 ? (mask[i] != 0 ? 128 : px(xb[i])) : px(rec[i]);
+                    uint8_t v = col == 0 ? px(xb[i]) : col == 1 ? (mask[i] != 0 ? 128 : px(in[i])) : px(rec[i]);
                     int ox = (col * (W + gap) + x) * S, oy = (r * (H + gap) + y) * S;
                     for (int dy = 0; dy < S; dy++)
                         memset(img + (size_t)(oy + dy) * (size_t)gw + ox, v, (size_t)S);
@@ -118,6 +131,7 @@ out:
     free(xb);
     free(mask);
     free(rec);
+    free(in);
     free(img);
     return st;
 }
@@ -152,7 +166,8 @@ int cmd_train_mae(int argc, char **argv)
     if ((v = util_opt(argc, argv, used, "--out"))) out = v;
     if ((v = util_opt(argc, argv, used, "--resume"))) resume = v;
     bad |= util_opt_int(cmd, argc, argv, used, "--patch", 1, 1 << 16, &cfg.patch);
-    bad |= util_opt_float(cmd, argc, argv, used, "--mask-ratio", 0, 1, 1, &cfg.mask_ratio);
+    bad |= util_opt_float(cmd, argc, argv, used, "--mask-ratio", 0, 0, 1, &cfg.mask_ratio);
+    bad |= util_opt_float(cmd, argc, argv, used, "--noise", 0, 0, 10, &cfg.noise);
     bad |= util_opt_int(cmd, argc, argv, used, "--epochs", 1, 100000, &epochs);
     bad |= util_opt_int(cmd, argc, argv, used, "--batch", 1, 1 << 20, &cfg.batch);
     bad |= util_opt_float(cmd, argc, argv, used, "--lr", 0, 1, 1e6, &lr);
@@ -230,12 +245,16 @@ int cmd_train_mae(int argc, char **argv)
         an += snprintf(arch + an, sizeof arch - (size_t)an, "%s%d", i ? "-" : "", cfg.enc[i]);
     for (int i = cfg.n_enc - 2; i >= 0; i--)
         an += snprintf(arch + an, sizeof arch - (size_t)an, "-%d", cfg.enc[i]);
-    snprintf(run.config, sizeof run.config, "arch=%s patch=%d mask_ratio=%.9g batch=%d epochs=%d lr=%.9g seed=%llu images=%d",
-             arch, cfg.patch, (double)cfg.mask_ratio, B, epochs, (double)lr, (unsigned long long)cfg.seed, d.n_train);
+    snprintf(run.config, sizeof run.config, "arch=%s patch=%d mask_ratio=%.9g noise=%.9g batch=%d epochs=%d lr=%.9g seed=%llu images=%d",
+             arch, cfg.patch, (double)cfg.mask_ratio, (double)cfg.noise, B, epochs, (double)lr, (unsigned long long)cfg.seed, d.n_train);
     if (resume && cli_run_resume(&run, m.g, resume))
         goto out;
-    printf("clgrad train mae: %s, %dx%d patches, %.0f%% masked, on %s (%s)\n", arch, cfg.patch, cfg.patch,
-           100.0 * cfg.mask_ratio, dev.name, dev.platform_name);
+    char noise[40] = "";
+    if (cfg.noise > 0)
+        snprintf(noise, sizeof noise, ", input noise sigma %g", cfg.noise);
+    printf("clgrad train mae: %s, %dx%d patches, %.0f%% masked%s%s, on %s (%s)\n", arch, cfg.patch, cfg.patch,
+           100.0 * cfg.mask_ratio, cfg.mask_ratio > 0 ? "" : " (plain auto-encoder, loss on all pixels)", noise,
+           dev.name, dev.platform_name);
     printf("data: %s (%d train, %d test); batch %d, %d epochs, adam lr %g, seed %llu\n", data, d.n_train, d.n_test, B,
            epochs, lr, (unsigned long long)cfg.seed);
     if (resume)
@@ -265,7 +284,11 @@ int cmd_train_mae(int argc, char **argv)
     char ratio[32], patch[16];
     snprintf(ratio, sizeof ratio, "%g", cfg.mask_ratio);
     snprintf(patch, sizeof patch, "%d", cfg.patch);
-    const char *meta[] = { "model", "mae", "arch", arch, "mask_ratio", ratio, "patch", patch, NULL };
+    char sigma[32];
+    snprintf(sigma, sizeof sigma, "%.9g", cfg.noise);
+    const char *meta[] = { "model", "mae", "arch", arch, "mask_ratio", ratio, "patch", patch, "noise", sigma, NULL };
+    /* what the loss covers: the hidden pixels, or every pixel with no mask */
+    const char *what = cfg.mask_ratio > 0 ? "masked mse" : "mse";
     double t_all = util_now(), train_s = run.train_s, te = 0, base = 0;
     for (int ep = run.start_epoch; ep < epochs; ep++) {
         cli_shuffle(order, d.n_train, &rng);
@@ -295,7 +318,7 @@ int cmd_train_mae(int argc, char **argv)
                 goto out;
             }
             char extra[48];
-            snprintf(extra, sizeof extra, "masked mse %.4f", sum / (s + 1));
+            snprintf(extra, sizeof extra, "%s %.4f", what, sum / (s + 1));
             util_progress_update(&p, (long)(s + 1) * B, extra);
         }
         double ep_s = util_now() - t0;
@@ -306,8 +329,8 @@ int cmd_train_mae(int argc, char **argv)
             goto out;
         }
         double sps = (double)(steps - s0) * B / ep_s, tr = sum / steps;
-        printf("epoch %2d  train masked mse %.5f  test masked mse %.5f  (mean-image baseline %.5f)  %.1f s  %.0f samples/s\n",
-               ep + 1, tr, te, base, ep_s, sps);
+        printf("epoch %2d  train %s %.5f  test %s %.5f  (mean-image baseline %.5f)  %.1f s  %.0f samples/s\n",
+               ep + 1, what, tr, what, te, base, ep_s, sps);
         fflush(stdout);
         if (cli_run_log(&run, ep, tr, te, "%d,%.6f,%.6f,%.6f,%.3f,%.1f", ep + 1, tr, te, base, ep_s, sps))
             goto out;
@@ -316,13 +339,15 @@ int cmd_train_mae(int argc, char **argv)
             goto out;
         }
     }
-    const char *names[2] = { "train masked MSE", "test masked MSE" };
+    int masked = cfg.mask_ratio > 0;
+    const char *names[2] = { masked ? "train masked MSE" : "train MSE", masked ? "test masked MSE" : "test MSE" };
     grid_job job = { &m, d.test_x, paths.png };
-    if (cli_run_finish(&run, m.g, meta, "epoch,train_masked_mse,test_masked_mse,baseline_masked_mse,seconds,samples_per_s",
+    if (cli_run_finish(&run, m.g, meta, masked ? "epoch,train_masked_mse,test_masked_mse,baseline_masked_mse,seconds,samples_per_s"
+                              : "epoch,train_mse,test_mse,baseline_mse,seconds,samples_per_s",
                        "clgrad train mae", names, grid_extra, &job))
         goto out;
     double trained = (double)steps * B * epochs - (double)run.start_epoch * steps * B - (double)run.start_step * B;
-    printf("done: test masked mse %.5f vs mean-image baseline %.5f; %.1f s total, %.0f samples/s on %s\n", te, base,
+    printf("done: test %s %.5f vs mean-image baseline %.5f; %.1f s total, %.0f samples/s on %s\n", what, te, base,
            util_now() - t_all, train_s > run.train_s ? trained / (train_s - run.train_s) : 0, dev.name);
     printf("wrote %s, %s, %s, %s\n", out, paths.csv, paths.svg, paths.png);
     if (profile)
