@@ -289,6 +289,16 @@ static inline void clg__scratch_pop(clg_ctx *ctx, int mark) { ctx->scratch_top =
  * in·W + b and, when relu, a ReLU; *out gets the last node (mlp.c). */
 clg_status clg__linear_layer(clg_graph *g, const char *name, int in_node, int fan_in, int fan_out, const clg_init *wi,
                              const clg_init *bi, int group, int relu, int *out);
+/* A layer "<prefix>.fc<idx>" (idx > 0) or "<prefix>" (idx 0) with clg__linear_layer: He-uniform
+ * weights before a ReLU, else Xavier-uniform, zero bias (the auto-encoders', SimCLR's and CLIP's
+ * layers; mlp.c). */
+clg_status clg__model_layer(clg_graph *g, const char *prefix, int idx, int in_node, int fan_in, int fan_out,
+                            int group, int relu, int *out);
+/* The image encoder every Fashion-MNIST model shares by default, 784-512-128, into enc; returns the
+ * number of widths (mlp.c). */
+int clg__model_default_encoder(int *enc);
+/* Destroy a model's graph and clear the handle (a builder's failure path, the models' _free). */
+void clg__model_drop(clg_graph **g);
 /* The loss node: op over inputs, named "loss", set as the graph's loss (mlp.c). */
 clg_status clg__model_loss(clg_graph *g, clg_op op, const int *inputs, int n, int *loss);
 

@@ -11,23 +11,13 @@ clg_clip_config clg_clip_defaults(void)
 {
     clg_clip_config c;
     memset(&c, 0, sizeof c);
-    c.enc[0] = 784;
-    c.enc[1] = 512;
-    c.enc[2] = 128;
-    c.n_enc = 3;
+    c.n_enc = clg__model_default_encoder(c.enc);
     c.text_dim = 100;
     c.embed = 64;
     c.batch = 256;
     c.temperature = 0.07f;
     c.seed = 1;
     return c;
-}
-
-/* x·W + b named `name`, optional ReLU; He init before a ReLU, else Xavier; zero bias. */
-static clg_status layer(clg_graph *g, const char *name, int in, int fan_in, int fan_out, int group, int relu, int *out)
-{
-    clg_init wi = { .kind = relu ? CLG_INIT_HE_UNIFORM : CLG_INIT_XAVIER_UNIFORM };
-    return clg__linear_layer(g, name, in, fan_in, fan_out, &wi, NULL, group, relu, out);
 }
 
 clg_status clg_clip_build(clg_ctx *ctx, const clg_clip_config *cfg, clg_clip *out)
@@ -61,17 +51,17 @@ clg_status clg_clip_build(clg_ctx *ctx, const clg_clip_config *cfg, clg_clip *ou
     h = out->x;
     for (int l = 0; l + 1 < c->n_enc; l++) {
         snprintf(name, sizeof name, "enc.fc%d", l + 1);
-        if ((st = layer(g, name, h, c->enc[l], c->enc[l + 1], 0, 1, &h)))
+        if ((st = clg__model_layer(g, name, 0, h, c->enc[l], c->enc[l + 1], 0, 1, &h)))
             goto fail;
     }
-    if ((st = layer(g, "img_proj", h, c->enc[c->n_enc - 1], c->embed, 1, 0, &out->img)))
+    if ((st = clg__model_layer(g, "img_proj", 0, h, c->enc[c->n_enc - 1], c->embed, 1, 0, &out->img)))
         goto fail;
     t = out->t;
     if (c->text_hidden > 0) {
-        if ((st = layer(g, "txt_proj.fc1", t, c->text_dim, c->text_hidden, 2, 1, &t)) ||
-            (st = layer(g, "txt_proj.fc2", t, c->text_hidden, c->embed, 2, 0, &out->txt)))
+        if ((st = clg__model_layer(g, "txt_proj.fc1", 0, t, c->text_dim, c->text_hidden, 2, 1, &t)) ||
+            (st = clg__model_layer(g, "txt_proj.fc2", 0, t, c->text_hidden, c->embed, 2, 0, &out->txt)))
             goto fail;
-    } else if ((st = layer(g, "txt_proj.fc1", t, c->text_dim, c->embed, 2, 0, &out->txt)))
+    } else if ((st = clg__model_layer(g, "txt_proj.fc1", 0, t, c->text_dim, c->embed, 2, 0, &out->txt)))
         goto fail;
     if ((st = clg_graph_param(g, "log_scale", &ss, &si, 3, &out->log_scale)) ||
         (st = clg_graph_set_name(g, out->img, "img_embed")) || (st = clg_graph_set_name(g, out->txt, "txt_embed")) ||
@@ -80,15 +70,12 @@ clg_status clg_clip_build(clg_ctx *ctx, const clg_clip_config *cfg, clg_clip *ou
         goto fail;
     return CLG_OK;
 fail:
-    clg_graph_destroy(out->g);
-    out->g = NULL;
+    clg__model_drop(&out->g);
     return st;
 }
 
 void clg_clip_free(clg_clip *m)
 {
-    if (!m)
-        return;
-    clg_graph_destroy(m->g);
-    m->g = NULL;
+    if (m)
+        clg__model_drop(&m->g);
 }

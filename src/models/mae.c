@@ -15,24 +15,10 @@ clg_mae_config clg_mae_defaults(void)
     c.width = 28;
     c.patch = 4;
     c.mask_ratio = 0.75f;
-    c.enc[0] = 784;
-    c.enc[1] = 512;
-    c.enc[2] = 128;
-    c.n_enc = 3;
+    c.n_enc = clg__model_default_encoder(c.enc);
     c.batch = 256;
     c.seed = 1;
     return c;
-}
-
-/* x·W + b for a new layer named prefix.fc<i>, optional ReLU (He init before a ReLU, else Xavier;
- * zero bias). */
-static clg_status linear(clg_graph *g, const char *prefix, int idx, int in_node, int fan_in, int fan_out,
-                         int group, int relu, int *out)
-{
-    char name[48];
-    snprintf(name, sizeof name, "%s.fc%d", prefix, idx);
-    clg_init wi = { .kind = relu ? CLG_INIT_HE_UNIFORM : CLG_INIT_XAVIER_UNIFORM };
-    return clg__linear_layer(g, name, in_node, fan_in, fan_out, &wi, NULL, group, relu, out);
 }
 
 clg_status clg_mae_build(clg_ctx *ctx, const clg_mae_config *cfg, clg_mae *out)
@@ -88,10 +74,10 @@ clg_status clg_mae_build(clg_ctx *ctx, const clg_mae_config *cfg, clg_mae *out)
     if (h != out->x && ((st = clg_graph_set_name(g, h, "masked_input")) || (st = clg_graph_keep(g, h))))
         goto fail;
     for (int l = 0; l + 1 < c->n_enc; l++)
-        if ((st = linear(g, "enc", l + 1, h, c->enc[l], c->enc[l + 1], 0, l + 2 < c->n_enc, &h)))
+        if ((st = clg__model_layer(g, "enc", l + 1, h, c->enc[l], c->enc[l + 1], 0, l + 2 < c->n_enc, &h)))
             goto fail;
     for (int l = c->n_enc - 1, i = 1; l > 0; l--, i++)
-        if ((st = linear(g, "dec", i, h, c->enc[l], c->enc[l - 1], 1, l > 1, &h)))
+        if ((st = clg__model_layer(g, "dec", i, h, c->enc[l], c->enc[l - 1], 1, l > 1, &h)))
             goto fail;
     out->recon = h;
     if ((st = clg_graph_set_name(g, out->recon, "recon")) || (st = clg_graph_keep(g, out->recon)))
@@ -104,15 +90,12 @@ clg_status clg_mae_build(clg_ctx *ctx, const clg_mae_config *cfg, clg_mae *out)
         goto fail;
     return CLG_OK;
 fail:
-    clg_graph_destroy(out->g);
-    out->g = NULL;
+    clg__model_drop(&out->g);
     return st;
 }
 
 void clg_mae_free(clg_mae *m)
 {
-    if (!m)
-        return;
-    clg_graph_destroy(m->g);
-    m->g = NULL;
+    if (m)
+        clg__model_drop(&m->g);
 }

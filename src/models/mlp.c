@@ -27,6 +27,32 @@ clg_status clg__linear_layer(clg_graph *g, const char *name, int in_node, int fa
     return clg_graph_op(g, CLG_OP_RELU, &z, 1, NULL, out);
 }
 
+clg_status clg__model_layer(clg_graph *g, const char *prefix, int idx, int in_node, int fan_in, int fan_out,
+                            int group, int relu, int *out)
+{
+    char name[48];
+    if (idx > 0)
+        snprintf(name, sizeof name, "%s.fc%d", prefix, idx);
+    else
+        snprintf(name, sizeof name, "%s", prefix);
+    clg_init wi = { .kind = relu ? CLG_INIT_HE_UNIFORM : CLG_INIT_XAVIER_UNIFORM };
+    return clg__linear_layer(g, name, in_node, fan_in, fan_out, &wi, NULL, group, relu, out);
+}
+
+int clg__model_default_encoder(int *enc)
+{
+    enc[0] = 784;
+    enc[1] = 512;
+    enc[2] = 128;
+    return 3;
+}
+
+void clg__model_drop(clg_graph **g)
+{
+    clg_graph_destroy(*g);
+    *g = NULL;
+}
+
 clg_status clg__model_loss(clg_graph *g, clg_op op, const int *inputs, int n, int *loss)
 {
     clg_status st = clg_graph_op(g, op, inputs, n, NULL, loss);
@@ -74,8 +100,7 @@ static clg_status build_chain(clg_ctx *ctx, const int *widths, int n_widths, int
         goto fail;
     return CLG_OK;
 fail:
-    clg_graph_destroy(out->g);
-    out->g = NULL;
+    clg__model_drop(&out->g);
     return st;
 }
 
@@ -117,8 +142,6 @@ clg_status clg_classifier_build(clg_ctx *ctx, const int *enc, int n_enc, int cla
 
 void clg_mlp_free(clg_mlp *m)
 {
-    if (!m)
-        return;
-    clg_graph_destroy(m->g);
-    m->g = NULL;
+    if (m)
+        clg__model_drop(&m->g);
 }

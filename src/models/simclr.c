@@ -17,10 +17,7 @@ clg_simclr_config clg_simclr_defaults(void)
     memset(&c, 0, sizeof c);
     c.height = 28;
     c.width = 28;
-    c.enc[0] = 784;
-    c.enc[1] = 512;
-    c.enc[2] = 128;
-    c.n_enc = 3;
+    c.n_enc = clg__model_default_encoder(c.enc);
     c.head[0] = 128;
     c.head[1] = 64;
     c.n_head = 2;
@@ -80,17 +77,6 @@ out:
     return st;
 }
 
-/* x·W + b for a new layer named prefix.fc<i>, optional ReLU (He init before a ReLU, else Xavier;
- * zero bias), as the masked auto-encoder's layers. */
-static clg_status linear(clg_graph *g, const char *prefix, int idx, int in_node, int fan_in, int fan_out,
-                         int group, int relu, int *out)
-{
-    char name[48];
-    snprintf(name, sizeof name, "%s.fc%d", prefix, idx);
-    clg_init wi = { .kind = relu ? CLG_INIT_HE_UNIFORM : CLG_INIT_XAVIER_UNIFORM };
-    return clg__linear_layer(g, name, in_node, fan_in, fan_out, &wi, NULL, group, relu, out);
-}
-
 clg_status clg_simclr_build(clg_ctx *ctx, const clg_simclr_config *cfg, clg_simclr *out)
 {
     if (!ctx || !cfg || !out)
@@ -121,12 +107,12 @@ clg_status clg_simclr_build(clg_ctx *ctx, const clg_simclr_config *cfg, clg_simc
         goto fail;
     h = out->views;
     for (int l = 0; l + 1 < c->n_enc; l++)
-        if ((st = linear(g, "enc", l + 1, h, c->enc[l], c->enc[l + 1], 0, 1, &h)))
+        if ((st = clg__model_layer(g, "enc", l + 1, h, c->enc[l], c->enc[l + 1], 0, 1, &h)))
             goto fail;
     out->code = h;
     int prev = c->enc[c->n_enc - 1];
     for (int l = 0; l < c->n_head; l++) {
-        if ((st = linear(g, "head", l + 1, h, prev, c->head[l], 1, l + 1 < c->n_head, &h)))
+        if ((st = clg__model_layer(g, "head", l + 1, h, prev, c->head[l], 1, l + 1 < c->n_head, &h)))
             goto fail;
         prev = c->head[l];
     }
@@ -142,15 +128,12 @@ clg_status clg_simclr_build(clg_ctx *ctx, const clg_simclr_config *cfg, clg_simc
         goto fail;
     return CLG_OK;
 fail:
-    clg_graph_destroy(out->g);
-    out->g = NULL;
+    clg__model_drop(&out->g);
     return st;
 }
 
 void clg_simclr_free(clg_simclr *m)
 {
-    if (!m)
-        return;
-    clg_graph_destroy(m->g);
-    m->g = NULL;
+    if (m)
+        clg__model_drop(&m->g);
 }
