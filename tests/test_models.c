@@ -1,7 +1,7 @@
 /* test_models.c — model builders and checkpoints: save -> load gives identical outputs, mismatched
  * or truncated checkpoints are rejected with clear messages, a clgrad checkpoint reads in Python,
- * a classifier picks up a masked auto-encoder's encoder, training steps of the MLP, the MAE and the
- * CLIP-style model create no device buffer and read no CLGRAD_* environment variable once planned,
+ * a classifier picks up a masked auto-encoder's encoder, training steps of the MLP, the MAE, SimCLR
+ * and the CLIP-style model create no device buffer and read no CLGRAD_* environment variable once planned,
  * the plain auto-encoder (mask ratio 0) matches a double-precision forward and MSE on every pixel,
  * the denoising one's input is the clean image plus fresh N(0, sigma^2) noise each step, with
  * gradients matching finite differences, and the CLIP-style model's loss and temperature gradient
@@ -491,6 +491,18 @@ static void test_steps_allocate_nothing(void **s)
     clg_clip_free(&cm);
     clg_ctx_destroy(ctx);
     free(tx);
+
+    /* SimCLR: augment's per-view parameters, the NT-Xent's similarity matrix and its matmuls */
+    clg_simclr_config sc = clg_simclr_defaults();
+    sc.batch = B / 2;
+    clg_simclr sm;
+    assert_clg_ok(clg_ctx_create(tdev, NULL, &ctx));
+    assert_clg_ok(clg_simclr_build(ctx, &sc, &sm));
+    assert_clg_ok(clg_graph_set_optimizer(sm.g, &o));
+    assert_clg_ok(clg_graph_set_input(sm.g, sm.x, x));
+    steps_allocate_nothing(ctx, sm.g, "SimCLR");
+    clg_simclr_free(&sm);
+    clg_ctx_destroy(ctx);
     free(x);
 }
 
