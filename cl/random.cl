@@ -286,6 +286,24 @@ inline float aug_px(__global const float *img, int H, int W, int x, int y)
     return (x >= 0 && x < W && y >= 0 && y < H) ? img[y * W + x] : 0.0f;
 }
 
+/* Output pixel (px, y) of a view with parameters p (crop origin, steps, flip, cutout corner; see
+ * augment_params) sampled bilinearly from img, before the noise: both apply kernels' pixel. */
+inline float aug_sample(__global const float *p, __global const float *img, int H, int W, int px, int y, int cutout)
+{
+    int xs = p[4] != 0.0f ? W - 1 - px : px;
+    float sx = p[0] + ((float)xs + 0.5f) * p[2] - 0.5f;
+    float sy = p[1] + ((float)y + 0.5f) * p[3] - 0.5f;
+    float fx = floor(sx), ax = sx - fx, fy = floor(sy), ay = sy - fy;
+    int ix = (int)fx, iy = (int)fy;
+    float top = (1.0f - ax) * aug_px(img, H, W, ix, iy) + ax * aug_px(img, H, W, ix + 1, iy);
+    float bot = (1.0f - ax) * aug_px(img, H, W, ix, iy + 1) + ax * aug_px(img, H, W, ix + 1, iy + 1);
+    float v = (1.0f - ay) * top + ay * bot;
+    int cx = (int)p[5], cy = (int)p[6];
+    if (cx >= 0 && px >= cx && px < cx + cutout && y >= cy && y < cy + cutout)
+        v = 0.0f;
+    return v;
+}
+
 __kernel void augment_apply(__global const float *x, int xo, __global const float *par, __global float *out, int oo,
                             int n, int nimg, int H, int W, int cutout, float noise_std, uint k0, uint k1, uint c2,
                             uint c3)
@@ -307,19 +325,7 @@ __kernel void augment_apply(__global const float *x, int xo, __global const floa
     }
     for (int j = 0; j < 4 && b * 4 + j < n; j++) {
         int i = b * 4 + j, r = i / HW, pix = i - r * HW, y = pix / W, px = pix - y * W;
-        __global const float *p = par + (size_t)r * AUG_NPAR;
-        int xs = p[4] != 0.0f ? W - 1 - px : px;
-        float sx = p[0] + ((float)xs + 0.5f) * p[2] - 0.5f;
-        float sy = p[1] + ((float)y + 0.5f) * p[3] - 0.5f;
-        float fx = floor(sx), ax = sx - fx, fy = floor(sy), ay = sy - fy;
-        int ix = (int)fx, iy = (int)fy;
-        __global const float *img = x + xo + (size_t)(r % nimg) * HW;
-        float top = (1.0f - ax) * aug_px(img, H, W, ix, iy) + ax * aug_px(img, H, W, ix + 1, iy);
-        float bot = (1.0f - ax) * aug_px(img, H, W, ix, iy + 1) + ax * aug_px(img, H, W, ix + 1, iy + 1);
-        float v = (1.0f - ay) * top + ay * bot;
-        int cx = (int)p[5], cy = (int)p[6];
-        if (cx >= 0 && px >= cx && px < cx + cutout && y >= cy && y < cy + cutout)
-            v = 0.0f;
+        float v = aug_sample(par + (size_t)r * AUG_NPAR, x + xo + (size_t)(r % nimg) * HW, H, W, px, y, cutout);
         out[oo + i] = v + noise_std * z[j];
     }
 }
@@ -351,19 +357,8 @@ __kernel void augment_apply_vec(__global const float *x, int xo, __global const 
         for (int j = 0; j < 4; j++, i++) {
             if (i >= n)
                 return;
-            __global const float *p = par + (size_t)r * AUG_NPAR;
-            int xs = p[4] != 0.0f ? W - 1 - px : px;
-            float sx = p[0] + ((float)xs + 0.5f) * p[2] - 0.5f;
-            float sy = p[1] + ((float)y + 0.5f) * p[3] - 0.5f;
-            float fx = floor(sx), ax = sx - fx, fy = floor(sy), ay = sy - fy;
-            int ix = (int)fx, iy = (int)fy;
-            __global const float *img = x + xo + (size_t)(r % nimg) * HW;
-            float top = (1.0f - ax) * aug_px(img, H, W, ix, iy) + ax * aug_px(img, H, W, ix + 1, iy);
-            float bot = (1.0f - ax) * aug_px(img, H, W, ix, iy + 1) + ax * aug_px(img, H, W, ix + 1, iy + 1);
-            float val = (1.0f - ay) * top + ay * bot;
-            int cx = (int)p[5], cy = (int)p[6];
-            if (cx >= 0 && px >= cx && px < cx + cutout && y >= cy && y < cy + cutout)
-                val = 0.0f;
+            float val = aug_sample(par + (size_t)r * AUG_NPAR, x + xo + (size_t)(r % nimg) * HW, H, W, px, y,
+                                   cutout);
             out[oo + i] = val + noise_std * e[j][l];
             if (++px == W) {
                 px = 0;
