@@ -3,7 +3,7 @@
 #
 #   tools/fuzz.sh [SECONDS [HARNESS...]]      e.g. tools/fuzz.sh 30,  tools/fuzz.sh 600 vec
 #
-# Harnesses: idx safetensors vec gcide tune (all by default), run one after the other on one core each.
+# Harnesses: idx safetensors vec gcide tune captions (all by default), run one after the other on one core each.
 # Each builds straight from the reader's sources (no meson, no OpenCL driver needed):
 #   clang -fsanitize=fuzzer,address,undefined, UBSan fatal, libFuzzer's leak check on.
 # Seeds come from tests/fuzz/corpus/<name>/ (never modified); new inputs go to $FUZZ_OUT/corpus/<name>/.
@@ -20,7 +20,7 @@ if ! [[ "$secs" =~ ^[1-9][0-9]*$ ]]; then
     echo "fuzz.sh: SECONDS must be a positive integer, got '$secs'" >&2
     exit 2
 fi
-all=(idx safetensors vec gcide tune)
+all=(idx safetensors vec gcide tune captions)
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=("${all[@]}")
 
@@ -41,6 +41,7 @@ sources() {
     vec) echo src/io_vec.c "${lib[@]}" -lm ;;
     gcide) echo tools/clgrad/gcide.c -lz ;;
     tune) echo src/tune.c "${lib[@]}" ;;
+    captions) echo tools/clgrad/captions.c tools/clgrad/gcide.c src/io_vec.c "${lib[@]}" -lz -lm ;;
     *) return 1 ;;
     esac
 }

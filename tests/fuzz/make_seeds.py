@@ -202,6 +202,43 @@ put("gcide", "crlf", gc_head.replace("\n", "\r\n") + "Crlf \\Crlf\\, n.\r\n   te
 put("gcide", "nul_bytes", gc_head.encode() + b"Nul \\Nul\\, n.\n   a\0b c\n\n")
 put("gcide", "brackets_deep", gc_head + "X \\X\\, n. " + "[" * 50 + "deep" + "]" * 49 + "\nstill inside ]\nafter\n\n")
 
+# ---- CLIP captions (index, NUL, dictionary) ------------------------------------------
+def b64(v):
+    al = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    s = ""
+    while True:
+        s = al[v % 64] + s
+        v //= 64
+        if not v:
+            return s
+
+def dictd(entries):
+    """entries: (headword, text) -> index + NUL + dictionary (the dictd layout of Debian's dict-gcide)"""
+    body, index = "", ""
+    for hw, text in entries:
+        index += "%s\t%s\t%s\n" % (hw, b64(len(body.encode())), b64(len(text.encode())))
+        body += text
+    return index.encode() + b"\0" + body.encode()
+
+sandal = ("Sandal \\San\"dal\\, n. [F. sandale.]\n"
+          "   (a) A kind of shoe consisting of a sole strapped to the foot;\n"
+          "       a protection for the foot.\n   (b) A kind of slipper.\n       [1913 Webster]\n\n")
+shirt = ("Shirt \\Shirt\\, n. [OE. schirte.]\n   A loose under-garment for the upper part of the body.\n"
+         "   [1913 Webster]\n\n         Several persons had nothing.  --Dryden.\n   [1913 Webster]\n"
+         "   {Shirt of mail}, a coat of mail.\n")
+coat = ("Coat \\Coat\\, n. [OF. cote.]\n   1. An outer garment fitting the upper part of the body.\n"
+        "      [1913 Webster]\n   2. A petticoat. [Obs.]\n      [1913 Webster]\n"
+        "   Note: A note.\n   Syn. -- synonyms.\n")
+verb = "Shirt \\Shirt\\, v. t. To cover or clothe with a shirt.\n   [1913 Webster]\n"
+put("captions", "three_nouns", dictd([("Sandal", sandal), ("Shirt", shirt), ("Coat", coat)]))
+put("captions", "verb_and_noun", dictd([("Shirt", verb), ("shirt", shirt), ("Boot", "Boot \\Boot\\, n. A shoe worn on the foot.\n")]))
+put("captions", "no_match", dictd([("Abacus", "Abacus \\Ab\"a*cus\\, n. A table.\n")]))
+put("captions", "bad_offset", b"Sandal\t*bad\tCP\n\0")
+put("captions", "past_end", b"Sandal\tB1KCX\tCP\nShirt\tA\t////\n\0short")
+put("captions", "gzip_dict", dictd([("Sandal", sandal)]).split(b"\0")[0] + b"\0" +
+    gzip.compress(sandal.encode(), mtime=0))
+put("captions", "empty", b"")
+
 # ---- tuning file (<cache dir>/gemm_tune.txt; the harness's device is "dev", driver "1") ---
 put("tune", "valid", "dev\t1\tnn\t4,8,2\ndev\t1\ttn\tclblast\ndev\t1\tnt\tlocal\ndev\t1\tnarrow\tsimple\n")
 put("tune", "other_device", "other\t1\tnn\t4,8,2\ndev\t2\tnn\tlocal\n")

@@ -228,7 +228,8 @@ int captions_build(const char *dict, const char *index, const caption_class *cls
                 ents[n_ents++] = (entry){ off, len, c, w };
             }
     }
-    qsort(ents, (size_t)n_ents, sizeof *ents, cmp_entry);
+    if (n_ents)                             /* qsort(NULL, 0, ...) is undefined */
+        qsort(ents, (size_t)n_ents, sizeof *ents, cmp_entry);
     for (int c = 0; c < n; c++)
         if (add_caption(out, c, cls[c].name, NULL))
             goto oom;
