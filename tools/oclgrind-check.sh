@@ -13,7 +13,7 @@
 # `clgrad train mlp --hidden 4000,4000` on the 128 MiB device must fail at planning, naming the
 # size asked for and the size available, and write no file.
 #
-# With no SUITE given, the default subset below: 3.5 minutes on this 2-core machine when quiet
+# With no SUITE given, the default subset below: about 5.5 minutes on this 2-core machine when quiet
 # (measured: 119 s without elementwise, misc and io, which took 80 s, 2 s and 1 s), up to about
 # 8 minutes with other jobs beside it; the whole op suite set takes about 40 minutes on the
 # simulator.  Why these:
@@ -33,6 +33,12 @@
 #   gemm:test_matmul_block the packed GEMM sized to the device's 32 KiB of local memory (it
 #                          failed with CL_OUT_OF_RESOURCES before)
 #   gemm:test_clblast      CLBlast, the GPU default GEMM, on its direct kernels
+#   random:test_augment*, models:test_nt_xent*, test_simclr_model, test_clip_model
+#                          the contrastive models: on-device augmentation, NT-Xent, a SimCLR and a
+#                          CLIP model's forward and training steps (about 2 minutes together; the
+#                          SimCLR test first failed here: Oclgrind's GEMM broke the float ties of a
+#                          tiny random network's parallel projections another way than PoCL did,
+#                          and the test's reference now counts such near-ties either way)
 # Left out for time (each passed with no unsuppressed finding when run whole here): the rest of
 # reduce and graph (6-7 min each), models (3 min), random (2-3 min), embed (4 min), gemm
 # (13 min) and sgns (4 min; its Hogwild races, suppressed, pass the report cap, see
@@ -51,7 +57,8 @@ case $build in /*) ;; *) build=$here/$build ;; esac
 if [ $# -eq 0 ]; then
     set -- program device reduce:test_sum reduce:test_mean 'reduce:test_*softmax*' loss optim \
         elementwise misc io 'graph:test_autodiff_*' 'graph:test_arena_*' \
-        graph:test_plan_exceeds_device_memory gemm:test_matmul_block gemm:test_clblast
+        graph:test_plan_exceeds_device_memory gemm:test_matmul_block gemm:test_clblast \
+        'random:test_augment*' 'models:test_nt_xent*' models:test_simclr_model models:test_clip_model
 fi
 oclgrind=${OCLGRIND:-oclgrind}
 limit=${OCLGRIND_CHECK_TIMEOUT:-600}
