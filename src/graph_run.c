@@ -117,7 +117,7 @@ static clg_status run_entry(clg_graph *g, const exentry *e)
      * (forward and backward of one step agree, so dropout's backward regenerates its mask). */
     clg_attrs a = x->attrs;
     if (clg__op_desc(x->op)->flags & CLG_OPF_STOCHASTIC)
-        a.counter += (uint64_t)g->steps;
+        a.counter += (uint64_t)g->steps + g->dist_stream;
     if (e->kind == EX_FWD)
         return clg_op_forward(ctx, x->op, in, &x->val, &a);
     clg_tensor *gin[GNODE_MAX_IN];
@@ -321,6 +321,9 @@ clg_status clg_graph_set_distributed(clg_graph *g, int on)
     if (st)
         return st;
     g->dist = on ? 1 : 0;
+    /* each rank its own random stream (masks, noise, dropout of its rows); rank 0 keeps the
+     * single process's, so a job of one draws what an undistributed graph draws */
+    g->dist_stream = g->dist ? (uint64_t)clg_dist_rank() << 40 : 0;
     return CLG_OK;
 }
 

@@ -167,7 +167,10 @@ clg_status clg_graph_forward(clg_graph *g);
  * share of the global batch).  On: every clg_graph_step averages the gradient arena and the loss
  * across the ranks between backward and the optimizer (the loss is then the mean over all ranks'
  * rows, as one process with the global batch reports it).  Needs a TRAIN plan with an optimizer at
- * step time; a job of one rank skips the exchange.  Every rank must step the same number of times. */
+ * step time; a job of one rank skips the exchange.  Every rank must step the same number of times.
+ * Stochastic ops (masks, noise, dropout) draw a stream of their own on each rank (rank 0's is the
+ * undistributed graph's): the same distribution as one process with the global batch, not the same
+ * draws. */
 clg_status clg_graph_set_distributed(clg_graph *g, int on);
 /* Copy rank 0's parameter values, optimizer state and step count to every rank (all ranks call it,
  * after planning and after loading a checkpoint or resuming).  Without MPI or with one rank: CLG_OK. */
