@@ -122,4 +122,34 @@ int cli_run_save_interrupted(cli_run *r, clg_graph *g, const char *const *meta_k
 int cli_run_finish(cli_run *r, clg_graph *g, const char *const *meta_kv, const char *csv_header,
                    const char *title, const char *const *curve_names, clg_status (*extra)(void *), void *user);
 
+/* One epoch of a trainer's steps, shared by train mlp/mae/simclr/clip and adapt: for each step
+ * from `s0` (the resumed step in the resumed epoch, else 0) gather the batch from the epoch's
+ * permutation, set the inputs, step, stop on a non-finite loss, save on interruption, and show
+ * progress with the running mean loss. */
+typedef struct cli_epoch {
+    cli_run *run;
+    clg_ctx *ctx;
+    clg_graph *g;
+    const char *const *meta;    /* the model's metadata, for an interrupted run's save */
+    const char *what;           /* the loss's name in the progress line ("loss") */
+    int epoch, steps, B;        /* 0-based epoch, steps per epoch, batch */
+    const int *order;           /* the epoch's permutation of the n rows */
+    int n, dim;
+    const float *x;             /* rows of dim floats */
+    const int32_t *y;           /* their labels, or NULL */
+    float *xb;                  /* batch buffers (yb only with y) */
+    int32_t *yb;
+    int x_id, y_id;             /* the input nodes fed from xb and yb (y_id < 0: none) */
+    /* more inputs of step `step` (CLIP's texts), after xb/yb are gathered; may be NULL */
+    clg_status (*inputs)(void *user, int epoch, int step, const float *xb, const int32_t *yb);
+    void *user;
+    double train_s;             /* training seconds of the epochs before */
+    /* out */
+    int s0;                     /* the first step run */
+    double loss_sum, seconds;   /* the epoch's loss sum (resumed part included) and its time */
+} cli_epoch;
+/* Returns -1 when the epoch ran to its end, else the command's exit status (1: an error, printed;
+ * 128 + signal: interrupted, the resume file written). */
+int cli_train_epoch(cli_epoch *e);
+
 #endif

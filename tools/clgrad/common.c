@@ -1,5 +1,6 @@
 /* common.c — what the training commands share: data loading, device opening, output paths, shuffling. */
 #include <ctype.h>
+#include <math.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -488,4 +489,52 @@ int cli_graph_insight(clg_graph *g, const char *dot_path, int profile)
     if (profile && (st = clg_graph_set_profile(g, 1)))
         return cli_fail("profiling", st);
     return 0;
+}
+
+int cli_train_epoch(cli_epoch *e)
+{
+    cli_run *r = e->run;
+    clg_status st;
+    int rc = 1;
+    e->s0 = e->epoch == r->start_epoch ? r->start_step : 0;
+    e->loss_sum = e->epoch == r->start_epoch ? r->loss_sum : 0;
+    util_progress p;
+    char label[32];
+    snprintf(label, sizeof label, "epoch %d/%d", e->epoch + 1, r->epochs);
+    util_progress_start(&p, label, (long)e->steps * e->B, "samples");
+    double t0 = util_now();
+    for (int s = e->s0; s < e->steps; s++) {
+        cli_gather_batch(e->order, e->n, s, e->B, e->x, e->dim, e->y, e->xb, e->yb);
+        float loss;
+        if ((st = clg_graph_set_input(e->g, e->x_id, e->xb)) ||
+            (e->y_id >= 0 && (st = clg_graph_set_input(e->g, e->y_id, e->yb))) ||
+            (e->inputs && (st = e->inputs(e->user, e->epoch, s, e->xb, e->yb))) ||
+            (st = clg_graph_step(e->g, &loss))) {
+            util_progress_end(&p);
+            cli_fail("training step", st);
+            return 1;
+        }
+        if (!isfinite(loss)) {
+            util_progress_end(&p);
+            fprintf(stderr, "clgrad %s: loss is %g at epoch %d step %d; lower --lr\n", r->cmd, loss, e->epoch + 1, s);
+            return 1;
+        }
+        e->loss_sum += loss;
+        if (cli_interrupted()) {
+            util_progress_end(&p);
+            return cli_run_save_interrupted(r, e->g, e->meta, e->epoch, s + 1, e->steps, e->loss_sum,
+                                            e->train_s + util_now() - t0);
+        }
+        char extra[48];
+        snprintf(extra, sizeof extra, "%s %.4f", e->what, e->loss_sum / (s + 1));
+        util_progress_update(&p, (long)(s + 1) * e->B, extra);
+    }
+    if ((st = clg_ctx_finish(e->ctx))) {
+        util_progress_end(&p);
+        cli_fail("training", st);
+        return rc;
+    }
+    e->seconds = util_now() - t0;
+    util_progress_end(&p);
+    return -1;
 }

@@ -305,38 +305,15 @@ int cmd_train_simclr(int argc, char **argv)
     double t_all = util_now(), train_s = run.train_s, te = NAN, tacc = NAN;
     for (int ep = run.start_epoch; ep < epochs; ep++) {
         cli_shuffle(order, d.n_train, &rng);
-        int s0 = ep == run.start_epoch ? run.start_step : 0;
-        util_progress p;
-        char label[32];
-        snprintf(label, sizeof label, "epoch %d/%d", ep + 1, epochs);
-        util_progress_start(&p, label, (long)steps * B, "samples");
-        double t0 = util_now(), sum = ep == run.start_epoch ? run.loss_sum : 0;
-        for (int s = s0; s < steps; s++) {
-            cli_gather_batch(order, d.n_train, s, B, d.train_x, D, NULL, xb, NULL);
-            float loss;
-            if ((st = clg_graph_set_input(m.g, m.x, xb)) || (st = clg_graph_step(m.g, &loss))) {
-                util_progress_end(&p);
-                cli_fail("training step", st);
-                goto out;
-            }
-            if (!isfinite(loss)) {
-                util_progress_end(&p);
-                fprintf(stderr, "clgrad train simclr: loss is %g at epoch %d; lower --lr\n", loss, ep + 1);
-                goto out;
-            }
-            sum += loss;
-            if (cli_interrupted()) {
-                util_progress_end(&p);
-                rc = cli_run_save_interrupted(&run, m.g, meta, ep, s + 1, steps, sum, train_s + util_now() - t0);
-                goto out;
-            }
-            char extra[48];
-            snprintf(extra, sizeof extra, "nt-xent %.4f", sum / (s + 1));
-            util_progress_update(&p, (long)(s + 1) * B, extra);
-        }
-        double ep_s = util_now() - t0;
+        cli_epoch e = { .run = &run, .ctx = ctx, .g = m.g, .meta = meta, .what = "nt-xent", .epoch = ep, .steps = steps,
+                        .B = B, .order = order, .n = d.n_train, .dim = D, .x = d.train_x, .y = NULL, .xb = xb, .yb = NULL,
+                        .x_id = m.x, .y_id = -1, .train_s = train_s };
+        if ((rc = cli_train_epoch(&e)) >= 0)
+            goto out;
+        rc = 1;
+        int s0 = e.s0;
+        double ep_s = e.seconds, sum = e.loss_sum;
         train_s += ep_s;
-        util_progress_end(&p);
         if ((st = simclr_evaluate(&m, d.test_x, d.n_test, &te, &tacc))) {
             cli_fail("evaluation", st);
             goto out;
