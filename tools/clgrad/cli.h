@@ -25,6 +25,23 @@ int cli_epoch_steps(int n, int B);
 void cli_gather_batch(const int *order, int n, int step, int B, const float *x, int dim, const int32_t *y,
                       float *xb, int32_t *yb);
 
+/* Rows [row0, row0 + rows) of that batch (a rank's share under mpirun). */
+void cli_gather_rows(const int *order, int n, int step, int B, int row0, int rows, const float *x, int dim,
+                     const int32_t *y, float *xb, int32_t *yb);
+
+/* ---- under mpirun (clgrad/dist.h): one process per device, rank 0 reports and writes --------- */
+
+/* The rank's share of the global batch B (B / ranks); prints and returns 1 when the ranks do not
+ * divide B. */
+int cli_dist_batch(const char *cmd, int B, int *local);
+/* After planning, loading and resuming: mark the graph distributed (several ranks) and copy rank
+ * 0's parameters and optimizer state to every rank.  Prints and returns 1 on failure. */
+int cli_dist_start(clg_graph *g);
+/* A command that cannot run across ranks: prints why and returns 1 under several ranks, else 0. */
+int cli_dist_refuse(const char *cmd, const char *why);
+/* cli_interrupted() agreed by every rank (the largest signal any rank saw); all ranks call it. */
+int cli_interrupted_all(void);
+
 int cmd_train_mlp(int argc, char **argv);
 int cmd_train_mae(int argc, char **argv);
 int cmd_train_simclr(int argc, char **argv);

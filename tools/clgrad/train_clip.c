@@ -358,6 +358,8 @@ int cmd_train_clip(int argc, char **argv)
     const char *whats[] = { "--out", "the log (.csv)", "the curve (.svg)", "the resume file" };
     if (cli_check_outputs(cmd, outs, whats, 4))
         return 2;
+    if (cli_dist_refuse(cmd, "its contrastive loss's negatives are the whole batch: a rank would contrast only its shard"))
+        return 2;
     cli_signals_install();
     if (cli_run_init(&run, cmd, epochs))
         goto out;
@@ -453,7 +455,7 @@ int cmd_train_clip(int argc, char **argv)
     uint64_t rng = cfg.seed ^ 0x5eedda7aULL;
     for (int ep = 0; ep < run.start_epoch; ep++)
         cli_shuffle(order, n_tr, &rng);
-    if (cli_interrupted()) {
+    if (cli_interrupted_all()) {
         fprintf(stderr, "clgrad train clip: interrupted before training; nothing written\n");
         rc = 128 + cli_interrupted();
         goto out;
@@ -492,7 +494,7 @@ int cmd_train_clip(int argc, char **argv)
         if (cli_run_log(&run, ep, tr, zr.seen, "%d,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f", ep + 1, tr, temp, zr.seen,
                         zr.held10, zr.heldh, ep_s, sps))
             goto out;
-        if (cli_interrupted() && ep + 1 < epochs) {
+        if (cli_interrupted_all() && ep + 1 < epochs) {
             rc = cli_run_save_interrupted(&run, m.g, meta, ep + 1, 0, steps, 0, train_s);
             goto out;
         }

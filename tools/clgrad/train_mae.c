@@ -224,6 +224,8 @@ int cmd_train_mae(int argc, char **argv)
         fprintf(stderr, "clgrad train mae: %d training images is fewer than one batch of %d\n", d.n_train, B);
         goto out;
     }
+    if (cli_dist_batch(cmd, B, &cfg.batch)) /* the model's batch: this rank's rows */
+        goto out;
     clg_device_info dev;
     if (cli_open_device(device, &dev, &ctx))
         goto out;
@@ -247,7 +249,7 @@ int cmd_train_mae(int argc, char **argv)
         an += snprintf(arch + an, sizeof arch - (size_t)an, "-%d", cfg.enc[i]);
     snprintf(run.config, sizeof run.config, "arch=%s patch=%d mask_ratio=%.9g noise=%.9g batch=%d epochs=%d lr=%.9g seed=%llu images=%d",
              arch, cfg.patch, (double)cfg.mask_ratio, (double)cfg.noise, B, epochs, (double)lr, (unsigned long long)cfg.seed, d.n_train);
-    if (resume && cli_run_resume(&run, m.g, resume))
+    if ((resume && cli_run_resume(&run, m.g, resume)) || cli_dist_start(m.g))
         goto out;
     char noise[40] = "";
     if (cfg.noise > 0)
@@ -276,7 +278,7 @@ int cmd_train_mae(int argc, char **argv)
     uint64_t rng = cfg.seed ^ 0x5eedda7aULL;
     for (int ep = 0; ep < run.start_epoch; ep++)
         cli_shuffle(order, d.n_train, &rng);
-    if (cli_interrupted()) {
+    if (cli_interrupted_all()) {
         fprintf(stderr, "clgrad train mae: interrupted before training; nothing written\n");
         rc = 128 + cli_interrupted();
         goto out;
@@ -311,7 +313,7 @@ int cmd_train_mae(int argc, char **argv)
         fflush(stdout);
         if (cli_run_log(&run, ep, tr, te, "%d,%.6f,%.6f,%.6f,%.3f,%.1f", ep + 1, tr, te, base, ep_s, sps))
             goto out;
-        if (cli_interrupted() && ep + 1 < epochs) {
+        if (cli_interrupted_all() && ep + 1 < epochs) {
             rc = cli_run_save_interrupted(&run, m.g, meta, ep + 1, 0, steps, 0, train_s);
             goto out;
         }

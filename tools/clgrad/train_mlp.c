@@ -106,6 +106,9 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
                 cfg->from, cfg->from_width, data, rows, cols, dim);
         goto out;
     }
+    int Bl; /* this rank's rows of each batch (B under one process) */
+    if (cli_dist_batch(cfg->title, B, &Bl))
+        goto out;
     clg_device_info dev;
     if (cli_open_device(device, &dev, &ctx))
         goto out;
@@ -115,11 +118,11 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
         widths[nw++] = cfg->hidden[i];
     if (cfg->classifier) {
         /* hidden = the encoder's widths after the input; the head is added by the builder */
-        st = clg_classifier_build(ctx, widths, nw, 10, B, cfg->seed, &m);
+        st = clg_classifier_build(ctx, widths, nw, 10, Bl, cfg->seed, &m);
         widths[nw++] = 10;
     } else {
         widths[nw++] = 10;
-        st = clg_mlp_build(ctx, widths, nw, B, cfg->seed, &m);
+        st = clg_mlp_build(ctx, widths, nw, Bl, cfg->seed, &m);
     }
     if (st) {
         cli_fail("building the model", st);
@@ -164,7 +167,7 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
              "arch=%s batch=%d epochs=%d lr=%.9g optimizer=%s schedule=%s seed=%llu images=%d from=%s frozen=%d", arch,
              B, cfg->epochs, (double)cfg->lr, optname, cfg->cosine ? "cosine" : "constant",
              (unsigned long long)cfg->seed, n_tr, cfg->from ? cfg->from : "-", cfg->freeze_encoder);
-    if (cfg->resume && cli_run_resume(&run, m.g, cfg->resume))
+    if ((cfg->resume && cli_run_resume(&run, m.g, cfg->resume)) || cli_dist_start(m.g))
         goto out;
     printf("clgrad %s: %s on %s (%s)\n", cfg->title, arch, dev.name, dev.platform_name);
     printf("data: %s (%d train, %d test, %dx%d); batch %d, %d epochs, %s lr %g%s, seed %llu\n", data, n_tr, n_te,
@@ -186,7 +189,7 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
     /* a resumed run replays the shuffles of the epochs before its own */
     for (int ep = 0; ep < run.start_epoch; ep++)
         cli_shuffle(order, n_tr, &rng);
-    if (cli_interrupted()) {
+    if (cli_interrupted_all()) {
         fprintf(stderr, "clgrad %s: interrupted before training; nothing written\n", cfg->title);
         rc = 128 + cli_interrupted();
         goto out;
@@ -218,7 +221,7 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
         if (cli_run_log(&run, ep, ep_loss, te_acc, "%d,%.6f,%.6f,%.6f,%.3f,%.1f", ep + 1, ep_loss, tr_acc, te_acc,
                         ep_s, sps))
             goto out;
-        if (cli_interrupted() && ep + 1 < cfg->epochs) {
+        if (cli_interrupted_all() && ep + 1 < cfg->epochs) {
             rc = cli_run_save_interrupted(&run, m.g, meta, ep + 1, 0, steps_per_epoch, 0, train_s);
             goto out;
         }

@@ -220,6 +220,8 @@ int cmd_train_simclr(int argc, char **argv)
                             "--dot" };
     if (cli_check_outputs(cmd, outs, whats, dot ? 6 : 5))
         return 2;
+    if (cli_dist_refuse(cmd, "NT-Xent's negatives are the whole batch: a rank would contrast only its shard"))
+        return 2;
     cli_signals_install();
     if (cli_run_init(&run, cmd, epochs))
         goto out;
@@ -294,7 +296,7 @@ int cmd_train_simclr(int argc, char **argv)
     uint64_t rng = cfg.seed ^ 0x5eedda7aULL;
     for (int ep = 0; ep < run.start_epoch; ep++)
         cli_shuffle(order, d.n_train, &rng);
-    if (cli_interrupted()) {
+    if (cli_interrupted_all()) {
         fprintf(stderr, "clgrad train simclr: interrupted before training; nothing written\n");
         rc = 128 + cli_interrupted();
         goto out;
@@ -324,7 +326,7 @@ int cmd_train_simclr(int argc, char **argv)
         fflush(stdout);
         if (cli_run_log(&run, ep, tr, te, "%d,%.6f,%.6f,%.6f,%.3f,%.1f", ep + 1, tr, te, tacc, ep_s, sps))
             goto out;
-        if (cli_interrupted() && ep + 1 < epochs) {
+        if (cli_interrupted_all() && ep + 1 < epochs) {
             rc = cli_run_save_interrupted(&run, m.g, meta, ep + 1, 0, steps, 0, train_s);
             goto out;
         }
