@@ -24,7 +24,6 @@ static double now_ms(void);
 static clg_status dist_exchange(clg_graph *g)
 {
     static const char who[] = "clg_graph_step (distributed)";
-    double t0 = now_ms();
     clg_ctx *ctx = g->ctx;
     size_t n = g->arena_elems;
     float scale = 1.0f / (float)clg_dist_size();
@@ -37,6 +36,7 @@ static clg_status dist_exchange(clg_graph *g)
     for (size_t i = 0; i < nl; i++)
         sum += g->loss_host[i];
     float loss = (float)sum;
+    double t0 = now_ms(); /* backward has finished: from here on, staging and MPI (and waiting for the slowest rank) */
     if (n && ctx->host_map) {
         cl_int err;
         const clg_tensor *a = &g->arena[ARENA_GRAD];

@@ -30,6 +30,10 @@
 #define RTOL 1e-5
 #define ATOL 1e-6
 
+/* The ctx the models are built on: tctx, or one whose gradient exchange reads and writes instead of
+ * mapping (kernel_stores turns the map off: test_read_path). */
+static clg_ctx *cur;
+
 typedef struct model {
     clg_mlp mlp;
     clg_mae mae;
@@ -53,11 +57,11 @@ static void build(model *m, int is_mae, int masked, int batch)
         c.enc[2] = 16;
         c.batch = batch;
         c.seed = 3;
-        assert_clg_ok(clg_mae_build(tctx, &c, &m->mae));
+        assert_clg_ok(clg_mae_build(cur, &c, &m->mae));
         m->g = m->mae.g;
     } else {
         const int w[] = { DIM, 32, CLASSES };
-        assert_clg_ok(clg_mlp_build(tctx, w, 3, batch, 3, &m->mlp));
+        assert_clg_ok(clg_mlp_build(cur, w, 3, batch, 3, &m->mlp));
         m->g = m->mlp.g;
     }
     clg_optim_options o = clg_optim_defaults(CLG_OPTIM_ADAM);
@@ -218,13 +222,29 @@ static void check_model(int is_mae)
 static void test_mlp_equivalent(void **s)
 {
     (void)s;
+    cur = tctx;
     check_model(0);
 }
 
 static void test_ae_equivalent(void **s)
 {
     (void)s;
+    cur = tctx;
     check_model(1);
+}
+
+/* CPU devices map the gradient arena; other devices read and write it: that path on this device. */
+static void test_read_path(void **s)
+{
+    (void)s;
+    clg_ctx_options o = { 0 };
+    o.kernel_stores = 1;
+    clg_ctx *c;
+    assert_clg_ok(clg_ctx_create(tdev, &o, &c));
+    cur = c;
+    check_model(0);
+    cur = tctx;
+    clg_ctx_destroy(c);
 }
 
 /* The masked auto-encoder: each rank masks its rows from its own stream, so no reference, but the
@@ -234,6 +254,7 @@ static void test_masked_ranks_identical(void **s)
     (void)s;
     double worst, max_abs, ld;
     int identical;
+    cur = tctx;
     run_pair(1, 1, 1, &worst, &max_abs, &identical, &ld);
     assert_true(identical);
 }
@@ -251,6 +272,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_mlp_equivalent),
         cmocka_unit_test(test_ae_equivalent),
         cmocka_unit_test(test_masked_ranks_identical),
+        cmocka_unit_test(test_read_path),
     };
     int failed = clg_test_run_per_device("dist", tests, sizeof tests / sizeof tests[0]);
     /* any rank's failure fails the job's exit status on every rank */

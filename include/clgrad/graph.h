@@ -195,7 +195,8 @@ typedef struct clg_graph_stats {
     int grad_buffers;         /* gradient tensors in the plan (params' and pooled) */
     size_t grad_bytes;        /* their bytes (0 in an inference plan) */
     size_t pool_bytes;
-    double dist_ms;           /* host time of the distributed steps' gradient exchange (staging + MPI) */
+    double dist_ms;           /* host time of the distributed steps' gradient exchange after backward
+                               * finished: staging, MPI, and waiting for the slowest rank */
 } clg_graph_stats;
 
 clg_status clg_graph_stats_get(const clg_graph *g, clg_graph_stats *out);

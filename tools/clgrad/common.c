@@ -131,6 +131,15 @@ int cli_dist_refuse(const char *cmd, const char *why)
     return 1;
 }
 
+void cli_dist_report(const clg_graph *g)
+{
+    clg_graph_stats s;
+    if (clg_dist_size() < 2 || clg_graph_stats_get(g, &s) || !s.steps)
+        return;
+    printf("gradient exchange across %d ranks: %.3f ms per step (host staging + MPI_Allreduce)\n", clg_dist_size(),
+           s.dist_ms / (double)s.steps);
+}
+
 int cli_interrupted_all(void)
 {
     int sig = cli_interrupted();
