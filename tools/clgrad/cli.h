@@ -39,8 +39,6 @@ int cli_dist_batch(const char *cmd, int B, int *local);
 int cli_dist_start(clg_graph *g);
 /* A command that cannot run across ranks: prints why and returns 1 under several ranks, else 0. */
 int cli_dist_refuse(const char *cmd, const char *why);
-/* Under several ranks: print the graph's mean gradient-exchange time per step (rank 0's stdout). */
-void cli_dist_report(const clg_graph *g);
 /* cli_interrupted() agreed by every rank (the largest signal any rank saw); all ranks call it. */
 int cli_interrupted_all(void);
 

@@ -329,7 +329,6 @@ int cmd_train_mae(int argc, char **argv)
     printf("done: test %s %.5f vs mean-image baseline %.5f; %.1f s total, %.0f samples/s on %s\n", what, te, base,
            util_now() - t_all, train_s > run.train_s ? trained / (train_s - run.train_s) : 0, dev.name);
     printf("wrote %s, %s, %s, %s\n", out, paths.csv, paths.svg, paths.png);
-    cli_dist_report(m.g);
     if (profile)
         clg_graph_profile_print(m.g, stdout);
     rc = 0;

@@ -236,7 +236,6 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
     printf("done: test accuracy %.4f; %.1f s total, %.1f s training, %.0f samples/s on %s\n", last_test, total,
            train_s, train_s > run.train_s ? trained / (train_s - run.train_s) : 0, dev.name);
     printf("wrote %s, %s, %s\n", out, log, lpaths.svg);
-    cli_dist_report(m.g);
     if (cfg->profile)
         clg_graph_profile_print(m.g, stdout);
     rc = 0;
