@@ -279,6 +279,7 @@ static void decide_policy(clg_ctx *c, const clg_ctx_options *opts)
                                                        : CLG_GEMM_PATH_CLBLAST;
     /* Oclgrind's --uninitialized check loses track of fills, copies and partial writes (tensor.c) */
     c->kernel_stores = (opts && opts->kernel_stores) || c->runtime == CLG_RT_OCLGRIND;
+    c->host_map = d->type == CLG_DEVICE_CPU && !c->kernel_stores;
     c->wg_default = d->max_work_group >= 64 ? 64 : (d->max_work_group ? d->max_work_group : 1);
 }
 

@@ -96,6 +96,13 @@ struct clg_graph {
     clg_tensor arena[4];    /* ARENA_VAL, ARENA_GRAD, ARENA_ST1, ARENA_ST2 */
     size_t arena_elems;     /* of the current layout (0: none) */
     float *loss_host;       /* host copy for a non-scalar loss */
+    /* distributed steps (clg_graph_set_distributed; graph_run.c) */
+    int dist;               /* average gradients and loss across the ranks */
+    int dist_pending;       /* a step in progress still owes the exchange */
+    uint64_t dist_stream;   /* added to stochastic ops' counters: rank << 40 */
+    float dist_loss;        /* the step's loss, averaged over the ranks */
+    float *dist_host;       /* staging for the gradient arena and the loss (arena_elems + 1), made
+                             * by the first exchange of a plan, released with the plan */
     /* run */
     int64_t steps;
     clg_graph_stats stats;

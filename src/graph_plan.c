@@ -45,6 +45,8 @@ void clg__graph_free_plan(clg_graph *g)
     free(g->ex);
     free(g->bufs);
     free(g->loss_host);
+    free(g->dist_host);
+    g->dist_host = NULL;
     g->ex = NULL;
     g->bufs = NULL;
     g->loss_host = NULL;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dist_internal.h"
 #include "graph_internal.h"
 #include "clgrad/optim.h"
 
@@ -13,9 +14,74 @@
 
 /* ---- running ----------------------------------------------------------------------------------- */
 
+static double now_ms(void);
+
+/* A distributed step between backward and the optimizer: the gradient arena and the loss become
+ * their mean over the ranks.  One blocking read of the loss (which also waits for backward), then
+ * the arena mapped where its buffer is host memory (CPU devices), else read into dist_host with
+ * the loss packed at the end; one MPI_Allreduce; the scale by 1/N in the same host pass; one
+ * unmap or write back. */
+static clg_status dist_exchange(clg_graph *g)
+{
+    static const char who[] = "clg_graph_step (distributed)";
+    clg_ctx *ctx = g->ctx;
+    size_t n = g->arena_elems;
+    float scale = 1.0f / (float)clg_dist_size();
+    const gnode *l = &g->nodes[g->loss];
+    clg_status st = clg__graph_read_tensor(g, &l->val, g->loss_host);
+    if (st)
+        return st;
+    size_t nl = (size_t)clg_shape_numel(&l->s);
+    double sum = 0;
+    for (size_t i = 0; i < nl; i++)
+        sum += g->loss_host[i];
+    float loss = (float)sum;
+    double t0 = now_ms(); /* backward has finished: from here on, staging and MPI (and waiting for the slowest rank) */
+    if (n && ctx->host_map) {
+        cl_int err;
+        const clg_tensor *a = &g->arena[ARENA_GRAD];
+        float *p = clEnqueueMapBuffer(ctx->queue, (cl_mem)a->buf, CL_TRUE, CL_MAP_READ | CL_MAP_WRITE,
+                                      a->offset * 4, n * 4, 0, NULL, NULL, &err);
+        if (err != CL_SUCCESS)
+            return clg__cl_fail(err, "%s: clEnqueueMapBuffer(%zu bytes)", who, n * 4);
+        st = clg__dist_allreduce_scaled(p, n, scale, who);
+        err = clEnqueueUnmapMemObject(ctx->queue, (cl_mem)a->buf, p, 0, NULL, NULL);
+        if (!st && err != CL_SUCCESS)
+            st = clg__cl_fail(err, "%s: clEnqueueUnmapMemObject", who);
+        if (!st)
+            st = clg__dist_allreduce_scaled(&loss, 1, scale, who);
+    } else {
+        if (!g->dist_host && !(g->dist_host = malloc((n + 1) * sizeof(float))))
+            return clg__fail(CLG_ERR_OUT_OF_MEMORY, "%s: out of host memory", who);
+        clg_tensor f = g->arena[ARENA_GRAD];
+        f.s = clg_shape_make(CLG_F32, 1, (int64_t[]){ (int64_t)n });
+        f.owns = 0;
+        if (n && (st = clg__graph_read_tensor(g, &f, g->dist_host)))
+            return st;
+        g->dist_host[n] = loss;
+        if ((st = clg__dist_allreduce_scaled(g->dist_host, n + 1, scale, who)))
+            return st;
+        loss = g->dist_host[n];
+        /* dist_host is next touched by the next step's read, which the queue orders after this */
+        if (n && (st = clg_tensor_write_async(&f, g->dist_host)))
+            return st;
+    }
+    if (st)
+        return st;
+    g->dist_loss = loss;
+    g->dist_pending = 0;
+    g->stats.dist_ms += now_ms() - t0;
+    return CLG_OK;
+}
+
 static clg_status run_entry(clg_graph *g, const exentry *e)
 {
     clg_ctx *ctx = g->ctx;
+    if (g->dist_pending && (e->kind == EX_CLIP || e->kind == EX_OPT)) {
+        clg_status st = dist_exchange(g); /* before clipping, which must see the averaged gradient */
+        if (st)
+            return st;
+    }
     if ((e->kind == EX_CLIP || e->kind == EX_OPT) && g->arena_elems) {
         /* every trainable param at once, as one flat tensor per arena */
         clg_shape fs = clg_shape_make(CLG_F32, 1, (int64_t[]){ (int64_t)g->arena_elems });
@@ -51,7 +117,7 @@ static clg_status run_entry(clg_graph *g, const exentry *e)
      * (forward and backward of one step agree, so dropout's backward regenerates its mask). */
     clg_attrs a = x->attrs;
     if (clg__op_desc(x->op)->flags & CLG_OPF_STOCHASTIC)
-        a.counter += (uint64_t)g->steps;
+        a.counter += (uint64_t)g->steps + g->dist_stream;
     if (e->kind == EX_FWD)
         return clg_op_forward(ctx, x->op, in, &x->val, &a);
     clg_tensor *gin[GNODE_MAX_IN];
@@ -162,14 +228,26 @@ clg_status clg_graph_step(clg_graph *g, float *loss_out)
         return st;
     if (!g->planned || g->mode != CLG_PLAN_TRAIN)
         return clg__fail(CLG_ERR_STATE, "clg_graph_step: the graph needs a TRAIN plan (clg_graph_plan)");
+    int dist = g->dist && clg__dist_active();
+    if (dist && !g->has_opt)
+        return clg__fail(CLG_ERR_STATE, "clg_graph_step: a distributed step needs an optimizer (clg_graph_set_optimizer)");
     uint64_t l0 = g->stats.launches;
-    if ((st = run(g, 0)))
+    g->dist_pending = dist;
+    st = run(g, 0);
+    if (!st && g->dist_pending) /* no optimizer entry ran (nothing trainable): the loss still averages */
+        st = dist_exchange(g);
+    g->dist_pending = 0;
+    if (st)
         return st;
     g->step_launches = g->stats.launches - l0;
     g->steps++;
     g->stats.steps++;
     if (!loss_out)
         return CLG_OK;
+    if (dist) {
+        *loss_out = g->dist_loss;
+        return CLG_OK;
+    }
     const gnode *l = &g->nodes[g->loss];
     if ((st = clg__graph_read_tensor(g, &l->val, g->loss_host)))
         return st;
@@ -235,6 +313,58 @@ clg_status clg_graph_grad_read(clg_graph *g, int id, void *host)
                          !g->planned ? "not planned" : g->mode != CLG_PLAN_TRAIN ? "inference plan"
                          : clg__graph_is_frozen(g, x->group) ? "its group is frozen" : "it does not reach the loss");
     return clg__graph_read_tensor(g, &x->grad, host);
+}
+
+clg_status clg_graph_set_distributed(clg_graph *g, int on)
+{
+    clg_status st = clg__graph_check(g, "clg_graph_set_distributed");
+    if (st)
+        return st;
+    g->dist = on ? 1 : 0;
+    /* each rank its own random stream (masks, noise, dropout of its rows); rank 0 keeps the
+     * single process's, so a job of one draws what an undistributed graph draws */
+    g->dist_stream = g->dist ? (uint64_t)clg_dist_rank() << 40 : 0;
+    return CLG_OK;
+}
+
+/* One tensor of rank 0 to every rank through host: read (rank 0), broadcast, write (the others). */
+static clg_status bcast_tensor(clg_graph *g, clg_tensor *t, float *host, const char *who)
+{
+    size_t bytes = clg_tensor_bytes(t);
+    if (!bytes || !t->buf)
+        return CLG_OK;
+    clg_status st;
+    if (clg_dist_rank() == 0 && (st = clg__graph_read_tensor(g, t, host)))
+        return st;
+    if ((st = clg__dist_bcast(host, bytes, who)))
+        return st;
+    return clg_dist_rank() == 0 ? CLG_OK : clg_tensor_write(t, host);
+}
+
+clg_status clg_graph_broadcast_params(clg_graph *g)
+{
+    static const char who[] = "clg_graph_broadcast_params";
+    clg_status st = clg__graph_check(g, who);
+    if (st || !clg__dist_active())
+        return st;
+    size_t most = 0;
+    for (int i = 0; i < g->n_params; i++) {
+        size_t b = clg_tensor_bytes(&g->nodes[g->params[i]].val);
+        most = b > most ? b : most;
+    }
+    float *host = malloc(most ? most : 4);
+    if (!host)
+        return clg__fail(CLG_ERR_OUT_OF_MEMORY, "%s: out of host memory", who);
+    for (int i = 0; i < g->n_params && !st; i++) {
+        gnode *x = &g->nodes[g->params[i]];
+        if (!(st = bcast_tensor(g, &x->val, host, who)) && !(st = bcast_tensor(g, &x->st1, host, who)))
+            st = bcast_tensor(g, &x->st2, host, who);
+    }
+    int64_t steps = g->steps;
+    if (!st && !(st = clg__dist_bcast(&steps, sizeof steps, who)))
+        g->steps = steps;
+    free(host);
+    return st;
 }
 
 int64_t clg_graph_step_count(const clg_graph *g) { return g ? g->steps : 0; }

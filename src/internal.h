@@ -87,6 +87,8 @@ struct clg_ctx {
     clg_runtime runtime;
     int vec_kernels;        /* the CPU-style kernel family (see clg__vec_kernels) */
     int fuse;               /* graphs fuse bias+activation */
+    int host_map;           /* a distributed step maps the gradient arena instead of reading and
+                             * writing it (CPU devices: the buffer is host memory) */
     clg_ctx_options env;    /* the CLGRAD_* policy variables as read at create */
     char *cl_dir;           /* CLGRAD_CL_DIR as read at create (owned; NULL: unset) */
     char *build_options;    /* CLGRAD_BUILD_OPTIONS as read at create (owned; NULL: unset) */

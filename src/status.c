@@ -31,6 +31,7 @@ const char *clg_status_name(clg_status s)
     case CLG_ERR_CLBLAST: return "CLG_ERR_CLBLAST";
     case CLG_ERR_NUMERIC: return "CLG_ERR_NUMERIC";
     case CLG_ERR_STATE: return "CLG_ERR_STATE";
+    case CLG_ERR_DIST: return "CLG_ERR_DIST";
     }
     return "CLG_ERR_UNKNOWN";
 }

@@ -18,5 +18,6 @@
 #include "clgrad/models.h"
 #include "clgrad/checkpoint.h"
 #include "clgrad/sgns.h"
+#include "clgrad/dist.h"
 
 #endif

@@ -163,6 +163,19 @@ clg_status clg_graph_step(clg_graph *g, float *loss_out);
 /* Forward only (either plan mode). */
 clg_status clg_graph_forward(clg_graph *g);
 
+/* Data parallelism across the ranks of clgrad/dist.h (all ranks build the same graph, each with its
+ * share of the global batch).  On: every clg_graph_step averages the gradient arena and the loss
+ * across the ranks between backward and the optimizer (the loss is then the mean over all ranks'
+ * rows, as one process with the global batch reports it).  Needs a TRAIN plan with an optimizer at
+ * step time; a job of one rank skips the exchange.  Every rank must step the same number of times.
+ * Stochastic ops (masks, noise, dropout) draw a stream of their own on each rank (rank 0's is the
+ * undistributed graph's): the same distribution as one process with the global batch, not the same
+ * draws. */
+clg_status clg_graph_set_distributed(clg_graph *g, int on);
+/* Copy rank 0's parameter values, optimizer state and step count to every rank (all ranks call it,
+ * after planning and after loading a checkpoint or resuming).  Without MPI or with one rank: CLG_OK. */
+clg_status clg_graph_broadcast_params(clg_graph *g);
+
 /* Blocking reads of a node's value (input, param, const, or a kept op) and of a param's gradient
  * (after a step; a frozen or unused param has none: CLG_ERR_STATE). */
 clg_status clg_graph_read(clg_graph *g, int id, void *host);
@@ -182,6 +195,8 @@ typedef struct clg_graph_stats {
     int grad_buffers;         /* gradient tensors in the plan (params' and pooled) */
     size_t grad_bytes;        /* their bytes (0 in an inference plan) */
     size_t pool_bytes;
+    double dist_ms;           /* host time of the distributed steps' gradient exchange after backward
+                               * finished: staging, MPI, and waiting for the slowest rank */
 } clg_graph_stats;
 
 clg_status clg_graph_stats_get(const clg_graph *g, clg_graph_stats *out);

@@ -36,7 +36,8 @@ typedef enum clg_status {
     CLG_ERR_UNSUPPORTED = 12, /* the device or build lacks what this needs */
     CLG_ERR_CLBLAST = 13,     /* CLBlast returned an error; raw code kept */
     CLG_ERR_NUMERIC = 14,     /* NaN/Inf where a finite value was required */
-    CLG_ERR_STATE = 15        /* call made in the wrong state (e.g. graph not planned) */
+    CLG_ERR_STATE = 15,       /* call made in the wrong state (e.g. graph not planned) */
+    CLG_ERR_DIST = 16         /* an MPI call failed (clgrad/dist.h); raw MPI error code kept */
 } clg_status;
 
 /* Short constant name of a status, e.g. "CLG_ERR_SHAPE". Never NULL. */

@@ -25,6 +25,23 @@ int cli_epoch_steps(int n, int B);
 void cli_gather_batch(const int *order, int n, int step, int B, const float *x, int dim, const int32_t *y,
                       float *xb, int32_t *yb);
 
+/* Rows [row0, row0 + rows) of that batch (a rank's share under mpirun). */
+void cli_gather_rows(const int *order, int n, int step, int B, int row0, int rows, const float *x, int dim,
+                     const int32_t *y, float *xb, int32_t *yb);
+
+/* ---- under mpirun (clgrad/dist.h): one process per device, rank 0 reports and writes --------- */
+
+/* The rank's share of the global batch B (B / ranks); prints and returns 1 when the ranks do not
+ * divide B. */
+int cli_dist_batch(const char *cmd, int B, int *local);
+/* After planning, loading and resuming: mark the graph distributed (several ranks) and copy rank
+ * 0's parameters and optimizer state to every rank.  Prints and returns 1 on failure. */
+int cli_dist_start(clg_graph *g);
+/* A command that cannot run across ranks: prints why and returns 1 under several ranks, else 0. */
+int cli_dist_refuse(const char *cmd, const char *why);
+/* cli_interrupted() agreed by every rank (the largest signal any rank saw); all ranks call it. */
+int cli_interrupted_all(void);
+
 int cmd_train_mlp(int argc, char **argv);
 int cmd_train_mae(int argc, char **argv);
 int cmd_train_simclr(int argc, char **argv);
@@ -121,5 +138,35 @@ int cli_run_save_interrupted(cli_run *r, clg_graph *g, const char *const *meta_k
  * held off; remove the resume file.  Prints and returns 1 on failure. */
 int cli_run_finish(cli_run *r, clg_graph *g, const char *const *meta_kv, const char *csv_header,
                    const char *title, const char *const *curve_names, clg_status (*extra)(void *), void *user);
+
+/* One epoch of a trainer's steps, shared by train mlp/mae/simclr/clip and adapt: for each step
+ * from `s0` (the resumed step in the resumed epoch, else 0) gather the batch from the epoch's
+ * permutation, set the inputs, step, stop on a non-finite loss, save on interruption, and show
+ * progress with the running mean loss. */
+typedef struct cli_epoch {
+    cli_run *run;
+    clg_ctx *ctx;
+    clg_graph *g;
+    const char *const *meta;    /* the model's metadata, for an interrupted run's save */
+    const char *what;           /* the loss's name in the progress line ("loss") */
+    int epoch, steps, B;        /* 0-based epoch, steps per epoch, batch */
+    const int *order;           /* the epoch's permutation of the n rows */
+    int n, dim;
+    const float *x;             /* rows of dim floats */
+    const int32_t *y;           /* their labels, or NULL */
+    float *xb;                  /* batch buffers (yb only with y) */
+    int32_t *yb;
+    int x_id, y_id;             /* the input nodes fed from xb and yb (y_id < 0: none) */
+    /* more inputs of step `step` (CLIP's texts), after xb/yb are gathered; may be NULL */
+    clg_status (*inputs)(void *user, int epoch, int step, const float *xb, const int32_t *yb);
+    void *user;
+    double train_s;             /* training seconds of the epochs before */
+    /* out */
+    int s0;                     /* the first step run */
+    double loss_sum, seconds;   /* the epoch's loss sum (resumed part included) and its time */
+} cli_epoch;
+/* Returns -1 when the epoch ran to its end, else the command's exit status (1: an error, printed;
+ * 128 + signal: interrupted, the resume file written). */
+int cli_train_epoch(cli_epoch *e);
 
 #endif

@@ -99,6 +99,8 @@ int cmd_train_sgns(int argc, char **argv)
     if (cli_check_outputs(cmd, outs, whats, 2))
         goto out;
     o.state_out = paths.resume;
+    if (cli_dist_refuse(cmd, "word vectors across ranks are not built yet"))
+        return 2;
     cli_signals_install();
     clg_ctx *ctx;
     if ((rc = open_ctx(dev, &ctx)))

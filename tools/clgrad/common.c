@@ -1,5 +1,6 @@
 /* common.c — what the training commands share: data loading, device opening, output paths, shuffling. */
 #include <ctype.h>
+#include <math.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -54,12 +55,88 @@ void cli_data_free(cli_data *d)
     memset(d, 0, sizeof *d);
 }
 
+/* Under mpirun: a comma list gives rank i entry i mod its length; "auto" gives local rank i the
+ * machine's GPU i mod their count when it has several (else auto's one device). */
+static int rank_device_spec(const char *spec, char *buf, size_t size)
+{
+    int N = clg_dist_size(), r = clg_dist_rank();
+    if (spec && strchr(spec, ',')) {
+        int n = 1;
+        for (const char *c = spec; *c; c++)
+            n += *c == ',';
+        const char *s = spec;
+        for (int k = r % n; k > 0; k--)
+            s = strchr(s, ',') + 1;
+        size_t len = strcspn(s, ",");
+        if (len == 0 || len >= size) {
+            fprintf(stderr, "clgrad: --device '%s': entry %d (for rank %d) is empty or too long\n", spec, r % n, r);
+            return 1;
+        }
+        memcpy(buf, s, len);
+        buf[len] = 0;
+        return 0;
+    }
+    snprintf(buf, size, "%s", spec ? spec : "");
+    if (N > 1 && (!spec || !strcmp(spec, "auto"))) {
+        clg_device_info *l = NULL;
+        int n = 0, gpus = 0;
+        if (!clg_devices_list(&l, &n)) {
+            for (int i = 0; i < n; i++)
+                gpus += l[i].type == CLG_DEVICE_GPU;
+            for (int i = 0, g = 0; gpus > 1 && i < n; i++)
+                if (l[i].type == CLG_DEVICE_GPU && g++ == clg_dist_local_rank() % gpus)
+                    snprintf(buf, size, "%d:%d", l[i].platform_index, l[i].device_index);
+            clg_devices_free(l);
+        }
+    }
+    return 0;
+}
+
 int cli_open_device(const char *spec, clg_device_info *dev, clg_ctx **ctx)
 {
     clg_status st;
-    if ((st = clg_device_select(spec, dev)) || (st = clg_ctx_create(dev, NULL, ctx)))
+    char one[256];
+    if (rank_device_spec(spec, one, sizeof one))
+        return 1;
+    if ((st = clg_device_select(one[0] ? one : NULL, dev)) || (st = clg_ctx_create(dev, NULL, ctx)))
         return cli_fail("device", st);
     return 0;
+}
+
+int cli_dist_batch(const char *cmd, int B, int *local)
+{
+    int N = clg_dist_size();
+    if (B % N) {
+        fprintf(stderr, "clgrad %s: --batch %d (the global batch) is not a multiple of the %d ranks; each rank "
+                "takes batch / ranks rows\n", cmd, B, N);
+        return 1;
+    }
+    *local = B / N;
+    return 0;
+}
+
+int cli_dist_start(clg_graph *g)
+{
+    clg_status st;
+    if ((st = clg_graph_set_distributed(g, clg_dist_size() > 1)) || (st = clg_graph_broadcast_params(g)))
+        return cli_fail("distributing the parameters", st);
+    return 0;
+}
+
+int cli_dist_refuse(const char *cmd, const char *why)
+{
+    if (clg_dist_size() < 2)
+        return 0;
+    fprintf(stderr, "clgrad %s: does not run across ranks (%s); run it as one process\n", cmd, why);
+    return 1;
+}
+
+int cli_interrupted_all(void)
+{
+    int sig = cli_interrupted();
+    if (clg_dist_size() > 1 && clg_dist_max_int(&sig))
+        return cli_fail("agreeing on an interruption", CLG_ERR_DIST), SIGTERM;
+    return sig;
 }
 
 void cli_derive_paths(const char *out, cli_paths *p)
@@ -298,6 +375,8 @@ int cli_run_save_interrupted(cli_run *r, clg_graph *g, const char *const *meta_k
                              double loss_sum, double train_s)
 {
     int sig = cli_interrupted();
+    if (clg_dist_rank() != 0)
+        return 128 + (sig ? sig : SIGINT); /* rank 0 saves the ranks' common state */
     char ep[16], stp[16], ls[32], ts[32];
     char *c0 = curve_str(r->curve[0], epoch), *c1 = curve_str(r->curve[1], epoch);
     const char *meta[64];
@@ -405,6 +484,8 @@ out:
 int cli_run_finish(cli_run *r, clg_graph *g, const char *const *meta_kv, const char *csv_header,
                    const char *title, const char *const *curve_names, clg_status (*extra)(void *), void *user)
 {
+    if (clg_dist_rank() != 0)
+        return 0; /* the ranks hold the same parameters: rank 0 writes */
     int rc = 1;
     clg_status st;
     cli_signals_critical(1);
@@ -463,8 +544,14 @@ int cli_epoch_steps(int n, int B)
 void cli_gather_batch(const int *order, int n, int step, int B, const float *x, int dim, const int32_t *y,
                       float *xb, int32_t *yb)
 {
-    for (int r = 0; r < B; r++) {
-        int i = order[((size_t)step * (size_t)B + (size_t)r) % (size_t)n];
+    cli_gather_rows(order, n, step, B, 0, B, x, dim, y, xb, yb);
+}
+
+void cli_gather_rows(const int *order, int n, int step, int B, int row0, int rows, const float *x, int dim,
+                     const int32_t *y, float *xb, int32_t *yb)
+{
+    for (int r = 0; r < rows; r++) {
+        int i = order[((size_t)step * (size_t)B + (size_t)(row0 + r)) % (size_t)n];
         memcpy(xb + (size_t)r * (size_t)dim, x + (size_t)i * (size_t)dim, (size_t)dim * sizeof(float));
         if (y && yb)
             yb[r] = y[i];
@@ -474,7 +561,7 @@ void cli_gather_batch(const int *order, int n, int step, int B, const float *x, 
 int cli_graph_insight(clg_graph *g, const char *dot_path, int profile)
 {
     clg_status st;
-    if (dot_path) {
+    if (dot_path && clg_dist_rank() == 0) {
         clg_file_writer *w;
         if ((st = clg_file_writer_open(dot_path, &w)))
             return cli_fail("writing the graph", st);
@@ -488,4 +575,71 @@ int cli_graph_insight(clg_graph *g, const char *dot_path, int profile)
     if (profile && (st = clg_graph_set_profile(g, 1)))
         return cli_fail("profiling", st);
     return 0;
+}
+
+int cli_train_epoch(cli_epoch *e)
+{
+    cli_run *r = e->run;
+    clg_status st;
+    int rc = 1;
+    e->s0 = e->epoch == r->start_epoch ? r->start_step : 0;
+    e->loss_sum = e->epoch == r->start_epoch ? r->loss_sum : 0;
+    /* under mpirun: rank r takes rows [r b, (r + 1) b) of each global batch of B = N b rows, rank 0 reports */
+    int N = clg_dist_size(), rank = clg_dist_rank(), b = e->B / N, show = rank == 0;
+    util_progress p;
+    char label[32];
+    snprintf(label, sizeof label, "epoch %d/%d", e->epoch + 1, r->epochs);
+    if (show)
+        util_progress_start(&p, label, (long)e->steps * e->B, "samples");
+    clg_graph_stats st0 = { 0 }, st1 = { 0 };
+    clg_graph_stats_get(e->g, &st0);
+    double t0 = util_now();
+    for (int s = e->s0; s < e->steps; s++) {
+        cli_gather_rows(e->order, e->n, s, e->B, rank * b, b, e->x, e->dim, e->y, e->xb, e->yb);
+        float loss;
+        if ((st = clg_graph_set_input(e->g, e->x_id, e->xb)) ||
+            (e->y_id >= 0 && (st = clg_graph_set_input(e->g, e->y_id, e->yb))) ||
+            (e->inputs && (st = e->inputs(e->user, e->epoch, s, e->xb, e->yb))) ||
+            (st = clg_graph_step(e->g, &loss))) {
+            if (show)
+                util_progress_end(&p);
+            cli_fail("training step", st);
+            return 1;
+        }
+        if (!isfinite(loss)) {
+            if (show)
+                util_progress_end(&p);
+            fprintf(stderr, "clgrad %s: loss is %g at epoch %d step %d; lower --lr\n", r->cmd, loss, e->epoch + 1, s);
+            return 1;
+        }
+        e->loss_sum += loss;
+        int sig = N > 1 ? cli_interrupted_all() : cli_interrupted();
+        if (sig) {
+            if (show)
+                util_progress_end(&p);
+            if (rank)
+                return 128 + sig;
+            return cli_run_save_interrupted(r, e->g, e->meta, e->epoch, s + 1, e->steps, e->loss_sum,
+                                            e->train_s + util_now() - t0);
+        }
+        char extra[48];
+        snprintf(extra, sizeof extra, "%s %.4f", e->what, e->loss_sum / (s + 1));
+        if (show)
+            util_progress_update(&p, (long)(s + 1) * e->B, extra);
+    }
+    if ((st = clg_ctx_finish(e->ctx))) {
+        if (show)
+            util_progress_end(&p);
+        cli_fail("training", st);
+        return rc;
+    }
+    e->seconds = util_now() - t0;
+    if (show)
+        util_progress_end(&p);
+    /* under several ranks: the time from the end of backward to the optimizer (staging, MPI and
+     * waiting for the slowest rank), the epoch's mean per step */
+    if (show && N > 1 && !clg_graph_stats_get(e->g, &st1) && st1.steps > st0.steps)
+        printf("gradient exchange across %d ranks: %.3f ms per step\n", N,
+               (st1.dist_ms - st0.dist_ms) / (double)(st1.steps - st0.steps));
+    return -1;
 }

@@ -1,12 +1,18 @@
 /* main.c — `clgrad` entry point: dispatch to the subcommands. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
 int cli_fail(const char *what, clg_status st)
 {
-    fprintf(stderr, "clgrad: %s: %s (%s)\n", what, clg_last_error(), clg_status_name(st));
+    if (clg_dist_size() > 1)
+        fprintf(stderr, "clgrad (rank %d of %d): %s: %s (%s)\n", clg_dist_rank(), clg_dist_size(), what,
+                clg_last_error(), clg_status_name(st));
+    else
+        fprintf(stderr, "clgrad: %s: %s (%s)\n", what, clg_last_error(), clg_status_name(st));
     return 1;
 }
 
@@ -37,8 +43,58 @@ static void usage(FILE *f)
     fprintf(f, "\nclgrad %s. Run 'clgrad COMMAND --help' for a command's options.\n", CLGRAD_VERSION_STRING);
 }
 
+/* Under mpirun (Open MPI sets OMPI_COMM_WORLD_SIZE; a plain run never starts MPI): split the
+ * cores between the ranks on this machine for PoCL (3.1 reads POCL_MAX_PTHREAD_COUNT once, when it
+ * loads, and MPI_Init may load it through hwloc), then MPI_Init before any OpenCL call.  Ranks
+ * other than 0 print no progress or results (their stdout goes to /dev/null); errors still reach
+ * stderr, naming the rank. */
+static int dist_start(int *argc, char ***argv)
+{
+    const char *size = getenv("OMPI_COMM_WORLD_SIZE");
+    if (!size || atoi(size) < 2)
+        return 0;
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    long cores = sysconf(_SC_NPROCESSORS_ONLN), ln = local ? atol(local) : 1;
+    if (ln > 1 && !getenv("POCL_MAX_PTHREAD_COUNT")) {
+        char v[32];
+        snprintf(v, sizeof v, "%ld", cores / ln > 1 ? cores / ln : 1);
+        setenv("POCL_MAX_PTHREAD_COUNT", v, 0);
+    }
+    clg_status st = clg_dist_init(argc, argv);
+    if (st) {
+        cli_fail("starting MPI", st);
+        return 1;
+    }
+    if (clg_dist_size() > 1 && !clg_dist_available()) {
+        fprintf(stderr, "clgrad: started by mpirun with %s ranks, but built without MPI (meson -Dmpi=enabled)\n", size);
+        return 1;
+    }
+    if (clg_dist_rank() != 0 && !freopen("/dev/null", "w", stdout))
+        return 1;
+    return 0;
+}
+
+static int dist_end(const char *cmd, int rc)
+{
+    if (clg_dist_size() > 1 && rc != 0 && rc < 128) {
+        /* the other ranks may be waiting in a collective: end them all */
+        fprintf(stderr, "clgrad: %s failed on rank %d of %d (exit status %d); ending every rank\n", cmd,
+                clg_dist_rank(), clg_dist_size(), rc);
+        fflush(stderr);
+        clg_dist_abort(rc);
+    }
+    if (clg_dist_size() > 1 && rc >= 128)
+        clg_dist_barrier(); /* an agreed interruption: rank 0 may still be writing the resume file */
+    clg_dist_finalize();
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
+    if (dist_start(&argc, &argv)) {
+        /* built without MPI under mpirun, or MPI_Init failed: this process cannot reach the others */
+        return 1;
+    }
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -53,7 +109,7 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name))
-            return commands[i].fn(argc - 1, argv + 1);
+            return dist_end(argv[1], commands[i].fn(argc - 1, argv + 1));
     fprintf(stderr, "clgrad: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;

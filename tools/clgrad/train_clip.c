@@ -238,6 +238,29 @@ static int pick_caption(uint64_t seed, long step, int c, int count)
     return (int)(util_splitmix64(&s) % (uint64_t)count);
 }
 
+/* The texts of a training batch (cli_epoch's inputs): each image's row gets one caption of its
+ * class, the same per (step, class) in the batch. */
+typedef struct text_job {
+    clg_clip *m;
+    const clip_texts *texts;
+    uint64_t seed;
+    int steps, B, T;
+    float *tb;
+} text_job;
+
+static clg_status set_texts(void *user, int ep, int s, const float *xb, const int32_t *yb)
+{
+    (void)xb;
+    text_job *j = user;
+    int pick[CLIP_CLASSES];
+    for (int c = 0; c < CLIP_CLASSES; c++)
+        pick[c] = j->texts->count[c] ? pick_caption(j->seed, (long)ep * j->steps + s, c, j->texts->count[c]) : 0;
+    for (int r = 0; r < j->B; r++)
+        memcpy(j->tb + (size_t)r * (size_t)j->T, j->texts->vec[yb[r]] + (size_t)pick[yb[r]] * (size_t)j->T,
+               (size_t)j->T * sizeof(float));
+    return clg_graph_set_input(j->m->g, j->m->t, j->tb);
+}
+
 /* Zero-shot numbers on the test set: seen images among all 10 texts, held-out among all 10 and
  * among themselves. */
 typedef struct zs_result {
@@ -335,6 +358,8 @@ int cmd_train_clip(int argc, char **argv)
     const char *whats[] = { "--out", "the log (.csv)", "the curve (.svg)", "the resume file" };
     if (cli_check_outputs(cmd, outs, whats, 4))
         return 2;
+    if (cli_dist_refuse(cmd, "its contrastive loss's negatives are the whole batch: a rank would contrast only its shard"))
+        return 2;
     cli_signals_install();
     if (cli_run_init(&run, cmd, epochs))
         goto out;
@@ -430,7 +455,7 @@ int cmd_train_clip(int argc, char **argv)
     uint64_t rng = cfg.seed ^ 0x5eedda7aULL;
     for (int ep = 0; ep < run.start_epoch; ep++)
         cli_shuffle(order, n_tr, &rng);
-    if (cli_interrupted()) {
+    if (cli_interrupted_all()) {
         fprintf(stderr, "clgrad train clip: interrupted before training; nothing written\n");
         rc = 128 + cli_interrupted();
         goto out;
@@ -445,45 +470,16 @@ int cmd_train_clip(int argc, char **argv)
     zs_result zr = { 0 };
     for (int ep = run.start_epoch; ep < epochs; ep++) {
         cli_shuffle(order, n_tr, &rng);
-        int s0 = ep == run.start_epoch ? run.start_step : 0;
-        util_progress p;
-        char label[32];
-        snprintf(label, sizeof label, "epoch %d/%d", ep + 1, epochs);
-        util_progress_start(&p, label, (long)steps * B, "samples");
-        double t0 = util_now(), sum = ep == run.start_epoch ? run.loss_sum : 0;
-        for (int s = s0; s < steps; s++) {
-            cli_gather_batch(order, n_tr, s, B, d.train_x, D, d.train_y, xb, yb);
-            int pick[CLIP_CLASSES];
-            for (int c = 0; c < CLIP_CLASSES; c++)
-                pick[c] = texts.count[c] ? pick_caption(cfg.seed, (long)ep * steps + s, c, texts.count[c]) : 0;
-            for (int r = 0; r < B; r++)
-                memcpy(tb + (size_t)r * (size_t)T, texts.vec[yb[r]] + (size_t)pick[yb[r]] * (size_t)T,
-                       (size_t)T * sizeof(float));
-            float loss;
-            if ((st = clg_graph_set_input(m.g, m.x, xb)) || (st = clg_graph_set_input(m.g, m.t, tb)) ||
-                (st = clg_graph_step(m.g, &loss))) {
-                util_progress_end(&p);
-                cli_fail("training step", st);
-                goto out;
-            }
-            if (!isfinite(loss)) {
-                util_progress_end(&p);
-                fprintf(stderr, "clgrad train clip: loss is %g at epoch %d; lower --lr\n", loss, ep + 1);
-                goto out;
-            }
-            sum += loss;
-            if (cli_interrupted()) {
-                util_progress_end(&p);
-                rc = cli_run_save_interrupted(&run, m.g, meta, ep, s + 1, steps, sum, train_s + util_now() - t0);
-                goto out;
-            }
-            char extra[48];
-            snprintf(extra, sizeof extra, "loss %.4f", sum / (s + 1));
-            util_progress_update(&p, (long)(s + 1) * B, extra);
-        }
-        double ep_s = util_now() - t0;
+        text_job tj = { &m, &texts, cfg.seed, steps, B, T, tb };
+        cli_epoch e = { .run = &run, .ctx = ctx, .g = m.g, .meta = meta, .what = "loss", .epoch = ep, .steps = steps,
+                        .B = B, .order = order, .n = n_tr, .dim = D, .x = d.train_x, .y = d.train_y, .xb = xb,
+                        .yb = yb, .x_id = m.x, .y_id = -1, .inputs = set_texts, .user = &tj, .train_s = train_s };
+        if ((rc = cli_train_epoch(&e)) >= 0)
+            goto out;
+        rc = 1;
+        int s0 = e.s0;
+        double ep_s = e.seconds, sum = e.loss_sum;
         train_s += ep_s;
-        util_progress_end(&p);
         float ls = 0;
         if ((st = zeroshot_eval(&m, &texts, &d, holdout, emb, &zr)) || (st = clg_graph_read(m.g, m.log_scale, &ls))) {
             cli_fail("evaluation", st);
@@ -498,7 +494,7 @@ int cmd_train_clip(int argc, char **argv)
         if (cli_run_log(&run, ep, tr, zr.seen, "%d,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f", ep + 1, tr, temp, zr.seen,
                         zr.held10, zr.heldh, ep_s, sps))
             goto out;
-        if (cli_interrupted() && ep + 1 < epochs) {
+        if (cli_interrupted_all() && ep + 1 < epochs) {
             rc = cli_run_save_interrupted(&run, m.g, meta, ep + 1, 0, steps, 0, train_s);
             goto out;
         }

@@ -224,6 +224,8 @@ int cmd_train_mae(int argc, char **argv)
         fprintf(stderr, "clgrad train mae: %d training images is fewer than one batch of %d\n", d.n_train, B);
         goto out;
     }
+    if (cli_dist_batch(cmd, B, &cfg.batch)) /* the model's batch: this rank's rows */
+        goto out;
     clg_device_info dev;
     if (cli_open_device(device, &dev, &ctx))
         goto out;
@@ -247,7 +249,7 @@ int cmd_train_mae(int argc, char **argv)
         an += snprintf(arch + an, sizeof arch - (size_t)an, "-%d", cfg.enc[i]);
     snprintf(run.config, sizeof run.config, "arch=%s patch=%d mask_ratio=%.9g noise=%.9g batch=%d epochs=%d lr=%.9g seed=%llu images=%d",
              arch, cfg.patch, (double)cfg.mask_ratio, (double)cfg.noise, B, epochs, (double)lr, (unsigned long long)cfg.seed, d.n_train);
-    if (resume && cli_run_resume(&run, m.g, resume))
+    if ((resume && cli_run_resume(&run, m.g, resume)) || cli_dist_start(m.g))
         goto out;
     char noise[40] = "";
     if (cfg.noise > 0)
@@ -276,7 +278,7 @@ int cmd_train_mae(int argc, char **argv)
     uint64_t rng = cfg.seed ^ 0x5eedda7aULL;
     for (int ep = 0; ep < run.start_epoch; ep++)
         cli_shuffle(order, d.n_train, &rng);
-    if (cli_interrupted()) {
+    if (cli_interrupted_all()) {
         fprintf(stderr, "clgrad train mae: interrupted before training; nothing written\n");
         rc = 128 + cli_interrupted();
         goto out;
@@ -292,38 +294,15 @@ int cmd_train_mae(int argc, char **argv)
     double t_all = util_now(), train_s = run.train_s, te = 0, base = 0;
     for (int ep = run.start_epoch; ep < epochs; ep++) {
         cli_shuffle(order, d.n_train, &rng);
-        int s0 = ep == run.start_epoch ? run.start_step : 0;
-        util_progress p;
-        char label[32];
-        snprintf(label, sizeof label, "epoch %d/%d", ep + 1, epochs);
-        util_progress_start(&p, label, (long)steps * B, "samples");
-        double t0 = util_now(), sum = ep == run.start_epoch ? run.loss_sum : 0;
-        for (int s = s0; s < steps; s++) {
-            cli_gather_batch(order, d.n_train, s, B, d.train_x, D, NULL, xb, NULL);
-            float loss;
-            if ((st = clg_graph_set_input(m.g, m.x, xb)) || (st = clg_graph_step(m.g, &loss))) {
-                util_progress_end(&p);
-                cli_fail("training step", st);
-                goto out;
-            }
-            if (!isfinite(loss)) {
-                util_progress_end(&p);
-                fprintf(stderr, "clgrad train mae: loss is %g at epoch %d; lower --lr\n", loss, ep + 1);
-                goto out;
-            }
-            sum += loss;
-            if (cli_interrupted()) {
-                util_progress_end(&p);
-                rc = cli_run_save_interrupted(&run, m.g, meta, ep, s + 1, steps, sum, train_s + util_now() - t0);
-                goto out;
-            }
-            char extra[48];
-            snprintf(extra, sizeof extra, "%s %.4f", what, sum / (s + 1));
-            util_progress_update(&p, (long)(s + 1) * B, extra);
-        }
-        double ep_s = util_now() - t0;
+        cli_epoch e = { .run = &run, .ctx = ctx, .g = m.g, .meta = meta, .what = what, .epoch = ep, .steps = steps,
+                        .B = B, .order = order, .n = d.n_train, .dim = D, .x = d.train_x, .y = NULL, .xb = xb, .yb = NULL,
+                        .x_id = m.x, .y_id = -1, .train_s = train_s };
+        if ((rc = cli_train_epoch(&e)) >= 0)
+            goto out;
+        rc = 1;
+        int s0 = e.s0;
+        double ep_s = e.seconds, sum = e.loss_sum;
         train_s += ep_s;
-        util_progress_end(&p);
         if ((st = mae_evaluate(&m, d.test_x, d.n_test, mean_img, &te, &base))) {
             cli_fail("evaluation", st);
             goto out;
@@ -334,7 +313,7 @@ int cmd_train_mae(int argc, char **argv)
         fflush(stdout);
         if (cli_run_log(&run, ep, tr, te, "%d,%.6f,%.6f,%.6f,%.3f,%.1f", ep + 1, tr, te, base, ep_s, sps))
             goto out;
-        if (cli_interrupted() && ep + 1 < epochs) {
+        if (cli_interrupted_all() && ep + 1 < epochs) {
             rc = cli_run_save_interrupted(&run, m.g, meta, ep + 1, 0, steps, 0, train_s);
             goto out;
         }

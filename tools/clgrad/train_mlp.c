@@ -106,6 +106,9 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
                 cfg->from, cfg->from_width, data, rows, cols, dim);
         goto out;
     }
+    int Bl; /* this rank's rows of each batch (B under one process) */
+    if (cli_dist_batch(cfg->title, B, &Bl))
+        goto out;
     clg_device_info dev;
     if (cli_open_device(device, &dev, &ctx))
         goto out;
@@ -115,11 +118,11 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
         widths[nw++] = cfg->hidden[i];
     if (cfg->classifier) {
         /* hidden = the encoder's widths after the input; the head is added by the builder */
-        st = clg_classifier_build(ctx, widths, nw, 10, B, cfg->seed, &m);
+        st = clg_classifier_build(ctx, widths, nw, 10, Bl, cfg->seed, &m);
         widths[nw++] = 10;
     } else {
         widths[nw++] = 10;
-        st = clg_mlp_build(ctx, widths, nw, B, cfg->seed, &m);
+        st = clg_mlp_build(ctx, widths, nw, Bl, cfg->seed, &m);
     }
     if (st) {
         cli_fail("building the model", st);
@@ -164,7 +167,7 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
              "arch=%s batch=%d epochs=%d lr=%.9g optimizer=%s schedule=%s seed=%llu images=%d from=%s frozen=%d", arch,
              B, cfg->epochs, (double)cfg->lr, optname, cfg->cosine ? "cosine" : "constant",
              (unsigned long long)cfg->seed, n_tr, cfg->from ? cfg->from : "-", cfg->freeze_encoder);
-    if (cfg->resume && cli_run_resume(&run, m.g, cfg->resume))
+    if ((cfg->resume && cli_run_resume(&run, m.g, cfg->resume)) || cli_dist_start(m.g))
         goto out;
     printf("clgrad %s: %s on %s (%s)\n", cfg->title, arch, dev.name, dev.platform_name);
     printf("data: %s (%d train, %d test, %dx%d); batch %d, %d epochs, %s lr %g%s, seed %llu\n", data, n_tr, n_te,
@@ -186,7 +189,7 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
     /* a resumed run replays the shuffles of the epochs before its own */
     for (int ep = 0; ep < run.start_epoch; ep++)
         cli_shuffle(order, n_tr, &rng);
-    if (cli_interrupted()) {
+    if (cli_interrupted_all()) {
         fprintf(stderr, "clgrad %s: interrupted before training; nothing written\n", cfg->title);
         rc = 128 + cli_interrupted();
         goto out;
@@ -195,45 +198,15 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
     double t_all = util_now(), train_s = run.train_s, last_test = 0;
     for (int ep = run.start_epoch; ep < cfg->epochs; ep++) {
         cli_shuffle(order, n_tr, &rng);
-        int s0 = ep == run.start_epoch ? run.start_step : 0;
-        util_progress p;
-        char label[32];
-        snprintf(label, sizeof label, "epoch %d/%d", ep + 1, cfg->epochs);
-        util_progress_start(&p, label, (long)steps_per_epoch * B, "samples");
-        double t0 = util_now(), loss_sum = ep == run.start_epoch ? run.loss_sum : 0;
-        for (int s = s0; s < steps_per_epoch; s++) {
-            cli_gather_batch(order, n_tr, s, B, tr_x, dim, tr_y, xb, yb);
-            float loss;
-            if ((st = clg_graph_set_input(m.g, m.x, xb)) || (st = clg_graph_set_input(m.g, m.labels, yb)) ||
-                (st = clg_graph_step(m.g, &loss))) {
-                util_progress_end(&p);
-                cli_fail("training step", st);
-                goto out;
-            }
-            if (!isfinite(loss)) {
-                util_progress_end(&p);
-                fprintf(stderr, "clgrad %s: loss is %g at epoch %d step %d; lower --lr\n", cfg->title, loss, ep + 1, s);
-                goto out;
-            }
-            loss_sum += loss;
-            if (cli_interrupted()) {
-                util_progress_end(&p);
-                rc = cli_run_save_interrupted(&run, m.g, meta, ep, s + 1, steps_per_epoch, loss_sum,
-                                              train_s + util_now() - t0);
-                goto out;
-            }
-            char extra[48];
-            snprintf(extra, sizeof extra, "loss %.4f", loss_sum / (s + 1));
-            util_progress_update(&p, (long)(s + 1) * B, extra);
-        }
-        if ((st = clg_ctx_finish(ctx))) {
-            util_progress_end(&p);
-            cli_fail("training", st);
+        cli_epoch e = { .run = &run, .ctx = ctx, .g = m.g, .meta = meta, .what = "loss", .epoch = ep,
+                        .steps = steps_per_epoch, .B = B, .order = order, .n = n_tr, .dim = dim, .x = tr_x,
+                        .y = tr_y, .xb = xb, .yb = yb, .x_id = m.x, .y_id = m.labels, .train_s = train_s };
+        if ((rc = cli_train_epoch(&e)) >= 0)
             goto out;
-        }
-        double ep_s = util_now() - t0;
+        rc = 1;
+        int s0 = e.s0;
+        double ep_s = e.seconds, loss_sum = e.loss_sum;
         train_s += ep_s;
-        util_progress_end(&p);
         double tr_acc, te_acc;
         if ((st = mlp_evaluate(&m, tr_x, tr_y, n_tr < 10000 ? n_tr : 10000, dim, &tr_acc)) ||
             (st = mlp_evaluate(&m, te_x, te_y, n_te, dim, &te_acc))) {
@@ -248,7 +221,7 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
         if (cli_run_log(&run, ep, ep_loss, te_acc, "%d,%.6f,%.6f,%.6f,%.3f,%.1f", ep + 1, ep_loss, tr_acc, te_acc,
                         ep_s, sps))
             goto out;
-        if (cli_interrupted() && ep + 1 < cfg->epochs) {
+        if (cli_interrupted_all() && ep + 1 < cfg->epochs) {
             rc = cli_run_save_interrupted(&run, m.g, meta, ep + 1, 0, steps_per_epoch, 0, train_s);
             goto out;
         }

@@ -220,6 +220,8 @@ int cmd_train_simclr(int argc, char **argv)
                             "--dot" };
     if (cli_check_outputs(cmd, outs, whats, dot ? 6 : 5))
         return 2;
+    if (cli_dist_refuse(cmd, "NT-Xent's negatives are the whole batch: a rank would contrast only its shard"))
+        return 2;
     cli_signals_install();
     if (cli_run_init(&run, cmd, epochs))
         goto out;
@@ -294,7 +296,7 @@ int cmd_train_simclr(int argc, char **argv)
     uint64_t rng = cfg.seed ^ 0x5eedda7aULL;
     for (int ep = 0; ep < run.start_epoch; ep++)
         cli_shuffle(order, d.n_train, &rng);
-    if (cli_interrupted()) {
+    if (cli_interrupted_all()) {
         fprintf(stderr, "clgrad train simclr: interrupted before training; nothing written\n");
         rc = 128 + cli_interrupted();
         goto out;
@@ -305,38 +307,15 @@ int cmd_train_simclr(int argc, char **argv)
     double t_all = util_now(), train_s = run.train_s, te = NAN, tacc = NAN;
     for (int ep = run.start_epoch; ep < epochs; ep++) {
         cli_shuffle(order, d.n_train, &rng);
-        int s0 = ep == run.start_epoch ? run.start_step : 0;
-        util_progress p;
-        char label[32];
-        snprintf(label, sizeof label, "epoch %d/%d", ep + 1, epochs);
-        util_progress_start(&p, label, (long)steps * B, "samples");
-        double t0 = util_now(), sum = ep == run.start_epoch ? run.loss_sum : 0;
-        for (int s = s0; s < steps; s++) {
-            cli_gather_batch(order, d.n_train, s, B, d.train_x, D, NULL, xb, NULL);
-            float loss;
-            if ((st = clg_graph_set_input(m.g, m.x, xb)) || (st = clg_graph_step(m.g, &loss))) {
-                util_progress_end(&p);
-                cli_fail("training step", st);
-                goto out;
-            }
-            if (!isfinite(loss)) {
-                util_progress_end(&p);
-                fprintf(stderr, "clgrad train simclr: loss is %g at epoch %d; lower --lr\n", loss, ep + 1);
-                goto out;
-            }
-            sum += loss;
-            if (cli_interrupted()) {
-                util_progress_end(&p);
-                rc = cli_run_save_interrupted(&run, m.g, meta, ep, s + 1, steps, sum, train_s + util_now() - t0);
-                goto out;
-            }
-            char extra[48];
-            snprintf(extra, sizeof extra, "nt-xent %.4f", sum / (s + 1));
-            util_progress_update(&p, (long)(s + 1) * B, extra);
-        }
-        double ep_s = util_now() - t0;
+        cli_epoch e = { .run = &run, .ctx = ctx, .g = m.g, .meta = meta, .what = "nt-xent", .epoch = ep, .steps = steps,
+                        .B = B, .order = order, .n = d.n_train, .dim = D, .x = d.train_x, .y = NULL, .xb = xb, .yb = NULL,
+                        .x_id = m.x, .y_id = -1, .train_s = train_s };
+        if ((rc = cli_train_epoch(&e)) >= 0)
+            goto out;
+        rc = 1;
+        int s0 = e.s0;
+        double ep_s = e.seconds, sum = e.loss_sum;
         train_s += ep_s;
-        util_progress_end(&p);
         if ((st = simclr_evaluate(&m, d.test_x, d.n_test, &te, &tacc))) {
             cli_fail("evaluation", st);
             goto out;
@@ -347,7 +326,7 @@ int cmd_train_simclr(int argc, char **argv)
         fflush(stdout);
         if (cli_run_log(&run, ep, tr, te, "%d,%.6f,%.6f,%.6f,%.3f,%.1f", ep + 1, tr, te, tacc, ep_s, sps))
             goto out;
-        if (cli_interrupted() && ep + 1 < epochs) {
+        if (cli_interrupted_all() && ep + 1 < epochs) {
             rc = cli_run_save_interrupted(&run, m.g, meta, ep + 1, 0, steps, 0, train_s);
             goto out;
         }

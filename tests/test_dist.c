@@ -1,0 +1,284 @@
+/* test_dist.c — data-parallel steps under `mpirun -n 2` (tests/meson.build runs it so): K steps of
+ * N ranks with the global batch split B/N rows each hold the parameters of one process stepping
+ * the whole batch, within float summation tolerance, for the MLP and the (plain, mask-free)
+ * auto-encoder; every rank's parameters are bit-identical after every step (the masked auto-encoder
+ * too, whose masks each rank draws from its own stream); and without the gradient exchange the same
+ * run leaves the ranks apart and off the reference, so the checks can fail.
+ *
+ * Every rank computes the one-process reference itself (a second graph, batch B, on the same ctx)
+ * from the same synthetic data.  All collectives of a test run before its first assertion, so a
+ * failed check on one rank cannot leave the other waiting. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define B 128     /* global batch */
+#define K 5       /* steps */
+#define DIM 64    /* 8x8 inputs */
+#define CLASSES 10
+
+/* Parameters of two runs agree when |a - b| <= ATOL + RTOL * |b|.  They differ in summation order
+ * only: each rank sums the gradient over its 64 rows (the batch-mean's 1/B folded in as 1/(B/N)),
+ * the allreduce adds the ranks' sums and scales by 1/N, where one process sums 128 rows at once.
+ * Float round-off of a 128-term sum is ~1e-7 relative per gradient; Adam's update is a smooth
+ * function of the gradient away from |g| ~ eps, so after K = 5 steps of lr 1e-2 the parameters agree
+ * to a few ulps of their size: 1e-5 relative, 1e-6 absolute leaves room (see the printed maximum). */
+#define RTOL 1e-5
+#define ATOL 1e-6
+
+/* The ctx the models are built on: tctx, or one whose gradient exchange reads and writes instead of
+ * mapping (kernel_stores turns the map off: test_read_path). */
+static clg_ctx *cur;
+
+typedef struct model {
+    clg_mlp mlp;
+    clg_mae mae;
+    int is_mae, masked;
+    clg_graph *g;
+} model;
+
+static void build(model *m, int is_mae, int masked, int batch)
+{
+    memset(m, 0, sizeof *m);
+    m->is_mae = is_mae;
+    m->masked = masked;
+    if (is_mae) {
+        clg_mae_config c = clg_mae_defaults();
+        c.height = c.width = 8;
+        c.patch = 2;
+        c.mask_ratio = masked ? 0.5f : 0.0f;
+        c.n_enc = 3;
+        c.enc[0] = DIM;
+        c.enc[1] = 32;
+        c.enc[2] = 16;
+        c.batch = batch;
+        c.seed = 3;
+        assert_clg_ok(clg_mae_build(cur, &c, &m->mae));
+        m->g = m->mae.g;
+    } else {
+        const int w[] = { DIM, 32, CLASSES };
+        assert_clg_ok(clg_mlp_build(cur, w, 3, batch, 3, &m->mlp));
+        m->g = m->mlp.g;
+    }
+    clg_optim_options o = clg_optim_defaults(CLG_OPTIM_ADAM);
+    o.lr = 1e-2f;
+    o.clip_norm = 1.0f; /* clipping must see the averaged gradient */
+    assert_clg_ok(clg_graph_set_optimizer(m->g, &o));
+    assert_clg_ok(clg_graph_plan(m->g, CLG_PLAN_TRAIN));
+}
+
+static void drop(model *m)
+{
+    if (m->is_mae)
+        clg_mae_free(&m->mae);
+    else
+        clg_mlp_free(&m->mlp);
+}
+
+/* The global batch of step s: rows of pseudo-random pixels in [0,1) and labels. */
+static void global_batch(int s, float *x, int32_t *y)
+{
+    uint64_t st = 0x9e3779b97f4a7c15ULL * (uint64_t)(s + 1);
+    for (int i = 0; i < B * DIM; i++) {
+        st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+        x[i] = (float)(st >> 40) / (float)(1 << 24);
+    }
+    for (int r = 0; r < B; r++)
+        y[r] = (int32_t)((unsigned)(x[r * DIM] * 1000) % CLASSES);
+}
+
+static void step(model *m, const float *x, const int32_t *y, float *loss)
+{
+    if (m->is_mae) {
+        assert_clg_ok(clg_graph_set_input(m->g, m->mae.x, x));
+    } else {
+        assert_clg_ok(clg_graph_set_input(m->g, m->mlp.x, x));
+        assert_clg_ok(clg_graph_set_input(m->g, m->mlp.labels, y));
+    }
+    assert_clg_ok(clg_graph_step(m->g, loss));
+}
+
+/* Every parameter's values, concatenated (malloc'ed; *n floats). */
+static float *params(clg_graph *g, size_t *n)
+{
+    size_t total = 0;
+    int np = clg_graph_param_count(g);
+    for (int i = 0; i < np; i++) {
+        clg_shape s;
+        assert_clg_ok(clg_graph_param_shape(g, i, &s));
+        total += (size_t)clg_shape_numel(&s);
+    }
+    float *p = malloc(total * sizeof *p);
+    assert_non_null(p);
+    size_t off = 0;
+    for (int i = 0; i < np; i++) {
+        clg_shape s;
+        assert_clg_ok(clg_graph_param_shape(g, i, &s));
+        assert_clg_ok(clg_graph_read(g, clg_graph_param_id(g, i), p + off));
+        off += (size_t)clg_shape_numel(&s);
+    }
+    *n = total;
+    return p;
+}
+
+static uint64_t fnv(const void *p, size_t bytes)
+{
+    const unsigned char *c = p;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < bytes; i++)
+        h = (h ^ c[i]) * 1099511628211ULL;
+    return h;
+}
+
+/* 1 when every rank passed the same h (max and min of each 16-bit piece agree). */
+static int same_on_all_ranks(uint64_t h)
+{
+    int same = 1;
+    for (int k = 0; k < 4; k++) {
+        int v = (int)((h >> (16 * k)) & 0xffff), hi = v, lo = -v;
+        assert_clg_ok(clg_dist_max_int(&hi));
+        assert_clg_ok(clg_dist_max_int(&lo));
+        same &= hi == -lo;
+    }
+    return same;
+}
+
+/* K distributed steps (exchange on or off) beside the one-process reference; returns the largest
+ * |a - b| / (ATOL + RTOL |b|) and whether the ranks agreed bit for bit after every step. */
+static void run_pair(int is_mae, int masked, int exchange, double *worst, double *max_abs, int *identical,
+                     double *loss_diff)
+{
+    int N = clg_dist_size(), r = clg_dist_rank(), b = B / N;
+    model d, ref;
+    build(&d, is_mae, masked, b);
+    build(&ref, is_mae, masked, B);
+    assert_clg_ok(clg_graph_set_distributed(d.g, exchange));
+    assert_clg_ok(clg_graph_broadcast_params(d.g));
+    float *x = malloc(sizeof(float) * B * DIM);
+    int32_t *y = malloc(sizeof(int32_t) * B);
+    assert_non_null(x);
+    assert_non_null(y);
+    *identical = 1;
+    *loss_diff = 0;
+    for (int s = 0; s < K; s++) {
+        global_batch(s, x, y);
+        float ld, lr;
+        step(&d, x + (size_t)r * b * DIM, y + (size_t)r * b, &ld);
+        step(&ref, x, y, &lr);
+        double dl = fabs((double)ld - lr);
+        *loss_diff = dl > *loss_diff ? dl : *loss_diff;
+        size_t n;
+        float *p = params(d.g, &n);
+        *identical &= same_on_all_ranks(fnv(p, n * sizeof *p));
+        free(p);
+    }
+    size_t n, n2;
+    float *p = params(d.g, &n), *q = params(ref.g, &n2);
+    assert_int_equal(n, n2);
+    *worst = 0;
+    *max_abs = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)p[i] - q[i]);
+        double w = e / (ATOL + RTOL * fabs((double)q[i]));
+        *worst = w > *worst ? w : *worst;
+        *max_abs = e > *max_abs ? e : *max_abs;
+    }
+    free(p);
+    free(q);
+    free(x);
+    free(y);
+    drop(&d);
+    drop(&ref);
+}
+
+static void check_model(int is_mae)
+{
+    const char *name = is_mae ? "auto-encoder" : "MLP";
+    double worst, max_abs, ld;
+    int identical;
+    run_pair(is_mae, 0, 1, &worst, &max_abs, &identical, &ld);
+    print_message("rank %d, %s on %s: %d steps of %d x %d rows vs one process of %d: max |diff| %.3g, "
+                  "%.3g of the tolerance (%g + %g |x|), loss |diff| %.3g, ranks identical: %s\n",
+                  clg_dist_rank(), name, tdev->name, K, clg_dist_size(), B / clg_dist_size(), B, max_abs, worst,
+                  ATOL, RTOL, ld, identical ? "yes" : "NO");
+    double worst0, max_abs0, ld0;
+    int identical0;
+    run_pair(is_mae, 0, 0, &worst0, &max_abs0, &identical0, &ld0);
+    print_message("rank %d, %s without the exchange: max |diff| %.3g (%.3g of the tolerance), ranks identical: %s\n",
+                  clg_dist_rank(), name, max_abs0, worst0, identical0 ? "yes" : "no");
+    assert_true(identical);
+    assert_true(worst <= 1.0);
+    assert_true(ld <= 1e-5);
+    if (clg_dist_size() > 1) {
+        assert_false(identical0);
+        assert_true(worst0 > 1.0);
+    }
+}
+
+static void test_mlp_equivalent(void **s)
+{
+    (void)s;
+    cur = tctx;
+    check_model(0);
+}
+
+static void test_ae_equivalent(void **s)
+{
+    (void)s;
+    cur = tctx;
+    check_model(1);
+}
+
+/* CPU devices map the gradient arena; other devices read and write it: that path on this device. */
+static void test_read_path(void **s)
+{
+    (void)s;
+    clg_ctx_options o = { 0 };
+    o.kernel_stores = 1;
+    clg_ctx *c;
+    assert_clg_ok(clg_ctx_create(tdev, &o, &c));
+    cur = c;
+    check_model(0);
+    cur = tctx;
+    clg_ctx_destroy(c);
+}
+
+/* The masked auto-encoder: each rank masks its rows from its own stream, so no reference, but the
+ * ranks' parameters stay bit-identical. */
+static void test_masked_ranks_identical(void **s)
+{
+    (void)s;
+    double worst, max_abs, ld;
+    int identical;
+    cur = tctx;
+    run_pair(1, 1, 1, &worst, &max_abs, &identical, &ld);
+    assert_true(identical);
+}
+
+int main(int argc, char **argv)
+{
+    clg_status st = clg_dist_init(&argc, &argv);
+    if (st) {
+        fprintf(stderr, "test_dist: %s\n", clg_last_error());
+        return 1;
+    }
+    if (clg_dist_size() < 2)
+        fprintf(stderr, "test_dist: one rank: the exchange is skipped (run under mpirun -n 2)\n");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mlp_equivalent),
+        cmocka_unit_test(test_ae_equivalent),
+        cmocka_unit_test(test_masked_ranks_identical),
+        cmocka_unit_test(test_read_path),
+    };
+    int failed = clg_test_run_per_device("dist", tests, sizeof tests / sizeof tests[0]);
+    /* any rank's failure fails the job's exit status on every rank */
+    int any = failed;
+    if (clg_dist_max_int(&any))
+        any = 1;
+    clg_dist_finalize();
+    return any ? 1 : 0;
+}
