@@ -24,12 +24,12 @@ static void usage(FILE *f)
             "  --encoder LIST     encoder widths after the input (default 512,128; ReLU after each)\n"
             "  --head LIST        projection head widths after the code (default 128,64)\n"
             "  --temperature T    NT-Xent temperature (default 0.1)\n"
-            "  --epochs N         (default 20)\n"
+            "  --epochs N         (default 30)\n"
             "  --batch N          images per step, two views each (default 256)\n"
             "  --lr X             Adam learning rate (default 1e-3)\n"
             "  --seed N           (default 1)\n"
             "augmentations (each view draws its own, on the device):\n"
-            "  --crop-scale LO,HI random resized crop: area fraction (default 0.5,1)\n"
+            "  --crop-scale LO,HI random resized crop: area fraction (default 0.8,1)\n"
             "  --crop-ratio LO,HI aspect ratio w/h, log-uniform (default 0.75,1.3333)\n"
             "  --no-crop          no resized crop (scale 1,1 and ratio 1,1)\n"
             "  --translate PX     extra shift of the crop window, up to ±PX pixels (default 0)\n"
@@ -160,7 +160,7 @@ int cmd_train_simclr(int argc, char **argv)
     if (!used)
         return rc0;
     clg_simclr_config cfg = clg_simclr_defaults();
-    int epochs = 20, bad = 0;
+    int epochs = 30, bad = 0;
     float lr = 1e-3f;
     long train_limit = 0;
     const char *v, *data = DEFAULT_DATA, *device = NULL, *out = "simclr.safetensors", *resume = NULL;
