@@ -29,6 +29,8 @@
  * Rank 0's initial matrices go to every rank; every sync_words words of its part (the count of syncs
  * per epoch agreed by all ranks) and at each epoch's end both matrices are averaged across the ranks
  * (clg_sgns_allreduce_mean), so every rank ends with the same vectors.  No resume across ranks.
+ * Averaging gives each word 1/N of the step it takes in one process: on GCIDE, 2 ranks at lr 0.05
+ * came closer to one process at 0.025 than 2 ranks at 0.025 did (tools/BENCHMARKS.md).
  *
  * Vectors: clg_vectors holds words and a row-major n x dim float matrix; it reads and writes the
  * word2vec/fastText text (.vec) and binary formats.  clg_vec_index puts unit-normalised rows on the
