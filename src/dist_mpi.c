@@ -122,3 +122,12 @@ clg_status clg__dist_bcast(void *buf, size_t bytes, const char *who)
     }
     return CLG_OK;
 }
+
+clg_status clg_dist_allreduce_mean_f32(float *buf, size_t n)
+{
+    if (!buf && n)
+        return clg__fail(CLG_ERR_INVALID_ARG, "clg_dist_allreduce_mean_f32: NULL buffer");
+    if (!clg__dist_active())
+        return CLG_OK;
+    return clg__dist_allreduce_scaled(buf, n, 1.0f / (float)g_size, "clg_dist_allreduce_mean_f32");
+}

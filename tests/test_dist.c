@@ -13,8 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
+#include "clgrad/sgns.h"
 
 #define B 128     /* global batch */
 #define K 5       /* steps */
@@ -259,6 +261,144 @@ static void test_masked_ranks_identical(void **s)
     assert_true(identical);
 }
 
+/* ---- word vectors (clg_sgns) across ranks ---------------------------------------------------- */
+
+#define SV 40   /* words */
+#define SD 12   /* dims */
+#define SK 3    /* negatives */
+#define SN 96   /* positions per rank */
+
+/* Every rank's buf[n] on every rank: all[r * n + i].  Each rank places its values in its slot, zeros
+ * elsewhere; the mean over N ranks times N gives them back exactly when N is a power of two (x + 0
+ * is exact, and so are the scalings by 1/N and N). */
+static float *gather(const float *buf, size_t n)
+{
+    int N = clg_dist_size();
+    float *all = calloc((size_t)N * n, sizeof *all);
+    assert_non_null(all);
+    memcpy(all + (size_t)clg_dist_rank() * n, buf, n * sizeof *buf);
+    assert_clg_ok(clg_dist_allreduce_mean_f32(all, (size_t)N * n));
+    for (size_t i = 0; i < (size_t)N * n; i++)
+        all[i] *= (float)N;
+    return all;
+}
+
+/* One step of rank-specific positions, then read both matrices (in, out: 2 x SV x SD floats). */
+static void sgns_rank_step(clg_sgns *m, float *w)
+{
+    int r = clg_dist_rank(), tok[SN], span[2 * SN], neg[SN * SK];
+    for (int i = 0; i < SN; i++) {
+        tok[i] = (i * 7 + r * 13 + 1) % SV;
+        span[2 * i] = i < 2 ? i : 2;
+        span[2 * i + 1] = SN - 1 - i < 2 ? SN - 1 - i : 2;
+        for (int k = 0; k < SK; k++)
+            neg[i * SK + k] = (i * 5 + k * 11 + r * 17 + 3) % SV;
+    }
+    assert_clg_ok(clg_sgns_step(m, tok, span, neg, SN, 0.1f, NULL));
+    assert_clg_ok(clg_sgns_get_weights(m, w, w + SV * SD));
+}
+
+/* After clg_sgns_allreduce_mean both matrices are bit-identical on every rank and equal the mean of
+ * what the ranks held before it (summed in rank order here: exact for 2 ranks, where a + b is one
+ * rounding whatever the order; a few ulps otherwise); before it, after each rank's own step, the
+ * ranks differ.  On this device's ctx (CPU devices map the matrices) and on one that reads and
+ * writes them (kernel_stores turns the map off). */
+static void check_sgns_sync(clg_ctx *c)
+{
+    int N = clg_dist_size();
+    size_t n = 2 * SV * SD;
+    clg_sgns *m;
+    assert_clg_ok(clg_sgns_create(c, SV, SD, SK, 7, &m));
+    assert_clg_ok(clg_sgns_broadcast(m));
+    float *before = malloc(n * sizeof *before), *after = malloc(n * sizeof *after);
+    assert_non_null(before);
+    assert_non_null(after);
+    sgns_rank_step(m, before);
+    float *b_all = gather(before, n);
+    assert_clg_ok(clg_sgns_allreduce_mean(m));
+    assert_clg_ok(clg_sgns_get_weights(m, after, after + SV * SD));
+    float *a_all = gather(after, n);
+    /* collectives done: the checks */
+    size_t differ = 0, off = 0, not_same = 0;
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        float sum = 0;
+        for (int k = 0; k < N; k++) {
+            sum += b_all[(size_t)k * n + i];
+            differ += k > 0 && b_all[(size_t)k * n + i] != b_all[i];
+            not_same += k > 0 && memcmp(&a_all[(size_t)k * n + i], &a_all[i], sizeof(float)) != 0;
+        }
+        float mean = sum * (1.0f / (float)N);
+        double e = fabs((double)after[i] - mean);
+        worst = e > worst ? e : worst;
+        off += memcmp(&after[i], &mean, sizeof mean) != 0;
+    }
+    print_message("rank %d, sgns sync on %s: %zu of %zu values differed between ranks before the sync, %zu after; "
+                  "%zu differ from the mean of the ranks' values (max |diff| %.3g)\n", clg_dist_rank(), tdev->name,
+                  differ, n, not_same, off, worst);
+    assert_int_equal(not_same, 0);
+    if (N == 2)
+        assert_int_equal(off, 0);
+    else
+        assert_true(worst <= 1e-6);
+    if (N > 1)
+        assert_true(differ > 0);
+    free(b_all);
+    free(a_all);
+    free(before);
+    free(after);
+    clg_sgns_destroy(m);
+}
+
+static void test_sgns_sync(void **s)
+{
+    (void)s;
+    check_sgns_sync(tctx);
+    clg_ctx_options o = { 0 };
+    o.kernel_stores = 1;
+    clg_ctx *c;
+    assert_clg_ok(clg_ctx_create(tdev, &o, &c));
+    check_sgns_sync(c);
+    clg_ctx_destroy(c);
+}
+
+/* clg_sgns_train across ranks on a small corpus (every rank writes the same file): the ranks return
+ * bit-identical vectors, with several syncs per epoch and a rank-dependent part. */
+static void test_sgns_train_ranks(void **s)
+{
+    (void)s;
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/clgrad-test-dist-sgns-%d-%d.txt", (int)getpid(), clg_dist_rank());
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    static const char *w[] = { "king", "queen", "man", "woman", "red", "green", "blue", "crown", "rules", "the" };
+    uint64_t st = 5;
+    for (int line = 0; line < 400; line++) {
+        for (int i = 0; i < 8; i++)
+            fprintf(f, "%s%s", i ? " " : "", w[(st = st * 6364136223846793005ULL + 1442695040888963407ULL) >> 60 & 7 ? (st >> 33) % 10 : 0]);
+        fputc('\n', f);
+    }
+    assert_int_equal(fclose(f), 0);
+    clg_sgns_options o = clg_sgns_options_defaults();
+    o.dim = 16;
+    o.epochs = 2;
+    o.min_count = 1;
+    o.sample = 0;
+    o.chunk = 256;
+    o.sync_words = 300; /* ~5 syncs per epoch on each rank's ~1600 words */
+    clg_vectors *v = NULL;
+    clg_status r = clg_sgns_train(tctx, path, &o, NULL, NULL, &v);
+    remove(path);
+    int failed = r != CLG_OK;
+    assert_clg_ok(clg_dist_max_int(&failed));
+    assert_int_equal(failed, 0);
+    int same = same_on_all_ranks(fnv(v->data, (size_t)v->n * v->dim * sizeof(float)));
+    print_message("rank %d, sgns across %d ranks: %d x %d vectors, identical on every rank: %s\n", clg_dist_rank(),
+                  clg_dist_size(), v->n, v->dim, same ? "yes" : "NO");
+    assert_true(same);
+    clg_vectors_free(v);
+}
+
 int main(int argc, char **argv)
 {
     clg_status st = clg_dist_init(&argc, &argv);
@@ -273,6 +413,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_ae_equivalent),
         cmocka_unit_test(test_masked_ranks_identical),
         cmocka_unit_test(test_read_path),
+        cmocka_unit_test(test_sgns_sync),
+        cmocka_unit_test(test_sgns_train_ranks),
     };
     int failed = clg_test_run_per_device("dist", tests, sizeof tests / sizeof tests[0]);
     /* any rank's failure fails the job's exit status on every rank */

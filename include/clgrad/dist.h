@@ -16,6 +16,8 @@
 #ifndef CLGRAD_DIST_H
 #define CLGRAD_DIST_H
 
+#include <stddef.h>
+
 #include "clgrad/status.h"
 
 #ifdef __cplusplus
@@ -47,6 +49,10 @@ void clg_dist_abort(int code);
  * *v becomes the maximum of every rank's *v; the barrier waits for every rank. */
 clg_status clg_dist_max_int(int *v);
 clg_status clg_dist_barrier(void);
+/* In place on every rank: buf[0..n) becomes the mean over the ranks (MPI_Allreduce sum, then times
+ * 1/size), the same bits on every rank.  A job of one (or no MPI): buf unchanged.  For host copies of
+ * device state that ranks average (clg_sgns_allreduce_mean stages its matrices through it). */
+clg_status clg_dist_allreduce_mean_f32(float *buf, size_t n);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

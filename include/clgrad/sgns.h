@@ -23,6 +23,15 @@
  * bit-exact given the seed on CPU devices at the cost of one core; on a GPU the lanes of a
  * work-group still race.
  *
+ * Across ranks (clgrad/dist.h, under mpirun): every rank builds the same vocabulary from the whole
+ * corpus (checked by digest), takes the r-th of N equal byte ranges of the file, cut at line starts,
+ * and trains on it with its own random stream and the learning-rate schedule over its part's words.
+ * Rank 0's initial matrices go to every rank; every sync_words words of its part (the count of syncs
+ * per epoch agreed by all ranks) and at each epoch's end both matrices are averaged across the ranks
+ * (clg_sgns_allreduce_mean), so every rank ends with the same vectors.  No resume across ranks.
+ * Averaging gives each word 1/N of the step it takes in one process: on GCIDE, 2 ranks at lr 0.05
+ * came closer to one process at 0.025 than 2 ranks at 0.025 did (tools/BENCHMARKS.md).
+ *
  * Vectors: clg_vectors holds words and a row-major n x dim float matrix; it reads and writes the
  * word2vec/fastText text (.vec) and binary formats.  clg_vec_index puts unit-normalised rows on the
  * device for cosine queries (the l2_normalize and transpose ops once;
@@ -78,6 +87,12 @@ void clg_sgns_set_deterministic(clg_sgns *m, int on);
 /* Upload / download the matrices (row-major n_words x dim); either pointer may be NULL. */
 clg_status clg_sgns_set_weights(clg_sgns *m, const float *in, const float *out);
 clg_status clg_sgns_get_weights(clg_sgns *m, float *in, float *out);
+/* Across the ranks of an MPI job (clgrad/dist.h; every rank calls them): both matrices become their
+ * mean over the ranks, the same bits on every rank (mapped on CPU devices, else one read and one
+ * write of both through one host buffer, around one MPI_Allreduce); rank 0's matrices are copied to
+ * every rank.  In a job of one (or without MPI) they do nothing. */
+clg_status clg_sgns_allreduce_mean(clg_sgns *m);
+clg_status clg_sgns_broadcast(clg_sgns *m);
 /* One training launch over n positions: tok[n] word ids; span[2i], span[2i+1] the number of context
  * positions left and right of i (inside the chunk); neg[n*negative] the negatives of each position.
  * Ids are checked on the host.  *loss (may be NULL) gets the summed loss of the pairs, measured
@@ -98,9 +113,11 @@ typedef struct clg_sgns_options {
     uint64_t seed;      /* 1 */
     int chunk;          /* positions per launch, 32768 */
     int deterministic;  /* 0; 1: one work-group per launch (bit-exact on CPU devices, slower) */
+    int sync_words;     /* 1000000; across ranks: average the matrices every this many words of a part */
     const char *state_out; /* NULL; where to save the training state when the progress callback stops it */
     const char *state_in;  /* NULL; a state saved by an interrupted run of the same corpus and options:
-                              continue it (bit for bit with deterministic on a CPU device) */
+                              continue it (bit for bit with deterministic on a CPU device).  Across
+                              ranks: CLG_ERR_INVALID_ARG, and state_out is not used (see below) */
 } clg_sgns_options;
 
 clg_sgns_options clg_sgns_options_defaults(void);
@@ -109,7 +126,9 @@ clg_sgns_options clg_sgns_options_defaults(void);
  * mean pair loss of the last chunk, the current learning rate.  Return non-zero to stop early:
  * with state_out set, training then saves its state there (a safetensors file: both matrices, the
  * corpus position, the random stream, the options and a digest of the vocabulary; written
- * atomically) and returns CLG_OK with *out NULL; without it, the vectors trained so far. */
+ * atomically) and returns CLG_OK with *out NULL; without it, the vectors trained so far.  Across
+ * ranks the progress is the rank's own part, and a stop is agreed at the next sync: every rank then
+ * returns the (averaged) vectors trained so far. */
 typedef int (*clg_sgns_progress_fn)(void *user, int64_t words_done, int64_t words_total, double loss, float lr);
 
 typedef struct clg_vectors clg_vectors;

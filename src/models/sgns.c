@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "dist_internal.h"
 #include "internal.h"
 #include "sgns_internal.h"
 #include "clgrad/io.h"
@@ -22,6 +23,7 @@ struct clg_sgns {
     int cap;                   /* positions the chunk buffers hold */
     int deterministic;         /* one work-group per launch */
     float *loss_host;
+    float *sync_host;          /* 2 x n x S floats: both matrices on the host, across ranks */
 };
 
 static int pad8(int d) { return (d + 7) / 8 * 8; }
@@ -44,6 +46,7 @@ void clg_sgns_destroy(clg_sgns *m)
     release(&m->neg);
     release(&m->loss);
     free(m->loss_host);
+    free(m->sync_host);
     free(m);
 }
 
@@ -147,6 +150,72 @@ clg_status clg_sgns_get_weights(clg_sgns *m, float *in, float *out)
     return st;
 }
 
+/* ---- across ranks ------------------------------------------------------------------------------ */
+
+/* Both padded matrices into sync_host (read: the device's bytes to host; else host to device). */
+static clg_status stage(clg_sgns *m, int read, const char *who)
+{
+    size_t n = (size_t)m->n * (size_t)m->S;
+    if (!m->sync_host && !(m->sync_host = malloc(2 * n * sizeof(float))))
+        return clg__fail(CLG_ERR_OUT_OF_MEMORY, "%s: %zu bytes of host staging", who, 2 * n * sizeof(float));
+    cl_command_queue q = m->ctx->queue;
+    cl_mem b[2] = { m->win, m->wout };
+    for (int i = 0; i < 2; i++) {
+        /* blocking on the last read; writes are ordered before the next read of sync_host by the queue */
+        cl_int err = read ? clEnqueueReadBuffer(q, b[i], i == 1 ? CL_TRUE : CL_FALSE, 0, n * 4, m->sync_host + i * n, 0, NULL, NULL)
+                          : clEnqueueWriteBuffer(q, b[i], CL_FALSE, 0, n * 4, m->sync_host + i * n, 0, NULL, NULL);
+        if (err)
+            return clg__cl_fail(err, "%s: %s of %d x %d weights", who, read ? "download" : "upload", m->n, m->dim);
+    }
+    return CLG_OK;
+}
+
+clg_status clg_sgns_allreduce_mean(clg_sgns *m)
+{
+    static const char who[] = "clg_sgns_allreduce_mean";
+    if (!m)
+        return clg__fail(CLG_ERR_INVALID_ARG, "%s: NULL model", who);
+    if (!clg__dist_active())
+        return CLG_OK;
+    size_t n = (size_t)m->n * (size_t)m->S;
+    clg_status st;
+    if (!m->ctx->host_map) {
+        if ((st = stage(m, 1, who)) || (st = clg_dist_allreduce_mean_f32(m->sync_host, 2 * n)))
+            return st;
+        return stage(m, 0, who);
+    }
+    /* CPU devices: the buffers are host memory; map them instead of copying */
+    cl_mem b[2] = { m->win, m->wout };
+    for (int i = 0; i < 2; i++) {
+        cl_int err;
+        float *p = clEnqueueMapBuffer(m->ctx->queue, b[i], CL_TRUE, CL_MAP_READ | CL_MAP_WRITE, 0, n * 4, 0, NULL,
+                                      NULL, &err);
+        if (err != CL_SUCCESS)
+            return clg__cl_fail(err, "%s: clEnqueueMapBuffer(%zu bytes)", who, n * 4);
+        st = clg_dist_allreduce_mean_f32(p, n);
+        err = clEnqueueUnmapMemObject(m->ctx->queue, b[i], p, 0, NULL, NULL);
+        if (st)
+            return st;
+        if (err != CL_SUCCESS)
+            return clg__cl_fail(err, "%s: clEnqueueUnmapMemObject", who);
+    }
+    return CLG_OK;
+}
+
+clg_status clg_sgns_broadcast(clg_sgns *m)
+{
+    static const char who[] = "clg_sgns_broadcast";
+    if (!m)
+        return clg__fail(CLG_ERR_INVALID_ARG, "%s: NULL model", who);
+    if (!clg__dist_active())
+        return CLG_OK;
+    size_t bytes = 2 * (size_t)m->n * (size_t)m->S * sizeof(float);
+    clg_status st;
+    if ((st = stage(m, 1, who)) || (st = clg__dist_bcast(m->sync_host, bytes, who)))
+        return st;
+    return clg_dist_rank() == 0 ? CLG_OK : stage(m, 0, who);
+}
+
 void clg_sgns_set_deterministic(clg_sgns *m, int on)
 {
     if (m)
@@ -241,7 +310,8 @@ clg_status clg_sgns_step(clg_sgns *m, const int *tok, const int *span, const int
 clg_sgns_options clg_sgns_options_defaults(void)
 {
     return (clg_sgns_options){ .dim = 100, .window = 5, .negative = 5, .epochs = 5, .min_count = 5, .lr = 0.025f,
-                               .sample = 1e-4, .seed = 1, .chunk = 32768, .deterministic = 0 };
+                               .sample = 1e-4, .seed = 1, .chunk = 32768, .deterministic = 0,
+                               .sync_words = 1000000 };
 }
 
 typedef struct trainer {
@@ -374,6 +444,101 @@ static clg_status state_load(clg_sgns *m, const clg_sgns_options *o, const clg_v
     return st;
 }
 
+/* ---- across ranks: each rank's part of the corpus -------------------------------------------------- */
+
+/* The first line start at or after byte b (size: none). */
+static long line_start_at(FILE *f, long b, long size)
+{
+    if (b <= 0)
+        return 0;
+    if (fseek(f, b - 1, SEEK_SET) != 0)
+        return size;
+    int c;
+    long p = b - 1;
+    while ((c = getc_unlocked(f)) != EOF) {
+        p++;
+        if (c == '\n')
+            return p;
+    }
+    return size;
+}
+
+/* Rank r's part: the r-th of N equal byte ranges, both ends moved to line starts (a window never
+ * crosses parts), and the vocabulary words in it. */
+static clg_status corpus_part(const char *corpus, const clg_vocab *voc, int r, int N, long *lo, long *hi,
+                              int64_t *words)
+{
+    FILE *f;
+    clg_status st = clg_file_open_read(corpus, "corpus", &f);
+    if (st)
+        return st;
+    long size = -1;
+    if (fseek(f, 0, SEEK_END) == 0)
+        size = ftell(f);
+    if (size < 0) {
+        fclose(f);
+        return clg__fail(CLG_ERR_IO, "sgns_train: cannot seek corpus '%s'", corpus);
+    }
+    *lo = line_start_at(f, (long)((double)size * r / N), size);
+    *hi = r == N - 1 ? size : line_start_at(f, (long)((double)size * (r + 1) / N), size);
+    *words = 0;
+    char w[MAX_WORD + 1];
+    int t = 0;
+    if (*lo < *hi && fseek(f, *lo, SEEK_SET) != 0)
+        st = clg__fail(CLG_ERR_IO, "sgns_train: cannot seek corpus '%s' to %ld", corpus, *lo);
+    while (!st && *lo < *hi && (t = clg__read_token(f, w)) != -1) {
+        if (t == -2)
+            st = clg__fail(CLG_ERR_FORMAT, "sgns_train: corpus '%s' changed: a word longer than %d bytes", corpus, MAX_WORD);
+        else if (t > 0)
+            *words += clg_vocab_find(voc, w) >= 0;
+        else if (ftell(f) >= *hi)
+            break;
+    }
+    if (!st && ferror(f))
+        st = clg__fail(CLG_ERR_IO, "sgns_train: read error on '%s'", corpus);
+    fclose(f);
+    return st;
+}
+
+/* Every rank's flag set when any rank's is. */
+static clg_status agree(int *flag)
+{
+    return clg__dist_active() ? clg_dist_max_int(flag) : CLG_OK;
+}
+
+/* A sync across ranks: the matrices averaged, then *stop set on every rank if any rank wants it. */
+static clg_status sync_ranks(clg_sgns *m, int want_stop, int *stop)
+{
+    clg_status st = clg_sgns_allreduce_mean(m);
+    int s = want_stop;
+    if (!st && !(st = agree(&s)))
+        *stop = s;
+    return st;
+}
+
+/* Train the pending chunk at the schedule's learning rate, count it, report progress (a non-zero
+ * return sets *want_stop). */
+static clg_status launch(trainer *t, const clg_sgns_options *o, int64_t *done, int64_t total, int64_t *chunk_words,
+                         int64_t *pairs_total, clg_sgns_progress_fn progress, void *user, int *want_stop)
+{
+    double frac = (double)*done / (double)total;
+    float lr = o->lr * (float)(frac < 1 - 1e-4 ? 1 - frac : 1e-4);
+    double loss;
+    clg_status st = clg_sgns_step(t->m, t->tok, t->span, t->neg, t->n, lr, &loss);
+    if (st)
+        return st;
+    int64_t pairs = 0;
+    for (int i = 0; i < t->n; i++)
+        pairs += t->span[2 * i] + t->span[2 * i + 1];
+    *pairs_total += pairs;
+    *done += *chunk_words;
+    *chunk_words = 0;
+    t->n = t->line_start = 0;
+    if (progress && progress(user, *done, total, pairs ? loss / (double)pairs : 0, lr))
+        *want_stop = 1;
+    return CLG_OK;
+}
+
 clg_status clg_sgns_train(clg_ctx *ctx, const char *corpus, const clg_sgns_options *opt, clg_sgns_progress_fn progress,
                           void *user, clg_vectors **out)
 {
@@ -388,10 +553,30 @@ clg_status clg_sgns_train(clg_ctx *ctx, const char *corpus, const clg_sgns_optio
                          "lr %g > 0, sample %g >= 0, min_count %d >= 1, chunk %d >= 1)",
                          o.dim, CLG_SGNS_MAX_DIM, o.window, o.negative, CLG_SGNS_MAX_NEGATIVE, o.epochs, (double)o.lr,
                          o.sample, o.min_count, o.chunk);
+    int N = clg__dist_active() ? clg_dist_size() : 1, rank = N > 1 ? clg_dist_rank() : 0;
+    if (N > 1 && (o.state_in || o.sync_words < 1))
+        return clg__fail(CLG_ERR_INVALID_ARG, o.state_in ? "sgns_train: resuming a saved state is not supported across "
+                         "ranks (run it as one process)" : "sgns_train: sync_words %d < 1", o.sync_words);
     clg_vocab *voc = NULL;
     clg_status st = clg_vocab_build(corpus, o.min_count, &voc);
     if (st)
         return st;
+    if (N > 1) {
+        /* every rank must number the words alike: the matrices' rows are averaged by id */
+        uint64_t mine = clg__vocab_digest(voc), r0 = mine;
+        int differ = 0;
+        if (!(st = clg__dist_bcast(&r0, sizeof r0, "sgns_train"))) {
+            differ = r0 != mine;
+            st = agree(&differ);
+        }
+        if (!st && differ)
+            st = clg__fail(CLG_ERR_DIST, "sgns_train: the ranks built different vocabularies from '%s' (rank %d's "
+                           "differs from rank 0's: the same file on every machine?)", corpus, rank);
+        if (st) {
+            clg_vocab_free(voc);
+            return st;
+        }
+    }
     int V = clg_vocab_size(voc);
     if (V < 2) {
         st = clg__fail(CLG_ERR_FORMAT, "sgns_train: corpus '%s' has %d distinct word%s seen at least %d times (min_count): "
@@ -400,7 +585,19 @@ clg_status clg_sgns_train(clg_ctx *ctx, const char *corpus, const clg_sgns_optio
         clg_vocab_free(voc);
         return st;
     }
-    trainer t = { .o = &o, .rng = o.seed * 0x2545F4914F6CDD1Dull + 7 };
+    /* rank 0 keeps the single process's stream */
+    trainer t = { .o = &o, .rng = (o.seed * 0x2545F4914F6CDD1Dull + 7) ^ ((uint64_t)rank << 40) };
+    long lo = 0, hi = 0;
+    int64_t part_words = 0;
+    int syncs = 0; /* per epoch, across ranks */
+    if (N > 1) {
+        if ((st = corpus_part(corpus, voc, rank, N, &lo, &hi, &part_words)))
+            goto out;
+        int64_t s64 = (part_words + o.sync_words - 1) / o.sync_words;
+        syncs = s64 < 1 ? 1 : s64 > (1 << 30) ? 1 << 30 : (int)s64;
+        if ((st = agree(&syncs)))
+            goto out;
+    }
     FILE *f = NULL;
     if ((st = clg__sampler_init(&t.smp, voc, o.sample)))
         goto out;
@@ -414,6 +611,8 @@ clg_status clg_sgns_train(clg_ctx *ctx, const char *corpus, const clg_sgns_optio
     if ((st = clg_sgns_create(ctx, V, o.dim, o.negative, o.seed, &t.m)))
         goto out;
     clg_sgns_set_deterministic(t.m, o.deterministic);
+    if (N > 1 && (st = clg_sgns_broadcast(t.m)))
+        goto out;
     train_pos pos = { .rng = t.rng };
     if (o.state_in) {
         struct stat sb;
@@ -425,14 +624,27 @@ clg_status clg_sgns_train(clg_ctx *ctx, const char *corpus, const clg_sgns_optio
             goto out;
         t.rng = pos.rng;
     }
-    int64_t total = t.smp.train_words * o.epochs, done = pos.done;
+    int64_t total = (N > 1 ? part_words : t.smp.train_words) * o.epochs, done = pos.done;
+    if (total < 1)
+        total = 1; /* a rank with an empty part still takes part in every sync */
     char w[MAX_WORD + 1];
-    int stop = 0, has_pair = pos.has_pair, saved = 0;
+    int stop = 0, has_pair = pos.has_pair, saved = 0, want_stop = 0;
     int64_t pairs_total = pos.pairs_total;
     for (int ep = pos.epoch; ep < o.epochs && !stop; ep++) {
         if ((st = clg_file_open_read(corpus, "corpus", &f)))
             goto out;
         int r, eof = 0, line_words = 0;
+        /* across ranks: syncs done this epoch, the part's word count that triggers the next, and
+         * flush: launch the pending chunk and sync now */
+        int sync = 0, flush = 0;
+        int64_t ep_words = 0, sync_at = N > 1 ? (part_words + syncs - 1) / syncs : 0;
+        if (N > 1) {
+            eof = lo >= hi;
+            if (!eof && fseek(f, lo, SEEK_SET) != 0) {
+                st = clg__fail(CLG_ERR_IO, "sgns_train: cannot seek corpus '%s' to %ld", corpus, lo);
+                goto out;
+            }
+        }
         if (ep == pos.epoch && pos.offset > 0) {
             if (fseek(f, pos.offset, SEEK_SET) != 0) {
                 st = clg__fail(CLG_ERR_IO, "sgns_train: cannot seek corpus '%s' to %ld", corpus, pos.offset);
@@ -448,7 +660,7 @@ clg_status clg_sgns_train(clg_ctx *ctx, const char *corpus, const clg_sgns_optio
                                corpus, MAX_WORD, w);
                 goto out;
             }
-            if (r < 0)
+            if (r < 0 || (N > 1 && r == 0 && ftell(f) >= hi))
                 eof = 1;
             if (r <= 0) {
                 close_line(&t);
@@ -461,39 +673,32 @@ clg_status clg_sgns_train(clg_ctx *ctx, const char *corpus, const clg_sgns_optio
                     continue;
                 has_pair |= ++line_words >= 2;
                 chunk_words++;
-                if (t.smp.keep[id] < 1.0 && clg__u01(&t.rng) > t.smp.keep[id])
+                flush |= N > 1 && ++ep_words >= sync_at;
+                int dropped = t.smp.keep[id] < 1.0 && clg__u01(&t.rng) > t.smp.keep[id];
+                if (dropped && !flush)
                     continue;
-                t.tok[t.n] = id;
-                for (int k = 0; k < o.negative; k++) {
-                    int nw, tries = 0;
-                    do
-                        nw = t.smp.table[clg__splitmix64(&t.rng) % (uint64_t)t.smp.tsize];
-                    while (nw == id && V > 1 && ++tries < 10);
-                    t.neg[t.n * o.negative + k] = nw;
+                if (!dropped) {
+                    t.tok[t.n] = id;
+                    for (int k = 0; k < o.negative; k++) {
+                        int nw, tries = 0;
+                        do
+                            nw = t.smp.table[clg__splitmix64(&t.rng) % (uint64_t)t.smp.tsize];
+                        while (nw == id && V > 1 && ++tries < 10);
+                        t.neg[t.n * o.negative + k] = nw;
+                    }
+                    t.n++;
+                    if (t.n < o.chunk && !flush)
+                        continue;
                 }
-                t.n++;
-                if (t.n < o.chunk)
-                    continue;
                 close_line(&t);
             }
-            if (t.n == 0)
+            if (t.n == 0 && !flush)
                 continue;
-            if (t.n < o.chunk && !eof)
+            if (t.n < o.chunk && !eof && !flush)
                 continue;
-            /* launch the chunk */
-            double frac = (double)done / (double)total;
-            float lr = o.lr * (float)(frac < 1 - 1e-4 ? 1 - frac : 1e-4);
-            double loss;
-            if ((st = clg_sgns_step(t.m, t.tok, t.span, t.neg, t.n, lr, &loss)))
+            if (t.n > 0 && (st = launch(&t, &o, &done, total, &chunk_words, &pairs_total, progress, user, &want_stop)))
                 goto out;
-            int64_t pairs = 0;
-            for (int i = 0; i < t.n; i++)
-                pairs += t.span[2 * i] + t.span[2 * i + 1];
-            pairs_total += pairs;
-            done += chunk_words;
-            chunk_words = 0;
-            t.n = t.line_start = 0;
-            if (progress && progress(user, done, total, pairs ? loss / (double)pairs : 0, lr)) {
+            if (want_stop && N == 1) {
                 stop = 1;
                 if (o.state_out) {
                     train_pos p = { ep, ftell(f), line_words, has_pair, done, pairs_total, t.rng };
@@ -502,13 +707,30 @@ clg_status clg_sgns_train(clg_ctx *ctx, const char *corpus, const clg_sgns_optio
                     saved = 1;
                 }
             }
+            if (flush) {
+                /* across ranks: average; a stop asked on any rank is taken by all here */
+                if ((st = sync_ranks(t.m, want_stop, &stop)))
+                    goto out;
+                sync++;
+                sync_at = (part_words * (sync + 1) + syncs - 1) / syncs;
+                flush = 0;
+            }
         }
+        /* the syncs this rank's part did not reach (a short part), so every rank makes as many */
+        while (N > 1 && !stop && !st && sync < syncs) {
+            st = sync_ranks(t.m, want_stop, &stop);
+            sync++;
+        }
+        if (st)
+            goto out;
         if (ferror(f)) {
             st = clg__fail(CLG_ERR_IO, "sgns_train: read error on '%s'", corpus);
             goto out;
         }
         fclose(f);
         f = NULL;
+        if (N > 1 && (st = agree(&has_pair))) /* a rank's part may hold no pair: the corpus does */
+            goto out;
         if (!has_pair && !stop) {
             st = clg__fail(CLG_ERR_FORMAT, "sgns_train: no line of corpus '%s' has two vocabulary words (seen at least %d "
                            "times): there are no skip-gram pairs to train on", corpus, o.min_count);
@@ -517,7 +739,10 @@ clg_status clg_sgns_train(clg_ctx *ctx, const char *corpus, const clg_sgns_optio
     }
     if (saved)
         goto out; /* *out stays NULL: the state is in o.state_out */
-    if (pairs_total == 0 && !stop) {
+    int trained = pairs_total > 0;
+    if (N > 1 && (st = agree(&trained)))
+        goto out;
+    if (!trained && !stop) {
         st = clg__fail(CLG_ERR_FORMAT, "sgns_train: subsampling (sample %g) dropped every skip-gram pair of corpus '%s': "
                        "nothing was trained; use a larger corpus or sample 0", o.sample, corpus);
         goto out;

@@ -980,6 +980,138 @@ static void bench_device(results *r, const clg_device_info *d, int col, const op
     fprintf(stderr, "clgrad bench: D%d %s done in %.1f s\n", col, d->name, util_now() - t0);
 }
 
+/* ---- across ranks (under mpirun -n N): the gradient exchange ----------------------------------- */
+
+/* Bytes of a planned gradient arena: every param's gradient at a 128-byte aligned offset. */
+static size_t arena_bytes(const clg_graph *g)
+{
+    size_t bytes = 0;
+    for (int i = 0; i < clg_graph_param_count(g); i++) {
+        clg_shape sh;
+        if (clg_graph_param_shape(g, i, &sh) == CLG_OK)
+            bytes += ((size_t)clg_shape_numel(&sh) * 4 + 127) / 128 * 128;
+    }
+    return bytes;
+}
+
+/* The exchange clg_graph_step makes between backward and the optimizer, on a device buffer of
+ * `bytes`: map and unmap it (CPU devices, as the runtime does) or read it and write it back, around
+ * clg_dist_allreduce_mean_f32.  A barrier before each repetition, so a rank's wait for the others is
+ * not timed.  Rows: the whole exchange, its host staging and its MPI part (ms), the algorithm
+ * bandwidth (bytes / exchange time) and the ring allreduce's bus bandwidth (2(N-1)/N x bytes / time,
+ * of the exchange and of the MPI part alone). */
+static clg_status bench_exchange(results *r, clg_ctx *ctx, int map, const char *key, const char *what, size_t bytes,
+                                 int reps)
+{
+    int N = clg_dist_size();
+    char k[80], l[80];
+    int rows[6];
+    static const char *const kk[] = { "ms", "staging_ms", "mpi_ms", "algbw", "busbw", "mpi_busbw" };
+    static const char *const ll[] = { "exchange", "host staging (%s)", "MPI_Allreduce", "bytes / exchange",
+                                      "bus bandwidth, exchange", "bus bandwidth, MPI" };
+    static const char *const uu[] = { "ms", "ms", "ms", "GB/s", "GB/s", "GB/s" };
+    for (int i = 0; i < 6; i++) {
+        char lab[48];
+        snprintf(lab, sizeof lab, ll[i], map ? "map+unmap" : "read+write");
+        snprintf(k, sizeof k, "dist/%s_%s", key, kk[i]);
+        snprintf(l, sizeof l, "%s %.2f MB x%d: %s", what, (double)bytes / 1e6, N, lab);
+        rows[i] = metric_row(r, k, l, uu[i]);
+    }
+    size_t n = bytes / 4;
+    cl_int err;
+    cl_command_queue q = (cl_command_queue)clg_ctx_cl_queue(ctx);
+    cl_mem buf = clCreateBuffer((cl_context)clg_ctx_cl_context(ctx), CL_MEM_READ_WRITE, bytes, NULL, &err);
+    float *host = malloc(bytes);
+    double *t = calloc((size_t)reps * 6, sizeof *t);
+    clg_status st = CLG_OK;
+    if (err || !host || !t) {
+        st = CLG_ERR_OUT_OF_MEMORY;
+        goto out;
+    }
+    fill_rand(host, n, 7u + (uint32_t)clg_dist_rank());
+    if (clEnqueueWriteBuffer(q, buf, CL_TRUE, 0, bytes, host, 0, NULL, NULL)) {
+        st = CLG_ERR_OPENCL;
+        goto out;
+    }
+    double ring = 2.0 * (N - 1) / N * (double)bytes / 1e9;
+    for (int rep = -1; rep < reps; rep++) { /* rep -1: warm-up */
+        if ((st = clg_dist_barrier()))
+            goto out;
+        double t0 = util_now();
+        float *p = map ? clEnqueueMapBuffer(q, buf, CL_TRUE, CL_MAP_READ | CL_MAP_WRITE, 0, bytes, 0, NULL, NULL, &err)
+                       : (err = clEnqueueReadBuffer(q, buf, CL_TRUE, 0, bytes, host, 0, NULL, NULL), host);
+        if (err) {
+            st = CLG_ERR_OPENCL;
+            goto out;
+        }
+        double t1 = util_now();
+        if ((st = clg_dist_allreduce_mean_f32(p, n)))
+            goto out;
+        double t2 = util_now();
+        err = map ? clEnqueueUnmapMemObject(q, buf, p, 0, NULL, NULL)
+                  : clEnqueueWriteBuffer(q, buf, CL_FALSE, 0, bytes, host, 0, NULL, NULL);
+        if (err || clFinish(q)) {
+            st = CLG_ERR_OPENCL;
+            goto out;
+        }
+        double t3 = util_now();
+        if (rep < 0)
+            continue;
+        double ex = t3 - t0, mpi = t2 - t1;
+        double v[6] = { ex * 1e3, (ex - mpi) * 1e3, mpi * 1e3, (double)bytes / 1e9 / ex, ring / ex, ring / mpi };
+        for (int i = 0; i < 6; i++)
+            t[(size_t)i * reps + rep] = v[i];
+    }
+    for (int i = 0; i < 6; i++)
+        rec_values(r, rows[i], 0, t + (size_t)i * reps, reps);
+out:
+    if (st)
+        for (int i = 0; i < 6; i++)
+            rec_fail(r, rows[i], 0, st, "exchange");
+    if (buf)
+        clReleaseMemObject(buf);
+    free(host);
+    free(t);
+    return st;
+}
+
+/* Under mpirun: only the exchange rows, for the gradient arenas of the MLP (784-256-256-10) and the
+ * MAE (784-512-128-512-784) as the models build them; column 0 is rank 0's device. */
+static int bench_distributed(results *r, const opts *o)
+{
+    clg_device_info d;
+    clg_ctx *ctx;
+    if (cli_open_device(o->device, &d, &ctx))
+        return 1;
+    column *c = &r->col[0];
+    snprintf(c->id, sizeof c->id, "%d:%d", d.platform_index, d.device_index);
+    snprintf(c->name, sizeof c->name, "%.100s, rank 0 of %d", d.name, clg_dist_size());
+    snprintf(c->platform, sizeof c->platform, "%s", d.platform_name);
+    snprintf(c->driver, sizeof c->driver, "%s", d.driver_version);
+    r->ncol = 1;
+    snprintf(r->section, sizeof r->section, "distributed");
+    int reps = o->reps > 0 ? (o->reps > 1000 ? 1000 : o->reps) : o->quick ? 7 : 21;
+    const int widths[] = { 784, 256, 256, 10 };
+    clg_mlp mlp = { 0 };
+    clg_mae mae = { 0 };
+    clg_mae_config cfg = clg_mae_defaults();
+    clg_status st;
+    int rc = 0;
+    if ((st = clg_mlp_build(ctx, widths, 4, 128, 1, &mlp)) || (st = clg_mae_build(ctx, &cfg, &mae))) {
+        rc = cli_fail("bench: building the models", st);
+        goto out;
+    }
+    int map = d.type == CLG_DEVICE_CPU;
+    if (bench_exchange(r, ctx, map, "mlp_grads", "MLP grads", arena_bytes(mlp.g), reps) ||
+        bench_exchange(r, ctx, map, "mae_grads", "MAE grads", arena_bytes(mae.g), reps))
+        rc = 1;
+out:
+    clg_mlp_free(&mlp);
+    clg_mae_free(&mae);
+    clg_ctx_destroy(ctx);
+    return rc;
+}
+
 /* ---- output ---------------------------------------------------------------------------------- */
 
 static void fmt_num(char *buf, size_t n, double v)
@@ -1300,7 +1432,9 @@ static void usage(FILE *f)
             "  --reps N   repetitions per measurement\n"
             "  --paths    GEMM paths to measure (default tiled,local,simple,clblast)\n"
             "  --json F   write every result (median, min, max, unit, device, driver) to F\n"
-            "  compare    for each metric in both files: A, B and B/A\n");
+            "  compare    for each metric in both files: A, B and B/A\n"
+            "Under mpirun -n N: only the gradient exchange of the MLP and MAE arenas (host staging, MPI,\n"
+            "bandwidths), on each rank's device; rank 0 prints and writes --json.\n");
 }
 
 int cmd_bench(int argc, char **argv)
@@ -1348,6 +1482,17 @@ int cmd_bench(int argc, char **argv)
     results *r = calloc(1, sizeof *r);
     if (!r)
         return cli_fail("bench", CLG_ERR_OUT_OF_MEMORY);
+    if (clg_dist_size() > 1) {
+        /* under mpirun: the gradient exchange only (the other rows would contend across ranks) */
+        int rc = bench_distributed(r, &o);
+        if (!rc && clg_dist_rank() == 0) {
+            print_table(r);
+            if (o.json && write_json(r, o.json, &o))
+                rc = 1;
+        }
+        free(r);
+        return rc;
+    }
     snprintf(r->section, sizeof r->section, "device");
 #ifdef HAVE_OPENBLAS
     blas_run *bl = calloc(1, sizeof *bl);

@@ -27,6 +27,8 @@ typedef struct { util_progress p; double last_line; } train_view;
 static int on_progress(void *user, int64_t done, int64_t total, double loss, float lr)
 {
     train_view *v = user;
+    if (clg_dist_rank() != 0)
+        return cli_interrupted() != 0; /* rank 0 reports its part */
     char extra[96];
     snprintf(extra, sizeof extra, "loss %.4f lr %.5f", loss, (double)lr);
     v->p.total = (long)total;
@@ -51,8 +53,11 @@ int cmd_train_sgns(int argc, char **argv)
     if (util_flag(argc, argv, used, "--help") || util_flag(argc, argv, used, "-h")) {
         printf("usage: clgrad train sgns --corpus FILE --out vectors.vec [--dim 100] [--window 5] [--negative 5]\n"
                "         [--epochs 5] [--lr 0.025] [--min-count 5] [--sample 1e-4] [--chunk 32768] [--binary]\n"
-               "         [--device SPEC] [--seed N] [--deterministic] [--resume FILE]\n"
+               "         [--device SPEC] [--seed N] [--deterministic] [--resume FILE] [--sync-words 1000000]\n"
                "  Skip-gram with negative sampling; a corpus line is a sentence. --binary writes word2vec binary.\n"
+               "  Under mpirun -n N: each rank trains on its N-th of the corpus; the ranks average their vectors\n"
+               "  every --sync-words words of a part and at each epoch's end (no --resume across ranks).\n"
+               "  Averaging gives each word 1/N of a one-process step: --lr N x 0.025 comes closer to its vectors.\n"
                "  --deterministic: one work-group per launch, bit-exact for a seed on CPU devices (slower).\n"
                "  Ctrl-C saves the training state beside --out (X.resume.safetensors); --resume FILE continues it\n"
                "  (same corpus and options; with --deterministic the result is the uninterrupted run's, bit for bit).\n");
@@ -78,6 +83,9 @@ int cmd_train_sgns(int argc, char **argv)
         goto out;
     if ((s = util_opt(argc, argv, used, "--chunk")) && util_parse_int(cmd, "--chunk", s, 1, 1 << 24, &o.chunk))
         goto out;
+    if ((s = util_opt(argc, argv, used, "--sync-words")) &&
+        util_parse_int(cmd, "--sync-words", s, 1, 1 << 30, &o.sync_words))
+        goto out;
     if (util_opt_u64(cmd, argc, argv, used, "--seed", &o.seed))
         goto out;
     if ((s = util_opt(argc, argv, used, "--lr"))) {
@@ -99,20 +107,28 @@ int cmd_train_sgns(int argc, char **argv)
     if (cli_check_outputs(cmd, outs, whats, 2))
         goto out;
     o.state_out = paths.resume;
-    if (cli_dist_refuse(cmd, "word vectors across ranks are not built yet"))
-        return 2;
+    int N = clg_dist_size(), rank = clg_dist_rank();
+    if (N > 1 && o.state_in) {
+        fprintf(stderr, "clgrad %s: --resume does not run across ranks (an interrupted run's state is one "
+                "process's); resume it as one process\n", cmd);
+        goto out;
+    }
     cli_signals_install();
     clg_ctx *ctx;
-    if ((rc = open_ctx(dev, &ctx)))
+    clg_device_info di;
+    if ((rc = cli_open_device(dev, &di, &ctx)))
         goto out;
+    if (rank == 0)
+        fprintf(stderr, "device: %s (%s)%s\n", di.name, di.platform_name, N > 1 ? " on rank 0" : "");
     train_view view = { 0 };
-    util_progress_start(&view.p, "sgns", 0, "words");
+    util_progress_start(&view.p, N > 1 ? "sgns (rank 0's part)" : "sgns", 0, "words");
     view.last_line = view.p.t0;
     clg_vectors *v = NULL;
     double t0 = util_now();
     /* the progress total is known after the vocabulary pass: the callback gets it */
     clg_status st = clg_sgns_train(ctx, corpus, &o, on_progress, &view, &v);
-    util_progress_end(&view.p);
+    if (rank == 0)
+        util_progress_end(&view.p);
     if (st) {
         rc = cli_fail("train sgns", st);
         clg_ctx_destroy(ctx);
@@ -128,9 +144,32 @@ int cmd_train_sgns(int argc, char **argv)
         clg_ctx_destroy(ctx);
         goto out;
     }
+    if (N > 1) {
+        /* every rank stopped at the same sync: nothing to resume from across ranks */
+        int sig = cli_interrupted_all();
+        if (sig) {
+            if (rank == 0)
+                fprintf(stderr, "clgrad %s: interrupted; runs across ranks cannot be resumed: nothing written\n", cmd);
+            rc = 128 + sig;
+            clg_vectors_free(v);
+            clg_ctx_destroy(ctx);
+            goto out;
+        }
+    }
     double el = util_now() - t0;
-    fprintf(stderr, "sgns: %d words x %d dims, %ld corpus words read in %.1f s (%.0f words/s, vocabulary pass included)\n",
-            v->n, v->dim, view.p.done, el, el > 0 ? (double)view.p.done / el : 0);
+    if (rank == 0 && N > 1)
+        fprintf(stderr, "sgns: %d words x %d dims, %d ranks: rank 0 read %ld corpus words in %.1f s (~%.0f words/s "
+                "over all ranks, vocabulary passes included)\n", v->n, v->dim, N, view.p.done, el,
+                el > 0 ? (double)view.p.done * N / el : 0);
+    else if (rank == 0)
+        fprintf(stderr, "sgns: %d words x %d dims, %ld corpus words read in %.1f s (%.0f words/s, vocabulary pass included)\n",
+                v->n, v->dim, view.p.done, el, el > 0 ? (double)view.p.done / el : 0);
+    if (rank != 0) {
+        clg_vectors_free(v);
+        clg_ctx_destroy(ctx);
+        rc = 0;
+        goto out;
+    }
     cli_signals_critical(1);
     st = clg_vectors_save(v, outp, binary ? CLG_VEC_BINARY : CLG_VEC_TEXT);
     cli_signals_critical(0);
