@@ -51,7 +51,7 @@ clg_status clg_dist_max_int(int *v);
 clg_status clg_dist_barrier(void);
 /* In place on every rank: buf[0..n) becomes the mean over the ranks (MPI_Allreduce sum, then times
  * 1/size), the same bits on every rank.  A job of one (or no MPI): buf unchanged.  For host copies of
- * device state that ranks average (clg_sgns_allreduce_mean stages its matrices through it). */
+ * device state that ranks average. */
 clg_status clg_dist_allreduce_mean_f32(float *buf, size_t n);
 
 #if defined(__GNUC__)

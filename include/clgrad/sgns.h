@@ -27,10 +27,11 @@
  * corpus (checked by digest), takes the r-th of N equal byte ranges of the file, cut at line starts,
  * and trains on it with its own random stream and the learning-rate schedule over its part's words.
  * Rank 0's initial matrices go to every rank; every sync_words words of its part (the count of syncs
- * per epoch agreed by all ranks) and at each epoch's end both matrices are averaged across the ranks
- * (clg_sgns_allreduce_mean), so every rank ends with the same vectors.  No resume across ranks.
- * Averaging gives each word 1/N of the step it takes in one process: on GCIDE, 2 ranks at lr 0.05
- * came closer to one process at 0.025 than 2 ranks at 0.025 did (tools/BENCHMARKS.md).
+ * per epoch agreed by all ranks) and at each epoch's end every rank's changes since the last sync
+ * are summed onto the matrices as they were then (clg_sgns_sync), so every rank ends with the same
+ * vectors and every word gets the updates of every rank, as in one process (a few syncs stale).
+ * Averaging the matrices instead gave each word 1/N of its one-process step and measurably worse
+ * analogies on GCIDE (tools/BENCHMARKS.md).  No resume across ranks.
  *
  * Vectors: clg_vectors holds words and a row-major n x dim float matrix; it reads and writes the
  * word2vec/fastText text (.vec) and binary formats.  clg_vec_index puts unit-normalised rows on the
@@ -87,12 +88,14 @@ void clg_sgns_set_deterministic(clg_sgns *m, int on);
 /* Upload / download the matrices (row-major n_words x dim); either pointer may be NULL. */
 clg_status clg_sgns_set_weights(clg_sgns *m, const float *in, const float *out);
 clg_status clg_sgns_get_weights(clg_sgns *m, float *in, float *out);
-/* Across the ranks of an MPI job (clgrad/dist.h; every rank calls them): both matrices become their
- * mean over the ranks, the same bits on every rank (mapped on CPU devices, else one read and one
- * write of both through one host buffer, around one MPI_Allreduce); rank 0's matrices are copied to
- * every rank.  In a job of one (or without MPI) they do nothing. */
-clg_status clg_sgns_allreduce_mean(clg_sgns *m);
+/* Across the ranks of an MPI job (clgrad/dist.h; every rank calls them).  broadcast: rank 0's
+ * matrices are copied to every rank, the common starting point of the next sync.  sync: both matrices
+ * become that starting point plus the sum over the ranks of each rank's change since it, the same bits
+ * on every rank, and the new starting point (mapped on CPU devices, else one read and one write of
+ * both through one host buffer, around one MPI_Allreduce); CLG_ERR_STATE before any broadcast.  In a
+ * job of one (or without MPI) they do nothing. */
 clg_status clg_sgns_broadcast(clg_sgns *m);
+clg_status clg_sgns_sync(clg_sgns *m);
 /* One training launch over n positions: tok[n] word ids; span[2i], span[2i+1] the number of context
  * positions left and right of i (inside the chunk); neg[n*negative] the negatives of each position.
  * Ids are checked on the host.  *loss (may be NULL) gets the summed loss of the pairs, measured

@@ -24,6 +24,7 @@ struct clg_sgns {
     int deterministic;         /* one work-group per launch */
     float *loss_host;
     float *sync_host;          /* 2 x n x S floats: both matrices on the host, across ranks */
+    float *sync_base;          /* the same, as every rank held them after the last sync */
 };
 
 static int pad8(int d) { return (d + 7) / 8 * 8; }
@@ -47,6 +48,7 @@ void clg_sgns_destroy(clg_sgns *m)
     release(&m->loss);
     free(m->loss_host);
     free(m->sync_host);
+    free(m->sync_base);
     free(m);
 }
 
@@ -170,17 +172,33 @@ static clg_status stage(clg_sgns *m, int read, const char *who)
     return CLG_OK;
 }
 
-clg_status clg_sgns_allreduce_mean(clg_sgns *m)
+/* One matrix (n floats at p, host memory) across ranks: p = base + the sum over ranks of (p - base);
+ * base = p. */
+static clg_status sync_one(float *p, float *base, size_t n, const char *who)
 {
-    static const char who[] = "clg_sgns_allreduce_mean";
+    for (size_t j = 0; j < n; j++)
+        p[j] -= base[j];
+    clg_status st = clg__dist_allreduce_scaled(p, n, 1.0f, who);
+    if (st)
+        return st;
+    for (size_t j = 0; j < n; j++)
+        base[j] = p[j] += base[j];
+    return CLG_OK;
+}
+
+clg_status clg_sgns_sync(clg_sgns *m)
+{
+    static const char who[] = "clg_sgns_sync";
     if (!m)
         return clg__fail(CLG_ERR_INVALID_ARG, "%s: NULL model", who);
     if (!clg__dist_active())
         return CLG_OK;
+    if (!m->sync_base)
+        return clg__fail(CLG_ERR_STATE, "%s: no common starting point (call clg_sgns_broadcast first)", who);
     size_t n = (size_t)m->n * (size_t)m->S;
     clg_status st;
     if (!m->ctx->host_map) {
-        if ((st = stage(m, 1, who)) || (st = clg_dist_allreduce_mean_f32(m->sync_host, 2 * n)))
+        if ((st = stage(m, 1, who)) || (st = sync_one(m->sync_host, m->sync_base, 2 * n, who)))
             return st;
         return stage(m, 0, who);
     }
@@ -192,7 +210,7 @@ clg_status clg_sgns_allreduce_mean(clg_sgns *m)
                                       NULL, &err);
         if (err != CL_SUCCESS)
             return clg__cl_fail(err, "%s: clEnqueueMapBuffer(%zu bytes)", who, n * 4);
-        st = clg_dist_allreduce_mean_f32(p, n);
+        st = sync_one(p, m->sync_base + i * n, n, who);
         err = clEnqueueUnmapMemObject(m->ctx->queue, b[i], p, 0, NULL, NULL);
         if (st)
             return st;
@@ -213,6 +231,10 @@ clg_status clg_sgns_broadcast(clg_sgns *m)
     clg_status st;
     if ((st = stage(m, 1, who)) || (st = clg__dist_bcast(m->sync_host, bytes, who)))
         return st;
+    /* the common starting point of the next clg_sgns_sync */
+    if (!m->sync_base && !(m->sync_base = malloc(bytes)))
+        return clg__fail(CLG_ERR_OUT_OF_MEMORY, "%s: %zu bytes of host memory", who, bytes);
+    memcpy(m->sync_base, m->sync_host, bytes);
     return clg_dist_rank() == 0 ? CLG_OK : stage(m, 0, who);
 }
 
@@ -509,7 +531,7 @@ static clg_status agree(int *flag)
 /* A sync across ranks: the matrices averaged, then *stop set on every rank if any rank wants it. */
 static clg_status sync_ranks(clg_sgns *m, int want_stop, int *stop)
 {
-    clg_status st = clg_sgns_allreduce_mean(m);
+    clg_status st = clg_sgns_sync(m);
     int s = want_stop;
     if (!st && !(st = agree(&s)))
         *stop = s;

@@ -55,9 +55,8 @@ int cmd_train_sgns(int argc, char **argv)
                "         [--epochs 5] [--lr 0.025] [--min-count 5] [--sample 1e-4] [--chunk 32768] [--binary]\n"
                "         [--device SPEC] [--seed N] [--deterministic] [--resume FILE] [--sync-words 1000000]\n"
                "  Skip-gram with negative sampling; a corpus line is a sentence. --binary writes word2vec binary.\n"
-               "  Under mpirun -n N: each rank trains on its N-th of the corpus; the ranks average their vectors\n"
+               "  Under mpirun -n N: each rank trains on its N-th of the corpus; the ranks add up their changes\n"
                "  every --sync-words words of a part and at each epoch's end (no --resume across ranks).\n"
-               "  Averaging gives each word 1/N of a one-process step: --lr N x 0.025 comes closer to its vectors.\n"
                "  --deterministic: one work-group per launch, bit-exact for a seed on CPU devices (slower).\n"
                "  Ctrl-C saves the training state beside --out (X.resume.safetensors); --resume FILE continues it\n"
                "  (same corpus and options; with --deterministic the result is the uninterrupted run's, bit for bit).\n");
