@@ -101,8 +101,8 @@ struct clg_graph {
     int dist_pending;       /* a step in progress still owes the exchange */
     uint64_t dist_stream;   /* added to stochastic ops' counters: rank << 40 */
     float dist_loss;        /* the step's loss, averaged over the ranks */
-    float *dist_host;       /* staging for the gradient arena and the loss (arena_elems + 1), made
-                             * by the first exchange of a plan, released with the plan */
+    float *dist_host;       /* host copy of the gradient arena (arena_elems) where it is not mapped,
+                             * made by the first exchange of a plan, released with the plan */
     /* run */
     int64_t steps;
     clg_graph_stats stats;

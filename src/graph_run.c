@@ -16,17 +16,20 @@
 
 static double now_ms(void);
 
+static clg_status allreduce_mean(float *p, size_t n, void *who)
+{
+    return clg__dist_allreduce_scaled(p, n, 1.0f / (float)clg_dist_size(), who);
+}
+
 /* A distributed step between backward and the optimizer: the gradient arena and the loss become
  * their mean over the ranks.  One blocking read of the loss (which also waits for backward), then
- * the arena mapped where its buffer is host memory (CPU devices), else read into dist_host with
- * the loss packed at the end; one MPI_Allreduce; the scale by 1/N in the same host pass; one
- * unmap or write back. */
+ * the arena in place on the host (mapped on CPU devices, else read into dist_host and written back)
+ * through one MPI_Allreduce and the scale by 1/N in the same pass; the loss by a second, one-float
+ * allreduce. */
 static clg_status dist_exchange(clg_graph *g)
 {
     static const char who[] = "clg_graph_step (distributed)";
-    clg_ctx *ctx = g->ctx;
     size_t n = g->arena_elems;
-    float scale = 1.0f / (float)clg_dist_size();
     const gnode *l = &g->nodes[g->loss];
     clg_status st = clg__graph_read_tensor(g, &l->val, g->loss_host);
     if (st)
@@ -37,36 +40,17 @@ static clg_status dist_exchange(clg_graph *g)
         sum += g->loss_host[i];
     float loss = (float)sum;
     double t0 = now_ms(); /* backward has finished: from here on, staging and MPI (and waiting for the slowest rank) */
-    if (n && ctx->host_map) {
-        cl_int err;
-        const clg_tensor *a = &g->arena[ARENA_GRAD];
-        float *p = clEnqueueMapBuffer(ctx->queue, (cl_mem)a->buf, CL_TRUE, CL_MAP_READ | CL_MAP_WRITE,
-                                      a->offset * 4, n * 4, 0, NULL, NULL, &err);
-        if (err != CL_SUCCESS)
-            return clg__cl_fail(err, "%s: clEnqueueMapBuffer(%zu bytes)", who, n * 4);
-        st = clg__dist_allreduce_scaled(p, n, scale, who);
-        err = clEnqueueUnmapMemObject(ctx->queue, (cl_mem)a->buf, p, 0, NULL, NULL);
-        if (!st && err != CL_SUCCESS)
-            st = clg__cl_fail(err, "%s: clEnqueueUnmapMemObject", who);
-        if (!st)
-            st = clg__dist_allreduce_scaled(&loss, 1, scale, who);
-    } else {
-        if (!g->dist_host && !(g->dist_host = malloc((n + 1) * sizeof(float))))
+    if (n) {
+        if (!g->dist_host && !(g->dist_host = malloc(n * sizeof(float))))
             return clg__fail(CLG_ERR_OUT_OF_MEMORY, "%s: out of host memory", who);
         clg_tensor f = g->arena[ARENA_GRAD];
         f.s = clg_shape_make(CLG_F32, 1, (int64_t[]){ (int64_t)n });
         f.owns = 0;
-        if (n && (st = clg__graph_read_tensor(g, &f, g->dist_host)))
-            return st;
-        g->dist_host[n] = loss;
-        if ((st = clg__dist_allreduce_scaled(g->dist_host, n + 1, scale, who)))
-            return st;
-        loss = g->dist_host[n];
-        /* dist_host is next touched by the next step's read, which the queue orders after this */
-        if (n && (st = clg_tensor_write_async(&f, g->dist_host)))
+        /* dist_host is next touched by the next step's exchange, after the loss read orders the queue */
+        if ((st = clg__tensor_host_update(&f, g->dist_host, allreduce_mean, (void *)who, who)))
             return st;
     }
-    if (st)
+    if ((st = allreduce_mean(&loss, 1, (void *)who)))
         return st;
     g->dist_loss = loss;
     g->dist_pending = 0;

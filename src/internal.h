@@ -87,8 +87,8 @@ struct clg_ctx {
     clg_runtime runtime;
     int vec_kernels;        /* the CPU-style kernel family (see clg__vec_kernels) */
     int fuse;               /* graphs fuse bias+activation */
-    int host_map;           /* a distributed step maps the gradient arena instead of reading and
-                             * writing it (CPU devices: the buffer is host memory) */
+    int host_map;           /* clg__tensor_host_update maps instead of reading and writing
+                             * (CPU devices: the buffer is host memory) */
     clg_ctx_options env;    /* the CLGRAD_* policy variables as read at create */
     char *cl_dir;           /* CLGRAD_CL_DIR as read at create (owned; NULL: unset) */
     char *build_options;    /* CLGRAD_BUILD_OPTIONS as read at create (owned; NULL: unset) */
@@ -206,6 +206,12 @@ clg_status clg__check_dtype(const char *op, int idx, const clg_shape *s, clg_dty
 clg_status clg__shape_fail(const char *op, const clg_shape *const *in, int nin, const char *why);
 /* Enqueue a fill of t with a 32-bit pattern. */
 clg_status clg__fill_pattern(clg_ctx *ctx, clg_tensor *t, uint32_t pattern);
+/* fn(p, n, user) on the tensor's n floats in place, on the host: mapped where the ctx's buffers are
+ * host memory (ctx->host_map: CPU devices), else read into host (n floats, caller's), then written
+ * back without waiting (host must stay untouched until the queue has passed the write: the next
+ * blocking call on the queue). */
+typedef clg_status (*clg__host_fn)(float *p, size_t n, void *user);
+clg_status clg__tensor_host_update(const clg_tensor *t, float *host, clg__host_fn fn, void *user, const char *who);
 /* Enqueue a fill of n 32-bit words of buf from word offset off.  Not counted as a launch. */
 clg_status clg__fill_words(clg_ctx *ctx, cl_mem buf, size_t off, size_t n, uint32_t pattern);
 /* clCreateBuffer(READ_WRITE, bytes); with ctx->kernel_stores (Oclgrind) written whole at once

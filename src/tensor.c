@@ -280,6 +280,32 @@ clg_status clg_tensor_write(clg_tensor *t, const void *host) { return transfer(t
 clg_status clg_tensor_write_async(clg_tensor *t, const void *host) { return transfer(t, (void *)host, 1, 0); }
 clg_status clg_tensor_read(const clg_tensor *t, void *host) { return transfer(t, host, 0, 1); }
 
+/* ---- host access in place (gradient exchange, word-vector syncs) -------------------------------- */
+
+clg_status clg__tensor_host_update(const clg_tensor *t, float *host, clg__host_fn fn, void *user, const char *who)
+{
+    size_t n = (size_t)clg_shape_numel(&t->s);
+    if (!n)
+        return CLG_OK;
+    clg_ctx *ctx = t->ctx;
+    clg_status st;
+    if (!ctx->host_map) {
+        if ((st = clg_tensor_read(t, host)) || (st = fn(host, n, user)))
+            return st;
+        return transfer(t, host, 1, 0);
+    }
+    cl_int err;
+    float *p = clEnqueueMapBuffer(ctx->queue, (cl_mem)t->buf, CL_TRUE, CL_MAP_READ | CL_MAP_WRITE, t->offset * 4,
+                                  n * 4, 0, NULL, NULL, &err);
+    if (err != CL_SUCCESS)
+        return clg__cl_fail(err, "%s: clEnqueueMapBuffer(%zu bytes)", who, n * 4);
+    st = fn(p, n, user);
+    err = clEnqueueUnmapMemObject(ctx->queue, (cl_mem)t->buf, p, 0, NULL, NULL);
+    if (!st && err != CL_SUCCESS)
+        st = clg__cl_fail(err, "%s: clEnqueueUnmapMemObject", who);
+    return st;
+}
+
 /* ---- queue markers and waits (the graph's profiler) ------------------------------------------- */
 
 clg_status clg__queue_finish(clg_ctx *ctx, const char *who)

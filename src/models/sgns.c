@@ -174,11 +174,12 @@ static clg_status stage(clg_sgns *m, int read, const char *who)
 
 /* One matrix (n floats at p, host memory) across ranks: p = base + the sum over ranks of (p - base);
  * base = p. */
-static clg_status sync_one(float *p, float *base, size_t n, const char *who)
+static clg_status sync_one(float *p, size_t n, void *base_)
 {
+    float *base = base_;
     for (size_t j = 0; j < n; j++)
         p[j] -= base[j];
-    clg_status st = clg__dist_allreduce_scaled(p, n, 1.0f, who);
+    clg_status st = clg__dist_allreduce_scaled(p, n, 1.0f, "clg_sgns_sync");
     if (st)
         return st;
     for (size_t j = 0; j < n; j++)
@@ -196,26 +197,12 @@ clg_status clg_sgns_sync(clg_sgns *m)
     if (!m->sync_base)
         return clg__fail(CLG_ERR_STATE, "%s: no common starting point (call clg_sgns_broadcast first)", who);
     size_t n = (size_t)m->n * (size_t)m->S;
-    clg_status st;
-    if (!m->ctx->host_map) {
-        if ((st = stage(m, 1, who)) || (st = sync_one(m->sync_host, m->sync_base, 2 * n, who)))
-            return st;
-        return stage(m, 0, who);
-    }
-    /* CPU devices: the buffers are host memory; map them instead of copying */
     cl_mem b[2] = { m->win, m->wout };
     for (int i = 0; i < 2; i++) {
-        cl_int err;
-        float *p = clEnqueueMapBuffer(m->ctx->queue, b[i], CL_TRUE, CL_MAP_READ | CL_MAP_WRITE, 0, n * 4, 0, NULL,
-                                      NULL, &err);
-        if (err != CL_SUCCESS)
-            return clg__cl_fail(err, "%s: clEnqueueMapBuffer(%zu bytes)", who, n * 4);
-        st = sync_one(p, m->sync_base + i * n, n, who);
-        err = clEnqueueUnmapMemObject(m->ctx->queue, b[i], p, 0, NULL, NULL);
+        clg_tensor t = { .s = clg_shape_make(CLG_F32, 1, (int64_t[]){ (int64_t)n }), .buf = b[i], .ctx = m->ctx };
+        clg_status st = clg__tensor_host_update(&t, m->sync_host + i * n, sync_one, m->sync_base + i * n, who);
         if (st)
             return st;
-        if (err != CL_SUCCESS)
-            return clg__cl_fail(err, "%s: clEnqueueUnmapMemObject", who);
     }
     return CLG_OK;
 }
