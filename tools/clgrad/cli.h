@@ -75,6 +75,9 @@ void cli_derive_paths(const char *out, cli_paths *p);
 /* After planning: write the graph as DOT to dot_path (if non-NULL) and switch profiling on (if
  * profile).  Prints and returns 1 on failure. */
 int cli_graph_insight(clg_graph *g, const char *dot_path, int profile);
+/* A trainer's graph made ready: set the optimizer *oo, plan for training, then cli_graph_insight.
+ * Prints and returns 1 on failure. */
+int cli_plan_training(clg_graph *g, const clg_optim_options *oo, const char *dot_path, int profile);
 int cmd_corpus(int argc, char **argv);
 int cmd_train_sgns(int argc, char **argv);
 int cmd_similar(int argc, char **argv);

@@ -577,6 +577,14 @@ int cli_graph_insight(clg_graph *g, const char *dot_path, int profile)
     return 0;
 }
 
+int cli_plan_training(clg_graph *g, const clg_optim_options *oo, const char *dot_path, int profile)
+{
+    clg_status st;
+    if ((st = clg_graph_set_optimizer(g, oo)) || (st = clg_graph_plan(g, CLG_PLAN_TRAIN)))
+        return cli_fail("planning", st);
+    return cli_graph_insight(g, dot_path, profile);
+}
+
 int cli_train_epoch(cli_epoch *e)
 {
     cli_run *r = e->run;

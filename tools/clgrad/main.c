@@ -1,10 +1,12 @@
 /* main.c — `clgrad` entry point: dispatch to the subcommands. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "util.h"
 
 int cli_fail(const char *what, clg_status st)
 {
@@ -50,14 +52,18 @@ static void usage(FILE *f)
  * stderr, naming the rank. */
 static int dist_start(int *argc, char ***argv)
 {
-    const char *size = getenv("OMPI_COMM_WORLD_SIZE");
-    if (!size || atoi(size) < 2)
+    const char *size = getenv("OMPI_COMM_WORLD_SIZE"), *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    int n = 1, ln = 1;
+    if (size && util_parse_int("mpirun", "OMPI_COMM_WORLD_SIZE", size, 1, INT_MAX, &n))
+        return 1;
+    if (n < 2)
         return 0;
-    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
-    long cores = sysconf(_SC_NPROCESSORS_ONLN), ln = local ? atol(local) : 1;
+    if (local && util_parse_int("mpirun", "OMPI_COMM_WORLD_LOCAL_SIZE", local, 1, n, &ln))
+        return 1;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (ln > 1 && !getenv("POCL_MAX_PTHREAD_COUNT")) {
         char v[32];
-        snprintf(v, sizeof v, "%ld", cores / ln > 1 ? cores / ln : 1);
+        snprintf(v, sizeof v, "%ld", cores / ln > 1 ? cores / ln : 1L);
         setenv("POCL_MAX_PTHREAD_COUNT", v, 0);
     }
     clg_status st = clg_dist_init(argc, argv);

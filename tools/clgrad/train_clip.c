@@ -406,11 +406,12 @@ int cmd_train_clip(int argc, char **argv)
     }
     clg_optim_options oo = clg_optim_defaults(CLG_OPTIM_ADAM);
     oo.lr = lr;
-    if ((fixed_t && (st = clg_graph_freeze_group(m.g, 3, 1))) || (st = clg_graph_set_optimizer(m.g, &oo)) ||
-        (st = clg_graph_plan(m.g, CLG_PLAN_TRAIN))) {
+    if (fixed_t && (st = clg_graph_freeze_group(m.g, 3, 1))) {
         cli_fail("planning", st);
         goto out;
     }
+    if (cli_plan_training(m.g, &oo, NULL, 0))
+        goto out;
     char arch[128];
     int an = 0;
     for (int i = 0; i < cfg.n_enc; i++)

@@ -152,11 +152,7 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
         oo.total_steps = steps_per_epoch * cfg->epochs;
         oo.min_lr = 0.0f;
     }
-    if ((st = clg_graph_set_optimizer(m.g, &oo)) || (st = clg_graph_plan(m.g, CLG_PLAN_TRAIN))) {
-        cli_fail("planning", st);
-        goto out;
-    }
-    if (cli_graph_insight(m.g, cfg->dot, cfg->profile))
+    if (cli_plan_training(m.g, &oo, cfg->dot, cfg->profile))
         goto out;
     char arch[128];
     int an = 0;

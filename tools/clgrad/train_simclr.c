@@ -255,11 +255,7 @@ int cmd_train_simclr(int argc, char **argv)
     }
     clg_optim_options oo = clg_optim_defaults(CLG_OPTIM_ADAM);
     oo.lr = lr;
-    if ((st = clg_graph_set_optimizer(m.g, &oo)) || (st = clg_graph_plan(m.g, CLG_PLAN_TRAIN))) {
-        cli_fail("planning", st);
-        goto out;
-    }
-    if (cli_graph_insight(m.g, dot, profile))
+    if (cli_plan_training(m.g, &oo, dot, profile))
         goto out;
     char arch[128], head[128], augs[256];
     int an = 0, hn = 0;
