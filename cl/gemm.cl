@@ -54,6 +54,17 @@ inline void gemm_store1(__global float *c, float v, float alpha, float beta)
     *c = beta != 0.0f ? alpha * v + beta * *c : alpha * v;
 }
 
+/* The first `left` (< VW) lanes of a at c.  Out of line: GEMM_STORE_TILE inlines a store per
+ * vector of the tile, and this edge path copied TM x NV times made each variant's code (and
+ * PoCL's per-kernel compile time) larger without making anything faster. */
+__attribute__((noinline)) void gemm_store_part(__global float *c, VT a, int left, float alpha, float beta)
+{
+    float tmp[GEMM_VW];
+    VSTORE(a, 0, tmp);
+    for (int e = 0; e < left; e++)
+        gemm_store1(c + e, tmp[e], alpha, beta);
+}
+
 /* Store vector v of a register-tile row at crow: C = alpha·a + beta·C.  left = columns of C
  * from crow + v*VW to the end of the row; a vector past the edge stores only those. */
 inline void gemm_store_vec(__global float *crow, int v, VT a, int left, float alpha, float beta)
@@ -64,10 +75,7 @@ inline void gemm_store_vec(__global float *crow, int v, VT a, int left, float al
             o += beta * VLOAD(v, crow);
         VSTORE(o, v, crow);
     } else {
-        float tmp[GEMM_VW];
-        VSTORE(a, 0, tmp);
-        for (int e = 0; e < left; e++)
-            gemm_store1(crow + v * GEMM_VW + e, tmp[e], alpha, beta);
+        gemm_store_part(crow + v * GEMM_VW, a, left, alpha, beta);
     }
 }
 
@@ -230,10 +238,21 @@ inline void tiled_n_tile(__global const float *A, int lda, __global const float 
         for (int v = 0; v < GEMM_NV; v++)
             acc[r][v] = (VT)(0.0f);
     }
+    /* One k loop (one copy of the unrolled FMA body: PoCL's compile time grows with it): rows
+     * k < kv load op(B)'s slice whole (TB=0: plain vector loads, also for a partial tile
+     * whose TN-wide slice lies inside op(B): the lanes past N hold neighbouring elements
+     * and are never stored), the rest gather it with zeros past N.  kv depends on the tile,
+     * not on k, so the branch is uniform and cheap beside TM x NV vector multiply-adds. */
     int full_n = j0 + GEMM_TN <= N;
-    if (full_n) {
-        for (int k = 0; k < K; k++) {
-            VT b[GEMM_NV];
+#if GEMM_TB
+    int kv = full_n ? K : 0;
+#else
+    int room = K * ldb - j0 - GEMM_TN;
+    int kv = full_n ? K : room >= 0 ? min(K, room / ldb + 1) : 0;
+#endif
+    for (int k = 0; k < K; k++) {
+        VT b[GEMM_NV];
+        if (k < kv) {
 #if GEMM_TB
             #pragma unroll
             for (int v = 0; v < GEMM_NV; v++) {
@@ -249,26 +268,7 @@ inline void tiled_n_tile(__global const float *A, int lda, __global const float 
             for (int v = 0; v < GEMM_NV; v++)
                 b[v] = VLOAD(v, brow);
 #endif
-            TILED_N_FMA
-        }
-    } else {
-        int k = 0;
-#if !GEMM_TB
-        /* rows whose whole TN-wide slice lies inside this op(B): plain vector loads,
-         * the lanes past N hold neighbouring elements and are never stored */
-        int room = K * ldb - j0 - GEMM_TN;
-        int kfast = room >= 0 ? min(K, room / ldb + 1) : 0;
-        for (; k < kfast; k++) {
-            VT b[GEMM_NV];
-            __global const float *brow = B + (size_t)k * ldb + j0;
-            #pragma unroll
-            for (int v = 0; v < GEMM_NV; v++)
-                b[v] = VLOAD(v, brow);
-            TILED_N_FMA
-        }
-#endif
-        for (; k < K; k++) {
-            VT b[GEMM_NV];
+        } else {
             #pragma unroll
             for (int v = 0; v < GEMM_NV; v++) {
                 float tmp[GEMM_VW];
@@ -279,8 +279,8 @@ inline void tiled_n_tile(__global const float *A, int lda, __global const float 
                 }
                 b[v] = VLOAD(0, tmp);
             }
-            TILED_N_FMA
         }
+        TILED_N_FMA
     }
     GEMM_STORE_TILE(i0, j0, beta)
 }
