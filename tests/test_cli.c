@@ -487,6 +487,19 @@ static void test_shape_mismatch(void **state)
         dev_spec(), "--out", path("e.safetensors"));
     expect(r, 1, "has no images");
     assert_false(exists(path("e.safetensors")));
+    /* the data loads in a second thread while the device opens (cli_open_device_loading): a bad
+     * device, bad data or both are each reported, the exit status is 1, nothing is written */
+    RUN(r, NULL, "train", "mlp", "--data", g_data, "--epochs", "1", "--device", "no-such-device", "--out",
+        path("nd.safetensors"));
+    expect(r, 1, "clgrad: device:");
+    RUN(r, NULL, "train", "mae", "--data", path("no-such-dir"), "--epochs", "1", "--device", "no-such-device",
+        "--out", path("nd.safetensors"));
+    expect(r, 1, "clgrad: device:");
+    expect(r, 1, "clgrad: loading data:");
+    RUN(r, NULL, "train", "simclr", "--data", path("no-such-dir"), "--epochs", "1", "--device", dev_spec(), "--out",
+        path("nd.safetensors"));
+    expect(r, 1, "clgrad: loading data:");
+    assert_false(exists(path("nd.safetensors")));
     /* an auto-encoder's encoder on images of another size */
     RUN(r, NULL, "train", "mae", "--data", g_data, "--patch", "2", "--encoder", "16,8", "--batch", "64", "--epochs",
         "1", "--device", dev_spec(), "--out", path("ae8.safetensors"));

@@ -103,6 +103,46 @@ int cli_open_device(const char *spec, clg_device_info *dev, clg_ctx **ctx)
     return 0;
 }
 
+typedef struct data_job {
+    const char *dir;
+    long train_limit;
+    int test_only, rc;
+    cli_data *d;
+} data_job;
+
+static void *data_thread(void *p)
+{
+    data_job *j = p;
+    j->rc = cli_load_mnist(j->dir, j->train_limit, j->test_only, j->d);
+    return NULL;
+}
+
+int cli_open_device_loading(const char *spec, const char *const *programs, const char *data_dir, long train_limit,
+                            int test_only, cli_data *d, clg_device_info *dev, clg_ctx **ctx)
+{
+    data_job j = { .dir = data_dir, .train_limit = train_limit, .test_only = test_only, .d = d };
+    pthread_t t;
+    int threaded = pthread_create(&t, NULL, data_thread, &j) == 0;
+    if (!threaded && (j.rc = cli_load_mnist(data_dir, train_limit, test_only, d)))
+        return 1;
+    int bad = cli_open_device(spec, dev, ctx);
+    if (!bad && programs)
+        for (int i = 0; programs[i]; i++)
+            for (int p = 0; p < clg_program_count(); p++)
+                if (!strcmp(clg_program_name(p), programs[i]))
+                    (void)clg_ctx_build_program(*ctx, p, NULL); /* a failure: reported at first use */
+    if (threaded)
+        pthread_join(t, NULL);
+    if (!j.rc && !bad)
+        return 0;
+    if (!bad)
+        clg_ctx_destroy(*ctx);
+    *ctx = NULL;
+    if (!j.rc)
+        cli_data_free(d);
+    return 1;
+}
+
 int cli_dist_batch(const char *cmd, int B, int *local)
 {
     int N = clg_dist_size();

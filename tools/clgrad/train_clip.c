@@ -22,6 +22,9 @@
 #include "clip.h"
 #include "util.h"
 
+/* The cl/ programs a training step uses besides GEMM variants, built while the data loads. */
+static const char *const step_programs[] = { "elementwise.cl", "embed.cl", "optim.cl", "random.cl", NULL };
+
 #define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
 
 /* ---- shared with zeroshot / search ----------------------------------------------------------- */
@@ -377,7 +380,8 @@ int cmd_train_clip(int argc, char **argv)
             goto out;
         }
     cfg.text_dim = texts.dim;
-    if (cli_load_mnist(data, train_limit, 0, &d))
+    clg_device_info dev;
+    if (cli_open_device_loading(device, step_programs, data, train_limit, 0, &d, &dev, &ctx))
         goto out;
     cfg.enc[0] = d.rows * d.cols;
     int D = cfg.enc[0], B = cfg.batch, T = cfg.text_dim, n_tr = 0;
@@ -397,9 +401,6 @@ int cmd_train_clip(int argc, char **argv)
         fprintf(stderr, "clgrad train clip: %d training images outside --holdout is fewer than one batch of %d\n", n_tr, B);
         goto out;
     }
-    clg_device_info dev;
-    if (cli_open_device(device, &dev, &ctx))
-        goto out;
     if ((st = clg_clip_build(ctx, &cfg, &m))) {
         cli_fail("building the model", st);
         goto out;

@@ -12,6 +12,9 @@
 #include "mlp.h"
 #include "util.h"
 
+/* The cl/ programs a training step uses besides GEMM variants, built while the data loads. */
+static const char *const step_programs[] = { "elementwise.cl", "loss.cl", "optim.cl", "random.cl", NULL };
+
 #define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
 #define GRID_IMAGES 8
 #define GRID_SCALE 3
@@ -208,7 +211,8 @@ int cmd_train_mae(int argc, char **argv)
     run.svg = paths.svg;
     run.resume_out = paths.resume;
 
-    if (cli_load_mnist(data, train_limit, 0, &d))
+    clg_device_info dev;
+    if (cli_open_device_loading(device, step_programs, data, train_limit, 0, &d, &dev, &ctx))
         goto out;
     if (d.rows % cfg.patch || d.cols % cfg.patch) {
         fprintf(stderr, "clgrad train mae: --patch %d does not divide the %dx%d images of %s\n", cfg.patch, d.rows,
@@ -225,9 +229,6 @@ int cmd_train_mae(int argc, char **argv)
         goto out;
     }
     if (cli_dist_batch(cmd, B, &cfg.batch)) /* the model's batch: this rank's rows */
-        goto out;
-    clg_device_info dev;
-    if (cli_open_device(device, &dev, &ctx))
         goto out;
     if ((st = clg_mae_build(ctx, &cfg, &m))) {
         cli_fail("building the model", st);

@@ -9,6 +9,9 @@
 #include "mlp.h"
 #include "util.h"
 
+/* The cl/ programs a training step uses besides GEMM variants, built while the data loads. */
+static const char *const step_programs[] = { "elementwise.cl", "loss.cl", "optim.cl", NULL };
+
 void mlp_config_default(mlp_config *c)
 {
     memset(c, 0, sizeof *c);
@@ -92,7 +95,8 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
     run.svg = lpaths.svg;
     run.resume_out = opaths.resume;
 
-    if (cli_load_mnist(data, train_limit, 0, &d))
+    clg_device_info dev;
+    if (cli_open_device_loading(device, step_programs, data, train_limit, 0, &d, &dev, &ctx))
         goto out;
     int dim = d.rows * d.cols, B = cfg->batch, n_tr = d.n_train, n_te = d.n_test, rows = d.rows, cols = d.cols;
     const float *tr_x = d.train_x, *te_x = d.test_x;
@@ -108,9 +112,6 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
     }
     int Bl; /* this rank's rows of each batch (B under one process) */
     if (cli_dist_batch(cfg->title, B, &Bl))
-        goto out;
-    clg_device_info dev;
-    if (cli_open_device(device, &dev, &ctx))
         goto out;
     int widths[MLP_MAX_LAYERS + 1], nw = 0;
     widths[nw++] = dim;

@@ -11,6 +11,9 @@
 #include "cli.h"
 #include "util.h"
 
+/* The cl/ programs a training step uses besides GEMM variants, built while the data loads. */
+static const char *const step_programs[] = { "elementwise.cl", "embed.cl", "loss.cl", "misc.cl", "optim.cl", "random.cl", NULL };
+
 #define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
 #define GRID_IMAGES 8
 #define GRID_VIEWS 6
@@ -230,7 +233,8 @@ int cmd_train_simclr(int argc, char **argv)
     run.svg = paths.svg;
     run.resume_out = paths.resume;
 
-    if (cli_load_mnist(data, train_limit, 0, &d))
+    clg_device_info dev;
+    if (cli_open_device_loading(device, step_programs, data, train_limit, 0, &d, &dev, &ctx))
         goto out;
     if (cfg.aug.cutout > d.rows || cfg.aug.cutout > d.cols) {
         fprintf(stderr, "clgrad train simclr: --cutout %d is larger than the %dx%d images of %s\n", cfg.aug.cutout,
@@ -246,9 +250,6 @@ int cmd_train_simclr(int argc, char **argv)
         fprintf(stderr, "clgrad train simclr: %d training images is fewer than one batch of %d\n", d.n_train, B);
         goto out;
     }
-    clg_device_info dev;
-    if (cli_open_device(device, &dev, &ctx))
-        goto out;
     if ((st = clg_simclr_build(ctx, &cfg, &m))) {
         cli_fail("building the model", st);
         goto out;
