@@ -43,9 +43,9 @@ clg_status bench_fill(clg_tensor *t, const bench_in *sp, uint64_t *rng);
  * and float16 (runtimes vectorise differently), over max(8192, 2048 x compute_units) work-items,
  * iterations calibrated to ~target_s per launch, then reps (1..64) timed launches (enqueue +
  * finish) of each.  The variant with the best median wins: rates[0..reps) gets its FLOP/s per
- * launch, ascending, *width its vector width.  Builds a small program (~0.1 s from PoCL's cache);
- * with target_s 0.02 and 3 reps the whole takes ~0.3 s on a 2-core CPU.  On failure why (may be
- * truncated) says which part failed. */
+ * launch, ascending, *width its vector width.  Builds a small program (from the caches when warm);
+ * with target_s 0.01 and 3 reps the whole takes ~0.3 s on a 2-core CPU (0.02: ~0.5 s).  On failure
+ * why (may be truncated) says which part failed. */
 clg_status bench_peak_flops(clg_ctx *ctx, int compute_units, double target_s, int reps, double *rates, int *width,
                             char *why, size_t why_size);
 

@@ -606,12 +606,12 @@ int cli_profile_print(clg_graph *g, FILE *f)
         fprintf(f, "%.1f GFLOP/s per step on this rank (the peak is not measured under mpirun)\n", gflops);
         return 0;
     }
-    /* the FMA peak as `clgrad bench` measures it, shortened (~0.3 s) */
+    /* the FMA peak as `clgrad bench` measures it, with 10 ms launches (~0.3 s in all) */
     double rates[3];
     int width;
     char why[256];
     const clg_device_info *d = clg_ctx_device(g_prof.ctx);
-    if ((st = bench_peak_flops(g_prof.ctx, d ? (int)d->compute_units : 1, 0.02, 3, rates, &width, why, sizeof why))) {
+    if ((st = bench_peak_flops(g_prof.ctx, d ? (int)d->compute_units : 1, 0.01, 3, rates, &width, why, sizeof why))) {
         fprintf(f, "%.1f GFLOP/s per step (peak not measured: %s)\n", gflops, why);
         return 0;
     }
