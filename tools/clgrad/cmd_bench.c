@@ -162,7 +162,7 @@ static clg_status micro_kernel(bdev *b, const char *name, cl_kernel *k)
 }
 
 /* Peak: the best of multiply-add chains on float, float4, float8 and float16 (bench_peak_flops,
- * shared with `train --profile`); kept in b->peak for the training rows' fraction of it. */
+ * shared with `train --profile`); kept in b->peak_gflops for the training rows' fraction of it. */
 static void bench_peak(bdev *b)
 {
     int row = metric_row(b->r, "peak_gflops", "peak FLOP/s (multiply-add chains, best of float1/4/8/16)", "GFLOP/s");
@@ -894,7 +894,7 @@ out:
  * with empty cache folders (tools/coldstart.sh measures both). */
 static void bench_first_step(bdev *b, double t0, double t_ctx)
 {
-    int row = metric_row(b->r, "start/mlp_first_step", "time to first MLP step (ctx, build, plan, step; caches as found)",
+    int row = metric_row(b->r, "start/mlp_first_step", "time to first MLP step (ctx, build, plan, 1 step)",
                          "s");
     const int widths[] = { 784, 256, 256, 10 }, batch = 128;
     clg_mlp m = { 0 };
