@@ -156,6 +156,8 @@ clg_status clg__graph_plan_alloc(clg_graph *g);
 void clg__graph_free_plan(clg_graph *g);
 /* graph_plan.c: release the optimizer state (velocity, Adam m and v, their arenas). */
 void clg__graph_free_opt_state(clg_graph *g);
+/* graph_flops.c: clg_graph_stats.step_flops of the current plan (0 without one). */
+double clg__graph_step_flops(const clg_graph *g);
 /* graph_run.c: a blocking read of t into host, counted in the graph's statistics. */
 clg_status clg__graph_read_tensor(clg_graph *g, const clg_tensor *t, void *host);
 

@@ -370,6 +370,7 @@ clg_status clg_graph_stats_get(const clg_graph *g, clg_graph_stats *out)
     out->step_launches = g->step_launches;
     out->pooled_tensors = g->n_bufs;
     out->pool_bytes = g->pool_elems * 4;
+    out->step_flops = clg__graph_step_flops(g);
     out->grad_buffers = 0;
     out->grad_bytes = 0;
     for (int m = 0; m < g->n; m++) {

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -517,6 +518,33 @@ static void test_shape_mismatch(void **state)
     free(r);
 }
 
+/* --profile ends with the step's GEMM work (2*M*N*K per product the step runs: per 8x8 image
+ * 64*16 + 16*10 multiply-adds forward, the same for the weight gradients, 16*10 for the hidden
+ * layer's input gradient; batch 32), its GFLOP/s and their share of the FMA peak measured there. */
+static void test_profile_flops(void **state)
+{
+    (void)state;
+    run_result *r = malloc(sizeof *r);
+    assert_non_null(r);
+    RUN(r, NULL, MLP_ARGS("pf.safetensors", "1"), "--profile");
+    expect(r, 0, "kernel launches per training step");
+    const double expect_mflop = 2.0 * 32 * (2 * (64.0 * 16 + 16.0 * 10) + 16.0 * 10) * 1e-6;
+    const char *w = strstr(r->out, "GEMM work ");
+    double mflop = 0, gflops = 0, pct = 0, peak = 0;
+    if (!w || sscanf(w, "GEMM work %lf MFLOP per step", &mflop) != 1 || fabs(mflop - expect_mflop) > 1e-6)
+        fail_msg("expected 'GEMM work %g MFLOP per step':\n%s", expect_mflop, r->out);
+    const char *p = strstr(r->out, " GFLOP/s per step = ");
+    while (p && p > r->out && p[-1] != '\n')
+        p--;
+    if (!p || sscanf(p, "%lf GFLOP/s per step = %lf%% of this device's measured FMA peak (%lf GFLOP/s", &gflops, &pct,
+                      &peak) != 3 || !(gflops > 0) || !(peak > 0) || !(pct > 0 && pct < 200) ||
+        fabs(pct - 100 * gflops / peak) > 0.01 * pct + 0.01)
+        fail_msg("expected 'G GFLOP/s per step = P%% of this device's measured FMA peak (F GFLOP/s' with P in (0, 200):\n%s",
+                 r->out);
+    rm_runs((const char *const[]){ "pf" }, 1);
+    free(r);
+}
+
 /* The plain (--mask-ratio 0) and denoising (--noise) auto-encoders: the loss and the summary cover
  * every pixel (the defect: ratio 0 trained nothing and reported 0 vs 0), the checkpoint records the
  * noise, and eval and adapt take it. */
@@ -1006,6 +1034,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_bad_environment),
         cmocka_unit_test(test_shape_mismatch),
         cmocka_unit_test(test_plain_denoising_ae),
+        cmocka_unit_test(test_profile_flops),
         cmocka_unit_test(test_outputs_checked_first),
         cmocka_unit_test(test_write_errors),
         cmocka_unit_test(test_resume_exact),

@@ -410,6 +410,52 @@ static void test_memory_plan_below_naive(void **s)
     clg_mae_free(&ae);
 }
 
+/* clg_graph_stats.step_flops counts the GEMM products a plan runs, 2·M·N·K each, worked out here
+ * from the layer sizes: the issue's 1.21 MFLOP per MLP sample and 4.8 MFLOP per MAE sample. */
+static void test_step_flops(void **s)
+{
+    (void)s;
+    const int w[] = { 784, 256, 256, 10 }, B = 128;
+    clg_mlp m;
+    clg_graph_stats st;
+    assert_clg_ok(clg_mlp_build(tctx, w, 4, B, 1, &m));
+    assert_clg_ok(clg_graph_stats_get(m.g, &st));
+    assert_true(st.step_flops == 0); /* not planned */
+    /* per sample: forward 784·256 + 256·256 + 256·10 = 268800 multiply-adds; backward the same for
+     * every dW, and dX for layers 2 and 3 only (the data needs no gradient): 65536 + 2560 */
+    const double fwd = 784.0 * 256 + 256.0 * 256 + 256.0 * 10, dx = 256.0 * 256 + 256.0 * 10;
+    assert_true(fwd == 268800 && dx == 68096);
+    assert_clg_ok(clg_graph_plan(m.g, CLG_PLAN_INFERENCE));
+    assert_clg_ok(clg_graph_stats_get(m.g, &st));
+    assert_true(st.step_flops == 2.0 * B * fwd);
+    clg_optim_options o = clg_optim_defaults(CLG_OPTIM_ADAM);
+    assert_clg_ok(clg_graph_set_optimizer(m.g, &o));
+    assert_clg_ok(clg_graph_plan(m.g, CLG_PLAN_TRAIN));
+    assert_clg_ok(clg_graph_stats_get(m.g, &st));
+    assert_true(st.step_flops == 2.0 * B * (2 * fwd + dx));
+    assert_true(fabs(st.step_flops / B / 1e6 - 1.21) < 0.005); /* 1.211392 MFLOP per sample */
+    /* layer 1 frozen: no dW for it, and its output needs no gradient, so no dX for layer 2 */
+    assert_clg_ok(clg_graph_freeze_group(m.g, 0, 1));
+    assert_clg_ok(clg_graph_plan(m.g, CLG_PLAN_TRAIN));
+    assert_clg_ok(clg_graph_stats_get(m.g, &st));
+    assert_true(st.step_flops == 2.0 * B * (fwd + (256.0 * 256 + 256.0 * 10) + 256.0 * 10));
+    clg_mlp_free(&m);
+
+    /* MAE defaults 784-512-128-512-784: forward 2·(784·512 + 512·128) multiply-adds per sample,
+     * backward every dW and every dX but the first layer's */
+    clg_mae_config c = clg_mae_defaults();
+    assert_true(c.n_enc == 3 && c.enc[0] == 784 && c.enc[1] == 512 && c.enc[2] == 128);
+    clg_mae ae;
+    assert_clg_ok(clg_mae_build(tctx, &c, &ae));
+    assert_clg_ok(clg_graph_set_optimizer(ae.g, &o));
+    assert_clg_ok(clg_graph_plan(ae.g, CLG_PLAN_TRAIN));
+    assert_clg_ok(clg_graph_stats_get(ae.g, &st));
+    const double afwd = 2 * (784.0 * 512 + 512.0 * 128);
+    assert_true(st.step_flops == 2.0 * c.batch * (3 * afwd - 784.0 * 512));
+    assert_true(fabs(st.step_flops / c.batch / 1e6 - 4.8) < 0.005); /* 4.800512 MFLOP per sample */
+    clg_mae_free(&ae);
+}
+
 /* getenv interposed (the executable's definition wins over libc's for the library too): counts
  * reads of CLGRAD_* variables while `watch_env` is set. */
 static int watch_env, clgrad_env_reads;
@@ -928,7 +974,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_save_load_identical), cmocka_unit_test(test_mismatched_and_truncated),
         cmocka_unit_test(test_encoder_into_classifier), cmocka_unit_test(test_python_reads_checkpoint),
-        cmocka_unit_test(test_memory_plan_below_naive), cmocka_unit_test(test_steps_allocate_nothing),
+        cmocka_unit_test(test_memory_plan_below_naive), cmocka_unit_test(test_step_flops),
+        cmocka_unit_test(test_steps_allocate_nothing),
         cmocka_unit_test(test_nt_xent_vs_reference), cmocka_unit_test(test_simclr_model),
         cmocka_unit_test(test_plain_ae_loss), cmocka_unit_test(test_denoising_input),
         cmocka_unit_test(test_denoising_grads_fd),

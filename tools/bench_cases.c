@@ -1,5 +1,7 @@
-/* bench_cases.c — the op cases of bench_ops and `clgrad bench` (see bench_cases.h). */
+/* bench_cases.c — the op cases of bench_ops and `clgrad bench`, and the peak FLOP/s measurement (see bench_cases.h). */
+#include <CL/cl.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "bench_cases.h"
@@ -88,5 +90,125 @@ clg_status bench_fill(clg_tensor *t, const bench_in *sp, uint64_t *rng)
     }
     clg_status st = clg_tensor_write(t, h);
     free(h);
+    return st;
+}
+
+/* ---- peak FLOP/s ----------------------------------------------------------------------------- */
+
+static const char peak_src[] =
+    "/* 8 independent multiply-add chains of T: 16 * width(T) flop per iteration; fma() where\n"
+    " * the device fuses in hardware (CLG_FMA, as the library's GEMM kernels), else mad() */\n"
+    "#if CLG_FMA\n"
+    "#define MAD fma\n"
+    "#else\n"
+    "#define MAD mad\n"
+    "#endif\n"
+    "#define FMA_KERNEL(NAME, T, SUM)                                                   \\\n"
+    "__kernel void NAME(__global float *out, float a, float c, int iters)             \\\n"
+    "{                                                                                \\\n"
+    "    int g = get_global_id(0);                                                    \\\n"
+    "    T va = (T)(a), vc = (T)(c);                                                  \\\n"
+    "    T x0 = (T)((float)(g & 63) * 1e-3f), x1 = x0 + 0.01f, x2 = x0 + 0.02f;       \\\n"
+    "    T x3 = x0 + 0.03f, x4 = x0 + 0.04f, x5 = x0 + 0.05f, x6 = x0 + 0.06f;        \\\n"
+    "    T x7 = x0 + 0.07f;                                                           \\\n"
+    "    for (int i = 0; i < iters; i++) {                                            \\\n"
+    "        x0 = MAD(x0, va, vc); x1 = MAD(x1, va, vc); x2 = MAD(x2, va, vc);        \\\n"
+    "        x3 = MAD(x3, va, vc); x4 = MAD(x4, va, vc); x5 = MAD(x5, va, vc);        \\\n"
+    "        x6 = MAD(x6, va, vc); x7 = MAD(x7, va, vc);                              \\\n"
+    "    }                                                                            \\\n"
+    "    T s = ((x0 + x1) + (x2 + x3)) + ((x4 + x5) + (x6 + x7));                     \\\n"
+    "    out[g] = SUM(s);                                                             \\\n"
+    "}\n"
+    "#define SUM1(s) (s)\n"
+    "#define SUM4(s) ((s.x + s.y) + (s.z + s.w))\n"
+    "#define SUM8(s) (SUM4(s.lo) + SUM4(s.hi))\n"
+    "FMA_KERNEL(k_fma1, float, SUM1)\n"
+    "FMA_KERNEL(k_fma4, float4, SUM4)\n"
+    "#define SUM16(s) (SUM8(s.lo) + SUM8(s.hi))\n"
+    "FMA_KERNEL(k_fma8, float8, SUM8)\n"
+    "FMA_KERNEL(k_fma16, float16, SUM16)\n";
+
+/* One variant: iterations calibrated until a launch takes ~target s, then reps timed launches into
+ * t; returns the flop of one launch, < 0 on an OpenCL error. */
+static double peak_variant(cl_command_queue q, cl_kernel k, int width, size_t gs, cl_mem out, double target,
+                           int reps, double *t)
+{
+    float a = 0.999f, c = 0.001f;
+    int iters = 16;
+    clSetKernelArg(k, 0, sizeof out, &out);
+    clSetKernelArg(k, 1, sizeof a, &a);
+    clSetKernelArg(k, 2, sizeof c, &c);
+    for (;;) {
+        clSetKernelArg(k, 3, sizeof iters, &iters);
+        double t0 = util_now();
+        if (clEnqueueNDRangeKernel(q, k, 1, NULL, &gs, NULL, 0, NULL, NULL) != CL_SUCCESS || clFinish(q) != CL_SUCCESS)
+            return -1;
+        double dt = util_now() - t0;
+        if (dt >= target || iters >= (1 << 22))
+            break;
+        double f = target / (dt > 1e-5 ? dt : 1e-5);
+        iters = (int)(iters * (f > 16 ? 16 : f < 1.25 ? 1.25 : f * 1.1));
+    }
+    for (int r = 0; r < reps; r++) {
+        double t0 = util_now();
+        if (clEnqueueNDRangeKernel(q, k, 1, NULL, &gs, NULL, 0, NULL, NULL) != CL_SUCCESS || clFinish(q) != CL_SUCCESS)
+            return -1;
+        t[r] = util_now() - t0;
+    }
+    return 16.0 * width * (double)iters * (double)gs;
+}
+
+clg_status bench_peak_flops(clg_ctx *ctx, int compute_units, double target_s, int reps, double *rates, int *width,
+                            char *why, size_t why_size)
+{
+    static const char *const names[] = { "k_fma1", "k_fma4", "k_fma8", "k_fma16" };
+    static const int widths[] = { 1, 4, 8, 16 };
+    double t[64], best = -1;
+    if (reps < 1 || reps > 64) {
+        snprintf(why, why_size, "peak: reps %d not in [1, 64]", reps);
+        return CLG_ERR_INVALID_ARG;
+    }
+    size_t gs = (size_t)(compute_units > 0 ? compute_units : 1) * 2048;
+    if (gs < 8192)
+        gs = 8192;
+    void *p = NULL;
+    clg_status st = clg_program_build_source(ctx, "bench_peak.cl", peak_src, "", &p, NULL);
+    if (st) {
+        snprintf(why, why_size, "peak: build: %s: %s", clg_status_name(st), clg_last_error());
+        return st;
+    }
+    cl_program prog = (cl_program)p;
+    cl_command_queue q = (cl_command_queue)clg_ctx_cl_queue(ctx);
+    cl_int err;
+    cl_mem out = clCreateBuffer((cl_context)clg_ctx_cl_context(ctx), CL_MEM_WRITE_ONLY, gs * 4, NULL, &err);
+    if (err != CL_SUCCESS) {
+        snprintf(why, why_size, "peak: OpenCL error %d creating a buffer", (int)err);
+        st = CLG_ERR_OPENCL;
+        goto out;
+    }
+    for (int v = 0; v < 4; v++) {
+        cl_kernel k = clCreateKernel(prog, names[v], &err);
+        double flop = err == CL_SUCCESS ? peak_variant(q, k, widths[v], gs, out, target_s, reps, t) : -1;
+        if (k)
+            clReleaseKernel(k);
+        if (flop < 0) {
+            snprintf(why, why_size, "peak: OpenCL error in %s", names[v]);
+            st = CLG_ERR_OPENCL;
+            goto out;
+        }
+        double rate = flop / util_sort_median(t, reps);
+        if (getenv("CLGRAD_BENCH_VERBOSE"))
+            fprintf(stderr, "  %s: %.1f GFLOP/s\n", names[v], rate * 1e-9);
+        if (rate > best) {
+            best = rate;
+            for (int r = 0; r < reps; r++)
+                rates[r] = flop / t[reps - 1 - r]; /* t ascending: rates ascending */
+            *width = widths[v];
+        }
+    }
+out:
+    if (out)
+        clReleaseMemObject(out);
+    clReleaseProgram(prog);
     return st;
 }

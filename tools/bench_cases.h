@@ -1,7 +1,9 @@
-/* bench_cases.h — the op cases that bench_ops and `clgrad bench` time: one table, in the cli_util library. */
+/* bench_cases.h — the op cases that bench_ops and `clgrad bench` time (one table) and the peak FLOP/s
+ * measurement of `clgrad bench` and `train --profile`, in the cli_util library. */
 #ifndef CLGRAD_BENCH_CASES_H
 #define CLGRAD_BENCH_CASES_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "clgrad/clgrad.h"
@@ -35,5 +37,16 @@ extern const int bench_ncases;
 
 /* Upload t's values drawn as sp says from the splitmix64 stream *rng (util_u01). */
 clg_status bench_fill(clg_tensor *t, const bench_in *sp, uint64_t *rng);
+
+/* The device's peak FLOP/s as `clgrad bench` measures it: 8 independent multiply-add chains per
+ * work-item (fma() where the ctx's device fuses in hardware, else mad()) of float, float4, float8
+ * and float16 (runtimes vectorise differently), over max(8192, 2048 x compute_units) work-items,
+ * iterations calibrated to ~target_s per launch, then reps (1..64) timed launches (enqueue +
+ * finish) of each.  The variant with the best median wins: rates[0..reps) gets its FLOP/s per
+ * launch, ascending, *width its vector width.  Builds a small program (from the caches when warm);
+ * with target_s 0.01 and 3 reps the whole takes ~0.3 s on a 2-core CPU (0.02: ~0.5 s).  On failure
+ * why (may be truncated) says which part failed. */
+clg_status bench_peak_flops(clg_ctx *ctx, int compute_units, double target_s, int reps, double *rates, int *width,
+                            char *why, size_t why_size);
 
 #endif

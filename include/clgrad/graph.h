@@ -197,6 +197,11 @@ typedef struct clg_graph_stats {
     size_t pool_bytes;
     double dist_ms;           /* host time of the distributed steps' gradient exchange after backward
                                * finished: staging, MPI, and waiting for the slowest rank */
+    double step_flops;        /* floating-point operations of one run of the current plan (a TRAIN
+                               * plan's step, an inference plan's forward), a multiply-add = 2:
+                               * GEMM FLOPs only (matmul, bmm: 2·M·N·K per forward product and per
+                               * backward product the plan runs, none for the gradient of an input
+                               * that needs none); element-wise work not counted.  0 unplanned. */
 } clg_graph_stats;
 
 clg_status clg_graph_stats_get(const clg_graph *g, clg_graph_stats *out);

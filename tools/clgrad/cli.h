@@ -87,6 +87,12 @@ int cli_graph_insight(clg_graph *g, const char *dot_path, int profile);
 /* A trainer's graph made ready: set the optimizer *oo, plan for training, then cli_graph_insight.
  * Prints and returns 1 on failure. */
 int cli_plan_training(clg_graph *g, const clg_optim_options *oo, const char *dot_path, int profile);
+/* --profile's output: the graph's profile table, then (for a graph profiled through
+ * cli_graph_insight whose steps ran through cli_train_epoch) its GEMM FLOPs per step
+ * (clg_graph_stats.step_flops), GFLOP/s at the profiled steps' mean wall time, and their share of
+ * the device's FMA peak, measured here as `clgrad bench` does (~0.3 s).  Prints and returns 1 on
+ * failure. */
+int cli_profile_print(clg_graph *g, FILE *f);
 int cmd_corpus(int argc, char **argv);
 int cmd_train_sgns(int argc, char **argv);
 int cmd_similar(int argc, char **argv);

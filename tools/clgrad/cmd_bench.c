@@ -124,6 +124,7 @@ typedef struct bdev {
     int reps;            /* repetitions per measurement */
     const opts *o;
     const clg_device_info *info;
+    double peak_gflops;  /* median of the peak row, 0 when it failed */
 } bdev;
 
 static int cl_finish(bdev *b) { return clFinish(b->q) != CL_SUCCESS; }
@@ -144,38 +145,7 @@ static const char micro_src[] =
     "{\n"
     "    int i = get_global_id(0);\n"
     "    if (i < n) b[i] = a[i];\n"
-    "}\n"
-    "/* 8 independent multiply-add chains of T: 16 * width(T) flop per iteration; fma() where\n"
-    " * the device fuses in hardware (CLG_FMA, as the library's GEMM kernels), else mad() */\n"
-    "#if CLG_FMA\n"
-    "#define MAD fma\n"
-    "#else\n"
-    "#define MAD mad\n"
-    "#endif\n"
-    "#define FMA_KERNEL(NAME, T, SUM)                                                   \\\n"
-    "__kernel void NAME(__global float *out, float a, float c, int iters)             \\\n"
-    "{                                                                                \\\n"
-    "    int g = get_global_id(0);                                                    \\\n"
-    "    T va = (T)(a), vc = (T)(c);                                                  \\\n"
-    "    T x0 = (T)((float)(g & 63) * 1e-3f), x1 = x0 + 0.01f, x2 = x0 + 0.02f;       \\\n"
-    "    T x3 = x0 + 0.03f, x4 = x0 + 0.04f, x5 = x0 + 0.05f, x6 = x0 + 0.06f;        \\\n"
-    "    T x7 = x0 + 0.07f;                                                           \\\n"
-    "    for (int i = 0; i < iters; i++) {                                            \\\n"
-    "        x0 = MAD(x0, va, vc); x1 = MAD(x1, va, vc); x2 = MAD(x2, va, vc);        \\\n"
-    "        x3 = MAD(x3, va, vc); x4 = MAD(x4, va, vc); x5 = MAD(x5, va, vc);        \\\n"
-    "        x6 = MAD(x6, va, vc); x7 = MAD(x7, va, vc);                              \\\n"
-    "    }                                                                            \\\n"
-    "    T s = ((x0 + x1) + (x2 + x3)) + ((x4 + x5) + (x6 + x7));                     \\\n"
-    "    out[g] = SUM(s);                                                             \\\n"
-    "}\n"
-    "#define SUM1(s) (s)\n"
-    "#define SUM4(s) ((s.x + s.y) + (s.z + s.w))\n"
-    "#define SUM8(s) (SUM4(s.lo) + SUM4(s.hi))\n"
-    "FMA_KERNEL(k_fma1, float, SUM1)\n"
-    "FMA_KERNEL(k_fma4, float4, SUM4)\n"
-    "#define SUM16(s) (SUM8(s.lo) + SUM8(s.hi))\n"
-    "FMA_KERNEL(k_fma8, float8, SUM8)\n"
-    "FMA_KERNEL(k_fma16, float16, SUM16)\n";
+    "}\n";
 
 static clg_status micro_kernel(bdev *b, const char *name, cl_kernel *k)
 {
@@ -191,74 +161,24 @@ static clg_status micro_kernel(bdev *b, const char *name, cl_kernel *k)
     return err == CL_SUCCESS ? CLG_OK : CLG_ERR_OPENCL;
 }
 
-/* Times of one FMA kernel variant (calibrated to ~target s per run); returns flop per run, <0 on error. */
-static double peak_variant(bdev *b, cl_kernel k, int width, size_t gs, cl_mem out, double *t)
-{
-    float a = 0.999f, c = 0.001f;
-    int iters = 16;
-    clSetKernelArg(k, 0, sizeof out, &out);
-    clSetKernelArg(k, 1, sizeof a, &a);
-    clSetKernelArg(k, 2, sizeof c, &c);
-    double target = b->o->quick ? 0.02 : 0.06;
-    for (;;) {
-        clSetKernelArg(k, 3, sizeof iters, &iters);
-        double t0 = util_now();
-        if (clEnqueueNDRangeKernel(b->q, k, 1, NULL, &gs, NULL, 0, NULL, NULL) != CL_SUCCESS || cl_finish(b))
-            return -1;
-        double dt = util_now() - t0;
-        if (dt >= target || iters >= (1 << 22))
-            break;
-        double f = target / (dt > 1e-5 ? dt : 1e-5);
-        iters = (int)(iters * (f > 16 ? 16 : f < 1.25 ? 1.25 : f * 1.1));
-    }
-    for (int r = 0; r < b->reps; r++) {
-        double t0 = util_now();
-        if (clEnqueueNDRangeKernel(b->q, k, 1, NULL, &gs, NULL, 0, NULL, NULL) != CL_SUCCESS || cl_finish(b))
-            return -1;
-        t[r] = util_now() - t0;
-    }
-    return 16.0 * width * (double)iters * (double)gs;
-}
-
-/* Peak: the best of multiply-add chains (fma or mad, see micro_src) on float, float4, float8 and float16 (runtimes vectorise differently). */
+/* Peak: the best of multiply-add chains on float, float4, float8 and float16 (bench_peak_flops,
+ * shared with `train --profile`); kept in b->peak_gflops for the training rows' fraction of it. */
 static void bench_peak(bdev *b)
 {
     int row = metric_row(b->r, "peak_gflops", "peak FLOP/s (multiply-add chains, best of float1/4/8/16)", "GFLOP/s");
-    static const char *const names[] = { "k_fma1", "k_fma4", "k_fma8", "k_fma16" };
-    static const int widths[] = { 1, 4, 8, 16 };
-    size_t gs = (size_t)(b->info->compute_units ? b->info->compute_units : 1) * 2048;
-    if (gs < 8192)
-        gs = 8192;
-    cl_int err;
-    cl_mem out = clCreateBuffer((cl_context)clg_ctx_cl_context(b->ctx), CL_MEM_WRITE_ONLY, gs * 4, NULL, &err);
-    if (err != CL_SUCCESS) {
-        rec_fail(b->r, row, b->col, CLG_ERR_OPENCL, "buffer");
+    double rates[64];
+    int width = 0;
+    cellv *c = &b->r->c[row][b->col];
+    clg_status st = bench_peak_flops(b->ctx, (int)b->info->compute_units, b->o->quick ? 0.02 : 0.06, b->reps, rates,
+                                     &width, c->msg, sizeof c->msg);
+    if (st) {
+        c->state = st == CLG_ERR_UNSUPPORTED ? ST_NA : ST_ERR;
         return;
     }
-    double best = -1, t[64];
-    for (int v = 0; v < 4; v++) {
-        cl_kernel k = NULL;
-        clg_status st = micro_kernel(b, names[v], &k);
-        if (st) {
-            rec_fail(b->r, row, b->col, st, "build");
-            break;
-        }
-        double flop = peak_variant(b, k, widths[v], gs, out, t);
-        clReleaseKernel(k);
-        if (flop < 0) {
-            b->r->c[row][b->col].state = ST_ERR;
-            snprintf(b->r->c[row][b->col].msg, sizeof b->r->c[0][0].msg, "peak: OpenCL error in %s", names[v]);
-            break;
-        }
-        double rate = flop / util_sort_median(t, b->reps);
-        if (getenv("CLGRAD_BENCH_VERBOSE"))
-            fprintf(stderr, "  %s: %.1f GFLOP/s\n", names[v], rate * 1e-9);
-        if (rate > best) {
-            best = rate;
-            rec_times(b->r, row, b->col, t, b->reps, flop, 1e-9);
-        }
-    }
-    clReleaseMemObject(out);
+    for (int i = 0; i < b->reps; i++)
+        rates[i] *= 1e-9;
+    rec_values(b->r, row, b->col, rates, b->reps);
+    b->peak_gflops = c->med;
 }
 
 static void bench_bandwidth(bdev *b)
@@ -760,23 +680,64 @@ static clg_status time_steps(bdev *b, clg_graph *g, int x, const float *hx, int 
     return CLG_OK;
 }
 
-/* Kernel launches of one training step (the last one timed) into row `row`. */
-static void rec_step_launches(bdev *b, clg_graph *g, int row)
+/* The rows of a training step: samples/s, launches, GEMM GFLOP/s and its fraction of the peak,
+ * created together so that their order does not depend on which device fails first. */
+typedef struct step_rows {
+    int rate, launches, gflops, frac;
+} step_rows;
+
+static step_rows train_rows(results *r, const char *key, const char *what, const char *label)
+{
+    char k[80], l[80];
+    step_rows s;
+    s.rate = metric_row(r, key, label, "samples/s");
+    snprintf(k, sizeof k, "%s_launches", key);
+    snprintf(l, sizeof l, "%s step: kernel launches", what);
+    s.launches = metric_row(r, k, l, "launches");
+    snprintf(k, sizeof k, "%s/gflops", key);
+    snprintf(l, sizeof l, "%s step: GEMM FLOP/s (step_flops x steps/s)", what);
+    s.gflops = metric_row(r, k, l, "GFLOP/s");
+    snprintf(k, sizeof k, "%s/peak_frac", key);
+    snprintf(l, sizeof l, "%s step: GEMM FLOP/s as a fraction of peak", what);
+    s.frac = metric_row(r, k, l, "x peak");
+    return s;
+}
+
+/* Kernel launches of one training step (the last one timed), and its GEMM FLOP/s (step_flops of
+ * the plan x the steps per second of the samples/s cell) and their fraction of this device's peak. */
+static void rec_step_stats(bdev *b, clg_graph *g, int batch, const step_rows *rows)
 {
     clg_graph_stats gs;
     clg_status st = clg_graph_stats_get(g, &gs);
     if (st) {
-        rec_fail(b->r, row, b->col, st, "stats");
+        rec_fail(b->r, rows->launches, b->col, st, "stats");
         return;
     }
     double v = (double)gs.step_launches;
-    rec_values(b->r, row, b->col, &v, 1);
+    rec_values(b->r, rows->launches, b->col, &v, 1);
+    const cellv *rate = &b->r->c[rows->rate][b->col];
+    if (rate->state != ST_OK || gs.step_flops <= 0)
+        return;
+    double scale = gs.step_flops / batch * 1e-9; /* samples/s -> GFLOP/s */
+    cellv *c = &b->r->c[rows->gflops][b->col];
+    *c = *rate;
+    c->med *= scale;
+    c->min *= scale;
+    c->max *= scale;
+    if (b->peak_gflops > 0) {
+        cellv *f = &b->r->c[rows->frac][b->col];
+        *f = *c;
+        f->med /= b->peak_gflops;
+        f->min /= b->peak_gflops;
+        f->max /= b->peak_gflops;
+    } else {
+        rec_skip(b->r, rows->frac, b->col, "no peak measured");
+    }
 }
 
-/* A built training graph: Adam, plan, time its steps into `row` and its launches per step into
- * `lrow`; *stage names the part that failed. */
+/* A built training graph: Adam, plan, time its steps into rows; *stage names the part that failed. */
 static clg_status bench_graph(bdev *b, clg_graph *g, int x, const float *hx, int y, const int32_t *hy, int batch,
-                              int row, int lrow, const char **stage)
+                              const step_rows *rows, const char **stage)
 {
     clg_optim_options oo = clg_optim_defaults(CLG_OPTIM_ADAM);
     clg_status st;
@@ -784,15 +745,16 @@ static clg_status bench_graph(bdev *b, clg_graph *g, int x, const float *hx, int
     if ((st = clg_graph_set_optimizer(g, &oo)) || (st = clg_graph_plan(g, CLG_PLAN_TRAIN)))
         return st;
     *stage = "step";
-    if ((st = time_steps(b, g, x, hx, y, hy, batch, row)))
+    if ((st = time_steps(b, g, x, hx, y, hy, batch, rows->rate)))
         return st;
-    rec_step_launches(b, g, lrow);
+    rec_step_stats(b, g, batch, rows);
     return CLG_OK;
 }
 
 static void bench_mlp(bdev *b)
 {
-    int row = metric_row(b->r, "train/mlp", "MLP 784-256-256-10 b128 Adam step", "samples/s");
+    step_rows rows = train_rows(b->r, "train/mlp", "MLP", "MLP 784-256-256-10 b128 Adam step");
+    int row = rows.rate;
     const int widths[] = { 784, 256, 256, 10 }, batch = 128;
     clg_mlp m = { 0 };
     float *hx = malloc((size_t)batch * 784 * sizeof(float));
@@ -805,8 +767,7 @@ static void bench_mlp(bdev *b)
     for (int i = 0; i < batch; i++)
         hy[i] = (int32_t)((i * 7919u) % 10u);
     if ((st = clg_mlp_build(b->ctx, widths, 4, batch, 1, &m)) ||
-        (st = bench_graph(b, m.g, m.x, hx, m.labels, hy, batch, row,
-                          metric_row(b->r, "train/mlp_launches", "MLP step: kernel launches", "launches"), &stage)))
+        (st = bench_graph(b, m.g, m.x, hx, m.labels, hy, batch, &rows, &stage)))
         goto fail;
     goto out;
 fail:
@@ -819,7 +780,8 @@ out:
 
 static void bench_mae(bdev *b)
 {
-    int row = metric_row(b->r, "train/mae", "MAE 784-512-128 b256 Adam step", "samples/s");
+    step_rows rows = train_rows(b->r, "train/mae", "MAE", "MAE 784-512-128 b256 Adam step");
+    int row = rows.rate;
     clg_mae_config cfg = clg_mae_defaults();
     clg_mae m = { 0 };
     float *hx = malloc((size_t)cfg.batch * 784 * sizeof(float));
@@ -831,8 +793,7 @@ static void bench_mae(bdev *b)
     for (int i = 0; i < cfg.batch * 784; i++)
         hx[i] += 0.5f;
     if ((st = clg_mae_build(b->ctx, &cfg, &m)) ||
-        (st = bench_graph(b, m.g, m.x, hx, -1, NULL, cfg.batch, row,
-                          metric_row(b->r, "train/mae_launches", "MAE step: kernel launches", "launches"), &stage)))
+        (st = bench_graph(b, m.g, m.x, hx, -1, NULL, cfg.batch, &rows, &stage)))
         goto fail;
     goto out;
 fail:
@@ -846,7 +807,8 @@ out:
  * cutout, noise), 784-512-128 encoder, 128-128-64 head, NT-Xent; images (not views) per second. */
 static void bench_simclr(bdev *b)
 {
-    int row = metric_row(b->r, "train/simclr", "SimCLR 784-512-128 b256 x2 views Adam step", "samples/s");
+    step_rows rows = train_rows(b->r, "train/simclr", "SimCLR", "SimCLR 784-512-128 b256 x2 views Adam step");
+    int row = rows.rate;
     clg_simclr_config cfg = clg_simclr_defaults();
     clg_simclr m = { 0 };
     float *hx = malloc((size_t)cfg.batch * 784 * sizeof(float));
@@ -858,8 +820,7 @@ static void bench_simclr(bdev *b)
     for (int i = 0; i < cfg.batch * 784; i++)
         hx[i] += 0.5f;
     if ((st = clg_simclr_build(b->ctx, &cfg, &m)) ||
-        (st = bench_graph(b, m.g, m.x, hx, -1, NULL, cfg.batch, row,
-                          metric_row(b->r, "train/simclr_launches", "SimCLR step: kernel launches", "launches"), &stage)))
+        (st = bench_graph(b, m.g, m.x, hx, -1, NULL, cfg.batch, &rows, &stage)))
         goto fail;
     goto out;
 fail:
@@ -925,6 +886,50 @@ out:
     free(ng);
 }
 
+/* ---- time to first step ---------------------------------------------------------------------- */
+
+/* The first thing on a device: from t0 (before clg_ctx_create) through building the MLP training
+ * graph, planning it with Adam and one step finished, so it includes the program builds that step
+ * needs, from whatever caches are present (PoCL's, Mesa's, clgrad's): warm on a second run, cold
+ * with empty cache folders (tools/coldstart.sh measures both). */
+static void bench_first_step(bdev *b, double t0, double t_ctx)
+{
+    int row = metric_row(b->r, "start/mlp_first_step", "time to first MLP step (ctx, build, plan, 1 step)",
+                         "s");
+    const int widths[] = { 784, 256, 256, 10 }, batch = 128;
+    clg_mlp m = { 0 };
+    float *hx = malloc((size_t)batch * 784 * sizeof(float));
+    int32_t *hy = malloc((size_t)batch * sizeof(int32_t));
+    clg_optim_options oo = clg_optim_defaults(CLG_OPTIM_ADAM);
+    const char *stage = "build";
+    clg_status st = CLG_ERR_OUT_OF_MEMORY;
+    if (!hx || !hy)
+        goto fail;
+    fill_rand(hx, (size_t)batch * 784, 3);
+    for (int i = 0; i < batch; i++)
+        hy[i] = (int32_t)((i * 7919u) % 10u);
+    if ((st = clg_mlp_build(b->ctx, widths, 4, batch, 1, &m)))
+        goto fail;
+    stage = "plan";
+    if ((st = clg_graph_set_optimizer(m.g, &oo)) || (st = clg_graph_plan(m.g, CLG_PLAN_TRAIN)))
+        goto fail;
+    stage = "step";
+    if ((st = clg_graph_set_input(m.g, m.x, hx)) || (st = clg_graph_set_input(m.g, m.labels, hy)) ||
+        (st = clg_graph_step(m.g, NULL)) || (st = clg_ctx_finish(b->ctx)))
+        goto fail;
+    double v = util_now() - t0;
+    rec_values(b->r, row, b->col, &v, 1);
+    v = t_ctx - t0;
+    rec_values(b->r, metric_row(b->r, "start/ctx", "of which clg_ctx_create", "s"), b->col, &v, 1);
+    goto out;
+fail:
+    rec_fail(b->r, row, b->col, st, stage);
+out:
+    clg_mlp_free(&m);
+    free(hx);
+    free(hy);
+}
+
 /* ---- one device ------------------------------------------------------------------------------ */
 
 static void bench_device(results *r, const clg_device_info *d, int col, const opts *o)
@@ -952,6 +957,8 @@ static void bench_device(results *r, const clg_device_info *d, int col, const op
         return;
     }
     b.q = (cl_command_queue)clg_ctx_cl_queue(b.ctx);
+    snprintf(r->section, sizeof r->section, "start");
+    bench_first_step(&b, t0, util_now());
     snprintf(r->section, sizeof r->section, "device");
     bench_peak(&b);
     if (getenv("CLGRAD_BENCH_VERBOSE"))
@@ -1422,10 +1429,15 @@ static void usage(FILE *f)
             "usage: clgrad bench [--device SPEC[,SPEC...]] [--quick] [--full] [--reps N]\n"
             "                    [--paths tiled,local,simple,clblast] [--json FILE]\n"
             "       clgrad bench compare A.json B.json\n"
-            "Measures, per device side by side: peak FLOP/s, copy bandwidth, launch latency, GEMM GFLOP/s\n"
-            "per path at the MLP shapes and 512^3 (beside host OpenBLAS when linked), op times and\n"
-            "training throughput and kernel launches per step of the MLP and MAE steps, SGNS positions/s.  Cells are medians\n"
-            "with (min-max).\n"
+            "Measures, per device side by side: time to first MLP step, peak FLOP/s, copy bandwidth, launch\n"
+            "latency, GEMM GFLOP/s per path at the MLP shapes and 512^3 (beside host OpenBLAS when linked),\n"
+            "op times, and for the MLP, MAE and SimCLR steps samples/s, kernel launches, GEMM FLOP/s and\n"
+            "their fraction of the peak; SGNS positions/s.  Cells are medians with (min-max).\n"
+            "Time to first step: from clg_ctx_create through building and planning the MLP and its first\n"
+            "step, before anything else runs on the device; it includes the program builds from whatever\n"
+            "caches are present (PoCL's, Mesa's, clgrad's), so it depends on their state: tools/coldstart.sh\n"
+            "measures it cold and warm.  GEMM FLOP/s: the graph's step_flops (2*M*N*K per product a step\n"
+            "runs; element-wise work not counted) times steps/s.\n"
             "  --device   devices to measure (default: all; auto, cpu, gpu, P:D, name substring)\n"
             "  --quick    fewer repetitions and only 512^3 NN among the square shapes\n"
             "  --full     also 2048^3, and on rusticl the tiled path, CLBlast and 512^3 on all paths\n"

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bench_cases.h"
 #include "cli.h"
 #include "util.h"
 
@@ -598,6 +599,14 @@ void cli_gather_rows(const int *order, int n, int step, int B, int row0, int row
     }
 }
 
+/* The profiled graph's training steps and their wall time (cli_train_epoch), for cli_profile_print. */
+static struct {
+    const clg_graph *g;
+    clg_ctx *ctx;
+    long steps;
+    double seconds;
+} g_prof;
+
 int cli_graph_insight(clg_graph *g, const char *dot_path, int profile)
 {
     clg_status st;
@@ -614,6 +623,41 @@ int cli_graph_insight(clg_graph *g, const char *dot_path, int profile)
     }
     if (profile && (st = clg_graph_set_profile(g, 1)))
         return cli_fail("profiling", st);
+    if (profile) {
+        g_prof.g = g;
+        g_prof.steps = 0;
+        g_prof.seconds = 0;
+    }
+    return 0;
+}
+
+int cli_profile_print(clg_graph *g, FILE *f)
+{
+    clg_status st;
+    if ((st = clg_graph_profile_print(g, f)))
+        return cli_fail("profile", st);
+    clg_graph_stats gs;
+    if (g != g_prof.g || !g_prof.steps || g_prof.seconds <= 0 || clg_graph_stats_get(g, &gs) || gs.step_flops <= 0)
+        return 0;
+    double ms = g_prof.seconds * 1e3 / (double)g_prof.steps, gflops = gs.step_flops / ms * 1e-6;
+    fprintf(f, "GEMM work %.6g MFLOP per step (2*M*N*K per product; element-wise work not counted), %.2f ms per "
+               "profiled step (synchronised after every op)\n", gs.step_flops * 1e-6, ms);
+    if (clg_dist_size() > 1) {
+        fprintf(f, "%.1f GFLOP/s per step on this rank (the peak is not measured under mpirun)\n", gflops);
+        return 0;
+    }
+    /* the FMA peak as `clgrad bench` measures it, with 10 ms launches (~0.3 s in all) */
+    double rates[3];
+    int width;
+    char why[256];
+    const clg_device_info *d = clg_ctx_device(g_prof.ctx);
+    if ((st = bench_peak_flops(g_prof.ctx, d ? (int)d->compute_units : 1, 0.01, 3, rates, &width, why, sizeof why))) {
+        fprintf(f, "%.1f GFLOP/s per step (peak not measured: %s)\n", gflops, why);
+        return 0;
+    }
+    double peak = rates[1] * 1e-9;
+    fprintf(f, "%.3g GFLOP/s per step = %.3g%% of this device's measured FMA peak (%.1f GFLOP/s, float%d chains)\n",
+            gflops, 100.0 * gflops / peak, peak, width);
     return 0;
 }
 
@@ -682,6 +726,11 @@ int cli_train_epoch(cli_epoch *e)
         return rc;
     }
     e->seconds = util_now() - t0;
+    if (e->g == g_prof.g) {
+        g_prof.ctx = e->ctx;
+        g_prof.steps += e->steps - e->s0;
+        g_prof.seconds += e->seconds;
+    }
     if (show)
         util_progress_end(&p);
     /* under several ranks: the time from the end of backward to the optimizer (staging, MPI and

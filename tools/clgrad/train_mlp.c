@@ -234,7 +234,7 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
            train_s, train_s > run.train_s ? trained / (train_s - run.train_s) : 0, dev.name);
     printf("wrote %s, %s, %s\n", out, log, lpaths.svg);
     if (cfg->profile)
-        clg_graph_profile_print(m.g, stdout);
+        cli_profile_print(m.g, stdout);
     rc = 0;
 out:
     cli_run_free(&run);

@@ -340,7 +340,7 @@ int cmd_train_simclr(int argc, char **argv)
            train_s > run.train_s ? trained / (train_s - run.train_s) : 0, dev.name);
     printf("wrote %s, %s, %s, %s\n", out, paths.csv, paths.svg, paths.png);
     if (profile)
-        clg_graph_profile_print(m.g, stdout);
+        cli_profile_print(m.g, stdout);
     rc = 0;
 out:
     cli_run_free(&run);
