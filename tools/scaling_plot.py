@@ -206,7 +206,8 @@ def main():
                   xs(gseries), gseries, False)
     rounds = max(v[3] for v in s.values())
     head = [c for c in comments if c.startswith(("cpu:", "device:"))]
-    title = f"clgrad scaling (#17): median of {rounds} alternating round{'s' if rounds != 1 else ''}, whiskers: range of the rounds"
+    title = (f"clgrad scaling (#17): median of {rounds} alternating rounds, whiskers: range of the rounds"
+             if rounds > 1 else "clgrad scaling (#17): one round (no medians over rounds)")
     body.insert(0, f'<text x="{W / 2}" y="20" text-anchor="middle" font-size="15" font-weight="bold">{esc(title)}</text>')
     body.insert(1, f'<text x="{W / 2}" y="37" text-anchor="middle" font-size="11" fill="#444">'
                    f'{esc(" · ".join(head))}</text>')
