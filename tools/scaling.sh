@@ -62,6 +62,7 @@ cleanup() { # closing the request pipes ends the servers; on an interruption the
 }
 trap cleanup EXIT
 trap 'stopped=1; exit 130' INT TERM
+trap 'exit 141' PIPE
 {
     echo "# clgrad scaling curves (#17), tools/scaling.sh, $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "# cpu: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) CPUs online, $(lscpu | sed -n 's/^Thread(s) per core: *//p') thread(s) per core"
@@ -92,12 +93,16 @@ fi
 side() { # round impl kind arg
     if [ "$2" = jax ]; then wfd=5 rfd=6; else wfd=3 rfd=4; fi
     echo "$2 $3 $4" >&$wfd
-    got=0
+    got=0 answered=0
     while IFS= read -r line <&$rfd; do
-        [ "$line" = . ] && break
+        if [ "$line" = . ]; then answered=1; break; fi
         echo "$1,$line" >>"$tmp"
         got=1
     done
+    if [ $answered = 0 ]; then
+        echo "scaling: the $2 side stopped during $3 $4 (see $log)" >&2
+        exit 1
+    fi
     [ $got = 1 ] || echo "scaling: round $1: $2 $3 $4 gave no result (see $log)" >&2
     # a BLAS's or XLA's idle workers spin for a while after a call: let them settle before
     # the other side runs
