@@ -751,23 +751,33 @@ static clg_status bench_graph(bdev *b, clg_graph *g, int x, const float *hx, int
     return CLG_OK;
 }
 
+/* The bench's MLP (784-256-256-10, batch 128) with a batch for it: *hx, *hy malloc'd (freed by
+ * the caller, also on failure). */
+#define MLP_BATCH 128
+static clg_status mlp_with_batch(clg_ctx *ctx, clg_mlp *m, float **hx, int32_t **hy)
+{
+    static const int widths[] = { 784, 256, 256, 10 };
+    *hx = malloc((size_t)MLP_BATCH * 784 * sizeof(float));
+    *hy = malloc((size_t)MLP_BATCH * sizeof(int32_t));
+    if (!*hx || !*hy)
+        return CLG_ERR_OUT_OF_MEMORY;
+    fill_rand(*hx, (size_t)MLP_BATCH * 784, 3);
+    for (int i = 0; i < MLP_BATCH; i++)
+        (*hy)[i] = (int32_t)((i * 7919u) % 10u);
+    return clg_mlp_build(ctx, widths, 4, MLP_BATCH, 1, m);
+}
+
 static void bench_mlp(bdev *b)
 {
     step_rows rows = train_rows(b->r, "train/mlp", "MLP", "MLP 784-256-256-10 b128 Adam step");
     int row = rows.rate;
-    const int widths[] = { 784, 256, 256, 10 }, batch = 128;
     clg_mlp m = { 0 };
-    float *hx = malloc((size_t)batch * 784 * sizeof(float));
-    int32_t *hy = malloc((size_t)batch * sizeof(int32_t));
+    float *hx = NULL;
+    int32_t *hy = NULL;
     const char *stage = "build";
-    clg_status st = CLG_ERR_OUT_OF_MEMORY;
-    if (!hx || !hy)
-        goto fail;
-    fill_rand(hx, (size_t)batch * 784, 3);
-    for (int i = 0; i < batch; i++)
-        hy[i] = (int32_t)((i * 7919u) % 10u);
-    if ((st = clg_mlp_build(b->ctx, widths, 4, batch, 1, &m)) ||
-        (st = bench_graph(b, m.g, m.x, hx, m.labels, hy, batch, &rows, &stage)))
+    clg_status st;
+    if ((st = mlp_with_batch(b->ctx, &m, &hx, &hy)) ||
+        (st = bench_graph(b, m.g, m.x, hx, m.labels, hy, MLP_BATCH, &rows, &stage)))
         goto fail;
     goto out;
 fail:
@@ -896,19 +906,13 @@ static void bench_first_step(bdev *b, double t0, double t_ctx)
 {
     int row = metric_row(b->r, "start/mlp_first_step", "time to first MLP step (ctx, build, plan, 1 step)",
                          "s");
-    const int widths[] = { 784, 256, 256, 10 }, batch = 128;
     clg_mlp m = { 0 };
-    float *hx = malloc((size_t)batch * 784 * sizeof(float));
-    int32_t *hy = malloc((size_t)batch * sizeof(int32_t));
+    float *hx = NULL;
+    int32_t *hy = NULL;
     clg_optim_options oo = clg_optim_defaults(CLG_OPTIM_ADAM);
     const char *stage = "build";
-    clg_status st = CLG_ERR_OUT_OF_MEMORY;
-    if (!hx || !hy)
-        goto fail;
-    fill_rand(hx, (size_t)batch * 784, 3);
-    for (int i = 0; i < batch; i++)
-        hy[i] = (int32_t)((i * 7919u) % 10u);
-    if ((st = clg_mlp_build(b->ctx, widths, 4, batch, 1, &m)))
+    clg_status st;
+    if ((st = mlp_with_batch(b->ctx, &m, &hx, &hy)))
         goto fail;
     stage = "plan";
     if ((st = clg_graph_set_optimizer(m.g, &oo)) || (st = clg_graph_plan(m.g, CLG_PLAN_TRAIN)))
