@@ -1,4 +1,5 @@
-/* test_gemm.c — the gemm ops vs the double reference and finite differences, per device and per path. */
+/* test_gemm.c — the gemm ops vs the double reference and finite differences, per device and per path
+ * (--slow: the sweeps of every register tile over every shape). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +10,9 @@
 #include "harness.h"
 #include "ref_ops.h"
 
-/* (M, K, N) of op(A)·op(B): 1, 7, 33 and >1000 along each axis, full register tiles (8x32,
+/* The sweep_* tests (suite "slow", `test_gemm --slow`) run every tile configuration over this
+ * table; the quick tests (default suite) fewer, see below.
+ * (M, K, N) of op(A)·op(B): 1, 7, 33 and >1000 along each axis, full register tiles (8x32,
  * 4x4 with K a multiple of 16) and partial ones. */
 static const int shapes[][3] = {
     { 1, 1, 1 }, { 7, 33, 5 }, { 33, 7, 33 }, { 3, 1031, 5 }, { 1031, 3, 2 }, { 2, 3, 1031 },
@@ -34,6 +37,20 @@ static int teardown_path(void **s)
     memset(&gopt, 0, sizeof gopt);
     apply();
     return 0;
+}
+
+/* The quick tests' register tiles (small: they compile several times faster than the tuned ones),
+ * with the register tiles per work-item down M fixed (RM; the default derives it from the shape,
+ * so each shape of the table would be a program of its own): 4 rows x two float8 vectors (16 wide:
+ * A·Bᵀ takes gemm_tiled_t), one tile per work-item; or (vec16) 2 rows x one float16, two tiles per
+ * work-item (one where M <= 2: another variant). */
+static void cheap_tiles(int vec16)
+{
+    gopt.rm = vec16 ? 2 : 1;
+    if (vec16)
+        SET3(tile, 2, 16, 1);
+    else
+        SET3(tile, 4, 8, 2);
 }
 
 /* Tolerance of an f32 dot product of length K with terms in [-1,1]. */
@@ -88,7 +105,7 @@ static void bmm_all(const char *path)
     }
 }
 
-static void test_matmul_tiled(void **s)
+static void sweep_matmul_tiled(void **s)
 {
     (void)s;
     matmul_all("tiled", N_SHAPES, 1);
@@ -110,7 +127,7 @@ static void test_matmul_tiled(void **s)
 }
 /* The unpacked register-tiled kernels, whatever the size-based default (narrow-N vector
  * loads: N = 5, 33, 65 with K up to 1031). */
-static void test_matmul_unpacked(void **s)
+static void sweep_matmul_unpacked(void **s)
 {
     (void)s;
     if (clg_test_is_rusticl())
@@ -123,7 +140,7 @@ static void test_matmul_unpacked(void **s)
 /* The packed gemm_block kernel (PoCL's default from 1024^3 on; never used on rusticl, so
  * skipped there) with small blocks, so the table's shapes span several blocks and
  * k-blocks: partial blocks and register tiles, clamped rows, zero columns. */
-static void test_matmul_block(void **s)
+static void sweep_matmul_block(void **s)
 {
     (void)s;
     if (clg_test_is_rusticl())
@@ -142,7 +159,7 @@ static void test_matmul_block(void **s)
     matmul_all("tiled", N_SHAPES, 0);
 }
 
-static void test_bmm_block(void **s)
+static void sweep_bmm_block(void **s)
 {
     (void)s;
     if (clg_test_is_rusticl())
@@ -169,11 +186,12 @@ static void matmul_nt(size_t n_shapes, int backward)
 /* A·Bᵀ through a transposed copy of B in the ctx's scratch buffer (PoCL's default from
  * 1024^3 on): every table shape (1, 7, 33, 1031 along M, K and N; the scratch grows and is
  * reused), batches, and the NN form on both gemm_block and the unpacked kernel. */
-static void test_matmul_transpose(void **s)
+static void transpose_run(int cheap)
 {
-    (void)s;
     gopt.nt = CLG_GEMM_NT_TRANSPOSE;
     apply();
+    if (cheap)
+        cheap_tiles(0);
     matmul_nt(N_SHAPES, 1);
     use_path("tiled");
     for (int i = 0; i < 2; i++) {
@@ -192,10 +210,12 @@ static void test_matmul_transpose(void **s)
         matmul_nt(N_SHAPES, 0);
 }
 
+static void sweep_matmul_transpose(void **s) { (void)s; transpose_run(0); }
+
 /* The A·Bᵀ kernels side by side: gemm_tiled_k (forced; the default picks gemm_tiled_t
  * for whole 16-wide tiles), gemm_tiled_t with two vectors per row and several k-chunks
  * (K = 1031), and with register tiles down M split over work-items. */
-static void test_matmul_nt_kernels(void **s)
+static void sweep_matmul_nt_kernels(void **s)
 {
     (void)s;
     gopt.nt = CLG_GEMM_NT_DIRECT;
@@ -215,9 +235,137 @@ static void test_matmul_nt_kernels(void **s)
 
 static void test_matmul_local(void **s) { (void)s; matmul_all("local", N_SHAPES, 1); }
 static void test_matmul_simple(void **s) { (void)s; matmul_all("simple", N_SHAPES, 1); }
-static void test_bmm_tiled(void **s) { (void)s; bmm_all("tiled"); }
+static void sweep_bmm_tiled(void **s) { (void)s; bmm_all("tiled"); }
 static void test_bmm_local(void **s) { (void)s; bmm_all("local"); }
 static void test_bmm_simple(void **s) { (void)s; bmm_all("simple"); }
+
+/* ---- quick tests (the default suite) ----------------------------------------------------------
+ * Every kernel family x transpose combination x edge case of the sweep_* tests (partial register
+ * tiles and RM groups, K remainders, several vectors per row, partial blocks and k-blocks,
+ * batches, the transposed-B path) on the cheap tiles, each program built once per process (the
+ * tests share the configurations: a variant is built on first use and kept by the ctx); the
+ * tuned tiles and blocks once per class and transposition.  Every tile x every shape: the
+ * sweep_* tests, `test_gemm --slow` (meson suite "slow"). */
+
+/* Shapes 1, 2 and 8 of the table (7x33x5, 33x7x33, 17x37x65): partial tiles along M and N, a
+ * K remainder; pairs of 2-row register tiles, the last tile partly past M, the last pair's second
+ * tile wholly past M for M = 33 and 17. */
+static void matmul_three(void)
+{
+    static const size_t pick[] = { 1, 2, 8 };
+    use_path("tiled");
+    for (int t = 0; t < 4; t++)
+        for (size_t i = 0; i < 3; i++) {
+            op_case c = mm_case(shapes[pick[i]][0], shapes[pick[i]][1], shapes[pick[i]][2], t & 1, t >> 1);
+            check_op_forward(tctx, &c, 1500 + 10 * i + t);
+        }
+}
+
+/* The unpacked kernels (gemm_tiled_n; gemm_tiled_t for A·Bᵀ) over the table on the cheap tiles,
+ * then float16 vectors on three shapes (the sweep: every shape). */
+static void test_matmul_tiled(void **s)
+{
+    (void)s;
+    cheap_tiles(0);
+    matmul_all("tiled", N_SHAPES, 1);
+    cheap_tiles(1);
+    matmul_three();
+    op_case b = bmm_case(3, 9, 17, 35, 0, 1);
+    check_op_forward(tctx, &b, 3300);
+}
+
+/* The tuned register tiles as the default picks them (tile_params in src/gemm.c), one product
+ * each (they compile slowly; the kernels' edge cases run on the cheap tiles above): 8,16,2 for nn
+ * and tn at 7x33x40 (the product test_tuned_path and test_policy_fixed run on PoCL's default
+ * path), 12,16,2 where 12 rows pad M less (17x37x65), 16,16,1 for nt (gemm_tiled_t), 8,16,1 for
+ * narrow N (7x33x5).  rusticl, whose default path is simple: 12,16,2 and 16,16,1 only. */
+static void test_matmul_defaults(void **s)
+{
+    (void)s;
+    int rusticl = clg_test_is_rusticl();
+    use_path("tiled");
+    op_case c = mm_case(17, 37, 65, 0, 0);
+    check_op_forward(tctx, &c, 7000);
+    c = mm_case(7, 33, 40, 0, 1);
+    check_op_forward(tctx, &c, 7001);
+    if (rusticl)
+        return;
+    for (int ta = 0; ta < 2; ta++) {
+        c = mm_case(7, 33, 40, ta, 0);
+        check_op_forward(tctx, &c, 7002 + ta);
+    }
+    c = mm_case(7, 33, 5, 0, 0);
+    check_op_forward(tctx, &c, 7004);
+}
+
+/* gemm_block (PoCL only, see sweep_matmul_block) with small blocks over the table: several
+ * blocks and k-blocks, partial blocks and register tiles; then blocks rounded up to whole tiles
+ * (21 x 48) with an odd KB; then the tuned block (16,16,1 tiles in 128 x 256 x 256) once per
+ * transposition, K = 300 over several k-blocks. */
+static void test_matmul_block(void **s)
+{
+    (void)s;
+    if (clg_test_is_rusticl())
+        skip();
+    gopt.kernel = CLG_GEMM_KERNEL_BLOCK;
+    apply();
+    SET3(tile, 4, 8, 2);
+    SET3(block, 16, 32, 16);
+    matmul_all("tiled", N_SHAPES, 1);
+    SET3(tile, 3, 16, 1);
+    SET3(block, 20, 40, 23);
+    matmul_all("tiled", N_SHAPES, 0);
+    SET3(tile, 0, 0, 0);
+    SET3(block, 0, 0, 0);
+    for (int t = 0; t < 4; t++) {
+        op_case c = mm_case(17, 300, 65, t & 1, t >> 1);
+        check_op_forward(tctx, &c, 7100 + t);
+    }
+}
+
+/* Batches on gemm_block: test_matmul_block's first configuration (no program of its own). */
+static void test_bmm_block(void **s)
+{
+    (void)s;
+    if (clg_test_is_rusticl())
+        skip();
+    gopt.kernel = CLG_GEMM_KERNEL_BLOCK;
+    apply();
+    SET3(tile, 4, 8, 2);
+    SET3(block, 16, 32, 16);
+    bmm_all("tiled");
+}
+
+static void test_matmul_transpose(void **s) { (void)s; transpose_run(1); }
+
+/* gemm_tiled_k forced (K >= 64: K = 1031 and the backward products of the table's K = 1031
+ * shape; shorter K keeps gemm_tiled_t) with float8, then float16 vectors along K (3x1031x5
+ * only), and a tile
+ * 8 wide (not a whole 16-wide vector: no gemm_tiled_t) with float4 vectors: gemm_tiled_k where
+ * K >= 16, gemm_tiled_n gathering B below. */
+static void test_matmul_nt_kernels(void **s)
+{
+    (void)s;
+    gopt.nt = CLG_GEMM_NT_DIRECT;
+    gopt.kernel = CLG_GEMM_KERNEL_TILED_K;
+    cheap_tiles(0);
+    matmul_nt(N_SHAPES, 1);
+    cheap_tiles(1);
+    op_case c = mm_case(3, 1031, 5, 0, 1);
+    check_op_forward(tctx, &c, 5400);
+    check_op_backward(tctx, &c, 5401);
+    gopt.kernel = CLG_GEMM_KERNEL_DEFAULT;
+    gopt.rm = 1;
+    SET3(tile, 4, 4, 2);
+    matmul_nt(N_SHAPES, 0);
+}
+
+static void test_bmm_tiled(void **s)
+{
+    (void)s;
+    cheap_tiles(0);
+    bmm_all("tiled");
+}
 
 /* CLBlast compiles its kernels on first use (seconds on PoCL) and its large-matrix kernels
  * are slow on rusticl: tiny shapes only (CLBlast's direct kernels). */
@@ -236,16 +384,18 @@ static void test_clblast(void **s)
     check_op_backward(tctx, &b, 4201);
 }
 
-/* Operands and result as views at odd element offsets into larger buffers. */
-static void test_offsets(void **s)
+/* Operands and result as views at odd element offsets into larger buffers; with `cheap`, the
+ * tiled kernels in the quick tests' configuration (cheap_tiles: no program of their own). */
+static void offsets_run(int cheap)
 {
-    (void)s;
     const char *paths[] = { "tiled", "local", "simple", "block", "transpose" };
     const int M = 9, K = 17, N = 33, off = 5;
     for (size_t p = 0; p < 5; p++) {
         /* "block": the tiled path's packed kernel, two k-blocks (rusticl: unpacked);
          * "transpose": A·Bᵀ through the transposed scratch copy of B */
         use_path(p >= 3 ? "tiled" : paths[p]);
+        if (cheap)
+            cheap_tiles(0);
         if (p == 4) {
             gopt.kernel = CLG_GEMM_KERNEL_DEFAULT;
             apply();
@@ -256,7 +406,10 @@ static void test_offsets(void **s)
         if (p == 3) {
             gopt.kernel = CLG_GEMM_KERNEL_BLOCK;
             apply();
-            SET3(block, 16, 16, 16);
+            if (cheap)
+                SET3(block, 16, 32, 16);
+            else
+                SET3(block, 16, 16, 16);
         }
         for (int t = 0; t < 4; t++) {
             op_case c = mm_case(M, K, N, t & 1, t >> 1);
@@ -301,6 +454,9 @@ static void test_offsets(void **s)
         }
     }
 }
+
+static void test_offsets(void **s) { (void)s; offsets_run(1); }
+static void sweep_offsets(void **s) { (void)s; offsets_run(0); }
 
 /* K == 0 gives zeros (and accumulate leaves the gradient alone); M == 0 does nothing. */
 /* A `clgrad tune` result picks the path for its class on a new ctx (it survives a restart), and a
@@ -582,11 +738,22 @@ static void test_bad_shapes(void **s)
     clg_tensor_free(&o);
 }
 
-int main(void)
+/* A sweep under the quick test's name (CLGRAD_TEST_FILTER patterns select either). */
+#define SWEEP(name) { "test_" #name, sweep_##name, NULL, teardown_path, NULL }
+
+int main(int argc, char **argv)
 {
+    /* --slow: every tile x every shape (meson suite "slow"; the default suite runs the rest) */
+    if (argc > 1 && !strcmp(argv[1], "--slow")) {
+        const struct CMUnitTest sweeps[] = {
+            SWEEP(matmul_tiled), SWEEP(matmul_unpacked), SWEEP(matmul_block), SWEEP(bmm_block),
+            SWEEP(matmul_transpose), SWEEP(matmul_nt_kernels), SWEEP(bmm_tiled), SWEEP(offsets),
+        };
+        return clg_test_run_per_device("gemm-slow", sweeps, sizeof sweeps / sizeof sweeps[0]);
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_matmul_tiled, teardown_path),
-        cmocka_unit_test_teardown(test_matmul_unpacked, teardown_path),
+        cmocka_unit_test_teardown(test_matmul_defaults, teardown_path),
         cmocka_unit_test_teardown(test_matmul_block, teardown_path),
         cmocka_unit_test_teardown(test_bmm_block, teardown_path),
         cmocka_unit_test_teardown(test_matmul_transpose, teardown_path),
