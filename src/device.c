@@ -86,6 +86,7 @@ static void fill_info(cl_platform_id p, cl_device_id d, int pi, int di, clg_devi
     o->global_mem = dev_ulong(d, CL_DEVICE_GLOBAL_MEM_SIZE);
     o->local_mem = dev_ulong(d, CL_DEVICE_LOCAL_MEM_SIZE);
     o->max_alloc = dev_ulong(d, CL_DEVICE_MAX_MEM_ALLOC_SIZE);
+    o->float_width = dev_uint(d, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT);
     size_t wg = 0;
     clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof wg, &wg, NULL);
     o->max_work_group = wg;

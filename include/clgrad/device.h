@@ -49,6 +49,8 @@ typedef struct clg_device_info {
     size_t max_work_group;
     int fp16, fp64;
     int fma;                     /* CL_FP_FMA in CL_DEVICE_SINGLE_FP_CONFIG: fma() in hardware */
+    unsigned float_width;        /* CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT (PoCL: 8 on AVX2 CPUs, 16 with
+                                  * AVX-512): the register tiles of the CPU GEMM kernels follow it */
     char extensions[2048];       /* truncated if longer */
     void *platform_id;           /* cl_platform_id */
     void *device_id;             /* cl_device_id */

@@ -197,12 +197,14 @@ static int time_candidate(const clg_device_info *d, const clg_gemm_options *gemm
 
 static int tune_device(const clg_device_info *d, const sdata *data, int quick)
 {
-    static const int tms[] = { 4, 8, 12, 16 }, vws[] = { 4, 8, 16 }, nvs[] = { 1, 2 };
-    int cand[24][3], nc = 0;
-    for (int i = 0; i < 4; i++)
+    /* --quick: the vector widths of the untuned defaults (16, and the device's native width: 8
+     * on AVX2) and TM 6..16 */
+    static const int tms[] = { 4, 6, 8, 12, 16 }, vws[] = { 4, 8, 16 }, nvs[] = { 1, 2 };
+    int cand[30][3], nc = 0;
+    for (int i = 0; i < 5; i++)
         for (int j = 0; j < 3; j++)
             for (int k = 0; k < 2; k++) {
-                if (quick && (tms[i] == 4 || vws[j] != 16))
+                if (quick && (tms[i] == 4 || (vws[j] != 16 && vws[j] != (int)d->float_width)))
                     continue;
                 cand[nc][0] = tms[i];
                 cand[nc][1] = vws[j];
