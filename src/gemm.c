@@ -188,8 +188,8 @@ static const int *tuned(clg_ctx *ctx, int cls)
  * padded), 16,16,1 for nt (gemm_tiled_t; 12,16,2 was up to 8% slower there), 8,16,1 for narrow
  * N < 32 (more work-groups for the cores).  Narrower devices (AVX2: 16 ymm registers, which
  * those tiles overflow) take 6,8,2 (12 float8 accumulators, the classic 6x16 AVX2 micro-tile)
- * for nn, tn and narrow; on this AVX2 VM (PoCL) it made 512^3 59 -> 98 GFLOP/s and the MLP /
- * MAE steps ~1.4x faster; nt keeps 16,16,1 (no faster with 6,8,2 or 8,8,1 there).  What
+ * for every class; on this AVX2 VM (PoCL) it made 512^3 59 -> 98 GFLOP/s, nt 128x256·(784x256)ᵀ
+ * 56 -> 109 and 128x2048·(2048x2048)ᵀ 27 -> 122, and the MLP / MAE steps ~1.3x faster.  What
  * `clgrad tune` stored for this device and shape class (src/tune.c) comes first; the tile
  * option (CLGRAD_GEMM_TILE="TM,VW,NV") overrides all (for tuning). */
 static void option_tile(const clg_ctx *ctx, int *tm, int *vw, int *nv)
@@ -214,7 +214,7 @@ static void tile_params(clg_ctx *ctx, const gemm_call *g, int *tm, int *vw, int 
     /* wide: 12 rows, or 8 where that pads M less (M = 128: 11 tiles of 12 compute 132 rows;
      * PoCL fwd 128x256·256x256 0.101 -> 0.098 ms, dW 256x128ᵀ·128x256 0.103 -> 0.097 ms) */
     int tm12 = (g->M + 11) / 12 * 12, tm8 = (g->M + 7) / 8 * 8;
-    if (narrow_vectors(ctx) && cls != CLG_GEMM_CLASS_NT) {
+    if (narrow_vectors(ctx)) {
         *tm = 6;
         *vw = 8;
         *nv = 2;
@@ -303,7 +303,10 @@ static int rows_per_item(const clg_ctx *ctx, const gemm_call *g, int tm, int tn,
 /* Which tiled kernel: gemm_block (packed) for products of at least 1024^3 multiply-adds
  * (2048^3 for A·Bᵀ, gemm_tiled_k's case), where strided and cache-set-conflicting panels
  * slow the unpacked kernels down (2048^3 NN on PoCL: 70 vs 170 GFLOP/s); below that the
- * packing costs more than it saves (512^3: ~1.37 vs ~1.22 ms).  Never on rusticl
+ * packing costs more than it saves (512^3: ~1.37 vs ~1.22 ms).  On devices with 8-wide vectors
+ * (AVX2, narrow_vectors) the packed kernel wins from 2^24 multiply-adds (the AVX2 VM, GFLOP/s
+ * tiled -> block: 256x128·128x512 69 -> 94, MAE's 256x784·784x512 86 -> 125, 512^3 92 -> 117,
+ * 128x2048·2048x2048 39 -> 108; AᵀB about even; 128x256·256x256 62 -> 55 below it).  Never on rusticl
  * (gemm_no_block): llvmpipe miscompiles gemm_block's k-block loop (wrong sums once K > KB).
  * The kernel option (CLGRAD_GEMM_KERNEL=block|tiled|tiled_k) forces it on or off elsewhere. */
 static int use_block(const clg_ctx *ctx, const gemm_call *g)
@@ -313,7 +316,7 @@ static int use_block(const clg_ctx *ctx, const gemm_call *g)
     if (ctx->gemm.kernel)
         return ctx->gemm.kernel == CLG_GEMM_KERNEL_BLOCK;
     double fma = (double)g->M * (double)g->N * (double)g->K;
-    return fma >= (!g->ta && g->tb ? 8589934592.0 : 1073741824.0);
+    return fma >= (!g->ta && g->tb ? 8589934592.0 : narrow_vectors(ctx) ? 16777216.0 : 1073741824.0);
 }
 
 /* A·Bᵀ through a transposed copy of B (see use_transpose): B[z] ([N,K], row length ldb)
