@@ -304,9 +304,11 @@ static int rows_per_item(const clg_ctx *ctx, const gemm_call *g, int tm, int tn,
  * (2048^3 for A·Bᵀ, gemm_tiled_k's case), where strided and cache-set-conflicting panels
  * slow the unpacked kernels down (2048^3 NN on PoCL: 70 vs 170 GFLOP/s); below that the
  * packing costs more than it saves (512^3: ~1.37 vs ~1.22 ms).  On devices with 8-wide vectors
- * (AVX2, narrow_vectors) the packed kernel wins from 2^24 multiply-adds (the AVX2 VM, GFLOP/s
- * tiled -> block: 256x128·128x512 69 -> 94, MAE's 256x784·784x512 86 -> 125, 512^3 92 -> 117,
- * 128x2048·2048x2048 39 -> 108; AᵀB about even; 128x256·256x256 62 -> 55 below it).  Never on rusticl
+ * (AVX2, narrow_vectors) it is taken from 2^26 multiply-adds (the AVX2 VM, GFLOP/s tiled ->
+ * block: MAE's 256x784·784x512 86 -> 125, 512^3 92 -> 117, 128x2048·2048x2048 39 -> 108; AᵀB
+ * about even).  It wins from ~2^24 (256x128·128x512 69 -> 94; 128x784·784x256 even), but its
+ * cold build costs ~2-3 s more than gemm_tiled_n's, which `train mlp`'s first run would pay for
+ * nothing (#17 counts cold starts).  Never on rusticl
  * (gemm_no_block): llvmpipe miscompiles gemm_block's k-block loop (wrong sums once K > KB).
  * The kernel option (CLGRAD_GEMM_KERNEL=block|tiled|tiled_k) forces it on or off elsewhere. */
 static int use_block(const clg_ctx *ctx, const gemm_call *g)
@@ -316,7 +318,7 @@ static int use_block(const clg_ctx *ctx, const gemm_call *g)
     if (ctx->gemm.kernel)
         return ctx->gemm.kernel == CLG_GEMM_KERNEL_BLOCK;
     double fma = (double)g->M * (double)g->N * (double)g->K;
-    return fma >= (!g->ta && g->tb ? 8589934592.0 : narrow_vectors(ctx) ? 16777216.0 : 1073741824.0);
+    return fma >= (!g->ta && g->tb ? 8589934592.0 : narrow_vectors(ctx) ? 67108864.0 : 1073741824.0);
 }
 
 /* A·Bᵀ through a transposed copy of B (see use_transpose): B[z] ([N,K], row length ldb)
