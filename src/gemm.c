@@ -15,7 +15,8 @@
  * and other devices (GPUs) CLBlast, whose database holds tuned parameters for the GPUs it
  * knows (our local-memory kernel, local, is one output per work-item; where CLBlast fails on
  * a device, the default falls back to local for the rest of the ctx).  Within tiled,
- * products from 1024^3 up use the packed, cache-blocked gemm_block (see use_block; A·Bᵀ
+ * products from 1024^3 up (2^26 multiply-adds on 8-wide devices) use the packed,
+ * cache-blocked gemm_block (see use_block; tiles per native vector width: tile_params; A·Bᵀ
  * first transposes B into a ctx scratch buffer with gemm_transpose, see use_transpose),
  * smaller ones gemm_tiled_n, and for A·Bᵀ gemm_tiled_t (B strips transposed into local
  * memory; gemm_tiled_k for tiles that are not whole 16-wide vectors).  CLBlast is never
@@ -319,6 +320,15 @@ static int use_block(const clg_ctx *ctx, const gemm_call *g)
         return ctx->gemm.kernel == CLG_GEMM_KERNEL_BLOCK;
     double fma = (double)g->M * (double)g->N * (double)g->K;
     return fma >= (!g->ta && g->tb ? 8589934592.0 : narrow_vectors(ctx) ? 67108864.0 : 1073741824.0);
+}
+
+void clg__gemm_tiled_choice(clg_ctx *ctx, const gemm_call *g, int tile[3], int *packed)
+{
+    int t[3], mb, nb, kb;
+    tile_params(ctx, g, &tile[0], &tile[1], &tile[2]);
+    *packed = use_block(ctx, g) && block_params(ctx, &t[0], &t[1], &t[2], &mb, &nb, &kb);
+    if (*packed)
+        memcpy(tile, t, sizeof t);
 }
 
 /* A·Bᵀ through a transposed copy of B (see use_transpose): B[z] ([N,K], row length ldb)

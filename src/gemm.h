@@ -18,6 +18,10 @@ typedef struct gemm_call {
 /* Run the product on the path the ctx's GEMM options, the tuning file and the device choose
  * (gemm.c's opening comment); records the path for clg_gemm_last_path. */
 clg_status clg__gemm_run(clg_ctx *ctx, gemm_call *g);
+/* What the tiled path takes for g on this ctx, without building or running anything: the
+ * register tile (TM, VW, NV) and whether the packed gemm_block runs it (for the tile policy's
+ * tests). */
+void clg__gemm_tiled_choice(clg_ctx *ctx, const gemm_call *g, int tile[3], int *packed);
 /* Bytes of scratch (one slot) clg__gemm_run takes for g: B transposed when that form is chosen. */
 size_t clg__gemm_scratch(const clg_ctx *ctx, const gemm_call *g);
 

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gemm.h"
 #include "harness.h"
 #include "ref_ops.h"
 
@@ -549,6 +550,47 @@ enum { TUNE_NN = 0, TUNE_TN = 1 }; /* src/internal.h: CLG_GEMM_CLASS_NN, CLG_GEM
 
 /* The policy is fixed at ctx create: the variables set afterwards change nothing (a launch reads
  * none, even malformed ones), while options set on the live ctx select the path and kernel. */
+/* The register tiles follow the device's native float width (clg_device_info.float_width):
+ * 8-wide devices (AVX2) take 6,8,2 in every class and gemm_block from 2^26 multiply-adds; 16-wide
+ * ones (AVX-512) the tiles tuned there.  The AVX-512 tiles ran 2-4x slow on an AVX2 host (their
+ * accumulators spill); this pins the policy for both widths on a ctx without a tune file. */
+static void test_tile_policy(void **s)
+{
+    (void)s;
+    char dir[] = "/tmp/clgrad-tile-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    clg_ctx *ctx = NULL;
+    assert_clg_ok(clg_ctx_create(clg_ctx_device(tctx), NULL, &ctx));
+    assert_clg_ok(clg_ctx_set_cache_dir(ctx, dir)); /* no gemm_tune.txt: the untuned defaults */
+    static const struct {
+        int ta, tb, M, N, K;
+        int w8[3], w16[3], packed8;
+    } cases[] = {
+        { 0, 0, 128, 256, 784, { 6, 8, 2 }, { 8, 16, 2 }, 0 },   /* MLP forward, 25.7M */
+        { 1, 0, 784, 256, 128, { 6, 8, 2 }, { 8, 16, 2 }, 0 },   /* its dW (tn) */
+        { 0, 1, 128, 784, 256, { 6, 8, 2 }, { 16, 16, 1 }, 0 },  /* its dX (nt) */
+        { 0, 0, 128, 10, 256, { 6, 8, 2 }, { 8, 16, 1 }, 0 },    /* narrow N */
+        { 0, 0, 96, 256, 784, { 6, 8, 2 }, { 12, 16, 2 }, 0 },   /* 12 rows pad M no more than 8 */
+        { 0, 0, 256, 512, 784, { 6, 8, 2 }, { 8, 16, 2 }, 1 },   /* MAE forward, 102.8M: packed on 8-wide */
+    };
+    for (int w = 8; w <= 16; w += 8) {
+        ctx->info.float_width = (unsigned)w;
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            gemm_call g = { .ta = cases[i].ta, .tb = cases[i].tb, .M = cases[i].M, .N = cases[i].N,
+                            .K = cases[i].K, .batch = 1 };
+            int tile[3], packed;
+            clg__gemm_tiled_choice(ctx, &g, tile, &packed);
+            const int *want = w == 8 ? cases[i].w8 : cases[i].w16;
+            int want_packed = w == 8 && cases[i].packed8 && !ctx->gemm_no_block;
+            if (tile[0] != want[0] || tile[1] != want[1] || tile[2] != want[2] || packed != want_packed)
+                fail_msg("width %d, case %zu: tile %d,%d,%d packed %d, want %d,%d,%d packed %d", w, i, tile[0],
+                         tile[1], tile[2], packed, want[0], want[1], want[2], want_packed);
+        }
+    }
+    clg_ctx_destroy(ctx);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 static void test_policy_fixed(void **s)
 {
     (void)s;
@@ -766,6 +808,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_clblast, teardown_path),
         cmocka_unit_test_teardown(test_offsets, teardown_path),
         cmocka_unit_test_teardown(test_tuned_path, teardown_path),
+        cmocka_unit_test(test_tile_policy),
         cmocka_unit_test_teardown(test_policy_fixed, teardown_path),
         cmocka_unit_test(test_tune_file_strict),
         cmocka_unit_test(test_empty),
