@@ -590,7 +590,9 @@ __kernel void gemm_tiled_t(GEMM_ARGS)
             for (int e = 0; e < 16; e++)
                 src[e] = B + (size_t)min(j0 + c0 + e, N - 1) * ldb + k0;
             /* 4 x 4 blocks through float4 registers: gemm_transpose16's float16 shuffles here
-             * took ~40% of this kernel's compile time (PoCL codegen ~1.3 -> ~0.8 s) */
+             * took most of this kernel's compile time (PoCL codegen of the 16,16,1 variant,
+             * quiet: 1.3-1.7 -> 0.5-0.6 s CPU together with the one-FMA-body change) at the
+             * same speed (bench's queued A·Bᵀ rows 56-59 / 63-66 GFLOP/s either way) */
             for (int kk = 0; kk < kf; kk += 4)
                 #pragma unroll
                 for (int e = 0; e < 16; e += 4) {

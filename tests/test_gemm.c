@@ -138,7 +138,8 @@ static void sweep_matmul_unpacked(void **s)
     matmul_all("tiled", N_SHAPES, 1);
 }
 
-/* The packed gemm_block kernel (PoCL's default from 1024^3 on; never used on rusticl, so
+/* The packed gemm_block kernel (PoCL's default from 1024^3 on, 2^26 multiply-adds on 8-wide
+ * devices; never used on rusticl, so
  * skipped there) with small blocks, so the table's shapes span several blocks and
  * k-blocks: partial blocks and register tiles, clamped rows, zero columns. */
 static void sweep_matmul_block(void **s)
@@ -301,7 +302,7 @@ static void test_matmul_defaults(void **s)
 
 /* gemm_block (PoCL only, see sweep_matmul_block) with small blocks over the table: several
  * blocks and k-blocks, partial blocks and register tiles; then blocks rounded up to whole tiles
- * (21 x 48) with an odd KB; then the tuned block (16,16,1 tiles in 128 x 256 x 256) once per
+ * (21 x 48) with an odd KB; then the default block (the device's tiles in 128 x 256 x 256) once per
  * transposition, K = 300 over several k-blocks. */
 static void test_matmul_block(void **s)
 {
