@@ -322,13 +322,22 @@ static int use_block(const clg_ctx *ctx, const gemm_call *g)
     return fma >= (!g->ta && g->tb ? 8589934592.0 : narrow_vectors(ctx) ? 67108864.0 : 1073741824.0);
 }
 
+/* The tiled path's register tile for g and whether gemm_block runs it (then with its blocks
+ * blk = MB, NB, KB): the one choice path_tiled and clg__gemm_tiled_choice make. */
+static int tiled_choice(clg_ctx *ctx, const gemm_call *g, int tile[3], int blk[3])
+{
+    int t[3];
+    tile_params(ctx, g, &tile[0], &tile[1], &tile[2]);
+    if (!use_block(ctx, g) || !block_params(ctx, &t[0], &t[1], &t[2], &blk[0], &blk[1], &blk[2]))
+        return 0;
+    memcpy(tile, t, sizeof t);
+    return 1;
+}
+
 void clg__gemm_tiled_choice(clg_ctx *ctx, const gemm_call *g, int tile[3], int *packed)
 {
-    int t[3], mb, nb, kb;
-    tile_params(ctx, g, &tile[0], &tile[1], &tile[2]);
-    *packed = use_block(ctx, g) && block_params(ctx, &t[0], &t[1], &t[2], &mb, &nb, &kb);
-    if (*packed)
-        memcpy(tile, t, sizeof t);
+    int blk[3];
+    *packed = tiled_choice(ctx, g, tile, blk);
 }
 
 /* A·Bᵀ through a transposed copy of B (see use_transpose): B[z] ([N,K], row length ldb)
@@ -421,13 +430,10 @@ static clg_status path_tiled(clg_ctx *ctx, const gemm_call *g)
     char defs[200];
     const char *kname;
     size_t gs[3];
-    int tm, vw, nv, kc = 0;
-    tile_params(ctx, g, &tm, &vw, &nv);
-    int mb, nb, kb, btm = tm, bvw = vw, bnv = nv;
-    if (use_block(ctx, g) && block_params(ctx, &btm, &bvw, &bnv, &mb, &nb, &kb)) {
-        tm = btm;
-        vw = bvw;
-        nv = bnv;
+    int tile[3], blk[3] = { 0, 0, 0 }, kc = 0;
+    int packed = tiled_choice(ctx, g, tile, blk);
+    int tm = tile[0], vw = tile[1], nv = tile[2], mb = blk[0], nb = blk[1], kb = blk[2];
+    if (packed) {
         snprintf(defs, sizeof defs,
                  "-DGEMM_TA=%d -DGEMM_TB=%d -DGEMM_TM=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_MB=%d -DGEMM_NB=%d "
                  "-DGEMM_KB=%d",
