@@ -5,11 +5,14 @@
  *   B, bo, ldb, sb   stored B (op(B) is [K,N])
  *   C, co, ldc, sc   C [M,N]
  *   M, N, K, alpha, beta   beta == 0 never reads C.
- * The simple and local kernels take the transposes at run time (ta, tb); the
- * register-tiled kernels (gemm_tiled_n, gemm_tiled_k, gemm_tiled_t, gemm_block) get them, and
- * their tile and block sizes, as -D defines.
+ * The simple and local kernels take the transposes at run time (ta, tb); gemm_tiled_k and
+ * gemm_block get them, and every register-tiled kernel its tile and block sizes, as -D
+ * defines; gemm_tiled_n comes as four kernels, one per pair of transposes (gemm_tiled_n,
+ * _ta, _tb, _tatb), so that one program serves every product of a tile size.
  * Built with -DGEMM_ONE -DGEMM_ONE_<kernel> (gemm.c's variant programs), the file compiles
- * that one kernel only; without GEMM_ONE, all seven (clg_ctx_build_all). */
+ * that one kernel only, or with -DGEMM_ONE_gemm_tiled the four gemm_tiled_n and gemm_tiled_t
+ * (one program per tile size: a cold start builds it once, ~0.2 s on PoCL, where each
+ * variant cost a build); without GEMM_ONE, every kernel (clg_ctx_build_all). */
 
 #ifndef GEMM_TA
 #define GEMM_TA 0
@@ -44,10 +47,6 @@
     __global const float *A, int ao, int lda, int sa, __global const float *B, int bo, \
     int ldb, int sb, __global float *C, int co, int ldc, int sc, int M, int N, int K,  \
     float alpha, float beta
-
-/* Element (i,k) of op(A) and (k,j) of op(B), transposes known at compile time. */
-#define AT(i, k) (GEMM_TA ? A[(size_t)(k) * lda + (i)] : A[(size_t)(i) * lda + (k)])
-#define BT(k, j) (GEMM_TB ? B[(size_t)(j) * ldb + (k)] : B[(size_t)(k) * ldb + (j)])
 
 inline void gemm_store1(__global float *c, float v, float alpha, float beta)
 {
@@ -206,28 +205,35 @@ __kernel void gemm_local(GEMM_ARGS, int ta, int tb)
  * (computed twice, never stored); columns past N are loaded as zeros, or, for
  * TB=0 where the row slice stays inside op(B), loaded as they lie and not stored.
  * Global size (ceil(N/TN), ceil(M/(TM*RM)), batch). */
-#define TILED_N_FMA GEMM_TILE_FMA(GEMM_TA ? A[(size_t)k * lda + ir[r]] : A[(size_t)ir[r] * lda + k])
+#define TILED_N_FMA GEMM_TILE_FMA(ta ? A[(size_t)k * lda + ir[r]] : A[(size_t)ir[r] * lda + k])
 
-#ifndef GEMM_RM           /* register tiles per work-item, consecutive along M (tiled_n, tiled_k) */
-#define GEMM_RM 1
-#endif
+/* Register tiles per work-item, consecutive along M (tiled_n, tiled_k, tiled_t): RM of them,
+ * where the host launched ceil(ceil(M/TM)/RM) work-items down M (global size 1).  Read back from
+ * the global size rather than built in, so that programs do not differ per RM (on PoCL each
+ * program and kernel variant costs a cold build): ceil(tiles/work-items) covers every tile for
+ * any global size, also one padded to a multiple of the local size. */
+#define GEMM_RM_OF_LAUNCH(TM) ((((M) + (TM) - 1) / (TM) + (int)get_global_size(1) - 1) / (int)get_global_size(1))
 
 /* Work-items of a few microseconds: each takes RM tiles down M (fewer work-groups,
- * whose fixed cost on PoCL is ~0.5 us each; op(B)'s panel is reused from cache). */
-#define GEMM_RM_LOOP(TILE, TW)                                                   \
+ * whose fixed cost on PoCL is ~0.5 us each; op(B)'s panel is reused from cache).
+ * TILE(..., i0, j0, EXTRA...): EXTRA are the tile function's last arguments. */
+#define GEMM_RM_LOOP(TILE, TW, ...)                                              \
     int j0 = get_global_id(0) * (TW), z = get_global_id(2);                      \
+    int rm = GEMM_RM_OF_LAUNCH(GEMM_TM);                                         \
     A += ao + (size_t)z * sa;                                                    \
     B += bo + (size_t)z * sb;                                                    \
     C += co + (size_t)z * sc;                                                    \
-    for (int q = 0; q < GEMM_RM; q++) {                                          \
-        int i0 = (get_global_id(1) * GEMM_RM + q) * GEMM_TM;                     \
+    for (int q = 0; q < rm; q++) {                                               \
+        int i0 = ((int)get_global_id(1) * rm + q) * GEMM_TM;                     \
         if (i0 >= M || j0 >= N)                                                  \
             return;                                                              \
-        TILE(A, lda, B, ldb, C, ldc, M, N, K, alpha, beta, i0, j0);              \
+        TILE(A, lda, B, ldb, C, ldc, M, N, K, alpha, beta, i0, j0, __VA_ARGS__); \
     }
 
+/* ta, tb: the transposes, constants of each gemm_tiled_n* kernel (folded once inlined). */
 inline void tiled_n_tile(__global const float *A, int lda, __global const float *B, int ldb, __global float *C,
-                         int ldc, int M, int N, int K, float alpha, float beta, int i0, int j0)
+                         int ldc, int M, int N, int K, float alpha, float beta, int i0, int j0, const int ta,
+                         const int tb)
 {
     int ir[GEMM_TM];
     VT acc[GEMM_TM][GEMM_NV];
@@ -244,30 +250,26 @@ inline void tiled_n_tile(__global const float *A, int lda, __global const float 
      * and are never stored), the rest gather it with zeros past N.  kv depends on the tile,
      * not on k, so the branch is uniform and cheap beside TM x NV vector multiply-adds. */
     int full_n = j0 + GEMM_TN <= N;
-#if GEMM_TB
-    int kv = full_n ? K : 0;
-#else
     int room = K * ldb - j0 - GEMM_TN;
-    int kv = full_n ? K : room >= 0 ? min(K, room / ldb + 1) : 0;
-#endif
+    int kv = full_n ? K : tb ? 0 : room >= 0 ? min(K, room / ldb + 1) : 0;
     for (int k = 0; k < K; k++) {
         VT b[GEMM_NV];
         if (k < kv) {
-#if GEMM_TB
-            #pragma unroll
-            for (int v = 0; v < GEMM_NV; v++) {
-                float tmp[GEMM_VW];
+            if (tb) {
                 #pragma unroll
-                for (int e = 0; e < GEMM_VW; e++)
-                    tmp[e] = B[(size_t)(j0 + v * GEMM_VW + e) * ldb + k];
-                b[v] = VLOAD(0, tmp);
+                for (int v = 0; v < GEMM_NV; v++) {
+                    float tmp[GEMM_VW];
+                    #pragma unroll
+                    for (int e = 0; e < GEMM_VW; e++)
+                        tmp[e] = B[(size_t)(j0 + v * GEMM_VW + e) * ldb + k];
+                    b[v] = VLOAD(0, tmp);
+                }
+            } else {
+                __global const float *brow = B + (size_t)k * ldb + j0;
+                #pragma unroll
+                for (int v = 0; v < GEMM_NV; v++)
+                    b[v] = VLOAD(v, brow);
             }
-#else
-            __global const float *brow = B + (size_t)k * ldb + j0;
-            #pragma unroll
-            for (int v = 0; v < GEMM_NV; v++)
-                b[v] = VLOAD(v, brow);
-#endif
         } else {
             #pragma unroll
             for (int v = 0; v < GEMM_NV; v++) {
@@ -275,7 +277,7 @@ inline void tiled_n_tile(__global const float *A, int lda, __global const float 
                 #pragma unroll
                 for (int e = 0; e < GEMM_VW; e++) {
                     int j = j0 + v * GEMM_VW + e;
-                    tmp[e] = j < N ? BT(k, j) : 0.0f;
+                    tmp[e] = j < N ? (tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j]) : 0.0f;
                 }
                 b[v] = VLOAD(0, tmp);
             }
@@ -285,10 +287,22 @@ inline void tiled_n_tile(__global const float *A, int lda, __global const float 
     GEMM_STORE_TILE(i0, j0, beta)
 }
 
-#if !defined(GEMM_ONE) || defined(GEMM_ONE_gemm_tiled_n)
+#if !defined(GEMM_ONE) || defined(GEMM_ONE_gemm_tiled)
 __kernel void gemm_tiled_n(GEMM_ARGS)
 {
-    GEMM_RM_LOOP(tiled_n_tile, GEMM_TN)
+    GEMM_RM_LOOP(tiled_n_tile, GEMM_TN, 0, 0)
+}
+__kernel void gemm_tiled_n_ta(GEMM_ARGS)
+{
+    GEMM_RM_LOOP(tiled_n_tile, GEMM_TN, 1, 0)
+}
+__kernel void gemm_tiled_n_tb(GEMM_ARGS)
+{
+    GEMM_RM_LOOP(tiled_n_tile, GEMM_TN, 0, 1)
+}
+__kernel void gemm_tiled_n_tatb(GEMM_ARGS)
+{
+    GEMM_RM_LOOP(tiled_n_tile, GEMM_TN, 1, 1)
 }
 #endif
 
@@ -311,7 +325,7 @@ inline float gemm_hsum(VT v)
  * reduced at the end.  Rows/columns past the edge are clamped, never stored.
  * Global size (ceil(N/TNK), ceil(M/(TM*RM)), batch). */
 inline void tiled_k_tile(__global const float *A, int lda, __global const float *B, int ldb, __global float *C,
-                         int ldc, int M, int N, int K, float alpha, float beta, int i0, int j0)
+                         int ldc, int M, int N, int K, float alpha, float beta, int i0, int j0, int unused)
 {
     int ir[GEMM_TM], jc[GEMM_TNK];
     VT acc[GEMM_TM][GEMM_TNK];
@@ -355,7 +369,7 @@ inline void tiled_k_tile(__global const float *A, int lda, __global const float 
 #if !defined(GEMM_ONE) || defined(GEMM_ONE_gemm_tiled_k)
 __kernel void gemm_tiled_k(GEMM_ARGS)
 {
-    GEMM_RM_LOOP(tiled_k_tile, GEMM_TNK)
+    GEMM_RM_LOOP(tiled_k_tile, GEMM_TNK, 0)
 }
 #endif
 
@@ -571,12 +585,13 @@ __kernel void gemm_transpose(__global const float *S, int so, int ld, int ss, __
 #define GEMM_KC 256
 #endif
 
-#if !defined(GEMM_ONE) || defined(GEMM_ONE_gemm_tiled_t)
+#if (!defined(GEMM_ONE) || defined(GEMM_ONE_gemm_tiled)) && GEMM_KC > 0 /* KC 0: a tile without it */
 __kernel void gemm_tiled_t(GEMM_ARGS)
 {
     __local float Bp[GEMM_KC * GEMM_TN];
     int j0 = get_global_id(0) * GEMM_TN, z = get_global_id(2);
-    int ib = get_global_id(1) * GEMM_RM * GEMM_TM;
+    int rm = GEMM_RM_OF_LAUNCH(GEMM_TM);
+    int ib = (int)get_global_id(1) * rm * GEMM_TM;
     if (j0 >= N || ib >= M)
         return;
     A += ao + (size_t)z * sa;
@@ -609,7 +624,7 @@ __kernel void gemm_tiled_t(GEMM_ARGS)
                 for (int e = 0; e < 16; e++)
                     Bp[k * GEMM_TN + c0 + e] = src[e][k];
         }
-        for (int q = 0; q < GEMM_RM; q++) {
+        for (int q = 0; q < rm; q++) {
             int i0 = ib + q * GEMM_TM;
             if (i0 >= M)
                 break;

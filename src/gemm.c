@@ -33,8 +33,9 @@
 #define GEMM_MAX_VARIANTS 64
 
 typedef struct gemm_variant {
-    char key[256];
-    cl_program prog;
+    char key[352];                          /* kernel name, program family and defines */
+    char prog_key[320];                     /* program family and defines */
+    cl_program prog;                        /* one reference per variant (shared programs) */
     cl_kernel k;
 } gemm_variant;
 
@@ -74,37 +75,55 @@ static clg_status get_state(clg_ctx *ctx, gemm_state **out)
     return CLG_OK;
 }
 
-/* Kernel `kname` of cl/gemm.cl built with the extra options `defs` (cached per ctx), the program
- * holding that kernel only (-DGEMM_ONE_<kname>: a cold build compiles one kernel, not seven). */
-static clg_status variant_kernel(clg_ctx *ctx, const char *kname, const char *defs, cl_kernel *out)
+/* Kernel `kname` of cl/gemm.cl's program `family` built with the extra options `defs` (cached
+ * per ctx): -DGEMM_ONE_<family> makes the file compile that family's kernels only (a cold build
+ * compiles one kernel, or gemm_tiled's five, not all of them), and kernels of one family and
+ * defines share one program, built once. */
+static clg_status variant_kernel(clg_ctx *ctx, const char *family, const char *kname, const char *defs,
+                                 cl_kernel *out)
 {
     gemm_state *s = NULL;
     clg_status st = get_state(ctx, &s);
     if (st)
         return st;
-    char key[256];
-    snprintf(key, sizeof key, "%s %s", kname, defs);
-    for (int i = 0; i < s->n; i++)
+    char key[352], prog_key[320];
+    snprintf(prog_key, sizeof prog_key, "%s %s", family, defs);
+    snprintf(key, sizeof key, "%s %s", kname, prog_key);
+    cl_program shared = NULL;
+    for (int i = 0; i < s->n; i++) {
         if (!strcmp(s->v[i].key, key)) {
             *out = s->v[i].k;
             return CLG_OK;
         }
+        if (!strcmp(s->v[i].prog_key, prog_key))
+            shared = s->v[i].prog;
+    }
     if (s->n >= GEMM_MAX_VARIANTS)
         return clg__fail(CLG_ERR_UNSUPPORTED, "gemm: too many kernel variants (max %d)", GEMM_MAX_VARIANTS);
-    char *src;
-    size_t len;
-    if ((st = clg__program_source(ctx, CLG_PROG_GEMM, &src, &len)))
-        return st;
     cl_program p = NULL;
     cl_kernel k = NULL;
-    char opts[320];
-    snprintf(opts, sizeof opts, "-DGEMM_ONE -DGEMM_ONE_%s%s%s", kname, *defs ? " " : "", defs);
-    st = clg__build_kernel(ctx, "cl/gemm.cl", src, opts, kname, &p, &k);
-    free(src);
-    if (st)
-        return st;
+    if (shared) {
+        cl_int err;
+        k = clCreateKernel(shared, kname, &err);
+        if (err != CL_SUCCESS)
+            return clg__cl_fail(err, "clCreateKernel(%s in cl/gemm.cl, %s)", kname, prog_key);
+        clRetainProgram(shared);
+        p = shared;
+    } else {
+        char *src;
+        size_t len;
+        if ((st = clg__program_source(ctx, CLG_PROG_GEMM, &src, &len)))
+            return st;
+        char opts[320];
+        snprintf(opts, sizeof opts, "-DGEMM_ONE -DGEMM_ONE_%s%s%s", family, *defs ? " " : "", defs);
+        st = clg__build_kernel(ctx, "cl/gemm.cl", src, opts, kname, &p, &k);
+        free(src);
+        if (st)
+            return st;
+    }
     gemm_variant *v = &s->v[s->n++];
     memcpy(v->key, key, sizeof key);
+    memcpy(v->prog_key, prog_key, sizeof prog_key);
     v->prog = p;
     v->k = k;
     *out = k;
@@ -141,7 +160,7 @@ static clg_status path_simple(clg_ctx *ctx, const gemm_call *g)
     e[0] = KINT(g->ta);
     e[1] = KINT(g->tb);
     cl_kernel k;
-    clg_status st = variant_kernel(ctx, "gemm_simple", "", &k);
+    clg_status st = variant_kernel(ctx, "gemm_simple", "gemm_simple", "", &k);
     if (st)
         return st;
     /* GEMM_SR x GEMM_SC (4 x 4) blocks per work-item, see cl/gemm.cl */
@@ -155,7 +174,7 @@ static clg_status path_local(clg_ctx *ctx, const gemm_call *g)
     char defs[64];
     snprintf(defs, sizeof defs, "-DGEMM_LTS=%d", lts);
     cl_kernel k;
-    clg_status st = variant_kernel(ctx, "gemm_local", defs, &k);
+    clg_status st = variant_kernel(ctx, "gemm_local", "gemm_local", defs, &k);
     if (st)
         return st;
     clg_karg args[N_COMMON_ARGS + 2];
@@ -352,7 +371,7 @@ static clg_status path_transposed(clg_ctx *ctx, const gemm_call *g)
     cl_kernel k;
     clg_status st = clg__scratch_mem(ctx, (size_t)g->K * (size_t)g->N * (size_t)g->batch * sizeof(float), &bt,
                                      "gemm (B transposed)");
-    if (st || (st = variant_kernel(ctx, "gemm_transpose", "", &k)))
+    if (st || (st = variant_kernel(ctx, "gemm_transpose", "gemm_transpose", "", &k)))
         goto out;
     clg_karg args[7] = { KMEM(g->b), KINT(g->bo), KINT(g->ldb), KINT(g->sb), KMEM(bt), KINT(g->N), KINT(g->K) };
     size_t gs[3] = { (size_t)(g->K + 15) / 16, (size_t)(g->N + 15) / 16, (size_t)g->batch };
@@ -394,16 +413,26 @@ static int use_transpose(const clg_ctx *ctx, const gemm_call *g)
  * vectors) or gemm_tiled_n gathering B.  Measured on PoCL against gemm_tiled_k:
  * 256x128·128x512ᵀ 0.27 -> 0.20 ms, 512^3 1.40 -> 1.25 ms, K = 10: 0.03 -> 0.026 ms.
  * The kernel option tiled_k forces gemm_tiled_k (K >= 4 vectors). */
-static int use_tiled_t(const clg_ctx *ctx, const gemm_call *g, int tn, int *kc)
+/* gemm_tiled_t's k-chunk for tile width tn on this device, or 0 where it has none (tn not a
+ * whole number of 16-wide vectors, or no chunk fits in local memory).  The gemm_tiled program
+ * of a tile size is built with it (-DGEMM_KC; 0 leaves gemm_tiled_t out). */
+static int tiled_t_chunk(const clg_ctx *ctx, int tn)
 {
-    if (g->ta || !g->tb || tn % 16)
+    if (tn % 16)
+        return 0;
+    int kc = 512;
+    while (kc > 16 && (uint64_t)kc * (uint64_t)tn * 4 > ctx->info.local_mem)
+        kc /= 2;
+    return (uint64_t)kc * (uint64_t)tn * 4 <= ctx->info.local_mem ? kc : 0;
+}
+
+static int use_tiled_t(const clg_ctx *ctx, const gemm_call *g, int tn)
+{
+    if (g->ta || !g->tb)
         return 0;
     if (ctx->gemm.kernel == CLG_GEMM_KERNEL_TILED_K && g->K >= 64)
         return 0;
-    *kc = 512;
-    while (*kc > 16 && (uint64_t)*kc * (uint64_t)tn * 4 > ctx->info.local_mem)
-        *kc /= 2;
-    return (uint64_t)*kc * (uint64_t)tn * 4 <= ctx->info.local_mem;
+    return tiled_t_chunk(ctx, tn) > 0;
 }
 
 /* Register tiles down M per gemm_tiled_t work-item: all of M, unless there are fewer than
@@ -428,9 +457,9 @@ static clg_status path_tiled(clg_ctx *ctx, const gemm_call *g)
         return path_transposed(ctx, g);
 
     char defs[200];
-    const char *kname;
+    const char *kname, *family;
     size_t gs[3];
-    int tile[3], blk[3] = { 0, 0, 0 }, kc = 0;
+    int tile[3], blk[3] = { 0, 0, 0 };
     int packed = tiled_choice(ctx, g, tile, blk);
     int tm = tile[0], vw = tile[1], nv = tile[2], mb = blk[0], nb = blk[1], kb = blk[2];
     if (packed) {
@@ -438,39 +467,40 @@ static clg_status path_tiled(clg_ctx *ctx, const gemm_call *g)
                  "-DGEMM_TA=%d -DGEMM_TB=%d -DGEMM_TM=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_MB=%d -DGEMM_NB=%d "
                  "-DGEMM_KB=%d",
                  g->ta, g->tb, tm, vw, nv, mb, nb, kb);
-        kname = "gemm_block";
+        kname = family = "gemm_block";
         gs[0] = (size_t)(g->N + nb - 1) / (size_t)nb;
         gs[1] = (size_t)(g->M + mb - 1) / (size_t)mb;
-    } else if (use_tiled_t(ctx, g, vw * nv, &kc)) {
-        int rm = strip_rows(ctx, g, tm, vw * nv, 8);
-        snprintf(defs, sizeof defs,
-                 "-DGEMM_TA=0 -DGEMM_TB=1 -DGEMM_TM=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_RM=%d -DGEMM_KC=%d", tm, vw,
-                 nv, rm, kc);
-        kname = "gemm_tiled_t";
-        gs[0] = (size_t)(g->N + vw * nv - 1) / (size_t)(vw * nv);
-        gs[1] = (size_t)(g->M + tm * rm - 1) / (size_t)(tm * rm);
-    } else if (!g->ta && g->tb && g->K >= 4 * vw) {
+    } else if (!use_tiled_t(ctx, g, vw * nv) && !g->ta && g->tb && g->K >= 4 * vw) {
         /* A·Bᵀ: both operands run along K, vectorise along K (short K: gather B instead) */
         int tmk = 4, tnk = 4;
         snprintf(defs, sizeof defs, "-DGEMM_TA=0 -DGEMM_TB=1 -DGEMM_TM=%d -DGEMM_TNK=%d -DGEMM_VW=%d", tmk, tnk,
                  vw);
-        kname = "gemm_tiled_k";
+        kname = family = "gemm_tiled_k";
         int rm = rows_per_item(ctx, g, tmk, tnk, 8, 16);
-        size_t len = strlen(defs);
-        snprintf(defs + len, sizeof defs - len, " -DGEMM_RM=%d", rm);
         gs[0] = (size_t)(g->N + tnk - 1) / (size_t)tnk;
         gs[1] = (size_t)(g->M + tmk * rm - 1) / (size_t)(tmk * rm);
     } else {
-        int rm = rows_per_item(ctx, g, tm, vw * nv, 16, 4);
-        snprintf(defs, sizeof defs, "-DGEMM_TA=%d -DGEMM_TB=%d -DGEMM_TM=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_RM=%d",
-                 g->ta, g->tb, tm, vw, nv, rm);
-        kname = "gemm_tiled_n";
+        /* gemm_tiled_t or a gemm_tiled_n: one program per tile size (RM is read back from the
+         * launch's global size, the transposes are the kernel's name) */
+        static const char *const tiled_n[2][2] = { { "gemm_tiled_n", "gemm_tiled_n_tb" },
+                                                   { "gemm_tiled_n_ta", "gemm_tiled_n_tatb" } };
+        snprintf(defs, sizeof defs, "-DGEMM_TM=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_KC=%d", tm, vw, nv,
+                 tiled_t_chunk(ctx, vw * nv));
+        family = "gemm_tiled";
+        int rm;
+        if (use_tiled_t(ctx, g, vw * nv)) {
+            kname = "gemm_tiled_t";
+            rm = strip_rows(ctx, g, tm, vw * nv, 8);
+        } else {
+            kname = tiled_n[g->ta][g->tb];
+            rm = rows_per_item(ctx, g, tm, vw * nv, 16, 4);
+        }
         gs[0] = (size_t)(g->N + vw * nv - 1) / (size_t)(vw * nv);
         gs[1] = (size_t)(g->M + tm * rm - 1) / (size_t)(tm * rm);
     }
     gs[2] = (size_t)g->batch;
     cl_kernel k;
-    clg_status st = variant_kernel(ctx, kname, defs, &k);
+    clg_status st = variant_kernel(ctx, family, kname, defs, &k);
     if (st)
         return st;
     clg_karg args[N_COMMON_ARGS];
