@@ -161,7 +161,10 @@ void clg__build_options(const clg_ctx *ctx, const char *extra, char *buf, size_t
     /* Our kernels are OpenCL C 1.2; ask for the device's version capped at 1.2. */
     const char *std = (d->c_major > 1 || d->c_minor >= 2) ? "CL1.2" : d->c_minor == 1 ? "CL1.1" : "";
     const char *user = ctx->build_options;
-    snprintf(buf, size, "%s%s -DCLG_DEVICE_%s=1 -DCLG_WG=%zu -DCLG_FMA=%d%s %s %s", *std ? "-cl-std=" : "", std,
+    /* -w (OpenCL's own option; PoCL refuses clang's -Wno-*): PoCL prints "N warnings generated."
+     * to the process's stderr per build, and on AVX2 hosts clang warns at every float16 (-Wpsabi),
+     * so a cold `clgrad train mae` printed a dozen such lines; a failed build's log keeps its errors. */
+    snprintf(buf, size, "%s%s -w -DCLG_DEVICE_%s=1 -DCLG_WG=%zu -DCLG_FMA=%d%s %s %s", *std ? "-cl-std=" : "", std,
              clg_device_type_name(d->type), ctx->wg_default, d->fma,
              ctx->kernel_stores ? " -DCLG_SPLIT16_BY_LANES=1" : "", extra ? extra : "", user ? user : "");
 }
@@ -691,6 +694,78 @@ clg_status clg_ctx_build_program(clg_ctx *ctx, int i, clg_build_report *report)
         return CLG_OK;
     }
     return build_embedded(ctx, i, 1, report);
+}
+
+clg_status clg_ctx_build_programs(clg_ctx *ctx, const int *progs, int n, clg_build_report *report)
+{
+    if (!ctx || (n > 0 && !progs) || n < 0)
+        return clg__fail(CLG_ERR_INVALID_ARG, "clg_ctx_build_programs: NULL or bad argument");
+    clg_build_report local;
+    if (!report)
+        report = &local;
+    memset(report, 0, sizeof *report);
+    report->origin = CLG_ORIGIN_CACHE_HIT;
+    /* the files still to build, in index order (one set, one source text, one cache entry) */
+    unsigned char want[CLG_PROG_COUNT] = { 0 };
+    for (int j = 0; j < n; j++) {
+        int i = progs[j];
+        if (i < 0 || i >= clg__cl_source_count || i >= CLG_PROG_COUNT)
+            return clg__fail(CLG_ERR_INVALID_ARG, "clg_ctx_build_programs: bad program index %d", i);
+        want[i] = !ctx->programs[i];
+    }
+    int todo[CLG_PROG_COUNT], nt = 0;
+    for (int i = 0; i < CLG_PROG_COUNT && i < clg__cl_source_count; i++)
+        if (want[i] && i != CLG_PROG_COMMON)
+            todo[nt++] = i;
+    if (want[CLG_PROG_COMMON]) {
+        clg_status st = build_embedded(ctx, CLG_PROG_COMMON, 1, report);
+        if (st)
+            return st;
+    }
+    if (nt <= 1)
+        return nt ? build_embedded(ctx, todo[0], 1, report) : CLG_OK;
+
+    /* common.cl, then each file after a #line marker so that compiler messages name it */
+    char *all = NULL, name[1400];
+    size_t len = 0;
+    int nl = snprintf(name, sizeof name, "cl/");
+    clg_status st = file_source(ctx, CLG_PROG_COMMON, &all, &len);
+    for (int j = 0; !st && j < nt; j++) {
+        char *body;
+        size_t blen;
+        if ((st = file_source(ctx, todo[j], &body, &blen)))
+            break;
+        char head[160];
+        int hl = snprintf(head, sizeof head, "\n#line 1 \"cl/%s\"\n", clg__cl_sources[todo[j]].name);
+        char *grown = realloc(all, len + (size_t)hl + blen + 1);
+        if (!grown) {
+            free(body);
+            st = clg__fail(CLG_ERR_OUT_OF_MEMORY, "out of memory");
+            break;
+        }
+        all = grown;
+        memcpy(all + len, head, (size_t)hl);
+        memcpy(all + len + hl, body, blen + 1);
+        len += (size_t)hl + blen;
+        free(body);
+        if (nl < (int)sizeof name)
+            nl += snprintf(name + nl, sizeof name - (size_t)nl, "%s%s", j ? " + " : "", clg__cl_sources[todo[j]].name);
+    }
+    if (!st && ctx->cl_dir && *ctx->cl_dir && nl < (int)sizeof name)
+        snprintf(name + nl, sizeof name - (size_t)nl, " (from CLGRAD_CL_DIR=%s)", ctx->cl_dir);
+    cl_program p = NULL;
+    if (!st)
+        st = build_program(ctx, name, all, NULL, 1, &p, report);
+    free(all);
+    if (st)
+        return st;
+    for (int j = 0; j < nt; j++) {
+        clRetainProgram(p);
+        ctx->programs[todo[j]] = p;
+        ctx->program_from_cache[todo[j]] = report->origin == CLG_ORIGIN_CACHE_HIT;
+    }
+    clReleaseProgram(p);
+    return CLG_OK;
 }
 
 clg_status clg_ctx_build_all(clg_ctx *ctx)

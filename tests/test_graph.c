@@ -1,8 +1,10 @@
 /* test_graph.c — the graph runtime per device: building errors, autodiff vs finite differences, memory plan, runs. */
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "ref_ops.h"
@@ -890,6 +892,60 @@ static void test_mlp_train(void **s)
     assert_memory_equal(l1, l2, sizeof l1); /* bit-identical */
 }
 
+/* A training plan builds the programs of its ops' families and optim.cl as one (#17's cold start:
+ * one compile, not one per file): on a fresh ctx whose cache folder is empty, planning the MLP
+ * with Adam leaves one cache entry (PoCL; where the driver gives no binary, none), after which
+ * elementwise.cl, loss.cl and optim.cl are each already built, and a step runs. */
+static void test_plan_builds_programs_together(void **s)
+{
+    (void)s;
+    if (skip_unless_ops(mlp_ops, 4) || !optim_available(CLG_OPTIM_ADAM)) {
+        skip();
+        return;
+    }
+    char dir[256], cmd[300];
+    snprintf(dir, sizeof dir, "/tmp/clgrad-test-planprog-%ld-%d", (long)getpid(), tdev->platform_index);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    clg_ctx *saved = tctx, *c;
+    assert_clg_ok(clg_ctx_create(tdev, NULL, &c));
+    assert_clg_ok(clg_ctx_set_cache_dir(c, dir));
+    clg_ctx_set_cache_policy(c, CLG_CACHE_FORCE);
+    tctx = c; /* mlp_build builds on tctx */
+    mlp m;
+    mlp_build(&m, 8, MLP_D, MLP_H, MLP_C, CLG_OP_RELU, 5);
+    clg_optim_options o = clg_optim_defaults(CLG_OPTIM_ADAM);
+    assert_clg_ok(clg_graph_set_optimizer(m.g, &o));
+    assert_clg_ok(clg_graph_plan(m.g, CLG_PLAN_TRAIN));
+    int entries = 0;
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));)
+        entries += strlen(e->d_name) > 4 && !strcmp(e->d_name + strlen(e->d_name) - 4, ".bin");
+    if (d)
+        closedir(d);
+    assert_true(entries <= 1);
+    static const char *const files[] = { "elementwise.cl", "loss.cl", "optim.cl" };
+    for (int f = 0; f < 3; f++)
+        for (int i = 0; i < clg_program_count(); i++)
+            if (!strcmp(clg_program_name(i), files[f])) {
+                clg_build_report r;
+                assert_clg_ok(clg_ctx_build_program(c, i, &r));
+                if (r.origin != CLG_ORIGIN_CACHE_HIT || r.cache_path[0])
+                    fail_msg("%s was not built by the plan (origin %d, %s)", files[f], (int)r.origin, r.cache_path);
+            }
+    float x[8 * MLP_D], loss;
+    int32_t y[8];
+    blobs(x, y, 8, MLP_D, MLP_C, 3);
+    assert_clg_ok(clg_graph_set_input(m.g, m.x, x));
+    assert_clg_ok(clg_graph_set_input(m.g, m.y, y));
+    assert_clg_ok(clg_graph_step(m.g, &loss));
+    assert_true(isfinite(loss) && loss > 0);
+    clg_graph_destroy(m.g);
+    clg_ctx_destroy(c);
+    tctx = saved;
+    assert_int_equal(system(cmd), 0);
+}
+
 /* Fusion on and off: the same loss trajectory (within float rounding: bias gradients are summed in
  * another order), fewer launches per step with fusion; gradients vs FD with fusion off too. */
 static void test_fusion_on_off(void **s)
@@ -1190,7 +1246,7 @@ int main(void)
         cmocka_unit_test(test_mlp_gradients),  cmocka_unit_test(test_mlp_train),
         cmocka_unit_test(test_mlp_frozen_encoder), cmocka_unit_test(test_fusion_on_off),
         cmocka_unit_test(test_arena_matches_per_param), cmocka_unit_test(test_plan_exceeds_device_memory),
-        cmocka_unit_test(test_const),
+        cmocka_unit_test(test_const),            cmocka_unit_test(test_plan_builds_programs_together),
     };
     return clg_test_run_per_device("graph", tests, sizeof tests / sizeof tests[0]);
 }

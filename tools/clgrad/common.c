@@ -127,11 +127,15 @@ int cli_open_device_loading(const char *spec, const char *const *programs, const
     if (!threaded && (j.rc = cli_load_mnist(data_dir, train_limit, test_only, d)))
         return 1;
     int bad = cli_open_device(spec, dev, ctx);
-    if (!bad && programs)
-        for (int i = 0; programs[i]; i++)
+    if (!bad && programs) {
+        int idx[64], n = 0;
+        for (int i = 0; programs[i] && n < 64; i++)
             for (int p = 0; p < clg_program_count(); p++)
                 if (!strcmp(clg_program_name(p), programs[i]))
-                    (void)clg_ctx_build_program(*ctx, p, NULL); /* a failure: reported at first use */
+                    idx[n++] = p;
+        /* one compile for the step's files; a failure is reported at first use */
+        (void)clg_ctx_build_programs(*ctx, idx, n, NULL);
+    }
     if (threaded)
         pthread_join(t, NULL);
     if (!j.rc && !bad)
