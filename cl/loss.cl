@@ -15,24 +15,45 @@ inline float ce_row_sumexp(__global const float *row, int C, float *m_out)
     return s;
 }
 
-/* Per-row cross-entropy: rowloss[i] = logsumexp(x_i) - x_i[label_i]; a label outside [0,C) is
- * flagged (op id in flag_op) and its row counts 0. */
-__kernel void ce_rows(__global const float *x, int xo, __global const int *lab, int lo, __global float *rowloss,
-                      int N, int C, __global int *flags, int flag_op)
+/* Row i's cross-entropy, logsumexp(x_i) - x_i[label_i]; a label outside [0,C) is flagged (op id
+ * in flag_op) and the row counts 0. */
+inline float ce_row_loss(__global const float *x, int xo, __global const int *lab, int lo, int i, int C,
+                         __global int *flags, int flag_op)
 {
-    int i = get_global_id(0);
-    if (i >= N)
-        return;
     __global const float *row = x + xo + (long)i * C;
     int y = lab[lo + i];
     if (y < 0 || y >= C) {
         clg_flag_error(flags, flag_op, y, C);
-        rowloss[i] = 0.0f;
-        return;
+        return 0.0f;
     }
     float m;
     float s = ce_row_sumexp(row, C, &m);
-    rowloss[i] = m + log(s) - row[y];
+    return m + log(s) - row[y];
+}
+
+/* Per-row cross-entropy (rowloss[i], one work-item per row), for sum_scaled to average. */
+__kernel void ce_rows(__global const float *x, int xo, __global const int *lab, int lo, __global float *rowloss,
+                      int N, int C, __global int *flags, int flag_op)
+{
+    int i = get_global_id(0);
+    if (i < N)
+        rowloss[i] = ce_row_loss(x, xo, lab, lo, i, C, flags, flag_op);
+}
+
+/* out = scale * the sum of the rows' cross-entropies, one work-group: ce_rows and sum_scaled in
+ * one launch (and one kernel to compile) with sum_scaled's order (item l adds rows l, l + L, ...
+ * Kahan-compensated, then the group's tree), so the same bits at the same group size. */
+__kernel void ce_mean(__global const float *x, int xo, __global const int *lab, int lo, int N, int C,
+                      __global int *flags, int flag_op, float scale, __global float *out, int oo,
+                      __local float *tmp)
+{
+    int l = get_local_id(0), L = get_local_size(0);
+    float s = 0.0f, comp = 0.0f;
+    for (int i = l; i < N; i += L)
+        clg_kahan_add(&s, &comp, ce_row_loss(x, xo, lab, lo, i, C, flags, flag_op));
+    s = clg_wg_sum(tmp, s);
+    if (l == 0)
+        out[oo] = s * scale;
 }
 
 /* out = scale * sum(v[0..n)), one work-group. */

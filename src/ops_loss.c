@@ -41,12 +41,21 @@ static clg_status ce_infer(const clg_shape *const *in, const clg_attrs *a, clg_s
     return CLG_OK;
 }
 
+/* Batches up to this many rows take ce_mean (one work-group, one launch); larger ones ce_rows
+ * over the whole device, then sum_scaled. */
+#define CE_MEAN_MAX_ROWS 16384
+
 static clg_status ce_forward(clg_ctx *ctx, const clg_tensor *const *in, clg_tensor *out, const clg_attrs *a)
 {
     (void)a;
     int N = (int)in[0]->s.dim[0], C = (int)in[0]->s.dim[1];
     if (N == 0)
         return clg__fill_pattern(ctx, out, 0); /* mean over no rows: 0 */
+    if (N <= CE_MEAN_MAX_ROWS) {
+        clg_karg args[] = { KTEN(in[0]), KTEN(in[1]), KINT(N), KINT(C), KMEM(ctx->errflags),
+                            KINT(CLG_OP_CROSS_ENTROPY + 1), KFLT(1.0f / (float)N), KTEN(out), KLOCAL(0) };
+        return launch_group(ctx, CLG_K_ce_mean, args, CLG_NARGS(args), 1);
+    }
     clg_tensor rows;
     clg_status st = scratch(ctx, N, &rows);
     if (st)
@@ -60,14 +69,14 @@ static clg_status ce_forward(clg_ctx *ctx, const clg_tensor *const *in, clg_tens
     return st;
 }
 
-/* Forward: the per-row losses. */
+/* Forward past CE_MEAN_MAX_ROWS: the per-row losses. */
 static int ce_scratch(const clg_ctx *ctx, const clg_shape *const *in, const clg_shape *out, const clg_attrs *a,
                       int backward, size_t *bytes)
 {
     (void)ctx;
     (void)out;
     (void)a;
-    if (backward)
+    if (backward || in[0]->dim[0] <= CE_MEAN_MAX_ROWS)
         return 0;
     bytes[0] = (size_t)in[0]->dim[0] * sizeof(float);
     return 1;
