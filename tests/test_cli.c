@@ -729,9 +729,9 @@ static void test_resume_exact(void **state)
     (void)state;
     run_result *r = malloc(sizeof *r);
     assert_non_null(r);
-    RUN(r, NULL, MLP_ARGS("ref.safetensors", "8"));
+    RUN(r, NULL, MLP_ARGS("ref.safetensors", "4"));
     expect(r, 0, "done:");
-    const char *mlp[] = { MLP_ARGS("res.safetensors", "8") };
+    const char *mlp[] = { MLP_ARGS("res.safetensors", "4") };
     interrupt_and_resume(mlp, (int)(sizeof mlp / sizeof mlp[0]), path("res.resume.safetensors"),
                          path("res.safetensors"), path("ref.safetensors"), "  train ", 2);
     char *a = slurp(path("ref.csv"), NULL), *b = slurp(path("res.csv"), NULL);
@@ -746,26 +746,26 @@ static void test_resume_exact(void **state)
     run_opts now = { .sig_after = "epoch  1", .sig_delay_us = 1 };
     for (int i = 0; i < 10 && !exists(path("res.resume.safetensors")); i++) {
         unlink(path("res.safetensors"));
-        RUN(r, &now, MLP_ARGS("res.safetensors", "8"));
+        RUN(r, &now, MLP_ARGS("res.safetensors", "4"));
     }
     assert_true(exists(path("res.resume.safetensors")));
-    RUN(r, NULL, MLP_ARGS("res.safetensors", "9"), "--resume", path("res.resume.safetensors"));
+    RUN(r, NULL, MLP_ARGS("res.safetensors", "5"), "--resume", path("res.resume.safetensors"));
     expect(r, 1, "resume with the same options");
-    RUN(r, NULL, MLP_ARGS("res.safetensors", "8"), "--lr", "0.002", "--resume", path("res.resume.safetensors"));
+    RUN(r, NULL, MLP_ARGS("res.safetensors", "4"), "--lr", "0.002", "--resume", path("res.resume.safetensors"));
     expect(r, 1, "resume with the same options");
-    RUN(r, NULL, MLP_ARGS("res.safetensors", "8"), "--resume", path("ref.safetensors"));
+    RUN(r, NULL, MLP_ARGS("res.safetensors", "4"), "--resume", path("ref.safetensors"));
     expect(r, 1, "not the state of an interrupted run");
     rm("res.resume.safetensors");
 
 #define MAE_ARGS(out) "train", "mae", "--data", g_data, "--patch", "2", "--encoder", "16,8", "--batch", "64", \
-                      "--epochs", "8", "--device", dev_spec(), "--out", path(out)
+                      "--epochs", "4", "--device", dev_spec(), "--out", path(out)
     RUN(r, NULL, MAE_ARGS("aref.safetensors"));
     expect(r, 0, "done:");
     const char *mae[] = { MAE_ARGS("ares.safetensors") };
     interrupt_and_resume(mae, (int)(sizeof mae / sizeof mae[0]), path("ares.resume.safetensors"),
                          path("ares.safetensors"), path("aref.safetensors"), "  train ", 2);
 #define ADAPT_ARGS(out) "adapt", "--from", path("aref.safetensors"), "--mode", "finetune", "--data", g_data, \
-                        "--batch", "32", "--epochs", "6", "--device", dev_spec(), "--out", path(out)
+                        "--batch", "32", "--epochs", "3", "--device", dev_spec(), "--out", path(out)
     RUN(r, NULL, ADAPT_ARGS("fref.safetensors"));
     expect(r, 0, "done:");
     const char *adapt[] = { ADAPT_ARGS("fres.safetensors") };
@@ -838,9 +838,9 @@ static void test_clip(void **state)
     expect(r, 1, "enc.fc2");
     assert_false(exists(path("cg.safetensors")));
     /* exact resume */
-    RUN(r, NULL, CLIP_ARGS("cref.safetensors", "6"));
+    RUN(r, NULL, CLIP_ARGS("cref.safetensors", "4"));
     expect(r, 0, "done:");
-    const char *clip[] = { CLIP_ARGS("cres.safetensors", "6") };
+    const char *clip[] = { CLIP_ARGS("cres.safetensors", "4") };
     interrupt_and_resume(clip, (int)(sizeof clip / sizeof clip[0]), path("cres.resume.safetensors"),
                          path("cres.safetensors"), path("cref.safetensors"), "  train ", 2);
     rm_runs((const char *const[]){ "clip", "cae", "cf", "cref", "cres", "found" }, 6);
@@ -859,7 +859,7 @@ static void test_simclr(void **state)
     run_result *r = malloc(sizeof *r);
     assert_non_null(r);
 #define SIMCLR_ARGS(out) "train", "simclr", "--data", g_data, "--encoder", "16,8", "--head", "8,4", "--batch", "32", \
-                         "--cutout", "3", "--translate", "1", "--epochs", "6", "--device", dev_spec(), "--out", path(out)
+                         "--cutout", "3", "--translate", "1", "--epochs", "3", "--device", dev_spec(), "--out", path(out)
     RUN(r, NULL, SIMCLR_ARGS("sref.safetensors"));
     expect(r, 0, "done: test nt-xent");
     assert_non_null(strstr(r->out, "samples/s"));
@@ -954,7 +954,8 @@ static int complete_checkpoint(const char *p)
     return ok;
 }
 
-/* SIGINT at random moments, 20 times: every output is the previous file or a complete new one,
+/* SIGINT at random moments, 12 times (a moment is a uniform draw over the whole run: start-up,
+ * training, the writes at the end): every output is the previous file or a complete new one,
  * no temp file is left, and the exit status is 0 (done) or 130 (interrupted, state saved). */
 static void test_sigint_random(void **state)
 {
@@ -967,7 +968,7 @@ static void test_sigint_random(void **state)
     int span_us = (int)((now_s() - t0) * 1e6 * 1.2);
     uint64_t seed = 11;
     int counts[3] = { 0, 0, 0 };
-    for (int i = 0; i < 20; i++) {
+    for (int i = 0; i < 12; i++) {
         write_text(path("s.safetensors"), "old checkpoint");
         write_text(path("s.csv"), "old log");
         write_text(path("s.svg"), "old curve");
@@ -1007,7 +1008,7 @@ static void test_sigint_random(void **state)
         free(svg);
         assert_no_temp();
     }
-    print_message("SIGINT x20: %d before training, %d during (state saved), %d after the end\n", counts[0],
+    print_message("SIGINT x12: %d before training, %d during (state saved), %d after the end\n", counts[0],
                   counts[1], counts[2]);
     rm("s.safetensors");
     rm("s.csv");
