@@ -15,9 +15,12 @@ extern clg_ctx *tctx;
 extern const clg_device_info *tdev;
 
 /* Run the tests once per selected device.  Devices come from every platform,
- * filtered by CLGRAD_TEST_DEVICES (comma-separated name substrings or P:D).
- * Under CI=true, fewer than two devices is a failure, so a silent skip cannot
- * pass.  Returns the number of failed tests (the process exit code). */
+ * filtered by CLGRAD_TEST_DEVICES (comma-separated name substrings or P:D; a
+ * token "!X" excludes what X matches) and by CLGRAD_TEST_SHARE (the same form:
+ * the share of the devices that tests/meson.build gives one of a suite's tests).
+ * Under CI=true, fewer than two devices is a failure (fewer than one when either
+ * variable is set), so a silent skip cannot pass.  Returns the number of failed
+ * tests (the process exit code). */
 int clg_test_run_per_device(const char *suite, const struct CMUnitTest *tests, size_t n);
 
 /* Run device-less tests once. */
