@@ -784,9 +784,10 @@ static int program_index(const char *name)
 }
 
 /* clg_ctx_build_programs compiles a set of files as one program (#17: one compile instead of one
- * per file): one cache entry; each file is then built (asking again compiles nothing); ops whose
- * kernels live in those files run right from it (no entry added); a second ctx loads the set
- * from its entry; bad arguments are refused. */
+ * per file): each file is then built (asking again compiles nothing) and ops whose kernels live
+ * in those files run from it; where the cache stores entries by default (not PoCL, which caches
+ * itself; forcing it there makes PoCL compile every kernel of the set), the set is one entry that a
+ * second ctx loads; bad arguments are refused. */
 static void test_build_programs_together(void **s)
 {
     (void)s;
@@ -798,15 +799,17 @@ static void test_build_programs_together(void **s)
     for (int round = 0; round < 2; round++) {
         clg_ctx *c;
         assert_clg_ok(clg_ctx_create(tdev, NULL, &c)); /* reads CLGRAD_CACHE_DIR = tmpdir */
-        clg_ctx_set_cache_policy(c, CLG_CACHE_FORCE);
         clg_build_report r;
         assert_clg_ok(clg_ctx_build_programs(c, idx, 2, &r));
-        if (r.origin == CLG_ORIGIN_SOURCE) { /* the driver gave no binary: nothing to count */
+        int cached = r.origin != CLG_ORIGIN_SOURCE;
+        if (round == 1 && !cached) {
             clg_ctx_destroy(c);
-            skip();
+            break;
         }
-        assert_int_equal(r.origin, round ? CLG_ORIGIN_CACHE_HIT : CLG_ORIGIN_CACHE_STORED);
-        assert_int_equal(cache_entries(tmpdir), 1);
+        if (cached) {
+            assert_int_equal(r.origin, round ? CLG_ORIGIN_CACHE_HIT : CLG_ORIGIN_CACHE_STORED);
+            assert_int_equal(cache_entries(tmpdir), 1);
+        }
         for (int j = 0; j < 2; j++) {
             assert_clg_ok(clg_ctx_build_program(c, idx[j], &r));
             assert_int_equal(r.origin, CLG_ORIGIN_CACHE_HIT);
@@ -840,7 +843,7 @@ static void test_build_programs_together(void **s)
             want_loss += (log(z) - x[3 * i + lab[i]]) / 2;
         }
         assert_true(fabs(loss - want_loss) < 1e-5);
-        assert_int_equal(cache_entries(tmpdir), 1); /* no file built on its own */
+        assert_int_equal(cache_entries(tmpdir), cached); /* no file built on its own */
         clg_tensor_free(&tx);
         clg_tensor_free(&tl);
         clg_tensor_free(&ty);
