@@ -329,31 +329,6 @@ static clg_status check_device_memory(clg_graph *g, int sgd_mom, int adam, uint6
     return CLG_OK;
 }
 
-/* Build the programs a plan's kernels come from as one (clg_ctx_build_programs: one compile, not
- * one per file): the files named after its ops' families (cl/<family>.cl; gemm.c builds its own),
- * and optim.cl for a training plan that updates.  Best effort: what fails here fails again,
- * reported, where its kernel is first needed; a kernel from another file is built there. */
-static void plan_programs(clg_graph *g, int updates)
-{
-    int idx[CLG_PROG_COUNT], n = 0;
-    unsigned char seen[CLG_PROG_COUNT] = { 0 };
-    for (int m = -1; m < g->n; m++) {
-        const char *fam = m < 0 ? (updates ? "optim" : "")
-                          : g->nodes[m].kind == GN_OP ? clg__op_family(g->nodes[m].op) : "";
-        if (!*fam || !strcmp(fam, "gemm"))
-            continue;
-        char file[64];
-        snprintf(file, sizeof file, "%s.cl", fam);
-        for (int p = 0; p < clg_program_count() && p < CLG_PROG_COUNT; p++)
-            if (!seen[p] && !strcmp(clg_program_name(p), file)) {
-                seen[p] = 1;
-                idx[n++] = p;
-            }
-    }
-    if (n > 1 && clg_ctx_build_programs(g->ctx, idx, n, NULL))
-        clg__clear_error();
-}
-
 clg_status clg_graph_plan(clg_graph *g, clg_plan_mode mode)
 {
     clg_status st = clg__graph_check(g, "clg_graph_plan");
@@ -430,7 +405,6 @@ clg_status clg_graph_plan(clg_graph *g, clg_plan_mode mode)
             goto fail;
         }
     }
-    plan_programs(g, mode == CLG_PLAN_TRAIN && g->has_opt && g->opt.kind != CLG_OPTIM_NONE);
     g->planned = 1;
     return CLG_OK;
 fail:

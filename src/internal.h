@@ -265,9 +265,6 @@ typedef struct clg_op_desc {
 
 /* The descriptor of op (NULL when op is out of range). */
 const clg_op_desc *clg__op_desc(clg_op op);
-/* op's family in ops.def ("elementwise", "loss", ...; "" when out of range): its kernels live in
- * cl/<family>.cl, except gemm's (gemm.c's variant programs). */
-const char *clg__op_family(clg_op op);
 
 /* ---- scratch memory (scratch.c) ---------------------------------------------------------------- */
 

@@ -32,7 +32,6 @@ clg_attrs clg_attrs_defaults(void)
     return a;
 }
 
-const char *clg__op_family(clg_op op) { return (op >= 0 && op < CLG_OP_COUNT) ? op_table[op].family : ""; }
 const char *clg_op_name(clg_op op) { return (op >= 0 && op < CLG_OP_COUNT) ? op_table[op].name : "?"; }
 int clg_op_num_inputs(clg_op op) { return (op >= 0 && op < CLG_OP_COUNT) ? op_table[op].n_inputs : -1; }
 int clg_op_has_backward(clg_op op)

@@ -778,9 +778,31 @@ clg_status clg_ctx_build_all(clg_ctx *ctx)
     return CLG_OK;
 }
 
+/* The files of the op program: every one but common.cl (each file's prefix) and gemm.cl (gemm.c
+ * builds its own variant programs). */
+static int in_op_program(int i)
+{
+    return i != CLG_PROG_COMMON && i != CLG_PROG_GEMM;
+}
+
+clg_status clg_ctx_build_op_programs(clg_ctx *ctx, clg_build_report *report)
+{
+    if (!ctx)
+        return clg__fail(CLG_ERR_INVALID_ARG, "clg_ctx_build_op_programs: NULL ctx");
+    int idx[CLG_PROG_COUNT], n = 0;
+    for (int i = 0; i < clg__cl_source_count && i < CLG_PROG_COUNT; i++)
+        if (in_op_program(i))
+            idx[n++] = i;
+    return clg_ctx_build_programs(ctx, idx, n, report);
+}
+
+/* A kernel's program: for a file of the op program, that whole program on first need (one compile
+ * whatever a process runs, so every process shares PoCL's cache entry and each kernel's machine
+ * code: per file, or per plan's set of files, the same kernels compiled again under each set). */
 clg_status clg__program(clg_ctx *ctx, int prog, cl_program *out)
 {
-    clg_status st = clg_ctx_build_program(ctx, prog, NULL);
+    clg_status st = !ctx->programs[prog] && in_op_program(prog) ? clg_ctx_build_op_programs(ctx, NULL)
+                                                                 : clg_ctx_build_program(ctx, prog, NULL);
     if (st)
         return st;
     *out = ctx->programs[prog];

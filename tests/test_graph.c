@@ -890,46 +890,6 @@ static void test_mlp_train(void **s)
     assert_memory_equal(l1, l2, sizeof l1); /* bit-identical */
 }
 
-/* A training plan builds the programs of its ops' families and optim.cl as one (#17's cold start:
- * one compile, not one per file): on a fresh ctx (binary cache off), planning the MLP with Adam
- * leaves elementwise.cl, loss.cl and optim.cl each already built, and a step runs. */
-static void test_plan_builds_programs_together(void **s)
-{
-    (void)s;
-    if (skip_unless_ops(mlp_ops, 4) || !optim_available(CLG_OPTIM_ADAM)) {
-        skip();
-        return;
-    }
-    clg_ctx *saved = tctx, *c;
-    assert_clg_ok(clg_ctx_create(tdev, NULL, &c));
-    clg_ctx_set_cache_policy(c, CLG_CACHE_OFF);
-    tctx = c; /* mlp_build builds on tctx */
-    mlp m;
-    mlp_build(&m, 8, MLP_D, MLP_H, MLP_C, CLG_OP_RELU, 5);
-    clg_optim_options o = clg_optim_defaults(CLG_OPTIM_ADAM);
-    assert_clg_ok(clg_graph_set_optimizer(m.g, &o));
-    assert_clg_ok(clg_graph_plan(m.g, CLG_PLAN_TRAIN));
-    static const char *const files[] = { "elementwise.cl", "loss.cl", "optim.cl" };
-    for (int f = 0; f < 3; f++)
-        for (int i = 0; i < clg_program_count(); i++)
-            if (!strcmp(clg_program_name(i), files[f])) {
-                clg_build_report r;
-                assert_clg_ok(clg_ctx_build_program(c, i, &r));
-                if (r.origin != CLG_ORIGIN_CACHE_HIT || r.cache_path[0])
-                    fail_msg("%s was not built by the plan (origin %d)", files[f], (int)r.origin);
-            }
-    float x[8 * MLP_D], loss;
-    int32_t y[8];
-    blobs(x, y, 8, MLP_D, MLP_C, 3);
-    assert_clg_ok(clg_graph_set_input(m.g, m.x, x));
-    assert_clg_ok(clg_graph_set_input(m.g, m.y, y));
-    assert_clg_ok(clg_graph_step(m.g, &loss));
-    assert_true(isfinite(loss) && loss > 0);
-    clg_graph_destroy(m.g);
-    clg_ctx_destroy(c);
-    tctx = saved;
-}
-
 /* Fusion on and off: the same loss trajectory (within float rounding: bias gradients are summed in
  * another order), fewer launches per step with fusion; gradients vs FD with fusion off too. */
 static void test_fusion_on_off(void **s)
@@ -1230,7 +1190,7 @@ int main(void)
         cmocka_unit_test(test_mlp_gradients),  cmocka_unit_test(test_mlp_train),
         cmocka_unit_test(test_mlp_frozen_encoder), cmocka_unit_test(test_fusion_on_off),
         cmocka_unit_test(test_arena_matches_per_param), cmocka_unit_test(test_plan_exceeds_device_memory),
-        cmocka_unit_test(test_const),            cmocka_unit_test(test_plan_builds_programs_together),
+        cmocka_unit_test(test_const),
     };
     return clg_test_run_per_device("graph", tests, sizeof tests / sizeof tests[0]);
 }

@@ -858,6 +858,45 @@ static void test_build_programs_together(void **s)
     use_cache_dir(NULL);
 }
 
+/* The first use of a kernel outside gemm.cl builds the op program, every file but common.cl and
+ * gemm.cl as one (#17: one compile per process, and the same program, so one PoCL cache entry and
+ * one machine-code compile per kernel, whatever ops a process runs): after one softmax on a fresh
+ * ctx each of those files is built, gemm.cl is not; clg_ctx_build_op_programs again compiles
+ * nothing. */
+static void test_op_program(void **s)
+{
+    (void)s;
+    clg_ctx *c;
+    assert_clg_ok(clg_ctx_create(tdev, NULL, &c));
+    clg_ctx_set_cache_policy(c, CLG_CACHE_OFF);
+    clg_shape sx = SHAPE2(CLG_F32, 2, 3);
+    const float x[6] = { 1, 2, 3, 4, 5, 6 };
+    float y[6];
+    clg_tensor tx, ty;
+    assert_clg_ok(clg_tensor_new(c, &sx, &tx));
+    assert_clg_ok(clg_tensor_write(&tx, x));
+    assert_clg_ok(clg_tensor_new(c, &sx, &ty));
+    assert_clg_ok(clg_op_forward(c, CLG_OP_SOFTMAX, (const clg_tensor *[]){ &tx }, &ty, NULL));
+    assert_clg_ok(clg_tensor_read(&ty, y));
+    assert_true(fabs(y[2] - 1 / (1 + exp(-1.0) + exp(-2.0))) < 1e-6);
+    clg_build_report r;
+    int gemm = program_index("gemm.cl");
+    for (int i = 1; i < clg_program_count(); i++) { /* 0: common.cl */
+        if (i == gemm)
+            continue;
+        assert_clg_ok(clg_ctx_build_program(c, i, &r));
+        if (r.origin != CLG_ORIGIN_CACHE_HIT || r.cache_path[0])
+            fail_msg("%s was not built with the op program (origin %d)", clg_program_name(i), (int)r.origin);
+    }
+    assert_clg_ok(clg_ctx_build_op_programs(c, &r));
+    assert_string_equal(r.cache_path, "");
+    assert_clg_ok(clg_ctx_build_program(c, gemm, &r));
+    assert_int_equal(r.origin, CLG_ORIGIN_SOURCE); /* gemm.cl whole: not part of it */
+    clg_tensor_free(&tx);
+    clg_tensor_free(&ty);
+    clg_ctx_destroy(c);
+}
+
 static void test_build_all_programs(void **s)
 {
     (void)s;
@@ -880,6 +919,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_cache_off), cmocka_unit_test(test_cl_dir_override),
         cmocka_unit_test(test_fma_define), cmocka_unit_test(test_build_all_programs),
         cmocka_unit_test(test_build_programs_together), cmocka_unit_test(test_builds_without_warnings),
+        cmocka_unit_test(test_op_program),
     };
     return clg_test_run_per_device("program", tests, sizeof tests / sizeof tests[0]);
 }

@@ -79,10 +79,13 @@ const char *clg_program_name(int i);   /* e.g. "elementwise.cl" */
 clg_status clg_ctx_build_program(clg_ctx *ctx, int i, clg_build_report *report);
 /* Build the embedded programs progs[0..n) not yet built as one OpenCL program (one compile
  * and one cache entry for the set; each later serves the kernels of its files).  A driver
- * pays a fixed cost per compile (PoCL 3.1: ~0.15 s, beside ~0.55 s for its first), so a caller
- * that knows what it will run, e.g. a training step, builds it together ahead of use.  A set
- * of one is clg_ctx_build_program; report describes the combined build. */
+ * pays a fixed cost per compile (PoCL 3.1: ~0.15 s, beside ~0.55 s for its first).  A set of
+ * one is clg_ctx_build_program; report describes the combined build. */
 clg_status clg_ctx_build_programs(clg_ctx *ctx, const int *progs, int n, clg_build_report *report);
+/* The op program: every embedded file but common.cl and gemm.cl as one program (with
+ * clg_ctx_build_programs), which the first use of any of their kernels builds; call it ahead of
+ * first use to overlap the build with other work (the CLI: with loading the data). */
+clg_status clg_ctx_build_op_programs(clg_ctx *ctx, clg_build_report *report);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -118,8 +118,8 @@ static void *data_thread(void *p)
     return NULL;
 }
 
-int cli_open_device_loading(const char *spec, const char *const *programs, const char *data_dir, long train_limit,
-                            int test_only, cli_data *d, clg_device_info *dev, clg_ctx **ctx)
+int cli_open_device_loading(const char *spec, int prebuild, const char *data_dir, long train_limit, int test_only,
+                            cli_data *d, clg_device_info *dev, clg_ctx **ctx)
 {
     data_job j = { .dir = data_dir, .train_limit = train_limit, .test_only = test_only, .d = d };
     pthread_t t;
@@ -127,15 +127,8 @@ int cli_open_device_loading(const char *spec, const char *const *programs, const
     if (!threaded && (j.rc = cli_load_mnist(data_dir, train_limit, test_only, d)))
         return 1;
     int bad = cli_open_device(spec, dev, ctx);
-    if (!bad && programs) {
-        int idx[64], n = 0;
-        for (int i = 0; programs[i] && n < 64; i++)
-            for (int p = 0; p < clg_program_count(); p++)
-                if (!strcmp(clg_program_name(p), programs[i]))
-                    idx[n++] = p;
-        /* one compile for the step's files; a failure is reported at first use */
-        (void)clg_ctx_build_programs(*ctx, idx, n, NULL);
-    }
+    if (!bad && prebuild)
+        (void)clg_ctx_build_op_programs(*ctx, NULL); /* a failure: reported at first use */
     if (threaded)
         pthread_join(t, NULL);
     if (!j.rc && !bad)

@@ -12,9 +12,6 @@
 #include "mlp.h"
 #include "util.h"
 
-/* The cl/ programs a training step uses besides GEMM variants, built while the data loads. */
-static const char *const step_programs[] = { "elementwise.cl", "loss.cl", "optim.cl", "random.cl", NULL };
-
 #define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
 #define GRID_IMAGES 8
 #define GRID_SCALE 3
@@ -212,7 +209,7 @@ int cmd_train_mae(int argc, char **argv)
     run.resume_out = paths.resume;
 
     clg_device_info dev;
-    if (cli_open_device_loading(device, step_programs, data, train_limit, 0, &d, &dev, &ctx))
+    if (cli_open_device_loading(device, 1, data, train_limit, 0, &d, &dev, &ctx))
         goto out;
     if (d.rows % cfg.patch || d.cols % cfg.patch) {
         fprintf(stderr, "clgrad train mae: --patch %d does not divide the %dx%d images of %s\n", cfg.patch, d.rows,

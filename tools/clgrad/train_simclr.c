@@ -11,9 +11,6 @@
 #include "cli.h"
 #include "util.h"
 
-/* The cl/ programs a training step uses besides GEMM variants, built while the data loads. */
-static const char *const step_programs[] = { "elementwise.cl", "embed.cl", "loss.cl", "misc.cl", "optim.cl", "random.cl", NULL };
-
 #define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
 #define GRID_IMAGES 8
 #define GRID_VIEWS 6
@@ -234,7 +231,7 @@ int cmd_train_simclr(int argc, char **argv)
     run.resume_out = paths.resume;
 
     clg_device_info dev;
-    if (cli_open_device_loading(device, step_programs, data, train_limit, 0, &d, &dev, &ctx))
+    if (cli_open_device_loading(device, 1, data, train_limit, 0, &d, &dev, &ctx))
         goto out;
     if (cfg.aug.cutout > d.rows || cfg.aug.cutout > d.cols) {
         fprintf(stderr, "clgrad train simclr: --cutout %d is larger than the %dx%d images of %s\n", cfg.aug.cutout,
