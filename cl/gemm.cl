@@ -607,9 +607,11 @@ __kernel void gemm_tiled_t(GEMM_ARGS)
             /* 4 x 4 blocks through float4 registers: gemm_transpose16's float16 shuffles here
              * took most of this kernel's compile time (PoCL codegen of the 16,16,1 variant,
              * quiet: 1.3-1.7 -> 0.5-0.6 s CPU together with the one-FMA-body change) at the
-             * same speed (bench's queued A·Bᵀ rows 56-59 / 63-66 GFLOP/s either way) */
+             * same speed (bench's queued A·Bᵀ rows 56-59 / 63-66 GFLOP/s either way).  The two
+             * copy loops stay rolled: unrolled they were ~40% of its codegen (6,8,2 variant:
+             * 0.45-0.66 -> 0.26 s CPU) for nothing (128x256·(256x256)ᵀ 87-101 vs 102-110 GFLOP/s). */
             for (int kk = 0; kk < kf; kk += 4)
-                #pragma unroll
+                #pragma unroll 1
                 for (int e = 0; e < 16; e += 4) {
                     float4 r0 = vload4(0, src[e] + kk), r1 = vload4(0, src[e + 1] + kk);
                     float4 r2 = vload4(0, src[e + 2] + kk), r3 = vload4(0, src[e + 3] + kk);
@@ -620,7 +622,7 @@ __kernel void gemm_tiled_t(GEMM_ARGS)
                     vstore4((float4)(r0.s3, r1.s3, r2.s3, r3.s3), 0, d + 3 * GEMM_TN);
                 }
             for (int k = kf; k < kb; k++)
-                #pragma unroll
+                #pragma unroll 1
                 for (int e = 0; e < 16; e++)
                     Bp[k * GEMM_TN + c0 + e] = src[e][k];
         }
