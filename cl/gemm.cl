@@ -233,9 +233,10 @@ __kernel void gemm_local(GEMM_ARGS, int ta, int tb)
 /* ta, tb: the transposes, constants of each gemm_tiled_n* kernel, folded once inlined.  Inlined
  * always: with four kernels calling it, PoCL's inliner kept one out-of-line copy with run-time
  * ta/tb, and the MLP's products ran 15-30% slower (128x784·784x256: 54-69 against 87-96 GFLOP/s). */
-__attribute__((always_inline)) inline void tiled_n_tile(__global const float *A, int lda, __global const float *B, int ldb, __global float *C,
-                         int ldc, int M, int N, int K, float alpha, float beta, int i0, int j0, const int ta,
-                         const int tb)
+__attribute__((always_inline)) inline void tiled_n_tile(__global const float *A, int lda, __global const float *B,
+                                                        int ldb, __global float *C, int ldc, int M, int N, int K,
+                                                        float alpha, float beta, int i0, int j0, const int ta,
+                                                        const int tb)
 {
     int ir[GEMM_TM];
     VT acc[GEMM_TM][GEMM_NV];

@@ -298,8 +298,8 @@ static int block_params(clg_ctx *ctx, int *tm, int *vw, int *nv, int *mb, int *n
     return block_local_bytes(*mb, *nb, *kb) <= ctx->info.local_mem;
 }
 
-/* Register tiles per work-item down M (GEMM_RM) for the unpacked kernels: as many as keep
- * about `per_cu` work-groups per compute unit, at most `cap` (the rm option overrides, for
+/* Register tiles per work-item down M (RM; the kernels read it back from the global size): as
+ * many as keep about `per_cu` work-groups per compute unit, at most `cap` (the rm option overrides, for
  * tuning).  Measured on PoCL: gemm_tiled_k gains ~8% at 8 per CU; gemm_tiled_n at 16 per CU
  * and at most 4 (fewer work-groups, each reusing its op(B) panel from L1) gains 3-5% at the
  * MLP's 256-wide products queued back to back (fwd 0.092 -> 0.087 ms), the same elsewhere;

@@ -1,4 +1,5 @@
-/* program.c — kernel sources, device build options, program builds with the binary cache, kernel lookup. */
+/* program.c — kernel sources, device build options, program builds with the binary cache, the op program
+ * (every file but common.cl and gemm.cl as one), kernel lookup. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
