@@ -407,12 +407,6 @@ static int use_transpose(const clg_ctx *ctx, const gemm_call *g)
     return (double)g->M * (double)g->N * (double)g->K >= 1073741824.0;
 }
 
-/* A·Bᵀ below gemm_block's size: gemm_tiled_t (B strips transposed into local memory, then
- * gemm_tiled_n's tile; k-chunks KC = 512 floats, halved until the strip fits in local
- * memory) when the tile is a whole number of 16-wide vectors; else gemm_tiled_k (K >= 4
- * vectors) or gemm_tiled_n gathering B.  Measured on PoCL against gemm_tiled_k:
- * 256x128·128x512ᵀ 0.27 -> 0.20 ms, 512^3 1.40 -> 1.25 ms, K = 10: 0.03 -> 0.026 ms.
- * The kernel option tiled_k forces gemm_tiled_k (K >= 4 vectors). */
 /* gemm_tiled_t's k-chunk for tile width tn on this device, or 0 where it has none (tn not a
  * whole number of 16-wide vectors, or no chunk fits in local memory).  The gemm_tiled program
  * of a tile size is built with it (-DGEMM_KC; 0 leaves gemm_tiled_t out). */
@@ -426,6 +420,12 @@ static int tiled_t_chunk(const clg_ctx *ctx, int tn)
     return (uint64_t)kc * (uint64_t)tn * 4 <= ctx->info.local_mem ? kc : 0;
 }
 
+/* A·Bᵀ below gemm_block's size: gemm_tiled_t (B strips transposed into local memory, then
+ * gemm_tiled_n's tile; k-chunks KC = 512 floats, halved until the strip fits in local
+ * memory) when the tile is a whole number of 16-wide vectors; else gemm_tiled_k (K >= 4
+ * vectors) or gemm_tiled_n gathering B.  Measured on PoCL against gemm_tiled_k:
+ * 256x128·128x512ᵀ 0.27 -> 0.20 ms, 512^3 1.40 -> 1.25 ms, K = 10: 0.03 -> 0.026 ms.
+ * The kernel option tiled_k forces gemm_tiled_k (K >= 4 vectors). */
 static int use_tiled_t(const clg_ctx *ctx, const gemm_call *g, int tn)
 {
     if (g->ta || !g->tb)
