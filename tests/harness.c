@@ -159,7 +159,9 @@ int clg_test_run_per_device(const char *suite, const struct CMUnitTest *tests, s
     int need = (filter && *filter) || (share && *share) ? 1 : 2;
     if (in_ci && ran < need) {
         fprintf(stderr, "[%s] CI=true needs at least %s, found %d selected\n", suite,
-                need == 2 ? "two OpenCL devices (PoCL and rusticl)" : "one OpenCL device of CLGRAD_TEST_DEVICES/SHARE", ran);
+                need == 2 ? "two OpenCL devices (PoCL and rusticl)"
+                          : "one OpenCL device of CLGRAD_TEST_DEVICES/SHARE",
+                ran);
         return failures + 1;
     }
     if (ran == 0)
