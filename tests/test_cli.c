@@ -268,7 +268,6 @@ static int setup_data(void)
  * loading every driver costs each child ~0.2 s more, of about 0.5 s (rusticl's children gain
  * nothing from it, so they keep the full set, which also exercises a spec on a second platform).
  * Not when OCL_ICD_FILENAMES adds drivers, or there is no pocl.icd to copy. */
-
 static int pocl_alone(void **state)
 {
     (void)state;
