@@ -714,17 +714,17 @@ clg_status clg_ctx_build_programs(clg_ctx *ctx, const int *progs, int n, clg_bui
             return clg__fail(CLG_ERR_INVALID_ARG, "clg_ctx_build_programs: bad program index %d", i);
         want[i] = !ctx->programs[i];
     }
-    int todo[CLG_PROG_COUNT], nt = 0;
+    int files[CLG_PROG_COUNT], nt = 0;
     for (int i = 0; i < CLG_PROG_COUNT && i < clg__cl_source_count; i++)
         if (want[i] && i != CLG_PROG_COMMON)
-            todo[nt++] = i;
+            files[nt++] = i;
     if (want[CLG_PROG_COMMON]) {
         clg_status st = build_embedded(ctx, CLG_PROG_COMMON, 1, report);
         if (st)
             return st;
     }
     if (nt <= 1)
-        return nt ? build_embedded(ctx, todo[0], 1, report) : CLG_OK;
+        return nt ? build_embedded(ctx, files[0], 1, report) : CLG_OK;
 
     /* common.cl, then each file after a #line marker so that compiler messages name it */
     char *all = NULL, name[1400];
@@ -734,10 +734,10 @@ clg_status clg_ctx_build_programs(clg_ctx *ctx, const int *progs, int n, clg_bui
     for (int j = 0; !st && j < nt; j++) {
         char *body;
         size_t blen;
-        if ((st = file_source(ctx, todo[j], &body, &blen)))
+        if ((st = file_source(ctx, files[j], &body, &blen)))
             break;
         char head[160];
-        int hl = snprintf(head, sizeof head, "\n#line 1 \"cl/%s\"\n", clg__cl_sources[todo[j]].name);
+        int hl = snprintf(head, sizeof head, "\n#line 1 \"cl/%s\"\n", clg__cl_sources[files[j]].name);
         char *grown = realloc(all, len + (size_t)hl + blen + 1);
         if (!grown) {
             free(body);
@@ -750,7 +750,7 @@ clg_status clg_ctx_build_programs(clg_ctx *ctx, const int *progs, int n, clg_bui
         len += (size_t)hl + blen;
         free(body);
         if (nl < (int)sizeof name)
-            nl += snprintf(name + nl, sizeof name - (size_t)nl, "%s%s", j ? " + " : "", clg__cl_sources[todo[j]].name);
+            nl += snprintf(name + nl, sizeof name - (size_t)nl, "%s%s", j ? " + " : "", clg__cl_sources[files[j]].name);
     }
     if (!st && ctx->cl_dir && *ctx->cl_dir && nl < (int)sizeof name)
         snprintf(name + nl, sizeof name - (size_t)nl, " (from CLGRAD_CL_DIR=%s)", ctx->cl_dir);
@@ -762,8 +762,8 @@ clg_status clg_ctx_build_programs(clg_ctx *ctx, const int *progs, int n, clg_bui
         return st;
     for (int j = 0; j < nt; j++) {
         clRetainProgram(p);
-        ctx->programs[todo[j]] = p;
-        ctx->program_from_cache[todo[j]] = report->origin == CLG_ORIGIN_CACHE_HIT;
+        ctx->programs[files[j]] = p;
+        ctx->program_from_cache[files[j]] = report->origin == CLG_ORIGIN_CACHE_HIT;
     }
     clReleaseProgram(p);
     return CLG_OK;
