@@ -107,27 +107,27 @@ int cli_open_device(const char *spec, clg_device_info *dev, clg_ctx **ctx)
 typedef struct data_job {
     const char *dir;
     long train_limit;
-    int test_only, rc;
+    int rc;
     cli_data *d;
 } data_job;
 
 static void *data_thread(void *p)
 {
     data_job *j = p;
-    j->rc = cli_load_mnist(j->dir, j->train_limit, j->test_only, j->d);
+    j->rc = cli_load_mnist(j->dir, j->train_limit, 0, j->d);
     return NULL;
 }
 
-int cli_open_device_loading(const char *spec, int prebuild, const char *data_dir, long train_limit, int test_only,
-                            cli_data *d, clg_device_info *dev, clg_ctx **ctx)
+int cli_open_device_loading(const char *spec, const char *data_dir, long train_limit, cli_data *d,
+                            clg_device_info *dev, clg_ctx **ctx)
 {
-    data_job j = { .dir = data_dir, .train_limit = train_limit, .test_only = test_only, .d = d };
+    data_job j = { .dir = data_dir, .train_limit = train_limit, .d = d };
     pthread_t t;
     int threaded = pthread_create(&t, NULL, data_thread, &j) == 0;
-    if (!threaded && (j.rc = cli_load_mnist(data_dir, train_limit, test_only, d)))
+    if (!threaded && (j.rc = cli_load_mnist(data_dir, train_limit, 0, d)))
         return 1;
     int bad = cli_open_device(spec, dev, ctx);
-    if (!bad && prebuild)
+    if (!bad)
         (void)clg_ctx_build_op_programs(*ctx, NULL); /* a failure: reported at first use */
     if (threaded)
         pthread_join(t, NULL);
