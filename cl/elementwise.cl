@@ -251,12 +251,14 @@ __kernel void bias_act_fwd(__global const float *x, int xo, __global const float
 
 /* Backward, 2-D: dim 0 over strips of 4 columns, dim 1 over blocks of rb rows.  Each work-item
  * computes dx = gy * act'(x + b) for its strip and block (written to gx when want_gx, added when
- * acc), and the strip's column sums of dx over the block: into gb directly (adding when acc) when
- * there is one block (direct), else into part[block * cols + c] for bias_act_db. */
+ * acc & 1), and the strip's column sums of dx over the block: into gb directly (adding when
+ * acc & 2) when there is one block (direct), else into part[block * cols + c] for bias_act_db.
+ * from_y: act' from the output y alone (relu: y > 0, as x + b > 0; none, tanh, sigmoid need y
+ * only; the linear op, which keeps no x); x is then not read. */
 __kernel void bias_act_bwd(__global const float *x, int xo, __global const float *b, int bo,
                            __global const float *y, int yo, __global const float *gy, int gyo,
                            __global float *gx, int gxo, __global float *gb, int gbo, int rows, int cols,
-                           int rb, int act, int want_gx, int want_gb, int direct, int acc)
+                           int rb, int act, int want_gx, int want_gb, int direct, int acc, int from_y)
 {
     int c0 = get_global_id(0) * 4, blk = get_global_id(1);
     int r0 = blk * rb;
@@ -268,13 +270,13 @@ __kernel void bias_act_bwd(__global const float *x, int xo, __global const float
         float4 bv = vload4(0, b + bo + c0);
         for (int r = r0; r < r1; r++) {
             int i = r * cols + c0;
-            float4 v = vload4(0, x + xo + i) + bv;
+            float4 v = from_y ? vload4(0, y + yo + i) : vload4(0, x + xo + i) + bv;
             float4 o = act >= 3 ? vload4(0, y + yo + i) : (float4)(0.0f);
             float4 g = vload4(0, gy + gyo + i);
             float4 d = (float4)(g.s0 * act_grad(v.s0, o.s0, act), g.s1 * act_grad(v.s1, o.s1, act),
                                 g.s2 * act_grad(v.s2, o.s2, act), g.s3 * act_grad(v.s3, o.s3, act));
             if (want_gx)
-                vstore4(acc ? vload4(0, gx + gxo + i) + d : d, 0, gx + gxo + i);
+                vstore4(acc & 1 ? vload4(0, gx + gxo + i) + d : d, 0, gx + gxo + i);
             s += d;
         }
     } else {
@@ -282,10 +284,10 @@ __kernel void bias_act_bwd(__global const float *x, int xo, __global const float
         for (int r = r0; r < r1; r++)
             for (int k = 0; k < 4 && c0 + k < cols; k++) {
                 int c = c0 + k, i = r * cols + c;
-                float v = x[xo + i] + b[bo + c];
+                float v = from_y ? y[yo + i] : x[xo + i] + b[bo + c];
                 float d = gy[gyo + i] * act_grad(v, act >= 3 ? y[yo + i] : 0.0f, act);
                 if (want_gx)
-                    gx[gxo + i] = acc ? gx[gxo + i] + d : d;
+                    gx[gxo + i] = acc & 1 ? gx[gxo + i] + d : d;
                 sa[k] += d;
             }
         s = (float4)(sa[0], sa[1], sa[2], sa[3]);
@@ -295,7 +297,7 @@ __kernel void bias_act_bwd(__global const float *x, int xo, __global const float
     float sv[4] = { s.s0, s.s1, s.s2, s.s3 };
     for (int k = 0; k < 4 && c0 + k < cols; k++) {
         if (direct)
-            gb[gbo + c0 + k] = acc ? gb[gbo + c0 + k] + sv[k] : sv[k];
+            gb[gbo + c0 + k] = acc & 2 ? gb[gbo + c0 + k] + sv[k] : sv[k];
         else
             gb[gbo + blk * cols + c0 + k] = sv[k];
     }
@@ -352,7 +354,7 @@ __kernel void bias_act_fwd_vec(__global const float *x, int xo, __global const f
 __kernel void bias_act_bwd_vec(__global const float *x, int xo, __global const float *b, int bo,
                                __global const float *y, int yo, __global const float *gy, int gyo,
                                __global float *gx, int gxo, __global float *gb, int gbo, int rows, int cols,
-                               int rb, int act, int want_gx, int want_gb, int direct, int acc)
+                               int rb, int act, int want_gx, int want_gb, int direct, int acc, int from_y)
 {
     int c0 = get_global_id(0) * 16, blk = get_global_id(1);
     int r0 = blk * rb, r1 = min(rows, r0 + rb);
@@ -361,11 +363,11 @@ __kernel void bias_act_bwd_vec(__global const float *x, int xo, __global const f
         float16 bv = vload16(0, b + bo + c0), s = (float16)(0.0f);
         for (int r = r0; r < r1; r++) {
             size_t i = (size_t)r * cols + c0;
-            float16 v = vload16(0, x + xo + i) + bv;
+            float16 v = from_y ? vload16(0, y + yo + i) : vload16(0, x + xo + i) + bv;
             float16 o = act >= 3 ? vload16(0, y + yo + i) : (float16)(0.0f);
             float16 d = vload16(0, gy + gyo + i) * act_grad16(v, o, act);
             if (want_gx)
-                vstore16(acc ? vload16(0, gx + gxo + i) + d : d, 0, gx + gxo + i);
+                vstore16(acc & 1 ? vload16(0, gx + gxo + i) + d : d, 0, gx + gxo + i);
             s += d;
         }
         vstore16(s, 0, sv);
@@ -376,10 +378,10 @@ __kernel void bias_act_bwd_vec(__global const float *x, int xo, __global const f
             for (int k = 0; k < 16 && c0 + k < cols; k++) {
                 int c = c0 + k;
                 size_t i = (size_t)r * cols + c;
-                float v = x[xo + i] + b[bo + c];
+                float v = from_y ? y[yo + i] : x[xo + i] + b[bo + c];
                 float d = gy[gyo + i] * act_grad(v, act >= 3 ? y[yo + i] : 0.0f, act);
                 if (want_gx)
-                    gx[gxo + i] = acc ? gx[gxo + i] + d : d;
+                    gx[gxo + i] = acc & 1 ? gx[gxo + i] + d : d;
                 sv[k] += d;
             }
     }
@@ -387,7 +389,7 @@ __kernel void bias_act_bwd_vec(__global const float *x, int xo, __global const f
         return;
     for (int k = 0; k < 16 && c0 + k < cols; k++) {
         if (direct)
-            gb[gbo + c0 + k] = acc ? gb[gbo + c0 + k] + sv[k] : sv[k];
+            gb[gbo + c0 + k] = acc & 2 ? gb[gbo + c0 + k] + sv[k] : sv[k];
         else
             gb[gbo + blk * cols + c0 + k] = sv[k];
     }

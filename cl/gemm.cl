@@ -5,6 +5,8 @@
  *   B, bo, ldb, sb   stored B (op(B) is [K,N])
  *   C, co, ldc, sc   C [M,N]
  *   M, N, K, alpha, beta   beta == 0 never reads C.
+ *   bias, bias_o, ep  the epilogue: ep 0 none (bias any buffer, never read), GEMM_EP_BIAS adds
+ *                     bias[bias_o + j] to column j, GEMM_EP_RELU then takes relu (the linear op)
  * The simple and local kernels take the transposes at run time (ta, tb); gemm_tiled_k and
  * gemm_block get them, and every register-tiled kernel its tile and block sizes, as -D
  * defines; gemm_tiled_n comes as four kernels, one per pair of transposes (gemm_tiled_n,
@@ -46,47 +48,68 @@
 #define GEMM_ARGS                                                                        \
     __global const float *A, int ao, int lda, int sa, __global const float *B, int bo, \
     int ldb, int sb, __global float *C, int co, int ldc, int sc, int M, int N, int K,  \
-    float alpha, float beta
+    float alpha, float beta, __global const float *bias, int bias_o, int ep
 
-inline void gemm_store1(__global float *c, float v, float alpha, float beta)
+/* The epilogue (the linear op): ep 0 none, GEMM_EP_BIAS C + bias[j], GEMM_EP_RELU relu of that,
+ * applied after alpha·acc + beta·C with the expressions of bias_act (elementwise.cl), so a fused
+ * product gives the bits of matmul then bias_act.  bias is read only when ep != 0. */
+#define GEMM_EP_BIAS 1
+#define GEMM_EP_RELU 2
+
+inline void gemm_store1(__global float *c, float v, float alpha, float beta, __global const float *bj, int ep)
 {
-    *c = beta != 0.0f ? alpha * v + beta * *c : alpha * v;
+    float o = beta != 0.0f ? alpha * v + beta * *c : alpha * v;
+    if (ep) {
+        o = o + *bj;
+        if (ep == GEMM_EP_RELU)
+            o = o > 0.0f ? o : 0.0f;
+    }
+    *c = o;
 }
 
 /* The first `left` (< VW) lanes of a at c.  Out of line: GEMM_STORE_TILE inlines a store per
  * vector of the tile, and this edge path copied TM x NV times made each variant's code (and
  * PoCL's per-kernel compile time) larger without making anything faster. */
-__attribute__((noinline)) void gemm_store_part(__global float *c, VT a, int left, float alpha, float beta)
+__attribute__((noinline)) void gemm_store_part(__global float *c, VT a, int left, float alpha, float beta,
+                                                __global const float *bj, int ep)
 {
     float tmp[GEMM_VW];
     VSTORE(a, 0, tmp);
     for (int e = 0; e < left; e++)
-        gemm_store1(c + e, tmp[e], alpha, beta);
+        gemm_store1(c + e, tmp[e], alpha, beta, bj + e, ep);
 }
 
-/* Store vector v of a register-tile row at crow: C = alpha·a + beta·C.  left = columns of C
- * from crow + v*VW to the end of the row; a vector past the edge stores only those. */
-inline void gemm_store_vec(__global float *crow, int v, VT a, int left, float alpha, float beta)
+/* Store vector v of a register-tile row at crow: C = alpha·a + beta·C, then the epilogue ep with
+ * the bias slice at bj (the tile's first column).  left = columns of C from crow + v*VW to the end
+ * of the row; a vector past the edge stores only those. */
+inline void gemm_store_vec(__global float *crow, int v, VT a, int left, float alpha, float beta,
+                           __global const float *bj, int ep)
 {
     if (left >= GEMM_VW) {
         VT o = alpha * a;
         if (beta != 0.0f)
             o += beta * VLOAD(v, crow);
+        if (ep) {
+            o = o + VLOAD(v, bj);
+            if (ep == GEMM_EP_RELU)
+                o = select((VT)(0.0f), o, o > 0.0f);
+        }
         VSTORE(o, v, crow);
     } else {
-        gemm_store_part(crow + v * GEMM_VW, a, left, alpha, beta);
+        gemm_store_part(crow + v * GEMM_VW, a, left, alpha, beta, bj + v * GEMM_VW, ep);
     }
 }
 
-/* Store the TM x (VW*NV) register tile acc whose top-left element is C[I0][J0]. */
-#define GEMM_STORE_TILE(I0, J0, BETA)                                            \
+/* Store the TM x (VW*NV) register tile acc whose top-left element is C[I0][J0], with epilogue EP
+ * (bias: the kernel's, already offset). */
+#define GEMM_STORE_TILE(I0, J0, BETA, EP)                                        \
     _Pragma("unroll") for (int r = 0; r < GEMM_TM; r++)                          \
     {                                                                            \
         if ((I0) + r >= M)                                                       \
             break;                                                               \
         __global float *crow = C + (size_t)((I0) + r) * ldc + (J0);              \
         _Pragma("unroll") for (int v = 0; v < GEMM_NV; v++)                      \
-            gemm_store_vec(crow, v, acc[r][v], N - ((J0) + v * GEMM_VW), alpha, (BETA)); \
+            gemm_store_vec(crow, v, acc[r][v], N - ((J0) + v * GEMM_VW), alpha, (BETA), bias + (J0), (EP)); \
     }
 
 /* Straight from global memory, any transposes (run-time ta, tb): a work-item computes a block of
@@ -108,6 +131,7 @@ __kernel void gemm_simple(GEMM_ARGS, int ta, int tb)
     A += ao + (size_t)z * sa;
     B += bo + (size_t)z * sb;
     C += co + (size_t)z * sc;
+    bias += bias_o;
     size_t ai[GEMM_SR], bj[GEMM_SC];
     size_t ak = ta ? (size_t)lda : 1, bk = tb ? 1 : (size_t)ldb;
     _Pragma("unroll") for (int r = 0; r < GEMM_SR; r++)
@@ -142,7 +166,7 @@ __kernel void gemm_simple(GEMM_ARGS, int ta, int tb)
         {
             int j = j0 + q * sj;
             if (j < N)
-                gemm_store1(C + (size_t)(i0 + r) * ldc + j, acc[r][q], alpha, beta);
+                gemm_store1(C + (size_t)(i0 + r) * ldc + j, acc[r][q], alpha, beta, bias + j, ep);
         }
     }
 }
@@ -161,6 +185,7 @@ __kernel void gemm_local(GEMM_ARGS, int ta, int tb)
     A += ao + (size_t)z * sa;
     B += bo + (size_t)z * sb;
     C += co + (size_t)z * sc;
+    bias += bias_o;
     float acc = 0.0f;
     for (int k0 = 0; k0 < K; k0 += GEMM_LTS) {
         /* As[ly][lx] = op(A)(i, k0+lx); Bs[ly][lx] = op(B)(k0+ly, j) */
@@ -178,7 +203,7 @@ __kernel void gemm_local(GEMM_ARGS, int ta, int tb)
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     if (i < M && j < N)
-        gemm_store1(C + (size_t)i * ldc + j, acc, alpha, beta);
+        gemm_store1(C + (size_t)i * ldc + j, acc, alpha, beta, bias + j, ep);
 }
 #endif
 
@@ -227,7 +252,7 @@ __kernel void gemm_local(GEMM_ARGS, int ta, int tb)
         int i0 = ((int)get_global_id(1) * rm + q) * GEMM_TM;                     \
         if (i0 >= M || j0 >= N)                                                  \
             return;                                                              \
-        TILE(A, lda, B, ldb, C, ldc, M, N, K, alpha, beta, i0, j0, __VA_ARGS__); \
+        TILE(A, lda, B, ldb, C, ldc, M, N, K, alpha, beta, bias + bias_o, ep, i0, j0, __VA_ARGS__); \
     }
 
 /* ta, tb: the transposes, constants of each gemm_tiled_n* kernel, folded once inlined.  Inlined
@@ -235,8 +260,8 @@ __kernel void gemm_local(GEMM_ARGS, int ta, int tb)
  * ta/tb, and the MLP's products ran 15-30% slower (128x784·784x256: 54-69 against 87-96 GFLOP/s). */
 __attribute__((always_inline)) inline void tiled_n_tile(__global const float *A, int lda, __global const float *B,
                                                         int ldb, __global float *C, int ldc, int M, int N, int K,
-                                                        float alpha, float beta, int i0, int j0, const int ta,
-                                                        const int tb)
+                                                        float alpha, float beta, __global const float *bias,
+                                                        int ep, int i0, int j0, const int ta, const int tb)
 {
     int ir[GEMM_TM];
     VT acc[GEMM_TM][GEMM_NV];
@@ -287,7 +312,7 @@ __attribute__((always_inline)) inline void tiled_n_tile(__global const float *A,
         }
         TILED_N_FMA
     }
-    GEMM_STORE_TILE(i0, j0, beta)
+    GEMM_STORE_TILE(i0, j0, beta, ep)
 }
 
 #if !defined(GEMM_ONE) || defined(GEMM_ONE_gemm_tiled)
@@ -328,7 +353,8 @@ inline float gemm_hsum(VT v)
  * reduced at the end.  Rows/columns past the edge are clamped, never stored.
  * Global size (ceil(N/TNK), ceil(M/(TM*RM)), batch). */
 inline void tiled_k_tile(__global const float *A, int lda, __global const float *B, int ldb, __global float *C,
-                         int ldc, int M, int N, int K, float alpha, float beta, int i0, int j0, int unused)
+                         int ldc, int M, int N, int K, float alpha, float beta, __global const float *bias, int ep,
+                         int i0, int j0, int unused)
 {
     int ir[GEMM_TM], jc[GEMM_TNK];
     VT acc[GEMM_TM][GEMM_TNK];
@@ -365,7 +391,7 @@ inline void tiled_k_tile(__global const float *A, int lda, __global const float 
             for (int k = kv; k < K; k++)
                 s = CLG_MAD(A[(size_t)ir[r] * lda + k], B[(size_t)jc[c] * ldb + k], s);
             if (i0 + r < M && j0 + c < N)
-                gemm_store1(C + (size_t)(i0 + r) * ldc + j0 + c, s, alpha, beta);
+                gemm_store1(C + (size_t)(i0 + r) * ldc + j0 + c, s, alpha, beta, bias + j0 + c, ep);
         }
 }
 
@@ -415,6 +441,7 @@ __kernel void gemm_block(GEMM_ARGS)
     A += ao + (size_t)z * sa;
     B += bo + (size_t)z * sb;
     C += co + (size_t)z * sc;
+    bias += bias_o;
     int mrows = min(GEMM_MB, M - i0), ncols = min(GEMM_NB, N - j0);
     int mpack = min(GEMM_MB, (mrows + GEMM_TM - 1) / GEMM_TM * GEMM_TM);
     int npack = min(GEMM_NB, (ncols + GEMM_TN - 1) / GEMM_TN * GEMM_TN);
@@ -514,7 +541,7 @@ __kernel void gemm_block(GEMM_ARGS)
                             VSTORE(acc[r][v], v, cs + r * GEMM_NB);
                     continue;
                 }
-                GEMM_STORE_TILE(i0 + r0, j0 + c0, beta)
+                GEMM_STORE_TILE(i0 + r0, j0 + c0, beta, ep)
             }
         }
     }
@@ -600,6 +627,7 @@ __kernel void gemm_tiled_t(GEMM_ARGS)
     A += ao + (size_t)z * sa;
     B += bo + (size_t)z * sb;
     C += co + (size_t)z * sc;
+    bias += bias_o;
     for (int k0 = 0; k0 < K; k0 += GEMM_KC) {
         int kb = min(GEMM_KC, K - k0), kf = kb & ~3;
         for (int c0 = 0; c0 < GEMM_TN; c0 += 16) {
@@ -647,7 +675,7 @@ __kernel void gemm_tiled_t(GEMM_ARGS)
                 GEMM_TILE_FMA(arow[r][k])
             }
             float bet = k0 == 0 ? beta : 1.0f;
-            GEMM_STORE_TILE(i0, j0, bet)
+            GEMM_STORE_TILE(i0, j0, bet, k0 + kb >= K ? ep : 0) /* the epilogue on the whole sum */
         }
     }
 }

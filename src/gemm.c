@@ -140,9 +140,12 @@ static clg_karg *common_args(const gemm_call *g, clg_karg *a)
     a[i++] = KMEM(g->c); a[i++] = KINT(g->co); a[i++] = KINT(g->ldc); a[i++] = KINT(g->sc);
     a[i++] = KINT(g->M); a[i++] = KINT(g->N); a[i++] = KINT(g->K);
     a[i++] = KFLT(g->alpha); a[i++] = KFLT(g->beta);
+    /* gemm.cl's GEMM_EP_BIAS / GEMM_EP_RELU; without a bias, any buffer (never read) */
+    a[i++] = KMEM(g->bias ? g->bias : g->c); a[i++] = KINT(g->bias_o);
+    a[i++] = KINT(!g->bias ? 0 : g->act == CLG_ACT_RELU ? 2 : 1);
     return a + i;
 }
-#define N_COMMON_ARGS 17
+#define N_COMMON_ARGS 20
 
 static clg_status run_kernel(clg_ctx *ctx, cl_kernel k, const char *kname, const clg_karg *args, int nargs,
                              const size_t g[3], const size_t *l)
@@ -589,12 +592,22 @@ static clg_status zero_c(clg_ctx *ctx, const gemm_call *g)
     return clg__fill_words(ctx, g->c, (size_t)g->co, n, 0);
 }
 
+static clg_status run_path(clg_ctx *ctx, gemm_call *g);
+
 clg_status clg__gemm_run(clg_ctx *ctx, gemm_call *g)
 {
+    g->ep_done = 0;
+    if (g->bias && g->act != CLG_ACT_NONE && g->act != CLG_ACT_RELU)
+        return clg__fail(CLG_ERR_INVALID_ARG, "gemm: epilogue activation %d (only none and relu)", g->act);
     if (g->M == 0 || g->N == 0 || g->batch == 0)
         return CLG_OK;
     if (g->K == 0)
         return g->beta == 0.0f ? zero_c(ctx, g) : CLG_OK;
+    return run_path(ctx, g);
+}
+
+static clg_status run_path(clg_ctx *ctx, gemm_call *g)
+{
     int dflt;
     clg_gemm_path path = choose_path(ctx, g, &dflt);
     gemm_state *s = NULL;
@@ -602,29 +615,34 @@ clg_status clg__gemm_run(clg_ctx *ctx, gemm_call *g)
         s->last_path = path;
     else
         clg__clear_error();
+    clg_status st;
     switch (path) {
     case CLG_GEMM_PATH_CLBLAST: {
         if (g->beta == 0.0f) {
             /* 0·NaN would leak uninitialised memory into C */
-            clg_status st = zero_c(ctx, g);
+            st = zero_c(ctx, g);
             if (st)
                 return st;
         }
-        clg_status st = path_clblast(ctx, g);
+        st = path_clblast(ctx, g);
         if (st == CLG_ERR_CLBLAST && dflt && s) {
             /* the default, not a user's choice: our local-memory kernel instead, from now on */
             clg__clear_error();
             s->clblast_failed = 1;
             s->last_path = CLG_GEMM_PATH_LOCAL;
-            return path_local(ctx, g);
+            path = CLG_GEMM_PATH_LOCAL;
+            st = path_local(ctx, g);
         }
+        g->ep_done = !st && g->bias && path == CLG_GEMM_PATH_LOCAL; /* CLBlast has no epilogue */
         return st;
     }
-    case CLG_GEMM_PATH_LOCAL: return path_local(ctx, g);
-    case CLG_GEMM_PATH_SIMPLE: return path_simple(ctx, g);
+    case CLG_GEMM_PATH_LOCAL: st = path_local(ctx, g); break;
+    case CLG_GEMM_PATH_SIMPLE: st = path_simple(ctx, g); break;
     case CLG_GEMM_PATH_TILED:
-    default: return path_tiled(ctx, g);
+    default: st = path_tiled(ctx, g); break;
     }
+    g->ep_done = !st && g->bias;
+    return st;
 }
 
 size_t clg__gemm_scratch(const clg_ctx *ctx, const gemm_call *g)

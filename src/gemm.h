@@ -13,6 +13,13 @@ typedef struct gemm_call {
     int lda, ldb, ldc;      /* row lengths as stored */
     int sa, sb, sc;         /* batch strides */
     float alpha, beta;
+    /* The epilogue (the linear op): with bias set, C = act(alpha·op(A)·op(B) + beta·C + bias[j])
+     * for act CLG_ACT_NONE or CLG_ACT_RELU, in the store of our kernels.  clg__gemm_run sets
+     * ep_done when it applied it; where it did not (CLBlast, K == 0), C holds the product alone
+     * and the caller applies bias and act. */
+    cl_mem bias;
+    int bias_o, act;
+    int ep_done;
 } gemm_call;
 
 /* Run the product on the path the ctx's GEMM options, the tuning file and the device choose

@@ -282,6 +282,14 @@ clg_status clg__scratch_reserve(clg_ctx *ctx, const size_t *bytes, int n);
 /* Bytes of scratch a product op(A)·op(B) may take for op(B) = Bᵀ, B [N,K] per batch (gemm.c's
  * transposed path): ops that call the matmul op report it at the slot the product will take. */
 static inline size_t clg__gemm_nt_scratch(int64_t n, int64_t k, int64_t batch) { return (size_t)(n * k * batch) * 4; }
+/* bias_act's backward (ops_elementwise.c) for the linear op too: gx = gy * act'(x + b) (or, with
+ * from_y, act' from y alone: not for gelu) and gb its column sums, each NULL when not wanted,
+ * added when acc_gx / acc_gb; x, b, y, gy [rows, cols] and b [cols] (with from_y, x is not read).
+ * Takes one scratch slot of clg__bias_act_bwd_scratch bytes when that is not 0. */
+clg_status clg__bias_act_bwd(clg_ctx *ctx, const clg_tensor *x, const clg_tensor *b, const clg_tensor *y,
+                             const clg_tensor *gy, const clg_tensor *gx, const clg_tensor *gb, int act, int from_y,
+                             int acc_gx, int acc_gb);
+size_t clg__bias_act_bwd_scratch(int64_t rows, int64_t cols);
 /* Bytes of scratch clg_grad_sq_norm takes for one gradient of n elements (optim.c). */
 size_t clg__grad_sq_norm_scratch(clg_ctx *ctx, int64_t n);
 /* Release every slot (clg_ctx_destroy). */

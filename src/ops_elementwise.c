@@ -299,34 +299,48 @@ static int bias_act_blocks(int rows, int *rb)
 }
 
 /* One launch when the rows fit one block (each work-item sums its 4 columns over all rows),
- * else blocks of BIAS_ACT_RB rows write partial column sums and bias_act_db adds them up. */
-static clg_status bias_act_backward(clg_ctx *ctx, const clg_tensor *const *in, const clg_tensor *out,
-                                    const clg_tensor *gout, clg_tensor *const *gin, const clg_attrs *a, int acc)
+ * else blocks of BIAS_ACT_RB rows write partial column sums (a scratch slot) and bias_act_db adds
+ * them up. */
+clg_status clg__bias_act_bwd(clg_ctx *ctx, const clg_tensor *x, const clg_tensor *b, const clg_tensor *y,
+                             const clg_tensor *gy, const clg_tensor *gx, const clg_tensor *gb, int act, int from_y,
+                             int acc_gx, int acc_gb)
 {
     int rows, cols;
-    bias_act_dims(in[0], &rows, &cols);
-    if (!gin[0] && !gin[1])
+    bias_act_dims(y, &rows, &cols);
+    if (!gx && !gb)
         return CLG_OK;
     int rb, nblk = bias_act_blocks(rows, &rb);
     int direct = nblk <= 1;
     cl_mem part = NULL;
-    if (gin[1] && !direct) {
+    if (gb && !direct) {
         clg_status st = clg__scratch_mem(ctx, (size_t)nblk * (size_t)cols * sizeof(float), &part, "bias_act backward");
         if (st)
             return st;
     }
-    const clg_tensor *gx = gin[0] ? gin[0] : gout, *gb = gin[1] ? gin[1] : in[1]; /* placeholders when unused */
+    const clg_tensor *gxp = gx ? gx : gy, *gbp = gb ? gb : b; /* placeholders when unused */
     int vec = clg__vec_kernels(ctx); /* strips of 16 columns in groups of one (bwd 126 -> 56 us) */
     size_t gs[2] = { (size_t)(cols + (vec ? 15 : 3)) / (vec ? 16 : 4), (size_t)nblk }, one[2] = { 1, 1 };
-    const clg_karg args[] = { KTEN(in[0]), KTEN(in[1]), KTEN(out), KTEN(gout), KMEM(gx->buf), KINT(gx->offset),
-                              KMEM(part ? part : gb->buf), KINT(part ? 0 : (int)gb->offset), KINT(rows), KINT(cols),
-                              KINT(rb), KINT(a->act), KINT(gin[0] != NULL), KINT(gin[1] != NULL), KINT(direct),
-                              KINT(acc) };
+    const clg_karg args[] = { KTEN(x), KTEN(b), KTEN(y), KTEN(gy), KMEM(gxp->buf), KINT(gxp->offset),
+                              KMEM(part ? part : gbp->buf), KINT(part ? 0 : (int)gbp->offset), KINT(rows), KINT(cols),
+                              KINT(rb), KINT(act), KINT(gx != NULL), KINT(gb != NULL), KINT(direct),
+                              KINT((acc_gx ? 1 : 0) | (acc_gb ? 2 : 0)), KINT(from_y) };
     clg_status st = clg__launch2d(ctx, vec ? CLG_K_bias_act_bwd_vec : CLG_K_bias_act_bwd, gs, vec ? one : NULL, args, CLG_NARGS(args));
     if (!st && part)
         st = LAUNCH(ctx, CLG_K_bias_act_db, (size_t)cols, KMEM(part), KINT(cols), KINT(nblk),
-                      KTEN(gin[1]), KINT(acc));
+                      KTEN(gb), KINT(acc_gb));
     return st;
+}
+
+static clg_status bias_act_backward(clg_ctx *ctx, const clg_tensor *const *in, const clg_tensor *out,
+                                    const clg_tensor *gout, clg_tensor *const *gin, const clg_attrs *a, int acc)
+{
+    return clg__bias_act_bwd(ctx, in[0], in[1], out, gout, gin[0], gin[1], a->act, 0, acc, acc);
+}
+
+size_t clg__bias_act_bwd_scratch(int64_t rows, int64_t cols)
+{
+    int rb, nblk = bias_act_blocks((int)rows, &rb);
+    return nblk <= 1 ? 0 : (size_t)nblk * (size_t)cols * sizeof(float);
 }
 
 /* Backward: the partial column sums of the bias gradient when the rows span several blocks. */
@@ -338,10 +352,8 @@ static int bias_act_scratch(const clg_ctx *ctx, const clg_shape *const *in, cons
     (void)a;
     int64_t cols = in[0]->ndim ? in[0]->dim[in[0]->ndim - 1] : 1;
     int64_t rows = cols ? clg_shape_numel(in[0]) / cols : 0;
-    int rb, nblk = bias_act_blocks((int)rows, &rb);
-    if (!backward || nblk <= 1)
+    if (!backward || !(bytes[0] = clg__bias_act_bwd_scratch(rows, cols)))
         return 0;
-    bytes[0] = (size_t)nblk * (size_t)cols * sizeof(float);
     return 1;
 }
 

@@ -156,6 +156,84 @@ static clg_status bmm_infer(const clg_shape *const *in, const clg_attrs *a, clg_
     return gemm_infer("bmm", 3, in, a, out);
 }
 
+/* ---- linear: act(op(A)·op(B) + b), the product's store adding the bias (gemm.cl's epilogue) ---- */
+
+static clg_status linear_infer(const clg_shape *const *in, const clg_attrs *a, clg_shape *out)
+{
+    clg_status st = gemm_infer("linear", 2, in, a, out);
+    if (st || (st = clg__check_dtype("linear", 2, in[2], CLG_F32)))
+        return st;
+    if (in[2]->ndim != 1 || in[2]->dim[0] != out->dim[1])
+        return clg__shape_fail("linear", in, 3, "b must be 1-D with op(B)'s column count");
+    if (a->act != CLG_ACT_NONE && a->act != CLG_ACT_RELU && a->act != CLG_ACT_TANH && a->act != CLG_ACT_SIGMOID)
+        return clg__fail(CLG_ERR_INVALID_ARG,
+                         "linear: activation %d: none, relu, tanh or sigmoid (the backward takes act' from the "
+                         "output; gelu needs matmul then bias_act)", a->act);
+    return CLG_OK;
+}
+
+/* The product with bias and relu in its store where the path has the epilogue, else the product
+ * then bias_act in place (CLBlast, K = 0, tanh, sigmoid): the same bits either way. */
+static clg_status linear_forward(clg_ctx *ctx, const clg_tensor *const *in, clg_tensor *out, const clg_attrs *a)
+{
+    gemm_call g = make_call(in[0], a->trans_a ? 1 : 0, in[1], a->trans_b ? 1 : 0, out, 0.0f);
+    if (a->act == CLG_ACT_NONE || a->act == CLG_ACT_RELU) {
+        g.bias = (cl_mem)in[2]->buf;
+        g.bias_o = (int)in[2]->offset;
+        g.act = a->act;
+    }
+    clg_status st = clg__gemm_run(ctx, &g);
+    if (st || g.ep_done)
+        return st;
+    clg_attrs ba = clg_attrs_defaults();
+    ba.act = a->act;
+    return clg_op_elementwise_bias_act.forward(ctx, (const clg_tensor *[]){ out, in[2] }, out, &ba);
+}
+
+/* d = gout * act'(from y) (a scratch slot; gout itself for act none) and db its column sums in one
+ * bias_act backward launch, then matmul's backward with d. */
+static clg_status linear_backward(clg_ctx *ctx, const clg_tensor *const *in, const clg_tensor *out,
+                                  const clg_tensor *gout, clg_tensor *const *gin, const clg_attrs *a, int acc)
+{
+    const clg_tensor *d = gout;
+    clg_tensor dt;
+    clg_status st;
+    if (a->act != CLG_ACT_NONE && (gin[0] || gin[1])) {
+        if ((st = clg__scratch_tensor(ctx, &out->s, &dt, "linear backward")))
+            return st;
+        d = &dt;
+    }
+    if (d != gout || gin[2]) {
+        int mark = clg__scratch_mark(ctx);
+        st = clg__bias_act_bwd(ctx, out, in[2], out, gout, d != gout ? d : NULL, gin[2], a->act, 1, 0, acc);
+        clg__scratch_pop(ctx, mark);
+        if (st)
+            return st;
+    }
+    return gemm_backward(ctx, in, out, d, gin, a, acc);
+}
+
+/* Backward: d (act other than none) in slot 0, then the larger of db's partial sums and the
+ * products' scratch, which take the next slot one after the other. */
+static int linear_scratch(const clg_ctx *ctx, const clg_shape *const *in, const clg_shape *out, const clg_attrs *a,
+                          int backward, size_t *bytes)
+{
+    if (!backward)
+        return gemm_scratch(ctx, in, out, a, 0, bytes);
+    int n = 0;
+    if (a->act != CLG_ACT_NONE)
+        bytes[n++] = (size_t)clg_shape_numel(out) * sizeof(float);
+    size_t p = clg__bias_act_bwd_scratch(out->dim[0], out->dim[1]), gs = 0;
+    if (gemm_scratch(ctx, in, out, a, 1, &gs) == 0)
+        gs = 0;
+    bytes[n] = p > gs ? p : gs;
+    return bytes[n] ? n + 1 : n;
+}
+
+const clg_op_desc clg_op_gemm_linear = {
+    .infer = linear_infer, .forward = linear_forward, .backward = linear_backward, .scratch = linear_scratch
+};
+
 const clg_op_desc clg_op_gemm_matmul = {
     .infer = matmul_infer, .forward = gemm_forward, .backward = gemm_backward, .scratch = gemm_scratch
 };

@@ -29,3 +29,12 @@ static int ref_gemm(const ref_tensor *in, const clg_attrs *a, ref_tensor *out)
 
 int ref_matmul(const ref_tensor *in, const clg_attrs *a, ref_tensor *out) { return ref_gemm(in, a, out); }
 int ref_bmm(const ref_tensor *in, const clg_attrs *a, ref_tensor *out) { return ref_gemm(in, a, out); }
+
+/* act(op(A)·op(B) + b), the activations of ref_bias_act. */
+int ref_linear(const ref_tensor *in, const clg_attrs *a, ref_tensor *out)
+{
+    if (ref_gemm(in, a, out))
+        return -1;
+    ref_tensor t[2] = { *out, in[2] };
+    return ref_bias_act(t, a, out); /* element-wise: reading and writing out alike is fine */
+}

@@ -789,6 +789,139 @@ static void test_bad_shapes(void **s)
     clg_tensor_free(&o);
 }
 
+/* ---- linear: act(op(A)·op(B) + b), the epilogue in every kernel's store ---- */
+
+static op_case lin_case(int M, int K, int N, int ta, int tb, int act)
+{
+    op_case c = mm_case(M, K, N, ta, tb);
+    c.op = CLG_OP_LINEAR;
+    c.nin = 3;
+    c.in[2].s = SHAPE1(CLG_F32, N);
+    c.attrs.act = act;
+    return c;
+}
+
+/* Every activation and transpose on four shapes of the table (K = 1031: several of gemm_tiled_t's
+ * k-chunks, the epilogue on the last), backward on two. */
+static void linear_all(uint64_t seed)
+{
+    static const size_t pick[] = { 1, 2, 3, 8 };
+    static const int acts[] = { CLG_ACT_NONE, CLG_ACT_RELU, CLG_ACT_TANH, CLG_ACT_SIGMOID };
+    for (int a = 0; a < 4; a++)
+        for (int t = 0; t < 4; t++)
+            for (size_t i = 0; i < 4; i++) {
+                const int *sh = shapes[pick[i]];
+                op_case c = lin_case(sh[0], sh[1], sh[2], t & 1, t >> 1, acts[a]);
+                check_op_forward(tctx, &c, seed + 100 * a + 10 * i + t);
+                if ((i == 0 || i == 3) && (t == 0 || t == 3) && a != 0)
+                    check_op_backward(tctx, &c, seed + 1000 + 100 * a + 10 * i + t);
+            }
+}
+
+/* On each of our kernels: gemm_tiled_n / gemm_tiled_t (cheap tiles), gemm_block (PoCL, with
+ * several k-blocks), gemm_tiled_k, local and simple; CLBlast (no epilogue: bias_act after it)
+ * where it runs in the default suite. */
+static void test_linear(void **s)
+{
+    (void)s;
+    cheap_tiles(0);
+    use_path("tiled");
+    linear_all(8000);
+    memset(&gopt, 0, sizeof gopt);
+    if (!clg_test_is_rusticl()) {
+        gopt.kernel = CLG_GEMM_KERNEL_BLOCK;
+        SET3(tile, 4, 8, 2);
+        SET3(block, 16, 32, 16);
+        linear_all(8200);
+        memset(&gopt, 0, sizeof gopt);
+    }
+    gopt.nt = CLG_GEMM_NT_DIRECT;
+    gopt.kernel = CLG_GEMM_KERNEL_TILED_K;
+    cheap_tiles(0);
+    op_case c = lin_case(3, 1031, 5, 0, 1, CLG_ACT_RELU);
+    check_op_forward(tctx, &c, 8400);
+    check_op_backward(tctx, &c, 8401);
+    memset(&gopt, 0, sizeof gopt);
+    use_path("local");
+    linear_all(8500);
+    use_path("simple");
+    linear_all(8700);
+}
+
+/* The fusion pass's promise: linear gives the bits of matmul then bias_act, forward and backward
+ * (the backward's act' from the output, relu's y > 0 for x + b > 0), on the default path; gelu
+ * and a bias of the wrong length are refused. */
+static void test_linear_matches_unfused(void **s)
+{
+    (void)s;
+    enum { M = 37, K = 70, N = 45 };
+    clg_shape sa = SHAPE2(CLG_F32, M, K), sw = SHAPE2(CLG_F32, K, N), sb = SHAPE1(CLG_F32, N),
+              sy = SHAPE2(CLG_F32, M, N);
+    static float ha[M * K], hw[K * N], hb[N], hg[M * N], r1[M * K + K * N + N + M * N], r2[M * K + K * N + N + M * N];
+    trng g = { 91 };
+    for (int i = 0; i < M * K; i++)
+        ha[i] = (float)(2 * trng_uniform(&g) - 1);
+    for (int i = 0; i < K * N; i++)
+        hw[i] = (float)(2 * trng_uniform(&g) - 1);
+    for (int i = 0; i < N; i++)
+        hb[i] = (float)(2 * trng_uniform(&g) - 1);
+    for (int i = 0; i < M * N; i++)
+        hg[i] = (float)(2 * trng_uniform(&g) - 1);
+    clg_tensor a, w, b, y, z, gy, gz, ga, gw, gb;
+    assert_clg_ok(clg_tensor_new(tctx, &sa, &a));
+    assert_clg_ok(clg_tensor_new(tctx, &sw, &w));
+    assert_clg_ok(clg_tensor_new(tctx, &sb, &b));
+    assert_clg_ok(clg_tensor_new(tctx, &sy, &y));
+    assert_clg_ok(clg_tensor_new(tctx, &sy, &z));
+    assert_clg_ok(clg_tensor_new(tctx, &sy, &gy));
+    assert_clg_ok(clg_tensor_new(tctx, &sy, &gz));
+    assert_clg_ok(clg_tensor_new(tctx, &sa, &ga));
+    assert_clg_ok(clg_tensor_new(tctx, &sw, &gw));
+    assert_clg_ok(clg_tensor_new(tctx, &sb, &gb));
+    assert_clg_ok(clg_tensor_write(&a, ha));
+    assert_clg_ok(clg_tensor_write(&w, hw));
+    assert_clg_ok(clg_tensor_write(&b, hb));
+    assert_clg_ok(clg_tensor_write(&gy, hg));
+    static const int acts[] = { CLG_ACT_NONE, CLG_ACT_RELU, CLG_ACT_TANH, CLG_ACT_SIGMOID };
+    for (int k = 0; k < 4; k++)
+        for (int pass = 0; pass < 2; pass++) {
+            clg_attrs at = clg_attrs_defaults();
+            at.act = acts[k];
+            float *r = pass ? r2 : r1;
+            if (pass == 0) { /* linear */
+                assert_clg_ok(clg_op_forward(tctx, CLG_OP_LINEAR, (const clg_tensor *[]){ &a, &w, &b }, &y, &at));
+                assert_clg_ok(clg_op_backward(tctx, CLG_OP_LINEAR, (const clg_tensor *[]){ &a, &w, &b }, &y, &gy,
+                                              (clg_tensor *[]){ &ga, &gw, &gb }, &at, 0));
+            } else { /* matmul into z, bias_act into y; backward through both */
+                assert_clg_ok(clg_op_forward(tctx, CLG_OP_MATMUL, (const clg_tensor *[]){ &a, &w }, &z, &at));
+                assert_clg_ok(clg_op_forward(tctx, CLG_OP_BIAS_ACT, (const clg_tensor *[]){ &z, &b }, &y, &at));
+                assert_clg_ok(clg_op_backward(tctx, CLG_OP_BIAS_ACT, (const clg_tensor *[]){ &z, &b }, &y, &gy,
+                                              (clg_tensor *[]){ &gz, &gb }, &at, 0));
+                assert_clg_ok(clg_op_backward(tctx, CLG_OP_MATMUL, (const clg_tensor *[]){ &a, &w }, &z, &gz,
+                                              (clg_tensor *[]){ &ga, &gw }, &at, 0));
+            }
+            assert_clg_ok(clg_tensor_read(&ga, r));
+            assert_clg_ok(clg_tensor_read(&gw, r + M * K));
+            assert_clg_ok(clg_tensor_read(&gb, r + M * K + K * N));
+            assert_clg_ok(clg_tensor_read(&y, r + M * K + K * N + N));
+            if (pass && memcmp(r1, r2, sizeof r1))
+                fail_msg("act %d: linear differs from matmul + bias_act (forward or gradients)", acts[k]);
+        }
+    clg_attrs at = clg_attrs_defaults();
+    at.act = CLG_ACT_GELU;
+    assert_clg_status(clg_op_forward(tctx, CLG_OP_LINEAR, (const clg_tensor *[]){ &a, &w, &b }, &y, &at),
+                      CLG_ERR_INVALID_ARG);
+    assert_non_null(strstr(clg_last_error(), "gelu"));
+    at.act = CLG_ACT_NONE;
+    assert_clg_status(clg_op_forward(tctx, CLG_OP_LINEAR, (const clg_tensor *[]){ &a, &w, &gb }, &y, &at), CLG_OK);
+    assert_clg_status(clg_op_forward(tctx, CLG_OP_LINEAR, (const clg_tensor *[]){ &a, &w, &a }, &y, &at),
+                      CLG_ERR_SHAPE);
+    assert_non_null(strstr(clg_last_error(), "b must be 1-D"));
+    clg_tensor *all[] = { &a, &w, &b, &y, &z, &gy, &gz, &ga, &gw, &gb };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        clg_tensor_free(all[i]);
+}
+
 /* A sweep under the quick test's name (CLGRAD_TEST_FILTER patterns select either). */
 #define SWEEP(name) { "test_" #name, sweep_##name, NULL, teardown_path, NULL }
 
@@ -825,6 +958,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_tune_file_strict),
         cmocka_unit_test(test_empty),
         cmocka_unit_test(test_bad_shapes),
+        cmocka_unit_test_teardown(test_linear, teardown_path),
+        cmocka_unit_test(test_linear_matches_unfused),
     };
     return clg_test_run_per_device("gemm", tests, sizeof tests / sizeof tests[0]);
 }

@@ -838,7 +838,7 @@ static double *read_param_d(clg_graph *g, const char *name, size_t n)
 }
 
 /* out[N, o] = act(in[N, k] · W[k, o] + b) in double. */
-static void ref_linear(const double *in, int N, int k, int o, const double *W, const double *b, int relu, double *out)
+static void ref_dense(const double *in, int N, int k, int o, const double *W, const double *b, int relu, double *out)
 {
     for (int r = 0; r < N; r++)
         for (int j = 0; j < o; j++) {
@@ -896,14 +896,14 @@ static double ref_clip(clg_clip *m, const float *x, const float *t, double dls)
         double *W = read_param_d(m->g, nm, (size_t)(c->enc[l] * c->enc[l + 1]));
         snprintf(nm, sizeof nm, "enc.fc%d.bias", l + 1);
         double *b = read_param_d(m->g, nm, (size_t)c->enc[l + 1]);
-        ref_linear(h, N, c->enc[l], c->enc[l + 1], W, b, 1, h2);
+        ref_dense(h, N, c->enc[l], c->enc[l + 1], W, b, 1, h2);
         memcpy(h, h2, sizeof *h * (size_t)(N * c->enc[l + 1]));
         free(W);
         free(b);
     }
     int k = c->enc[c->n_enc - 1];
     double *W = read_param_d(m->g, "img_proj.weight", (size_t)(k * E)), *b = read_param_d(m->g, "img_proj.bias", (size_t)E);
-    ref_linear(h, N, k, E, W, b, 0, img);
+    ref_dense(h, N, k, E, W, b, 0, img);
     free(W);
     free(b);
     for (int i = 0; i < N * c->text_dim; i++)
@@ -911,13 +911,13 @@ static double ref_clip(clg_clip *m, const float *x, const float *t, double dls)
     int tw = c->text_hidden ? c->text_hidden : E;
     W = read_param_d(m->g, "txt_proj.fc1.weight", (size_t)(c->text_dim * tw));
     b = read_param_d(m->g, "txt_proj.fc1.bias", (size_t)tw);
-    ref_linear(h, N, c->text_dim, tw, W, b, c->text_hidden > 0, c->text_hidden ? h2 : txt);
+    ref_dense(h, N, c->text_dim, tw, W, b, c->text_hidden > 0, c->text_hidden ? h2 : txt);
     free(W);
     free(b);
     if (c->text_hidden) {
         W = read_param_d(m->g, "txt_proj.fc2.weight", (size_t)(tw * E));
         b = read_param_d(m->g, "txt_proj.fc2.bias", (size_t)E);
-        ref_linear(h2, N, tw, E, W, b, 0, txt);
+        ref_dense(h2, N, tw, E, W, b, 0, txt);
         free(W);
         free(b);
     }
