@@ -27,7 +27,7 @@ clg_status clg_graph_dot(const clg_graph *g, FILE *f)
             fprintf(f, ", style=\"%s\", fillcolor=\"#dbe8ff\"",
                     clg__graph_is_frozen(g, x->group) ? "filled,dashed" : "filled");
         else if (x->kind == GN_OP && (x->fused || x->rewritten))
-            fprintf(f, ", style=\"rounded,dashed\", xlabel=\"%s\"", x->fused ? "fused" : "bias_act");
+            fprintf(f, ", style=\"rounded,dashed\", xlabel=\"%s\"", x->fused ? "fused" : clg_op_name(x->op));
         else if (x->kind == GN_OP)
             fprintf(f, ", style=rounded");
         fprintf(f, "];\n");

@@ -25,9 +25,10 @@ double clg__graph_step_flops(const clg_graph *g)
         if (e->kind != EX_FWD && e->kind != EX_BWD)
             continue;
         const gnode *x = &g->nodes[e->node];
-        if (x->kind != GN_OP || (x->op != CLG_OP_MATMUL && x->op != CLG_OP_BMM) || x->nin != 2)
+        if (x->kind != GN_OP || !(((x->op == CLG_OP_MATMUL || x->op == CLG_OP_BMM) && x->nin == 2) ||
+                                  (x->op == CLG_OP_LINEAR && x->nin == 3)))
             continue;
-        double f = gemm_flops(g, x);
+        double f = gemm_flops(g, x); /* linear: its product (the bias is element-wise work) */
         flops += e->kind == EX_FWD ? f : f * __builtin_popcount(e->gin_mask & 3u);
     }
     return flops;

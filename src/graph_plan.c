@@ -198,7 +198,8 @@ static void rewrite(gnode *x, int xi, int bi, int act)
 /* Fusion pass: add(x, b) with b a row vector over x's last axis becomes bias_act(x, b); when its
  * only consumer is an activation (an op whose descriptor names one: relu, gelu, tanh, sigmoid) and
  * the add is not kept, not the loss and not renamed (so nobody can ask for its value), the
- * activation node runs bias_act(x, b, act) and the add node is dropped from the plan. */
+ * activation node runs bias_act(x, b, act) and the add node is dropped from the plan.  Then a
+ * matmul feeding only a bias_act folds into it: linear(A, B, b, act) (below). */
 static clg_status fuse_pass(clg_graph *g)
 {
     if (!g->fuse)
@@ -240,6 +241,38 @@ static clg_status fuse_pass(clg_graph *g)
         } else {
             rewrite(x, xi, bi, CLG_ACT_NONE);
         }
+    }
+    /* Then a bias_act (built or just made) whose x is a 2-D matmul used by it alone (not kept, not
+     * the loss, not renamed), with an act the linear op's backward takes from the output (not
+     * gelu), runs linear(A, B, b): the product's store adds the bias (gemm.cl's epilogue), one
+     * launch and one pass over the activations fewer. */
+    for (int m = 0; m < g->n; m++) {
+        gnode *c = &g->nodes[m];
+        if (c->kind != GN_OP || c->op != CLG_OP_BIAS_ACT || c->attrs.act == CLG_ACT_GELU || c->s.ndim != 2)
+            continue;
+        int mi = c->in[0];
+        gnode *mm = &g->nodes[mi];
+        char defname[CLG_GRAPH_NAME_MAX + 1];
+        snprintf(defname, sizeof defname, "matmul_%d", mi);
+        if (mm->kind != GN_OP || mm->op != CLG_OP_MATMUL || mm->rewritten || mm->fused || uses[mi] != 1 ||
+            mm->keep || mi == g->loss || strcmp(mm->name, defname))
+            continue;
+        if (!c->rewritten) {
+            c->orig_op = c->op;
+            c->orig_attrs = c->attrs;
+            c->orig_nin = c->nin;
+            memcpy(c->orig_in, c->in, sizeof c->in);
+            c->rewritten = 1;
+        }
+        int act = c->attrs.act, bias = c->in[1];
+        c->op = CLG_OP_LINEAR;
+        c->attrs = mm->attrs;
+        c->attrs.act = act;
+        c->nin = 3;
+        c->in[0] = mm->in[0];
+        c->in[1] = mm->in[1];
+        c->in[2] = bias;
+        mm->fused = 1;
     }
     free(uses);
     free(user);

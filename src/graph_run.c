@@ -426,8 +426,9 @@ clg_status clg_graph_profile_report(const clg_graph *g, char *buf, size_t size, 
         if ((x->kind != GN_OP && !x->prof_bwd_n) || x->fused)
             continue;
         char opn[40] = "-";
-        if (x->kind == GN_OP && x->op == CLG_OP_BIAS_ACT && x->attrs.act >= 0 && x->attrs.act < CLG_ACT_COUNT)
-            snprintf(opn, sizeof opn, "bias_act:%s", acts[x->attrs.act]);
+        if (x->kind == GN_OP && (x->op == CLG_OP_BIAS_ACT || x->op == CLG_OP_LINEAR) && x->attrs.act >= 0 &&
+            x->attrs.act < CLG_ACT_COUNT)
+            snprintf(opn, sizeof opn, "%s:%s", clg_op_name(x->op), acts[x->attrs.act]);
         else if (x->kind == GN_OP)
             snprintf(opn, sizeof opn, "%s", clg_op_name(x->op));
         appendf(buf, size, &len, "%-24s %-18s %12.3f %6" PRIu64 " %12.3f %6" PRIu64 "\n", x->name, opn,

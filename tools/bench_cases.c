@@ -68,6 +68,8 @@ const bench_case bench_cases[] = {
     { CLG_OP_FILL, 0, NOIN, { .axis = -1, .alpha = 0, .shape = SH(CLG_F32, 2, 128, 784) }, "0" },
     { CLG_OP_COPY, 1, { F2(128, 784) }, { DEF }, NULL },
     { CLG_OP_TRANSPOSE, 1, { F2(784, 256) }, { DEF }, NULL },
+    { CLG_OP_LINEAR, 3, { F2(128, 784), F2(784, 256), F1(256) }, { DEF, .act = CLG_ACT_RELU }, "relu" },
+    { CLG_OP_LINEAR, 3, { F2(256, 784), F2(784, 512), F1(512) }, { DEF, .act = CLG_ACT_RELU }, "relu" },
 };
 const int bench_ncases = (int)(sizeof bench_cases / sizeof bench_cases[0]);
 
