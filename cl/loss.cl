@@ -40,17 +40,43 @@ __kernel void ce_rows(__global const float *x, int xo, __global const int *lab, 
         rowloss[i] = ce_row_loss(x, xo, lab, lo, i, C, flags, flag_op);
 }
 
+/* Row i of d logits = (softmax - onehot) * scale, added to g when acc; zeros (or nothing added)
+ * for a label outside [0,C). */
+inline void ce_row_grad(__global const float *x, int xo, __global const int *lab, int lo, __global float *gx, int gxo,
+                        int i, int C, float scale, int acc)
+{
+    __global const float *row = x + xo + (long)i * C;
+    __global float *g = gx + gxo + (long)i * C;
+    int y = lab[lo + i];
+    if (y < 0 || y >= C) {
+        for (int c = 0; c < C; c++)
+            g[c] = acc ? g[c] : 0.0f;
+        return;
+    }
+    float m;
+    float inv = 1.0f / ce_row_sumexp(row, C, &m);
+    for (int c = 0; c < C; c++) {
+        float v = (exp(row[c] - m) * inv - (c == y ? 1.0f : 0.0f)) * scale;
+        g[c] = acc ? g[c] + v : v;
+    }
+}
+
 /* out = scale * the sum of the rows' cross-entropies, one work-group: ce_rows and sum_scaled in
  * one launch (and one kernel to compile) with sum_scaled's order (item l adds rows l, l + L, ...
- * Kahan-compensated, then the group's tree), so the same bits at the same group size. */
+ * Kahan-compensated, then the group's tree), so the same bits at the same group size.
+ * grad (the training loss, whose gradient seed is 1: the graph's fused loss entry): also d logits
+ * into gx as ce_bwd at gout = 1 (grad 1 writes, 2 adds); 0: gx is not touched. */
 __kernel void ce_mean(__global const float *x, int xo, __global const int *lab, int lo, int N, int C,
                       __global int *flags, int flag_op, float scale, __global float *out, int oo,
-                      __local float *tmp)
+                      __global float *gx, int gxo, int grad, __local float *tmp)
 {
     int l = get_local_id(0), L = get_local_size(0);
     float s = 0.0f, comp = 0.0f;
-    for (int i = l; i < N; i += L)
+    for (int i = l; i < N; i += L) {
         clg_kahan_add(&s, &comp, ce_row_loss(x, xo, lab, lo, i, C, flags, flag_op));
+        if (grad)
+            ce_row_grad(x, xo, lab, lo, gx, gxo, i, C, scale, grad == 2);
+    }
     s = clg_wg_sum(tmp, s);
     if (l == 0)
         out[oo] = s * scale;
@@ -74,23 +100,8 @@ __kernel void ce_bwd(__global const float *x, int xo, __global const int *lab, i
                      int gyo, __global float *gx, int gxo, int N, int C, int acc)
 {
     int i = get_global_id(0);
-    if (i >= N)
-        return;
-    __global const float *row = x + xo + (long)i * C;
-    __global float *g = gx + gxo + (long)i * C;
-    int y = lab[lo + i];
-    float scale = gy[gyo] / (float)N;
-    if (y < 0 || y >= C) {
-        for (int c = 0; c < C; c++)
-            g[c] = acc ? g[c] : 0.0f;
-        return;
-    }
-    float m;
-    float inv = 1.0f / ce_row_sumexp(row, C, &m);
-    for (int c = 0; c < C; c++) {
-        float v = (exp(row[c] - m) * inv - (c == y ? 1.0f : 0.0f)) * scale;
-        g[c] = acc ? g[c] + v : v;
-    }
+    if (i < N)
+        ce_row_grad(x, xo, lab, lo, gx, gxo, i, C, gy[gyo] / (float)N, acc);
 }
 
 /* Tree reduction of the two local arrays a[0..L), b[0..L) into a[0], b[0] (L a power of two). */

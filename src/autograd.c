@@ -42,6 +42,45 @@ static clg_status push_backward(clg_graph *g, int m, unsigned char *written)
     return CLG_OK;
 }
 
+/* With fusion on: when the loss's op has a forward_grad for these inputs (cross_entropy), its
+ * forward entry writes the gradient too, and its seed fill and backward call leave the list (two
+ * launches fewer per step, the same bits).  The backward call came first after the seed, so the
+ * gradient it wrote was its inputs' first contribution; written at the forward it still is. */
+static void fuse_loss(clg_graph *g)
+{
+    const gnode *x = &g->nodes[g->loss];
+    const clg_op_desc *d = x->kind == GN_OP ? clg__op_desc(x->op) : NULL;
+    if (!g->fuse || !d || !d->forward_grad || !x->needs_grad)
+        return;
+    const clg_shape *in[GNODE_MAX_IN];
+    for (int i = 0; i < x->nin; i++)
+        in[i] = &g->nodes[x->in[i]].s;
+    if (!d->forward_grad_ok(in))
+        return;
+    int f = -1, sd = -1, b = -1, nb = 0;
+    for (int t = 0; t < g->n_ex; t++) {
+        const exentry *e = &g->ex[t];
+        if (e->node != g->loss)
+            continue;
+        if (e->kind == EX_FWD)
+            f = t;
+        else if (e->kind == EX_SEED)
+            sd = t;
+        else if (e->kind == EX_BWD)
+            b = t, nb++;
+    }
+    if (f < 0 || sd < 0 || nb != 1 || !(f < sd && sd < b))
+        return;
+    g->ex[f].grad = 1;
+    g->ex[f].gin_mask = g->ex[b].gin_mask;
+    g->ex[f].acc = g->ex[b].acc;
+    int w = 0;
+    for (int t = 0; t < g->n_ex; t++)
+        if (t != sd && t != b)
+            g->ex[w++] = g->ex[t];
+    g->n_ex = w;
+}
+
 clg_status clg__graph_autograd(clg_graph *g)
 {
     int n = g->n;
@@ -97,6 +136,7 @@ clg_status clg__graph_autograd(clg_graph *g)
         if (any && (st = clg__graph_push_ex(g, (exentry){ .kind = EX_OPT, .node = -1 })))
             goto out;
     }
+    fuse_loss(g);
 out:
     free(on_path);
     free(dep);

@@ -56,6 +56,9 @@ typedef struct exentry {
     int node;
     unsigned gin_mask;      /* EX_BWD: which inputs get a gradient in this call */
     int acc;                /* EX_BWD: accumulate into them */
+    int grad;               /* EX_FWD of the loss: its op's forward_grad, which also writes the
+                             * gradients of gin_mask (acc) at gout = 1; the list has no seed or
+                             * backward call for it (autograd.c's fuse_loss) */
 } exentry;
 
 typedef struct pbuf {

@@ -58,7 +58,8 @@ static clg_status dist_exchange(clg_graph *g)
     return CLG_OK;
 }
 
-static clg_status run_entry(clg_graph *g, const exentry *e)
+/* Entry e; fwd_only (clg_graph_forward): a fused loss entry without its gradient. */
+static clg_status run_entry(clg_graph *g, const exentry *e, int fwd_only)
 {
     clg_ctx *ctx = g->ctx;
     if (g->dist_pending && (e->kind == EX_CLIP || e->kind == EX_OPT)) {
@@ -102,12 +103,17 @@ static clg_status run_entry(clg_graph *g, const exentry *e)
     clg_attrs a = x->attrs;
     if (clg__op_desc(x->op)->flags & CLG_OPF_STOCHASTIC)
         a.counter += (uint64_t)g->steps + g->dist_stream;
-    if (e->kind == EX_FWD)
+    if (e->kind == EX_FWD && (!e->grad || fwd_only))
         return clg_op_forward(ctx, x->op, in, &x->val, &a);
     clg_tensor *gin[GNODE_MAX_IN];
     for (int i = 0; i < x->nin; i++)
         gin[i] = (e->gin_mask & (1u << i)) ? &g->nodes[x->in[i]].grad : NULL;
-    return clg_op_backward(ctx, x->op, in, &x->val, &x->grad, gin, &a, e->acc);
+    if (e->kind == EX_BWD)
+        return clg_op_backward(ctx, x->op, in, &x->val, &x->grad, gin, &a, e->acc);
+    int mark = clg__scratch_mark(ctx); /* as clg_op_forward: pop what the op took */
+    clg_status st = clg__op_desc(x->op)->forward_grad(ctx, in, &x->val, gin, &a, e->acc);
+    clg__scratch_pop(ctx, mark);
+    return st;
 }
 
 static double now_ms(void)
@@ -142,7 +148,7 @@ static clg_status run_profiled(clg_graph *g, int fwd_only)
         for (int i = 0; i < g->n_ex && !st; i++) {
             if (fwd_only && g->ex[i].kind != EX_FWD)
                 continue;
-            if ((st = run_entry(g, &g->ex[i])) || (st = clg__queue_finish(g->ctx, who)))
+            if ((st = run_entry(g, &g->ex[i], fwd_only)) || (st = clg__queue_finish(g->ctx, who)))
                 break;
             double t1 = now_ms();
             attribute(g, &g->ex[i], t1 - t0);
@@ -163,7 +169,7 @@ static clg_status run_profiled(clg_graph *g, int fwd_only)
     for (int i = 0; i < g->n_ex; i++) {
         if (fwd_only && g->ex[i].kind != EX_FWD)
             continue;
-        if ((st = run_entry(g, &g->ex[i])))
+        if ((st = run_entry(g, &g->ex[i], fwd_only)))
             goto out;
         idx[k] = i;
         if ((st = clg__queue_marker(g->ctx, &ev[k++], who)))
@@ -191,7 +197,7 @@ static clg_status run(clg_graph *g, int fwd_only)
     } else {
         for (int i = 0; i < g->n_ex && !st; i++)
             if (!fwd_only || g->ex[i].kind == EX_FWD)
-                st = run_entry(g, &g->ex[i]);
+                st = run_entry(g, &g->ex[i], fwd_only);
     }
     g->stats.launches += g->ctx->launches - l0;
     return st;

@@ -257,6 +257,13 @@ typedef struct clg_op_desc {
     clg_scratch_fn scratch;     /* NULL: no scratch */
     unsigned flags;             /* CLG_OPF_* */
     int act;                    /* an activation that bias_act can absorb (CLG_ACT_*); CLG_ACT_NONE: not one */
+    /* A loss's forward that also writes its inputs' gradients for gout = 1, in one launch, with the
+     * bits of forward then backward (a graph's fusion pass runs it for the loss node, dropping the
+     * seed fill and the backward call); only where forward_grad_ok says so for these inputs.  gin
+     * and accumulate as backward's.  NULL: none. */
+    clg_status (*forward_grad)(clg_ctx *ctx, const clg_tensor *const *in, clg_tensor *out,
+                               clg_tensor *const *gin, const clg_attrs *a, int accumulate);
+    int (*forward_grad_ok)(const clg_shape *const *in);
 } clg_op_desc;
 
 #define CLG_OP(ID, name, nin, family) extern const clg_op_desc clg_op_##family##_##name;

@@ -53,7 +53,8 @@ static clg_status ce_forward(clg_ctx *ctx, const clg_tensor *const *in, clg_tens
         return clg__fill_pattern(ctx, out, 0); /* mean over no rows: 0 */
     if (N <= CE_MEAN_MAX_ROWS) {
         clg_karg args[] = { KTEN(in[0]), KTEN(in[1]), KINT(N), KINT(C), KMEM(ctx->errflags),
-                            KINT(CLG_OP_CROSS_ENTROPY + 1), KFLT(1.0f / (float)N), KTEN(out), KLOCAL(0) };
+                            KINT(CLG_OP_CROSS_ENTROPY + 1), KFLT(1.0f / (float)N), KTEN(out), KTEN(out), KINT(0),
+                            KLOCAL(0) };
         return launch_group(ctx, CLG_K_ce_mean, args, CLG_NARGS(args), 1);
     }
     clg_tensor rows;
@@ -94,8 +95,28 @@ static clg_status ce_backward(clg_ctx *ctx, const clg_tensor *const *in, const c
                     KINT(N), KINT(C), KINT(acc));
 }
 
+/* The fused loss entry: ce_mean with the gradient as ce_backward at gout = 1 (the same bits), for
+ * batches ce_mean takes whose gradient one work-group writes quickly (at most 2^20 logits). */
+static int ce_forward_grad_ok(const clg_shape *const *in)
+{
+    return in[0]->dim[0] > 0 && in[0]->dim[0] <= CE_MEAN_MAX_ROWS && in[0]->dim[0] * in[0]->dim[1] <= (1 << 20);
+}
+
+static clg_status ce_forward_grad(clg_ctx *ctx, const clg_tensor *const *in, clg_tensor *out,
+                                  clg_tensor *const *gin, const clg_attrs *a, int acc)
+{
+    if (!gin[0])
+        return ce_forward(ctx, in, out, a);
+    int N = (int)in[0]->s.dim[0], C = (int)in[0]->s.dim[1];
+    clg_karg args[] = { KTEN(in[0]), KTEN(in[1]), KINT(N), KINT(C), KMEM(ctx->errflags),
+                        KINT(CLG_OP_CROSS_ENTROPY + 1), KFLT(1.0f / (float)N), KTEN(out), KTEN(gin[0]),
+                        KINT(acc ? 2 : 1), KLOCAL(0) };
+    return launch_group(ctx, CLG_K_ce_mean, args, CLG_NARGS(args), 1);
+}
+
 const clg_op_desc clg_op_loss_cross_entropy = {
-    .infer = ce_infer, .forward = ce_forward, .backward = ce_backward, .scratch = ce_scratch
+    .infer = ce_infer, .forward = ce_forward, .backward = ce_backward, .scratch = ce_scratch,
+    .forward_grad = ce_forward_grad, .forward_grad_ok = ce_forward_grad_ok
 };
 
 /* ---- mse and masked_mse ------------------------------------------------------------------------ */

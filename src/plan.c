@@ -120,7 +120,7 @@ clg_status clg__graph_plan_layout(clg_graph *g)
             gnode *in = &g->nodes[x->in[i]];
             if (in->val_buf >= 0)
                 touch(&g->bufs[in->val_buf], t);
-            if (e->kind == EX_BWD && (e->gin_mask & (1u << i)) && in->grad_buf >= 0)
+            if ((e->kind == EX_BWD || e->grad) && (e->gin_mask & (1u << i)) && in->grad_buf >= 0)
                 touch(&g->bufs[in->grad_buf], t);
         }
         if (e->kind == EX_BWD && x->grad_buf >= 0)

@@ -871,6 +871,60 @@ static void mlp_train_fuse(float *losses, int steps, uint64_t seed, int fuse, ui
     clg_graph_destroy(m.g);
 }
 
+/* The fused loss entry (cross_entropy's gradient written by its forward, no seed fill or backward
+ * call): the same loss and gradient bits as fusion off on a graph where nothing else fuses
+ * (logits = x·W), one launch fewer per step; clg_graph_forward on that plan gives the same loss;
+ * a label out of range is still reported. */
+static void test_fused_loss(void **s)
+{
+    (void)s;
+    enum { N = 37, D = 20, C = 7 };
+    float x[N * D], loss[2], fwd_loss, gw[2][D * C];
+    int32_t y[N];
+    fill_uniform(x, N * D, -1, 1, 5);
+    for (int i = 0; i < N; i++)
+        y[i] = (i * 3) % C;
+    uint64_t launches[2];
+    for (int fuse = 0; fuse < 2; fuse++) {
+        clg_graph *g;
+        assert_clg_ok(clg_graph_create(tctx, &g));
+        clg_graph_set_seed(g, 11);
+        clg_shape sx = SHAPE2(CLG_F32, N, D), sy = SHAPE1(CLG_I32, N), sw = SHAPE2(CLG_F32, D, C);
+        clg_init he = { .kind = CLG_INIT_HE_UNIFORM };
+        int xi, yi, wi;
+        assert_clg_ok(clg_graph_input(g, "x", &sx, &xi));
+        assert_clg_ok(clg_graph_input(g, "y", &sy, &yi));
+        assert_clg_ok(clg_graph_param(g, "w", &sw, &he, 0, &wi));
+        int li = binary(g, CLG_OP_CROSS_ENTROPY, binary(g, CLG_OP_MATMUL, xi, wi), yi);
+        assert_clg_ok(clg_graph_set_loss(g, li));
+        assert_clg_ok(clg_graph_set_fusion(g, fuse));
+        assert_clg_ok(clg_graph_plan(g, CLG_PLAN_TRAIN));
+        assert_clg_ok(clg_graph_set_input(g, xi, x));
+        assert_clg_ok(clg_graph_set_input(g, yi, y));
+        assert_clg_ok(clg_graph_step(g, &loss[fuse]));
+        assert_clg_ok(clg_graph_grad_read(g, wi, gw[fuse]));
+        clg_graph_stats gs;
+        assert_clg_ok(clg_graph_stats_get(g, &gs));
+        launches[fuse] = gs.step_launches;
+        if (fuse) {
+            assert_clg_ok(clg_graph_forward(g));
+            assert_clg_ok(clg_graph_read(g, li, &fwd_loss));
+            assert_true(fwd_loss == loss[1]);
+            int32_t bad[N];
+            memcpy(bad, y, sizeof bad);
+            bad[N - 1] = C;
+            assert_clg_ok(clg_graph_set_input(g, yi, bad));
+            assert_clg_ok(clg_graph_step(g, &fwd_loss));
+            assert_clg_status(clg_ctx_finish(tctx), CLG_ERR_INDEX);
+            assert_non_null(strstr(clg_last_error(), "cross_entropy"));
+        }
+        clg_graph_destroy(g);
+    }
+    assert_true(loss[0] == loss[1]);
+    assert_memory_equal(gw[0], gw[1], sizeof gw[0]);
+    assert_int_equal(launches[1] + 1, launches[0]);
+}
+
 static void mlp_train(float *losses, int steps, uint64_t seed) { mlp_train_fuse(losses, steps, seed, 1, NULL); }
 
 static void test_mlp_train(void **s)
@@ -908,9 +962,10 @@ static void test_fusion_on_off(void **s)
         if (!(fabsf(l1[i] - l2[i]) <= 1e-4f + 1e-3f * fabsf(l2[i])))
             fail_msg("step %d: loss %.9g with fusion, %.9g without", i, l1[i], l2[i]);
     assert_memory_equal(l1, l2, sizeof(float)); /* the first forward is bit-identical */
-    /* 16 launches unfused; fused 10: add+relu and add into bias_act (forward 2 fewer), the
-     * matmuls into linear (forward 2 fewer, and the backward's d copy for the logits) */
-    if (!(n1 + 6 <= n2))
+    /* 16 launches unfused; fused 9: add+relu and add into bias_act (forward 2 fewer), the
+     * matmuls into linear (forward 2 fewer, and the backward's d copy for the logits), the loss's
+     * gradient in its forward (ce_bwd) */
+    if (!(n1 + 7 <= n2))
         fail_msg("launches per step: %llu with fusion, %llu without", (unsigned long long)n1,
                  (unsigned long long)n2);
 
@@ -1200,6 +1255,7 @@ int main(void)
         cmocka_unit_test(test_param_init),     cmocka_unit_test(test_lr_schedule),
         cmocka_unit_test(test_mlp_gradients),  cmocka_unit_test(test_mlp_train),
         cmocka_unit_test(test_mlp_frozen_encoder), cmocka_unit_test(test_fusion_on_off),
+        cmocka_unit_test(test_fused_loss),
         cmocka_unit_test(test_arena_matches_per_param), cmocka_unit_test(test_plan_exceeds_device_memory),
         cmocka_unit_test(test_const),
     };
