@@ -779,31 +779,57 @@ clg_status clg_ctx_build_all(clg_ctx *ctx)
     return CLG_OK;
 }
 
-/* The files of the op program: every one but common.cl (each file's prefix) and gemm.cl (gemm.c
- * builds its own variant programs). */
-static int in_op_program(int i)
+/* The op programs: every file but common.cl (each file's prefix) and gemm.cl (gemm.c builds its
+ * own variant programs), in two groups, each built as one program (program.h): CLG_OPS_CORE,
+ * what every model runs, and CLG_OPS_REPR (embed, random, sgns).  A file's group, 0 when none. */
+static unsigned op_group(int i)
 {
-    return i != CLG_PROG_COMMON && i != CLG_PROG_GEMM;
+    switch (i) {
+    case CLG_PROG_COMMON:
+    case CLG_PROG_GEMM: return 0;
+    case CLG_PROG_EMBED:
+    case CLG_PROG_RANDOM:
+    case CLG_PROG_SGNS: return CLG_OPS_REPR;
+    default: return CLG_OPS_CORE;
+    }
 }
 
-clg_status clg_ctx_build_op_programs(clg_ctx *ctx, clg_build_report *report)
+clg_status clg_ctx_build_op_programs(clg_ctx *ctx, unsigned groups, clg_build_report *report)
 {
-    if (!ctx)
-        return clg__fail(CLG_ERR_INVALID_ARG, "clg_ctx_build_op_programs: NULL ctx");
-    int idx[CLG_PROG_COUNT], n = 0;
-    for (int i = 0; i < clg__cl_source_count && i < CLG_PROG_COUNT; i++)
-        if (in_op_program(i))
-            idx[n++] = i;
-    return clg_ctx_build_programs(ctx, idx, n, report);
+    if (!ctx || (groups & ~(unsigned)CLG_OPS_ALL))
+        return clg__fail(CLG_ERR_INVALID_ARG, "clg_ctx_build_op_programs: NULL ctx or unknown groups 0x%x", groups);
+    clg_build_report one, sum;
+    memset(&sum, 0, sizeof sum);
+    sum.origin = CLG_ORIGIN_CACHE_HIT;
+    for (unsigned grp = CLG_OPS_CORE; grp <= CLG_OPS_REPR; grp <<= 1) {
+        if (!(groups & grp))
+            continue;
+        int idx[CLG_PROG_COUNT], n = 0;
+        for (int i = 0; i < clg__cl_source_count && i < CLG_PROG_COUNT; i++)
+            if (op_group(i) == grp)
+                idx[n++] = i;
+        clg_status st = clg_ctx_build_programs(ctx, idx, n, &one);
+        if (st)
+            return st;
+        sum.seconds += one.seconds;
+        if (one.origin != CLG_ORIGIN_CACHE_HIT || one.cache_path[0]) {
+            sum.origin = one.origin;
+            memcpy(sum.cache_path, one.cache_path, sizeof sum.cache_path);
+        }
+    }
+    if (report)
+        *report = sum;
+    return CLG_OK;
 }
 
-/* A kernel's program: for a file of the op program, that whole program on first need (one compile
+/* A kernel's program: for a file of an op group, that group's program on first need (one compile
  * whatever a process runs, so every process shares PoCL's cache entry and each kernel's machine
  * code: per file, or per plan's set of files, the same kernels compiled again under each set). */
 clg_status clg__program(clg_ctx *ctx, int prog, cl_program *out)
 {
-    clg_status st = !ctx->programs[prog] && in_op_program(prog) ? clg_ctx_build_op_programs(ctx, NULL)
-                                                                 : clg_ctx_build_program(ctx, prog, NULL);
+    unsigned grp = op_group(prog);
+    clg_status st = !ctx->programs[prog] && grp ? clg_ctx_build_op_programs(ctx, grp, NULL)
+                                                : clg_ctx_build_program(ctx, prog, NULL);
     if (st)
         return st;
     *out = ctx->programs[prog];

@@ -862,11 +862,11 @@ static void test_build_programs_together(void **s)
     use_cache_dir(NULL);
 }
 
-/* The first use of a kernel outside gemm.cl builds the op program, every file but common.cl and
- * gemm.cl as one (#17: one compile per process, and the same program, so one PoCL cache entry and
+/* The first use of a kernel outside gemm.cl builds its op group's program, the group's files as
+ * one (#17: one compile per process and group, and the same program, so one PoCL cache entry and
  * one machine-code compile per kernel, whatever ops a process runs): after one softmax on a fresh
- * ctx each of those files is built, gemm.cl is not; clg_ctx_build_op_programs again compiles
- * nothing. */
+ * ctx the core group is built (building it again compiles nothing), the representation group
+ * (embed, random, sgns) is not; once built, each op file is; gemm.cl is in neither. */
 static void test_op_program(void **s)
 {
     (void)s;
@@ -884,18 +884,24 @@ static void test_op_program(void **s)
     assert_clg_ok(clg_tensor_read(&ty, y));
     assert_true(fabs(y[2] - 1 / (1 + exp(-1.0) + exp(-2.0))) < 1e-6);
     clg_build_report r;
+    assert_clg_ok(clg_ctx_build_op_programs(c, CLG_OPS_CORE, &r));
+    assert_int_equal(r.origin, CLG_ORIGIN_CACHE_HIT); /* built by the softmax */
+    assert_clg_ok(clg_ctx_build_op_programs(c, CLG_OPS_REPR, &r));
+    assert_int_equal(r.origin, CLG_ORIGIN_SOURCE); /* compiled now */
+    assert_clg_ok(clg_ctx_build_op_programs(c, CLG_OPS_ALL, &r));
+    assert_int_equal(r.origin, CLG_ORIGIN_CACHE_HIT);
+    assert_string_equal(r.cache_path, "");
+    assert_clg_status(clg_ctx_build_op_programs(c, 4, &r), CLG_ERR_INVALID_ARG);
     int gemm = program_index("gemm.cl");
     for (int i = 1; i < clg_program_count(); i++) { /* 0: common.cl */
         if (i == gemm)
             continue;
         assert_clg_ok(clg_ctx_build_program(c, i, &r));
         if (r.origin != CLG_ORIGIN_CACHE_HIT || r.cache_path[0])
-            fail_msg("%s was not built with the op program (origin %d)", clg_program_name(i), (int)r.origin);
+            fail_msg("%s was not built with its op group (origin %d)", clg_program_name(i), (int)r.origin);
     }
-    assert_clg_ok(clg_ctx_build_op_programs(c, &r));
-    assert_string_equal(r.cache_path, "");
     assert_clg_ok(clg_ctx_build_program(c, gemm, &r));
-    assert_int_equal(r.origin, CLG_ORIGIN_SOURCE); /* gemm.cl whole: not part of it */
+    assert_int_equal(r.origin, CLG_ORIGIN_SOURCE); /* gemm.cl whole: in no group */
     clg_tensor_free(&tx);
     clg_tensor_free(&ty);
     clg_ctx_destroy(c);

@@ -118,8 +118,8 @@ static void *data_thread(void *p)
     return NULL;
 }
 
-int cli_open_device_loading(const char *spec, const char *data_dir, long train_limit, cli_data *d,
-                            clg_device_info *dev, clg_ctx **ctx)
+int cli_open_device_loading(const char *spec, const char *data_dir, long train_limit, unsigned op_groups,
+                            cli_data *d, clg_device_info *dev, clg_ctx **ctx)
 {
     data_job j = { .dir = data_dir, .train_limit = train_limit, .d = d };
     pthread_t t;
@@ -128,7 +128,7 @@ int cli_open_device_loading(const char *spec, const char *data_dir, long train_l
         return 1;
     int bad = cli_open_device(spec, dev, ctx);
     if (!bad)
-        (void)clg_ctx_build_op_programs(*ctx, NULL); /* a failure: reported at first use */
+        (void)clg_ctx_build_op_programs(*ctx, op_groups, NULL); /* a failure: reported at first use */
     if (threaded)
         pthread_join(t, NULL);
     if (!j.rc && !bad)

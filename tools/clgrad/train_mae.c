@@ -209,7 +209,7 @@ int cmd_train_mae(int argc, char **argv)
     run.resume_out = paths.resume;
 
     clg_device_info dev;
-    if (cli_open_device_loading(device, data, train_limit, &d, &dev, &ctx))
+    if (cli_open_device_loading(device, data, train_limit, CLG_OPS_ALL, &d, &dev, &ctx))
         goto out;
     if (d.rows % cfg.patch || d.cols % cfg.patch) {
         fprintf(stderr, "clgrad train mae: --patch %d does not divide the %dx%d images of %s\n", cfg.patch, d.rows,

@@ -231,7 +231,7 @@ int cmd_train_simclr(int argc, char **argv)
     run.resume_out = paths.resume;
 
     clg_device_info dev;
-    if (cli_open_device_loading(device, data, train_limit, &d, &dev, &ctx))
+    if (cli_open_device_loading(device, data, train_limit, CLG_OPS_ALL, &d, &dev, &ctx))
         goto out;
     if (cfg.aug.cutout > d.rows || cfg.aug.cutout > d.cols) {
         fprintf(stderr, "clgrad train simclr: --cutout %d is larger than the %dx%d images of %s\n", cfg.aug.cutout,
