@@ -849,8 +849,9 @@ static void test_linear(void **s)
 }
 
 /* The fusion pass's promise: linear gives the bits of matmul then bias_act, forward and backward
- * (the backward's act' from the output, relu's y > 0 for x + b > 0), on the default path; gelu
- * and a bias of the wrong length are refused. */
+ * (the backward's act' from the output, relu's y > 0 for x + b > 0), on the default path and on
+ * the local, simple and (not on rusticl, where it is slow) tiled kernels, whose stores add the
+ * bias (also the Oclgrind check's case for them); gelu and a bias of the wrong length are refused. */
 static void test_linear_matches_unfused(void **s)
 {
     (void)s;
@@ -883,30 +884,40 @@ static void test_linear_matches_unfused(void **s)
     assert_clg_ok(clg_tensor_write(&b, hb));
     assert_clg_ok(clg_tensor_write(&gy, hg));
     static const int acts[] = { CLG_ACT_NONE, CLG_ACT_RELU, CLG_ACT_TANH, CLG_ACT_SIGMOID };
-    for (int k = 0; k < 4; k++)
-        for (int pass = 0; pass < 2; pass++) {
-            clg_attrs at = clg_attrs_defaults();
-            at.act = acts[k];
-            float *r = pass ? r2 : r1;
-            if (pass == 0) { /* linear */
-                assert_clg_ok(clg_op_forward(tctx, CLG_OP_LINEAR, (const clg_tensor *[]){ &a, &w, &b }, &y, &at));
-                assert_clg_ok(clg_op_backward(tctx, CLG_OP_LINEAR, (const clg_tensor *[]){ &a, &w, &b }, &y, &gy,
-                                              (clg_tensor *[]){ &ga, &gw, &gb }, &at, 0));
-            } else { /* matmul into z, bias_act into y; backward through both */
-                assert_clg_ok(clg_op_forward(tctx, CLG_OP_MATMUL, (const clg_tensor *[]){ &a, &w }, &z, &at));
-                assert_clg_ok(clg_op_forward(tctx, CLG_OP_BIAS_ACT, (const clg_tensor *[]){ &z, &b }, &y, &at));
-                assert_clg_ok(clg_op_backward(tctx, CLG_OP_BIAS_ACT, (const clg_tensor *[]){ &z, &b }, &y, &gy,
-                                              (clg_tensor *[]){ &gz, &gb }, &at, 0));
-                assert_clg_ok(clg_op_backward(tctx, CLG_OP_MATMUL, (const clg_tensor *[]){ &a, &w }, &z, &gz,
-                                              (clg_tensor *[]){ &ga, &gw }, &at, 0));
+    static const char *const paths[] = { NULL, "local", "simple", "tiled" };
+    for (int p = 0; p < 4; p++) {
+        if (p == 3 && clg_test_is_rusticl())
+            break;
+        gopt.path = p ? clg_gemm_path_parse(paths[p]) : CLG_GEMM_PATH_DEFAULT;
+        apply();
+        for (int k = 0; k < 4; k++)
+            for (int pass = 0; pass < 2; pass++) {
+                clg_attrs at = clg_attrs_defaults();
+                at.act = acts[k];
+                float *r = pass ? r2 : r1;
+                if (pass == 0) { /* linear */
+                    assert_clg_ok(clg_op_forward(tctx, CLG_OP_LINEAR, (const clg_tensor *[]){ &a, &w, &b }, &y, &at));
+                    assert_clg_ok(clg_op_backward(tctx, CLG_OP_LINEAR, (const clg_tensor *[]){ &a, &w, &b }, &y, &gy,
+                                                  (clg_tensor *[]){ &ga, &gw, &gb }, &at, 0));
+                } else { /* matmul into z, bias_act into y; backward through both */
+                    assert_clg_ok(clg_op_forward(tctx, CLG_OP_MATMUL, (const clg_tensor *[]){ &a, &w }, &z, &at));
+                    assert_clg_ok(clg_op_forward(tctx, CLG_OP_BIAS_ACT, (const clg_tensor *[]){ &z, &b }, &y, &at));
+                    assert_clg_ok(clg_op_backward(tctx, CLG_OP_BIAS_ACT, (const clg_tensor *[]){ &z, &b }, &y, &gy,
+                                                  (clg_tensor *[]){ &gz, &gb }, &at, 0));
+                    assert_clg_ok(clg_op_backward(tctx, CLG_OP_MATMUL, (const clg_tensor *[]){ &a, &w }, &z, &gz,
+                                                  (clg_tensor *[]){ &ga, &gw }, &at, 0));
+                }
+                assert_clg_ok(clg_tensor_read(&ga, r));
+                assert_clg_ok(clg_tensor_read(&gw, r + M * K));
+                assert_clg_ok(clg_tensor_read(&gb, r + M * K + K * N));
+                assert_clg_ok(clg_tensor_read(&y, r + M * K + K * N + N));
+                if (pass && memcmp(r1, r2, sizeof r1))
+                    fail_msg("path %s, act %d: linear differs from matmul + bias_act (forward or gradients)",
+                             p ? paths[p] : "default", acts[k]);
             }
-            assert_clg_ok(clg_tensor_read(&ga, r));
-            assert_clg_ok(clg_tensor_read(&gw, r + M * K));
-            assert_clg_ok(clg_tensor_read(&gb, r + M * K + K * N));
-            assert_clg_ok(clg_tensor_read(&y, r + M * K + K * N + N));
-            if (pass && memcmp(r1, r2, sizeof r1))
-                fail_msg("act %d: linear differs from matmul + bias_act (forward or gradients)", acts[k]);
-        }
+    }
+    memset(&gopt, 0, sizeof gopt);
+    apply();
     clg_attrs at = clg_attrs_defaults();
     at.act = CLG_ACT_GELU;
     assert_clg_status(clg_op_forward(tctx, CLG_OP_LINEAR, (const clg_tensor *[]){ &a, &w, &b }, &y, &at),
@@ -959,7 +970,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_empty),
         cmocka_unit_test(test_bad_shapes),
         cmocka_unit_test_teardown(test_linear, teardown_path),
-        cmocka_unit_test(test_linear_matches_unfused),
+        cmocka_unit_test_teardown(test_linear_matches_unfused, teardown_path),
     };
     return clg_test_run_per_device("gemm", tests, sizeof tests / sizeof tests[0]);
 }

@@ -13,7 +13,7 @@
 # `clgrad train mlp --hidden 4000,4000` on the 128 MiB device must fail at planning, naming the
 # size asked for and the size available, and write no file.
 #
-# With no SUITE given, the default subset below: about 5.5 minutes on this 2-core machine when quiet
+# With no SUITE given, the default subset below: about 7 minutes on this 2-core machine when quiet
 # (measured: 119 s without elementwise, misc and io, which took 80 s, 2 s and 1 s), up to about
 # 8 minutes with other jobs beside it; the whole op suite set takes about 40 minutes on the
 # simulator.  Why these:
@@ -33,6 +33,10 @@
 #   gemm:test_matmul_block the packed GEMM sized to the device's 32 KiB of local memory (it
 #                          failed with CL_OUT_OF_RESOURCES before)
 #   gemm:test_clblast      CLBlast, the GPU default GEMM, on its direct kernels
+#   gemm:test_linear_matches_unfused, graph:test_fused_loss   the fusions of #17: the bias and
+#                          relu in the GEMM kernels' stores (default, local, simple and tiled
+#                          paths: 92 s), bias_act's backward from the output, and cross-entropy's
+#                          gradient written by its forward (1 s)
 #   random:test_augment*, models:test_nt_xent*, test_simclr_model, test_clip_model
 #                          the contrastive models: on-device augmentation, NT-Xent, a SimCLR and a
 #                          CLIP model's forward and training steps (about 2 minutes together; the
@@ -57,7 +61,8 @@ case $build in /*) ;; *) build=$here/$build ;; esac
 if [ $# -eq 0 ]; then
     set -- program device reduce:test_sum reduce:test_mean 'reduce:test_*softmax*' loss optim \
         elementwise misc io 'graph:test_autodiff_*' 'graph:test_arena_*' \
-        graph:test_plan_exceeds_device_memory gemm:test_matmul_block gemm:test_clblast \
+        graph:test_plan_exceeds_device_memory graph:test_fused_loss gemm:test_matmul_block gemm:test_clblast \
+        gemm:test_linear_matches_unfused \
         'random:test_augment*' 'models:test_nt_xent*' models:test_simclr_model models:test_clip_model
 fi
 oclgrind=${OCLGRIND:-oclgrind}
