@@ -114,7 +114,7 @@ typedef struct clg_ctx_options {
                          * commands elsewhere.  Same results. */
     clg_switch vec_kernels;     /* CLGRAD_VEC_KERNELS: the CPU-style kernel family (work-groups of
                                  * one, float16 along the data); default on CPU devices but rusticl */
-    clg_switch fuse;            /* CLGRAD_FUSE: graph fusion (bias+activation, ...); default on */
+    clg_switch fuse;            /* CLGRAD_FUSE: graph fusion (clg_graph_set_fusion); default on */
     clg_gemm_options gemm;
 } clg_ctx_options;
 

@@ -141,10 +141,17 @@ clg_status clg_graph_plan(clg_graph *g, clg_plan_mode mode);
  * planning, add(x, b) with b a 1-D row vector over x's last axis runs as the fused bias_act op, and
  * when that add's only consumer is relu, gelu, tanh or sigmoid, and the add is neither kept, the
  * loss nor renamed, the activation node runs bias_act(x, b, act) and the add is dropped: one kernel
- * instead of two forward, one or two instead of three backward.  Node ids, names, shapes and the
- * DOT output keep the graph as built (fused nodes are drawn dashed); reading a fused add is
- * CLG_ERR_STATE.  Results match the unfused graph: the forward bit for bit, bias gradients within
- * float rounding (another summation order).  Changing the setting drops the plan. */
+ * instead of two forward, one or two instead of three backward.  Then a 2-D matmul whose only
+ * consumer is such a bias_act (act none, relu, tanh or sigmoid; the matmul neither kept, the loss
+ * nor renamed) folds into it as the linear op: the product's store adds the bias (and relu), one
+ * launch and one pass fewer forward, and the backward's act' comes from the output.  In a TRAIN
+ * plan whose loss is cross_entropy (up to 16384 rows and 2^20 logits), the loss's forward writes
+ * the logits' gradient too: no seed fill, no backward call.  Node ids, names, shapes and the DOT
+ * output keep the graph as built (fused nodes are drawn dashed, the node that runs them labelled
+ * with its op); reading a fused add or matmul is CLG_ERR_STATE.  Results match the unfused graph:
+ * the forward bit for bit, bias gradients within float rounding (bias_act: another summation
+ * order; linear and the fused loss: the bits of bias_act's and cross_entropy's backward).
+ * Changing the setting drops the plan. */
 clg_status clg_graph_set_fusion(clg_graph *g, int on);
 
 /* Device bytes of the plan: planned = pool + own buffers; naive = the same with every pooled
