@@ -36,7 +36,7 @@ typedef enum clg_op {
     CLG_OP_COUNT
 } clg_op;
 
-/* Activation of the fused bias_act op (clg_attrs.act). */
+/* Activation of the fused bias_act and linear ops (clg_attrs.act). */
 typedef enum clg_act {
     CLG_ACT_NONE = 0,       /* y = x + b */
     CLG_ACT_RELU,
@@ -49,7 +49,7 @@ typedef enum clg_act {
 /* Op attributes; each op reads only the fields its comment in ops.def names,
  * others keep their zero defaults (use clg_attrs_defaults()). */
 typedef struct clg_attrs {
-    int trans_a, trans_b;   /* matmul, bmm */
+    int trans_a, trans_b;   /* matmul, bmm, linear */
     int axis;               /* sum, mean: axis to reduce; < 0 = all elements */
     int keepdim;            /* sum, mean: keep the reduced axis as size 1 */
     float alpha, beta;      /* scale factor; random ranges; fill value */
@@ -62,7 +62,7 @@ typedef struct clg_attrs {
     uint64_t counter;       /* random ops: e.g. the training step */
     int deterministic;      /* embedding backward: fixed summation order */
     clg_shape shape;        /* ops with no input: the output shape */
-    int act;                /* bias_act: a clg_act (default CLG_ACT_NONE) */
+    int act;                /* bias_act, linear: a clg_act (default CLG_ACT_NONE; linear: not gelu) */
     /* augment (images [N, height*width] -> views [views*N, height*width], row v*N+i = view v of
      * image i; every view draws its own parameters from (seed, counter)).  Steps, in order:
      * random resized crop (area fraction uniform in [scale_lo, scale_hi], aspect ratio w/h
