@@ -67,9 +67,9 @@ inline void gemm_store1(__global float *c, float v, float alpha, float beta, __g
     *c = o;
 }
 
-/* The first `left` (< VW) lanes of a at c.  Out of line: GEMM_STORE_TILE inlines a store per
- * vector of the tile, and this edge path copied TM x NV times made each variant's code (and
- * PoCL's per-kernel compile time) larger without making anything faster. */
+/* The first `left` (< VW) lanes of a at c.  Out of line: the tile stores inline a store per
+ * vector, and this edge path copied at each made each variant's code (and PoCL's per-kernel
+ * compile time) larger without making anything faster. */
 __attribute__((noinline)) void gemm_store_part(__global float *c, VT a, int left, float alpha, float beta,
                                                 __global const float *bj, int ep)
 {
@@ -100,6 +100,18 @@ inline void gemm_store_vec(__global float *crow, int v, VT a, int left, float al
     }
 }
 
+/* One row of a register tile, a[0..NV), at crow (left = columns of C from crow to the end of the
+ * row).  Out of line, as gemm_store_part: inlined TM times per tile store, with the epilogue, the
+ * stores took PoCL ~0.25 s more codegen for the MLP's three GEMM kernels (0.66-0.75 -> 0.88-0.97 s
+ * CPU); called per row, 0.59 s, at the same speed (bench_gemm 128x784·784x256 and
+ * 256x128·128x512, 8 alternating rounds: 1.00x). */
+__attribute__((noinline)) void gemm_store_row(__global float *crow, const VT *a, int left, float alpha, float beta,
+                                              __global const float *bj, int ep)
+{
+    _Pragma("unroll") for (int v = 0; v < GEMM_NV; v++)
+        gemm_store_vec(crow, v, a[v], left - v * GEMM_VW, alpha, beta, bj, ep);
+}
+
 /* Store the TM x (VW*NV) register tile acc whose top-left element is C[I0][J0], with epilogue EP
  * (bias: the kernel's, already offset). */
 #define GEMM_STORE_TILE(I0, J0, BETA, EP)                                        \
@@ -107,9 +119,7 @@ inline void gemm_store_vec(__global float *crow, int v, VT a, int left, float al
     {                                                                            \
         if ((I0) + r >= M)                                                       \
             break;                                                               \
-        __global float *crow = C + (size_t)((I0) + r) * ldc + (J0);              \
-        _Pragma("unroll") for (int v = 0; v < GEMM_NV; v++)                      \
-            gemm_store_vec(crow, v, acc[r][v], N - ((J0) + v * GEMM_VW), alpha, (BETA), bias + (J0), (EP)); \
+        gemm_store_row(C + (size_t)((I0) + r) * ldc + (J0), acc[r], N - (J0), alpha, (BETA), bias + (J0), (EP)); \
     }
 
 /* Straight from global memory, any transposes (run-time ta, tb): a work-item computes a block of
