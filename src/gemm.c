@@ -633,15 +633,14 @@ static clg_status run_path(clg_ctx *ctx, gemm_call *g)
             path = CLG_GEMM_PATH_LOCAL;
             st = path_local(ctx, g);
         }
-        g->ep_done = !st && g->bias && path == CLG_GEMM_PATH_LOCAL; /* CLBlast has no epilogue */
-        return st;
+        break;
     }
     case CLG_GEMM_PATH_LOCAL: st = path_local(ctx, g); break;
     case CLG_GEMM_PATH_SIMPLE: st = path_simple(ctx, g); break;
     case CLG_GEMM_PATH_TILED:
     default: st = path_tiled(ctx, g); break;
     }
-    g->ep_done = !st && g->bias;
+    g->ep_done = !st && g->bias && path != CLG_GEMM_PATH_CLBLAST; /* our kernels' stores apply it */
     return st;
 }
 

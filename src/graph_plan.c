@@ -180,13 +180,21 @@ clg_status clg_graph_set_fusion(clg_graph *g, int on)
     return CLG_OK;
 }
 
-static void rewrite(gnode *x, int xi, int bi, int act)
+/* Keep node x's built form (op, attrs, inputs) for unfuse before the pass first rewrites it. */
+static void keep_built_form(gnode *x)
 {
+    if (x->rewritten)
+        return;
     x->orig_op = x->op;
     x->orig_attrs = x->attrs;
     x->orig_nin = x->nin;
     memcpy(x->orig_in, x->in, sizeof x->in);
     x->rewritten = 1;
+}
+
+static void rewrite(gnode *x, int xi, int bi, int act)
+{
+    keep_built_form(x);
     x->op = CLG_OP_BIAS_ACT;
     x->attrs = clg_attrs_defaults();
     x->attrs.act = act;
@@ -257,13 +265,7 @@ static clg_status fuse_pass(clg_graph *g)
         if (mm->kind != GN_OP || mm->op != CLG_OP_MATMUL || mm->rewritten || mm->fused || uses[mi] != 1 ||
             mm->keep || mi == g->loss || strcmp(mm->name, defname))
             continue;
-        if (!c->rewritten) {
-            c->orig_op = c->op;
-            c->orig_attrs = c->attrs;
-            c->orig_nin = c->nin;
-            memcpy(c->orig_in, c->in, sizeof c->in);
-            c->rewritten = 1;
-        }
+        keep_built_form(c);
         int act = c->attrs.act, bias = c->in[1];
         c->op = CLG_OP_LINEAR;
         c->attrs = mm->attrs;
