@@ -365,6 +365,7 @@ void clg_ctx_destroy(clg_ctx *c)
     if (c->gemm_state && c->gemm_state_free)
         c->gemm_state_free(c->gemm_state);
     clg__scratch_release(c);
+    clg__rec_clear(c);
     for (int i = 0; i < CLG_K_COUNT; i++)
         if (c->kernels[i])
             clReleaseKernel(c->kernels[i]);

@@ -75,6 +75,12 @@ static clg_status get_state(clg_ctx *ctx, gemm_state **out)
     return CLG_OK;
 }
 
+/* The extra build options of cl/gemm.cl's program `family` with defines defs. */
+static void variant_options(const char *family, const char *defs, char *opts, size_t size)
+{
+    snprintf(opts, size, "-DGEMM_ONE -DGEMM_ONE_%s%s%s", family, *defs ? " " : "", defs);
+}
+
 /* Kernel `kname` of cl/gemm.cl's program `family` built with the extra options `defs` (cached
  * per ctx): -DGEMM_ONE_<family> makes the file compile that family's kernels only (a cold build
  * compiles one kernel, or gemm_tiled's five, not all of them), and kernels of one family and
@@ -115,7 +121,7 @@ static clg_status variant_kernel(clg_ctx *ctx, const char *family, const char *k
         if ((st = clg__program_source(ctx, CLG_PROG_GEMM, &src, &len)))
             return st;
         char opts[320];
-        snprintf(opts, sizeof opts, "-DGEMM_ONE -DGEMM_ONE_%s%s%s", family, *defs ? " " : "", defs);
+        variant_options(family, defs, opts, sizeof opts);
         st = clg__build_kernel(ctx, "cl/gemm.cl", src, opts, kname, &p, &k);
         free(src);
         if (st)
@@ -150,7 +156,7 @@ static clg_karg *common_args(const gemm_call *g, clg_karg *a)
 static clg_status run_kernel(clg_ctx *ctx, cl_kernel k, const char *kname, const clg_karg *args, int nargs,
                              const size_t g[3], const size_t *l)
 {
-    clg_status st = clg__set_args(k, kname, args, nargs);
+    clg_status st = clg__set_args(ctx, k, kname, args, nargs);
     if (st)
         return st;
     return clg__enqueue(ctx, k, kname, 3, g, l);
@@ -454,19 +460,17 @@ static int strip_rows(const clg_ctx *ctx, const gemm_call *g, int tm, int tn, in
     return (int)((tiles_m + parts - 1) / parts);
 }
 
-static clg_status path_tiled(clg_ctx *ctx, const gemm_call *g)
+/* The gemm.cl kernel of path_tiled for g (but the transposed path's): its family, name, defines
+ * (defs: 200 bytes) and global size. */
+static void tiled_variant(clg_ctx *ctx, const gemm_call *g, const char **family_out, const char **kname_out,
+                          char *defs, size_t gs[3])
 {
-    if (use_transpose(ctx, g))
-        return path_transposed(ctx, g);
-
-    char defs[200];
     const char *kname, *family;
-    size_t gs[3];
     int tile[3], blk[3] = { 0, 0, 0 };
     int packed = tiled_choice(ctx, g, tile, blk);
     int tm = tile[0], vw = tile[1], nv = tile[2], mb = blk[0], nb = blk[1], kb = blk[2];
     if (packed) {
-        snprintf(defs, sizeof defs,
+        snprintf(defs, 200,
                  "-DGEMM_TA=%d -DGEMM_TB=%d -DGEMM_TM=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_MB=%d -DGEMM_NB=%d "
                  "-DGEMM_KB=%d",
                  g->ta, g->tb, tm, vw, nv, mb, nb, kb);
@@ -476,7 +480,7 @@ static clg_status path_tiled(clg_ctx *ctx, const gemm_call *g)
     } else if (!use_tiled_t(ctx, g, vw * nv) && !g->ta && g->tb && g->K >= 4 * vw) {
         /* A·Bᵀ: both operands run along K, vectorise along K (short K: gather B instead) */
         int tmk = 4, tnk = 4;
-        snprintf(defs, sizeof defs, "-DGEMM_TA=0 -DGEMM_TB=1 -DGEMM_TM=%d -DGEMM_TNK=%d -DGEMM_VW=%d", tmk, tnk,
+        snprintf(defs, 200, "-DGEMM_TA=0 -DGEMM_TB=1 -DGEMM_TM=%d -DGEMM_TNK=%d -DGEMM_VW=%d", tmk, tnk,
                  vw);
         kname = family = "gemm_tiled_k";
         int rm = rows_per_item(ctx, g, tmk, tnk, 8, 16);
@@ -487,7 +491,7 @@ static clg_status path_tiled(clg_ctx *ctx, const gemm_call *g)
          * launch's global size, the transposes are the kernel's name) */
         static const char *const tiled_n[2][2] = { { "gemm_tiled_n", "gemm_tiled_n_tb" },
                                                    { "gemm_tiled_n_ta", "gemm_tiled_n_tatb" } };
-        snprintf(defs, sizeof defs, "-DGEMM_TM=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_KC=%d", tm, vw, nv,
+        snprintf(defs, 200, "-DGEMM_TM=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_KC=%d", tm, vw, nv,
                  tiled_t_chunk(ctx, vw * nv));
         family = "gemm_tiled";
         int rm;
@@ -502,6 +506,18 @@ static clg_status path_tiled(clg_ctx *ctx, const gemm_call *g)
         gs[1] = (size_t)(g->M + tm * rm - 1) / (size_t)(tm * rm);
     }
     gs[2] = (size_t)g->batch;
+    *family_out = family;
+    *kname_out = kname;
+}
+
+static clg_status path_tiled(clg_ctx *ctx, const gemm_call *g)
+{
+    if (use_transpose(ctx, g))
+        return path_transposed(ctx, g);
+    char defs[200];
+    const char *kname, *family;
+    size_t gs[3];
+    tiled_variant(ctx, g, &family, &kname, defs, gs);
     cl_kernel k;
     clg_status st = variant_kernel(ctx, family, kname, defs, &k);
     if (st)
@@ -520,6 +536,40 @@ static clg_status path_tiled(clg_ctx *ctx, const gemm_call *g)
         ls[1] = (size_t)ctx->gemm.wg[1];
     }
     return run_kernel(ctx, k, kname, args, N_COMMON_ARGS, gs, ls);
+}
+
+static clg_gemm_path choose_path(clg_ctx *ctx, const gemm_call *g, int *dflt);
+
+clg_status clg_ctx_describe_gemm(clg_ctx *ctx, clg_launch_list *out)
+{
+    if (!ctx || !out)
+        return clg__fail(CLG_ERR_INVALID_ARG, "clg_ctx_describe_gemm: NULL argument");
+    memset(out, 0, sizeof *out);
+    gemm_call g = { .M = 256, .N = 256, .K = 256, .lda = 256, .ldb = 256, .ldc = 256, .batch = 1, .alpha = 1.0f };
+    int dflt;
+    if (choose_path(ctx, &g, &dflt) != CLG_GEMM_PATH_TILED || use_transpose(ctx, &g))
+        return CLG_OK;
+    char defs[200], extra[320], opts[2048];
+    const char *family, *kname;
+    size_t gs[3];
+    tiled_variant(ctx, &g, &family, &kname, defs, gs);
+    variant_options(family, defs, extra, sizeof extra);
+    clg__build_options(ctx, extra, opts, sizeof opts);
+    char *src;
+    size_t len;
+    clg_status st = clg__program_source(ctx, CLG_PROG_GEMM, &src, &len);
+    if (st)
+        return st;
+    out->source = calloc(1, sizeof *out->source);
+    out->options = calloc(1, sizeof *out->options);
+    if (!out->source || !out->options || !(out->options[0] = strdup(opts))) {
+        free(src);
+        clg_launch_list_free(out);
+        return clg__fail(CLG_ERR_OUT_OF_MEMORY, "clg_ctx_describe_gemm: out of host memory");
+    }
+    out->source[0] = src;
+    out->nprograms = 1;
+    return CLG_OK;
 }
 
 static clg_status path_clblast(clg_ctx *ctx, const gemm_call *g)

@@ -203,6 +203,32 @@ static clg_status run(clg_graph *g, int fwd_only)
     return st;
 }
 
+clg_status clg_graph_describe_step(clg_graph *g, clg_launch_list *out)
+{
+    clg_status st = clg__graph_check(g, "clg_graph_describe_step");
+    if (st)
+        return st;
+    if (!out)
+        return clg__fail(CLG_ERR_INVALID_ARG, "clg_graph_describe_step: NULL out");
+    memset(out, 0, sizeof *out);
+    if (!g->planned)
+        return clg__fail(CLG_ERR_STATE, "clg_graph_describe_step: the graph is not planned (clg_graph_plan)");
+    if (g->dist && clg__dist_active())
+        return clg__fail(CLG_ERR_STATE, "clg_graph_describe_step: not on a distributed graph");
+    clg_ctx *ctx = g->ctx;
+    int fwd_only = g->mode != CLG_PLAN_TRAIN;
+    clg__rec_clear(ctx);
+    ctx->recording = 1;
+    for (int i = 0; i < g->n_ex && !st; i++)
+        if (!fwd_only || g->ex[i].kind == EX_FWD)
+            st = run_entry(g, &g->ex[i], fwd_only);
+    ctx->recording = 0;
+    if (!st)
+        st = clg__rec_describe(ctx, out);
+    clg__rec_clear(ctx);
+    return st;
+}
+
 clg_status clg__graph_read_tensor(clg_graph *g, const clg_tensor *t, void *host)
 {
     clg_status st = clg_tensor_read(t, host);

@@ -62,6 +62,13 @@ clg_runtime clg__runtime_kind(const clg_device_info *d);
 /* Device-side error flags written by kernels: [0] = op id + 1, [1] = bad value, [2] = limit. */
 #define CLG_ERRFLAG_WORDS 4
 
+/* A kernel argument (launch.c). */
+typedef enum { CLG_KARG_MEM, CLG_KARG_INT, CLG_KARG_FLOAT, CLG_KARG_UINT, CLG_KARG_LOCAL } clg_karg_kind;
+typedef struct clg_karg {
+    clg_karg_kind kind;
+    union { cl_mem mem; cl_int i; cl_float f; cl_uint u; size_t local_bytes; } v;
+} clg_karg;
+
 struct clg_ctx {
     clg_device_info info;
     cl_platform_id platform;
@@ -99,7 +106,28 @@ struct clg_ctx {
     int gemm_no_block;      /* rusticl: never gemm_block, nor the transposed A·Bᵀ by default */
     void *gemm_state;       /* owned by gemm.c */
     void (*gemm_state_free)(void *);
+    /* launch recording (clg_graph_describe_step, launch.c): while `recording`, clg__set_args keeps
+     * its arguments and clg__enqueue stores the launch (once per kernel and work-group size)
+     * instead of making it */
+    int recording;
+    struct clg__launch_rec *rec;
+    int nrec, caprec;
+    clg_karg rec_args[CLG_LAUNCH_MAX_ARGS];
+    int rec_nargs;
 };
+
+typedef struct clg__launch_rec {
+    cl_kernel k;            /* retained */
+    cl_uint dims;
+    size_t g[3], l[3];      /* l all 0: the driver's choice */
+    int nargs;
+    clg_karg args[CLG_LAUNCH_MAX_ARGS];
+} clg__launch_rec;
+
+/* Release ctx's recorded launches. */
+void clg__rec_clear(clg_ctx *ctx);
+/* ctx's recorded launches as a launch list (launch_list.c). */
+clg_status clg__rec_describe(clg_ctx *ctx, clg_launch_list *out);
 
 /* Source text of an embedded file (or from ctx->cl_dir, CLGRAD_CL_DIR). Caller frees. */
 clg_status clg__program_source(const clg_ctx *ctx, int prog, char **out, size_t *len);
@@ -126,11 +154,7 @@ void clg__build_options(const clg_ctx *ctx, const char *extra, char *buf, size_t
 
 /* ---- kernel arguments and launches (launch.c) ---------------------------- */
 
-typedef enum { CLG_KARG_MEM, CLG_KARG_INT, CLG_KARG_FLOAT, CLG_KARG_UINT, CLG_KARG_LOCAL } clg_karg_kind;
-typedef struct clg_karg {
-    clg_karg_kind kind;
-    union { cl_mem mem; cl_int i; cl_float f; cl_uint u; size_t local_bytes; } v;
-} clg_karg;
+/* clg_karg: above struct clg_ctx */
 
 #define KMEM(m)   ((clg_karg){ .kind = CLG_KARG_MEM,   .v.mem = (cl_mem)(m) })
 #define KINT(x)   ((clg_karg){ .kind = CLG_KARG_INT,   .v.i = (cl_int)(x) })
@@ -149,7 +173,7 @@ clg_status clg__launch2d(clg_ctx *ctx, clg_kid kid, const size_t gsize[2], const
 /* Generic N-D enqueue of an already fetched kernel. */
 clg_status clg__enqueue(clg_ctx *ctx, cl_kernel k, const char *kname, cl_uint dims,
                         const size_t *gsize, const size_t *lsize);
-clg_status clg__set_args(cl_kernel k, const char *kname, const clg_karg *args, int nargs);
+clg_status clg__set_args(clg_ctx *ctx, cl_kernel k, const char *kname, const clg_karg *args, int nargs);
 
 /* CPU-style kernels (unary, sum/mean, softmax, bias_act, mse, random ops, embedding,
  * l2_normalize, similarity, the contrastive and attention row passes, Adam: a work-item per row or

@@ -1,11 +1,18 @@
-/* launch.c — setting kernel arguments and enqueuing launches with rounded-up global sizes. */
+/* launch.c — setting kernel arguments and enqueuing launches with rounded-up global sizes, or
+ * recording them (clg_graph_describe_step). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
-clg_status clg__set_args(cl_kernel k, const char *kname, const clg_karg *args, int nargs)
+clg_status clg__set_args(clg_ctx *ctx, cl_kernel k, const char *kname, const clg_karg *args, int nargs)
 {
+    if (ctx->recording) {
+        /* kept for clg__enqueue's record; more arguments than a record holds: not recorded */
+        ctx->rec_nargs = nargs <= CLG_LAUNCH_MAX_ARGS ? nargs : -1;
+        if (nargs <= CLG_LAUNCH_MAX_ARGS)
+            memcpy(ctx->rec_args, args, (size_t)nargs * sizeof *args);
+    }
     for (int i = 0; i < nargs; i++) {
         cl_int err;
         switch (args[i].kind) {
@@ -22,6 +29,47 @@ clg_status clg__set_args(cl_kernel k, const char *kname, const clg_karg *args, i
     return CLG_OK;
 }
 
+void clg__rec_clear(clg_ctx *ctx)
+{
+    for (int i = 0; i < ctx->nrec; i++)
+        clReleaseKernel(ctx->rec[i].k);
+    free(ctx->rec);
+    ctx->rec = NULL;
+    ctx->nrec = ctx->caprec = 0;
+}
+
+/* Store a launch while recording: the first of each kernel and work-group size (a driver compiles
+ * one machine code per pair), with the arguments clg__set_args kept. */
+static clg_status record(clg_ctx *ctx, cl_kernel k, cl_uint dims, const size_t g[3], const size_t *lsize)
+{
+    size_t l[3] = { 0, 0, 0 };
+    for (cl_uint d = 0; d < dims && lsize; d++)
+        l[d] = lsize[d];
+    if (ctx->rec_nargs < 0)
+        return CLG_OK;
+    for (int i = 0; i < ctx->nrec; i++)
+        if (ctx->rec[i].k == k && ctx->rec[i].dims == dims && !memcmp(ctx->rec[i].l, l, sizeof l))
+            return CLG_OK;
+    if (ctx->nrec == ctx->caprec) {
+        int cap = ctx->caprec ? 2 * ctx->caprec : 16;
+        clg__launch_rec *r = realloc(ctx->rec, (size_t)cap * sizeof *r);
+        if (!r)
+            return clg__fail(CLG_ERR_OUT_OF_MEMORY, "recording launches: out of host memory");
+        ctx->rec = r;
+        ctx->caprec = cap;
+    }
+    clg__launch_rec *r = &ctx->rec[ctx->nrec++];
+    memset(r, 0, sizeof *r);
+    clRetainKernel(k);
+    r->k = k;
+    r->dims = dims;
+    memcpy(r->g, g, sizeof r->g);
+    memcpy(r->l, l, sizeof r->l);
+    r->nargs = ctx->rec_nargs;
+    memcpy(r->args, ctx->rec_args, (size_t)r->nargs * sizeof *r->args);
+    return CLG_OK;
+}
+
 clg_status clg__enqueue(clg_ctx *ctx, cl_kernel k, const char *kname, cl_uint dims,
                         const size_t *gsize, const size_t *lsize)
 {
@@ -33,6 +81,8 @@ clg_status clg__enqueue(clg_ctx *ctx, cl_kernel k, const char *kname, cl_uint di
         if (lsize && lsize[d])
             g[d] = (g[d] + lsize[d] - 1) / lsize[d] * lsize[d];
     }
+    if (ctx->recording)
+        return record(ctx, k, dims, g, lsize);
     cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, dims, NULL, g, lsize, 0, NULL, NULL);
     if (err != CL_SUCCESS) {
         /* the sizes asked for, and what the device allows, for resource errors */
@@ -60,7 +110,7 @@ static clg_status launch(clg_ctx *ctx, clg_kid kid, cl_uint dims, const size_t *
 {
     cl_kernel k;
     clg_status st = clg__kernel_id(ctx, kid, &k);
-    if (st || (st = clg__set_args(k, clg__kname(kid), args, nargs)))
+    if (st || (st = clg__set_args(ctx, k, clg__kname(kid), args, nargs)))
         return st;
     return clg__enqueue(ctx, k, clg__kname(kid), dims, gsize, lsize);
 }

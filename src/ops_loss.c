@@ -12,7 +12,7 @@ static clg_status launch_group(clg_ctx *ctx, clg_kid kid, clg_karg *args, int na
         return st;
     for (int i = 0; i < nloc; i++)
         args[nargs - nloc + i] = KLOCAL(L * sizeof(float));
-    if ((st = clg__set_args(k, clg__kname(kid), args, nargs)))
+    if ((st = clg__set_args(ctx, k, clg__kname(kid), args, nargs)))
         return st;
     return clg__enqueue(ctx, k, clg__kname(kid), 1, &L, &L);
 }

@@ -64,7 +64,7 @@ static clg_status accuracy_forward(clg_ctx *ctx, const clg_tensor *const *in, cl
         return st;
     const clg_karg args[] = { KTEN(in[0]), KTEN(in[1]), KTEN(out), KINT(rows), KINT(C), KMEM(ctx->errflags),
                               KINT(CLG_OP_ACCURACY + 1), KLOCAL(wg * sizeof(cl_int)) };
-    if ((st = clg__set_args(k, kname, args, CLG_NARGS(args))))
+    if ((st = clg__set_args(ctx, k, kname, args, CLG_NARGS(args))))
         return st;
     return clg__enqueue(ctx, k, kname, 1, &wg, &wg);
 }
@@ -159,7 +159,7 @@ static clg_status transpose_forward(clg_ctx *ctx, const clg_tensor *const *in, c
         return LAUNCH(ctx, CLG_K_transpose_naive, (size_t)n, KTEN(in[0]), KTEN(out), KINT(M), KINT(N),
                         KINT(n));
     const clg_karg args[] = { KTEN(in[0]), KTEN(out), KINT(M), KINT(N) };
-    if ((st = clg__set_args(k, "transpose_tiled", args, CLG_NARGS(args))))
+    if ((st = clg__set_args(ctx, k, "transpose_tiled", args, CLG_NARGS(args))))
         return st;
     size_t g[3] = { (size_t)N, (size_t)M, (size_t)B }, l[3] = { TILE, TILE, 1 };
     return clg__enqueue(ctx, k, "transpose_tiled", 3, g, l);

@@ -25,7 +25,7 @@ static clg_status launch_groups(clg_ctx *ctx, clg_kid kid, size_t groups, const 
         return st;
     memcpy(all, args, (size_t)nargs * sizeof *args);
     all[nargs] = KLOCAL(wg * sizeof(cl_float));
-    if ((st = clg__set_args(k, clg__kname(kid), all, nargs + 1)))
+    if ((st = clg__set_args(ctx, k, clg__kname(kid), all, nargs + 1)))
         return st;
     size_t g = groups * wg;
     return clg__enqueue(ctx, k, clg__kname(kid), 1, &g, &wg);

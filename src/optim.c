@@ -89,7 +89,7 @@ static clg_status launch_wide(clg_ctx *ctx, clg_kid kid, size_t n, const clg_kar
     cl_kernel k;
     size_t l;
     clg_status st = clg__kernel_id(ctx, kid, &k);
-    if (st || (st = clg__kernel_wg(ctx, kid, 256, &l)) || (st = clg__set_args(k, clg__kname(kid), args, nargs)))
+    if (st || (st = clg__kernel_wg(ctx, kid, 256, &l)) || (st = clg__set_args(ctx, k, clg__kname(kid), args, nargs)))
         return st;
     return clg__enqueue(ctx, k, clg__kname(kid), 1, &n, &l);
 }

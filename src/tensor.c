@@ -106,7 +106,7 @@ static clg_status words_launch(clg_ctx *ctx, clg_kid kid, const clg_karg *args, 
         return clg__fail(CLG_ERR_UNSUPPORTED, "%s: %zu words exceed the int range", kname, n);
     cl_kernel k;
     clg_status st = clg__kernel_id(ctx, kid, &k);
-    if (st || (st = clg__set_args(k, kname, args, nargs)))
+    if (st || (st = clg__set_args(ctx, k, kname, args, nargs)))
         return st;
     size_t l = ctx->wg_default, g = (n + l - 1) / l * l;
     cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &g, &l, 0, NULL, NULL);
@@ -117,7 +117,7 @@ static clg_status words_launch(clg_ctx *ctx, clg_kid kid, const clg_karg *args, 
 
 clg_status clg__fill_words(clg_ctx *ctx, cl_mem buf, size_t off, size_t n, uint32_t pattern)
 {
-    if (n == 0)
+    if (n == 0 || ctx->recording) /* recording (launch.c): nothing runs */
         return CLG_OK;
     if (ctx->kernel_stores) {
         if (off + n > (size_t)INT32_MAX)
@@ -133,7 +133,7 @@ clg_status clg__fill_words(clg_ctx *ctx, cl_mem buf, size_t off, size_t n, uint3
 
 clg_status clg__copy_words(clg_ctx *ctx, cl_mem src, size_t so, cl_mem dst, size_t dst_off, size_t n)
 {
-    if (n == 0)
+    if (n == 0 || ctx->recording) /* recording (launch.c): nothing runs */
         return CLG_OK;
     if (ctx->kernel_stores) {
         if (so + n > (size_t)INT32_MAX || dst_off + n > (size_t)INT32_MAX)

@@ -69,6 +69,11 @@ static void run_v(run_result *r, const run_opts *o, const char *const *args)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        int null_in = open("/dev/null", O_RDONLY); /* never the terminal */
+        if (null_in > 0) {
+            dup2(null_in, 0);
+            close(null_in);
+        }
         dup2(fd[1], 1);
         dup2(fd[1], 2);
         close(fd[0]);
@@ -721,6 +726,52 @@ static void assert_same_params(const char *a, const char *b)
     clg_safetensors_close(fb);
 }
 
+/* The compile helper (helper.c; PoCL only): a cold run with it (an empty PoCL cache, so the helper
+ * gets the step's launches) ends with the checkpoint bits of a run without it, and no list file is
+ * left in TMPDIR; its command refuses a wrong call and ends quietly when its input ends. */
+static void test_compile_helper(void **state)
+{
+    (void)state;
+    if (strcmp(tdev->platform_name, "Portable Computing Language") != 0) {
+        skip();
+        return;
+    }
+    run_result *r = malloc(sizeof *r);
+    assert_non_null(r);
+    char cache1[700], cache0[700], tmp[700];
+    snprintf(cache1, sizeof cache1, "POCL_CACHE_DIR=%s", path("pocl-helper-1"));
+    snprintf(cache0, sizeof cache0, "POCL_CACHE_DIR=%s", path("pocl-helper-0"));
+    snprintf(tmp, sizeof tmp, "TMPDIR=%s", path("tmp-helper"));
+    mkdir(path("tmp-helper"), 0777);
+    const char *on[] = { cache1, tmp, "CLGRAD_COMPILE_HELPER=1", NULL };
+    const char *off[] = { cache0, "CLGRAD_COMPILE_HELPER=0", NULL };
+    run_opts o1 = { .env = on }, o0 = { .env = off };
+    RUN(r, &o1, MLP_ARGS("h1.safetensors", "2"));
+    expect(r, 0, "done:");
+    RUN(r, &o0, MLP_ARGS("h0.safetensors", "2"));
+    expect(r, 0, "done:");
+    assert_same_params(path("h1.safetensors"), path("h0.safetensors"));
+    DIR *d = opendir(path("tmp-helper"));
+    assert_non_null(d);
+    for (struct dirent *e; (e = readdir(d));)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            fail_msg("left in TMPDIR: %s", e->d_name);
+    closedir(d);
+    RUN(r, NULL, "__compile-helper");
+    assert_int_equal(r->status, 2);
+    RUN(r, NULL, "__compile-helper", "99:99");
+    assert_int_equal(r->status, 1);
+    assert_string_equal(r->out, "");
+    RUN(r, NULL, "__compile-helper", dev_spec()); /* stdin /dev/null: nothing to do */
+    assert_int_equal(r->status, 0);
+    assert_string_equal(r->out, "");
+    rm_runs((const char *const[]){ "h1", "h0" }, 2);
+    util_rm_tree(path("pocl-helper-1"));
+    util_rm_tree(path("pocl-helper-0"));
+    rmdir(path("tmp-helper"));
+    free(r);
+}
+
 /* Interrupt `args` with SIGINT at a random moment after `after` appears, then resume it with
  * --resume (interrupting the resumed runs too, up to `times` interruptions) until it finishes; its
  * checkpoint must equal `ref` bit for bit. */
@@ -1089,6 +1140,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup(test_simclr, pocl_alone),
         cmocka_unit_test_setup(test_clip, pocl_alone),
         cmocka_unit_test_setup(test_sigint_random, pocl_alone),
+        cmocka_unit_test_setup(test_compile_helper, pocl_alone),
     };
     int failed = plain_too ? clg_test_run("cli", plain, sizeof plain / sizeof plain[0]) : 0;
     failed += clg_test_run_per_device("cli", dev, sizeof dev / sizeof dev[0]);

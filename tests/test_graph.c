@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "ref_ops.h"
@@ -925,6 +926,198 @@ static void test_fused_loss(void **s)
     assert_int_equal(launches[1] + 1, launches[0]);
 }
 
+/* ---- launch lists (a step described for the compile helper) --------------------------------- */
+
+/* An MLP on ctx ready to step (Adam, inputs set). */
+static void mlp_ready(clg_ctx *ctx, mlp *m, const float *x, const int32_t *y, int n)
+{
+    clg_ctx *keep = tctx;
+    tctx = ctx; /* mlp_build builds on tctx */
+    mlp_build(m, n, MLP_D, MLP_H, MLP_C, CLG_OP_RELU, 5);
+    tctx = keep;
+    clg_optim_options o = clg_optim_defaults(CLG_OPTIM_ADAM);
+    assert_clg_ok(clg_graph_set_optimizer(m->g, &o));
+    assert_clg_ok(clg_graph_plan(m->g, CLG_PLAN_TRAIN));
+    assert_clg_ok(clg_graph_set_input(m->g, m->x, x));
+    assert_clg_ok(clg_graph_set_input(m->g, m->y, y));
+}
+
+/* clg_graph_describe_step: every launch of the step once per kernel and work-group size (the GEMM
+ * products, the optimizer), each naming a kernel of its program's source with sized buffers; and
+ * describing runs nothing: no launch, the parameters and the step count unchanged, and the next
+ * step has the bits of a twin graph's that was never described.  A fresh ctx with the binary
+ * cache off, so every program has its source. */
+static void test_describe_step(void **s)
+{
+    (void)s;
+    if (skip_unless_ops(mlp_ops, 4) || !optim_available(CLG_OPTIM_ADAM)) {
+        skip();
+        return;
+    }
+    enum { N = 40 };
+    float x[N * MLP_D];
+    int32_t y[N];
+    blobs(x, y, N, MLP_D, MLP_C, 77);
+    clg_ctx *ctx;
+    assert_clg_ok(clg_ctx_create(tdev, NULL, &ctx));
+    clg_ctx_set_cache_policy(ctx, CLG_CACHE_OFF);
+    mlp a, b;
+    mlp_ready(ctx, &a, x, y, N);
+    mlp_ready(ctx, &b, x, y, N);
+    clg_launch_list l;
+    clg_graph *unplanned;
+    assert_clg_ok(clg_graph_create(ctx, &unplanned));
+    assert_clg_status(clg_graph_describe_step(unplanned, &l), CLG_ERR_STATE);
+    clg_graph_destroy(unplanned);
+
+    float w_before[MLP_D * MLP_H], w_after[MLP_D * MLP_H];
+    assert_clg_ok(clg_graph_param_read(a.g, 0, w_before));
+    uint64_t launches = clg_ctx_launch_count(ctx);
+    assert_clg_ok(clg_graph_describe_step(a.g, &l));
+    assert_true(clg_ctx_launch_count(ctx) == launches);
+    assert_clg_ok(clg_graph_param_read(a.g, 0, w_after));
+    assert_memory_equal(w_before, w_after, sizeof w_before);
+    assert_int_equal(clg_graph_step_count(a.g), 0);
+
+    int gemm = 0, adam = 0;
+    assert_true(l.n >= 3 && l.nprograms >= 1);
+    for (int i = 0; i < l.n; i++) {
+        const clg_launch *d = &l.launch[i];
+        assert_true(d->program >= 0 && d->program < l.nprograms);
+        assert_non_null(strstr(l.source[d->program], d->kernel));
+        assert_true(d->dims >= 1 && d->dims <= 3 && d->nargs > 0);
+        for (int k = i + 1; k < l.n; k++) /* one per kernel and work-group size */
+            assert_false(!strcmp(l.launch[k].kernel, d->kernel) && l.launch[k].dims == d->dims &&
+                         !memcmp(l.launch[k].local, d->local, sizeof d->local));
+        for (int j = 0; j < d->nargs; j++)
+            if (d->args[j].kind == CLG_LARG_BUFFER)
+                assert_true(d->args[j].size > 0 && d->args[j].size < ((uint64_t)1 << 32));
+        gemm += strstr(d->kernel, "gemm") != NULL;
+        adam += strstr(d->kernel, "adam") != NULL;
+    }
+    assert_int_equal(adam, 1);
+    float la, lb, wa[MLP_D * MLP_H], wb[MLP_D * MLP_H];
+    assert_clg_ok(clg_graph_step(a.g, &la));
+    assert_clg_ok(clg_graph_step(b.g, &lb));
+    const char *path = clg_gemm_last_path(ctx);
+    if (!path || strcmp(path, "clblast")) /* CLBlast's launches are not ours to record */
+        assert_true(gemm >= 1);
+    assert_true(la == lb);
+    assert_clg_ok(clg_graph_param_read(a.g, 0, wa));
+    assert_clg_ok(clg_graph_param_read(b.g, 0, wb));
+    assert_memory_equal(wa, wb, sizeof wa);
+    clg_launch_list_free(&l);
+    assert_int_equal(l.n, 0);
+    clg_graph_destroy(a.g);
+    clg_graph_destroy(b.g);
+    clg_ctx_destroy(ctx);
+}
+
+static void expect_same_list(const clg_launch_list *a, const clg_launch_list *b)
+{
+    assert_int_equal(a->nprograms, b->nprograms);
+    assert_int_equal(a->n, b->n);
+    for (int i = 0; i < a->nprograms; i++) {
+        assert_string_equal(a->source[i], b->source[i]);
+        assert_string_equal(a->options[i], b->options[i]);
+    }
+    for (int i = 0; i < a->n; i++) {
+        const clg_launch *p = &a->launch[i], *q = &b->launch[i];
+        assert_int_equal(p->program, q->program);
+        assert_string_equal(p->kernel, q->kernel);
+        assert_int_equal(p->dims, q->dims);
+        assert_memory_equal(p->global, q->global, sizeof p->global);
+        assert_memory_equal(p->local, q->local, sizeof p->local);
+        assert_int_equal(p->nargs, q->nargs);
+        for (int j = 0; j < p->nargs; j++) {
+            assert_int_equal(p->args[j].kind, q->args[j].kind);
+            assert_true(p->args[j].size == q->args[j].size);
+            assert_memory_equal(p->args[j].value, q->args[j].value, 8);
+        }
+    }
+}
+
+static int stop_now(void *user)
+{
+    ++*(int *)user;
+    return 1;
+}
+
+/* A launch list's file: written and read back field for field; every truncation, a flipped byte, a
+ * foreign file and a missing one are clear errors that leave the list empty.  Replay: the list's
+ * launches run on a ctx of their own (the GEMM program description, then the step) and a stop
+ * answer ends it before the first build. */
+static void test_launch_list_file(void **s)
+{
+    (void)s;
+    if (skip_unless_ops(mlp_ops, 4) || !optim_available(CLG_OPTIM_ADAM)) {
+        skip();
+        return;
+    }
+    enum { N = 24 };
+    float x[N * MLP_D];
+    int32_t y[N];
+    blobs(x, y, N, MLP_D, MLP_C, 78);
+    clg_ctx *ctx;
+    assert_clg_ok(clg_ctx_create(tdev, NULL, &ctx));
+    clg_ctx_set_cache_policy(ctx, CLG_CACHE_OFF);
+    mlp a;
+    mlp_ready(ctx, &a, x, y, N);
+    clg_launch_list l, back;
+    assert_clg_ok(clg_graph_describe_step(a.g, &l));
+    char path[96];
+    snprintf(path, sizeof path, "/tmp/clgrad-test-launches-%ld-%d", (long)getpid(), tdev->platform_index);
+    assert_clg_ok(clg_launch_list_save(&l, path));
+    assert_clg_ok(clg_launch_list_load(path, &back));
+    expect_same_list(&l, &back);
+    clg_launch_list_free(&back);
+
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    rewind(f);
+    unsigned char *bytes = malloc((size_t)size);
+    assert_non_null(bytes);
+    assert_int_equal(fread(bytes, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    for (long cut = 0; cut < size; cut += cut < 64 ? 1 : 97) {
+        f = fopen(path, "wb");
+        fwrite(bytes, 1, (size_t)cut, f);
+        fclose(f);
+        memset(&back, 0x5a, sizeof back);
+        assert_clg_status(clg_launch_list_load(path, &back), CLG_ERR_FORMAT);
+        assert_true(back.n == 0 && back.nprograms == 0 && !back.launch);
+    }
+    bytes[size / 2] ^= 0x10;
+    f = fopen(path, "wb");
+    fwrite(bytes, 1, (size_t)size, f);
+    fclose(f);
+    assert_clg_status(clg_launch_list_load(path, &back), CLG_ERR_FORMAT);
+    assert_non_null(strstr(clg_last_error(), "checksum"));
+    free(bytes);
+    unlink(path);
+    assert_clg_status(clg_launch_list_load(path, &back), CLG_ERR_IO);
+
+    clg_ctx *other;
+    assert_clg_ok(clg_ctx_create(tdev, NULL, &other));
+    clg_launch_list gl;
+    assert_clg_ok(clg_ctx_describe_gemm(other, &gl));
+    assert_true(gl.n == 0 && gl.nprograms <= 1);
+    assert_clg_ok(clg_launch_list_replay(other, &gl, 1, NULL, NULL));
+    clg_launch_list_free(&gl);
+    int asked = 0;
+    assert_clg_ok(clg_launch_list_replay(other, &l, 1, stop_now, &asked));
+    assert_int_equal(asked, 1);
+    uint64_t before = clg_ctx_launch_count(other);
+    assert_clg_ok(clg_launch_list_replay(other, &l, 1, NULL, NULL));
+    assert_true(clg_ctx_launch_count(other) == before); /* its own launches, not the ctx's ops */
+    clg_ctx_destroy(other);
+    clg_launch_list_free(&l);
+    clg_graph_destroy(a.g);
+    clg_ctx_destroy(ctx);
+}
+
 static void mlp_train(float *losses, int steps, uint64_t seed) { mlp_train_fuse(losses, steps, seed, 1, NULL); }
 
 static void test_mlp_train(void **s)
@@ -1255,7 +1448,8 @@ int main(void)
         cmocka_unit_test(test_param_init),     cmocka_unit_test(test_lr_schedule),
         cmocka_unit_test(test_mlp_gradients),  cmocka_unit_test(test_mlp_train),
         cmocka_unit_test(test_mlp_frozen_encoder), cmocka_unit_test(test_fusion_on_off),
-        cmocka_unit_test(test_fused_loss),
+        cmocka_unit_test(test_fused_loss),     cmocka_unit_test(test_describe_step),
+        cmocka_unit_test(test_launch_list_file),
         cmocka_unit_test(test_arena_matches_per_param), cmocka_unit_test(test_plan_exceeds_device_memory),
         cmocka_unit_test(test_const),
     };

@@ -170,6 +170,14 @@ clg_status clg_graph_step(clg_graph *g, float *loss_out);
 /* Forward only (either plan mode). */
 clg_status clg_graph_forward(clg_graph *g);
 
+/* The launches of one step (TRAIN plan: forward, backward, optimizer; else the forward), one per
+ * kernel and work-group size, as a launch list (program.h) for a helper process to compile ahead:
+ * the entries run with every launch recorded instead of made, so no kernel runs and no value,
+ * parameter or counter changes (the programs they need are built, as the step would).  Launches of
+ * a program without source (loaded from clgrad's binary cache: compiled already) are left out.
+ * Not on a distributed graph (CLG_ERR_STATE).  The caller frees *out (clg_launch_list_free). */
+clg_status clg_graph_describe_step(clg_graph *g, clg_launch_list *out);
+
 /* Data parallelism across the ranks of clgrad/dist.h (all ranks build the same graph, each with its
  * share of the global batch).  On: every clg_graph_step averages the gradient arena and the loss
  * across the ranks between backward and the optimizer (the loss is then the mean over all ranks'

@@ -24,6 +24,7 @@
 #define CLGRAD_PROGRAM_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "clgrad/device.h"
 
 #ifdef __cplusplus
@@ -92,6 +93,59 @@ clg_status clg_ctx_build_programs(clg_ctx *ctx, const int *progs, int n, clg_bui
  * (may be NULL) sums their times. */
 typedef enum clg_op_groups { CLG_OPS_CORE = 1, CLG_OPS_REPR = 2, CLG_OPS_ALL = 3 } clg_op_groups;
 clg_status clg_ctx_build_op_programs(clg_ctx *ctx, unsigned groups, clg_build_report *report);
+
+/* ---- compiling ahead in a second process: launch lists ---------------------------------------
+ * PoCL compiles a kernel's machine code at its first launch with a given work-group size, one
+ * compile at a time per process, and keeps it in its disk cache (POCL_CACHE_DIR), where any process
+ * finds it.  A helper process that builds the same program (same source and options) and makes the
+ * same launch on the same device does that compile on another core; `clgrad` runs one
+ * (tools/clgrad/helper.c).  A launch list says what to build and launch: its programs (source and
+ * build options, exactly as given to the driver) and its launches (kernel, sizes, and each
+ * argument's size: a buffer's bytes, a scalar's value, a local allocation's bytes).
+ * clg_graph_describe_step (graph.h) lists a step's launches; clg_ctx_describe_gemm the GEMM
+ * program a CPU device builds for its first product. */
+#define CLG_LAUNCH_MAX_ARGS 32
+typedef enum clg_launch_arg_kind {
+    CLG_LARG_BUFFER = 0,    /* size: the buffer's bytes */
+    CLG_LARG_SCALAR = 1,    /* size (1..8) bytes of value */
+    CLG_LARG_LOCAL = 2      /* size: local memory bytes */
+} clg_launch_arg_kind;
+typedef struct clg_launch_arg {
+    clg_launch_arg_kind kind;
+    uint64_t size;
+    unsigned char value[8];
+} clg_launch_arg;
+typedef struct clg_launch {
+    int program;            /* index into the list's programs */
+    char kernel[64];
+    unsigned dims;          /* 1..3 */
+    uint64_t global[3];     /* multiples of local where local is given */
+    uint64_t local[3];      /* all 0: the driver's choice */
+    int nargs;
+    clg_launch_arg args[CLG_LAUNCH_MAX_ARGS];
+} clg_launch;
+typedef struct clg_launch_list {
+    int nprograms;
+    char **source, **options;   /* nprograms each */
+    int n;
+    clg_launch *launch;
+} clg_launch_list;
+
+/* Free what a list owns and zero it (a zeroed list is empty). */
+void clg_launch_list_free(clg_launch_list *l);
+/* Write l to path (replacing it through a temp file) / read one back: a truncated, corrupt or
+ * foreign file is CLG_ERR_IO or CLG_ERR_FORMAT with the reason, *out left empty. */
+clg_status clg_launch_list_save(const clg_launch_list *l, const char *path);
+clg_status clg_launch_list_load(const char *path, clg_launch_list *out);
+/* Build l's programs from source (first to last; never through clgrad's binary cache) and make its
+ * launches (last to first when reverse), each on new zero-filled buffers of its arguments' sizes,
+ * waiting for each; stop (may be NULL) is asked before each build and launch, and a non-zero
+ * answer ends the replay (CLG_OK).  The kernels compute on zeros: only their compiles matter. */
+clg_status clg_launch_list_replay(clg_ctx *ctx, const clg_launch_list *l, int reverse, int (*stop)(void *),
+                                  void *user);
+/* *out: the program of the GEMM kernels this ctx's products of moderate size use (256^3 as
+ * the sample), with no launches; empty where its GEMM runs through CLBlast. */
+clg_status clg_ctx_describe_gemm(clg_ctx *ctx, clg_launch_list *out);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -297,7 +297,7 @@ clg_status clg_sgns_step(clg_sgns *m, const int *tok, const int *span, const int
             size_t g = (size_t)(n - base) < wg ? (size_t)(n - base) : wg;
             clg_karg a[] = { KMEM(m->win), KMEM(m->wout), KMEM(m->tok), KMEM(m->span), KMEM(m->neg), KINT(n),
                              KINT(m->K), KINT(m->S / 8), KFLT(lr), KMEM(m->loss), KINT(base) };
-            if ((st = clg__set_args(k, "sgns_train", a, CLG_NARGS(a))) || (st = clg__enqueue(m->ctx, k, "sgns_train", 1, &g, &g)))
+            if ((st = clg__set_args(m->ctx, k, "sgns_train", a, CLG_NARGS(a))) || (st = clg__enqueue(m->ctx, k, "sgns_train", 1, &g, &g)))
                 return st;
         }
     }

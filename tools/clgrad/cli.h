@@ -62,8 +62,21 @@ typedef struct cli_data {
 int cli_load_mnist(const char *dir, long train_limit, int test_only, cli_data *d);
 void cli_data_free(cli_data *d);
 
-/* Select the device (spec NULL: CLGRAD_DEVICE or auto) and create a ctx; prints and returns 1 on failure. */
+/* Select the device (spec NULL: CLGRAD_DEVICE or auto) and create a ctx; prints and returns 1 on failure.
+ * On PoCL it starts the compile helper (cli_helper_start). */
 int cli_open_device(const char *spec, clg_device_info *dev, clg_ctx **ctx);
+
+/* The compile helper (helper.c): a second clgrad process compiling PoCL kernels ahead, on the
+ * other core.  cli_helper_allow: main() is clgrad's (the helper is /proc/self/exe); start: once per
+ * process, on a PoCL device (sends the GEMM program); op_build: seconds an op program build took
+ * (a cold one makes the step worth sending); send_step: after planning, the step's launches.
+ * None of them fails or prints: without a helper the command compiles alone. */
+void cli_helper_allow(void);
+void cli_helper_start(const clg_device_info *dev, clg_ctx *ctx);
+void cli_helper_op_build(double seconds);
+void cli_helper_send_step(clg_graph *g);
+/* `clgrad __compile-helper P:D` (hidden): replay the lists named on stdin until it ends. */
+int cmd_compile_helper(int argc, char **argv);
 
 /* cli_load_mnist (train and test sets) in a second thread while this one opens the device
  * (cli_open_device) and builds the op programs of op_groups (clg_ctx_build_op_programs: the MLP

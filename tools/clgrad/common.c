@@ -101,6 +101,7 @@ int cli_open_device(const char *spec, clg_device_info *dev, clg_ctx **ctx)
         return 1;
     if ((st = clg_device_select(one[0] ? one : NULL, dev)) || (st = clg_ctx_create(dev, NULL, ctx)))
         return cli_fail("device", st);
+    cli_helper_start(dev, *ctx);
     return 0;
 }
 
@@ -127,8 +128,9 @@ int cli_open_device_loading(const char *spec, const char *data_dir, long train_l
     if (!threaded && (j.rc = cli_load_mnist(data_dir, train_limit, 0, d)))
         return 1;
     int bad = cli_open_device(spec, dev, ctx);
-    if (!bad)
-        (void)clg_ctx_build_op_programs(*ctx, op_groups, NULL); /* a failure: reported at first use */
+    clg_build_report rep;
+    if (!bad && !clg_ctx_build_op_programs(*ctx, op_groups, &rep)) /* a failure: reported at first use */
+        cli_helper_op_build(rep.seconds);
     if (threaded)
         pthread_join(t, NULL);
     if (!j.rc && !bad)
@@ -663,6 +665,7 @@ int cli_plan_training(clg_graph *g, const clg_optim_options *oo, const char *dot
     clg_status st;
     if ((st = clg_graph_set_optimizer(g, oo)) || (st = clg_graph_plan(g, CLG_PLAN_TRAIN)))
         return cli_fail("planning", st);
+    cli_helper_send_step(g);
     return cli_graph_insight(g, dot_path, profile);
 }
 

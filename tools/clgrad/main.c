@@ -97,6 +97,9 @@ static int dist_end(const char *cmd, int rc)
 
 int main(int argc, char **argv)
 {
+    if (argc == 3 && !strcmp(argv[1], "__compile-helper"))
+        return cmd_compile_helper(argc - 1, argv + 1);
+    cli_helper_allow();
     if (dist_start(&argc, &argv)) {
         /* built without MPI under mpirun, or MPI_Init failed: this process cannot reach the others */
         return 1;
