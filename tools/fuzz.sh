@@ -20,7 +20,7 @@ if ! [[ "$secs" =~ ^[1-9][0-9]*$ ]]; then
     echo "fuzz.sh: SECONDS must be a positive integer, got '$secs'" >&2
     exit 2
 fi
-all=(idx safetensors vec gcide tune captions)
+all=(idx safetensors vec gcide tune captions launches)
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=("${all[@]}")
 
@@ -42,6 +42,7 @@ sources() {
     gcide) echo tools/clgrad/gcide.c -lz ;;
     tune) echo src/tune.c "${lib[@]}" ;;
     captions) echo tools/clgrad/captions.c tools/clgrad/gcide.c src/io_vec.c "${lib[@]}" -lz -lm ;;
+    launches) echo src/launch_list.c "${lib[@]}" -lOpenCL ;;
     *) return 1 ;;
     esac
 }
