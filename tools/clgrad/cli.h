@@ -75,6 +75,8 @@ void cli_helper_allow(void);
 void cli_helper_start(const clg_device_info *dev, clg_ctx *ctx);
 void cli_helper_op_build(double seconds);
 void cli_helper_send_step(clg_graph *g);
+/* Wait up to max_s for the helper to finish what it was sent (before measuring anything else). */
+void cli_helper_wait(double max_s);
 /* `clgrad __compile-helper P:D` (hidden): replay the lists named on stdin until it ends. */
 int cmd_compile_helper(int argc, char **argv);
 

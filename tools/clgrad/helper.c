@@ -168,6 +168,8 @@ static void wait_done(double max_s)
     }
 }
 
+void cli_helper_wait(double max_s) { wait_done(max_s); }
+
 void cli_helper_send_step(clg_graph *g)
 {
     if (g_fd < 0)
