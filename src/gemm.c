@@ -510,6 +510,20 @@ static void tiled_variant(clg_ctx *ctx, const gemm_call *g, const char **family_
     *kname_out = kname;
 }
 
+/* The tiled kernels' work-group size, in ls (NULL: the driver's choice).  One work-item per
+ * work-group: each is already a vectorised tile, and a fixed local size spares PoCL a
+ * re-specialisation per global size.  The wg option (CLGRAD_GEMM_WG="x,y") overrides it (tuning);
+ * CLG_GEMM_WG_DRIVER ("0,0") leaves it to the driver. */
+static const size_t *tiled_local(const clg_ctx *ctx, size_t ls[3])
+{
+    if (ctx->gemm.wg[0] == CLG_GEMM_WG_DRIVER)
+        return NULL;
+    ls[0] = ctx->gemm.wg[0] > 0 ? (size_t)ctx->gemm.wg[0] : 1;
+    ls[1] = ctx->gemm.wg[0] > 0 ? (size_t)ctx->gemm.wg[1] : 1;
+    ls[2] = 1;
+    return ls;
+}
+
 static clg_status path_tiled(clg_ctx *ctx, const gemm_call *g)
 {
     if (use_transpose(ctx, g))
@@ -524,51 +538,92 @@ static clg_status path_tiled(clg_ctx *ctx, const gemm_call *g)
         return st;
     clg_karg args[N_COMMON_ARGS];
     common_args(g, args);
-    /* One work-item per work-group: each is already a vectorised tile, and a fixed
-     * local size spares PoCL a re-specialisation per global size.
-     * The wg option (CLGRAD_GEMM_WG="x,y") overrides it (tuning); CLG_GEMM_WG_DRIVER ("0,0")
-     * leaves it to the driver. */
-    size_t ls[3] = { 1, 1, 1 };
-    if (ctx->gemm.wg[0] == CLG_GEMM_WG_DRIVER)
-        return run_kernel(ctx, k, kname, args, N_COMMON_ARGS, gs, NULL);
-    if (ctx->gemm.wg[0] > 0) {
-        ls[0] = (size_t)ctx->gemm.wg[0];
-        ls[1] = (size_t)ctx->gemm.wg[1];
-    }
-    return run_kernel(ctx, k, kname, args, N_COMMON_ARGS, gs, ls);
+    size_t ls[3];
+    return run_kernel(ctx, k, kname, args, N_COMMON_ARGS, gs, tiled_local(ctx, ls));
 }
 
 static clg_gemm_path choose_path(clg_ctx *ctx, const gemm_call *g, int *dflt);
+
+/* Add the tiled path's launch for g to out (its program once), buffers A, B, C of g's sizes. */
+static int describe_tiled(clg_ctx *ctx, gemm_call *g, const char *src, clg_launch_list *out)
+{
+    char defs[200], extra[320], opts[2048];
+    const char *family, *kname;
+    size_t gs[3], ls[3];
+    tiled_variant(ctx, g, &family, &kname, defs, gs);
+    variant_options(family, defs, extra, sizeof extra);
+    clg__build_options(ctx, extra, opts, sizeof opts);
+    int p = 0;
+    while (p < out->nprograms && strcmp(out->options[p], opts))
+        p++;
+    if (p == out->nprograms) {
+        out->source[p] = strdup(src);
+        out->options[p] = strdup(opts);
+        out->nprograms++;
+        if (!out->source[p] || !out->options[p])
+            return 0;
+    }
+    const size_t *l = tiled_local(ctx, ls);
+    clg_launch *d = &out->launch[out->n++];
+    memset(d, 0, sizeof *d);
+    d->program = p;
+    snprintf(d->kernel, sizeof d->kernel, "%s", kname);
+    d->dims = 3;
+    for (int k = 0; k < 3; k++) {
+        d->local[k] = l ? l[k] : 0;
+        d->global[k] = l ? (gs[k] + l[k] - 1) / l[k] * l[k] : gs[k];
+    }
+    /* A, B and C stand for themselves as the buffer values 1, 2 and 3 */
+    uint64_t bytes[4] = { 0, (uint64_t)g->M * (uint64_t)g->K * 4, (uint64_t)g->K * (uint64_t)g->N * 4,
+                          (uint64_t)g->M * (uint64_t)g->N * 4 };
+    clg_karg a[N_COMMON_ARGS];
+    common_args(g, a);
+    d->nargs = N_COMMON_ARGS;
+    for (int i = 0; i < N_COMMON_ARGS; i++) {
+        clg_launch_arg *la = &d->args[i];
+        if (a[i].kind == CLG_KARG_MEM) {
+            la->kind = CLG_LARG_BUFFER;
+            la->size = bytes[(uintptr_t)a[i].v.mem & 3];
+        } else {
+            la->kind = CLG_LARG_SCALAR;
+            la->size = 4;
+            memcpy(la->value, &a[i].v, 4);
+        }
+    }
+    return 1;
+}
 
 clg_status clg_ctx_describe_gemm(clg_ctx *ctx, clg_launch_list *out)
 {
     if (!ctx || !out)
         return clg__fail(CLG_ERR_INVALID_ARG, "clg_ctx_describe_gemm: NULL argument");
     memset(out, 0, sizeof *out);
-    gemm_call g = { .M = 256, .N = 256, .K = 256, .lda = 256, .ldb = 256, .ldc = 256, .batch = 1, .alpha = 1.0f };
-    int dflt;
-    if (choose_path(ctx, &g, &dflt) != CLG_GEMM_PATH_TILED || use_transpose(ctx, &g))
-        return CLG_OK;
-    char defs[200], extra[320], opts[2048];
-    const char *family, *kname;
-    size_t gs[3];
-    tiled_variant(ctx, &g, &family, &kname, defs, gs);
-    variant_options(family, defs, extra, sizeof extra);
-    clg__build_options(ctx, extra, opts, sizeof opts);
+    /* Aᵀ·B and A·Bᵀ at 256^3 (a dense layer's weight and input gradients) */
+    gemm_call g[2];
+    for (int t = 0; t < 2; t++) {
+        g[t] = (gemm_call){ .ta = t == 0, .tb = t == 1, .M = 256, .N = 256, .K = 256, .lda = 256, .ldb = 256,
+                            .ldc = 256, .sa = 65536, .sb = 65536, .sc = 65536, .batch = 1, .alpha = 1.0f,
+                            .a = (cl_mem)1, .b = (cl_mem)2, .c = (cl_mem)3 };
+        int dflt;
+        if (choose_path(ctx, &g[t], &dflt) != CLG_GEMM_PATH_TILED || use_transpose(ctx, &g[t]))
+            return CLG_OK;
+    }
     char *src;
     size_t len;
     clg_status st = clg__program_source(ctx, CLG_PROG_GEMM, &src, &len);
     if (st)
         return st;
-    out->source = calloc(1, sizeof *out->source);
-    out->options = calloc(1, sizeof *out->options);
-    if (!out->source || !out->options || !(out->options[0] = strdup(opts))) {
-        free(src);
+    out->source = calloc(2, sizeof *out->source);
+    out->options = calloc(2, sizeof *out->options);
+    out->launch = calloc(2, sizeof *out->launch);
+    int ok = out->source && out->options && out->launch;
+    for (int t = 0; t < 2 && ok; t++)
+        ok = describe_tiled(ctx, &g[t], src, out);
+    free(src);
+    if (!ok) {
         clg_launch_list_free(out);
         return clg__fail(CLG_ERR_OUT_OF_MEMORY, "clg_ctx_describe_gemm: out of host memory");
     }
-    out->source[0] = src;
-    out->nprograms = 1;
     return CLG_OK;
 }
 

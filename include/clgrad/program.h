@@ -103,7 +103,7 @@ clg_status clg_ctx_build_op_programs(clg_ctx *ctx, unsigned groups, clg_build_re
  * build options, exactly as given to the driver) and its launches (kernel, sizes, and each
  * argument's size: a buffer's bytes, a scalar's value, a local allocation's bytes).
  * clg_graph_describe_step (graph.h) lists a step's launches; clg_ctx_describe_gemm the GEMM
- * program a CPU device builds for its first product. */
+ * kernels of a dense layer's backward products. */
 #define CLG_LAUNCH_MAX_ARGS 32
 typedef enum clg_launch_arg_kind {
     CLG_LARG_BUFFER = 0,    /* size: the buffer's bytes */
@@ -143,8 +143,10 @@ clg_status clg_launch_list_load(const char *path, clg_launch_list *out);
  * answer ends the replay (CLG_OK).  The kernels compute on zeros: only their compiles matter. */
 clg_status clg_launch_list_replay(clg_ctx *ctx, const clg_launch_list *l, int reverse, int (*stop)(void *),
                                   void *user);
-/* *out: the program of the GEMM kernels this ctx's products of moderate size use (256^3 as
- * the sample), with no launches; empty where its GEMM runs through CLBlast. */
+/* *out: the launches (and programs) of the GEMM kernels this ctx's backward products of a dense
+ * layer take at moderate sizes, Aᵀ·B and A·Bᵀ (256^3 as the sample): what a helper can compile
+ * while the command builds its op programs and runs its forward pass.  Empty where the GEMM does
+ * not run on the tiled path (CLBlast, rusticl's simple path). */
 clg_status clg_ctx_describe_gemm(clg_ctx *ctx, clg_launch_list *out);
 
 #if defined(__GNUC__)

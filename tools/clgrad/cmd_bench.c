@@ -957,6 +957,7 @@ static void bench_device(results *r, const clg_device_info *d, int col, const op
     snprintf(c->platform, sizeof c->platform, "%s", d->platform_name);
     snprintf(c->driver, sizeof c->driver, "%s", d->driver_version);
     double t0 = util_now();
+    cli_helper_start(d);
     clg_status st = clg_ctx_create(d, NULL, &b.ctx);
     if (st) {
         int row = metric_row(r, "peak_gflops", "peak FLOP/s (multiply-add chains, best of float1/4/8/16)", "GFLOP/s");
@@ -964,7 +965,7 @@ static void bench_device(results *r, const clg_device_info *d, int col, const op
         return;
     }
     b.q = (cl_command_queue)clg_ctx_cl_queue(b.ctx);
-    cli_helper_start(d, b.ctx);
+    cli_helper_send_gemm(b.ctx);
     snprintf(r->section, sizeof r->section, "start");
     bench_first_step(&b, t0, util_now());
     snprintf(r->section, sizeof r->section, "device");

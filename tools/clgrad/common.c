@@ -99,9 +99,12 @@ int cli_open_device(const char *spec, clg_device_info *dev, clg_ctx **ctx)
     char one[256];
     if (rank_device_spec(spec, one, sizeof one))
         return 1;
-    if ((st = clg_device_select(one[0] ? one : NULL, dev)) || (st = clg_ctx_create(dev, NULL, ctx)))
+    if ((st = clg_device_select(one[0] ? one : NULL, dev)))
         return cli_fail("device", st);
-    cli_helper_start(dev, *ctx);
+    cli_helper_start(dev);
+    if ((st = clg_ctx_create(dev, NULL, ctx)))
+        return cli_fail("device", st);
+    cli_helper_send_gemm(*ctx);
     return 0;
 }
 

@@ -45,7 +45,7 @@ static char g_files[4][64];     /* lists written for the helper (it removes each
                                  * left are removed at exit) */
 static int g_nfiles;
 static double g_op_build_s;     /* seconds the op programs' builds took (cli_helper_op_build) */
-static int g_nsent, g_acks;     /* lists sent, lists the helper has finished */
+static int g_nsent, g_built, g_done; /* lists sent; of them, with programs built, finished */
 
 void cli_helper_allow(void) { g_exe_ok = 1; }
 void cli_helper_op_build(double seconds) { g_op_build_s += seconds; }
@@ -90,7 +90,7 @@ static void send_list(const clg_launch_list *l)
     }
 }
 
-void cli_helper_start(const clg_device_info *dev, clg_ctx *ctx)
+void cli_helper_start(const clg_device_info *dev)
 {
     static int tried;
     const char *e = getenv("CLGRAD_COMPILE_HELPER");
@@ -139,18 +139,25 @@ void cli_helper_start(const clg_device_info *dev, clg_ctx *ctx)
     }
     g_fd = sv[0];
     atexit(helper_atexit);
+}
+
+void cli_helper_send_gemm(clg_ctx *ctx)
+{
     clg_launch_list l;
-    if (!clg_ctx_describe_gemm(ctx, &l) && l.nprograms)
+    if (g_fd < 0 || clg_ctx_describe_gemm(ctx, &l))
+        return;
+    if (l.nprograms)
         send_list(&l);
     clg_launch_list_free(&l);
 }
 
-/* Wait up to max_s for the helper to finish the lists sent so far (it answers one byte per list):
- * a program it is compiling is then a cache hit here instead of a second compile of the same. */
-static void wait_done(double max_s)
+/* Wait up to max_s until the helper has built the programs of every list sent so far (programs) or
+ * finished them (!programs): per list it answers 'p' once their programs are built, then 'k'.  A
+ * program it is compiling is then a cache hit here instead of a second compile of the same. */
+static void wait_for(int programs, double max_s)
 {
     double t_end = util_now() + max_s;
-    while (g_fd >= 0 && g_acks < g_nsent) {
+    while (g_fd >= 0 && (programs ? g_built : g_done) < g_nsent) {
         double left = t_end - util_now();
         struct pollfd p = { .fd = g_fd, .events = POLLIN };
         if (left <= 0 || poll(&p, 1, (int)(left * 1000) + 1) <= 0)
@@ -164,18 +171,21 @@ static void wait_done(double max_s)
             g_fd = -1;
             return;
         }
-        g_acks += (int)r;
+        for (ssize_t i = 0; i < r; i++) {
+            g_built += buf[i] == 'p';
+            g_done += buf[i] == 'k';
+        }
     }
 }
 
-void cli_helper_wait(double max_s) { wait_done(max_s); }
+void cli_helper_wait(double max_s) { wait_for(0, max_s); }
 
 void cli_helper_send_step(clg_graph *g)
 {
     if (g_fd < 0)
         return;
     /* the GEMM program first: describing the step builds it */
-    wait_done(MAX_WAIT_S);
+    wait_for(1, MAX_WAIT_S);
     double t0 = util_now();
     clg_launch_list l;
     if (clg_graph_describe_step(g, &l))
@@ -188,10 +198,26 @@ void cli_helper_send_step(clg_graph *g)
 
 /* ---- the helper process --------------------------------------------------------------------- */
 
-/* Stop between compiles once the command closed its end (exit, or died). */
+/* A replay in progress: asked before each build, then before each launch. */
+typedef struct replay_state {
+    int nprograms, asked, told;
+} replay_state;
+
+/* Tell the command that the list's programs are built ('p', once). */
+static void tell_built(replay_state *r)
+{
+    if (!r->told)
+        (void)send(0, "p", 1, MSG_NOSIGNAL);
+    r->told = 1;
+}
+
+/* Stop between compiles once the command closed its end (exit, or died); the first question after
+ * the last build says the programs are built. */
 static int parent_gone(void *user)
 {
-    (void)user;
+    replay_state *r = user;
+    if (r && ++r->asked > r->nprograms)
+        tell_built(r);
     struct pollfd p = { .fd = 0, .events = POLLIN };
     if (poll(&p, 1, 0) <= 0)
         return 0;
@@ -227,12 +253,11 @@ int cmd_compile_helper(int argc, char **argv)
         clg_launch_list l;
         clg_status st = clg_launch_list_load(line, &l);
         unlink(line); /* ours to remove once read (the command removes it at exit otherwise) */
-        if (st) {
-            (void)send(0, "k", 1, MSG_NOSIGNAL);
-            continue;
-        }
-        (void)clg_launch_list_replay(ctx, &l, 1, parent_gone, NULL);
+        replay_state rs = { st ? 0 : l.nprograms, 0, 0 };
+        if (!st)
+            (void)clg_launch_list_replay(ctx, &l, 1, parent_gone, &rs);
         clg_launch_list_free(&l);
+        tell_built(&rs);
         (void)send(0, "k", 1, MSG_NOSIGNAL); /* done with it */
         if (parent_gone(NULL))
             break;
