@@ -14,7 +14,8 @@
  * Lists go through temp files named on the helper's stdin (a socket: a helper gone is no signal
  * here).  The helper ends when this process closes its end (at exit, or when it dies), between two
  * compiles.  Anything going wrong leaves the command as it would be without a helper: it compiles
- * itself.  CLGRAD_COMPILE_HELPER=0 turns it off; it never runs under mpirun (clg_dist_size() > 1). */
+ * itself.  CLGRAD_COMPILE_HELPER=0 turns it off, =always sends the step warm too (tests: the whole
+ * protocol without a cold compile); it never runs under mpirun (clg_dist_size() > 1). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -46,6 +47,7 @@ static char g_files[4][64];     /* lists written for the helper (it removes each
 static int g_nfiles;
 static double g_op_build_s;     /* seconds the op programs' builds took (cli_helper_op_build) */
 static int g_nsent, g_built, g_done; /* lists sent; of them, with programs built, finished */
+static int g_always;            /* CLGRAD_COMPILE_HELPER=always: send the step even when warm */
 
 void cli_helper_allow(void) { g_exe_ok = 1; }
 void cli_helper_op_build(double seconds) { g_op_build_s += seconds; }
@@ -94,6 +96,7 @@ void cli_helper_start(const clg_device_info *dev)
 {
     static int tried;
     const char *e = getenv("CLGRAD_COMPILE_HELPER");
+    g_always = e && !strcmp(e, "always");
     if (tried || !g_exe_ok || (e && !strcmp(e, "0")) || clg_dist_size() > 1 || !dev ||
         !strstr(dev->platform_name, "Portable Computing Language"))
         return;
@@ -191,7 +194,7 @@ void cli_helper_send_step(clg_graph *g)
     if (clg_graph_describe_step(g, &l))
         return;
     /* cold: the op programs were compiled (at open, or just now for the step's record) */
-    if (g_op_build_s >= COLD_BUILD_S || util_now() - t0 >= COLD_BUILD_S)
+    if (g_always || g_op_build_s >= COLD_BUILD_S || util_now() - t0 >= COLD_BUILD_S)
         send_list(&l);
     clg_launch_list_free(&l);
 }
