@@ -728,8 +728,9 @@ static void assert_same_params(const char *a, const char *b)
 
 /* The compile helper (helper.c; PoCL only): a run with it, made to send the step whatever the
  * caches hold (CLGRAD_COMPILE_HELPER=always: the whole protocol, no cold compile in the suite),
- * ends with the checkpoint bits of a run without it, and no list file is left in TMPDIR; its
- * command refuses a wrong call and ends quietly when its input ends. */
+ * ends with the checkpoint bits of a run without it, leaves no list file in TMPDIR and marks the
+ * command warm in the cache folder (one warm-* file); its command refuses a wrong call and ends
+ * quietly when its input ends. */
 static void test_compile_helper(void **state)
 {
     (void)state;
@@ -739,10 +740,11 @@ static void test_compile_helper(void **state)
     }
     run_result *r = malloc(sizeof *r);
     assert_non_null(r);
-    char tmp[700];
+    char tmp[700], cache[700];
     snprintf(tmp, sizeof tmp, "TMPDIR=%s", path("tmp-helper"));
+    snprintf(cache, sizeof cache, "CLGRAD_CACHE_DIR=%s", path("cache-helper"));
     mkdir(path("tmp-helper"), 0777);
-    const char *on[] = { tmp, "CLGRAD_COMPILE_HELPER=always", NULL };
+    const char *on[] = { tmp, cache, "CLGRAD_COMPILE_HELPER=always", NULL };
     const char *off[] = { "CLGRAD_COMPILE_HELPER=0", NULL };
     run_opts o1 = { .env = on }, o0 = { .env = off };
     RUN(r, &o1, MLP_ARGS("h1.safetensors", "2"));
@@ -756,6 +758,13 @@ static void test_compile_helper(void **state)
         if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
             fail_msg("left in TMPDIR: %s", e->d_name);
     closedir(d);
+    int marks = 0;
+    assert_non_null(d = opendir(path("cache-helper")));
+    for (struct dirent *e; (e = readdir(d));)
+        marks += !strncmp(e->d_name, "warm-", 5);
+    closedir(d);
+    assert_int_equal(marks, 1);
+    util_rm_tree(path("cache-helper"));
     RUN(r, NULL, "__compile-helper");
     assert_int_equal(r->status, 2);
     RUN(r, NULL, "__compile-helper", "99:99");

@@ -67,12 +67,15 @@ void cli_data_free(cli_data *d);
 int cli_open_device(const char *spec, clg_device_info *dev, clg_ctx **ctx);
 
 /* The compile helper (helper.c): a second clgrad process compiling PoCL kernels ahead, on the
- * other core.  cli_helper_allow: main() is clgrad's (the helper is /proc/self/exe); start: once per
- * process, on a PoCL device, before its ctx is made; send_gemm: the GEMM kernels of a dense layer's
+ * other core.  cli_helper_allow: main() is clgrad's (the helper is /proc/self/exe; tag: the
+ * command's first two words); start: once per process, on a PoCL device, before its ctx is made,
+ * unless the command is marked warm there; send_gemm: the GEMM kernels of a dense layer's
  * backward (clg_ctx_describe_gemm); op_build: seconds an op program build took (a cold one makes
  * the step worth sending); send_step: after planning, the step's launches.  None of them fails or
  * prints: without a helper the command compiles alone. */
-void cli_helper_allow(void);
+void cli_helper_allow(const char *tag);
+/* After a training step: this command is warm on this device (helper.c's warm mark). */
+void cli_helper_mark_warm(void);
 void cli_helper_start(const clg_device_info *dev);
 void cli_helper_send_gemm(clg_ctx *ctx);
 void cli_helper_op_build(double seconds);

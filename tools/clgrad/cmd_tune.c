@@ -114,28 +114,12 @@ out:
     return res;
 }
 
-static int mkdir_p(const char *path)
-{
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1;; p++)
-        if (*p == '/' || !*p) {
-            char c = *p;
-            *p = 0;
-            if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-                return 1;
-            if (!c)
-                return 0;
-            *p = c;
-        }
-}
-
 /* Replace this device's lines (any driver version) by the winners, via a temp file and rename. */
 static int store(const clg_device_info *d, const int win[N_CLASSES][3], const char *const winpath[N_CLASSES],
                  const int have[N_CLASSES], char *path, size_t psz)
 {
     char dir[1024], line[600];
-    if (clg_cache_dir(dir, sizeof dir) || mkdir_p(dir))
+    if (clg_cache_dir(dir, sizeof dir) || util_mkdir_p(dir))
         return 1;
     snprintf(path, psz, "%s/gemm_tune.txt", dir);
     clg_file_writer *w;

@@ -708,6 +708,7 @@ int cli_train_epoch(cli_epoch *e)
             return 1;
         }
         e->loss_sum += loss;
+        cli_helper_mark_warm(); /* its kernels are compiled now */
         int sig = N > 1 ? cli_interrupted_all() : cli_interrupted();
         if (sig) {
             if (show)

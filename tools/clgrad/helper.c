@@ -15,7 +15,8 @@
  * here).  The helper ends when this process closes its end (at exit, or when it dies), between two
  * compiles.  Anything going wrong leaves the command as it would be without a helper: it compiles
  * itself.  CLGRAD_COMPILE_HELPER=0 turns it off, =always sends the step warm too (tests: the whole
- * protocol without a cold compile); it never runs under mpirun (clg_dist_size() > 1). */
+ * protocol without a cold compile); it never runs under mpirun (clg_dist_size() > 1).  The helper's
+ * stderr goes to CLGRAD_COMPILE_HELPER_LOG when set (a driver's debug output: POCL_DEBUG=llvm). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -28,6 +29,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <stdint.h>
 
 #include "cli.h"
 #include "util.h"
@@ -48,9 +50,63 @@ static int g_nfiles;
 static double g_op_build_s;     /* seconds the op programs' builds took (cli_helper_op_build) */
 static int g_nsent, g_built, g_done; /* lists sent; of them, with programs built, finished */
 static int g_always;            /* CLGRAD_COMPILE_HELPER=always: send the step even when warm */
+static char g_tag[64];          /* the command ("train mlp"), for the warm mark */
+static char g_mark[1024];       /* the warm mark's path ("": none) */
 
-void cli_helper_allow(void) { g_exe_ok = 1; }
-void cli_helper_op_build(double seconds) { g_op_build_s += seconds; }
+void cli_helper_allow(const char *tag)
+{
+    g_exe_ok = 1;
+    snprintf(g_tag, sizeof g_tag, "%s", tag ? tag : "");
+}
+
+/* ---- the warm mark ---------------------------------------------------------------------------
+ * Warm, the helper only costs (~0.1 s CPU beside the data's decompression, +0.1 s of a warm
+ * `train mlp`).  So a command that has run a training step marks it warm: an empty file
+ * <cache dir>/warm-<hash> of the command (g_tag), clgrad's version, the device and driver, and
+ * where PoCL keeps its cache (POCL_CACHE_DIR, XDG_CACHE_HOME, HOME); with the mark the next run
+ * starts no helper.  A stale mark (PoCL's cache emptied since, new kernels in the same version)
+ * costs that run the helper's gain, and goes: its op programs build cold (>= COLD_BUILD_S). */
+static int mark_path(const clg_device_info *dev, char *out, size_t size)
+{
+    char dir[900];
+    if (getenv("CLGRAD_CL_DIR") && *getenv("CLGRAD_CL_DIR"))
+        return 0; /* the kernels may change between runs */
+    if (clg_cache_dir(dir, sizeof dir) || !dir[0])
+        return 0;
+    const char *parts[] = { g_tag, CLGRAD_VERSION_STRING, dev->platform_version, dev->name, dev->driver_version,
+                            getenv("POCL_CACHE_DIR"), getenv("XDG_CACHE_HOME"), getenv("HOME") };
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        for (const char *c = parts[i] ? parts[i] : ""; ; c++) {
+            h = (h ^ (unsigned char)*c) * 1099511628211ull;
+            if (!*c)
+                break;
+        }
+    return snprintf(out, size, "%s/warm-%016llx", dir, (unsigned long long)h) < (int)size;
+}
+
+void cli_helper_mark_warm(void)
+{
+    static int done;
+    if (done || !g_mark[0])
+        return;
+    done = 1;
+    char dir[sizeof g_mark];
+    snprintf(dir, sizeof dir, "%s", g_mark);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = 0;
+    (void)util_mkdir_p(dir);
+    int fd = open(g_mark, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd >= 0)
+        close(fd);
+}
+void cli_helper_op_build(double seconds)
+{
+    g_op_build_s += seconds;
+    if (g_op_build_s >= COLD_BUILD_S && g_mark[0])
+        unlink(g_mark); /* stale: the next run starts the helper */
+}
 
 static void helper_atexit(void)
 {
@@ -101,6 +157,10 @@ void cli_helper_start(const clg_device_info *dev)
         !strstr(dev->platform_name, "Portable Computing Language"))
         return;
     tried = 1;
+    if (!mark_path(dev, g_mark, sizeof g_mark))
+        g_mark[0] = 0;
+    else if (!g_always && access(g_mark, F_OK) == 0)
+        return; /* warm */
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
         return;
@@ -114,6 +174,7 @@ void cli_helper_start(const clg_device_info *dev)
         /* stdin the socket, stdout and stderr /dev/null, no other descriptor of ours (glibc 2.34+);
          * its own process group, SIGINT and SIGTERM unblocked (cli_signals_install blocks them here)
          * and at their default action */
+        const char *log = getenv("CLGRAD_COMPILE_HELPER_LOG");
         sigset_t none, def;
         sigemptyset(&none);
         sigemptyset(&def);
@@ -121,7 +182,8 @@ void cli_helper_start(const clg_device_info *dev)
         sigaddset(&def, SIGTERM);
         ok = !posix_spawn_file_actions_adddup2(&fa, sv[1], 0) &&
              !posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0) &&
-             !posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0) &&
+             !posix_spawn_file_actions_addopen(&fa, 2, log && *log ? log : "/dev/null",
+                                               O_WRONLY | O_CREAT | O_APPEND, 0644) &&
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
              !posix_spawn_file_actions_addclosefrom_np(&fa, 3) &&
 #endif

@@ -99,7 +99,9 @@ int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "__compile-helper"))
         return cmd_compile_helper(argc - 1, argv + 1);
-    cli_helper_allow();
+    char tag[64]; /* the command, for the compile helper's warm mark */
+    snprintf(tag, sizeof tag, "%s %s", argc > 1 ? argv[1] : "", argc > 2 ? argv[2] : "");
+    cli_helper_allow(tag);
     if (dist_start(&argc, &argv)) {
         /* built without MPI under mpirun, or MPI_Init failed: this process cannot reach the others */
         return 1;

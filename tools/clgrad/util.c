@@ -125,6 +125,22 @@ uint64_t util_splitmix64(uint64_t *s)
 
 double util_u01(uint64_t *s) { return (double)(util_splitmix64(s) >> 11) * 0x1.0p-53; }
 
+int util_mkdir_p(const char *path)
+{
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1;; p++)
+        if (*p == '/' || !*p) {
+            char c = *p;
+            *p = 0;
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+                return 1;
+            if (!c)
+                return 0;
+            *p = c;
+        }
+}
+
 void util_rm_tree(const char *dir)
 {
     DIR *d = opendir(dir);

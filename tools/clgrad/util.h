@@ -38,6 +38,8 @@ double util_u01(uint64_t *s);
 
 /* Remove dir and everything below it (scratch folders; links are removed, not followed). */
 void util_rm_tree(const char *dir);
+/* mkdir -p (mode 0755); 0 on success. */
+int util_mkdir_p(const char *path);
 
 /* Parse "--name value" / "--name=value" options: returns the value for name, or NULL.
  * Marks consumed argv entries in used[] (size argc). */
