@@ -942,6 +942,20 @@ static void mlp_ready(clg_ctx *ctx, mlp *m, const float *x, const int32_t *y, in
     assert_clg_ok(clg_graph_set_input(m->g, m->y, y));
 }
 
+/* The set-up of the launch-list tests: a fresh ctx with the binary cache off (every program keeps
+ * its source) and an MLP `a` of n rows on it ready to step; NULL when the ops are not in this build. */
+static clg_ctx *describe_setup(mlp *a, float *x, int32_t *y, int n, uint64_t seed)
+{
+    if (skip_unless_ops(mlp_ops, 4) || !optim_available(CLG_OPTIM_ADAM))
+        return NULL;
+    blobs(x, y, n, MLP_D, MLP_C, seed);
+    clg_ctx *ctx;
+    assert_clg_ok(clg_ctx_create(tdev, NULL, &ctx));
+    clg_ctx_set_cache_policy(ctx, CLG_CACHE_OFF);
+    mlp_ready(ctx, a, x, y, n);
+    return ctx;
+}
+
 /* clg_graph_describe_step: every launch of the step once per kernel and work-group size (the GEMM
  * products, the optimizer), each naming a kernel of its program's source with sized buffers; and
  * describing runs nothing: no launch, the parameters and the step count unchanged, and the next
@@ -950,19 +964,15 @@ static void mlp_ready(clg_ctx *ctx, mlp *m, const float *x, const int32_t *y, in
 static void test_describe_step(void **s)
 {
     (void)s;
-    if (skip_unless_ops(mlp_ops, 4) || !optim_available(CLG_OPTIM_ADAM)) {
-        skip();
-        return;
-    }
     enum { N = 40 };
     float x[N * MLP_D];
     int32_t y[N];
-    blobs(x, y, N, MLP_D, MLP_C, 77);
-    clg_ctx *ctx;
-    assert_clg_ok(clg_ctx_create(tdev, NULL, &ctx));
-    clg_ctx_set_cache_policy(ctx, CLG_CACHE_OFF);
     mlp a, b;
-    mlp_ready(ctx, &a, x, y, N);
+    clg_ctx *ctx = describe_setup(&a, x, y, N, 77);
+    if (!ctx) {
+        skip();
+        return;
+    }
     mlp_ready(ctx, &b, x, y, N);
     clg_launch_list l;
     clg_graph *unplanned;
@@ -1050,19 +1060,15 @@ static int stop_now(void *user)
 static void test_launch_list_file(void **s)
 {
     (void)s;
-    if (skip_unless_ops(mlp_ops, 4) || !optim_available(CLG_OPTIM_ADAM)) {
-        skip();
-        return;
-    }
     enum { N = 24 };
     float x[N * MLP_D];
     int32_t y[N];
-    blobs(x, y, N, MLP_D, MLP_C, 78);
-    clg_ctx *ctx;
-    assert_clg_ok(clg_ctx_create(tdev, NULL, &ctx));
-    clg_ctx_set_cache_policy(ctx, CLG_CACHE_OFF);
     mlp a;
-    mlp_ready(ctx, &a, x, y, N);
+    clg_ctx *ctx = describe_setup(&a, x, y, N, 78);
+    if (!ctx) {
+        skip();
+        return;
+    }
     clg_launch_list l, back;
     assert_clg_ok(clg_graph_describe_step(a.g, &l));
     char path[96];
