@@ -723,6 +723,8 @@ static clg_status run_path(clg_ctx *ctx, gemm_call *g)
     clg_status st;
     switch (path) {
     case CLG_GEMM_PATH_CLBLAST: {
+        if (ctx->recording)
+            return CLG_OK; /* CLBlast's launches are its own: nothing to record, nothing may run */
         if (g->beta == 0.0f) {
             /* 0·NaN would leak uninitialised memory into C */
             st = zero_c(ctx, g);

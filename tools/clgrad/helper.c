@@ -1,27 +1,31 @@
 /* helper.c — the compile helper: a second clgrad process that compiles kernels ahead on the other core.
  *
  * PoCL compiles each kernel's machine code at its first launch, one compile at a time per process
- * (a cold `clgrad train mlp` spends ~1.4 s of its ~2.7 s of compiles so, one after another), and keeps
- * what it compiled in its disk cache, where every process finds it.  So on a PoCL device, when a
- * command opens its device, clgrad starts `clgrad __compile-helper P:D` (its own process group, so
- * Ctrl-C stays with the command), which
- *   1. builds the GEMM program the first product needs (clg_ctx_describe_gemm) while this process
- *      builds the op programs, then
+ * (a cold `clgrad train mlp` spent ~2.7 s so, one compile after another: tools/BENCHMARKS.md, #17's
+ * fourth pass), and keeps what it compiled in its disk cache, where every process finds it.  So on
+ * a PoCL device, when a command opens its device, clgrad starts `clgrad __compile-helper P:D` (its
+ * own process group, so Ctrl-C stays with the command), which
+ *   1. builds the GEMM program and compiles the kernels of a dense layer's backward products
+ *      (clg_ctx_describe_gemm) while this process builds its op programs, then
  *   2. once this process has planned its training graph and its op programs came cold (their build
- *      took over COLD_BUILD_S: PoCL had no cache entry), makes the step's launches
+ *      took COLD_BUILD_S or more: PoCL had no cache entry), makes the step's launches
  *      (clg_graph_describe_step) last to first on zero-filled buffers, while this process makes them
  *      first to last: each compile either process finishes first is a cache hit for the other.
  * Lists go through temp files named on the helper's stdin (a socket: a helper gone is no signal
- * here).  The helper ends when this process closes its end (at exit, or when it dies), between two
- * compiles.  Anything going wrong leaves the command as it would be without a helper: it compiles
- * itself.  CLGRAD_COMPILE_HELPER=0 turns it off, =always sends the step warm too (tests: the whole
- * protocol without a cold compile); it never runs under mpirun (clg_dist_size() > 1).  The helper's
- * stderr goes to CLGRAD_COMPILE_HELPER_LOG when set (a driver's debug output: POCL_DEBUG=llvm). */
+ * here); it answers one byte when a list's programs are built and one when it is done.  It ends
+ * when this process closes its end (at exit, or when it dies), between two compiles.  A command
+ * that ran a training step marks itself warm (below): its next run starts no helper.  Anything
+ * going wrong leaves the command as it would be without a helper: it compiles itself.
+ * CLGRAD_COMPILE_HELPER=0 turns it off, =always starts it and sends the step however warm the
+ * caches (tests: the whole protocol without a cold compile); never under mpirun
+ * (clg_dist_size() > 1).  The helper's stderr goes to CLGRAD_COMPILE_HELPER_LOG when set (a
+ * driver's debug output: POCL_DEBUG=llvm). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +33,6 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <stdint.h>
 
 #include "cli.h"
 #include "util.h"
@@ -101,6 +104,7 @@ void cli_helper_mark_warm(void)
     if (fd >= 0)
         close(fd);
 }
+
 void cli_helper_op_build(double seconds)
 {
     g_op_build_s += seconds;
