@@ -62,8 +62,7 @@ typedef struct cli_data {
 int cli_load_mnist(const char *dir, long train_limit, int test_only, cli_data *d);
 void cli_data_free(cli_data *d);
 
-/* Select the device (spec NULL: CLGRAD_DEVICE or auto) and create a ctx; prints and returns 1 on failure.
- * On PoCL it starts the compile helper (cli_helper_start). */
+/* Select the device (spec NULL: CLGRAD_DEVICE or auto) and create a ctx; prints and returns 1 on failure. */
 int cli_open_device(const char *spec, clg_device_info *dev, clg_ctx **ctx);
 
 /* The compile helper (helper.c): a second clgrad process compiling PoCL kernels ahead, on the
@@ -86,7 +85,8 @@ void cli_helper_wait(double max_s);
 int cmd_compile_helper(int argc, char **argv);
 
 /* cli_load_mnist (train and test sets) in a second thread while this one opens the device
- * (cli_open_device) and builds the op programs of op_groups (clg_ctx_build_op_programs: the MLP
+ * (cli_open_device, and on PoCL the compile helper: cli_helper_start, cli_helper_send_gemm) and
+ * builds the op programs of op_groups (clg_ctx_build_op_programs: the MLP
  * CLG_OPS_CORE, the representation models CLG_OPS_ALL) ahead of first use: a cold start's first
  * build (PoCL: ~1 s) then overlaps the data's decompression instead of following it.  A failed
  * early build is left to the first use, which reports it.  Prints each error; returns 1 on

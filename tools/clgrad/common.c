@@ -93,7 +93,8 @@ static int rank_device_spec(const char *spec, char *buf, size_t size)
     return 0;
 }
 
-int cli_open_device(const char *spec, clg_device_info *dev, clg_ctx **ctx)
+/* cli_open_device, with the compile helper when `helper` (the training commands). */
+static int open_device(const char *spec, clg_device_info *dev, clg_ctx **ctx, int helper)
 {
     clg_status st;
     char one[256];
@@ -101,12 +102,16 @@ int cli_open_device(const char *spec, clg_device_info *dev, clg_ctx **ctx)
         return 1;
     if ((st = clg_device_select(one[0] ? one : NULL, dev)))
         return cli_fail("device", st);
-    cli_helper_start(dev);
+    if (helper)
+        cli_helper_start(dev);
     if ((st = clg_ctx_create(dev, NULL, ctx)))
         return cli_fail("device", st);
-    cli_helper_send_gemm(*ctx);
+    if (helper)
+        cli_helper_send_gemm(*ctx);
     return 0;
 }
+
+int cli_open_device(const char *spec, clg_device_info *dev, clg_ctx **ctx) { return open_device(spec, dev, ctx, 0); }
 
 typedef struct data_job {
     const char *dir;
@@ -130,7 +135,7 @@ int cli_open_device_loading(const char *spec, const char *data_dir, long train_l
     int threaded = pthread_create(&t, NULL, data_thread, &j) == 0;
     if (!threaded && (j.rc = cli_load_mnist(data_dir, train_limit, 0, d)))
         return 1;
-    int bad = cli_open_device(spec, dev, ctx);
+    int bad = open_device(spec, dev, ctx, 1);
     clg_build_report rep;
     if (!bad && !clg_ctx_build_op_programs(*ctx, op_groups, &rep)) /* a failure: reported at first use */
         cli_helper_op_build(rep.seconds);

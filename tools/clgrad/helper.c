@@ -3,8 +3,9 @@
  * PoCL compiles each kernel's machine code at its first launch, one compile at a time per process
  * (a cold `clgrad train mlp` spent ~2.7 s so, one compile after another: tools/BENCHMARKS.md, #17's
  * fourth pass), and keeps what it compiled in its disk cache, where every process finds it.  So on
- * a PoCL device, when a command opens its device, clgrad starts `clgrad __compile-helper P:D` (its
- * own process group, so Ctrl-C stays with the command), which
+ * a PoCL device, when a training command opens its device (cli_open_device_loading; `bench` for its
+ * first step), clgrad starts `clgrad __compile-helper P:D` (its own process group, so Ctrl-C stays
+ * with the command), which
  *   1. builds the GEMM program and compiles the kernels of a dense layer's backward products
  *      (clg_ctx_describe_gemm) while this process builds its op programs, then
  *   2. once this process has planned its training graph and its op programs came cold (their build
