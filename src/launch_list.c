@@ -321,8 +321,10 @@ static clg_status parse(const unsigned char *p, size_t n, const char *path, clg_
 {
     rbuf b = { p, n, 0, NULL };
     char magic[8];
-    if (n < 8 + 8 + 8 || !get(&b, magic, 8, "") || memcmp(magic, LL_MAGIC, 8))
+    if (n < 8 || !get(&b, magic, 8, "") || memcmp(magic, LL_MAGIC, 8))
         return clg__fail(CLG_ERR_FORMAT, "launch list '%s': not a launch list (no %s header)", path, LL_MAGIC);
+    if (n < 8 + 8 + 8)
+        return clg__fail(CLG_ERR_FORMAT, "launch list '%s': truncated (%zu bytes)", path, n);
     uint64_t sum = 0;
     for (int k = 0; k < 8; k++)
         sum |= (uint64_t)p[n - 8 + (size_t)k] << (8 * k);
