@@ -212,6 +212,19 @@ static inline uint64_t clg__splitmix64(uint64_t *s)
 }
 static inline double clg__u01(uint64_t *s) { return (double)(clg__splitmix64(s) >> 11) * 0x1.0p-53; }
 
+/* 64-bit FNV-1a of n bytes, continuing from h (start: CLG_FNV_OFFSET): the checksums of the binary
+ * cache's entries (program.c) and of launch lists (launch_list.c). */
+#define CLG_FNV_OFFSET 0xcbf29ce484222325ULL
+static inline uint64_t clg__fnv1a(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
 #define CLG_NARGS(arr) ((int)(sizeof(arr) / sizeof((arr)[0])))
 /* LAUNCH_ONES(ctx, CLG_K_name, n, args...): clg__launch_groups_of_one */
 #define LAUNCH_ONES(ctx, kid, n, ...)                                                \

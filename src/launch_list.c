@@ -184,14 +184,6 @@ static void put_text(wbuf *b, const char *s)
     put(b, s, n);
 }
 
-static uint64_t fnv1a(const unsigned char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 1099511628211ull;
-    return h;
-}
-
 static int list_valid(const clg_launch_list *l)
 {
     if (l->nprograms < 0 || l->nprograms > LL_MAX_PROGRAMS || l->n < 0 || l->n > LL_MAX_LAUNCHES ||
@@ -243,7 +235,7 @@ clg_status clg_launch_list_save(const clg_launch_list *l, const char *path)
         }
     }
     if (!b.oom)
-        put_u64(&b, fnv1a(b.p, b.n));
+        put_u64(&b, clg__fnv1a(CLG_FNV_OFFSET, b.p, b.n));
     if (b.oom) {
         free(b.p);
         return clg__fail(CLG_ERR_OUT_OF_MEMORY, "clg_launch_list_save: out of host memory");
@@ -328,7 +320,7 @@ static clg_status parse(const unsigned char *p, size_t n, const char *path, clg_
     uint64_t sum = 0;
     for (int k = 0; k < 8; k++)
         sum |= (uint64_t)p[n - 8 + (size_t)k] << (8 * k);
-    if (sum != fnv1a(p, n - 8))
+    if (sum != clg__fnv1a(CLG_FNV_OFFSET, p, n - 8))
         return clg__fail(CLG_ERR_FORMAT, "launch list '%s': checksum mismatch (truncated or corrupt)", path);
     b.n = n - 8;
     uint32_t np = get_u32(&b, "the counts"), nl = get_u32(&b, "the counts");

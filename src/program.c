@@ -21,24 +21,12 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* ---- hashing ------------------------------------------------------------- */
-
-static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
 /* Hash a field with its length, so ("ab","c") != ("a","bc"). */
 static void hash_field(uint64_t h[2], const void *data, size_t n)
 {
     uint64_t len = n;
-    h[0] = fnv1a(fnv1a(h[0], &len, sizeof len), data, n);
-    h[1] = fnv1a(fnv1a(h[1], data, n), &len, sizeof len);
+    h[0] = clg__fnv1a(clg__fnv1a(h[0], &len, sizeof len), data, n);
+    h[1] = clg__fnv1a(clg__fnv1a(h[1], data, n), &len, sizeof len);
 }
 
 /* ---- sources ------------------------------------------------------------- */
@@ -210,7 +198,6 @@ void clg__build_options(const clg_ctx *ctx, const char *extra, char *buf, size_t
 #define CACHE_MAX_BINARY ((uint64_t)1 << 30)
 #define CACHE_MAX_KEY ((uint64_t)1 << 28)
 #define CACHE_KEY_FIELDS 5
-#define FNV_OFFSET 0xcbf29ce484222325ULL
 
 static const char *const key_field_names[CACHE_KEY_FIELDS] = {
     "platform version", "device name", "driver version", "build options", "source",
@@ -326,7 +313,7 @@ static int cache_key_make(const clg_ctx *ctx, const char *src, size_t slen, cons
         memcpy(m + o + 4, f[i], n[i]);
         o += 4 + n[i];
     }
-    uint64_t h[2] = { FNV_OFFSET, 0x84222325cbf29ce4ULL };
+    uint64_t h[2] = { CLG_FNV_OFFSET, 0x84222325cbf29ce4ULL };
     uint32_t ver = CACHE_FORMAT_VERSION;
     hash_field(h, &ver, sizeof ver);
     hash_field(h, m, o);
@@ -412,7 +399,7 @@ static int cache_load(const char *path, const cache_key *key, unsigned char **bu
         goto out;
     }
     size_t body = CACHE_HEAD + (size_t)klen + (size_t)blen;
-    if (fnv1a(FNV_OFFSET, b, body) != get_u64(b + body)) {
+    if (clg__fnv1a(CLG_FNV_OFFSET, b, body) != get_u64(b + body)) {
         snprintf(why, why_size, "fails its checksum");
         goto out;
     }
@@ -449,7 +436,7 @@ static int cache_store(const char *dir, const char *path, const cache_key *key, 
     put_u32(head + 8, CACHE_FORMAT_VERSION);
     put_u32(head + 12, (uint32_t)key->len);
     put_u64(head + 16, (uint64_t)bsz);
-    put_u64(tail, fnv1a(fnv1a(fnv1a(FNV_OFFSET, head, sizeof head), key->mat, key->len), bin, bsz));
+    put_u64(tail, clg__fnv1a(clg__fnv1a(clg__fnv1a(CLG_FNV_OFFSET, head, sizeof head), key->mat, key->len), bin, bsz));
     clg__afile af;
     clg_status st = clg__afile_open(&af, path);
     if (st)

@@ -11,14 +11,6 @@
 #include "internal.h"
 #include "fuzz_file.h"
 
-static uint64_t fnv1a(const uint8_t *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 1099511628211ull;
-    return h;
-}
-
 static void check(const clg_launch_list *l)
 {
     if (l->nprograms < 0 || l->n < 0 || (l->n && !l->launch))
@@ -66,7 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(buf, data, size);
     size_t n = size;
     if (!size || !(data[0] & 0x80)) {
-        uint64_t h = fnv1a(buf, size);
+        uint64_t h = clg__fnv1a(CLG_FNV_OFFSET, buf, size);
         for (int k = 0; k < 8; k++)
             buf[n++] = (uint8_t)(h >> (8 * k));
     }
