@@ -110,8 +110,9 @@ int cli_plan_training(clg_graph *g, const clg_optim_options *oo, const char *dot
 /* --profile's output: the graph's profile table, then (for a graph profiled through
  * cli_graph_insight whose steps ran through cli_train_epoch) its GEMM FLOPs per step
  * (clg_graph_stats.step_flops), GFLOP/s at the profiled steps' mean wall time, and their share of
- * the device's FMA peak, measured here as `clgrad bench` does (~0.3 s).  Prints and returns 1 on
- * failure. */
+ * the device's FMA peak, measured here as `clgrad bench` does but taken as the fastest of 5 launches
+ * (~0.4 s; a step above it is reported as such, not as a share over 100%).  Prints and returns 1
+ * on failure. */
 int cli_profile_print(clg_graph *g, FILE *f);
 int cmd_corpus(int argc, char **argv);
 int cmd_train_sgns(int argc, char **argv);
