@@ -79,7 +79,7 @@ static int mark_path(const clg_device_info *dev, char *out, size_t size)
         return 0;
     const char *parts[] = { g_tag, CLGRAD_VERSION_STRING, dev->platform_version, dev->name, dev->driver_version,
                             getenv("POCL_CACHE_DIR"), getenv("XDG_CACHE_HOME"), getenv("HOME") };
-    uint64_t h = 1469598103934665603ull;
+    uint64_t h = 14695981039346656037ull; /* FNV-1a 64 */
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
         for (const char *c = parts[i] ? parts[i] : ""; ; c++) {
             h = (h ^ (unsigned char)*c) * 1099511628211ull;
