@@ -127,12 +127,21 @@ __attribute__((noinline)) void gemm_store_row(__global float *crow, const VT *a,
  * work-items along N (get_global_size(0)), so neighbouring work-items, which SIMD-lane devices
  * such as rusticl's llvmpipe run in lanes, touch neighbouring columns.  Each element loaded
  * serves GEMM_SC (of op(A)) or GEMM_SR (of op(B)) multiply-adds, where one output per
- * work-item paid two loads per multiply-add: llvmpipe loads lane by lane, and 4x4 blocks made
- * the MLP's products there 3-9x faster (4x8 and 8x4 were slower).  Rows and columns past the
- * edge are clamped for loading and not stored.
+ * work-item paid two loads per multiply-add: llvmpipe loads lane by lane (~9 cycles a float on
+ * 256 bits, uniform or not), and 4x4 blocks made the MLP's products there 3-9x faster (4x8 and
+ * 8x4 were slower); on 256-bit llvmpipe path_simple builds 8x8 blocks with int offsets
+ * (GEMM_SR, GEMM_SC, GEMM_IDX) and launches groups of 8 lanes along N, 1.6-2x faster again
+ * where N >= 64.  Rows and columns past the edge are clamped for loading and not stored.
  * Global size (ceil(N/GEMM_SC), ceil(M/GEMM_SR), batch). */
-#define GEMM_SR 4 /* path_simple launches ceil(N/4) x ceil(M/4) work-items to match */
+#ifndef GEMM_SR /* path_simple launches ceil(N/GEMM_SC) x ceil(M/GEMM_SR) work-items to match */
+#define GEMM_SR 4
+#endif
+#ifndef GEMM_SC
 #define GEMM_SC 4
+#endif
+#ifndef GEMM_IDX /* the type of offsets within one matrix: int where the host found them to fit */
+#define GEMM_IDX size_t
+#endif
 #if !defined(GEMM_ONE) || defined(GEMM_ONE_gemm_simple)
 __kernel void gemm_simple(GEMM_ARGS, int ta, int tb)
 {
@@ -142,17 +151,17 @@ __kernel void gemm_simple(GEMM_ARGS, int ta, int tb)
     B += bo + (size_t)z * sb;
     C += co + (size_t)z * sc;
     bias += bias_o;
-    size_t ai[GEMM_SR], bj[GEMM_SC];
-    size_t ak = ta ? (size_t)lda : 1, bk = tb ? 1 : (size_t)ldb;
+    GEMM_IDX ai[GEMM_SR], bj[GEMM_SC];
+    GEMM_IDX ak = ta ? (GEMM_IDX)lda : 1, bk = tb ? 1 : (GEMM_IDX)ldb;
     _Pragma("unroll") for (int r = 0; r < GEMM_SR; r++)
     {
         int i = min(i0 + r, M - 1);
-        ai[r] = ta ? (size_t)i : (size_t)i * lda;
+        ai[r] = ta ? (GEMM_IDX)i : (GEMM_IDX)i * lda;
     }
     _Pragma("unroll") for (int q = 0; q < GEMM_SC; q++)
     {
         int j = min(j0 + q * sj, N - 1);
-        bj[q] = tb ? (size_t)j * ldb : (size_t)j;
+        bj[q] = tb ? (GEMM_IDX)j * ldb : (GEMM_IDX)j;
     }
     float acc[GEMM_SR][GEMM_SC];
     _Pragma("unroll") for (int r = 0; r < GEMM_SR; r++)
@@ -168,17 +177,33 @@ __kernel void gemm_simple(GEMM_ARGS, int ta, int tb)
             _Pragma("unroll") for (int q = 0; q < GEMM_SC; q++)
                 acc[r][q] = CLG_MAD(a[r], b[q], acc[r][q]);
     }
+#if GEMM_SR * GEMM_SC > 16
+    /* Stores from a copy: with 64 epilogues unrolled, llvmpipe's compiler left the store loops
+     * rolled and acc in per-lane scratch memory for the whole k loop (3x slower than 4x4); the
+     * copy alone is indexed at run time. */
+    float out[GEMM_SR * GEMM_SC];
     _Pragma("unroll") for (int r = 0; r < GEMM_SR; r++)
+        _Pragma("unroll") for (int q = 0; q < GEMM_SC; q++)
+            out[r * GEMM_SC + q] = acc[r][q];
+#define GEMM_SIMPLE_OUT(r, q) out[(r) * GEMM_SC + (q)]
+#define GEMM_SIMPLE_UNROLL _Pragma("unroll 1")
+#else
+#define GEMM_SIMPLE_OUT(r, q) acc[r][q]
+#define GEMM_SIMPLE_UNROLL _Pragma("unroll")
+#endif
+    GEMM_SIMPLE_UNROLL for (int r = 0; r < GEMM_SR; r++)
     {
         if (i0 + r >= M)
             break;
-        _Pragma("unroll") for (int q = 0; q < GEMM_SC; q++)
+        GEMM_SIMPLE_UNROLL for (int q = 0; q < GEMM_SC; q++)
         {
             int j = j0 + q * sj;
             if (j < N)
-                gemm_store1(C + (size_t)(i0 + r) * ldc + j, acc[r][q], alpha, beta, bias + j, ep);
+                gemm_store1(C + (size_t)(i0 + r) * ldc + j, GEMM_SIMPLE_OUT(r, q), alpha, beta, bias + j, ep);
         }
     }
+#undef GEMM_SIMPLE_OUT
+#undef GEMM_SIMPLE_UNROLL
 }
 #endif
 

@@ -11,7 +11,8 @@
 
 /* Paths, chosen per call: ctx->gemm.path (clg_gemm_options, default CLGRAD_GEMM) forces one;
  * otherwise CPU devices use the register-tiled kernels (tiled), except rusticl
- * (simple: 4x4 blocks per work-item, neighbouring work-items on neighbouring columns),
+ * (simple: 4x4 blocks per work-item, neighbouring work-items on neighbouring columns; 8x8 in
+ * groups of 8 lanes on 256-bit llvmpipe where N >= 64),
  * and other devices (GPUs) CLBlast, whose database holds tuned parameters for the GPUs it
  * knows (our local-memory kernel, local, is one output per work-item; where CLBlast fails on
  * a device, the default falls back to local for the rest of the ctx).  Within tiled,
@@ -162,6 +163,15 @@ static clg_status run_kernel(clg_ctx *ctx, cl_kernel k, const char *kname, const
     return clg__enqueue(ctx, k, kname, 3, g, l);
 }
 
+/* Whether every offset within one matrix of g (op(A): M x K, op(B): K x N, as stored with their
+ * row lengths) fits an int. */
+static int fits_int(const gemm_call *g)
+{
+    double a = g->ta ? (double)g->K * g->lda : (double)g->M * g->lda;
+    double b = g->tb ? (double)g->N * g->ldb : (double)g->K * g->ldb;
+    return a < 2147483647.0 && b < 2147483647.0;
+}
+
 static clg_status path_simple(clg_ctx *ctx, const gemm_call *g)
 {
     clg_karg args[N_COMMON_ARGS + 2];
@@ -169,12 +179,22 @@ static clg_status path_simple(clg_ctx *ctx, const gemm_call *g)
     e[0] = KINT(g->ta);
     e[1] = KINT(g->tb);
     cl_kernel k;
-    clg_status st = variant_kernel(ctx, "gemm_simple", "gemm_simple", "", &k);
+    /* GEMM_SR x GEMM_SC blocks per work-item (cl/gemm.cl): 4 x 4, or on llvmpipe (simple_lanes)
+     * 8 x 8 with int offsets in work-groups of one row of its lanes (the padding columns load
+     * clamped and store nothing), where N fills a row of lanes (N = 10: 4x4 ran 1.7x faster) and
+     * every offset within a matrix fits an int */
+    int lanes = ctx->simple_lanes && g->N >= 8 * ctx->simple_lanes && fits_int(g) ? ctx->simple_lanes : 0;
+    int blk = lanes ? 8 : 4;
+    clg_status st = variant_kernel(ctx, "gemm_simple", "gemm_simple",
+                                   lanes ? "-DGEMM_SR=8 -DGEMM_SC=8 -DGEMM_IDX=int" : "", &k);
     if (st)
         return st;
-    /* GEMM_SR x GEMM_SC (4 x 4) blocks per work-item, see cl/gemm.cl */
-    size_t gs[3] = { (size_t)(g->N + 3) / 4, (size_t)(g->M + 3) / 4, (size_t)g->batch };
-    return run_kernel(ctx, k, "gemm_simple", args, N_COMMON_ARGS + 2, gs, NULL);
+    size_t gs[3] = { (size_t)(g->N + blk - 1) / (size_t)blk, (size_t)(g->M + blk - 1) / (size_t)blk,
+                     (size_t)g->batch };
+    size_t ls[3] = { (size_t)lanes, 1, 1 };
+    if (lanes)
+        gs[0] = (gs[0] + (size_t)lanes - 1) / (size_t)lanes * (size_t)lanes;
+    return run_kernel(ctx, k, "gemm_simple", args, N_COMMON_ARGS + 2, gs, lanes ? ls : NULL);
 }
 
 static clg_status path_local(clg_ctx *ctx, const gemm_call *g)

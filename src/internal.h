@@ -104,6 +104,8 @@ struct clg_ctx {
     int gemm_default_path;  /* the device's untuned GEMM path: simple on rusticl, tiled on CPUs,
                              * else CLBlast */
     int gemm_no_block;      /* rusticl: never gemm_block, nor the transposed A·Bᵀ by default */
+    int simple_lanes;       /* llvmpipe's SIMD lanes (its "N bits" / 32) when 8, else 0: gemm.c's
+                             * path_simple then runs 8x8 blocks in work-groups of one row of lanes */
     void *gemm_state;       /* owned by gemm.c */
     void (*gemm_state_free)(void *);
     /* launch recording (clg_graph_describe_step, launch.c): while `recording`, clg__set_args keeps

@@ -103,6 +103,11 @@ static void bmm_all(const char *path)
         check_op_backward(tctx, &c, 3100 + t);
         op_case d = bmm_case(2, 1, 1031, 3, t & 1, t >> 1);
         check_op_forward(tctx, &d, 3200 + t);
+        /* N >= 64: on 256-bit llvmpipe, simple's 8x8 blocks in groups of 8 lanes (two groups
+         * along N, the second mostly padding; the second block down M clamped) */
+        op_case w = bmm_case(2, 11, 13, 70, t & 1, t >> 1);
+        check_op_forward(tctx, &w, 3300 + t);
+        check_op_backward(tctx, &w, 3400 + t);
     }
 }
 
