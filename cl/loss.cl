@@ -61,6 +61,42 @@ inline void ce_row_grad(__global const float *x, int xo, __global const int *lab
     }
 }
 
+/* Row i's cross-entropy, as ce_row_loss, and its d logits, as ce_row_grad (acc: added to g), from
+ * one max and one sum of exps (the same values either function computes, so the same bits). */
+inline float ce_row_loss_grad(__global const float *x, int xo, __global const int *lab, int lo, __global float *gx,
+                              int gxo, int i, int C, float scale, int acc, __global int *flags, int flag_op)
+{
+    __global const float *row = x + xo + (long)i * C;
+    __global float *g = gx + gxo + (long)i * C;
+    int y = lab[lo + i];
+    if (y < 0 || y >= C) {
+        clg_flag_error(flags, flag_op, y, C);
+        for (int c = 0; c < C; c++)
+            g[c] = acc ? g[c] : 0.0f;
+        return 0.0f;
+    }
+    float m;
+    float s = ce_row_sumexp(row, C, &m);
+    float loss = m + log(s) - row[y];
+    float inv = 1.0f / s;
+    for (int c = 0; c < C; c++) {
+        float v = (exp(row[c] - m) * inv - (c == y ? 1.0f : 0.0f)) * scale;
+        g[c] = acc ? g[c] + v : v;
+    }
+    return loss;
+}
+
+/* Per-row cross-entropy and d logits (grad 1 writes them, 2 adds), one work-item per row: the
+ * fused loss entry for batches too large for one work-group (ce_rows_grad, then sum_scaled). */
+__kernel void ce_rows_grad(__global const float *x, int xo, __global const int *lab, int lo, __global float *rowloss,
+                           int N, int C, __global int *flags, int flag_op, float scale, __global float *gx, int gxo,
+                           int grad)
+{
+    int i = get_global_id(0);
+    if (i < N)
+        rowloss[i] = ce_row_loss_grad(x, xo, lab, lo, gx, gxo, i, C, scale, grad == 2, flags, flag_op);
+}
+
 /* out = scale * the sum of the rows' cross-entropies, one work-group: ce_rows and sum_scaled in
  * one launch (and one kernel to compile) with sum_scaled's order (item l adds rows l, l + L, ...
  * Kahan-compensated, then the group's tree), so the same bits at the same group size.
@@ -72,11 +108,10 @@ __kernel void ce_mean(__global const float *x, int xo, __global const int *lab, 
 {
     int l = get_local_id(0), L = get_local_size(0);
     float s = 0.0f, comp = 0.0f;
-    for (int i = l; i < N; i += L) {
-        clg_kahan_add(&s, &comp, ce_row_loss(x, xo, lab, lo, i, C, flags, flag_op));
-        if (grad)
-            ce_row_grad(x, xo, lab, lo, gx, gxo, i, C, scale, grad == 2);
-    }
+    for (int i = l; i < N; i += L)
+        clg_kahan_add(&s, &comp,
+                      grad ? ce_row_loss_grad(x, xo, lab, lo, gx, gxo, i, C, scale, grad == 2, flags, flag_op)
+                           : ce_row_loss(x, xo, lab, lo, i, C, flags, flag_op));
     s = clg_wg_sum(tmp, s);
     if (l == 0)
         out[oo] = s * scale;

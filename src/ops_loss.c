@@ -41,9 +41,17 @@ static clg_status ce_infer(const clg_shape *const *in, const clg_attrs *a, clg_s
     return CLG_OK;
 }
 
-/* Batches up to this many rows take ce_mean (one work-group, one launch); larger ones ce_rows
- * over the whole device, then sum_scaled. */
+/* Batches up to this many rows, of fewer than CE_ROWS_MIN_LOGITS logits, take ce_mean (one
+ * work-group, one launch); others ce_rows (ce_rows_grad for the fused loss entry) over the whole
+ * device, then sum_scaled, which adds in ce_mean's order (the same bits at the same group size).
+ * One work-group runs on one core of a CPU: SimCLR's 512 x 512 logits took ~3.4 ms there. */
 #define CE_MEAN_MAX_ROWS 16384
+#define CE_ROWS_MIN_LOGITS 65536
+
+static int ce_by_rows(int64_t N, int64_t C)
+{
+    return N > CE_MEAN_MAX_ROWS || (N > 1 && N * C >= CE_ROWS_MIN_LOGITS);
+}
 
 static clg_status ce_forward(clg_ctx *ctx, const clg_tensor *const *in, clg_tensor *out, const clg_attrs *a)
 {
@@ -51,7 +59,7 @@ static clg_status ce_forward(clg_ctx *ctx, const clg_tensor *const *in, clg_tens
     int N = (int)in[0]->s.dim[0], C = (int)in[0]->s.dim[1];
     if (N == 0)
         return clg__fill_pattern(ctx, out, 0); /* mean over no rows: 0 */
-    if (N <= CE_MEAN_MAX_ROWS) {
+    if (!ce_by_rows(N, C)) {
         clg_karg args[] = { KTEN(in[0]), KTEN(in[1]), KINT(N), KINT(C), KMEM(ctx->errflags),
                             KINT(CLG_OP_CROSS_ENTROPY + 1), KFLT(1.0f / (float)N), KTEN(out), KTEN(out), KINT(0),
                             KLOCAL(0) };
@@ -70,14 +78,14 @@ static clg_status ce_forward(clg_ctx *ctx, const clg_tensor *const *in, clg_tens
     return st;
 }
 
-/* Forward past CE_MEAN_MAX_ROWS: the per-row losses. */
+/* Forward (also the fused loss entry) by rows (ce_by_rows): the per-row losses. */
 static int ce_scratch(const clg_ctx *ctx, const clg_shape *const *in, const clg_shape *out, const clg_attrs *a,
                       int backward, size_t *bytes)
 {
     (void)ctx;
     (void)out;
     (void)a;
-    if (backward || in[0]->dim[0] <= CE_MEAN_MAX_ROWS)
+    if (backward || !ce_by_rows(in[0]->dim[0], in[0]->dim[1]))
         return 0;
     bytes[0] = (size_t)in[0]->dim[0] * sizeof(float);
     return 1;
@@ -108,10 +116,24 @@ static clg_status ce_forward_grad(clg_ctx *ctx, const clg_tensor *const *in, clg
     if (!gin[0])
         return ce_forward(ctx, in, out, a);
     int N = (int)in[0]->s.dim[0], C = (int)in[0]->s.dim[1];
-    clg_karg args[] = { KTEN(in[0]), KTEN(in[1]), KINT(N), KINT(C), KMEM(ctx->errflags),
-                        KINT(CLG_OP_CROSS_ENTROPY + 1), KFLT(1.0f / (float)N), KTEN(out), KTEN(gin[0]),
-                        KINT(acc ? 2 : 1), KLOCAL(0) };
-    return launch_group(ctx, CLG_K_ce_mean, args, CLG_NARGS(args), 1);
+    if (!ce_by_rows(N, C)) {
+        clg_karg args[] = { KTEN(in[0]), KTEN(in[1]), KINT(N), KINT(C), KMEM(ctx->errflags),
+                            KINT(CLG_OP_CROSS_ENTROPY + 1), KFLT(1.0f / (float)N), KTEN(out), KTEN(gin[0]),
+                            KINT(acc ? 2 : 1), KLOCAL(0) };
+        return launch_group(ctx, CLG_K_ce_mean, args, CLG_NARGS(args), 1);
+    }
+    clg_tensor rows;
+    clg_status st = scratch(ctx, N, &rows);
+    if (st)
+        return st;
+    st = LAUNCH(ctx, CLG_K_ce_rows_grad, (size_t)N, KTEN(in[0]), KTEN(in[1]), KMEM(rows.buf), KINT(N), KINT(C),
+                KMEM(ctx->errflags), KINT(CLG_OP_CROSS_ENTROPY + 1), KFLT(1.0f / (float)N), KTEN(gin[0]),
+                KINT(acc ? 2 : 1));
+    if (!st) {
+        clg_karg args[] = { KMEM(rows.buf), KINT(N), KFLT(1.0f / (float)N), KTEN(out), KLOCAL(0) };
+        st = launch_group(ctx, CLG_K_sum_scaled, args, CLG_NARGS(args), 1);
+    }
+    return st;
 }
 
 const clg_op_desc clg_op_loss_cross_entropy = {

@@ -875,13 +875,14 @@ static void mlp_train_fuse(float *losses, int steps, uint64_t seed, int fuse, ui
 /* The fused loss entry (cross_entropy's gradient written by its forward, no seed fill or backward
  * call): the same loss and gradient bits as fusion off on a graph where nothing else fuses
  * (logits = x·W), one launch fewer per step; clg_graph_forward on that plan gives the same loss;
- * a label out of range is still reported. */
-static void test_fused_loss(void **s)
+ * a label out of range is still reported.  37 x 7 logits take one work-group (ce_mean), 70 x 1000
+ * one work-item per row (ce_rows_grad, then sum_scaled). */
+static void fused_loss_case(int N, int D, int C)
 {
-    (void)s;
-    enum { N = 37, D = 20, C = 7 };
-    float x[N * D], loss[2], fwd_loss, gw[2][D * C];
-    int32_t y[N];
+    float *x = malloc(sizeof(float) * (size_t)N * (size_t)D), *gw = malloc(sizeof(float) * 2 * (size_t)D * (size_t)C);
+    int32_t *y = malloc(sizeof(int32_t) * (size_t)N), *bad = malloc(sizeof(int32_t) * (size_t)N);
+    assert_true(x && gw && y && bad);
+    float loss[2], fwd_loss;
     fill_uniform(x, N * D, -1, 1, 5);
     for (int i = 0; i < N; i++)
         y[i] = (i * 3) % C;
@@ -903,7 +904,7 @@ static void test_fused_loss(void **s)
         assert_clg_ok(clg_graph_set_input(g, xi, x));
         assert_clg_ok(clg_graph_set_input(g, yi, y));
         assert_clg_ok(clg_graph_step(g, &loss[fuse]));
-        assert_clg_ok(clg_graph_grad_read(g, wi, gw[fuse]));
+        assert_clg_ok(clg_graph_grad_read(g, wi, gw + (size_t)fuse * (size_t)D * (size_t)C));
         clg_graph_stats gs;
         assert_clg_ok(clg_graph_stats_get(g, &gs));
         launches[fuse] = gs.step_launches;
@@ -911,8 +912,7 @@ static void test_fused_loss(void **s)
             assert_clg_ok(clg_graph_forward(g));
             assert_clg_ok(clg_graph_read(g, li, &fwd_loss));
             assert_true(fwd_loss == loss[1]);
-            int32_t bad[N];
-            memcpy(bad, y, sizeof bad);
+            memcpy(bad, y, sizeof(int32_t) * (size_t)N);
             bad[N - 1] = C;
             assert_clg_ok(clg_graph_set_input(g, yi, bad));
             assert_clg_ok(clg_graph_step(g, &fwd_loss));
@@ -922,8 +922,19 @@ static void test_fused_loss(void **s)
         clg_graph_destroy(g);
     }
     assert_true(loss[0] == loss[1]);
-    assert_memory_equal(gw[0], gw[1], sizeof gw[0]);
+    assert_memory_equal(gw, gw + (size_t)D * (size_t)C, sizeof(float) * (size_t)D * (size_t)C);
     assert_int_equal(launches[1] + 1, launches[0]);
+    free(x);
+    free(gw);
+    free(y);
+    free(bad);
+}
+
+static void test_fused_loss(void **s)
+{
+    (void)s;
+    fused_loss_case(37, 20, 7);
+    fused_loss_case(70, 20, 1000);
 }
 
 /* ---- launch lists (a step described for the compile helper) --------------------------------- */
