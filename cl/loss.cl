@@ -40,29 +40,39 @@ __kernel void ce_rows(__global const float *x, int xo, __global const int *lab, 
         rowloss[i] = ce_row_loss(x, xo, lab, lo, i, C, flags, flag_op);
 }
 
-/* Row i of d logits = (softmax - onehot) * scale, added to g when acc; zeros (or nothing added)
- * for a label outside [0,C). */
-inline void ce_row_grad(__global const float *x, int xo, __global const int *lab, int lo, __global float *gx, int gxo,
-                        int i, int C, float scale, int acc)
+/* A row's d logits, (softmax - onehot) * scale from its max m and inv = 1 / (its sum of exps),
+ * added to g when acc; y < 0 (no valid label): zeros, or nothing added. */
+inline void ce_row_grad_store(__global const float *row, __global float *g, int C, int y, float m, float inv,
+                              float scale, int acc)
 {
-    __global const float *row = x + xo + (long)i * C;
-    __global float *g = gx + gxo + (long)i * C;
-    int y = lab[lo + i];
-    if (y < 0 || y >= C) {
-        for (int c = 0; c < C; c++)
-            g[c] = acc ? g[c] : 0.0f;
+    if (y < 0) {
+        for (int c = 0; c < C && !acc; c++)
+            g[c] = 0.0f;
         return;
     }
-    float m;
-    float inv = 1.0f / ce_row_sumexp(row, C, &m);
     for (int c = 0; c < C; c++) {
         float v = (exp(row[c] - m) * inv - (c == y ? 1.0f : 0.0f)) * scale;
         g[c] = acc ? g[c] + v : v;
     }
 }
 
+/* Row i of d logits = (softmax - onehot) * scale, added to g when acc; zeros (or nothing added)
+ * for a label outside [0,C). */
+inline void ce_row_grad(__global const float *x, int xo, __global const int *lab, int lo, __global float *gx, int gxo,
+                        int i, int C, float scale, int acc)
+{
+    __global const float *row = x + xo + (long)i * C;
+    int y = lab[lo + i];
+    float m = 0.0f, inv = 0.0f;
+    if (y < 0 || y >= C)
+        y = -1;
+    else
+        inv = 1.0f / ce_row_sumexp(row, C, &m);
+    ce_row_grad_store(row, gx + gxo + (long)i * C, C, y, m, inv, scale, acc);
+}
+
 /* Row i's cross-entropy, as ce_row_loss, and its d logits, as ce_row_grad (acc: added to g), from
- * one max and one sum of exps (the same values either function computes, so the same bits). */
+ * one max and one sum of exps (the values either function computes, so the same bits). */
 inline float ce_row_loss_grad(__global const float *x, int xo, __global const int *lab, int lo, __global float *gx,
                               int gxo, int i, int C, float scale, int acc, __global int *flags, int flag_op)
 {
@@ -71,19 +81,13 @@ inline float ce_row_loss_grad(__global const float *x, int xo, __global const in
     int y = lab[lo + i];
     if (y < 0 || y >= C) {
         clg_flag_error(flags, flag_op, y, C);
-        for (int c = 0; c < C; c++)
-            g[c] = acc ? g[c] : 0.0f;
+        ce_row_grad_store(row, g, C, -1, 0.0f, 0.0f, scale, acc);
         return 0.0f;
     }
     float m;
     float s = ce_row_sumexp(row, C, &m);
-    float loss = m + log(s) - row[y];
-    float inv = 1.0f / s;
-    for (int c = 0; c < C; c++) {
-        float v = (exp(row[c] - m) * inv - (c == y ? 1.0f : 0.0f)) * scale;
-        g[c] = acc ? g[c] + v : v;
-    }
-    return loss;
+    ce_row_grad_store(row, g, C, y, m, 1.0f / s, scale, acc);
+    return m + log(s) - row[y];
 }
 
 /* Per-row cross-entropy and d logits (grad 1 writes them, 2 adds), one work-item per row: the
