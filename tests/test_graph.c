@@ -876,7 +876,8 @@ static void mlp_train_fuse(float *losses, int steps, uint64_t seed, int fuse, ui
  * call): the same loss and gradient bits as fusion off on a graph where nothing else fuses
  * (logits = x·W), one launch fewer per step; clg_graph_forward on that plan gives the same loss;
  * a label out of range is still reported.  37 x 7 logits take one work-group (ce_mean), 70 x 1000
- * one work-item per row (ce_rows_grad, then sum_scaled). */
+ * one work-item per row (ce_rows_grad, then sum_scaled; x·W with 2 columns of x: the Oclgrind
+ * check spent 88 s on it with 20, 31 s with 2). */
 static void fused_loss_case(int N, int D, int C)
 {
     float *x = malloc(sizeof(float) * (size_t)N * (size_t)D), *gw = malloc(sizeof(float) * 2 * (size_t)D * (size_t)C);
@@ -934,7 +935,7 @@ static void test_fused_loss(void **s)
 {
     (void)s;
     fused_loss_case(37, 20, 7);
-    fused_loss_case(70, 20, 1000);
+    fused_loss_case(70, 2, 1000);
 }
 
 /* ---- launch lists (a step described for the compile helper) --------------------------------- */
