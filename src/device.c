@@ -278,14 +278,8 @@ static void decide_policy(clg_ctx *c, const clg_ctx_options *opts)
     /* llvmpipe loads global memory lane by lane, ~9 cycles a float on 256 bits: gemm_simple's 8x8
      * blocks (16 loads per 64 multiply-adds) run its products faster than 4x4 there (gemm.c).
      * Not measured on 512-bit llvmpipe, which keeps 4x4. */
-    int bits = 0;
     const char *lp = c->runtime == CLG_RT_RUSTICL ? strstr(d->name, "llvmpipe") : NULL;
-    const char *bp = lp ? strstr(lp, " bits)") : NULL;
-    while (bp && bp > lp && bp[-1] >= '0' && bp[-1] <= '9')
-        bp--;
-    if (bp && bp > lp)
-        bits = atoi(bp);
-    c->simple_lanes = bits == 256 ? 8 : 0;
+    c->simple_lanes = lp && strstr(lp, " 256 bits)") ? 8 : 0; /* "llvmpipe (LLVM 15.0.6, 256 bits)" */
     c->gemm_default_path = c->runtime == CLG_RT_RUSTICL  ? CLG_GEMM_PATH_SIMPLE
                            : d->type == CLG_DEVICE_CPU ? CLG_GEMM_PATH_TILED
                                                        : CLG_GEMM_PATH_CLBLAST;
