@@ -53,6 +53,13 @@ static int ce_by_rows(int64_t N, int64_t C)
     return N > CE_MEAN_MAX_ROWS || (N > 1 && N * C >= CE_ROWS_MIN_LOGITS);
 }
 
+/* out = the mean of the per-row losses in rows (ce_by_rows' second launch: sum_scaled). */
+static clg_status ce_mean_of_rows(clg_ctx *ctx, const clg_tensor *rows, int N, clg_tensor *out)
+{
+    clg_karg args[] = { KMEM(rows->buf), KINT(N), KFLT(1.0f / (float)N), KTEN(out), KLOCAL(0) };
+    return launch_group(ctx, CLG_K_sum_scaled, args, CLG_NARGS(args), 1);
+}
+
 static clg_status ce_forward(clg_ctx *ctx, const clg_tensor *const *in, clg_tensor *out, const clg_attrs *a)
 {
     (void)a;
@@ -71,11 +78,7 @@ static clg_status ce_forward(clg_ctx *ctx, const clg_tensor *const *in, clg_tens
         return st;
     st = LAUNCH(ctx, CLG_K_ce_rows, (size_t)N, KTEN(in[0]), KTEN(in[1]), KMEM(rows.buf), KINT(N),
                   KINT(C), KMEM(ctx->errflags), KINT(CLG_OP_CROSS_ENTROPY + 1));
-    if (!st) {
-        clg_karg args[] = { KMEM(rows.buf), KINT(N), KFLT(1.0f / (float)N), KTEN(out), KLOCAL(0) };
-        st = launch_group(ctx, CLG_K_sum_scaled, args, CLG_NARGS(args), 1);
-    }
-    return st;
+    return st ? st : ce_mean_of_rows(ctx, &rows, N, out);
 }
 
 /* Forward (also the fused loss entry) by rows (ce_by_rows): the per-row losses. */
@@ -129,11 +132,7 @@ static clg_status ce_forward_grad(clg_ctx *ctx, const clg_tensor *const *in, clg
     st = LAUNCH(ctx, CLG_K_ce_rows_grad, (size_t)N, KTEN(in[0]), KTEN(in[1]), KMEM(rows.buf), KINT(N), KINT(C),
                 KMEM(ctx->errflags), KINT(CLG_OP_CROSS_ENTROPY + 1), KFLT(1.0f / (float)N), KTEN(gin[0]),
                 KINT(acc ? 2 : 1));
-    if (!st) {
-        clg_karg args[] = { KMEM(rows.buf), KINT(N), KFLT(1.0f / (float)N), KTEN(out), KLOCAL(0) };
-        st = launch_group(ctx, CLG_K_sum_scaled, args, CLG_NARGS(args), 1);
-    }
-    return st;
+    return st ? st : ce_mean_of_rows(ctx, &rows, N, out);
 }
 
 const clg_op_desc clg_op_loss_cross_entropy = {
