@@ -1016,21 +1016,32 @@ static void test_sgns_resume(void **state)
     double t0 = now_s();
     RUN(r, NULL, SGNS_ARGS("ref.vec"));
     expect(r, 0, "sgns:");
-    int span_us = (int)((now_s() - t0) * 1e6);
+    /* Training is a window inside the run, after start-up and before the writes; the first run's
+     * time includes kernel builds. Search for the window: a delay that lets the run finish is too
+     * late, one that stops it before any state is saved is too early, and each try draws its delay
+     * between the latest too-early and the earliest too-late (halving the delay, as an earlier
+     * version did, could skip the window whenever it lay late in the run). */
+    int lo_us = 0, hi_us = (int)((now_s() - t0) * 1e6);
     uint64_t seed = 3;
     int interrupted = 0;
-    for (int i = 0; i < 20 && !interrupted; i++, span_us = span_us > 2 ? span_us / 2 : 2) {
-        /* the first run's time includes kernel builds: halve the delay until a run is caught */
-        run_opts o = { .sig_delay_us = 1 + (int)(util_splitmix64(&seed) % (uint64_t)span_us) };
+    for (int i = 0; i < 24 && !interrupted; i++) {
+        int delay = lo_us + 1 + (int)(util_splitmix64(&seed) % (uint64_t)(hi_us - lo_us > 1 ? hi_us - lo_us : 1));
+        run_opts o = { .sig_delay_us = delay };
         RUN(r, &o, SGNS_ARGS("res.vec"));
         if (r->status == 130 && exists(path("res.resume.safetensors"))) {
             interrupted = 1;
             assert_non_null(strstr(r->out, "--resume"));
             assert_false(exists(path("res.vec")));
-        } else {
-            unlink(path("res.vec"));
-            unlink(path("res.resume.safetensors"));
+            continue;
         }
+        if (r->status == 0 || (r->status == 130 && strstr(r->out, "corpus words read in")))
+            hi_us = delay; /* training had ended */
+        else if (r->status == 130)
+            lo_us = delay;
+        else
+            fail_msg("try %d (SIGINT after %d us): exit %d:\n%s", i, delay, r->status, r->out);
+        unlink(path("res.vec"));
+        unlink(path("res.resume.safetensors"));
     }
     assert_true(interrupted);
     RUN(r, NULL, SGNS_ARGS("res.vec"), "--dim", "9", "--resume", path("res.resume.safetensors"));
