@@ -12,8 +12,8 @@
  * defines; gemm_tiled_n comes as four kernels, one per pair of transposes (gemm_tiled_n,
  * _ta, _tb, _tatb), so that one program serves every product of a tile size.
  * Built with -DGEMM_ONE -DGEMM_ONE_<kernel> (gemm.c's variant programs), the file compiles
- * that one kernel only, or with -DGEMM_ONE_gemm_tiled the four gemm_tiled_n and gemm_tiled_t
- * (one program per tile size: a cold start builds it once, ~0.2 s on PoCL, where each
+ * that one kernel only, or with -DGEMM_ONE_gemm_tiled the four gemm_tiled_n, gemm_tiled_t and
+ * gemm_tiled_p (one program per tile size: a cold start builds it once, ~0.2 s on PoCL, where each
  * variant cost a build); without GEMM_ONE, every kernel (clg_ctx_build_all). */
 
 #ifndef GEMM_TA
@@ -639,58 +639,80 @@ __kernel void gemm_transpose(__global const float *S, int so, int ld, int ss, __
 }
 #endif
 
-/* CPU style for A·Bᵀ (TA=0, TB=1) without the horizontal sums of gemm_tiled_k: a
- * work-item owns a TN-wide column strip of C and RM register tiles down M.  Per k-chunk
- * of at most KC it transposes its TN rows of B into local memory as [k][TN] (4 x 4
- * blocks through float4 registers), then runs gemm_tiled_n's TM x (VW*NV) tile over it, so the
- * packing is paid once per strip and chunk, not per tile.  Columns past N are clamped
+/* CPU style with B strips in local memory, for A·Bᵀ (gemm_tiled_t: TA=0, TB=1, without the
+ * horizontal sums of gemm_tiled_k) and A·B (gemm_tiled_p: TA=0, TB=0): a work-item owns a
+ * TN-wide column strip of C and RM register tiles down M.  Per k-chunk of at most KC it
+ * copies its strip of op(B) into local memory as [k][TN] (B's TN rows transposed in 4 x 4
+ * blocks through float4 registers, or B's row slices as they lie), then runs gemm_tiled_n's
+ * TM x (VW*NV) tile over it, so the packing is paid once per strip and chunk, not per tile,
+ * and the tile reads op(B) contiguously (gemm_tiled_n reads B's rows at a stride of ldb,
+ * which for power-of-two widths falls into a few L1 sets).  Columns past N are clamped
  * copies, never stored.  The first chunk writes alpha·acc (+ beta·C), later ones add
- * alpha·acc.  Global size (ceil(N/TN), ceil(M/(TM*RM)), batch). */
+ * alpha·acc.  Work-groups of one work-item (the strip is the group's local memory).
+ * Global size (ceil(N/TN), ceil(M/(TM*RM)), batch). */
 #ifndef GEMM_KC
 #define GEMM_KC 256
 #endif
 
 #if (!defined(GEMM_ONE) || defined(GEMM_ONE_gemm_tiled)) && GEMM_KC > 0 /* KC 0: a tile without it */
-__kernel void gemm_tiled_t(GEMM_ARGS)
+/* tb: a constant of each kernel, folded once inlined (always, as tiled_n_tile). */
+__attribute__((always_inline)) inline void tiled_strip(__global const float *A, int lda, __global const float *B,
+                                                       int ldb, __global float *C, int ldc, int M, int N, int K,
+                                                       float alpha, float beta, __global const float *bias,
+                                                       int ep, __local float *Bp, const int tb)
 {
-    __local float Bp[GEMM_KC * GEMM_TN];
-    int j0 = get_global_id(0) * GEMM_TN, z = get_global_id(2);
+    int j0 = get_global_id(0) * GEMM_TN;
     int rm = GEMM_RM_OF_LAUNCH(GEMM_TM);
     int ib = (int)get_global_id(1) * rm * GEMM_TM;
     if (j0 >= N || ib >= M)
         return;
-    A += ao + (size_t)z * sa;
-    B += bo + (size_t)z * sb;
-    C += co + (size_t)z * sc;
-    bias += bias_o;
     for (int k0 = 0; k0 < K; k0 += GEMM_KC) {
         int kb = min(GEMM_KC, K - k0), kf = kb & ~3;
-        for (int c0 = 0; c0 < GEMM_TN; c0 += 16) {
-            __global const float *src[16];
-            #pragma unroll
-            for (int e = 0; e < 16; e++)
-                src[e] = B + (size_t)min(j0 + c0 + e, N - 1) * ldb + k0;
-            /* 4 x 4 blocks through float4 registers: gemm_transpose16's float16 shuffles here
-             * took most of this kernel's compile time (PoCL codegen of the 16,16,1 variant,
-             * quiet: 1.3-1.7 -> 0.5-0.6 s CPU together with the one-FMA-body change) at the
-             * same speed (bench's queued A·Bᵀ rows 56-59 / 63-66 GFLOP/s either way).  The two
-             * copy loops stay rolled: unrolled they were ~40% of its codegen (6,8,2 variant:
-             * 0.45-0.66 -> 0.26 s CPU) for nothing (128x256·(256x256)ᵀ 87-101 vs 102-110 GFLOP/s). */
-            for (int kk = 0; kk < kf; kk += 4)
-                #pragma unroll 1
-                for (int e = 0; e < 16; e += 4) {
-                    float4 r0 = vload4(0, src[e] + kk), r1 = vload4(0, src[e + 1] + kk);
-                    float4 r2 = vload4(0, src[e + 2] + kk), r3 = vload4(0, src[e + 3] + kk);
-                    __local float *d = Bp + kk * GEMM_TN + c0 + e;
-                    vstore4((float4)(r0.s0, r1.s0, r2.s0, r3.s0), 0, d);
-                    vstore4((float4)(r0.s1, r1.s1, r2.s1, r3.s1), 0, d + GEMM_TN);
-                    vstore4((float4)(r0.s2, r1.s2, r2.s2, r3.s2), 0, d + 2 * GEMM_TN);
-                    vstore4((float4)(r0.s3, r1.s3, r2.s3, r3.s3), 0, d + 3 * GEMM_TN);
-                }
-            for (int k = kf; k < kb; k++)
-                #pragma unroll 1
+        if (tb) {
+            for (int c0 = 0; c0 < GEMM_TN; c0 += 16) {
+                __global const float *src[16];
+                #pragma unroll
                 for (int e = 0; e < 16; e++)
-                    Bp[k * GEMM_TN + c0 + e] = src[e][k];
+                    src[e] = B + (size_t)min(j0 + c0 + e, N - 1) * ldb + k0;
+                /* 4 x 4 blocks through float4 registers: gemm_transpose16's float16 shuffles here
+                 * took most of this kernel's compile time (PoCL codegen of the 16,16,1 variant,
+                 * quiet: 1.3-1.7 -> 0.5-0.6 s CPU together with the one-FMA-body change) at the
+                 * same speed (bench's queued A·Bᵀ rows 56-59 / 63-66 GFLOP/s either way).  The two
+                 * copy loops stay rolled: unrolled they were ~40% of its codegen (6,8,2 variant:
+                 * 0.45-0.66 -> 0.26 s CPU) for nothing (128x256·(256x256)ᵀ 87-101 vs 102-110 GFLOP/s). */
+                for (int kk = 0; kk < kf; kk += 4)
+                    #pragma unroll 1
+                    for (int e = 0; e < 16; e += 4) {
+                        float4 r0 = vload4(0, src[e] + kk), r1 = vload4(0, src[e + 1] + kk);
+                        float4 r2 = vload4(0, src[e + 2] + kk), r3 = vload4(0, src[e + 3] + kk);
+                        __local float *d = Bp + kk * GEMM_TN + c0 + e;
+                        vstore4((float4)(r0.s0, r1.s0, r2.s0, r3.s0), 0, d);
+                        vstore4((float4)(r0.s1, r1.s1, r2.s1, r3.s1), 0, d + GEMM_TN);
+                        vstore4((float4)(r0.s2, r1.s2, r2.s2, r3.s2), 0, d + 2 * GEMM_TN);
+                        vstore4((float4)(r0.s3, r1.s3, r2.s3, r3.s3), 0, d + 3 * GEMM_TN);
+                    }
+                for (int k = kf; k < kb; k++)
+                    #pragma unroll 1
+                    for (int e = 0; e < 16; e++)
+                        Bp[k * GEMM_TN + c0 + e] = src[e][k];
+            }
+        } else if (j0 + GEMM_TN <= N) {
+            /* op(B) = B: its rows' TN-wide slices, one after another */
+            #pragma unroll 1
+            for (int k = 0; k < kb; k++) {
+                __global const float *src = B + (size_t)(k0 + k) * ldb + j0;
+                #pragma unroll
+                for (int v = 0; v < GEMM_NV; v++)
+                    VSTORE(VLOAD(v, src), v, Bp + k * GEMM_TN);
+            }
+        } else {
+            #pragma unroll 1
+            for (int k = 0; k < kb; k++) {
+                __global const float *src = B + (size_t)(k0 + k) * ldb;
+                #pragma unroll 1
+                for (int c = 0; c < GEMM_TN; c++)
+                    Bp[k * GEMM_TN + c] = src[min(j0 + c, N - 1)];
+            }
         }
         for (int q = 0; q < rm; q++) {
             int i0 = ib + q * GEMM_TM;
@@ -714,4 +736,15 @@ __kernel void gemm_tiled_t(GEMM_ARGS)
         }
     }
 }
+
+#define GEMM_STRIP_KERNEL(NAME, TB)                                              \
+    __kernel void NAME(GEMM_ARGS)                                                \
+    {                                                                            \
+        __local float Bp[GEMM_KC * GEMM_TN];                                     \
+        int z = get_global_id(2);                                                \
+        tiled_strip(A + ao + (size_t)z * sa, lda, B + bo + (size_t)z * sb, ldb, C + co + (size_t)z * sc, ldc, \
+                    M, N, K, alpha, beta, bias + bias_o, ep, Bp, TB);            \
+    }
+GEMM_STRIP_KERNEL(gemm_tiled_t, 1)
+GEMM_STRIP_KERNEL(gemm_tiled_p, 0)
 #endif

@@ -16,7 +16,7 @@ static const struct {
     const char *words[6];
 } enums[E_COUNT] = {
     [E_GEMM] = { "CLGRAD_GEMM", { "tiled", "local", "simple", "clblast" } },
-    [E_GEMM_KERNEL] = { "CLGRAD_GEMM_KERNEL", { "block", "tiled", "tiled_k" } },
+    [E_GEMM_KERNEL] = { "CLGRAD_GEMM_KERNEL", { "block", "tiled", "tiled_k", "strip" } },
     [E_GEMM_NT] = { "CLGRAD_GEMM_NT", { "transpose", "direct" } },
     [E_VEC] = { "CLGRAD_VEC_KERNELS", { "0", "1" } },
     [E_FUSE] = { "CLGRAD_FUSE", { "0", "1" } },
@@ -137,7 +137,7 @@ clg_status clg__gemm_options_check(const clg_gemm_options *g)
     int tile0 = !t[0] && !t[1] && !t[2], block0 = !b[0] && !b[1] && !b[2];
     if (g->path < CLG_GEMM_PATH_DEFAULT || g->path > CLG_GEMM_PATH_CLBLAST)
         bad = "path";
-    else if (g->kernel < CLG_GEMM_KERNEL_DEFAULT || g->kernel > CLG_GEMM_KERNEL_TILED_K)
+    else if (g->kernel < CLG_GEMM_KERNEL_DEFAULT || g->kernel > CLG_GEMM_KERNEL_STRIP)
         bad = "kernel";
     else if (g->nt < CLG_GEMM_NT_DEFAULT || g->nt > CLG_GEMM_NT_DIRECT)
         bad = "nt";

@@ -19,7 +19,8 @@
  * products from 1024^3 up (2^26 multiply-adds on 8-wide devices) use the packed,
  * cache-blocked gemm_block (see use_block; tiles per native vector width: tile_params; A·Bᵀ
  * first transposes B into a ctx scratch buffer with gemm_transpose, see use_transpose),
- * smaller ones gemm_tiled_n, and for A·Bᵀ gemm_tiled_t (B strips transposed into local
+ * smaller ones gemm_tiled_n, for A·B on 16-wide devices gemm_tiled_p (B strips copied into
+ * local memory, see use_strip), and for A·Bᵀ gemm_tiled_t (B strips transposed into local
  * memory; gemm_tiled_k for tiles that are not whole 16-wide vectors).  CLBlast is never
  * the untuned default on CPU devices (on PoCL it compiles for ~12 s and runs at ~1/10 of
  * tiled); `clgrad tune` times it, and the tiled, simple and local paths, per shape class and
@@ -359,7 +360,7 @@ static int rows_per_item(const clg_ctx *ctx, const gemm_call *g, int tm, int tn,
  * cold build costs ~2-3 s more than gemm_tiled_n's, which `train mlp`'s first run would pay for
  * nothing (#17 counts cold starts).  Never on rusticl
  * (gemm_no_block): llvmpipe miscompiles gemm_block's k-block loop (wrong sums once K > KB).
- * The kernel option (CLGRAD_GEMM_KERNEL=block|tiled|tiled_k) forces it on or off elsewhere. */
+ * The kernel option (CLGRAD_GEMM_KERNEL=block|tiled|tiled_k|strip) forces it on or off elsewhere. */
 static int use_block(const clg_ctx *ctx, const gemm_call *g)
 {
     if (ctx->gemm_no_block)
@@ -370,13 +371,18 @@ static int use_block(const clg_ctx *ctx, const gemm_call *g)
     return fma >= (!g->ta && g->tb ? 8589934592.0 : narrow_vectors(ctx) ? 67108864.0 : 1073741824.0);
 }
 
+static int use_strip(const clg_ctx *ctx, const gemm_call *g, int tn);
+
 /* The tiled path's register tile for g and whether gemm_block runs it (then with its blocks
- * blk = MB, NB, KB): the one choice path_tiled and clg__gemm_tiled_choice make. */
+ * blk = MB, NB, KB): the one choice path_tiled and clg__gemm_tiled_choice make.  Where
+ * gemm_tiled_p runs A·B (use_strip), at every size: it keeps up with gemm_block (PoCL on an
+ * AVX-512 Xeon, two alternating rounds: 1024^3 7.9-8.1 vs 8.1 ms, 2048^3 64-65 vs 69-71 ms,
+ * 128x2048·2048x2048 4.1 vs 4.3-4.6 ms) and compiles ~1 s faster cold. */
 static int tiled_choice(clg_ctx *ctx, const gemm_call *g, int tile[3], int blk[3])
 {
     int t[3];
     tile_params(ctx, g, &tile[0], &tile[1], &tile[2]);
-    if (!use_block(ctx, g) || !block_params(ctx, &t[0], &t[1], &t[2], &blk[0], &blk[1], &blk[2]))
+    if (use_strip(ctx, g, tile[1] * tile[2]) || !use_block(ctx, g) || !block_params(ctx, &t[0], &t[1], &t[2], &blk[0], &blk[1], &blk[2]))
         return 0;
     memcpy(tile, t, sizeof t);
     return 1;
@@ -419,7 +425,8 @@ out:
     return st;
 }
 
-/* A·Bᵀ by transposing B first (path_transposed), then gemm_block's NN form, from 1024^3
+/* A·Bᵀ by transposing B first (path_transposed), then the NN form (gemm_block, or gemm_tiled_p
+ * on 16-wide devices), from 1024^3
  * multiply-adds (2048^3 on PoCL: 93 ms vs 106 ms with gemm_block's TB=1 packing, 177 ms
  * with gemm_tiled_t).  Below that the transpose (~0.03-0.1 ms and a launch of ~10 us on
  * PoCL for the MLP's B) costs more than gemm_tiled_t's in-kernel packing.  Never on
@@ -464,7 +471,24 @@ static int use_tiled_t(const clg_ctx *ctx, const gemm_call *g, int tn)
     return tiled_t_chunk(ctx, tn) > 0;
 }
 
-/* Register tiles down M per gemm_tiled_t work-item: all of M, unless there are fewer than
+/* A·B below gemm_block's size on devices with 16-wide vectors (AVX-512), N >= 32: gemm_tiled_p
+ * (gemm_tiled_t's B strips in local memory, copied straight) instead of gemm_tiled_n, whose
+ * loads of B's rows at a power-of-two stride share a few L1 sets (PoCL on an AVX-512 Xeon,
+ * bench_gemm, two alternating rounds: 128x784·784x256 0.30-0.38 -> 0.24 ms, 128x256·256x256
+ * 0.13-0.15 -> 0.10, 256x784·784x512 1.25-1.29 -> 0.73-0.78, 512^3 1.47-1.50 -> 0.89-0.99;
+ * A·Bᵀ at N < 32 and Aᵀ·B about even, so they keep gemm_tiled_n).  8-wide devices keep
+ * gemm_tiled_n below gemm_block's size: not measured there.  The kernel option strip forces it
+ * for every A·B whose tile is a whole number of 16-wide vectors; tiled forces gemm_tiled_n. */
+static int use_strip(const clg_ctx *ctx, const gemm_call *g, int tn)
+{
+    if (g->ta || g->tb || tiled_t_chunk(ctx, tn) <= 0)
+        return 0;
+    if (ctx->gemm.kernel)
+        return ctx->gemm.kernel == CLG_GEMM_KERNEL_STRIP;
+    return !narrow_vectors(ctx) && clg__gemm_class(g->ta, g->tb, g->N) == CLG_GEMM_CLASS_NN;
+}
+
+/* Register tiles down M per gemm_tiled_t (and gemm_tiled_p) work-item: all of M, unless there are fewer than
  * `per_cu` column strips per compute unit; then M is split so there are about that many
  * (each part packs its strip again).  The rm option overrides it. */
 static int strip_rows(const clg_ctx *ctx, const gemm_call *g, int tm, int tn, int per_cu)
@@ -517,6 +541,9 @@ static void tiled_variant(clg_ctx *ctx, const gemm_call *g, const char **family_
         int rm;
         if (use_tiled_t(ctx, g, vw * nv)) {
             kname = "gemm_tiled_t";
+            rm = strip_rows(ctx, g, tm, vw * nv, 8);
+        } else if (use_strip(ctx, g, vw * nv)) {
+            kname = "gemm_tiled_p";
             rm = strip_rows(ctx, g, tm, vw * nv, 8);
         } else {
             kname = tiled_n[g->ta][g->tb];

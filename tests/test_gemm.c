@@ -166,6 +166,20 @@ static void sweep_matmul_block(void **s)
     matmul_all("tiled", N_SHAPES, 0);
 }
 
+/* gemm_tiled_p (forced) with the default tiles, then with three tiles down M per work-item. */
+static void sweep_matmul_strip(void **s)
+{
+    (void)s;
+    gopt.kernel = CLG_GEMM_KERNEL_STRIP;
+    apply();
+    matmul_all("tiled", N_SHAPES, 1);
+    gopt.rm = 3;
+    apply();
+    SET3(tile, 8, 16, 1);
+    matmul_all("tiled", N_SHAPES, 0);
+    bmm_all("tiled");
+}
+
 static void sweep_bmm_block(void **s)
 {
     (void)s;
@@ -268,11 +282,13 @@ static void matmul_three(void)
         }
 }
 
-/* The unpacked kernels (gemm_tiled_n; gemm_tiled_t for A·Bᵀ) over the table on the cheap tiles,
- * then float16 vectors on three shapes (the sweep: every shape). */
+/* The unpacked kernels (gemm_tiled_n, forced: 16-wide devices take gemm_tiled_p for A·B;
+ * gemm_tiled_t for A·Bᵀ) over the table on the cheap tiles, then float16 vectors on three
+ * shapes (the sweep: every shape). */
 static void test_matmul_tiled(void **s)
 {
     (void)s;
+    gopt.kernel = CLG_GEMM_KERNEL_TILED;
     cheap_tiles(0);
     matmul_all("tiled", N_SHAPES, 1);
     cheap_tiles(1);
@@ -281,9 +297,28 @@ static void test_matmul_tiled(void **s)
     check_op_forward(tctx, &b, 3300);
 }
 
+/* gemm_tiled_p (forced: the default on 16-wide devices only) for every A·B of the table and of
+ * the others' gradients (the backward of A·Bᵀ accumulates dC·B), on the cheap tiles: partial
+ * strips (N = 5, 33, 65), several k-chunks (K = 1031), RM groups past M; then 2 rows x one
+ * float16 and a batch. */
+static void test_matmul_strip(void **s)
+{
+    (void)s;
+    gopt.kernel = CLG_GEMM_KERNEL_STRIP;
+    cheap_tiles(0);
+    matmul_all("tiled", N_SHAPES, 1);
+    cheap_tiles(1);
+    matmul_three();
+    for (int tb = 0; tb < 2; tb++) {
+        op_case b = bmm_case(3, 9, 17, 35, 0, tb);
+        check_op_forward(tctx, &b, 3500 + tb);
+        check_op_backward(tctx, &b, 3510 + tb);
+    }
+}
+
 /* The tuned register tiles as the default picks them (tile_params in src/gemm.c), one product
  * each (they compile slowly; the kernels' edge cases run on the cheap tiles above): 8,16,2 for nn
- * and tn at 7x33x40 (the product test_tuned_path and test_policy_fixed run on PoCL's default
+ * (gemm_tiled_p on 16-wide devices) and tn at 7x33x40 (the product test_tuned_path and test_policy_fixed run on PoCL's default
  * path), 12,16,2 where 12 rows pad M less (17x37x65), 16,16,1 for nt (gemm_tiled_t), 8,16,1 for
  * narrow N (7x33x5).  rusticl, whose default path is simple: 12,16,2 and 16,16,1 only. */
 static void test_matmul_defaults(void **s)
@@ -823,15 +858,20 @@ static void linear_all(uint64_t seed)
             }
 }
 
-/* On each of our kernels: gemm_tiled_n / gemm_tiled_t (cheap tiles), gemm_block (PoCL, with
- * several k-blocks), gemm_tiled_k, local and simple; CLBlast (no epilogue: bias_act after it)
+/* On each of our kernels: gemm_tiled_n / gemm_tiled_t and gemm_tiled_p (cheap tiles; the
+ * epilogue after several k-chunks at K = 1031), gemm_block (PoCL, with several k-blocks),
+ * gemm_tiled_k, local and simple; CLBlast (no epilogue: bias_act after it)
  * where it runs in the default suite. */
 static void test_linear(void **s)
 {
     (void)s;
+    gopt.kernel = CLG_GEMM_KERNEL_TILED;
     cheap_tiles(0);
     use_path("tiled");
     linear_all(8000);
+    gopt.kernel = CLG_GEMM_KERNEL_STRIP;
+    apply();
+    linear_all(8100);
     memset(&gopt, 0, sizeof gopt);
     if (!clg_test_is_rusticl()) {
         gopt.kernel = CLG_GEMM_KERNEL_BLOCK;
@@ -948,7 +988,7 @@ int main(int argc, char **argv)
     if (argc > 1 && !strcmp(argv[1], "--slow")) {
         g_slow = 1;
         const struct CMUnitTest sweeps[] = {
-            SWEEP(matmul_tiled), SWEEP(matmul_unpacked), SWEEP(matmul_block), SWEEP(bmm_block),
+            SWEEP(matmul_tiled), SWEEP(matmul_unpacked), SWEEP(matmul_strip), SWEEP(matmul_block), SWEEP(bmm_block),
             SWEEP(matmul_transpose), SWEEP(matmul_nt_kernels), SWEEP(bmm_tiled), SWEEP(offsets),
             cmocka_unit_test_teardown(test_clblast, teardown_path),
         };
@@ -956,6 +996,7 @@ int main(int argc, char **argv)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_matmul_tiled, teardown_path),
+        cmocka_unit_test_teardown(test_matmul_strip, teardown_path),
         cmocka_unit_test_teardown(test_matmul_defaults, teardown_path),
         cmocka_unit_test_teardown(test_matmul_block, teardown_path),
         cmocka_unit_test_teardown(test_bmm_block, teardown_path),

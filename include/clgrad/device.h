@@ -83,11 +83,14 @@ typedef enum clg_switch { CLG_SWITCH_DEFAULT = 0, CLG_SWITCH_ON, CLG_SWITCH_OFF 
 typedef enum clg_gemm_path {
     CLG_GEMM_PATH_DEFAULT = 0, CLG_GEMM_PATH_TILED, CLG_GEMM_PATH_LOCAL, CLG_GEMM_PATH_SIMPLE, CLG_GEMM_PATH_CLBLAST
 } clg_gemm_path;
-/* Kernel of the tiled path (CLGRAD_GEMM_KERNEL): DEFAULT picks by size (packed gemm_block from
- * 1024^3 multiply-adds, never on rusticl); BLOCK and TILED force packed / unpacked (outside
- * rusticl); TILED_K forces gemm_tiled_k for A·Bᵀ with K >= 64. */
+/* Kernel of the tiled path (CLGRAD_GEMM_KERNEL): DEFAULT picks by size and device (packed
+ * gemm_block from 1024^3 multiply-adds, never on rusticl; below it, A·B on 16-wide devices
+ * through B strips in local memory, gemm_tiled_p); BLOCK and TILED force packed / unpacked
+ * (outside rusticl; TILED: gemm_tiled_n for A·B); TILED_K forces gemm_tiled_k for A·Bᵀ with
+ * K >= 64; STRIP forces gemm_tiled_p for A·B where the tile is whole 16-wide vectors. */
 typedef enum clg_gemm_kernel {
-    CLG_GEMM_KERNEL_DEFAULT = 0, CLG_GEMM_KERNEL_BLOCK, CLG_GEMM_KERNEL_TILED, CLG_GEMM_KERNEL_TILED_K
+    CLG_GEMM_KERNEL_DEFAULT = 0, CLG_GEMM_KERNEL_BLOCK, CLG_GEMM_KERNEL_TILED, CLG_GEMM_KERNEL_TILED_K,
+    CLG_GEMM_KERNEL_STRIP
 } clg_gemm_kernel;
 /* A·Bᵀ on the tiled path (CLGRAD_GEMM_NT): through a transposed copy of B, or directly. */
 typedef enum clg_gemm_nt { CLG_GEMM_NT_DEFAULT = 0, CLG_GEMM_NT_TRANSPOSE, CLG_GEMM_NT_DIRECT } clg_gemm_nt;
