@@ -234,9 +234,14 @@ static const int *tuned(clg_ctx *ctx, int cls)
 }
 
 /* Register tiles of the unpacked kernels, for devices with 16-wide native float vectors
- * (AVX-512): 12,16,2 (24 float16 accumulators) for nn and tn (8,16,2 where fewer rows of C are
- * padded), 16,16,1 for nt (gemm_tiled_t; 12,16,2 was up to 8% slower there), 8,16,1 for narrow
- * N < 32 (more work-groups for the cores).  Narrower devices (AVX2: 16 ymm registers, which
+ * (AVX-512): 12,16,2 (24 float16 accumulators) for nn (8,16,2 where fewer rows of C are
+ * padded), 6,16,4 (24 too, 6 broadcasts per 4 vectors of B) for tn and nt, 8,16,1 for narrow
+ * N < 32 (more work-groups for the cores).  On an AVX-512 Xeon (PoCL, bench_gemm, medians of 3
+ * rounds) 6,16,4 against the earlier 12/8,16,2 for tn and 16,16,1 for nt: MLP dW
+ * 784x128ᵀ·128x256 0.29 -> 0.24 ms, MAE dW 784x256ᵀ·256x512 1.02 -> 0.83, MAE dX
+ * 256x784·(512x784)ᵀ 0.88 -> 0.71, 512^3 nt 1.18 -> 0.85, tn 1.33 -> 1.27 (nn stays: 6,16,4
+ * was 5-13% slower on the MLP's products); on an earlier AVX-512 host 12,16,2 had been up to 8%
+ * slower than 16,16,1 for nt.  Narrower devices (AVX2: 16 ymm registers, which
  * those tiles overflow) take 6,8,2 (12 float8 accumulators, the classic 6x16 AVX2 micro-tile)
  * for every class; on this AVX2 VM (PoCL) it made 512^3 59 -> 98 GFLOP/s, nt 128x256·(784x256)ᵀ
  * 56 -> 109 and 128x2048·(2048x2048)ᵀ 27 -> 122, and the MLP / MAE steps ~1.3x faster.  What
@@ -260,18 +265,21 @@ static int narrow_vectors(const clg_ctx *ctx)
 static void tile_params(clg_ctx *ctx, const gemm_call *g, int *tm, int *vw, int *nv)
 {
     int cls = clg__gemm_class(g->ta, g->tb, g->N);
-    int wide = cls == CLG_GEMM_CLASS_NN || cls == CLG_GEMM_CLASS_TN;
-    /* wide: 12 rows, or 8 where that pads M less (M = 128: 11 tiles of 12 compute 132 rows;
+    /* nn: 12 rows, or 8 where that pads M less (M = 128: 11 tiles of 12 compute 132 rows;
      * PoCL fwd 128x256·256x256 0.101 -> 0.098 ms, dW 256x128ᵀ·128x256 0.103 -> 0.097 ms) */
     int tm12 = (g->M + 11) / 12 * 12, tm8 = (g->M + 7) / 8 * 8;
     if (narrow_vectors(ctx)) {
         *tm = 6;
         *vw = 8;
         *nv = 2;
-    } else {
-        *tm = wide ? (tm8 < tm12 ? 8 : 12) : cls == CLG_GEMM_CLASS_NARROW ? 8 : 16;
+    } else if (cls == CLG_GEMM_CLASS_NN) {
+        *tm = tm8 < tm12 ? 8 : 12;
         *vw = 16;
-        *nv = wide ? 2 : 1;
+        *nv = 2;
+    } else {
+        *tm = cls == CLG_GEMM_CLASS_NARROW ? 8 : 6;
+        *vw = 16;
+        *nv = cls == CLG_GEMM_CLASS_NARROW ? 1 : 4;
     }
     const int *t = tuned(ctx, cls);
     if (t && t[1] == CLG_GEMM_PATH_TILED) {

@@ -317,10 +317,11 @@ static void test_matmul_strip(void **s)
 }
 
 /* The tuned register tiles as the default picks them (tile_params in src/gemm.c), one product
- * each (they compile slowly; the kernels' edge cases run on the cheap tiles above): 8,16,2 for nn
- * (gemm_tiled_p on 16-wide devices) and tn at 7x33x40 (the product test_tuned_path and test_policy_fixed run on PoCL's default
- * path), 12,16,2 where 12 rows pad M less (17x37x65), 16,16,1 for nt (gemm_tiled_t), 8,16,1 for
- * narrow N (7x33x5).  rusticl, whose default path is simple: 12,16,2 and 16,16,1 only. */
+ * each (they compile slowly; the kernels' edge cases run on the cheap tiles above), on a 16-wide
+ * device: 8,16,2 for nn (gemm_tiled_p) at 7x33x40, 12,16,2 where 12 rows pad M less (17x37x65),
+ * 6,16,4 for nt (gemm_tiled_t; 7x33x40, the product test_tuned_path and test_policy_fixed run on
+ * PoCL's default path) and tn, 8,16,1 for narrow N (7x33x5); an 8-wide one: 6,8,2 throughout.
+ * rusticl, whose default path is simple: the first two products only. */
 static void test_matmul_defaults(void **s)
 {
     (void)s;
@@ -601,8 +602,9 @@ enum { TUNE_NN = 0, TUNE_TN = 1 }; /* src/internal.h: CLG_GEMM_CLASS_NN, CLG_GEM
  * none, even malformed ones), while options set on the live ctx select the path and kernel. */
 /* The register tiles follow the device's native float width (clg_device_info.float_width):
  * 8-wide devices (AVX2) take 6,8,2 in every class and gemm_block from 2^26 multiply-adds; 16-wide
- * ones (AVX-512) the tiles tuned there.  The AVX-512 tiles ran 2-4x slow on an AVX2 host (their
- * accumulators spill); this pins the policy for both widths on a ctx without a tune file. */
+ * ones (AVX-512) the tiles tuned there, and gemm_block from 1024^3 except for A·B (gemm_tiled_p
+ * at every size).  The AVX-512 tiles ran 2-4x slow on an AVX2 host (their accumulators spill);
+ * this pins the policy for both widths on a ctx without a tune file. */
 static void test_tile_policy(void **s)
 {
     (void)s;
@@ -613,15 +615,18 @@ static void test_tile_policy(void **s)
     assert_clg_ok(clg_ctx_set_cache_dir(ctx, dir)); /* no gemm_tune.txt: the untuned defaults */
     static const struct {
         int ta, tb, M, N, K;
-        int w8[3], w16[3], packed8;
+        int w8[3], w16[3], packed8, packed16;
     } cases[] = {
-        { 0, 0, 128, 256, 784, { 6, 8, 2 }, { 8, 16, 2 }, 0 },   /* MLP forward, 25.7M */
-        { 1, 0, 784, 256, 128, { 6, 8, 2 }, { 8, 16, 2 }, 0 },   /* its dW (tn) */
-        { 0, 1, 128, 784, 256, { 6, 8, 2 }, { 16, 16, 1 }, 0 },  /* its dX (nt) */
-        { 0, 0, 128, 10, 256, { 6, 8, 2 }, { 8, 16, 1 }, 0 },    /* narrow N */
-        { 0, 0, 96, 256, 784, { 6, 8, 2 }, { 12, 16, 2 }, 0 },   /* 12 rows pad M no more than 8 */
-        { 0, 0, 256, 512, 784, { 6, 8, 2 }, { 8, 16, 2 }, 1 },   /* MAE forward, 102.8M: packed on 8-wide */
+        { 0, 0, 128, 256, 784, { 6, 8, 2 }, { 8, 16, 2 }, 0, 0 },   /* MLP forward, 25.7M */
+        { 1, 0, 784, 256, 128, { 6, 8, 2 }, { 6, 16, 4 }, 0, 0 },   /* its dW (tn) */
+        { 0, 1, 128, 784, 256, { 6, 8, 2 }, { 6, 16, 4 }, 0, 0 },   /* its dX (nt) */
+        { 0, 0, 128, 10, 256, { 6, 8, 2 }, { 8, 16, 1 }, 0, 0 },    /* narrow N */
+        { 0, 0, 96, 256, 784, { 6, 8, 2 }, { 12, 16, 2 }, 0, 0 },   /* 12 rows pad M no more than 8 */
+        { 0, 0, 256, 512, 784, { 6, 8, 2 }, { 8, 16, 2 }, 1, 0 },   /* MAE forward, 102.8M: packed on 8-wide */
+        { 0, 0, 1024, 1024, 1024, { 6, 8, 2 }, { 8, 16, 2 }, 1, 0 }, /* A·B: gemm_tiled_p on 16-wide */
+        { 1, 0, 1024, 1024, 1024, { 6, 8, 2 }, { 6, 16, 4 }, 1, 1 }, /* Aᵀ·B: packed on both */
     };
+    static const int block8[3] = { 6, 8, 2 }, block16[3] = { 16, 16, 1 }; /* gemm_block's tiles */
     for (int w = 8; w <= 16; w += 8) {
         ctx->info.float_width = (unsigned)w;
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -629,8 +634,8 @@ static void test_tile_policy(void **s)
                             .K = cases[i].K, .batch = 1 };
             int tile[3], packed;
             clg__gemm_tiled_choice(ctx, &g, tile, &packed);
-            const int *want = w == 8 ? cases[i].w8 : cases[i].w16;
-            int want_packed = w == 8 && cases[i].packed8 && !ctx->gemm_no_block;
+            int want_packed = (w == 8 ? cases[i].packed8 : cases[i].packed16) && !ctx->gemm_no_block;
+            const int *want = want_packed ? (w == 8 ? block8 : block16) : w == 8 ? cases[i].w8 : cases[i].w16;
             if (tile[0] != want[0] || tile[1] != want[1] || tile[2] != want[2] || packed != want_packed)
                 fail_msg("width %d, case %zu: tile %d,%d,%d packed %d, want %d,%d,%d packed %d", w, i, tile[0],
                          tile[1], tile[2], packed, want[0], want[1], want[2], want_packed);
