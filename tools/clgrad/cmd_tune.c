@@ -182,13 +182,15 @@ static int time_candidate(const clg_device_info *d, const clg_gemm_options *gemm
 static int tune_device(const clg_device_info *d, const sdata *data, int quick)
 {
     /* --quick: the vector widths of the untuned defaults (16, and the device's native width: 8
-     * on AVX2) and TM 6..16 */
-    static const int tms[] = { 4, 6, 8, 12, 16 }, vws[] = { 4, 8, 16 }, nvs[] = { 1, 2 };
-    int cand[30][3], nc = 0;
+     * on AVX2) and TM 6..16; 4 vectors per row only of float16 (6,16,4 is a default) */
+    static const int tms[] = { 4, 6, 8, 12, 16 }, vws[] = { 4, 8, 16 }, nvs[] = { 1, 2, 4 };
+    int cand[40][3], nc = 0;
     for (int i = 0; i < 5; i++)
         for (int j = 0; j < 3; j++)
-            for (int k = 0; k < 2; k++) {
+            for (int k = 0; k < 3; k++) {
                 if (quick && (tms[i] == 4 || (vws[j] != 16 && vws[j] != (int)d->float_width)))
+                    continue;
+                if (nvs[k] == 4 && vws[j] != 16)
                     continue;
                 cand[nc][0] = tms[i];
                 cand[nc][1] = vws[j];
@@ -221,10 +223,12 @@ static int tune_device(const clg_device_info *d, const sdata *data, int quick)
         for (int c = 0; c < N_CLASSES; c++) {
             if (bad[c])
                 continue;
-            /* the untuned defaults of src/gemm.c at these shapes (M = 128, 256, 784): nn, tn 8,16,2;
-             * nt 16,16,1; narrow 8,16,1 */
-            static const int dtm[N_CLASSES] = { 8, 8, 16, 8 }, dnv[N_CLASSES] = { 2, 2, 1, 1 };
-            if (cand[k][0] == dtm[c] && cand[k][1] == 16 && cand[k][2] == dnv[c])
+            /* the untuned defaults of src/gemm.c (tile_params) at these shapes (M = 128, 256, 784):
+             * 16-wide devices nn 8,16,2, tn and nt 6,16,4, narrow 8,16,1; narrower ones 6,8,2 */
+            static const int dtm[N_CLASSES] = { 8, 6, 6, 8 }, dnv[N_CLASSES] = { 2, 4, 4, 1 };
+            int w16 = d->float_width == 0 || d->float_width >= 16;
+            if (w16 ? cand[k][0] == dtm[c] && cand[k][1] == 16 && cand[k][2] == dnv[c]
+                    : cand[k][0] == 6 && cand[k][1] == 8 && cand[k][2] == 2)
                 deflt[c] = sum[c];
             if (best[c] < 0 || sum[c] < best[c]) {
                 best[c] = sum[c];
