@@ -451,21 +451,26 @@ static int use_transpose(const clg_ctx *ctx, const gemm_call *g)
     return (double)g->M * (double)g->N * (double)g->K >= 1073741824.0;
 }
 
-/* gemm_tiled_t's k-chunk for tile width tn on this device, or 0 where it has none (tn not a
- * whole number of 16-wide vectors, or no chunk fits in local memory).  The gemm_tiled program
- * of a tile size is built with it (-DGEMM_KC; 0 leaves gemm_tiled_t out). */
+/* gemm_tiled_t's and gemm_tiled_p's k-chunk for tile width tn on this device, or 0 where it has
+ * none (tn not a whole number of 16-wide vectors, or no chunk fits in local memory): 2048 floats
+ * on 16-wide devices, 512 on narrower ones, halved until the strip fits in local memory.  Each
+ * chunk after the first reads and writes C's tiles again; on an AVX-512 Xeon (PoCL, bench_gemm,
+ * 2 rounds) KC 512 -> 2048 took A·B 2048^3 from 66-68 to 55-57 ms, 1024^3 7.9-8.1 -> 7.2-7.4,
+ * 512x2048·2048x512 3.8-3.9 -> 3.5-3.6, A·Bᵀ 256x4096·(256x4096)ᵀ 2.2-2.3 -> 2.0-2.1 (4096 was
+ * no better); KC 256 was slower than 512 (1024^3: 9.9 ms).  The gemm_tiled program of a tile
+ * size is built with it (-DGEMM_KC; 0 leaves gemm_tiled_t and gemm_tiled_p out). */
 static int tiled_t_chunk(const clg_ctx *ctx, int tn)
 {
     if (tn % 16)
         return 0;
-    int kc = 512;
+    int kc = narrow_vectors(ctx) ? 512 : 2048;
     while (kc > 16 && (uint64_t)kc * (uint64_t)tn * 4 > ctx->info.local_mem)
         kc /= 2;
     return (uint64_t)kc * (uint64_t)tn * 4 <= ctx->info.local_mem ? kc : 0;
 }
 
 /* A·Bᵀ below gemm_block's size: gemm_tiled_t (B strips transposed into local memory, then
- * gemm_tiled_n's tile; k-chunks KC = 512 floats, halved until the strip fits in local
+ * gemm_tiled_n's tile, over k-chunks of tiled_t_chunk's size, while the strip fits in local
  * memory) when the tile is a whole number of 16-wide vectors; else gemm_tiled_k (K >= 4
  * vectors) or gemm_tiled_n gathering B.  Measured on PoCL against gemm_tiled_k:
  * 256x128·128x512ᵀ 0.27 -> 0.20 ms, 512^3 1.40 -> 1.25 ms, K = 10: 0.03 -> 0.026 ms.

@@ -14,10 +14,11 @@
 /* The sweep_* tests (suite "slow", `test_gemm --slow`) run every tile configuration over this
  * table; the quick tests (default suite) fewer, see below.
  * (M, K, N) of op(A)·op(B): 1, 7, 33 and >1000 along each axis, full register tiles (8x32,
- * 4x4 with K a multiple of 16) and partial ones. */
+ * 4x4 with K a multiple of 16) and partial ones; K = 1031 and 4500: several k-chunks of
+ * gemm_tiled_t and gemm_tiled_p (512 floats on 8-wide devices, 2048 on 16-wide ones). */
 static const int shapes[][3] = {
     { 1, 1, 1 }, { 7, 33, 5 }, { 33, 7, 33 }, { 3, 1031, 5 }, { 1031, 3, 2 }, { 2, 3, 1031 },
-    { 24, 20, 96 }, { 8, 48, 12 }, { 17, 37, 65 },
+    { 24, 20, 96 }, { 8, 48, 12 }, { 17, 37, 65 }, { 5, 4500, 37 },
 };
 #define N_SHAPES (sizeof shapes / sizeof shapes[0])
 
@@ -235,7 +236,7 @@ static void sweep_matmul_transpose(void **s) { (void)s; transpose_run(0); }
 
 /* The A·Bᵀ kernels side by side: gemm_tiled_k (forced; the default picks gemm_tiled_t
  * for whole 16-wide tiles), gemm_tiled_t with two vectors per row and several k-chunks
- * (K = 1031), and with register tiles down M split over work-items. */
+ * (K = 1031, 4500), and with register tiles down M split over work-items. */
 static void sweep_matmul_nt_kernels(void **s)
 {
     (void)s;
@@ -299,7 +300,7 @@ static void test_matmul_tiled(void **s)
 
 /* gemm_tiled_p (forced: the default on 16-wide devices only) for every A·B of the table and of
  * the others' gradients (the backward of A·Bᵀ accumulates dC·B), on the cheap tiles: partial
- * strips (N = 5, 33, 65), several k-chunks (K = 1031), RM groups past M; then 2 rows x one
+ * strips (N = 5, 33, 37, 65), several k-chunks (K = 1031, 4500), RM groups past M; then 2 rows x one
  * float16 and a batch. */
 static void test_matmul_strip(void **s)
 {
@@ -846,15 +847,15 @@ static op_case lin_case(int M, int K, int N, int ta, int tb, int act)
     return c;
 }
 
-/* Every activation and transpose on four shapes of the table (K = 1031: several of gemm_tiled_t's
- * k-chunks, the epilogue on the last), backward on two. */
+/* Every activation and transpose on five shapes of the table (K = 1031 and 4500: several of
+ * gemm_tiled_t's and gemm_tiled_p's k-chunks, the epilogue on the last), backward on two. */
 static void linear_all(uint64_t seed)
 {
-    static const size_t pick[] = { 1, 2, 3, 8 };
+    static const size_t pick[] = { 1, 2, 3, 8, 9 };
     static const int acts[] = { CLG_ACT_NONE, CLG_ACT_RELU, CLG_ACT_TANH, CLG_ACT_SIGMOID };
     for (int a = 0; a < 4; a++)
         for (int t = 0; t < 4; t++)
-            for (size_t i = 0; i < 4; i++) {
+            for (size_t i = 0; i < sizeof pick / sizeof pick[0]; i++) {
                 const int *sh = shapes[pick[i]];
                 op_case c = lin_case(sh[0], sh[1], sh[2], t & 1, t >> 1, acts[a]);
                 check_op_forward(tctx, &c, seed + 100 * a + 10 * i + t);
@@ -864,7 +865,7 @@ static void linear_all(uint64_t seed)
 }
 
 /* On each of our kernels: gemm_tiled_n / gemm_tiled_t and gemm_tiled_p (cheap tiles; the
- * epilogue after several k-chunks at K = 1031), gemm_block (PoCL, with several k-blocks),
+ * epilogue after several k-chunks at K = 1031 and 4500), gemm_block (PoCL, with several k-blocks),
  * gemm_tiled_k, local and simple; CLBlast (no epilogue: bias_act after it)
  * where it runs in the default suite. */
 static void test_linear(void **s)
