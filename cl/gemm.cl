@@ -337,7 +337,7 @@ __attribute__((always_inline)) inline void tiled_n_tile(__global const float *A,
             #pragma unroll
             for (int v = 0; v < GEMM_NV; v++) {
                 float tmp[GEMM_VW];
-                #pragma unroll
+                #pragma unroll 1
                 for (int e = 0; e < GEMM_VW; e++) {
                     int j = j0 + v * GEMM_VW + e;
                     tmp[e] = j < N ? (tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j]) : 0.0f;
