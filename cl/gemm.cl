@@ -350,23 +350,38 @@ __attribute__((always_inline)) inline void tiled_n_tile(__global const float *A,
     GEMM_STORE_TILE(i0, j0, beta, ep)
 }
 
+/* GEMM_KSET: which of a tile size's six kernels its program holds (gemm.c's tile_kset: those the
+ * ctx's policy can launch at that tile; each kernel costs PoCL's front end ~0.01-0.03 s cold). */
+#ifndef GEMM_KSET
+#define GEMM_KSET 63
+#endif
+#define GEMM_HAS(bit) ((GEMM_KSET) & (bit))
+
 #if !defined(GEMM_ONE) || defined(GEMM_ONE_gemm_tiled)
+#if GEMM_HAS(1)
 __kernel void gemm_tiled_n(GEMM_ARGS)
 {
     GEMM_RM_LOOP(tiled_n_tile, GEMM_TN, 0, 0)
 }
+#endif
+#if GEMM_HAS(2)
 __kernel void gemm_tiled_n_ta(GEMM_ARGS)
 {
     GEMM_RM_LOOP(tiled_n_tile, GEMM_TN, 1, 0)
 }
+#endif
+#if GEMM_HAS(4)
 __kernel void gemm_tiled_n_tb(GEMM_ARGS)
 {
     GEMM_RM_LOOP(tiled_n_tile, GEMM_TN, 0, 1)
 }
+#endif
+#if GEMM_HAS(8)
 __kernel void gemm_tiled_n_tatb(GEMM_ARGS)
 {
     GEMM_RM_LOOP(tiled_n_tile, GEMM_TN, 1, 1)
 }
+#endif
 #endif
 
 inline float gemm_hsum(VT v)
@@ -745,6 +760,10 @@ __attribute__((always_inline)) inline void tiled_strip(__global const float *A, 
         tiled_strip(A + ao + (size_t)z * sa, lda, B + bo + (size_t)z * sb, ldb, C + co + (size_t)z * sc, ldc, \
                     M, N, K, alpha, beta, bias + bias_o, ep, Bp, TB);            \
     }
+#if GEMM_HAS(16)
 GEMM_STRIP_KERNEL(gemm_tiled_t, 1)
+#endif
+#if GEMM_HAS(32)
 GEMM_STRIP_KERNEL(gemm_tiled_p, 0)
+#endif
 #endif

@@ -517,6 +517,49 @@ static int strip_rows(const clg_ctx *ctx, const gemm_call *g, int tm, int tn, in
     return (int)((tiles_m + parts - 1) / parts);
 }
 
+/* The gemm_tiled program's kernels as GEMM_KSET bits (cl/gemm.cl): gemm_tiled_n, _ta, _tb, _tatb,
+ * gemm_tiled_t, gemm_tiled_p. */
+enum { KSET_N = 1, KSET_T = 16, KSET_P = 32 };
+
+/* The gemm_tiled program's kernel that path_tiled launches for g at `tile` (tiled_choice's, not
+ * packed), as its GEMM_KSET bit; 0 where g takes another family (gemm_block, gemm_tiled_k). */
+static int tiled_kernel_bit(clg_ctx *ctx, const gemm_call *g, const int tile[3], int packed)
+{
+    int vw = tile[1], tn = tile[1] * tile[2];
+    if (packed)
+        return 0;
+    if (use_tiled_t(ctx, g, tn))
+        return KSET_T;
+    if (!g->ta && g->tb && g->K >= 4 * vw)
+        return 0; /* gemm_tiled_k */
+    if (use_strip(ctx, g, tn))
+        return KSET_P;
+    return KSET_N << (g->ta + 2 * g->tb);
+}
+
+/* The kernels a tile size's gemm_tiled program holds: those this ctx's policy can launch at that
+ * tile, found by asking it for every transposition, M (8 and 12 rows: gemm_tiled_n's two tile
+ * heights), N (narrow and not) and K (short and long: gemm_tiled_n_tb or gemm_tiled_k).  Each
+ * kernel costs PoCL's front end ~0.01-0.03 s in a cold build: on an AVX-512 Xeon the MLP's three
+ * tile programs took 0.25 / 0.30 / 0.22 s with all six kernels and 0.19 / 0.24 / 0.21 s with
+ * theirs (the 8,16,2 one holds gemm_tiled_p alone there). */
+static int tile_kset(clg_ctx *ctx, const int tile[3])
+{
+    static const int ms[2] = { 8, 12 }, ns[2] = { 8, 64 }, ks[2] = { 8, 4096 };
+    int set = 0;
+    for (int i = 0; i < 32; i++) {
+        gemm_call g = { .ta = i & 1, .tb = (i >> 1) & 1, .M = ms[(i >> 2) & 1], .N = ns[(i >> 3) & 1],
+                        .K = ks[(i >> 4) & 1], .batch = 1 };
+        int t[3], blk[3] = { 0, 0, 0 };
+        int packed = tiled_choice(ctx, &g, t, blk);
+        if (!packed && t[0] == tile[0] && t[1] == tile[1] && t[2] == tile[2])
+            set |= tiled_kernel_bit(ctx, &g, t, packed);
+    }
+    return set;
+}
+
+int clg__gemm_tile_kset(clg_ctx *ctx, const int tile[3]) { return tile_kset(ctx, tile); }
+
 /* The gemm.cl kernel of path_tiled for g (but the transposed path's): its family, name, defines
  * (defs: 200 bytes) and global size. */
 static void tiled_variant(clg_ctx *ctx, const gemm_call *g, const char **family_out, const char **kname_out,
@@ -544,12 +587,13 @@ static void tiled_variant(clg_ctx *ctx, const gemm_call *g, const char **family_
         gs[0] = (size_t)(g->N + tnk - 1) / (size_t)tnk;
         gs[1] = (size_t)(g->M + tmk * rm - 1) / (size_t)(tmk * rm);
     } else {
-        /* gemm_tiled_t or a gemm_tiled_n: one program per tile size (RM is read back from the
-         * launch's global size, the transposes are the kernel's name) */
+        /* gemm_tiled_t, _p or a gemm_tiled_n: one program per tile size (RM is read back from
+         * the launch's global size, the transposes are the kernel's name) with the kernels the
+         * policy can launch at this tile (g's own among them, whatever tile_kset found) */
         static const char *const tiled_n[2][2] = { { "gemm_tiled_n", "gemm_tiled_n_tb" },
                                                    { "gemm_tiled_n_ta", "gemm_tiled_n_tatb" } };
-        snprintf(defs, 200, "-DGEMM_TM=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_KC=%d", tm, vw, nv,
-                 tiled_t_chunk(ctx, vw * nv));
+        snprintf(defs, 200, "-DGEMM_TM=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_KC=%d -DGEMM_KSET=%d", tm, vw, nv,
+                 tiled_t_chunk(ctx, vw * nv), tile_kset(ctx, tile) | tiled_kernel_bit(ctx, g, tile, 0));
         family = "gemm_tiled";
         int rm;
         if (use_tiled_t(ctx, g, vw * nv)) {

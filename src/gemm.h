@@ -29,6 +29,9 @@ clg_status clg__gemm_run(clg_ctx *ctx, gemm_call *g);
  * register tile (TM, VW, NV) and whether the packed gemm_block runs it (for the tile policy's
  * tests). */
 void clg__gemm_tiled_choice(clg_ctx *ctx, const gemm_call *g, int tile[3], int *packed);
+/* The kernels the gemm_tiled program of `tile` holds on this ctx, as cl/gemm.cl's GEMM_KSET bits
+ * (1, 2, 4, 8: gemm_tiled_n, _ta, _tb, _tatb; 16 gemm_tiled_t; 32 gemm_tiled_p). */
+int clg__gemm_tile_kset(clg_ctx *ctx, const int tile[3]);
 /* Bytes of scratch (one slot) clg__gemm_run takes for g: B transposed when that form is chosen. */
 size_t clg__gemm_scratch(const clg_ctx *ctx, const gemm_call *g);
 

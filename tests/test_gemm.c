@@ -605,7 +605,8 @@ enum { TUNE_NN = 0, TUNE_TN = 1 }; /* src/internal.h: CLG_GEMM_CLASS_NN, CLG_GEM
  * 8-wide devices (AVX2) take 6,8,2 in every class and gemm_block from 2^26 multiply-adds; 16-wide
  * ones (AVX-512) the tiles tuned there, and gemm_block from 1024^3 except for A·B (gemm_tiled_p
  * at every size).  The AVX-512 tiles ran 2-4x slow on an AVX2 host (their accumulators spill);
- * this pins the policy for both widths on a ctx without a tune file. */
+ * this pins the policy for both widths on a ctx without a tune file, and the kernels each tile's
+ * program holds (GEMM_KSET: only those the policy launches at that tile). */
 static void test_tile_policy(void **s)
 {
     (void)s;
@@ -641,6 +642,17 @@ static void test_tile_policy(void **s)
                 fail_msg("width %d, case %zu: tile %d,%d,%d packed %d, want %d,%d,%d packed %d", w, i, tile[0],
                          tile[1], tile[2], packed, want[0], want[1], want[2], want_packed);
         }
+        /* 16 wide: 8,16,2 and 12,16,2 serve A·B alone (gemm_tiled_p); 6,16,4 Aᵀ·B, Aᵀ·Bᵀ and A·Bᵀ
+         * (gemm_tiled_n_ta, _tatb, gemm_tiled_t); narrow N's 8,16,1 every transposition but the
+         * strip; 8 wide: 6,8,2 serves all (no strip); a tile no class takes, nothing */
+        static const struct { int w, tile[3], kset; } ks[] = {
+            { 16, { 8, 16, 2 }, 32 }, { 16, { 12, 16, 2 }, 32 }, { 16, { 6, 16, 4 }, 2 | 8 | 16 },
+            { 16, { 8, 16, 1 }, 1 | 2 | 8 | 16 }, { 16, { 5, 16, 1 }, 0 }, { 8, { 6, 8, 2 }, 1 | 2 | 8 | 16 },
+        };
+        for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
+            if (ks[i].w == w && clg__gemm_tile_kset(ctx, ks[i].tile) != ks[i].kset)
+                fail_msg("width %d, tile %d,%d,%d: kernel set %d, want %d", w, ks[i].tile[0], ks[i].tile[1],
+                         ks[i].tile[2], clg__gemm_tile_kset(ctx, ks[i].tile), ks[i].kset);
     }
     clg_ctx_destroy(ctx);
     assert_int_equal(rmdir(dir), 0);
