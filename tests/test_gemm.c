@@ -283,33 +283,35 @@ static void matmul_three(void)
         }
 }
 
+/* The table on the cheap tiles with kernel option k, then float16 vectors on three shapes. */
+static void cheap_tiles_run(clg_gemm_kernel k)
+{
+    gopt.kernel = k;
+    cheap_tiles(0);
+    matmul_all("tiled", N_SHAPES, 1);
+    cheap_tiles(1);
+    matmul_three();
+}
+
 /* The unpacked kernels (gemm_tiled_n, forced: 16-wide devices take gemm_tiled_p for A·B;
  * gemm_tiled_t for A·Bᵀ) over the table on the cheap tiles, then float16 vectors on three
  * shapes (the sweep: every shape). */
 static void test_matmul_tiled(void **s)
 {
     (void)s;
-    gopt.kernel = CLG_GEMM_KERNEL_TILED;
-    cheap_tiles(0);
-    matmul_all("tiled", N_SHAPES, 1);
-    cheap_tiles(1);
-    matmul_three();
+    cheap_tiles_run(CLG_GEMM_KERNEL_TILED);
     op_case b = bmm_case(3, 9, 17, 35, 0, 1);
     check_op_forward(tctx, &b, 3300);
 }
 
 /* gemm_tiled_p (forced: the default on 16-wide devices only) for every A·B of the table and of
  * the others' gradients (the backward of A·Bᵀ accumulates dC·B), on the cheap tiles: partial
- * strips (N = 5, 33, 37, 65), several k-chunks (K = 1031, 4500), RM groups past M; then 2 rows x one
- * float16 and a batch. */
+ * strips (N = 5, 33, 37, 65), several k-chunks (K = 1031, 4500), RM groups past M; then 2 rows
+ * x one float16 and a batch. */
 static void test_matmul_strip(void **s)
 {
     (void)s;
-    gopt.kernel = CLG_GEMM_KERNEL_STRIP;
-    cheap_tiles(0);
-    matmul_all("tiled", N_SHAPES, 1);
-    cheap_tiles(1);
-    matmul_three();
+    cheap_tiles_run(CLG_GEMM_KERNEL_STRIP);
     for (int tb = 0; tb < 2; tb++) {
         op_case b = bmm_case(3, 9, 17, 35, 0, tb);
         check_op_forward(tctx, &b, 3500 + tb);
