@@ -13,8 +13,9 @@
  * _ta, _tb, _tatb), so that one program serves every product of a tile size.
  * Built with -DGEMM_ONE -DGEMM_ONE_<kernel> (gemm.c's variant programs), the file compiles
  * that one kernel only, or with -DGEMM_ONE_gemm_tiled the four gemm_tiled_n, gemm_tiled_t and
- * gemm_tiled_p (one program per tile size: a cold start builds it once, ~0.2 s on PoCL, where each
- * variant cost a build); without GEMM_ONE, every kernel (clg_ctx_build_all). */
+ * gemm_tiled_p, those of them that GEMM_KSET names (one program per tile size: a cold start
+ * builds it once, ~0.2 s on PoCL, where each variant cost a build); without GEMM_ONE, every
+ * kernel (clg_ctx_build_all). */
 
 #ifndef GEMM_TA
 #define GEMM_TA 0
@@ -351,7 +352,7 @@ __attribute__((always_inline)) inline void tiled_n_tile(__global const float *A,
 }
 
 /* GEMM_KSET: which of a tile size's six kernels its program holds (gemm.c's tile_kset: those the
- * ctx's policy can launch at that tile; each kernel costs PoCL's front end ~0.01-0.03 s cold). */
+ * ctx's policy can launch at that tile; each kernel costs PoCL's front end ~0.01-0.02 s cold). */
 #ifndef GEMM_KSET
 #define GEMM_KSET 63
 #endif

@@ -390,7 +390,8 @@ static int tiled_choice(clg_ctx *ctx, const gemm_call *g, int tile[3], int blk[3
 {
     int t[3];
     tile_params(ctx, g, &tile[0], &tile[1], &tile[2]);
-    if (use_strip(ctx, g, tile[1] * tile[2]) || !use_block(ctx, g) || !block_params(ctx, &t[0], &t[1], &t[2], &blk[0], &blk[1], &blk[2]))
+    if (use_strip(ctx, g, tile[1] * tile[2]) || !use_block(ctx, g) ||
+        !block_params(ctx, &t[0], &t[1], &t[2], &blk[0], &blk[1], &blk[2]))
         return 0;
     memcpy(tile, t, sizeof t);
     return 1;
@@ -489,7 +490,8 @@ static int use_tiled_t(const clg_ctx *ctx, const gemm_call *g, int tn)
  * loads of B's rows at a power-of-two stride share a few L1 sets (PoCL on an AVX-512 Xeon,
  * bench_gemm, two alternating rounds: 128x784·784x256 0.30-0.38 -> 0.24 ms, 128x256·256x256
  * 0.13-0.15 -> 0.10, 256x784·784x512 1.25-1.29 -> 0.73-0.78, 512^3 1.47-1.50 -> 0.89-0.99;
- * A·Bᵀ at N < 32 and Aᵀ·B about even, so they keep gemm_tiled_n).  8-wide devices keep
+ * A·B at N < 32 was slower through it, 128x256·256x10 0.04 -> 0.06-0.08 ms, and Aᵀ·B about
+ * even, so they keep gemm_tiled_n).  8-wide devices keep
  * gemm_tiled_n below gemm_block's size: not measured there.  The kernel option strip forces it
  * for every A·B whose tile is a whole number of 16-wide vectors; tiled forces gemm_tiled_n. */
 static int use_strip(const clg_ctx *ctx, const gemm_call *g, int tn)
@@ -501,9 +503,9 @@ static int use_strip(const clg_ctx *ctx, const gemm_call *g, int tn)
     return !narrow_vectors(ctx) && clg__gemm_class(g->ta, g->tb, g->N) == CLG_GEMM_CLASS_NN;
 }
 
-/* Register tiles down M per gemm_tiled_t (and gemm_tiled_p) work-item: all of M, unless there are fewer than
- * `per_cu` column strips per compute unit; then M is split so there are about that many
- * (each part packs its strip again).  The rm option overrides it. */
+/* Register tiles down M per gemm_tiled_t (and gemm_tiled_p) work-item: all of M, unless there
+ * are fewer than `per_cu` column strips per compute unit; then M is split so there are about
+ * that many (each part packs its strip again).  The rm option overrides it. */
 static int strip_rows(const clg_ctx *ctx, const gemm_call *g, int tm, int tn, int per_cu)
 {
     int tiles_m = (g->M + tm - 1) / tm, v = ctx->gemm.rm;
@@ -540,7 +542,7 @@ static int tiled_kernel_bit(clg_ctx *ctx, const gemm_call *g, const int tile[3],
 /* The kernels a tile size's gemm_tiled program holds: those this ctx's policy can launch at that
  * tile, found by asking it for every transposition, M (8 and 12 rows: gemm_tiled_n's two tile
  * heights), N (narrow and not) and K (short and long: gemm_tiled_n_tb or gemm_tiled_k).  Each
- * kernel costs PoCL's front end ~0.01-0.03 s in a cold build: on an AVX-512 Xeon the MLP's three
+ * kernel costs PoCL's front end ~0.01-0.02 s in a cold build: on an AVX-512 Xeon the MLP's three
  * tile programs took 0.25 / 0.30 / 0.22 s with all six kernels and 0.19 / 0.24 / 0.21 s with
  * theirs (the 8,16,2 one holds gemm_tiled_p alone there). */
 static int tile_kset(clg_ctx *ctx, const int tile[3])
