@@ -18,7 +18,8 @@
  * a device, the default falls back to local for the rest of the ctx).  Within tiled,
  * products from 1024^3 up (2^26 multiply-adds on 8-wide devices) use the packed,
  * cache-blocked gemm_block (see use_block; tiles per native vector width: tile_params; A·Bᵀ
- * first transposes B into a ctx scratch buffer with gemm_transpose, see use_transpose),
+ * first transposes B into a ctx scratch buffer with gemm_transpose, and on 16-wide devices Aᵀ·B
+ * its A, see use_transpose),
  * smaller ones gemm_tiled_n, for A·B on 16-wide devices gemm_tiled_p (B strips copied into
  * local memory, see use_strip), and for A·Bᵀ gemm_tiled_t (B strips transposed into local
  * memory; gemm_tiled_k for tiles that are not whole 16-wide vectors).  CLBlast is never
@@ -403,31 +404,42 @@ void clg__gemm_tiled_choice(clg_ctx *ctx, const gemm_call *g, int tile[3], int *
     *packed = tiled_choice(ctx, g, tile, blk);
 }
 
-/* A·Bᵀ through a transposed copy of B (see use_transpose): B[z] ([N,K], row length ldb)
- * becomes a contiguous [K,N] per batch in a scratch slot (the op's scratch function reports it,
+/* A·Bᵀ or Aᵀ·B through a transposed copy of its transposed operand (see use_transpose): B[z]
+ * ([N,K], row length ldb) becomes a contiguous [K,N], or A[z] ([K,M], row length lda) a
+ * contiguous [M,K], per batch in a scratch slot (the op's scratch function reports it,
  * gemm_scratch), then the product runs as A·B. */
 static clg_status path_tiled(clg_ctx *ctx, const gemm_call *g);
 
 static clg_status path_transposed(clg_ctx *ctx, const gemm_call *g)
 {
+    int ta = g->ta, rows = ta ? g->K : g->N, cols = ta ? g->M : g->K;
     int mark = clg__scratch_mark(ctx);
-    cl_mem bt = NULL;
+    cl_mem tr = NULL;
     cl_kernel k;
-    clg_status st = clg__scratch_mem(ctx, (size_t)g->K * (size_t)g->N * (size_t)g->batch * sizeof(float), &bt,
-                                     "gemm (B transposed)");
+    clg_status st = clg__scratch_mem(ctx, (size_t)rows * (size_t)cols * (size_t)g->batch * sizeof(float), &tr,
+                                     ta ? "gemm (A transposed)" : "gemm (B transposed)");
     if (st || (st = variant_kernel(ctx, "gemm_transpose", "gemm_transpose", "", &k)))
         goto out;
-    clg_karg args[7] = { KMEM(g->b), KINT(g->bo), KINT(g->ldb), KINT(g->sb), KMEM(bt), KINT(g->N), KINT(g->K) };
-    size_t gs[3] = { (size_t)(g->K + 15) / 16, (size_t)(g->N + 15) / 16, (size_t)g->batch };
+    clg_karg args[7] = { KMEM(ta ? g->a : g->b), KINT(ta ? g->ao : g->bo), KINT(ta ? g->lda : g->ldb),
+                         KINT(ta ? g->sa : g->sb), KMEM(tr), KINT(rows), KINT(cols) };
+    size_t gs[3] = { (size_t)(cols + 15) / 16, (size_t)(rows + 15) / 16, (size_t)g->batch };
     size_t ls[3] = { 1, 1, 1 };
     if ((st = run_kernel(ctx, k, "gemm_transpose", args, 7, gs, ls)))
         goto out;
     gemm_call t = *g;
-    t.tb = 0;
-    t.b = bt;
-    t.bo = 0;
-    t.ldb = g->N;
-    t.sb = g->K * g->N;
+    if (ta) {
+        t.ta = 0;
+        t.a = tr;
+        t.ao = 0;
+        t.lda = g->K;
+        t.sa = g->M * g->K;
+    } else {
+        t.tb = 0;
+        t.b = tr;
+        t.bo = 0;
+        t.ldb = g->N;
+        t.sb = g->K * g->N;
+    }
     st = path_tiled(ctx, &t);
 out:
     clg__scratch_pop(ctx, mark);
@@ -439,15 +451,18 @@ out:
  * multiply-adds (2048^3 on PoCL: 93 ms vs 106 ms with gemm_block's TB=1 packing, 177 ms
  * with gemm_tiled_t).  Below that the transpose (~0.03-0.1 ms and a launch of ~10 us on
  * PoCL for the MLP's B) costs more than gemm_tiled_t's in-kernel packing.  Never on
- * rusticl (its NN form would be gemm_block).  The nt option (CLGRAD_GEMM_NT=transpose|direct)
- * forces it. */
+ * rusticl (its NN form would be gemm_block).  Aᵀ·B likewise on 16-wide devices under the
+ * default kernel policy, where its NN form is gemm_tiled_p: from 1024^3 (PoCL on an AVX-512
+ * Xeon: gemm_block took 1024^3 11.3 ms, 2048^3 103-108, 4096x128ᵀ·128x4096 37 ms, against
+ * 7.2, 55 and 25.5 for the NN form; the transpose adds ~2-5%).  The nt option
+ * (CLGRAD_GEMM_NT=transpose|direct) forces it on or off for both. */
 static int use_transpose(const clg_ctx *ctx, const gemm_call *g)
 {
-    if (g->ta || !g->tb)
+    if (g->ta == g->tb)
         return 0;
     if (ctx->gemm.nt)
         return ctx->gemm.nt == CLG_GEMM_NT_TRANSPOSE;
-    if (ctx->gemm_no_block)
+    if (ctx->gemm_no_block || (g->ta && (narrow_vectors(ctx) || ctx->gemm.kernel)))
         return 0;
     return (double)g->M * (double)g->N * (double)g->K >= 1073741824.0;
 }
@@ -859,5 +874,7 @@ static clg_status run_path(clg_ctx *ctx, gemm_call *g)
 
 size_t clg__gemm_scratch(const clg_ctx *ctx, const gemm_call *g)
 {
-    return use_transpose(ctx, g) ? (size_t)g->K * (size_t)g->N * (size_t)g->batch * sizeof(float) : 0;
+    if (!use_transpose(ctx, g))
+        return 0;
+    return (size_t)g->K * (size_t)(g->ta ? g->M : g->N) * (size_t)g->batch * sizeof(float);
 }

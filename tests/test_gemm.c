@@ -192,44 +192,50 @@ static void sweep_bmm_block(void **s)
     bmm_all("tiled");
 }
 
-/* A·Bᵀ only (trans 0/1) over the shape table: forward, and backward with accumulate
- * (beta = 1) on a subset. */
-static void matmul_nt(size_t n_shapes, int backward)
+/* One transposed operand (ta 0: A·Bᵀ, 1: Aᵀ·B) over the shape table: forward, and backward with
+ * accumulate (beta = 1) on a subset. */
+static void matmul_tr(int ta, size_t n_shapes, int backward)
 {
     use_path("tiled");
     for (size_t i = 0; i < n_shapes; i++) {
-        op_case c = mm_case(shapes[i][0], shapes[i][1], shapes[i][2], 0, 1);
-        check_op_forward(tctx, &c, 5000 + 10 * i);
+        op_case c = mm_case(shapes[i][0], shapes[i][1], shapes[i][2], ta, !ta);
+        check_op_forward(tctx, &c, 5000 + 1000 * (uint64_t)ta + 10 * i);
         if (backward && (i == 2 || i == 8))
-            check_op_backward(tctx, &c, 5100 + 10 * i);
+            check_op_backward(tctx, &c, 5100 + 1000 * (uint64_t)ta + 10 * i);
     }
 }
 
-/* A·Bᵀ through a transposed copy of B in the ctx's scratch buffer (PoCL's default from
- * 1024^3 on): every table shape (1, 7, 33, 1031 along M, K and N; the scratch grows and is
- * reused), batches, and the NN form on both gemm_block and the unpacked kernel. */
+/* A·Bᵀ and Aᵀ·B through a transposed copy of B or A in the ctx's scratch buffer (PoCL's default
+ * from 1024^3 on; Aᵀ·B on 16-wide devices): every table shape (1, 7, 33, 1031 along M, K and N;
+ * the scratch grows and is reused), batches, and the NN form on both gemm_block and the unpacked
+ * kernel. */
 static void transpose_run(int cheap)
 {
     gopt.nt = CLG_GEMM_NT_TRANSPOSE;
     apply();
     if (cheap)
         cheap_tiles(0);
-    matmul_nt(N_SHAPES, 1);
+    matmul_tr(0, N_SHAPES, 1);
+    matmul_tr(1, N_SHAPES, 1);
     use_path("tiled");
     for (int i = 0; i < 2; i++) {
-        op_case b = bmm_case(3, 9, 17, 35, 0, 1);
-        check_op_forward(tctx, &b, 5300 + i);
-        check_op_backward(tctx, &b, 5310 + i);
-        op_case d = bmm_case(2, 1, 1031, 3, 0, 1);
-        check_op_forward(tctx, &d, 5320 + i);
+        for (int ta = 0; ta < 2; ta++) {
+            op_case b = bmm_case(3, 9, 17, 35, ta, !ta);
+            check_op_forward(tctx, &b, 5300 + i + 100 * (uint64_t)ta);
+            check_op_backward(tctx, &b, 5310 + i + 100 * (uint64_t)ta);
+            op_case d = bmm_case(2, 1, 1031, 3, ta, !ta);
+            check_op_forward(tctx, &d, 5320 + i + 100 * (uint64_t)ta);
+        }
         if (clg_test_is_rusticl())
             break; /* the NN form never packs there */
         gopt.kernel = CLG_GEMM_KERNEL_BLOCK;
         apply();
         SET3(block, 16, 32, 16);
     }
-    if (!clg_test_is_rusticl())
-        matmul_nt(N_SHAPES, 0);
+    if (!clg_test_is_rusticl()) {
+        matmul_tr(0, N_SHAPES, 0);
+        matmul_tr(1, N_SHAPES, 0);
+    }
 }
 
 static void sweep_matmul_transpose(void **s) { (void)s; transpose_run(0); }
@@ -244,15 +250,15 @@ static void sweep_matmul_nt_kernels(void **s)
     apply();
     gopt.kernel = CLG_GEMM_KERNEL_TILED_K;
     apply();
-    matmul_nt(N_SHAPES, 1);
+    matmul_tr(0, N_SHAPES, 1);
     gopt.kernel = CLG_GEMM_KERNEL_DEFAULT;
     apply();
     SET3(tile, 4, 16, 2);
-    matmul_nt(N_SHAPES, 1);
+    matmul_tr(0, N_SHAPES, 1);
     gopt.rm = 2;
     apply();
     SET3(tile, 3, 16, 1);
-    matmul_nt(N_SHAPES, 0);
+    matmul_tr(0, N_SHAPES, 0);
 }
 
 static void test_matmul_local(void **s) { (void)s; matmul_all("local", N_SHAPES, 1); }
@@ -395,7 +401,7 @@ static void test_matmul_nt_kernels(void **s)
     gopt.nt = CLG_GEMM_NT_DIRECT;
     gopt.kernel = CLG_GEMM_KERNEL_TILED_K;
     cheap_tiles(0);
-    matmul_nt(N_SHAPES, 1);
+    matmul_tr(0, N_SHAPES, 1);
     cheap_tiles(1);
     op_case c = mm_case(3, 1031, 5, 0, 1);
     check_op_forward(tctx, &c, 5400);
@@ -403,7 +409,7 @@ static void test_matmul_nt_kernels(void **s)
     gopt.kernel = CLG_GEMM_KERNEL_DEFAULT;
     gopt.rm = 1;
     SET3(tile, 4, 4, 2);
-    matmul_nt(N_SHAPES, 0);
+    matmul_tr(0, N_SHAPES, 0);
 }
 
 static void test_bmm_tiled(void **s)

@@ -92,7 +92,8 @@ typedef enum clg_gemm_kernel {
     CLG_GEMM_KERNEL_DEFAULT = 0, CLG_GEMM_KERNEL_BLOCK, CLG_GEMM_KERNEL_TILED, CLG_GEMM_KERNEL_TILED_K,
     CLG_GEMM_KERNEL_STRIP
 } clg_gemm_kernel;
-/* A·Bᵀ on the tiled path (CLGRAD_GEMM_NT): through a transposed copy of B, or directly. */
+/* A·Bᵀ and Aᵀ·B on the tiled path (CLGRAD_GEMM_NT): through a transposed copy of B or A, or
+ * directly (the default transposes from 1024^3 multiply-adds, Aᵀ·B on 16-wide devices only). */
 typedef enum clg_gemm_nt { CLG_GEMM_NT_DEFAULT = 0, CLG_GEMM_NT_TRANSPOSE, CLG_GEMM_NT_DIRECT } clg_gemm_nt;
 #define CLG_GEMM_WG_DRIVER (-1) /* wg[0] and wg[1]: leave the tiled kernels' local size to the driver */
 
