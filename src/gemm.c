@@ -453,9 +453,9 @@ out:
  * PoCL for the MLP's B) costs more than gemm_tiled_t's in-kernel packing.  Never on
  * rusticl (its NN form would be gemm_block).  Aᵀ·B likewise on 16-wide devices under the
  * default kernel policy, where its NN form is gemm_tiled_p: from 1024^3 (PoCL on an AVX-512
- * Xeon: gemm_block took 1024^3 11.3 ms, 2048^3 103-108, 4096x128ᵀ·128x4096 37 ms, against
- * 7.2, 55 and 25.5 for the NN form; the transpose adds ~2-5%).  The nt option
- * (CLGRAD_GEMM_NT=transpose|direct) forces it on or off for both. */
+ * Xeon, 2 rounds: gemm_block took 1024^3 10.9 ms, 2048^3 98-102, 4096x128ᵀ·128x4096 36.6-36.8
+ * ms; through the copy 8.2, 60 and 25.6-27.1).  The nt option (CLGRAD_GEMM_NT=transpose|direct)
+ * forces it on or off for both. */
 static int use_transpose(const clg_ctx *ctx, const gemm_call *g)
 {
     if (g->ta == g->tb)
