@@ -50,6 +50,11 @@ typedef struct gemm_state {
     int tune_loaded;                        /* tune[] read from the `clgrad tune` file */
     int tune[CLG_GEMM_CLASSES][5];          /* found, path, TM, VW, NV per shape class */
     clg_gemm_path last_path;                /* path of the last call, DEFAULT before any */
+    /* tile_kset's answers per tile (it asks the policy 32 questions, ~0.5 us), valid while the
+     * ctx's options are those they came from (kset_opts) */
+    int nkset;
+    int kset_tile[8][3], kset[8];
+    clg_gemm_options kset_opts;
 } gemm_state;
 
 static void gemm_state_free(void *p)
@@ -577,6 +582,29 @@ static int tile_kset(clg_ctx *ctx, const int tile[3])
 
 int clg__gemm_tile_kset(clg_ctx *ctx, const int tile[3]) { return tile_kset(ctx, tile); }
 
+/* tile_kset, remembered per ctx (tiled_variant asks at every launch of the gemm_tiled family). */
+static int tile_kset_cached(clg_ctx *ctx, const int tile[3])
+{
+    gemm_state *s = NULL;
+    if (get_state(ctx, &s) != CLG_OK) {
+        clg__clear_error();
+        return tile_kset(ctx, tile);
+    }
+    if (memcmp(&s->kset_opts, &ctx->gemm, sizeof ctx->gemm)) {
+        s->kset_opts = ctx->gemm;
+        s->nkset = 0;
+    }
+    for (int i = 0; i < s->nkset; i++)
+        if (!memcmp(s->kset_tile[i], tile, sizeof s->kset_tile[i]))
+            return s->kset[i];
+    int set = tile_kset(ctx, tile);
+    if (s->nkset < 8) {
+        memcpy(s->kset_tile[s->nkset], tile, sizeof s->kset_tile[0]);
+        s->kset[s->nkset++] = set;
+    }
+    return set;
+}
+
 /* The gemm.cl kernel of path_tiled for g (but the transposed path's): its family, name, defines
  * (defs: 200 bytes) and global size. */
 static void tiled_variant(clg_ctx *ctx, const gemm_call *g, const char **family_out, const char **kname_out,
@@ -610,7 +638,7 @@ static void tiled_variant(clg_ctx *ctx, const gemm_call *g, const char **family_
         static const char *const tiled_n[2][2] = { { "gemm_tiled_n", "gemm_tiled_n_tb" },
                                                    { "gemm_tiled_n_ta", "gemm_tiled_n_tatb" } };
         snprintf(defs, 200, "-DGEMM_TM=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_KC=%d -DGEMM_KSET=%d", tm, vw, nv,
-                 tiled_t_chunk(ctx, vw * nv), tile_kset(ctx, tile) | tiled_kernel_bit(ctx, g, tile, 0));
+                 tiled_t_chunk(ctx, vw * nv), tile_kset_cached(ctx, tile) | tiled_kernel_bit(ctx, g, tile, 0));
         family = "gemm_tiled";
         int rm;
         if (use_tiled_t(ctx, g, vw * nv)) {
