@@ -543,8 +543,9 @@ static int strip_rows(const clg_ctx *ctx, const gemm_call *g, int tm, int tn, in
  * gemm_tiled_t, gemm_tiled_p. */
 enum { KSET_N = 1, KSET_T = 16, KSET_P = 32 };
 
-/* The gemm_tiled program's kernel that path_tiled launches for g at `tile` (tiled_choice's, not
- * packed), as its GEMM_KSET bit; 0 where g takes another family (gemm_block, gemm_tiled_k). */
+/* The gemm_tiled program's kernel that path_tiled launches for g at `tile` (tiled_choice's), as
+ * its GEMM_KSET bit; 0 where g takes another family (gemm_block, gemm_tiled_k): the one choice
+ * tiled_variant and tile_kset make. */
 static int tiled_kernel_bit(clg_ctx *ctx, const gemm_call *g, const int tile[3], int packed)
 {
     int vw = tile[1], tn = tile[1] * tile[2];
@@ -614,6 +615,7 @@ static void tiled_variant(clg_ctx *ctx, const gemm_call *g, const char **family_
     int tile[3], blk[3] = { 0, 0, 0 };
     int packed = tiled_choice(ctx, g, tile, blk);
     int tm = tile[0], vw = tile[1], nv = tile[2], mb = blk[0], nb = blk[1], kb = blk[2];
+    int bit = tiled_kernel_bit(ctx, g, tile, packed); /* the gemm_tiled kernel, 0: another family */
     if (packed) {
         snprintf(defs, 200,
                  "-DGEMM_TA=%d -DGEMM_TB=%d -DGEMM_TM=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_MB=%d -DGEMM_NB=%d "
@@ -622,7 +624,7 @@ static void tiled_variant(clg_ctx *ctx, const gemm_call *g, const char **family_
         kname = family = "gemm_block";
         gs[0] = (size_t)(g->N + nb - 1) / (size_t)nb;
         gs[1] = (size_t)(g->M + mb - 1) / (size_t)mb;
-    } else if (!use_tiled_t(ctx, g, vw * nv) && !g->ta && g->tb && g->K >= 4 * vw) {
+    } else if (!bit) {
         /* A·Bᵀ: both operands run along K, vectorise along K (short K: gather B instead) */
         int tmk = 4, tnk = 4;
         snprintf(defs, 200, "-DGEMM_TA=0 -DGEMM_TB=1 -DGEMM_TM=%d -DGEMM_TNK=%d -DGEMM_VW=%d", tmk, tnk,
@@ -635,22 +637,18 @@ static void tiled_variant(clg_ctx *ctx, const gemm_call *g, const char **family_
         /* gemm_tiled_t, _p or a gemm_tiled_n: one program per tile size (RM is read back from
          * the launch's global size, the transposes are the kernel's name) with the kernels the
          * policy can launch at this tile (g's own among them, whatever tile_kset found) */
-        static const char *const tiled_n[2][2] = { { "gemm_tiled_n", "gemm_tiled_n_tb" },
-                                                   { "gemm_tiled_n_ta", "gemm_tiled_n_tatb" } };
+        static const char *const names[6] = { "gemm_tiled_n", "gemm_tiled_n_ta", "gemm_tiled_n_tb",
+                                               "gemm_tiled_n_tatb", "gemm_tiled_t", "gemm_tiled_p" };
         snprintf(defs, 200, "-DGEMM_TM=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_KC=%d -DGEMM_KSET=%d", tm, vw, nv,
-                 tiled_t_chunk(ctx, vw * nv), tile_kset_cached(ctx, tile) | tiled_kernel_bit(ctx, g, tile, 0));
+                 tiled_t_chunk(ctx, vw * nv), tile_kset_cached(ctx, tile) | bit);
         family = "gemm_tiled";
-        int rm;
-        if (use_tiled_t(ctx, g, vw * nv)) {
-            kname = "gemm_tiled_t";
-            rm = strip_rows(ctx, g, tm, vw * nv, 8);
-        } else if (use_strip(ctx, g, vw * nv)) {
-            kname = "gemm_tiled_p";
-            rm = strip_rows(ctx, g, tm, vw * nv, 8);
-        } else {
-            kname = tiled_n[g->ta][g->tb];
-            rm = rows_per_item(ctx, g, tm, vw * nv, 16, 4);
-        }
+        int i = 0;
+        while (!(bit & (1 << i)))
+            i++;
+        kname = names[i];
+        /* the strip kernels (gemm_tiled_t, _p) pack once per strip: they take all of M by default */
+        int rm = bit & (KSET_T | KSET_P) ? strip_rows(ctx, g, tm, vw * nv, 8)
+                                         : rows_per_item(ctx, g, tm, vw * nv, 16, 4);
         gs[0] = (size_t)(g->N + vw * nv - 1) / (size_t)(vw * nv);
         gs[1] = (size_t)(g->M + tm * rm - 1) / (size_t)(tm * rm);
     }
