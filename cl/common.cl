@@ -3,6 +3,17 @@
 #ifndef CLG_COMMON_CL
 #define CLG_COMMON_CL
 
+/* CLG_STATIC: the storage class of every helper function (static from OpenCL C 1.2, which
+ * allows it; nothing before).  PoCL's front end optimises every function with external linkage
+ * in a program, called or not (it builds with -Dinline=), so GEMM programs paid for common.cl's
+ * and gemm.cl's unused helpers: a tile program holding gemm_tiled_p alone took 0.24 s cold on
+ * an AVX-512 Xeon, 0.15 s with static helpers (tools/BENCHMARKS.md, #17's seventh pass). */
+#if defined(__OPENCL_C_VERSION__) && __OPENCL_C_VERSION__ >= 120
+#define CLG_STATIC static
+#else
+#define CLG_STATIC
+#endif
+
 #ifndef CLG_WG
 #define CLG_WG 64
 #endif
@@ -36,7 +47,7 @@
 
 /* Kahan-compensated running sum: *s += v, with *c carrying the lost low-order bits (start both
  * at 0).  Accurate long serial sums in float; relies on no fast-math (never passed). */
-inline void clg_kahan_add(float *s, float *c, float v)
+CLG_STATIC inline void clg_kahan_add(float *s, float *c, float v)
 {
     float y = v - *c;
     float t = *s + y;
@@ -45,7 +56,7 @@ inline void clg_kahan_add(float *s, float *c, float v)
 }
 
 /* clg_kahan_add lane by lane on float16 (one compensated sum per lane). */
-inline void clg_kahan_add16(float16 *s, float16 *c, float16 v)
+CLG_STATIC inline void clg_kahan_add16(float16 *s, float16 *c, float16 v)
 {
     float16 y = v - *c;
     float16 t = *s + y;
@@ -54,7 +65,7 @@ inline void clg_kahan_add16(float16 *s, float16 *c, float16 v)
 }
 
 /* The 16 lanes of a clg_kahan_add16 sum (s, c) folded into one compensated float. */
-inline float clg_kahan_fold16(float16 s, float16 c)
+CLG_STATIC inline float clg_kahan_fold16(float16 s, float16 c)
 {
     float a[16], b[16];
     vstore16(s, 0, a);
@@ -67,7 +78,7 @@ inline float clg_kahan_fold16(float16 s, float16 c)
 
 /* Sum of v over the 1-D work-group (any local size), through sh[0..local size); every item gets
  * the result.  Pairwise halving, rounding up: for power-of-two sizes the usual tree. */
-inline float clg_wg_sum(__local float *sh, float v)
+CLG_STATIC inline float clg_wg_sum(__local float *sh, float v)
 {
     int l = get_local_id(0), w = get_local_size(0);
     sh[l] = v;
@@ -86,7 +97,7 @@ inline float clg_wg_sum(__local float *sh, float v)
 
 /* Record an out-of-range index found on the device: the first op to flag wins
  * the slot; the host reads it in clg_ctx_finish(). */
-inline void clg_flag_error(__global int *flags, int op_plus_1, int value, int limit)
+CLG_STATIC inline void clg_flag_error(__global int *flags, int op_plus_1, int value, int limit)
 {
     if (atomic_cmpxchg(&flags[0], 0, op_plus_1) == 0) {
         flags[1] = value;

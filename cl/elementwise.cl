@@ -212,7 +212,7 @@ __kernel void binary_bwd_rows(__global const float *gy, int gyo, __global const 
 
 /* ---- bias_act: y = act(x + b), b a row vector over the last axis (act: a clg_act) ---- */
 
-inline float act_fwd(float v, int act)
+CLG_STATIC inline float act_fwd(float v, int act)
 {
     switch (act) {
     case 1: return v > 0.0f ? v : 0.0f;
@@ -224,7 +224,7 @@ inline float act_fwd(float v, int act)
 }
 
 /* act'(v) with out = act(v); the same expressions as the unary ops' backward. */
-inline float act_grad(float v, float out, int act)
+CLG_STATIC inline float act_grad(float v, float out, int act)
 {
     switch (act) {
     case 1: return v > 0.0f ? 1.0f : 0.0f;
@@ -307,7 +307,7 @@ __kernel void bias_act_bwd(__global const float *x, int xo, __global const float
 
 /* act_fwd on 16 lanes: relu and none as vector selects (bit-identical to act_fwd), the others
  * lane by lane through act_fwd (so that their results match the unfused ops exactly). */
-inline float16 act_fwd16(float16 v, int act)
+CLG_STATIC inline float16 act_fwd16(float16 v, int act)
 {
     if (act == 0)
         return v;
@@ -321,7 +321,7 @@ inline float16 act_fwd16(float16 v, int act)
 }
 
 /* act'(v) on 16 lanes, as act_grad. */
-inline float16 act_grad16(float16 v, float16 out, int act)
+CLG_STATIC inline float16 act_grad16(float16 v, float16 out, int act)
 {
     if (act == 0)
         return (float16)(1.0f);

@@ -317,7 +317,7 @@ __kernel void att_softmax_bwd(__global const float *P, __global float *dP, int r
 
 /* CPU style (clg__vec_kernels) of att_softmax and att_softmax_bwd: the same row per work-item,
  * in work-groups of one, float16 along the row (the scalar forms leave exp scalar on PoCL). */
-inline float att_hmax16(float16 v)
+CLG_STATIC inline float att_hmax16(float16 v)
 {
     float8 a = fmax(CLG_LO16(v), CLG_HI16(v));
     float4 b = fmax(a.lo, a.hi);
@@ -325,7 +325,7 @@ inline float att_hmax16(float16 v)
     return fmax(c.x, c.y);
 }
 
-inline float att_hsum16(float16 v)
+CLG_STATIC inline float att_hsum16(float16 v)
 {
     float8 a = CLG_LO16(v) + CLG_HI16(v);
     float4 b = a.lo + a.hi;
@@ -334,7 +334,7 @@ inline float att_hsum16(float16 v)
 }
 
 /* sum over c < D of a[c] * b[c], float16 along the row. */
-inline float row_dot16(__global const float *a, __global const float *b, int D)
+CLG_STATIC inline float row_dot16(__global const float *a, __global const float *b, int D)
 {
     int dv = D / 16 * 16;
     float16 s16 = (float16)(0.0f);
@@ -347,7 +347,7 @@ inline float row_dot16(__global const float *a, __global const float *b, int D)
 }
 
 /* max over c < C of sc * row[c], float16 along the row. */
-inline float row_max_scaled16(__global const float *row, int C, float sc)
+CLG_STATIC inline float row_max_scaled16(__global const float *row, int C, float sc)
 {
     int cv = C / 16 * 16;
     float16 m16 = (float16)(-INFINITY);
@@ -476,7 +476,7 @@ __kernel void clip_grad_vec(__global const float *S, __global const float *ls, i
  * float16 along D, in work-groups of one. */
 
 /* out[c] = acc ? out[c] + k * v[c] : k * v[c] over a row of D. */
-inline void row_scaled16(__global float *out, __global const float *v, float k, int D, int acc)
+CLG_STATIC inline void row_scaled16(__global float *out, __global const float *v, float k, int D, int acc)
 {
     int dv = D / 16 * 16;
     for (int c = 0; c < dv; c += 16) {

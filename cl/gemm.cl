@@ -57,7 +57,8 @@
 #define GEMM_EP_BIAS 1
 #define GEMM_EP_RELU 2
 
-inline void gemm_store1(__global float *c, float v, float alpha, float beta, __global const float *bj, int ep)
+CLG_STATIC inline void gemm_store1(__global float *c, float v, float alpha, float beta, __global const float *bj,
+                                   int ep)
 {
     float o = beta != 0.0f ? alpha * v + beta * *c : alpha * v;
     if (ep) {
@@ -71,8 +72,8 @@ inline void gemm_store1(__global float *c, float v, float alpha, float beta, __g
 /* The first `left` (< VW) lanes of a at c.  Out of line: the tile stores inline a store per
  * vector, and this edge path copied at each made each variant's code (and PoCL's per-kernel
  * compile time) larger without making anything faster. */
-__attribute__((noinline)) void gemm_store_part(__global float *c, VT a, int left, float alpha, float beta,
-                                                __global const float *bj, int ep)
+CLG_STATIC __attribute__((noinline)) void gemm_store_part(__global float *c, VT a, int left, float alpha, float beta,
+                                                          __global const float *bj, int ep)
 {
     float tmp[GEMM_VW];
     VSTORE(a, 0, tmp);
@@ -83,8 +84,8 @@ __attribute__((noinline)) void gemm_store_part(__global float *c, VT a, int left
 /* Store vector v of a register-tile row at crow: C = alpha·a + beta·C, then the epilogue ep with
  * the bias slice at bj (the tile's first column).  left = columns of C from crow + v*VW to the end
  * of the row; a vector past the edge stores only those. */
-inline void gemm_store_vec(__global float *crow, int v, VT a, int left, float alpha, float beta,
-                           __global const float *bj, int ep)
+CLG_STATIC inline void gemm_store_vec(__global float *crow, int v, VT a, int left, float alpha, float beta,
+                                      __global const float *bj, int ep)
 {
     if (left >= GEMM_VW) {
         VT o = alpha * a;
@@ -106,8 +107,8 @@ inline void gemm_store_vec(__global float *crow, int v, VT a, int left, float al
  * stores took PoCL ~0.25 s more codegen for the MLP's three GEMM kernels (0.66-0.75 -> 0.88-0.97 s
  * CPU); called per row, 0.59 s, at the same speed (bench_gemm 128x784·784x256 and
  * 256x128·128x512, 8 alternating rounds: 1.00x). */
-__attribute__((noinline)) void gemm_store_row(__global float *crow, const VT *a, int left, float alpha, float beta,
-                                              __global const float *bj, int ep)
+CLG_STATIC __attribute__((noinline)) void gemm_store_row(__global float *crow, const VT *a, int left, float alpha,
+                                                         float beta, __global const float *bj, int ep)
 {
     _Pragma("unroll") for (int v = 0; v < GEMM_NV; v++)
         gemm_store_vec(crow, v, a[v], left - v * GEMM_VW, alpha, beta, bj, ep);
@@ -294,10 +295,11 @@ __kernel void gemm_local(GEMM_ARGS, int ta, int tb)
 /* ta, tb: the transposes, constants of each gemm_tiled_n* kernel, folded once inlined.  Inlined
  * always: with four kernels calling it, PoCL's inliner kept one out-of-line copy with run-time
  * ta/tb, and the MLP's products ran 15-30% slower (128x784·784x256: 54-69 against 87-96 GFLOP/s). */
-__attribute__((always_inline)) inline void tiled_n_tile(__global const float *A, int lda, __global const float *B,
-                                                        int ldb, __global float *C, int ldc, int M, int N, int K,
-                                                        float alpha, float beta, __global const float *bias,
-                                                        int ep, int i0, int j0, const int ta, const int tb)
+CLG_STATIC __attribute__((always_inline)) inline void tiled_n_tile(__global const float *A, int lda,
+                                                                   __global const float *B, int ldb, __global float *C,
+                                                                   int ldc, int M, int N, int K, float alpha,
+                                                                   float beta, __global const float *bias, int ep,
+                                                                   int i0, int j0, const int ta, const int tb)
 {
     int ir[GEMM_TM];
     VT acc[GEMM_TM][GEMM_NV];
@@ -385,7 +387,7 @@ __kernel void gemm_tiled_n_tatb(GEMM_ARGS)
 #endif
 #endif
 
-inline float gemm_hsum(VT v)
+CLG_STATIC inline float gemm_hsum(VT v)
 {
 #if GEMM_VW == 16
     float8 h8 = CLG_LO16(v) + CLG_HI16(v);
@@ -403,9 +405,9 @@ inline float gemm_hsum(VT v)
  * work-item computes TM x TNK dot products with vector accumulators along K,
  * reduced at the end.  Rows/columns past the edge are clamped, never stored.
  * Global size (ceil(N/TNK), ceil(M/(TM*RM)), batch). */
-inline void tiled_k_tile(__global const float *A, int lda, __global const float *B, int ldb, __global float *C,
-                         int ldc, int M, int N, int K, float alpha, float beta, __global const float *bias, int ep,
-                         int i0, int j0, int unused)
+CLG_STATIC inline void tiled_k_tile(__global const float *A, int lda, __global const float *B, int ldb,
+                                    __global float *C, int ldc, int M, int N, int K, float alpha, float beta,
+                                    __global const float *bias, int ep, int i0, int j0, int unused)
 {
     int ir[GEMM_TM], jc[GEMM_TNK];
     VT acc[GEMM_TM][GEMM_TNK];
@@ -607,7 +609,7 @@ __kernel void gemm_block(GEMM_ARGS)
 #define GEMM_IHI(a, b) \
     (float16)(a.s8, b.s8, a.s9, b.s9, a.sa, b.sa, a.sb, b.sb, a.sc, b.sc, a.sd, b.sd, a.se, b.se, a.sf, b.sf)
 
-inline void gemm_transpose16(float16 *v)
+CLG_STATIC inline void gemm_transpose16(float16 *v)
 {
     #pragma unroll
     for (int s = 0; s < 4; s++) {
@@ -672,10 +674,11 @@ __kernel void gemm_transpose(__global const float *S, int so, int ld, int ss, __
 
 #if (!defined(GEMM_ONE) || defined(GEMM_ONE_gemm_tiled)) && GEMM_KC > 0 /* KC 0: a tile without it */
 /* tb: a constant of each kernel, folded once inlined (always, as tiled_n_tile). */
-__attribute__((always_inline)) inline void tiled_strip(__global const float *A, int lda, __global const float *B,
-                                                       int ldb, __global float *C, int ldc, int M, int N, int K,
-                                                       float alpha, float beta, __global const float *bias,
-                                                       int ep, __local float *Bp, const int tb)
+CLG_STATIC __attribute__((always_inline)) inline void tiled_strip(__global const float *A, int lda,
+                                                                  __global const float *B, int ldb, __global float *C,
+                                                                  int ldc, int M, int N, int K, float alpha, float beta,
+                                                                  __global const float *bias, int ep, __local float *Bp,
+                                                                  const int tb)
 {
     int j0 = get_global_id(0) * GEMM_TN;
     int rm = GEMM_RM_OF_LAUNCH(GEMM_TM);

@@ -3,7 +3,7 @@
  * write partial sums, one group adds them). */
 
 /* Max m of row[0..C) and the sum of exp(row[c] - m) (the parts of logsumexp). */
-inline float ce_row_sumexp(__global const float *row, int C, float *m_out)
+CLG_STATIC inline float ce_row_sumexp(__global const float *row, int C, float *m_out)
 {
     float m = -INFINITY;
     for (int c = 0; c < C; c++)
@@ -17,8 +17,8 @@ inline float ce_row_sumexp(__global const float *row, int C, float *m_out)
 
 /* Row i's cross-entropy, logsumexp(x_i) - x_i[label_i]; a label outside [0,C) is flagged (op id
  * in flag_op) and the row counts 0. */
-inline float ce_row_loss(__global const float *x, int xo, __global const int *lab, int lo, int i, int C,
-                         __global int *flags, int flag_op)
+CLG_STATIC inline float ce_row_loss(__global const float *x, int xo, __global const int *lab, int lo, int i, int C,
+                                    __global int *flags, int flag_op)
 {
     __global const float *row = x + xo + (long)i * C;
     int y = lab[lo + i];
@@ -42,8 +42,8 @@ __kernel void ce_rows(__global const float *x, int xo, __global const int *lab, 
 
 /* A row's d logits, (softmax - onehot) * scale from its max m and inv = 1 / (its sum of exps),
  * added to g when acc; y < 0 (no valid label): zeros, or nothing added. */
-inline void ce_row_grad_store(__global const float *row, __global float *g, int C, int y, float m, float inv,
-                              float scale, int acc)
+CLG_STATIC inline void ce_row_grad_store(__global const float *row, __global float *g, int C, int y, float m, float inv,
+                                         float scale, int acc)
 {
     if (y < 0) {
         for (int c = 0; c < C && !acc; c++)
@@ -58,8 +58,8 @@ inline void ce_row_grad_store(__global const float *row, __global float *g, int 
 
 /* Row i of d logits = (softmax - onehot) * scale, added to g when acc; zeros (or nothing added)
  * for a label outside [0,C). */
-inline void ce_row_grad(__global const float *x, int xo, __global const int *lab, int lo, __global float *gx, int gxo,
-                        int i, int C, float scale, int acc)
+CLG_STATIC inline void ce_row_grad(__global const float *x, int xo, __global const int *lab, int lo, __global float *gx,
+                                   int gxo, int i, int C, float scale, int acc)
 {
     __global const float *row = x + xo + (long)i * C;
     int y = lab[lo + i];
@@ -73,8 +73,9 @@ inline void ce_row_grad(__global const float *x, int xo, __global const int *lab
 
 /* Row i's cross-entropy, as ce_row_loss, and its d logits, as ce_row_grad (acc: added to g), from
  * one max and one sum of exps (the values either function computes, so the same bits). */
-inline float ce_row_loss_grad(__global const float *x, int xo, __global const int *lab, int lo, __global float *gx,
-                              int gxo, int i, int C, float scale, int acc, __global int *flags, int flag_op)
+CLG_STATIC inline float ce_row_loss_grad(__global const float *x, int xo, __global const int *lab, int lo,
+                                         __global float *gx, int gxo, int i, int C, float scale, int acc,
+                                         __global int *flags, int flag_op)
 {
     __global const float *row = x + xo + (long)i * C;
     __global float *g = gx + gxo + (long)i * C;
@@ -144,7 +145,7 @@ __kernel void ce_bwd(__global const float *x, int xo, __global const int *lab, i
 }
 
 /* Tree reduction of the two local arrays a[0..L), b[0..L) into a[0], b[0] (L a power of two). */
-void sum2_local(__local float *a, __local float *b, int l, int L)
+CLG_STATIC void sum2_local(__local float *a, __local float *b, int l, int L)
 {
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int k = L / 2; k > 0; k >>= 1) {

@@ -5,7 +5,7 @@
 #endif
 
 /* Index of the first maximum of a row (0 for an all-NaN row). */
-inline int row_argmax(__global const float *xr, int C)
+CLG_STATIC inline int row_argmax(__global const float *xr, int C)
 {
     int best = 0;
     float bv = xr[0];

@@ -14,7 +14,7 @@
 #define RNG_TAG_PATCH   0x50u
 #define RNG_TAG_DROPOUT 0x44u
 
-uint4 philox4x32_10(uint4 c, uint2 k)
+CLG_STATIC uint4 philox4x32_10(uint4 c, uint2 k)
 {
     for (int r = 0; r < 10; r++) {
         uint hi0 = mul_hi(PHILOX_M0, c.x), lo0 = PHILOX_M0 * c.x;
@@ -27,18 +27,18 @@ uint4 philox4x32_10(uint4 c, uint2 k)
 }
 
 /* Block b of the stream `tag` for key (k0,k1) and counter (c2,c3). */
-uint4 rng_block(uint b, uint tag, uint k0, uint k1, uint c2, uint c3)
+CLG_STATIC uint4 rng_block(uint b, uint tag, uint k0, uint k1, uint c2, uint c3)
 {
     return philox4x32_10((uint4)(b, tag, c2, c3), (uint2)(k0, k1));
 }
 
-uint rng_word(uint4 r, int j)
+CLG_STATIC uint rng_word(uint4 r, int j)
 {
     return j == 0 ? r.x : j == 1 ? r.y : j == 2 ? r.z : r.w;
 }
 
 /* [0, 1) with 24 random bits: exactly representable. */
-float rng_u01(uint w) { return (float)(w >> 8) * 0x1.0p-24f; }
+CLG_STATIC float rng_u01(uint w) { return (float)(w >> 8) * 0x1.0p-24f; }
 
 /* One work-item per block of 4 outputs: element i uses word i%4 of block i/4. */
 __kernel void random_uniform_fwd(__global float *y, int yo, int n, uint k0, uint k1, uint c2, uint c3,
@@ -138,7 +138,7 @@ __kernel void dropout_apply(__global const float *src, int so, __global float *d
  * work-groups of one, global size ceil(blocks / 16) (patch_mask_select_vec: one per sample). */
 
 /* philox4x32_10 on 16 counters: lane l of (x, y, z, w) is one block. */
-inline void philox16(uint16 *x, uint16 *y, uint16 *z, uint16 *w, uint k0, uint k1)
+CLG_STATIC inline void philox16(uint16 *x, uint16 *y, uint16 *z, uint16 *w, uint k0, uint k1)
 {
     for (int r = 0; r < 10; r++) {
         uint16 hi0 = mul_hi((uint16)(PHILOX_M0), *x), lo0 = (uint16)(PHILOX_M0) * *x;
@@ -154,7 +154,7 @@ inline void philox16(uint16 *x, uint16 *y, uint16 *z, uint16 *w, uint k0, uint k
 }
 
 /* The 16 blocks b0 .. b0+15 of stream tag, as four words per block in v[4][16]. */
-inline void rng_blocks16(uint v[4][16], uint b0, uint tag, uint k0, uint k1, uint c2, uint c3)
+CLG_STATIC inline void rng_blocks16(uint v[4][16], uint b0, uint tag, uint k0, uint k1, uint c2, uint c3)
 {
     uint16 x = (uint16)(b0) + (uint16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     uint16 y = (uint16)(tag), z = (uint16)(c2), w = (uint16)(c3);
@@ -281,14 +281,15 @@ __kernel void augment_params(__global float *par, int nrows, int H, int W, float
     p[7] = 0.0f;
 }
 
-inline float aug_px(__global const float *img, int H, int W, int x, int y)
+CLG_STATIC inline float aug_px(__global const float *img, int H, int W, int x, int y)
 {
     return (x >= 0 && x < W && y >= 0 && y < H) ? img[y * W + x] : 0.0f;
 }
 
 /* Output pixel (px, y) of a view with parameters p (crop origin, steps, flip, cutout corner; see
  * augment_params) sampled bilinearly from img, before the noise: both apply kernels' pixel. */
-inline float aug_sample(__global const float *p, __global const float *img, int H, int W, int px, int y, int cutout)
+CLG_STATIC inline float aug_sample(__global const float *p, __global const float *img, int H, int W, int px, int y,
+                                   int cutout)
 {
     int xs = p[4] != 0.0f ? W - 1 - px : px;
     float sx = p[0] + ((float)xs + 0.5f) * p[2] - 0.5f;

@@ -7,7 +7,7 @@
  * Kahan compensation (clg_kahan_add, common.cl; per lane for float16) so long sums stay
  * accurate. */
 
-inline float wg_max(__local float *sh, float v)
+CLG_STATIC inline float wg_max(__local float *sh, float v)
 {
     int l = get_local_id(0), n = get_local_size(0);
     sh[l] = v;
@@ -141,7 +141,7 @@ __kernel void reduce_sum_bwd_cols_vec(__global const float *gy, int gyo, __globa
 /* ---- softmax / log_softmax over rows of length C ----------------------------- */
 
 /* A row whose max is -inf (all -inf) is shifted by 0 instead, giving NaN like 0/0. */
-inline float safe_shift(float m) { return isinf(m) && m < 0.0f ? 0.0f : m; }
+CLG_STATIC inline float safe_shift(float m) { return isinf(m) && m < 0.0f ? 0.0f : m; }
 
 __kernel void softmax_item(__global const float *x, int xo, __global float *y, int yo, int rows,
                            int C, int logsm)
