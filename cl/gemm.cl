@@ -13,9 +13,9 @@
  * _ta, _tb, _tatb), so that one program serves every product of a tile size.
  * Built with -DGEMM_ONE -DGEMM_ONE_<kernel> (gemm.c's variant programs), the file compiles
  * that one kernel only, or with -DGEMM_ONE_gemm_tiled the four gemm_tiled_n, gemm_tiled_t and
- * gemm_tiled_p, those of them that GEMM_KSET names (one program per tile size: a cold start
- * builds it once, ~0.2 s on PoCL, where each variant cost a build); without GEMM_ONE, every
- * kernel (clg_ctx_build_all). */
+ * gemm_tiled_p, those of them that GEMM_KSET names (one program per tile size, or gemm.c's tiles
+ * program: this file once per tile size, names suffixed, GEMM_F); without GEMM_ONE, every kernel
+ * (clg_ctx_build_all). */
 
 #ifndef GEMM_TA
 #define GEMM_TA 0
@@ -41,6 +41,14 @@
 
 #define GEMM_CAT_(a, b) a##b
 #define GEMM_CAT(a, b) GEMM_CAT_(a, b)
+/* GEMM_F(name): a function's or tiled kernel's name with the suffix GEMM_SFX (empty by default),
+ * so that one program can hold the gemm_tiled family at several tile sizes: gemm.c's tiles program
+ * is common.cl, then this file once per tile size, each time after #undef and #define of GEMM_TM,
+ * GEMM_VW, GEMM_NV, GEMM_KC, GEMM_KSET and GEMM_SFX (gemm_tiled_p_8_16_2, ...). */
+#ifndef GEMM_SFX
+#define GEMM_SFX
+#endif
+#define GEMM_F(name) GEMM_CAT(name, GEMM_SFX)
 #define VT GEMM_CAT(float, GEMM_VW)
 #define VLOAD GEMM_CAT(vload, GEMM_VW)
 #define VSTORE GEMM_CAT(vstore, GEMM_VW)
@@ -57,8 +65,8 @@
 #define GEMM_EP_BIAS 1
 #define GEMM_EP_RELU 2
 
-CLG_STATIC inline void gemm_store1(__global float *c, float v, float alpha, float beta, __global const float *bj,
-                                   int ep)
+CLG_STATIC inline void GEMM_F(gemm_store1)(__global float *c, float v, float alpha, float beta,
+                                           __global const float *bj, int ep)
 {
     float o = beta != 0.0f ? alpha * v + beta * *c : alpha * v;
     if (ep) {
@@ -72,20 +80,20 @@ CLG_STATIC inline void gemm_store1(__global float *c, float v, float alpha, floa
 /* The first `left` (< VW) lanes of a at c.  Out of line: the tile stores inline a store per
  * vector, and this edge path copied at each made each variant's code (and PoCL's per-kernel
  * compile time) larger without making anything faster. */
-CLG_STATIC __attribute__((noinline)) void gemm_store_part(__global float *c, VT a, int left, float alpha, float beta,
-                                                          __global const float *bj, int ep)
+CLG_STATIC __attribute__((noinline)) void GEMM_F(gemm_store_part)(__global float *c, VT a, int left, float alpha,
+                                                                  float beta, __global const float *bj, int ep)
 {
     float tmp[GEMM_VW];
     VSTORE(a, 0, tmp);
     for (int e = 0; e < left; e++)
-        gemm_store1(c + e, tmp[e], alpha, beta, bj + e, ep);
+        GEMM_F(gemm_store1)(c + e, tmp[e], alpha, beta, bj + e, ep);
 }
 
 /* Store vector v of a register-tile row at crow: C = alpha·a + beta·C, then the epilogue ep with
  * the bias slice at bj (the tile's first column).  left = columns of C from crow + v*VW to the end
  * of the row; a vector past the edge stores only those. */
-CLG_STATIC inline void gemm_store_vec(__global float *crow, int v, VT a, int left, float alpha, float beta,
-                                      __global const float *bj, int ep)
+CLG_STATIC inline void GEMM_F(gemm_store_vec)(__global float *crow, int v, VT a, int left, float alpha, float beta,
+                                              __global const float *bj, int ep)
 {
     if (left >= GEMM_VW) {
         VT o = alpha * a;
@@ -98,7 +106,7 @@ CLG_STATIC inline void gemm_store_vec(__global float *crow, int v, VT a, int lef
         }
         VSTORE(o, v, crow);
     } else {
-        gemm_store_part(crow + v * GEMM_VW, a, left, alpha, beta, bj + v * GEMM_VW, ep);
+        GEMM_F(gemm_store_part)(crow + v * GEMM_VW, a, left, alpha, beta, bj + v * GEMM_VW, ep);
     }
 }
 
@@ -107,11 +115,12 @@ CLG_STATIC inline void gemm_store_vec(__global float *crow, int v, VT a, int lef
  * stores took PoCL ~0.25 s more codegen for the MLP's three GEMM kernels (0.66-0.75 -> 0.88-0.97 s
  * CPU); called per row, 0.59 s, at the same speed (bench_gemm 128x784·784x256 and
  * 256x128·128x512, 8 alternating rounds: 1.00x). */
-CLG_STATIC __attribute__((noinline)) void gemm_store_row(__global float *crow, const VT *a, int left, float alpha,
-                                                         float beta, __global const float *bj, int ep)
+CLG_STATIC __attribute__((noinline)) void GEMM_F(gemm_store_row)(__global float *crow, const VT *a, int left,
+                                                                 float alpha, float beta, __global const float *bj,
+                                                                 int ep)
 {
     _Pragma("unroll") for (int v = 0; v < GEMM_NV; v++)
-        gemm_store_vec(crow, v, a[v], left - v * GEMM_VW, alpha, beta, bj, ep);
+        GEMM_F(gemm_store_vec)(crow, v, a[v], left - v * GEMM_VW, alpha, beta, bj, ep);
 }
 
 /* Store the TM x (VW*NV) register tile acc whose top-left element is C[I0][J0], with epilogue EP
@@ -121,7 +130,8 @@ CLG_STATIC __attribute__((noinline)) void gemm_store_row(__global float *crow, c
     {                                                                            \
         if ((I0) + r >= M)                                                       \
             break;                                                               \
-        gemm_store_row(C + (size_t)((I0) + r) * ldc + (J0), acc[r], N - (J0), alpha, (BETA), bias + (J0), (EP)); \
+        GEMM_F(gemm_store_row)(C + (size_t)((I0) + r) * ldc + (J0), acc[r], N - (J0), alpha, (BETA), \
+                               bias + (J0), (EP));                       \
     }
 
 /* Straight from global memory, any transposes (run-time ta, tb): a work-item computes a block of
@@ -201,7 +211,7 @@ __kernel void gemm_simple(GEMM_ARGS, int ta, int tb)
         {
             int j = j0 + q * sj;
             if (j < N)
-                gemm_store1(C + (size_t)(i0 + r) * ldc + j, GEMM_SIMPLE_OUT(r, q), alpha, beta, bias + j, ep);
+                GEMM_F(gemm_store1)(C + (size_t)(i0 + r) * ldc + j, GEMM_SIMPLE_OUT(r, q), alpha, beta, bias + j, ep);
         }
     }
 #undef GEMM_SIMPLE_OUT
@@ -240,7 +250,7 @@ __kernel void gemm_local(GEMM_ARGS, int ta, int tb)
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     if (i < M && j < N)
-        gemm_store1(C + (size_t)i * ldc + j, acc, alpha, beta, bias + j, ep);
+        GEMM_F(gemm_store1)(C + (size_t)i * ldc + j, acc, alpha, beta, bias + j, ep);
 }
 #endif
 
@@ -295,11 +305,12 @@ __kernel void gemm_local(GEMM_ARGS, int ta, int tb)
 /* ta, tb: the transposes, constants of each gemm_tiled_n* kernel, folded once inlined.  Inlined
  * always: with four kernels calling it, PoCL's inliner kept one out-of-line copy with run-time
  * ta/tb, and the MLP's products ran 15-30% slower (128x784·784x256: 54-69 against 87-96 GFLOP/s). */
-CLG_STATIC __attribute__((always_inline)) inline void tiled_n_tile(__global const float *A, int lda,
-                                                                   __global const float *B, int ldb, __global float *C,
-                                                                   int ldc, int M, int N, int K, float alpha,
-                                                                   float beta, __global const float *bias, int ep,
-                                                                   int i0, int j0, const int ta, const int tb)
+CLG_STATIC __attribute__((always_inline)) inline void GEMM_F(tiled_n_tile)(__global const float *A, int lda,
+                                                                           __global const float *B, int ldb,
+                                                                           __global float *C, int ldc, int M, int N,
+                                                                           int K, float alpha, float beta,
+                                                                           __global const float *bias, int ep, int i0,
+                                                                           int j0, const int ta, const int tb)
 {
     int ir[GEMM_TM];
     VT acc[GEMM_TM][GEMM_NV];
@@ -362,32 +373,32 @@ CLG_STATIC __attribute__((always_inline)) inline void tiled_n_tile(__global cons
 
 #if !defined(GEMM_ONE) || defined(GEMM_ONE_gemm_tiled)
 #if GEMM_HAS(1)
-__kernel void gemm_tiled_n(GEMM_ARGS)
+__kernel void GEMM_F(gemm_tiled_n)(GEMM_ARGS)
 {
-    GEMM_RM_LOOP(tiled_n_tile, GEMM_TN, 0, 0)
+    GEMM_RM_LOOP(GEMM_F(tiled_n_tile), GEMM_TN, 0, 0)
 }
 #endif
 #if GEMM_HAS(2)
-__kernel void gemm_tiled_n_ta(GEMM_ARGS)
+__kernel void GEMM_F(gemm_tiled_n_ta)(GEMM_ARGS)
 {
-    GEMM_RM_LOOP(tiled_n_tile, GEMM_TN, 1, 0)
+    GEMM_RM_LOOP(GEMM_F(tiled_n_tile), GEMM_TN, 1, 0)
 }
 #endif
 #if GEMM_HAS(4)
-__kernel void gemm_tiled_n_tb(GEMM_ARGS)
+__kernel void GEMM_F(gemm_tiled_n_tb)(GEMM_ARGS)
 {
-    GEMM_RM_LOOP(tiled_n_tile, GEMM_TN, 0, 1)
+    GEMM_RM_LOOP(GEMM_F(tiled_n_tile), GEMM_TN, 0, 1)
 }
 #endif
 #if GEMM_HAS(8)
-__kernel void gemm_tiled_n_tatb(GEMM_ARGS)
+__kernel void GEMM_F(gemm_tiled_n_tatb)(GEMM_ARGS)
 {
-    GEMM_RM_LOOP(tiled_n_tile, GEMM_TN, 1, 1)
+    GEMM_RM_LOOP(GEMM_F(tiled_n_tile), GEMM_TN, 1, 1)
 }
 #endif
 #endif
 
-CLG_STATIC inline float gemm_hsum(VT v)
+CLG_STATIC inline float GEMM_F(gemm_hsum)(VT v)
 {
 #if GEMM_VW == 16
     float8 h8 = CLG_LO16(v) + CLG_HI16(v);
@@ -405,9 +416,9 @@ CLG_STATIC inline float gemm_hsum(VT v)
  * work-item computes TM x TNK dot products with vector accumulators along K,
  * reduced at the end.  Rows/columns past the edge are clamped, never stored.
  * Global size (ceil(N/TNK), ceil(M/(TM*RM)), batch). */
-CLG_STATIC inline void tiled_k_tile(__global const float *A, int lda, __global const float *B, int ldb,
-                                    __global float *C, int ldc, int M, int N, int K, float alpha, float beta,
-                                    __global const float *bias, int ep, int i0, int j0, int unused)
+CLG_STATIC inline void GEMM_F(tiled_k_tile)(__global const float *A, int lda, __global const float *B, int ldb,
+                                            __global float *C, int ldc, int M, int N, int K, float alpha, float beta,
+                                            __global const float *bias, int ep, int i0, int j0, int unused)
 {
     int ir[GEMM_TM], jc[GEMM_TNK];
     VT acc[GEMM_TM][GEMM_TNK];
@@ -440,11 +451,11 @@ CLG_STATIC inline void tiled_k_tile(__global const float *A, int lda, __global c
     for (int r = 0; r < GEMM_TM; r++)
         #pragma unroll
         for (int c = 0; c < GEMM_TNK; c++) {
-            float s = gemm_hsum(acc[r][c]);
+            float s = GEMM_F(gemm_hsum)(acc[r][c]);
             for (int k = kv; k < K; k++)
                 s = CLG_MAD(A[(size_t)ir[r] * lda + k], B[(size_t)jc[c] * ldb + k], s);
             if (i0 + r < M && j0 + c < N)
-                gemm_store1(C + (size_t)(i0 + r) * ldc + j0 + c, s, alpha, beta, bias + j0 + c, ep);
+                GEMM_F(gemm_store1)(C + (size_t)(i0 + r) * ldc + j0 + c, s, alpha, beta, bias + j0 + c, ep);
         }
 }
 
@@ -609,7 +620,7 @@ __kernel void gemm_block(GEMM_ARGS)
 #define GEMM_IHI(a, b) \
     (float16)(a.s8, b.s8, a.s9, b.s9, a.sa, b.sa, a.sb, b.sb, a.sc, b.sc, a.sd, b.sd, a.se, b.se, a.sf, b.sf)
 
-CLG_STATIC inline void gemm_transpose16(float16 *v)
+CLG_STATIC inline void GEMM_F(gemm_transpose16)(float16 *v)
 {
     #pragma unroll
     for (int s = 0; s < 4; s++) {
@@ -644,7 +655,7 @@ __kernel void gemm_transpose(__global const float *S, int so, int ld, int ss, __
         #pragma unroll
         for (int r = 0; r < 16; r++)
             t[r] = vload16(0, S + (size_t)(r0 + r) * ld + c0);
-        gemm_transpose16(t);
+        GEMM_F(gemm_transpose16)(t);
         #pragma unroll
         for (int c = 0; c < 16; c++)
             vstore16(t[c], 0, D + (size_t)(c0 + c) * rows + r0);
@@ -674,11 +685,12 @@ __kernel void gemm_transpose(__global const float *S, int so, int ld, int ss, __
 
 #if (!defined(GEMM_ONE) || defined(GEMM_ONE_gemm_tiled)) && GEMM_KC > 0 /* KC 0: a tile without it */
 /* tb: a constant of each kernel, folded once inlined (always, as tiled_n_tile). */
-CLG_STATIC __attribute__((always_inline)) inline void tiled_strip(__global const float *A, int lda,
-                                                                  __global const float *B, int ldb, __global float *C,
-                                                                  int ldc, int M, int N, int K, float alpha, float beta,
-                                                                  __global const float *bias, int ep, __local float *Bp,
-                                                                  const int tb)
+CLG_STATIC __attribute__((always_inline)) inline void GEMM_F(tiled_strip)(__global const float *A, int lda,
+                                                                          __global const float *B, int ldb,
+                                                                          __global float *C, int ldc, int M, int N,
+                                                                          int K, float alpha, float beta,
+                                                                          __global const float *bias, int ep,
+                                                                          __local float *Bp, const int tb)
 {
     int j0 = get_global_id(0) * GEMM_TN;
     int rm = GEMM_RM_OF_LAUNCH(GEMM_TM);
@@ -761,13 +773,13 @@ CLG_STATIC __attribute__((always_inline)) inline void tiled_strip(__global const
     {                                                                            \
         __local float Bp[GEMM_KC * GEMM_TN];                                     \
         int z = get_global_id(2);                                                \
-        tiled_strip(A + ao + (size_t)z * sa, lda, B + bo + (size_t)z * sb, ldb, C + co + (size_t)z * sc, ldc, \
+        GEMM_F(tiled_strip)(A + ao + (size_t)z * sa, lda, B + bo + (size_t)z * sb, ldb, C + co + (size_t)z * sc, ldc, \
                     M, N, K, alpha, beta, bias + bias_o, ep, Bp, TB);            \
     }
 #if GEMM_HAS(16)
-GEMM_STRIP_KERNEL(gemm_tiled_t, 1)
+GEMM_STRIP_KERNEL(GEMM_F(gemm_tiled_t), 1)
 #endif
 #if GEMM_HAS(32)
-GEMM_STRIP_KERNEL(gemm_tiled_p, 0)
+GEMM_STRIP_KERNEL(GEMM_F(gemm_tiled_p), 0)
 #endif
 #endif

@@ -22,7 +22,8 @@
  * its A, see use_transpose),
  * smaller ones gemm_tiled_n, for A·B on 16-wide devices gemm_tiled_p (B strips copied into
  * local memory, see use_strip), and for A·Bᵀ gemm_tiled_t (B strips transposed into local
- * memory; gemm_tiled_k for tiles that are not whole 16-wide vectors).  CLBlast is never
+ * memory; gemm_tiled_k for tiles that are not whole 16-wide vectors), all of that family from one
+ * program for every tile size (the tiles program, tiles_find).  CLBlast is never
  * the untuned default on CPU devices (on PoCL it compiles for ~12 s and runs at ~1/10 of
  * tiled); `clgrad tune` times it, and the tiled, simple and local paths, per shape class and
  * stores the fastest, which then applies to that class on that device and driver (tuned()).
@@ -34,6 +35,7 @@
 /* ---- per-ctx cache of specialised programs -------------------------------- */
 
 #define GEMM_MAX_VARIANTS 64
+#define GEMM_MAX_TILES 8 /* tile sizes in the tiles program */
 
 typedef struct gemm_variant {
     char key[352];                          /* kernel name, program family and defines */
@@ -55,6 +57,13 @@ typedef struct gemm_state {
     int nkset;
     int kset_tile[8][3], kset[8];
     clg_gemm_options kset_opts;
+    /* the tiles program's tile sizes (TM, VW, NV, KC) and kernel sets (tiles_find), and its
+     * descriptor (tiles_defs: its defines in variant_kernel's key), valid while the ctx's options
+     * are tiles_opts and tiles_known */
+    int tiles_known, ntiles;
+    int tiles[GEMM_MAX_TILES][4], tiles_kset[GEMM_MAX_TILES];
+    char tiles_defs[200];
+    clg_gemm_options tiles_opts;
 } gemm_state;
 
 static void gemm_state_free(void *p)
@@ -83,16 +92,28 @@ static clg_status get_state(clg_ctx *ctx, gemm_state **out)
     return CLG_OK;
 }
 
-/* The extra build options of cl/gemm.cl's program `family` with defines defs. */
-static void variant_options(const char *family, const char *defs, char *opts, size_t size)
+static clg_status tiles_source(clg_ctx *ctx, char **out);
+
+/* The source and extra build options of program `family` with defines defs: common.cl and
+ * cl/gemm.cl with -DGEMM_ONE -DGEMM_ONE_<family> and defs, or for the tiles program (family
+ * "gemm_tiles", defs its descriptor) tiles_source's text with -DGEMM_ONE -DGEMM_ONE_gemm_tiled. */
+static clg_status variant_program(clg_ctx *ctx, const char *family, const char *defs, char **src, char *opts,
+                                  size_t size)
 {
+    size_t len;
+    if (!strcmp(family, "gemm_tiles")) {
+        snprintf(opts, size, "-DGEMM_ONE -DGEMM_ONE_gemm_tiled");
+        return tiles_source(ctx, src);
+    }
     snprintf(opts, size, "-DGEMM_ONE -DGEMM_ONE_%s%s%s", family, *defs ? " " : "", defs);
+    return clg__program_source(ctx, CLG_PROG_GEMM, src, &len);
 }
 
 /* Kernel `kname` of cl/gemm.cl's program `family` built with the extra options `defs` (cached
- * per ctx): -DGEMM_ONE_<family> makes the file compile that family's kernels only (a cold build
- * compiles one kernel, or gemm_tiled's five, not all of them), and kernels of one family and
- * defines share one program, built once. */
+ * per ctx; the tiles program: "gemm_tiles" and its descriptor, variant_program):
+ * -DGEMM_ONE_<family> makes the file compile that family's kernels only (a cold build compiles
+ * one kernel, or gemm_tiled's few, not all of them), and kernels of one family and defines share
+ * one program, built once. */
 static clg_status variant_kernel(clg_ctx *ctx, const char *family, const char *kname, const char *defs,
                                  cl_kernel *out)
 {
@@ -124,12 +145,9 @@ static clg_status variant_kernel(clg_ctx *ctx, const char *family, const char *k
         clRetainProgram(shared);
         p = shared;
     } else {
-        char *src;
-        size_t len;
-        if ((st = clg__program_source(ctx, CLG_PROG_GEMM, &src, &len)))
+        char *src, opts[320];
+        if ((st = variant_program(ctx, family, defs, &src, opts, sizeof opts)))
             return st;
-        char opts[320];
-        variant_options(family, defs, opts, sizeof opts);
         st = clg__build_kernel(ctx, "cl/gemm.cl", src, opts, kname, &p, &k);
         free(src);
         if (st)
@@ -478,8 +496,8 @@ static int use_transpose(const clg_ctx *ctx, const gemm_call *g)
  * chunk after the first reads and writes C's tiles again; on an AVX-512 Xeon (PoCL, bench_gemm,
  * 2 rounds) KC 512 -> 2048 took A·B 2048^3 from 66-68 to 55-57 ms, 1024^3 7.9-8.1 -> 7.2-7.4,
  * 512x2048·2048x512 3.8-3.9 -> 3.5-3.6, A·Bᵀ 256x4096·(256x4096)ᵀ 2.2-2.3 -> 2.0-2.1 (4096 was
- * no better); KC 256 was slower than 512 (1024^3: 9.9 ms).  The gemm_tiled program of a tile
- * size is built with it (-DGEMM_KC; 0 leaves gemm_tiled_t and gemm_tiled_p out). */
+ * no better); KC 256 was slower than 512 (1024^3: 9.9 ms).  The gemm_tiled family of a tile
+ * size is built with it (GEMM_KC; 0 leaves gemm_tiled_t and gemm_tiled_p out). */
 static int tiled_t_chunk(const clg_ctx *ctx, int tn)
 {
     if (tn % 16)
@@ -560,23 +578,34 @@ static int tiled_kernel_bit(clg_ctx *ctx, const gemm_call *g, const int tile[3],
     return KSET_N << (g->ta + 2 * g->tb);
 }
 
-/* The kernels a tile size's gemm_tiled program holds: those this ctx's policy can launch at that
- * tile, found by asking it for every transposition, M (8 and 12 rows: gemm_tiled_n's two tile
- * heights), N (narrow and not) and K (short and long: gemm_tiled_n_tb or gemm_tiled_k).  Each
- * kernel costs PoCL's front end ~0.01-0.02 s in a cold build: on an AVX-512 Xeon the MLP's three
- * tile programs took 0.25 / 0.30 / 0.22 s with all six kernels and 0.19 / 0.24 / 0.21 s with
- * theirs (the 8,16,2 one holds gemm_tiled_p alone there). */
-static int tile_kset(clg_ctx *ctx, const int tile[3])
+#define POLICY_QUESTIONS 32
+
+/* Question i (< POLICY_QUESTIONS) put to the policy by tile_kset and tiles_find: a product of
+ * transposes (i & 1, i & 2), M 8 or 12 (gemm_tiled_n's two tile heights), N narrow or not, K short
+ * or long (gemm_tiled_n_tb or gemm_tiled_k); its kernel's bit (tiled_kernel_bit, 0: another
+ * family) and tile. */
+static int policy_answer(clg_ctx *ctx, int i, int tile[3])
 {
     static const int ms[2] = { 8, 12 }, ns[2] = { 8, 64 }, ks[2] = { 8, 4096 };
+    gemm_call g = { .ta = i & 1, .tb = (i >> 1) & 1, .M = ms[(i >> 2) & 1], .N = ns[(i >> 3) & 1],
+                    .K = ks[(i >> 4) & 1], .batch = 1 };
+    int blk[3] = { 0, 0, 0 };
+    int packed = tiled_choice(ctx, &g, tile, blk);
+    return tiled_kernel_bit(ctx, &g, tile, packed);
+}
+
+/* The kernels a tile size's own gemm_tiled program holds (for a kernel the tiles program lacks):
+ * those this ctx's policy can launch at that tile, found by asking it every question
+ * (policy_answer).  Each kernel costs PoCL's front end ~0.01-0.04 s in a cold build: on an
+ * AVX-512 Xeon the MLP's three tile programs took 0.25 / 0.30 / 0.22 s with all six kernels and
+ * 0.19 / 0.24 / 0.21 s with theirs (the 8,16,2 one holds gemm_tiled_p alone there). */
+static int tile_kset(clg_ctx *ctx, const int tile[3])
+{
     int set = 0;
-    for (int i = 0; i < 32; i++) {
-        gemm_call g = { .ta = i & 1, .tb = (i >> 1) & 1, .M = ms[(i >> 2) & 1], .N = ns[(i >> 3) & 1],
-                        .K = ks[(i >> 4) & 1], .batch = 1 };
-        int t[3], blk[3] = { 0, 0, 0 };
-        int packed = tiled_choice(ctx, &g, t, blk);
-        if (!packed && t[0] == tile[0] && t[1] == tile[1] && t[2] == tile[2])
-            set |= tiled_kernel_bit(ctx, &g, t, packed);
+    for (int i = 0; i < POLICY_QUESTIONS; i++) {
+        int t[3], bit = policy_answer(ctx, i, t);
+        if (t[0] == tile[0] && t[1] == tile[1] && t[2] == tile[2])
+            set |= bit;
     }
     return set;
 }
@@ -606,12 +635,120 @@ static int tile_kset_cached(clg_ctx *ctx, const int tile[3])
     return set;
 }
 
+/* ---- the tiles program -------------------------------------------------------------------
+ * One program holding the gemm_tiled family's kernels at every tile size the ctx's policy takes
+ * for A·B, Aᵀ·B and A·Bᵀ, the forms of a dense layer and its gradients (the policy's answers
+ * without Aᵀ·Bᵀ, which no op's gradient asks for): cl/gemm.cl once per tile size, its names
+ * suffixed (GEMM_F, gemm_tiled_p_8_16_2).  Each program costs PoCL a fixed ~0.1 s of front end
+ * cold, so the MLP's three tile programs (0.13 + 0.21 + 0.16 s on an AVX-512 Xeon, micro-tool, 3
+ * rounds) cost more than one holding all four of the 16-wide tile sizes (0.35 s).  And it does not
+ * depend on the model: the compile helper builds it first (clg_ctx_describe_gemm) while the command
+ * builds its op programs, for the next run's cache too.  A kernel outside it (Aᵀ·Bᵀ, a tile that
+ * options set later) takes its tile's own program, as before (tile_kset). */
+
+/* Find the tiles program's tiles and kernel sets for the ctx's options (memo in s). */
+static void tiles_find(clg_ctx *ctx, gemm_state *s)
+{
+    if (s->tiles_known && !memcmp(&s->tiles_opts, &ctx->gemm, sizeof ctx->gemm))
+        return;
+    s->tiles_opts = ctx->gemm;
+    s->tiles_known = 1;
+    s->ntiles = 0;
+    for (int i = 0; i < POLICY_QUESTIONS; i++) {
+        int t[3], bit = (i & 3) == 3 ? 0 : policy_answer(ctx, i, t);
+        if (!bit)
+            continue;
+        int j = 0;
+        while (j < s->ntiles && memcmp(s->tiles[j], t, sizeof t))
+            j++;
+        if (j == s->ntiles) {
+            if (j == GEMM_MAX_TILES)
+                continue;
+            memcpy(s->tiles[j], t, sizeof t);
+            s->tiles[j][3] = tiled_t_chunk(ctx, t[1] * t[2]);
+            s->tiles_kset[j] = 0;
+            s->ntiles++;
+        }
+        s->tiles_kset[j] |= bit;
+    }
+    int n = 0;
+    s->tiles_defs[0] = 0;
+    for (int j = 0; j < s->ntiles; j++)
+        n += snprintf(s->tiles_defs + n, sizeof s->tiles_defs - (size_t)n, "%s%d,%d,%d,%d,%d", j ? ";" : "",
+                      s->tiles[j][0], s->tiles[j][1], s->tiles[j][2], s->tiles[j][3], s->tiles_kset[j]);
+}
+
+/* The tiles program's slot of `tile` where it holds kernel `bit` there, else -1. */
+static int tiles_slot(clg_ctx *ctx, const int tile[3], int bit)
+{
+    gemm_state *s = NULL;
+    if (get_state(ctx, &s) != CLG_OK) {
+        clg__clear_error();
+        return -1;
+    }
+    tiles_find(ctx, s);
+    for (int j = 0; j < s->ntiles; j++)
+        if (!memcmp(s->tiles[j], tile, 3 * sizeof *tile))
+            return s->tiles_kset[j] & bit ? j : -1;
+    return -1;
+}
+
+int clg__gemm_tiles(clg_ctx *ctx, int tiles[][4], int *ksets, int max)
+{
+    gemm_state *s = NULL;
+    if (get_state(ctx, &s) != CLG_OK)
+        return -1;
+    s->tiles_known = 0; /* asked afresh (the tests change the device's vector width) */
+    tiles_find(ctx, s);
+    for (int j = 0; j < s->ntiles && j < max; j++) {
+        memcpy(tiles[j], s->tiles[j], sizeof s->tiles[j]);
+        ksets[j] = s->tiles_kset[j];
+    }
+    return s->ntiles;
+}
+
+/* The tiles program's source: common.cl, then per tile size its defines and cl/gemm.cl. */
+static clg_status tiles_source(clg_ctx *ctx, char **out)
+{
+    gemm_state *s = NULL;
+    char *common = NULL, *gemm = NULL;
+    size_t lc, lg;
+    clg_status st = get_state(ctx, &s);
+    if (st || (st = clg__file_source(ctx, CLG_PROG_COMMON, &common, &lc)) ||
+        (st = clg__file_source(ctx, CLG_PROG_GEMM, &gemm, &lg)))
+        goto out;
+    tiles_find(ctx, s);
+    size_t cap = lc + (size_t)s->ntiles * (lg + 400) + 1, n = lc;
+    char *all = malloc(cap);
+    if (!all) {
+        st = clg__fail(CLG_ERR_OUT_OF_MEMORY, "gemm: out of host memory");
+        goto out;
+    }
+    memcpy(all, common, lc);
+    for (int j = 0; j < s->ntiles; j++) {
+        const int *t = s->tiles[j];
+        n += (size_t)snprintf(all + n, cap - n,
+                              "\n#undef GEMM_TM\n#undef GEMM_VW\n#undef GEMM_NV\n#undef GEMM_KC\n#undef GEMM_KSET\n"
+                              "#undef GEMM_SFX\n#define GEMM_TM %d\n#define GEMM_VW %d\n#define GEMM_NV %d\n"
+                              "#define GEMM_KC %d\n#define GEMM_KSET %d\n#define GEMM_SFX _%d_%d_%d\n",
+                              t[0], t[1], t[2], t[3], s->tiles_kset[j], t[0], t[1], t[2]);
+        memcpy(all + n, gemm, lg);
+        n += lg;
+    }
+    all[n] = 0;
+    *out = all;
+out:
+    free(common);
+    free(gemm);
+    return st;
+}
+
 /* The gemm.cl kernel of path_tiled for g (but the transposed path's): its family, name, defines
  * (defs: 200 bytes) and global size. */
-static void tiled_variant(clg_ctx *ctx, const gemm_call *g, const char **family_out, const char **kname_out,
-                          char *defs, size_t gs[3])
+static void tiled_variant(clg_ctx *ctx, const gemm_call *g, const char **family_out, char kname[64], char *defs,
+                          size_t gs[3])
 {
-    const char *kname, *family;
+    const char *family;
     int tile[3], blk[3] = { 0, 0, 0 };
     int packed = tiled_choice(ctx, g, tile, blk);
     int tm = tile[0], vw = tile[1], nv = tile[2], mb = blk[0], nb = blk[1], kb = blk[2];
@@ -621,7 +758,8 @@ static void tiled_variant(clg_ctx *ctx, const gemm_call *g, const char **family_
                  "-DGEMM_TA=%d -DGEMM_TB=%d -DGEMM_TM=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_MB=%d -DGEMM_NB=%d "
                  "-DGEMM_KB=%d",
                  g->ta, g->tb, tm, vw, nv, mb, nb, kb);
-        kname = family = "gemm_block";
+        family = "gemm_block";
+        snprintf(kname, 64, "%s", family);
         gs[0] = (size_t)(g->N + nb - 1) / (size_t)nb;
         gs[1] = (size_t)(g->M + mb - 1) / (size_t)mb;
     } else if (!bit) {
@@ -629,23 +767,31 @@ static void tiled_variant(clg_ctx *ctx, const gemm_call *g, const char **family_
         int tmk = 4, tnk = 4;
         snprintf(defs, 200, "-DGEMM_TA=0 -DGEMM_TB=1 -DGEMM_TM=%d -DGEMM_TNK=%d -DGEMM_VW=%d", tmk, tnk,
                  vw);
-        kname = family = "gemm_tiled_k";
+        family = "gemm_tiled_k";
+        snprintf(kname, 64, "%s", family);
         int rm = rows_per_item(ctx, g, tmk, tnk, 8, 16);
         gs[0] = (size_t)(g->N + tnk - 1) / (size_t)tnk;
         gs[1] = (size_t)(g->M + tmk * rm - 1) / (size_t)(tmk * rm);
     } else {
-        /* gemm_tiled_t, _p or a gemm_tiled_n: one program per tile size (RM is read back from
-         * the launch's global size, the transposes are the kernel's name) with the kernels the
-         * policy can launch at this tile (g's own among them, whatever tile_kset found) */
+        /* gemm_tiled_t, _p or a gemm_tiled_n (RM is read back from the launch's global size, the
+         * transposes are the kernel's name): from the tiles program, else from its tile size's own
+         * program with the kernels the policy can launch at this tile (g's own among them,
+         * whatever tile_kset found) */
         static const char *const names[6] = { "gemm_tiled_n", "gemm_tiled_n_ta", "gemm_tiled_n_tb",
                                                "gemm_tiled_n_tatb", "gemm_tiled_t", "gemm_tiled_p" };
-        snprintf(defs, 200, "-DGEMM_TM=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_KC=%d -DGEMM_KSET=%d", tm, vw, nv,
-                 tiled_t_chunk(ctx, vw * nv), tile_kset_cached(ctx, tile) | bit);
-        family = "gemm_tiled";
         int i = 0;
         while (!(bit & (1 << i)))
             i++;
-        kname = names[i];
+        if (tiles_slot(ctx, tile, bit) >= 0) {
+            family = "gemm_tiles";
+            snprintf(defs, 200, "%s", ((gemm_state *)ctx->gemm_state)->tiles_defs);
+            snprintf(kname, 64, "%s_%d_%d_%d", names[i], tm, vw, nv);
+        } else {
+            family = "gemm_tiled";
+            snprintf(defs, 200, "-DGEMM_TM=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_KC=%d -DGEMM_KSET=%d", tm, vw, nv,
+                     tiled_t_chunk(ctx, vw * nv), tile_kset_cached(ctx, tile) | bit);
+            snprintf(kname, 64, "%s", names[i]);
+        }
         /* the strip kernels (gemm_tiled_t, _p) pack once per strip: they take all of M by default */
         int rm = bit & (KSET_T | KSET_P) ? strip_rows(ctx, g, tm, vw * nv, 8)
                                          : rows_per_item(ctx, g, tm, vw * nv, 16, 4);
@@ -654,7 +800,6 @@ static void tiled_variant(clg_ctx *ctx, const gemm_call *g, const char **family_
     }
     gs[2] = (size_t)g->batch;
     *family_out = family;
-    *kname_out = kname;
 }
 
 /* The tiled kernels' work-group size, in ls (NULL: the driver's choice).  One work-item per
@@ -675,10 +820,10 @@ static clg_status path_tiled(clg_ctx *ctx, const gemm_call *g)
 {
     if (use_transpose(ctx, g))
         return path_transposed(ctx, g);
-    char defs[200];
-    const char *kname, *family;
+    char defs[200], kname[64];
+    const char *family;
     size_t gs[3];
-    tiled_variant(ctx, g, &family, &kname, defs, gs);
+    tiled_variant(ctx, g, &family, kname, defs, gs);
     cl_kernel k;
     clg_status st = variant_kernel(ctx, family, kname, defs, &k);
     if (st)
@@ -691,24 +836,29 @@ static clg_status path_tiled(clg_ctx *ctx, const gemm_call *g)
 
 static clg_gemm_path choose_path(clg_ctx *ctx, const gemm_call *g, int *dflt);
 
-/* Add the tiled path's launch for g to out (its program once), buffers A, B, C of g's sizes. */
-static int describe_tiled(clg_ctx *ctx, gemm_call *g, const char *src, clg_launch_list *out)
+/* Add the tiled path's launch for g to out (its program once), buffers A, B, C of g's sizes;
+ * out's arrays have room for it. */
+static clg_status describe_tiled(clg_ctx *ctx, gemm_call *g, clg_launch_list *out)
 {
-    char defs[200], extra[320], opts[2048];
-    const char *family, *kname;
+    char defs[200], extra[320], opts[2048], kname[64], *src;
+    const char *family;
     size_t gs[3], ls[3];
-    tiled_variant(ctx, g, &family, &kname, defs, gs);
-    variant_options(family, defs, extra, sizeof extra);
+    tiled_variant(ctx, g, &family, kname, defs, gs);
+    clg_status st = variant_program(ctx, family, defs, &src, extra, sizeof extra);
+    if (st)
+        return st;
     clg__build_options(ctx, extra, opts, sizeof opts);
     int p = 0;
-    while (p < out->nprograms && strcmp(out->options[p], opts))
+    while (p < out->nprograms && (strcmp(out->options[p], opts) || strcmp(out->source[p], src)))
         p++;
     if (p == out->nprograms) {
-        out->source[p] = strdup(src);
+        out->source[p] = src;
         out->options[p] = strdup(opts);
         out->nprograms++;
-        if (!out->source[p] || !out->options[p])
-            return 0;
+        if (!out->options[p])
+            return clg__fail(CLG_ERR_OUT_OF_MEMORY, "clg_ctx_describe_gemm: out of host memory");
+    } else {
+        free(src);
     }
     const size_t *l = tiled_local(ctx, ls);
     clg_launch *d = &out->launch[out->n++];
@@ -737,7 +887,7 @@ static int describe_tiled(clg_ctx *ctx, gemm_call *g, const char *src, clg_launc
             memcpy(la->value, &a[i].v, 4);
         }
     }
-    return 1;
+    return CLG_OK;
 }
 
 clg_status clg_ctx_describe_gemm(clg_ctx *ctx, clg_launch_list *out)
@@ -755,23 +905,17 @@ clg_status clg_ctx_describe_gemm(clg_ctx *ctx, clg_launch_list *out)
         if (choose_path(ctx, &g[t], &dflt) != CLG_GEMM_PATH_TILED || use_transpose(ctx, &g[t]))
             return CLG_OK;
     }
-    char *src;
-    size_t len;
-    clg_status st = clg__program_source(ctx, CLG_PROG_GEMM, &src, &len);
-    if (st)
-        return st;
     out->source = calloc(2, sizeof *out->source);
     out->options = calloc(2, sizeof *out->options);
     out->launch = calloc(2, sizeof *out->launch);
-    int ok = out->source && out->options && out->launch;
-    for (int t = 0; t < 2 && ok; t++)
-        ok = describe_tiled(ctx, &g[t], src, out);
-    free(src);
-    if (!ok) {
+    clg_status st = out->source && out->options && out->launch
+                        ? CLG_OK
+                        : clg__fail(CLG_ERR_OUT_OF_MEMORY, "clg_ctx_describe_gemm: out of host memory");
+    for (int t = 0; t < 2 && !st; t++)
+        st = describe_tiled(ctx, &g[t], out);
+    if (st)
         clg_launch_list_free(out);
-        return clg__fail(CLG_ERR_OUT_OF_MEMORY, "clg_ctx_describe_gemm: out of host memory");
-    }
-    return CLG_OK;
+    return st;
 }
 
 static clg_status path_clblast(clg_ctx *ctx, const gemm_call *g)

@@ -32,6 +32,10 @@ void clg__gemm_tiled_choice(clg_ctx *ctx, const gemm_call *g, int tile[3], int *
 /* The kernels the gemm_tiled program of `tile` holds on this ctx, as cl/gemm.cl's GEMM_KSET bits
  * (1, 2, 4, 8: gemm_tiled_n, _ta, _tb, _tatb; 16 gemm_tiled_t; 32 gemm_tiled_p). */
 int clg__gemm_tile_kset(clg_ctx *ctx, const int tile[3]);
+/* The tiles program's tile sizes (TM, VW, NV, KC; at most max of them) and GEMM_KSET kernel sets
+ * for ctx's policy as it stands (found afresh), in tiles[] and ksets[]; returns how many it holds
+ * (-1: out of memory). */
+int clg__gemm_tiles(clg_ctx *ctx, int tiles[][4], int *ksets, int max);
 /* Bytes of scratch (one slot) clg__gemm_run takes for g: B transposed when that form is chosen. */
 size_t clg__gemm_scratch(const clg_ctx *ctx, const gemm_call *g);
 

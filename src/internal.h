@@ -133,6 +133,8 @@ clg_status clg__rec_describe(clg_ctx *ctx, clg_launch_list *out);
 
 /* Source text of an embedded file (or from ctx->cl_dir, CLGRAD_CL_DIR). Caller frees. */
 clg_status clg__program_source(const clg_ctx *ctx, int prog, char **out, size_t *len);
+/* File i's own text (cl/<name>, no common.cl), as clg__program_source reads it. */
+clg_status clg__file_source(const clg_ctx *ctx, int i, char **out, size_t *len);
 /* The built program `prog` (builds on first use). */
 clg_status clg__program(clg_ctx *ctx, int prog, cl_program *out);
 /* Kernel kid (created on first use, cached in ctx: an array index per launch).  If its program

@@ -111,6 +111,13 @@ static clg_status file_source(const clg_ctx *ctx, int i, char **out, size_t *len
     return CLG_OK;
 }
 
+clg_status clg__file_source(const clg_ctx *ctx, int i, char **out, size_t *len)
+{
+    if (i < 0 || i >= clg__cl_source_count)
+        return clg__fail(CLG_ERR_INVALID_ARG, "no embedded program %d", i);
+    return file_source(ctx, i, out, len);
+}
+
 /* A program's full source: common.cl followed by its own file. */
 clg_status clg__program_source(const clg_ctx *ctx, int prog, char **out, size_t *len)
 {

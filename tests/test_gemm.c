@@ -661,6 +661,31 @@ static void test_tile_policy(void **s)
             if (ks[i].w == w && clg__gemm_tile_kset(ctx, ks[i].tile) != ks[i].kset)
                 fail_msg("width %d, tile %d,%d,%d: kernel set %d, want %d", w, ks[i].tile[0], ks[i].tile[1],
                          ks[i].tile[2], clg__gemm_tile_kset(ctx, ks[i].tile), ks[i].kset);
+        /* the tiles program: every tile size of A·B, Aᵀ·B and A·Bᵀ with those kernels (no _tatb), and
+         * each strip kernel's k-chunk (2048 floats on 16-wide devices, 512 on 8-wide ones, while
+         * the strip fits in local memory) */
+        static const struct { int w, tile[4], kset; } ts[] = {
+            { 16, { 8, 16, 2, 2048 }, 32 }, { 16, { 12, 16, 2, 2048 }, 32 }, { 16, { 6, 16, 4, 2048 }, 2 | 16 },
+            { 16, { 8, 16, 1, 2048 }, 1 | 2 | 16 }, { 8, { 6, 8, 2, 512 }, 1 | 2 | 16 },
+        };
+        int tiles[8][4], ksets[8], nt = clg__gemm_tiles(ctx, tiles, ksets, 8), want_n = 0;
+        for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) {
+            if (ts[i].w != w)
+                continue;
+            want_n++;
+            int kc = ts[i].tile[3];
+            while ((uint64_t)kc * (uint64_t)(ts[i].tile[1] * ts[i].tile[2]) * 4 > ctx->info.local_mem)
+                kc /= 2;
+            int j = 0;
+            while (j < nt && memcmp(tiles[j], ts[i].tile, 3 * sizeof(int)))
+                j++;
+            if (j == nt || tiles[j][3] != kc || ksets[j] != ts[i].kset)
+                fail_msg("width %d: the tiles program %s tile %d,%d,%d (chunk %d, kernels %d), want chunk %d, "
+                         "kernels %d", w, j == nt ? "lacks" : "has", ts[i].tile[0], ts[i].tile[1], ts[i].tile[2],
+                         j == nt ? 0 : tiles[j][3], j == nt ? 0 : ksets[j], kc, ts[i].kset);
+        }
+        if (nt != want_n)
+            fail_msg("width %d: the tiles program holds %d tile sizes, want %d", w, nt, want_n);
     }
     clg_ctx_destroy(ctx);
     assert_int_equal(rmdir(dir), 0);

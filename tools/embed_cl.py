@@ -6,7 +6,8 @@ name}), so the file list, the program ids and the kernel names cannot disagree.
 
 Usage: embed_cl.py OUT.c OUT.h file1.cl file2.cl ...
 Each embedded text starts with `#line 1 "cl/NAME"` so compiler logs name the file.  Kernels are
-found as `__kernel void NAME(` (the name may be on the next line) and, inside a function-like
+found as `__kernel void NAME(` (the name may be on the next line), `__kernel void F(NAME)(` (a
+naming macro such as gemm.cl's GEMM_F, which may add a suffix) and, inside a function-like
 macro, `__kernel void PARAM##suffix(`, named once per use of the macro at the start of a line.
 Kernel names must be unique across the files.
 """
@@ -14,7 +15,7 @@ import os
 import re
 import sys
 
-KERNEL = re.compile(r'__kernel\s+void\s+(\w+)\s*\(')
+KERNEL = re.compile(r'__kernel\s+void\s+(?:\w+\(\s*(\w+)\s*\)|(\w+))\s*\(')
 MACRO_KERNEL = re.compile(r'__kernel\s+void\s+(\w+)\s*##\s*(\w+)\s*\(')
 DEFINE = re.compile(r'^[ \t]*#[ \t]*define[ \t]+(\w+)\(([^)]*)\)((?:[^\n]*\\\n)*[^\n]*)', re.M)
 
@@ -30,7 +31,7 @@ def kernels(text):
                 macros.setdefault(m.group(1), []).append((params.index(k.group(1)), k.group(2)))
     body = DEFINE.sub('', text)  # macro bodies are not kernels themselves
     uses = re.compile(r'^[ \t]*(%s)\(([^)]*)' % '|'.join(map(re.escape, macros)), re.M) if macros else None
-    events = [(m.start(), [m.group(1)]) for m in KERNEL.finditer(body)]
+    events = [(m.start(), [m.group(1) or m.group(2)]) for m in KERNEL.finditer(body)]
     if uses:
         for m in uses.finditer(body):
             args = [a.strip() for a in m.group(2).split(',')]

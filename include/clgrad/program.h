@@ -144,7 +144,8 @@ clg_status clg_launch_list_load(const char *path, clg_launch_list *out);
 clg_status clg_launch_list_replay(clg_ctx *ctx, const clg_launch_list *l, int reverse, int (*stop)(void *),
                                   void *user);
 /* *out: the launches (and programs) of the GEMM kernels this ctx's backward products of a dense
- * layer take at moderate sizes, Aᵀ·B and A·Bᵀ (256^3 as the sample): what a helper can compile
+ * layer take at moderate sizes, Aᵀ·B and A·Bᵀ (256^3 as the sample; on PoCL their program holds
+ * the register-tiled kernels of every tile size the ctx's policy takes): what a helper can compile
  * while the command builds its op programs and runs its forward pass.  Empty where the GEMM does
  * not run on the tiled path (CLBlast, rusticl's simple path). */
 clg_status clg_ctx_describe_gemm(clg_ctx *ctx, clg_launch_list *out);

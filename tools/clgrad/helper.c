@@ -6,7 +6,8 @@
  * a PoCL device, when a training command opens its device (cli_open_device_loading; `bench` for its
  * first step), clgrad starts `clgrad __compile-helper P:D` (its own process group, so Ctrl-C stays
  * with the command), which
- *   1. builds the GEMM program and compiles the kernels of a dense layer's backward products
+ *   1. builds the GEMM program (gemm.c's tiles program: the register-tiled kernels at every tile
+ *      size, whatever the model) and compiles the kernels of a dense layer's backward products
  *      (clg_ctx_describe_gemm) while this process builds its op programs, then
  *   2. once this process has planned its training graph and its op programs came cold (their build
  *      took COLD_BUILD_S or more: PoCL had no cache entry), makes the step's launches
