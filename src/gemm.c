@@ -34,10 +34,10 @@
 
 /* ---- per-ctx cache of specialised programs -------------------------------- */
 
-#define GEMM_MAX_VARIANTS 64
 #define GEMM_MAX_TILES 8 /* tile sizes in the tiles program */
 
 typedef struct gemm_variant {
+    uint64_t hash;                          /* of key (compared first) */
     char key[352];                          /* kernel name, program family and defines */
     char prog_key[320];                     /* program family and defines */
     cl_program prog;                        /* one reference per variant (shared programs) */
@@ -45,8 +45,10 @@ typedef struct gemm_variant {
 } gemm_variant;
 
 typedef struct gemm_state {
-    gemm_variant v[GEMM_MAX_VARIANTS];
-    int n;
+    gemm_variant *v;                        /* n of cap; one per kernel, program and defines
+                                             * the ctx launched (options changed on a live ctx,
+                                             * as `clgrad tune` and the tests do, add more) */
+    int n, cap;
     int clblast_used;
     int clblast_failed;                     /* CLBlast failed as the default path: use local */
     int tune_loaded;                        /* tune[] read from the `clgrad tune` file */
@@ -73,6 +75,7 @@ static void gemm_state_free(void *p)
         clReleaseKernel(s->v[i].k);
         clReleaseProgram(s->v[i].prog);
     }
+    free(s->v);
     /* CLBlast keeps programs (and so the context) alive in a process-wide cache. */
     if (s->clblast_used)
         CLBlastClearCache();
@@ -124,17 +127,24 @@ static clg_status variant_kernel(clg_ctx *ctx, const char *family, const char *k
     char key[352], prog_key[320];
     snprintf(prog_key, sizeof prog_key, "%s %s", family, defs);
     snprintf(key, sizeof key, "%s %s", kname, prog_key);
-    cl_program shared = NULL;
-    for (int i = 0; i < s->n; i++) {
-        if (!strcmp(s->v[i].key, key)) {
+    uint64_t h = clg__fnv1a(14695981039346656037ull, key, strlen(key));
+    for (int i = 0; i < s->n; i++)
+        if (s->v[i].hash == h && !strcmp(s->v[i].key, key)) {
             *out = s->v[i].k;
             return CLG_OK;
         }
+    cl_program shared = NULL;
+    for (int i = 0; i < s->n && !shared; i++)
         if (!strcmp(s->v[i].prog_key, prog_key))
             shared = s->v[i].prog;
+    if (s->n == s->cap) {
+        int cap = s->cap ? 2 * s->cap : 32;
+        gemm_variant *nv = realloc(s->v, (size_t)cap * sizeof *nv);
+        if (!nv)
+            return clg__fail(CLG_ERR_OUT_OF_MEMORY, "gemm: out of host memory");
+        s->v = nv;
+        s->cap = cap;
     }
-    if (s->n >= GEMM_MAX_VARIANTS)
-        return clg__fail(CLG_ERR_UNSUPPORTED, "gemm: too many kernel variants (max %d)", GEMM_MAX_VARIANTS);
     cl_program p = NULL;
     cl_kernel k = NULL;
     if (shared) {
@@ -154,6 +164,7 @@ static clg_status variant_kernel(clg_ctx *ctx, const char *family, const char *k
             return st;
     }
     gemm_variant *v = &s->v[s->n++];
+    v->hash = h;
     memcpy(v->key, key, sizeof key);
     memcpy(v->prog_key, prog_key, sizeof prog_key);
     v->prog = p;
