@@ -651,11 +651,12 @@ static int tile_kset_cached(clg_ctx *ctx, const int tile[3])
  * for A·B, Aᵀ·B and A·Bᵀ, the forms of a dense layer and its gradients (the policy's answers
  * without Aᵀ·Bᵀ, which no op's gradient asks for): cl/gemm.cl once per tile size, its names
  * suffixed (GEMM_F, gemm_tiled_p_8_16_2).  Each program costs PoCL a fixed ~0.1 s of front end
- * cold, so the MLP's three tile programs (0.13 + 0.21 + 0.16 s on an AVX-512 Xeon, micro-tool, 3
- * rounds) cost more than one holding all four of the 16-wide tile sizes (0.35 s).  And it does not
- * depend on the model: the compile helper builds it first (clg_ctx_describe_gemm) while the command
- * builds its op programs, for the next run's cache too.  A kernel outside it (Aᵀ·Bᵀ, a tile that
- * options set later) takes its tile's own program, as before (tile_kset). */
+ * cold, so the MLP's three tile programs (0.54-0.56 s together on an AVX-512 Xeon, micro-tool, 3
+ * rounds) cost more than one holding all four of the 16-wide tile sizes (0.32-0.33 s).  And it
+ * does not depend on the model: the compile helper builds it first (clg_ctx_describe_gemm) while
+ * the command builds its op programs.  A kernel outside it (Aᵀ·Bᵀ; a tile it lacks) takes its
+ * tile's own program, as before (tile_kset).  Options changed on a live ctx make a new one (its
+ * descriptor, tiles_defs, names every tile, chunk and kernel set). */
 
 /* Find the tiles program's tiles and kernel sets for the ctx's options (memo in s). */
 static void tiles_find(clg_ctx *ctx, gemm_state *s)
