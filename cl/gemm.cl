@@ -131,7 +131,7 @@ CLG_STATIC __attribute__((noinline)) void GEMM_F(gemm_store_row)(__global float 
         if ((I0) + r >= M)                                                       \
             break;                                                               \
         GEMM_F(gemm_store_row)(C + (size_t)((I0) + r) * ldc + (J0), acc[r], N - (J0), alpha, (BETA), \
-                               bias + (J0), (EP));                       \
+                               bias + (J0), (EP));                               \
     }
 
 /* Straight from global memory, any transposes (run-time ta, tb): a work-item computes a block of

@@ -127,7 +127,7 @@ static clg_status variant_kernel(clg_ctx *ctx, const char *family, const char *k
     char key[352], prog_key[320];
     snprintf(prog_key, sizeof prog_key, "%s %s", family, defs);
     snprintf(key, sizeof key, "%s %s", kname, prog_key);
-    uint64_t h = clg__fnv1a(14695981039346656037ull, key, strlen(key));
+    uint64_t h = clg__fnv1a(CLG_FNV_OFFSET, key, strlen(key));
     for (int i = 0; i < s->n; i++)
         if (s->v[i].hash == h && !strcmp(s->v[i].key, key)) {
             *out = s->v[i].k;
@@ -137,14 +137,10 @@ static clg_status variant_kernel(clg_ctx *ctx, const char *family, const char *k
     for (int i = 0; i < s->n && !shared; i++)
         if (!strcmp(s->v[i].prog_key, prog_key))
             shared = s->v[i].prog;
-    if (s->n == s->cap) {
-        int cap = s->cap ? 2 * s->cap : 32;
-        gemm_variant *nv = realloc(s->v, (size_t)cap * sizeof *nv);
-        if (!nv)
-            return clg__fail(CLG_ERR_OUT_OF_MEMORY, "gemm: out of host memory");
-        s->v = nv;
-        s->cap = cap;
-    }
+    gemm_variant *grown = clg__grow(s->v, s->n, &s->cap, sizeof *grown, 32);
+    if (!grown)
+        return clg__fail(CLG_ERR_OUT_OF_MEMORY, "gemm: out of host memory");
+    s->v = grown;
     cl_program p = NULL;
     cl_kernel k = NULL;
     if (shared) {
@@ -683,11 +679,11 @@ static void tiles_find(clg_ctx *ctx, gemm_state *s)
         }
         s->tiles_kset[j] |= bit;
     }
-    int n = 0;
+    size_t n = 0;
     s->tiles_defs[0] = 0;
-    for (int j = 0; j < s->ntiles; j++)
-        n += snprintf(s->tiles_defs + n, sizeof s->tiles_defs - (size_t)n, "%s%d,%d,%d,%d,%d", j ? ";" : "",
-                      s->tiles[j][0], s->tiles[j][1], s->tiles[j][2], s->tiles[j][3], s->tiles_kset[j]);
+    for (int j = 0; j < s->ntiles && n < sizeof s->tiles_defs; j++)
+        n += (size_t)snprintf(s->tiles_defs + n, sizeof s->tiles_defs - n, "%s%d,%d,%d,%d,%d", j ? ";" : "",
+                              s->tiles[j][0], s->tiles[j][1], s->tiles[j][2], s->tiles[j][3], s->tiles_kset[j]);
 }
 
 /* The tiles program's slot of `tile` where it holds kernel `bit` there, else -1. */

@@ -73,14 +73,10 @@ static clg_status new_node(clg_graph *g, gnode_kind kind, const char *name, cons
         if (st)
             return st;
     }
-    if (g->n == g->cap) {
-        int cap = g->cap ? 2 * g->cap : 16;
-        gnode *nn = realloc(g->nodes, sizeof *nn * (size_t)cap);
-        if (!nn)
-            return clg__fail(CLG_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
-        g->nodes = nn;
-        g->cap = cap;
-    }
+    gnode *nn = clg__grow(g->nodes, g->n, &g->cap, sizeof *nn, 16);
+    if (!nn)
+        return clg__fail(CLG_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
+    g->nodes = nn;
     clg__graph_free_plan(g);
     gnode *x = &g->nodes[g->n];
     memset(x, 0, sizeof *x);

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "clgrad/status.h"
 #include "clgrad/device.h"
@@ -215,6 +216,20 @@ static inline uint64_t clg__splitmix64(uint64_t *s)
     return z ^ (z >> 31);
 }
 static inline double clg__u01(uint64_t *s) { return (double)(clg__splitmix64(s) >> 11) * 0x1.0p-53; }
+
+/* An array of *cap items (elem bytes each, n of them used) with room for one more: items itself
+ * where it has room, else grown by realloc to twice *cap (`first` where *cap is 0) with *cap
+ * updated, or NULL when out of memory (items kept as it was). */
+static inline void *clg__grow(void *items, int n, int *cap, size_t elem, int first)
+{
+    if (n < *cap)
+        return items;
+    int c = *cap ? 2 * *cap : first;
+    void *p = realloc(items, (size_t)c * elem);
+    if (p)
+        *cap = c;
+    return p;
+}
 
 /* 64-bit FNV-1a of n bytes, continuing from h (start: CLG_FNV_OFFSET): the checksums of the binary
  * cache's entries (program.c) and of launch lists (launch_list.c). */

@@ -50,14 +50,10 @@ static clg_status record(clg_ctx *ctx, cl_kernel k, cl_uint dims, const size_t g
     for (int i = 0; i < ctx->nrec; i++)
         if (ctx->rec[i].k == k && ctx->rec[i].dims == dims && !memcmp(ctx->rec[i].l, l, sizeof l))
             return CLG_OK;
-    if (ctx->nrec == ctx->caprec) {
-        int cap = ctx->caprec ? 2 * ctx->caprec : 16;
-        clg__launch_rec *r = realloc(ctx->rec, (size_t)cap * sizeof *r);
-        if (!r)
-            return clg__fail(CLG_ERR_OUT_OF_MEMORY, "recording launches: out of host memory");
-        ctx->rec = r;
-        ctx->caprec = cap;
-    }
+    clg__launch_rec *grown = clg__grow(ctx->rec, ctx->nrec, &ctx->caprec, sizeof *grown, 16);
+    if (!grown)
+        return clg__fail(CLG_ERR_OUT_OF_MEMORY, "recording launches: out of host memory");
+    ctx->rec = grown;
     clg__launch_rec *r = &ctx->rec[ctx->nrec++];
     memset(r, 0, sizeof *r);
     clRetainKernel(k);
