@@ -160,9 +160,12 @@ void clg__build_options(const clg_ctx *ctx, const char *extra, char *buf, size_t
     /* -w (OpenCL's own option; PoCL refuses clang's -Wno-*): PoCL prints "N warnings generated."
      * to the process's stderr per build, and on AVX2 hosts clang warns at every float16 (-Wpsabi),
      * so a cold `clgrad train mae` printed a dozen such lines; a failed build's log keeps its errors. */
-    snprintf(buf, size, "%s%s -w -DCLG_DEVICE_%s=1 -DCLG_WG=%zu -DCLG_FMA=%d%s %s %s", *std ? "-cl-std=" : "", std,
+    /* no trailing or doubled spaces: the options read back from the driver (a step's launch list)
+     * equal these */
+    snprintf(buf, size, "%s%s -w -DCLG_DEVICE_%s=1 -DCLG_WG=%zu -DCLG_FMA=%d%s%s%s%s%s", *std ? "-cl-std=" : "", std,
              clg_device_type_name(d->type), ctx->wg_default, d->fma,
-             ctx->kernel_stores ? " -DCLG_SPLIT16_BY_LANES=1" : "", extra ? extra : "", user ? user : "");
+             ctx->kernel_stores ? " -DCLG_SPLIT16_BY_LANES=1" : "", extra && *extra ? " " : "", extra ? extra : "",
+             user && *user ? " " : "", user ? user : "");
 }
 
 /* ---- cache ----------------------------------------------------------------- */
