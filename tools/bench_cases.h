@@ -43,10 +43,12 @@ clg_status bench_fill(clg_tensor *t, const bench_in *sp, uint64_t *rng);
  * and float16 (runtimes vectorise differently), over max(8192, 2048 x compute_units) work-items,
  * iterations calibrated to ~target_s per launch, then reps (1..64) timed launches (enqueue +
  * finish) of each.  The variant with the best median wins: rates[0..reps) gets its FLOP/s per
- * launch, ascending, *width its vector width.  Builds a small program (from the caches when warm);
+ * launch, ascending, *width its vector width, *launch_s (may be NULL) the seconds of its fastest
+ * launch (about target_s: a first, untimed launch compiles the kernel where the driver compiles at
+ * launch, as PoCL does).  Builds a small program (from the caches when warm);
  * with target_s 0.01 and 3 reps the whole takes ~0.3 s on a 2-core CPU (0.02: ~0.5 s).  On failure
  * why (may be truncated) says which part failed. */
 clg_status bench_peak_flops(clg_ctx *ctx, int compute_units, double target_s, int reps, double *rates, int *width,
-                            char *why, size_t why_size);
+                            double *launch_s, char *why, size_t why_size);
 
 #endif

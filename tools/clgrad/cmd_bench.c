@@ -171,7 +171,7 @@ static void bench_peak(bdev *b)
     int width = 0;
     cellv *c = &b->r->c[row][b->col];
     clg_status st = bench_peak_flops(b->ctx, (int)b->info->compute_units, b->o->quick ? 0.02 : 0.06, b->reps, rates,
-                                     &width, c->msg, sizeof c->msg);
+                                     &width, NULL, c->msg, sizeof c->msg);
     if (st) {
         c->state = st == CLG_ERR_UNSUPPORTED ? ST_NA : ST_ERR;
         return;

@@ -657,25 +657,25 @@ int cli_profile_print(clg_graph *g, FILE *f)
      * fastest launch: a peak is a ceiling, and a slow spell of the machine only lowers a reading
      * (the median of 3 read 59-198 GFLOP/s on one quiet VM and put a step at 122% of it) */
     enum { PEAK_REPS = 5 };
-    double rates[PEAK_REPS];
+    double rates[PEAK_REPS], launch_s = 0;
     int width;
     char why[256];
     const clg_device_info *d = clg_ctx_device(g_prof.ctx);
-    if ((st = bench_peak_flops(g_prof.ctx, d ? (int)d->compute_units : 1, 0.01, PEAK_REPS, rates, &width, why,
-                               sizeof why))) {
+    if ((st = bench_peak_flops(g_prof.ctx, d ? (int)d->compute_units : 1, 0.01, PEAK_REPS, rates, &width, &launch_s,
+                               why, sizeof why))) {
         fprintf(f, "%.1f GFLOP/s per step (peak not measured: %s)\n", gflops, why);
         return 0;
     }
     double peak = rates[PEAK_REPS - 1] * 1e-9;
     if (gflops > peak)
         fprintf(f, "%.3g GFLOP/s per step, above this device's FMA peak as measured after the run (%.1f GFLOP/s, "
-                   "float%d chains, best of %d): the machine's speed changed meanwhile; `clgrad bench` measures "
-                   "both side by side\n",
-                gflops, peak, width, PEAK_REPS);
+                   "float%d chains, best of %d launches of %.1f ms): the machine's speed changed meanwhile; `clgrad "
+                   "bench` measures both side by side\n",
+                gflops, peak, width, PEAK_REPS, launch_s * 1e3);
     else
         fprintf(f, "%.3g GFLOP/s per step = %.3g%% of this device's measured FMA peak (%.1f GFLOP/s, float%d "
-                   "chains, best of %d)\n",
-                gflops, 100.0 * gflops / peak, peak, width, PEAK_REPS);
+                   "chains, best of %d launches of %.1f ms)\n",
+                gflops, 100.0 * gflops / peak, peak, width, PEAK_REPS, launch_s * 1e3);
     return 0;
 }
 
