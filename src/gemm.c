@@ -34,7 +34,8 @@
 
 /* ---- per-ctx cache of specialised programs -------------------------------- */
 
-#define GEMM_MAX_TILES 8 /* tile sizes in the tiles program */
+#define GEMM_MAX_TILES 8    /* tile sizes in the tiles program */
+#define POLICY_QUESTIONS 32 /* put to the policy by tiles_find (policy_answer) */
 
 typedef struct gemm_variant {
     uint64_t hash;                          /* of key (compared first) */
@@ -54,16 +55,13 @@ typedef struct gemm_state {
     int tune_loaded;                        /* tune[] read from the `clgrad tune` file */
     int tune[CLG_GEMM_CLASSES][5];          /* found, path, TM, VW, NV per shape class */
     clg_gemm_path last_path;                /* path of the last call, DEFAULT before any */
-    /* tile_kset's answers per tile (it asks the policy 32 questions, ~0.5 us), valid while the
-     * ctx's options are those they came from (kset_opts) */
-    int nkset;
-    int kset_tile[8][3], kset[8];
-    clg_gemm_options kset_opts;
-    /* the tiles program's tile sizes (TM, VW, NV, KC) and kernel sets (tiles_find), and its
-     * descriptor (tiles_defs: its defines in variant_kernel's key), valid while the ctx's options
-     * are tiles_opts and tiles_known */
+    /* the policy's answers (tiles_find; 32 questions, ~0.5 us), valid while the ctx's options are
+     * tiles_opts and tiles_known: every tile size (TM, VW, NV, KC) it takes for the gemm_tiled
+     * family, the kernels it launches there (tiles_kset) and those of them the tiles program holds
+     * (tiles_prog, 0: none), and that program's descriptor (tiles_defs: its defines in
+     * variant_kernel's key) */
     int tiles_known, ntiles;
-    int tiles[GEMM_MAX_TILES][4], tiles_kset[GEMM_MAX_TILES];
+    int tiles[POLICY_QUESTIONS][4], tiles_kset[POLICY_QUESTIONS], tiles_prog[POLICY_QUESTIONS];
     char tiles_defs[200];
     clg_gemm_options tiles_opts;
 } gemm_state;
@@ -566,11 +564,11 @@ static int strip_rows(const clg_ctx *ctx, const gemm_call *g, int tm, int tn, in
 
 /* The gemm_tiled program's kernels as GEMM_KSET bits (cl/gemm.cl): gemm_tiled_n, _ta, _tb, _tatb,
  * gemm_tiled_t, gemm_tiled_p. */
-enum { KSET_N = 1, KSET_T = 16, KSET_P = 32 };
+enum { KSET_N = 1, KSET_TATB = 8, KSET_T = 16, KSET_P = 32 };
 
 /* The gemm_tiled program's kernel that path_tiled launches for g at `tile` (tiled_choice's), as
  * its GEMM_KSET bit; 0 where g takes another family (gemm_block, gemm_tiled_k): the one choice
- * tiled_variant and tile_kset make. */
+ * tiled_variant and tiles_find make. */
 static int tiled_kernel_bit(clg_ctx *ctx, const gemm_call *g, const int tile[3], int packed)
 {
     int vw = tile[1], tn = tile[1] * tile[2];
@@ -585,9 +583,7 @@ static int tiled_kernel_bit(clg_ctx *ctx, const gemm_call *g, const int tile[3],
     return KSET_N << (g->ta + 2 * g->tb);
 }
 
-#define POLICY_QUESTIONS 32
-
-/* Question i (< POLICY_QUESTIONS) put to the policy by tile_kset and tiles_find: a product of
+/* Question i (< POLICY_QUESTIONS) put to the policy by tiles_find: a product of
  * transposes (i & 1, i & 2), M 8 or 12 (gemm_tiled_n's two tile heights), N narrow or not, K short
  * or long (gemm_tiled_n_tb or gemm_tiled_k); its kernel's bit (tiled_kernel_bit, 0: another
  * family) and tile. */
@@ -601,47 +597,6 @@ static int policy_answer(clg_ctx *ctx, int i, int tile[3])
     return tiled_kernel_bit(ctx, &g, tile, packed);
 }
 
-/* The kernels a tile size's own gemm_tiled program holds (for a kernel the tiles program lacks):
- * those this ctx's policy can launch at that tile, found by asking it every question
- * (policy_answer).  Each kernel costs PoCL's front end ~0.01-0.04 s in a cold build: on an
- * AVX-512 Xeon the MLP's three tile programs took 0.25 / 0.30 / 0.22 s with all six kernels and
- * 0.19 / 0.24 / 0.21 s with theirs (the 8,16,2 one holds gemm_tiled_p alone there). */
-static int tile_kset(clg_ctx *ctx, const int tile[3])
-{
-    int set = 0;
-    for (int i = 0; i < POLICY_QUESTIONS; i++) {
-        int t[3], bit = policy_answer(ctx, i, t);
-        if (t[0] == tile[0] && t[1] == tile[1] && t[2] == tile[2])
-            set |= bit;
-    }
-    return set;
-}
-
-int clg__gemm_tile_kset(clg_ctx *ctx, const int tile[3]) { return tile_kset(ctx, tile); }
-
-/* tile_kset, remembered per ctx (tiled_variant asks at every launch of the gemm_tiled family). */
-static int tile_kset_cached(clg_ctx *ctx, const int tile[3])
-{
-    gemm_state *s = NULL;
-    if (get_state(ctx, &s) != CLG_OK) {
-        clg__clear_error();
-        return tile_kset(ctx, tile);
-    }
-    if (memcmp(&s->kset_opts, &ctx->gemm, sizeof ctx->gemm)) {
-        s->kset_opts = ctx->gemm;
-        s->nkset = 0;
-    }
-    for (int i = 0; i < s->nkset; i++)
-        if (!memcmp(s->kset_tile[i], tile, sizeof s->kset_tile[i]))
-            return s->kset[i];
-    int set = tile_kset(ctx, tile);
-    if (s->nkset < 8) {
-        memcpy(s->kset_tile[s->nkset], tile, sizeof s->kset_tile[0]);
-        s->kset[s->nkset++] = set;
-    }
-    return set;
-}
-
 /* ---- the tiles program -------------------------------------------------------------------
  * One program holding the gemm_tiled family's kernels at every tile size the ctx's policy takes
  * for A·B, Aᵀ·B and A·Bᵀ, the forms of a dense layer and its gradients (the policy's answers
@@ -650,11 +605,15 @@ static int tile_kset_cached(clg_ctx *ctx, const int tile[3])
  * cold, so the MLP's three tile programs (0.54-0.56 s together on an AVX-512 Xeon, micro-tool, 3
  * rounds) cost more than one holding all four of the 16-wide tile sizes (0.32-0.33 s).  And it
  * does not depend on the model: the compile helper builds it first (clg_ctx_describe_gemm) while
- * the command builds its op programs.  A kernel outside it (Aᵀ·Bᵀ; a tile it lacks) takes its
- * tile's own program, as before (tile_kset).  Options changed on a live ctx make a new one (its
- * descriptor, tiles_defs, names every tile, chunk and kernel set). */
+ * the command builds its op programs.  A kernel outside it (Aᵀ·Bᵀ; a tile past GEMM_MAX_TILES)
+ * takes its tile size's own program, with the kernels the policy launches at that tile (each costs
+ * PoCL's front end ~0.01-0.04 s in a cold build: on an AVX-512 Xeon the MLP's three tile programs
+ * took 0.25 / 0.30 / 0.22 s with all six kernels and 0.19 / 0.24 / 0.21 s with theirs).  Options
+ * changed on a live ctx make a new one (its descriptor, tiles_defs, names every tile, chunk and
+ * kernel set). */
 
-/* Find the tiles program's tiles and kernel sets for the ctx's options (memo in s). */
+/* Ask the policy every question for the ctx's options (memo in s): the tile sizes it takes for
+ * the gemm_tiled family, the kernels at each, and the tiles program's share of them. */
 static void tiles_find(clg_ctx *ctx, gemm_state *s)
 {
     if (s->tiles_known && !memcmp(&s->tiles_opts, &ctx->gemm, sizeof ctx->gemm))
@@ -663,15 +622,13 @@ static void tiles_find(clg_ctx *ctx, gemm_state *s)
     s->tiles_known = 1;
     s->ntiles = 0;
     for (int i = 0; i < POLICY_QUESTIONS; i++) {
-        int t[3], bit = (i & 3) == 3 ? 0 : policy_answer(ctx, i, t);
+        int t[3], bit = policy_answer(ctx, i, t);
         if (!bit)
             continue;
         int j = 0;
         while (j < s->ntiles && memcmp(s->tiles[j], t, sizeof t))
             j++;
         if (j == s->ntiles) {
-            if (j == GEMM_MAX_TILES)
-                continue;
             memcpy(s->tiles[j], t, sizeof t);
             s->tiles[j][3] = tiled_t_chunk(ctx, t[1] * t[2]);
             s->tiles_kset[j] = 0;
@@ -681,23 +638,29 @@ static void tiles_find(clg_ctx *ctx, gemm_state *s)
     }
     size_t n = 0;
     s->tiles_defs[0] = 0;
-    for (int j = 0; j < s->ntiles && n < sizeof s->tiles_defs; j++)
-        n += (size_t)snprintf(s->tiles_defs + n, sizeof s->tiles_defs - n, "%s%d,%d,%d,%d,%d", j ? ";" : "",
-                              s->tiles[j][0], s->tiles[j][1], s->tiles[j][2], s->tiles[j][3], s->tiles_kset[j]);
+    for (int j = 0, np = 0; j < s->ntiles; j++) {
+        int k = np < GEMM_MAX_TILES ? s->tiles_kset[j] & ~KSET_TATB : 0;
+        s->tiles_prog[j] = k;
+        if (k && n < sizeof s->tiles_defs)
+            n += (size_t)snprintf(s->tiles_defs + n, sizeof s->tiles_defs - n, "%s%d,%d,%d,%d,%d", np ? ";" : "",
+                                  s->tiles[j][0], s->tiles[j][1], s->tiles[j][2], s->tiles[j][3], k);
+        np += k != 0;
+    }
 }
 
-/* The tiles program's slot of `tile` where it holds kernel `bit` there, else -1. */
-static int tiles_slot(clg_ctx *ctx, const int tile[3], int bit)
+/* `tile`'s row in ctx's answers (tiles_find, into *sp), or -1 where the policy never takes it. */
+static int tile_row(clg_ctx *ctx, const int tile[3], gemm_state **sp)
 {
     gemm_state *s = NULL;
     if (get_state(ctx, &s) != CLG_OK) {
         clg__clear_error();
         return -1;
     }
+    *sp = s;
     tiles_find(ctx, s);
     for (int j = 0; j < s->ntiles; j++)
         if (!memcmp(s->tiles[j], tile, 3 * sizeof *tile))
-            return s->tiles_kset[j] & bit ? j : -1;
+            return j;
     return -1;
 }
 
@@ -708,11 +671,22 @@ int clg__gemm_tiles(clg_ctx *ctx, int tiles[][4], int *ksets, int max)
         return -1;
     s->tiles_known = 0; /* asked afresh (the tests change the device's vector width) */
     tiles_find(ctx, s);
-    for (int j = 0; j < s->ntiles && j < max; j++) {
-        memcpy(tiles[j], s->tiles[j], sizeof s->tiles[j]);
-        ksets[j] = s->tiles_kset[j];
-    }
-    return s->ntiles;
+    int n = 0;
+    for (int j = 0; j < s->ntiles; j++)
+        if (s->tiles_prog[j] && n++ < max) {
+            memcpy(tiles[n - 1], s->tiles[j], sizeof s->tiles[j]);
+            ksets[n - 1] = s->tiles_prog[j];
+        }
+    return n;
+}
+
+int clg__gemm_tile_kset(clg_ctx *ctx, const int tile[3])
+{
+    gemm_state *s = NULL;
+    if (get_state(ctx, &s) == CLG_OK)
+        s->tiles_known = 0; /* asked afresh, as clg__gemm_tiles */
+    int j = tile_row(ctx, tile, &s);
+    return j < 0 ? 0 : s->tiles_kset[j];
 }
 
 /* The tiles program's source: common.cl, then per tile size its defines and cl/gemm.cl. */
@@ -726,7 +700,7 @@ static clg_status tiles_source(clg_ctx *ctx, char **out)
         (st = clg__file_source(ctx, CLG_PROG_GEMM, &gemm, &lg)))
         goto out;
     tiles_find(ctx, s);
-    size_t cap = lc + (size_t)s->ntiles * (lg + 400) + 1, n = lc;
+    size_t cap = lc + (size_t)GEMM_MAX_TILES * (lg + 400) + 1, n = lc;
     char *all = malloc(cap);
     if (!all) {
         st = clg__fail(CLG_ERR_OUT_OF_MEMORY, "gemm: out of host memory");
@@ -735,11 +709,13 @@ static clg_status tiles_source(clg_ctx *ctx, char **out)
     memcpy(all, common, lc);
     for (int j = 0; j < s->ntiles; j++) {
         const int *t = s->tiles[j];
+        if (!s->tiles_prog[j])
+            continue;
         n += (size_t)snprintf(all + n, cap - n,
                               "\n#undef GEMM_TM\n#undef GEMM_VW\n#undef GEMM_NV\n#undef GEMM_KC\n#undef GEMM_KSET\n"
                               "#undef GEMM_SFX\n#define GEMM_TM %d\n#define GEMM_VW %d\n#define GEMM_NV %d\n"
                               "#define GEMM_KC %d\n#define GEMM_KSET %d\n#define GEMM_SFX _%d_%d_%d\n",
-                              t[0], t[1], t[2], t[3], s->tiles_kset[j], t[0], t[1], t[2]);
+                              t[0], t[1], t[2], t[3], s->tiles_prog[j], t[0], t[1], t[2]);
         memcpy(all + n, gemm, lg);
         n += lg;
     }
@@ -784,20 +760,22 @@ static void tiled_variant(clg_ctx *ctx, const gemm_call *g, const char **family_
         /* gemm_tiled_t, _p or a gemm_tiled_n (RM is read back from the launch's global size, the
          * transposes are the kernel's name): from the tiles program, else from its tile size's own
          * program with the kernels the policy can launch at this tile (g's own among them,
-         * whatever tile_kset found) */
+         * whatever tiles_find found) */
         static const char *const names[6] = { "gemm_tiled_n", "gemm_tiled_n_ta", "gemm_tiled_n_tb",
                                                "gemm_tiled_n_tatb", "gemm_tiled_t", "gemm_tiled_p" };
         int i = 0;
         while (!(bit & (1 << i)))
             i++;
-        if (tiles_slot(ctx, tile, bit) >= 0) {
+        gemm_state *s = NULL;
+        int j = tile_row(ctx, tile, &s);
+        if (j >= 0 && s->tiles_prog[j] & bit) {
             family = "gemm_tiles";
-            snprintf(defs, 200, "%s", ((gemm_state *)ctx->gemm_state)->tiles_defs);
+            snprintf(defs, 200, "%s", s->tiles_defs);
             snprintf(kname, 64, "%s_%d_%d_%d", names[i], tm, vw, nv);
         } else {
             family = "gemm_tiled";
             snprintf(defs, 200, "-DGEMM_TM=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_KC=%d -DGEMM_KSET=%d", tm, vw, nv,
-                     tiled_t_chunk(ctx, vw * nv), tile_kset_cached(ctx, tile) | bit);
+                     tiled_t_chunk(ctx, vw * nv), (j >= 0 ? s->tiles_kset[j] : 0) | bit);
             snprintf(kname, 64, "%s", names[i]);
         }
         /* the strip kernels (gemm_tiled_t, _p) pack once per strip: they take all of M by default */
