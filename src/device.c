@@ -270,6 +270,8 @@ static void decide_policy(clg_ctx *c, const clg_ctx_options *opts)
     clg_switch fuse = opts && opts->fuse ? opts->fuse : c->env.fuse;
     c->vec_kernels = vec_kernels_for(c, opts ? opts->vec_kernels : CLG_SWITCH_DEFAULT);
     c->fuse = fuse != CLG_SWITCH_OFF;
+    clg_switch fd = opts && opts->flush_denormals ? opts->flush_denormals : c->env.flush_denormals;
+    c->flush_denormals = fd != CLG_SWITCH_OFF;
     clg__gemm_options_merge(opts ? &opts->gemm : NULL, &c->env.gemm, &c->gemm);
     /* rusticl/llvmpipe vectorises across work-items and runs a per-work-item register tile of
      * float16 vectors lane by lane (~30x slower than gemm_simple's scalar blocks), and

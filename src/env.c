@@ -10,7 +10,7 @@
 
 /* The variables that take one of a fixed set of words ("" = unset, always allowed); a word's
  * value is its index + 1 (0 = unset), which for the GEMM enums is the option's enum value. */
-enum { E_GEMM, E_GEMM_KERNEL, E_GEMM_NT, E_VEC, E_FUSE, E_CACHE, E_COUNT };
+enum { E_GEMM, E_GEMM_KERNEL, E_GEMM_NT, E_VEC, E_FUSE, E_DENORM, E_CACHE, E_COUNT };
 static const struct {
     const char *name;
     const char *words[6];
@@ -20,6 +20,7 @@ static const struct {
     [E_GEMM_NT] = { "CLGRAD_GEMM_NT", { "transpose", "direct" } },
     [E_VEC] = { "CLGRAD_VEC_KERNELS", { "0", "1" } },
     [E_FUSE] = { "CLGRAD_FUSE", { "0", "1" } },
+    [E_DENORM] = { "CLGRAD_FLUSH_DENORMALS", { "0", "1" } },
     [E_CACHE] = { "CLGRAD_CACHE", { "0", "off", "1", "on", "2", "force" } },
 };
 
@@ -114,6 +115,7 @@ clg_status clg__env_options(clg_ctx_options *o, clg_cache_policy *cache)
     static const clg_switch sw[3] = { CLG_SWITCH_DEFAULT, CLG_SWITCH_OFF, CLG_SWITCH_ON }; /* unset, "0", "1" */
     o->vec_kernels = sw[w[E_VEC]];
     o->fuse = sw[w[E_FUSE]];
+    o->flush_denormals = sw[w[E_DENORM]];
     *cache = w[E_CACHE] == 0 ? CLG_CACHE_AUTO : w[E_CACHE] <= 2 ? CLG_CACHE_OFF
              : w[E_CACHE] <= 4 ? CLG_CACHE_AUTO : CLG_CACHE_FORCE;
     for (int j = 0; j < 3 && set[L_TILE]; j++)

@@ -95,6 +95,7 @@ struct clg_ctx {
     clg_runtime runtime;
     int vec_kernels;        /* the CPU-style kernel family (see clg__vec_kernels) */
     int fuse;               /* graphs fuse (clg_graph_set_fusion) */
+    int flush_denormals;    /* programs build with -cl-denorms-are-zero (clg__build_options) */
     int host_map;           /* clg__tensor_host_update maps instead of reading and writing
                              * (CPU devices: the buffer is host memory) */
     clg_ctx_options env;    /* the CLGRAD_* policy variables as read at create */

@@ -58,6 +58,21 @@ static char *program_text(cl_program p, cl_program_info what, cl_device_id dev)
     return s;
 }
 
+/* The options p was built with, as the driver reports them, in the spelling a build takes back:
+ * PoCL and rusticl report -cl-denorms-are-zero (clg_ctx_options.flush_denormals) as clang's
+ * -fdenormal-fp-math=positive-zero, which their own option checks then refuse in a build (the
+ * compile helper's builds of a step's programs failed, and the command compiled them itself). */
+static char *build_options_of(cl_program p, cl_device_id dev)
+{
+    static const char driver[] = "-fdenormal-fp-math=positive-zero", ours[] = "-cl-denorms-are-zero";
+    char *s = program_text(p, CL_PROGRAM_BUILD_OPTIONS, dev), *at = s ? strstr(s, driver) : NULL;
+    if (at) {
+        memcpy(at, ours, sizeof ours - 1);
+        memmove(at + sizeof ours - 1, at + sizeof driver - 1, strlen(at + sizeof driver - 1) + 1);
+    }
+    return s;
+}
+
 clg_status clg__rec_describe(clg_ctx *ctx, clg_launch_list *out)
 {
     memset(out, 0, sizeof *out);
@@ -84,7 +99,7 @@ clg_status clg__rec_describe(clg_ctx *ctx, clg_launch_list *out)
                 free(src);
                 continue;
             }
-            char *opt = program_text(p, CL_PROGRAM_BUILD_OPTIONS, ctx->device);
+            char *opt = build_options_of(p, ctx->device);
             if (!opt) {
                 free(src);
                 goto oom;

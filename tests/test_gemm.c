@@ -702,7 +702,7 @@ static void test_policy_fixed(void **s)
     assert_string_equal(clg_gemm_last_path(tctx), dflt);
     static const char *const vars[] = { "CLGRAD_GEMM", "CLGRAD_GEMM_KERNEL", "CLGRAD_GEMM_NT", "CLGRAD_GEMM_TILE",
                                         "CLGRAD_GEMM_BLOCK", "CLGRAD_GEMM_RM", "CLGRAD_GEMM_WG",
-                                        "CLGRAD_VEC_KERNELS", "CLGRAD_FUSE" };
+                                        "CLGRAD_VEC_KERNELS", "CLGRAD_FUSE", "CLGRAD_FLUSH_DENORMALS" };
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
         setenv(vars[i], "bogus", 1);
     check_op_forward(tctx, &c, 6001);
