@@ -534,7 +534,10 @@ static int use_tiled_t(const clg_ctx *ctx, const gemm_call *g, int tn)
  * bench_gemm, two alternating rounds: 128x784·784x256 0.30-0.38 -> 0.24 ms, 128x256·256x256
  * 0.13-0.15 -> 0.10, 256x784·784x512 1.25-1.29 -> 0.73-0.78, 512^3 1.47-1.50 -> 0.89-0.99;
  * A·B at N < 32 was slower through it, 128x256·256x10 0.04 -> 0.06-0.08 ms, and Aᵀ·B about
- * even, so they keep gemm_tiled_n).  8-wide devices keep
+ * even, so they keep gemm_tiled_n).  Much of that gap was gemm_tiled_n's address arithmetic,
+ * removed since (gemm.cl): with it gone, 3 rounds, CLGRAD_GEMM_KERNEL=tiled against the default,
+ * 128x784·784x256 0.18-0.19 against 0.19-0.20 ms, 256x784·784x512 0.89-1.16 against 0.67-0.68,
+ * 512^3 0.92-0.94 against 0.87-0.88, so the strip kernel stays.  8-wide devices keep
  * gemm_tiled_n below gemm_block's size: not measured there.  The kernel option strip forces it
  * for every A·B whose tile is a whole number of 16-wide vectors; tiled forces gemm_tiled_n. */
 static int use_strip(const clg_ctx *ctx, const gemm_call *g, int tn)

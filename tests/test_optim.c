@@ -407,9 +407,9 @@ static void test_bad_inputs(void **s)
 
 /* ---- denormals ------------------------------------------------------------------ */
 
-/* One Adam step with gradient 0 (a pixel that is 0 in every image) on moments at the bottom of
- * float's range: m0 is normal and 0.9 m0 is not, v0 is denormal (below FLT_MIN, 2^-126).  Such
- * moments only decay, and x86 CPUs take a microcode assist for each denormal operand or result:
+/* One Adam step with gradient 0 (an input that is 0 in this batch) on moments at the bottom of
+ * float's range: m0 is normal and 0.9 m0 is not, v0 is denormal (below FLT_MIN, 2^-126).  While
+ * the gradient stays 0 the moments only decay, and x86 CPUs take a microcode assist for each denormal operand or result:
  * PoCL's `train mlp` steps ran ~1.5x slower from the second epoch (67k against 101k samples/s).
  * The ctx builds with -cl-denorms-are-zero unless clg_ctx_options.flush_denormals is OFF.  Where
  * must_flush (PoCL, flushing on) both moments come back exactly 0; where must_keep (PoCL,

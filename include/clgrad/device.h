@@ -124,9 +124,9 @@ typedef struct clg_ctx_options {
                                  * denormals (|x| < 2^-126) as zero, as XLA and TensorFlow do on
                                  * CPUs; default on.  Off keeps IEEE gradual underflow where the
                                  * device has it.  On x86 each denormal costs a microcode assist:
-                                 * Adam's moments of inputs that stay zero decay into that range,
-                                 * and PoCL's training steps ran ~1.5x slower from the second
-                                 * epoch on (the results differ only below 2^-126). */
+                                 * Adam's moments decay into that range wherever gradients stay 0
+                                 * for a while, and PoCL's MLP training ran ~1.4x slower from its
+                                 * second epoch (the results differ only below 2^-126). */
     clg_gemm_options gemm;
 } clg_ctx_options;
 
