@@ -166,8 +166,8 @@ void clg__build_options(const clg_ctx *ctx, const char *extra, char *buf, size_t
      * CPU's flush-to-zero and denormals-are-zero modes; llvmpipe ignores it) */
     snprintf(buf, size, "%s%s -w%s -DCLG_DEVICE_%s=1 -DCLG_WG=%zu -DCLG_FMA=%d%s%s%s%s%s", *std ? "-cl-std=" : "",
              std, ctx->flush_denormals ? " -cl-denorms-are-zero" : "", clg_device_type_name(d->type), ctx->wg_default,
-             d->fma, ctx->kernel_stores ? " -DCLG_SPLIT16_BY_LANES=1" : "", extra && *extra ? " " : "", extra ? extra : "",
-             user && *user ? " " : "", user ? user : "");
+             d->fma, ctx->kernel_stores ? " -DCLG_SPLIT16_BY_LANES=1" : "", extra && *extra ? " " : "",
+             extra ? extra : "", user && *user ? " " : "", user ? user : "");
 }
 
 /* ---- cache ----------------------------------------------------------------- */
