@@ -20,18 +20,22 @@ static float *rand_floats(trng *g, int64_t n, double lo, double hi)
     return h;
 }
 
-static void upload(clg_tensor *t, int64_t n, const float *h)
+static void upload_on(clg_ctx *ctx, clg_tensor *t, int64_t n, const float *h)
 {
     clg_shape s = SHAPE1(CLG_F32, n);
-    assert_clg_ok(clg_tensor_new(tctx, &s, t));
+    assert_clg_ok(clg_tensor_new(ctx, &s, t));
     assert_clg_ok(clg_tensor_write(t, h));
 }
 
-static void zeros(clg_tensor *t, int64_t n)
+static void upload(clg_tensor *t, int64_t n, const float *h) { upload_on(tctx, t, n, h); }
+
+static void zeros_on(clg_ctx *ctx, clg_tensor *t, int64_t n)
 {
     clg_shape s = SHAPE1(CLG_F32, n);
-    assert_clg_ok(clg_tensor_zeros(tctx, &s, t));
+    assert_clg_ok(clg_tensor_zeros(ctx, &s, t));
 }
+
+static void zeros(clg_tensor *t, int64_t n) { zeros_on(tctx, t, n); }
 
 /* Every element of device tensor t within atol + rtol*|ref| of the double reference. */
 static void expect_close(const char *what, int step, const clg_tensor *t, const double *ref, int64_t n,
@@ -422,16 +426,14 @@ static void adam_denormal_case(clg_ctx *ctx, int must_flush, int must_keep)
     const double em = 0.9 * (double)m0, ev = 0.999 * (double)v0;
     float *h = malloc((size_t)n * sizeof(float)), *hv = malloc((size_t)n * sizeof(float));
     assert_true(h && hv);
-    clg_shape s = SHAPE1(CLG_F32, n);
     clg_tensor p, g, m, v;
-    assert_clg_ok(clg_tensor_zeros(ctx, &s, &g));
+    zeros_on(ctx, &g, n);
     const float init[3] = { 1.0f, m0, v0 };
     clg_tensor *dst[3] = { &p, &m, &v };
     for (int t = 0; t < 3; t++) {
         for (int64_t i = 0; i < n; i++)
             h[i] = init[t];
-        assert_clg_ok(clg_tensor_new(ctx, &s, dst[t]));
-        assert_clg_ok(clg_tensor_write(dst[t], h));
+        upload_on(ctx, dst[t], n, h);
     }
     assert_clg_ok(clg_adam_update(ctx, &p, &g, &m, &v, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 0, 1));
     assert_clg_ok(clg_tensor_read(&m, h));
