@@ -98,7 +98,15 @@ struct clg_graph {
      * next plan re-lays them out by copying); the gradient arena is the plan's. */
     clg_tensor arena[4];    /* ARENA_VAL, ARENA_GRAD, ARENA_ST1, ARENA_ST2 */
     size_t arena_elems;     /* of the current layout (0: none) */
-    float *loss_host;       /* host copy for a non-scalar loss */
+    float *loss_host;       /* host copy for a non-scalar loss; then one per held loss */
+    /* clg_graph_step_async's losses (graph_run.c): step `step`'s in slot step % CLG_GRAPH_LOSSES_HELD,
+     * read into loss_host + (slot + 1) * the loss's numel while `ev` is set, else in `value` */
+    struct held_loss {
+        int64_t step;
+        int state;          /* 0: none, 1: the read is enqueued (ev), 2: value */
+        cl_event ev;
+        float value;
+    } held[CLG_GRAPH_LOSSES_HELD];
     /* distributed steps (clg_graph_set_distributed; graph_run.c) */
     int dist;               /* average gradients and loss across the ranks */
     int dist_pending;       /* a step in progress still owes the exchange */
@@ -163,5 +171,8 @@ void clg__graph_free_opt_state(clg_graph *g);
 double clg__graph_step_flops(const clg_graph *g);
 /* graph_run.c: a blocking read of t into host, counted in the graph's statistics. */
 clg_status clg__graph_read_tensor(clg_graph *g, const clg_tensor *t, void *host);
+/* graph_run.c: wait for and forget clg_graph_step_async's pending loss reads (before the plan's
+ * loss_host goes). */
+void clg__graph_drop_losses(clg_graph *g);
 
 #endif

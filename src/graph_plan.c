@@ -42,6 +42,7 @@ void clg__graph_free_plan(clg_graph *g)
     clg_tensor_free(&g->sq_norm);
     clg_tensor_free(&g->arena[ARENA_GRAD]);
     g->arena_elems = 0;
+    clg__graph_drop_losses(g);
     free(g->ex);
     free(g->bufs);
     free(g->loss_host);
@@ -434,7 +435,7 @@ clg_status clg_graph_plan(clg_graph *g, clg_plan_mode mode)
         goto fail;
     if (g->loss >= 0) {
         size_t ln = (size_t)clg_shape_numel(&g->nodes[g->loss].s);
-        g->loss_host = malloc(sizeof(float) * (ln ? ln : 1));
+        g->loss_host = malloc(sizeof(float) * (ln ? ln : 1) * (1 + CLG_GRAPH_LOSSES_HELD));
         if (!g->loss_host) {
             st = clg__fail(CLG_ERR_OUT_OF_MEMORY, "graph plan: out of host memory");
             goto fail;

@@ -15,6 +15,7 @@
 /* ---- running ----------------------------------------------------------------------------------- */
 
 static double now_ms(void);
+static float loss_sum(const float *v, size_t n);
 
 static clg_status allreduce_mean(float *p, size_t n, void *who)
 {
@@ -34,11 +35,7 @@ static clg_status dist_exchange(clg_graph *g)
     clg_status st = clg__graph_read_tensor(g, &l->val, g->loss_host);
     if (st)
         return st;
-    size_t nl = (size_t)clg_shape_numel(&l->s);
-    double sum = 0;
-    for (size_t i = 0; i < nl; i++)
-        sum += g->loss_host[i];
-    float loss = (float)sum;
+    float loss = loss_sum(g->loss_host, (size_t)clg_shape_numel(&l->s));
     double t0 = now_ms(); /* backward has finished: from here on, staging and MPI (and waiting for the slowest rank) */
     if (n) {
         if (!g->dist_host && !(g->dist_host = malloc(n * sizeof(float))))
@@ -237,16 +234,17 @@ clg_status clg__graph_read_tensor(clg_graph *g, const clg_tensor *t, void *host)
     return st;
 }
 
-clg_status clg_graph_step(clg_graph *g, float *loss_out)
+/* A training step's launches (and, distributed, its exchange), counted; who names the caller. */
+static clg_status step_run(clg_graph *g, const char *who, int *dist_out)
 {
-    clg_status st = clg__graph_check(g, "clg_graph_step");
+    clg_status st = clg__graph_check(g, who);
     if (st)
         return st;
     if (!g->planned || g->mode != CLG_PLAN_TRAIN)
-        return clg__fail(CLG_ERR_STATE, "clg_graph_step: the graph needs a TRAIN plan (clg_graph_plan)");
+        return clg__fail(CLG_ERR_STATE, "%s: the graph needs a TRAIN plan (clg_graph_plan)", who);
     int dist = g->dist && clg__dist_active();
     if (dist && !g->has_opt)
-        return clg__fail(CLG_ERR_STATE, "clg_graph_step: a distributed step needs an optimizer (clg_graph_set_optimizer)");
+        return clg__fail(CLG_ERR_STATE, "%s: a distributed step needs an optimizer (clg_graph_set_optimizer)", who);
     uint64_t l0 = g->stats.launches;
     g->dist_pending = dist;
     st = run(g, 0);
@@ -258,8 +256,25 @@ clg_status clg_graph_step(clg_graph *g, float *loss_out)
     g->step_launches = g->stats.launches - l0;
     g->steps++;
     g->stats.steps++;
-    if (!loss_out)
-        return CLG_OK;
+    *dist_out = dist;
+    return CLG_OK;
+}
+
+/* The loss from its n elements as read (summed in double: a non-scalar loss is the sum). */
+static float loss_sum(const float *v, size_t n)
+{
+    double sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += v[i];
+    return (float)sum;
+}
+
+clg_status clg_graph_step(clg_graph *g, float *loss_out)
+{
+    int dist = 0;
+    clg_status st = step_run(g, "clg_graph_step", &dist);
+    if (st || !loss_out)
+        return st;
     if (dist) {
         *loss_out = g->dist_loss;
         return CLG_OK;
@@ -267,11 +282,77 @@ clg_status clg_graph_step(clg_graph *g, float *loss_out)
     const gnode *l = &g->nodes[g->loss];
     if ((st = clg__graph_read_tensor(g, &l->val, g->loss_host)))
         return st;
-    size_t n = (size_t)clg_shape_numel(&l->s);
-    double sum = 0;
-    for (size_t i = 0; i < n; i++)
-        sum += g->loss_host[i];
-    *loss_out = (float)sum;
+    *loss_out = loss_sum(g->loss_host, (size_t)clg_shape_numel(&l->s));
+    return CLG_OK;
+}
+
+/* Slot k's host floats (after loss_host's own). */
+static float *held_host(clg_graph *g, int k)
+{
+    size_t n = (size_t)clg_shape_numel(&g->nodes[g->loss].s);
+    return g->loss_host + (size_t)(k + 1) * (n ? n : 1);
+}
+
+void clg__graph_drop_losses(clg_graph *g)
+{
+    for (int k = 0; k < CLG_GRAPH_LOSSES_HELD; k++) {
+        if (g->held[k].ev)
+            clg__event_wait(&g->held[k].ev, "clg_graph_step_async"); /* its host memory is about to go */
+        g->held[k].state = 0;
+    }
+}
+
+clg_status clg_graph_step_async(clg_graph *g)
+{
+    static const char who[] = "clg_graph_step_async";
+    int dist = 0;
+    int64_t step = g ? g->steps : 0;
+    clg_status st = step_run(g, who, &dist);
+    if (st)
+        return st;
+    int k = (int)(step % CLG_GRAPH_LOSSES_HELD);
+    struct held_loss *h = &g->held[k];
+    if (h->ev && (st = clg__event_wait(&h->ev, who))) /* an unclaimed read of 4 steps ago: done long since */
+        return st;
+    h->step = step;
+    h->state = 0;
+    if (dist) {
+        h->value = g->dist_loss;
+        h->state = 2;
+        return CLG_OK;
+    }
+    if ((st = clg__tensor_read_async(&g->nodes[g->loss].val, held_host(g, k), &h->ev)))
+        return st;
+    h->state = 1;
+    return CLG_OK;
+}
+
+clg_status clg_graph_loss_wait(clg_graph *g, int64_t step, float *loss)
+{
+    static const char who[] = "clg_graph_loss_wait";
+    clg_status st = clg__graph_check(g, who);
+    if (st)
+        return st;
+    if (!loss)
+        return clg__fail(CLG_ERR_INVALID_ARG, "%s: NULL loss", who);
+    struct held_loss *h = step >= 0 ? &g->held[step % CLG_GRAPH_LOSSES_HELD] : NULL;
+    if (!g->planned || !h || !h->state || h->step != step)
+        return clg__fail(CLG_ERR_STATE,
+                         "%s: no loss held for step %lld (the graph holds those of its last %d clg_graph_step_async "
+                         "calls)", who, (long long)step, CLG_GRAPH_LOSSES_HELD);
+    if (h->state == 1) {
+        int k = (int)(h - g->held);
+        int waited = h->ev != NULL;
+        if ((st = clg__event_wait(&h->ev, who))) {
+            h->state = 0;
+            return st;
+        }
+        if (waited)
+            g->stats.blocking_reads++;
+        h->value = loss_sum(held_host(g, k), (size_t)clg_shape_numel(&g->nodes[g->loss].s));
+        h->state = 2;
+    }
+    *loss = h->value;
     return CLG_OK;
 }
 

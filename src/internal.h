@@ -277,6 +277,12 @@ cl_mem clg__create_buffer(clg_ctx *ctx, size_t bytes, cl_int *err);
 /* Enqueue a copy of n 32-bit words, src from word so to dst from word dst_off.  Not counted as a launch. */
 clg_status clg__copy_words(clg_ctx *ctx, cl_mem src, size_t so, cl_mem dst, size_t dst_off, size_t n);
 
+/* Enqueue a non-blocking read of t into host (numel floats) with *ev set to its event; then
+ * clg__event_wait waits for *ev, fails if its command did, and releases it (*ev = NULL).  host
+ * must stay untouched until the wait. */
+clg_status clg__tensor_read_async(const clg_tensor *t, void *host, cl_event *ev);
+clg_status clg__event_wait(cl_event *ev, const char *who);
+
 /* Queue helpers for the profiler (tensor.c): wait for everything queued; enqueue a marker event;
  * wait for the last of n markers and give each one's end time in ms (the profiling queue's clock);
  * release them.  `who` names the caller in messages. */

@@ -280,6 +280,37 @@ clg_status clg_tensor_write(clg_tensor *t, const void *host) { return transfer(t
 clg_status clg_tensor_write_async(clg_tensor *t, const void *host) { return transfer(t, (void *)host, 1, 0); }
 clg_status clg_tensor_read(const clg_tensor *t, void *host) { return transfer(t, host, 0, 1); }
 
+clg_status clg__tensor_read_async(const clg_tensor *t, void *host, cl_event *ev)
+{
+    *ev = NULL;
+    size_t bytes = clg_tensor_bytes(t);
+    if (!bytes)
+        return CLG_OK;
+    if (!t->ctx || !t->buf)
+        return clg__fail(CLG_ERR_STATE, "tensor read: tensor has no buffer");
+    cl_int err = clEnqueueReadBuffer(t->ctx->queue, (cl_mem)t->buf, CL_FALSE, t->offset * 4, bytes, host, 0, NULL,
+                                     ev);
+    if (err != CL_SUCCESS) {
+        *ev = NULL;
+        return clg__cl_fail(err, "clEnqueueReadBuffer(%zu bytes, non-blocking)", bytes);
+    }
+    return CLG_OK;
+}
+
+clg_status clg__event_wait(cl_event *ev, const char *who)
+{
+    if (!*ev)
+        return CLG_OK;
+    cl_int status = CL_COMPLETE, err = clWaitForEvents(1, ev);
+    if (err == CL_SUCCESS)
+        err = clGetEventInfo(*ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status, NULL);
+    clReleaseEvent(*ev);
+    *ev = NULL;
+    if (err != CL_SUCCESS)
+        return clg__cl_fail(err, "%s: clWaitForEvents", who);
+    return status < 0 ? clg__cl_fail(status, "%s: the read failed on the device", who) : CLG_OK;
+}
+
 /* ---- host access in place (gradient exchange, word-vector syncs) -------------------------------- */
 
 clg_status clg__tensor_host_update(const clg_tensor *t, float *host, clg__host_fn fn, void *user, const char *who)

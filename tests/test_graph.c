@@ -1193,6 +1193,97 @@ static void test_mlp_train(void **s)
     assert_memory_equal(l1, l2, sizeof l1); /* bit-identical */
 }
 
+/* Pipelined steps: clg_graph_step_async with clg_graph_loss_wait one step behind, the host batch
+ * alternating between two buffers (each refilled only after the step that read it has run), gives
+ * the same losses and parameters, bit for bit, as clg_graph_step(g, &loss) on fixed batches; one
+ * blocking read per waited loss and none per step; losses no longer held, not run asynchronously,
+ * or dropped by a new plan are CLG_ERR_STATE; pending reads at destroy are waited for (ASan). */
+static void test_step_async(void **s)
+{
+    (void)s;
+    if (skip_unless_ops(mlp_ops, 4) || !optim_available(CLG_OPTIM_ADAM)) {
+        skip();
+        return;
+    }
+    enum { N = 64, K = 3, STEPS = 9 };
+    static float x[K][N * MLP_D], hx[2][N * MLP_D];
+    static int32_t y[K][N], hy[2][N];
+    for (int k = 0; k < K; k++)
+        blobs(x[k], y[k], N, MLP_D, MLP_C, 100 + (uint64_t)k);
+    clg_optim_options o = clg_optim_defaults(CLG_OPTIM_ADAM);
+    o.lr = 0.03f;
+    mlp a, b;
+    mlp_build(&a, N, MLP_D, MLP_H, MLP_C, CLG_OP_RELU, 11);
+    mlp_build(&b, N, MLP_D, MLP_H, MLP_C, CLG_OP_RELU, 11);
+    float want[STEPS], got[STEPS];
+    assert_clg_ok(clg_graph_set_optimizer(a.g, &o));
+    assert_clg_ok(clg_graph_plan(a.g, CLG_PLAN_TRAIN));
+    for (int i = 0; i < STEPS; i++) {
+        assert_clg_ok(clg_graph_set_input(a.g, a.x, x[i % K]));
+        assert_clg_ok(clg_graph_set_input(a.g, a.y, y[i % K]));
+        assert_clg_ok(clg_graph_step(a.g, &want[i]));
+    }
+    assert_clg_status(clg_graph_step_async(b.g), CLG_ERR_STATE); /* not planned */
+    assert_clg_ok(clg_graph_set_optimizer(b.g, &o));
+    assert_clg_ok(clg_graph_plan(b.g, CLG_PLAN_TRAIN));
+    clg_graph_stats s0, s1;
+    assert_clg_ok(clg_graph_stats_get(b.g, &s0));
+    for (int i = 0; i < STEPS; i++) {
+        memcpy(hx[i & 1], x[i % K], sizeof hx[0]);
+        memcpy(hy[i & 1], y[i % K], sizeof hy[0]);
+        assert_clg_ok(clg_graph_set_input(b.g, b.x, hx[i & 1]));
+        assert_clg_ok(clg_graph_set_input(b.g, b.y, hy[i & 1]));
+        assert_clg_ok(clg_graph_step_async(b.g));
+        if (i == 0) {
+            assert_clg_ok(clg_graph_stats_get(b.g, &s1));
+            assert_int_equal(s1.blocking_reads, s0.blocking_reads);
+        } else {
+            assert_clg_ok(clg_graph_loss_wait(b.g, i - 1, &got[i - 1]));
+            memset(hx[(i - 1) & 1], 0xff, sizeof hx[0]); /* step i - 1 has run: its batch is free */
+            memset(hy[(i - 1) & 1], 0xff, sizeof hy[0]);
+        }
+    }
+    assert_clg_ok(clg_graph_loss_wait(b.g, STEPS - 1, &got[STEPS - 1]));
+    assert_clg_ok(clg_graph_stats_get(b.g, &s1));
+    assert_int_equal(s1.blocking_reads - s0.blocking_reads, STEPS);
+    assert_int_equal(s1.steps, STEPS);
+    assert_memory_equal(got, want, sizeof want);
+    float again = -1;
+    assert_clg_ok(clg_graph_loss_wait(b.g, STEPS - 1, &again)); /* held until replaced */
+    assert_memory_equal(&again, &want[STEPS - 1], sizeof again);
+    for (int p = 0; p < clg_graph_param_count(a.g); p++) {
+        clg_shape sp;
+        assert_clg_ok(clg_graph_param_shape(a.g, p, &sp));
+        size_t n = (size_t)clg_shape_numel(&sp);
+        float *pa = malloc(n * sizeof *pa), *pb = malloc(n * sizeof *pb);
+        assert_non_null(pa);
+        assert_non_null(pb);
+        assert_clg_ok(clg_graph_param_read(a.g, p, pa));
+        assert_clg_ok(clg_graph_param_read(b.g, p, pb));
+        assert_memory_equal(pa, pb, n * sizeof *pa);
+        free(pa);
+        free(pb);
+    }
+    /* steps 0 .. STEPS - 1 - CLG_GRAPH_LOSSES_HELD are replaced; a step from clg_graph_step is not held */
+    float l;
+    assert_clg_status(clg_graph_loss_wait(b.g, STEPS - 1 - CLG_GRAPH_LOSSES_HELD, &l), CLG_ERR_STATE);
+    assert_non_null(strstr(clg_last_error(), "no loss held for step"));
+    assert_clg_status(clg_graph_loss_wait(b.g, -1, &l), CLG_ERR_STATE);
+    assert_clg_status(clg_graph_loss_wait(b.g, STEPS - 1, NULL), CLG_ERR_INVALID_ARG);
+    assert_clg_ok(clg_graph_step(b.g, NULL));
+    assert_clg_status(clg_graph_loss_wait(b.g, STEPS, &l), CLG_ERR_STATE);
+    assert_clg_ok(clg_graph_loss_wait(b.g, STEPS - CLG_GRAPH_LOSSES_HELD, &l)); /* still held */
+    assert_memory_equal(&l, &want[STEPS - CLG_GRAPH_LOSSES_HELD], sizeof l);
+    assert_clg_ok(clg_graph_step_async(b.g));
+    assert_clg_ok(clg_graph_plan(b.g, CLG_PLAN_TRAIN)); /* drops the held losses */
+    assert_clg_status(clg_graph_loss_wait(b.g, STEPS + 1, &l), CLG_ERR_STATE);
+    assert_clg_ok(clg_graph_step_async(b.g));
+    assert_clg_ok(clg_graph_step_async(b.g)); /* left pending: clg_graph_destroy waits */
+    clg_graph_destroy(b.g);
+    assert_clg_ok(clg_ctx_finish(tctx));
+    clg_graph_destroy(a.g);
+}
+
 /* Fusion on and off: the same loss trajectory (within float rounding: bias gradients are summed in
  * another order), fewer launches per step with fusion; gradients vs FD with fusion off too. */
 static void test_fusion_on_off(void **s)
@@ -1502,7 +1593,7 @@ int main(void)
         cmocka_unit_test(test_blocking_reads), cmocka_unit_test(test_freeze),
         cmocka_unit_test(test_dot),            cmocka_unit_test(test_profile),
         cmocka_unit_test(test_param_init),     cmocka_unit_test(test_lr_schedule),
-        cmocka_unit_test(test_mlp_gradients),  cmocka_unit_test(test_mlp_train),
+        cmocka_unit_test(test_mlp_gradients),  cmocka_unit_test(test_mlp_train), cmocka_unit_test(test_step_async),
         cmocka_unit_test(test_mlp_frozen_encoder), cmocka_unit_test(test_fusion_on_off),
         cmocka_unit_test(test_fused_loss),     cmocka_unit_test(test_describe_step),
         cmocka_unit_test(test_launch_list_file),

@@ -16,8 +16,9 @@
  *      update) or clg_graph_forward(), then read nodes, params and gradients.
  *
  * Synchronisation: a step only enqueues work on the ctx's in-order queue.  It blocks at most once,
- * to read the loss when loss_out is non-NULL; clg_graph_stats() counts the blocking reads so this
- * is checkable.  Device-side index errors (a label out of range) surface at the next
+ * to read the loss when loss_out is non-NULL; clg_graph_step_async() does not block at all and
+ * leaves that read to clg_graph_loss_wait(), so a loop can overlap the next batch's preparation
+ * with the device's step.  clg_graph_stats() counts the blocking reads so this is checkable.  Device-side index errors (a label out of range) surface at the next
  * clg_ctx_finish().
  *
  * Loss: normally a scalar.  A non-scalar loss node means the sum of its elements (its gradient is
@@ -167,6 +168,19 @@ clg_status clg_graph_set_input(clg_graph *g, int id, const void *host);
 /* One training step: forward, backward (TRAIN plan), optimizer update.  loss_out NULL: nothing is
  * read back and nothing blocks. */
 clg_status clg_graph_step(clg_graph *g, float *loss_out);
+/* Pipelined steps, for a loop that prepares the next batch while the device runs this one.
+ * clg_graph_step_async runs a training step as clg_graph_step(g, NULL) does, then enqueues a
+ * non-blocking read of its loss.  clg_graph_loss_wait(g, step, &loss) blocks until step `step` has
+ * run and gives its loss (what clg_graph_step would have given).  `step` is the step's index,
+ * clg_graph_step_count() before its clg_graph_step_async.  The graph holds the losses of its last
+ * CLG_GRAPH_LOSSES_HELD asynchronous steps (an older one, or a step run otherwise: CLG_ERR_STATE);
+ * planning again drops them.  Inputs: the host memory given to clg_graph_set_input for step s
+ * must stay untouched until step s has run, so a loop that waits for step s - 1's loss after
+ * starting step s can alternate two host batches. */
+#define CLG_GRAPH_LOSSES_HELD 4
+clg_status clg_graph_step_async(clg_graph *g);
+clg_status clg_graph_loss_wait(clg_graph *g, int64_t step, float *loss);
+
 /* Forward only (either plan mode). */
 clg_status clg_graph_forward(clg_graph *g);
 

@@ -181,7 +181,9 @@ int cli_run_finish(cli_run *r, clg_graph *g, const char *const *meta_kv, const c
 /* One epoch of a trainer's steps, shared by train mlp/mae/simclr/clip and adapt: for each step
  * from `s0` (the resumed step in the resumed epoch, else 0) gather the batch from the epoch's
  * permutation, set the inputs, step, stop on a non-finite loss, save on interruption, and show
- * progress with the running mean loss. */
+ * progress with the running mean loss.  Pipelined (clg_graph_step_async): step s + 1 is started
+ * before step s's loss is claimed, so at most two steps are in flight and the host batches
+ * alternate between xb/yb and a second pair of the epoch's own. */
 typedef struct cli_epoch {
     cli_run *run;
     clg_ctx *ctx;
@@ -196,7 +198,9 @@ typedef struct cli_epoch {
     float *xb;                  /* batch buffers (yb only with y) */
     int32_t *yb;
     int x_id, y_id;             /* the input nodes fed from xb and yb (y_id < 0: none) */
-    /* more inputs of step `step` (CLIP's texts), after xb/yb are gathered; may be NULL */
+    /* more inputs of step `step` (CLIP's texts), after xb/yb are gathered; may be NULL.  The host
+     * memory it hands clg_graph_set_input must stay untouched until step `step` has run: two
+     * buffers alternating with the step's parity suffice (see above). */
     clg_status (*inputs)(void *user, int epoch, int step, const float *xb, const int32_t *yb);
     void *user;
     double train_s;             /* training seconds of the epochs before */

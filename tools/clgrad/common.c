@@ -688,6 +688,17 @@ int cli_plan_training(clg_graph *g, const clg_optim_options *oo, const char *dot
     return cli_graph_insight(g, dot_path, profile);
 }
 
+/* Start step s (gather its batch into buffer pair k, set the inputs, enqueue the step). */
+static clg_status epoch_start(cli_epoch *e, int s, int b, int rank, float *xb, int32_t *yb)
+{
+    clg_status st;
+    cli_gather_rows(e->order, e->n, s, e->B, rank * b, b, e->x, e->dim, e->y, xb, yb);
+    if ((st = clg_graph_set_input(e->g, e->x_id, xb)) || (e->y_id >= 0 && (st = clg_graph_set_input(e->g, e->y_id, yb))) ||
+        (e->inputs && (st = e->inputs(e->user, e->epoch, s, xb, yb))))
+        return st;
+    return clg_graph_step_async(e->g);
+}
+
 int cli_train_epoch(cli_epoch *e)
 {
     cli_run *r = e->run;
@@ -697,6 +708,18 @@ int cli_train_epoch(cli_epoch *e)
     e->loss_sum = e->epoch == r->start_epoch ? r->loss_sum : 0;
     /* under mpirun: rank r takes rows [r b, (r + 1) b) of each global batch of B = N b rows, rank 0 reports */
     int N = clg_dist_size(), rank = clg_dist_rank(), b = e->B / N, show = rank == 0;
+    /* Pipelined: step s + 1 is enqueued before step s's loss is waited for, so the host gathers
+     * the next batch while the device runs a step.  The batches alternate between xb/yb and a
+     * second pair, each refilled only once the step that read it has run (its loss claimed). */
+    size_t xn = (size_t)b * (size_t)e->dim;
+    float *xb[2] = { e->xb, malloc(xn * sizeof(float)) };
+    int32_t *yb[2] = { e->yb, e->y ? malloc((size_t)b * sizeof(int32_t)) : NULL };
+    if (!xb[1] || (e->y && !yb[1])) {
+        free(xb[1]);
+        free(yb[1]);
+        fprintf(stderr, "clgrad %s: out of host memory\n", r->cmd);
+        return 1;
+    }
     util_progress p;
     char label[32];
     snprintf(label, sizeof label, "epoch %d/%d", e->epoch + 1, r->epochs);
@@ -705,45 +728,52 @@ int cli_train_epoch(cli_epoch *e)
     clg_graph_stats st0 = { 0 }, st1 = { 0 };
     clg_graph_stats_get(e->g, &st0);
     double t0 = util_now();
-    for (int s = e->s0; s < e->steps; s++) {
-        cli_gather_rows(e->order, e->n, s, e->B, rank * b, b, e->x, e->dim, e->y, e->xb, e->yb);
-        float loss;
-        if ((st = clg_graph_set_input(e->g, e->x_id, e->xb)) ||
-            (e->y_id >= 0 && (st = clg_graph_set_input(e->g, e->y_id, e->yb))) ||
-            (e->inputs && (st = e->inputs(e->user, e->epoch, s, e->xb, e->yb))) ||
-            (st = clg_graph_step(e->g, &loss))) {
-            if (show)
-                util_progress_end(&p);
-            cli_fail("training step", st);
-            return 1;
+    int64_t ticket[2] = { 0, 0 };
+    int started = e->s0, done = e->s0, sig = 0; /* steps [s0, started) enqueued, [s0, done) claimed */
+    while (done < started || (started < e->steps && !sig)) {
+        if (started < e->steps && !sig && started - done < 2) {
+            int k = (started - e->s0) & 1;
+            ticket[k] = clg_graph_step_count(e->g);
+            if ((st = epoch_start(e, started, b, rank, xb[k], yb[k])))
+                goto fail;
+            started++;
+            continue;
         }
+        float loss;
+        if ((st = clg_graph_loss_wait(e->g, ticket[(done - e->s0) & 1], &loss)))
+            goto fail;
         if (!isfinite(loss)) {
             if (show)
                 util_progress_end(&p);
-            fprintf(stderr, "clgrad %s: loss is %g at epoch %d step %d; lower --lr\n", r->cmd, loss, e->epoch + 1, s);
-            return 1;
+            show = 0;
+            fprintf(stderr, "clgrad %s: loss is %g at epoch %d step %d; lower --lr\n", r->cmd, loss, e->epoch + 1,
+                    done);
+            goto out;
         }
         e->loss_sum += loss;
+        done++;
         cli_helper_mark_warm(); /* its kernels are compiled now */
-        int sig = N > 1 ? cli_interrupted_all() : cli_interrupted();
-        if (sig) {
-            if (show)
-                util_progress_end(&p);
-            if (rank)
-                return 128 + sig;
-            return cli_run_save_interrupted(r, e->g, e->meta, e->epoch, s + 1, e->steps, e->loss_sum,
-                                            e->train_s + util_now() - t0);
-        }
+        if (!sig)
+            sig = N > 1 ? cli_interrupted_all() : cli_interrupted();
         char extra[48];
-        snprintf(extra, sizeof extra, "%s %.4f", e->what, e->loss_sum / (s + 1));
+        snprintf(extra, sizeof extra, "%s %.4f", e->what, e->loss_sum / done);
         if (show)
-            util_progress_update(&p, (long)(s + 1) * e->B, extra);
+            util_progress_update(&p, (long)done * e->B, extra);
+    }
+    if (sig) { /* every step started has run and been counted: save after the last */
+        if (show)
+            util_progress_end(&p);
+        show = 0;
+        rc = rank ? 128 + sig
+                  : cli_run_save_interrupted(r, e->g, e->meta, e->epoch, done, e->steps, e->loss_sum,
+                                             e->train_s + util_now() - t0);
+        goto out;
     }
     if ((st = clg_ctx_finish(e->ctx))) {
         if (show)
             util_progress_end(&p);
         cli_fail("training", st);
-        return rc;
+        goto out;
     }
     e->seconds = util_now() - t0;
     if (e->g == g_prof.g) {
@@ -758,5 +788,14 @@ int cli_train_epoch(cli_epoch *e)
     if (show && N > 1 && !clg_graph_stats_get(e->g, &st1) && st1.steps > st0.steps)
         printf("gradient exchange across %d ranks: %.3f ms per step\n", N,
                (st1.dist_ms - st0.dist_ms) / (double)(st1.steps - st0.steps));
-    return -1;
+    rc = -1;
+    goto out;
+fail:
+    if (show)
+        util_progress_end(&p);
+    cli_fail("training step", st);
+out:
+    free(xb[1]);
+    free(yb[1]);
+    return rc;
 }

@@ -245,7 +245,7 @@ typedef struct text_job {
     const clip_texts *texts;
     uint64_t seed;
     int steps, B, T;
-    float *tb;
+    float *tb;              /* two batches of texts: step s's in half s & 1 (cli_epoch's inputs) */
 } text_job;
 
 static clg_status set_texts(void *user, int ep, int s, const float *xb, const int32_t *yb)
@@ -255,10 +255,11 @@ static clg_status set_texts(void *user, int ep, int s, const float *xb, const in
     int pick[CLIP_CLASSES];
     for (int c = 0; c < CLIP_CLASSES; c++)
         pick[c] = j->texts->count[c] ? pick_caption(j->seed, (long)ep * j->steps + s, c, j->texts->count[c]) : 0;
+    float *tb = j->tb + (size_t)(s & 1) * (size_t)j->B * (size_t)j->T;
     for (int r = 0; r < j->B; r++)
-        memcpy(j->tb + (size_t)r * (size_t)j->T, j->texts->vec[yb[r]] + (size_t)pick[yb[r]] * (size_t)j->T,
+        memcpy(tb + (size_t)r * (size_t)j->T, j->texts->vec[yb[r]] + (size_t)pick[yb[r]] * (size_t)j->T,
                (size_t)j->T * sizeof(float));
-    return clg_graph_set_input(j->m->g, j->m->t, j->tb);
+    return clg_graph_set_input(j->m->g, j->m->t, tb);
 }
 
 /* Zero-shot numbers on the test set: seen images among all 10 texts, held-out among all 10 and
@@ -446,7 +447,7 @@ int cmd_train_clip(int argc, char **argv)
 
     int steps = cli_epoch_steps(n_tr, B);
     xb = malloc((size_t)B * (size_t)D * sizeof(float));
-    tb = malloc((size_t)B * (size_t)T * sizeof(float));
+    tb = malloc(2 * (size_t)B * (size_t)T * sizeof(float));
     yb = malloc((size_t)B * sizeof(int32_t));
     emb = malloc((size_t)d.n_test * (size_t)cfg.embed * sizeof(float) + 1);
     if (!xb || !tb || !yb || !emb)
