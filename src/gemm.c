@@ -482,8 +482,14 @@ out:
  * rusticl (its NN form would be gemm_block).  Aᵀ·B likewise on 16-wide devices under the
  * default kernel policy, where its NN form is gemm_tiled_p: from 1024^3 (PoCL on an AVX-512
  * Xeon, 2 rounds: gemm_block took 1024^3 10.9 ms, 2048^3 98-102, 4096x128ᵀ·128x4096 36.6-36.8
- * ms; through the copy 8.2, 60 and 25.6-27.1).  The nt option (CLGRAD_GEMM_NT=transpose|direct)
- * forces it on or off for both. */
+ * ms; through the copy 8.2, 60 and 25.6-27.1), and from 2^26 where N >= 768 and K >= 128:
+ * gemm_tiled_n_ta reads B's rows at a stride of N, and the copy's gemm_tiled_p reads them once
+ * per strip (bench_gemm, 2 alternating rounds, ms: 512x256ᵀ·256x784, the MAE decoder's dW,
+ * 0.90-0.92 -> 0.78-0.79; 784x256ᵀ·256x784 1.32-1.40 -> 1.11-1.17; 256x256ᵀ·256x1024 0.58-0.63
+ * -> 0.53-0.56; 1024x256ᵀ·256x1024 2.42-2.44 -> 1.91-1.92; at N = 512 about even, 784x512ᵀ·512x512
+ * 1.60-1.77 -> 1.64-1.65; slower at K = 64, 2048x64ᵀ·64x1024 1.08-1.32 -> 1.35-1.42, and at
+ * N = 128, 512x512ᵀ·512x128 0.28-0.29 -> 0.38-0.40).  The nt option (CLGRAD_GEMM_NT=
+ * transpose|direct) forces it on or off for both. */
 static int use_transpose(const clg_ctx *ctx, const gemm_call *g)
 {
     if (g->ta == g->tb)
@@ -492,7 +498,8 @@ static int use_transpose(const clg_ctx *ctx, const gemm_call *g)
         return ctx->gemm.nt == CLG_GEMM_NT_TRANSPOSE;
     if (ctx->gemm_no_block || (g->ta && (narrow_vectors(ctx) || ctx->gemm.kernel)))
         return 0;
-    return (double)g->M * (double)g->N * (double)g->K >= 1073741824.0;
+    double fma = (double)g->M * (double)g->N * (double)g->K;
+    return fma >= 1073741824.0 || (g->ta && g->N >= 768 && g->K >= 128 && fma >= 67108864.0);
 }
 
 /* gemm_tiled_t's and gemm_tiled_p's k-chunk for tile width tn on this device, or 0 where it has

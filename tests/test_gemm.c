@@ -650,6 +650,25 @@ static void test_tile_policy(void **s)
                 fail_msg("width %d, case %zu: tile %d,%d,%d packed %d, want %d,%d,%d packed %d", w, i, tile[0],
                          tile[1], tile[2], packed, want[0], want[1], want[2], want_packed);
         }
+        /* Aᵀ·B through a transposed copy of A (scratch of M x K floats): from 1024^3 multiply-adds
+         * on 16-wide devices, and from 2^26 there where N >= 768 and K >= 128; never on 8-wide ones
+         * below gemm_block's size */
+        static const struct { int M, N, K, copy16; } tr[] = {
+            { 512, 784, 256, 1 },  /* the MAE decoder's dW */
+            { 256, 1024, 256, 1 }, /* 2^26 exactly */
+            { 784, 256, 128, 0 },  /* the MLP's dW: N < 768 */
+            { 784, 512, 512, 0 },  /* N < 768 */
+            { 2048, 1024, 64, 0 }, /* K < 128 */
+            { 256, 768, 256, 0 },  /* below 2^26 */
+            { 1024, 1024, 1024, 1 },
+        };
+        for (size_t i = 0; i < sizeof tr / sizeof tr[0]; i++) {
+            gemm_call g = { .ta = 1, .M = tr[i].M, .N = tr[i].N, .K = tr[i].K, .batch = 1 };
+            size_t want = tr[i].copy16 && w == 16 && !ctx->gemm_no_block ? (size_t)tr[i].M * (size_t)tr[i].K * 4 : 0;
+            if (clg__gemm_scratch(ctx, &g) != want)
+                fail_msg("width %d: Aᵀ·B %dx%dx%d takes %zu bytes of scratch, want %zu", w, tr[i].M, tr[i].N, tr[i].K,
+                         clg__gemm_scratch(ctx, &g), want);
+        }
         /* 16 wide: 8,16,2 and 12,16,2 serve A·B alone (gemm_tiled_p); 6,16,4 Aᵀ·B, Aᵀ·Bᵀ and A·Bᵀ
          * (gemm_tiled_n_ta, _tatb, gemm_tiled_t); narrow N's 8,16,1 every transposition but the
          * strip; 8 wide: 6,8,2 serves all (no strip); a tile no class takes, nothing */
