@@ -651,6 +651,24 @@ static void test_plain_denoising_ae(void **state)
     free(r);
 }
 
+/* A diverging run (SGD at lr 1e6; two hidden layers of 64: MLP_ARGS' one of 16 dies under it and
+ * its loss stays finite): the step whose loss is not finite is named, nothing is written, exit 1
+ * (cli_train_epoch checks each loss as it claims it, one step behind the device). */
+static void test_loss_diverges(void **state)
+{
+    (void)state;
+    run_result *r = malloc(sizeof *r);
+    assert_non_null(r);
+    RUN(r, NULL, "train", "mlp", "--data", g_data, "--hidden", "64,64", "--batch", "32", "--epochs", "1", "--device",
+        dev_spec(), "--out", path("nan.safetensors"), "--optimizer", "sgd", "--lr", "1e6", "--schedule", "constant");
+    expect(r, 1, "; lower --lr");
+    if (!strstr(r->out, "loss is nan at epoch 1 step ") && !strstr(r->out, "loss is inf at epoch 1 step "))
+        fail_msg("output:\n%s", r->out);
+    assert_false(exists(path("nan.safetensors")) || exists(path("nan.csv")) || exists(path("nan.svg")));
+    assert_no_temp();
+    free(r);
+}
+
 /* Defect: a bad --out failed only after training (leaving .csv/.svg); --log equal to --out lost the
  * log.  Outputs are checked before any work, and nothing is written. */
 static void test_outputs_checked_first(void **state)
@@ -1182,6 +1200,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup(test_shape_mismatch, pocl_alone),
         cmocka_unit_test_setup(test_plain_denoising_ae, pocl_alone),
         cmocka_unit_test_setup(test_profile_flops, pocl_alone),
+        cmocka_unit_test_setup(test_loss_diverges, pocl_alone),
         cmocka_unit_test_setup(test_outputs_checked_first, pocl_alone),
         cmocka_unit_test_setup(test_write_errors, pocl_alone),
         cmocka_unit_test_setup(test_resume_exact, pocl_alone),
