@@ -296,8 +296,11 @@ static float *held_host(clg_graph *g, int k)
 void clg__graph_drop_losses(clg_graph *g)
 {
     for (int k = 0; k < CLG_GRAPH_LOSSES_HELD; k++) {
-        if (g->held[k].ev)
-            clg__event_wait(&g->held[k].ev, "clg_graph_step_async"); /* its host memory is about to go */
+        if (g->held[k].ev) { /* its host memory is about to go; an error here has no caller to tell */
+            clWaitForEvents(1, &g->held[k].ev);
+            clReleaseEvent(g->held[k].ev);
+            g->held[k].ev = NULL;
+        }
         g->held[k].state = 0;
     }
 }

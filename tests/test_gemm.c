@@ -665,9 +665,10 @@ static void test_tile_policy(void **s)
         for (size_t i = 0; i < sizeof tr / sizeof tr[0]; i++) {
             gemm_call g = { .ta = 1, .M = tr[i].M, .N = tr[i].N, .K = tr[i].K, .batch = 1 };
             size_t want = tr[i].copy16 && w == 16 && !ctx->gemm_no_block ? (size_t)tr[i].M * (size_t)tr[i].K * 4 : 0;
-            if (clg__gemm_scratch(ctx, &g) != want)
-                fail_msg("width %d: Aᵀ·B %dx%dx%d takes %zu bytes of scratch, want %zu", w, tr[i].M, tr[i].N, tr[i].K,
-                         clg__gemm_scratch(ctx, &g), want);
+            size_t got = clg__gemm_scratch(ctx, &g);
+            if (got != want)
+                fail_msg("width %d: Aᵀ·B %dx%dx%d takes %zu bytes of scratch, want %zu", w, tr[i].M, tr[i].N,
+                         tr[i].K, got, want);
         }
         /* 16 wide: 8,16,2 and 12,16,2 serve A·B alone (gemm_tiled_p); 6,16,4 Aᵀ·B, Aᵀ·Bᵀ and A·Bᵀ
          * (gemm_tiled_n_ta, _tatb, gemm_tiled_t); narrow N's 8,16,1 every transposition but the

@@ -18,8 +18,8 @@
  * Synchronisation: a step only enqueues work on the ctx's in-order queue.  It blocks at most once,
  * to read the loss when loss_out is non-NULL; clg_graph_step_async() does not block at all and
  * leaves that read to clg_graph_loss_wait(), so a loop can overlap the next batch's preparation
- * with the device's step.  clg_graph_stats() counts the blocking reads so this is checkable.  Device-side index errors (a label out of range) surface at the next
- * clg_ctx_finish().
+ * with the device's step.  clg_graph_stats() counts the blocking reads so this is checkable.
+ * Device-side index errors (a label out of range) surface at the next clg_ctx_finish().
  *
  * Loss: normally a scalar.  A non-scalar loss node means the sum of its elements (its gradient is
  * seeded with 1.0 everywhere; loss_out gets the sum, computed in double on the host).

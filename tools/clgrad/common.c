@@ -688,12 +688,13 @@ int cli_plan_training(clg_graph *g, const clg_optim_options *oo, const char *dot
     return cli_graph_insight(g, dot_path, profile);
 }
 
-/* Start step s (gather its batch into buffer pair k, set the inputs, enqueue the step). */
+/* Start step s: gather its batch into xb/yb (this rank's b rows), set the inputs, enqueue the step. */
 static clg_status epoch_start(cli_epoch *e, int s, int b, int rank, float *xb, int32_t *yb)
 {
     clg_status st;
     cli_gather_rows(e->order, e->n, s, e->B, rank * b, b, e->x, e->dim, e->y, xb, yb);
-    if ((st = clg_graph_set_input(e->g, e->x_id, xb)) || (e->y_id >= 0 && (st = clg_graph_set_input(e->g, e->y_id, yb))) ||
+    if ((st = clg_graph_set_input(e->g, e->x_id, xb)) ||
+        (e->y_id >= 0 && (st = clg_graph_set_input(e->g, e->y_id, yb))) ||
         (e->inputs && (st = e->inputs(e->user, e->epoch, s, xb, yb))))
         return st;
     return clg_graph_step_async(e->g);
