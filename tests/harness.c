@@ -200,3 +200,25 @@ void clg_test_hang_guard(int on)
     signal(SIGALRM, on ? on_hang : SIG_DFL);
     alarm(on ? 10 : 0);
 }
+
+float *clg_test_params(clg_graph *g, size_t *n)
+{
+    size_t total = 0;
+    int np = clg_graph_param_count(g);
+    for (int i = 0; i < np; i++) {
+        clg_shape s;
+        assert_clg_ok(clg_graph_param_shape(g, i, &s));
+        total += (size_t)clg_shape_numel(&s);
+    }
+    float *p = malloc((total ? total : 1) * sizeof *p);
+    assert_non_null(p);
+    size_t off = 0;
+    for (int i = 0; i < np; i++) {
+        clg_shape s;
+        assert_clg_ok(clg_graph_param_shape(g, i, &s));
+        assert_clg_ok(clg_graph_read(g, clg_graph_param_id(g, i), p + off));
+        off += (size_t)clg_shape_numel(&s);
+    }
+    *n = total;
+    return p;
+}

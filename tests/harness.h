@@ -48,4 +48,8 @@ int clg_test_is_rusticl(void);
  * (clg_ctx_set_vec_kernels). */
 void clg_test_each_vec_kernels(void (*const *fns)(void **), size_t n, void **state);
 
+/* Every parameter's values of g, concatenated in parameter order (malloc'ed, *n floats; the
+ * caller frees): two graphs' parameters compare with one memcmp. */
+float *clg_test_params(clg_graph *g, size_t *n);
+
 #endif

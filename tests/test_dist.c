@@ -112,29 +112,6 @@ static void step(model *m, const float *x, const int32_t *y, float *loss, int as
     assert_clg_ok(clg_graph_loss_wait(m->g, t, loss));
 }
 
-/* Every parameter's values, concatenated (malloc'ed; *n floats). */
-static float *params(clg_graph *g, size_t *n)
-{
-    size_t total = 0;
-    int np = clg_graph_param_count(g);
-    for (int i = 0; i < np; i++) {
-        clg_shape s;
-        assert_clg_ok(clg_graph_param_shape(g, i, &s));
-        total += (size_t)clg_shape_numel(&s);
-    }
-    float *p = malloc(total * sizeof *p);
-    assert_non_null(p);
-    size_t off = 0;
-    for (int i = 0; i < np; i++) {
-        clg_shape s;
-        assert_clg_ok(clg_graph_param_shape(g, i, &s));
-        assert_clg_ok(clg_graph_read(g, clg_graph_param_id(g, i), p + off));
-        off += (size_t)clg_shape_numel(&s);
-    }
-    *n = total;
-    return p;
-}
-
 static uint64_t fnv(const void *p, size_t bytes)
 {
     const unsigned char *c = p;
@@ -182,12 +159,12 @@ static void run_pair(int is_mae, int masked, int exchange, double *worst, double
         double dl = fabs((double)ld - lr);
         *loss_diff = dl > *loss_diff ? dl : *loss_diff;
         size_t n;
-        float *p = params(d.g, &n);
+        float *p = clg_test_params(d.g, &n);
         *identical &= same_on_all_ranks(fnv(p, n * sizeof *p));
         free(p);
     }
     size_t n, n2;
-    float *p = params(d.g, &n), *q = params(ref.g, &n2);
+    float *p = clg_test_params(d.g, &n), *q = clg_test_params(ref.g, &n2);
     assert_int_equal(n, n2);
     *worst = 0;
     *max_abs = 0;
