@@ -331,14 +331,15 @@ __kernel void augment_apply(__global const float *x, int xo, __global const floa
     }
 }
 
-/* CPU style of augment_apply: 16 blocks (64 elements) per work-item, the noise in uint16 lanes;
- * the same pixels as aug_sample's, bit for bit, but taken row by row (1.5x faster on PoCL). */
+/* CPU style of augment_apply: 16 blocks (64 elements) per work-item, the noise in uint16 lanes
+ * and the pixels in float16 lanes: the same pixels as aug_sample's, bit for bit (the same
+ * expressions, lane by lane; taps outside the image read a clamped address and select 0). */
 __kernel void augment_apply_vec(__global const float *x, int xo, __global const float *par, __global float *out,
                                 int oo, int n, int nimg, int H, int W, int cutout, float noise_std, uint k0, uint k1,
                                 uint c2, uint c3)
 {
     int b0 = get_global_id(0) * 16, HW = H * W;
-    float e[4][16];
+    float e[4][16], ef[64 + 16]; /* the noise by word, then in element order (16 lanes past the end) */
     if (noise_std > 0.0f) {
         uint v[4][16];
         rng_blocks16(v, (uint)b0, RNG_TAG_AUGNOISE, k0, k1, c2, c3);
@@ -350,13 +351,17 @@ __kernel void augment_apply_vec(__global const float *x, int xo, __global const 
             vstore16(rad * cospi(t), 0, e[p]);
             vstore16(rad * sinpi(t), 0, e[p + 1]);
         }
+        for (int l = 0; l < 16; l++)
+            for (int j = 0; j < 4; j++)
+                ef[l * 4 + j] = e[j][l];
     } else {
         for (int j = 0; j < 4; j++)
-            vstore16((float16)(0.0f), 0, e[j]);
+            vstore16((float16)(0.0f), 0, ef + 16 * j);
     }
+    vstore16((float16)(0.0f), 0, ef + 64);
     /* Row by row (a work-item's 64 elements span at most a few rows of a view): the view's
-     * parameters and the row's vertical taps once per row, then aug_sample's arithmetic, in
-     * the same expressions, per pixel. */
+     * parameters and the row's vertical taps once per row, then 16 pixels of the row at a time. */
+    const int16 lane = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     int i = b0 * 4, r = i / HW, pix = i - r * HW, y = pix / W, px = pix - y * W;
     int t = 0, tn = min(64, n - i);
     while (t < tn) {
@@ -371,22 +376,45 @@ __kernel void augment_apply_vec(__global const float *x, int xo, __global const 
         __global const float *row0 = img + (size_t)(v0 ? iy : 0) * W, *row1 = img + (size_t)(v1 ? iy + 1 : 0) * W;
         int cut_row = cx >= 0 && y >= cy && y < cy + cutout;
         int seg = min(W - px, tn - t);
-        for (int q = 0; q < seg; q++, t++, i++) {
-            int xx = px + q;
-            int xs = flip ? W - 1 - xx : xx;
-            float sx = p0 + ((float)xs + 0.5f) * p2 - 0.5f;
-            float fx = floor(sx), ax = sx - fx;
-            int ix = (int)fx;
-            int h0 = ix >= 0 && ix < W, h1 = ix + 1 >= 0 && ix + 1 < W;
-            float a00 = v0 && h0 ? row0[ix] : 0.0f, a01 = v0 && h1 ? row0[ix + 1] : 0.0f;
-            float a10 = v1 && h0 ? row1[ix] : 0.0f, a11 = v1 && h1 ? row1[ix + 1] : 0.0f;
-            float top = (1.0f - ax) * a00 + ax * a01;
-            float bot = (1.0f - ax) * a10 + ax * a11;
-            float val = (1.0f - ay) * top + ay * bot;
-            if (cut_row && xx >= cx && xx < cx + cutout)
-                val = 0.0f;
-            out[oo + i] = val + noise_std * e[t & 3][t >> 2];
+        for (int q = 0; q < seg; q += 16) {
+            int16 xx = (int16)(px + q) + lane;
+            int16 xs = flip ? (int16)(W - 1) - xx : xx;
+            float16 sx = (float16)(p0) + (convert_float16(xs) + 0.5f) * p2 - 0.5f;
+            float16 fx = floor(sx), ax = sx - fx;
+            int16 ix = convert_int16(fx);
+            int16 h0 = (ix >= 0) & (ix < W), h1 = (ix + 1 >= 0) & (ix + 1 < W);
+            int ia[16], ib[16];
+            vstore16(clamp(ix, 0, W - 1), 0, ia);
+            vstore16(clamp(ix + 1, 0, W - 1), 0, ib);
+            float g00[16], g01[16], g10[16], g11[16];
+            for (int l = 0; l < 16; l++) {
+                g00[l] = row0[ia[l]];
+                g01[l] = row0[ib[l]];
+                g10[l] = row1[ia[l]];
+                g11[l] = row1[ib[l]];
+            }
+            float16 z = (float16)(0.0f);
+            float16 a00 = select(z, vload16(0, g00), h0 & (int16)(-v0));
+            float16 a01 = select(z, vload16(0, g01), h1 & (int16)(-v0));
+            float16 a10 = select(z, vload16(0, g10), h0 & (int16)(-v1));
+            float16 a11 = select(z, vload16(0, g11), h1 & (int16)(-v1));
+            float16 top = (1.0f - ax) * a00 + ax * a01;
+            float16 bot = (1.0f - ax) * a10 + ax * a11;
+            float16 val = (1.0f - ay) * top + ay * bot;
+            val = select(val, z, (xx >= cx) & (xx < cx + cutout) & (int16)(-cut_row));
+            float16 o = val + noise_std * vload16(0, ef + t + q);
+            int m = min(16, seg - q);
+            if (m == 16) {
+                vstore16(o, 0, out + oo + i + q);
+            } else {
+                float tmp[16];
+                vstore16(o, 0, tmp);
+                for (int l = 0; l < m; l++)
+                    out[oo + i + q + l] = tmp[l];
+            }
         }
+        t += seg;
+        i += seg;
         px += seg;
         if (px == W) {
             px = 0;

@@ -505,6 +505,54 @@ static void test_augment_properties(void **s)
     clg_tensor_free(&x);
 }
 
+/* The two kernel styles sample the same pixels, bit for bit: every augmentation on (taps outside
+ * the image included), rows shorter and longer than the vector kernel's 16 lanes, a last
+ * work-item cut short.  The noise is off: its vector log and cospi may round differently from
+ * the scalar ones (by an ulp). */
+static void test_augment_styles_agree(void **s)
+{
+    (void)s;
+    static const int hw[][2] = { { 28, 28 }, { 5, 9 }, { 3, 40 }, { 1, 1 } };
+    for (int k = 0; k < 4; k++) {
+        int H = hw[k][0], W = hw[k][1], N = 7;
+        float *hx = malloc((size_t)N * H * W * sizeof(float));
+        assert_non_null(hx);
+        for (int i = 0; i < N * H * W; i++)
+            hx[i] = (float)((i * 7919) % 1009) / 1009.0f - 0.25f; /* some negative: signed zeros show */
+        clg_shape sx = SHAPE2(CLG_F32, N, H * W);
+        clg_tensor x;
+        assert_clg_ok(clg_tensor_new(tctx, &sx, &x));
+        assert_clg_ok(clg_tensor_write(&x, hx));
+        clg_attrs a = aug_attrs(H, W, 3);
+        a.counter = 5u + (uint64_t)k;
+        a.aug.scale_lo = 0.3f;
+        a.aug.ratio_lo = 0.75f;
+        a.aug.ratio_hi = 4.0f / 3.0f;
+        a.aug.translate = 3.5f;
+        a.aug.flip_p = 0.5f;
+        a.aug.cutout = H < 3 ? 1 : 2;
+        a.aug.cutout_p = 0.5f;
+        int64_t n0, n1;
+        clg_ctx_set_vec_kernels(tctx, CLG_SWITCH_OFF);
+        float *y0 = run_op(CLG_OP_AUGMENT, &x, &a, &n0);
+        clg_ctx_set_vec_kernels(tctx, CLG_SWITCH_ON);
+        float *y1 = run_op(CLG_OP_AUGMENT, &x, &a, &n1);
+        clg_ctx_set_vec_kernels(tctx, CLG_SWITCH_DEFAULT);
+        assert_int_equal(n0, 3 * N * H * W);
+        assert_int_equal(n1, n0);
+        for (int64_t i = 0; i < n0; i++)
+            if (memcmp(&y0[i], &y1[i], sizeof(float))) {
+                print_error("%dx%d element %lld: %a (a block per work-item) vs %a (16)\n", H, W, (long long)i,
+                            (double)y0[i], (double)y1[i]);
+                fail();
+            }
+        free(y0);
+        free(y1);
+        free(hx);
+        clg_tensor_free(&x);
+    }
+}
+
 static void test_augment_bad_attrs(void **s)
 {
     (void)s;
@@ -563,6 +611,7 @@ int main(void)
         cmocka_unit_test(test_random_styles),
         cmocka_unit_test(test_augment_vs_reference),
         cmocka_unit_test(test_augment_properties),
+        cmocka_unit_test(test_augment_styles_agree),
         cmocka_unit_test(test_augment_bad_attrs),
     };
     return clg_test_run_per_device("random", tests, sizeof tests / sizeof tests[0]);
