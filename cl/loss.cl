@@ -2,7 +2,52 @@
  * Scalar results: cross-entropy by one work-group with a local tree; mse in two stages (many groups
  * write partial sums, one group adds them). */
 
-/* Max m of row[0..C) and the sum of exp(row[c] - m) (the parts of logsumexp). */
+/* e^x for x <= 0 (the logits' x - max; NaN stays NaN), from additions and multiplications only
+ * (Cephes' expf: x = n ln2 + r with ln2 in two parts, |r| <= ln2/2, a degree-7 polynomial, 2^n
+ * from exponent bits), so the scalar and float16 forms below give the same bits on every device
+ * (the builtin exp differs between PoCL's scalar and vector code and between runtimes).  Within
+ * 1 ulp of e^x (0.98 at most over [-87, 0]); 0 below -87, where e^x nears float's denormals. */
+CLG_STATIC inline float ce_exp(float x)
+{
+#pragma OPENCL FP_CONTRACT OFF
+    float n = floor(x * 1.44269504088896341f + 0.5f);
+    float r = x - n * 0.693359375f;
+    r = r + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    float y = p * as_float((clamp((int)n, -125, 0) + 127) << 23);
+    return x < -87.0f ? 0.0f : y;
+}
+
+/* ce_exp in 16 lanes: the same operations, so the same bits lane by lane. */
+CLG_STATIC inline float16 ce_exp16(float16 x)
+{
+#pragma OPENCL FP_CONTRACT OFF
+    float16 n = floor(x * 1.44269504088896341f + 0.5f);
+    float16 r = x - n * 0.693359375f;
+    r = r + n * 2.12194440e-4f;
+    float16 p = (float16)(1.9875691500e-4f);
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    float16 y = p * as_float16((clamp(convert_int16(n), -125, 0) + 127) << 23);
+    return select(y, (float16)(0.0f), x < -87.0f);
+}
+
+/* The cross-entropy kernels' e^x for a row of C logits: ce_exp from 16 classes (the CPU style's
+ * float16 lanes; SimCLR's 512), the builtin exp below (the 10-class heads keep the bits their
+ * published results were measured with).  Every kernel takes the same one for a given C. */
+CLG_STATIC inline float ce_expc(float x, int C) { return C >= 16 ? ce_exp(x) : exp(x); }
+
+/* Max m of row[0..C) and the sum of ce_expc(row[c] - m) (the parts of logsumexp). */
 CLG_STATIC inline float ce_row_sumexp(__global const float *row, int C, float *m_out)
 {
     float m = -INFINITY;
@@ -10,7 +55,7 @@ CLG_STATIC inline float ce_row_sumexp(__global const float *row, int C, float *m
         m = fmax(m, row[c]);
     float s = 0.0f;
     for (int c = 0; c < C; c++)
-        s += exp(row[c] - m);
+        s += ce_expc(row[c] - m, C);
     *m_out = m;
     return s;
 }
@@ -51,7 +96,7 @@ CLG_STATIC inline void ce_row_grad_store(__global const float *row, __global flo
         return;
     }
     for (int c = 0; c < C; c++) {
-        float v = (exp(row[c] - m) * inv - (c == y ? 1.0f : 0.0f)) * scale;
+        float v = (ce_expc(row[c] - m, C) * inv - (c == y ? 1.0f : 0.0f)) * scale;
         g[c] = acc ? g[c] + v : v;
     }
 }
@@ -286,4 +331,52 @@ __kernel void sqerr_bwd_vec(__global const float *p, int po, __global const floa
         if (want_t)
             gt[gto + i] = acc ? gt[gto + i] - g : -g;
     }
+}
+
+/* ce_rows_grad for the fused loss entry's first contribution (grad 1), a row per work-item: the
+ * max and the exps (each taken once, kept in the gradient's row) in float16 lanes (ce_exp16: from
+ * 16 classes ce_expc is ce_exp), their sum in ce_row_sumexp's order, then d logits in lanes: the
+ * same bits as ce_rows_grad.  grad 2 (add to
+ * the gradient) and a label outside [0, C) take ce_row_loss_grad itself. */
+__kernel void ce_rows_grad_vec(__global const float *x, int xo, __global const int *lab, int lo,
+                               __global float *rowloss, int N, int C, __global int *flags, int flag_op, float scale,
+                               __global float *gx, int gxo, int grad)
+{
+    int i = get_global_id(0);
+    if (i >= N)
+        return;
+    int y = lab[lo + i];
+    if (grad == 2 || y < 0 || y >= C) {
+        rowloss[i] = ce_row_loss_grad(x, xo, lab, lo, gx, gxo, i, C, scale, grad == 2, flags, flag_op);
+        return;
+    }
+    __global const float *row = x + xo + (long)i * C;
+    __global float *g = gx + gxo + (long)i * C;
+    int cv = C / 16 * 16;
+    float16 m16 = (float16)(-INFINITY);
+    for (int c = 0; c < cv; c += 16)
+        m16 = fmax(m16, vload16(0, row + c));
+    float m = -INFINITY;
+    for (int c = cv; c < C; c++)
+        m = fmax(m, row[c]);
+    float mv[16];
+    vstore16(m16, 0, mv);
+    for (int k = 0; k < 16; k++)
+        m = fmax(m, mv[k]);
+    for (int c = 0; c < cv; c += 16)
+        vstore16(ce_exp16(vload16(0, row + c) - m), 0, g + c);
+    for (int c = cv; c < C; c++)
+        g[c] = ce_expc(row[c] - m, C);
+    float s = 0.0f;
+    for (int c = 0; c < C; c++)
+        s += g[c];
+    float inv = 1.0f / s;
+    const int16 lane = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int c = 0; c < cv; c += 16) {
+        float16 oh = select((float16)(0.0f), (float16)(1.0f), (int16)(c) + lane == (int16)(y));
+        vstore16((vload16(0, g + c) * inv - oh) * scale, 0, g + c);
+    }
+    for (int c = cv; c < C; c++)
+        g[c] = (g[c] * inv - (c == y ? 1.0f : 0.0f)) * scale;
+    rowloss[i] = m + log(s) - row[y];
 }

@@ -42,9 +42,10 @@ static clg_status ce_infer(const clg_shape *const *in, const clg_attrs *a, clg_s
 }
 
 /* Batches up to this many rows, of fewer than CE_ROWS_MIN_LOGITS logits, take ce_mean (one
- * work-group, one launch); others ce_rows (ce_rows_grad for the fused loss entry) over the whole
- * device, then sum_scaled, which adds in ce_mean's order (the same bits at the same group size).
- * One work-group runs on one core of a CPU: SimCLR's 512 x 512 logits took ~3.4 ms there. */
+ * work-group, one launch); others ce_rows (for the fused loss entry ce_rows_grad, or on the CPU
+ * style ce_rows_grad_vec: the same bits) over the whole device, then sum_scaled, which adds in
+ * ce_mean's order (the same bits at the same group size).  One work-group runs on one core of a
+ * CPU: SimCLR's 512 x 512 logits took ~3.4 ms there. */
 #define CE_MEAN_MAX_ROWS 16384
 #define CE_ROWS_MIN_LOGITS 65536
 
@@ -129,9 +130,12 @@ static clg_status ce_forward_grad(clg_ctx *ctx, const clg_tensor *const *in, clg
     clg_status st = scratch(ctx, N, &rows);
     if (st)
         return st;
-    st = LAUNCH(ctx, CLG_K_ce_rows_grad, (size_t)N, KTEN(in[0]), KTEN(in[1]), KMEM(rows.buf), KINT(N), KINT(C),
-                KMEM(ctx->errflags), KINT(CLG_OP_CROSS_ENTROPY + 1), KFLT(1.0f / (float)N), KTEN(gin[0]),
-                KINT(acc ? 2 : 1));
+    clg_karg args[] = { KTEN(in[0]), KTEN(in[1]), KMEM(rows.buf), KINT(N), KINT(C), KMEM(ctx->errflags),
+                        KINT(CLG_OP_CROSS_ENTROPY + 1), KFLT(1.0f / (float)N), KTEN(gin[0]), KINT(acc ? 2 : 1) };
+    if (clg__vec_kernels(ctx)) /* the same bits, CPU style */
+        st = clg__launch_groups_of_one(ctx, CLG_K_ce_rows_grad_vec, (size_t)N, args, CLG_NARGS(args));
+    else
+        st = clg__launch1d(ctx, CLG_K_ce_rows_grad, (size_t)N, args, CLG_NARGS(args));
     return st ? st : ce_mean_of_rows(ctx, &rows, N, out);
 }
 

@@ -876,7 +876,7 @@ static void mlp_train_fuse(float *losses, int steps, uint64_t seed, int fuse, ui
  * call): the same loss and gradient bits as fusion off on a graph where nothing else fuses
  * (logits = x·W), one launch fewer per step; clg_graph_forward on that plan gives the same loss;
  * a label out of range is still reported.  37 x 7 logits take one work-group (ce_mean), 70 x 1000
- * one work-item per row (ce_rows_grad, then sum_scaled; x·W with 2 columns of x: the Oclgrind
+ * one work-item per row (ce_rows_grad or its _vec, then sum_scaled; x·W with 2 columns of x: the Oclgrind
  * check spent 88 s on it with 20, 31 s with 2). */
 static void fused_loss_case(int N, int D, int C)
 {
@@ -931,11 +931,19 @@ static void fused_loss_case(int N, int D, int C)
     free(bad);
 }
 
-static void test_fused_loss(void **s)
+static void fused_loss_cases(void **s)
 {
     (void)s;
     fused_loss_case(37, 20, 7);
     fused_loss_case(70, 2, 1000);
+}
+
+/* In both kernel styles: the CPU style's ce_rows_grad_vec (float16 exps, kept in the gradient's
+ * row) against the unfused ce_rows and ce_bwd. */
+static void test_fused_loss(void **s)
+{
+    void (*const fns[])(void **) = { fused_loss_cases };
+    clg_test_each_vec_kernels(fns, 1, s);
 }
 
 /* ---- launch lists (a step described for the compile helper) --------------------------------- */

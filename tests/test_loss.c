@@ -1,6 +1,8 @@
 /* test_loss.c — cross_entropy, mse, masked_mse vs the double reference and finite differences,
  * per device.  Tolerances: forward atol 1e-5, rtol 1e-4 (scalar means of up to ~35k terms,
  * Kahan-summed); backward gtol 2e-3 relative to the largest finite-difference gradient. */
+#include <float.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,6 +97,62 @@ static void test_sq_styles(void **s)
     clg_test_each_vec_kernels(fns, 3, s);
 }
 
+/* From 16 classes the kernels take their own exp (cl/loss.cl's ce_exp): rows [0, x, -1e30 x 14]
+ * with label 0 have d logit 1 = e^x / (1 + e^x) / N, checked against double within 3 float
+ * epsilons relative over x in [-78, 0] (N = 4096 keeps it above float's denormals). */
+static void test_cross_entropy_own_exp(void **s)
+{
+    (void)s;
+    enum { N = 4096, C = 16 };
+    float *x = malloc(sizeof(float) * N * C), *g = malloc(sizeof(float) * N * C), one = 1.0f;
+    int32_t *lab = calloc(N, sizeof(int32_t));
+    assert_true(x && g && lab);
+    for (int r = 0; r < N; r++) {
+        x[r * C] = 0.0f;
+        x[r * C + 1] = -78.0f * (float)r / (float)(N - 1);
+        for (int c = 2; c < C; c++)
+            x[r * C + c] = -1e30f;
+    }
+    clg_shape sx = SHAPE2(CLG_F32, N, C), sl = SHAPE1(CLG_I32, N), sc = SCALAR(CLG_F32);
+    clg_tensor tx, tl, ty, tg, gx;
+    assert_clg_ok(clg_tensor_new(tctx, &sx, &tx));
+    assert_clg_ok(clg_tensor_new(tctx, &sl, &tl));
+    assert_clg_ok(clg_tensor_new(tctx, &sc, &ty));
+    assert_clg_ok(clg_tensor_new(tctx, &sc, &tg));
+    assert_clg_ok(clg_tensor_new(tctx, &sx, &gx));
+    assert_clg_ok(clg_tensor_write(&tx, x));
+    assert_clg_ok(clg_tensor_write(&tl, lab));
+    assert_clg_ok(clg_tensor_write(&tg, &one));
+    const clg_tensor *in[] = { &tx, &tl };
+    clg_tensor *gin[] = { &gx, NULL };
+    assert_clg_ok(clg_op_forward(tctx, CLG_OP_CROSS_ENTROPY, in, &ty, NULL));
+    assert_clg_ok(clg_op_backward(tctx, CLG_OP_CROSS_ENTROPY, in, &ty, &tg, gin, NULL, 0));
+    assert_clg_ok(clg_tensor_read(&gx, g));
+    double worst = 0;
+    for (int r = 0; r < N; r++) {
+        double e = exp((double)x[r * C + 1]), want = e / (1.0 + e), got = (double)g[r * C + 1] * N;
+        double rel = fabs(got - want) / want;
+        if (rel > worst)
+            worst = rel;
+        if (rel > 3 * FLT_EPSILON) {
+            print_error("x = %.9g: d logit %.9g, double %.9g (relative error %.3g)\n", (double)x[r * C + 1], got,
+                        want, rel);
+            fail();
+        }
+        assert_true(g[r * C + 2] == 0.0f);
+    }
+    print_message("cross_entropy's exp from 16 classes: worst relative error %.3g (float epsilon %.3g)\n", worst,
+                  (double)FLT_EPSILON);
+    clg_tensor_free(&tx);
+    clg_tensor_free(&tl);
+    clg_tensor_free(&ty);
+    clg_tensor_free(&tg);
+    clg_tensor_free(&gx);
+    free(x);
+    free(g);
+    free(lab);
+}
+
 static void test_bad_label_flagged(void **s)
 {
     (void)s;
@@ -137,6 +195,7 @@ int main(void)
         cmocka_unit_test(test_cross_entropy), cmocka_unit_test(test_cross_entropy_large_logits),
         cmocka_unit_test(test_mse), cmocka_unit_test(test_masked_mse),
         cmocka_unit_test(test_masked_mse_counts_only_masked), cmocka_unit_test(test_sq_styles),
+        cmocka_unit_test(test_cross_entropy_own_exp),
         cmocka_unit_test(test_bad_label_flagged),
         cmocka_unit_test(test_bad_inputs),
     };
