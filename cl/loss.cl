@@ -20,11 +20,12 @@ CLG_STATIC inline float ce_exp(float x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * (r * r) + r + 1.0f;
-    float y = p * as_float((clamp((int)n, -125, 0) + 127) << 23);
+    float y = p * as_float((max(min((int)n, 0), -125) + 127) << 23);
     return x < -87.0f ? 0.0f : y;
 }
 
-/* ce_exp in 16 lanes: the same operations, so the same bits lane by lane. */
+/* ce_exp in 16 lanes: the same operations, so the same bits lane by lane.  (min and max with
+ * vector bounds: Oclgrind 21.10 evaluates clamp(int16, int, int) wrongly.) */
 CLG_STATIC inline float16 ce_exp16(float16 x)
 {
 #pragma OPENCL FP_CONTRACT OFF
@@ -38,7 +39,7 @@ CLG_STATIC inline float16 ce_exp16(float16 x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * (r * r) + r + 1.0f;
-    float16 y = p * as_float16((clamp(convert_int16(n), -125, 0) + 127) << 23);
+    float16 y = p * as_float16((max(min(convert_int16(n), (int16)(0)), (int16)(-125)) + 127) << 23);
     return select(y, (float16)(0.0f), x < -87.0f);
 }
 

@@ -383,15 +383,16 @@ __kernel void augment_apply_vec(__global const float *x, int xo, __global const 
             float16 fx = floor(sx), ax = sx - fx;
             int16 ix = convert_int16(fx);
             int16 h0 = (ix >= 0) & (ix < W), h1 = (ix + 1 >= 0) & (ix + 1 < W);
-            int ia[16], ib[16];
-            vstore16(clamp(ix, 0, W - 1), 0, ia);
-            vstore16(clamp(ix + 1, 0, W - 1), 0, ib);
+            int ia[16];
+            vstore16(ix, 0, ia);
             float g00[16], g01[16], g10[16], g11[16];
             for (int l = 0; l < 16; l++) {
-                g00[l] = row0[ia[l]];
-                g01[l] = row0[ib[l]];
-                g10[l] = row1[ia[l]];
-                g11[l] = row1[ib[l]];
+                /* scalar bounds: Oclgrind 21.10 evaluates clamp(int16, int, int) wrongly */
+                int a = min(max(ia[l], 0), W - 1), b = min(max(ia[l] + 1, 0), W - 1);
+                g00[l] = row0[a];
+                g01[l] = row0[b];
+                g10[l] = row1[a];
+                g11[l] = row1[b];
             }
             float16 z = (float16)(0.0f);
             float16 a00 = select(z, vload16(0, g00), h0 & (int16)(-v0));
