@@ -6,39 +6,35 @@
  * (Cephes' expf: x = n ln2 + r with ln2 in two parts, |r| <= ln2/2, a degree-7 polynomial, 2^n
  * from exponent bits), so the scalar and float16 forms below give the same bits on every device
  * (the builtin exp differs between PoCL's scalar and vector code and between runtimes).  Within
- * 1 ulp of e^x (0.98 at most over [-87, 0]); 0 below -87, where e^x nears float's denormals. */
+ * 1 ulp of e^x (0.98 at most over [-87, 0]); 0 below -87, where e^x nears float's denormals.
+ * CE_EXP_POLY(T): both forms' reduction and polynomial (n and p of x), one text for the same
+ * operations. */
+#define CE_EXP_POLY(T)                                \
+    T n = floor(x * 1.44269504088896341f + 0.5f);     \
+    T r = x - n * 0.693359375f;                       \
+    r = r + n * 2.12194440e-4f;                       \
+    T p = (T)(1.9875691500e-4f);                      \
+    p = p * r + 1.3981999507e-3f;                     \
+    p = p * r + 8.3334519073e-3f;                     \
+    p = p * r + 4.1665795894e-2f;                     \
+    p = p * r + 1.6666665459e-1f;                     \
+    p = p * r + 5.0000001201e-1f;                     \
+    p = p * (r * r) + r + 1.0f;
+
 CLG_STATIC inline float ce_exp(float x)
 {
 #pragma OPENCL FP_CONTRACT OFF
-    float n = floor(x * 1.44269504088896341f + 0.5f);
-    float r = x - n * 0.693359375f;
-    r = r + n * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1.0f;
+    CE_EXP_POLY(float)
     float y = p * as_float((max(min((int)n, 0), -125) + 127) << 23);
     return x < -87.0f ? 0.0f : y;
 }
 
-/* ce_exp in 16 lanes: the same operations, so the same bits lane by lane.  (min and max with
- * vector bounds: Oclgrind 21.10 evaluates clamp(int16, int, int) wrongly.) */
+/* ce_exp in 16 lanes.  (min and max with vector bounds: Oclgrind 21.10 evaluates
+ * clamp(int16, int, int) wrongly.) */
 CLG_STATIC inline float16 ce_exp16(float16 x)
 {
 #pragma OPENCL FP_CONTRACT OFF
-    float16 n = floor(x * 1.44269504088896341f + 0.5f);
-    float16 r = x - n * 0.693359375f;
-    r = r + n * 2.12194440e-4f;
-    float16 p = (float16)(1.9875691500e-4f);
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1.0f;
+    CE_EXP_POLY(float16)
     float16 y = p * as_float16((max(min(convert_int16(n), (int16)(0)), (int16)(-125)) + 127) << 23);
     return select(y, (float16)(0.0f), x < -87.0f);
 }
