@@ -333,8 +333,8 @@ __kernel void sqerr_bwd_vec(__global const float *p, int po, __global const floa
 /* ce_rows_grad for the fused loss entry's first contribution (grad 1), a row per work-item: the
  * max and the exps (each taken once, kept in the gradient's row) in float16 lanes (ce_exp16: from
  * 16 classes ce_expc is ce_exp), their sum in ce_row_sumexp's order, then d logits in lanes: the
- * same bits as ce_rows_grad.  grad 2 (add to
- * the gradient) and a label outside [0, C) take ce_row_loss_grad itself. */
+ * same bits as ce_rows_grad.  grad 2 (add to the gradient) and a label outside [0, C) take
+ * ce_row_loss_grad itself. */
 __kernel void ce_rows_grad_vec(__global const float *x, int xo, __global const int *lab, int lo,
                                __global float *rowloss, int N, int C, __global int *flags, int flag_op, float scale,
                                __global float *gx, int gxo, int grad)
