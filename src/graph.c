@@ -348,6 +348,21 @@ clg_status clg_graph_keep(clg_graph *g, int id)
     return CLG_OK;
 }
 
+clg_status clg_graph_metric(clg_graph *g, int id)
+{
+    clg_status st = clg__graph_check(g, "clg_graph_metric");
+    if (st || (st = clg__graph_check_id(g, id, "clg_graph_metric")))
+        return st;
+    gnode *n = &g->nodes[id];
+    if (n->kind != GN_OP)
+        return clg__fail(CLG_ERR_INVALID_ARG, "clg_graph_metric: node %d (%s) is not an op", id, n->name);
+    if (!n->metric || !n->keep) {
+        clg__graph_free_plan(g);
+        n->keep = n->metric = 1;
+    }
+    return CLG_OK;
+}
+
 clg_status clg_graph_set_loss(clg_graph *g, int id)
 {
     clg_status st = clg__graph_check(g, "clg_graph_set_loss");

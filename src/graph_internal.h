@@ -32,6 +32,7 @@ typedef struct gnode {
     int group;              /* params */
     int param_index;        /* params, else -1 */
     int keep;               /* user asked to keep the value readable */
+    int metric;             /* clg_graph_metric: computed by clg_graph_forward only */
     clg_tensor val;         /* own buffer (input/param/const/kept op) or a pool view */
     clg_tensor grad;        /* params: own buffer; others: pool view */
     clg_tensor st1, st2;    /* optimizer state: velocity or Adam m; Adam v */
@@ -59,6 +60,7 @@ typedef struct exentry {
     int grad;               /* EX_FWD of the loss: its op's forward_grad, which also writes the
                              * gradients of gin_mask (acc) at gout = 1; the list has no seed or
                              * backward call for it (autograd.c's fuse_loss) */
+    int metric;             /* EX_FWD of a metric or a node computed from one: steps skip it */
 } exentry;
 
 typedef struct pbuf {

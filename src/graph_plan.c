@@ -376,11 +376,28 @@ clg_status clg_graph_plan(clg_graph *g, clg_plan_mode mode)
     g->mode = mode;
     if ((st = fuse_pass(g)))
         goto fail;
-    /* Forward: node ids are already a topological order (inputs exist before their users). */
-    for (int m = 0; m < g->n; m++)
-        if (g->nodes[m].kind == GN_OP && !g->nodes[m].fused &&
-            (st = clg__graph_push_ex(g, (exentry){ .kind = EX_FWD, .node = m })))
-            goto fail;
+    /* Forward: node ids are already a topological order (inputs exist before their users).  Metrics
+     * and the nodes computed from them are marked for steps to skip. */
+    unsigned char *metric = calloc((size_t)(g->n ? g->n : 1), 1);
+    if (!metric) {
+        st = clg__fail(CLG_ERR_OUT_OF_MEMORY, "graph plan: out of host memory");
+        goto fail;
+    }
+    for (int m = 0; m < g->n; m++) {
+        gnode *x = &g->nodes[m];
+        metric[m] = (unsigned char)x->metric;
+        for (int i = 0; i < x->nin; i++)
+            metric[m] |= metric[x->in[i]];
+        if (x->kind == GN_OP && !x->fused &&
+            (st = clg__graph_push_ex(g, (exentry){ .kind = EX_FWD, .node = m, .metric = metric[m] })))
+            break;
+    }
+    if (!st && mode == CLG_PLAN_TRAIN && g->loss >= 0 && metric[g->loss])
+        st = clg__fail(CLG_ERR_STATE, "clg_graph_plan: the loss (node %d, %s) is computed from a metric "
+                       "(clg_graph_metric): training steps leave metrics out", g->loss, g->nodes[g->loss].name);
+    free(metric);
+    if (st)
+        goto fail;
     if (mode == CLG_PLAN_TRAIN && (st = clg__graph_autograd(g)))
         goto fail;
     /* The loss, graph outputs (no consumer) and kept nodes get their own buffers. */

@@ -134,6 +134,13 @@ static void attribute(clg_graph *g, const exentry *e, double ms)
     }
 }
 
+/* Whether a run runs entry e: clg_graph_forward (fwd_only) every forward entry, a step every
+ * entry but the metrics' (clg_graph_metric). */
+static int runs(const exentry *e, int fwd_only)
+{
+    return fwd_only ? e->kind == EX_FWD : !e->metric;
+}
+
 /* Profiled run: markers between entries on a profiling queue, else host time around each entry. */
 static clg_status run_profiled(clg_graph *g, int fwd_only)
 {
@@ -143,7 +150,7 @@ static clg_status run_profiled(clg_graph *g, int fwd_only)
         st = clg__queue_finish(g->ctx, who);
         double t0 = now_ms();
         for (int i = 0; i < g->n_ex && !st; i++) {
-            if (fwd_only && g->ex[i].kind != EX_FWD)
+            if (!runs(&g->ex[i], fwd_only))
                 continue;
             if ((st = run_entry(g, &g->ex[i], fwd_only)) || (st = clg__queue_finish(g->ctx, who)))
                 break;
@@ -164,7 +171,7 @@ static clg_status run_profiled(clg_graph *g, int fwd_only)
     if ((st = clg__queue_marker(g->ctx, &ev[k++], who)))
         goto out;
     for (int i = 0; i < g->n_ex; i++) {
-        if (fwd_only && g->ex[i].kind != EX_FWD)
+        if (!runs(&g->ex[i], fwd_only))
             continue;
         if ((st = run_entry(g, &g->ex[i], fwd_only)))
             goto out;
@@ -193,7 +200,7 @@ static clg_status run(clg_graph *g, int fwd_only)
         st = run_profiled(g, fwd_only);
     } else {
         for (int i = 0; i < g->n_ex && !st; i++)
-            if (!fwd_only || g->ex[i].kind == EX_FWD)
+            if (runs(&g->ex[i], fwd_only))
                 st = run_entry(g, &g->ex[i], fwd_only);
     }
     g->stats.launches += g->ctx->launches - l0;
@@ -217,7 +224,7 @@ clg_status clg_graph_describe_step(clg_graph *g, clg_launch_list *out)
     clg__rec_clear(ctx);
     ctx->recording = 1;
     for (int i = 0; i < g->n_ex && !st; i++)
-        if (!fwd_only || g->ex[i].kind == EX_FWD)
+        if (runs(&g->ex[i], fwd_only))
             st = run_entry(g, &g->ex[i], fwd_only);
     ctx->recording = 0;
     if (!st)

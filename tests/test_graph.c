@@ -946,6 +946,70 @@ static void test_fused_loss(void **s)
     clg_test_each_vec_kernels(fns, 1, s);
 }
 
+/* clg_graph_metric: a step leaves the metric and a node computed from it out (two launches fewer
+ * than the same graph with both kept) and keeps the same loss; clg_graph_forward computes them
+ * (the logits' accuracy against the host's); a loss computed from a metric does not plan; only op
+ * nodes can be metrics. */
+static void test_metric(void **s)
+{
+    (void)s;
+    enum { N = 24, D = 5, C = 3 };
+    float x[N * D], logits[N * C], loss[2], acc, twice;
+    int32_t y[N];
+    fill_uniform(x, N * D, -1, 1, 7);
+    for (int i = 0; i < N; i++)
+        y[i] = i % C;
+    uint64_t launches[2];
+    for (int metric = 0; metric < 2; metric++) {
+        clg_graph *g;
+        assert_clg_ok(clg_graph_create(tctx, &g));
+        clg_graph_set_seed(g, 3);
+        clg_shape sx = SHAPE2(CLG_F32, N, D), sy = SHAPE1(CLG_I32, N), sw = SHAPE2(CLG_F32, D, C);
+        clg_init he = { .kind = CLG_INIT_HE_UNIFORM };
+        int xi, yi, wi;
+        assert_clg_ok(clg_graph_input(g, "x", &sx, &xi));
+        assert_clg_ok(clg_graph_input(g, "y", &sy, &yi));
+        assert_clg_ok(clg_graph_param(g, "w", &sw, &he, 0, &wi));
+        int li = binary(g, CLG_OP_MATMUL, xi, wi), ce = binary(g, CLG_OP_CROSS_ENTROPY, li, yi);
+        int ai = binary(g, CLG_OP_ACCURACY, li, yi), di = unary(g, CLG_OP_SCALE, ai, 2.0f);
+        assert_clg_ok(clg_graph_keep(g, li));
+        assert_clg_ok(clg_graph_keep(g, di));
+        assert_clg_ok(metric ? clg_graph_metric(g, ai) : clg_graph_keep(g, ai));
+        assert_clg_ok(clg_graph_set_loss(g, ce));
+        assert_clg_ok(clg_graph_plan(g, CLG_PLAN_TRAIN));
+        assert_clg_ok(clg_graph_set_input(g, xi, x));
+        assert_clg_ok(clg_graph_set_input(g, yi, y));
+        assert_clg_ok(clg_graph_step(g, &loss[metric]));
+        clg_graph_stats gs;
+        assert_clg_ok(clg_graph_stats_get(g, &gs));
+        launches[metric] = gs.step_launches;
+        if (metric) {
+            assert_clg_ok(clg_graph_forward(g));
+            assert_clg_ok(clg_graph_read(g, li, logits));
+            assert_clg_ok(clg_graph_read(g, ai, &acc));
+            assert_clg_ok(clg_graph_read(g, di, &twice));
+            int hits = 0;
+            for (int i = 0; i < N; i++) {
+                int best = 0;
+                for (int c = 1; c < C; c++)
+                    best = logits[i * C + c] > logits[i * C + best] ? c : best;
+                hits += best == y[i];
+            }
+            assert_true(acc == (float)hits / (float)N);
+            assert_true(twice == 2.0f * acc);
+            assert_int_equal(clg_graph_metric(g, xi), CLG_ERR_INVALID_ARG);
+            assert_non_null(strstr(clg_last_error(), "not an op"));
+            /* a loss computed from the metric */
+            assert_clg_ok(clg_graph_set_loss(g, di));
+            assert_int_equal(clg_graph_plan(g, CLG_PLAN_TRAIN), CLG_ERR_STATE);
+            assert_non_null(strstr(clg_last_error(), "metric"));
+        }
+        clg_graph_destroy(g);
+    }
+    assert_true(loss[0] == loss[1]);
+    assert_int_equal(launches[1] + 2, launches[0]);
+}
+
 /* ---- launch lists (a step described for the compile helper) --------------------------------- */
 
 /* An MLP on ctx ready to step (Adam, inputs set). */
@@ -1596,7 +1660,8 @@ int main(void)
         cmocka_unit_test(test_param_init),     cmocka_unit_test(test_lr_schedule),
         cmocka_unit_test(test_mlp_gradients),  cmocka_unit_test(test_mlp_train), cmocka_unit_test(test_step_async),
         cmocka_unit_test(test_mlp_frozen_encoder), cmocka_unit_test(test_fusion_on_off),
-        cmocka_unit_test(test_fused_loss),     cmocka_unit_test(test_describe_step),
+        cmocka_unit_test(test_fused_loss),     cmocka_unit_test(test_metric),
+        cmocka_unit_test(test_describe_step),
         cmocka_unit_test(test_launch_list_file),
         cmocka_unit_test(test_arena_matches_per_param), cmocka_unit_test(test_plan_exceeds_device_memory),
         cmocka_unit_test(test_const),

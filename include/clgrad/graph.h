@@ -108,6 +108,11 @@ clg_status clg_graph_op(clg_graph *g, clg_op op, const int *inputs, int n, const
 clg_status clg_graph_set_name(clg_graph *g, int id, const char *name);
 /* Keep the node's value in its own buffer so it can be read after a step or forward. */
 clg_status clg_graph_keep(clg_graph *g, int id);
+/* A metric (an accuracy, say): an op node kept as clg_graph_keep does, computed by
+ * clg_graph_forward only; training steps leave it out, with every node computed from it, so after
+ * a step it still holds the last forward's value.  clg_graph_plan fails (CLG_ERR_STATE) when the
+ * loss depends on a metric; a node other than an op is CLG_ERR_INVALID_ARG. */
+clg_status clg_graph_metric(clg_graph *g, int id);
 
 /* The node to minimise (f32; see "Loss" above). */
 clg_status clg_graph_set_loss(clg_graph *g, int id);

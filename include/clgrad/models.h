@@ -120,7 +120,8 @@ typedef struct clg_simclr {
     int code;                   /* f32[2*batch, enc[n_enc-1]] (after the ReLU) */
     int proj;                   /* f32[2*batch, head[n_head-1]], kept */
     int logits;                 /* f32[2*batch, 2*batch], kept */
-    int acc;                    /* f32 scalar: fraction of views whose most similar view is their pair */
+    int acc;                    /* f32 scalar: fraction of views whose most similar view is their pair;
+                                 * a metric (clg_graph_metric): clg_graph_forward computes it, steps do not */
     int loss;
 } clg_simclr;
 

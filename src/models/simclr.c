@@ -127,7 +127,7 @@ clg_status clg_simclr_build(clg_ctx *ctx, const clg_simclr_config *cfg, clg_simc
         (st = clg_graph_set_name(g, out->views, "views")) || (st = clg_graph_set_name(g, out->proj, "proj")) ||
         (st = clg_graph_set_name(g, out->logits, "logits")) || (st = clg_graph_set_name(g, out->acc, "pair_acc")) ||
         (st = clg_graph_keep(g, out->views)) || (st = clg_graph_keep(g, out->proj)) ||
-        (st = clg_graph_keep(g, out->logits)) || (st = clg_graph_keep(g, out->acc)))
+        (st = clg_graph_keep(g, out->logits)) || (st = clg_graph_metric(g, out->acc)))
         goto fail;
     return CLG_OK;
 fail:
