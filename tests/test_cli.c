@@ -621,6 +621,47 @@ static void test_profile_flops(void **state)
     free(r);
 }
 
+/* The per-epoch evaluation of train mlp and adapt runs on an inference copy of the model at 1000
+ * rows (train_mlp.c's eval_model), except under train mlp --profile, which evaluates on the
+ * training graph: both give the same losses and accuracies, epoch by epoch.  adapt (a classifier:
+ * the other builder) reports the test accuracy that `clgrad eval` finds in its checkpoint. */
+static void test_eval_graph(void **state)
+{
+    (void)state;
+    run_result *r = malloc(sizeof *r);
+    char lines[2][2048];
+    assert_non_null(r);
+    for (int prof = 0; prof < 2; prof++) {
+        if (prof)
+            RUN(r, NULL, MLP_ARGS("ev.safetensors", "3"), "--profile");
+        else
+            RUN(r, NULL, MLP_ARGS("ev.safetensors", "3"));
+        expect(r, 0, "epoch  3  train loss ");
+        /* every epoch line up to its test accuracy */
+        size_t k = 0;
+        for (const char *e = strstr(r->out, "epoch  1 "); e; e = strstr(e + 1, "\nepoch ")) {
+            e += *e == '\n';
+            const char *t = strstr(e, " test acc ");
+            assert_non_null(t);
+            k += (size_t)snprintf(lines[prof] + k, sizeof lines[prof] - k, "%.*s\n", (int)(t + 16 - e), e);
+        }
+    }
+    if (strcmp(lines[0], lines[1]))
+        fail_msg("evaluation graph:\n%s\ntraining graph (--profile):\n%s", lines[0], lines[1]);
+    RUN(r, NULL, "adapt", "--from", "none", "--data", g_data, "--epochs", "2", "--batch", "32", "--device", dev_spec(),
+        "--out", path("ev.safetensors"));
+    const char *d = strstr(r->out, "done: test accuracy ");
+    double acc = -1, eacc = -2;
+    if (!d || sscanf(d, "done: test accuracy %lf", &acc) != 1)
+        fail_msg("adapt:\n%s", r->out);
+    RUN(r, NULL, "eval", path("ev.safetensors"), "--data", g_data, "--device", dev_spec());
+    const char *t = strstr(r->out, ", test accuracy ");
+    if (!t || sscanf(t, ", test accuracy %lf", &eacc) != 1 || eacc != acc)
+        fail_msg("adapt reported test accuracy %.4f; eval:\n%s", acc, r->out);
+    rm_runs((const char *const[]){ "ev" }, 1);
+    free(r);
+}
+
 /* The plain (--mask-ratio 0) and denoising (--noise) auto-encoders: the loss and the summary cover
  * every pixel (the defect: ratio 0 trained nothing and reported 0 vs 0), the checkpoint records the
  * noise, and eval and adapt take it. */
@@ -1199,6 +1240,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup(test_bad_environment, pocl_alone),
         cmocka_unit_test_setup(test_shape_mismatch, pocl_alone),
         cmocka_unit_test_setup(test_plain_denoising_ae, pocl_alone),
+        cmocka_unit_test_setup(test_eval_graph, pocl_alone),
         cmocka_unit_test_setup(test_profile_flops, pocl_alone),
         cmocka_unit_test_setup(test_loss_diverges, pocl_alone),
         cmocka_unit_test_setup(test_outputs_checked_first, pocl_alone),

@@ -1,5 +1,6 @@
 /* train_mlp.c — the MLP classifier's training loop: shuffled batches, per-epoch train loss and
- * accuracy, test accuracy, CSV log, SVG curve, checkpoint, final summary. */
+ * accuracy, test accuracy (on an inference copy of the model at 1000 rows), CSV log, SVG curve,
+ * checkpoint, final summary. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,40 @@ out:
     return st;
 }
 
+/* Rows of the per-epoch evaluation's forward passes: 157 passes of 128 rows took ~72 ms an epoch
+ * of `train mlp` (a wait after each), 20 of 1000 rows ~40 ms. */
+#define EVAL_BATCH 1000
+
+/* An inference copy of the trained model at EVAL_BATCH rows, for the per-epoch evaluation
+ * (eval_copy_params fills it); *ev stays zeroed when it cannot be built (the device's memory,
+ * say), and the evaluation then runs on the training graph. */
+static void eval_model(clg_ctx *ctx, const mlp_config *cfg, const int *widths, int nw, clg_mlp *ev)
+{
+    clg_status st;
+    memset(ev, 0, sizeof *ev);
+    if (cfg->classifier)
+        st = clg_classifier_build(ctx, widths, nw - 1, widths[nw - 1], EVAL_BATCH, cfg->seed, ev);
+    else
+        st = clg_mlp_build(ctx, widths, nw, EVAL_BATCH, cfg->seed, ev);
+    if (!st && (st = clg_graph_plan(ev->g, CLG_PLAN_INFERENCE)))
+        clg_mlp_free(ev);
+    if (st)
+        memset(ev, 0, sizeof *ev);
+}
+
+/* ev's parameters = m's (device copies). */
+static clg_status eval_copy_params(clg_ctx *ctx, clg_mlp *m, clg_mlp *ev)
+{
+    for (int p = 0; p < clg_graph_param_count(m->g); p++) {
+        clg_tensor *src, *dst;
+        clg_status st = clg_graph_param_tensor(m->g, p, CLG_STATE_VALUE, &src);
+        if (st || (st = clg_graph_param_tensor(ev->g, p, CLG_STATE_VALUE, &dst)) ||
+            (st = clg_op_forward(ctx, CLG_OP_COPY, (const clg_tensor *[]){ src }, dst, NULL)))
+            return st;
+    }
+    return CLG_OK;
+}
+
 int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, const char *out,
                   const char *log, long train_limit)
 {
@@ -75,7 +110,7 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
     int32_t *yb = NULL;
     int *order = NULL;
     clg_ctx *ctx = NULL;
-    clg_mlp m = { 0 };
+    clg_mlp m = { 0 }, ev = { 0 };
     cli_run run = { 0 };
     cli_paths opaths, lpaths;
     cli_derive_paths(out, &opaths);
@@ -152,6 +187,9 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
     }
     if (cli_plan_training(m.g, &oo, cfg->dot, cfg->profile))
         goto out;
+    if (!cfg->profile) /* --profile times the evaluation on the training graph, as before */
+        eval_model(ctx, cfg, widths, nw, &ev);
+    clg_mlp *em = ev.g ? &ev : &m;
     char arch[128];
     int an = 0;
     for (int i = 0; i < nw; i++)
@@ -202,8 +240,9 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
         double ep_s = e.seconds, loss_sum = e.loss_sum;
         train_s += ep_s;
         double tr_acc, te_acc;
-        if ((st = mlp_evaluate(&m, tr_x, tr_y, n_tr < 10000 ? n_tr : 10000, dim, &tr_acc)) ||
-            (st = mlp_evaluate(&m, te_x, te_y, n_te, dim, &te_acc))) {
+        if ((em != &m && (st = eval_copy_params(ctx, &m, em))) ||
+            (st = mlp_evaluate(em, tr_x, tr_y, n_tr < 10000 ? n_tr : 10000, dim, &tr_acc)) ||
+            (st = mlp_evaluate(em, te_x, te_y, n_te, dim, &te_acc))) {
             cli_fail("evaluation", st);
             goto out;
         }
@@ -235,6 +274,7 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
     rc = 0;
 out:
     cli_run_free(&run);
+    clg_mlp_free(&ev);
     clg_mlp_free(&m);
     clg_ctx_destroy(ctx);
     cli_data_free(&d);
