@@ -42,11 +42,17 @@ clg_status mlp_evaluate(clg_mlp *m, const float *images, const int32_t *labels, 
     }
     for (int s = 0; s < n; s += B) {
         int rows = n - s < B ? n - s : B;
-        memcpy(xb, images + (size_t)s * (size_t)dim, (size_t)rows * (size_t)dim * sizeof(float));
-        memset(xb + (size_t)rows * (size_t)dim, 0, (size_t)(B - rows) * (size_t)dim * sizeof(float));
-        memcpy(yb, labels + s, (size_t)rows * sizeof(int32_t));
-        memset(yb + rows, 0, (size_t)(B - rows) * sizeof(int32_t));
-        if ((st = clg_graph_set_input(m->g, m->x, xb)) || (st = clg_graph_set_input(m->g, m->labels, yb)) ||
+        const float *x = images + (size_t)s * (size_t)dim; /* a whole batch uploads from the data */
+        const int32_t *y = labels + s;
+        if (rows < B) { /* the last, padded */
+            memcpy(xb, x, (size_t)rows * (size_t)dim * sizeof(float));
+            memset(xb + (size_t)rows * (size_t)dim, 0, (size_t)(B - rows) * (size_t)dim * sizeof(float));
+            memcpy(yb, y, (size_t)rows * sizeof(int32_t));
+            memset(yb + rows, 0, (size_t)(B - rows) * sizeof(int32_t));
+            x = xb;
+            y = yb;
+        }
+        if ((st = clg_graph_set_input(m->g, m->x, x)) || (st = clg_graph_set_input(m->g, m->labels, y)) ||
             (st = clg_graph_forward(m->g)) || (st = clg_graph_read(m->g, m->logits, logits)))
             goto out;
         for (int r = 0; r < rows; r++) {
@@ -55,7 +61,7 @@ clg_status mlp_evaluate(clg_mlp *m, const float *images, const int32_t *labels, 
             for (int c = 1; c < C; c++)
                 if (row[c] > row[best])
                     best = c;
-            correct += best == yb[r];
+            correct += best == y[r];
         }
     }
     *acc_out = n > 0 ? (double)correct / n : 0;
