@@ -872,6 +872,21 @@ static void mlp_train_fuse(float *losses, int steps, uint64_t seed, int fuse, ui
     clg_graph_destroy(m.g);
 }
 
+/* A graph with inputs x [N, D] (f32) and y [N] (i32) and a param w [D, C] (He-uniform, group 0,
+ * the graph seeded with seed). */
+static clg_graph *xyw_graph(int N, int D, int C, uint64_t seed, int *xi, int *yi, int *wi)
+{
+    clg_graph *g;
+    assert_clg_ok(clg_graph_create(tctx, &g));
+    clg_graph_set_seed(g, seed);
+    clg_shape sx = SHAPE2(CLG_F32, N, D), sy = SHAPE1(CLG_I32, N), sw = SHAPE2(CLG_F32, D, C);
+    clg_init he = { .kind = CLG_INIT_HE_UNIFORM };
+    assert_clg_ok(clg_graph_input(g, "x", &sx, xi));
+    assert_clg_ok(clg_graph_input(g, "y", &sy, yi));
+    assert_clg_ok(clg_graph_param(g, "w", &sw, &he, 0, wi));
+    return g;
+}
+
 /* The fused loss entry (cross_entropy's gradient written by its forward, no seed fill or backward
  * call): the same loss and gradient bits as fusion off on a graph where nothing else fuses
  * (logits = x·W), one launch fewer per step; clg_graph_forward on that plan gives the same loss;
@@ -889,15 +904,8 @@ static void fused_loss_case(int N, int D, int C)
         y[i] = (i * 3) % C;
     uint64_t launches[2];
     for (int fuse = 0; fuse < 2; fuse++) {
-        clg_graph *g;
-        assert_clg_ok(clg_graph_create(tctx, &g));
-        clg_graph_set_seed(g, 11);
-        clg_shape sx = SHAPE2(CLG_F32, N, D), sy = SHAPE1(CLG_I32, N), sw = SHAPE2(CLG_F32, D, C);
-        clg_init he = { .kind = CLG_INIT_HE_UNIFORM };
         int xi, yi, wi;
-        assert_clg_ok(clg_graph_input(g, "x", &sx, &xi));
-        assert_clg_ok(clg_graph_input(g, "y", &sy, &yi));
-        assert_clg_ok(clg_graph_param(g, "w", &sw, &he, 0, &wi));
+        clg_graph *g = xyw_graph(N, D, C, 11, &xi, &yi, &wi);
         int li = binary(g, CLG_OP_CROSS_ENTROPY, binary(g, CLG_OP_MATMUL, xi, wi), yi);
         assert_clg_ok(clg_graph_set_loss(g, li));
         assert_clg_ok(clg_graph_set_fusion(g, fuse));
@@ -961,15 +969,8 @@ static void test_metric(void **s)
         y[i] = i % C;
     uint64_t launches[2];
     for (int metric = 0; metric < 2; metric++) {
-        clg_graph *g;
-        assert_clg_ok(clg_graph_create(tctx, &g));
-        clg_graph_set_seed(g, 3);
-        clg_shape sx = SHAPE2(CLG_F32, N, D), sy = SHAPE1(CLG_I32, N), sw = SHAPE2(CLG_F32, D, C);
-        clg_init he = { .kind = CLG_INIT_HE_UNIFORM };
         int xi, yi, wi;
-        assert_clg_ok(clg_graph_input(g, "x", &sx, &xi));
-        assert_clg_ok(clg_graph_input(g, "y", &sy, &yi));
-        assert_clg_ok(clg_graph_param(g, "w", &sw, &he, 0, &wi));
+        clg_graph *g = xyw_graph(N, D, C, 3, &xi, &yi, &wi);
         int li = binary(g, CLG_OP_MATMUL, xi, wi), ce = binary(g, CLG_OP_CROSS_ENTROPY, li, yi);
         int ai = binary(g, CLG_OP_ACCURACY, li, yi), di = unary(g, CLG_OP_SCALE, ai, 2.0f);
         assert_clg_ok(clg_graph_keep(g, li));
