@@ -629,7 +629,7 @@ static void test_eval_graph(void **state)
 {
     (void)state;
     run_result *r = malloc(sizeof *r);
-    char lines[2][2048];
+    char lines[2][2048] = { "", "" };
     assert_non_null(r);
     for (int prof = 0; prof < 2; prof++) {
         if (prof)
