@@ -76,6 +76,24 @@ CLG_STATIC inline float clg_kahan_fold16(float16 s, float16 c)
     return t;
 }
 
+/* The largest of row[0..n) (-INFINITY for none; NaNs ignored, as fmax does), 16 lanes at a time:
+ * the CPU-style kernels' row max (softmax_vec, ce_rows_grad_vec). */
+CLG_STATIC inline float clg_row_max16(__global const float *row, int n)
+{
+    int nv = n / 16 * 16;
+    float16 m16 = (float16)(-INFINITY);
+    for (int j = 0; j < nv; j += 16)
+        m16 = fmax(m16, vload16(0, row + j));
+    float m = -INFINITY;
+    for (int j = nv; j < n; j++)
+        m = fmax(m, row[j]);
+    float mv[16];
+    vstore16(m16, 0, mv);
+    for (int i = 0; i < 16; i++)
+        m = fmax(m, mv[i]);
+    return m;
+}
+
 /* Sum of v over the 1-D work-group (any local size), through sh[0..local size); every item gets
  * the result.  Pairwise halving, rounding up: for power-of-two sizes the usual tree. */
 CLG_STATIC inline float clg_wg_sum(__local float *sh, float v)

@@ -350,16 +350,7 @@ __kernel void ce_rows_grad_vec(__global const float *x, int xo, __global const i
     __global const float *row = x + xo + (long)i * C;
     __global float *g = gx + gxo + (long)i * C;
     int cv = C / 16 * 16;
-    float16 m16 = (float16)(-INFINITY);
-    for (int c = 0; c < cv; c += 16)
-        m16 = fmax(m16, vload16(0, row + c));
-    float m = -INFINITY;
-    for (int c = cv; c < C; c++)
-        m = fmax(m, row[c]);
-    float mv[16];
-    vstore16(m16, 0, mv);
-    for (int k = 0; k < 16; k++)
-        m = fmax(m, mv[k]);
+    float m = clg_row_max16(row, C);
     for (int c = 0; c < cv; c += 16)
         vstore16(ce_exp16(vload16(0, row + c) - m), 0, g + c);
     for (int c = cv; c < C; c++)

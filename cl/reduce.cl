@@ -204,17 +204,7 @@ __kernel void softmax_vec(__global const float *x, int xo, __global float *y, in
     int r = get_global_id(0), cv = C / 16 * 16;
     __global const float *xr = x + xo + (size_t)r * C;
     __global float *yr = y + yo + (size_t)r * C;
-    float16 m16 = (float16)(-INFINITY);
-    for (int j = 0; j < cv; j += 16)
-        m16 = fmax(m16, vload16(0, xr + j));
-    float m = -INFINITY;
-    for (int j = cv; j < C; j++)
-        m = fmax(m, xr[j]);
-    float mv[16];
-    vstore16(m16, 0, mv);
-    for (int i = 0; i < 16; i++)
-        m = fmax(m, mv[i]);
-    m = safe_shift(m);
+    float m = safe_shift(clg_row_max16(xr, C));
     float16 s16 = (float16)(0.0f), c16 = (float16)(0.0f);
     for (int j = 0; j < cv; j += 16) {
         float16 e = exp(vload16(0, xr + j) - m);
