@@ -6,12 +6,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+#ifdef CLG_HAVE_LIBDEFLATE
+#include <libdeflate.h>
+#endif
 
 #include "clgrad/io.h"
 #include "internal.h"
 #include "io_internal.h"
 
 #define IDX_FIRST_ALLOC ((size_t)1 << 22)
+
+_Thread_local int clg__idx_last_whole;
 
 /* Read up to n bytes; *got is what arrived.  Errors from zlib or the OS are reported here,
  * a short count is left for the caller to judge.  A cut-off gzip stream is a format error. */
@@ -67,19 +72,162 @@ void clg_idx_free(clg_idx *idx)
     memset(idx, 0, sizeof *idx);
 }
 
+/* The header's first 4 bytes (got of them arrived): the magic, the element type (unsigned byte
+ * only) and the dimension count, into *ndim. */
+static clg_status idx_magic(const unsigned char *hdr, size_t got, const char *path, int *ndim)
+{
+    if (got < 4)
+        return clg__fail(CLG_ERR_FORMAT, "%s: %zu bytes, too short for an IDX header", path, got);
+    uint32_t magic = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
+    if (hdr[0] != 0 || hdr[1] != 0)
+        return clg__fail(CLG_ERR_FORMAT, "%s: bad magic 0x%08x, not an IDX file", path, magic);
+    if (hdr[2] != 0x08) {
+        const char *tn = idx_type_name(hdr[2]);
+        if (tn)
+            return clg__fail(CLG_ERR_UNSUPPORTED,
+                             "%s: IDX element type 0x%02x (%s), only 0x08 (unsigned byte) is supported", path,
+                             hdr[2], tn);
+        return clg__fail(CLG_ERR_FORMAT, "%s: bad magic 0x%08x, unknown IDX element type 0x%02x", path, magic,
+                         hdr[2]);
+    }
+    *ndim = hdr[3];
+    if (*ndim < 1 || *ndim > CLG_MAX_DIMS)
+        return clg__fail(CLG_ERR_FORMAT, "%s: magic 0x%08x has %d dimensions, expected 1..%d", path, magic,
+                         *ndim, CLG_MAX_DIMS);
+    return CLG_OK;
+}
+
+/* The 4 * ndim dimension bytes after the magic (got of them arrived) into out->dim, and their
+ * product, the payload's size, into *size. */
+static clg_status idx_dims(const unsigned char *p, size_t got, int ndim, const char *path, clg_idx *out,
+                           uint64_t *size)
+{
+    if (got < 4 * (size_t)ndim)
+        return clg__fail(CLG_ERR_FORMAT, "%s: truncated IDX header (%zu of %d dimension bytes)", path, got,
+                         4 * ndim);
+    *size = 1;
+    for (int d = 0; d < ndim; d++, p += 4) {
+        uint32_t v = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+        out->dim[d] = v;
+        /* each factor < 2^32; stop before the product can overflow */
+        if (v && *size > (UINT64_MAX >> 1) / v)
+            return clg__fail(CLG_ERR_FORMAT, "%s: dimensions overflow the addressable size", path);
+        *size *= v;
+    }
+    if (*size > (uint64_t)(SIZE_MAX >> 1))
+        return clg__fail(CLG_ERR_FORMAT, "%s: %llu-byte payload is larger than memory", path,
+                         (unsigned long long)*size);
+    return CLG_OK;
+}
+
+/* The payload's length against the header's size: have bytes arrived, trailing says more followed. */
+static clg_status idx_payload(uint64_t size, size_t have, int trailing, const char *path)
+{
+    if (have < size)
+        return clg__fail(CLG_ERR_FORMAT, "%s: truncated, header promises %llu data bytes but only %zu follow",
+                         path, (unsigned long long)size, have);
+    if (trailing)
+        return clg__fail(CLG_ERR_FORMAT, "%s: trailing data after the %llu data bytes the header promises",
+                         path, (unsigned long long)size);
+    return CLG_OK;
+}
+
+#ifdef CLG_HAVE_LIBDEFLATE
+/* The whole file decompressed in one call by libdeflate (about twice zlib's speed: Fashion-MNIST's
+ * 47 MB of training images in ~0.09 s against ~0.19 s on the AVX-512 Xeon).  Only a file that is
+ * one gzip member with nothing after it and whose trailer's size (ISIZE) is the true one is taken
+ * here; anything else, a corrupt stream included, returns 0 and clg_idx_read reads the file again
+ * through zlib, which decides every error (so the messages do not depend on the library).  1: *buf
+ * (malloc'ed) holds the *len decompressed bytes. */
+static int gz_whole(int fd, const struct stat *sb, uint8_t **buf, size_t *len)
+{
+    *buf = NULL;
+    /* 18 bytes: the smallest gzip member; 1 GiB: larger files take the bounded-memory stream */
+    if (sb->st_size < 18 || sb->st_size > ((off_t)1 << 30))
+        return 0;
+    size_t n = (size_t)sb->st_size, got = 0;
+    unsigned char *in = malloc(n);
+    if (!in)
+        return 0;
+    while (got < n) {
+        ssize_t r = pread(fd, in + got, n - got, (off_t)got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    int ok = 0;
+    uint8_t *out = NULL;
+    /* ISIZE: the last member's size mod 2^32, at most 1032x its compressed size in a true stream */
+    size_t isize = (size_t)in[n - 4] | (size_t)in[n - 3] << 8 | (size_t)in[n - 2] << 16 | (size_t)in[n - 1] << 24;
+    if (got == n && in[0] == 0x1f && in[1] == 0x8b && isize / 1032 <= n && (out = malloc(isize ? isize : 1))) {
+        struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
+        size_t used = 0, made = 0;
+        ok = d && libdeflate_gzip_decompress_ex(d, in, n, out, isize, &used, &made) == LIBDEFLATE_SUCCESS &&
+             used == n && made == isize;
+        libdeflate_free_decompressor(d);
+    }
+    free(in);
+    if (!ok) {
+        free(out);
+        return 0;
+    }
+    *buf = out;
+    *len = isize;
+    return 1;
+}
+
+/* The IDX file in b[0..len) (gz_whole's): *out, its payload moved to the front of b (which *out
+ * then owns; freed on failure). */
+static clg_status idx_from_buffer(uint8_t *b, size_t len, const char *path, clg_idx *out)
+{
+    int ndim = 0;
+    uint64_t size = 0;
+    size_t hl = 0;
+    clg_status st = idx_magic(b, len < 4 ? len : 4, path, &ndim);
+    if (!st) {
+        hl = 4 + 4 * (size_t)ndim;
+        st = idx_dims(b + 4, (len < hl ? len : hl) - 4, ndim, path, out, &size);
+    }
+    if (!st)
+        st = idx_payload(size, len - hl < size ? len - hl : (size_t)size, len - hl > size, path);
+    if (st) {
+        free(b);
+        memset(out, 0, sizeof *out);
+        return st;
+    }
+    memmove(b, b + hl, (size_t)size);
+    uint8_t *shrunk = realloc(b, size ? (size_t)size : 1);
+    out->ndim = ndim;
+    out->data = shrunk ? shrunk : b;
+    out->size = (size_t)size;
+    return CLG_OK;
+}
+#endif
+
 clg_status clg_idx_read(const char *path, clg_idx *out)
 {
     if (!out)
         return clg__fail(CLG_ERR_INVALID_ARG, "clg_idx_read: out is NULL");
     memset(out, 0, sizeof *out);
+    clg__idx_last_whole = 0;
     if (!path || !*path)
         return clg__fail(CLG_ERR_INVALID_ARG, "clg_idx_read: empty path");
 
     /* The whole file is read into memory: a FIFO or device is refused rather than waited on. */
     int fd;
-    clg_status st = clg__open_regular(path, "IDX file", &fd, NULL);
+    struct stat sb;
+    clg_status st = clg__open_regular(path, "IDX file", &fd, &sb);
     if (st)
         return st;
+#ifdef CLG_HAVE_LIBDEFLATE
+    uint8_t *whole;
+    size_t wlen;
+    if (gz_whole(fd, &sb, &whole, &wlen)) {
+        close(fd);
+        clg__idx_last_whole = 1;
+        return idx_from_buffer(whole, wlen, path, out);
+    }
+#endif
     errno = 0;
     gzFile f = gzdopen(fd, "rb");
     if (!f) {
@@ -93,58 +241,12 @@ clg_status clg_idx_read(const char *path, clg_idx *out)
     uint8_t *data = NULL;
     unsigned char hdr[4 + 4 * CLG_MAX_DIMS];
     size_t got;
-    if ((st = gz_read(f, path, hdr, 4, &got)))
+    int ndim = 0;
+    uint64_t size = 0;
+    if ((st = gz_read(f, path, hdr, 4, &got)) || (st = idx_magic(hdr, got, path, &ndim)) ||
+        (st = gz_read(f, path, hdr + 4, 4 * (size_t)ndim, &got)) ||
+        (st = idx_dims(hdr + 4, got, ndim, path, out, &size)))
         goto out;
-    if (got < 4) {
-        st = clg__fail(CLG_ERR_FORMAT, "%s: %zu bytes, too short for an IDX header", path, got);
-        goto out;
-    }
-    uint32_t magic = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
-    if (hdr[0] != 0 || hdr[1] != 0) {
-        st = clg__fail(CLG_ERR_FORMAT, "%s: bad magic 0x%08x, not an IDX file", path, magic);
-        goto out;
-    }
-    if (hdr[2] != 0x08) {
-        const char *tn = idx_type_name(hdr[2]);
-        if (tn)
-            st = clg__fail(CLG_ERR_UNSUPPORTED,
-                           "%s: IDX element type 0x%02x (%s), only 0x08 (unsigned byte) is supported",
-                           path, hdr[2], tn);
-        else
-            st = clg__fail(CLG_ERR_FORMAT, "%s: bad magic 0x%08x, unknown IDX element type 0x%02x",
-                           path, magic, hdr[2]);
-        goto out;
-    }
-    int ndim = hdr[3];
-    if (ndim < 1 || ndim > CLG_MAX_DIMS) {
-        st = clg__fail(CLG_ERR_FORMAT, "%s: magic 0x%08x has %d dimensions, expected 1..%d", path,
-                       magic, ndim, CLG_MAX_DIMS);
-        goto out;
-    }
-    if ((st = gz_read(f, path, hdr + 4, 4 * (size_t)ndim, &got)))
-        goto out;
-    if (got < 4 * (size_t)ndim) {
-        st = clg__fail(CLG_ERR_FORMAT, "%s: truncated IDX header (%zu of %d dimension bytes)", path,
-                       got, 4 * ndim);
-        goto out;
-    }
-    uint64_t size = 1;
-    for (int d = 0; d < ndim; d++) {
-        const unsigned char *p = hdr + 4 + 4 * d;
-        uint32_t v = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-        out->dim[d] = v;
-        /* each factor < 2^32; stop before the product can overflow */
-        if (v && size > (UINT64_MAX >> 1) / v) {
-            st = clg__fail(CLG_ERR_FORMAT, "%s: dimensions overflow the addressable size", path);
-            goto out;
-        }
-        size *= v;
-    }
-    if (size > (uint64_t)(SIZE_MAX >> 1)) {
-        st = clg__fail(CLG_ERR_FORMAT, "%s: %llu-byte payload is larger than memory", path,
-                       (unsigned long long)size);
-        goto out;
-    }
 
     /* Grow the buffer as data arrives, so a lying header cannot make us allocate a lot. */
     size_t cap = size < IDX_FIRST_ALLOC ? (size_t)size : IDX_FIRST_ALLOC, have = 0;
@@ -170,19 +272,10 @@ clg_status clg_idx_read(const char *path, clg_idx *out)
         if (have < cap)
             break;
     }
-    if (have < size) {
-        st = clg__fail(CLG_ERR_FORMAT, "%s: truncated, header promises %llu data bytes but only %zu follow",
-                       path, (unsigned long long)size, have);
-        goto out;
-    }
     unsigned char extra;
-    if ((st = gz_read(f, path, &extra, 1, &got)))
+    got = 0;
+    if ((have >= size && (st = gz_read(f, path, &extra, 1, &got))) || (st = idx_payload(size, have, got > 0, path)))
         goto out;
-    if (got) {
-        st = clg__fail(CLG_ERR_FORMAT, "%s: trailing data after the %llu data bytes the header promises",
-                       path, (unsigned long long)size);
-        goto out;
-    }
     out->ndim = ndim;
     out->data = data;
     out->size = (size_t)size;

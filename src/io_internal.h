@@ -30,4 +30,8 @@ clg_status clg__afile_commit(clg__afile *af);
 /* Close and remove the temp file (after a failure); safe to call twice. */
 void clg__afile_abort(clg__afile *af);
 
+/* How this thread's last clg_idx_read decoded its file: 1 in one libdeflate call (io_idx.c's
+ * gz_whole), 0 through zlib's stream (or before reading) — for the tests. */
+extern _Thread_local int clg__idx_last_whole;
+
 #endif

@@ -22,6 +22,10 @@
 int clg__gemm_tune_lookup(const char *dir, const clg_device_info *d, int cls, int *path_out, int *tm, int *vw,
                           int *nv);
 
+/* src/io_idx.c (internal): 1 when this thread's last clg_idx_read decoded its file in one libdeflate
+ * call, 0 when zlib's stream read it. */
+extern _Thread_local int clg__idx_last_whole;
+
 /* ---- temp folder and file helpers ---------------------------------------- */
 
 static char tdir[256];
@@ -224,6 +228,105 @@ static void test_idx_errors(void **s)
     assert_msg_has("directory");
     assert_clg_status(clg_idx_read(NULL, &idx), CLG_ERR_INVALID_ARG);
     assert_clg_status(clg_idx_read(tpath("nope.idx"), NULL), CLG_ERR_INVALID_ARG);
+}
+
+/* Append one gzip member of data[0..n) to the file at path (zlib's gzip writer, through a temp file). */
+static void append_member(const char *path, const unsigned char *data, size_t n)
+{
+    write_file(tpath("member.gz"), data, n, 1);
+    size_t glen;
+    unsigned char *g = read_whole(tpath("member.gz"), &glen);
+    FILE *f = fopen(path, "ab");
+    assert_non_null(f);
+    assert_int_equal(fwrite(g, 1, glen, f), glen);
+    assert_int_equal(fclose(f), 0);
+    free(g);
+}
+
+/* The forms of gzip file the one-call decoder (libdeflate, where built with it) takes or leaves to
+ * zlib's stream, which must read them all as before: one member (the one call, and its header and
+ * payload checks), two members, bytes after the member, and a damaged length or checksum. */
+static void test_idx_gzip_forms(void **s)
+{
+    (void)s;
+#ifdef CLG_HAVE_LIBDEFLATE
+    const int whole = 1;
+#else
+    const int whole = 0;
+#endif
+    uint32_t dims[2] = { 40, 25 };
+    size_t len;
+    unsigned char *b = make_idx(0x08, 2, dims, 0, &len);
+    const unsigned char *payload = b + 12;
+    char p[512]; /* a copy: tpath's buffers rotate */
+    snprintf(p, sizeof p, "%s", tpath("forms.idx.gz"));
+    clg_idx idx;
+
+    /* one member: the one call */
+    remove(p);
+    append_member(p, b, len);
+    assert_clg_ok(clg_idx_read(p, &idx));
+    assert_int_equal(clg__idx_last_whole, whole);
+    assert_int_equal(idx.ndim, 2);
+    assert_int_equal(idx.dim[0], 40);
+    assert_int_equal(idx.dim[1], 25);
+    assert_int_equal(idx.size, 1000);
+    assert_memory_equal(idx.data, payload, 1000);
+    clg_idx_free(&idx);
+
+    /* two members (split inside the header): zlib's stream joins them */
+    remove(p);
+    append_member(p, b, 7);
+    append_member(p, b + 7, len - 7);
+    assert_clg_ok(clg_idx_read(p, &idx));
+    assert_int_equal(clg__idx_last_whole, 0);
+    assert_int_equal(idx.size, 1000);
+    assert_memory_equal(idx.data, payload, 1000);
+    clg_idx_free(&idx);
+
+    /* bytes after the member: zlib ignores them, as it always did */
+    remove(p);
+    append_member(p, b, len);
+    FILE *f = fopen(p, "ab");
+    assert_non_null(f);
+    assert_int_equal(fwrite("junk!", 1, 5, f), 5);
+    assert_int_equal(fclose(f), 0);
+    assert_clg_ok(clg_idx_read(p, &idx));
+    assert_int_equal(clg__idx_last_whole, 0);
+    assert_memory_equal(idx.data, payload, 1000);
+    clg_idx_free(&idx);
+
+    /* a wrong length (ISIZE) or checksum in the trailer: zlib's message */
+    static const struct { long at; const char *msg; } damage[] = { { -1, "length" }, { -6, "data check" } };
+    for (size_t i = 0; i < 2; i++) {
+        remove(p);
+        append_member(p, b, len);
+        size_t glen;
+        unsigned char *g = read_whole(p, &glen);
+        g[(long)glen + damage[i].at] ^= 0x55;
+        write_file(p, g, glen, 0);
+        free(g);
+        assert_clg_status(clg_idx_read(p, &idx), CLG_ERR_FORMAT);
+        assert_int_equal(clg__idx_last_whole, 0);
+        assert_msg_has("corrupt gzip data");
+        assert_msg_has(damage[i].msg);
+        assert_null(idx.data);
+    }
+    free(b);
+
+    /* the one call's own header and payload checks: a payload one byte short and one byte long */
+    for (long extra = -1; extra <= 1; extra += 2) {
+        b = make_idx(0x08, 2, dims, extra, &len);
+        remove(p);
+        append_member(p, b, len);
+        assert_clg_status(clg_idx_read(p, &idx), CLG_ERR_FORMAT);
+        assert_int_equal(clg__idx_last_whole, whole);
+        assert_msg_has(extra < 0 ? "truncated, header promises 1000 data bytes but only 999 follow"
+                                 : "trailing data after the 1000 data bytes");
+        assert_null(idx.data);
+        assert_int_equal(idx.ndim, 0);
+        free(b);
+    }
 }
 
 /* Write "<split>-images-idx3-ubyte[.gz]" (n x r x c) and labels (nl, values lab[i]). */
@@ -1151,6 +1254,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_idx_round_trip),
         cmocka_unit_test(test_idx_errors),
+        cmocka_unit_test(test_idx_gzip_forms),
         cmocka_unit_test(test_mnist_small),
         cmocka_unit_test(test_mnist_errors),
         cmocka_unit_test(test_fashion_mnist),

@@ -33,10 +33,13 @@ cflags=(-g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -fno-sanitize-reco
         -D_GNU_SOURCE -DCL_TARGET_OPENCL_VERSION=120 -DCL_USE_DEPRECATED_OPENCL_1_2_APIS
         -Iinclude -Isrc -Itools/clgrad -Itests/fuzz)
 lib=(src/status.c src/io_file.c)
+# the IDX reader's one-call gzip path (src/io_idx.c), where meson would build it too
+deflate=
+pkg-config --exists libdeflate 2>/dev/null && deflate="-DCLG_HAVE_LIBDEFLATE $(pkg-config --libs libdeflate)"
 
 sources() {
     case "$1" in
-    idx) echo src/io_idx.c "${lib[@]}" -lz ;;
+    idx) echo src/io_idx.c "${lib[@]}" -lz $deflate ;;
     safetensors) echo src/io_safetensors.c "${lib[@]}" -ljansson -lm ;;
     vec) echo src/io_vec.c "${lib[@]}" -lm ;;
     gcide) echo tools/clgrad/gcide.c -lz ;;

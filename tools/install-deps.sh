@@ -13,7 +13,7 @@ REF=0
 PKGS="build-essential pkg-config meson ninja-build python3 \
 ocl-icd-opencl-dev opencl-headers ocl-icd-libopencl1 clinfo \
 pocl-opencl-icd mesa-opencl-icd \
-libclblast-dev libcmocka-dev zlib1g-dev libpng-dev libjansson-dev \
+libclblast-dev libcmocka-dev zlib1g-dev libdeflate-dev libpng-dev libjansson-dev \
 libopenblas-dev fasttext libopenmpi-dev openmpi-bin \
 dataset-fashion-mnist dict-gcide"
 for opt in "$@"; do

@@ -43,6 +43,11 @@ put("idx", "magic_bad", b"\x01\x02\x08\x01\0\0\0\x01x")
 put("idx", "ndim_0", b"\0\0\x08\0")
 put("idx", "ndim_255", b"\0\0\x08\xff" + b"\0\0\0\x01" * 8)
 put("idx", "empty", b"")
+# the one-call gzip path (libdeflate) and its header and payload checks; two members go to zlib
+put("idx", "gz_truncated_payload", gzip.compress(idx(8, [2, 3, 4])[:-1], mtime=0))
+put("idx", "gz_trailing", gzip.compress(idx(8, [3], extra=b"x"), mtime=0))
+put("idx", "gz_truncated_header", gzip.compress(idx(8, [2, 3, 4])[:9], mtime=0))
+put("idx", "gz_two_members", gzip.compress(idx(8, [2, 3, 4])[:7], mtime=0) + gzip.compress(idx(8, [2, 3, 4])[7:], mtime=0))
 
 # ---- safetensors ---------------------------------------------------------------
 def st(header, data=b"", pad=True, raw_header=None):
