@@ -280,6 +280,31 @@ clg_status clg_tensor_write(clg_tensor *t, const void *host) { return transfer(t
 clg_status clg_tensor_write_async(clg_tensor *t, const void *host) { return transfer(t, (void *)host, 1, 0); }
 clg_status clg_tensor_read(const clg_tensor *t, void *host) { return transfer(t, host, 0, 1); }
 
+clg_status clg_tensor_copy(clg_tensor *dst, const clg_tensor *src)
+{
+    if (!dst || !src)
+        return clg__fail(CLG_ERR_INVALID_ARG, "clg_tensor_copy: NULL argument");
+    size_t n = (size_t)clg_shape_numel(&src->s);
+    if (n != (size_t)clg_shape_numel(&dst->s) || src->s.dtype != dst->s.dtype) {
+        char a[96], b[96];
+        return clg__fail(src->s.dtype != dst->s.dtype ? CLG_ERR_DTYPE : CLG_ERR_SHAPE,
+                         "clg_tensor_copy: %s into %s (the same element type and count needed)",
+                         clg_shape_str(&src->s, a, sizeof a), clg_shape_str(&dst->s, b, sizeof b));
+    }
+    if (n == 0)
+        return CLG_OK;
+    if (!src->buf || !dst->buf || !src->ctx)
+        return clg__fail(CLG_ERR_STATE, "clg_tensor_copy: tensor has no buffer");
+    if (src->ctx != dst->ctx)
+        return clg__fail(CLG_ERR_INVALID_ARG, "clg_tensor_copy: the tensors belong to two contexts");
+    if (src->buf == dst->buf && src->offset == dst->offset)
+        return CLG_OK;
+    if (src->buf == dst->buf && src->offset < dst->offset + n && dst->offset < src->offset + n)
+        return clg__fail(CLG_ERR_INVALID_ARG, "clg_tensor_copy: %zu elements at offset %zu overlap their copy at %zu",
+                         n, src->offset, dst->offset);
+    return clg__copy_words(src->ctx, (cl_mem)src->buf, src->offset, (cl_mem)dst->buf, dst->offset, n);
+}
+
 clg_status clg__tensor_read_async(const clg_tensor *t, void *host, cl_event *ev)
 {
     *ev = NULL;

@@ -123,6 +123,64 @@ static void test_views_and_transfers(void **s)
     clg_tensor_free(&t);
 }
 
+/* clg_tensor_copy: between buffers and between views of one buffer, as a reshape, on the driver's
+ * copy and on the kernel_stores path (a copy kernel); bad pairs refused, nothing written. */
+static void test_tensor_copy(void **s)
+{
+    (void)s;
+    clg_ctx_options o = { .kernel_stores = 1 };
+    clg_ctx *c2;
+    assert_clg_ok(clg_ctx_create(tdev, &o, &c2));
+    clg_ctx *cs[2] = { tctx, c2 };
+    for (int k = 0; k < 2; k++) {
+        clg_shape s40 = clg_shape_make(CLG_F32, 1, (int64_t[]){ 40 });
+        clg_tensor a, b, va, vb, w;
+        assert_clg_ok(clg_tensor_new(cs[k], &s40, &a));
+        assert_clg_ok(clg_tensor_zeros(cs[k], &s40, &b));
+        float h[40], got[40];
+        for (int i = 0; i < 40; i++)
+            h[i] = (float)i * 1.5f - 7.0f;
+        assert_clg_ok(clg_tensor_write(&a, h));
+        /* a [3, 5] view of a at 4 into a [15] view of b at 20 */
+        clg_shape s35 = clg_shape_make(CLG_F32, 2, (int64_t[]){ 3, 5 });
+        clg_shape s15 = clg_shape_make(CLG_F32, 1, (int64_t[]){ 15 });
+        assert_clg_ok(clg_tensor_view(&a, 4, &s35, &va));
+        assert_clg_ok(clg_tensor_view(&b, 20, &s15, &vb));
+        assert_clg_ok(clg_tensor_copy(&vb, &va));
+        assert_clg_ok(clg_tensor_read(&b, got));
+        for (int i = 0; i < 40; i++)
+            assert_float_equal(got[i], i >= 20 && i < 35 ? h[i - 16] : 0.0f, 0);
+        /* within one buffer, ranges apart; the same range: nothing to do */
+        assert_clg_ok(clg_tensor_view(&a, 25, &s15, &w));
+        assert_clg_ok(clg_tensor_copy(&w, &va));
+        assert_clg_ok(clg_tensor_copy(&va, &va));
+        assert_clg_ok(clg_tensor_read(&a, got));
+        for (int i = 0; i < 40; i++)
+            assert_float_equal(got[i], i >= 25 ? h[i - 21] : h[i], 0);
+        /* refused: overlapping ranges, another count, another type, another context, NULL */
+        assert_clg_ok(clg_tensor_view(&a, 10, &s15, &w));
+        assert_clg_status(clg_tensor_copy(&w, &va), CLG_ERR_INVALID_ARG);
+        assert_non_null(strstr(clg_last_error(), "overlap"));
+        assert_clg_status(clg_tensor_copy(&b, &va), CLG_ERR_SHAPE);
+        assert_non_null(strstr(clg_last_error(), "f32[3,5] into f32[40]"));
+        clg_tensor ib = b;
+        ib.s.dtype = CLG_I32;
+        assert_clg_status(clg_tensor_copy(&ib, &a), CLG_ERR_DTYPE);
+        clg_tensor other;
+        assert_clg_ok(clg_tensor_zeros(cs[1 - k], &s40, &other));
+        assert_clg_status(clg_tensor_copy(&other, &a), CLG_ERR_INVALID_ARG);
+        assert_non_null(strstr(clg_last_error(), "two contexts"));
+        assert_clg_status(clg_tensor_copy(NULL, &a), CLG_ERR_INVALID_ARG);
+        assert_clg_ok(clg_tensor_read(&a, got));
+        for (int i = 0; i < 40; i++)
+            assert_float_equal(got[i], i >= 25 ? h[i - 21] : h[i], 0);
+        clg_tensor_free(&other);
+        clg_tensor_free(&a);
+        clg_tensor_free(&b);
+    }
+    clg_ctx_destroy(c2);
+}
+
 /* The stores Oclgrind needs (clg_ctx_options.kernel_stores: fills, copies and partial writes by
  * kernel, new buffers NaN-filled) give the same bits as the driver's commands on any device. */
 static void test_kernel_stores(void **s)
@@ -167,7 +225,7 @@ int main(void)
         cmocka_unit_test(test_list_and_select), cmocka_unit_test(test_bad_spec_lists_devices),
         cmocka_unit_test(test_env_device), cmocka_unit_test(test_device_record),
         cmocka_unit_test(test_probe_kernel), cmocka_unit_test(test_views_and_transfers),
-        cmocka_unit_test(test_kernel_stores),
+        cmocka_unit_test(test_kernel_stores), cmocka_unit_test(test_tensor_copy),
     };
     return clg_test_run_per_device("device", tests, sizeof tests / sizeof tests[0]);
 }

@@ -65,6 +65,11 @@ clg_status clg_tensor_write(clg_tensor *t, const void *host);
 clg_status clg_tensor_read(const clg_tensor *t, void *host);
 /* Non-blocking upload; host memory must stay valid until the queue passes it. */
 clg_status clg_tensor_write_async(clg_tensor *t, const void *host);
+/* Queue a device-side copy of src's elements into dst: the same element type and count (the
+ * shapes may differ, as in a reshape), one context, and, within one buffer, ranges that do not
+ * overlap (CLG_ERR_INVALID_ARG; dst == src is a no-op).  Runs as the driver's buffer copy, so no
+ * kernel is built for it. */
+clg_status clg_tensor_copy(clg_tensor *dst, const clg_tensor *src);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -93,14 +93,15 @@ static void eval_model(clg_ctx *ctx, const mlp_config *cfg, const int *widths, i
         memset(ev, 0, sizeof *ev);
 }
 
-/* ev's parameters = m's (device copies). */
-static clg_status eval_copy_params(clg_ctx *ctx, clg_mlp *m, clg_mlp *ev)
+/* ev's parameters = m's (device copies: the driver's buffer copies, so a cold run compiles no copy
+ * kernel at the end of its first epoch). */
+static clg_status eval_copy_params(clg_mlp *m, clg_mlp *ev)
 {
     for (int p = 0; p < clg_graph_param_count(m->g); p++) {
         clg_tensor *src, *dst;
         clg_status st = clg_graph_param_tensor(m->g, p, CLG_STATE_VALUE, &src);
         if (st || (st = clg_graph_param_tensor(ev->g, p, CLG_STATE_VALUE, &dst)) ||
-            (st = clg_op_forward(ctx, CLG_OP_COPY, (const clg_tensor *[]){ src }, dst, NULL)))
+            (st = clg_tensor_copy(dst, src)))
             return st;
     }
     return CLG_OK;
@@ -246,7 +247,7 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
         double ep_s = e.seconds, loss_sum = e.loss_sum;
         train_s += ep_s;
         double tr_acc, te_acc;
-        if ((em != &m && (st = eval_copy_params(ctx, &m, em))) ||
+        if ((em != &m && (st = eval_copy_params(&m, em))) ||
             (st = mlp_evaluate(em, tr_x, tr_y, n_tr < 10000 ? n_tr : 10000, dim, &tr_acc)) ||
             (st = mlp_evaluate(em, te_x, te_y, n_te, dim, &te_acc))) {
             cli_fail("evaluation", st);
