@@ -143,8 +143,10 @@ static int gz_whole(int fd, const struct stat *sb, uint8_t **buf, size_t *len)
 {
     *buf = NULL;
     /* 18 bytes: the smallest gzip member; 1 GiB: larger files take the bounded-memory stream */
-    if (sb->st_size < 18 || sb->st_size > ((off_t)1 << 30))
-        return 0;
+    unsigned char magic[2];
+    if (sb->st_size < 18 || sb->st_size > ((off_t)1 << 30) || pread(fd, magic, 2, 0) != 2 || magic[0] != 0x1f ||
+        magic[1] != 0x8b)
+        return 0; /* a plain file is not read twice */
     size_t n = (size_t)sb->st_size, got = 0;
     unsigned char *in = malloc(n);
     if (!in)
@@ -158,8 +160,10 @@ static int gz_whole(int fd, const struct stat *sb, uint8_t **buf, size_t *len)
     int ok = 0;
     uint8_t *out = NULL;
     /* ISIZE: the last member's size mod 2^32, at most 1032x its compressed size in a true stream */
-    size_t isize = (size_t)in[n - 4] | (size_t)in[n - 3] << 8 | (size_t)in[n - 2] << 16 | (size_t)in[n - 1] << 24;
-    if (got == n && in[0] == 0x1f && in[1] == 0x8b && isize / 1032 <= n && (out = malloc(isize ? isize : 1))) {
+    size_t isize = got < n ? 0
+                           : (size_t)in[n - 4] | (size_t)in[n - 3] << 8 | (size_t)in[n - 2] << 16 |
+                                 (size_t)in[n - 1] << 24;
+    if (got == n && isize / 1032 <= n && (out = malloc(isize ? isize : 1))) {
         struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
         size_t used = 0, made = 0;
         ok = d && libdeflate_gzip_decompress_ex(d, in, n, out, isize, &used, &made) == LIBDEFLATE_SUCCESS &&

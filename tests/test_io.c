@@ -243,9 +243,10 @@ static void append_member(const char *path, const unsigned char *data, size_t n)
     free(g);
 }
 
-/* The forms of gzip file the one-call decoder (libdeflate, where built with it) takes or leaves to
- * zlib's stream, which must read them all as before: one member (the one call, and its header and
- * payload checks), two members, bytes after the member, and a damaged length or checksum. */
+/* The forms of file the one-call decoder (libdeflate, where built with it) takes or leaves to
+ * zlib's stream, which must read them all as before: one gzip member (the one call, and its header
+ * and payload checks), a plain file, two members, bytes after the member, and a damaged length or
+ * checksum. */
 static void test_idx_gzip_forms(void **s)
 {
     (void)s;
@@ -271,6 +272,13 @@ static void test_idx_gzip_forms(void **s)
     assert_int_equal(idx.dim[0], 40);
     assert_int_equal(idx.dim[1], 25);
     assert_int_equal(idx.size, 1000);
+    assert_memory_equal(idx.data, payload, 1000);
+    clg_idx_free(&idx);
+
+    /* a plain file: zlib's stream (which passes it through) */
+    write_file(p, b, len, 0);
+    assert_clg_ok(clg_idx_read(p, &idx));
+    assert_int_equal(clg__idx_last_whole, 0);
     assert_memory_equal(idx.data, payload, 1000);
     clg_idx_free(&idx);
 
