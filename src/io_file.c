@@ -34,6 +34,20 @@ static const char *kind_name(mode_t m)
 
 /* open(O_NONBLOCK) then fstat: no open of a FIFO waits for a writer.  (Single-pass streaming readers of
  * pipes live in the tools: tools/clgrad/gcide.c.) */
+size_t clg__read_at(int fd, void *buf, size_t n, off_t at)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, (char *)buf + got, n - got, at + (off_t)got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    return got;
+}
+
 clg_status clg__open_regular(const char *path, const char *what, int *fd_out, struct stat *sb_out)
 {
     *fd_out = -1;

@@ -144,19 +144,14 @@ static int gz_whole(int fd, const struct stat *sb, uint8_t **buf, size_t *len)
     *buf = NULL;
     /* 18 bytes: the smallest gzip member; 1 GiB: larger files take the bounded-memory stream */
     unsigned char magic[2];
-    if (sb->st_size < 18 || sb->st_size > ((off_t)1 << 30) || pread(fd, magic, 2, 0) != 2 || magic[0] != 0x1f ||
+    if (sb->st_size < 18 || sb->st_size > ((off_t)1 << 30) || clg__read_at(fd, magic, 2, 0) != 2 || magic[0] != 0x1f ||
         magic[1] != 0x8b)
         return 0; /* a plain file is not read twice */
-    size_t n = (size_t)sb->st_size, got = 0;
+    size_t n = (size_t)sb->st_size;
     unsigned char *in = malloc(n);
     if (!in)
         return 0;
-    while (got < n) {
-        ssize_t r = pread(fd, in + got, n - got, (off_t)got);
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
+    size_t got = clg__read_at(fd, in, n, 0);
     int ok = 0;
     uint8_t *out = NULL;
     /* ISIZE: the last member's size mod 2^32, at most 1032x its compressed size in a true stream */

@@ -15,6 +15,10 @@
 clg_status clg__open_regular(const char *path, const char *what, int *fd_out, struct stat *sb);
 /* As a FILE * opened "rb": clg_file_open_read (public, clgrad/io.h). */
 
+/* Read up to n bytes of fd from offset `at` into buf (pread, retried after EINTR, the file offset
+ * left alone); returns how many arrived: fewer than n at the end of the file or on an error. */
+size_t clg__read_at(int fd, void *buf, size_t n, off_t at);
+
 typedef struct clg__afile {
     FILE *f;            /* write here */
     const char *path;   /* final name */

@@ -5,7 +5,6 @@
  * and bytes of the source, then of the options; per launch u32 program, u32 name length and
  * bytes, u32 dims, u64 global[3], u64 local[3], u32 nargs, per argument u32 kind, u64 size and 8
  * value bytes; then u64 FNV-1a of everything before it. */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -400,20 +399,13 @@ clg_status clg_launch_list_load(const char *path, clg_launch_list *out)
         return clg__fail(CLG_ERR_FORMAT, "launch list '%s': %lld bytes (at most %zu)", path, (long long)sb.st_size,
                          LL_MAX_FILE);
     }
-    size_t n = (size_t)sb.st_size, got = 0;
+    size_t n = (size_t)sb.st_size;
     unsigned char *p = malloc(n ? n : 1);
     if (!p) {
         close(fd);
         return clg__fail(CLG_ERR_OUT_OF_MEMORY, "launch list '%s': out of host memory", path);
     }
-    while (got < n) {
-        ssize_t r = read(fd, p + got, n - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
+    size_t got = clg__read_at(fd, p, n, 0);
     close(fd);
     st = got == n ? parse(p, n, path, out)
                   : clg__fail(CLG_ERR_IO, "launch list '%s': read %zu of %zu bytes", path, got, n);

@@ -384,16 +384,7 @@ static int cache_load(const char *path, const cache_key *key, unsigned char **bu
         snprintf(why, why_size, "does not fit in memory");
         goto out;
     }
-    size_t got = 0;
-    while (got < size) {
-        ssize_t r = read(fd, b + got, (size_t)size - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    if (got != size) {
+    if (clg__read_at(fd, b, (size_t)size, 0) != size) {
         snprintf(why, why_size, "could not be read whole");
         goto out;
     }
