@@ -373,6 +373,8 @@ void clg_ctx_destroy(clg_ctx *c)
         c->gemm_state_free(c->gemm_state);
     clg__scratch_release(c);
     clg__rec_clear(c);
+    clg__prof_clear(c);
+    free(c->prof_ev);
     for (int i = 0; i < CLG_K_COUNT; i++)
         if (c->kernels[i])
             clReleaseKernel(c->kernels[i]);

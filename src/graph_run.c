@@ -141,18 +141,24 @@ static int runs(const exentry *e, int fwd_only)
     return fwd_only ? e->kind == EX_FWD : !e->metric;
 }
 
-/* Profiled run: markers between entries on a profiling queue, else host time around each entry. */
+/* Profiled run.  On a profiling queue each entry's kernel launches keep their events
+ * (launch.c), with one wait at the end: an entry's time is its kernels' device time, and a step
+ * also adds its kernels' sum and its span (first kernel start to last kernel end) to the stats.
+ * Else host time around each entry, with a wait after each; also from the run after one whose
+ * two or more launches took less than a microsecond from first start to last end on the
+ * device's clock (which then is none: ctx->prof_clock_bad; that run's ops count as 0 ms). */
 static clg_status run_profiled(clg_graph *g, int fwd_only)
 {
     static const char who[] = "graph profile";
+    clg_ctx *ctx = g->ctx;
     clg_status st = CLG_OK;
-    if (!g->ctx->profiling) {
-        st = clg__queue_finish(g->ctx, who);
+    if (!ctx->profiling || ctx->prof_clock_bad) {
+        st = clg__queue_finish(ctx, who);
         double t0 = now_ms();
         for (int i = 0; i < g->n_ex && !st; i++) {
             if (!runs(&g->ex[i], fwd_only))
                 continue;
-            if ((st = run_entry(g, &g->ex[i], fwd_only)) || (st = clg__queue_finish(g->ctx, who)))
+            if ((st = run_entry(g, &g->ex[i], fwd_only)) || (st = clg__queue_finish(ctx, who)))
                 break;
             double t1 = now_ms();
             attribute(g, &g->ex[i], t1 - t0);
@@ -160,34 +166,44 @@ static clg_status run_profiled(clg_graph *g, int fwd_only)
         }
         return st;
     }
-    cl_event *ev = calloc((size_t)g->n_ex + 1, sizeof *ev);
-    int *idx = calloc((size_t)g->n_ex + 1, sizeof *idx);
     double *ms = calloc((size_t)g->n_ex + 1, sizeof *ms);
-    int k = 0;
-    if (!ev || !idx || !ms) {
-        st = clg__fail(CLG_ERR_OUT_OF_MEMORY, "%s: out of host memory", who);
-        goto out;
+    if (!ms)
+        return clg__fail(CLG_ERR_OUT_OF_MEMORY, "%s: out of host memory", who);
+    clg__prof_clear(ctx);
+    ctx->prof_collect = 1;
+    for (int i = 0; i < g->n_ex && !st; i++) {
+        ctx->prof_tag = i;
+        if (runs(&g->ex[i], fwd_only))
+            st = run_entry(g, &g->ex[i], fwd_only);
     }
-    if ((st = clg__queue_marker(g->ctx, &ev[k++], who)))
-        goto out;
-    for (int i = 0; i < g->n_ex; i++) {
-        if (!runs(&g->ex[i], fwd_only))
-            continue;
-        if ((st = run_entry(g, &g->ex[i], fwd_only)))
-            goto out;
-        idx[k] = i;
-        if ((st = clg__queue_marker(g->ctx, &ev[k++], who)))
-            goto out;
+    ctx->prof_collect = 0;
+    clg_status fin = clg__queue_finish(ctx, who); /* also after a failed entry: the kept events end */
+    st = st ? st : fin;
+    double first = 0, last = 0, sum = 0;
+    for (int j = 0; j < ctx->n_prof_ev && !st; j++) {
+        double t0, t1;
+        if ((st = clg__prof_times(ctx->prof_ev[j].ev, &t0, &t1, who)))
+            break;
+        ms[ctx->prof_ev[j].tag] += t1 - t0;
+        sum += t1 - t0;
+        first = j == 0 || t0 < first ? t0 : first;
+        last = j == 0 || t1 > last ? t1 : last;
     }
-    if ((st = clg__markers_ms(ev, k, ms, who)))
-        goto out;
-    for (int j = 1; j < k; j++)
-        attribute(g, &g->ex[idx[j]], ms[j] - ms[j - 1]);
-out:
-    if (ev)
-        clg__markers_release(ev, k);
-    free(ev);
-    free(idx);
+    if (!st && ctx->n_prof_ev >= 2 && last - first < 1e-3) {
+        ctx->prof_clock_bad = 1;
+        memset(ms, 0, ((size_t)g->n_ex + 1) * sizeof *ms);
+    }
+    if (!st) {
+        for (int i = 0; i < g->n_ex; i++)
+            if (runs(&g->ex[i], fwd_only))
+                attribute(g, &g->ex[i], ms[i]);
+        if (!fwd_only && ctx->n_prof_ev && !ctx->prof_clock_bad) {
+            g->stats.profiled_steps++;
+            g->stats.profiled_kernel_ms += sum;
+            g->stats.profiled_span_ms += last - first;
+        }
+    }
+    clg__prof_clear(ctx);
     free(ms);
     return st;
 }
@@ -560,8 +576,21 @@ clg_status clg_graph_profile_report(const clg_graph *g, char *buf, size_t size, 
         tb += x->prof_bwd_ms;
     }
     appendf(buf, size, &len, "%-24s %-18s %12.3f %6" PRIu64 "\n", "(optimizer)", "-", g->prof_opt_ms, g->prof_opt_n);
-    appendf(buf, size, &len, "total: forward %.3f ms, backward %.3f ms, optimizer %.3f ms (%s clock)\n", tf, tb,
-            g->prof_opt_ms, g->ctx->profiling ? "device" : "host");
+    int dev = g->ctx->profiling && !g->ctx->prof_clock_bad;
+    appendf(buf, size, &len, "total: forward %.3f ms, backward %.3f ms, optimizer %.3f ms (%s)\n", tf, tb,
+            g->prof_opt_ms, dev ? "device clock, kernels" : "host clock, a wait after each op");
+    if (g->ctx->profiling && !dev)
+        appendf(buf, size, &len,
+                "(this device's profiling clock gives no times: the host's clock from its second profiled run on)\n");
+    const clg_graph_stats *ps = &g->stats;
+    if (ps->profiled_steps) {
+        double n = (double)ps->profiled_steps;
+        appendf(buf, size, &len,
+                "per training step (device clock, %" PRIu64 " steps): %.3f ms in kernels, %.3f ms from the first "
+                "kernel's start to the last's end, %.3f ms of it between kernels\n",
+                ps->profiled_steps, ps->profiled_kernel_ms / n, ps->profiled_span_ms / n,
+                (ps->profiled_span_ms - ps->profiled_kernel_ms) / n);
+    }
     if (g->stats.steps)
         appendf(buf, size, &len, "kernel launches per training step: %" PRIu64 " (fusion %s)\n",
                 g->step_launches, g->fuse ? "on" : "off");

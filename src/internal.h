@@ -118,7 +118,19 @@ struct clg_ctx {
     int nrec, caprec;
     clg_karg rec_args[CLG_LAUNCH_MAX_ARGS];
     int rec_nargs;
+    /* launch timing (the graph's profiler on a profiling queue, graph_run.c): while `prof_collect`,
+     * every kernel launch (clg__enqueue, clg__copy_words) keeps its event, tagged with prof_tag */
+    int prof_collect, prof_tag;
+    int prof_clock_bad;     /* the queue's profiling times are no clock (rusticl 22.3 reports 0, 1,
+                             * 2, 3 ns for every command): the profiler times on the host */
+    struct clg__prof_ev *prof_ev;
+    int n_prof_ev, cap_prof_ev;
 };
+
+typedef struct clg__prof_ev {
+    cl_event ev;            /* the launch's, owned */
+    int tag;
+} clg__prof_ev;
 
 typedef struct clg__launch_rec {
     cl_kernel k;            /* retained */
@@ -283,13 +295,19 @@ clg_status clg__copy_words(clg_ctx *ctx, cl_mem src, size_t so, cl_mem dst, size
 clg_status clg__tensor_read_async(const clg_tensor *t, void *host, cl_event *ev);
 clg_status clg__event_wait(cl_event *ev, const char *who);
 
-/* Queue helpers for the profiler (tensor.c): wait for everything queued; enqueue a marker event;
- * wait for the last of n markers and give each one's end time in ms (the profiling queue's clock);
- * release them.  `who` names the caller in messages. */
+/* Wait for everything queued on ctx (tensor.c); `who` names the caller in messages. */
 clg_status clg__queue_finish(clg_ctx *ctx, const char *who);
-clg_status clg__queue_marker(clg_ctx *ctx, cl_event *ev, const char *who);
-clg_status clg__markers_ms(const cl_event *ev, int n, double *ms, const char *who);
-void clg__markers_release(cl_event *ev, int n);
+
+/* Launch timing (launch.c), for the graph's profiler.  A launch site asks clg__prof_slot for the
+ * event pointer to pass its clEnqueue call: NULL unless ctx->prof_collect, else a slot of
+ * ctx->prof_ev (NULL with *st set when no room could be made: enqueue nothing then), and after a
+ * successful enqueue calls clg__prof_keep, which keeps the slot's event under ctx->prof_tag.
+ * clg__prof_times gives a kept event's start and end (ms, the profiling queue's clock) once its
+ * command finished; clg__prof_clear releases every kept event. */
+cl_event *clg__prof_slot(clg_ctx *ctx, clg_status *st);
+void clg__prof_keep(clg_ctx *ctx);
+clg_status clg__prof_times(cl_event ev, double *start_ms, double *end_ms, const char *who);
+void clg__prof_clear(clg_ctx *ctx);
 
 /* ---- op descriptors (ops.c, ops_<family>.c) ------------------------------- */
 

@@ -1,5 +1,5 @@
 /* launch.c — setting kernel arguments and enqueuing launches with rounded-up global sizes, or
- * recording them (clg_graph_describe_step). */
+ * recording them (clg_graph_describe_step), and keeping their events for the graph's profiler. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,6 +66,47 @@ static clg_status record(clg_ctx *ctx, cl_kernel k, cl_uint dims, const size_t g
     return CLG_OK;
 }
 
+cl_event *clg__prof_slot(clg_ctx *ctx, clg_status *st)
+{
+    *st = CLG_OK;
+    if (!ctx->prof_collect)
+        return NULL;
+    clg__prof_ev *grown = clg__grow(ctx->prof_ev, ctx->n_prof_ev, &ctx->cap_prof_ev, sizeof *grown, 64);
+    if (!grown) {
+        *st = clg__fail(CLG_ERR_OUT_OF_MEMORY, "profiling launches: out of host memory");
+        return NULL;
+    }
+    ctx->prof_ev = grown;
+    ctx->prof_ev[ctx->n_prof_ev].ev = NULL;
+    return &ctx->prof_ev[ctx->n_prof_ev].ev;
+}
+
+void clg__prof_keep(clg_ctx *ctx)
+{
+    if (ctx->prof_collect && ctx->prof_ev[ctx->n_prof_ev].ev)
+        ctx->prof_ev[ctx->n_prof_ev++].tag = ctx->prof_tag;
+}
+
+clg_status clg__prof_times(cl_event ev, double *start_ms, double *end_ms, const char *who)
+{
+    cl_ulong t0 = 0, t1 = 0;
+    cl_int err = clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL);
+    if (err != CL_SUCCESS)
+        return clg__cl_fail(err, "%s: clGetEventProfilingInfo(CL_PROFILING_COMMAND_START)", who);
+    if ((err = clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL)) != CL_SUCCESS)
+        return clg__cl_fail(err, "%s: clGetEventProfilingInfo(CL_PROFILING_COMMAND_END)", who);
+    *start_ms = (double)t0 * 1e-6;
+    *end_ms = (double)t1 * 1e-6;
+    return CLG_OK;
+}
+
+void clg__prof_clear(clg_ctx *ctx)
+{
+    for (int i = 0; i < ctx->n_prof_ev; i++)
+        clReleaseEvent(ctx->prof_ev[i].ev);
+    ctx->n_prof_ev = 0;
+}
+
 clg_status clg__enqueue(clg_ctx *ctx, cl_kernel k, const char *kname, cl_uint dims,
                         const size_t *gsize, const size_t *lsize)
 {
@@ -79,7 +120,11 @@ clg_status clg__enqueue(clg_ctx *ctx, cl_kernel k, const char *kname, cl_uint di
     }
     if (ctx->recording)
         return record(ctx, k, dims, g, lsize);
-    cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, dims, NULL, g, lsize, 0, NULL, NULL);
+    clg_status st;
+    cl_event *ev = clg__prof_slot(ctx, &st);
+    if (st)
+        return st;
+    cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, dims, NULL, g, lsize, 0, NULL, ev);
     if (err != CL_SUCCESS) {
         /* the sizes asked for, and what the device allows, for resource errors */
         size_t kwg = 0;
@@ -96,6 +141,7 @@ clg_status clg__enqueue(clg_ctx *ctx, cl_kernel k, const char *kname, cl_uint di
                             lprod, kwg, (unsigned long long)klocal, ctx->info.name,
                             (unsigned long long)ctx->info.local_mem);
     }
+    clg__prof_keep(ctx);
     ctx->launches++;
     return CLG_OK;
 }

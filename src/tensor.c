@@ -109,9 +109,13 @@ static clg_status words_launch(clg_ctx *ctx, clg_kid kid, const clg_karg *args, 
     if (st || (st = clg__set_args(ctx, k, kname, args, nargs)))
         return st;
     size_t l = ctx->wg_default, g = (n + l - 1) / l * l;
-    cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &g, &l, 0, NULL, NULL);
+    cl_event *ev = clg__prof_slot(ctx, &st);
+    if (st)
+        return st;
+    cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &g, &l, 0, NULL, ev);
     if (err != CL_SUCCESS)
         return clg__cl_fail(err, "clEnqueueNDRangeKernel(%s, %zu words)", kname, n);
+    clg__prof_keep(ctx);
     return CLG_OK;
 }
 
@@ -362,39 +366,10 @@ clg_status clg__tensor_host_update(const clg_tensor *t, float *host, clg__host_f
     return st;
 }
 
-/* ---- queue markers and waits (the graph's profiler) ------------------------------------------- */
+/* ---- waits (the graph's profiler) ------------------------------------------------------------ */
 
 clg_status clg__queue_finish(clg_ctx *ctx, const char *who)
 {
     cl_int err = clFinish(ctx->queue);
     return err == CL_SUCCESS ? CLG_OK : clg__cl_fail(err, "%s: clFinish", who);
-}
-
-clg_status clg__queue_marker(clg_ctx *ctx, cl_event *ev, const char *who)
-{
-    cl_int err = clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, ev);
-    return err == CL_SUCCESS ? CLG_OK : clg__cl_fail(err, "%s: clEnqueueMarkerWithWaitList", who);
-}
-
-clg_status clg__markers_ms(const cl_event *ev, int n, double *ms, const char *who)
-{
-    if (n <= 0)
-        return CLG_OK;
-    cl_int err = clWaitForEvents(1, &ev[n - 1]);
-    if (err != CL_SUCCESS)
-        return clg__cl_fail(err, "%s: clWaitForEvents", who);
-    for (int j = 0; j < n; j++) {
-        cl_ulong t = 0;
-        if ((err = clGetEventProfilingInfo(ev[j], CL_PROFILING_COMMAND_END, sizeof t, &t, NULL)) != CL_SUCCESS)
-            return clg__cl_fail(err, "%s: clGetEventProfilingInfo(CL_PROFILING_COMMAND_END)", who);
-        ms[j] = (double)t * 1e-6;
-    }
-    return CLG_OK;
-}
-
-void clg__markers_release(cl_event *ev, int n)
-{
-    for (int j = 0; j < n; j++)
-        if (ev[j])
-            clReleaseEvent(ev[j]);
 }

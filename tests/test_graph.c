@@ -605,7 +605,11 @@ static void test_dot(void **s)
     clg_graph_destroy(g);
 }
 
-static void profile_on(clg_ctx *ctx, const char *clock)
+/* Two profiled steps of exp(tanh(p)) on ctx, whose report must name `clock`; on a profiling
+ * ctx (device) the ops' times are their kernels' device times, and the stats' per-step kernel time
+ * is their sum, within the step's span; a device whose profiling clock is none (rusticl 22.3:
+ * the same 0-3 ns for every command) falls back to the host's clock and says so. */
+static void profile_on(clg_ctx *ctx, const char *clock, int device)
 {
     clg_graph *g;
     assert_clg_ok(clg_graph_create(ctx, &g));
@@ -627,16 +631,38 @@ static void profile_on(clg_ctx *ctx, const char *clock)
     assert_true(need <= sizeof buf);
     assert_non_null(strstr(buf, "tanh_1"));
     assert_non_null(strstr(buf, "exp_2"));
-    assert_non_null(strstr(buf, clock));
+    int no_clock = device && strstr(buf, "profiling clock gives no times") != NULL;
+    assert_non_null(strstr(buf, no_clock ? "host clock" : clock));
+    clg_graph_stats gs;
+    assert_clg_ok(clg_graph_stats_get(g, &gs));
     /* Each op ran forward and backward twice. */
-    const char *row = strstr(buf, "exp_2");
-    double fms, bms;
-    unsigned long fn, bn;
-    char nm[64], op[64];
-    assert_int_equal(sscanf(row, "%63s %63s %lf %lu %lf %lu", nm, op, &fms, &fn, &bms, &bn), 6);
-    assert_int_equal(fn, 2);
-    assert_int_equal(bn, 2);
-    assert_true(fms >= 0 && bms >= 0);
+    double sum = 0;
+    const char *names[] = { "tanh_1", "exp_2" };
+    for (int i = 0; i < 2; i++) {
+        const char *row = strstr(buf, names[i]);
+        double fms, bms;
+        unsigned long fn, bn;
+        char nm[64], op[64];
+        assert_int_equal(sscanf(row, "%63s %63s %lf %lu %lf %lu", nm, op, &fms, &fn, &bms, &bn), 6);
+        assert_int_equal(fn, 2);
+        assert_int_equal(bn, 2);
+        assert_true(fms >= 0 && bms >= 0);
+        if (device && !no_clock)
+            assert_true(fms > 0 && bms > 0); /* each ran kernels both ways */
+        sum += fms + bms;
+    }
+    if (device && !no_clock) {
+        /* the table's kernel times (printed to 1 us each, 4 cells) are the steps' kernel time */
+        assert_int_equal(gs.profiled_steps, 2);
+        assert_true(gs.profiled_kernel_ms > 0);
+        assert_true(fabs(gs.profiled_kernel_ms - sum) <= 4 * 0.0005 + 1e-9);
+        assert_true(gs.profiled_span_ms >= gs.profiled_kernel_ms - 1e-6); /* one in-order queue */
+        assert_non_null(strstr(buf, "per training step (device clock, 2 steps)"));
+    } else {
+        assert_int_equal(gs.profiled_steps, 0);
+        assert_true(gs.profiled_kernel_ms == 0 && gs.profiled_span_ms == 0);
+        assert_null(strstr(buf, "per training step (device clock"));
+    }
     char small[16];
     assert_clg_ok(clg_graph_profile_report(g, small, sizeof small, NULL));
     assert_int_equal(strlen(small), sizeof small - 1);
@@ -646,11 +672,11 @@ static void profile_on(clg_ctx *ctx, const char *clock)
 static void test_profile(void **s)
 {
     (void)s;
-    profile_on(tctx, "host clock");
+    profile_on(tctx, "host clock", 0);
     clg_ctx *pctx;
     clg_ctx_options o = { .profiling = 1 };
     assert_clg_ok(clg_ctx_create(tdev, &o, &pctx));
-    profile_on(pctx, "device clock");
+    profile_on(pctx, "device clock", 1);
     clg_ctx_destroy(pctx);
 }
 

@@ -236,6 +236,14 @@ typedef struct clg_graph_stats {
                                * GEMM FLOPs only (matmul, bmm: 2·M·N·K per forward product and per
                                * backward product the plan runs, none for the gradient of an input
                                * that needs none); element-wise work not counted.  0 unplanned. */
+    /* Profile mode on a ctx made with clg_ctx_options.profiling (clg_graph_set_profile): the
+     * training steps timed on the device's clock, their kernels' device time (summed over the
+     * steps) and their spans, each from the step's first kernel start to its last kernel end
+     * (summed); a span less the kernels' time is the device's time between them (launch gaps,
+     * copies, fills, and the host's part of the step where it keeps the device waiting). */
+    uint64_t profiled_steps;
+    double profiled_kernel_ms;
+    double profiled_span_ms;
 } clg_graph_stats;
 
 clg_status clg_graph_stats_get(const clg_graph *g, clg_graph_stats *out);
@@ -270,9 +278,12 @@ clg_status clg_graph_param_tensor(clg_graph *g, int index, clg_param_state which
  * inputs as ellipses, the loss double-circled; edges follow data. */
 clg_status clg_graph_dot(const clg_graph *g, FILE *f);
 
-/* Profile mode: time every op.  On a ctx created with profiling (clg_ctx_options.profiling) the times
- * come from OpenCL marker events between ops; otherwise from the host clock with a clFinish after
- * each op.  Either way profiled runs synchronise at the end, so leave it off for real runs. */
+/* Profile mode: time every op.  On a ctx created with profiling (clg_ctx_options.profiling) an op's
+ * time is its kernels' device time (CL_PROFILING_COMMAND_START to _END of each launch, summed; what
+ * an op does by copies or fills, and the time between launches, count in the step's span only: see
+ * clg_graph_stats), with one wait per run; otherwise the host clock around each op, with a
+ * clFinish after each, so launch gaps and the waits count in the op's time.  Either way profiled
+ * runs synchronise at the end, so leave it off for real runs. */
 clg_status clg_graph_set_profile(clg_graph *g, int on);
 /* Per node: forward and backward time (ms, summed over profiled runs) and counts, plus the
  * optimizer and the kernel launches of the last training step, as text into buf (truncated to size; always NUL-terminated).  Returns the length the

@@ -89,10 +89,11 @@ int cmd_compile_helper(int argc, char **argv);
  * builds the op programs of op_groups (clg_ctx_build_op_programs: the MLP
  * CLG_OPS_CORE, the representation models CLG_OPS_ALL) ahead of first use: a cold start's first
  * build (PoCL: ~1 s) then overlaps the data's decompression instead of following it.  A failed
- * early build is left to the first use, which reports it.  Prints each error; returns 1 on
- * failure (then neither *d nor *ctx is held). */
+ * early build is left to the first use, which reports it.  profiling: the ctx's queue records
+ * launch times (clg_ctx_options.profiling: `--profile`'s device clock).  Prints each error;
+ * returns 1 on failure (then neither *d nor *ctx is held). */
 int cli_open_device_loading(const char *spec, const char *data_dir, long train_limit, unsigned op_groups,
-                            cli_data *d, clg_device_info *dev, clg_ctx **ctx);
+                            int profiling, cli_data *d, clg_device_info *dev, clg_ctx **ctx);
 
 /* Output files beside a checkpoint path: X.safetensors -> X.csv, X.svg, X.png and the state an
  * interrupted run leaves, X.resume.safetensors. */

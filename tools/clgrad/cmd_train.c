@@ -30,7 +30,8 @@ static void usage_mlp(FILE *f)
             "  --out FILE          checkpoint (.safetensors; default mlp.safetensors)\n"
             "  --log FILE          CSV log (default: the checkpoint's name with .csv)\n"
             "  --train-limit N     use only the first N training images\n"
-            "  --profile           time every op (training and evaluation) and print a table at the end\n"
+            "  --profile           time every op (training and evaluation) and print a table at the end:\n"
+            "                      its kernels on the device's clock (the host's where the driver has none)\n"
             "  --dot FILE          write the training graph as Graphviz DOT\n"
             "  --resume FILE       continue the interrupted run saved in FILE (same options; Ctrl-C saves\n"
             "                      the checkpoint's name with .resume.safetensors)\n");

@@ -379,7 +379,7 @@ int cmd_train_clip(int argc, char **argv)
         }
     cfg.text_dim = texts.dim;
     clg_device_info dev;
-    if (cli_open_device_loading(device, data, train_limit, CLG_OPS_ALL, &d, &dev, &ctx))
+    if (cli_open_device_loading(device, data, train_limit, CLG_OPS_ALL, 0, &d, &dev, &ctx))
         goto out;
     cfg.enc[0] = d.rows * d.cols;
     int D = cfg.enc[0], B = cfg.batch, T = cfg.text_dim, n_tr = 0;

@@ -35,7 +35,8 @@ static void usage(FILE *f)
             "  --out FILE        checkpoint (default mae.safetensors); the log (.csv), curve (.svg) and\n"
             "                    reconstructions (.png) are written beside it\n"
             "  --train-limit N   use only the first N training images\n"
-            "  --profile         time every op and print a table at the end\n"
+            "  --profile         time every op and print a table at the end (its kernels on the device's\n"
+            "                    clock; the host's where the driver has none)\n"
             "  --dot FILE        write the training graph as Graphviz DOT\n"
             "  --resume FILE     continue the interrupted run saved in FILE (same options; Ctrl-C saves\n"
             "                    the checkpoint's name with .resume.safetensors)\n");
@@ -209,7 +210,7 @@ int cmd_train_mae(int argc, char **argv)
     run.resume_out = paths.resume;
 
     clg_device_info dev;
-    if (cli_open_device_loading(device, data, train_limit, CLG_OPS_ALL, &d, &dev, &ctx))
+    if (cli_open_device_loading(device, data, train_limit, CLG_OPS_ALL, profile, &d, &dev, &ctx))
         goto out;
     if (d.rows % cfg.patch || d.cols % cfg.patch) {
         fprintf(stderr, "clgrad train mae: --patch %d does not divide the %dx%d images of %s\n", cfg.patch, d.rows,

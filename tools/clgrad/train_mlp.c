@@ -135,7 +135,7 @@ int mlp_train_run(const mlp_config *cfg, const char *data, const char *device, c
     run.resume_out = opaths.resume;
 
     clg_device_info dev;
-    if (cli_open_device_loading(device, data, train_limit, CLG_OPS_CORE, &d, &dev, &ctx))
+    if (cli_open_device_loading(device, data, train_limit, CLG_OPS_CORE, cfg->profile, &d, &dev, &ctx))
         goto out;
     int dim = d.rows * d.cols, B = cfg->batch, n_tr = d.n_train, n_te = d.n_test, rows = d.rows, cols = d.cols;
     const float *tr_x = d.train_x, *te_x = d.test_x;

@@ -41,7 +41,8 @@ static void usage(FILE *f)
             "  --out FILE         checkpoint (default simclr.safetensors); the log (.csv), curve (.svg)\n"
             "                     and views (.png: each row an image, then views of it) beside it\n"
             "  --train-limit N    use only the first N training images\n"
-            "  --profile          time every op and print a table at the end\n"
+            "  --profile          time every op and print a table at the end (its kernels on the device's\n"
+            "                     clock; the host's where the driver has none)\n"
             "  --dot FILE         write the training graph as Graphviz DOT\n"
             "  --resume FILE      continue the interrupted run saved in FILE (same options)\n");
 }
@@ -231,7 +232,7 @@ int cmd_train_simclr(int argc, char **argv)
     run.resume_out = paths.resume;
 
     clg_device_info dev;
-    if (cli_open_device_loading(device, data, train_limit, CLG_OPS_ALL, &d, &dev, &ctx))
+    if (cli_open_device_loading(device, data, train_limit, CLG_OPS_ALL, profile, &d, &dev, &ctx))
         goto out;
     if (cfg.aug.cutout > d.rows || cfg.aug.cutout > d.cols) {
         fprintf(stderr, "clgrad train simclr: --cutout %d is larger than the %dx%d images of %s\n", cfg.aug.cutout,
