@@ -119,7 +119,8 @@ struct clg_ctx {
     clg_karg rec_args[CLG_LAUNCH_MAX_ARGS];
     int rec_nargs;
     /* launch timing (the graph's profiler on a profiling queue, graph_run.c): while `prof_collect`,
-     * every kernel launch (clg__enqueue, clg__copy_words) keeps its event, tagged with prof_tag */
+     * every kernel launch (clg__enqueue; tensor.c's fill and copy kernels) keeps its event, tagged
+     * with prof_tag */
     int prof_collect, prof_tag;
     int prof_clock_bad;     /* the queue's profiling times are no clock (rusticl 22.3 reports 0, 1,
                              * 2, 3 ns for every command): the profiler times on the host */

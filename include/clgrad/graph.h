@@ -286,8 +286,10 @@ clg_status clg_graph_dot(const clg_graph *g, FILE *f);
  * runs synchronise at the end, so leave it off for real runs. */
 clg_status clg_graph_set_profile(clg_graph *g, int on);
 /* Per node: forward and backward time (ms, summed over profiled runs) and counts, plus the
- * optimizer and the kernel launches of the last training step, as text into buf (truncated to size; always NUL-terminated).  Returns the length the
- * full text needs through *needed when non-NULL. */
+ * optimizer, the clock they were taken on, a training step's kernel time and span where that is
+ * the device's (clg_graph_stats), and the kernel launches of the last training step, as text into
+ * buf (truncated to size; always NUL-terminated).  Returns the length the full text needs through
+ * *needed when non-NULL. */
 clg_status clg_graph_profile_report(const clg_graph *g, char *buf, size_t size, size_t *needed);
 clg_status clg_graph_profile_print(const clg_graph *g, FILE *f);
 
