@@ -32,8 +32,7 @@ static const char *kind_name(mode_t m)
     return "not a plain file";
 }
 
-/* open(O_NONBLOCK) then fstat: no open of a FIFO waits for a writer.  (Single-pass streaming readers of
- * pipes live in the tools: tools/clgrad/gcide.c.) */
+/* pread until n bytes or the end (io_internal.h). */
 size_t clg__read_at(int fd, void *buf, size_t n, off_t at)
 {
     size_t got = 0;
@@ -48,6 +47,8 @@ size_t clg__read_at(int fd, void *buf, size_t n, off_t at)
     return got;
 }
 
+/* open(O_NONBLOCK) then fstat: no open of a FIFO waits for a writer.  (Single-pass streaming readers of
+ * pipes live in the tools: tools/clgrad/gcide.c.) */
 clg_status clg__open_regular(const char *path, const char *what, int *fd_out, struct stat *sb_out)
 {
     *fd_out = -1;
